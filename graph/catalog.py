@@ -1,0 +1,405 @@
+"""The layer catalog: every layer type declared once, as data.
+
+The palette, the inspector, parameter validation, the project file and the compiler all read
+these declarations, so adding a torch layer is one entry here (plus, for layers that are not a
+plain ``torch.nn`` class, a small implementation in ``runtime/ops.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Parameter kinds. "ints" is a tuple of ints: fixed length when Param.length is set.
+INT, FLOAT, BOOL, CHOICE, INTS, STR = "int", "float", "bool", "choice", "ints", "str"
+
+
+@dataclass(frozen=True)
+class Param:
+    """One typed, bounded parameter of a layer; the inspector builds its widget from this."""
+
+    name: str
+    kind: str
+    default: Any
+    help: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    length: int | None = None  # for INTS: fixed tuple length (None = any length >= 1)
+    torch_arg: bool = True  # passed to the torch constructor under the same name
+    label: str = ""  # shown in the inspector; defaults to the name in words
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
+
+    def check(self, value: Any) -> str | None:
+        """Return why ``value`` is not acceptable for this parameter, or None when it is."""
+        if self.kind == BOOL:
+            return None if isinstance(value, bool) else "must be true or false"
+        if self.kind == INT:
+            if isinstance(value, bool) or not isinstance(value, int):
+                return "must be a whole number"
+            return self._check_bounds(value)
+        if self.kind == FLOAT:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return "must be a number"
+            if value != value:  # NaN
+                return "must be a number, not NaN"
+            return self._check_bounds(value)
+        if self.kind == CHOICE:
+            if value not in self.choices:
+                return f"must be one of {', '.join(self.choices)}"
+            return None
+        if self.kind == STR:
+            return None if isinstance(value, str) else "must be text"
+        if self.kind == INTS:
+            if not isinstance(value, (tuple, list)) or not value:
+                return "must be a list of whole numbers"
+            if any(isinstance(v, bool) or not isinstance(v, int) for v in value):
+                return "must be a list of whole numbers"
+            if self.length is not None and len(value) != self.length:
+                return f"must have {self.length} values"
+            for v in value:
+                problem = self._check_bounds(v)
+                if problem:
+                    return "each value " + problem
+            return None
+        return f"has an unknown parameter kind {self.kind!r}"
+
+    def _check_bounds(self, value: float) -> str | None:
+        if self.minimum is not None and value < self.minimum:
+            return f"must be at least {_fmt(self.minimum)}"
+        if self.maximum is not None and value > self.maximum:
+            return f"must be at most {_fmt(self.maximum)}"
+        return None
+
+    def coerce(self, value: Any) -> Any:
+        """Convert a JSON value to this parameter's Python type (lists to tuples, 3.0 to 3)."""
+        if self.kind == INTS and isinstance(value, list):
+            return tuple(value)
+        if self.kind == INT and isinstance(value, float) and value.is_integer():
+            return int(value)
+        if self.kind == FLOAT and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        return value
+
+
+def _fmt(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else str(number)
+
+
+@dataclass(frozen=True)
+class Port:
+    name: str
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """The declaration of one layer type."""
+
+    id: str
+    category: str
+    title: str
+    description: str
+    params: tuple[Param, ...] = ()
+    inputs: tuple[Port, ...] = (Port("in"),)
+    outputs: tuple[Port, ...] = (Port("out"),)
+    # torch.nn class name the layer maps to one-to-one (None: implemented in runtime/ops.py).
+    torch_class: str | None = None
+    # Constructor arguments read from the input shape: (torch kwarg, dimension index).
+    inferred: tuple[tuple[str, int], ...] = ()
+    # Constructor arguments that are always the same (e.g. batch_first=True).
+    fixed: dict[str, Any] = field(default_factory=dict)
+    # Format of the one-line summary on the node, filled from params, e.g. "{out_channels}@...".
+    summary: str = ""
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(f"{self.id} has no parameter {name!r}")
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+    def input_port(self, name: str) -> Port | None:
+        return next((p for p in self.inputs if p.name == name), None)
+
+    def output_port(self, name: str) -> Port | None:
+        return next((p for p in self.outputs if p.name == name), None)
+
+    def describe(self, params: dict[str, Any]) -> str:
+        """The short summary shown on the node body ("16@3x3")."""
+        if not self.summary:
+            return ""
+        values = {**self.defaults(), **params}
+        shown = {k: "x".join(map(str, v)) if isinstance(v, (tuple, list)) else v
+                 for k, v in values.items()}
+        try:
+            return self.summary.format(**shown)
+        except (KeyError, IndexError, ValueError):
+            return ""
+
+
+# Categories in palette order: (id, title).
+CATEGORIES: tuple[tuple[str, str], ...] = (
+    ("io", "Input / Output"),
+    ("core", "Core"),
+    ("convolution", "Convolution"),
+    ("pooling", "Pooling"),
+    ("recurrent", "Recurrent & attention"),
+    ("normalization", "Normalization"),
+    ("activation", "Activation"),
+    ("merge", "Merge"),
+    ("reshape", "Reshape"),
+)
+
+# Tasks an Output head can train for. Later features extend this tuple.
+TASKS: tuple[str, ...] = ("classification", "regression")
+LOSSES: tuple[str, ...] = ("auto", "cross_entropy", "bce", "mse", "l1", "huber")
+
+
+def _bias() -> Param:
+    return Param("bias", BOOL, True, "Learn an additive bias per output.")
+
+
+def _pair(name: str, default: tuple[int, int], help: str, minimum: int = 0) -> Param:
+    return Param(name, INTS, default, help, minimum=minimum, maximum=1024, length=2)
+
+
+def _conv_params(dims: int) -> tuple[Param, ...]:
+    size: Any = (lambda n, d, h, m=0: _pair(n, d, h, m)) if dims == 2 else (
+        lambda n, d, h, m=0: Param(n, INT, d[0], h, minimum=m, maximum=1024))
+    return (
+        Param("out_channels", INT, 16, "Number of filters (output channels).", 1, 65536),
+        size("kernel_size", (3, 3), "Size of each filter.", 1),
+        size("stride", (1, 1), "Step between filter positions.", 1),
+        size("padding", (0, 0), "Zeros added on each side of the input."),
+        size("dilation", (1, 1), "Spacing between filter taps.", 1),
+        _bias(),
+    )
+
+
+def _recurrent(layer_id: str, title: str, description: str, extra: tuple[Param, ...] = ()
+               ) -> LayerSpec:
+    return LayerSpec(
+        layer_id, "recurrent", title, description,
+        params=(
+            Param("hidden_size", INT, 64, "Features in the hidden state.", 1, 65536),
+            Param("num_layers", INT, 1, "Recurrent layers stacked on each other.", 1, 16),
+            Param("bidirectional", BOOL, False,
+                  "Also read the sequence backwards, so each step sees what comes after it."),
+            Param("dropout", FLOAT, 0.0, "Dropout between stacked layers.", 0.0, 0.99),
+            *extra,
+            Param("output", CHOICE, "sequence",
+                  "'sequence': every step's output (N x L x H); 'last': the final step (N x H).",
+                  choices=("sequence", "last"), torch_arg=False),
+        ),
+        inferred=(("input_size", -1),),
+        fixed={"batch_first": True},
+        summary="{hidden_size}",
+    )
+
+
+def _activation(layer_id: str, description: str, params: tuple[Param, ...] = ()) -> LayerSpec:
+    return LayerSpec(layer_id, "activation", layer_id, description, params=params,
+                     torch_class=layer_id)
+
+
+def _merge(layer_id: str, title: str, description: str, params: tuple[Param, ...] = ()
+           ) -> LayerSpec:
+    return LayerSpec(
+        layer_id, "merge", title, description, params=params,
+        inputs=(Port("in1"), Port("in2"), Port("in3", optional=True), Port("in4", optional=True)),
+    )
+
+
+def _pool(layer_id: str, title: str, description: str) -> LayerSpec:
+    return LayerSpec(
+        layer_id, "pooling", title, description,
+        params=(
+            _pair("kernel_size", (2, 2), "Size of each pooling window.", 1),
+            _pair("stride", (2, 2), "Step between windows.", 1),
+            _pair("padding", (0, 0), "Zeros added on each side."),
+        ),
+        torch_class=layer_id, summary="{kernel_size}",
+    )
+
+
+LAYERS: tuple[LayerSpec, ...] = (
+    # -- input / output ---------------------------------------------------------------------
+    LayerSpec(
+        "Input", "io", "Input", "Where samples enter the network; its shape excludes the batch.",
+        params=(
+            Param("shape", INTS, (2,), "Shape of one sample, without the batch dimension "
+                  "(e.g. 1, 8, 8 for an 8x8 grey image).", minimum=1, maximum=1_000_000),
+            Param("dtype", CHOICE, "float", "'long' for token or class indices (Embedding).",
+                  choices=("float", "long")),
+        ),
+        inputs=(), summary="{shape}",
+    ),
+    LayerSpec(
+        "Output", "io", "Output", "A task head: what the network predicts and the loss it "
+        "trains with.",
+        params=(
+            Param("task", CHOICE, "classification", "What this head predicts.", choices=TASKS),
+            Param("loss", CHOICE, "auto", "Loss function; 'auto' picks the usual one for the "
+                  "task.", choices=LOSSES),
+            Param("weight", FLOAT, 1.0, "Weight of this head's loss in the total.", 0.0, 1000.0),
+        ),
+        outputs=(), summary="{task}",
+    ),
+    # -- core ------------------------------------------------------------------------------------
+    LayerSpec(
+        "Linear", "core", "Linear", "Fully connected layer: every output is a weighted sum of "
+        "all inputs.",
+        params=(Param("out_features", INT, 64, "Number of output units.", 1, 1_000_000),
+                _bias()),
+        torch_class="Linear", inferred=(("in_features", -1),), summary="{out_features}",
+    ),
+    LayerSpec(
+        "Dropout", "core", "Dropout", "Randomly zeroes a share of values while training, "
+        "against overfitting.",
+        params=(Param("p", FLOAT, 0.5, "Share of values zeroed.", 0.0, 0.99, label="Rate"),),
+        torch_class="Dropout", summary="p={p}",
+    ),
+    LayerSpec(
+        "Embedding", "core", "Embedding", "Maps token indices to learned vectors.",
+        params=(
+            Param("num_embeddings", INT, 1000, "Vocabulary size.", 1, 10_000_000,
+                  label="Vocabulary"),
+            Param("embedding_dim", INT, 32, "Length of each vector.", 1, 65536,
+                  label="Dimension"),
+        ),
+        torch_class="Embedding", summary="{num_embeddings}->{embedding_dim}",
+    ),
+    # -- convolution ----------------------------------------------------------------------------
+    LayerSpec(
+        "Conv1d", "convolution", "Conv1d", "1-D convolution over sequences (N x C x L).",
+        params=_conv_params(1), torch_class="Conv1d", inferred=(("in_channels", 1),),
+        summary="{out_channels}@{kernel_size}",
+    ),
+    LayerSpec(
+        "Conv2d", "convolution", "Conv2d", "2-D convolution: learned filters slide over an "
+        "image (N x C x H x W).",
+        params=_conv_params(2), torch_class="Conv2d", inferred=(("in_channels", 1),),
+        summary="{out_channels}@{kernel_size}",
+    ),
+    LayerSpec(
+        "ConvTranspose2d", "convolution", "ConvTranspose2d", "Transposed 2-D convolution: "
+        "upsamples feature maps (decoders, generators).",
+        params=(
+            Param("out_channels", INT, 16, "Number of output channels.", 1, 65536),
+            _pair("kernel_size", (2, 2), "Size of each filter.", 1),
+            _pair("stride", (2, 2), "Upsampling step.", 1),
+            _pair("padding", (0, 0), "Rows and columns removed from each side."),
+            _pair("output_padding", (0, 0), "Extra rows and columns added on one side."),
+            _bias(),
+        ),
+        torch_class="ConvTranspose2d", inferred=(("in_channels", 1),),
+        summary="{out_channels}@{kernel_size}",
+    ),
+    # -- pooling ----------------------------------------------------------------------------------
+    _pool("MaxPool2d", "MaxPool2d", "Keeps the largest value of each window."),
+    _pool("AvgPool2d", "AvgPool2d", "Averages each window."),
+    LayerSpec(
+        "AdaptiveAvgPool2d", "pooling", "AdaptiveAvgPool2d", "Averages down to a fixed output "
+        "size, whatever the input size.",
+        params=(_pair("output_size", (1, 1), "Height and width of the output.", 1),),
+        torch_class="AdaptiveAvgPool2d", summary="{output_size}",
+    ),
+    # -- recurrent & attention -----------------------------------------------------------------
+    _recurrent("RNN", "RNN", "Simple recurrent layer over a sequence (N x L x F).",
+               (Param("nonlinearity", CHOICE, "tanh", "Activation of the hidden state.",
+                      choices=("tanh", "relu")),)),
+    _recurrent("LSTM", "LSTM", "Long short-term memory: a recurrent layer with gates that "
+               "keep information over long sequences."),
+    _recurrent("GRU", "GRU", "Gated recurrent unit: a lighter LSTM."),
+    LayerSpec(
+        "TransformerEncoderLayer", "recurrent", "Transformer encoder",
+        "Self-attention and a feed-forward block over a sequence (N x L x D).",
+        params=(
+            Param("nhead", INT, 4, "Attention heads; must divide the feature size.", 1, 256,
+                  label="Heads"),
+            Param("dim_feedforward", INT, 128, "Width of the feed-forward block.", 1, 65536,
+                  label="Feed-forward"),
+            Param("dropout", FLOAT, 0.1, "Dropout rate.", 0.0, 0.99),
+            Param("activation", CHOICE, "relu", "Feed-forward activation.",
+                  choices=("relu", "gelu")),
+        ),
+        torch_class="TransformerEncoderLayer", inferred=(("d_model", -1),),
+        fixed={"batch_first": True}, summary="{nhead} heads",
+    ),
+    # -- normalization ----------------------------------------------------------------------------
+    LayerSpec(
+        "BatchNorm1d", "normalization", "BatchNorm1d", "Normalizes each feature over the batch "
+        "(N x C or N x C x L).",
+        params=(Param("momentum", FLOAT, 0.1, "Running statistics update rate.", 0.0, 1.0),
+                Param("eps", FLOAT, 1e-5, "Added to the variance for stability.", 0.0, 1.0)),
+        torch_class="BatchNorm1d", inferred=(("num_features", 1),),
+    ),
+    LayerSpec(
+        "BatchNorm2d", "normalization", "BatchNorm2d", "Normalizes each channel over the batch "
+        "and positions (N x C x H x W).",
+        params=(Param("momentum", FLOAT, 0.1, "Running statistics update rate.", 0.0, 1.0),
+                Param("eps", FLOAT, 1e-5, "Added to the variance for stability.", 0.0, 1.0)),
+        torch_class="BatchNorm2d", inferred=(("num_features", 1),),
+    ),
+    LayerSpec(
+        "LayerNorm", "normalization", "LayerNorm", "Normalizes the last dimension of each "
+        "sample.",
+        params=(Param("eps", FLOAT, 1e-5, "Added to the variance for stability.", 0.0, 1.0),),
+        torch_class="LayerNorm", inferred=(("normalized_shape", -1),),
+    ),
+    # -- activation -------------------------------------------------------------------------------
+    _activation("ReLU", "max(0, x): the default non-linearity."),
+    _activation("LeakyReLU", "Like ReLU with a small slope for negative inputs.",
+                (Param("negative_slope", FLOAT, 0.01, "Slope for x < 0.", 0.0, 1.0),)),
+    _activation("GELU", "Smooth ReLU used in transformers."),
+    _activation("Sigmoid", "Squashes to (0, 1)."),
+    _activation("Tanh", "Squashes to (-1, 1)."),
+    _activation("Softmax", "Turns scores into probabilities that sum to 1 along a dimension.",
+                (Param("dim", INT, -1, "Dimension that sums to 1.", -8, 8),)),
+    # -- merge -----------------------------------------------------------------------------------
+    _merge("Add", "Add", "Element-wise sum of its inputs (residual connections)."),
+    _merge("Multiply", "Multiply", "Element-wise product of its inputs (gating)."),
+    _merge("Concat", "Concat", "Joins its inputs along a dimension.",
+           (Param("dim", INT, 1, "Dimension to join along (1 = channels/features).", -8, 8),)),
+    # -- reshape ---------------------------------------------------------------------------------
+    LayerSpec(
+        "Flatten", "reshape", "Flatten", "Flattens each sample to one vector (N x C x H x W to "
+        "N x CHW).",
+        params=(Param("start_dim", INT, 1, "First dimension to flatten.", 1, 8),),
+        torch_class="Flatten",
+    ),
+    LayerSpec(
+        "Reshape", "reshape", "Reshape", "Gives each sample a new shape with the same number of "
+        "values (-1: inferred).",
+        params=(Param("shape", INTS, (-1,), "New shape of one sample, without the batch.",
+                      minimum=-1, maximum=1_000_000),),
+        summary="{shape}",
+    ),
+)
+
+_BY_ID: dict[str, LayerSpec] = {spec.id: spec for spec in LAYERS}
+
+
+def get(layer_id: str) -> LayerSpec | None:
+    """The declaration of ``layer_id``, or None for an unknown type."""
+    return _BY_ID.get(layer_id)
+
+
+def spec(layer_id: str) -> LayerSpec:
+    """The declaration of ``layer_id``; KeyError naming the type when unknown."""
+    try:
+        return _BY_ID[layer_id]
+    except KeyError:
+        raise KeyError(f"unknown layer type {layer_id!r}") from None
+
+
+def by_category() -> list[tuple[str, str, list[LayerSpec]]]:
+    """(category id, title, layers) in palette order."""
+    return [(cid, title, [s for s in _BY_ID.values() if s.category == cid])
+            for cid, title in CATEGORIES]

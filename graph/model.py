@@ -1,0 +1,361 @@
+"""The graph document: nodes, edges and a mutation API that tells observers what changed.
+
+The model knows nothing of any view. The editor's scene subscribes to its events and redraws;
+undo commands call its mutation methods. Node ids are stable integers saved in the file.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from graph import catalog
+
+
+class GraphError(ValueError):
+    """A mutation that the model refuses (unknown node, taken port, ...); message is for users."""
+
+
+@dataclass
+class Node:
+    id: int
+    type: str
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+    pos: tuple[float, float] = (0.0, 0.0)
+    frozen: bool = False  # parameters excluded from training (transfer learning)
+    lr_mult: float = 1.0  # learning-rate multiplier for this node's parameters
+
+    @property
+    def spec(self) -> catalog.LayerSpec | None:
+        return catalog.get(self.type)
+
+    @property
+    def label(self) -> str:
+        """How messages name the node: "Linear 'fc1'"."""
+        return f"{self.type} '{self.name}'"
+
+    def param(self, name: str) -> Any:
+        """The value of a parameter, falling back to the catalog default."""
+        if name in self.params:
+            return self.params[name]
+        spec = self.spec
+        return spec.param(name).default if spec else None
+
+    def all_params(self) -> dict[str, Any]:
+        spec = self.spec
+        return {**(spec.defaults() if spec else {}), **self.params}
+
+
+@dataclass(frozen=True, order=True)
+class Edge:
+    """A wire from an output port of ``src`` to an input port of ``dst``."""
+
+    src: int
+    src_port: str
+    dst: int
+    dst_port: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"src": self.src, "src_port": self.src_port,
+                "dst": self.dst, "dst_port": self.dst_port}
+
+
+@dataclass(frozen=True)
+class GraphEvent:
+    """What changed. kind is one of KINDS; node_id or edge says what it changed."""
+
+    kind: str
+    node_id: int | None = None
+    edge: Edge | None = None
+
+
+EVENT_KINDS = ("node_added", "node_removed", "node_changed", "node_moved",
+               "edge_added", "edge_removed", "reset")
+
+Listener = Callable[[GraphEvent], None]
+
+
+class Graph:
+    """A network design: nodes keyed by stable id, edges between ports."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[int, Node] = {}
+        self.edges: list[Edge] = []
+        self.next_id = 1
+        self._listeners: list[Listener] = []
+
+    # -- observers ------------------------------------------------------------------------
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _emit(self, kind: str, node_id: int | None = None, edge: Edge | None = None) -> None:
+        event = GraphEvent(kind, node_id, edge)
+        for listener in list(self._listeners):
+            listener(event)
+
+    # -- queries ----------------------------------------------------------------------------
+    def node(self, node_id: int) -> Node:
+        try:
+            return self.nodes[node_id]
+        except KeyError:
+            raise GraphError(f"there is no node with id {node_id}") from None
+
+    def node_by_name(self, name: str) -> Node | None:
+        return next((n for n in self.nodes.values() if n.name == name), None)
+
+    def nodes_of_type(self, layer_id: str) -> list[Node]:
+        return [n for n in self.nodes.values() if n.type == layer_id]
+
+    def in_edges(self, node_id: int) -> list[Edge]:
+        return [e for e in self.edges if e.dst == node_id]
+
+    def out_edges(self, node_id: int) -> list[Edge]:
+        return [e for e in self.edges if e.src == node_id]
+
+    def edge_into(self, node_id: int, port: str) -> Edge | None:
+        return next((e for e in self.edges if e.dst == node_id and e.dst_port == port), None)
+
+    def unique_name(self, base: str) -> str:
+        """``base`` made unique among node names by a numeric suffix ("conv2d_2")."""
+        base = re.sub(r"\W+", "_", base.strip()).strip("_").lower() or "node"
+        taken = {n.name for n in self.nodes.values()}
+        index = 1
+        while f"{base}_{index}" in taken:
+            index += 1
+        return f"{base}_{index}"
+
+    def would_create_cycle(self, src: int, dst: int) -> bool:
+        """True when an edge src -> dst closes a cycle (dst already reaches src)."""
+        if src == dst:
+            return True
+        return nx.has_path(self.to_networkx(), dst, src)
+
+    def to_networkx(self) -> nx.MultiDiGraph:
+        """Nodes are ids (with a ``node`` attribute); edges carry their ``Edge``."""
+        g = nx.MultiDiGraph()
+        for node in self.nodes.values():
+            g.add_node(node.id, node=node)
+        for edge in self.edges:
+            g.add_edge(edge.src, edge.dst, edge=edge)
+        return g
+
+    def topological_order(self) -> list[int]:
+        """Node ids in dependency order; raises networkx.NetworkXUnfeasible on a cycle."""
+        return list(nx.lexicographical_topological_sort(self.to_networkx()))
+
+    # -- mutations ----------------------------------------------------------------------------
+    def add_node(self, layer_id: str, params: dict[str, Any] | None = None,
+                 pos: tuple[float, float] = (0.0, 0.0), name: str | None = None,
+                 node_id: int | None = None) -> Node:
+        """Add a node; params default to the catalog's. ``node_id`` restores a deleted node."""
+        if node_id is None:
+            node_id = self.next_id
+        elif node_id in self.nodes:
+            raise GraphError(f"node id {node_id} is already used")
+        spec = catalog.get(layer_id)
+        merged = {**(spec.defaults() if spec else {}), **(params or {})}
+        node = Node(node_id, layer_id, name or self.unique_name(layer_id), merged,
+                    (float(pos[0]), float(pos[1])))
+        self.nodes[node_id] = node
+        self.next_id = max(self.next_id, node_id + 1)
+        self._emit("node_added", node_id)
+        return node
+
+    def insert_node(self, node: Node) -> Node:
+        """Add a fully specified node (undo of a delete, paste); its id must be free."""
+        if node.id in self.nodes:
+            raise GraphError(f"node id {node.id} is already used")
+        self.nodes[node.id] = node
+        self.next_id = max(self.next_id, node.id + 1)
+        self._emit("node_added", node.id)
+        return node
+
+    def remove_node(self, node_id: int) -> tuple[Node, list[Edge]]:
+        """Remove a node and its edges; returns both so the removal can be undone."""
+        node = self.node(node_id)
+        removed = [e for e in self.edges if node_id in (e.src, e.dst)]
+        for edge in removed:
+            self.disconnect(edge)
+        del self.nodes[node_id]
+        self._emit("node_removed", node_id)
+        return node, removed
+
+    def check_connection(self, edge: Edge) -> str | None:
+        """Why ``edge`` cannot be added, in user words, or None when it can."""
+        if edge.src not in self.nodes or edge.dst not in self.nodes:
+            return "both ends of a connection must be existing nodes"
+        src, dst = self.nodes[edge.src], self.nodes[edge.dst]
+        if src.spec and not src.spec.output_port(edge.src_port):
+            return f"{src.label} has no output port '{edge.src_port}'"
+        if dst.spec and not dst.spec.input_port(edge.dst_port):
+            return f"{dst.label} has no input port '{edge.dst_port}'"
+        taken = self.edge_into(edge.dst, edge.dst_port)
+        if taken is not None:
+            return (f"input '{edge.dst_port}' of {dst.label} is already connected to "
+                    f"{self.nodes[taken.src].label}; remove that connection first")
+        if self.would_create_cycle(edge.src, edge.dst):
+            return (f"connecting {src.label} to {dst.label} would create a cycle; "
+                    "networks must flow one way")
+        return None
+
+    def connect(self, edge: Edge, check: bool = True) -> Edge:
+        """Add ``edge``; GraphError with the reason when it is refused.
+
+        ``check=False`` skips the editor's rules (used when loading a file, so validation
+        can report problems in a saved graph instead of refusing to open it).
+        """
+        if check:
+            problem = self.check_connection(edge)
+            if problem:
+                raise GraphError(problem)
+        elif edge.src not in self.nodes or edge.dst not in self.nodes:
+            raise GraphError(f"connection {edge.src} -> {edge.dst} names a missing node")
+        self.edges.append(edge)
+        self._emit("edge_added", edge=edge)
+        return edge
+
+    def disconnect(self, edge: Edge) -> None:
+        try:
+            self.edges.remove(edge)
+        except ValueError:
+            raise GraphError("that connection does not exist") from None
+        self._emit("edge_removed", edge=edge)
+
+    def set_param(self, node_id: int, name: str, value: Any) -> Any:
+        """Set one parameter; returns the old value (for undo)."""
+        node = self.node(node_id)
+        old = node.param(name)
+        node.params[name] = value
+        self._emit("node_changed", node_id)
+        return old
+
+    def rename(self, node_id: int, name: str) -> str:
+        node = self.node(node_id)
+        name = name.strip()
+        if not name:
+            raise GraphError("a node name cannot be empty")
+        old, node.name = node.name, name
+        self._emit("node_changed", node_id)
+        return old
+
+    def set_node_options(self, node_id: int, *, frozen: bool | None = None,
+                         lr_mult: float | None = None) -> None:
+        node = self.node(node_id)
+        if frozen is not None:
+            node.frozen = frozen
+        if lr_mult is not None:
+            node.lr_mult = lr_mult
+        self._emit("node_changed", node_id)
+
+    def move(self, node_id: int, pos: tuple[float, float]) -> tuple[float, float]:
+        node = self.node(node_id)
+        old, node.pos = node.pos, (float(pos[0]), float(pos[1]))
+        self._emit("node_moved", node_id)
+        return old
+
+    def clear(self) -> None:
+        self.nodes.clear()
+        self.edges.clear()
+        self.next_id = 1
+        self._emit("reset")
+
+    def replace_with(self, other: Graph) -> None:
+        """Take over another graph's contents (load, revert) and tell observers once."""
+        self.nodes = copy.deepcopy(other.nodes)
+        self.edges = list(other.edges)
+        self.next_id = other.next_id
+        self._emit("reset")
+
+    # -- copying and serialization ------------------------------------------------------------
+    def copy(self) -> Graph:
+        """A deep copy without observers."""
+        clone = Graph()
+        clone.nodes = copy.deepcopy(self.nodes)
+        clone.edges = list(self.edges)
+        clone.next_id = self.next_id
+        return clone
+
+    def subgraph_dict(self, node_ids: Iterable[int]) -> dict[str, Any]:
+        """The chosen nodes and the edges between them, as a dict (copy/paste, import)."""
+        ids = set(node_ids)
+        return {
+            "nodes": [_node_dict(self.nodes[i]) for i in sorted(ids)],
+            "edges": [e.to_dict() for e in self.edges if e.src in ids and e.dst in ids],
+            "positions": {str(i): list(self.nodes[i].pos) for i in sorted(ids)},
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The document without layout (positions are saved separately, see layout())."""
+        return {
+            "nodes": [_node_dict(n) for n in sorted(self.nodes.values(), key=lambda n: n.id)],
+            "edges": [e.to_dict() for e in sorted(self.edges)],
+            "next_id": self.next_id,
+        }
+
+    def layout(self) -> dict[str, list[float]]:
+        return {str(n.id): [n.pos[0], n.pos[1]] for n in self.nodes.values()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], layout: dict[str, Any] | None = None) -> Graph:
+        """Rebuild a graph; GraphError names the field when the data is malformed."""
+        graph = cls()
+        layout = layout or {}
+        try:
+            for raw in data.get("nodes", []):
+                node_id = _require(raw, "id", int, "node")
+                layer_id = _require(raw, "type", str, f"node {node_id}")
+                spec = catalog.get(layer_id)
+                params = dict(raw.get("params", {}))
+                if spec:
+                    for p in spec.params:
+                        if p.name in params:
+                            params[p.name] = p.coerce(params[p.name])
+                pos = layout.get(str(node_id), raw.get("pos", (0.0, 0.0)))
+                node = Node(node_id, layer_id, str(raw.get("name") or f"node_{node_id}"),
+                            {**(spec.defaults() if spec else {}), **params},
+                            (float(pos[0]), float(pos[1])),
+                            bool(raw.get("frozen", False)), float(raw.get("lr_mult", 1.0)))
+                if node_id in graph.nodes:
+                    raise GraphError(f"node id {node_id} appears twice")
+                graph.nodes[node_id] = node
+            for raw in data.get("edges", []):
+                edge = Edge(_require(raw, "src", int, "edge"), _require(raw, "src_port", str,
+                            "edge"), _require(raw, "dst", int, "edge"),
+                            _require(raw, "dst_port", str, "edge"))
+                graph.connect(edge, check=False)
+        except (TypeError, AttributeError, IndexError, ValueError) as exc:
+            if isinstance(exc, GraphError):
+                raise
+            raise GraphError(f"malformed graph: {exc}") from None
+        graph.next_id = max([int(data.get("next_id", 1)), *(i + 1 for i in graph.nodes)])
+        return graph
+
+
+def _node_dict(node: Node) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": node.id, "type": node.type, "name": node.name,
+                           "params": {k: list(v) if isinstance(v, tuple) else v
+                                      for k, v in node.params.items()}}
+    if node.frozen:
+        out["frozen"] = True
+    if node.lr_mult != 1.0:
+        out["lr_mult"] = node.lr_mult
+    return out
+
+
+def _require(raw: dict[str, Any], key: str, kind: type, where: str) -> Any:
+    if not isinstance(raw, dict) or key not in raw:
+        raise GraphError(f"{where} is missing its '{key}' field")
+    value = raw[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise GraphError(f"{where} field '{key}' must be {kind.__name__}, not {value!r}")
+    return value

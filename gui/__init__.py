@@ -1,0 +1,1 @@
+"""What the user sees: the editor window, canvas, panels (PySide6 and pyqtgraph)."""

@@ -1,0 +1,1 @@
+"""Everything that runs a design: shapes, compiler, data, training, probes, attacks, export."""
