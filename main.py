@@ -1,0 +1,57 @@
+"""Plexus entry point: the editor by default, headless subcommands for scripts and CI.
+
+    python main.py                      open the editor on the default example
+    python main.py open FILE [--screenshot PNG]
+    python main.py validate FILE        diagnostics; exit 0 valid, 1 invalid, 2 unreadable
+    python main.py info FILE            layers, output shapes, parameter counts
+    python main.py train FILE [--epochs N] [--device auto|cpu|cuda] [-o OUT] [--metrics-jsonl P]
+
+No traceback reaches the user: errors are one line on stderr and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="plexus", description="Design, train and inspect "
+                                     "neural networks visually.")
+    sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("open", help="open a project in the editor")
+    p.add_argument("file", nargs="?", help="a .plexus project (default: the digits example)")
+    p.add_argument("--screenshot", metavar="PNG", help="render the window to PNG and exit")
+
+    p = sub.add_parser("validate", help="print a project's diagnostics")
+    p.add_argument("file")
+
+    p = sub.add_parser("info", help="layers, output shapes and parameter counts")
+    p.add_argument("file")
+
+    p = sub.add_parser("train", help="train a project headless")
+    p.add_argument("file")
+    p.add_argument("--epochs", type=int, help="override the project's epoch count")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where to train")
+    p.add_argument("-o", "--output", metavar="OUT", help="trained project (default: FILE)")
+    p.add_argument("--metrics-jsonl", metavar="PATH", help="write one JSON object per epoch")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command in (None, "open"):
+        from gui.app import run_gui
+
+        return run_gui(getattr(args, "file", None), getattr(args, "screenshot", None))
+    from runtime import cli
+
+    return cli.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

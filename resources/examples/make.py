@@ -1,0 +1,190 @@
+"""The example projects, built with the graph API so they never drift from the file format.
+
+Run ``python -m resources.examples.make`` to rewrite every ``*.plexus`` file beside this one;
+a test checks that the committed files equal what this module builds.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from graph.layout import auto_layout
+from graph.model import Edge, Graph, Node
+from graph.project import Project, save_project
+from graph.settings import DatasetSettings, TrainingSettings
+
+FOLDER = Path(__file__).resolve().parent
+DEFAULT = "digits_cnn"
+HOUSE_FEATURES = 7  # columns of the built-in house_prices set (a test checks it)
+
+Layer = tuple[str, dict[str, Any]] | tuple[str, dict[str, Any], str]
+
+
+def chain(graph: Graph, start: Node | None, *layers: Layer) -> Node:
+    """Append layers one after another from ``start``; returns the last node.
+
+    Each layer is (type, params) or (type, params, name).
+    """
+    previous = start
+    for layer in layers:
+        layer_type, params = layer[0], layer[1]
+        name = layer[2] if len(layer) > 2 else None
+        node = graph.add_node(layer_type, params, name=name)
+        if previous is not None:
+            graph.connect(Edge(previous.id, "out", node.id, first_input(graph, node)))
+        previous = node
+    assert previous is not None
+    return previous
+
+
+def first_input(graph: Graph, node: Node) -> str:
+    """The first free input port of a node ("in" for most layers, "in1"/"in2" for merges)."""
+    taken = {e.dst_port for e in graph.in_edges(node.id)}
+    spec = node.spec
+    assert spec is not None
+    return next(port.name for port in spec.inputs if port.name not in taken)
+
+
+def connect(graph: Graph, src: Node, dst: Node, port: str) -> None:
+    graph.connect(Edge(src.id, "out", dst.id, port))
+
+
+def _project(name: str, graph: Graph, description: str, dataset: DatasetSettings,
+             training: TrainingSettings) -> Project:
+    for node_id, pos in auto_layout(graph).items():
+        graph.nodes[node_id].pos = pos
+    return Project(graph=graph, name=name, description=description, dataset=dataset,
+                   training=training)
+
+
+def _mlp(inputs: int, hidden: list[int], outputs: int, activation: str, task: str) -> Graph:
+    graph = Graph()
+    node = chain(graph, None, ("Input", {"shape": (inputs,)}, "input"))
+    for index, width in enumerate(hidden, start=1):
+        node = chain(graph, node, ("Linear", {"out_features": width}, f"hidden{index}"),
+                     (activation, {}, f"act{index}"))
+    chain(graph, node, ("Linear", {"out_features": outputs}, "logits"),
+          ("Output", {"task": task}, "output"))
+    return graph
+
+
+def xor_mlp() -> Project:
+    return _project(
+        "xor_mlp", _mlp(2, [2], 1, "Tanh", "classification"),
+        "A 2-2-1 multilayer perceptron learns XOR: two hidden units bend the plane so the "
+        "four clusters become separable. Compare with perceptron_xor.",
+        DatasetSettings(name="xor", samples=400, noise=0.1, seed=0),
+        TrainingSettings(optimizer="adam", lr=0.05, batch_size=32, epochs=60, seed=0),
+    )
+
+
+def perceptron_xor() -> Project:
+    return _project(
+        "perceptron_xor", _mlp(2, [], 1, "Tanh", "classification"),
+        "A single-layer perceptron draws one straight line, so it cannot separate XOR: it "
+        "stays near 50-75% accuracy whatever you do. Add a hidden layer to fix it.",
+        DatasetSettings(name="xor", samples=400, noise=0.1, seed=0),
+        TrainingSettings(optimizer="adam", lr=0.05, batch_size=32, epochs=40, seed=0),
+    )
+
+
+def spirals_mlp() -> Project:
+    return _project(
+        "spirals_mlp", _mlp(2, [64, 64, 64], 2, "ReLU", "classification"),
+        "Two interleaved spirals: a deeper MLP folds the plane until the spirals separate. "
+        "Watch the decision boundary while it trains.",
+        DatasetSettings(name="spirals", samples=1000, noise=0.05, seed=0),
+        TrainingSettings(optimizer="adam", lr=0.01, batch_size=32, epochs=150, seed=0),
+    )
+
+
+def house_prices_mlp() -> Project:
+    return _project(
+        "house_prices_mlp", _mlp(HOUSE_FEATURES, [64, 32], 1, "ReLU", "regression"),
+        "Regression: predict a house's price from its size, bedrooms, age, distance to the "
+        "centre and neighbourhood wealth. The metric is R^2 (1.0 is perfect).",
+        DatasetSettings(name="house_prices", samples=2000, noise=0.1, seed=0),
+        TrainingSettings(optimizer="adam", lr=0.003, batch_size=32, epochs=60, seed=0),
+    )
+
+
+def _conv(channels: int, name: str) -> Layer:
+    return ("Conv2d", {"out_channels": channels, "kernel_size": (3, 3), "padding": (1, 1)}, name)
+
+
+def digits_cnn() -> Project:
+    graph = Graph()
+    chain(graph, None,
+          ("Input", {"shape": (1, 8, 8)}, "image"),
+          _conv(16, "conv1"), ("ReLU", {}, "relu1"), ("MaxPool2d", {}, "pool1"),
+          _conv(32, "conv2"), ("ReLU", {}, "relu2"), ("MaxPool2d", {}, "pool2"),
+          ("Flatten", {}, "flatten"),
+          ("Linear", {"out_features": 64}, "fc1"), ("ReLU", {}, "relu3"),
+          ("Dropout", {"p": 0.2}, "dropout"),
+          ("Linear", {"out_features": 10}, "logits"),
+          ("Output", {"task": "classification"}, "digit"))
+    return _project(
+        "digits_cnn", graph,
+        "A LeNet-style convolutional network reads 8x8 handwritten digits (1797 real images "
+        "from scikit-learn). Open the Filters and Activations panels to see what each "
+        "convolution learns.",
+        DatasetSettings(name="digits", seed=0),
+        TrainingSettings(optimizer="adam", lr=0.002, batch_size=32, epochs=30, seed=0),
+    )
+
+
+def digits_resnet() -> Project:
+    graph = Graph()
+    stem = chain(graph, None, ("Input", {"shape": (1, 8, 8)}, "image"),
+                 _conv(16, "stem"), ("ReLU", {}, "stem_relu"))
+    branch = chain(graph, stem, _conv(16, "res_conv1"), ("ReLU", {}, "res_relu"),
+                   _conv(16, "res_conv2"))
+    add = graph.add_node("Add", name="skip_add")
+    connect(graph, branch, add, "in1")
+    connect(graph, stem, add, "in2")
+    chain(graph, add, ("ReLU", {}, "relu"), ("MaxPool2d", {}, "pool"),
+          ("Flatten", {}, "flatten"), ("Linear", {"out_features": 10}, "logits"),
+          ("Output", {"task": "classification"}, "digit"))
+    return _project(
+        "digits_resnet", graph,
+        "A small residual network: the Add node sums a block's output with its input (a "
+        "skip connection), so the block only has to learn a correction.",
+        DatasetSettings(name="digits", seed=0),
+        TrainingSettings(optimizer="adam", lr=0.002, batch_size=32, epochs=30, seed=0),
+    )
+
+
+EXAMPLES: dict[str, Callable[[], Project]] = {
+    "xor_mlp": xor_mlp,
+    "perceptron_xor": perceptron_xor,
+    "spirals_mlp": spirals_mlp,
+    "house_prices_mlp": house_prices_mlp,
+    "digits_cnn": digits_cnn,
+    "digits_resnet": digits_resnet,
+}
+
+
+def build(name: str) -> Project:
+    """A fresh, untrained example project."""
+    return EXAMPLES[name]()
+
+
+def path(name: str = DEFAULT) -> Path:
+    return FOLDER / f"{name}.plexus"
+
+
+def write_all(folder: Path = FOLDER) -> list[Path]:
+    written = []
+    for name in EXAMPLES:
+        target = folder / f"{name}.plexus"
+        save_project(build(name), target)
+        written.append(target)
+    return written
+
+
+if __name__ == "__main__":
+    for target in write_all(Path(sys.argv[1]) if len(sys.argv) > 1 else FOLDER):
+        print(target)

@@ -1,0 +1,187 @@
+"""Headless commands behind ``python main.py``: the same runtime functions the editor uses."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from graph.project import Project, ProjectError, load_project, save_project
+from graph.validate import Diagnostic
+
+EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, 2
+
+
+class CommandError(Exception):
+    """A failure to report as one line on stderr, with its exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def run(args: argparse.Namespace) -> int:
+    """Dispatch a parsed command; every expected failure becomes one line on stderr."""
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
+        "validate": cmd_validate, "info": cmd_info, "train": cmd_train,
+    }
+    try:
+        return commands[args.command](args)
+    except CommandError as exc:
+        print(f"plexus: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print("plexus: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: still one line, never a traceback
+        print(f"plexus: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def open_project(path: str) -> Project:
+    try:
+        return load_project(path)
+    except ProjectError as exc:
+        raise CommandError(str(exc), EXIT_UNREADABLE) from None
+
+
+def format_diagnostic(diagnostic: Diagnostic) -> str:
+    return f"{diagnostic.severity}: {diagnostic.message}"
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from runtime.shapes import analyze
+
+    project = open_project(args.file)
+    analysis = analyze(project.graph)
+    for diagnostic in analysis.diagnostics:
+        print(format_diagnostic(diagnostic))
+    errors = sum(d.severity == "error" for d in analysis.diagnostics)
+    warnings = len(analysis.diagnostics) - errors
+    name = Path(args.file).name
+    if errors:
+        print(f"{name}: invalid ({errors} error{'s' * (errors != 1)}, "
+              f"{warnings} warning{'s' * (warnings != 1)})")
+        return EXIT_FAILED
+    print(f"{name}: valid ({warnings} warning{'s' * (warnings != 1)}), "
+          f"{analysis.shapes.total_params:,} parameters")
+    return EXIT_OK
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from runtime.shapes import analyze, format_shape
+
+    project = open_project(args.file)
+    graph = project.graph
+    analysis = analyze(graph)
+    shapes = analysis.shapes
+    rows = [("Layer (type)", "Output shape", "Params")]
+    order = _safe_order(project)
+    for node_id in order:
+        node = graph.nodes[node_id]
+        outputs = shapes.outputs.get(node_id, {})
+        shape = ", ".join(format_shape(s) for s in outputs.values()) or (
+            "-" if node.type == "Output" else "?")
+        if node.type == "Output":
+            inbound = graph.in_edges(node_id)
+            shape = format_shape(shapes.edges[inbound[0]]) if inbound and \
+                inbound[0] in shapes.edges else shape
+        rows.append((f"{node.name} ({node.type})", shape, f"{shapes.params.get(node_id, 0):,}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    print(f"{project.name}: {project.description}" if project.description else project.name)
+    print()
+    for index, row in enumerate(rows):
+        print(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}")
+        if index == 0:
+            print("-" * (sum(widths) + 4))
+    print("-" * (sum(widths) + 4))
+    print(f"Total trainable parameters: {shapes.total_params:,}")
+    print(f"Dataset: {project.dataset.name}; trained: {'yes' if project.weights else 'no'}; "
+          f"runs: {len(project.history)}")
+    for diagnostic in analysis.diagnostics:
+        print(format_diagnostic(diagnostic))
+    return EXIT_OK if analysis.ok else EXIT_FAILED
+
+
+def _safe_order(project: Project) -> list[int]:
+    try:
+        return project.graph.topological_order()
+    except Exception:
+        return sorted(project.graph.nodes)
+
+
+class ProgressPrinter:
+    """Prints an epoch progress bar on a terminal and one line per epoch everywhere."""
+
+    def __init__(self, stream: TextIO, metrics_file: TextIO | None) -> None:
+        self.stream = stream
+        self.metrics_file = metrics_file
+        self.tty = stream.isatty()
+        self.epochs = 0
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "started":
+            self.epochs = event["epochs"]
+            print(f"training on {event['device']}: {event['epochs']} epochs, "
+                  f"{event['steps_per_epoch']} steps each, {event['params']:,} parameters",
+                  file=self.stream)
+        elif kind == "batch" and self.tty:
+            done = event["step"] / max(1, event["steps_per_epoch"])
+            bar = "=" * int(done * 24)
+            self.stream.write(f"\repoch {event['epoch']}/{self.epochs} [{bar:<24}] "
+                              f"loss {event['loss']:.4f}  {event['samples_per_s']:,.0f} "
+                              "samples/s")
+            self.stream.flush()
+        elif kind == "epoch":
+            if self.tty:
+                self.stream.write("\r" + " " * 78 + "\r")
+            print(epoch_line(event, self.epochs), file=self.stream)
+            if self.metrics_file:
+                self.metrics_file.write(json.dumps(metrics_record(event)) + "\n")
+                self.metrics_file.flush()
+
+
+def metrics_record(event: dict[str, Any]) -> dict[str, Any]:
+    """The JSONL object for one epoch: the documented keys plus any feature metrics."""
+    return {k: v for k, v in event.items() if k != "type"}
+
+
+def epoch_line(event: dict[str, Any], epochs: int) -> str:
+    parts = [f"epoch {event['epoch']}/{epochs}", f"train loss {event['train_loss']:.4f}",
+             f"val loss {event['val_loss']:.4f}"]
+    for key in ("val_accuracy", "val_r2"):
+        if key in event:
+            parts.append(f"{key.replace('_', ' ')} {event[key]:.4f}")
+    parts.append(f"{event['seconds']:.1f} s")
+    return "  ".join(parts)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from runtime.session import run_training
+
+    project = open_project(args.file)
+    output = args.output or args.file
+    metrics = open(args.metrics_jsonl, "w", encoding="utf-8") if args.metrics_jsonl else None
+    try:
+        result = run_training(project, callback=ProgressPrinter(sys.stderr, metrics),
+                              epochs=args.epochs, device=args.device)
+    except (ValueError, OSError) as exc:
+        raise CommandError(f"{Path(args.file).name}: {exc}") from None
+    finally:
+        if metrics:
+            metrics.close()
+    if result.status == "failed":
+        raise CommandError(f"{Path(args.file).name}: {result.message}")
+    try:
+        save_project(project, output)
+    except ProjectError as exc:
+        raise CommandError(str(exc)) from None
+    best = next((e for e in result.epochs if e["epoch"] == result.best_epoch), {})
+    summary = ", ".join(f"{k} {best[k]:.4f}" for k in ("val_accuracy", "val_r2", "val_loss")
+                        if k in best)
+    print(f"{result.status}: best epoch {result.best_epoch}; {summary}; saved {output}")
+    return EXIT_OK
