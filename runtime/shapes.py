@@ -1,0 +1,474 @@
+"""Exact tensor shapes of every edge, found by running each layer on the ``meta`` device.
+
+Nothing here knows how a layer changes a shape: every layer is built from its catalog
+declaration exactly as the compiler builds it, and run on meta tensors (no memory, no compute)
+in topological order. So the shapes the editor shows cannot drift from what training will do.
+When torch rejects a layer, its reason becomes one diagnostic on that node in user words, and
+the nodes after it are marked not inferred (no cascade of follow-up errors).
+
+Results are cached per (layer type, params, input shapes and dtypes), across graphs, so an edit
+only re-runs the nodes whose inputs or params actually changed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from heapq import heapify, heappop, heappush
+from typing import Any
+
+import torch
+
+from graph.catalog import LayerSpec
+from graph.model import Edge, Graph, Node
+from runtime import ops
+
+try:
+    from graph.validate import Diagnostic, has_errors, validate
+except ImportError:  # pragma: no cover - only while graph.validate is being written
+    @dataclass(frozen=True)
+    class Diagnostic:  # type: ignore[no-redef]
+        severity: str
+        message: str
+        node_id: int | None = None
+        edge: Edge | None = None
+
+    def has_errors(diags: Iterable[Diagnostic]) -> bool:  # type: ignore[misc]
+        return any(d.severity == "error" for d in diags)
+
+    def validate(graph: Graph) -> list[Diagnostic]:  # type: ignore[misc]
+        return []
+
+BATCH = 2  # batch size of the meta tensors: 2, so BatchNorm in training mode accepts them
+DTYPES = {"float": torch.float32, "long": torch.int64}
+
+Shape = tuple[int, ...]
+
+
+def format_shape(shape: Sequence[int]) -> str:
+    """How users read a shape: the batch dimension is always "N" ("N x 16 x 8 x 8")."""
+    if len(shape) == 0:
+        return "scalar"
+    return " x ".join(["N", *(str(int(d)) for d in shape[1:])])
+
+
+@dataclass
+class ShapeResult:
+    """Shapes (batch first) of every inferred node output and edge, and parameter counts."""
+
+    outputs: dict[int, dict[str, Shape]] = field(default_factory=dict)
+    edges: dict[Edge, Shape] = field(default_factory=dict)
+    params: dict[int, int] = field(default_factory=dict)  # trainable parameters per node
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    not_inferred: set[int] = field(default_factory=set)
+    # Input shapes of each inferred node, in port order (what build_layer needs).
+    inputs: dict[int, list[Shape]] = field(default_factory=dict)
+
+    @property
+    def total_params(self) -> int:
+        return sum(self.params.values())
+
+
+@dataclass
+class Analysis:
+    """Everything the editor draws on nodes: validation and shape diagnostics, and shapes."""
+
+    diagnostics: list[Diagnostic]
+    shapes: ShapeResult
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.diagnostics)
+
+
+def analyze(graph: Graph) -> Analysis:
+    """Validate the graph, then infer shapes of every node not involved in a structural error.
+
+    Nodes with bad parameters, unknown types or bad connections are not run (validation
+    already explains them); errors that do not change what a layer computes (duplicate names,
+    a bad learning-rate multiplier) do not stop shape inference.
+    """
+    diagnostics = list(validate(graph))
+    skip: set[int] = set()
+    for diag in diagnostics:
+        if diag.severity != "error":
+            continue
+        if diag.edge is not None:
+            skip.add(diag.edge.dst)
+        elif diag.node_id is not None and diag.node_id in graph.nodes \
+                and not _params_ok(graph.nodes[diag.node_id]):
+            skip.add(diag.node_id)
+    shapes = infer_shapes(graph, skip)
+    return Analysis(diagnostics + shapes.diagnostics, shapes)
+
+
+def _params_ok(node: Node) -> bool:
+    spec = node.spec
+    if spec is None:
+        return False
+    params = node.params
+    return all(p.check(params.get(p.name, p.default)) is None for p in spec.params)
+
+
+# -- inference ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Outcome:
+    """What running one layer on meta tensors gave: output shapes or a problem code."""
+
+    shapes: tuple[Shape, ...] = ()
+    dtypes: tuple[torch.dtype, ...] = ()
+    params: int = 0
+    problem: str | None = None  # see _message
+    detail: str = ""  # torch's first line when problem == "torch"
+    warnings: tuple[str, ...] = ()
+
+
+_CACHE: dict[tuple[Any, ...], _Outcome] = {}
+_CACHE_LIMIT = 50_000
+
+
+def infer_shapes(graph: Graph, skip: Iterable[int] = ()) -> ShapeResult:
+    """Run every node (except ``skip``) on meta tensors in topological order.
+
+    Never raises for a bad design: nodes that cannot run get one diagnostic (torch's reason in
+    user words); nodes after them, nodes on cycles and nodes with unconnected inputs are only
+    listed in ``not_inferred``.
+    """
+    result = ShapeResult()
+    nodes = graph.nodes
+    skipped = set(skip)
+    into: dict[tuple[int, str], Edge] = {}
+    succ: dict[int, list[int]] = {i: [] for i in nodes}
+    indegree = dict.fromkeys(nodes, 0)
+    for edge in graph.edges:
+        if edge.src in nodes and edge.dst in nodes:
+            into.setdefault((edge.dst, edge.dst_port), edge)
+            succ[edge.src].append(edge.dst)
+            indegree[edge.dst] += 1
+    dtypes: dict[int, dict[str, torch.dtype]] = {}
+    ordered: set[int] = set()
+    with torch.no_grad(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for node_id in _topological(succ, indegree):
+            ordered.add(node_id)
+            node = nodes[node_id]
+            if node_id in skipped or node.spec is None:
+                result.not_inferred.add(node_id)
+                continue
+            _infer_node(node, node.spec, nodes, into, result, dtypes, caught)
+    result.not_inferred.update(i for i in nodes if i not in ordered)  # on or behind a cycle
+    for edge in graph.edges:
+        shape = result.outputs.get(edge.src, {}).get(edge.src_port)
+        if shape is not None and edge.dst in nodes:
+            result.edges[edge] = shape
+    return result
+
+
+def _topological(succ: dict[int, list[int]], indegree: dict[int, int]) -> Iterable[int]:
+    """Kahn's algorithm, smallest id first among ready nodes; cycles are left out."""
+    indegree = dict(indegree)
+    ready = [i for i, d in indegree.items() if d == 0]
+    heapify(ready)
+    while ready:
+        node_id = heappop(ready)
+        yield node_id
+        for nxt in succ[node_id]:
+            indegree[nxt] -= 1
+            if indegree[nxt] == 0:
+                heappush(ready, nxt)
+
+
+def _infer_node(node: Node, spec: LayerSpec, nodes: dict[int, Node],
+                into: dict[tuple[int, str], Edge], result: ShapeResult,
+                dtypes: dict[int, dict[str, torch.dtype]], caught: list[Any]) -> None:
+    params = node.all_params()
+    if spec.id in ops.PLACEHOLDERS:
+        try:
+            sample = tuple(int(d) for d in params.get("shape", ()))
+        except (TypeError, ValueError):
+            sample = ()
+        if not sample or min(sample) < 1:
+            result.not_inferred.add(node.id)  # validation explains the bad shape
+            return
+        result.outputs[node.id] = {"out": (BATCH, *sample)}
+        dtypes[node.id] = {"out": DTYPES.get(params.get("dtype"), torch.float32)}
+        result.params[node.id] = 0
+        result.inputs[node.id] = []
+        return
+
+    inputs: list[tuple[str, Shape, torch.dtype, Edge]] = []
+    for port in spec.inputs:
+        edge = into.get((node.id, port.name))
+        if edge is None:
+            if port.optional:
+                continue
+            result.not_inferred.add(node.id)  # validation reports the open input
+            return
+        shape = result.outputs.get(edge.src, {}).get(edge.src_port)
+        if shape is None:
+            result.not_inferred.add(node.id)  # an earlier node failed: no follow-up error
+            return
+        inputs.append((port.name, shape, dtypes[edge.src][edge.src_port], edge))
+    if not inputs and spec.inputs:
+        result.not_inferred.add(node.id)
+        return
+    result.inputs[node.id] = [shape for _, shape, _, _ in inputs]
+
+    if spec.id in ops.HEADS:  # Output passes its input through and has no output ports
+        result.outputs[node.id] = {}
+        result.params[node.id] = 0
+        return
+
+    signature = tuple((port, shape, dtype) for port, shape, dtype, _ in inputs)
+    key = (spec.id, _freeze(params), signature)
+    outcome = _CACHE.get(key)
+    if outcome is None:
+        before = len(caught)
+        outcome = _run(spec, params, [(shape, dtype) for _, shape, dtype in signature])
+        found = tuple(dict.fromkeys(_warning_text(w) for w in caught[before:]
+                                    if _worth_reporting(w)))
+        del caught[before:]
+        if found:
+            outcome = _Outcome(outcome.shapes, outcome.dtypes, outcome.params, outcome.problem,
+                               outcome.detail, found)
+        if len(_CACHE) >= _CACHE_LIMIT:
+            _CACHE.clear()
+        _CACHE[key] = outcome
+
+    for text in outcome.warnings:
+        result.diagnostics.append(Diagnostic("warning", f"{node.label}: {text}", node.id))
+    if outcome.problem is not None:
+        sources = [(shape, dtype, nodes[edge.src].label) for _, shape, dtype, edge in inputs]
+        message = _message(node, params, outcome.problem, outcome.detail, sources)
+        result.diagnostics.append(Diagnostic("error", message, node.id))
+        result.not_inferred.add(node.id)
+        return
+    ports = [port.name for port in spec.outputs]
+    result.outputs[node.id] = dict(zip(ports, outcome.shapes, strict=False))
+    dtypes[node.id] = dict(zip(ports, outcome.dtypes, strict=False))
+    result.params[node.id] = outcome.params
+
+
+def _freeze(value: Any) -> Any:
+    """A hashable stand-in for a parameter value (lists become tuples)."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return (type(value).__name__, value)
+
+
+def _run(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape, torch.dtype]]
+         ) -> _Outcome:
+    problem = _precheck(spec, params, inputs)
+    if problem is not None:
+        return _Outcome(problem=problem)
+    try:
+        return _execute(spec, params, inputs, "meta")
+    except NotImplementedError as exc:
+        if "Meta" not in str(exc):
+            return _Outcome(problem="torch", detail=_first_line(exc))
+        # An op without a meta kernel (a future layer): run it once on small real zeros.
+        try:
+            return _execute(spec, params, inputs, "cpu")
+        except Exception as inner:  # noqa: BLE001 - torch's reason becomes a diagnostic
+            return _Outcome(problem="torch", detail=_first_line(inner))
+    except Exception as exc:  # noqa: BLE001 - torch's reason becomes a diagnostic
+        return _Outcome(problem="torch", detail=_first_line(exc))
+
+
+def _execute(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape, torch.dtype]],
+             device: str) -> _Outcome:
+    tensors = [torch.zeros(shape, dtype=dtype, device=device) if device != "meta"
+               else torch.empty(shape, dtype=dtype, device=device) for shape, dtype in inputs]
+    count = 0
+    if spec.id in ops.MERGE_FUNCTIONS:
+        out = ops.apply_merge(spec.id, params, tensors)
+    else:
+        with torch.device(device):
+            module = ops.build_module(spec, params, [shape for shape, _ in inputs])
+        assert module is not None
+        out = module(*tensors)
+        count = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    return _Outcome(tuple(tuple(int(d) for d in t.shape) for t in outs),
+                    tuple(t.dtype for t in outs), count)
+
+
+def _precheck(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape, torch.dtype]]
+              ) -> str | None:
+    """Problems the meta device would not catch (dtypes, unbatched inputs, dims)."""
+    shape, dtype = inputs[0]
+    if spec.id in ops.TOKEN_INPUTS:
+        if dtype.is_floating_point:
+            return "float_tokens"
+    elif spec.id not in ops.INTEGER_INPUTS and any(not d.is_floating_point for _, d in inputs):
+        return "int_input"
+    ranks = ops.expected_rank(spec.id, spec.torch_class)
+    if ranks is not None and len(shape) not in ranks[0]:
+        return "rank"
+    if "dim" in params and isinstance(params["dim"], int):
+        dim, rank = params["dim"], len(shape)
+        if not -rank <= dim < rank:
+            return "dim_range"
+        if spec.id in ops.MERGE_FUNCTIONS and dim % rank == 0:
+            return "batch_dim"
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0].strip() if text else type(exc).__name__
+
+
+def _worth_reporting(record: warnings.WarningMessage) -> bool:
+    return issubclass(record.category, UserWarning)
+
+
+def _warning_text(record: warnings.WarningMessage) -> str:
+    text = str(record.message).strip().splitlines()[0] if str(record.message).strip() else ""
+    if "non-zero dropout expects num_layers greater than 1" in text:
+        return ("dropout only acts between stacked layers, so with 1 layer it does nothing; "
+                "set layers to 2 or more, or dropout to 0")
+    return text
+
+
+# -- messages -------------------------------------------------------------------------------------
+Source = tuple[Shape, Any, str]  # (shape, dtype, label of the node it comes from)
+
+
+def describe_failure(node: Node, reason: str, inputs: Sequence[tuple[Shape, str]]) -> str:
+    """Torch's ``reason`` for rejecting ``node`` in user words (one line, names the node).
+
+    ``inputs`` are (shape, label of the source node) in port order.
+    """
+    sources = [(shape, torch.float32, label) for shape, label in inputs]
+    return _message(node, node.all_params(), "torch", _first_line(Exception(reason)), sources)
+
+
+def _received(source: Source) -> str:
+    return f"{format_shape(source[0])} from {source[2]}"
+
+
+def _listing(sources: Sequence[Source]) -> str:
+    parts = [_received(s) for s in sources]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _message(node: Node, params: dict[str, Any], problem: str, detail: str,
+             sources: Sequence[Source]) -> str:
+    label = node.label
+    first = sources[0] if sources else ((), None, "its input")
+    shape = first[0]
+    if problem == "float_tokens":
+        return (f"{label} expects integer token ids but receives float values from {first[2]}; "
+                "feed it from an Input whose dtype is long")
+    if problem == "int_input":
+        src = next(s for s in sources if s[1] is not None and not s[1].is_floating_point)
+        return (f"{label} receives integer token ids from {src[2]}; add an Embedding before it "
+                "or set the Input's dtype to float")
+    if problem == "rank":
+        ranks, words = ops.expected_rank(node.type, node.spec.torch_class if node.spec else None
+                                         ) or ((len(shape),), "")
+        if len(shape) > max(ranks):
+            advice = "add a Flatten or Reshape before it"
+        elif node.type in ops.RECURRENT or "sequence" in words:
+            advice = "add a Reshape (to L x F) or an Embedding before it"
+        else:
+            advice = "add a Reshape before it"
+        return f"{label} expects {words} but receives {_received(first)}; {advice}"
+    if problem == "dim_range":
+        dim, rank = params.get("dim"), len(shape)
+        return (f"{label}: dimension {dim} does not exist in its input {_received(first)}; "
+                f"choose a dimension from {-rank} to {rank - 1}")
+    if problem == "batch_dim":
+        return (f"{label} cannot join along dimension {params.get('dim')}, the batch; join "
+                "along dimension 1 (channels or features) or a later one")
+    return _explain_torch(node, params, detail, sources)
+
+
+_KERNEL = re.compile(r"padded input size per channel: \(([^)]*)\)\. Kernel size: \(([^)]*)\)")
+_MATMUL = (re.compile(r"cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)"),
+           re.compile(r"same reduction dim, but got \[[\d, ]*?(\d+)\] X \[(\d+), \d+\]"))
+
+
+def _explain_torch(node: Node, params: dict[str, Any], detail: str,
+                   sources: Sequence[Source]) -> str:
+    label = node.label
+    first = sources[0] if sources else ((), None, "its input")
+    shape = first[0]
+    if node.type in ("Add", "Multiply") and len(sources) > 1:
+        verb = "add" if node.type == "Add" else "multiply"
+        return (f"{label} cannot {verb} {_listing(sources)}; the shapes must be equal (or 1 "
+                "where they differ), so change the layers before it to match")
+    if node.type == "Concat" and len(sources) > 1:
+        if len({len(s[0]) for s in sources}) > 1:
+            return (f"{label} cannot join {_listing(sources)}: they have different numbers of "
+                    "dimensions; add a Flatten or Reshape so they match")
+        return (f"{label} cannot join {_listing(sources)} along dimension {params.get('dim')}: "
+                "all other dimensions must be equal; change the layers before it to match")
+    if node.type == "Reshape":
+        message = _reshape_message(label, params, first)
+        if message:
+            return message
+    match = _KERNEL.search(detail)
+    if match:
+        size = match.group(1)
+        padded = " with padding" if any(_nonzero(params.get("padding", 0))) else ""
+        return (f"{label} has a {match.group(2)} kernel but its input is only {size}{padded} "
+                f"({_received(first)}); use a smaller kernel, add padding or remove a pooling "
+                "layer before it")
+    if "Output size is too small" in detail:
+        return (f"{label} would shrink its input {_received(first)} to nothing; use a smaller "
+                "kernel, stride or padding, or remove a pooling layer before it")
+    if "pad should be at most half" in detail:
+        return (f"{label}: padding must be at most half the kernel size; lower the padding or "
+                "enlarge the kernel")
+    if "divisible by num_heads" in detail:
+        heads, features = params.get("nhead"), shape[-1] if shape else "?"
+        return (f"{label} has {heads} heads, which do not divide its {features} input "
+                f"features ({_received(first)}); choose a number of heads that divides "
+                f"{features}")
+    for pattern in _MATMUL:
+        match = pattern.search(detail)
+        if match:
+            if pattern is _MATMUL[0]:
+                got, expected = match.group(2), match.group(3)
+            else:
+                got, expected = match.group(1), match.group(2)
+            return f"{label} expects {expected} input features but receives {got} from {first[2]}"
+    return f"{label}: {detail}"
+
+
+def _nonzero(value: Any) -> list[bool]:
+    values = value if isinstance(value, (tuple, list)) else (value,)
+    return [bool(v) for v in values]
+
+
+def _reshape_message(label: str, params: dict[str, Any], first: Source) -> str | None:
+    try:
+        target = tuple(int(d) for d in params.get("shape", ()))
+    except (TypeError, ValueError):
+        return None
+    values = math.prod(first[0][1:])
+    wanted = format_shape((BATCH, *target))
+    unknown = target.count(-1)
+    if unknown > 1:
+        return (f"{label} can infer only one size (-1) but its shape {wanted} has {unknown}; "
+                "give the other sizes")
+    if any(d == 0 or d < -1 for d in target):
+        return None
+    known = math.prod(d for d in target if d != -1)
+    if unknown:
+        return (f"{label} cannot reshape {_received(first)} ({values} values per sample) to "
+                f"{wanted}: {values} is not a multiple of {known}; choose sizes whose product "
+                f"divides {values}")
+    return (f"{label} cannot reshape {_received(first)} ({values} values per sample) to "
+            f"{wanted} ({known} values); choose a shape with {values} values")
