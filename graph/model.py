@@ -41,11 +41,12 @@ class Node:
         return f"{self.type} '{self.name}'"
 
     def param(self, name: str) -> Any:
-        """The value of a parameter, falling back to the catalog default."""
+        """The value of a parameter, falling back to the catalog default (None if unknown)."""
         if name in self.params:
             return self.params[name]
         spec = self.spec
-        return spec.param(name).default if spec else None
+        param = next((p for p in spec.params if p.name == name), None) if spec else None
+        return param.default if param else None
 
     def all_params(self) -> dict[str, Any]:
         spec = self.spec
@@ -315,7 +316,10 @@ class Graph:
                 node_id = _require(raw, "id", int, "node")
                 layer_id = _require(raw, "type", str, f"node {node_id}")
                 spec = catalog.get(layer_id)
-                params = dict(raw.get("params", {}))
+                params = raw.get("params", {})
+                if not isinstance(params, dict):
+                    raise GraphError(f"node {node_id} field 'params' must be an object")
+                params = dict(params)
                 if spec:
                     for p in spec.params:
                         if p.name in params:
@@ -333,11 +337,12 @@ class Graph:
                             "edge"), _require(raw, "dst", int, "edge"),
                             _require(raw, "dst_port", str, "edge"))
                 graph.connect(edge, check=False)
+            next_id = int(data.get("next_id", 1))
         except (TypeError, AttributeError, IndexError, ValueError) as exc:
             if isinstance(exc, GraphError):
                 raise
             raise GraphError(f"malformed graph: {exc}") from None
-        graph.next_id = max([int(data.get("next_id", 1)), *(i + 1 for i in graph.nodes)])
+        graph.next_id = max([next_id, *(i + 1 for i in graph.nodes)])
         return graph
 
 

@@ -6,6 +6,7 @@ and the command line all check it the same way.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -86,7 +87,8 @@ def check_field(cls: type, name: str, value: Any, where: str = "settings") -> An
         if not isinstance(value, bool):
             raise SettingsError(f"{label} must be true or false")
     elif isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not math.isfinite(value) or value != int(value)):
             raise SettingsError(f"{label} must be a whole number, not {value!r}")
         value = int(value)
     elif isinstance(default, float):
