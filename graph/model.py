@@ -338,7 +338,7 @@ class Graph:
                             _require(raw, "dst_port", str, "edge"))
                 graph.connect(edge, check=False)
             next_id = int(data.get("next_id", 1))
-        except (TypeError, AttributeError, IndexError, ValueError) as exc:
+        except (TypeError, AttributeError, IndexError, ValueError, OverflowError) as exc:
             if isinstance(exc, GraphError):
                 raise
             raise GraphError(f"malformed graph: {exc}") from None

@@ -88,13 +88,17 @@ def check_field(cls: type, name: str, value: Any, where: str = "settings") -> An
             raise SettingsError(f"{label} must be true or false")
     elif isinstance(default, int):
         if (isinstance(value, bool) or not isinstance(value, (int, float))
-                or not math.isfinite(value) or value != int(value)):
+                or (isinstance(value, float) and not math.isfinite(value))
+                or value != int(value)):
             raise SettingsError(f"{label} must be a whole number, not {value!r}")
         value = int(value)
     elif isinstance(default, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
             raise SettingsError(f"{label} must be a number, not {value!r}")
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            raise SettingsError(f"{label} is too large a number") from None
     elif isinstance(default, str):
         if not isinstance(value, str):
             raise SettingsError(f"{label} must be text, not {value!r}")

@@ -245,6 +245,9 @@ def test_from_dict_coerces_json_numbers_and_fills_defaults():
      "connection 1 -> 2 names a missing node"),
     ({"next_id": "x"}, "malformed graph: invalid literal for int() with base 10: 'x'"),
     ({"next_id": None}, "malformed graph: int() argument must be"),
+    ({"next_id": 1e400}, "malformed graph: cannot convert float infinity to integer"),
+    ({"nodes": [{"id": 1, "type": "ReLU", "lr_mult": 10**400}]},
+     "malformed graph: int too large to convert to float"),
 ])
 def test_from_dict_errors_name_the_field(data, message):
     with pytest.raises(GraphError) as info:
@@ -309,6 +312,13 @@ def test_settings_errors_name_the_field(cls, data, message):
     with pytest.raises(SettingsError) as info:
         from_dict(cls, data, where)
     assert str(info.value) == message
+
+
+def test_settings_huge_whole_number_is_out_of_bounds_not_a_crash():
+    with pytest.raises(SettingsError, match=r"^training.epochs must be between 1 and 100000"):
+        from_dict(TrainingSettings, {"epochs": 10**400}, "training")
+    with pytest.raises(SettingsError, match=r"^training.lr is too large a number$"):
+        from_dict(TrainingSettings, {"lr": 10**400}, "training")
 
 
 def test_check_field_default_label():
