@@ -1,0 +1,148 @@
+"""A wire between two ports: a smooth cubic curve with the tensor shape in a pill at its middle."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPainterPathStroker, QPen
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsSceneHoverEvent,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
+
+from graph.model import Edge
+from gui.canvas import style
+from gui.canvas.layout import port_offset
+from gui.canvas.node_item import NodeItem
+
+PILL_PAD_X, PILL_H = 6.0, 16.0
+LOD_LABEL = 0.5  # below this zoom the shape labels are hidden
+
+
+def wire_path(p1: QPointF, p2: QPointF) -> QPainterPath:
+    """A horizontal-tangent cubic from an output (p1) to an input (p2); its t=0.5 is the midpoint.
+
+    Wires that run backwards get wider handles so they loop around instead of folding.
+    """
+    dx = p2.x() - p1.x()
+    handle = max(40.0, abs(dx) * 0.5) if dx >= 0 else max(80.0, min(-dx, 240.0))
+    path = QPainterPath(p1)
+    path.cubicTo(QPointF(p1.x() + handle, p1.y()), QPointF(p2.x() - handle, p2.y()), p2)
+    return path
+
+
+class EdgeItem(QGraphicsItem):
+    """The view of one ``graph.Edge``; the scene sets its label from the analysis."""
+
+    def __init__(self, edge: Edge, src: NodeItem, dst: NodeItem) -> None:
+        super().__init__()
+        self.edge = edge
+        self.src_item = src
+        self.dst_item = dst
+        self._src_offset = QPointF(*port_offset(src.layer_id, edge.src_port, False))
+        self._dst_offset = QPointF(*port_offset(dst.layer_id, edge.dst_port, True))
+        self.label = ""
+        self.error = False
+        self.hovered = False
+        self._path = QPainterPath()
+        self._shape = QPainterPath()
+        self._label_rect = QRectF()
+        self._bounds = QRectF()
+        self.setZValue(-1)
+        self.setAcceptHoverEvents(True)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.update_path()
+
+    def endpoints(self) -> tuple[QPointF, QPointF]:
+        return self.src_item.pos() + self._src_offset, self.dst_item.pos() + self._dst_offset
+
+    def midpoint(self) -> QPointF:
+        p1, p2 = self.endpoints()
+        return (p1 + p2) / 2
+
+    def update_path(self) -> None:
+        """Recompute the curve after a node moved."""
+        self.prepareGeometryChange()
+        p1, p2 = self.endpoints()
+        self._path = wire_path(p1, p2)
+        self._shape = QPainterPath()  # built lazily: picking is rarer than moving
+        self._layout_label()
+
+    def set_label(self, text: str, error: bool = False) -> bool:
+        if (text, error) == (self.label, self.error):
+            return False
+        self.prepareGeometryChange()
+        self.label, self.error = text, error
+        self._layout_label()
+        self.update()
+        return True
+
+    def tooltip_text(self) -> str:
+        src, dst = self.src_item, self.dst_item
+        tip = f"{src.name}.{self.edge.src_port} \u2192 {dst.name}.{self.edge.dst_port}"
+        return f"{tip}\n{self.label}" if self.label else tip
+
+    def _layout_label(self) -> None:
+        if self.label:
+            width = style.text_width("small", self.label) + 2 * PILL_PAD_X
+            mid = self.midpoint()
+            self._label_rect = QRectF(mid.x() - width / 2, mid.y() - PILL_H / 2, width, PILL_H)
+        else:
+            self._label_rect = QRectF()
+        bounds = self._path.boundingRect().adjusted(-4, -4, 4, 4)
+        if self.label:
+            bounds = bounds.united(self._label_rect.adjusted(-2, -2, 2, 2))
+        self._bounds = bounds
+
+    def boundingRect(self) -> QRectF:
+        return self._bounds
+
+    def shape(self) -> QPainterPath:
+        if self._shape.isEmpty():
+            stroker = QPainterPathStroker()
+            stroker.setWidth(12)
+            shape = stroker.createStroke(self._path)
+            if self.label:
+                shape.addRect(self._label_rect)
+            self._shape = shape
+        return self._shape
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        if self.isSelected() or self.hovered:
+            colour, width = style.color("accent"), 2.6 if self.isSelected() else 2.2
+        elif self.error:
+            colour, width = style.color("error"), 2.0
+        else:
+            colour, width = style.edge_color(), 1.8
+        painter.setPen(QPen(colour, width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self._path)
+        if not self.label:
+            return
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        if lod < LOD_LABEL:
+            return
+        painter.setPen(QPen(colour if (self.hovered or self.error) else style.color("border"),
+                            1.0))
+        painter.setBrush(style.color("window"))
+        painter.drawRoundedRect(self._label_rect, PILL_H / 2, PILL_H / 2)
+        painter.setFont(style.font("small"))
+        painter.setPen(style.color("text") if self.hovered else _label_colour())
+        painter.drawText(self._label_rect, Qt.AlignmentFlag.AlignCenter, self.label)
+
+    def hoverEnterEvent(self, event: QGraphicsSceneHoverEvent) -> None:
+        self.hovered = True
+        self.setToolTip(self.tooltip_text())
+        self.update()
+
+    def hoverLeaveEvent(self, event: QGraphicsSceneHoverEvent) -> None:
+        self.hovered = False
+        self.update()
+
+
+def _label_colour() -> QColor:
+    return style.color("text_dim")

@@ -1,0 +1,322 @@
+"""A node on the canvas: a rounded card with a coloured header, a summary and its ports.
+
+The item is a view of one ``graph.Node``: the scene calls ``sync`` when the node changes and
+``set_analysis_state`` when diagnostics and shapes arrive. Painting is cached per item
+(DeviceCoordinateCache) and uses precomputed text, so a pan over a large graph only blits.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsSceneHoverEvent,
+    QGraphicsSceneMouseEvent,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
+
+from graph.model import Node
+from gui.canvas import style
+from gui.canvas.layout import (
+    CORNER_RADIUS,
+    HEADER_HEIGHT,
+    node_size,
+    port_offset,
+)
+from gui.canvas.port_item import PortItem
+
+if TYPE_CHECKING:
+    from gui.canvas.edge_item import EdgeItem
+
+PAD = 10.0
+BADGE_RADIUS = 8.0
+LOD_TEXT = 0.45  # below this zoom the body text is not drawn (unreadable anyway)
+
+
+class BadgeItem(QGraphicsItem):
+    """The error / warning badge at a node's top-right corner; its tooltip is the message."""
+
+    def __init__(self, parent: NodeItem) -> None:
+        super().__init__(parent)
+        self.severity = "error"
+        self.setAcceptHoverEvents(True)
+        self.setZValue(3)
+        self.hide()
+
+    def boundingRect(self) -> QRectF:
+        r = BADGE_RADIUS + 1.5
+        return QRectF(-r, -r, 2 * r, 2 * r)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(QPen(style.color("canvas"), 1.5))
+        painter.setBrush(style.color("error" if self.severity == "error" else "warning"))
+        painter.drawEllipse(QPointF(0, 0), BADGE_RADIUS, BADGE_RADIUS)
+        painter.setPen(QColor("#ffffff") if self.severity == "error" else QColor("#2a2100"))
+        painter.setFont(style.font("badge"))
+        painter.drawText(QRectF(-BADGE_RADIUS, -BADGE_RADIUS, 2 * BADGE_RADIUS,
+                                2 * BADGE_RADIUS), Qt.AlignmentFlag.AlignCenter, "!")
+
+
+class NodeItem(QGraphicsItem):
+    """One layer on the canvas (see the module docstring)."""
+
+    def __init__(self, node: Node) -> None:
+        super().__init__()
+        self.node_id = node.id
+        self.layer_id = node.type
+        spec = node.spec
+        self.category = spec.category if spec else "reshape"
+        self.title = spec.title if spec else f"{node.type} (unknown)"
+        self.description = spec.description if spec else "This layer type is not in the catalog."
+        self.width, self.height = node_size(node.type)
+        self.name = node.name
+        self.summary = ""
+        self.frozen = False
+        self.shape_text = ""  # the output shape line; empty until an analysis arrives
+        self.port_shapes: dict[str, str] = {}  # port name -> shape text, for tooltips
+        self.severity: str | None = None  # "error", "warning" or None
+        self.message = ""
+        self.hovered = False
+        self.edges: set[EdgeItem] = set()
+        self._elided: tuple[str, str] = ("", "")
+
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges, True)
+        self.setAcceptHoverEvents(True)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+        self.inputs: dict[str, PortItem] = {}
+        self.outputs: dict[str, PortItem] = {}
+        if spec is not None:
+            ports = [(p, True) for p in spec.inputs] + [(p, False) for p in spec.outputs]
+            for port, is_input in ports:
+                item = PortItem(self, port.name, is_input, port.optional)
+                item.setPos(*port_offset(node.type, port.name, is_input))
+                (self.inputs if is_input else self.outputs)[port.name] = item
+        else:
+            for name, is_input in (("in", True), ("out", False)):
+                item = PortItem(self, name, is_input, False)
+                item.setPos(*port_offset(node.type, name, is_input))
+                (self.inputs if is_input else self.outputs)[name] = item
+        self.badge = BadgeItem(self)
+        self.badge.setPos(self.width - 3, 1)
+        self.sync(node)
+
+    # -- model -> item ------------------------------------------------------------------------
+    @property
+    def label(self) -> str:
+        return f"{self.layer_id} '{self.name}'"
+
+    def sync(self, node: Node) -> None:
+        """Take the node's name, summary and options (after a node_changed event)."""
+        spec = node.spec
+        self.name = node.name
+        self.summary = spec.describe(node.params) if spec else ""
+        self.frozen = node.frozen
+        self._elided = self._elide_header()
+        self.setToolTip(self._tooltip())
+        self.setPos(QPointF(*node.pos))
+        self.update()
+
+    def set_analysis_state(self, shape_text: str, port_shapes: dict[str, str],
+                           severity: str | None, message: str) -> bool:
+        """Store shapes and diagnostics; repaint only when something changed."""
+        state = (shape_text, port_shapes, severity, message)
+        if state == (self.shape_text, self.port_shapes, self.severity, self.message):
+            return False
+        self.shape_text, self.port_shapes, self.severity, self.message = state
+        self.badge.severity = severity or "error"
+        self.badge.setVisible(severity is not None)
+        self.badge.setToolTip(message)
+        self.badge.update()
+        self.setToolTip(self._tooltip())
+        self.update()
+        return True
+
+    def port(self, name: str, is_input: bool) -> PortItem | None:
+        return (self.inputs if is_input else self.outputs).get(name)
+
+    def port_shape_text(self, port: PortItem) -> str:
+        return self.port_shapes.get(("in:" if port.is_input else "out:") + port.name, "")
+
+    def _tooltip(self) -> str:
+        lines = [f"<b>{self.title}</b> &nbsp;'{_html(self.name)}'", _html(self.description)]
+        if self.frozen:
+            lines.append("Frozen: its weights are not trained.")
+        if self.message:
+            colour = style.color("error" if self.severity == "error" else "warning").name()
+            lines.append(f"<span style='color:{colour}'>{_html(self.message)}</span>")
+        return "<br>".join(lines)
+
+    def _elide_header(self) -> tuple[str, str]:
+        """Title and name fitted into the header (the name yields first)."""
+        room = self.width - 2 * PAD - (16 if self.frozen else 0)
+        title_metrics = style.metrics("title")
+        title = title_metrics.elidedText(self.title, Qt.TextElideMode.ElideRight, room)
+        room -= style.text_width("title", title) + 7
+        name = ""
+        if room > 24:
+            name = style.metrics("name").elidedText(self.name, Qt.TextElideMode.ElideRight, room)
+        return title, name
+
+    # -- geometry and painting ----------------------------------------------------------------
+    def boundingRect(self) -> QRectF:
+        return QRectF(-4, -4, self.width + 8, self.height + 8)
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addRoundedRect(QRectF(0, 0, self.width, self.height), CORNER_RADIUS, CORNER_RADIUS)
+        return path
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        w, h = self.width, self.height
+        rect = QRectF(0, 0, w, h)
+        header_color = style.category_color(self.category)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+
+        # soft shadow, body, header
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 70 if style.color("canvas").lightness() < 128 else 30))
+        painter.drawRoundedRect(rect.translated(0, 2.5), CORNER_RADIUS, CORNER_RADIUS)
+        painter.setBrush(style.color("node_body"))
+        painter.drawRoundedRect(rect, CORNER_RADIUS, CORNER_RADIUS)
+        header = QPainterPath()
+        header.setFillRule(Qt.FillRule.WindingFill)
+        header.addRoundedRect(QRectF(0, 0, w, HEADER_HEIGHT), CORNER_RADIUS, CORNER_RADIUS)
+        header.addRect(QRectF(0, HEADER_HEIGHT - CORNER_RADIUS, w, CORNER_RADIUS))
+        painter.setBrush(header_color)
+        painter.drawPath(header)
+
+        # outline: diagnostics colour, then the selection ring outside it
+        if self.severity == "error":
+            outline = QPen(style.color("error"), 2.0)
+        elif self.severity == "warning":
+            outline = QPen(style.color("warning"), 2.0)
+        elif self.hovered:
+            outline = QPen(style.color("text_dim"), 1.2)
+        else:
+            outline = QPen(style.color("border"), 1.0)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(outline)
+        painter.drawRoundedRect(rect, CORNER_RADIUS, CORNER_RADIUS)
+        if self.isSelected():
+            painter.setPen(QPen(style.color("accent"), 2.0))
+            painter.drawRoundedRect(rect.adjusted(-2.5, -2.5, 2.5, 2.5), CORNER_RADIUS + 2,
+                                    CORNER_RADIUS + 2)
+
+        if lod < LOD_TEXT * 0.5:
+            return
+        self._paint_header(painter)
+        if lod < LOD_TEXT:
+            return
+        self._paint_body(painter)
+
+    def _paint_header(self, painter: QPainter) -> None:
+        title, name = self._elided
+        baseline = HEADER_HEIGHT / 2 + style.metrics("title").capHeight() / 2
+        painter.setFont(style.font("title"))
+        painter.setPen(style.HEADER_TEXT)
+        painter.drawText(QPointF(PAD, baseline), title)
+        if name:
+            painter.setFont(style.font("name"))
+            painter.setPen(style.HEADER_TEXT_DIM)
+            painter.drawText(QPointF(PAD + style.text_width("title", title) + 7, baseline), name)
+        if self.frozen:
+            _paint_lock(painter, QPointF(self.width - PAD - 5, HEADER_HEIGHT / 2))
+
+    def _paint_body(self, painter: QPainter) -> None:
+        multi = len(self.inputs) > 1
+        left = PAD + (26 if multi else 0)
+        room = self.width - left - PAD
+        if multi:  # name the input ports next to their circles
+            painter.setFont(style.font("small"))
+            painter.setPen(style.color("text_dim"))
+            cap = style.metrics("small").capHeight()
+            for port in self.inputs.values():
+                painter.drawText(QPointF(PAD, port.pos().y() + cap / 2), port.name)
+        body_top = HEADER_HEIGHT
+        body_h = self.height - HEADER_HEIGHT
+        lines: list[tuple[str, str, QColor]] = []
+        if self.summary:
+            lines.append((self.summary, "body", style.color("text")))
+        if self.shape_text:
+            lines.append((self.shape_text, "small", style.color("text_dim")))
+        if not lines:
+            return
+        heights = [style.metrics(role).height() for _, role, _ in lines]
+        gap = 3.0
+        y = body_top + (body_h - sum(heights) - gap * (len(lines) - 1)) / 2
+        for (text, role, colour), height in zip(lines, heights, strict=True):
+            metrics = style.metrics(role)
+            painter.setFont(style.font(role))
+            painter.setPen(colour)
+            shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, room)
+            painter.drawText(QPointF(left, y + metrics.ascent()), shown)
+            y += height + gap
+
+    # -- interaction --------------------------------------------------------------------------
+    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: object) -> object:
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+            for edge in self.edges:
+                edge.update_path()
+        elif change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
+            self.setZValue(1 if value else 0)
+        return super().itemChange(change, value)
+
+    def hoverEnterEvent(self, event: QGraphicsSceneHoverEvent) -> None:
+        self.hovered = True
+        self.update()
+
+    def hoverLeaveEvent(self, event: QGraphicsSceneHoverEvent) -> None:
+        self.hovered = False
+        self.update()
+
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        super().mousePressEvent(event)  # selection (Ctrl toggles on release)
+        scene = self.scene()
+        if event.button() == Qt.MouseButton.LeftButton and hasattr(scene, "begin_node_drag"):
+            scene.begin_node_drag(self, event.scenePos())
+
+    def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        scene = self.scene()
+        if event.buttons() & Qt.MouseButton.LeftButton and hasattr(scene, "node_drag_to"):
+            scene.node_drag_to(event.scenePos())
+
+    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        super().mouseReleaseEvent(event)
+        scene = self.scene()
+        if hasattr(scene, "end_node_drag"):
+            scene.end_node_drag()
+
+    def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        scene = self.scene()
+        if hasattr(scene, "node_activated"):
+            scene.node_activated.emit(self.node_id)
+
+
+def _paint_lock(painter: QPainter, center: QPointF) -> None:
+    """A small padlock glyph (frozen node)."""
+    painter.setPen(QPen(style.HEADER_TEXT, 1.3))
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    x, y = center.x(), center.y()
+    shackle = QPainterPath()
+    shackle.moveTo(x - 3, y - 1)
+    shackle.lineTo(x - 3, y - 3.5)
+    shackle.arcTo(QRectF(x - 3, y - 6.5, 6, 6), 180, -180)
+    shackle.lineTo(x + 3, y - 1)
+    painter.drawPath(shackle)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QBrush(style.HEADER_TEXT))
+    painter.drawRoundedRect(QRectF(x - 4.5, y - 1.5, 9, 7), 1.5, 1.5)
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,771 @@
+"""The canvas scene: draws a ``Graph`` and turns mouse gestures into undo commands.
+
+The scene follows the model and never the reverse: it subscribes to ``GraphEvent``s and adds,
+removes or updates one item per event; every user gesture (drop, wire, drag, delete, paste,
+context menu) pushes a command from ``gui.commands`` that changes the model, and the resulting
+events redraw the canvas. Shapes and diagnostics arrive through ``set_analysis``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+from PySide6.QtCore import QLineF, QMimeData, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QGuiApplication, QKeySequence, QPainter, QPen, QUndoStack
+from PySide6.QtWidgets import (
+    QGraphicsPathItem,
+    QGraphicsScene,
+    QGraphicsSceneContextMenuEvent,
+    QInputDialog,
+    QMenu,
+    QWidget,
+)
+
+from graph import catalog
+from graph.model import Edge, Graph, GraphEvent, Node
+from gui.canvas import style
+from gui.canvas.edge_item import EdgeItem, wire_path
+from gui.canvas.layout import NODE_WIDTH, node_size, port_offset
+from gui.canvas.node_item import NodeItem
+from gui.canvas.port_item import PortItem
+from gui.commands import (
+    AddNodeCommand,
+    AutoLayoutCommand,
+    ConnectCommand,
+    DisconnectCommand,
+    MoveNodesCommand,
+    PasteCommand,
+    RemoveItemsCommand,
+    RenameCommand,
+    SetNodeOptionsCommand,
+    new_drag_id,
+)
+
+LAYER_MIME = "application/x-plexus-layer"  # palette drags: the layer id as UTF-8
+CLIPBOARD_MIME = "application/x-plexus-graph"  # copied layers: Graph.subgraph_dict as JSON
+
+GRID_MINOR = 24.0
+GRID_MAJOR = GRID_MINOR * 5
+SCENE_MARGIN = 1500.0
+SNAP_PIXELS = 26.0  # a dragged wire snaps to a compatible port this close (screen pixels)
+
+
+@dataclass
+class _WireDrag:
+    fixed: PortItem  # the end that stays put
+    from_output: bool  # True: the fixed end is an output and the free end seeks an input
+    blocked: set[int]  # nodes the free end may not reach without making a cycle
+    detached: Edge | None  # an edge picked up from an input port (re-route or remove)
+    item: QGraphicsPathItem
+    target: PortItem | None = None
+
+
+@dataclass
+class _NodeDrag:
+    drag_id: int
+    start: QPointF
+    positions: dict[int, tuple[float, float]]
+    moved: bool = False
+
+
+class GraphScene(QGraphicsScene):
+    """A QGraphicsScene that mirrors a Graph and edits it through an undo stack.
+
+    Signals: ``nodes_selected(list[int])`` when the node selection changes,
+    ``status_message(str)`` for one-line feedback (refused connections, copies),
+    ``node_activated(int)`` on a double-click on a node, ``empty_changed(bool)``.
+    """
+
+    nodes_selected = Signal(list)
+    status_message = Signal(str)
+    node_activated = Signal(int)
+    empty_changed = Signal(bool)
+
+    def __init__(self, graph: Graph, undo_stack: QUndoStack,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._graph = graph
+        self._undo = undo_stack
+        self._nodes: dict[int, NodeItem] = {}
+        self._edges: dict[Edge, EdgeItem] = {}
+        self._analysis: Any = None
+        self._wire: _WireDrag | None = None
+        self._drag: _NodeDrag | None = None
+        self._last_selection: list[int] = []
+        self._was_empty = True
+        self._paste_serial = 0
+        self._fixing_selection = False
+        self.rubber_banding = False  # set by the view while a rubber band is dragged
+        self.setSceneRect(QRectF(-2000, -1400, 4000, 2800))
+        self.selectionChanged.connect(self._on_selection_changed)
+        graph.subscribe(self._on_graph_event)
+        self._rebuild()
+
+    # -- public API ---------------------------------------------------------------------------
+    @property
+    def graph(self) -> Graph:
+        return self._graph
+
+    @property
+    def undo_stack(self) -> QUndoStack:
+        return self._undo
+
+    def detach(self) -> None:
+        """Stop following the graph (call before dropping the scene)."""
+        self._graph.unsubscribe(self._on_graph_event)
+
+    def node_item(self, node_id: int) -> NodeItem | None:
+        return self._nodes.get(node_id)
+
+    def edge_item(self, edge: Edge) -> EdgeItem | None:
+        return self._edges.get(edge)
+
+    def node_items(self) -> list[NodeItem]:
+        return list(self._nodes.values())
+
+    def edge_items(self) -> list[EdgeItem]:
+        return list(self._edges.values())
+
+    def is_empty(self) -> bool:
+        return not self._nodes
+
+    def selected_node_ids(self) -> list[int]:
+        return sorted(i.node_id for i in self.selectedItems() if isinstance(i, NodeItem))
+
+    def selected_edges(self) -> list[Edge]:
+        return sorted(i.edge for i in self.selectedItems() if isinstance(i, EdgeItem))
+
+    def select_node(self, node_id: int | None) -> None:
+        """Make ``node_id`` the only selected item (None clears the selection)."""
+        self.select_nodes([] if node_id is None else [node_id])
+
+    def select_nodes(self, node_ids: Iterable[int]) -> None:
+        wanted = set(node_ids)
+        self.blockSignals(True)
+        try:
+            self.clearSelection()
+            for node_id in wanted:
+                item = self._nodes.get(node_id)
+                if item is not None:
+                    item.setSelected(True)
+        finally:
+            self.blockSignals(False)
+        self._on_selection_changed()
+
+    def select_all(self) -> None:
+        self.select_nodes(self._nodes)
+
+    def nodes_bounding_rect(self) -> QRectF:
+        rect = QRectF()
+        for item in self._nodes.values():
+            rect = rect.united(item.sceneBoundingRect())
+        return rect
+
+    def set_analysis(self, analysis: Any) -> None:
+        """Show an analysis (runtime.shapes.Analysis): shapes on edges and nodes, diagnostics.
+
+        Nodes with an error get a red outline and badge whose tooltip is the message, warnings
+        amber; edges get their tensor shape in a pill. Only items whose state changed repaint.
+        """
+        self._analysis = analysis
+        shapes = getattr(analysis, "shapes", None)
+        outputs: dict[int, dict[str, tuple]] = getattr(shapes, "outputs", None) or {}
+        edge_shapes: dict[Edge, tuple] = getattr(shapes, "edges", None) or {}
+        messages: dict[int, list[tuple[str, str]]] = {}
+        bad_edges: set[Edge] = set()
+        for diag in getattr(analysis, "diagnostics", None) or []:
+            if diag.node_id is not None:
+                messages.setdefault(diag.node_id, []).append((diag.severity, diag.message))
+            if diag.edge is not None and diag.severity == "error":
+                bad_edges.add(diag.edge)
+        labels: dict[Edge, str] = {}
+        incoming: dict[int, list[Edge]] = {}
+        for edge, item in self._edges.items():
+            shape = edge_shapes.get(edge)
+            labels[edge] = style.format_shape(shape) if shape is not None else ""
+            item.set_label(labels[edge], edge in bad_edges)
+            incoming.setdefault(edge.dst, []).append(edge)
+        for node_id, item in self._nodes.items():
+            port_shapes = {f"out:{port}": style.format_shape(shape)
+                           for port, shape in (outputs.get(node_id) or {}).items()}
+            for edge in incoming.get(node_id, []):
+                if labels[edge]:
+                    port_shapes[f"in:{edge.dst_port}"] = labels[edge]
+            if item.outputs:
+                first = next(iter(item.outputs))
+                shape_text = "\u2192 " + port_shapes.get(f"out:{first}", "?")
+            else:
+                first_in = next(iter(item.inputs), "")
+                shape_text = port_shapes.get(f"in:{first_in}", "")
+            found = messages.get(node_id, [])
+            severity = None
+            if any(s == "error" for s, _ in found):
+                severity = "error"
+            elif found:
+                severity = "warning"
+            text = "\n".join(m for _, m in sorted(found, key=lambda f: f[0] != "error"))
+            item.set_analysis_state(shape_text, port_shapes, severity, text)
+
+    # -- editing operations (each one undo step) ----------------------------------------------
+    def push(self, command: Any) -> None:
+        self._undo.push(command)
+
+    def add_layer(self, layer_id: str, scene_pos: QPointF) -> int | None:
+        """Add a layer centred on ``scene_pos``, select it and return its id."""
+        if catalog.get(layer_id) is None:
+            self.status_message.emit(f"Unknown layer type '{layer_id}'; pick one from the "
+                                     "palette.")
+            return None
+        w, h = node_size(layer_id)
+        command = AddNodeCommand(self._graph, layer_id,
+                                 (round(scene_pos.x() - w / 2), round(scene_pos.y() - h / 2)))
+        self.push(command)
+        self.select_node(command.node_id)
+        return command.node_id
+
+    def connect_ports(self, src: int, src_port: str, dst: int, dst_port: str) -> bool:
+        """Connect two ports, or say why not on ``status_message``."""
+        edge = Edge(src, src_port, dst, dst_port)
+        reason = self._graph.check_connection(edge)
+        if reason:
+            self.status_message.emit(f"Cannot connect: {reason}")
+            return False
+        self.push(ConnectCommand(self._graph, edge))
+        return True
+
+    def delete_selection(self) -> None:
+        node_ids = self.selected_node_ids()
+        edges = [e for e in self.selected_edges() if e.src not in node_ids
+                 and e.dst not in node_ids]
+        command = RemoveItemsCommand(self._graph, node_ids, edges)
+        if not command.is_empty():
+            self.push(command)
+
+    def copy_selection(self) -> int:
+        """Put the selected layers (and the edges between them) on the clipboard."""
+        ids = self.selected_node_ids()
+        if not ids:
+            self.status_message.emit("Select layers to copy first.")
+            return 0
+        data = QMimeData()
+        data.setData(CLIPBOARD_MIME, json.dumps(self._graph.subgraph_dict(ids)).encode())
+        QGuiApplication.clipboard().setMimeData(data)
+        self._paste_serial = 0
+        self.status_message.emit(f"Copied {len(ids)} layer{'s' if len(ids) != 1 else ''}.")
+        return len(ids)
+
+    def can_paste(self) -> bool:
+        data = QGuiApplication.clipboard().mimeData()
+        return data is not None and data.hasFormat(CLIPBOARD_MIME)
+
+    def paste(self, scene_pos: QPointF | None = None) -> list[int]:
+        """Paste copied layers at ``scene_pos`` (their top-left), else offset from the original."""
+        data = QGuiApplication.clipboard().mimeData()
+        if data is None or not data.hasFormat(CLIPBOARD_MIME):
+            self.status_message.emit("Nothing to paste: copy layers first (Ctrl+C).")
+            return []
+        try:
+            subgraph = json.loads(bytes(data.data(CLIPBOARD_MIME)).decode())
+            positions = subgraph.get("positions", {})
+        except (ValueError, AttributeError):
+            self.status_message.emit("The clipboard holds no readable layers; copy them again.")
+            return []
+        if scene_pos is not None and positions:
+            left = min(p[0] for p in positions.values())
+            top = min(p[1] for p in positions.values())
+            offset = (scene_pos.x() - left, scene_pos.y() - top)
+        else:
+            self._paste_serial += 1
+            offset = (30.0 * self._paste_serial, 30.0 * self._paste_serial)
+        return self._paste(subgraph, offset)
+
+    def duplicate_selection(self) -> list[int]:
+        ids = self.selected_node_ids()
+        if not ids:
+            return []
+        return self._paste(self._graph.subgraph_dict(ids), (30.0, 30.0))
+
+    def _paste(self, subgraph: dict[str, Any], offset: tuple[float, float]) -> list[int]:
+        command = PasteCommand(self._graph, subgraph, (round(offset[0]), round(offset[1])))
+        self.push(command)
+        self.select_nodes(command.new_ids)
+        return list(command.new_ids)
+
+    def insert_layer_on_edge(self, edge: Edge, layer_id: str) -> int | None:
+        """Put a new layer inside a connection: one undo step (a macro of four commands)."""
+        spec = catalog.get(layer_id)
+        if spec is None or not spec.inputs or not spec.outputs:
+            self.status_message.emit(f"{layer_id} cannot go inside a connection: it needs an "
+                                     "input and an output port.")
+            return None
+        if edge not in self._graph.edges:
+            return None
+        src, dst = self._graph.node(edge.src), self._graph.node(edge.dst)
+        in_port, out_port = spec.inputs[0].name, spec.outputs[0].name
+        src_port_y = src.pos[1] + port_offset(src.type, edge.src_port, False)[1]
+        y = round(src_port_y - port_offset(layer_id, in_port, True)[1])
+        room = 50.0
+        x = src.pos[0] + NODE_WIDTH + room
+        shift = 0.0
+        if dst.pos[0] > src.pos[0]:
+            shift = max(0.0, x + NODE_WIDTH + room - dst.pos[0])
+        else:
+            x = (src.pos[0] + dst.pos[0]) / 2
+        self._undo.beginMacro(f"Insert {spec.title} into a connection")
+        try:
+            if shift:
+                downstream = nx.descendants(self._graph.to_networkx(), dst.id) | {dst.id}
+                moves = {i: (self._graph.nodes[i].pos, (self._graph.nodes[i].pos[0] + shift,
+                                                         self._graph.nodes[i].pos[1]))
+                         for i in downstream}
+                self.push(MoveNodesCommand(self._graph, moves))
+            self.push(DisconnectCommand(self._graph, edge))
+            add = AddNodeCommand(self._graph, layer_id, (round(x), y))
+            self.push(add)
+            assert add.node_id is not None
+            self.push(ConnectCommand(self._graph, Edge(edge.src, edge.src_port, add.node_id,
+                                                       in_port)))
+            self.push(ConnectCommand(self._graph, Edge(add.node_id, out_port, edge.dst,
+                                                       edge.dst_port)))
+        finally:
+            self._undo.endMacro()
+        self.select_node(add.node_id)
+        return add.node_id
+
+    def rename_node(self, node_id: int, name: str) -> bool:
+        """Rename, refusing empty names and names another layer has (one-line reason)."""
+        name = name.strip()
+        node = self._graph.node(node_id)
+        if not name:
+            self.status_message.emit(f"Cannot rename {node.label}: a name cannot be empty.")
+            return False
+        other = self._graph.node_by_name(name)
+        if other is not None and other.id != node_id:
+            self.status_message.emit(f"Cannot rename {node.label}: {other.label} already has "
+                                     "that name; choose another.")
+            return False
+        if name != node.name:
+            self.push(RenameCommand(self._graph, node_id, name))
+        return True
+
+    def set_frozen(self, node_ids: Iterable[int], frozen: bool) -> None:
+        ids = [i for i in node_ids if i in self._graph.nodes]
+        if not ids:
+            return
+        self._undo.beginMacro(f"{'Freeze' if frozen else 'Unfreeze'} {len(ids)} layer"
+                              f"{'s' if len(ids) != 1 else ''}")
+        for node_id in ids:
+            self.push(SetNodeOptionsCommand(self._graph, node_id, frozen=frozen))
+        self._undo.endMacro()
+
+    def auto_layout(self) -> None:
+        if self._graph.nodes:
+            self.push(AutoLayoutCommand(self._graph))
+
+    # -- graph events -> items ----------------------------------------------------------------
+    def _on_graph_event(self, event: GraphEvent) -> None:
+        kind = event.kind
+        if kind == "node_added" and event.node_id is not None:
+            self._add_node_item(self._graph.nodes[event.node_id])
+        elif kind == "node_removed" and event.node_id is not None:
+            self._remove_node_item(event.node_id)
+        elif kind == "node_changed" and event.node_id in self._nodes:
+            self._nodes[event.node_id].sync(self._graph.nodes[event.node_id])
+        elif kind == "node_moved" and event.node_id in self._nodes:
+            item = self._nodes[event.node_id]
+            item.setPos(QPointF(*self._graph.nodes[event.node_id].pos))
+            self._grow_scene_rect(item.sceneBoundingRect())
+        elif kind == "edge_added" and event.edge is not None:
+            self._add_edge_item(event.edge)
+        elif kind == "edge_removed" and event.edge is not None:
+            self._remove_edge_item(event.edge)
+        elif kind == "reset":
+            self._rebuild()
+        self._check_empty()
+
+    def _add_node_item(self, node: Node) -> NodeItem:
+        item = NodeItem(node)
+        self._nodes[node.id] = item
+        self.addItem(item)
+        self._grow_scene_rect(item.sceneBoundingRect())
+        return item
+
+    def _remove_node_item(self, node_id: int) -> None:
+        item = self._nodes.pop(node_id, None)
+        if item is None:
+            return
+        for edge_item in list(item.edges):
+            self._remove_edge_item(edge_item.edge)
+        if self._drag is not None:
+            self._drag.positions.pop(node_id, None)
+        self.removeItem(item)
+
+    def _add_edge_item(self, edge: Edge) -> None:
+        src, dst = self._nodes.get(edge.src), self._nodes.get(edge.dst)
+        if src is None or dst is None or edge in self._edges:
+            return
+        item = EdgeItem(edge, src, dst)
+        self._edges[edge] = item
+        src.edges.add(item)
+        dst.edges.add(item)
+        for port in (src.port(edge.src_port, False), dst.port(edge.dst_port, True)):
+            if port is not None:
+                port.connections += 1
+                port.update()
+        self.addItem(item)
+
+    def _remove_edge_item(self, edge: Edge) -> None:
+        item = self._edges.pop(edge, None)
+        if item is None:
+            return
+        for node, port_name, is_input in ((item.src_item, edge.src_port, False),
+                                          (item.dst_item, edge.dst_port, True)):
+            node.edges.discard(item)
+            port = node.port(port_name, is_input)
+            if port is not None:
+                port.connections = max(0, port.connections - 1)
+                port.update()
+        self.removeItem(item)
+
+    def _rebuild(self) -> None:
+        self.cancel_gestures()
+        for edge in list(self._edges):
+            self._remove_edge_item(edge)
+        for node_id in list(self._nodes):
+            self._remove_node_item(node_id)
+        for node in self._graph.nodes.values():
+            self._add_node_item(node)
+        for edge in self._graph.edges:
+            self._add_edge_item(edge)
+        if self._analysis is not None:
+            self.set_analysis(self._analysis)
+        self._check_empty()
+
+    def _grow_scene_rect(self, rect: QRectF) -> None:
+        current = self.sceneRect()
+        padded = rect.adjusted(-SCENE_MARGIN, -SCENE_MARGIN, SCENE_MARGIN, SCENE_MARGIN)
+        if not current.contains(padded):
+            self.setSceneRect(current.united(padded))
+
+    def _check_empty(self) -> None:
+        empty = not self._nodes
+        if empty != self._was_empty:
+            self._was_empty = empty
+            self.empty_changed.emit(empty)
+
+    def _on_selection_changed(self) -> None:
+        if self._fixing_selection:
+            return
+        if self.rubber_banding:  # a rubber band picks layers, not the wires crossing it
+            self._fixing_selection = True
+            try:
+                for item in self.selectedItems():
+                    if isinstance(item, EdgeItem):
+                        item.setSelected(False)
+            finally:
+                self._fixing_selection = False
+        ids = self.selected_node_ids()
+        if ids != self._last_selection:
+            self._last_selection = ids
+            self.nodes_selected.emit(ids)
+
+    # -- node drag (one undo step per drag) ---------------------------------------------------
+    def begin_node_drag(self, item: NodeItem, scene_pos: QPointF) -> None:
+        ids = set(self.selected_node_ids()) | {item.node_id}
+        self._drag = _NodeDrag(new_drag_id(), QPointF(scene_pos),
+                               {i: self._graph.nodes[i].pos for i in ids if i in self._graph.nodes})
+
+    def node_drag_to(self, scene_pos: QPointF) -> None:
+        drag = self._drag
+        if drag is None or not drag.positions:
+            return
+        dx = round(scene_pos.x() - drag.start.x())
+        dy = round(scene_pos.y() - drag.start.y())
+        if not drag.moved and abs(dx) + abs(dy) < 2:
+            return
+        drag.moved = True
+        moves = {i: (p, (p[0] + dx, p[1] + dy)) for i, p in drag.positions.items()}
+        self.push(MoveNodesCommand(self._graph, moves, drag_id=drag.drag_id))
+
+    def end_node_drag(self) -> None:
+        self._drag = None
+
+    # -- wire drag ----------------------------------------------------------------------------
+    def start_wire(self, port: PortItem, scene_pos: QPointF) -> None:
+        """Begin dragging a wire from ``port``; from a connected input, pick up its wire."""
+        self.cancel_gestures()
+        detached = None
+        fixed = port
+        if port.is_input:
+            detached = self._graph.edge_into(port.node_id, port.name)
+            if detached is not None:
+                src_item = self._nodes[detached.src]
+                fixed = src_item.port(detached.src_port, False) or port
+                self._edges[detached].hide()
+        from_output = not fixed.is_input
+        g = self._graph.to_networkx()
+        if from_output:
+            blocked = nx.ancestors(g, fixed.node_id) | {fixed.node_id}
+        else:
+            blocked = nx.descendants(g, fixed.node_id) | {fixed.node_id}
+        wire = QGraphicsPathItem()
+        pen = QPen(style.color("accent"), 2.0, Qt.PenStyle.DashLine)
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        wire.setPen(pen)
+        wire.setZValue(10)
+        self.addItem(wire)
+        self._wire = _WireDrag(fixed, from_output, blocked, detached, wire)
+        self.drag_wire(scene_pos)
+
+    def drag_wire(self, scene_pos: QPointF) -> None:
+        wire = self._wire
+        if wire is None:
+            return
+        target = self._snap_target(scene_pos)
+        if target is not wire.target:
+            if wire.target is not None:
+                wire.target.set_highlighted(False)
+            if target is not None:
+                target.set_highlighted(True)
+            wire.target = target
+        free = target.scene_center() if target is not None else scene_pos
+        fixed = wire.fixed.scene_center()
+        path = wire_path(fixed, free) if wire.from_output else wire_path(free, fixed)
+        wire.item.setPath(path)
+
+    def finish_wire(self, scene_pos: QPointF) -> None:
+        wire = self._wire
+        if wire is None:
+            return
+        target = self._snap_target(scene_pos)
+        under = self._port_near(scene_pos)
+        self.cancel_gestures()
+        if target is not None:
+            edge = self._wire_edge(wire, target)
+            if edge == wire.detached:
+                return
+            reason = self._graph.check_connection(edge)
+            if reason:
+                self.status_message.emit(f"Cannot connect: {reason}")
+                return
+            if wire.detached is not None:
+                self._undo.beginMacro("Reconnect")
+                self.push(DisconnectCommand(self._graph, wire.detached))
+                self.push(ConnectCommand(self._graph, edge))
+                self._undo.endMacro()
+            else:
+                self.push(ConnectCommand(self._graph, edge))
+            return
+        if under is not None and under.is_input == wire.from_output:
+            edge = self._wire_edge(wire, under)
+            if edge != wire.detached:
+                reason = self._graph.check_connection(edge) or "these ports cannot be joined"
+                self.status_message.emit(f"Cannot connect: {reason}")
+            return
+        if under is not None and under is not wire.fixed:
+            self.status_message.emit("Cannot connect: wires run from an output port (right "
+                                     "side) to an input port (left side).")
+            return
+        if wire.detached is not None:
+            self.push(DisconnectCommand(self._graph, wire.detached))
+            self.status_message.emit("Connection removed.")
+
+    def cancel_gestures(self) -> None:
+        """Drop a wire or node drag in progress (Esc, reset)."""
+        self._drag = None
+        wire, self._wire = self._wire, None
+        if wire is None:
+            return
+        if wire.target is not None:
+            wire.target.set_highlighted(False)
+        self.removeItem(wire.item)
+        if wire.detached is not None and wire.detached in self._edges:
+            self._edges[wire.detached].show()
+
+    def _wire_edge(self, wire: _WireDrag, other: PortItem) -> Edge:
+        if wire.from_output:
+            return Edge(wire.fixed.node_id, wire.fixed.name, other.node_id, other.name)
+        return Edge(other.node_id, other.name, wire.fixed.node_id, wire.fixed.name)
+
+    def _snap_radius(self) -> float:
+        views = self.views()
+        scale = views[0].transform().m11() if views else 1.0
+        return SNAP_PIXELS / max(scale, 0.05)
+
+    def _ports_near(self, scene_pos: QPointF) -> list[tuple[float, PortItem]]:
+        r = self._snap_radius()
+        found = []
+        for item in self.items(QRectF(scene_pos.x() - r, scene_pos.y() - r, 2 * r, 2 * r)):
+            if isinstance(item, PortItem):
+                d = item.scene_center() - scene_pos
+                distance = (d.x() ** 2 + d.y() ** 2) ** 0.5
+                if distance <= r:
+                    found.append((distance, item))
+        found.sort(key=lambda f: f[0])
+        return found
+
+    def _port_near(self, scene_pos: QPointF) -> PortItem | None:
+        found = self._ports_near(scene_pos)
+        return found[0][1] if found else None
+
+    def _snap_target(self, scene_pos: QPointF) -> PortItem | None:
+        wire = self._wire
+        if wire is None:
+            return None
+        for _, port in self._ports_near(scene_pos):
+            if port.is_input != wire.from_output or port.node_id in wire.blocked:
+                continue
+            if port.is_input:
+                taken = self._graph.edge_into(port.node_id, port.name)
+                if taken is not None and taken != wire.detached:
+                    continue
+            return port
+        return None
+
+    # -- context menus ------------------------------------------------------------------------
+    def contextMenuEvent(self, event: QGraphicsSceneContextMenuEvent) -> None:
+        menu = self.build_context_menu(event.scenePos(), event.widget())
+        if not menu.isEmpty():
+            menu.exec(event.screenPos())
+        menu.deleteLater()
+        event.accept()
+
+    def item_at(self, scene_pos: QPointF) -> NodeItem | EdgeItem | None:
+        """The node (a port or badge counts as its node) or edge under ``scene_pos``."""
+        views = self.views()
+        transform = views[0].transform() if views else None
+        for item in self.items(scene_pos, Qt.ItemSelectionMode.IntersectsItemShape,
+                               Qt.SortOrder.DescendingOrder, transform):
+            while item is not None and not isinstance(item, (NodeItem, EdgeItem)):
+                item = item.parentItem()
+            if item is not None and item.isVisible():
+                return item
+        return None
+
+    def build_context_menu(self, scene_pos: QPointF, parent: QWidget | None = None) -> QMenu:
+        """The menu for what is under ``scene_pos``: a node, an edge or the empty canvas."""
+        menu = QMenu(parent)
+        item = self.item_at(scene_pos)
+        if isinstance(item, NodeItem):
+            self._node_menu(menu, item)
+        elif isinstance(item, EdgeItem):
+            self._edge_menu(menu, item.edge)
+        else:
+            self._canvas_menu(menu, scene_pos)
+        return menu
+
+    def _node_menu(self, menu: QMenu, item: NodeItem) -> None:
+        if item.node_id not in self.selected_node_ids():
+            self.select_node(item.node_id)
+        ids = self.selected_node_ids()
+        node = self._graph.node(item.node_id)
+        rename = _action(menu, "Rename\u2026", lambda: self._ask_rename(item.node_id), "F2")
+        rename.setEnabled(len(ids) == 1)
+        _action(menu, "Duplicate", self.duplicate_selection, "Ctrl+D")
+        _action(menu, "Copy", self.copy_selection, "Ctrl+C")
+        menu.addSeparator()
+        freeze = _action(menu, "Freeze weights", lambda: self.set_frozen(ids, not node.frozen))
+        freeze.setCheckable(True)
+        freeze.setChecked(node.frozen)
+        freeze.setToolTip("A frozen layer keeps its weights while the rest trains.")
+        menu.addSeparator()
+        _action(menu, "Delete", self.delete_selection, "Del")
+
+    def _edge_menu(self, menu: QMenu, edge: Edge) -> None:
+        insert = menu.addMenu("Insert layer here")
+        self.add_layer_menu(insert, lambda layer: self.insert_layer_on_edge(edge, layer),
+                            needs_ports=True)
+        menu.addSeparator()
+        _action(menu, "Delete connection",
+                lambda: self.push(DisconnectCommand(self._graph, edge))
+                if edge in self._graph.edges else None, "Del")
+
+    def _canvas_menu(self, menu: QMenu, scene_pos: QPointF) -> None:
+        add = menu.addMenu("Add layer")
+        self.add_layer_menu(add, lambda layer: self.add_layer(layer, scene_pos))
+        paste = _action(menu, "Paste", lambda: self.paste(scene_pos), "Ctrl+V")
+        paste.setEnabled(self.can_paste())
+        menu.addSeparator()
+        _action(menu, "Select all", self.select_all, "Ctrl+A").setEnabled(bool(self._nodes))
+        _action(menu, "Auto layout", self.auto_layout).setEnabled(bool(self._nodes))
+        views = self.views()
+        if views and hasattr(views[0], "fit_all"):
+            _action(menu, "Fit to view", views[0].fit_all, "F")
+
+    @staticmethod
+    def add_layer_menu(menu: QMenu, callback: Callable[[str], object],
+                       needs_ports: bool = False) -> None:
+        """Fill ``menu`` with one submenu per catalog category; choosing calls ``callback``."""
+        for _cid, title, specs in catalog.by_category():
+            if needs_ports:
+                specs = [s for s in specs if s.inputs and s.outputs]
+            if not specs:
+                continue
+            sub = menu.addMenu(title)
+            for spec in specs:
+                act = sub.addAction(spec.title)
+                act.setToolTip(spec.description)
+                act.setData(spec.id)
+                act.triggered.connect(lambda _=False, layer=spec.id: callback(layer))
+            sub.setToolTipsVisible(True)
+
+    def _ask_rename(self, node_id: int) -> None:
+        node = self._graph.node(node_id)
+        views = self.views()
+        name, ok = QInputDialog.getText(views[0] if views else None, "Rename layer",
+                                        f"New name for {node.label}:", text=node.name)
+        if ok:
+            self.rename_node(node_id, name)
+
+    def rename_selected(self) -> None:
+        ids = self.selected_node_ids()
+        if len(ids) == 1:
+            self._ask_rename(ids[0])
+
+    # -- background ---------------------------------------------------------------------------
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        canvas = style.color("canvas")
+        painter.fillRect(rect, canvas)
+        scale = painter.worldTransform().m11()
+        major = style.color("grid")
+        minor = QColor((canvas.red() + major.red()) // 2, (canvas.green() + major.green()) // 2,
+                       (canvas.blue() + major.blue()) // 2)
+        for step, colour, min_px in ((GRID_MINOR, minor, 10.0), (GRID_MAJOR, major, 8.0)):
+            if step * scale < min_px:
+                continue
+            pen = QPen(colour, 1.0)
+            pen.setCosmetic(True)
+            painter.setPen(pen)
+            lines = []
+            x = int(rect.left() // step) * step
+            while x < rect.right():
+                lines.append(QLineF(x, rect.top(), x, rect.bottom()))
+                x += step
+            y = int(rect.top() // step) * step
+            while y < rect.bottom():
+                lines.append(QLineF(rect.left(), y, rect.right(), y))
+                y += step
+            painter.drawLines(lines)
+
+    def refresh_theme(self) -> None:
+        """Repaint every item after a theme switch (cached pixmaps are dropped by update)."""
+        for item in self.items():
+            item.update()
+        self.update()
+        for view in self.views():
+            view.resetCachedContent()
+
+
+def _action(menu: QMenu, text: str, slot: Callable[[], object],
+            shortcut: str | None = None) -> QAction:
+    act = menu.addAction(text)
+    act.triggered.connect(lambda _=False: slot())
+    if shortcut:
+        act.setShortcut(QKeySequence(shortcut))
+        act.setShortcutVisibleInContextMenu(True)
+    return act
+
