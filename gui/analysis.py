@@ -1,0 +1,150 @@
+"""Live validation and shape inference for the editor, debounced and off the GUI thread.
+
+Every graph event (except a plain move, which changes no shape) restarts a short single-shot
+timer; when it fires, ``runtime.shapes.analyze`` runs. A run that took less than a frame last
+time runs right away on the GUI thread (no copy, no latency); once runs get slower they move to
+a worker thread on a copy of the graph (``graph.copy()``), one at a time, and only the result
+of the newest graph state is applied: a result that an edit overtook is dropped and the newest
+state analysed again.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
+
+from graph.model import Graph, GraphEvent
+
+FRAME_S = 0.016  # a run slower than this leaves the GUI thread
+DEBOUNCE_MS = 60
+
+
+def _analyze(graph: Graph) -> Any:
+    from runtime.shapes import analyze  # imports torch: only when the first run happens
+
+    return analyze(graph)
+
+
+class _Signals(QObject):
+    done = Signal(int, object, float, str)  # generation, analysis, seconds, error
+
+
+class _Job(QRunnable):
+    def __init__(self, graph: Graph, generation: int, signals: _Signals) -> None:
+        super().__init__()
+        self.graph, self.generation, self.signals = graph, generation, signals
+        self.setAutoDelete(True)
+
+    def run(self) -> None:
+        start = time.perf_counter()
+        try:
+            result, error = _analyze(self.graph), ""
+        except Exception:  # a bug in analysis must not take the editor down
+            result, error = None, traceback.format_exc(limit=3)
+        self.signals.done.emit(self.generation, result, time.perf_counter() - start, error)
+
+
+class AnalysisRunner(QObject):
+    """Keeps ``last`` (a runtime.shapes.Analysis) in step with the graph.
+
+    Signals: ``finished(analysis)`` after each applied run, ``failed(message)`` when analysis
+    itself raised (a bug; the message is for the status bar).
+    """
+
+    finished = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, graph: Graph, delay_ms: int = DEBOUNCE_MS,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.graph = graph
+        self.last: Any = None
+        self.last_seconds = 0.0
+        self._generation = 0  # bumped by every relevant graph event
+        self._busy = False  # a worker run is in flight
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._signals = _Signals()
+        self._signals.done.connect(self._worker_done)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(delay_ms)
+        self._timer.timeout.connect(self._run)
+        graph.subscribe(self._on_event)
+
+    def _on_event(self, event: GraphEvent) -> None:
+        if event.kind == "node_moved":
+            return
+        self._generation += 1
+        self._timer.start()
+
+    def schedule(self) -> None:
+        """Analyse soon (debounced), e.g. after settings that affect shapes changed."""
+        self._generation += 1
+        self._timer.start()
+
+    @property
+    def pending(self) -> bool:
+        """True while a run is scheduled or in flight."""
+        return self._timer.isActive() or self._busy
+
+    def run_now(self) -> Any:
+        """Analyse synchronously on the GUI thread and apply the result (tests, screenshot)."""
+        self._timer.stop()
+        self._generation += 1
+        self._run_sync()
+        return self.last
+
+    def wait(self, timeout_ms: int = 10_000) -> None:
+        """Block until pending work is done (tests); events are processed meanwhile."""
+        from PySide6.QtCore import QCoreApplication, QDeadlineTimer
+
+        deadline = QDeadlineTimer(timeout_ms)
+        while self.pending and not deadline.hasExpired():
+            QCoreApplication.processEvents()
+            self._pool.waitForDone(5)
+        QCoreApplication.processEvents()
+
+    def shutdown(self) -> None:
+        self._timer.stop()
+        self.graph.unsubscribe(self._on_event)
+        self._pool.waitForDone(5000)
+
+    # -- running ----------------------------------------------------------------------------------
+    def _run(self) -> None:
+        if self._busy:
+            return  # the worker's completion starts the next run
+        if self.last_seconds < FRAME_S:
+            self._run_sync()
+        else:
+            self._busy = True
+            self._pool.start(_Job(self.graph.copy(), self._generation, self._signals))
+
+    def _run_sync(self) -> None:
+        start = time.perf_counter()
+        try:
+            result = _analyze(self.graph)
+        except Exception:
+            self.last_seconds = time.perf_counter() - start
+            self.failed.emit("Analysis failed: " + traceback.format_exc(limit=3).splitlines()[-1])
+            return
+        self.last_seconds = time.perf_counter() - start
+        self._apply(result)
+
+    def _worker_done(self, generation: int, result: Any, seconds: float, error: str) -> None:
+        self._busy = False
+        self.last_seconds = seconds
+        if generation != self._generation:
+            self._run()  # the graph changed while this ran: analyse the newest state
+            return
+        if error:
+            self.failed.emit("Analysis failed: " + error.strip().splitlines()[-1])
+            return
+        self._apply(result)
+
+    def _apply(self, result: Any) -> None:
+        self.last = result
+        self.finished.emit(result)

@@ -1,0 +1,100 @@
+"""The Problems panel: every diagnostic of the latest analysis, errors first.
+
+Clicking (or pressing Enter on) a row emits ``node_activated(node_id)``; the main window selects
+and centres that node on the canvas.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui import style, theme
+
+NODE_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class ProblemsPanel(QWidget):
+    node_activated = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        self.tree = QTreeWidget()
+        self.tree.setColumnCount(2)
+        self.tree.setHeaderLabels(["Problem", "Layer"])
+        self.tree.setRootIsDecorated(False)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(1, 200)
+        layout.addWidget(self.tree, 1)
+        self.empty = QLabel()
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setProperty("role", "dim")
+        layout.addWidget(self.empty, 1)
+        self.tree.itemClicked.connect(self._clicked)
+        self.tree.itemActivated.connect(self._clicked)
+        self.diagnostics: list[Any] = []
+        self._graph: Any = None
+        self.show_diagnostics([], None)
+
+    def show_diagnostics(self, diagnostics: list[Any], graph: Any) -> None:
+        """List ``diagnostics`` (graph.validate.Diagnostic), errors before warnings."""
+        t = theme.current()
+        self._graph = graph
+        order = {"error": 0, "warning": 1}
+        self.diagnostics = sorted(diagnostics, key=lambda d: order.get(d.severity, 2))
+        self.tree.clear()
+        icons = {"error": style.icon("error", t.error), "warning": style.icon("warning",
+                                                                              t.warning)}
+        for diag in self.diagnostics:
+            item = QTreeWidgetItem([diag.message, self._where(diag)])
+            item.setIcon(0, icons.get(diag.severity, style.icon("about", t.text_dim)))
+            item.setToolTip(0, diag.message)
+            node_id = self._node_of(diag)
+            item.setData(0, NODE_ROLE, node_id if node_id is not None else -1)
+            self.tree.addTopLevelItem(item)
+        has = bool(self.diagnostics)
+        self.tree.setVisible(has)
+        self.empty.setVisible(not has)
+        self.empty.setText("No problems: the network is valid." if graph is not None
+                           else "Validating\u2026")
+
+    def counts(self) -> tuple[int, int]:
+        errors = sum(d.severity == "error" for d in self.diagnostics)
+        return errors, len(self.diagnostics) - errors
+
+    def _node_of(self, diag: Any) -> int | None:
+        if diag.node_id is not None:
+            return diag.node_id
+        edge = getattr(diag, "edge", None)
+        return edge.dst if edge is not None else None
+
+    def _where(self, diag: Any) -> str:
+        node_id = self._node_of(diag)
+        if node_id is None or self._graph is None:
+            return "network"
+        node = self._graph.nodes.get(node_id)
+        return node.label if node else f"node {node_id}"
+
+    def _clicked(self, item: QTreeWidgetItem, _column: int = 0) -> None:
+        node_id = item.data(0, NODE_ROLE)
+        if node_id is not None and node_id >= 0:
+            self.node_activated.emit(int(node_id))
