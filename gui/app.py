@@ -1,0 +1,85 @@
+"""Start the editor: QApplication, theme, main window, the project to open.
+
+``run_gui(path, screenshot)`` is what ``python main.py`` and ``python main.py open FILE
+[--screenshot PNG]`` call. With a screenshot path the window is laid out at 1600x1000 in the
+default layout, rendered once everything is loaded, written to the PNG, and the program exits:
+that is how we look at every screen without a display (QT_QPA_PLATFORM=offscreen).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")  # before anything imports pyqtgraph
+
+from PySide6.QtCore import QCoreApplication, QSettings  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from gui import style  # noqa: E402
+
+ORGANIZATION = "Plexus"
+APPLICATION = "Plexus"
+
+
+def make_app() -> QApplication:
+    """The QApplication (created once), named so QSettings and app data have a home."""
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+    QCoreApplication.setOrganizationName(ORGANIZATION)
+    QCoreApplication.setApplicationName(APPLICATION)
+    return app  # type: ignore[return-value]
+
+
+def run_gui(path: str | None = None, screenshot: str | None = None) -> int:
+    """Open the editor on ``path`` (default: the digits_cnn example, else an empty project).
+
+    With ``screenshot``, render the window to that PNG and return 0 instead of running.
+    """
+    app = make_app()
+    settings = QSettings()
+    style.apply_theme(str(settings.value("theme", "dark")) if not screenshot else "dark", app)
+
+    from gui.main_window import MainWindow
+    from gui.projects import DEFAULT_EXAMPLE
+
+    window = MainWindow(settings=settings, restore_layout=not screenshot,
+                        interactive=not screenshot)
+    if path is None and DEFAULT_EXAMPLE.is_file():
+        path = str(DEFAULT_EXAMPLE)
+    opened = window.open_project(path, ask=False) if path else False
+    if screenshot:
+        return render_screenshot(window, screenshot, ok=opened or path is None)
+    if path and opened and os.path.abspath(path) == os.path.abspath(DEFAULT_EXAMPLE):
+        window.recent.remove(os.path.abspath(path))  # the default is not a user's recent file
+    window.show()
+    window.offer_recovery()
+    return app.exec()
+
+
+def render_screenshot(window: object, png: str, ok: bool = True) -> int:
+    """Lay the window out at 1600x1000, let everything load, grab it to ``png``."""
+    from gui.main_window import DEFAULT_SIZE
+
+    app = QApplication.instance()
+    window.resize(DEFAULT_SIZE)
+    window.show()
+    window.apply_default_layout()
+    for _ in range(3):
+        app.processEvents()
+    window.runner.run_now()
+    window.inspector.project_form.wait_preview()
+    app.processEvents()
+    window.fit_view()
+    app.processEvents()
+    image = window.grab()
+    folder = os.path.dirname(os.path.abspath(png))
+    os.makedirs(folder, exist_ok=True)
+    if not image.save(png, "PNG"):
+        print(f"plexus: cannot write the screenshot to {png}", file=sys.stderr)
+        return 1
+    window.persist_layout = False
+    window.undo_stack.setClean()
+    window.close()
+    return 0 if ok else 1
