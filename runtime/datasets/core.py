@@ -1,0 +1,302 @@
+"""What a loaded data set is, the registry of data set builders, and the helpers they share.
+
+Every builder, built-in or file reader, ends in the same split and scaling code here, so that
+a seed, a validation share and a scaling choice mean the same thing for every data set, and
+statistics always come from the training split only (no validation leakage).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, TensorDataset
+
+from graph.settings import DatasetSettings
+
+TASKS = ("classification", "regression")
+KINDS = ("2d", "tabular", "image", "file")
+
+# Independent random streams derived from settings.seed: changing how a set is generated never
+# changes which samples land in validation for the same data, and vice versa.
+GENERATE_STREAM, SPLIT_STREAM = 0, 1
+
+
+class DataError(ValueError):
+    """A data set that cannot be loaded; the one-line message names the file, row or field and
+    says what to do."""
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A data set the user can choose, as the dataset picker shows it.
+
+    ``task`` is the task the set is made for; for csv and npz files the loaded bundle's task
+    (decided by the file's target values) is the one that counts.
+    """
+
+    id: str
+    title: str
+    description: str
+    task: str  # "classification" | "regression"
+    kind: str  # "2d" | "tabular" | "image" | "file"
+    # DatasetSettings fields that matter for this set besides seed and val_split, so a form
+    # can show only those.
+    uses: tuple[str, ...] = ()
+    # (key, help) for each entry of DatasetSettings.options this set reads.
+    options: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class DataBundle:
+    """A loaded data set: the two splits and what a model and the views need to know about it.
+
+    Items of ``train`` and ``val`` are ``(x, y)``: x float32 of ``input_shape`` (int64 when
+    ``input_dtype`` is "long"); y int64 class index (classification) or float32 vector of
+    ``len(target_names)`` values (regression).
+    """
+
+    train: Dataset
+    val: Dataset
+    input_shape: tuple[int, ...]
+    input_dtype: str  # "float" | "long"
+    task: str
+    num_classes: int  # 0 for regression
+    class_names: list[str]
+    feature_names: list[str]  # one per input feature for tabular sets, else empty
+    value_range: tuple[float, float]  # valid range of input values (attacks clamp to it)
+    name: str
+    target_names: list[str] = field(default_factory=list)  # regression outputs
+    # raw feature = x * feature_scale + feature_offset (mean and std after standardizing, min
+    # and range after normalizing); None when the inputs are not rescaled.
+    feature_offset: np.ndarray | None = None
+    feature_scale: np.ndarray | None = None
+    # raw target = y * target_scale + target_offset (regression trains on standardized targets)
+    target_offset: np.ndarray | None = None
+    target_scale: np.ndarray | None = None
+
+    def raw_features(self, x: Any) -> np.ndarray:
+        """Inputs in the units of the source data (undoes the feature scaling)."""
+        x = np.asarray(x, dtype=np.float64)
+        if self.feature_scale is None:
+            return x
+        return x * self.feature_scale + self.feature_offset
+
+    def raw_targets(self, y: Any) -> np.ndarray:
+        """Regression targets or predictions in the units of the source data."""
+        y = np.asarray(y, dtype=np.float64)
+        if self.target_scale is None:
+            return y
+        return y * self.target_scale + self.target_offset
+
+
+Builder = Callable[[DatasetSettings], DataBundle]
+DATASETS: dict[str, DatasetInfo] = {}
+BUILDERS: dict[str, Builder] = {}
+
+
+def register(info: DatasetInfo) -> Callable[[Builder], Builder]:
+    """Decorator that makes a builder loadable by ``info.id``; later issues add sets this way."""
+    if info.task not in TASKS or info.kind not in KINDS:
+        raise ValueError(f"dataset {info.id!r}: bad task {info.task!r} or kind {info.kind!r}")
+
+    def add(builder: Builder) -> Builder:
+        DATASETS[info.id] = info
+        BUILDERS[info.id] = builder
+        return builder
+
+    return add
+
+
+def load_dataset(settings: DatasetSettings) -> DataBundle:
+    """The data set the settings describe, split into train and validation."""
+    info = DATASETS.get(settings.name)
+    if info is None:
+        raise DataError(f"dataset '{settings.name}' is unknown; choose one of: "
+                        f"{', '.join(DATASETS)}")
+    if info.kind == "file" and not settings.path.strip():
+        what = "folder" if info.id == "images" else "file"
+        raise DataError(f"dataset '{info.id}': no {what} chosen; choose one in the dataset "
+                        "settings")
+    return BUILDERS[info.id](settings)
+
+
+def preview(settings: DatasetSettings | DataBundle, n: int = 8) -> list[tuple[np.ndarray, str]]:
+    """A few training samples for the editor's dataset preview: (input, label text).
+
+    Inputs are in the source's units (feature scaling undone); images are (C, H, W) in
+    ``value_range``. Accepts an already loaded bundle to avoid loading twice.
+    """
+    bundle = settings if isinstance(settings, DataBundle) else load_dataset(settings)
+    source = bundle.train if len(bundle.train) else bundle.val
+    items = []
+    for i in range(min(n, len(source))):
+        x, y = source[i]
+        raw = bundle.raw_features(x.numpy()) if bundle.input_dtype == "float" else x.numpy()
+        items.append((raw.astype(np.float32, copy=False), label_text(bundle, y)))
+    return items
+
+
+def label_text(bundle: DataBundle, y: Any) -> str:
+    """A target as words: the class name, or the regression values in source units."""
+    if bundle.task == "classification":
+        return bundle.class_names[int(y)]
+    values = np.atleast_1d(bundle.raw_targets(np.asarray(y)))
+    names = bundle.target_names or [f"y{i}" for i in range(len(values))]
+    return ", ".join(f"{name} {_number(v)}" for name, v in zip(names, values, strict=False))
+
+
+def describe(bundle: DataBundle) -> str:
+    """One line about a loaded set, e.g. "digits: 1437 train / 360 val, 1x8x8, 10 classes"."""
+    shape = bundle.input_shape
+    inputs = f"{shape[0]} features" if len(shape) == 1 else "x".join(map(str, shape))
+    if bundle.task == "classification":
+        what = f"{bundle.num_classes} classes"
+    else:
+        k = len(bundle.target_names)
+        what = "regression" if k <= 1 else f"regression of {k} targets"
+    return f"{bundle.name}: {len(bundle.train)} train / {len(bundle.val)} val, {inputs}, {what}"
+
+
+def _number(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+
+
+# -- split and scaling --------------------------------------------------------------------------
+
+def split_indices(n: int, val_split: float, seed: int,
+                  labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Train and validation indices: ``ceil(val_split * n)`` go to validation.
+
+    With ``labels`` the split is stratified: each class gives its share (largest remainders
+    settle the rounding), so class balance is the same in both splits.
+    """
+    rng = np.random.default_rng([seed, SPLIT_STREAM])
+    n_val = 0 if val_split <= 0 or n < 2 else min(n - 1, math.ceil(val_split * n - 1e-9))
+    if labels is None:
+        order = rng.permutation(n)
+        return order[n_val:], order[:n_val]
+    classes, inverse = np.unique(labels, return_inverse=True)
+    counts = np.bincount(inverse, minlength=len(classes))
+    exact = counts * (n_val / n)
+    quota = np.floor(exact).astype(int)
+    # largest fractional parts first; ties go to the lower class index (stable sort)
+    extra = np.argsort(-(exact - quota), kind="stable")[: n_val - int(quota.sum())]
+    quota[extra] += 1
+    val_parts = []
+    for c, q in enumerate(quota):
+        members = np.flatnonzero(inverse == c)
+        val_parts.append(rng.permutation(members)[:q])
+    val = rng.permutation(np.concatenate(val_parts)) if val_parts else np.zeros(0, int)
+    mask = np.ones(n, bool)
+    mask[val] = False
+    train = rng.permutation(np.flatnonzero(mask))
+    return train, val
+
+
+def fit_scaling(x: np.ndarray, method: str, per_feature: bool = True,
+                keep: np.ndarray | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(offset, scale) so that ``(x - offset) / scale`` is standardized or normalized.
+
+    Fitted on training rows only. ``per_feature`` False uses one pair for all values (images);
+    ``keep`` marks feature columns left as they are (one-hot columns). Constant features get
+    scale 1 so they never divide by zero.
+    """
+    if method == "none":
+        return None, None
+    axis = 0 if per_feature else None
+    if method == "standardize":
+        offset, scale = x.mean(axis=axis), x.std(axis=axis)
+    elif method == "normalize":
+        offset = x.min(axis=axis)
+        scale = x.max(axis=axis) - offset
+    else:
+        raise DataError(f"dataset scaling must be none, standardize or normalize, not {method!r}")
+    offset = np.asarray(offset, dtype=np.float64)
+    scale = np.asarray(scale, dtype=np.float64)
+    scale = np.where(scale > 1e-12, scale, 1.0)
+    if keep is not None and keep.any():
+        offset = np.where(keep, 0.0, offset)
+        scale = np.where(keep, 1.0, scale)
+    return offset, scale
+
+
+def from_arrays(name: str, x: np.ndarray, y: np.ndarray, task: str, settings: DatasetSettings,
+                *, class_names: Sequence[str] = (), feature_names: Sequence[str] = (),
+                target_names: Sequence[str] = (), scaling: str = "none",
+                per_feature: bool = True, keep: np.ndarray | None = None,
+                scale_target: bool = False, value_range: tuple[float, float] | None = None,
+                input_dtype: str = "float") -> DataBundle:
+    """A bundle of in-memory arrays: split (stratified for classes), scaled with train
+    statistics, as TensorDatasets (the trainer batches those by indexing, without a loader).
+
+    ``y`` holds class indices 0..len(class_names)-1 for classification, or (N,) / (N, k)
+    values for regression.
+    """
+    n = len(x)
+    if n < 2:
+        raise DataError(f"{name}: needs at least 2 samples, found {n}")
+    classify = task == "classification"
+    train_idx, val_idx = split_indices(n, settings.val_split, settings.seed,
+                                       y if classify else None)
+    if input_dtype == "long":
+        x = np.asarray(x, dtype=np.int64)
+        offset = scale = None
+    else:
+        x = np.asarray(x, dtype=np.float64)
+        offset, scale = fit_scaling(x[train_idx], scaling, per_feature, keep)
+        if offset is not None:
+            x = (x - offset) / scale
+        x = x.astype(np.float32)
+    if classify:
+        y = np.asarray(y, dtype=np.int64)
+        t_offset = t_scale = None
+    else:
+        y = np.asarray(y, dtype=np.float64).reshape(n, -1)
+        t_offset, t_scale = fit_scaling(y[train_idx], "standardize") if scale_target else (
+            None, None)
+        if t_offset is not None:
+            y = (y - t_offset) / t_scale
+        y = y.astype(np.float32)
+    if value_range is None:
+        value_range = (float(x.min()), float(x.max()))
+    if classify:
+        target_names = []
+    elif not target_names:
+        target_names = [f"y{i}" for i in range(y.shape[1])]
+
+    def part(index: np.ndarray) -> TensorDataset:
+        return TensorDataset(torch.from_numpy(x[index]), torch.from_numpy(y[index]))
+
+    return DataBundle(
+        train=part(train_idx), val=part(val_idx), input_shape=tuple(x.shape[1:]),
+        input_dtype=input_dtype, task=task, num_classes=len(class_names) if classify else 0,
+        class_names=list(class_names) if classify else [], feature_names=list(feature_names),
+        value_range=value_range, name=name,
+        target_names=list(target_names),
+        feature_offset=offset, feature_scale=scale, target_offset=t_offset, target_scale=t_scale)
+
+
+# -- reading options ----------------------------------------------------------------------------
+
+def option_int(settings: DatasetSettings, key: str, default: int, low: int, high: int) -> int:
+    """An integer entry of settings.options, checked; DataError naming the option if bad."""
+    value = settings.options.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) \
+            or not low <= value <= high:
+        raise DataError(f"dataset option '{key}' must be a whole number from {low} to {high}, "
+                        f"not {value!r}")
+    return int(value)
+
+
+def option_choice(settings: DatasetSettings, key: str, choices: Sequence[Any]) -> Any:
+    """An entry of settings.options that must be one of ``choices`` (the first is default)."""
+    value = settings.options.get(key, choices[0])
+    if value not in choices:
+        raise DataError(f"dataset option '{key}' must be one of "
+                        f"{', '.join(map(str, choices))}, not {value!r}")
+    return value

@@ -1,0 +1,300 @@
+"""Users' tables: CSV files (a header row, one sample per row) and NPZ arrays (X and y).
+
+Both are read whole (tables are small next to memory) and end in ``from_arrays``, so they
+split and scale like the built-in sets. Every problem is reported as one line naming the file,
+and for CSV the row (the file's line number, header = row 1, as a spreadsheet shows it) and
+the column.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from graph.settings import DatasetSettings
+from runtime.datasets.core import (
+    DataBundle,
+    DataError,
+    DatasetInfo,
+    from_arrays,
+    option_choice,
+    register,
+)
+
+MAX_CATEGORIES = 50  # text feature columns with more distinct values are refused, not one-hot
+MAX_INTEGER_CLASSES = 20  # an integer target with at most this many values is a class label
+_TASK_CHOICES = ("auto", "classification", "regression")
+_TASK_HELP = ("task", "auto (default), classification or regression: what to do with the "
+                      "target")
+_SCALE_TARGET_HELP = ("scale_target", "true (default): train regression on standardized "
+                                      "targets")
+
+
+def existing(settings: DatasetSettings) -> Path:
+    """The settings' path, which must exist."""
+    path = Path(settings.path).expanduser()
+    if not path.exists():
+        raise DataError(f"{path}: file not found; check the dataset path")
+    return path
+
+
+def _task_option(settings: DatasetSettings) -> str:
+    return option_choice(settings, "task", _TASK_CHOICES)
+
+
+def _scale_target(settings: DatasetSettings) -> bool:
+    value = settings.options.get("scale_target", True)
+    if not isinstance(value, bool):
+        raise DataError(f"dataset option 'scale_target' must be true or false, not {value!r}")
+    return value
+
+
+# -- CSV ----------------------------------------------------------------------------------------
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+class _Table:
+    """The cells of a CSV file as text, with each data row's line number."""
+
+    def __init__(self, path: Path) -> None:
+        self.file = path.name
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{self.file} is not UTF-8 text; save it as CSV UTF-8") from exc
+        except OSError as exc:
+            raise DataError(f"{self.file}: cannot read it ({exc.strerror})") from exc
+        first = text.split("\n", 1)[0]
+        delimiter = max([",", ";", "\t"], key=first.count)
+        reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+        self.header: list[str] = []
+        self.rows: list[list[str]] = []
+        self.lines: list[int] = []
+        try:
+            for row in reader:
+                if not any(cell.strip() for cell in row):
+                    continue
+                if not self.header:
+                    self.header = [c.strip() or f"column {i + 1}" for i, c in enumerate(row)]
+                    continue
+                if len(row) != len(self.header):
+                    raise DataError(f"{self.file} row {reader.line_num}: {len(row)} values, but "
+                                    f"the header has {len(self.header)} columns; fix the row")
+                self.rows.append([cell.strip() for cell in row])
+                self.lines.append(reader.line_num)
+        except csv.Error as exc:
+            raise DataError(f"{self.file} row {reader.line_num}: {exc}") from exc
+        if not self.header:
+            raise DataError(f"{self.file} is empty; it needs a header row and one row per sample")
+        for i, name in enumerate(self.header):
+            if name in self.header[:i]:
+                raise DataError(f"{self.file}: column '{name}' appears twice in the header; "
+                                "rename one of them")
+        if len(self.rows) < 2:
+            raise DataError(f"{self.file}: needs at least 2 data rows below the header, found "
+                            f"{len(self.rows)}")
+
+    def column(self, name: str) -> list[str]:
+        j = self.header.index(name)
+        return [row[j] for row in self.rows]
+
+    def where(self, i: int, name: str) -> str:
+        return f"{self.file} row {self.lines[i]}, column '{name}'"
+
+    def numbers(self, name: str) -> np.ndarray:
+        """A column as floats; the first empty, non-numeric or infinite cell is an error."""
+        values = np.empty(len(self.rows))
+        for i, cell in enumerate(self.column(name)):
+            if not cell:
+                raise DataError(f"{self.where(i, name)} is empty; fill it in or remove the row")
+            value = _number(cell)
+            if value is None:
+                raise DataError(f"{self.where(i, name)}: '{cell}' is not a number")
+            if not math.isfinite(value):
+                raise DataError(f"{self.where(i, name)}: '{cell}' is not a finite number")
+            values[i] = value
+        return values
+
+    def texts(self, name: str) -> list[str]:
+        cells = self.column(name)
+        for i, cell in enumerate(cells):
+            if not cell:
+                raise DataError(f"{self.where(i, name)} is empty; fill it in or remove the row")
+        return cells
+
+    def mostly_numeric(self, name: str) -> bool:
+        """Whether a column holds numbers (with perhaps a few typos) rather than text."""
+        cells = [c for c in self.column(name) if c]
+        numeric = sum(_number(c) is not None for c in cells)
+        return numeric > 0 and numeric * 2 >= len(cells)
+
+
+def _first_error(table: _Table, names: list[str]) -> None:
+    """Raise for the first bad cell in reading order (row by row) among numeric columns."""
+    columns = [(name, table.header.index(name)) for name in names]
+    for row in table.rows:
+        for name, j in columns:
+            cell = row[j]
+            value = _number(cell) if cell else None
+            if value is None or not math.isfinite(value):
+                table.numbers(name)  # raises with the exact message
+
+
+def _class_index(values: list[str] | np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Class indices and names for labels (numbers sort by value, text alphabetically)."""
+    classes, index = np.unique(np.asarray(values), return_inverse=True)
+    if classes.dtype.kind == "f":
+        names = [f"{int(c)}" if float(c).is_integer() else f"{c:g}" for c in classes]
+    else:
+        names = [str(c) for c in classes]
+    return index.astype(np.int64), names
+
+
+@register(DatasetInfo(
+    "csv", "CSV file",
+    "A table with a header row and one sample per row. The target column (default: the last) "
+    "is predicted from the others; text feature columns are one-hot encoded. A text or small "
+    "integer target means classification, other numbers regression.",
+    "classification", "file", ("path", "target_column", "scaling"),
+    options=(_TASK_HELP, _SCALE_TARGET_HELP,
+             ("categorical", "list of numeric columns to one-hot encode as categories"))))
+def load_csv(settings: DatasetSettings) -> DataBundle:
+    table = _Table(existing(settings))
+    target = settings.target_column.strip() or table.header[-1]
+    if target not in table.header:
+        raise DataError(f"{table.file}: no column '{target}'; the columns are "
+                        f"{', '.join(table.header)}; set the target column to one of them")
+    inputs = [name for name in table.header if name != target]
+    if not inputs:
+        raise DataError(f"{table.file}: no feature columns besides the target '{target}'")
+    categorical = settings.options.get("categorical", [])
+    if not isinstance(categorical, list) or not all(isinstance(c, str) for c in categorical):
+        raise DataError("dataset option 'categorical' must be a list of column names")
+    for name in categorical:
+        if name not in inputs:
+            raise DataError(f"dataset option 'categorical': {table.file} has no feature column "
+                            f"'{name}'")
+
+    numeric = [n for n in inputs if n not in categorical and table.mostly_numeric(n)]
+    _first_error(table, numeric)
+    columns, names, keep = [], [], []
+    for name in inputs:
+        if name in numeric:
+            columns.append(table.numbers(name)[:, None])
+            names.append(name)
+            keep.append(False)
+            continue
+        cells = table.numbers(name) if table.mostly_numeric(name) else table.texts(name)
+        index, values = _class_index(cells)
+        if len(values) > MAX_CATEGORIES and name not in categorical:
+            raise DataError(f"{table.file}: column '{name}' holds text with {len(values)} "
+                            f"different values (e.g. '{values[0]}'); remove the column or "
+                            "make it numeric")
+        columns.append(np.eye(len(values))[index])
+        names += [f"{name}={value}" for value in values]
+        keep += [True] * len(values)
+    x = np.concatenate(columns, 1)
+
+    task = _task_option(settings)
+    if task == "auto":
+        if table.mostly_numeric(target):
+            y = table.numbers(target)
+            few = len(np.unique(y)) <= MAX_INTEGER_CLASSES
+            task = "classification" if few and np.all(y == np.round(y)) else "regression"
+        else:
+            task = "classification"
+    if task == "classification":
+        labels = table.numbers(target) if table.mostly_numeric(target) else table.texts(target)
+        y, class_names = _class_index(labels)
+        return from_arrays(table.file, x, y, task, settings, class_names=class_names,
+                           feature_names=names, scaling=settings.scaling, keep=np.array(keep))
+    return from_arrays(table.file, x, table.numbers(target), task, settings,
+                       feature_names=names, target_names=[target], scaling=settings.scaling,
+                       keep=np.array(keep), scale_target=_scale_target(settings))
+
+
+# -- NPZ ----------------------------------------------------------------------------------------
+
+def _array(archive: np.lib.npyio.NpzFile, file: str, key: str) -> np.ndarray:
+    found = [k for k in archive.files if k.lower() == key.lower()]
+    if not found:
+        present = ", ".join(archive.files) or "no arrays"
+        raise DataError(f"{file}: no array named '{key}'; the file holds: {present}. Save inputs "
+                        "as 'X' and targets as 'y' (numpy.savez(path, X=inputs, y=targets))")
+    try:
+        return archive[found[0]]
+    except ValueError as exc:
+        raise DataError(f"{file}: array '{found[0]}' holds Python objects, which are not loaded "
+                        "for safety; save plain numbers or text") from exc
+
+
+@register(DatasetInfo(
+    "npz", "NPZ arrays",
+    "A numpy .npz file with inputs X (one row per sample, any shape after it) and targets y. "
+    "Integer or text y means classification, floats regression.",
+    "classification", "file", ("path", "scaling"),
+    options=(_TASK_HELP, _SCALE_TARGET_HELP,
+             ("input_dtype", "float (default) or long: long keeps integer inputs as token ids"))))
+def load_npz(settings: DatasetSettings) -> DataBundle:
+    path = existing(settings)
+    file = path.name
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{file}: not a readable .npz file ({exc}); save it with "
+                        "numpy.savez(path, X=inputs, y=targets)") from exc
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise DataError(f"{file} holds a single array; save inputs and targets together with "
+                        "numpy.savez(path, X=inputs, y=targets)")
+    with archive:
+        x = _array(archive, file, "X")
+        y = _array(archive, file, "y")
+    if x.ndim == 1:
+        x = x[:, None]
+    if len(x) != len(y):
+        raise DataError(f"{file}: X has {len(x)} samples but y has {len(y)}; they must match")
+    if x.dtype.kind not in "biuf":
+        raise DataError(f"{file}: X must hold numbers, found {x.dtype} values")
+    bad = ~np.isfinite(x.reshape(len(x), -1)).all(1) if x.dtype.kind == "f" else None
+    if bad is not None and bad.any():
+        raise DataError(f"{file}: X[{int(np.flatnonzero(bad)[0])}] contains NaN or infinity; "
+                        "fix or remove that sample")
+    input_dtype = option_choice(settings, "input_dtype", ("float", "long"))
+    if input_dtype == "long" and x.dtype.kind not in "biu":
+        raise DataError(f"{file}: option input_dtype 'long' needs integer X, found {x.dtype}")
+
+    task = _task_option(settings)
+    if task == "auto":
+        task = "regression" if y.dtype.kind == "f" else "classification"
+    common = dict(scaling=settings.scaling, per_feature=x.ndim == 2, input_dtype=input_dtype)
+    if task == "classification":
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim != 1:
+            raise DataError(f"{file}: y must hold one class label per sample, found shape "
+                            f"{y.shape}")
+        if y.dtype.kind in "iu" and y.min() >= 0 and y.max() < 2 * len(np.unique(y)):
+            # integer labels keep their meaning: label 7 is class "7" even if a few classes
+            # are absent from the file
+            labels, names = y.astype(np.int64), [str(c) for c in range(int(y.max()) + 1)]
+        else:
+            labels, names = _class_index(y)
+        return from_arrays(file, x, labels, task, settings, class_names=names, **common)
+    if y.dtype.kind not in "biuf":
+        raise DataError(f"{file}: regression needs numeric y, found {y.dtype} values")
+    y = y.reshape(len(y), -1).astype(np.float64)
+    if not np.isfinite(y).all():
+        raise DataError(f"{file}: y[{int(np.flatnonzero(~np.isfinite(y).all(1))[0])}] contains "
+                        "NaN or infinity; fix or remove that sample")
+    return from_arrays(file, x, y, task, settings, scale_target=_scale_target(settings),
+                       **common)
