@@ -220,11 +220,10 @@ def craft(
             tick()
         x_adv = x_adv.detach().requires_grad_(True)
         with torch.enable_grad():
-            logits = logits_of(model, x_adv, check=loss_fn is None)
-            if loss_fn is not None:
-                loss = loss_fn(logits, goal)
-                total = loss.sum()
+            if loss_fn is not None:  # the trainer's loss sees the raw (maybe multi-head) output
+                total = loss_fn(model(x_adv), goal).sum()
             else:
+                logits = logits_of(model, x_adv)
                 loss = per_sample_loss(logits, goal)
                 total = loss.sum()
             (grad,) = torch.autograd.grad(total, x_adv)
@@ -691,16 +690,19 @@ def adversarial_batch_hook(
         2.5 * eps / steps if size_opt is None else float(size_opt))
     generator = torch.Generator().manual_seed(int(options.get("adv_seed", 0)))
 
-    def hook(
-        model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def hook(model: torch.nn.Module, x: Any, y: Any) -> tuple[Any, Any]:
+        if not isinstance(x, torch.Tensor):
+            raise ValueError(
+                "adversarial training needs a network with one Input; remove the training "
+                "option 'adversarial' or merge the inputs"
+            )
         k = int(round(share * x.shape[0]))
         if k == 0 or eps == 0:
             return x, y
         lo, hi = range_tensors(value_range, x)
         with crafting(model):
             x_adv = craft(
-                model, x[:k], y[:k], eps, steps, size, method == "pgd", lo, hi,
+                model, x[:k], _head_rows(y, k), eps, steps, size, method == "pgd", lo, hi,
                 generator=generator, loss_fn=loss_fn, keep_best=False,
             )
         return torch.cat([x_adv, x[k:].detach()]), y
@@ -708,18 +710,33 @@ def adversarial_batch_hook(
     return hook
 
 
+def _head_rows(y: Any, k: int) -> Any:
+    """The first ``k`` rows of targets: a tensor, or a tuple/list/dict of them (several heads)."""
+    if isinstance(y, torch.Tensor):
+        return y[:k]
+    if isinstance(y, dict):
+        return {key: _head_rows(v, k) for key, v in y.items()}
+    if isinstance(y, (tuple, list)):
+        return type(y)(_head_rows(v, k) for v in y)
+    return y
+
+
 # --------------------------------------------------------------------------- projects
 
 
-def _stack(dataset: Any, limit: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-    n = len(dataset) if limit is None else min(len(dataset), int(limit))
+def dataset_tensors(dataset: Any, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x, y) of the first ``limit`` samples of a torch Dataset of (x, y) items, stacked."""
+    n = len(dataset) if limit is None else min(len(dataset), max(0, int(limit)))
+    tensors = getattr(dataset, "tensors", None)
+    if tensors is not None and len(tensors) == 2:  # TensorDataset: no per-item loop
+        return tensors[0][:n], tensors[1][:n]
     xs, ys = [], []
     for i in range(n):
         xi, yi = dataset[i]
         xs.append(torch.as_tensor(xi))
         ys.append(torch.as_tensor(yi))
     if not xs:
-        raise ValueError("the validation set is empty; set a validation split above 0")
+        return torch.zeros(0), torch.zeros(0, dtype=torch.long)
     return torch.stack(xs), torch.stack(ys)
 
 
@@ -738,20 +755,28 @@ def attack_project(
 
     if method not in METHODS:
         raise ValueError(f"unknown attack method '{method}'; use one of {', '.join(METHODS)}")
+    name = getattr(project, "name", "the project")
+    if not getattr(project, "weights", None):
+        raise ValueError(f"project '{name}' has no trained weights; train it before attacking it")
     compiled, bundle = session.prepare(project)
     if bundle.task != "classification":
         raise ValueError(
             f"dataset '{bundle.name}' is a {bundle.task} task; attacks need a classification "
             "project"
         )
+    if bundle.input_dtype != "float":
+        raise ValueError(f"dataset '{bundle.name}' has token inputs; attacks need float inputs")
     if len(compiled.input_nodes) != 1:
-        raise ValueError("attacks need a model with exactly one Input node")
-    x, y = _stack(bundle.val, limit)
+        raise ValueError(f"project '{name}' has several Input nodes; attacks need exactly one")
+    x, y = dataset_tensors(bundle.val, limit)
+    if len(x) == 0:
+        raise ValueError("the validation set is empty; set the dataset's validation split above 0")
     res = attack(
         compiled.module, x, y, method, float(eps), value_range=bundle.value_range,
         steps=steps, progress=progress, cancel=cancel,
         **({"seed": seed} if method == "pgd" else {}),
     )
+    lo, hi = bundle.value_range
     return {
         "method": method, "eps": float(eps), "steps": steps if method == "pgd" else 1,
         "n": res.n, "clean_accuracy": res.clean_accuracy,
@@ -759,5 +784,5 @@ def attack_project(
         "success_rate": res.success_rate,
         "mean_linf": float(res.linf.mean()) if res.n else 0.0,
         "mean_l2": float(res.l2.mean()) if res.n else 0.0,
-        "value_range": [float(np.min(bundle.value_range[0])), float(np.max(bundle.value_range[1]))],
+        "value_range": [float(np.min(lo)), float(np.max(hi))],
     }

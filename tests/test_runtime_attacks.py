@@ -1,18 +1,23 @@
-"""Adversarial attacks: budgets, ranges and strength on a trained digits CNN."""
+"""Adversarial attacks: budgets, ranges and strength on the trained digits_cnn example."""
+
+import dataclasses
 
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.datasets import load_digits
 from torch import nn
 
+from resources.examples.make import digits_cnn, house_prices_mlp
+from runtime import session
 from runtime.attacks import (
     Cancelled,
     adversarial_batch_hook,
     adversarial_patch,
     apply_patch,
+    attack_project,
+    dataset_tensors,
     fgsm,
     pgd,
     random_patch_success,
@@ -23,52 +28,40 @@ torch.set_num_threads(1)
 TOL = 1e-6  # float32 rounding of (x + eps) - x
 
 
-def digits_split():
-    """sklearn's 8x8 digits scaled to [0, 1], shape (N, 1, 8, 8), fixed 80/20 split."""
-    d = load_digits()
-    x = (d.images / 16.0).astype(np.float32)[:, None]
-    y = d.target.astype(np.int64)
-    perm = np.random.default_rng(0).permutation(len(x))
-    tr, va = perm[:1437], perm[1437:]
-    return x[tr], y[tr], x[va], y[va]
-
-
-def make_cnn() -> nn.Module:
-    return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(128, 10),
-    )
-
-
-def train_cnn(x, y, epochs=8, hook=None) -> nn.Module:
-    torch.manual_seed(0)
-    model = make_cnn()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    xt, yt = torch.tensor(x), torch.tensor(y)
-    for _ in range(epochs):
-        model.train()
-        perm = torch.randperm(len(xt))
-        for i in range(0, len(xt), 64):
-            xb, yb = xt[perm[i:i + 64]], yt[perm[i:i + 64]]
-            if hook is not None:
-                xb, yb = hook(model, xb, yb)
-            loss = nn.functional.cross_entropy(model(xb), yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return model.eval()
+def trained_digits(**options):
+    """digits_cnn from the examples (graph API), trained briefly through the real trainer."""
+    project = digits_cnn()
+    project.training = dataclasses.replace(
+        project.training, lr=0.01, batch_size=64, epochs=8, options=dict(options))
+    result = session.run_training(project)
+    assert result.status == "completed", result.message
+    return project
 
 
 @pytest.fixture(scope="module")
-def digits():
-    return digits_split()
+def project():
+    return trained_digits()
 
 
 @pytest.fixture(scope="module")
-def cnn(digits):
-    x, y, _, _ = digits
-    return train_cnn(x, y)
+def prepared(project):
+    compiled, bundle = session.prepare(project)
+    assert bundle.value_range == (0.0, 1.0) and bundle.input_shape == (1, 8, 8)
+    return compiled, bundle
+
+
+@pytest.fixture(scope="module")
+def cnn(prepared):
+    return prepared[0].module
+
+
+@pytest.fixture(scope="module")
+def digits(prepared):
+    """(x_train, y_train, x_val, y_val) as numpy: 8x8 digits in [0, 1], shape (N, 1, 8, 8)."""
+    bundle = prepared[1]
+    x, y = dataset_tensors(bundle.train)
+    xv, yv = dataset_tensors(bundle.val)
+    return x.numpy(), y.numpy(), xv.numpy(), yv.numpy()
 
 
 # --------------------------------------------------------------------------- budgets
@@ -231,7 +224,7 @@ def test_patch_attack_beats_random_patch(cnn, digits):
     assert res.patch.shape == (1, 4, 4)
     assert res.patch.min() >= 0 and res.patch.max() <= 1
     assert res.n == int((yv != 3).sum())
-    assert res.clean_target_rate == 0.0
+    assert res.clean_target_rate < 0.05
     assert res.success_rate >= baseline + 0.5
     assert res.examples.shape[1:] == (1, 8, 8) and len(res.example_predictions) == len(
         res.examples)
@@ -267,17 +260,33 @@ def test_batch_hook_mixes_share_and_keeps_mode():
         adversarial_batch_hook({"adversarial": "fgsm", "adv_share": 2})
 
 
-def test_adversarial_training_raises_pgd_accuracy(cnn, digits):
-    x, y, xv, yv = digits
-    hook = adversarial_batch_hook(
-        {"adversarial": "fgsm", "adv_eps": 0.1, "adv_share": 0.5}, value_range=(0.0, 1.0),
-        loss_fn=nn.functional.cross_entropy,
-    )
-    robust = train_cnn(x, y, hook=hook)
-    plain = pgd(cnn, xv, yv, 0.1, steps=10, value_range=(0.0, 1.0))
-    hard = pgd(robust, xv, yv, 0.1, steps=10, value_range=(0.0, 1.0))
-    assert hard.clean_accuracy > 0.95
-    assert hard.adversarial_accuracy >= plain.adversarial_accuracy + 0.1
+def test_adversarial_training_raises_pgd_accuracy(project):
+    """The trainer mixes FGSM examples in when training options ask for it."""
+    robust = trained_digits(adversarial="fgsm", adv_eps=0.1, adv_share=0.5)
+    plain = attack_project(project, "pgd", 0.1, steps=10)
+    hard = attack_project(robust, "pgd", 0.1, steps=10)
+    assert hard["clean_accuracy"] > 0.95 and plain["clean_accuracy"] > 0.95
+    assert hard["adversarial_accuracy"] >= plain["adversarial_accuracy"] + 0.1
+
+
+def test_attack_project_reports_the_cli_keys(project, cnn, digits):
+    _, _, xv, yv = digits
+    out = attack_project(project, "fgsm", 0.1)
+    assert {"method", "eps", "n", "clean_accuracy", "adversarial_accuracy"} <= set(out)
+    direct = fgsm(cnn, xv, yv, 0.1)
+    assert out["n"] == len(xv) == 360 and out["method"] == "fgsm" and out["eps"] == 0.1
+    assert out["clean_accuracy"] == direct.clean_accuracy
+    assert out["adversarial_accuracy"] == direct.adversarial_accuracy
+    assert abs(out["mean_linf"] - 0.1) < 1e-5 and out["value_range"] == [0.0, 1.0]
+    assert attack_project(project, "pgd", 0.05, steps=3, limit=50)["n"] == 50
+    with pytest.raises(ValueError, match="unknown attack method 'cw'"):
+        attack_project(project, "cw", 0.1)
+    with pytest.raises(ValueError, match="no trained weights; train it"):
+        attack_project(digits_cnn(), "fgsm", 0.1)
+    regression = house_prices_mlp()
+    regression.weights = project.weights  # anything non-empty: the task check comes first
+    with pytest.raises(ValueError, match="house_prices' is a regression task"):
+        attack_project(regression, "fgsm", 0.1)
 
 
 # --------------------------------------------------------------------------- control
