@@ -105,6 +105,22 @@ def analyze(graph: Graph) -> Analysis:
     return Analysis(diagnostics + shapes.diagnostics, shapes)
 
 
+def warm_up() -> None:
+    """Infer a tiny graph once so torch loads its meta kernels ahead of the first real edit.
+
+    The first meta run of common ops imports parts of torch (a second or more on this class of
+    machine); an editor calls this from a worker thread at start-up so no edit waits for it.
+    """
+    graph = Graph()
+    previous = graph.add_node("Input", {"shape": (3, 4, 4)}, name="x")
+    for layer_id in ("Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d", "Flatten", "Linear",
+                     "LayerNorm", "GELU", "Dropout", "Tanh", "Sigmoid", "Output"):
+        node = graph.add_node(layer_id, {"out_channels": 2} if layer_id == "Conv2d" else None)
+        graph.connect(Edge(previous.id, "out", node.id, "in"), check=False)
+        previous = node
+    infer_shapes(graph)
+
+
 def _params_ok(node: Node) -> bool:
     spec = node.spec
     if spec is None:
@@ -314,6 +330,8 @@ def _precheck(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape,
     ranks = ops.expected_rank(spec.id, spec.torch_class)
     if ranks is not None and len(shape) not in ranks[0]:
         return "rank"
+    if "output_padding" in params and not _output_padding_ok(params):
+        return "output_padding"  # the meta kernel does not check this; the CPU one does
     if "dim" in params and isinstance(params["dim"], int):
         dim, rank = params["dim"], len(shape)
         if not -rank <= dim < rank:
@@ -321,6 +339,18 @@ def _precheck(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape,
         if spec.id in ops.MERGE_FUNCTIONS and dim % rank == 0:
             return "batch_dim"
     return None
+
+
+def _output_padding_ok(params: dict[str, Any]) -> bool:
+    """torch's rule for transposed convolutions: output_padding < stride or < dilation."""
+    def pair(name: str) -> tuple[int, ...]:
+        value = params.get(name, 1)
+        return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    try:
+        return all(o < max(s, d) for o, s, d in zip(pair("output_padding"), pair("stride"),
+                                                     pair("dilation"), strict=False))
+    except TypeError:
+        return True  # not numbers: validation reports it
 
 
 def _first_line(exc: BaseException) -> str:
@@ -388,6 +418,10 @@ def _message(node: Node, params: dict[str, Any], problem: str, detail: str,
         dim, rank = params.get("dim"), len(shape)
         return (f"{label}: dimension {dim} does not exist in its input {_received(first)}; "
                 f"choose a dimension from {-rank} to {rank - 1}")
+    if problem == "output_padding":
+        return (f"{label}: output padding {_dims(params.get('output_padding'))} must be smaller "
+                f"than the stride {_dims(params.get('stride'))}; lower the output padding or "
+                "raise the stride")
     if problem == "batch_dim":
         return (f"{label} cannot join along dimension {params.get('dim')}, the batch; join "
                 "along dimension 1 (channels or features) or a later one")
@@ -395,6 +429,8 @@ def _message(node: Node, params: dict[str, Any], problem: str, detail: str,
 
 
 _KERNEL = re.compile(r"padded input size per channel: \(([^)]*)\)\. Kernel size: \(([^)]*)\)")
+_DIM_RANGE = re.compile(r"Dimension out of range \(expected to be in range of \[(-?\d+), "
+                        r"(-?\d+)\], but got (-?\d+)\)")
 _MATMUL = (re.compile(r"cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)"),
            re.compile(r"same reduction dim, but got \[[\d, ]*?(\d+)\] X \[(\d+), \d+\]"))
 
@@ -436,6 +472,11 @@ def _explain_torch(node: Node, params: dict[str, Any], detail: str,
         return (f"{label} has {heads} heads, which do not divide its {features} input "
                 f"features ({_received(first)}); choose a number of heads that divides "
                 f"{features}")
+    match = _DIM_RANGE.search(detail)
+    if match:
+        return (f"{label}: dimension {match.group(3)} does not exist in its input "
+                f"{_received(first)}; choose a dimension from {match.group(1)} to "
+                f"{match.group(2)}")
     for pattern in _MATMUL:
         match = pattern.search(detail)
         if match:
@@ -445,6 +486,10 @@ def _explain_torch(node: Node, params: dict[str, Any], detail: str,
                 got, expected = match.group(1), match.group(2)
             return f"{label} expects {expected} input features but receives {got} from {first[2]}"
     return f"{label}: {detail}"
+
+
+def _dims(value: Any) -> str:
+    return " x ".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
 
 
 def _nonzero(value: Any) -> list[bool]:
