@@ -52,7 +52,7 @@ def prepared(project):
 
 @pytest.fixture(scope="module")
 def cnn(prepared):
-    return prepared[0].module
+    return prepared[0].module.eval()  # a fresh module is in train mode (dropout)
 
 
 @pytest.fixture(scope="module")
