@@ -313,6 +313,7 @@ def _attack(
             xa = craft(
                 model, xb, yb, eps, steps, step_size, random_start, lo, hi, targeted,
                 tt[part] if tt is not None else None, generator, tick=tick,
+                keep_best=method == "pgd",  # FGSM stays the textbook single step
             )
             with torch.no_grad():
                 apred, aconf = predict(logits_of(model, xa))

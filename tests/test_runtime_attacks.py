@@ -260,6 +260,42 @@ def test_batch_hook_mixes_share_and_keeps_mode():
         adversarial_batch_hook({"adversarial": "fgsm", "adv_share": 2})
 
 
+class TwoHeads(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.trunk = nn.Linear(4, 8)
+        self.kind = nn.Linear(8, 3)
+        self.size = nn.Linear(8, 1)
+
+    def forward(self, x):
+        h = torch.relu(self.trunk(x))
+        return self.kind(h), self.size(h)
+
+
+def test_batch_hook_attacks_the_trainers_multi_head_loss():
+    """The trainer hands its own loss: raw tuple outputs, targets as a dict of heads."""
+    torch.manual_seed(0)
+    model = TwoHeads()
+    x = torch.rand(10, 4)
+    y = {"kind": torch.randint(0, 3, (10,)), "size": torch.rand(10, 1)}
+    seen = []
+
+    def loss_fn(outputs, targets):
+        seen.append((len(outputs), {k: len(v) for k, v in targets.items()}))
+        kind, size = outputs
+        return (nn.functional.cross_entropy(kind, targets["kind"])
+                + nn.functional.mse_loss(size, targets["size"]))
+
+    hook = adversarial_batch_hook({"adversarial": "pgd", "adv_eps": 0.2, "adv_steps": 2},
+                                  value_range=(0.0, 1.0), loss_fn=loss_fn)
+    xa, ya = hook(model, x, y)
+    assert seen == [(2, {"kind": 5, "size": 5})] * 2  # two PGD steps on the first half
+    assert ya is y and torch.equal(xa[5:], x[5:]) and not torch.equal(xa[:5], x[:5])
+    assert (xa - x).abs().max() <= 0.2 + TOL
+    with pytest.raises(ValueError, match="one Input"):
+        hook(model, (x, x), y)
+
+
 def test_adversarial_training_raises_pgd_accuracy(project):
     """The trainer mixes FGSM examples in when training options ask for it."""
     robust = trained_digits(adversarial="fgsm", adv_eps=0.1, adv_share=0.5)
