@@ -333,7 +333,7 @@ def test_warnings_are_amber_and_edges_with_errors_turn_red(canvas: Canvas) -> No
         shapes: Shapes
 
     a = canvas.graph.add_node("Input").id
-    b = canvas.graph.add_node("Dropout", pos=(300, 0)).id
+    b = canvas.graph.add_node("Dropout", pos=(220, 0)).id
     edge = canvas.graph.connect(Edge(a, "out", b, "in"))
     canvas.scene.set_analysis(Analysis(
         [Diag("warning", "Dropout 'dropout_1' has nothing after it", b),
@@ -341,8 +341,13 @@ def test_warnings_are_amber_and_edges_with_errors_turn_red(canvas: Canvas) -> No
         Shapes({a: {"out": (2, 5)}}, {edge: (2, 5)})))
     item = canvas.scene.node_item(b)
     assert item.severity == "warning" and item.badge.severity == "warning"
-    assert "nothing after it" in item.toolTip()
+    assert "nothing after it" in item.tooltip_text()
     assert canvas.scene.edge_item(edge).error
+    # a 36 px gap leaves no room for the pill: it hides instead of overlapping the nodes
+    assert canvas.scene.edge_item(edge).label == "N x 5"
+    assert not canvas.scene.edge_item(edge).label_visible()
+    canvas.graph.move(b, (600, 0))
+    assert canvas.scene.edge_item(edge).label_visible()
     assert canvas.scene.node_item(a).shape_text == "\u2192 N x 5"
     assert item.shape_text == "\u2192 ?"  # analysed, but no shape for it
 
@@ -446,6 +451,8 @@ def test_screenshot_of_a_digits_cnn(qtbot) -> None:
     canvas.scene.set_analysis(shapes_module.analyze(graph))
     canvas.scene.select_node(ids[5])
     assert canvas.scene.node_item(bad).severity == "error"
+    # after auto layout every shape pill has room between its two nodes
+    assert all(e.label and e.label_visible() for e in canvas.scene.edge_items())
     assert all(isinstance(i, (NodeItem, EdgeItem)) for i in canvas.scene.items()
                if i.parentItem() is None)
     rect = canvas.scene.nodes_bounding_rect().adjusted(-30, -30, 30, 30)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPainterPathStroker, QPen
 from PySide6.QtWidgets import (
     QGraphicsItem,
@@ -15,6 +15,9 @@ from graph.model import Edge
 from gui.canvas import style
 from gui.canvas.layout import port_offset
 from gui.canvas.node_item import NodeItem
+
+_SELECTABLE = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+_DEVICE_CACHE = QGraphicsItem.CacheMode.DeviceCoordinateCache
 
 PILL_PAD_X, PILL_H = 6.0, 16.0
 LOD_LABEL = 0.5  # below this zoom the shape labels are hidden
@@ -51,8 +54,8 @@ class EdgeItem(QGraphicsItem):
         self._bounds = QRectF()
         self.setZValue(-1)
         self.setAcceptHoverEvents(True)
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
-        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.setFlag(_SELECTABLE, True)
+        self.setCacheMode(_DEVICE_CACHE)
         self.update_path()
 
     def endpoints(self) -> tuple[QPointF, QPointF]:
@@ -85,16 +88,24 @@ class EdgeItem(QGraphicsItem):
         return f"{tip}\n{self.label}" if self.label else tip
 
     def _layout_label(self) -> None:
+        """Place the pill at the middle; hide it when it would sit under a node (the tooltip
+        still tells the shape) rather than show it half covered."""
+        self._label_rect = QRectF()
         if self.label:
             width = style.text_width("small", self.label) + 2 * PILL_PAD_X
             mid = self.midpoint()
-            self._label_rect = QRectF(mid.x() - width / 2, mid.y() - PILL_H / 2, width, PILL_H)
-        else:
-            self._label_rect = QRectF()
+            rect = QRectF(mid.x() - width / 2, mid.y() - PILL_H / 2, width, PILL_H)
+            if not any(rect.intersects(QRectF(n.pos(), QSizeF(n.width, n.height)))
+                       for n in (self.src_item, self.dst_item)):
+                self._label_rect = rect
         bounds = self._path.boundingRect().adjusted(-4, -4, 4, 4)
-        if self.label:
+        if self.label_visible():
             bounds = bounds.united(self._label_rect.adjusted(-2, -2, 2, 2))
         self._bounds = bounds
+
+    def label_visible(self) -> bool:
+        """Whether the shape pill is drawn (it is hidden where it would overlap a node)."""
+        return not self._label_rect.isNull()
 
     def boundingRect(self) -> QRectF:
         return self._bounds
@@ -104,7 +115,7 @@ class EdgeItem(QGraphicsItem):
             stroker = QPainterPathStroker()
             stroker.setWidth(12)
             shape = stroker.createStroke(self._path)
-            if self.label:
+            if self.label_visible():
                 shape.addRect(self._label_rect)
             self._shape = shape
         return self._shape
@@ -121,7 +132,7 @@ class EdgeItem(QGraphicsItem):
         painter.setPen(QPen(colour, width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self._path)
-        if not self.label:
+        if not self.label_visible():
             return
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
         if lod < LOD_LABEL:

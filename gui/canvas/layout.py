@@ -7,6 +7,7 @@ port count, so the auto-layout command can compute positions without any canvas 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 
 import networkx as nx
 
@@ -27,14 +28,16 @@ SKIP_SLOT = 56.0  # height reserved in a column for a wire that skips it
 Slot = int | tuple[str, int, int]  # a node id, or a placeholder for a long wire
 
 
-def port_names(layer_id: str) -> tuple[list[str], list[str]]:
+@cache
+def port_names(layer_id: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Input and output port names of a layer type (unknown types get one of each)."""
     spec = catalog.get(layer_id)
     if spec is None:
-        return ["in"], ["out"]
-    return [p.name for p in spec.inputs], [p.name for p in spec.outputs]
+        return ("in",), ("out",)
+    return tuple(p.name for p in spec.inputs), tuple(p.name for p in spec.outputs)
 
 
+@cache
 def body_height(layer_id: str) -> float:
     inputs, outputs = port_names(layer_id)
     count = max(len(inputs), len(outputs), 1)
@@ -46,6 +49,7 @@ def node_size(layer_id: str) -> tuple[float, float]:
     return NODE_WIDTH, HEADER_HEIGHT + body_height(layer_id)
 
 
+@cache
 def port_offset(layer_id: str, port: str, is_input: bool) -> tuple[float, float]:
     """Centre of a port relative to the node's top-left corner."""
     inputs, outputs = port_names(layer_id)

@@ -24,6 +24,7 @@ from gui.canvas import style
 from gui.canvas.layout import (
     CORNER_RADIUS,
     HEADER_HEIGHT,
+    PORT_RADIUS,
     node_size,
     port_offset,
 )
@@ -31,6 +32,10 @@ from gui.canvas.port_item import PortItem
 
 if TYPE_CHECKING:
     from gui.canvas.edge_item import EdgeItem
+
+_SELECTABLE = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+_DEVICE_CACHE = QGraphicsItem.CacheMode.DeviceCoordinateCache
+_LEFT = Qt.MouseButton.LeftButton
 
 PAD = 10.0
 BADGE_RADIUS = 8.0
@@ -86,10 +91,11 @@ class NodeItem(QGraphicsItem):
         self.edges: set[EdgeItem] = set()
         self._elided: tuple[str, str] = ("", "")
 
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges, True)
+        # Enum members are looked up once (module constants): building 1000 nodes calls these
+        # thousands of times. No ItemSendsGeometryChanges: the scene moves wires itself.
+        self.setFlag(_SELECTABLE, True)
         self.setAcceptHoverEvents(True)
-        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.setCacheMode(_DEVICE_CACHE)
 
         self.inputs: dict[str, PortItem] = {}
         self.outputs: dict[str, PortItem] = {}
@@ -104,8 +110,7 @@ class NodeItem(QGraphicsItem):
                 item = PortItem(self, name, is_input, False)
                 item.setPos(*port_offset(node.type, name, is_input))
                 (self.inputs if is_input else self.outputs)[name] = item
-        self.badge = BadgeItem(self)
-        self.badge.setPos(self.width - 3, 1)
+        self._badge: BadgeItem | None = None  # made on the first diagnostic
         self.sync(node)
 
     # -- model -> item ------------------------------------------------------------------------
@@ -120,7 +125,6 @@ class NodeItem(QGraphicsItem):
         self.summary = spec.describe(node.params) if spec else ""
         self.frozen = node.frozen
         self._elided = self._elide_header()
-        self.setToolTip(self._tooltip())
         self.setPos(QPointF(*node.pos))
         self.update()
 
@@ -131,13 +135,21 @@ class NodeItem(QGraphicsItem):
         if state == (self.shape_text, self.port_shapes, self.severity, self.message):
             return False
         self.shape_text, self.port_shapes, self.severity, self.message = state
-        self.badge.severity = severity or "error"
-        self.badge.setVisible(severity is not None)
-        self.badge.setToolTip(message)
-        self.badge.update()
-        self.setToolTip(self._tooltip())
+        if severity is not None or self._badge is not None:
+            self.badge.severity = severity or "error"
+            self.badge.setVisible(severity is not None)
+            self.badge.setToolTip(message)
+            self.badge.update()
         self.update()
         return True
+
+    @property
+    def badge(self) -> BadgeItem:
+        """The error/warning badge (hidden while the node has no diagnostic)."""
+        if self._badge is None:
+            self._badge = BadgeItem(self)
+            self._badge.setPos(self.width - 3, 1)
+        return self._badge
 
     def port(self, name: str, is_input: bool) -> PortItem | None:
         return (self.inputs if is_input else self.outputs).get(name)
@@ -145,7 +157,7 @@ class NodeItem(QGraphicsItem):
     def port_shape_text(self, port: PortItem) -> str:
         return self.port_shapes.get(("in:" if port.is_input else "out:") + port.name, "")
 
-    def _tooltip(self) -> str:
+    def tooltip_text(self) -> str:
         lines = [f"<b>{self.title}</b> &nbsp;'{_html(self.name)}'", _html(self.description)]
         if self.frozen:
             lines.append("Frozen: its weights are not trained.")
@@ -157,17 +169,22 @@ class NodeItem(QGraphicsItem):
     def _elide_header(self) -> tuple[str, str]:
         """Title and name fitted into the header (the name yields first)."""
         room = self.width - 2 * PAD - (16 if self.frozen else 0)
-        title_metrics = style.metrics("title")
-        title = title_metrics.elidedText(self.title, Qt.TextElideMode.ElideRight, room)
+        title = self.title
+        if style.text_width("title", title) > room:
+            title = style.metrics("title").elidedText(title, Qt.TextElideMode.ElideRight, room)
         room -= style.text_width("title", title) + 7
         name = ""
         if room > 24:
-            name = style.metrics("name").elidedText(self.name, Qt.TextElideMode.ElideRight, room)
+            name = self.name
+            if style.metrics("name").horizontalAdvance(name) > room:
+                name = style.metrics("name").elidedText(name, Qt.TextElideMode.ElideRight, room)
         return title, name
 
     # -- geometry and painting ----------------------------------------------------------------
     def boundingRect(self) -> QRectF:
-        return QRectF(-4, -4, self.width + 8, self.height + 8)
+        # ports (drawn here) stick out of the sides; the selection ring and shadow all round
+        side = PORT_RADIUS + 3
+        return QRectF(-side, -4, self.width + 2 * side, self.height + 8)
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
@@ -212,6 +229,8 @@ class NodeItem(QGraphicsItem):
             painter.drawRoundedRect(rect.adjusted(-2.5, -2.5, 2.5, 2.5), CORNER_RADIUS + 2,
                                     CORNER_RADIUS + 2)
 
+        for port in (*self.inputs.values(), *self.outputs.values()):
+            port.paint_on(painter)
         if lod < LOD_TEXT * 0.5:
             return
         self._paint_header(painter)
@@ -263,16 +282,14 @@ class NodeItem(QGraphicsItem):
             y += height + gap
 
     # -- interaction --------------------------------------------------------------------------
-    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: object) -> object:
-        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
-            for edge in self.edges:
-                edge.update_path()
-        elif change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
-            self.setZValue(1 if value else 0)
-        return super().itemChange(change, value)
+    def update_edges(self) -> None:
+        """Re-route this node's wires (the scene calls it after moving the node)."""
+        for edge in self.edges:
+            edge.update_path()
 
     def hoverEnterEvent(self, event: QGraphicsSceneHoverEvent) -> None:
         self.hovered = True
+        self.setToolTip(self.tooltip_text())  # built on demand: cheaper than on every change
         self.update()
 
     def hoverLeaveEvent(self, event: QGraphicsSceneHoverEvent) -> None:
@@ -282,12 +299,12 @@ class NodeItem(QGraphicsItem):
     def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         super().mousePressEvent(event)  # selection (Ctrl toggles on release)
         scene = self.scene()
-        if event.button() == Qt.MouseButton.LeftButton and hasattr(scene, "begin_node_drag"):
+        if event.button() == _LEFT and hasattr(scene, "begin_node_drag"):
             scene.begin_node_drag(self, event.scenePos())
 
     def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         scene = self.scene()
-        if event.buttons() & Qt.MouseButton.LeftButton and hasattr(scene, "node_drag_to"):
+        if event.buttons() & _LEFT and hasattr(scene, "node_drag_to"):
             scene.node_drag_to(event.scenePos())
 
     def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:

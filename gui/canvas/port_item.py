@@ -20,7 +20,12 @@ from gui.canvas.layout import PORT_RADIUS
 if TYPE_CHECKING:
     from gui.canvas.node_item import NodeItem
 
+_LEFT = Qt.MouseButton.LeftButton
+_NO_CONTENTS = QGraphicsItem.GraphicsItemFlag.ItemHasNoContents
+
 HIT_RADIUS = 10.0  # generous grab area around the drawn circle
+_HIT_SHAPE = QPainterPath()
+_HIT_SHAPE.addEllipse(QPointF(0, 0), HIT_RADIUS, HIT_RADIUS)
 
 
 class PortItem(QGraphicsItem):
@@ -39,9 +44,9 @@ class PortItem(QGraphicsItem):
         self.hovered = False
         self.highlighted = False  # the snap target of a wire being dragged
         self.setAcceptHoverEvents(True)
-        self.setAcceptedMouseButtons(Qt.MouseButton.LeftButton)
-        self.setCursor(Qt.CursorShape.CrossCursor)
-        self.setZValue(2)
+        # The node paints its ports into its own cached picture, so a frame over a large graph
+        # makes no Python paint call per port; this item only takes the mouse.
+        self.setFlag(_NO_CONTENTS, True)
 
     @property
     def node_id(self) -> int:
@@ -52,15 +57,17 @@ class PortItem(QGraphicsItem):
         return QRectF(-r, -r, 2 * r, 2 * r)
 
     def shape(self) -> QPainterPath:
-        path = QPainterPath()
-        path.addEllipse(QPointF(0, 0), HIT_RADIUS, HIT_RADIUS)
-        return path
+        return _HIT_SHAPE
 
     def scene_center(self) -> QPointF:
         return self.node_item.pos() + self.pos()
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
               widget: QWidget | None = None) -> None:
+        """Nothing: see paint_on."""
+
+    def paint_on(self, painter: QPainter) -> None:
+        """Draw the port circle in its node's coordinates (called from NodeItem.paint)."""
         active = self.hovered or self.highlighted
         radius = PORT_RADIUS + (1.5 if active else 0.0)
         accent = style.color("accent")
@@ -76,7 +83,7 @@ class PortItem(QGraphicsItem):
             pen.setStyle(Qt.PenStyle.DotLine)
         painter.setPen(pen)
         painter.setBrush(QBrush(fill))
-        painter.drawEllipse(QPointF(0, 0), radius, radius)
+        painter.drawEllipse(self.pos(), radius, radius)
 
     def tooltip_text(self, shape_text: str = "") -> str:
         kind = "Input" if self.is_input else "Output"
@@ -90,6 +97,10 @@ class PortItem(QGraphicsItem):
             text += "\nDrag to an input port to connect."
         return text
 
+    def update(self) -> None:  # type: ignore[override]
+        """Repaint: the circle lives in the node's picture."""
+        self.node_item.update()
+
     def set_highlighted(self, on: bool) -> None:
         if on != self.highlighted:
             self.highlighted = on
@@ -99,6 +110,7 @@ class PortItem(QGraphicsItem):
     def hoverEnterEvent(self, event: QGraphicsSceneHoverEvent) -> None:
         self.hovered = True
         self.setToolTip(self.tooltip_text(self.node_item.port_shape_text(self)))
+        self.setCursor(Qt.CursorShape.CrossCursor)  # set on demand: cheaper for big graphs
         self.update()
 
     def hoverLeaveEvent(self, event: QGraphicsSceneHoverEvent) -> None:
@@ -107,7 +119,7 @@ class PortItem(QGraphicsItem):
 
     def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         scene = self.scene()
-        if event.button() == Qt.MouseButton.LeftButton and hasattr(scene, "start_wire"):
+        if event.button() == _LEFT and hasattr(scene, "start_wire"):
             scene.start_wire(self, event.scenePos())
             event.accept()
         else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFontMetrics, QPainter
+from PySide6.QtGui import QColor, QFontMetrics, QGuiApplication, QPainter
 from PySide6.QtWidgets import (
     QFrame,
     QLabel,
@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 from graph import catalog
 from gui import theme
 
+VISIBLE_ROWS = 9
 LAYER_ROLE = Qt.ItemDataRole.UserRole
 CATEGORY_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -109,7 +110,6 @@ class QuickAddPopup(QFrame):
         layout.addWidget(self.list)
         layout.addWidget(self.hint)
         self.setFixedWidth(320)
-        self.list.setFixedHeight(260)
         self._apply_style()
         self.search.textChanged.connect(self.refilter)
         self.search.installEventFilter(self)
@@ -136,6 +136,12 @@ class QuickAddPopup(QFrame):
         self.search.clear()
         self.refilter("")
         self.adjustSize()
+        screen = QGuiApplication.screenAt(global_pos) or QGuiApplication.primaryScreen()
+        if screen is not None:  # keep the whole popup on screen
+            area = screen.availableGeometry()
+            x = min(global_pos.x(), area.right() - self.width())
+            y = min(global_pos.y(), area.bottom() - self.height())
+            global_pos = QPoint(max(area.left(), x), max(area.top(), y))
         self.move(global_pos)
         self.show()
         self.raise_()
@@ -150,10 +156,14 @@ class QuickAddPopup(QFrame):
             item.setData(CATEGORY_ROLE, spec.category)
             item.setToolTip(spec.description)
             self.list.addItem(item)
+        rows = min(max(self.list.count(), 1), VISIBLE_ROWS)
+        self.list.setFixedHeight(rows * self.list.sizeHintForRow(0) + 4
+                                 if self.list.count() else 8)
         if self.list.count():
             self.list.setCurrentRow(0)
         else:
             self.hint.setText("No layer matches; try another word.")
+        self.adjustSize()
 
     def current_layer(self) -> str | None:
         item = self.list.currentItem()

@@ -182,17 +182,18 @@ class GraphScene(QGraphicsScene):
                 messages.setdefault(diag.node_id, []).append((diag.severity, diag.message))
             if diag.edge is not None and diag.severity == "error":
                 bad_edges.add(diag.edge)
+        fmt = style.format_shape
         labels: dict[Edge, str] = {}
         incoming: dict[int, list[Edge]] = {}
         for edge, item in self._edges.items():
             shape = edge_shapes.get(edge)
-            labels[edge] = style.format_shape(shape) if shape is not None else ""
-            item.set_label(labels[edge], edge in bad_edges)
+            label = labels[edge] = fmt(tuple(shape)) if shape is not None else ""
+            item.set_label(label, edge in bad_edges)
             incoming.setdefault(edge.dst, []).append(edge)
         for node_id, item in self._nodes.items():
-            port_shapes = {f"out:{port}": style.format_shape(shape)
+            port_shapes = {f"out:{port}": fmt(tuple(shape))
                            for port, shape in (outputs.get(node_id) or {}).items()}
-            for edge in incoming.get(node_id, []):
+            for edge in incoming.get(node_id, ()):
                 if labels[edge]:
                     port_shapes[f"in:{edge.dst_port}"] = labels[edge]
             if item.outputs:
@@ -201,13 +202,11 @@ class GraphScene(QGraphicsScene):
             else:
                 first_in = next(iter(item.inputs), "")
                 shape_text = port_shapes.get(f"in:{first_in}", "")
-            found = messages.get(node_id, [])
-            severity = None
-            if any(s == "error" for s, _ in found):
-                severity = "error"
-            elif found:
-                severity = "warning"
-            text = "\n".join(m for _, m in sorted(found, key=lambda f: f[0] != "error"))
+            found = messages.get(node_id)
+            severity, text = None, ""
+            if found:
+                severity = "error" if any(s == "error" for s, _ in found) else "warning"
+                text = "\n".join(m for _, m in sorted(found, key=lambda f: f[0] != "error"))
             item.set_analysis_state(shape_text, port_shapes, severity, text)
 
     # -- editing operations (each one undo step) ----------------------------------------------
@@ -374,10 +373,13 @@ class GraphScene(QGraphicsScene):
         elif kind == "node_removed" and event.node_id is not None:
             self._remove_node_item(event.node_id)
         elif kind == "node_changed" and event.node_id in self._nodes:
-            self._nodes[event.node_id].sync(self._graph.nodes[event.node_id])
+            item = self._nodes[event.node_id]
+            item.sync(self._graph.nodes[event.node_id])
+            item.update_edges()
         elif kind == "node_moved" and event.node_id in self._nodes:
             item = self._nodes[event.node_id]
             item.setPos(QPointF(*self._graph.nodes[event.node_id].pos))
+            item.update_edges()
             self._grow_scene_rect(item.sceneBoundingRect())
         elif kind == "edge_added" and event.edge is not None:
             self._add_edge_item(event.edge)
@@ -470,6 +472,11 @@ class GraphScene(QGraphicsScene):
                 self._fixing_selection = False
         ids = self.selected_node_ids()
         if ids != self._last_selection:
+            for node_id in set(self._last_selection) - set(ids):
+                if node_id in self._nodes:
+                    self._nodes[node_id].setZValue(0)
+            for node_id in ids:
+                self._nodes[node_id].setZValue(1)  # selected layers draw above the others
             self._last_selection = ids
             self.nodes_selected.emit(ids)
 

@@ -64,6 +64,7 @@ def edge_color() -> QColor:
     return QColor("#7f8896") if theme.current().name == "dark" else QColor("#8b93a0")
 
 
+@lru_cache(maxsize=4096)
 def format_shape(shape: tuple[int, ...]) -> str:
     """"N x 16 x 8 x 8" via runtime.shapes when it is available (one vocabulary)."""
     return _shape_formatter()(tuple(shape))

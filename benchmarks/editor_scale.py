@@ -1,0 +1,170 @@
+"""How the editor scales: edit -> diagnostics, opening a project, panning a large canvas.
+
+Generated networks of 100 and 1000 layers (a chain of Linear/ReLU blocks with a residual Add
+every few layers) are measured side by side in one run:
+
+  edit->diagnostics   push one SetParamCommand, then runtime.shapes.analyze + scene.set_analysis
+                      (what the window does after its debounce), median of several edits
+  build scene         GraphScene over an already loaded graph (every item created)
+  open project        load_project of a saved .plexus + building the scene
+  pan fps             frames per second while scrolling the 1000-layer canvas, each frame a full
+                      offscreen render of a 1600x1000 viewport, at 100% zoom and zoomed to fit
+
+Run: QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/editor_scale.py
+Targets (issue 3): edit->diagnostics <= 50 ms at 100 layers, <= 250 ms at 1000; pan >= 30 fps.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from PySide6.QtGui import QUndoStack  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from graph.model import Edge, Graph  # noqa: E402
+from gui.canvas import GraphScene, GraphView  # noqa: E402
+from gui.canvas.layout import auto_layout_positions  # noqa: E402
+from gui.commands import SetParamCommand  # noqa: E402
+
+WIDTH = 64
+
+
+def generate(layers: int) -> tuple[Graph, list[int]]:
+    """Input, then blocks Linear-ReLU-Linear-Add(skip) until ``layers`` nodes, then Output.
+
+    Returns the graph and the ids of the Linear layers whose width can be edited freely (the
+    last Linear of the network, which feeds the Output).
+    """
+    graph = Graph()
+    prev = graph.add_node("Input", {"shape": (WIDTH,)}).id
+    skip = prev
+    count = 1
+    while count < layers - 3:
+        for kind in ("Linear", "ReLU", "Linear"):
+            params = {"out_features": WIDTH} if kind == "Linear" else {}
+            node = graph.add_node(kind, params).id
+            graph.connect(Edge(prev, "out", node, "in"))
+            prev = node
+            count += 1
+        add = graph.add_node("Add").id
+        graph.connect(Edge(prev, "out", add, "in1"))
+        graph.connect(Edge(skip, "out", add, "in2"))
+        prev = skip = add
+        count += 1
+    head = graph.add_node("Linear", {"out_features": 10}).id
+    graph.connect(Edge(prev, "out", head, "in"))
+    out = graph.add_node("Output").id
+    graph.connect(Edge(head, "out", out, "in"))
+    for node_id, pos in auto_layout_positions(graph).items():
+        graph.nodes[node_id].pos = pos
+    return graph, [head]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def bench_edit(graph: Graph, scene: GraphScene, stack: QUndoStack, node_id: int,
+               edits: int = 9) -> tuple[float, float, float]:
+    from runtime.shapes import analyze
+
+    scene.set_analysis(analyze(graph))  # warm caches as the running editor has them
+    totals, analyses, draws = [], [], []
+    for i in range(edits):
+        t0 = time.perf_counter()
+        stack.push(SetParamCommand(graph, node_id, "out_features", 11 + i))
+        analysis = analyze(graph)
+        t1 = time.perf_counter()
+        scene.set_analysis(analysis)
+        t2 = time.perf_counter()
+        totals.append(t2 - t0)
+        analyses.append(t1 - t0)
+        draws.append(t2 - t1)
+        assert analysis.shapes.outputs[node_id]["out"] == (2, 11 + i)
+    return statistics.median(totals), statistics.median(analyses), statistics.median(draws)
+
+
+def bench_build(graph: Graph) -> float:
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        scene = GraphScene(graph, QUndoStack())
+        times.append(time.perf_counter() - t0)
+        scene.detach()
+        scene.deleteLater()
+        QApplication.processEvents()
+    return min(times)
+
+
+def bench_open(graph: Graph, folder: Path) -> float | None:
+    try:
+        from graph.project import Project, load_project, save_project
+    except ImportError:
+        return None
+    path = folder / f"scale_{len(graph.nodes)}.plexus"
+    save_project(Project(graph=graph.copy()), path)
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        project = load_project(path)
+        scene = GraphScene(project.graph, QUndoStack())
+        times.append(time.perf_counter() - t0)
+        assert len(scene.node_items()) == len(graph.nodes)
+        scene.detach()
+        scene.deleteLater()
+        QApplication.processEvents()
+    return min(times)
+
+
+def bench_pan(view: GraphView, frames: int = 90) -> float:
+    viewport = view.viewport()
+    viewport.grab()  # fill the item caches once, as a first paint would
+    t0 = time.perf_counter()
+    for i in range(frames):
+        view.pan_by(24 if (i // 30) % 2 == 0 else -24, 6)
+        viewport.grab()
+    return frames / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    app = QApplication.instance() or QApplication(sys.argv)
+    rows: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for layers in (100, 1000):
+            graph, (head,) = generate(layers)
+            stack = QUndoStack()
+            scene = GraphScene(graph, stack)
+            total, analysis, draw = bench_edit(graph, scene, stack, head)
+            rows.append(f"edit->diagnostics {layers} layers: {ms(total)} "
+                        f"(analyze {ms(analysis)}, set_analysis {ms(draw)})")
+            rows.append(f"build scene {layers} layers: {ms(bench_build(graph))}")
+            opened = bench_open(graph, Path(tmp))
+            rows.append(f"open project {layers} layers: "
+                        + (ms(opened) if opened is not None else "n/a (no graph.project)"))
+            if layers == 1000:
+                view = GraphView(scene)
+                view.resize(1600, 1000)
+                view.show()
+                app.processEvents()
+                view.resetTransform()
+                view.centerOn(scene.nodes_bounding_rect().center())
+                rows.append(f"pan fps {layers} layers at 100%: {bench_pan(view):.1f}")
+                view.fit_all()
+                rows.append(f"pan fps {layers} layers fit ({view.zoom():.2f}x, all visible): "
+                            f"{bench_pan(view):.1f}")
+                view.close()
+            scene.detach()
+            for row in rows[-5:]:
+                print(row, flush=True)
+
+
+if __name__ == "__main__":
+    main()
