@@ -1,0 +1,61 @@
+"""The shipped examples: in sync with their builders, valid, and reaching their targets."""
+
+from __future__ import annotations
+
+import pytest
+
+from graph.project import load_project, project_to_json
+from resources.examples import make
+from runtime.data import load_dataset
+from runtime.session import run_training
+from runtime.shapes import analyze
+
+
+def _comparable(project) -> dict:
+    data = project_to_json(project)
+    data.pop("metadata", None)
+    return data
+
+
+@pytest.mark.parametrize("name", sorted(make.EXAMPLES))
+def test_committed_example_matches_its_builder(name):
+    assert make.path(name).exists(), f"run `make examples` to write {name}.plexus"
+    assert _comparable(load_project(make.path(name))) == _comparable(make.build(name))
+
+
+@pytest.mark.parametrize("name", sorted(make.EXAMPLES))
+def test_example_is_valid_and_fits_its_data(name):
+    project = make.build(name)
+    assert project.description
+    analysis = analyze(project.graph)
+    assert analysis.ok, [d.message for d in analysis.diagnostics]
+    data = load_dataset(project.dataset)
+    (input_node,) = project.graph.nodes_of_type("Input")
+    assert tuple(input_node.params["shape"]) == tuple(data.input_shape)
+
+
+def _best(name: str) -> dict:
+    project = make.build(name)
+    result = run_training(project)
+    assert result.status in ("completed", "early_stopped"), result.message
+    return next(e for e in result.epochs if e["epoch"] == result.best_epoch)
+
+
+def test_xor_mlp_solves_xor():
+    assert _best("xor_mlp")["val_accuracy"] == 1.0
+
+
+def test_perceptron_cannot_solve_xor():
+    assert _best("perceptron_xor")["val_accuracy"] <= 0.75
+
+
+def test_spirals_mlp_separates_the_spirals():
+    assert _best("spirals_mlp")["val_accuracy"] >= 0.98
+
+
+def test_house_prices_mlp_regresses():
+    assert _best("house_prices_mlp")["val_r2"] >= 0.9
+
+
+def test_digits_cnn_reads_digits():
+    assert _best("digits_cnn")["val_accuracy"] >= 0.97
