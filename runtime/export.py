@@ -1,0 +1,666 @@
+"""Export a design as code a PyTorch engineer keeps: a module file, a training script, ONNX.
+
+The module file is written from the compiled ``torch.fx`` graph, not with
+``GraphModule.to_folder`` (which writes ``from torch.nn import *`` and absolute paths): one
+self-contained file with a class named after the project, ``nn`` layers named after the nodes
+and constructed with explicit arguments, a ``forward`` that reads like hand-written code, and
+the two small helper modules of ``runtime/ops.py`` inlined when the design uses them. Trained
+weights go beside it as a safetensors file keyed like the class's ``state_dict``.
+
+The training script (``runtime/export_script.py``) embeds the same class. ONNX goes through
+``torch.onnx.export`` (dynamo) with the input named after the Input node and a dynamic batch.
+
+Every failure is an ``ExportError`` whose one-line message names the node or file.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import inspect
+import keyword
+import logging
+import math
+import operator
+import re
+import textwrap
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, fx, nn
+
+from graph.model import Node
+from graph.project import Project
+from runtime import ops
+from runtime.compile import Compiled, compile_graph, load_node_state, weights_from_bytes
+from runtime.shapes import Shape, analyze
+
+WIDTH = 100  # line length of generated code (the project's ruff setting)
+HELPERS = ("Recurrent", "Reshape")  # inline helper classes a design may need
+
+
+class ExportError(ValueError):
+    """A design or file that cannot be exported; the message names the node or file."""
+
+
+# -- names ------------------------------------------------------------------------------------
+def class_name(project_name: str) -> str:
+    """The module class for a project name: "digits_cnn" -> "DigitsCnn"."""
+    words = re.findall(r"[A-Za-z0-9]+", project_name)
+    name = "".join(w[:1].upper() + w[1:] for w in words) or "Model"
+    if name[0].isdigit():
+        name = "Model" + name
+    if keyword.iskeyword(name) or name in HELPERS or hasattr(builtins, name) \
+            or name in ("Tensor", "WEIGHTS_FILE"):
+        name += "Model"
+    return name
+
+
+def file_stem(project_name: str) -> str:
+    """A file name for a project name: "Digits CNN" -> "digits_cnn"."""
+    return re.sub(r"[^0-9a-zA-Z]+", "_", project_name).strip("_").lower() or "model"
+
+
+# -- the compiled design ------------------------------------------------------------------------
+@dataclass
+class Design:
+    """What every exporter needs: the compiled module (with the project's weights loaded) and
+    each node's input shapes."""
+
+    project: Project
+    compiled: Compiled
+    inputs: dict[int, list[Shape]]  # node id -> input shapes (batch first)
+    outputs: dict[int, Shape]  # Output node id -> shape it receives
+    trained: bool
+
+    @property
+    def graph_nodes(self) -> dict[int, Node]:
+        return self.compiled.graph.nodes
+
+    def node_of_module(self, name: str) -> Node:
+        node_id = next(i for i, n in self.compiled.module_names.items() if n == name)
+        return self.graph_nodes[node_id]
+
+    def state_dict(self) -> dict[str, Tensor]:
+        """Weights keyed like the exported class's ``state_dict`` ("conv1.weight")."""
+        return {k: v.detach().cpu().contiguous().clone()
+                for k, v in self.compiled.module.state_dict().items()}
+
+
+def design(project: Project) -> Design:
+    """Compile the project and load its weights; ExportError when the graph is invalid."""
+    analysis = analyze(project.graph)
+    try:
+        compiled = compile_graph(project.graph)
+    except ValueError as exc:
+        raise ExportError(f"cannot export '{project.name}': {exc}") from None
+    trained = bool(project.weights)
+    if project.weights:
+        try:
+            load_node_state(compiled, weights_from_bytes(project.weights))
+        except ValueError as exc:
+            raise ExportError(f"cannot export '{project.name}': {exc}") from None
+    compiled.module.eval()
+    shapes = analysis.shapes
+    outputs = {}
+    for node_id in compiled.output_nodes:
+        edge = compiled.graph.edge_into(node_id, "in")
+        outputs[node_id] = shapes.edges.get(edge, ()) if edge else ()
+    return Design(project, compiled, dict(shapes.inputs), outputs, trained)
+
+
+# -- constructor calls --------------------------------------------------------------------------
+# Leading required constructor arguments are written positionally ("nn.Linear(2, 8)"), except
+# these, which read better by name.
+_NAMED = frozenset({"kernel_size", "output_size"})
+# Defaults that the constructor signatures do not show.
+_HIDDEN_DEFAULTS = {"nonlinearity": "tanh"}
+
+
+def _signature(cls: type) -> list[inspect.Parameter]:
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    if any(p.kind is p.VAR_POSITIONAL for p in params) and issubclass(cls, nn.RNNBase):
+        params = [p for p in inspect.signature(nn.RNNBase.__init__).parameters.values()
+                  if p.name not in ("self", "mode")]
+    return [p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            and p.name not in ("device", "dtype")]
+
+
+def _is_default(value: Any, default: Any) -> bool:
+    if default is inspect.Parameter.empty or default is None:
+        return False
+    if isinstance(value, (tuple, list)) and not isinstance(default, (tuple, list)):
+        return all(_same(v, default) for v in value)
+    return _same(value, default)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b or (
+        isinstance(a, float) and isinstance(b, float) and math.isclose(a, b))
+
+
+def literal(value: Any) -> str:
+    """Python source for a constructor argument (strings in double quotes)."""
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (tuple, list)):
+        items = [literal(v) for v in value]
+        return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def call_source(cls: type, kwargs: dict[str, Any], prefix: str = "nn.") -> str:
+    """``nn.Conv2d(1, 16, kernel_size=(3, 3), padding=(1, 1))``: leading required arguments
+    by position, then every argument that differs from its default, by name."""
+    signature = _signature(cls)
+    positional, named = [], []
+    leading = True
+    for param in signature:
+        if param.name not in kwargs:
+            if param.default is inspect.Parameter.empty:
+                leading = False
+            continue
+        value = kwargs[param.name]
+        required = param.default is inspect.Parameter.empty
+        if leading and required and param.name not in _NAMED \
+                and param.kind is param.POSITIONAL_OR_KEYWORD:
+            positional.append(literal(value))
+            continue
+        leading = False
+        default = _HIDDEN_DEFAULTS.get(param.name, param.default)
+        if required or not _is_default(value, default):
+            named.append(f"{param.name}={literal(value)}")
+    known = {p.name for p in signature}
+    for name, value in kwargs.items():  # arguments the signature hides (RNN nonlinearity)
+        if name not in known and not _is_default(value, _HIDDEN_DEFAULTS.get(name)):
+            named.append(f"{name}={literal(value)}")
+    return f"{prefix}{cls.__name__}({', '.join(positional + named)})"
+
+
+def layer_source(node: Node, input_shapes: list[Shape]) -> str:
+    """The constructor expression of one layer node, as the compiler builds it."""
+    spec = node.spec
+    if spec is None:
+        raise ExportError(f"{node.label}: unknown layer type '{node.type}'")
+    params = node.all_params()
+    kwargs = ops.torch_kwargs(spec, params, input_shapes)
+    if spec.id in ops.RECURRENT:
+        inner = call_source(getattr(nn, spec.id), kwargs)
+        output = str(params.get("output", "sequence"))
+        extra = "" if output == "sequence" else f", output={literal(output)}"
+        return f"Recurrent({inner}{extra})"
+    if spec.id == "Reshape":
+        return f"Reshape({', '.join(str(int(s)) for s in kwargs['shape'])})"
+    if spec.torch_class is None or not hasattr(nn, spec.torch_class):
+        raise ExportError(f"{node.label}: layer type {spec.id} has no PyTorch equivalent to "
+                          "export")
+    return call_source(getattr(nn, spec.torch_class), kwargs)
+
+
+# -- forward --------------------------------------------------------------------------------------
+_OPERATORS = {torch.add: "+", torch.mul: "*", operator.add: "+", operator.mul: "*"}
+
+
+def _forward_lines(gm: fx.GraphModule) -> tuple[list[str], list[str], list[str]]:
+    """(argument names, body lines, returned names) of ``forward``, from the fx graph.
+
+    A value used once, by the very next statement, flows through a running ``x`` as in
+    hand-written code; values used later or more than once keep their node's name. The
+    partial sums of a merge with three or four inputs fold into one expression.
+    """
+    nodes = list(gm.graph.nodes)
+    args = [n.name for n in nodes if n.op == "placeholder"]
+    taken = {n.name for n in nodes}
+    running = next(c for c in ("x", "h", "hidden", "value") if c not in taken)
+    users = {n: [u for u in n.users] for n in nodes}
+    folded: set[fx.Node] = set()
+    for n in nodes:
+        if n.op == "call_function" and n.target in _OPERATORS and n.name.endswith("_partial") \
+                and len(users[n]) == 1 and users[n][0].target is n.target:
+            folded.add(n)
+    statements = [n for n in nodes if n.op in ("call_module", "call_function")
+                  and n not in folded]
+    var: dict[fx.Node, str] = {n: n.name for n in nodes}
+    for index, n in enumerate(statements):
+        after = statements[index + 1] if index + 1 < len(statements) else None
+        if len(users[n]) == 1 and after is not None and users[n][0] is after:
+            var[n] = running
+
+    def expr(arg: Any) -> str:
+        if isinstance(arg, fx.Node):
+            if arg in folded:
+                return _merge_expr(arg, expr)
+            return var[arg]
+        if isinstance(arg, (list, tuple)):
+            return f"[{', '.join(expr(a) for a in arg)}]"
+        return literal(arg)
+
+    body = []
+    for n in statements:
+        if n.op == "call_module":
+            value = f"self.{n.target}({', '.join(expr(a) for a in n.args)})"
+        else:
+            value = _merge_expr(n, expr)
+        body.append(f"{var[n]} = {value}")
+    output = next(n for n in nodes if n.op == "output")
+    result = output.args[0]
+    results = list(result) if isinstance(result, (tuple, list)) else [result]
+    last = statements[-1] if statements else None
+    if len(results) == 1 and results[0] is last and len(users[last]) == 1:
+        return args, body[:-1], [body[-1].split(" = ", 1)[1]]  # return self.logits(x)
+    return args, body, [expr(r) for r in results]
+
+
+def _merge_expr(n: fx.Node, expr: Any) -> str:
+    if n.target in _OPERATORS:
+        symbol = _OPERATORS[n.target]
+        return f" {symbol} ".join(expr(a) for a in n.args)
+    if n.target is torch.cat:
+        dim = n.kwargs.get("dim", n.args[1] if len(n.args) > 1 else 0)
+        return f"torch.cat({expr(n.args[0])}, dim={int(dim)})"
+    raise ExportError(f"node '{n.name}' calls {getattr(n.target, '__name__', n.target)}, "
+                      "which the exporter does not know")
+
+
+# -- the module file ------------------------------------------------------------------------------
+_RECURRENT_SOURCE = '''
+class Recurrent(nn.Module):
+    """An RNN, LSTM or GRU (batch first) that returns one tensor: every step's output
+    ("sequence", N x L x H) or the final step ("last", N x H; for a bidirectional layer the
+    forward direction's last step next to the backward direction's first step)."""
+
+    def __init__(self, rnn: nn.RNNBase, output: str = "sequence") -> None:
+        super().__init__()
+        self.rnn = rnn
+        self.output = output
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(x)
+        if self.output == "sequence":
+            return out
+        if not self.rnn.bidirectional:
+            return out[:, -1]
+        hidden = self.rnn.hidden_size
+        return torch.cat([out[:, -1, :hidden], out[:, 0, hidden:]], dim=1)
+'''
+
+_RESHAPE_SOURCE = '''
+class Reshape(nn.Module):
+    """Gives each sample a new shape (-1: inferred); the batch dimension stays as it is."""
+
+    def __init__(self, *shape: int) -> None:
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], *self.shape)
+
+    def extra_repr(self) -> str:
+        return f"shape={self.shape}"
+'''
+
+
+def _wrap(text: str, indent: str = "", width: int = WIDTH - 4) -> list[str]:
+    lines: list[str] = []
+    for paragraph in text.strip().split("\n"):
+        lines += textwrap.wrap(paragraph, width - len(indent), break_long_words=False,
+                               break_on_hyphens=False) or [""]
+    return [indent + line if line else "" for line in lines]
+
+
+def _split_top(text: str) -> list[str]:
+    """Split at commas outside brackets and strings."""
+    parts, depth, quote, start = [], 0, "", 0
+    for i, ch in enumerate(text):
+        if quote:
+            if ch == quote and text[i - 1] != "\\":
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    parts.append(text[start:].strip())
+    return [p for p in parts if p]
+
+
+def fit_line(line: str, width: int = WIDTH) -> list[str]:
+    """A statement ending in a bracket, wrapped inside that bracket to fit ``width``, with
+    continuation lines aligned to the opening bracket (as ruff and PEP 8 expect)."""
+    if len(line) <= width or line[-1] not in ")]}":
+        return [line]
+    depth, opening = 0, -1
+    for i in range(len(line) - 1, -1, -1):
+        if line[i] in ")]}":
+            depth += 1
+        elif line[i] in "([{":
+            depth -= 1
+            if depth == 0:
+                opening = i
+                break
+    if opening <= 0:
+        return [line]
+    head, parts, close = line[:opening + 1], _split_top(line[opening + 1:-1]), line[-1]
+    pad = " " * len(head)
+    lines, current = [], head
+    for index, part in enumerate(parts):
+        piece = part + ("," if index < len(parts) - 1 else close)
+        if current.strip() and current not in (head,) and len(current) + 1 + len(piece) > width:
+            lines.append(current.rstrip())
+            current = pad + piece
+        else:
+            current += ("" if current in (head,) else " ") + piece
+    lines.append(current)
+    if any(len(text) > width for text in lines):  # one item per line, hanging indent
+        indent = " " * (len(line) - len(line.lstrip()))
+        lines = [head, *(f"{indent}    {part}," for part in parts), indent + close]
+    return lines
+
+
+def _safe_text(text: str) -> str:
+    """Text that can sit inside a triple-quoted docstring."""
+    return text.replace("\\", "/").replace('"""', "'''").strip()
+
+
+def _shape_text(shape: Shape) -> str:
+    return " x ".join(["N", *(str(d) for d in shape[1:])]) if shape else "?"
+
+
+def _example_input(node: Node, name: str) -> str:
+    shape = ", ".join(str(int(s)) for s in node.param("shape"))
+    if node.param("dtype") == "long":
+        return f"torch.zeros(2, {shape}, dtype=torch.long)"
+    return f"torch.randn(2, {shape})"
+
+
+def class_source(d: Design, name: str) -> list[str]:
+    """The helper classes the design needs, then the module class, as source lines."""
+    gm = d.compiled.module
+    nodes = d.graph_nodes
+    types = {nodes[i].type for i in d.compiled.module_names}
+    lines: list[str] = []
+    if types & ops.RECURRENT:
+        lines += ["", *_RECURRENT_SOURCE.strip("\n").split("\n"), ""]
+    if "Reshape" in types:
+        lines += ["", *_RESHAPE_SOURCE.strip("\n").split("\n"), ""]
+
+    project = d.project
+    inputs = [nodes[i] for i in d.compiled.input_nodes]
+    outputs = [nodes[i] for i in d.compiled.output_nodes]
+    args, body, returns = _forward_lines(gm)
+    doc = project.description or f"The network of the Plexus project '{project.name}'."
+    lines += ["", f"class {name}(nn.Module):", *_wrap('"""' + _safe_text(doc), "    ",
+                                                      WIDTH - 3)]
+    lines[-1] += '"""'
+    lines += ["",
+              "    # One sample's shape (batch excluded) per input, and each output's task.",
+              "    input_shapes: ClassVar[dict[str, tuple[int, ...]]] = "
+              + literal({a: tuple(n.param("shape")) for a, n in zip(args, inputs, strict=True)})]
+    if any(n.param("dtype") == "long" for n in inputs):
+        lines.append("    input_dtypes: ClassVar[dict[str, str]] = " + literal(
+            {a: n.param("dtype") for a, n in zip(args, inputs, strict=True)}))
+    heads = {}
+    for n in outputs:
+        spec = n.spec
+        extra = {k: v for k, v in n.all_params().items()
+                 if k != "task" and spec is not None and v != spec.param(k).default}
+        heads[n.name] = {"task": n.param("task"), **extra} if extra else n.param("task")
+    kind = "str" if all(isinstance(v, str) for v in heads.values()) else "object"
+    lines += fit_line(f"    output_tasks: ClassVar[dict[str, {kind}]] = {literal(heads)}")
+    lines += ["", "    def __init__(self) -> None:", "        super().__init__()"]
+    for node_id, attr in d.compiled.module_names.items():
+        node = nodes[node_id]
+        lines += fit_line(f"        self.{attr} = {layer_source(node, d.inputs[node_id])}")
+    ret_type = "torch.Tensor" if len(returns) == 1 else \
+        f"tuple[{', '.join(['torch.Tensor'] * len(returns))}]"
+    signature = ", ".join(f"{a}: torch.Tensor" for a in args)
+    lines += ["", f"    def forward(self, {signature}) -> {ret_type}:"]
+    shapes_in = ", ".join(f"{a} {_shape_text((0, *n.param('shape')))}"
+                          for a, n in zip(args, inputs, strict=True))
+    shapes_out = ", ".join(f"{n.name} {_shape_text(d.outputs[n.id])}" for n in outputs)
+    lines.append(f'        """{shapes_in} -> {shapes_out}."""')
+    for line in body:
+        lines += fit_line(f"        {line}")
+    lines.append(f"        return {', '.join(returns)}")
+    lines += ["",
+              "    def load_weights(self, path: str = WEIGHTS_FILE) -> " + name + ":",
+              '        """Load trained weights from a safetensors file (by default the one '
+              'exported beside',
+              '        this file, or saved by its training script)."""',
+              "        from safetensors.torch import load_file",
+              "",
+              "        self.load_state_dict(load_file(path))",
+              "        return self"]
+    return lines
+
+
+def export_python(project: Project, weights_file: str | None = None) -> str:
+    """One self-contained .py file defining ``class <ProjectName>(nn.Module)``.
+
+    Needs only torch to run (safetensors to load weights). ``weights_file`` is the weights'
+    file name, looked up beside the .py file (default "<project>.safetensors").
+    """
+    d = design(project)
+    name = class_name(project.name)
+    weights_file = weights_file or f"{file_stem(project.name)}.safetensors"
+    return _module_file(d, name, weights_file)
+
+
+def _module_file(d: Design, name: str, weights_file: str) -> str:
+    project = d.project
+    inputs = [d.graph_nodes[i] for i in d.compiled.input_nodes]
+    args = [n.name for n in d.compiled.module.graph.nodes if n.op == "placeholder"]
+    title = f"{name}: the network of the Plexus project '{_safe_text(project.name)}'."
+    example = ", ".join(_example_input(n, a) for n, a in zip(inputs, args, strict=True))
+    header = [
+        '"""' + title,
+        "",
+        *(_wrap(_safe_text(project.description)) + [""] if project.description else []),
+        "Needs only PyTorch (and safetensors to load trained weights):",
+        "",
+        f"    model = {name}()",
+        f"    model.load_weights()  # {weights_file}, beside this file"
+        if d.trained else "    model.load_weights(path)  # weights saved by the training script",
+        "    model.eval()",
+        f"    prediction = model({example})",
+        '"""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "import os",
+        "from typing import ClassVar",
+        "",
+        "import torch",
+        "from torch import nn",
+        "",
+        "WEIGHTS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),",
+        f"                            {literal(weights_file)})",
+        "",
+    ]
+    main = [
+        "",
+        "",
+        'if __name__ == "__main__":',
+        f"    model = {name}().eval()",
+        "    if os.path.exists(WEIGHTS_FILE):",
+        "        model.load_weights()",
+        "    with torch.no_grad():",
+        f"        result = model({example})",
+        "    results = result if isinstance(result, tuple) else (result,)",
+        '    print(", ".join(" x ".join(map(str, r.shape)) for r in results))',
+    ]
+    return _join(header + class_source(d, name) + main)
+
+
+def _join(lines: list[str]) -> str:
+    """Lines joined with exactly two blank lines before top-level definitions."""
+    text = "\n".join(lines)
+    text = re.sub(r"\n{3,}(?=(class |def |if __name__|@))", "\n\n\n", text)
+    text = re.sub(r"\n{3,}(?=    (def |@))", "\n\n", text)
+    text = re.sub(r"\n{4,}", "\n\n\n", text)
+    return text.strip("\n") + "\n"
+
+
+def write_python(project: Project, path: str | Path) -> list[Path]:
+    """Write the module file and, when the project is trained, its weights beside it
+    ("<stem>.safetensors"); returns the files written."""
+    path = Path(path)
+    if path.suffix != ".py":
+        raise ExportError(f"{path.name}: a Python module file must end in .py")
+    d = design(project)
+    weights = path.with_suffix(".safetensors")
+    text = _module_file(d, class_name(project.name), weights.name)
+    written = [_write_text(path, text)]
+    if d.trained:
+        written.append(_write_weights(weights, d.state_dict()))
+    return written
+
+
+def _write_text(path: Path, text: str) -> Path:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ExportError(f"{path}: cannot write it ({exc.strerror or exc})") from None
+    return path
+
+
+def _write_weights(path: Path, state: dict[str, Tensor]) -> Path:
+    import safetensors.torch
+
+    try:
+        safetensors.torch.save_file(state, str(path))
+    except OSError as exc:
+        raise ExportError(f"{path}: cannot write it ({exc.strerror or exc})") from None
+    return path
+
+
+# -- training script -------------------------------------------------------------------------------
+def export_script(project: Project, weights_file: str | None = None) -> str:
+    """A training script (``python train.py`` or ``torchrun --nproc_per_node N train.py``)
+    with the module, the project's data, loss, optimizer, schedule and loop."""
+    from runtime.export_script import script_source
+
+    d = design(project)
+    weights_file = weights_file or f"{file_stem(project.name)}.safetensors"
+    return script_source(d, class_name(project.name), weights_file)
+
+
+def write_script(project: Project, path: str | Path) -> list[Path]:
+    """Write the training script; it saves its weights beside itself as "<stem>.safetensors"."""
+    path = Path(path)
+    if path.suffix != ".py":
+        raise ExportError(f"{path.name}: a training script file must end in .py")
+    return [_write_text(path, export_script(project, path.with_suffix(".safetensors").name))]
+
+
+# -- ONNX -----------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Silence the exporter's progress lines, optional-dependency notes and deprecations."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _require_onnx() -> None:
+    missing = [name for name in ("onnx", "onnxscript") if not _importable(name)]
+    if missing:
+        raise ExportError(f"ONNX export needs {' and '.join(missing)}; install them with "
+                          "pip install onnx onnxscript (or pip install 'plexus[onnx]')")
+
+
+def _importable(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+def _example_tensor(shape: Shape, dtype: str, batch: int = 2) -> Tensor:
+    if dtype == "long":
+        return torch.zeros(batch, *shape, dtype=torch.long)
+    return torch.randn(batch, *shape)
+
+
+def _onnx_export(module: nn.Module, args: tuple[Tensor, ...], path: Path,
+                 input_names: list[str], output_names: list[str] | None) -> None:
+    batch = torch.export.Dim("batch", min=1)
+    with _quiet_exporter():
+        torch.onnx.export(module, args, str(path), dynamo=True, external_data=False,
+                          input_names=input_names, output_names=output_names,
+                          dynamic_shapes=tuple({0: batch} for _ in args), verbose=False)
+
+
+def export_onnx(project: Project, path: str | Path) -> Path:
+    """Write an ONNX file: inputs named after the Input nodes, outputs after the Output
+    nodes, a dynamic batch dimension, weights inside the one file.
+
+    ExportError names the node that ONNX cannot express and why.
+    """
+    _require_onnx()
+    path = Path(path)
+    d = design(project)
+    nodes = d.graph_nodes
+    inputs = [nodes[i] for i in d.compiled.input_nodes]
+    args = tuple(_example_tensor(tuple(n.param("shape")), n.param("dtype")) for n in inputs)
+    output_names = [nodes[i].name for i in d.compiled.output_nodes]
+    if len(set(output_names)) != len(output_names) or set(output_names) & {
+            n.name for n in inputs}:
+        output_names = None  # names must be unique in ONNX; keep the exporter's own
+    try:
+        _onnx_export(d.compiled.module, args, path, [n.name for n in inputs], output_names)
+    except OSError as exc:
+        raise ExportError(f"{path}: cannot write it ({exc.strerror or exc})") from None
+    except Exception as exc:  # noqa: BLE001 - torch.export and onnxscript raise many types
+        raise ExportError(_blame(d, exc, path)) from None
+    return path
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith(("Traceback", "File ")):
+            return line[:300]
+    return type(exc).__name__
+
+
+def _blame(d: Design, exc: BaseException, path: Path) -> str:
+    """Find the node whose layer alone fails to export, to name it in the message."""
+    import tempfile
+
+    nodes = d.graph_nodes
+    with tempfile.TemporaryDirectory() as folder:
+        for node_id in d.compiled.graph.topological_order():
+            name = d.compiled.module_names.get(node_id)
+            if name is None:
+                continue
+            node = nodes[node_id]
+            module = d.compiled.module.get_submodule(name)
+            shapes = d.inputs[node_id]
+            dtype = "float"
+            edge = d.compiled.graph.edge_into(node_id, "in")
+            if edge is not None and nodes[edge.src].type == "Input":
+                dtype = nodes[edge.src].param("dtype")
+            args = tuple(_example_tensor(tuple(s[1:]), dtype) for s in shapes)
+            try:
+                _onnx_export(module, args, Path(folder) / "layer.onnx", ["x"], None)
+            except Exception as layer_exc:  # noqa: BLE001
+                return (f"{node.label} cannot be exported to ONNX: {_first_line(layer_exc)}; "
+                        "remove or replace that layer to export")
+    return f"{path.name}: ONNX export failed: {_first_line(exc)}"
