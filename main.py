@@ -5,6 +5,7 @@
     python main.py validate FILE        diagnostics; exit 0 valid, 1 invalid, 2 unreadable
     python main.py info FILE            layers, output shapes, parameter counts
     python main.py train FILE [--epochs N] [--device auto|cpu|cuda] [-o OUT] [--metrics-jsonl P]
+    python main.py attack FILE --method fgsm|pgd --eps E [--steps K] [--json]
 
 No traceback reaches the user: errors are one line on stderr and a non-zero exit code.
 """
@@ -39,6 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where to train")
     p.add_argument("-o", "--output", metavar="OUT", help="trained project (default: FILE)")
     p.add_argument("--metrics-jsonl", metavar="PATH", help="write one JSON object per epoch")
+
+    p = sub.add_parser("attack", help="attack a trained project's validation set")
+    p.add_argument("file")
+    p.add_argument("--method", choices=("fgsm", "pgd"), default="fgsm")
+    p.add_argument("--eps", type=float, required=True, help="L-infinity budget in input units")
+    p.add_argument("--steps", type=int, default=10, help="PGD steps")
+    p.add_argument("--limit", type=int, help="attack at most this many samples")
+    p.add_argument("--json", action="store_true", help="print one JSON object on the last line")
     return parser
 
 

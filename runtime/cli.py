@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     """Dispatch a parsed command; every expected failure becomes one line on stderr."""
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "validate": cmd_validate, "info": cmd_info, "train": cmd_train,
+        "attack": cmd_attack,
     }
     try:
         return commands[args.command](args)
@@ -184,4 +185,27 @@ def cmd_train(args: argparse.Namespace) -> int:
     summary = ", ".join(f"{k} {best[k]:.4f}" for k in ("val_accuracy", "val_r2", "val_loss")
                         if k in best)
     print(f"{result.status}: best epoch {result.best_epoch}; {summary}; saved {output}")
+    return EXIT_OK
+
+
+def cmd_attack(args: argparse.Namespace) -> int:
+    from runtime.attacks import attack_project
+
+    project = open_project(args.file)
+    if args.eps < 0:
+        raise CommandError("--eps must be 0 or more (an L-infinity budget in input units)")
+    try:
+        result = attack_project(project, args.method, args.eps, steps=args.steps,
+                                limit=args.limit)
+    except ValueError as exc:
+        raise CommandError(f"{Path(args.file).name}: {exc}") from None
+    drop = result["clean_accuracy"] - result["adversarial_accuracy"]
+    print(f"{result['method'].upper()} eps {result['eps']:g} on {result['n']} validation "
+          f"samples: accuracy {result['clean_accuracy']:.4f} -> "
+          f"{result['adversarial_accuracy']:.4f} ({drop * 100:.1f} points lost)")
+    if args.json:
+        keys = ("method", "eps", "n", "clean_accuracy", "adversarial_accuracy")
+        print(json.dumps({**{k: result[k] for k in keys},
+                          **{k: v for k, v in result.items() if k not in keys
+                             and isinstance(v, (int, float, str))}}))
     return EXIT_OK

@@ -98,3 +98,18 @@ def test_train_invalid_project_fails_cleanly(tmp_path):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_attack_prints_json_and_refuses_untrained(tmp_path):
+    out = tmp_path / "xor.plexus"
+    assert plexus("train", str(make.path("xor_mlp")), "--epochs", "20", "-o", str(out)
+                  ).returncode == 0
+    result = plexus("attack", str(out), "--method", "pgd", "--eps", "0.3", "--steps", "5",
+                    "--json")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout.strip().splitlines()[-1])
+    assert record["method"] == "pgd" and record["eps"] == 0.3 and record["n"] > 0
+    assert record["adversarial_accuracy"] <= record["clean_accuracy"]
+    untrained = plexus("attack", str(make.path("xor_mlp")), "--eps", "0.1")
+    assert untrained.returncode == 1
+    assert "no trained weights" in untrained.stderr and "Traceback" not in untrained.stderr
