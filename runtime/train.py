@@ -852,7 +852,7 @@ def train(compiled: Any, data: Any, settings: Any, callback: Callback | None = N
         if adversarial:
             from runtime.attacks import adversarial_batch_hook  # issue 7
 
-            hooks.append(adversarial_batch_hook(
+            run.batch_hooks.append(adversarial_batch_hook(  # _Run copied ``hooks``
                 options, getattr(data, "value_range", (0.0, 1.0)),
                 make_loss(compiled, getattr(data, "num_classes", 0))))
         run.execute()
