@@ -51,7 +51,7 @@ def run_gui(path: str | None = None, screenshot: str | None = None) -> int:
     opened = window.open_project(path, ask=False) if path else False
     if screenshot:
         return render_screenshot(window, screenshot, ok=opened or path is None)
-    if path and opened and os.path.abspath(path) == os.path.abspath(DEFAULT_EXAMPLE):
+    if opened and os.path.abspath(path) == os.path.abspath(DEFAULT_EXAMPLE):
         window.recent.remove(os.path.abspath(path))  # the default is not a user's recent file
     window.show()
     window.offer_recovery()
@@ -79,7 +79,7 @@ def render_screenshot(window: object, png: str, ok: bool = True) -> int:
     if not image.save(png, "PNG"):
         print(f"plexus: cannot write the screenshot to {png}", file=sys.stderr)
         return 1
-    window.persist_layout = False
+    window.persist = False
     window.undo_stack.setClean()
     window.close()
     return 0 if ok else 1

@@ -127,16 +127,18 @@ class MainWindow(QMainWindow):
 
         self.settings = settings if settings is not None else QSettings()
         self.interactive = interactive  # False: errors go to stderr, never a modal dialog
-        self.persist_layout = restore_layout
+        self.persist = restore_layout  # False (screenshots): write no layout or recent files
         self.recent = RecentFiles(self.settings)
         self.recovery = Recovery(data_dir)
         self.path: str | None = None
         self.project = Project()
         self.graph = self.project.graph
         self.undo_stack = QUndoStack(self)
-        self.undo_stack.cleanChanged.connect(lambda _clean: self.update_title())
-        self.undo_stack.indexChanged.connect(lambda _index: self.update_title())
+        # Bound methods, not lambdas: Qt drops them when the window is destroyed.
+        self.undo_stack.cleanChanged.connect(self.update_title)
+        self.undo_stack.indexChanged.connect(self.update_title)
         self._autosaved_index: int | None = None
+        self._owns_recovery = False  # only a file this window wrote or took over is removed
         self.actions: dict[str, QAction] = {}
         self.menus: dict[str, QMenu] = {}
         self.docks: dict[str, QDockWidget] = {}
@@ -166,7 +168,7 @@ class MainWindow(QMainWindow):
 
         self.runner = AnalysisRunner(self.graph, parent=self)
         self.runner.finished.connect(self._analysis_done)
-        self.runner.failed.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
+        self.runner.failed.connect(self.show_message)
 
         self._make_actions()
         self._make_menus()
@@ -390,9 +392,9 @@ class MainWindow(QMainWindow):
         dock.no_title_bar = QWidget(dock)
         dock.no_title_bar.hide()
         dock.setTitleBarWidget(dock.title_bar)
-        dock.dockLocationChanged.connect(lambda _area: self._update_title_bars())
-        dock.topLevelChanged.connect(lambda _floating: self._update_title_bars())
-        dock.visibilityChanged.connect(lambda _visible: self._update_title_bars())
+        dock.dockLocationChanged.connect(self._update_title_bars)
+        dock.topLevelChanged.connect(self._update_title_bars)
+        dock.visibilityChanged.connect(self._update_title_bars)
         existing = [d for d in self.docks.values()
                     if self.dockWidgetArea(d) == area and not d.isFloating()]
         self.addDockWidget(area, dock)
@@ -406,7 +408,11 @@ class MainWindow(QMainWindow):
             self.restoreDockWidget(dock)
         return dock
 
-    def _update_title_bars(self) -> None:
+    def show_message(self, text: str, ms: int = 6000) -> None:
+        """A one-line note in the status bar."""
+        self.statusBar().showMessage(text, ms)
+
+    def _update_title_bars(self, *_args: Any) -> None:
         """Tabbed docks show their name on the tab: hide their own title bar then."""
         for dock in self.docks.values():
             tabbed = not dock.isFloating() and bool(self.tabifiedDockWidgets(dock))
@@ -423,11 +429,11 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.scene.nodes_selected.connect(self._selection)
-        self.scene.status_message.connect(lambda msg: self.statusBar().showMessage(msg, 6000))
+        self.scene.status_message.connect(self.show_message)
         self.palette.layer_activated.connect(self.add_layer_at_center)
         self.problems.node_activated.connect(self.focus_node)
         self.inspector.settings_changed.connect(self._settings_changed)
-        self.inspector.status_message.connect(lambda m: self.statusBar().showMessage(m, 6000))
+        self.inspector.status_message.connect(self.show_message)
 
     def apply_icons(self) -> None:
         """(Re)draw every action icon in the current theme's colours."""
@@ -460,7 +466,7 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, self.fit_view)
         self.project_changed.emit(project)
 
-    def update_title(self) -> None:
+    def update_title(self, *_args: Any) -> None:
         name = self.project.name or (Path(self.path).stem if self.path else "untitled")
         self.setWindowTitle(f"{name}[*] \u2014 {APP_NAME}")
         self.setWindowModified(self.is_modified())
@@ -520,7 +526,8 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot open project", f"{path}: {type(exc).__name__}: {exc}")
             return False
         self._set_project(project, path)
-        self.recent.add(path)
+        if self.persist:
+            self.recent.add(path)
         self.statusBar().showMessage(f"Opened {path}", 5000)
         return True
 
@@ -550,8 +557,9 @@ class MainWindow(QMainWindow):
         self.path = path
         self.undo_stack.setClean()
         self._autosaved_index = None
-        self.recovery.clear()
-        self.recent.add(path)
+        self._clear_recovery()
+        if self.persist:
+            self.recent.add(path)
         self.update_title()
         self.statusBar().showMessage(f"Saved {path}", 5000)
         return True
@@ -622,7 +630,13 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Autosave failed: {exc}", 8000)
             return False
         self._autosaved_index = self.undo_stack.index()
+        self._owns_recovery = True
         return True
+
+    def _clear_recovery(self) -> None:
+        if self._owns_recovery:
+            self.recovery.clear()
+            self._owns_recovery = False
 
     def offer_recovery(self) -> bool:
         """After a crash, offer the autosaved work back; True when it was restored."""
@@ -639,6 +653,7 @@ class MainWindow(QMainWindow):
             self.recovery.clear()
             return False
         self._set_project(project, info.source or None, modified=True)
+        self._owns_recovery = True
         self.statusBar().showMessage("Recovered unsaved work; save it to keep it.", 10000)
         return True
 
@@ -843,10 +858,10 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             event.ignore()
             return
-        if self.persist_layout:
+        if self.persist:
             self.save_layout()
         self.autosave_timer.stop()
-        self.recovery.clear()  # a clean exit: nothing to recover next time
+        self._clear_recovery()  # a clean exit: nothing to recover next time
         self.runner.shutdown()
         event.accept()
 
