@@ -33,17 +33,25 @@ from runtime.train import Head, make_heads, tensor_pair
 __all__ = [
     "MAX_CHANNELS",
     "MAX_SIDE",
+    "PROBES",
     "ProbeSchedule",
+    "Sweep",
     "activations",
+    "class_probabilities",
     "confusion",
     "conv_filters",
     "decision_boundary",
+    "evaluating",
     "grad_histograms_from_batch",
     "hidden_representation",
     "histograms",
     "make_epoch_probes",
     "make_step_probes",
+    "node_outputs",
+    "pca_2d",
     "pick_probe_samples",
+    "sweep",
+    "value_nodes",
 ]
 
 # Size caps: what one probe may send. Larger things are downsampled (averaged) or cut, and the
@@ -317,7 +325,7 @@ class Sweep:
     """One forward pass over (the first samples of) the evaluation set, shared by the probes
     that need the whole set: the confusion matrix and the hidden representation."""
 
-    x: Any  # the inputs swept, on the CPU
+    x: Any  # the inputs swept (the schedule keeps them on the module's device)
     y: Any  # their targets
     probabilities: Tensor | None  # (N, C) of the first classification head, on the CPU
     captured: dict[int, Tensor] = field(default_factory=dict)  # node outputs, first rows only
@@ -518,7 +526,9 @@ def pick_probe_samples(data: Any, n: int = 16, seed: int = 0) -> dict[str, Any]:
         labels = y.numpy()
         groups = [np.flatnonzero(labels == c) for c in np.unique(labels)]
         skip = max(0, int(seed)) * max(1, -(-n // max(1, len(groups))))
-        groups = [g[skip:] if skip < len(g) else g for g in groups]
+        if all(skip >= len(g) for g in groups):
+            skip = 0  # paged past the end: start again
+        groups = [g[skip:] for g in groups]
         picked: list[int] = []
         depth = 0
         while len(picked) < min(n, total) and any(depth < len(g) for g in groups):
@@ -530,8 +540,8 @@ def pick_probe_samples(data: Any, n: int = 16, seed: int = 0) -> dict[str, Any]:
         picked = list(range(start, min(total, start + n)))
     index = torch.as_tensor(picked, dtype=torch.long)
     xs = _rows(x, index)
-    inputs = (xs.numpy().astype(np.float32) if isinstance(xs, Tensor)
-              else [np.asarray(v, dtype=np.float32) for v in xs])
+    inputs = _apply(xs, lambda t: t.float() if t.is_floating_point() else t)  # token ids stay
+    inputs = inputs.numpy() if isinstance(inputs, Tensor) else _apply(inputs, Tensor.numpy)
     names = list(getattr(data, "class_names", []) or [])
     out_labels = [int(v) for v in y[index]] if classification else []
     return {"indices": picked, "inputs": inputs, "labels": out_labels,
