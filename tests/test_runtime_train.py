@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -15,7 +16,14 @@ from graph.settings import DatasetSettings, TrainingSettings
 from runtime.compile import compile_graph, node_state
 from runtime.data import load_dataset
 from runtime.session import downsample, evaluate, prepare, run_training
-from runtime.train import CUDA_MISSING, TrainControl, resolve_device, train, warm_up
+from runtime.train import (
+    BATCH_EVENT_INTERVAL,
+    CUDA_MISSING,
+    TrainControl,
+    resolve_device,
+    train,
+    warm_up,
+)
 
 XOR = DatasetSettings(name="xor", samples=400, noise=0.1, seed=0)
 FAST = {"threads": 1}  # two shared cores: keep each test on one
@@ -197,10 +205,13 @@ def test_stop_ends_after_the_current_step_and_keeps_the_best_weights(xor_data):
     def on_event(event):
         if event["type"] == "epoch":
             snapshots[event["epoch"]] = state_copy(compiled)
-        if event["type"] == "batch" and event["epoch"] == 3:
+
+    def stop_in_epoch_3(module, epoch, step, global_step):
+        if epoch == 3:
             control.stop()
 
-    result = train(compiled, xor_data, settings(epochs=20), callback=on_event, control=control)
+    result = train(compiled, xor_data, settings(epochs=20), callback=on_event, control=control,
+                   step_hooks=[stop_in_epoch_3])
     assert result.status == "stopped"
     assert [e["epoch"] for e in result.epochs] == [1, 2]
     assert len(result.steps) == 2 * 10 + 1  # two epochs of 10 steps and the current step
@@ -389,6 +400,17 @@ def test_events_arrive_in_order(xor_data):
     assert result.epochs == [e for e in events if e["type"] == "epoch"]
 
 
+def test_batch_events_are_throttled(xor_data):
+    events = []
+    began = time.perf_counter()
+    result = train(compiled_mlp(2, [4], 1), xor_data, settings(epochs=30),
+                   callback=events.append)
+    elapsed = time.perf_counter() - began
+    batches = [e for e in events if e["type"] == "batch"]
+    assert len(result.steps) == 300
+    assert 1 <= len(batches) <= elapsed / BATCH_EVENT_INTERVAL + 1  # at most 20 a second
+
+
 def test_hooks_send_probes_and_transform_batches(xor_data):
     events = []
     calls = []
@@ -504,3 +526,18 @@ def test_downsample_keeps_at_most_the_limit():
     assert len(points) == 2000
     assert points[0] == [3, pytest.approx(3.0)]  # steps 1-5 averaged
     assert downsample(steps[:10]) == [[s, v] for s, v in steps[:10]]
+
+
+def test_initial_state_is_loaded_before_the_first_step(xor_data):
+    first = train(compiled_mlp(2, [4], 1), xor_data, settings(epochs=2))
+    compiled = compiled_mlp(2, [4], 1, seed=1)
+    seen = []
+
+    def capture(module, x, y):
+        if not seen:
+            seen.append(state_copy(compiled))
+        return x, y
+
+    train(compiled, xor_data, settings(epochs=1), initial_state=first.best_state,
+          batch_hooks=[capture])
+    assert same_state(seen[0], first.best_state)
