@@ -77,7 +77,8 @@ def xor_mlp() -> Project:
         "A 2-2-1 multilayer perceptron learns XOR: two hidden units bend the plane so the "
         "four clusters become separable. Compare with perceptron_xor.",
         DatasetSettings(name="xor", samples=400, noise=0.1, seed=0),
-        TrainingSettings(optimizer="adam", lr=0.05, batch_size=32, epochs=60, seed=0),
+        TrainingSettings(optimizer="sgd", lr=0.5, momentum=0.9, batch_size=32, epochs=60,
+                         seed=0),
     )
 
 
@@ -87,7 +88,8 @@ def perceptron_xor() -> Project:
         "A single-layer perceptron draws one straight line, so it cannot separate XOR: it "
         "stays near 50-75% accuracy whatever you do. Add a hidden layer to fix it.",
         DatasetSettings(name="xor", samples=400, noise=0.1, seed=0),
-        TrainingSettings(optimizer="adam", lr=0.05, batch_size=32, epochs=40, seed=0),
+        TrainingSettings(optimizer="sgd", lr=0.5, momentum=0.9, batch_size=32, epochs=40,
+                         seed=0),
     )
 
 
@@ -97,7 +99,7 @@ def spirals_mlp() -> Project:
         "Two interleaved spirals: a deeper MLP folds the plane until the spirals separate. "
         "Watch the decision boundary while it trains.",
         DatasetSettings(name="spirals", samples=1000, noise=0.05, seed=0),
-        TrainingSettings(optimizer="adam", lr=0.01, batch_size=32, epochs=150, seed=0),
+        TrainingSettings(optimizer="adam", lr=0.01, batch_size=32, epochs=40, seed=0),
     )
 
 
@@ -107,7 +109,7 @@ def house_prices_mlp() -> Project:
         "Regression: predict a house's price from its size, bedrooms, age, distance to the "
         "centre and neighbourhood wealth. The metric is R^2 (1.0 is perfect).",
         DatasetSettings(name="house_prices", samples=2000, noise=0.1, seed=0),
-        TrainingSettings(optimizer="adam", lr=0.003, batch_size=32, epochs=60, seed=0),
+        TrainingSettings(optimizer="adam", lr=0.003, batch_size=32, epochs=30, seed=0),
     )
 
 
@@ -132,7 +134,7 @@ def digits_cnn() -> Project:
         "from scikit-learn). Open the Filters and Activations panels to see what each "
         "convolution learns.",
         DatasetSettings(name="digits", seed=0),
-        TrainingSettings(optimizer="adam", lr=0.002, batch_size=32, epochs=30, seed=0),
+        TrainingSettings(optimizer="adam", lr=0.002, batch_size=32, epochs=20, seed=0),
     )
 
 
@@ -153,7 +155,7 @@ def digits_resnet() -> Project:
         "A small residual network: the Add node sums a block's output with its input (a "
         "skip connection), so the block only has to learn a correction.",
         DatasetSettings(name="digits", seed=0),
-        TrainingSettings(optimizer="adam", lr=0.002, batch_size=32, epochs=30, seed=0),
+        TrainingSettings(optimizer="adam", lr=0.003, batch_size=64, epochs=20, seed=0),
     )
 
 
