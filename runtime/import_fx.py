@@ -1,0 +1,677 @@
+"""Import a PyTorch ``nn.Module`` as a Plexus graph by tracing it with ``torch.fx``.
+
+Leaf modules (everything in ``torch.nn``, and the two helper classes Plexus' own exported
+files define) become catalog nodes with their parameters read from the module; supported
+functions and tensor methods (add, mul, cat, flatten, view/reshape of each sample, relu and
+friends, functional pooling and dropout) become merge, reshape, activation and pooling nodes.
+The example input runs through the traced graph (``ShapeProp``) so every value has a shape and
+the imported graph can be checked against the original's outputs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import operator
+import sys
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, fx, nn
+from torch.fx.passes.shape_prop import ShapeProp
+
+from graph.model import Edge
+from graph.project import Project
+from runtime.importer import GraphBuilder, ModelImportError, Ref
+
+F = nn.functional
+EXAMPLE_BATCH = 2
+
+
+class Unsupported(Exception):
+    """A module or call with no catalog equivalent; the message says why."""
+
+
+class _Downstream(Exception):
+    """A value computed from something already refused: not listed again."""
+
+
+# -- loading the user's file -------------------------------------------------------------------
+def load_factory(path: Path, name: str | None) -> Callable[..., Any]:
+    """The class or function ``name`` defined in the Python file ``path`` (runs the file)."""
+    if not path.is_file():
+        raise ModelImportError(f"{path}: file not found")
+    module_name = f"plexus_import_{uuid.uuid4().hex[:8]}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ModelImportError(f"{path.name}: not a Python file that can be imported")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses and pickling look modules up here
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # noqa: BLE001 - the user's code can raise anything
+        raise ModelImportError(f"{path.name}: running the file failed: "
+                               f"{type(exc).__name__}: {_line(exc)}") from None
+    finally:
+        sys.modules.pop(module_name, None)
+    if name:
+        found = getattr(module, name, None)
+        if found is None or not callable(found):
+            raise ModelImportError(f"{path.name} defines no class or function '{name}'; "
+                                   f"its modules are: {', '.join(_candidates(module)) or 'none'}")
+        return found
+    candidates = _candidates(module)
+    main = [c for c in candidates if c not in ("Recurrent", "Reshape")] or candidates
+    if len(main) != 1:
+        what = ", ".join(main) if main else "no nn.Module class"
+        raise ModelImportError(f"{path.name} defines {what}; choose the model's class or "
+                               "factory function by name (--class NAME)")
+    return getattr(module, main[0])
+
+
+def load_weights(model: nn.Module, path: Path, where: str) -> None:
+    """Load a safetensors file keyed like the model's state_dict (no pickle: no code runs)."""
+    import safetensors.torch
+
+    try:
+        state = safetensors.torch.load_file(str(path))
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
+        raise ModelImportError(f"{path.name}: not a readable safetensors file "
+                               f"({_line(exc)})") from None
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ModelImportError(f"{path.name} does not fit {where}: "
+                               f"{_line(exc).rstrip(':. ')}") from None
+
+
+def _candidates(module: Any) -> list[str]:
+    """nn.Module classes defined in the file itself (not imported into it)."""
+    return [key for key, value in vars(module).items()
+            if inspect.isclass(value) and issubclass(value, nn.Module)
+            and value.__module__ == module.__name__]
+
+
+def _line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+# -- tracing ---------------------------------------------------------------------------------------
+def _is_helper(module: nn.Module) -> str | None:
+    """"Recurrent" or "Reshape" for the helper classes of Plexus-exported files."""
+    kind = type(module).__name__
+    if kind == "Recurrent" and isinstance(getattr(module, "rnn", None), nn.RNNBase) \
+            and getattr(module, "output", None) in ("sequence", "last"):
+        return kind
+    if kind == "Reshape" and isinstance(getattr(module, "shape", None), tuple) \
+            and not list(module.parameters()):
+        return kind
+    return None
+
+
+class _Tracer(fx.Tracer):
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return _is_helper(m) is not None or super().is_leaf_module(m, module_qualified_name)
+
+
+def _shapes(input_shape: Any, count: int, module: nn.Module, where: str) -> list[tuple[int, ...]]:
+    if input_shape is None:
+        known = getattr(module, "input_shapes", None)
+        if isinstance(known, dict) and len(known) == count:
+            return [tuple(int(v) for v in s) for s in known.values()]
+        raise ModelImportError(f"{where}: give the input shape of one sample without the batch "
+                               "(e.g. --input-shape 1,28,28)")
+    shapes = list(input_shape)
+    if shapes and all(isinstance(s, int) for s in shapes):
+        shapes = [shapes]
+    if len(shapes) != count or not all(
+            isinstance(s, (list, tuple)) and all(isinstance(v, int) and v > 0 for v in s)
+            for s in shapes):
+        raise ModelImportError(f"{where}: forward takes {count} input(s); give one shape of "
+                               "positive sizes per input (batch excluded)")
+    return [tuple(s) for s in shapes]
+
+
+def import_module(source: str | Path | nn.Module, name: str | None = None,
+                  args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None,
+                  input_shape: Any = None, project_name: str | None = None,
+                  weights: str | Path | None = None) -> Project:
+    """See ``runtime.importer.import_module``."""
+    if isinstance(source, nn.Module):
+        model = source
+        where = type(model).__name__
+    else:
+        if weights is None and Path(source).with_suffix(".safetensors").is_file():
+            weights = Path(source).with_suffix(".safetensors")
+        path = Path(source)
+        factory = load_factory(path, name)
+        where = f"{path.name}: {getattr(factory, '__name__', name)}"
+        try:
+            model = factory(*args, **(kwargs or {}))
+        except Exception as exc:  # noqa: BLE001 - the user's constructor
+            raise ModelImportError(f"{where}(...) failed: {type(exc).__name__}: "
+                                   f"{_line(exc)}; check --args") from None
+        if not isinstance(model, nn.Module):
+            raise ModelImportError(f"{where} returned a {type(model).__name__}, not an "
+                                   "nn.Module")
+    if weights is not None:
+        load_weights(model, Path(weights), where)
+    model.eval()
+    try:
+        graph = _Tracer().trace(model)
+    except Exception as exc:  # noqa: BLE001 - fx raises TraceError, TypeError, ...
+        raise ModelImportError(f"cannot trace {where} with torch.fx: {_line(exc)}; forward "
+                               "must not branch on tensor values") from None
+    gm = fx.GraphModule(model, graph)
+    gm.graph.eliminate_dead_code()
+    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    shapes = _shapes(input_shape, len(placeholders), model, where)
+    dtypes = _input_dtypes(gm, placeholders, model)
+    example = [torch.randint(0, _vocab(gm, p), (EXAMPLE_BATCH, *s)) if d == "long"
+               else torch.randn(EXAMPLE_BATCH, *s)
+               for p, s, d in zip(placeholders, shapes, dtypes, strict=True)]
+    try:
+        with torch.no_grad():
+            ShapeProp(gm).propagate(*example)
+    except Exception as exc:  # noqa: BLE001
+        raise ModelImportError(f"{where} fails on an input of shape "
+                               f"{' and '.join('x'.join(map(str, s)) for s in shapes)}: "
+                               f"{_line(exc)}; check the input shape") from None
+    builder = GraphBuilder(where)
+    _Walker(gm, builder, model).walk(shapes, dtypes)
+
+    def reference(inputs: list[Tensor]) -> list[Tensor]:
+        out = model(*inputs)
+        return list(out) if isinstance(out, (tuple, list)) else [out]
+
+    title = project_name or type(model).__name__
+    doc = inspect.cleandoc(type(model).__dict__.get("__doc__") or "")
+    description = doc.split("\n\n")[0].replace("\n", " ")
+    return builder.finish(title, description, reference, example)
+
+
+def _input_dtypes(gm: fx.GraphModule, placeholders: list[fx.Node], model: nn.Module
+                  ) -> list[str]:
+    """'long' for inputs that exported files declare long or that feed an Embedding."""
+    declared = getattr(model, "input_dtypes", None)
+    out = []
+    for p in placeholders:
+        if isinstance(declared, dict) and declared.get(p.name) in ("float", "long"):
+            out.append(declared[p.name])
+            continue
+        embedding = any(u.op == "call_module" and isinstance(gm.get_submodule(u.target),
+                                                             nn.Embedding) for u in p.users)
+        out.append("long" if embedding else "float")
+    return out
+
+
+def _vocab(gm: fx.GraphModule, p: fx.Node) -> int:
+    sizes = [gm.get_submodule(u.target).num_embeddings for u in p.users
+             if u.op == "call_module" and isinstance(gm.get_submodule(u.target), nn.Embedding)]
+    return min(sizes) if sizes else 2
+
+
+# -- modules ---------------------------------------------------------------------------------------
+def _pair(value: Any) -> tuple[int, int]:
+    if isinstance(value, (tuple, list)):
+        return (int(value[0]), int(value[-1])) if len(value) in (1, 2) else _bad(value)
+    return (int(value), int(value))
+
+
+def _bad(value: Any) -> Any:
+    raise Unsupported(f"size {value!r}")
+
+
+def _one(value: Any) -> int:
+    return int(value[0]) if isinstance(value, (tuple, list)) else int(value)
+
+
+def _conv_padding(m: nn.modules.conv._ConvNd) -> tuple[int, ...]:
+    if isinstance(m.padding, str):
+        if m.padding == "valid":
+            return tuple(0 for _ in m.kernel_size)
+        pads = []
+        for k, d in zip(m.kernel_size, m.dilation, strict=True):
+            if (d * (k - 1)) % 2:
+                raise Unsupported("padding='same' with an even kernel (asymmetric padding)")
+            pads.append(d * (k - 1) // 2)
+        return tuple(pads)
+    return tuple(int(p) for p in m.padding)
+
+
+def _conv(m: nn.modules.conv._ConvNd) -> dict[str, Any]:
+    if m.groups != 1:
+        raise Unsupported(f"groups={m.groups} (grouped convolution)")
+    if m.padding_mode != "zeros":
+        raise Unsupported(f"padding_mode='{m.padding_mode}'")
+    return {"out_channels": m.out_channels, "bias": m.bias is not None}
+
+
+def _recurrent(m: nn.RNNBase, where: str) -> dict[str, Any]:
+    if not m.batch_first:
+        raise Unsupported("batch_first=False (Plexus sequences are batch first, N x L x F)")
+    if getattr(m, "proj_size", 0):
+        raise Unsupported("proj_size (projected LSTM)")
+    if not m.bias:
+        raise Unsupported("bias=False")
+    params = {"hidden_size": m.hidden_size, "num_layers": m.num_layers,
+              "bidirectional": bool(m.bidirectional), "dropout": float(m.dropout)}
+    if isinstance(m, nn.RNN) or m.mode in ("RNN_TANH", "RNN_RELU"):
+        params["nonlinearity"] = "relu" if m.mode == "RNN_RELU" else "tanh"
+    return params
+
+
+def _module_layer(m: nn.Module, where: str, notes: list[str]) -> tuple[str, dict[str, Any], str]:
+    """(catalog layer id, params, prefix of its weights in the compiled module)."""
+    helper = _is_helper(m)
+    if helper == "Recurrent":
+        rnn = m.rnn  # type: ignore[attr-defined]
+        kind = {"RNN_TANH": "RNN", "RNN_RELU": "RNN"}.get(rnn.mode, rnn.mode)
+        return kind, {**_recurrent(rnn, where), "output": m.output}, ""  # type: ignore[attr-defined]
+    if helper == "Reshape":
+        return "Reshape", {"shape": tuple(int(s) for s in m.shape)}, ""  # type: ignore[attr-defined]
+    if isinstance(m, nn.Linear):
+        return "Linear", {"out_features": m.out_features, "bias": m.bias is not None}, ""
+    if isinstance(m, nn.Conv1d):
+        return "Conv1d", {**_conv(m), "kernel_size": m.kernel_size[0], "stride": m.stride[0],
+                          "padding": _conv_padding(m)[0], "dilation": m.dilation[0]}, ""
+    if isinstance(m, nn.Conv2d):
+        return "Conv2d", {**_conv(m), "kernel_size": _pair(m.kernel_size),
+                          "stride": _pair(m.stride), "padding": _pair(_conv_padding(m)),
+                          "dilation": _pair(m.dilation)}, ""
+    if isinstance(m, nn.ConvTranspose2d):
+        if _pair(m.dilation) != (1, 1):
+            raise Unsupported(f"dilation={m.dilation}")
+        return "ConvTranspose2d", {**_conv(m), "kernel_size": _pair(m.kernel_size),
+                                   "stride": _pair(m.stride), "padding": _pair(m.padding),
+                                   "output_padding": _pair(m.output_padding)}, ""
+    if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
+        return _pool(type(m).__name__, m.kernel_size, m.stride, m.padding, m.ceil_mode,
+                     getattr(m, "dilation", 1), getattr(m, "count_include_pad", True),
+                     getattr(m, "divisor_override", None), getattr(m, "return_indices", False))
+    if isinstance(m, nn.AdaptiveAvgPool2d):
+        size = m.output_size
+        if isinstance(size, (tuple, list)) and any(s is None for s in size):
+            raise Unsupported(f"output_size={size} (None keeps a size)")
+        return "AdaptiveAvgPool2d", {"output_size": _pair(size)}, ""
+    if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        if not m.affine or not m.track_running_stats or m.momentum is None:
+            raise Unsupported("affine=False, track_running_stats=False or momentum=None")
+        return type(m).__name__, {"momentum": float(m.momentum), "eps": float(m.eps)}, ""
+    if isinstance(m, nn.LayerNorm):
+        if len(m.normalized_shape) != 1:
+            raise Unsupported(f"normalized_shape={tuple(m.normalized_shape)} (Plexus normalizes "
+                              "the last dimension)")
+        if not m.elementwise_affine or m.bias is None:
+            raise Unsupported("elementwise_affine=False or bias=False")
+        return "LayerNorm", {"eps": float(m.eps)}, ""
+    if isinstance(m, nn.Dropout):
+        return "Dropout", {"p": float(m.p)}, ""
+    if isinstance(m, nn.Embedding):
+        if m.max_norm is not None or m.scale_grad_by_freq or m.sparse:
+            raise Unsupported("max_norm, scale_grad_by_freq or sparse")
+        if m.padding_idx is not None:
+            notes.append(f"{where}: padding_idx={m.padding_idx} dropped (Plexus trains every "
+                         "row of the embedding)")
+        return "Embedding", {"num_embeddings": m.num_embeddings,
+                             "embedding_dim": m.embedding_dim}, ""
+    if isinstance(m, (nn.RNN, nn.LSTM, nn.GRU)):
+        return type(m).__name__, _recurrent(m, where), "rnn."
+    if isinstance(m, nn.TransformerEncoderLayer):
+        return "TransformerEncoderLayer", _transformer(m), ""
+    if isinstance(m, nn.ReLU):
+        return "ReLU", {}, ""
+    if isinstance(m, nn.LeakyReLU):
+        return "LeakyReLU", {"negative_slope": float(m.negative_slope)}, ""
+    if isinstance(m, nn.GELU):
+        if m.approximate != "none":
+            raise Unsupported(f"approximate='{m.approximate}'")
+        return "GELU", {}, ""
+    if isinstance(m, nn.Sigmoid):
+        return "Sigmoid", {}, ""
+    if isinstance(m, nn.Tanh):
+        return "Tanh", {}, ""
+    if isinstance(m, nn.Softmax):
+        if m.dim is None:
+            raise Unsupported("dim=None (give the dimension)")
+        return "Softmax", {"dim": int(m.dim)}, ""
+    if isinstance(m, nn.Flatten):
+        if m.end_dim != -1 or m.start_dim < 1:
+            raise Unsupported(f"start_dim={m.start_dim}, end_dim={m.end_dim}")
+        return "Flatten", {"start_dim": int(m.start_dim)}, ""
+    raise Unsupported(type(m).__name__)
+
+
+def _pool(kind: str, kernel: Any, stride: Any, padding: Any, ceil_mode: bool, dilation: Any,
+          count_include_pad: bool, divisor_override: Any, return_indices: bool
+          ) -> tuple[str, dict[str, Any], str]:
+    if ceil_mode or return_indices or _pair(dilation) != (1, 1) or not count_include_pad \
+            or divisor_override is not None:
+        raise Unsupported("ceil_mode, dilation, return_indices, count_include_pad=False or "
+                          "divisor_override")
+    stride = kernel if stride is None or stride == [] or stride == () else stride
+    return kind, {"kernel_size": _pair(kernel), "stride": _pair(stride),
+                  "padding": _pair(padding)}, ""
+
+
+def _transformer(m: nn.TransformerEncoderLayer) -> dict[str, Any]:
+    if not m.self_attn.batch_first:
+        raise Unsupported("batch_first=False (Plexus sequences are batch first, N x L x D)")
+    if m.norm_first:
+        raise Unsupported("norm_first=True")
+    if m.linear1.bias is None or m.norm1.eps != 1e-5:
+        raise Unsupported("bias=False or layer_norm_eps other than 1e-5")
+    kind = getattr(m, "activation_relu_or_gelu", 0)
+    activation = {1: "relu", 2: "gelu"}.get(kind)
+    if activation is None:
+        act = m.activation
+        activation = ("relu" if act in (F.relu,) or isinstance(act, nn.ReLU) else
+                      "gelu" if act in (F.gelu,) or isinstance(act, nn.GELU) else None)
+    if activation is None:
+        raise Unsupported("an activation other than relu or gelu")
+    return {"nhead": m.self_attn.num_heads, "dim_feedforward": m.linear1.out_features,
+            "dropout": float(m.dropout.p), "activation": activation}
+
+
+# -- functions and methods -------------------------------------------------------------------------
+_ADD = {operator.add, operator.iadd, torch.add, "add", "add_", "__add__"}
+_MUL = {operator.mul, operator.imul, torch.mul, "mul", "mul_", "__mul__"}
+_CAT = {torch.cat, torch.concat, torch.concatenate}
+_FLATTEN = {torch.flatten, "flatten"}
+_RESHAPE = {torch.reshape, "reshape", "view"}
+_PASS = {"contiguous", torch.Tensor.contiguous}
+_ACTIVATIONS: dict[Any, str] = {
+    torch.relu: "ReLU", F.relu: "ReLU", "relu": "ReLU", torch.relu_: "ReLU", "relu_": "ReLU",
+    torch.sigmoid: "Sigmoid", F.sigmoid: "Sigmoid", "sigmoid": "Sigmoid",
+    torch.tanh: "Tanh", F.tanh: "Tanh", "tanh": "Tanh",
+    F.gelu: "GELU", F.leaky_relu: "LeakyReLU",
+    torch.softmax: "Softmax", F.softmax: "Softmax", "softmax": "Softmax",
+}
+
+
+def _target_name(n: fx.Node) -> str:
+    target = n.target
+    if isinstance(target, str):
+        return f"Tensor.{target}" if n.op == "call_method" else target
+    module = getattr(target, "__module__", "") or ""
+    name = getattr(target, "__name__", str(target))
+    if module.startswith("torch.nn.functional"):
+        return f"F.{name}"
+    if module == "_operator":
+        return f"operator.{name}"
+    return f"torch.{name}" if "torch" in module or module == "" else f"{module}.{name}"
+
+
+def _arg(n: fx.Node, index: int, key: str, default: Any = None) -> Any:
+    if len(n.args) > index:
+        return n.args[index]
+    return n.kwargs.get(key, default)
+
+
+class _Batch:
+    """The batch size of some tensor (x.size(0), x.shape[0]): allowed as a reshape size."""
+
+
+class _Shape:
+    """x.shape or x.size(): only its batch entry may be used."""
+
+
+class _RnnTuple:
+    """What a plain nn.LSTM/GRU/RNN returns: (sequence, hidden state)."""
+
+    def __init__(self, ref: Ref, module: nn.RNNBase, path: str) -> None:
+        self.ref, self.module, self.path = ref, module, path
+
+
+class _Walker:
+    """Turns the traced fx graph into builder nodes."""
+
+    def __init__(self, gm: fx.GraphModule, builder: GraphBuilder, model: nn.Module) -> None:
+        self.gm = gm
+        self.b = builder
+        self.model = model
+        self.values: dict[fx.Node, Any] = {}
+        self.sequence_of: dict[int, _RnnTuple] = {}  # node id -> the raw RNN producing it
+        self.created: dict[fx.Node, int] = {}  # fx node -> the merge node it created
+        self.calls: dict[str, int] = {}
+
+    def walk(self, shapes: list[tuple[int, ...]], dtypes: list[str]) -> None:
+        index = 0
+        for n in self.gm.graph.nodes:
+            try:
+                if n.op == "placeholder":
+                    self.values[n] = self.b.add("Input", {"shape": shapes[index],
+                                                          "dtype": dtypes[index]}, n.name)
+                    index += 1
+                elif n.op == "call_module":
+                    self.values[n] = self.module(n)
+                elif n.op in ("call_function", "call_method"):
+                    self.values[n] = self.function(n)
+                elif n.op == "get_attr":
+                    raise Unsupported(f"parameter or buffer '{n.target}' used directly in "
+                                      "forward")
+                elif n.op == "output":
+                    self.output(n)
+            except Unsupported as exc:
+                # keep walking through it, so that every unsupported call gets listed
+                self.values[n] = next((v for v in (self.values.get(a) for a in n.args
+                                                   if isinstance(a, fx.Node))
+                                       if isinstance(v, Ref)), None)
+                self.b.refuse(self.describe(n, str(exc)))
+            except _Downstream:
+                self.values[n] = None
+        self.b.check_supported()
+
+    def describe(self, n: fx.Node, why: str) -> str:
+        if n.op == "call_module":
+            kind = type(self.gm.get_submodule(n.target)).__name__
+            return f"'{n.target}' ({kind}{'' if why == kind else ': ' + why})"
+        if n.op in ("call_function", "call_method"):
+            return f"{_target_name(n)} (node '{n.name}'{'' if not why else ': ' + why})"
+        return why
+
+    def ref(self, value: Any, n: fx.Node) -> Ref:
+        """The graph tensor behind an argument; Unsupported for anything else."""
+        if isinstance(value, fx.Node):
+            got = self.values.get(value)
+            if isinstance(got, Ref):
+                return got
+            if got is None and value in self.values:
+                raise _Downstream
+            if isinstance(got, _RnnTuple):
+                raise Unsupported(f"uses the (output, hidden) tuple of '{got.path}'")
+            raise Unsupported("uses a size or shape as a tensor")
+        raise Unsupported(f"a constant {value!r} where a tensor is expected")
+
+    def shape(self, n: fx.Node) -> tuple[int, ...]:
+        meta = n.meta.get("tensor_meta")
+        return tuple(meta.shape) if meta is not None and hasattr(meta, "shape") else ()
+
+    # modules
+    def module(self, n: fx.Node) -> Any:
+        m = self.gm.get_submodule(n.target)
+        path = str(n.target)
+        if isinstance(m, nn.Identity):
+            return self.ref(n.args[0], n)
+        layer, params, prefix = _module_layer(m, f"'{path}'", self.b.notes)
+        count = self.calls[path] = self.calls.get(path, 0) + 1
+        if count > 1 and any(True for _ in m.parameters()):
+            raise Unsupported(f"called {count} times (shared weights have no Plexus "
+                              "equivalent)")
+        inputs = [self.ref(a, n) for a in n.args]
+        if n.kwargs or len(inputs) != 1:
+            raise Unsupported("called with more than one input")
+        weights = {prefix + k: v for k, v in m.state_dict().items()}
+        ref = self.b.add(layer, params, path, inputs, weights)
+        if isinstance(m, nn.RNNBase):
+            return _RnnTuple(ref, m, path)
+        return ref
+
+    # functions
+    def function(self, n: fx.Node) -> Any:
+        t = n.target
+        key: Any = t
+        if t in _ADD or t in _MUL:
+            return self.merge(n, "Add" if t in _ADD else "Multiply")
+        if t in _CAT:
+            tensors = _arg(n, 0, "tensors")
+            dim = _arg(n, 1, "dim", 0)
+            if not isinstance(tensors, (list, tuple)) or not isinstance(dim, int):
+                raise Unsupported("")
+            if dim == 0 or (dim < 0 and dim + len(self.shape(n)) == 0):
+                raise Unsupported("joins along the batch dimension")
+            refs = [self.ref(a, n) for a in tensors]
+            ref = refs[0]
+            for start in range(1, len(refs), 3):
+                ref = self.b.add("Concat", {"dim": dim}, n.name, [ref, *refs[start:start + 3]])
+            return ref
+        if t in _FLATTEN:
+            start = _arg(n, 1, "start_dim", 0)
+            end = _arg(n, 2, "end_dim", -1)
+            if start < 1 or end != -1:
+                raise Unsupported("flattens the batch dimension" if start < 1 else
+                                  f"end_dim={end}")
+            return self.b.add("Flatten", {"start_dim": start}, n.name, [self.ref(n.args[0], n)])
+        if t in _RESHAPE:
+            return self.reshape(n)
+        if t in _PASS:
+            return self.ref(n.args[0], n)
+        if t in ("size",) or t is getattr:
+            return self.size(n)
+        if t is operator.getitem:
+            return self.getitem(n)
+        if key in _ACTIVATIONS:
+            return self.activation(n, _ACTIVATIONS[key])
+        if t in (F.dropout,):
+            p = _arg(n, 1, "p", 0.5)
+            return self.b.add("Dropout", {"p": float(p)}, n.name, [self.ref(n.args[0], n)])
+        if t in (F.max_pool2d, F.avg_pool2d):
+            kind = "MaxPool2d" if t is F.max_pool2d else "AvgPool2d"
+            kernel = _arg(n, 1, "kernel_size")
+            layer, params, _ = _pool(kind, kernel, _arg(n, 2, "stride", None),
+                                     _arg(n, 3, "padding", 0),
+                                     bool(n.kwargs.get("ceil_mode", False)),
+                                     n.kwargs.get("dilation", 1),
+                                     n.kwargs.get("count_include_pad", True),
+                                     n.kwargs.get("divisor_override", None),
+                                     bool(n.kwargs.get("return_indices", False)))
+            return self.b.add(layer, params, n.name, [self.ref(n.args[0], n)])
+        if t is F.adaptive_avg_pool2d:
+            return self.b.add("AdaptiveAvgPool2d",
+                              {"output_size": _pair(_arg(n, 1, "output_size"))}, n.name,
+                              [self.ref(n.args[0], n)])
+        raise Unsupported("")
+
+    def merge(self, n: fx.Node, layer: str) -> Ref:
+        if n.kwargs.get("alpha", 1) != 1:
+            raise Unsupported("alpha")
+        a, b = _arg(n, 0, "input"), _arg(n, 1, "other")
+        if not isinstance(a, fx.Node) or not isinstance(b, fx.Node):
+            raise Unsupported(f"{'adds' if layer == 'Add' else 'multiplies'} a constant")
+        if self.shape(a) != self.shape(b):
+            raise Unsupported(f"broadcasts {tuple(self.shape(a))} with {tuple(self.shape(b))}")
+        refs = [self.ref(a, n), self.ref(b, n)]
+        # a + b + c: fold the inner merge into one node when nothing else uses it
+        inner = self.created.get(a)
+        if inner is not None and self.b.graph.nodes[inner].type == layer and len(a.users) == 1 \
+                and len(self.b.graph.in_edges(inner)) < 4:
+            port = f"in{len(self.b.graph.in_edges(inner)) + 1}"
+            self.b.graph.connect(Edge(refs[1].node, refs[1].port, inner, port), check=False)
+            self.created[n] = inner
+            return refs[0]
+        ref = self.b.add(layer, {}, n.name, refs)
+        self.created[n] = ref.node
+        return ref
+
+    def activation(self, n: fx.Node, layer: str) -> Ref:
+        params: dict[str, Any] = {}
+        if layer == "Softmax":
+            dim = _arg(n, 1, "dim")
+            if not isinstance(dim, int):
+                raise Unsupported("no dim given")
+            params["dim"] = dim
+        elif layer == "LeakyReLU":
+            params["negative_slope"] = float(_arg(n, 1, "negative_slope", 0.01))
+        elif layer == "GELU" and _arg(n, 1, "approximate", "none") != "none":
+            raise Unsupported("approximate='tanh'")
+        return self.b.add(layer, params, n.name, [self.ref(n.args[0], n)])
+
+    def size(self, n: fx.Node) -> Any:
+        if n.target is getattr:
+            if n.args[1] != "shape":
+                raise Unsupported(f"attribute '{n.args[1]}'")
+            return _Shape()
+        dim = _arg(n, 1, "dim")
+        if dim is None:
+            return _Shape()
+        if dim == 0:
+            return _Batch()
+        raise Unsupported("reads a size other than the batch size")
+
+    def getitem(self, n: fx.Node) -> Any:
+        source, index = n.args
+        got = self.values.get(source) if isinstance(source, fx.Node) else None
+        if isinstance(got, _Shape):
+            if index == 0:
+                return _Batch()
+            raise Unsupported("reads a size other than the batch size")
+        if isinstance(got, _RnnTuple):
+            if index == 0:
+                self.sequence_of[got.ref.node] = got
+                return got.ref
+            raise Unsupported(f"uses the hidden state of '{got.path}'")
+        if isinstance(got, Ref) and got.node in self.sequence_of and _is_last_step(index) \
+                and len(source.users) == 1:
+            rnn = self.sequence_of[got.node]
+            if not rnn.module.bidirectional:
+                self.b.graph.nodes[got.node].params["output"] = "last"
+                return got
+        raise Unsupported("indexing or slicing a tensor")
+
+    def reshape(self, n: fx.Node) -> Ref:
+        source = self.ref(n.args[0], n)
+        sizes = list(n.args[1:]) if n.target != torch.reshape else [_arg(n, 1, "shape")]
+        if len(sizes) == 1 and isinstance(sizes[0], (list, tuple)):
+            sizes = list(sizes[0])
+        first = sizes[0] if sizes else None
+        rest = sizes[1:]
+        batch = isinstance(first, fx.Node) and isinstance(self.values.get(first), _Batch)
+        if not (batch or first == -1) or not all(isinstance(s, int) for s in rest) or not rest:
+            raise Unsupported("a reshape that does not keep the batch dimension first")
+        if first == -1 and (any(s < 0 for s in rest)
+                            or self.shape(n)[:1] != self.shape(n.args[0])[:1]):
+            raise Unsupported("a reshape that mixes samples of the batch")
+        if list(rest) == [-1] or (len(rest) == 1 and len(self.shape(n)) == 2 and first != -1):
+            return self.b.add("Flatten", {"start_dim": 1}, n.name, [source])
+        return self.b.add("Reshape", {"shape": tuple(int(s) for s in rest)}, n.name, [source])
+
+    def output(self, n: fx.Node) -> None:
+        result = n.args[0]
+        results = list(result) if isinstance(result, (tuple, list)) else [result]
+        heads = getattr(self.model, "output_tasks", None)
+        names = list(heads) if isinstance(heads, dict) and len(heads) == len(results) else []
+        for index, value in enumerate(results):
+            try:
+                ref = self.ref(value, n)
+            except Unsupported as exc:
+                self.b.refuse(f"output {index + 1} ({exc or 'not a tensor'})")
+                continue
+            params: dict[str, Any] = {"task": "classification"}
+            name = names[index] if names else ("output" if len(results) == 1 else
+                                               f"output_{index + 1}")
+            if names:
+                head = heads[name]  # type: ignore[index]
+                params = dict(head) if isinstance(head, dict) else {"task": head}
+            self.b.add("Output", params, name, [ref])
+
+
+def _is_last_step(index: Any) -> bool:
+    """``out[:, -1]`` or ``out[:, -1, :]``."""
+    if not isinstance(index, tuple) or len(index) not in (2, 3):
+        return False
+    full = slice(None, None, None)
+    return index[0] == full and index[1] == -1 and (len(index) == 2 or index[2] == full)
