@@ -6,6 +6,9 @@
     python main.py info FILE            layers, output shapes, parameter counts
     python main.py train FILE [--epochs N] [--device auto|cpu|cuda] [-o OUT] [--metrics-jsonl P]
     python main.py attack FILE --method fgsm|pgd --eps E [--steps K] [--json]
+    python main.py export FILE --to python|script|onnx [-o PATH]
+    python main.py import SOURCE.py|SOURCE.onnx -o OUT.plexus [--class NAME] [--args JSON]
+                          [--input-shape 1,8,8] [--weights W.safetensors]
 
 No traceback reaches the user: errors are one line on stderr and a non-zero exit code.
 """
@@ -48,6 +51,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=10, help="PGD steps")
     p.add_argument("--limit", type=int, help="attack at most this many samples")
     p.add_argument("--json", action="store_true", help="print one JSON object on the last line")
+
+    p = sub.add_parser("export", help="write PyTorch code, a training script or ONNX")
+    p.add_argument("file")
+    p.add_argument("--to", choices=("python", "script", "onnx"), default="python",
+                   help="python: the module (+ weights); script: a (torchrun) training "
+                   "script; onnx: an ONNX file")
+    p.add_argument("-o", "--output", metavar="PATH",
+                   help="file to write (default: beside FILE, named after the project)")
+
+    p = sub.add_parser("import", help="turn a PyTorch module or an ONNX file into a project")
+    p.add_argument("source", help="a Python file defining the model, or an .onnx file")
+    p.add_argument("-o", "--output", metavar="OUT", required=True, help="the .plexus to write")
+    p.add_argument("--class", dest="class_name", metavar="NAME",
+                   help="the nn.Module class or factory function (default: the only one)")
+    p.add_argument("--args", metavar="JSON", help='constructor arguments: a JSON list, an '
+                   'object of keyword arguments, or {"args": [...], "kwargs": {...}}')
+    p.add_argument("--input-shape", metavar="SHAPE",
+                   help="one sample's shape without the batch, e.g. 1,8,8 (several inputs: "
+                   "1,8,8;3)")
+    p.add_argument("--weights", metavar="PATH",
+                   help="safetensors weights to load first (default: SOURCE's stem "
+                   ".safetensors when present)")
     return parser
 
 

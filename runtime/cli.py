@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     """Dispatch a parsed command; every expected failure becomes one line on stderr."""
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "validate": cmd_validate, "info": cmd_info, "train": cmd_train,
-        "attack": cmd_attack,
+        "attack": cmd_attack, "export": cmd_export, "import": cmd_import,
     }
     try:
         return commands[args.command](args)
@@ -208,4 +208,88 @@ def cmd_attack(args: argparse.Namespace) -> int:
         print(json.dumps({**{k: result[k] for k in keys},
                           **{k: v for k, v in result.items() if k not in keys
                              and isinstance(v, (int, float, str))}}))
+    return EXIT_OK
+
+
+# -- export and import (issue 6) ---------------------------------------------------------------
+_EXPORT_SUFFIX = {"python": ".py", "script": ".py", "onnx": ".onnx"}
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from runtime import export
+
+    project = open_project(args.file)
+    if args.output:
+        output = Path(args.output)
+    else:
+        stem = export.file_stem(project.name)
+        name = f"train_{stem}.py" if args.to == "script" else stem + _EXPORT_SUFFIX[args.to]
+        output = Path(args.file).with_name(name)
+    try:
+        if args.to == "python":
+            written = export.write_python(project, output)
+        elif args.to == "script":
+            written = export.write_script(project, output)
+        else:
+            written = [export.export_onnx(project, output)]
+    except export.ExportError as exc:
+        raise CommandError(f"{Path(args.file).name}: {exc}") from None
+    print("wrote " + ", ".join(str(path) for path in written))
+    return EXIT_OK
+
+
+def _parse_shape(text: str) -> list[list[int]]:
+    try:
+        shapes = [[int(v) for v in part.replace("x", ",").split(",") if v.strip()]
+                  for part in text.split(";")]
+    except ValueError:
+        shapes = []
+    if not shapes or not all(shapes) or any(v <= 0 for s in shapes for v in s):
+        raise CommandError(f"--input-shape {text!r}: give positive sizes separated by commas, "
+                           "e.g. 1,8,8 (several inputs: 1,8,8;3)")
+    return shapes
+
+
+def _parse_args(text: str | None) -> tuple[list[Any], dict[str, Any]]:
+    if not text:
+        return [], {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"--args is not valid JSON ({exc.msg}); e.g. --args '[10]' or "
+                           "--args '{\"classes\": 10}'") from None
+    if isinstance(value, list):
+        return value, {}
+    if isinstance(value, dict) and value and set(value) <= {"args", "kwargs"} \
+            and isinstance(value.get("args", []), list) \
+            and isinstance(value.get("kwargs", {}), dict):
+        return list(value.get("args", [])), dict(value.get("kwargs", {}))
+    if isinstance(value, dict):
+        return [], value
+    return [value], {}
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from runtime.importer import ModelImportError, import_file
+
+    source = Path(args.source)
+    positional, keywords = _parse_args(args.args)
+    shapes = _parse_shape(args.input_shape) if args.input_shape else None
+    if not source.is_file():
+        raise CommandError(f"{args.source}: file not found", EXIT_UNREADABLE)
+    try:
+        project = import_file(source, args.class_name, positional, keywords,
+                              shapes[0] if shapes and len(shapes) == 1 else shapes,
+                              weights=args.weights)
+    except ModelImportError as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        save_project(project, args.output)
+    except ProjectError as exc:
+        raise CommandError(str(exc)) from None
+    layers = sum(n.type not in ("Input", "Output") for n in project.graph.nodes.values())
+    print(f"imported {layers} layers from {source.name} "
+          f"({'with' if project.weights else 'without'} weights); saved {args.output}")
+    for note in project.metadata.get("import_notes", []):
+        print(f"note: {note}")
     return EXIT_OK
