@@ -344,7 +344,8 @@ class NodeForm(QWidget):
                                      else "unknown until the inputs are valid")
         count = getattr(shapes, "params", {}).get(self.node_id) if shapes else None
         self.params_label.setText(f"{count:,}" if count is not None else "\u2014")
-        diags = [d for d in getattr(analysis, "diagnostics", []) if d.node_id == self.node_id]
+        diags = sorted((d for d in getattr(analysis, "diagnostics", [])
+                        if d.node_id == self.node_id), key=lambda d: d.severity != "error")
         lines = []
         for d in diags:
             color = t.error if d.severity == "error" else t.warning
@@ -587,7 +588,7 @@ class DatasetPreview(QFrame):
             self.plot.hideButtons()
             self.plot.getPlotItem().setContentsMargins(2, 2, 2, 2)
             self.body.addWidget(self.plot)
-        self.plot.setBackground(t.window)
+        self.plot.setBackground(style.mix(t.window, t.base, 0.5))  # the card's colour
         for axis in ("left", "bottom"):
             ax = self.plot.getAxis(axis)
             ax.setPen(pg.mkPen(t.border))

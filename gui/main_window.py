@@ -823,6 +823,10 @@ class MainWindow(QMainWindow):
             "code.</p>")
 
     def show_shortcuts(self) -> None:
+        self.shortcuts_dialog().exec()
+
+    def shortcuts_dialog(self) -> QDialog:
+        """Every command with a shortcut, by menu."""
         dialog = QDialog(self)
         dialog.setWindowTitle("Keyboard shortcuts")
         dialog.resize(520, 560)
@@ -832,26 +836,34 @@ class MainWindow(QMainWindow):
         tree.setHeaderLabels(["Command", "Shortcut"])
         tree.setRootIsDecorated(False)
         tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        sections = []
         for title, menu in self.menus.items():
-            rows = [a for a in menu.actions() if not a.isSeparator() and not a.menu()
+            rows = [(a.text().replace("&", "").replace("\u2026", ""),
+                     a.shortcut().toString(QKeySequence.SequenceFormat.NativeText))
+                    for a in menu.actions() if not a.isSeparator() and not a.menu()
                     and not a.shortcut().isEmpty()]
+            sections.append((title.capitalize(), rows))
+        sections.append(("Canvas", [("Quick add a layer", "Tab"), ("Rename the layer", "F2"),
+                                    ("Pan", "Middle drag or Space+drag"),
+                                    ("Zoom", "Wheel, Ctrl++ / Ctrl+-")]))
+        for title, rows in sections:
             if not rows:
                 continue
-            header = QTreeWidgetItem([title.capitalize(), ""])
+            header = QTreeWidgetItem([title, ""])
             header.setFont(0, style.font("base", bold=True))
+            for column in (0, 1):
+                header.setSizeHint(column, QSize(0, 28))
             tree.addTopLevelItem(header)
-            for action in rows:
-                tree.addTopLevelItem(QTreeWidgetItem([
-                    "    " + action.text().replace("&", "").replace("\u2026", ""),
-                    action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)]))
-        for text, keys in (("Quick add a layer", "Tab"), ("Pan", "Middle drag / Space+drag"),
-                           ("Zoom", "Wheel")):
-            tree.addTopLevelItem(QTreeWidgetItem(["    " + text, keys]))
+            for text, keys in rows:
+                item = QTreeWidgetItem(["    " + text, keys])
+                for column in (0, 1):
+                    item.setSizeHint(column, QSize(0, 24))
+                tree.addTopLevelItem(item)
         layout.addWidget(tree)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(dialog.reject)
         layout.addWidget(buttons)
-        dialog.exec()
+        return dialog
 
     # -- closing ----------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, QSize, QStandardPaths, Qt
-from PySide6.QtGui import QUndoCommand
+from PySide6.QtCore import QPointF, QRectF, QSettings, QSize, QStandardPaths, Qt
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QPixmap, QUndoCommand
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -30,8 +30,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from graph.model import Graph
 from graph.project import Project, ProjectError, load_project, save_project
-from gui import style
+from gui import style, theme
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "resources" / "examples"
 DEFAULT_EXAMPLE = EXAMPLES_DIR / "digits_cnn.plexus"
@@ -98,6 +99,60 @@ class Template:
     description: str
     layers: int
     dataset: str
+    graph: Graph | None = None
+
+
+def graph_thumbnail(graph: Graph, width: int, height: int, ratio: float = 1.0) -> QPixmap:
+    """A small picture of a network: category-coloured blocks and their wires."""
+    from gui.canvas.layout import node_size
+
+    t = theme.current()
+    pm = QPixmap(round(width * ratio), round(height * ratio))
+    pm.setDevicePixelRatio(ratio)
+    pm.fill(QColor(t.canvas))
+    if not graph.nodes:
+        return pm
+    rects = {}
+    for node in graph.nodes.values():
+        w, h = node_size(node.type)
+        rects[node.id] = QRectF(node.pos[0], node.pos[1], w, h)
+    bounds = QRectF()
+    for rect in rects.values():
+        bounds = bounds.united(rect)
+    margin = 12
+    scale = min((width - 2 * margin) / max(bounds.width(), 1),
+                (height - 2 * margin) / max(bounds.height(), 1), 0.6)
+    dx = (width - bounds.width() * scale) / 2 - bounds.left() * scale
+    dy = (height - bounds.height() * scale) / 2 - bounds.top() * scale
+
+    def place(rect: QRectF) -> QRectF:
+        return QRectF(rect.left() * scale + dx, rect.top() * scale + dy,
+                      rect.width() * scale, rect.height() * scale)
+
+    painter = QPainter(pm)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(QPen(QColor(t.text_dim), 1.2))
+    for edge in graph.edges:
+        if edge.src in rects and edge.dst in rects:
+            a, b = place(rects[edge.src]), place(rects[edge.dst])
+            start = QPointF(a.right(), a.center().y())
+            end = QPointF(b.left(), b.center().y())
+            path = QPainterPath(start)
+            bend = max(abs(end.x() - start.x()) / 2, 8)
+            path.cubicTo(start + QPointF(bend, 0), end - QPointF(bend, 0), end)
+            painter.drawPath(path)
+    for node in graph.nodes.values():
+        rect = place(rects[node.id])
+        spec = node.spec
+        painter.setPen(QPen(QColor(t.border), 1))
+        painter.setBrush(QColor(t.node_body))
+        painter.drawRoundedRect(rect, 3, 3)
+        header = QRectF(rect.left(), rect.top(), rect.width(), max(rect.height() * 0.36, 3))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(theme.category_color(spec.category if spec else "reshape")))
+        painter.drawRoundedRect(header, 3, 3)
+    painter.end()
+    return pm
 
 
 def list_templates(folder: Path = EXAMPLES_DIR) -> list[Template]:
@@ -109,7 +164,7 @@ def list_templates(folder: Path = EXAMPLES_DIR) -> list[Template]:
         except ProjectError:
             continue
         found.append(Template(path, project.name, project.description,
-                              len(project.graph.nodes), project.dataset.name))
+                              len(project.graph.nodes), project.dataset.name, project.graph))
     found.sort(key=lambda t: (t.path != DEFAULT_EXAMPLE, t.name))
     return found
 
@@ -120,7 +175,7 @@ class TemplateDialog(QDialog):
     def __init__(self, templates: list[Template], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("New from template")
-        self.resize(760, 440)
+        self.resize(820, 480)
         self.templates = templates
         self.chosen: Template | None = None
         layout = QVBoxLayout(self)
@@ -151,6 +206,11 @@ class TemplateDialog(QDialog):
         self.facts = QLabel()
         self.facts.setProperty("role", "dim")
         detail.addWidget(self.facts)
+        self.picture = QLabel()
+        self.picture.setObjectName("template_picture")
+        self.picture.setFixedHeight(170)
+        self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        detail.addWidget(self.picture)
         self.description = QLabel()
         self.description.setWordWrap(True)
         self.description.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
@@ -181,6 +241,10 @@ class TemplateDialog(QDialog):
         self.facts.setText(f"{template.layers} layers \u00b7 dataset: {template.dataset} \u00b7 "
                            f"{template.path.name}")
         self.description.setText(template.description or "No description.")
+        if template.graph is not None:
+            width = max(self.picture.width(), 420)
+            self.picture.setPixmap(graph_thumbnail(template.graph, width, 170,
+                                                   self.devicePixelRatioF()))
 
 
 # -- recent files ----------------------------------------------------------------------------------

@@ -312,3 +312,21 @@ def test_screenshot_option_writes_a_png(example, tmp_path):
     image = QImage(str(png))
     assert png.stat().st_size > 10_000
     assert (image.width(), image.height()) == (1600, 1000)
+
+
+def test_slow_analysis_runs_on_a_worker_and_applies_only_the_latest(window, monkeypatch):
+    import gui.analysis
+
+    monkeypatch.setattr(gui.analysis, "FRAME_S", -1.0)  # every run counts as slow
+    runner = window.runner
+    linear = window.graph.nodes_of_type("Linear")[0]
+    applied = []
+    runner.finished.connect(applied.append)
+    for width in (10, 20, 30):
+        window.undo_stack.push(SetParamCommand(window.graph, linear.id, "out_features", width))
+    runner.wait()
+    assert applied, "the worker's result was applied"
+    final = applied[-1]
+    assert final.shapes.outputs[linear.id]["out"] == (2, 30)
+    assert window.analysis is final
+    assert all(a.shapes.outputs[linear.id]["out"] == (2, 30) for a in applied)
