@@ -146,7 +146,25 @@ def test_cycle_and_taken_port_are_refused_with_a_reason(qtbot) -> None:
     assert "cycle" in canvas.messages[-1] and canvas.messages[-1].startswith("Cannot connect")
     canvas.wire(a, "out", c, "in")  # c's input is taken by b
     assert "already connected" in canvas.messages[-1]
-    assert canvas.stack.count() == 0
+    # dropped on the body of an upstream layer: refused with the same reason
+    canvas.mouse_drag(canvas.port_pos(c, "out", False), canvas.header_pos(a))
+    assert "cycle" in canvas.messages[-1]
+    assert canvas.stack.count() == 0 and len(graph.edges) == 2
+    canvas.scene.detach()
+
+
+def test_wire_dropped_on_a_node_body_snaps_to_its_free_input(qtbot) -> None:
+    graph = Graph()
+    a = graph.add_node("Linear", pos=(0.0, 0.0)).id
+    b = graph.add_node("Linear", pos=(0.0, 200.0)).id
+    add = graph.add_node("Add", pos=(400.0, 60.0)).id
+    canvas = Canvas(qtbot, graph)
+    canvas.view.centerOn(canvas.scene.nodes_bounding_rect().center())
+    body = canvas.scene.node_item(add)
+    centre = canvas.view.mapFromScene(body.sceneBoundingRect().center())
+    canvas.mouse_drag(canvas.port_pos(a, "out", False), centre)
+    canvas.mouse_drag(canvas.port_pos(b, "out", False), centre)
+    assert sorted(graph.in_edges(add)) == [Edge(a, "out", add, "in1"), Edge(b, "out", add, "in2")]
     canvas.scene.detach()
 
 
@@ -227,6 +245,13 @@ def test_moving_selected_nodes_is_one_undo_step(qtbot) -> None:
     canvas.stack.undo()
     assert {i: graph.node(i).pos for i in (a, b, c)} == start
     assert canvas.scene.node_item(a).pos() == QPointF(*start[a])
+    # arrow keys nudge the selection; repeated nudges are one step
+    canvas.key(Qt.Key.Key_Right)
+    canvas.key(Qt.Key.Key_Right)
+    canvas.key(Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
+    assert graph.node(a).pos == (start[a][0] + 20, start[a][1] + 50)
+    canvas.stack.undo()
+    assert graph.node(a).pos == start[a]
     canvas.scene.detach()
 
 

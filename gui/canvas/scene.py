@@ -98,6 +98,7 @@ class GraphScene(QGraphicsScene):
         self._last_selection: list[int] = []
         self._was_empty = True
         self._paste_serial = 0
+        self._nudge: tuple[tuple[int, ...], int] | None = None
         self._fixing_selection = False
         self.rubber_banding = False  # set by the view while a rubber band is dragged
         self.setSceneRect(QRectF(-2000, -1400, 4000, 2800))
@@ -361,6 +362,21 @@ class GraphScene(QGraphicsScene):
             self.push(SetNodeOptionsCommand(self._graph, node_id, frozen=frozen))
         self._undo.endMacro()
 
+    def nudge_selection(self, dx: float, dy: float) -> None:
+        """Move the selected layers by the arrow keys; repeated nudges of the same selection
+        merge into one undo step (like one drag)."""
+        ids = self.selected_node_ids()
+        if not ids:
+            return
+        last = self._undo.command(self._undo.index() - 1) if self._undo.index() else None
+        key = tuple(ids)
+        if self._nudge is None or self._nudge[0] != key or not isinstance(
+                last, MoveNodesCommand) or last.drag_id != self._nudge[1]:
+            self._nudge = (key, new_drag_id())
+        moves = {i: (self._graph.nodes[i].pos, (self._graph.nodes[i].pos[0] + dx,
+                                                 self._graph.nodes[i].pos[1] + dy)) for i in ids}
+        self.push(MoveNodesCommand(self._graph, moves, drag_id=self._nudge[1]))
+
     def auto_layout(self) -> None:
         if self._graph.nodes:
             self.push(AutoLayoutCommand(self._graph))
@@ -577,6 +593,16 @@ class GraphScene(QGraphicsScene):
             self.status_message.emit("Cannot connect: wires run from an output port (right "
                                      "side) to an input port (left side).")
             return
+        node = self.item_at(scene_pos)
+        if isinstance(node, NodeItem) and node is not wire.fixed.node_item:
+            ports = list(node.inputs.values() if wire.from_output else node.outputs.values())
+            if not ports:
+                side = "inputs" if wire.from_output else "outputs"
+                self.status_message.emit(f"Cannot connect: {node.label} has no {side}.")
+            else:
+                reason = self._graph.check_connection(self._wire_edge(wire, ports[0]))
+                self.status_message.emit(f"Cannot connect: {reason or 'no free port'}")
+            return  # a picked-up wire dropped on the wrong layer stays where it was
         if wire.detached is not None:
             self.push(DisconnectCommand(self._graph, wire.detached))
             self.status_message.emit("Connection removed.")
@@ -619,18 +645,30 @@ class GraphScene(QGraphicsScene):
         found = self._ports_near(scene_pos)
         return found[0][1] if found else None
 
-    def _snap_target(self, scene_pos: QPointF) -> PortItem | None:
+    def _compatible(self, port: PortItem) -> bool:
+        """Whether the free end of the wire being dragged may attach to ``port``."""
         wire = self._wire
-        if wire is None:
+        if wire is None or port.is_input != wire.from_output or port.node_id in wire.blocked:
+            return False
+        if port.is_input:
+            taken = self._graph.edge_into(port.node_id, port.name)
+            return taken is None or taken == wire.detached
+        return True
+
+    def _snap_target(self, scene_pos: QPointF) -> PortItem | None:
+        """A compatible port near the cursor, else the first free one of the node under it
+        (required ports before optional ones)."""
+        if self._wire is None:
             return None
         for _, port in self._ports_near(scene_pos):
-            if port.is_input != wire.from_output or port.node_id in wire.blocked:
-                continue
-            if port.is_input:
-                taken = self._graph.edge_into(port.node_id, port.name)
-                if taken is not None and taken != wire.detached:
-                    continue
-            return port
+            if self._compatible(port):
+                return port
+        node = self.item_at(scene_pos)
+        if isinstance(node, NodeItem):
+            ports = node.inputs if self._wire.from_output else node.outputs
+            candidates = [p for p in ports.values() if self._compatible(p)]
+            if candidates:
+                return min(candidates, key=lambda p: p.optional)  # stable: port order kept
         return None
 
     # -- context menus ------------------------------------------------------------------------

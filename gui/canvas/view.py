@@ -23,6 +23,8 @@ from gui.canvas.scene import LAYER_MIME, GraphScene
 
 MIN_ZOOM, MAX_ZOOM = 0.08, 3.0
 READABLE_ZOOM = 0.7  # below this node text gets hard to read
+_ARROWS = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (0, -1),
+           Qt.Key.Key_Down: (0, 1)}
 EMPTY_TEXT = "Drag a layer here from the palette, or press Tab to search"
 
 
@@ -257,6 +259,11 @@ class GraphView(QGraphicsView):
             self.fit_all()
         elif key == Qt.Key.Key_F2 and plain:
             scene.rename_selected()
+        elif key in _ARROWS and mods in (Qt.KeyboardModifier.NoModifier,
+                                         Qt.KeyboardModifier.ShiftModifier):
+            step = 50 if mods == Qt.KeyboardModifier.ShiftModifier else 10
+            dx, dy = _ARROWS[key]
+            scene.nudge_selection(dx * step, dy * step)
         elif key == Qt.Key.Key_Escape:
             scene.cancel_gestures()
             scene.select_node(None)
