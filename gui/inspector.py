@@ -497,7 +497,8 @@ class DatasetPreview(QFrame):
         self.table = QTableWidget()
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.setFixedHeight(170)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        self.table.horizontalHeader().setHighlightSections(False)
         self.body.addWidget(self.table)
         self.empty = QWidget()
         self.body.addWidget(self.empty)
@@ -618,9 +619,12 @@ class DatasetPreview(QFrame):
         self.table.setHorizontalHeaderLabels([*names, "target"])
         for row, (x, y) in enumerate(zip(xs, data["y"], strict=False)):
             for col in range(width):
-                self.table.setItem(row, col, QTableWidgetItem(forms.format_float(float(x[col]))))
+                self.table.setItem(row, col, QTableWidgetItem(f"{float(x[col]):.3g}"))
             self.table.setItem(row, width, QTableWidgetItem(self._label_of(data, y)))
         self.table.resizeColumnsToContents()
+        rows_height = sum(self.table.rowHeight(r) for r in range(len(xs)))
+        self.table.setFixedHeight(self.table.horizontalHeader().sizeHint().height()
+                                  + rows_height + 14)  # room for the horizontal scroll bar
         self.body.setCurrentWidget(self.table)
 
 
@@ -702,6 +706,7 @@ class ProjectForm(QWidget):
         self.dataset_form.addRow(form_label("File"), self.path_host)
         for name, (label, help) in DATASET_FIELDS.items():
             self._add_field(self.dataset_form, "dataset", DatasetSettings, name, label, help)
+        self.editors[("dataset", "target_column")].setPlaceholderText("the last column")
         layout.addLayout(self.dataset_form)
         self.preview = DatasetPreview()
         layout.addWidget(self.preview)
