@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from PySide6.QtGui import QUndoStack  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from graph.layout import auto_layout  # noqa: E402
 from graph.model import Edge, Graph  # noqa: E402
 from gui.canvas import GraphScene, GraphView  # noqa: E402
-from gui.canvas.layout import auto_layout_positions  # noqa: E402
 from gui.commands import SetParamCommand  # noqa: E402
 
 WIDTH = 64
@@ -63,7 +63,7 @@ def generate(layers: int) -> tuple[Graph, list[int]]:
     graph.connect(Edge(prev, "out", head, "in"))
     out = graph.add_node("Output").id
     graph.connect(Edge(head, "out", out, "in"))
-    for node_id, pos in auto_layout_positions(graph).items():
+    for node_id, pos in auto_layout(graph).items():
         graph.nodes[node_id].pos = pos
     return graph, [head]
 

@@ -71,7 +71,7 @@ def render_screenshot(window: object, png: str, ok: bool = True) -> int:
     window.runner.run_now()
     window.inspector.project_form.wait_preview()
     app.processEvents()
-    window.fit_view()
+    window.view.fit_readable()
     app.processEvents()
     image = window.grab()
     folder = os.path.dirname(os.path.abspath(png))

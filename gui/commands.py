@@ -339,10 +339,10 @@ class AutoLayoutCommand(QUndoCommand):
 
     def __init__(self, graph: Graph, parent: QUndoCommand | None = None) -> None:
         super().__init__("Auto layout", parent)
-        from gui.canvas.layout import auto_layout_positions  # layout math only, no items
+        from graph.layout import auto_layout  # layout math only, no items
 
         self.graph = graph
-        new = auto_layout_positions(graph)
+        new = auto_layout(graph)
         self.moves = {i: (graph.nodes[i].pos, pos) for i, pos in new.items()}
 
     def redo(self) -> None:

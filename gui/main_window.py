@@ -463,7 +463,7 @@ class MainWindow(QMainWindow):
         self.inspector.set_project(project)
         self.update_title()
         self.runner.schedule()
-        QTimer.singleShot(0, self, self.fit_view)  # after the scene has built its items
+        QTimer.singleShot(0, self, self.view.fit_readable)  # after the scene built its items
         self.project_changed.emit(project)
 
     def update_title(self, *_args: Any) -> None:

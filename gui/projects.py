@@ -104,7 +104,7 @@ class Template:
 
 def graph_thumbnail(graph: Graph, width: int, height: int, ratio: float = 1.0) -> QPixmap:
     """A small picture of a network: category-coloured blocks and their wires."""
-    from gui.canvas.layout import node_size
+    from graph.layout import node_size
 
     t = theme.current()
     pm = QPixmap(round(width * ratio), round(height * ratio))

@@ -23,11 +23,11 @@ from PySide6.QtGui import (
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
+from graph.layout import HEADER_HEIGHT, NODE_WIDTH
 from graph.model import Edge, Graph
 from gui import theme
 from gui.canvas import EMPTY_TEXT, LAYER_MIME, GraphScene, GraphView
 from gui.canvas.edge_item import EdgeItem
-from gui.canvas.layout import HEADER_HEIGHT, NODE_WIDTH
 from gui.canvas.node_item import NodeItem
 from gui.commands import AutoLayoutCommand
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from PySide6.QtGui import QUndoStack
 
+from graph.layout import node_size
 from graph.model import Edge, Graph
-from gui.canvas.layout import node_size
 from gui.commands import (
     AddNodeCommand,
     AutoLayoutCommand,

@@ -11,9 +11,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from graph.layout import port_offset
 from graph.model import Edge
 from gui.canvas import style
-from gui.canvas.layout import port_offset
 from gui.canvas.node_item import NodeItem
 
 _SELECTABLE = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable

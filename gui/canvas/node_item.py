@@ -19,15 +19,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from graph.model import Node
-from gui.canvas import style
-from gui.canvas.layout import (
+from graph.layout import (
     CORNER_RADIUS,
     HEADER_HEIGHT,
     PORT_RADIUS,
     node_size,
     port_offset,
 )
+from graph.model import Node
+from gui.canvas import style
 from gui.canvas.port_item import PortItem
 
 if TYPE_CHECKING:

@@ -14,8 +14,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from graph.layout import PORT_RADIUS
 from gui.canvas import style
-from gui.canvas.layout import PORT_RADIUS
 
 if TYPE_CHECKING:
     from gui.canvas.node_item import NodeItem

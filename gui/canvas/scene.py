@@ -26,10 +26,10 @@ from PySide6.QtWidgets import (
 )
 
 from graph import catalog
+from graph.layout import NODE_WIDTH, node_size, port_offset
 from graph.model import Edge, Graph, GraphEvent, Node
 from gui.canvas import style
 from gui.canvas.edge_item import EdgeItem, wire_path
-from gui.canvas.layout import NODE_WIDTH, node_size, port_offset
 from gui.canvas.node_item import NodeItem
 from gui.canvas.port_item import PortItem
 from gui.commands import (

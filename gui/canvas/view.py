@@ -22,7 +22,7 @@ from gui.canvas.quick_add import QuickAddPopup
 from gui.canvas.scene import LAYER_MIME, GraphScene
 
 MIN_ZOOM, MAX_ZOOM = 0.08, 3.0
-READABLE_ZOOM = 0.7  # below this node text gets hard to read
+READABLE_ZOOM = 0.65  # below this node text gets too small to read
 _ARROWS = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (0, -1),
            Qt.Key.Key_Down: (0, 1)}
 EMPTY_TEXT = "Drag a layer here from the palette, or press Tab to search"
