@@ -26,6 +26,11 @@ _BOUNDS: dict[str, Any] = {
 }
 
 
+def bounds(name: str) -> tuple | None:
+    """(minimum, maximum) or the allowed choices of a settings field, for editors."""
+    return _BOUNDS.get(name)
+
+
 class SettingsError(ValueError):
     """A settings field with a wrong type or value; the message names the field."""
 

@@ -37,8 +37,8 @@ from graph import catalog
 from graph.catalog import BOOL, CHOICE, FLOAT, INT, STR, Param
 from graph.model import GraphEvent
 from graph.project import Project
-from graph.settings import _BOUNDS as SETTINGS_BOUNDS
 from graph.settings import DatasetSettings, TrainingSettings
+from graph.settings import bounds as settings_bounds
 from gui import forms, style, theme
 from gui.projects import SetSettingsCommand
 
@@ -92,7 +92,7 @@ PREVIEW_ROWS = 6
 def settings_param(cls: type, name: str, label: str, help: str) -> Param:
     """A catalog-style declaration of a settings field, so it gets the same widgets."""
     default = getattr(cls(), name)
-    bounds = SETTINGS_BOUNDS.get(name)
+    bounds = settings_bounds(name)
     if isinstance(bounds, tuple) and bounds and isinstance(bounds[0], str):
         return Param(name, CHOICE, default, help, choices=bounds, label=label)
     if isinstance(default, bool):
