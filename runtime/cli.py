@@ -240,8 +240,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _parse_shape(text: str) -> list[list[int]]:
     try:
-        shapes = [[int(v) for v in part.replace("x", ",").split(",") if v.strip()]
-                  for part in text.split(";")]
+        shapes = [[int(v) for v in part.replace("x", ",").split(",")] for part in text.split(";")]
     except ValueError:
         shapes = []
     if not shapes or not all(shapes) or any(v <= 0 for s in shapes for v in s):

@@ -557,6 +557,7 @@ def main() -> None:
         print(f"best epoch {best_epoch}: val loss {val_loss:.4f}, val {Score.name} "
               f"{val_score:.4f}; saved {args.out}")
     if distributed:
+        print(f"rank {rank} of {world} finished", flush=True)
         dist.destroy_process_group()
 
 

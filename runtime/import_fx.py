@@ -4,7 +4,7 @@ Leaf modules (everything in ``torch.nn``, and the two helper classes Plexus' own
 files define) become catalog nodes with their parameters read from the module; supported
 functions and tensor methods (add, mul, cat, flatten, view/reshape of each sample, relu and
 friends, functional pooling and dropout) become merge, reshape, activation and pooling nodes.
-The example input runs through the traced graph (``ShapeProp``) so every value has a shape and
+The example input runs through the traced graph so that every value has a shape and
 the imported graph can be checked against the original's outputs.
 """
 
@@ -21,7 +21,6 @@ from typing import Any
 
 import torch
 from torch import Tensor, fx, nn
-from torch.fx.passes.shape_prop import ShapeProp
 
 from graph.model import Edge
 from graph.project import Project
@@ -113,6 +112,30 @@ def _is_helper(module: nn.Module) -> str | None:
     return None
 
 
+class _ShapeFailure(Exception):
+    """The fx node that failed on the example input, and its exception."""
+
+    def __init__(self, node: fx.Node, error: BaseException) -> None:
+        super().__init__(node.name)
+        self.node, self.error = node, error
+
+
+class _Shapes(fx.Interpreter):
+    """Runs the traced graph on the example input, noting each tensor's shape (like fx's
+    ShapeProp, which prints a traceback when a node fails)."""
+
+    extra_traceback = False  # keep messages as torch wrote them
+
+    def run_node(self, n: fx.Node) -> Any:
+        try:
+            result = super().run_node(n)
+        except Exception as exc:  # noqa: BLE001 - reported with the node's name
+            raise _ShapeFailure(n, exc) from None
+        if isinstance(result, Tensor):
+            n.meta["shape"] = tuple(result.shape)
+        return result
+
+
 class _Tracer(fx.Tracer):
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
         return _is_helper(m) is not None or super().is_leaf_module(m, module_qualified_name)
@@ -176,10 +199,12 @@ def import_module(source: str | Path | nn.Module, name: str | None = None,
                for p, s, d in zip(placeholders, shapes, dtypes, strict=True)]
     try:
         with torch.no_grad():
-            ShapeProp(gm).propagate(*example)
-    except Exception as exc:  # noqa: BLE001
+            _Shapes(gm).run(*example)
+    except _ShapeFailure as failure:
+        n, exc = failure.node, failure.error
+        at = f"'{n.target}'" if n.op == "call_module" else f"node '{n.name}'"
         raise ModelImportError(f"{where} fails on an input of shape "
-                               f"{' and '.join('x'.join(map(str, s)) for s in shapes)}: "
+                               f"{' and '.join('x'.join(map(str, s)) for s in shapes)} at {at}: "
                                f"{_line(exc)}; check the input shape") from None
     builder = GraphBuilder(where)
     _Walker(gm, builder, model).walk(shapes, dtypes)
@@ -488,8 +513,7 @@ class _Walker:
         raise Unsupported(f"a constant {value!r} where a tensor is expected")
 
     def shape(self, n: fx.Node) -> tuple[int, ...]:
-        meta = n.meta.get("tensor_meta")
-        return tuple(meta.shape) if meta is not None and hasattr(meta, "shape") else ()
+        return n.meta.get("shape", ())
 
     # modules
     def module(self, n: fx.Node) -> Any:

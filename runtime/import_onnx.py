@@ -448,6 +448,21 @@ class _Walker:
         return self.b.add("AdaptiveAvgPool2d", {"output_size": (1, 1)}, self.label(node),
                           [self.ref(node.input[0])])
 
+    def op_ReduceMean(self, node: Any, attrs: dict[str, Any]) -> Ref:
+        """A mean over height and width is global average pooling (what exporters make of
+        ``AdaptiveAvgPool2d(1)``), followed by a flatten when the dimensions are dropped."""
+        rank = self.rank(node.input[0])
+        axes = attrs.get("axes")
+        if axes is None and len(node.input) > 1 and node.input[1]:
+            axes = self.const(node.input[1], "the axes").tolist()
+        if rank != 4 or axes is None or sorted(int(a) % 4 for a in axes) != [2, 3]:
+            raise Unsupported("only a mean over height and width of N x C x H x W")
+        ref = self.b.add("AdaptiveAvgPool2d", {"output_size": (1, 1)}, self.label(node),
+                         [self.ref(node.input[0])])
+        if attrs.get("keepdims", 1):
+            return ref
+        return self.b.add("Flatten", {"start_dim": 1}, f"{self.label(node)}_flat", [ref])
+
     def op_BatchNormalization(self, node: Any, attrs: dict[str, Any]) -> Ref:
         if attrs.get("training_mode", 0):
             raise Unsupported("training_mode=1")

@@ -1,0 +1,431 @@
+"""Export: readable module files, training scripts (one process and torchrun) and ONNX.
+
+Exported code runs in a subprocess with a clean ``sys.path`` (``python -I``, no PYTHONPATH, a
+temporary folder as working directory), where Plexus' own packages cannot be imported: only
+torch, numpy and safetensors from the venv.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import safetensors.torch
+import torch
+
+from graph.model import Graph
+from graph.project import Project, save_project
+from graph.settings import DatasetSettings, TrainingSettings
+from resources.examples import make
+from resources.examples.make import chain, connect
+from runtime import export
+from runtime.compile import (
+    compile_graph,
+    load_node_state,
+    node_state,
+    weights_from_bytes,
+    weights_to_bytes,
+)
+from runtime.data import load_dataset
+from runtime.train import evaluate_model
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+RUFF = VENV_BIN / "ruff"
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def with_weights(project: Project, seed: int = 0) -> Project:
+    """The project with deterministic random weights stored, as a trained one has."""
+    torch.manual_seed(seed)
+    compiled = compile_graph(project.graph)
+    project.weights = weights_to_bytes(node_state(compiled))
+    return project
+
+
+def mixed_design() -> Project:
+    """Every kind of node the exporter treats specially: token input, the recurrent wrapper
+    (sequence, last, bidirectional, relu RNN), a transformer layer, a three-input Add, Concat,
+    Reshape, Multiply, BatchNorm, and two Output heads."""
+    g = Graph()
+    tok = chain(g, None, ("Input", {"shape": (6,), "dtype": "long"}, "tokens"),
+                ("Embedding", {"num_embeddings": 50, "embedding_dim": 8}, "embed"))
+    lstm = chain(g, tok, ("LSTM", {"hidden_size": 8}, "lstm"))
+    gru = chain(g, tok, ("GRU", {"hidden_size": 4, "bidirectional": True, "output": "last"},
+                         "gru"))
+    rnn = chain(g, tok, ("RNN", {"hidden_size": 8, "nonlinearity": "relu", "num_layers": 2},
+                         "rnn"))
+    encoder = chain(g, tok, ("TransformerEncoderLayer",
+                             {"nhead": 2, "dim_feedforward": 16, "dropout": 0.0}, "encoder"))
+    total = g.add_node("Add", name="sum3")
+    for port, src in zip(("in1", "in2", "in3"), (lstm, rnn, encoder), strict=True):
+        connect(g, src, total, port)
+    flat = chain(g, total, ("Flatten", {}, "flat"))
+    joined = g.add_node("Concat", {"dim": 1}, name="joined")
+    connect(g, flat, joined, "in1")
+    connect(g, gru, joined, "in2")
+    body = chain(g, joined, ("Linear", {"out_features": 16}, "fc"), ("LayerNorm", {}, "norm"),
+                 ("GELU", {}, "gelu"))
+    chain(g, body, ("Reshape", {"shape": (4, 4)}, "grid"), ("Softmax", {"dim": -1}, "soft"),
+          ("Flatten", {}, "flat2"), ("Linear", {"out_features": 3}, "head_a"),
+          ("Output", {"task": "classification"}, "out_a"))
+    gate = chain(g, body, ("Linear", {"out_features": 16}, "gate_lin"), ("Sigmoid", {}, "gate"))
+    gated = g.add_node("Multiply", name="gated")
+    connect(g, body, gated, "in1")
+    connect(g, gate, gated, "in2")
+    chain(g, gated, ("Dropout", {"p": 0.1}, "drop"), ("BatchNorm1d", {}, "bn"),
+          ("LeakyReLU", {"negative_slope": 0.2}, "lrelu"),
+          ("Linear", {"out_features": 2, "bias": False}, "head_b"), ("Tanh", {}, "tanh"),
+          ("Output", {"task": "regression", "loss": "l1", "weight": 0.5}, "out_b"))
+    return Project(graph=g, name="mixed net", description='Odd "quotes" and \\ backslashes.')
+
+
+def example_input(project: Project, batch: int, seed: int = 1) -> list[torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    compiled = compile_graph(project.graph)
+    inputs = []
+    for node_id in compiled.input_nodes:
+        node = project.graph.nodes[node_id]
+        shape = (batch, *node.param("shape"))
+        if node.param("dtype") == "long":
+            inputs.append(torch.randint(0, 50, shape, generator=generator))
+        else:
+            inputs.append(torch.randn(shape, generator=generator))
+    return inputs
+
+
+def compiled_outputs(project: Project, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+    compiled = compile_graph(project.graph)
+    load_node_state(compiled, weights_from_bytes(project.weights))
+    compiled.module.eval()
+    with torch.no_grad():
+        out = compiled.module(*inputs)
+    return list(out) if isinstance(out, tuple) else [out]
+
+
+def clean_run(args: list[str], cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess:
+    """Run with the venv's interpreter in isolated mode: no PYTHONPATH, cwd outside the repo."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env["OMP_NUM_THREADS"] = "1"
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def projects() -> dict[str, Project]:
+    out = {name: with_weights(make.build(name)) for name in make.EXAMPLES}
+    out["mixed_net"] = with_weights(mixed_design())
+    return out
+
+
+# -- the module file ----------------------------------------------------------------------------
+def test_module_file_reads_like_hand_written_code(projects):
+    text = export.export_python(projects["digits_cnn"])
+    assert "class DigitsCnn(nn.Module):" in text
+    assert "        self.conv1 = nn.Conv2d(1, 16, kernel_size=(3, 3), padding=(1, 1))" in text
+    assert "        self.pool1 = nn.MaxPool2d(kernel_size=(2, 2), stride=(2, 2))" in text
+    assert "        self.dropout = nn.Dropout(p=0.2)" in text
+    assert "        self.fc1 = nn.Linear(128, 64)" in text
+    assert "        x = self.conv1(image)\n        x = self.relu1(x)" in text
+    assert "        return self.logits(x)" in text
+    assert "import *" not in text and "GraphModule" not in text and "fx" not in text
+    assert str(ROOT) not in text and "/tmp" not in text
+    assert "class Recurrent" not in text and "class Reshape" not in text
+
+    resnet = export.export_python(projects["digits_resnet"])
+    assert "        stem_relu = self.stem_relu(x)" in resnet
+    assert "        x = x + stem_relu" in resnet
+
+    mixed = export.export_python(projects["mixed_net"])
+    assert "class Recurrent(nn.Module):" in mixed and "class Reshape(nn.Module):" in mixed
+    assert 'self.gru = Recurrent(nn.GRU(8, 4, batch_first=True, bidirectional=True), ' \
+           'output="last")' in mixed
+    assert "self.grid = Reshape(4, 4)" in mixed
+    assert "x = lstm + rnn + x" in mixed
+    assert "x = torch.cat([x, gru], dim=1)" in mixed
+    assert "def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:" \
+        in mixed
+
+
+def test_class_and_file_names():
+    assert export.class_name("digits_cnn") == "DigitsCnn"
+    assert export.class_name("3 layer net") == "Model3LayerNet"
+    assert export.class_name("none") == "NoneModel"
+    assert export.class_name("reshape") == "ReshapeModel"
+    assert export.class_name("") == "Model"
+    assert export.file_stem("Digits CNN (v2)") == "digits_cnn_v2"
+
+
+def test_exported_files_pass_ruff_and_run_with_only_torch(projects, tmp_path):
+    """Every example and the mixed design: ruff clean, and in a clean interpreter (Plexus not
+    importable) the module with its weights gives the compiled graph's outputs."""
+    cases = {}
+    for name, project in projects.items():
+        written = export.write_python(project, tmp_path / f"{name}.py")
+        assert [p.name for p in written] == [f"{name}.py", f"{name}.safetensors"]
+        inputs = example_input(project, batch=3)
+        safetensors.torch.save_file({f"in{i}": t for i, t in enumerate(inputs)},
+                                    str(tmp_path / f"{name}.inputs.safetensors"))
+        cases[name] = export.class_name(project.name)
+    script_files = [str(tmp_path / f"{name}.py") for name in cases]
+    (tmp_path / "train_xor.py").write_text(export.export_script(projects["xor_mlp"]))
+    lint = subprocess.run([str(RUFF), "check", "--no-cache", "--config",
+                           str(ROOT / "pyproject.toml"), *script_files,
+                           str(tmp_path / "train_xor.py")],
+                          capture_output=True, text=True, timeout=120)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+    runner = tmp_path / "runner.py"
+    runner.write_text(
+        "import importlib.util, json, sys\n"
+        "import torch\n"
+        "from safetensors.torch import load_file, save_file\n"
+        "found = []\n"
+        "for package in ('graph', 'runtime', 'gui', 'resources'):\n"
+        "    try:\n"
+        "        __import__(package)\n"
+        "        found.append(package)\n"
+        "    except ImportError:\n"
+        "        pass\n"
+        f"cases = {json.dumps(cases)}\n"
+        "for name, cls in cases.items():\n"
+        "    spec = importlib.util.spec_from_file_location(name, name + '.py')\n"
+        "    module = importlib.util.module_from_spec(spec)\n"
+        "    spec.loader.exec_module(module)\n"
+        "    model = getattr(module, cls)().load_weights().eval()\n"
+        "    inputs = load_file(name + '.inputs.safetensors')\n"
+        "    with torch.no_grad():\n"
+        "        out = model(*(inputs[f'in{i}'] for i in range(len(inputs))))\n"
+        "    out = out if isinstance(out, tuple) else (out,)\n"
+        "    save_file({f'out{i}': o for i, o in enumerate(out)}, name + '.outputs.safetensors')\n"
+        "print(json.dumps({'plexus_importable': found, 'path': sys.path}))\n")
+    result = clean_run([sys.executable, "-I", str(runner)], tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["plexus_importable"] == []
+    assert str(ROOT) not in report["path"]
+    for name, project in projects.items():
+        inputs = example_input(project, batch=3)
+        expected = compiled_outputs(project, inputs)
+        got = safetensors.torch.load_file(str(tmp_path / f"{name}.outputs.safetensors"))
+        assert len(got) == len(expected), name
+        for index, want in enumerate(expected):
+            assert float((got[f"out{index}"] - want).abs().max()) < 1e-5, name
+
+    # the file also runs as a script: a demo forward pass on random input
+    demo = clean_run([sys.executable, "-I", "digits_cnn.py"], tmp_path)
+    assert demo.returncode == 0, demo.stderr
+    assert demo.stdout.strip() == "2 x 10"
+
+
+def test_untrained_project_exports_no_weights(tmp_path):
+    written = export.write_python(make.build("xor_mlp"), tmp_path / "xor.py")
+    assert [p.name for p in written] == ["xor.py"]
+    assert "model.load_weights(path)" in written[0].read_text()
+
+
+def test_invalid_design_export_names_the_node(tmp_path):
+    project = make.build("xor_mlp")
+    logits = project.graph.node_by_name("logits")
+    project.graph.disconnect(project.graph.in_edges(logits.id)[0])
+    with pytest.raises(export.ExportError, match="Linear 'logits'"):
+        export.export_python(project)
+    with pytest.raises(export.ExportError, match="must end in .py"):
+        export.write_python(make.build("xor_mlp"), tmp_path / "model.txt")
+
+
+# -- the training script --------------------------------------------------------------------------
+def script_data(project: Project, tmp_path: Path, tag: str):
+    path = tmp_path / f"train_{tag}.py"
+    path.write_text(export.export_script(project))
+    return runpy.run_path(str(path), run_name="plexus_test")["load_data"]()
+
+
+def assert_same_data(mine, bundle) -> None:
+    for part, reference in zip(mine, (bundle.train, bundle.val), strict=True):
+        for a, b in zip(part.tensors, reference.tensors, strict=True):
+            assert a.dtype == b.dtype and a.shape == b.shape
+            assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("dataset", [
+    DatasetSettings(name="xor", samples=200, noise=0.2, seed=4),
+    DatasetSettings(name="spirals", samples=150, seed=1),
+    DatasetSettings(name="circles", samples=150, seed=2, val_split=0.3),
+    DatasetSettings(name="moons", samples=150, seed=3),
+    DatasetSettings(name="blobs", samples=150, seed=5, options={"classes": 4}),
+    DatasetSettings(name="house_prices", samples=300, seed=6, scaling="normalize"),
+    DatasetSettings(name="digits", seed=7),
+], ids=lambda d: d.name)
+def test_script_regenerates_builtin_data_exactly(dataset, tmp_path):
+    project = make.build("spirals_mlp")
+    project.dataset = dataset
+    assert_same_data(script_data(project, tmp_path, dataset.name), load_dataset(dataset))
+
+
+def test_script_reads_csv_and_npz_like_plexus(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = ["size,colour,price,label"]
+    for i in range(40):
+        rows.append(f"{rng.uniform(1, 9):.3f},{['red', 'green', 'blue'][i % 3]},"
+                    f"{rng.normal(100, 20):.2f},{['yes', 'no'][i % 2]}")
+    (tmp_path / "table.csv").write_text("\n".join(rows) + "\n")
+    project = make.build("spirals_mlp")
+    for settings in (DatasetSettings(name="csv", path=str(tmp_path / "table.csv")),
+                     DatasetSettings(name="csv", path=str(tmp_path / "table.csv"),
+                                     target_column="price", scaling="normalize")):
+        project.dataset = settings
+        assert_same_data(script_data(project, tmp_path, "csv"), load_dataset(settings))
+    np.savez(tmp_path / "arrays.npz", X=rng.normal(size=(30, 3, 4)),
+             y=rng.integers(0, 3, 30))
+    settings = DatasetSettings(name="npz", path=str(tmp_path / "arrays.npz"))
+    project.dataset = settings
+    assert_same_data(script_data(project, tmp_path, "npz"), load_dataset(settings))
+
+
+def test_script_follows_the_training_settings(projects):
+    project = with_weights(make.build("digits_cnn"))
+    project.training = TrainingSettings(optimizer="sgd", lr=0.1, momentum=0.5,
+                                        schedule="onecycle", grad_clip=1.0, early_stopping=3)
+    project.graph.set_node_options(project.graph.node_by_name("conv1").id, frozen=True)
+    project.graph.set_node_options(project.graph.node_by_name("fc1").id, lr_mult=0.1)
+    text = export.export_script(project)
+    assert "torch.optim.SGD(groups, lr=LR, momentum=MOMENTUM" in text
+    assert "OneCycleLR" in text and "nn.utils.clip_grad_norm_" in text
+    assert 'FROZEN = ["conv1"]' in text and 'LR_MULT = {"fc1": 0.1}' in text
+    assert "nn.functional.cross_entropy" in text
+    xor = export.export_script(projects["xor_mlp"])
+    assert "binary_cross_entropy_with_logits" in xor and "OneCycleLR" not in xor
+    house = export.export_script(projects["house_prices_mlp"])
+    assert "nn.functional.mse_loss" in house and 'name = "r2"' in house
+    with pytest.raises(export.ExportError, match="one of each"):
+        export.export_script(projects["mixed_net"])
+
+
+def test_script_trains_xor_alone_and_with_torchrun(projects, tmp_path):
+    """``python train.py`` reaches accuracy 1.0 with the project's epochs, and its weights
+    load into the compiled graph; ``torchrun --nproc_per_node 2`` (gloo) trains too and both
+    ranks finish."""
+    project = projects["xor_mlp"]
+    script = tmp_path / "train.py"
+    export.write_script(project, script)
+    single = clean_run([sys.executable, "-I", str(script)], tmp_path)
+    assert single.returncode == 0, single.stderr
+    assert "training on cpu x 1" in single.stdout
+    final = re.search(r"best epoch (\d+): val loss ([\d.]+), val accuracy ([\d.]+)",
+                      single.stdout)
+    assert final, single.stdout
+    assert float(final.group(3)) == 1.0
+    assert f"epoch {project.training.epochs}/{project.training.epochs}" in single.stdout
+
+    compiled = compile_graph(project.graph)
+    trained = safetensors.torch.load_file(str(tmp_path / "train.safetensors"))
+    compiled.module.load_state_dict(trained)
+    metrics = evaluate_model(compiled, load_dataset(project.dataset))
+    assert metrics["val_accuracy"] == 1.0
+
+    (tmp_path / "train.safetensors").unlink()
+    ddp = clean_run([sys.executable, "-I", "-m", "torch.distributed.run", "--standalone",
+                     "--nproc_per_node", "2", str(script)], tmp_path, timeout=300)
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    assert "training on cpu x 2" in ddp.stdout
+    assert "rank 0 of 2 finished" in ddp.stdout and "rank 1 of 2 finished" in ddp.stdout
+    final = re.search(r"val accuracy ([\d.]+); saved", ddp.stdout)
+    assert final and float(final.group(1)) >= 0.97, ddp.stdout[-2000:]
+    assert (tmp_path / "train.safetensors").is_file()
+
+
+# -- ONNX ------------------------------------------------------------------------------------------
+@pytest.fixture
+def reuse_torchlib_registry(monkeypatch):
+    """Test speed only: build torch.onnx's table of ATen-to-ONNX functions once instead of
+    once per export (about a second each on the 2-core machine)."""
+    try:
+        from torch.onnx._internal.exporter import _registration
+        original = _registration.ONNXRegistry.__dict__["from_torchlib"].__func__
+    except (ImportError, AttributeError, KeyError):  # a torch without it: export as is
+        return
+    cache = {}
+
+    def cached(cls, *args, **kwargs):
+        key = (args, tuple(sorted(kwargs.items())))
+        if key not in cache:
+            cache[key] = original(cls, *args, **kwargs)
+        return cache[key]
+
+    monkeypatch.setattr(_registration.ONNXRegistry, "from_torchlib", classmethod(cached))
+
+
+def test_onnx_export_of_every_example_runs_in_onnxruntime(projects, tmp_path,
+                                                          reuse_torchlib_registry):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxscript")
+    ort = pytest.importorskip("onnxruntime")
+    for name in make.EXAMPLES:
+        project = projects[name]
+        path = export.export_onnx(project, tmp_path / f"{name}.onnx")
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        compiled = compile_graph(project.graph)
+        inputs = [project.graph.nodes[i].name for i in compiled.input_nodes]
+        outputs = [project.graph.nodes[i].name for i in compiled.output_nodes]
+        assert [i.name for i in session.get_inputs()] == inputs
+        assert [o.name for o in session.get_outputs()] == outputs
+        assert not isinstance(session.get_inputs()[0].shape[0], int)  # dynamic batch
+        for batch in (1, 7):
+            x = example_input(project, batch)
+            want = compiled_outputs(project, x)
+            got = session.run(None, {n: t.numpy() for n, t in zip(inputs, x, strict=True)})
+            for a, b in zip(got, want, strict=True):
+                assert a.shape == tuple(b.shape)
+                assert float(np.abs(a - b.numpy()).max()) < 1e-4, name
+
+
+def test_onnx_error_names_the_node(projects, tmp_path, monkeypatch):
+    """When the exporter fails, each layer is exported alone to name the one at fault."""
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxscript")
+
+    def refuse_tanh(module, args, path, input_names, output_names):
+        if any(isinstance(m, torch.nn.Tanh) for m in module.modules()):
+            raise RuntimeError("no ONNX equivalent for aten::tanh\nmore details")
+        path.write_bytes(b"")
+
+    monkeypatch.setattr(export, "_onnx_export", refuse_tanh)
+    with pytest.raises(export.ExportError) as info:
+        export.export_onnx(projects["xor_mlp"], tmp_path / "xor.onnx")
+    message = str(info.value)
+    assert message.startswith("Tanh 'act1' cannot be exported to ONNX: no ONNX equivalent")
+    assert "\n" not in message
+
+
+def test_cli_export_writes_each_kind(tmp_path, projects, capsys):
+    from main import main
+
+    project_file = tmp_path / "xor.plexus"
+    save_project(projects["xor_mlp"], project_file)
+    assert main(["export", str(project_file), "--to", "python"]) == 0
+    assert (tmp_path / "xor_mlp.py").is_file() and (tmp_path / "xor_mlp.safetensors").is_file()
+    assert capsys.readouterr().out.startswith("wrote ")
+    target = tmp_path / "train.py"
+    assert main(["export", str(project_file), "--to", "script", "-o", str(target)]) == 0
+    assert "DistributedSampler" in target.read_text()
+    assert main(["export", str(tmp_path / "missing.plexus"), "--to", "script"]) == 2
+    error = capsys.readouterr().err
+    assert len(error.strip().splitlines()) == 1 and "missing.plexus" in error
+    assert main(["export", str(project_file), "--to", "python", "-o",
+                 str(tmp_path / "model.txt")]) == 1
+    assert "must end in .py" in capsys.readouterr().err
