@@ -1,0 +1,307 @@
+"""The Boundary panel: what the network does to the plane, and where a hidden layer puts the data.
+
+Left, for 2-D data sets: the model's prediction over the plane as a coloured field (class
+colours mixed by probability, as in TensorFlow Playground) with the validation points on top.
+Right: the hidden representation, the same points as a chosen hidden layer maps them (PCA to
+2-D when wider), coloured by class, so one can watch the network bend the space until the
+classes separate. Payloads are ``runtime.probes.decision_boundary``'s and
+``hidden_representation``'s.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QWidget
+
+from gui import style, theme
+from gui.panels import plotting as P
+from gui.panels.filters import fill_node_combo, node_combo, select_in_combo
+
+EMPTY_TEXT = ("Train the network (press Train) to watch it split the plane: the field shows "
+              "what it predicts everywhere, the dots are validation samples.")
+HIDDEN_EMPTY = "Select a hidden layer and train the network to see where it puts the samples."
+
+
+def not_two_d_text(dataset: str) -> str:
+    name = dataset or "a data set with more than two features"
+    return (f"Decision boundaries need a 2-D dataset such as spirals; this project uses "
+            f"{name}.")
+
+
+class BoundaryPanel(P.MonitorPanel):
+    """Signal ``node_chosen(int)``: the user picked the hidden layer in the panel."""
+
+    node_chosen = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(EMPTY_TEXT, parent)
+        self.setObjectName("boundary_panel")
+        self.dataset = ""
+        self.two_d = True
+        self.class_names: list[str] = []
+        self._parts: dict[str, Any] = {}
+
+        self.legend = QLabel()
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.setFont(style.font("small"))
+        hidden_label = QLabel("Hidden layer")
+        hidden_label.setProperty("role", "dim")
+        self.layer_combo = node_combo("The layer whose outputs the right plot shows (the canvas "
+                                      "selection picks it too)")
+        self.layer_combo.setObjectName("boundary_layer")
+        self.layer_combo.currentIndexChanged.connect(self._layer_picked)
+        for widget in (self.legend, hidden_label, self.layer_combo):
+            self.header.addWidget(widget)
+
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(8)
+        self.body_layout.addLayout(row, 1)
+        self.left = QStackedWidget()
+        self.field_view = P.make_plot_widget()
+        self.field_plot = self.field_view.getPlotItem()
+        self.field = P.image_plot(self.field_plot, top_down=False, axes=True)
+        self.points = pg.ScatterPlotItem(size=6, pxMode=True)
+        self.field_plot.addItem(self.points)
+        self.field_view.scene().sigMouseMoved.connect(self._hover_field)
+        self.left_message = QLabel()
+        self.left_message.setObjectName("boundary_message")
+        self.left_message.setWordWrap(True)
+        self.left_message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.left_message.setProperty("role", "dim")
+        self.left_message.setMargin(12)
+        self.left.addWidget(self.field_view)
+        self.left.addWidget(self.left_message)
+        row.addWidget(self.left, 1)
+
+        self.right = QStackedWidget()
+        self.hidden_view = P.make_plot_widget()
+        self.hidden_plot = self.hidden_view.getPlotItem()
+        self.hidden_points = pg.ScatterPlotItem(size=5, pxMode=True)
+        self.hidden_plot.addItem(self.hidden_points)
+        self.hidden_view.scene().sigMouseMoved.connect(self._hover_hidden)
+        self.hidden_message = QLabel(HIDDEN_EMPTY)
+        self.hidden_message.setWordWrap(True)
+        self.hidden_message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hidden_message.setProperty("role", "dim")
+        self.hidden_message.setMargin(12)
+        self.right.addWidget(self.hidden_view)
+        self.right.addWidget(self.hidden_message)
+        row.addWidget(self.right, 1)
+        self._style_plots()
+
+        self.field_shape: tuple[int, int] = (0, 0)
+        self.field_rgb: np.ndarray | None = None
+        self.hidden_count = 0
+        self._boundary: dict[str, Any] | None = None
+
+    def _style_plots(self) -> None:
+        P.style_plot(self.field_plot, x="x\u2081", y="x\u2082")
+        P.style_plot(self.hidden_plot)
+        self.field_plot.getViewBox().setAspectLocked(True)
+
+    # choices -----------------------------------------------------------------------------------
+    def set_dataset(self, name: str, two_d: bool, class_names: list[str] | None = None) -> None:
+        """What the project trains on: boundaries only make sense for 2-D inputs."""
+        self.dataset, self.two_d = name, bool(two_d)
+        if class_names is not None:
+            self.class_names = list(class_names)
+        self.empty_text = EMPTY_TEXT if self.two_d else (
+            not_two_d_text(name) + " Select a hidden layer and train the network to see "
+            "where it puts the samples.")
+        self._parts.pop("boundary", None)
+        self._update_legend(len(self.class_names))
+        if self.is_empty:
+            self.show_empty()
+        self.request_repaint()
+
+    def set_nodes(self, choices: list[tuple[int, str]], current: int | None = None) -> None:
+        fill_node_combo(self.layer_combo, choices, current)
+
+    def set_node(self, node_id: int | None) -> None:
+        if node_id is not None:
+            select_in_combo(self.layer_combo, node_id)
+
+    @property
+    def node_id(self) -> int | None:
+        data = self.layer_combo.currentData()
+        return int(data) if data is not None else None
+
+    def _layer_picked(self, _index: int) -> None:
+        node_id = self.node_id
+        if node_id is not None:
+            self.node_chosen.emit(node_id)
+
+    # payloads ----------------------------------------------------------------------------------
+    def submit(self, payload: Any) -> None:
+        """Boundary and hidden payloads arrive separately; keep the latest of each."""
+        if payload and payload.get("probe") in ("boundary", "hidden"):
+            self._parts[payload["probe"]] = payload
+            super().submit(dict(self._parts))
+        else:
+            super().submit(payload)
+
+    def reset(self) -> None:
+        self._parts = {}
+        super().reset()
+
+    def render(self, payload: Any) -> None:
+        boundary = (payload or {}).get("boundary")
+        hidden = (payload or {}).get("hidden")
+        if boundary is None and hidden is None:
+            self.show_empty()
+            return
+        self._render_boundary(boundary)
+        self._render_hidden(hidden)
+        epoch = next((p.get("epoch") for p in (boundary, hidden) if p and p.get("epoch")), None)
+        what = "Decision boundary" if self.two_d else "Hidden representation"
+        self.title.setText(what + (f" \u00b7 epoch {epoch}" if epoch else ""))
+        self.show_body()
+
+    def _render_boundary(self, payload: dict[str, Any] | None) -> None:
+        if not self.two_d or payload is None or payload.get("error"):
+            text = (payload or {}).get("error") if payload else None
+            if not self.two_d:
+                text = not_two_d_text(self.dataset)
+            self.left_message.setText(text or EMPTY_TEXT)
+            self.left.setCurrentWidget(self.left_message)
+            self._boundary = None
+            return
+        self._boundary = payload
+        t = theme.current()
+        xs = np.asarray(payload["xs"], np.float32)
+        ys = np.asarray(payload["ys"], np.float32)
+        names = list(payload.get("class_names") or self.class_names)
+        probs = payload.get("probabilities")
+        if probs is not None:
+            probs = np.asarray(probs, np.float32)
+            count = probs.shape[-1]
+            names = names + [str(i) for i in range(len(names), count)]
+            rgb = P.blend(P.class_colors(count), probs, t.window, strength=0.62)
+            self.field.setImage(rgb, autoLevels=False, levels=(0, 255), lut=None)
+            self.field_rgb = rgb
+            self._update_legend(count, names)
+        else:
+            values = np.asarray(payload.get("values"), np.float32)
+            levels, diverging = P.value_levels(values)
+            cmap = P.diverging_colormap() if diverging else P.sequential_colormap()
+            self.field.setImage(values, levels=levels, lut=P.lookup_table(cmap),
+                                autoLevels=False)
+            self.field_rgb = None
+            self.legend.setText("")
+        self.field_shape = (len(ys), len(xs))
+        xs, ys = xs.astype(float), ys.astype(float)
+        dx = float(xs[1] - xs[0]) if len(xs) > 1 else 1.0
+        dy = float(ys[1] - ys[0]) if len(ys) > 1 else 1.0
+        self.field.setRect(QRectF(float(xs[0]) - dx / 2, float(ys[0]) - dy / 2,
+                                  dx * len(xs), dy * len(ys)))
+        points = np.asarray(payload.get("points"), np.float32).reshape(-1, 2)
+        labels = np.asarray(payload.get("labels"))
+        self.points.setData(pos=points, brush=self._brushes(labels, len(points)),
+                            pen=pg.mkPen(style.mix(t.window, "#000000", 0.35), width=0.8),
+                            size=6)
+        self.field_plot.setRange(xRange=(float(xs[0]) - dx / 2, float(xs[-1]) + dx / 2),
+                                 yRange=(float(ys[0]) - dy / 2, float(ys[-1]) + dy / 2),
+                                 padding=0)
+        epoch = payload.get("epoch")
+        P.set_title(self.field_plot, "Prediction over the plane" + (
+            f" after epoch {epoch}" if epoch else ""))
+        self.left.setCurrentWidget(self.field_view)
+
+    def _render_hidden(self, payload: dict[str, Any] | None) -> None:
+        if payload is None or payload.get("error"):
+            self.hidden_message.setText((payload or {}).get("error") or HIDDEN_EMPTY)
+            self.right.setCurrentWidget(self.hidden_message)
+            self.hidden_count = 0
+            return
+        t = theme.current()
+        points = np.asarray(payload["points"], np.float32).reshape(-1, 2)
+        labels = np.asarray(payload.get("labels"))
+        self.hidden_count = len(points)
+        self.hidden_points.setData(pos=points, brush=self._brushes(labels, len(points)),
+                                   pen=pg.mkPen(style.mix(t.window, "#000000", 0.35), width=0.6),
+                                   size=5)
+        name = payload.get("name", "")
+        dims = int(payload.get("dims", 2))
+        ratios = list(payload.get("explained_variance") or [0.0, 0.0])
+        if payload.get("method") == "pca":
+            P.set_title(self.hidden_plot, f"{name} \u00b7 {dims} dimensions, PCA to 2 "
+                        f"({ratios[0]:.0%} + {ratios[1]:.0%} of the variance)")
+            P.style_axis(self.hidden_plot.getAxis("bottom"), "principal component 1")
+            P.style_axis(self.hidden_plot.getAxis("left"), "principal component 2")
+        else:
+            P.set_title(self.hidden_plot, f"{name} \u00b7 {dims} dimension"
+                        f"{'s' if dims != 1 else ''}, as they are")
+            P.style_axis(self.hidden_plot.getAxis("bottom"), "unit 0")
+            P.style_axis(self.hidden_plot.getAxis("left"), "unit 1" if dims > 1 else " ")
+        if len(points):
+            low = points.min(0).astype(float)
+            high = points.max(0).astype(float)
+            pad = np.maximum(high - low, 1e-6) * 0.06
+            self.hidden_plot.setRange(xRange=(float(low[0] - pad[0]), float(high[0] + pad[0])),
+                                      yRange=(float(low[1] - pad[1]), float(high[1] + pad[1])),
+                                      padding=0)
+        self.right.setCurrentWidget(self.hidden_view)
+
+    def _brushes(self, labels: np.ndarray, count: int) -> list[Any]:
+        if labels.size != count:
+            return [pg.mkBrush(theme.current().text)] * count
+        if labels.dtype.kind == "f":  # regression targets: a colour scale
+            levels, _ = P.value_levels(labels)
+            lut = P.lookup_table(P.sequential_colormap())
+            span = (levels[1] - levels[0]) or 1.0
+            index = np.clip(((labels - levels[0]) / span * 255).astype(int), 0, 255)
+            return [pg.mkBrush(*lut[i]) for i in index]
+        palette = [pg.mkBrush(c) for c in P.CLASS_COLORS]
+        return [palette[int(v) % len(palette)] for v in labels]
+
+    def _update_legend(self, count: int, names: list[str] | None = None) -> None:
+        names = names or self.class_names
+        if count <= 0 or count > 12:
+            self.legend.setText("")
+            return
+        t = theme.current()
+        parts = [f'<span style="color:{P.class_color(c)}">\u25cf</span>'
+                 f'&nbsp;<span style="color:{t.text_dim}">'
+                 f'{names[c] if c < len(names) else c}</span>' for c in range(count)]
+        self.legend.setText("&nbsp;&nbsp;&nbsp;".join(parts))
+
+    def refresh_theme(self) -> None:
+        for view in (self.field_view, self.hidden_view):
+            view.setBackground(theme.current().window)
+        self._style_plots()
+        self._update_legend(len(self.class_names))
+        super().refresh_theme()
+
+    # hover -------------------------------------------------------------------------------------
+    def _hover_field(self, pos: QPointF) -> None:
+        payload = self._boundary
+        point = P.hover_position(self.field_plot, pos)
+        if payload is None or point is None:
+            return
+        xs, ys = np.asarray(payload["xs"]), np.asarray(payload["ys"])
+        i = int(np.abs(xs - point.x()).argmin())
+        j = int(np.abs(ys - point.y()).argmin())
+        text = f"x\u2081 {point.x():.2f}, x\u2082 {point.y():.2f}"
+        probs = payload.get("probabilities")
+        if probs is not None:
+            p = np.asarray(probs)[j, i]
+            c = int(p.argmax())
+            names = list(payload.get("class_names") or self.class_names)
+            name = names[c] if c < len(names) else str(c)
+            text += f" \u00b7 predicts {name} ({float(p[c]):.0%})"
+        elif payload.get("values") is not None:
+            text += f" \u00b7 output {P.format_value(float(np.asarray(payload['values'])[j, i]))}"
+        self.set_readout(text)
+
+    def _hover_hidden(self, pos: QPointF) -> None:
+        point = P.hover_position(self.hidden_plot, pos)
+        if point is not None and self.hidden_count:
+            self.set_readout(f"hidden space ({point.x():.2f}, {point.y():.2f})")
+
+
+__all__ = ["EMPTY_TEXT", "HIDDEN_EMPTY", "BoundaryPanel", "not_two_d_text"]

@@ -1,0 +1,282 @@
+"""The Confusion panel: where the classifier goes wrong on the validation set, live.
+
+The confusion matrix (rows: true class, columns: predicted) with the count written in each
+cell and coloured by its share of the true class, per-class accuracy bars, and the samples the
+network gets wrong with the most confidence, as thumbnails with true class, prediction and
+confidence. Payloads are ``runtime.probes.confusion``'s.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui import style, theme
+from gui.panels import plotting as P
+
+EMPTY_TEXT = ("Train the network (press Train) to see which classes it confuses on the "
+              "validation set, and the samples it gets wrong with the most confidence.")
+THUMB = 44
+MIN_CELL_FOR_TEXT = 11  # pixels: smaller cells show their count on hover only
+
+
+class ConfusionPanel(P.MonitorPanel):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(EMPTY_TEXT, parent)
+        self.setObjectName("confusion_panel")
+        self.class_names: list[str] = []
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(8)
+        self.body_layout.addLayout(row, 1)
+
+        self.matrix_view = P.make_plot_widget()
+        self.matrix_plot = self.matrix_view.getPlotItem()
+        self.image = P.image_plot(self.matrix_plot, top_down=True, axes=True)
+        self.matrix_plot.getViewBox().setAspectLocked(False)  # cells fill the plot
+        self.matrix_view.scene().sigMouseMoved.connect(self._hover_matrix)
+        row.addWidget(self.matrix_view, 3)
+
+        self.acc_view = P.make_plot_widget()
+        self.acc_plot = self.acc_view.getPlotItem()
+        self.acc_bars = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[])
+        self.acc_plot.addItem(self.acc_bars)
+        self.acc_plot.getViewBox().invertY(True)
+        self.acc_view.scene().sigMouseMoved.connect(self._hover_accuracy)
+        self.acc_view.setMinimumWidth(150)
+        row.addWidget(self.acc_view, 2)
+
+        wrong = QWidget()
+        wrong_layout = QVBoxLayout(wrong)
+        wrong_layout.setContentsMargins(0, 0, 0, 0)
+        wrong_layout.setSpacing(4)
+        self.wrong_title = QLabel("Most confidently wrong")
+        self.wrong_title.setFont(style.font("base"))
+        self.wrong_title.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        wrong_layout.addWidget(self.wrong_title)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.cards = QWidget()
+        self.cards_layout = QGridLayout(self.cards)
+        self.cards_layout.setContentsMargins(0, 0, 0, 0)
+        self.cards_layout.setSpacing(6)
+        self.cards_layout.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.scroll.setWidget(self.cards)
+        wrong_layout.addWidget(self.scroll, 1)
+        self.wrong_widget = wrong
+        row.addWidget(wrong, 3)
+        self._style_plots()
+
+        self.matrix: np.ndarray | None = None
+        self.per_class: np.ndarray | None = None
+        self.cell_texts: list[pg.TextItem] = []
+        self.acc_texts: list[pg.TextItem] = []
+        self.wrong_cards: list[QFrame] = []
+
+    def _style_plots(self) -> None:
+        P.style_plot(self.matrix_plot, x="predicted", y="true class")
+        P.style_plot(self.acc_plot, x="accuracy")
+        self.acc_plot.getAxis("bottom").setTicks([[(0, "0"), (0.5, "50%"), (1, "100%")], []])
+        self.acc_plot.getAxis("bottom").setStyle(hideOverlappingLabels=False)
+
+    def set_classes(self, names: list[str]) -> None:
+        self.class_names = list(names)
+
+    def _name(self, index: int, names: list[str]) -> str:
+        return names[index] if 0 <= index < len(names) else str(index)
+
+    # drawing -----------------------------------------------------------------------------------
+    def layout_depends_on_size(self) -> bool:
+        return self.matrix is not None
+
+    def render(self, payload: Any) -> None:
+        if not payload:
+            self.show_empty()
+            return
+        if payload.get("error"):
+            self.title.setText("Confusion")
+            self.show_empty(str(payload["error"]))
+            return
+        matrix = np.asarray(payload["matrix"], np.int64)
+        names = list(payload.get("class_names") or self.class_names)
+        count = matrix.shape[0]
+        names = names + [str(i) for i in range(len(names), count)]
+        self.matrix = matrix
+        samples = int(payload.get("samples", matrix.sum()))
+        epoch = payload.get("epoch")
+        self.title.setText(f"Accuracy {float(payload.get('accuracy', 0.0)):.1%} on {samples:,} "
+                           f"validation samples" + (f" \u00b7 epoch {epoch}" if epoch else ""))
+        self.show_body()
+        self._render_matrix(matrix, names)
+        self._render_accuracy(np.asarray(payload.get("per_class_accuracy"), np.float32), names)
+        self._render_wrong(payload, names)
+
+    def _render_matrix(self, matrix: np.ndarray, names: list[str]) -> None:
+        t = theme.current()
+        count = matrix.shape[0]
+        rows = matrix.sum(1, keepdims=True)
+        share = np.where(rows > 0, matrix / np.maximum(rows, 1), 0.0).astype(np.float32)
+        cmap = P.sequential_colormap()
+        lut = P.lookup_table(cmap)
+        self.image.setImage(share, levels=(0.0, 1.0), lut=lut, autoLevels=False)
+        P.center_pixels(self.image, count, count)
+        box = self.matrix_plot.getViewBox()
+        box.setRange(xRange=(-0.5, count - 0.5), yRange=(-0.5, count - 0.5), padding=0.02)
+        P.set_title(self.matrix_plot, "Confusion matrix")
+        width, height = box.width() or 200.0, box.height() or 150.0
+        P.index_ticks(self.matrix_plot.getAxis("left"), count, names, room=height, spacing=11)
+        P.index_ticks(self.matrix_plot.getAxis("bottom"), count, names, room=width, spacing=22)
+        cell = min(width, height) / max(count, 1)
+        show = cell >= MIN_CELL_FOR_TEXT
+        needed = count * count if show else 0
+        font = style.font("small")
+        if cell < 16:
+            font.setPointSizeF(max(7.0, font.pointSizeF() - 1.5))
+        while len(self.cell_texts) < needed:
+            item = pg.TextItem(anchor=(0.5, 0.5))
+            self.matrix_plot.addItem(item)
+            self.cell_texts.append(item)
+        for index, item in enumerate(self.cell_texts):
+            if index >= needed:
+                item.hide()
+                continue
+            r, c = divmod(index, count)
+            value = int(matrix[r, c])
+            bright = float(share[r, c]) > 0.55
+            color = t.base if bright and t.name == "dark" else (
+                "#ffffff" if bright else (t.text if value else t.text_dim))
+            item.setText(str(value), color=color)
+            item.setFont(font)
+            item.setPos(c, r)
+            item.show()
+
+    def _render_accuracy(self, per_class: np.ndarray, names: list[str]) -> None:
+        t = theme.current()
+        count = per_class.size
+        self.per_class = per_class
+        values = np.nan_to_num(per_class, nan=0.0)
+        brushes = [pg.mkBrush(t.ok if v >= 0.9 else t.warning if v >= 0.7 else t.error)
+                   for v in values]
+        self.acc_bars.setOpts(x0=np.zeros(count), y=np.arange(count), width=values,
+                              height=0.7, brushes=brushes, pen=pg.mkPen(None))
+        box = self.acc_plot.getViewBox()
+        P.index_ticks(self.acc_plot.getAxis("left"), count, names,
+                      room=box.height() or None, spacing=11)
+        self.acc_plot.setYRange(-0.6, count - 0.4, padding=0)
+        self.acc_plot.setXRange(0, 1.25, padding=0)
+        show = (box.height() or 150.0) / max(count, 1) >= MIN_CELL_FOR_TEXT
+        while len(self.acc_texts) < (count if show else 0):
+            item = pg.TextItem(anchor=(0, 0.5))
+            self.acc_plot.addItem(item)
+            self.acc_texts.append(item)
+        font = style.font("small")
+        for index, item in enumerate(self.acc_texts):
+            if not show or index >= count:
+                item.hide()
+                continue
+            value = float(per_class[index])
+            item.setText("\u2013" if np.isnan(value) else f"{value:.0%}", color=t.text_dim)
+            item.setFont(font)
+            item.setPos(min(values[index], 1.0) + 0.01, index)
+            item.show()
+        P.set_title(self.acc_plot, "Per-class accuracy")
+
+    def _render_wrong(self, payload: dict[str, Any], names: list[str]) -> None:
+        wrong = list(payload.get("wrong") or [])
+        inputs = payload.get("wrong_inputs")
+        for card in self.wrong_cards:
+            card.deleteLater()
+        self.wrong_cards = []
+        if not wrong:
+            self.wrong_title.setText("No wrong predictions")
+            return
+        self.wrong_title.setText(f"Most confidently wrong ({len(wrong)})")
+        width = self.scroll.viewport().width() or 300
+        columns = max(1, width // (THUMB + 44))
+        for index, item in enumerate(wrong):
+            sample = inputs[index] if inputs is not None and index < len(inputs) else None
+            card = self._card(item, sample, names)
+            self.cards_layout.addWidget(card, index // columns, index % columns)
+            self.wrong_cards.append(card)
+
+    def _card(self, item: dict[str, Any], sample: Any, names: list[str]) -> QFrame:
+        t = theme.current()
+        card = QFrame()
+        card.setProperty("role", "card")
+        card.setObjectName("wrong_card")
+        layout = QVBoxLayout(card)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(2)
+        picture = QLabel()
+        picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        pixmap = P.thumbnail(sample, THUMB) if sample is not None else None
+        if pixmap is not None:
+            picture.setPixmap(pixmap)
+        else:
+            picture.setText(P.describe_sample(sample, 2) if sample is not None else "")
+            picture.setFont(style.font("small"))
+        true_name = self._name(int(item["true"]), names)
+        pred_name = self._name(int(item["pred"]), names)
+        caption = QLabel(f'<span style="color:{t.ok}">{true_name}</span>'
+                         f'<span style="color:{t.text_dim}"> \u2192 </span>'
+                         f'<span style="color:{t.error}">{pred_name}</span>'
+                         f'<span style="color:{t.text_dim}"> {item["confidence"]:.0%}</span>')
+        caption.setTextFormat(Qt.TextFormat.RichText)
+        caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        caption.setFont(style.font("small"))
+        card.setToolTip(f"Validation sample #{item['index']}: a {true_name}, predicted "
+                        f"{pred_name} with {item['confidence']:.1%} confidence")
+        layout.addWidget(picture)
+        layout.addWidget(caption)
+        return card
+
+    def refresh_theme(self) -> None:
+        for view in (self.matrix_view, self.acc_view):
+            view.setBackground(theme.current().window)
+        self._style_plots()
+        super().refresh_theme()
+
+    # hover -------------------------------------------------------------------------------------
+    def _names(self) -> list[str]:
+        names = list((self.payload or {}).get("class_names") or self.class_names)
+        return names
+
+    def _hover_matrix(self, pos: QPointF) -> None:
+        point = P.hover_position(self.matrix_plot, pos)
+        if self.matrix is None or point is None:
+            return
+        r, c = P.index_pixel(point.y()), P.index_pixel(point.x())
+        count = self.matrix.shape[0]
+        if 0 <= r < count and 0 <= c < count:
+            names = self._names()
+            total = int(self.matrix[r].sum())
+            value = int(self.matrix[r, c])
+            share = f" ({value / total:.0%} of them)" if total else ""
+            self.set_readout(f"{value} of {total} samples of class {self._name(r, names)} "
+                             f"predicted as {self._name(c, names)}{share}")
+
+    def _hover_accuracy(self, pos: QPointF) -> None:
+        point = P.hover_position(self.acc_plot, pos)
+        if self.per_class is None or point is None:
+            return
+        r = P.index_pixel(point.y())
+        if 0 <= r < self.per_class.size:
+            value = float(self.per_class[r])
+            text = "no samples" if np.isnan(value) else f"{value:.1%} correct"
+            self.set_readout(f"class {self._name(r, self._names())}: {text}")
+
+
+__all__ = ["EMPTY_TEXT", "ConfusionPanel"]

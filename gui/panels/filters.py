@@ -1,0 +1,266 @@
+"""The Filters panel: a layer's weights, live, on one shared diverging colour scale.
+
+A convolution shows one tile per output channel (its kernel, the input channels averaged or
+one of them picked); a Linear layer (or any other layer with weights) shows its weight matrix
+as a heat map. Payloads are ``runtime.probes.conv_filters``'s; the panel only draws them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QPointF, Signal
+from PySide6.QtWidgets import QComboBox, QLabel, QWidget
+
+from gui.panels import plotting as P
+
+EMPTY_TEXT = ("Select a Conv2d or Linear layer on the canvas, then train the network "
+              "(press Train) to see its filters.")
+
+
+def node_combo(tip: str, min_width: int = 150) -> QComboBox:
+    """A layer picker: canvas selection sets it, the user can pick another."""
+    combo = QComboBox()
+    combo.setToolTip(tip)
+    combo.setMinimumWidth(min_width)
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+    return combo
+
+
+def fill_node_combo(combo: QComboBox, choices: list[tuple[int, str]], current: int | None,
+                    placeholder: str = "") -> None:
+    """Replace the items (node id, label) without emitting, keeping ``current`` selected."""
+    combo.blockSignals(True)
+    combo.clear()
+    if placeholder:
+        combo.addItem(placeholder, None)
+    for node_id, label in choices:
+        combo.addItem(label, node_id)
+    index = combo.findData(current) if current is not None else (0 if placeholder else -1)
+    combo.setCurrentIndex(max(index, 0) if combo.count() else -1)
+    combo.setEnabled(combo.count() > 0)
+    combo.blockSignals(False)
+
+
+def select_in_combo(combo: QComboBox, node_id: int | None) -> bool:
+    index = combo.findData(node_id)
+    if index < 0:
+        return False
+    combo.blockSignals(True)
+    combo.setCurrentIndex(index)
+    combo.blockSignals(False)
+    return True
+
+
+def shape_text(shape: Any) -> str:
+    return " \u00d7 ".join(str(int(s)) for s in shape)
+
+
+class FiltersPanel(P.MonitorPanel):
+    """Signals: ``node_chosen(int)`` when the user picks a layer in the panel,
+    ``options_changed()`` when the input channel changes (the probe config follows)."""
+
+    node_chosen = Signal(int)
+    options_changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(EMPTY_TEXT, parent)
+        self.setObjectName("filters_panel")
+        self.layer_combo = node_combo("The layer whose weights are shown (the canvas selection "
+                                      "picks it too)")
+        self.layer_combo.setObjectName("filters_layer")
+        self.channel_label = QLabel("Input channel")
+        self.channel_label.setProperty("role", "dim")
+        self.channel_combo = QComboBox()
+        self.channel_combo.setObjectName("filters_channel")
+        self.channel_combo.setToolTip("Average the kernels over their input channels, or show "
+                                      "the weights for one input channel")
+        self.channel_combo.addItem("All (mean)", None)
+        self.header.addWidget(self.channel_label)
+        self.header.addWidget(self.channel_combo)
+        self.header.addWidget(self.layer_combo)
+        self.channel_label.hide()
+        self.channel_combo.hide()
+        self.layer_combo.currentIndexChanged.connect(self._layer_picked)
+        self.channel_combo.currentIndexChanged.connect(lambda _i: self.options_changed.emit())
+
+        self.view = P.make_layout_widget()
+        self.plot = self.view.addPlot(row=0, col=0)
+        P.style_plot(self.plot)
+        self.image = P.image_plot(self.plot)
+        self.bar = P.make_colorbar(self.view.ci, self.image, label="weight")
+        self.body_layout.addWidget(self.view, 1)
+        self.view.scene().sigMouseMoved.connect(self._hover)
+        self.kind = ""
+        self.tile_count = 0
+        self.tile_shape: tuple[int, int] = (0, 0)
+        self.columns = 1
+        self._pad = 1
+        self.matrix_shape: tuple[int, int] = (0, 0)
+        self.shown_node: int | None = None
+        self._values: np.ndarray | None = None
+
+    # choices -----------------------------------------------------------------------------------
+    def set_nodes(self, choices: list[tuple[int, str]], current: int | None = None) -> None:
+        """The layers with weights, as (node id, label)."""
+        fill_node_combo(self.layer_combo, choices, current)
+
+    def set_node(self, node_id: int | None) -> None:
+        """Show ``node_id`` in the layer picker (no signal)."""
+        if node_id is not None:
+            select_in_combo(self.layer_combo, node_id)
+
+    @property
+    def node_id(self) -> int | None:
+        data = self.layer_combo.currentData()
+        return int(data) if data is not None else None
+
+    @property
+    def in_channel(self) -> int | None:
+        data = self.channel_combo.currentData()
+        return int(data) if data is not None else None
+
+    def _layer_picked(self, _index: int) -> None:
+        node_id = self.node_id
+        if node_id is not None:
+            self._set_channels(0)
+            self.node_chosen.emit(node_id)
+
+    def _set_channels(self, channels: int) -> None:
+        """The input-channel choices for a convolution with ``channels`` inputs."""
+        if self.channel_combo.count() - 1 != channels:
+            current = self.in_channel
+            self.channel_combo.blockSignals(True)
+            self.channel_combo.clear()
+            self.channel_combo.addItem("All (mean)", None)
+            for c in range(channels):
+                self.channel_combo.addItem(f"{c}", c)
+            index = self.channel_combo.findData(current)
+            self.channel_combo.setCurrentIndex(max(0, index))
+            self.channel_combo.blockSignals(False)
+        shown = channels > 1
+        self.channel_label.setVisible(shown)
+        self.channel_combo.setVisible(shown)
+
+    # drawing -----------------------------------------------------------------------------------
+    def layout_depends_on_size(self) -> bool:
+        return self.kind == "conv"
+
+    def render(self, payload: Any) -> None:
+        if not payload:
+            self.show_empty()
+            return
+        if payload.get("error"):
+            self.title.setText("Filters")
+            self.show_empty(str(payload["error"]))
+            return
+        name = payload.get("name", "")
+        layer = payload.get("layer_type", "")
+        shape = shape_text(payload.get("shape", ()))
+        param = payload.get("param", "weight")
+        if payload.get("kind") == "conv":
+            self._render_conv(payload)
+            channel = payload.get("in_channel")
+            inputs = int(payload.get("in_channels", 1))
+            how = ("" if inputs <= 1 else " \u00b7 input channels averaged" if channel is None
+                   else f" \u00b7 input channel {channel}")
+            total = int(payload.get("out_channels", self.tile_count))
+            more = f" (first {self.tile_count} of {total})" if total > self.tile_count else ""
+            self.title.setText(f"{name} \u00b7 {layer} {param} {shape} \u00b7 "
+                               f"{self.tile_count} kernels{more}{how}")
+            self._set_channels(inputs)
+        else:
+            self._render_dense(payload)
+            self.title.setText(f"{name} \u00b7 {layer} {param} {shape}")
+            self._set_channels(0)
+        self.shown_node = payload.get("node_id")
+        self.show_body()
+
+    def _render_conv(self, payload: dict[str, Any]) -> None:
+        kernels = np.asarray(payload["kernels"], np.float32)
+        if kernels.ndim == 2:
+            kernels = kernels[None]
+        count, kh, kw = kernels.shape
+        aspect = self.body_aspect(3.0) * 0.85  # the colour bar takes a slice
+        grid, cols, _rows, pad = P.tile_grid(kernels, aspect=aspect)
+        self.kind = "conv"
+        self.tile_count, self.tile_shape, self.columns, self._pad = count, (kh, kw), cols, pad
+        self.matrix_shape = (0, 0)
+        self._values = grid
+        self._draw(grid, float(payload.get("vmax") or 0.0), locked=True)
+
+    def _render_dense(self, payload: dict[str, Any]) -> None:
+        weights = np.asarray(payload["weights"], np.float32)
+        if weights.ndim == 1:
+            weights = weights[None]
+        self.kind = "dense"
+        self.tile_count = 0
+        self.matrix_shape = (int(weights.shape[0]), int(weights.shape[1]))
+        self._values = weights
+        self._draw(weights, float(payload.get("vmax") or 0.0), locked=False)
+        rows, cols = self.matrix_shape
+        P.center_pixels(self.image, rows, cols)
+        self.plot.getViewBox().autoRange(padding=0.01)
+        self.plot.showAxis("left")
+        self.plot.showAxis("bottom")
+        P.style_axis(self.plot.getAxis("left"), "output unit")
+        P.style_axis(self.plot.getAxis("bottom"), "input feature")
+        box = self.plot.getViewBox()
+        for name, count, room in (("left", rows, box.height()), ("bottom", cols, box.width())):
+            axis = self.plot.getAxis(name)
+            if count <= 32:
+                P.index_ticks(axis, count, room=room or None, spacing=14 if name == "left"
+                              else 28)
+            else:
+                axis.setTicks(None)
+
+    def _draw(self, values: np.ndarray, vmax: float, locked: bool) -> None:
+        levels = P.symmetric_levels(values, vmax or None)
+        cmap = P.diverging_colormap()
+        self.image.setImage(values, levels=levels, lut=P.lookup_table(cmap), autoLevels=False)
+        self.image.setRect(0, 0, values.shape[1], values.shape[0])
+        P.set_colorbar(self.bar, cmap, levels)
+        box = self.plot.getViewBox()
+        box.setAspectLocked(locked)
+        if locked:
+            self.plot.hideAxis("left")
+            self.plot.hideAxis("bottom")
+        box.autoRange(padding=0.01)
+
+    def refresh_theme(self) -> None:
+        self.view.setBackground(P.theme.current().window)
+        P.style_plot(self.plot)
+        super().refresh_theme()
+
+    def _hover(self, pos: QPointF) -> None:
+        if self._values is None or self.is_empty:
+            return
+        point = P.hover_position(self.plot, pos)
+        if point is None:
+            self.set_readout("")
+            return
+        x, y = point.x(), point.y()
+        if self.kind == "conv":
+            hit = P.tile_at(x, y, self.tile_shape, self.columns, self._pad, self.tile_count)
+            if hit is None:
+                self.set_readout("")
+                return
+            index, row, col = hit
+            h, w = self.tile_shape
+            value = self._values[(index // self.columns) * (h + self._pad) + row,
+                                 (index % self.columns) * (w + self._pad) + col]
+            self.set_readout(f"kernel {index} (output channel {index}) \u00b7 row {row}, "
+                             f"column {col} \u00b7 weight {P.format_value(float(value))}")
+        else:
+            rows, cols = self.matrix_shape
+            r, c = P.index_pixel(y), P.index_pixel(x)
+            if 0 <= r < rows and 0 <= c < cols:
+                self.set_readout(f"output unit {r} \u2190 input {c} \u00b7 weight "
+                                 f"{P.format_value(float(self._values[r, c]))}")
+            else:
+                self.set_readout("")
+
+
+__all__ = ["EMPTY_TEXT", "FiltersPanel", "fill_node_combo", "node_combo",
+           "select_in_combo", "shape_text"]
