@@ -1,0 +1,347 @@
+"""The GUI's training process: a plain Python + torch loop that runs commands from a queue.
+
+The editor starts this in a *spawned* process (never forked: the parent holds Qt state) as soon
+as the window opens, so the 2-5 s of importing torch and warming it up are paid before anyone
+presses Train. The child never imports Qt. Training in a separate process also means a crash,
+an out-of-memory kill or a runaway loop cannot take the project down with it.
+
+Commands (dicts on ``commands``):
+    {"type": "start", "project": project_to_json(...), "weights": bytes | None,
+     "device": "auto" | "cpu" | "cuda:0" ..., "epochs": int | None, "probes": probe config}
+    {"type": "pause"} / {"type": "resume"} / {"type": "stop"}   (act on the run in progress)
+    {"type": "configure_probes", "config": {...}}   (runtime.probes config, applied live)
+    {"type": "probe_now", "project": ..., "weights": bytes, "config": {...} | None}
+    {"type": "quit"}
+
+Events (dicts sent on ``events``, the write end of a one-way ``multiprocessing.Pipe``; the
+parent closes its copy, so when this process dies the parent reads EOF, never half a message
+it would wait on forever): {"type": "devices", "devices": [...], "cuda_note": str}, then
+{"type": "ready", ...} once torch is imported and warm; during a run every trainer event
+(started, batch, epoch, probe) plus {"type": "weights", "epoch", "weights": bytes} just
+*before* each epoch event (so the GUI holds the last completed epoch's weights if this process
+dies), and finally {"type": "finished", "status", "message", "best_epoch", "weights": best
+bytes or None, "history_run": {...}, "device"}. ``probe_now`` answers with probe events
+({"live": False}) and {"type": "probes_done"}. Problems that are not a run's failure arrive as
+{"type": "notice", "message"}.
+
+A reader thread takes commands off the queue all the time, so pause/stop/configure reach a run
+in progress at once (they only set flags; probe configs are applied by the training thread
+between two hooks). The process exits by itself when its parent dies.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime
+import json
+import multiprocessing
+import os
+import queue
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+Event = dict[str, Any]
+
+READ_TIMEOUT = 0.5  # seconds between checks that the parent process is still alive
+
+
+def list_devices() -> tuple[list[dict[str, Any]], str]:
+    """([{"id", "name", ["memory_gb"]}, ...], a note on why CUDA is missing or "")."""
+    import torch
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    devices: list[dict[str, Any]] = [{"id": "cpu", "name": f"CPU ({cores} cores)"}]
+    note = ""
+    if torch.version.cuda is None:
+        note = (f"this PyTorch {torch.__version__} is a CPU-only build; install a CUDA build "
+                "of PyTorch to train on a GPU")
+    elif not torch.cuda.is_available():
+        note = "no CUDA device was found (check the NVIDIA driver); train on the CPU"
+    else:
+        for index in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(index)
+            devices.append({"id": f"cuda:{index}", "name": props.name,
+                            "memory_gb": round(props.total_memory / 1024 ** 3, 1)})
+    return devices, note
+
+
+class Worker:
+    """One training process: the reader thread and the main (training) loop."""
+
+    def __init__(self, commands: Any, send: Callable[[Event], None]) -> None:
+        self.commands = commands
+        self.send = send
+        self.inbox: collections.deque[Event] = collections.deque()
+        self.wake = threading.Condition()
+        self.control: Any = None  # the TrainControl of the run queued or in progress
+        self.probe_config: dict[str, Any] = {}
+        self.pending_config: dict[str, Any] | None = None
+        self.lock = threading.Lock()
+        self._prepared: tuple[str, Any, Any] | None = None  # probe_now's (key, compiled, data)
+
+    # -- reader thread -----------------------------------------------------------------------
+    def listen(self) -> None:
+        """Take commands off the queue; flags at once, everything else to the main loop."""
+        parent = multiprocessing.parent_process()
+        while True:
+            try:
+                message = self.commands.get(timeout=READ_TIMEOUT)
+            except queue.Empty:
+                if parent is not None and not parent.is_alive():
+                    os._exit(0)  # the editor is gone: nobody is listening
+                continue
+            except (EOFError, OSError):
+                os._exit(0)
+            kind = message.get("type")
+            if kind in ("pause", "resume", "stop"):
+                control = self.control
+                if control is not None:
+                    getattr(control, kind)()
+            elif kind == "configure_probes":
+                with self.lock:
+                    self.probe_config = dict(message.get("config") or {})
+                    self.pending_config = self.probe_config
+            else:
+                if kind == "start":
+                    from runtime.train import TrainControl
+
+                    # made here, so a stop sent right after start reaches this run
+                    message["control"] = self.control = TrainControl()
+                with self.wake:
+                    self.inbox.append(message)
+                    self.wake.notify()
+                if kind == "quit":
+                    return
+
+    def next_message(self) -> Event:
+        """The next command for the main loop; of several queued probe_now only the last."""
+        with self.wake:
+            while not self.inbox:
+                self.wake.wait()
+            message = self.inbox.popleft()
+            while message.get("type") == "probe_now" and self.inbox \
+                    and self.inbox[0].get("type") == "probe_now":
+                message = self.inbox.popleft()
+            return message
+
+    # -- main loop ---------------------------------------------------------------------------
+    def run(self) -> None:
+        import torch
+
+        from runtime.train import default_threads, warm_up
+
+        torch.set_num_threads(default_threads())
+        devices, note = list_devices()
+        self.send({"type": "devices", "devices": devices, "cuda_note": note,
+                   "torch": torch.__version__})
+        warm_up()
+        import runtime.compile  # noqa: F401  (imported now, not when Train is pressed)
+        import runtime.data  # noqa: F401
+        import runtime.probes  # noqa: F401
+        import runtime.session  # noqa: F401
+
+        self.send({"type": "ready", "pid": os.getpid(), "qt_loaded": _qt_loaded()})
+        while True:
+            message = self.next_message()
+            kind = message.get("type")
+            if kind == "quit":
+                return
+            try:
+                if kind == "start":
+                    self.train(message)
+                elif kind == "probe_now":
+                    self.probe_now(message)
+                else:
+                    self.send({"type": "notice", "message": f"the training process got an "
+                               f"unknown command {kind!r}; ignored"})
+            except Exception as exc:  # noqa: BLE001 - report a bug, keep the process alive
+                text = f"{type(exc).__name__}: {exc}".splitlines()[0]
+                self.send({"type": "notice", "message": f"training process error: {text}",
+                           "traceback": traceback.format_exc()})
+                if kind == "start":
+                    self.send({"type": "finished", "status": "failed",
+                               "message": f"training failed: {text}", "best_epoch": 0,
+                               "weights": None, "history_run": None})
+            finally:
+                if kind == "start" and self.control is message.get("control"):
+                    self.control = None
+
+    def _project(self, message: Event) -> Any:
+        from graph.project import project_from_json
+
+        project = project_from_json(message["project"], "the editor's project")
+        project.weights = message.get("weights")
+        return project
+
+    def _apply_pending(self, schedule: Any) -> None:
+        with self.lock:
+            config, self.pending_config = self.pending_config, None
+        if config is not None:
+            try:
+                schedule.configure(config)
+            except ValueError as exc:
+                self.send({"type": "notice", "message": f"probes: {exc}"})
+
+    def train(self, message: Event) -> None:
+        """One run: prepare, train with the probe schedule, send the results."""
+        from runtime.compile import node_state, weights_to_bytes
+        from runtime.probes import ProbeSchedule
+        from runtime.session import prepare, store_result
+        from runtime.train import train
+
+        control = message["control"]
+        started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+        if "probes" in message and message["probes"] is not None:
+            with self.lock:
+                self.probe_config = dict(message["probes"])
+        try:
+            project = self._project(message)
+            compiled, data = prepare(project)
+        except Exception as exc:  # noqa: BLE001 - ValueError/ProjectError: a message to show
+            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self.send({"type": "finished", "status": "failed", "message": text,
+                       "best_epoch": 0, "weights": None, "history_run": None})
+            return
+        settings = project.training
+        overrides: dict[str, Any] = {}
+        if message.get("epochs") is not None:
+            overrides["epochs"] = int(message["epochs"])
+        if message.get("device"):
+            overrides["device"] = str(message["device"])
+        if overrides:
+            settings = dataclasses.replace(settings, **overrides)
+        with self.lock:
+            config, self.pending_config = dict(self.probe_config), None
+        schedule = ProbeSchedule(compiled, data)
+        try:
+            schedule.configure(config)
+        except ValueError as exc:
+            self.send({"type": "notice", "message": f"probes: {exc}"})
+        live = schedule.step_hook()
+
+        def step_hook(module: Any, epoch: int, step: int, global_step: int) -> Any:
+            self._apply_pending(schedule)
+            return live(module, epoch, step, global_step)
+
+        def apply_hook(module: Any, epoch: int) -> None:
+            self._apply_pending(schedule)
+
+        steps_per_epoch = [0]
+        final: list[Event] = []
+
+        def callback(event: Event) -> None:
+            kind = event["type"]
+            if kind == "started":
+                steps_per_epoch[0] = int(event.get("steps_per_epoch", 0))
+            if kind == "epoch":
+                self.send({"type": "weights", "epoch": event["epoch"],
+                           "weights": weights_to_bytes(node_state(compiled))})
+            if kind == "finished":
+                final.append(event)  # sent below, with the weights and the history run
+                return
+            self.send(event)
+
+        try:
+            result = train(compiled, data, settings, callback=callback, control=control,
+                           step_hooks=[step_hook],
+                           epoch_end_hooks=[apply_hook, *schedule.epoch_hooks()])
+        finally:
+            schedule.close()
+        store_result(project, result, started)
+        run = project.history[-1]
+        if steps_per_epoch[0]:
+            run["steps_per_epoch"] = steps_per_epoch[0]
+        finished = final[-1] if final else {"type": "finished", "status": result.status,
+                                            "message": result.message,
+                                            "best_epoch": result.best_epoch}
+        self.send({**finished, "weights": project.weights if result.best_state else None,
+                   "history_run": run, "device": result.device})
+
+    def probe_now(self, message: Event) -> None:
+        """The probes of ``config`` once, on the project's weights (the editor is idle)."""
+        from runtime.compile import load_node_state, weights_from_bytes
+        from runtime.probes import ProbeSchedule
+        from runtime.session import prepare
+
+        try:
+            project = self._project(message)
+            key = json.dumps([project.graph.to_dict(), dataclasses.asdict(project.dataset),
+                              project.training.seed], sort_keys=True, default=str)
+            if self._prepared is not None and self._prepared[0] == key and project.weights:
+                _, compiled, data = self._prepared
+                load_node_state(compiled, weights_from_bytes(project.weights))
+            else:
+                compiled, data = prepare(project)
+                self._prepared = (key, compiled, data)
+        except Exception as exc:  # noqa: BLE001 - shown as a one-line notice
+            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self.send({"type": "notice", "message": f"probes: {text}"})
+            self.send({"type": "probes_done", "ok": False})
+            return
+        config = message.get("config")
+        if config is None:
+            with self.lock:
+                config = dict(self.probe_config)
+        schedule = ProbeSchedule(compiled, data)
+        try:
+            schedule.configure(config)
+            for payload in schedule.run_all():
+                self.send({"type": "probe", "epoch": None, "live": False, **payload})
+        except ValueError as exc:
+            self.send({"type": "notice", "message": f"probes: {exc}"})
+        finally:
+            schedule.close()
+        self.send({"type": "probes_done", "ok": True})
+
+
+def _qt_loaded() -> bool:
+    return any(name.split(".")[0] in ("PySide6", "PyQt5", "PyQt6", "PySide2")
+               for name in sys.modules)
+
+
+def main(commands: Any, events: Any) -> None:
+    """Entry point of the spawned process: ``commands`` a multiprocessing queue, ``events``
+    the write end of a one-way pipe.
+
+    A sender thread pickles and writes the events, so the training thread never waits for the
+    editor to read them (the same reason ``multiprocessing.Queue`` has a feeder thread).
+    """
+    outbox: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
+
+    def deliver() -> None:
+        while True:
+            event = outbox.get()
+            if event is None:
+                return
+            try:
+                events.send(event)
+            except (BrokenPipeError, EOFError, OSError):
+                os._exit(0)  # the editor is gone
+
+    sender = threading.Thread(target=deliver, name="plexus-events", daemon=True)
+    sender.start()
+    worker = Worker(commands, outbox.put)
+    reader = threading.Thread(target=worker.listen, name="plexus-commands", daemon=True)
+    reader.start()
+    code = 0
+    try:
+        worker.run()
+    except BaseException:  # noqa: BLE001 - print it, then end with an error code
+        traceback.print_exc()
+        code = 1
+    finally:
+        outbox.put(None)
+        sender.join()  # everything sent before the process ends
+        events.close()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip the interpreter's teardown: with torch loaded it takes 2-4 s on a busy machine,
+    # and nothing is left to save.
+    os._exit(code)

@@ -1,0 +1,180 @@
+"""The training process: commands in, events out; in-process and as a real spawned process."""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import time
+
+import torch
+
+from graph.project import project_to_json
+from resources.examples.make import build
+from runtime.compile import weights_from_bytes
+from runtime.train import TrainControl
+from runtime.worker import Worker, list_devices, main
+
+torch.set_num_threads(1)
+
+
+def start_message(project, **extra):
+    return {"type": "start", "project": project_to_json(project), "weights": project.weights,
+            "device": "cpu", "epochs": None, "probes": None, "control": TrainControl(),
+            **extra}
+
+
+def xor(epochs: int = 3):
+    project = build("xor_mlp")
+    project.training.epochs = epochs
+    return project
+
+
+def test_a_run_sends_weights_before_each_epoch_and_results_at_the_end():
+    events: list[dict] = []
+    worker = Worker(queue.Queue(), events.append)
+    worker.train(start_message(xor(3)))
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "started" and kinds[-1] == "finished"
+    epoch_at = [i for i, k in enumerate(kinds) if k == "epoch"]
+    assert len(epoch_at) == 3
+    for index in epoch_at:  # the epoch's weights come just before it
+        assert events[index - 1]["type"] == "weights"
+        assert events[index - 1]["epoch"] == events[index]["epoch"]
+        assert weights_from_bytes(events[index - 1]["weights"])
+    finished = events[-1]
+    assert finished["status"] == "completed" and finished["best_epoch"] >= 1
+    assert weights_from_bytes(finished["weights"])
+    run = finished["history_run"]
+    assert run["status"] == "completed" and len(run["epochs"]) == 3
+    assert run["steps_per_epoch"] == 10 and run["steps"][-1][0] == 30
+    assert finished["device"] == "cpu"
+
+
+def test_probes_run_during_the_run_and_a_new_config_applies_live():
+    events: list[dict] = []
+    worker = Worker(queue.Queue(), events.append)
+    project = xor(2)
+    worker.train(start_message(project, probes={"histograms": True}))
+    names = {e.get("probe") for e in events if e["type"] == "probe"}
+    assert "histograms" in names and "boundary" not in names
+    events.clear()
+    worker.pending_config = worker.probe_config = {"boundary": {"resolution": 16}}
+    worker.train(start_message(project, probes=None))  # the pending config is used
+    probes = [e for e in events if e["type"] == "probe" and e.get("probe") == "boundary"]
+    assert probes and probes[-1]["epoch"] == 2
+    assert probes[-1]["probabilities"].shape[:2] == (16, 16)
+
+
+def test_a_project_that_cannot_be_prepared_fails_with_its_message():
+    events: list[dict] = []
+    worker = Worker(queue.Queue(), events.append)
+    project = xor(1)
+    node = project.graph.nodes_of_type("Input")[0]
+    project.graph.set_param(node.id, "shape", [3])
+    worker.train(start_message(project))
+    assert [e["type"] for e in events] == ["finished"]
+    assert events[0]["status"] == "failed" and events[0]["weights"] is None
+    assert "Input" in events[0]["message"] and "set the Input's shape" in events[0]["message"]
+
+
+def test_probe_now_uses_the_given_weights_and_coalesces_requests():
+    events: list[dict] = []
+    worker = Worker(queue.Queue(), events.append)
+    project = xor(1)
+    worker.train(start_message(project))
+    project.weights = events[-1]["weights"]
+    events.clear()
+    message = {"type": "probe_now", "project": project_to_json(project),
+               "weights": project.weights, "config": {"histograms": True}}
+    worker.inbox.extend([dict(message), dict(message), {"type": "quit"}])
+    assert worker.next_message()["type"] == "probe_now"
+    assert worker.next_message()["type"] == "quit"  # the two requests became one
+    worker.probe_now(message)
+    worker.probe_now(message)  # the second reuses the compiled network
+    probes = [e for e in events if e["type"] == "probe"]
+    assert len(probes) == 2 and all(p["live"] is False for p in probes)
+    assert [e["type"] for e in events].count("probes_done") == 2
+
+
+def test_devices_always_list_the_cpu_and_say_why_cuda_is_missing():
+    devices, note = list_devices()
+    assert devices[0]["id"] == "cpu" and "cores" in devices[0]["name"]
+    if not torch.cuda.is_available():
+        assert "CUDA" in note
+    else:
+        assert devices[1]["id"] == "cuda:0" and devices[1]["memory_gb"] > 0
+
+
+def _read(reader, until, timeout: float = 120.0) -> list[dict]:
+    """Events until one satisfies ``until`` (inclusive)."""
+    seen: list[dict] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if reader.poll(0.2):
+            event = reader.recv()
+            seen.append(event)
+            if until(event):
+                return seen
+    raise AssertionError(f"timed out; got {[e['type'] for e in seen]}")
+
+
+def test_the_spawned_process_trains_pauses_stops_probes_and_quits():
+    context = multiprocessing.get_context("spawn")
+    commands = context.Queue()
+    reader, writer = context.Pipe(duplex=False)
+    process = context.Process(target=main, args=(commands, writer), daemon=True)
+    process.start()
+    writer.close()
+    try:
+        first = _read(reader, lambda e: e["type"] == "ready")
+        assert first[0]["type"] == "devices" and first[0]["devices"][0]["id"] == "cpu"
+        assert first[-1]["qt_loaded"] is False and first[-1]["pid"] == process.pid
+        project = xor(500)
+        commands.put({"type": "start", "project": project_to_json(project), "weights": None,
+                      "device": "cpu", "epochs": None, "probes": {}})
+        _read(reader, lambda e: e["type"] == "epoch")
+        commands.put({"type": "configure_probes", "config": {"histograms": True}})
+        _read(reader, lambda e: e["type"] == "probe")
+        commands.put({"type": "pause"})
+        time.sleep(0.5)
+        while reader.poll(0.3):  # what was sent before the pause
+            reader.recv()
+        assert not reader.poll(1.0)  # paused: silence
+        commands.put({"type": "resume"})
+        _read(reader, lambda e: e["type"] == "epoch")
+        commands.put({"type": "stop"})
+        events = _read(reader, lambda e: e["type"] == "finished")
+        finished = events[-1]
+        assert finished["status"] == "stopped" and finished["weights"]
+        assert finished["history_run"]["status"] == "stopped"
+        project.weights = finished["weights"]
+        commands.put({"type": "probe_now", "project": project_to_json(project),
+                      "weights": project.weights, "config": {"histograms": True}})
+        events = _read(reader, lambda e: e["type"] == "probes_done")
+        assert any(e["type"] == "probe" and e["live"] is False for e in events)
+        commands.put({"type": "quit"})
+        process.join(30)
+        assert process.exitcode == 0
+    finally:
+        if process.is_alive():
+            process.kill()
+            process.join(5)
+        commands.close()
+        reader.close()
+
+
+def test_a_stop_sent_right_after_start_reaches_that_run():
+    events: list[dict] = []
+    commands: queue.Queue = queue.Queue()
+    worker = Worker(commands, events.append)
+    project = xor(300)
+    commands.put({"type": "start", "project": project_to_json(project), "weights": None,
+                  "device": "cpu", "epochs": None, "probes": None})
+    commands.put({"type": "stop"})
+    commands.put({"type": "quit"})
+    worker.listen()  # returns after quit; the stop reached the control made for the start
+    message = worker.next_message()
+    assert message["type"] == "start" and message["control"].stopped
+    worker.train(message)
+    assert events[-1]["status"] == "stopped"
+    assert len([e for e in events if e["type"] == "epoch"]) <= 1
