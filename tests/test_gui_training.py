@@ -1,0 +1,244 @@
+"""Training from the editor: a real spawned training process driven through the window.
+
+One window (and one training process) is shared by the tests of this module: spawning a
+process that imports torch costs seconds on the shared 2-core machine. The tests wait with
+generous timeouts and assert what happened, never how fast.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QSettings  # noqa: E402
+
+from graph.project import load_project, save_project  # noqa: E402
+from resources.examples.make import build  # noqa: E402
+
+WAIT = 120_000  # ms: the machine is busy; a stuck test still ends
+
+
+@pytest.fixture(scope="module")
+def window(qapp, tmp_path_factory):
+    from gui.main_window import MainWindow
+    from gui.training import install_training
+
+    folder = tmp_path_factory.mktemp("training_gui")
+    settings = QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings=settings, data_dir=folder / "appdata", restore_layout=False,
+                        interactive=False)
+    window.ask_unsaved = lambda: "discard"
+    install_training(window)
+    window.resize(1400, 900)
+    window.show()
+    yield window
+    window.training.shutdown()
+    window.undo_stack.setClean()
+    window.persist = False
+    window.close()
+
+
+def open_example(window, tmp_path, name: str = "xor_mlp", **training) -> str:
+    project = build(name)
+    for key, value in training.items():
+        setattr(project.training, key, value)
+    path = str(tmp_path / f"{name}.plexus")
+    save_project(project, path)
+    assert window.open_project(path, ask=False)
+    return path
+
+
+def wait_idle(qtbot, controller) -> None:
+    qtbot.waitUntil(lambda: controller.state == "idle", timeout=WAIT)
+
+
+def test_xor_run_from_the_gui_reaches_accuracy_one_and_fills_the_curves(qtbot, window,
+                                                                         tmp_path):
+    controller = window.training
+    open_example(window, tmp_path, epochs=25)
+    wait_idle(qtbot, controller)
+    assert controller.qt_in_child is False  # the training process never imports Qt
+    assert [d["id"] for d in controller.devices()][0] == "cpu"
+    epochs, finished = [], []
+    controller.epoch.connect(epochs.append)
+    controller.finished.connect(finished.append)
+    assert window.actions["train"].isEnabled()
+    window.actions["train"].trigger()
+    assert controller.state == "running"
+    assert not window.actions["train"].isEnabled() and window.actions["stop"].isEnabled()
+    qtbot.waitUntil(lambda: bool(finished), timeout=WAIT)
+    controller.epoch.disconnect(epochs.append)
+    controller.finished.disconnect(finished.append)
+    assert finished[0]["status"] == "completed"
+    assert "weights" not in finished[0]
+    assert len(epochs) == 25
+    assert epochs[-1]["val_accuracy"] == 1.0
+    wait_idle(qtbot, controller)
+    project = window.project
+    assert project.weights  # the best weights went into the project
+    assert len(project.history) == 1 and project.history[0]["status"] == "completed"
+    assert project.history[0]["steps_per_epoch"] == 10  # 320 training samples / 32
+    assert window.isWindowModified()  # and it asks to be saved
+    panel = window.metrics
+    panel.redraw()
+    x, y = panel.curve_data("train_step")
+    assert len(x) > 0 and np.all(np.isfinite(y))
+    assert x.max() <= 25.0 + 1e-9  # steps drawn at their fractional epoch
+    x, y = panel.curve_data("val_metric")
+    assert list(x) == list(range(1, 26)) and y[-1] == pytest.approx(100.0)  # percent
+    assert len(panel.curve_data("val_loss")[0]) == 25
+    assert len(panel.curve_data("lr")[0]) == 25
+    bar = window.training_controls.status.bar
+    assert bar.value() == 1000 and "epoch 25/25" in bar.format()
+    assert window.training_controls.reset_action.isEnabled()
+
+
+def test_pause_resume_and_stop_keep_the_best_weights(qtbot, window, tmp_path):
+    controller = window.training
+    open_example(window, tmp_path, epochs=400)
+    wait_idle(qtbot, controller)
+    epochs, finished = [], []
+    controller.epoch.connect(epochs.append)
+    controller.finished.connect(finished.append)
+    assert controller.start(window.project, device="cpu")
+    qtbot.waitUntil(lambda: len(epochs) >= 2, timeout=WAIT)
+    window.actions["pause"].trigger()
+    assert controller.state == "paused"
+    assert window.actions["pause"].text() == "&Resume"
+    qtbot.wait(700)  # events already on their way still arrive
+    seen = len(epochs)
+    qtbot.wait(1500)
+    assert len(epochs) == seen  # nothing new while paused
+    window.actions["pause"].trigger()
+    assert controller.state == "running"
+    qtbot.waitUntil(lambda: len(epochs) >= seen + 3, timeout=WAIT)
+    window.actions["stop"].trigger()
+    assert controller.state == "stopping"
+    qtbot.waitUntil(lambda: bool(finished), timeout=WAIT)
+    controller.epoch.disconnect(epochs.append)
+    controller.finished.disconnect(finished.append)
+    assert finished[0]["status"] == "stopped"
+    assert 5 <= len(epochs) < 400
+    wait_idle(qtbot, controller)
+    run = window.project.history[-1]
+    assert run["status"] == "stopped" and len(run["epochs"]) == len(epochs)
+    assert run["best_epoch"] >= 1 and window.project.weights
+
+
+def test_killing_the_training_process_keeps_the_gui_and_last_epoch_weights(qtbot, window,
+                                                                          tmp_path):
+    from runtime.compile import weights_from_bytes
+
+    controller = window.training
+    open_example(window, tmp_path, epochs=400)
+    wait_idle(qtbot, controller)
+    epochs, failures, weights = [], [], []
+    controller.epoch.connect(epochs.append)
+    controller.failed.connect(failures.append)
+    assert controller.start(window.project)
+    qtbot.waitUntil(lambda: len(epochs) >= 3, timeout=WAIT)
+    first_pid = controller.pid
+    os.kill(first_pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: bool(failures), timeout=WAIT)
+    controller.epoch.disconnect(epochs.append)
+    controller.failed.disconnect(failures.append)
+    assert "was killed (SIGKILL" in failures[0]
+    assert "Kept the weights of epoch" in failures[0]
+    project = window.project
+    run = project.history[-1]
+    assert run["status"] == "failed" and len(run["epochs"]) >= 3
+    kept = weights_from_bytes(project.weights)
+    assert kept and all(np.isfinite(t.numpy()).all() for t in kept.values())
+    assert window.metrics.banner.isVisibleTo(window.metrics)
+    assert "was killed" in window.metrics.banner_label.text()
+    assert "killed" in window.statusBar().currentMessage()
+    assert window.graph.nodes  # the project is intact
+    # the window still works and a fresh process takes the next run
+    window.validate_now()
+    wait_idle(qtbot, controller)
+    assert controller.pid != first_pid
+    finished = []
+    controller.finished.connect(finished.append)
+    assert controller.start(project, epochs=2)
+    weights.append(project.weights)
+    qtbot.waitUntil(lambda: bool(finished), timeout=WAIT)
+    controller.finished.disconnect(finished.append)
+    assert finished[0]["status"] == "completed"
+    assert project.history[-1]["status"] == "completed"
+    assert project.weights != weights[0]
+
+
+def test_reopening_a_trained_project_shows_its_curves_and_continues(qtbot, window, tmp_path):
+    controller = window.training
+    path = open_example(window, tmp_path, epochs=4)
+    wait_idle(qtbot, controller)
+    finished = []
+    controller.finished.connect(finished.append)
+    assert controller.start(window.project)
+    qtbot.waitUntil(lambda: bool(finished), timeout=WAIT)
+    wait_idle(qtbot, controller)
+    first_loss = window.project.history[-1]["epochs"][-1]["val_loss"]
+    assert window.save_to(path)
+    saved = load_project(path)
+    assert saved.weights and len(saved.history) == 1
+    window.new_project()
+    window.metrics.redraw()
+    assert len(window.metrics.curve_data("val_loss")[0]) == 0
+    assert window.open_project(path, ask=False)
+    panel = window.metrics
+    panel.redraw()
+    assert panel.stack.currentWidget() is panel.plots_widget
+    assert len(panel.curve_data("val_loss")[0]) == 4
+    assert len(panel.curve_data("train_step")[0]) > 0
+    # a second run continues from the stored weights; the first stays as a faint curve
+    finished.clear()
+    assert controller.start(window.project, epochs=1)
+    qtbot.waitUntil(lambda: bool(finished), timeout=WAIT)
+    controller.finished.disconnect(finished.append)
+    history = window.project.history
+    assert len(history) == 2
+    assert history[-1]["epochs"][0]["val_loss"] < history[0]["epochs"][0]["val_loss"]
+    assert history[-1]["epochs"][0]["val_loss"] <= first_loss * 1.5
+    panel.redraw()
+    assert len(panel.curve_data("earlier_loss")[0]) == 4
+    assert len(panel.curve_data("val_loss")[0]) == 1
+
+
+def test_reset_weights_and_a_cuda_choice_without_cuda(qtbot, window, tmp_path):
+    controller = window.training
+    open_example(window, tmp_path)
+    wait_idle(qtbot, controller)
+    window.project.weights = b"placeholder"
+    window.training_controls._update_actions()
+    assert window.training_controls.reset_weights()  # not interactive: no question
+    assert window.project.weights is None
+    assert window.isWindowModified()
+    combo = window.device_combo
+    assert combo.itemData(0) == "auto" and combo.findData("cpu") >= 0
+    if controller.cuda_available():
+        pytest.skip("this machine has CUDA")
+    index = combo.findData("cuda")
+    assert index >= 0 and "not available" in combo.itemText(index)
+    failures = []
+    controller.failed.connect(failures.append)
+    combo.setCurrentIndex(index)
+    combo.activated.emit(index)
+    assert "CUDA is not available" in window.statusBar().currentMessage()
+    assert not window.training_controls.train()
+    controller.failed.disconnect(failures.append)
+    assert "CUDA was chosen but is not available" in failures[0]
+    assert controller.state == "idle"
+    combo.setCurrentIndex(combo.findData("auto"))
+
+
+@pytest.mark.parametrize("code,words", [(-9, "was killed (SIGKILL"), (-11, "crashed (SIGSEGV"),
+                                        (3, "exited unexpectedly with code 3")])
+def test_exit_codes_in_words(code, words):
+    from gui.training.controller import describe_exit
+
+    assert words in describe_exit(code)
