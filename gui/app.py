@@ -46,6 +46,9 @@ def run_gui(path: str | None = None, screenshot: str | None = None) -> int:
 
     window = MainWindow(settings=settings, restore_layout=not screenshot,
                         interactive=not screenshot)
+    from gui.training import install_training  # the training process starts in the background
+
+    install_training(window, start_process=not screenshot)
     if path is None and DEFAULT_EXAMPLE.is_file():
         path = str(DEFAULT_EXAMPLE)
     opened = window.open_project(path, ask=False) if path else False
