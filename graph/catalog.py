@@ -156,8 +156,13 @@ CATEGORIES: tuple[tuple[str, str], ...] = (
     ("reshape", "Reshape"),
 )
 
-# Tasks an Output head can train for. Later features extend this tuple.
-TASKS: tuple[str, ...] = ("classification", "regression")
+# Tasks an Output head can train for (runtime/heads.py gives each its loss and metrics):
+# classification (one class per sample), regression (numbers), tagging (one class per sequence
+# step; steps labelled -100 are ignored), forecasting (the next values of a series; also
+# measured against repeating the last input value) and reconstruction (the head's target is
+# the network's own input; the dataset's labels only colour and score the views).
+TASKS: tuple[str, ...] = ("classification", "regression", "tagging", "forecasting",
+                          "reconstruction")
 LOSSES: tuple[str, ...] = ("auto", "cross_entropy", "bce", "mse", "l1", "huber")
 
 
@@ -317,6 +322,16 @@ LAYERS: tuple[LayerSpec, ...] = (
     _recurrent("LSTM", "LSTM", "Long short-term memory: a recurrent layer with gates that "
                "keep information over long sequences."),
     _recurrent("GRU", "GRU", "Gated recurrent unit: a lighter LSTM."),
+    LayerSpec(
+        "SequenceReduce", "recurrent", "Sequence reduce",
+        "Turns a sequence (N x L x F) into one vector per sample (N x F): the last step, the "
+        "mean or the maximum over steps. Connect the token Input to 'mask' to leave padding "
+        "(token id 0) out: the mean and maximum skip it and 'last' takes the last real token.",
+        params=(Param("mode", CHOICE, "mean", "How the steps are combined.",
+                      choices=("last", "mean", "max")),),
+        inputs=(Port("in"), Port("mask", optional=True)),
+        summary="{mode}",
+    ),
     LayerSpec(
         "TransformerEncoderLayer", "recurrent", "Transformer encoder",
         "Self-attention and a feed-forward block over a sequence (N x L x D).",

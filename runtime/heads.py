@@ -2,8 +2,24 @@
 
 One ``Head`` per Output node (its task, loss and weight); ``LossFunction`` sums the heads'
 weighted losses for the trainer, the attacks and the probes; ``Meter`` accumulates a head's
-loss and metric over an epoch; ``summarize`` turns meters into the epoch event's keys. A new
+loss and metrics over an epoch; ``summarize`` turns meters into the epoch event's keys. A new
 task is a new branch here, not a change to the training loop in ``runtime.train``.
+
+Tasks (``graph.catalog.TASKS``) and their epoch-event metrics:
+
+- classification: one class per sample (cross_entropy, or bce for one logit): "accuracy".
+- regression: numbers (mse): "r2", averaged over the target columns.
+- tagging: one class per sequence step, output N x L x C, targets N x L; steps whose target
+  is ``IGNORE`` (-100: padding, unlabelled words) count in neither loss nor accuracy:
+  "accuracy" over the labelled steps.
+- forecasting: the next values of a series (mse): "mse", and "baseline_mse", the error of
+  repeating the input's last step (inputs list the target features first, so the baseline is
+  the first features of the last step; left out when the shapes do not say which they are).
+- reconstruction: the target is the network's own input (the first Input with as many values
+  per sample as the output); mse on the output, or bce on its logits for inputs in [0, 1]:
+  "mse" of the reconstruction; the dataset's labels are not trained on, but when they are
+  0 (normal) / 1 (anomaly) the epoch also reports "roc_auc" of the per-sample error as an
+  anomaly score.
 """
 
 from __future__ import annotations
@@ -12,12 +28,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 
 class TrainingFailed(Exception):
     """A failure the user can act on; the message is one line that says what to do."""
+
+
+IGNORE = -100  # tagging target of a step without a label (torch's cross_entropy ignore_index)
 
 
 @dataclass
@@ -42,14 +62,23 @@ class Head:
             return self.loss
         if self.task == "classification":
             return "bce" if out.dim() == 1 or out.shape[-1] == 1 else "cross_entropy"
+        if self.task == "tagging":
+            return "cross_entropy"
         return "mse"
 
-    def compute(self, out: Tensor, y: Tensor) -> Tensor:
-        """Mean loss of one batch."""
+    def compute(self, out: Tensor, y: Tensor, x: Any = None) -> Tensor:
+        """Mean loss of one batch; ``x`` (the network's inputs) is needed by reconstruction."""
         kind = self.loss_kind(out)
+        if self.task == "reconstruction":
+            y = self.reconstruction_target(out, x)
         if not self._checked:
             self._check(out, y, kind)
             self._checked = True
+        if self.task == "tagging":
+            scores, truth = out.reshape(-1, out.shape[-1]), y.reshape(-1).long()
+            if not bool((truth != IGNORE).any()):  # a batch of padding only: nothing to learn
+                return scores.sum() * 0.0
+            return nn.functional.cross_entropy(scores, truth, ignore_index=IGNORE)
         if kind == "cross_entropy":
             if y.is_floating_point():  # class probabilities, same shape as the output
                 return nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]),
@@ -67,6 +96,36 @@ class Head:
         raise TrainingFailed(f"{self.label}: unknown loss {kind!r}; choose one of auto, "
                              "cross_entropy, bce, mse, l1, huber")
 
+    def reconstruction(self, out: Tensor) -> Tensor:
+        """What a reconstruction head's output means in input units: the sigmoid of its logits
+        when it trains with bce, else the output itself."""
+        return torch.sigmoid(out) if self.loss_kind(out) == "bce" else out
+
+    def reconstruction_target(self, out: Tensor, x: Any) -> Tensor:
+        """The input a reconstruction head must reproduce, shaped like its output: the first
+        float input with as many values per sample (so N x 64 can rebuild N x 1 x 8 x 8)."""
+        if x is None:
+            raise TrainingFailed(f"{self.label} (reconstruction) compares its output with the "
+                                 "network's input, but no input was given; pass the inputs "
+                                 "along with the outputs")
+        inputs = list(x.values()) if isinstance(x, dict) else (
+            list(x) if isinstance(x, (tuple, list)) else [x])
+        wanted = _values_per_sample(out)
+        for t in inputs:
+            if isinstance(t, Tensor) and t.dim() >= 1 and t.shape[0] == out.shape[0] \
+                    and _values_per_sample(t) == wanted:
+                if not t.is_floating_point():
+                    raise TrainingFailed(
+                        f"{self.label} (reconstruction) would rebuild integer token ids; "
+                        "reconstruct float inputs, or use task tagging to predict tokens")
+                return t.reshape(out.shape).to(out.dtype)
+        first = next((t for t in inputs if isinstance(t, Tensor)), None)
+        have = _per_sample(first) if first is not None else "no tensor"
+        raise TrainingFailed(
+            f"{self.label} (reconstruction) gives {_per_sample(out)} values per sample but the "
+            f"input it should rebuild is {have}; make the decoder end with that many values "
+            "(a Linear and a Reshape to the input's shape)")
+
     def _dense_target(self, out: Tensor, y: Tensor) -> Tensor:
         """Targets with the output's shape and dtype (one-hot for class indices)."""
         if not y.is_floating_point() and out.dim() > 1 and out.shape[-1] > 1 \
@@ -78,6 +137,16 @@ class Head:
         """Turn shape and class-count mismatches into messages that say what to change."""
         width = out.shape[-1] if out.dim() > 1 else 1
         per_sample = _per_sample(out)
+        if self.task == "tagging":
+            self._check_tagging(out, y, kind)
+            return
+        if self.task == "reconstruction" and kind == "bce" and y.numel():
+            low, high = float(y.min()), float(y.max())
+            if low < 0.0 or high > 1.0:
+                raise TrainingFailed(
+                    f"{self.label} (reconstruction) uses loss bce, which needs inputs from 0 to "
+                    f"1, but they range from {low:.3g} to {high:.3g}; use loss mse or scale the "
+                    "inputs to 0..1")
         if kind == "cross_entropy":
             if y.is_floating_point() and y.shape != out.shape:
                 raise TrainingFailed(
@@ -120,6 +189,28 @@ class Head:
                     f"{self.label} gives 1 value per sample (a yes/no score) but the dataset "
                     f"has {classes} classes; give the layer before it {classes} outputs")
 
+    def _check_tagging(self, out: Tensor, y: Tensor, kind: str) -> None:
+        if kind != "cross_entropy":
+            raise TrainingFailed(f"{self.label} (tagging) trains with cross_entropy, not {kind}; "
+                                 "set its loss to auto")
+        if y.is_floating_point() or y.dim() < 2:
+            raise TrainingFailed(
+                f"{self.label} (tagging) needs one class label per step, but the dataset gives "
+                f"{'numbers' if y.is_floating_point() else 'one label per sample'} "
+                f"({_per_sample(y)} per sample); use task classification or regression")
+        if out.dim() != y.dim() + 1 or out.shape[:-1] != y.shape:
+            raise TrainingFailed(
+                f"{self.label} (tagging) gives {_per_sample(out)} values per sample but the "
+                f"dataset labels {_per_sample(y)} steps; keep the recurrent layer's output "
+                "'sequence' and end with a Linear giving one score per class at every step")
+        labelled = y[y != IGNORE]
+        classes = max(self.num_classes, int(labelled.max().item()) + 1 if labelled.numel()
+                      else 0)
+        if classes > out.shape[-1]:
+            raise TrainingFailed(
+                f"{self.label} gives {out.shape[-1]} class scores per step but the dataset has "
+                f"{classes} tags; give the layer before it {classes} outputs")
+
     def predictions_correct(self, out: Tensor, y: Tensor) -> tuple[Tensor, int]:
         """(number of correct predictions as a tensor, number of predictions)."""
         kind = self.loss_kind(out)
@@ -139,26 +230,107 @@ def _per_sample(t: Tensor) -> str:
     return " x ".join(str(d) for d in t.shape[1:]) or "1"
 
 
+def _values_per_sample(t: Tensor) -> int:
+    count = 1
+    for d in t.shape[1:]:
+        count *= int(d)
+    return count
+
+
+def forecast_baseline(x: Any, y: Tensor) -> Tensor | None:
+    """Repeat-the-last-value forecasts shaped like ``y`` (N x H, or N x H x F), or None.
+
+    The inputs (N x W x F, or N x W for one feature) list the target features first, so the
+    baseline for F target features is the first F features of the last step, repeated for
+    each of the H steps ahead. None when the inputs are not one float series of that form.
+    """
+    if not isinstance(x, Tensor) or not x.is_floating_point() or x.dim() not in (2, 3) \
+            or y.dim() not in (2, 3) or x.shape[0] != y.shape[0]:
+        return None
+    last = x[:, -1] if x.dim() == 3 else x[:, -1:]
+    features = 1 if y.dim() == 2 else int(y.shape[2])
+    if last.shape[1] < features:
+        return None
+    return last[:, :features].unsqueeze(1).expand(y.shape[0], y.shape[1], features
+                                                  ).reshape(y.shape).to(y.dtype)
+
+
+def roc_auc(scores: Any, labels: Any) -> float | None:
+    """Area under the ROC curve of ``scores`` for the positive class 1 against 0 (ties count
+    half, as in scikit-learn); None unless the labels are 0/1 with both present."""
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    y = np.asarray(labels).reshape(-1)
+    if len(s) != len(y) or len(s) == 0 or not np.isin(y, (0, 1)).all():
+        return None
+    positives = int((y == 1).sum())
+    negatives = len(y) - positives
+    if positives == 0 or negatives == 0:
+        return None
+    order = np.argsort(s, kind="mergesort")
+    ranks = np.empty(len(s))
+    ranks[order] = np.arange(1, len(s) + 1)
+    _, inverse, counts = np.unique(s, return_inverse=True, return_counts=True)
+    ranks = (np.bincount(inverse, weights=ranks) / counts)[inverse]  # ties: average rank
+    return float((ranks[y == 1].sum() - positives * (positives + 1) / 2)
+                 / (positives * negatives))
+
+
 class Meter:
-    """Running loss and metric of one head over an epoch; values stay on the device."""
+    """Running loss and metrics of one head over an epoch; sums stay on the device."""
 
     def __init__(self, head: Head) -> None:
         self.head = head
-        self.loss_sum = 0.0
+        self.loss_sum: Tensor | float = 0.0
         self.samples = 0
         self.correct: Tensor | float = 0.0
-        self.count = 0
+        self.count: Tensor | int = 0
         self.columns: list[Tensor] | None = None  # regression: sum y, sum y^2, sse (float64)
         self.rows = 0
+        self.sse: Tensor | float = 0.0  # forecasting: squared errors, model and baseline
+        self.baseline_sse: Tensor | float = 0.0
+        self.values = 0
+        self.has_baseline = True
+        self.errors: list[Tensor] = []  # reconstruction: per-sample mean squared error
+        self.labels: list[Tensor] = []
+        self.labelled = True
 
-    def update(self, out: Tensor, y: Tensor, loss: Tensor, batch: int) -> None:
+    def update(self, out: Tensor, y: Tensor, loss: Tensor, batch: int, x: Any = None) -> None:
+        """Add one batch: the head's output, the dataset's targets, the head's loss and, for
+        forecasting baselines and reconstruction, the network's inputs ``x``."""
         out = out.detach()
         self.loss_sum = self.loss_sum + loss.detach().double() * batch
         self.samples += batch
-        if self.head.task == "classification":
+        task = self.head.task
+        if task == "classification":
             correct, count = self.head.predictions_correct(out, y)
             self.correct = self.correct + correct
-            self.count += count
+            self.count = self.count + count
+        elif task == "tagging":
+            predicted = out.argmax(-1)
+            truth = y.detach().reshape(predicted.shape)
+            labelled = truth != IGNORE
+            self.correct = self.correct + ((predicted == truth) & labelled).sum()
+            self.count = self.count + labelled.sum()
+        elif task == "forecasting":
+            pred = out.double().reshape(out.shape[0], -1)
+            truth = y.detach().double().reshape(pred.shape)
+            self.sse = self.sse + ((pred - truth) ** 2).sum()
+            self.values += pred.numel()
+            base = forecast_baseline(x, y.detach())
+            if base is None:
+                self.has_baseline = False
+            else:
+                self.baseline_sse = self.baseline_sse + (
+                    (base.double().reshape(pred.shape) - truth) ** 2).sum()
+        elif task == "reconstruction":
+            target = self.head.reconstruction_target(out, x)
+            error = (self.head.reconstruction(out).double() - target.double()) ** 2
+            self.errors.append(error.reshape(out.shape[0], -1).mean(1))
+            if isinstance(y, Tensor) and not y.is_floating_point() and y.dim() == 1 \
+                    and y.shape[0] == out.shape[0]:
+                self.labels.append(y.detach())
+            else:
+                self.labelled = False
         else:
             pred = out.double().reshape(out.shape[0], -1)
             truth = y.detach().double().reshape(pred.shape)
@@ -171,17 +343,40 @@ class Meter:
     def loss(self) -> float:
         return float(self.loss_sum / self.samples) if self.samples else float("nan")
 
-    def metric(self) -> tuple[str, float]:
-        """("accuracy", value) for classification, ("r2", value) for regression."""
-        if self.head.task == "classification":
-            return "accuracy", float(self.correct) / self.count if self.count else float("nan")
+    def metrics(self) -> dict[str, float]:
+        """The head's metrics by key (see the module docstring), the main one first."""
+        task = self.head.task
+        if task in ("classification", "tagging"):
+            count = float(self.count)
+            return {"accuracy": float(self.correct) / count if count else float("nan")}
+        if task == "forecasting":
+            if not self.values:
+                return {"mse": float("nan")}
+            out = {"mse": float(self.sse) / self.values}
+            if self.has_baseline:
+                out["baseline_mse"] = float(self.baseline_sse) / self.values
+            return out
+        if task == "reconstruction":
+            if not self.errors:
+                return {"mse": float("nan")}
+            errors = torch.cat(self.errors).cpu()
+            out = {"mse": float(errors.mean())}
+            if self.labelled and self.labels:
+                auc = roc_auc(errors.numpy(), torch.cat(self.labels).cpu().numpy())
+                if auc is not None:
+                    out["roc_auc"] = auc
+            return out
         if self.columns is None or self.rows == 0:
-            return "r2", float("nan")
+            return {"r2": float("nan")}
         sum_y, sum_y2, sse = (c.cpu() for c in self.columns)
         sst = sum_y2 - sum_y * sum_y / self.rows
         scores = [1.0 - float(e) / float(t) if t > 1e-12 else (1.0 if e <= 1e-12 else 0.0)
                   for e, t in zip(sse, sst, strict=True)]
-        return "r2", sum(scores) / len(scores)
+        return {"r2": sum(scores) / len(scores)}
+
+    def metric(self) -> tuple[str, float]:
+        """(key, value) of the main metric: "accuracy", "r2" or "mse"."""
+        return next(iter(self.metrics().items()))
 
 
 class LossFunction:
@@ -224,12 +419,13 @@ class LossFunction:
                                  "head its targets or remove a head")
         return list(zip(self.heads, outs, targets, strict=True))
 
-    def __call__(self, outputs: Any, y: Any) -> Tensor:
-        return self.total(self.split(outputs, y))[0]
+    def __call__(self, outputs: Any, y: Any, x: Any = None) -> Tensor:
+        return self.total(self.split(outputs, y), x)[0]
 
-    def total(self, triples: list[tuple[Head, Tensor, Tensor]]) -> tuple[Tensor, list[Tensor]]:
-        """(weighted total, per-head losses)."""
-        losses = [head.compute(out, target) for head, out, target in triples]
+    def total(self, triples: list[tuple[Head, Tensor, Tensor]], x: Any = None
+              ) -> tuple[Tensor, list[Tensor]]:
+        """(weighted total, per-head losses); ``x``, the inputs, for reconstruction heads."""
+        losses = [head.compute(out, target, x) for head, out, target in triples]
         total = sum((h.weight * loss for (h, _, _), loss in zip(triples, losses, strict=True)
                      if h.weight != 0.0), torch.zeros((), device=losses[0].device))
         return total, losses
@@ -257,10 +453,11 @@ def summarize(loss: float, meters: list[Meter]) -> dict[str, Any]:
     result: dict[str, Any] = {"loss": loss}
     several = len(meters) > 1
     for meter in meters:
-        key, value = meter.metric()
-        result.setdefault(key, value)  # the first head of each kind gives the plain key
+        for key, value in meter.metrics().items():
+            result.setdefault(key, value)  # the first head of each kind gives the plain key
+            if several:
+                result[f"{key}/{meter.head.name}"] = value
         if several:
-            result[f"{key}/{meter.head.name}"] = value
             result[f"loss/{meter.head.name}"] = meter.loss
     return result
 

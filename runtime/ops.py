@@ -30,7 +30,8 @@ RECURRENT = frozenset({"RNN", "LSTM", "GRU"})
 
 # Layers that take integer (token id) tensors without complaint; every other layer needs float
 # values. The meta device does not check dtypes for most ops, so this keeps meta honest.
-INTEGER_INPUTS = frozenset({"Flatten", "Reshape", "Concat", "Output"})
+# SequenceReduce takes token ids on its optional "mask" port and checks its "in" port itself.
+INTEGER_INPUTS = frozenset({"Flatten", "Reshape", "Concat", "Output", "SequenceReduce"})
 # Layers that need integer token ids (float values are an error).
 TOKEN_INPUTS = frozenset({"Embedding"})
 
@@ -45,6 +46,7 @@ RANKS: dict[str, tuple[tuple[int, ...], str]] = {
     "LSTM": ((3,), "a sequence N x L x F"),
     "GRU": ((3,), "a sequence N x L x F"),
     "TransformerEncoderLayer": ((3,), "a sequence N x L x F"),
+    "SequenceReduce": ((3,), "a sequence N x L x F"),
 }
 _SUFFIX_RANKS = {"1d": ((3,), "N x C x L input"), "2d": ((4,), "N x C x H x W input"),
                  "3d": ((5,), "N x C x D x H x W input")}
@@ -87,6 +89,59 @@ class Recurrent(nn.Module):
 
     def extra_repr(self) -> str:
         return f"output={self.output!r}"
+
+
+class SequenceReduce(nn.Module):
+    """One vector per sequence: the last step, the mean or the maximum over the steps.
+
+    ``forward(x, mask=None)``: x is N x L x F. ``mask`` (optional, N x L) marks the real steps:
+    any nonzero value is a real step, so the token ids of the Input can be connected directly
+    (id 0 is padding). With a mask, "mean" and "max" use only the real steps and "last" takes
+    the last real step (padding may sit anywhere, usually at the end); a sequence that is all
+    padding gives zeros. Recurrent layers still read the padding like any token: their outputs
+    at padded steps are what the mask leaves out. For a bidirectional layer prefer "mean" or
+    "max" (its backward half has read only the last token at the last step).
+    """
+
+    MODES = ("last", "mean", "max")
+
+    def __init__(self, mode: str = "mean") -> None:
+        super().__init__()
+        if mode not in self.MODES:
+            raise ValueError(f"mode must be one of {', '.join(self.MODES)}, not {mode!r}")
+        self.mode = mode
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if not x.is_floating_point():
+            raise ValueError("receives integer token ids on its 'in' port; add an Embedding "
+                             "before it, or connect the token ids to its 'mask' port")
+        if x.dim() != 3:
+            raise ValueError(f"expected a sequence N x L x F, got {x.dim()}-D input")
+        if mask is None:
+            if self.mode == "last":
+                return x[:, -1]
+            return x.mean(1) if self.mode == "mean" else x.amax(1)
+        if mask.dim() == 3 and mask.shape[-1] == 1:
+            mask = mask[..., 0]
+        if tuple(mask.shape) != tuple(x.shape[:2]):
+            steps = " x ".join(["N", *(str(int(d)) for d in mask.shape[1:])])
+            raise ValueError(f"its mask is {steps} but its sequence has {int(x.shape[1])} steps;"
+                             " connect the token Input (N x L) that the sequence was made from")
+        keep = mask != 0
+        any_real = keep.any(1, keepdim=True)
+        if self.mode == "mean":
+            weights = keep.to(x.dtype).unsqueeze(-1)
+            return (x * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+        if self.mode == "max":
+            filled = x.masked_fill(~keep.unsqueeze(-1), float("-inf")).amax(1)
+            return torch.where(any_real, filled, torch.zeros_like(filled))
+        steps = torch.arange(x.shape[1], device=x.device)
+        last = torch.where(keep, steps, torch.zeros_like(steps)).amax(1)
+        picked = x[torch.arange(x.shape[0], device=x.device), last]
+        return torch.where(any_real, picked, torch.zeros_like(picked))
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode!r}"
 
 
 class Reshape(nn.Module):
@@ -142,6 +197,8 @@ def build_module(spec: LayerSpec, params: dict[str, Any],
         return Recurrent(spec.id, str(output), **kwargs)
     if spec.id == "Reshape":
         return Reshape(tuple(kwargs["shape"]))
+    if spec.id == "SequenceReduce":
+        return SequenceReduce(str(kwargs["mode"]))
     if spec.torch_class is None:
         raise ValueError(f"layer type {spec.id} has no torch class and no runtime implementation")
     return getattr(nn, spec.torch_class)(**kwargs)

@@ -267,12 +267,12 @@ def evaluate_batches(module: nn.Module, loss_fn: LossFunction, batches: Iterable
         for x, y in batches:
             outputs = forward(module, x, input_names)
             triples = loss_fn.split(outputs, y)
-            loss, losses = loss_fn.total(triples)
+            loss, losses = loss_fn.total(triples, x)
             batch = _first(x).shape[0]
             total = total + loss.double() * batch
             samples += batch
             for meter, (_, out, target), head_loss in zip(meters, triples, losses, strict=True):
-                meter.update(out, target, head_loss, batch)
+                meter.update(out, target, head_loss, batch, x)
     finally:
         module.train(was_training)
     return summarize(float(total / samples) if samples else float("nan"), meters)
@@ -471,7 +471,7 @@ class _Run:
                 optimizer.zero_grad(set_to_none=True)
                 outputs = forward(module, x, self.input_names)
                 triples = self.loss_fn.split(outputs, y)
-                loss, losses = self.loss_fn.total(triples)
+                loss, losses = self.loss_fn.total(triples, x)
                 value = float(loss.item())
                 if not math.isfinite(value):
                     what = "NaN" if math.isnan(value) else "infinite"
@@ -490,7 +490,7 @@ class _Run:
                 total_loss += value * batch
                 total_samples += batch
                 for meter, (_, out, target), head_loss in zip(meters, triples, losses, strict=True):
-                    meter.update(out, target, head_loss, batch)
+                    meter.update(out, target, head_loss, batch, x)
                 self.result.steps.append((global_step, value))
                 if self.step_hooks:
                     for hook in self.step_hooks:
