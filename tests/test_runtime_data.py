@@ -34,7 +34,7 @@ def test_registry_lists_builtins_and_file_kinds():
     for key, info in DATASETS.items():
         assert info.id == key and info.title and info.description
         assert info.task in ("classification", "regression")
-        assert info.kind in ("2d", "tabular", "image", "file")
+        assert info.kind in ("2d", "tabular", "image", "sequence", "file")
     assert DATASETS["house_prices"].task == "regression"
     assert {DATASETS[k].kind for k in TWO_D} == {"2d"}
 

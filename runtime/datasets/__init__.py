@@ -5,7 +5,8 @@ a module that adds data sets (sequences, shapes, ...) registers its builders wit
 ``core.register`` and is imported below.
 """
 
-from runtime.datasets import images, synthetic, tabular  # noqa: F401  (registers builders)
+# importing a module registers its builders
+from runtime.datasets import anomaly, images, sequences, synthetic, tabular  # noqa: F401
 from runtime.datasets.core import (
     BUILDERS,
     DATASETS,

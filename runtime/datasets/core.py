@@ -19,7 +19,7 @@ from torch.utils.data import Dataset, TensorDataset
 from graph.settings import DatasetSettings
 
 TASKS = ("classification", "regression")
-KINDS = ("2d", "tabular", "image", "file")
+KINDS = ("2d", "tabular", "image", "sequence", "file")  # sequence: tokens or series
 
 # Independent random streams derived from settings.seed: changing how a set is generated never
 # changes which samples land in validation for the same data, and vice versa.
