@@ -1,0 +1,223 @@
+"""What a sequence network does, step by step: hidden units over the tokens of a text, and a
+forecast drawn against the actual series.
+
+Like the other analyses these run the compiled module on its device in eval mode without
+gradients and return numpy arrays, strings and floats; panels only draw them.
+
+- ``sequence_nodes``: the layers whose output has one vector per step (N x L x H), the ones
+  whose units can be shown over the tokens.
+- ``token_activations``: for a few samples, the tokens as text and every unit's value at every
+  step of one such layer, plus the units that vary most over the tokens (worth a look first:
+  the seeds' example is a unit that fires inside quotation marks).
+- ``forecast``: slide the window along a validation series and predict the next value(s) at
+  every step, in the series' own units, next to the actual values and the repeat-the-last-value
+  baseline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from runtime.heads import make_heads
+from runtime.probes import evaluating, node_outputs
+from runtime.train import tensor_pair
+
+BATCH = 512
+MAX_SAMPLES = 64  # texts per token_activations call
+
+__all__ = ["forecast", "sequence_nodes", "token_activations", "token_texts"]
+
+
+def _device(compiled: Any) -> torch.device:
+    return next((p.device for p in compiled.module.parameters()), torch.device("cpu"))
+
+
+def _split(data: Any, split: str) -> Any:
+    if split not in ("train", "val"):
+        raise ValueError(f"split must be 'train' or 'val', not {split!r}")
+    dataset = data.train if split == "train" else data.val
+    return dataset if len(dataset) else data.train
+
+
+def sequence_nodes(compiled: Any) -> list[tuple[int, str, int]]:
+    """(node id, name, units) of every compiled layer or merge whose output is N x L x H,
+    in graph order: the layers whose units ``token_activations`` can show over the steps."""
+    from runtime.shapes import infer_shapes
+
+    graph = compiled.graph
+    shapes = infer_shapes(graph).outputs
+    found = []
+    for node_id in graph.topological_order():
+        node = graph.nodes[node_id]
+        if node.type in ("Input", "Output"):
+            continue
+        out = shapes.get(node_id, {}).get("out")
+        if out is not None and len(out) == 3 and (node_id in compiled.module_names
+                                                  or node.type in ("Add", "Multiply", "Concat")):
+            found.append((node_id, node.name, int(out[2])))
+    return found
+
+
+def token_texts(data: Any, tokens: Sequence[int]) -> list[str]:
+    """A sample's token ids as text (the bundle's vocabulary when it has one, else the ids),
+    padding dropped."""
+    vocabulary = getattr(data, "vocabulary", None) or []
+    out = []
+    for token in tokens:
+        i = int(token)
+        if i == 0:
+            continue
+        out.append(vocabulary[i] if 0 <= i < len(vocabulary) else str(i))
+    return out
+
+
+def token_activations(compiled: Any, data: Any, node_id: int,
+                      samples: Sequence[int] | int = 8, split: str = "val") -> dict[str, Any]:
+    """Every unit of ``node_id`` at every real (non-padding) step of a few samples.
+
+    ``samples``: indices into the split, or a count (the first ones). Returns {"node_id",
+    "name", "units", "tokens": [list of token texts per sample], "values": [(L_i, H) float32
+    per sample, padding steps dropped], "labels": [target per sample as text],
+    "predicted": [predicted class name per sample, or "" when the network has no
+    classification head], "ranked_units": units sorted by how much they vary over the shown
+    tokens (largest first), "range": (min, max) of all values shown}.
+    """
+    node = compiled.graph.nodes.get(node_id)
+    if node is None:
+        raise ValueError(f"node {node_id} is not in the compiled network; choose another layer")
+    dataset = _split(data, split)
+    count = len(dataset)
+    if isinstance(samples, int):
+        indices = list(range(min(samples, count, MAX_SAMPLES)))
+    else:
+        indices = [int(i) for i in samples][:MAX_SAMPLES]
+        bad = [i for i in indices if not 0 <= i < count]
+        if bad:
+            raise ValueError(f"sample {bad[0]} does not exist: the {split} split has {count} "
+                             "samples")
+    pair = tensor_pair(dataset)
+    if pair is not None and isinstance(pair[0], Tensor):
+        index = torch.as_tensor(indices, dtype=torch.long)
+        x, y = pair[0][index], pair[1][index]
+    else:
+        items = [dataset[i] for i in indices]
+        x = torch.stack([torch.as_tensor(a) for a, _ in items])
+        y = torch.stack([torch.as_tensor(b) for _, b in items])
+    if x.is_floating_point():
+        raise ValueError(f"{node.label}: the inputs are not token ids; token colouring needs a "
+                         "text data set (an Input of dtype long)")
+    heads = make_heads(compiled)
+    with evaluating(compiled.module):
+        captured, result = node_outputs(compiled, (x.to(_device(compiled)),), [node_id])
+    value = captured.get(node_id)
+    if value is None or value.dim() != 3:
+        shape = "no tensor" if value is None else " x ".join(["N", *map(str, value.shape[1:])])
+        raise ValueError(f"{node.label} gives {shape}, not one vector per step; choose a layer "
+                         "with a sequence output (N x L x H), such as an LSTM with output "
+                         "'sequence'")
+    value = value.float().cpu()
+    outputs = list(result) if isinstance(result, (tuple, list)) else [result]
+    classifier = next(((h, o) for h, o in zip(heads, outputs, strict=False)
+                       if h.task == "classification" and o.dim() == 2), None)
+    names = list(getattr(data, "class_names", []))
+    tokens, values, labels, predicted = [], [], [], []
+    for row in range(len(indices)):
+        ids = x[row].tolist()
+        real = [step for step, token in enumerate(ids) if token != 0]
+        tokens.append(token_texts(data, [ids[s] for s in real]))
+        values.append(value[row, real].numpy().astype(np.float32))
+        target = y[row]
+        if target.dim() == 0 and names:
+            labels.append(names[int(target)] if 0 <= int(target) < len(names) else str(
+                int(target)))
+        else:
+            labels.append("")
+        if classifier is not None:
+            k = int(classifier[1][row].argmax())
+            predicted.append(names[k] if k < len(names) else str(k))
+        else:
+            predicted.append("")
+    shown = np.concatenate(values, 0) if values and sum(len(v) for v in values) else \
+        np.zeros((0, value.shape[2]), np.float32)
+    spread = shown.std(0) if len(shown) else np.zeros(value.shape[2])
+    return {
+        "node_id": node_id, "name": node.name, "units": int(value.shape[2]),
+        "tokens": tokens, "values": values, "labels": labels, "predicted": predicted,
+        "indices": indices,
+        "ranked_units": [int(u) for u in np.argsort(-spread, kind="stable")],
+        "range": (float(shown.min()), float(shown.max())) if len(shown) else (0.0, 0.0),
+    }
+
+
+def forecast(compiled: Any, data: Any, series: int = 0, steps_ahead: int = 1,
+             max_steps: int = 2000) -> dict[str, Any]:
+    """Predictions along one validation series, in its own units.
+
+    At every step t from ``window`` on, the network reads the ``window`` values before t and
+    its ``steps_ahead``-th predicted value is compared with the actual value at
+    t + steps_ahead - 1. Needs a series data set (``sines`` or a ``series`` file: the bundle
+    keeps ``val_series``, ``window`` and ``horizon``) and a forecasting (or regression) head.
+
+    Returns {"time": (T,), "actual": (T,), "predicted": (T,) NaN where the window does not
+    fit yet, "baseline": (T,) the last value of each window, "mse", "baseline_mse" (over the
+    predicted steps, in the series' units), "window", "horizon", "steps_ahead", "series",
+    "series_count", "feature"}; only the first target feature is drawn.
+    """
+    series_list = list(getattr(data, "val_series", []) or [])
+    window, horizon = int(getattr(data, "window", 0)), int(getattr(data, "horizon", 0))
+    if not series_list or window <= 0:
+        raise ValueError("forecast needs a time-series data set (sines or a series file); "
+                         "choose one in the dataset settings")
+    if not 0 <= series < len(series_list):
+        raise ValueError(f"series {series} does not exist: the validation part has "
+                         f"{len(series_list)}")
+    if not 1 <= steps_ahead <= horizon:
+        raise ValueError(f"steps ahead must be from 1 to the horizon, {horizon}")
+    head_index = next((i for i, h in enumerate(make_heads(compiled))
+                       if h.task in ("forecasting", "regression")), None)
+    if head_index is None:
+        raise ValueError("the network has no forecasting head; set the Output's task to "
+                         "forecasting")
+    values = np.asarray(series_list[series], dtype=np.float32)[:max_steps]
+    if values.ndim == 1:
+        values = values[:, None]
+    total = len(values)
+    starts = np.arange(0, total - window - steps_ahead + 1)
+    predicted = np.full(total, np.nan)
+    baseline = np.full(total, np.nan)
+    if len(starts):
+        x = torch.from_numpy(values[starts[:, None] + np.arange(window)])
+        x = x.reshape(len(starts), *tuple(data.input_shape))
+        outs = []
+        with evaluating(compiled.module):
+            for s in range(0, len(x), BATCH):
+                result = compiled.module(x[s:s + BATCH].to(_device(compiled)))
+                out = result[head_index] if isinstance(result, (tuple, list)) else result
+                outs.append(out.float().cpu().reshape(out.shape[0], horizon, -1))
+        pred = torch.cat(outs).numpy()[:, steps_ahead - 1, 0]
+        at = starts + window + steps_ahead - 1
+        predicted[at] = _raw_target(data, pred)
+        baseline[at] = _raw_target(data, values[starts + window - 1, 0])
+    actual = _raw_target(data, values[:, 0])
+    done = ~np.isnan(predicted)
+    mse = float(np.mean((predicted[done] - actual[done]) ** 2)) if done.any() else float("nan")
+    base = float(np.mean((baseline[done] - actual[done]) ** 2)) if done.any() else float("nan")
+    names = list(getattr(data, "target_names", []) or ["value"])
+    return {"time": np.arange(total), "actual": actual, "predicted": predicted,
+            "baseline": baseline, "mse": mse, "baseline_mse": base, "window": window,
+            "horizon": horizon, "steps_ahead": steps_ahead, "series": series,
+            "series_count": len(series_list), "feature": names[0]}
+
+
+def _raw_target(data: Any, scaled: np.ndarray) -> np.ndarray:
+    """First target feature back in the series' units."""
+    scaled = np.asarray(scaled, dtype=np.float64)
+    offset, scale = getattr(data, "target_offset", None), getattr(data, "target_scale", None)
+    if offset is None or scale is None:
+        return scaled
+    return scaled * float(np.ravel(scale)[0]) + float(np.ravel(offset)[0])
