@@ -19,6 +19,10 @@ from graph.settings import DatasetSettings, TrainingSettings
 FOLDER = Path(__file__).resolve().parent
 DEFAULT = "digits_cnn"
 HOUSE_FEATURES = 7  # columns of the built-in house_prices set (a test checks it)
+CONTEXT_VOCABULARY = 34  # token ids of the built-in future_context set (a test checks it)
+CONTEXT_LENGTH = 16
+REVIEW_VOCABULARY = 300  # the sentiment_reviews set's vocabulary size option
+REVIEW_LENGTH = 32
 
 Layer = tuple[str, dict[str, Any]] | tuple[str, dict[str, Any], str]
 
@@ -159,6 +163,120 @@ def digits_resnet() -> Project:
     )
 
 
+# -- sequences and autoencoders (issue 5) --------------------------------------------------------
+def _future_context(name: str, bidirectional: bool) -> Project:
+    graph = Graph()
+    chain(graph, None,
+          ("Input", {"shape": (CONTEXT_LENGTH,), "dtype": "long"}, "words"),
+          ("Embedding", {"num_embeddings": CONTEXT_VOCABULARY, "embedding_dim": 16}, "embed"),
+          ("LSTM", {"hidden_size": 32, "bidirectional": bidirectional}, "lstm"),
+          ("Linear", {"out_features": 2}, "per_step"),
+          ("Output", {"task": "tagging"}, "role"))
+    if bidirectional:
+        text = ("The same tagger with a bidirectional LSTM: one direction reads the sentence "
+                "forwards, the other backwards, so at each name it already knows the words "
+                "after it and tags almost every name right. Compare with future_context_lstm.")
+    else:
+        text = ("Tag each name as a character of a novel or an actor on screen. Only the word "
+                "after a name tells which, and this LSTM reads left to right, so it can only "
+                "guess (about 50%). Compare with future_context_bilstm.")
+    return _project(
+        name, graph, text,
+        DatasetSettings(name="future_context", samples=1000, seed=0),
+        TrainingSettings(optimizer="adam", lr=0.01, batch_size=32, epochs=6, seed=0),
+    )
+
+
+def future_context_lstm() -> Project:
+    return _future_context("future_context_lstm", bidirectional=False)
+
+
+def future_context_bilstm() -> Project:
+    return _future_context("future_context_bilstm", bidirectional=True)
+
+
+def sine_forecast_lstm() -> Project:
+    graph = Graph()
+    chain(graph, None,
+          ("Input", {"shape": (24, 1)}, "window"),
+          ("LSTM", {"hidden_size": 32, "output": "last"}, "lstm"),
+          ("Linear", {"out_features": 4}, "next_values"),
+          ("Output", {"task": "forecasting"}, "forecast"))
+    return _project(
+        "sine_forecast_lstm", graph,
+        "Forecasting: an LSTM reads 24 past values of a noisy sum of sines and predicts the "
+        "next 4. val_mse should fall well below val_baseline_mse, the error of repeating the "
+        "last value. The Sequences panel draws the forecast against the actual series.",
+        DatasetSettings(name="sines", samples=2000, noise=0.1, seed=0),
+        TrainingSettings(optimizer="adam", lr=0.01, batch_size=32, epochs=8, seed=0),
+    )
+
+
+def sentiment_lstm() -> Project:
+    graph = Graph()
+    words = chain(graph, None, ("Input", {"shape": (REVIEW_LENGTH,), "dtype": "long"}, "review"))
+    lstm = chain(graph, words,
+                 ("Embedding", {"num_embeddings": REVIEW_VOCABULARY, "embedding_dim": 32},
+                  "embed"),
+                 ("LSTM", {"hidden_size": 32}, "lstm"))
+    reduce = graph.add_node("SequenceReduce", {"mode": "mean"}, name="mean_over_words")
+    connect(graph, lstm, reduce, "in")
+    connect(graph, words, reduce, "mask")
+    chain(graph, reduce, ("Linear", {"out_features": 3}, "logits"),
+          ("Output", {"task": "classification"}, "sentiment"))
+    return _project(
+        "sentiment_lstm", graph,
+        "Sentiment of short product reviews (satisfied, neutral, dissatisfied). Words become "
+        "vectors, an LSTM reads them in order, and the mean of its outputs over the real words "
+        "(the token Input masks the padding) feeds the classifier. Colour the words by one "
+        "hidden unit in the Sequences panel.",
+        DatasetSettings(name="sentiment_reviews", seed=0,
+                        options={"vocab_size": REVIEW_VOCABULARY, "max_length": REVIEW_LENGTH}),
+        TrainingSettings(optimizer="adam", lr=0.01, batch_size=32, epochs=10, seed=0),
+    )
+
+
+def _autoencoder(latent: int, hidden: tuple[int, ...]) -> Graph:
+    """Input 1x8x8 -> encoder -> bottleneck ('latent' wide) -> decoder -> 1x8x8 logits."""
+    graph = Graph()
+    node = chain(graph, None, ("Input", {"shape": (1, 8, 8)}, "image"),
+                 ("Flatten", {}, "flatten"))
+    for index, width in enumerate(hidden, start=1):
+        node = chain(graph, node, ("Linear", {"out_features": width}, f"encode{index}"),
+                     ("ReLU", {}, f"encode{index}_relu"))
+    node = chain(graph, node, ("Linear", {"out_features": latent}, "bottleneck"))
+    for index, width in enumerate(reversed(hidden), start=1):
+        node = chain(graph, node, ("Linear", {"out_features": width}, f"decode{index}"),
+                     ("ReLU", {}, f"decode{index}_relu"))
+    chain(graph, node, ("Linear", {"out_features": 64}, "pixels"),
+          ("Reshape", {"shape": (1, 8, 8)}, "to_image"),
+          ("Output", {"task": "reconstruction", "loss": "bce"}, "reconstruction"))
+    return graph
+
+
+def autoencoder_anomaly_digits() -> Project:
+    return _project(
+        "autoencoder_anomaly_digits", _autoencoder(8, (32,)),
+        "Anomaly detection: an autoencoder squeezes 8x8 digits through an 8-number bottleneck "
+        "and rebuilds them. It trains on every digit but 7, so it rebuilds 7s badly: their "
+        "reconstruction error flags them (val_roc_auc). Set the threshold in the Autoencoder "
+        "panel.",
+        DatasetSettings(name="digits_anomaly", seed=0, options={"anomaly": 7}),
+        TrainingSettings(optimizer="adam", lr=0.003, batch_size=32, epochs=15, seed=0),
+    )
+
+
+def autoencoder_latent2d() -> Project:
+    return _project(
+        "autoencoder_latent2d", _autoencoder(2, (64, 32)),
+        "Dimensionality reduction: an autoencoder with a 2-number bottleneck maps each digit "
+        "to a point in the plane. The Autoencoder panel shows those points coloured by digit "
+        "beside a PCA of the same images; the digits' labels are never trained on.",
+        DatasetSettings(name="digits", seed=0),
+        TrainingSettings(optimizer="adam", lr=0.003, batch_size=32, epochs=15, seed=0),
+    )
+
+
 EXAMPLES: dict[str, Callable[[], Project]] = {
     "xor_mlp": xor_mlp,
     "perceptron_xor": perceptron_xor,
@@ -166,6 +284,12 @@ EXAMPLES: dict[str, Callable[[], Project]] = {
     "house_prices_mlp": house_prices_mlp,
     "digits_cnn": digits_cnn,
     "digits_resnet": digits_resnet,
+    "future_context_lstm": future_context_lstm,
+    "future_context_bilstm": future_context_bilstm,
+    "sine_forecast_lstm": sine_forecast_lstm,
+    "sentiment_lstm": sentiment_lstm,
+    "autoencoder_anomaly_digits": autoencoder_anomaly_digits,
+    "autoencoder_latent2d": autoencoder_latent2d,
 }
 
 
