@@ -33,6 +33,7 @@ from typing import Any
 import torch
 from torch import Tensor, fx, nn
 
+from graph import catalog
 from graph.model import Node
 from graph.project import Project
 from runtime import ops
@@ -55,7 +56,7 @@ def class_name(project_name: str) -> str:
     if name[0].isdigit():
         name = "Model" + name
     if keyword.iskeyword(name) or name in HELPERS or hasattr(builtins, name) \
-            or name in ("Tensor", "WEIGHTS_FILE"):
+            or name in ("Tensor", "WEIGHTS_FILE") or inspect.isclass(getattr(ops, name, None)):
         name += "Model"
     return name
 
@@ -185,6 +186,18 @@ def call_source(cls: type, kwargs: dict[str, Any], prefix: str = "nn.") -> str:
     return f"{prefix}{cls.__name__}({', '.join(positional + named)})"
 
 
+def ops_class(layer_id: str) -> type[nn.Module] | None:
+    """The ``runtime.ops`` module class of a layer that has no ``torch.nn`` class (other than
+    the recurrent wrapper and Reshape, which exported files define in their own words); its
+    source is copied into exported files."""
+    spec = catalog.get(layer_id)
+    found = getattr(ops, layer_id, None)
+    if spec is None or spec.torch_class is not None or layer_id in HELPERS \
+            or not inspect.isclass(found) or not issubclass(found, nn.Module):
+        return None
+    return found
+
+
 def layer_source(node: Node, input_shapes: list[Shape]) -> str:
     """The constructor expression of one layer node, as the compiler builds it."""
     spec = node.spec
@@ -199,6 +212,10 @@ def layer_source(node: Node, input_shapes: list[Shape]) -> str:
         return f"Recurrent({inner}{extra})"
     if spec.id == "Reshape":
         return f"Reshape({', '.join(str(int(s)) for s in kwargs['shape'])})"
+    helper = ops_class(spec.id)
+    if helper is not None:
+        names = {p.name for p in _signature(helper)}
+        return call_source(helper, {k: v for k, v in kwargs.items() if k in names}, prefix="")
     if spec.torch_class is None or not hasattr(nn, spec.torch_class):
         raise ExportError(f"{node.label}: layer type {spec.id} has no PyTorch equivalent to "
                           "export")
@@ -395,6 +412,10 @@ def class_source(d: Design, name: str) -> list[str]:
         lines += ["", *_RECURRENT_SOURCE.strip("\n").split("\n"), ""]
     if "Reshape" in types:
         lines += ["", *_RESHAPE_SOURCE.strip("\n").split("\n"), ""]
+    for layer_id in sorted(types):
+        helper = ops_class(layer_id)
+        if helper is not None:
+            lines += ["", *textwrap.dedent(inspect.getsource(helper)).strip("\n").split("\n"), ""]
 
     project = d.project
     inputs = [nodes[i] for i in d.compiled.input_nodes]

@@ -591,6 +591,10 @@ def script_source(d: Any, name: str, weights_file: str) -> str:
     out_shape = d.outputs[head.id]
     width = int(out_shape[-1]) if len(out_shape) > 1 else 1
     task = str(head.param("task"))
+    if task not in ("classification", "regression"):
+        raise export.ExportError(f"{head.label} trains for {task}; training scripts are "
+                                 "exported for classification and regression heads (export "
+                                 "the module with --to python instead)")
     loss = resolved_loss(task, str(head.param("loss")), width)
     if loss not in _LOSS_CALLS and loss != "cross_entropy":
         raise export.ExportError(f"{head.label}: loss {loss!r} has no training script "

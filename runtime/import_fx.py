@@ -22,8 +22,10 @@ from typing import Any
 import torch
 from torch import Tensor, fx, nn
 
+from graph import catalog
 from graph.model import Edge
 from graph.project import Project
+from runtime.export import ops_class
 from runtime.importer import GraphBuilder, ModelImportError, Ref
 
 F = nn.functional
@@ -63,7 +65,8 @@ def load_factory(path: Path, name: str | None) -> Callable[..., Any]:
                                    f"its modules are: {', '.join(_candidates(module)) or 'none'}")
         return found
     candidates = _candidates(module)
-    main = [c for c in candidates if c not in ("Recurrent", "Reshape")] or candidates
+    main = [c for c in candidates if c not in ("Recurrent", "Reshape")
+            and ops_class(c) is None] or candidates
     if len(main) != 1:
         what = ", ".join(main) if main else "no nn.Module class"
         raise ModelImportError(f"{path.name} defines {what}; choose the model's class or "
@@ -101,8 +104,12 @@ def _line(exc: BaseException) -> str:
 
 # -- tracing ---------------------------------------------------------------------------------------
 def _is_helper(module: nn.Module) -> str | None:
-    """"Recurrent" or "Reshape" for the helper classes of Plexus-exported files."""
+    """The layer id of the helper classes that Plexus-exported files define: "Recurrent",
+    "Reshape", or a catalog layer implemented by a ``runtime.ops`` class of the same name
+    (its parameters are read from the module's attributes of the same names)."""
     kind = type(module).__name__
+    if ops_class(kind) is not None and type(module).__module__ != "torch.nn":
+        return kind
     if kind == "Recurrent" and isinstance(getattr(module, "rnn", None), nn.RNNBase) \
             and getattr(module, "output", None) in ("sequence", "last"):
         return kind
@@ -299,6 +306,10 @@ def _module_layer(m: nn.Module, where: str, notes: list[str]) -> tuple[str, dict
         return kind, {**_recurrent(rnn, where), "output": m.output}, ""  # type: ignore[attr-defined]
     if helper == "Reshape":
         return "Reshape", {"shape": tuple(int(s) for s in m.shape)}, ""  # type: ignore[attr-defined]
+    if helper is not None:
+        spec = catalog.spec(helper)
+        return helper, {p.name: getattr(m, p.name) for p in spec.params
+                        if hasattr(m, p.name)}, ""
     if isinstance(m, nn.Linear):
         return "Linear", {"out_features": m.out_features, "bias": m.bias is not None}, ""
     if isinstance(m, nn.Conv1d):
@@ -527,8 +538,10 @@ class _Walker:
             raise Unsupported(f"called {count} times (shared weights have no Plexus "
                               "equivalent)")
         inputs = [self.ref(a, n) for a in n.args]
-        if n.kwargs or len(inputs) != 1:
-            raise Unsupported("called with more than one input")
+        ports = len(catalog.spec(layer).inputs)
+        if n.kwargs or not 1 <= len(inputs) <= ports:
+            raise Unsupported(f"called with {len(inputs)} inputs and {len(n.kwargs)} keyword "
+                              f"arguments ({layer} takes {ports})")
         weights = {prefix + k: v for k, v in m.state_dict().items()}
         ref = self.b.add(layer, params, path, inputs, weights)
         if isinstance(m, nn.RNNBase):

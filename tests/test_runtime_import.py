@@ -21,7 +21,7 @@ from runtime import export
 from runtime.compile import compile_graph, load_node_state, weights_from_bytes
 from runtime.importer import ModelImportError, import_file, import_module, import_onnx
 from runtime.shapes import analyze
-from tests.test_runtime_export import mixed_design, with_weights
+from tests.test_runtime_export import example_input, mixed_design, with_weights
 
 # A residual CNN as someone would write it in plain PyTorch (not Plexus code): Sequential
 # stems, a block class, functional relu, a projection shortcut, BatchNorm, global pooling,
@@ -156,12 +156,7 @@ def test_export_then_import_gives_the_same_network(name, tmp_path):
     assert same_structure(project.graph, back.graph)
     assert layer_names(project.graph) == layer_names(back.graph)
     assert analyze(back.graph).ok
-    inputs = []
-    for node_id in compile_graph(project.graph).input_nodes:
-        node = project.graph.nodes[node_id]
-        shape = (4, *node.param("shape"))
-        inputs.append(torch.randint(0, 50, shape) if node.param("dtype") == "long"
-                      else torch.randn(shape))
+    inputs = example_input(project, batch=4)
     for a, b in zip(run(project, *inputs), run(back, *inputs), strict=True):
         assert float((a - b).abs().max()) < 1e-5
 
