@@ -10,6 +10,7 @@ without a catalog equivalent is listed by name (and the ONNX node's name) in the
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,19 @@ class ShapeValue:
     """A value computed from tensor shapes (the batch size is only known at run time)."""
 
 
+@dataclass(frozen=True)
+class Laid:
+    """A graph tensor in another memory layout than Plexus' batch-first one, as exporters
+    arrange recurrent layers: "time_major" is ``ref`` (N x L x F) as L x N x F; "rnn_y" is
+    the Y output of an ONNX LSTM/GRU/RNN (L x dirs x N x H, layout 0) whose batch-first
+    sequence is ``ref``; "rnn_y_t" that Y as L x N x dirs x H; "rnn_y_bf" the Y of layout 1
+    (N x L x dirs x H)."""
+
+    ref: Ref
+    kind: str
+    dirs: int = 1
+
+
 _SHAPE_OPS = frozenset({"Shape", "Size"})
 _ACTIVATIONS = {"Relu": "ReLU", "Sigmoid": "Sigmoid", "Tanh": "Tanh", "Gelu": "GELU",
                 "LeakyRelu": "LeakyReLU", "Softmax": "Softmax"}
@@ -71,8 +85,47 @@ def import_onnx(path: str | Path, project_name: str | None = None) -> Project:
     except Exception:  # noqa: BLE001 - keep the exporter's own value_info then
         pass
     builder = GraphBuilder(path.name)
-    _Walker(model, builder).walk()
-    return builder.finish(project_name or path.stem, f"Imported from {path.name}.")
+    walker = _Walker(model, builder)
+    walker.walk()
+    reference, example = _onnxruntime_reference(path, walker.input_names, builder)
+    return builder.finish(project_name or path.stem, f"Imported from {path.name}.",
+                          reference, example)
+
+
+def _onnxruntime_reference(path: Path, names: list[str], builder: GraphBuilder) -> tuple[Any, Any]:
+    """(the original model run by onnxruntime, example inputs), so ``finish`` can check the
+    imported graph against it; (None, None) without onnxruntime or when it cannot load the
+    file."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return None, None
+    try:
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception:  # noqa: BLE001 - an IR version or operator onnxruntime lacks
+        return None, None
+    graph = builder.graph
+    vocab = min([int(n.params["num_embeddings"]) for n in graph.nodes_of_type("Embedding")]
+                or [2])
+    generator = torch.Generator().manual_seed(0)
+    example = []
+    for node in sorted(graph.nodes_of_type("Input"), key=lambda n: n.id):
+        shape = (2, *node.params["shape"])
+        example.append(torch.randint(0, vocab, shape, generator=generator)
+                       if node.params["dtype"] == "long" else torch.randn(shape,
+                                                                          generator=generator))
+    types = {i.name: i.type for i in session.get_inputs()}
+
+    def reference(inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+        feed = {}
+        for name, tensor in zip(names, inputs, strict=True):
+            array = tensor.numpy()
+            if "int32" in types.get(name, ""):
+                array = array.astype(np.int32)
+            feed[name] = array
+        return [torch.from_numpy(np.asarray(out)) for out in session.run(None, feed)]
+
+    return reference, example
 
 
 def _dims(value_info: Any) -> list[int | str] | None:
@@ -107,6 +160,7 @@ class _Walker:
         self.pending_bias: dict[int, str] = {}  # Linear node id -> MatMul output awaiting Add
         self.created: dict[str, int] = {}  # merge output name -> its node
         self.refused: dict[str, list[tuple[str, str]]] = {}  # op type -> (node, why)
+        self.input_names: list[str] = []  # ONNX names of the graph inputs, in Input order
 
     # -- helpers ------------------------------------------------------------------------------
     def attrs(self, node: Any) -> dict[str, Any]:
@@ -122,6 +176,9 @@ class _Walker:
             return value
         if name in self.values and value is None:
             raise _Downstream
+        if isinstance(value, Laid):
+            raise Unsupported(f"input '{name}' is a recurrent layer's output in a layout "
+                              "other than batch first")
         raise Unsupported(f"input '{name}' is a constant where a tensor is expected")
 
     def const(self, name: str, what: str) -> np.ndarray:
@@ -159,6 +216,7 @@ class _Walker:
             dtype = "long" if elem in (6, 7) else "float"  # INT32, INT64
             self.values[info.name] = self.b.add("Input", {"shape": tuple(dims[1:]),
                                                           "dtype": dtype}, info.name)
+            self.input_names.append(info.name)
         for node in self.graph.node:
             try:
                 self.node(node)
@@ -202,7 +260,7 @@ class _Walker:
         if any(v is None and name in self.values for v, name in zip(
                 present, [n for n in inputs if n], strict=True)):
             raise _Downstream
-        if not any(isinstance(v, Ref) for v in present):
+        if not any(isinstance(v, (Ref, Laid)) for v in present):
             shape = any(isinstance(v, ShapeValue) for v in present)
             for out in node.output:
                 self.values[out] = ShapeValue() if shape else Const(self.fold(node))
@@ -292,6 +350,10 @@ class _Walker:
                 raise Unsupported("adds a constant")
             node_.params["bias"] = True
             self.b.weights[f"{a.node}.bias"] = self.tensor(bias)
+            bias_name = node.input[1] if isinstance(self.values.get(node.input[1]), Const) \
+                else node.input[0]
+            if bias_name.endswith(".bias") and node_.name.startswith("val_"):
+                node_.name = self.b.name(bias_name[: -len(".bias")])  # "per_step.bias"
             return a
         return self.merge(node, "Add")
 
@@ -333,7 +395,13 @@ class _Walker:
         return self.b.add("Flatten", {"start_dim": 1}, self.label(node),
                           [self.ref(node.input[0])])
 
-    def op_Reshape(self, node: Any, attrs: dict[str, Any]) -> Ref:
+    def op_Reshape(self, node: Any, attrs: dict[str, Any]) -> Any:
+        laid = self.values.get(node.input[0])
+        if isinstance(laid, Laid) and self.rank(node.output[0]) == 3:
+            if laid.kind == "rnn_y_t":  # L x N x dirs x H -> L x N x dirs*H
+                return Laid(laid.ref, "time_major")
+            if laid.kind == "rnn_y_bf":  # N x L x dirs x H -> N x L x dirs*H
+                return laid.ref
         source = self.ref(node.input[0])
         before = self.shapes.get(node.input[0])
         after = self.shapes.get(node.output[0])
@@ -481,6 +549,8 @@ class _Walker:
 
     def op_Gather(self, node: Any, attrs: dict[str, Any]) -> Ref:
         table = self.values.get(node.input[0])
+        if isinstance(table, Ref):
+            return self.last_step(node, table, int(attrs.get("axis", 0)))
         if not isinstance(table, Const) or table.value is None or table.value.ndim != 2 \
                 or int(attrs.get("axis", 0)) != 0:
             raise Unsupported("only a lookup in a constant table (an embedding)")
@@ -502,6 +572,111 @@ class _Walker:
         return self.b.add("LayerNorm", {"eps": float(attrs.get("epsilon", 1e-5))},
                           self.label(node), [self.ref(node.input[0])], weights)
 
+    # -- recurrent layers -------------------------------------------------------------------
+    def op_Transpose(self, node: Any, attrs: dict[str, Any]) -> Any:
+        value = self.values.get(node.input[0])
+        perm = list(attrs.get("perm", []))
+        if isinstance(value, Ref) and perm == [1, 0, 2]:
+            return Laid(value, "time_major")
+        if isinstance(value, Laid):
+            if value.kind == "time_major" and perm == [1, 0, 2]:
+                return value.ref
+            if value.kind == "rnn_y" and perm == [0, 2, 1, 3]:
+                return Laid(value.ref, "rnn_y_t", value.dirs)
+        raise Unsupported(f"perm={perm}")
+
+    def op_Squeeze(self, node: Any, attrs: dict[str, Any]) -> Any:
+        value = self.values.get(node.input[0])
+        axes = attrs.get("axes")
+        if axes is None and len(node.input) > 1 and node.input[1]:
+            axes = self.const(node.input[1], "the axes").tolist()
+        axes = [int(a) for a in np.atleast_1d(axes)] if axes is not None else None
+        if isinstance(value, Laid) and value.dirs == 1:
+            if value.kind == "rnn_y" and axes in ([1], [-3]):
+                return Laid(value.ref, "time_major")
+            if value.kind == "rnn_y_bf" and axes in ([2], [-2]):
+                return value.ref
+        raise Unsupported(f"axes={axes}")
+
+    def last_step(self, node: Any, data: Ref, axis: int) -> Ref:
+        """``sequence[:, -1]`` after a recurrent layer: its "last" output."""
+        rnn = self.b.graph.nodes[data.node]
+        index = self.values.get(node.input[1])
+        shape = self.shapes.get(node.input[0]) or []
+        length = shape[1] if len(shape) == 3 else None
+        if rnn.type not in ("LSTM", "GRU", "RNN") or axis != 1 or rnn.params["bidirectional"] \
+                or rnn.params["output"] != "sequence" or self.consumers[node.input[0]] != 1 \
+                or not isinstance(index, Const) or index.value is None \
+                or index.value.size != 1 or int(index.value.reshape(-1)[0]) not in (-1, length):
+            raise Unsupported("only the last step of a recurrent layer's sequence")
+        rnn.params["output"] = "last"
+        return data
+
+    def recurrent(self, node: Any, attrs: dict[str, Any], layer: str, gates: list[int]) -> Laid:
+        value = self.values.get(node.input[0])
+        layout = int(attrs.get("layout", 0))
+        if layout == 0 and isinstance(value, Laid) and value.kind == "time_major":
+            source = value.ref
+        elif layout == 1 and isinstance(value, Ref):
+            source = value
+        else:
+            raise Unsupported("its input is not a batch of sequences")
+        if len(node.input) > 4 and node.input[4]:
+            raise Unsupported("sequence_lens")
+        for state in node.input[5:]:
+            held = self.values.get(state) if state else None
+            if isinstance(held, Const) and held.value is not None and np.any(held.value):
+                raise Unsupported("a non-zero initial state")
+            if isinstance(held, (Ref, Laid)):
+                raise Unsupported("an initial state computed by the network")
+        if attrs.get("clip") is not None or attrs.get("input_forget", 0):
+            raise Unsupported("clip or input_forget")
+        direction = attrs.get("direction", "forward")
+        if direction == "reverse":
+            raise Unsupported("direction='reverse'")
+        dirs = 2 if direction == "bidirectional" else 1
+        hidden = int(attrs["hidden_size"])
+        params: dict[str, Any] = {"hidden_size": hidden, "num_layers": 1,
+                                  "bidirectional": dirs == 2, "dropout": 0.0,
+                                  "output": "sequence"}
+        activations = [a.decode() if isinstance(a, bytes) else a
+                       for a in attrs.get("activations", [])]
+        if layer == "RNN":
+            kind = (activations or ["Tanh"])[0]
+            if kind not in ("Tanh", "Relu") or len(set(activations or ["Tanh"])) != 1:
+                raise Unsupported(f"activations {activations}")
+            params["nonlinearity"] = kind.lower()
+        elif activations and activations != {"LSTM": ["Sigmoid", "Tanh", "Tanh"] * dirs,
+                                             "GRU": ["Sigmoid", "Tanh"] * dirs}[layer]:
+            raise Unsupported(f"activations {activations}")
+        if layer == "GRU" and not attrs.get("linear_before_reset", 0):
+            raise Unsupported("linear_before_reset=0 (PyTorch's GRU resets after the product)")
+        w = self.const(node.input[1], "the weights W")
+        r = self.const(node.input[2], "the weights R")
+        b = (self.const(node.input[3], "the biases B") if len(node.input) > 3 and node.input[3]
+             else np.zeros((dirs, 2 * w.shape[1]), np.float32))
+        weights = {}
+        for d in range(dirs):
+            suffix = "_l0" + ("_reverse" if d else "")
+            half = w.shape[1]
+            weights[f"rnn.weight_ih{suffix}"] = self.tensor(_reorder(w[d], gates))
+            weights[f"rnn.weight_hh{suffix}"] = self.tensor(_reorder(r[d], gates))
+            weights[f"rnn.bias_ih{suffix}"] = self.tensor(_reorder(b[d][:half], gates))
+            weights[f"rnn.bias_hh{suffix}"] = self.tensor(_reorder(b[d][half:], gates))
+        # exporters name recurrent weights "val_N"; their node names say more ("node_lstm__2")
+        name = re.sub(r"^node_|__\d+$", "", node.name or "") or layer.lower()
+        ref = self.b.add(layer, params, name, [source], weights)
+        return Laid(ref, "rnn_y" if layout == 0 else "rnn_y_bf", dirs)
+
+    def op_LSTM(self, node: Any, attrs: dict[str, Any]) -> Laid:
+        return self.recurrent(node, attrs, "LSTM", [0, 2, 3, 1])  # ONNX iofc -> torch ifgo
+
+    def op_GRU(self, node: Any, attrs: dict[str, Any]) -> Laid:
+        return self.recurrent(node, attrs, "GRU", [1, 0, 2])  # ONNX zrh -> torch rzn
+
+    def op_RNN(self, node: Any, attrs: dict[str, Any]) -> Laid:
+        return self.recurrent(node, attrs, "RNN", [0])
+
     def activation(self, node: Any, attrs: dict[str, Any]) -> Ref:
         layer = _ACTIVATIONS[node.op_type]
         params: dict[str, Any] = {}
@@ -518,3 +693,9 @@ class _Walker:
         return self.b.add(layer, params, self.label(node), [self.ref(node.input[0])])
 
     op_Relu = op_Sigmoid = op_Tanh = op_Gelu = op_LeakyRelu = op_Softmax = activation
+
+
+def _reorder(array: np.ndarray, gates: list[int]) -> np.ndarray:
+    """Gate blocks (stacked along the first axis) in PyTorch's order."""
+    blocks = np.split(np.asarray(array), len(gates), axis=0)
+    return np.concatenate([blocks[g] for g in gates], axis=0)

@@ -350,7 +350,7 @@ def test_onnx_operators_without_equivalent_are_listed(tmp_path):
     with pytest.raises(ModelImportError) as info:
         import_onnx(path)
     assert str(info.value) == ("cannot import odd.onnx: no Plexus layer for Transpose "
-                               "(node 'swap'); Erf (2 nodes, e.g. 'erf1')")
+                               "(node 'swap': perm=[0, 2, 1]); Erf (2 nodes, e.g. 'erf1')")
 
 
 def test_onnx_matmul_add_softmax_and_concat(tmp_path):
@@ -400,3 +400,62 @@ def test_cli_import(tmp_path, residual, capsys):
     assert "--input-shape '1,x'" in capsys.readouterr().err
     assert main(["import", str(path), "-o", str(out), "--class", "Block",
                  "--args", "[2, 2]", "--input-shape", "2,6,6"]) == 0
+
+
+def test_onnx_lstm_and_gru_as_exporters_lay_them_out(tmp_path):
+    """Time-major LSTM (bidirectional, full sequence) and GRU (last step) in the layout
+    torch.onnx writes: transposes around the ONNX op, gates in ONNX order."""
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(1)
+
+    def const(name: str, *shape: int, dtype=np.float32) -> None:
+        inits.append(numpy_helper.from_array((0.5 * rng.normal(size=shape)).astype(dtype),
+                                             name))
+
+    inits: list = []
+    features, hidden, steps = 3, 4, 5
+    const("W", 2, 4 * hidden, features)
+    const("R", 2, 4 * hidden, hidden)
+    const("B", 2, 8 * hidden)
+    const("Wg", 1, 3 * hidden, 2 * hidden)
+    const("Rg", 1, 3 * hidden, hidden)
+    const("Bg", 1, 6 * hidden)
+    const("fc.weight", 2, hidden)
+    const("fc.bias", 2)
+    inits.append(numpy_helper.from_array(np.array([0, 0, -1], np.int64), "shape3"))
+    inits.append(numpy_helper.from_array(np.array(-1, np.int64), "last"))
+    inits.append(numpy_helper.from_array(np.array([1], np.int64), "axis1"))
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
+        helper.make_node("LSTM", ["xt", "W", "R", "B"], ["y"], hidden_size=hidden,
+                         direction="bidirectional", name="node_lstm"),
+        helper.make_node("Transpose", ["y"], ["yt"], perm=[0, 2, 1, 3]),
+        helper.make_node("Reshape", ["yt", "shape3"], ["seq_tm"]),
+        helper.make_node("GRU", ["seq_tm", "Wg", "Rg", "Bg"], ["g"], hidden_size=hidden,
+                         linear_before_reset=1, name="node_gru"),
+        helper.make_node("Squeeze", ["g", "axis1"], ["g_tm"]),
+        helper.make_node("Transpose", ["g_tm"], ["g_seq"], perm=[1, 0, 2]),
+        helper.make_node("Gather", ["g_seq", "last"], ["g_last"], axis=1),
+        helper.make_node("Gemm", ["g_last", "fc.weight", "fc.bias"], ["out"], transB=1),
+    ]
+    graph = helper.make_graph(
+        nodes, "rnn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", steps,
+                                                                               features])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 2])], inits)
+    path = tmp_path / "rnn.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                                ir_version=8), path)
+    project = import_onnx(path)
+    lstm, gru = project.graph.node_by_name("lstm"), project.graph.node_by_name("gru")
+    assert (lstm.type, lstm.params["bidirectional"], lstm.params["output"]) == (
+        "LSTM", True, "sequence")
+    assert (gru.type, gru.params["bidirectional"], gru.params["output"]) == (
+        "GRU", False, "last")
+    x = rng.normal(size=(3, steps, features)).astype(np.float32)
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+        None, {"x": x})[0]
+    got = run(project, torch.from_numpy(x))[0].numpy()
+    assert float(np.abs(got - want).max()) < 1e-5
