@@ -1,0 +1,422 @@
+"""The Sequences panel: what a recurrent network does step by step.
+
+For text (an Input of token ids) it colours every word of a few validation samples by one
+hidden unit's activation: blue below zero, red above, white-ish near zero, so a unit that
+tracks negation, a product name or the inside of a quotation stands out. The units that vary
+most over the shown words are offered first. For a time series it draws the network's forecast
+against the actual validation series and the repeat-the-last-value baseline, with both errors.
+
+Computing runs on a worker (``gui.panels.trained.Analyst``) through ``runtime.sequences``;
+this module only draws. ``install_sequence_panels(window)`` adds this panel and the
+Autoencoder panel to the main window.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QStackedWidget,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui import style, theme
+from gui.panels.trained import Analyst, ProjectWatch, plot_widget, style_plot
+
+PAGE = 8  # text samples shown at once
+NEEDS_WEIGHTS = ("Train the network first: the Sequences panel shows what a trained recurrent "
+                 "network does over the words of a text or along a time series.")
+NO_PROJECT = "Open a project with a text or time-series dataset."
+NEGATIVE, POSITIVE = "#3f7fd8", "#e04a3c"
+
+
+def unit_color(value: float, vmax: float, base: str) -> str:
+    """``value`` on a diverging scale: ``base`` at 0, blue at -vmax, red at +vmax."""
+    if not vmax or not math.isfinite(value):
+        return base
+    t = max(-1.0, min(1.0, value / vmax))
+    return style.mix(base, POSITIVE if t > 0 else NEGATIVE, abs(t) ** 0.8 * 0.9)
+
+
+def readable_text(background: str) -> str:
+    c = QColor(background)
+    return "#111111" if 0.299 * c.red() + 0.587 * c.green() + 0.114 * c.blue() > 140 else \
+        "#f4f4f4"
+
+
+def tokens_html(view: dict[str, Any], unit: int, tokenizer: str = "word") -> str:
+    """The shown samples as rich text: each token on its unit's colour, a line per sample."""
+    t = theme.current()
+    values = view["values"]
+    vmax = max((float(np.abs(v[:, unit]).max()) for v in values if len(v)), default=0.0)
+    joiner = "" if tokenizer == "char" else " "
+    rows = []
+    for index, tokens, vals, label, predicted in zip(
+            view["indices"], view["tokens"], values, view["labels"], view["predicted"],
+            strict=False):
+        parts = []
+        for token, value in zip(tokens, vals[:, unit] if len(vals) else [], strict=False):
+            bg = unit_color(float(value), vmax, t.base)
+            shown = html.escape(token).replace(" ", "&nbsp;") or "&nbsp;"
+            parts.append(f'<span style="background-color:{bg}; color:{readable_text(bg)}"'
+                         f' title="{float(value):+.3f}">&nbsp;{shown}&nbsp;</span>')
+        verdict = ""
+        if label:
+            ok = predicted == label
+            mark = t.ok if ok else t.error
+            guess = "" if ok or not predicted else f" (predicted {html.escape(predicted)})"
+            verdict = (f'<span style="color:{mark}">\u25cf</span> '
+                       f'<b>{html.escape(label)}</b>{guess}&nbsp;&nbsp;')
+        rows.append(f'<p style="margin:0 0 7px 0; line-height:150%">'
+                    f'<span style="color:{t.text_dim}">#{index}</span>&nbsp;{verdict}'
+                    f'{joiner.join(parts)}</p>')
+    return "".join(rows)
+
+
+def legend_html(vmax: float) -> str:
+    t = theme.current()
+    cells = []
+    for step in np.linspace(-1, 1, 9):
+        bg = unit_color(step * vmax, vmax, t.base)
+        cells.append(f'<span style="background-color:{bg}">&nbsp;&nbsp;&nbsp;</span>')
+    return (f'<span style="color:{t.text_dim}">{-vmax:+.2f}</span>&nbsp;{"".join(cells)}'
+            f'&nbsp;<span style="color:{t.text_dim}">{vmax:+.2f}</span>')
+
+
+class SequencePanel(QWidget):
+    """Token colouring by a hidden unit (text) or forecast against actual (series)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("sequences_panel")
+        self.project: Any = None
+        self.result: dict[str, Any] | None = None
+        self.analyst = Analyst(self)
+        self.analyst.finished.connect(self._show)
+        self.analyst.failed.connect(self._failed)
+        self.watch = ProjectWatch(self)
+        self.watch.stale.connect(self.refresh)
+        self.node_id: int | None = None
+        self.page = 0
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(6)
+        self.pages = QStackedWidget()
+        layout.addWidget(self.pages, 1)
+        self.message = QLabel(NO_PROJECT)
+        self.message.setObjectName("sequences_message")
+        self.message.setWordWrap(True)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setProperty("role", "dim")
+        self.pages.addWidget(self.message)
+        self.pages.addWidget(self._text_page())
+        self.pages.addWidget(self._series_page())
+
+    # -- construction ----------------------------------------------------------------------------
+    def _text_page(self) -> QWidget:
+        page = QWidget()
+        box = QVBoxLayout(page)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(6)
+        row = QHBoxLayout()
+        row.setSpacing(6)
+        row.addWidget(QLabel("Layer"))
+        self.layer_combo = QComboBox()
+        self.layer_combo.setObjectName("sequences_layer")
+        self.layer_combo.setToolTip("A layer with one vector per word (N x L x H)")
+        self.layer_combo.activated.connect(self._layer_picked)
+        row.addWidget(self.layer_combo)
+        row.addWidget(QLabel("Unit"))
+        self.unit_spin = QSpinBox()
+        self.unit_spin.setObjectName("sequences_unit")
+        self.unit_spin.setToolTip("The hidden unit whose activation colours the words")
+        self.unit_spin.valueChanged.connect(self._draw_text)
+        row.addWidget(self.unit_spin)
+        self.busiest = QPushButton("Next lively unit")
+        self.busiest.setToolTip("Step through the units that vary most over the shown words")
+        self.busiest.clicked.connect(self._next_busy_unit)
+        row.addWidget(self.busiest)
+        row.addStretch(1)
+        self.prev_button = QPushButton("\u25c0")
+        self.prev_button.setFixedWidth(36)
+        self.prev_button.setToolTip("Previous validation samples")
+        self.prev_button.clicked.connect(lambda: self._turn(-1))
+        self.next_button = QPushButton("\u25b6")
+        self.next_button.setFixedWidth(36)
+        self.next_button.setToolTip("Next validation samples")
+        self.next_button.clicked.connect(lambda: self._turn(1))
+        self.page_label = QLabel()
+        self.page_label.setProperty("role", "dim")
+        for widget in (self.prev_button, self.page_label, self.next_button):
+            row.addWidget(widget)
+        box.addLayout(row)
+        self.text = QTextBrowser()
+        self.text.setObjectName("sequences_tokens")
+        self.text.setOpenLinks(False)
+        box.addWidget(self.text, 1)
+        self.legend = QLabel()
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.setFont(style.font("small"))
+        box.addWidget(self.legend)
+        return page
+
+    def _series_page(self) -> QWidget:
+        import pyqtgraph as pg
+
+        page = QWidget()
+        box = QVBoxLayout(page)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(6)
+        row = QHBoxLayout()
+        row.setSpacing(6)
+        row.addWidget(QLabel("Series"))
+        self.series_spin = QSpinBox()
+        self.series_spin.setObjectName("sequences_series")
+        self.series_spin.setMinimum(1)
+        self.series_spin.setToolTip("Which validation series to draw")
+        self.series_spin.valueChanged.connect(self._series_changed)
+        row.addWidget(self.series_spin)
+        row.addWidget(QLabel("Steps ahead"))
+        self.ahead_spin = QSpinBox()
+        self.ahead_spin.setObjectName("sequences_ahead")
+        self.ahead_spin.setMinimum(1)
+        self.ahead_spin.setToolTip("Which of the predicted steps is drawn: 1 = the next value")
+        self.ahead_spin.valueChanged.connect(self._series_changed)
+        row.addWidget(self.ahead_spin)
+        row.addStretch(1)
+        box.addLayout(row)
+        self.plot_view = plot_widget("", "time step", "value")
+        plot = self.plot_view.getPlotItem()
+        plot.showGrid(x=True, y=True, alpha=0.15)
+        self.plot_legend = plot.addLegend(offset=(8, 8))
+        self.actual_curve = pg.PlotDataItem(name="actual")
+        self.forecast_curve = pg.PlotDataItem(name="forecast")
+        self.baseline_curve = pg.PlotDataItem(name="repeat last value")
+        for curve in (self.actual_curve, self.baseline_curve, self.forecast_curve):
+            plot.addItem(curve)
+        self.window_line = pg.InfiniteLine(angle=90, movable=False)
+        plot.addItem(self.window_line)
+        box.addWidget(self.plot_view, 1)
+        self.readout = QLabel()
+        self.readout.setObjectName("sequences_readout")
+        self.readout.setTextFormat(Qt.TextFormat.RichText)
+        box.addWidget(self.readout)
+        self._style_series()
+        return page
+
+    # -- project ---------------------------------------------------------------------------------
+    def set_project(self, project: Any) -> None:
+        """Show ``project`` (another project resets the chosen layer and page)."""
+        if project is not self.project:
+            self.node_id, self.page, self.result = None, 0, None
+            self.analyst.clear()
+        self.project = project
+        self.watch.watch(project)
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        self.watch.set_active(True)
+
+    def hideEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().hideEvent(event)
+        self.watch.set_active(False)
+
+    def refresh(self) -> None:
+        """Recompute what is shown (the project, its weights or its graph changed)."""
+        project = self.project
+        if project is None:
+            self._say(NO_PROJECT)
+            return
+        if not project.weights:
+            self._say(NEEDS_WEIGHTS)
+            return
+        node_id, first = self.node_id, self.page * PAGE
+        series = self.series_spin.value() - 1
+        ahead = self.ahead_spin.value()
+
+        def work(compiled: Any, data: Any) -> dict[str, Any]:
+            from runtime import sequences
+
+            if data.input_dtype == "long":
+                nodes = sequences.sequence_nodes(compiled)
+                if not nodes:
+                    raise ValueError("the network has no layer with one vector per word; add "
+                                     "an LSTM or GRU with output 'sequence'")
+                ids = [n for n, _, _ in nodes]
+                chosen = node_id if node_id in ids else next(
+                    (n for n, _, _ in reversed(nodes) if compiled.graph.nodes[n].type in
+                     ("LSTM", "GRU", "RNN")), ids[-1])
+                count = len(data.val) if len(data.val) else len(data.train)
+                start = min(first, max(0, count - 1))
+                view = sequences.token_activations(
+                    compiled, data, chosen, list(range(start, min(start + PAGE, count))))
+                return {"kind": "text", "nodes": nodes, "view": view, "count": count,
+                        "tokenizer": getattr(data, "tokenizer", "word") or "word"}
+            if getattr(data, "val_series", None):
+                count = len(data.val_series)
+                horizon = int(data.horizon)
+                return {"kind": "series", "view": sequences.forecast(
+                    compiled, data, min(series, count - 1), min(max(1, ahead), horizon))}
+            raise ValueError(f"dataset {data.name} is neither text (token ids) nor a time "
+                             "series; the Sequences panel shows those two")
+
+        self.analyst.request(project, work)
+        if self.result is None:
+            self._say("Computing\u2026")
+
+    def _say(self, text: str) -> None:
+        self.message.setText(text)
+        self.pages.setCurrentWidget(self.message)
+
+    def _failed(self, message: str) -> None:
+        self.result = None
+        self._say(message)
+
+    def _show(self, result: dict[str, Any]) -> None:
+        self.result = result
+        if result["kind"] == "text":
+            self._show_text(result)
+        else:
+            self._show_series(result)
+
+    # -- text ------------------------------------------------------------------------------------
+    def _show_text(self, result: dict[str, Any]) -> None:
+        view = result["view"]
+        self.node_id = view["node_id"]
+        self.layer_combo.blockSignals(True)
+        self.layer_combo.clear()
+        for node_id, name, units in result["nodes"]:
+            self.layer_combo.addItem(f"{name} ({units} units)", node_id)
+        self.layer_combo.setCurrentIndex(self.layer_combo.findData(self.node_id))
+        self.layer_combo.blockSignals(False)
+        self.unit_spin.blockSignals(True)
+        self.unit_spin.setRange(0, max(0, view["units"] - 1))
+        if self.unit_spin.value() >= view["units"]:
+            self.unit_spin.setValue(view["ranked_units"][0])
+        self.unit_spin.blockSignals(False)
+        first = view["indices"][0] if view["indices"] else 0
+        last = view["indices"][-1] if view["indices"] else 0
+        self.page_label.setText(f"{first + 1}\u2013{last + 1} of {result['count']}")
+        self.prev_button.setEnabled(first > 0)
+        self.next_button.setEnabled(last + 1 < result["count"])
+        self.pages.setCurrentIndex(1)
+        self._draw_text()
+
+    def _draw_text(self, *_args: Any) -> None:
+        if not self.result or self.result.get("kind") != "text":
+            return
+        view = self.result["view"]
+        unit = min(self.unit_spin.value(), view["units"] - 1)
+        self.text.setHtml(tokens_html(view, unit, self.result["tokenizer"]))
+        vmax = max((float(np.abs(v[:, unit]).max()) for v in view["values"] if len(v)),
+                   default=0.0)
+        rank = view["ranked_units"].index(unit) + 1 if unit in view["ranked_units"] else 0
+        self.legend.setText(f"{legend_html(vmax)}&nbsp;&nbsp;unit {unit} of "
+                            f"'{html.escape(view['name'])}': {_ordinal(rank)} most varied "
+                            "over these words; hover a word for its value")
+
+    def _next_busy_unit(self) -> None:
+        if not self.result or self.result.get("kind") != "text":
+            return
+        ranked = self.result["view"]["ranked_units"][:8]
+        unit = self.unit_spin.value()
+        position = ranked.index(unit) + 1 if unit in ranked else 0
+        self.unit_spin.setValue(ranked[position % len(ranked)])
+
+    def _layer_picked(self, index: int) -> None:
+        self.node_id = self.layer_combo.itemData(index)
+        self.unit_spin.setValue(0)
+        self.refresh()
+
+    def _turn(self, step: int) -> None:
+        self.page = max(0, self.page + step)
+        self.refresh()
+
+    # -- series ----------------------------------------------------------------------------------
+    def _style_series(self) -> None:
+        import pyqtgraph as pg
+
+        t = theme.current()
+        self.plot_view.setBackground(t.window)
+        style_plot(self.plot_view.getPlotItem(), "", "time step", "value")
+        self.actual_curve.setPen(pg.mkPen(t.text_dim, width=1.5))
+        self.forecast_curve.setPen(pg.mkPen(t.accent, width=2))
+        self.baseline_curve.setPen(pg.mkPen(t.warning, width=1, style=Qt.PenStyle.DashLine))
+        self.window_line.setPen(pg.mkPen(t.border, width=1, style=Qt.PenStyle.DotLine))
+        self.plot_legend.setLabelTextColor(t.text_dim)
+
+    def _show_series(self, result: dict[str, Any]) -> None:
+        view = result["view"]
+        for spin, high, value in ((self.series_spin, view["series_count"], view["series"] + 1),
+                                  (self.ahead_spin, view["horizon"], view["steps_ahead"])):
+            spin.blockSignals(True)
+            spin.setMaximum(max(spin.minimum(), high))
+            spin.setValue(value)
+            spin.blockSignals(False)
+        time = view["time"].astype(float)
+        self.actual_curve.setData(time, view["actual"])
+        self.forecast_curve.setData(time, view["predicted"], connect="finite")
+        self.baseline_curve.setData(time, view["baseline"], connect="finite")
+        self.window_line.setPos(view["window"] - 0.5)
+        t = theme.current()
+        ratio = view["mse"] / view["baseline_mse"] if view["baseline_mse"] else float("nan")
+        verdict = t.ok if ratio <= 0.5 else t.warning if ratio < 1 else t.error
+        self.readout.setText(
+            f"Forecast {view['steps_ahead']} step(s) ahead from windows of {view['window']}: "
+            f"<b>MSE {view['mse']:.4g}</b> against <b>{view['baseline_mse']:.4g}</b> for "
+            f"repeating the last value (<span style='color:{verdict}'>{ratio:.0%} of the "
+            f"baseline</span>) \u00b7 series {view['series'] + 1} of {view['series_count']}, "
+            f"{html.escape(view['feature'])}")
+        self.pages.setCurrentIndex(2)
+
+    def _series_changed(self, *_args: Any) -> None:
+        if self.result and self.result.get("kind") == "series":
+            self.refresh()
+
+    def refresh_theme(self, *_args: Any) -> None:
+        self._style_series()
+        if self.result:
+            self._show(self.result)
+
+    def shutdown(self) -> None:
+        self.watch.set_active(False)
+        self.analyst.shutdown()
+
+
+def _ordinal(n: int) -> str:
+    if n <= 0:
+        return "not among the"
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def install_sequence_panels(window: Any) -> tuple[SequencePanel, Any]:
+    """Add the Sequences and Autoencoder panels to the main window (bottom dock area, tabbed
+    with the panels there), following ``window.project`` through ``project_changed`` and the
+    theme through ``theme_changed``. Returns (sequences panel, autoencoder panel)."""
+    from gui.panels.autoencoder import AutoencoderPanel
+
+    area = Qt.DockWidgetArea.BottomDockWidgetArea
+    sequences = SequencePanel(window)
+    autoencoder = AutoencoderPanel(window)
+    window.add_panel(sequences, "Sequences", area, "sequences")
+    window.add_panel(autoencoder, "Autoencoder", area, "autoencoder")
+    for panel in (sequences, autoencoder):
+        window.project_changed.connect(panel.set_project)
+        if hasattr(window, "theme_changed"):
+            window.theme_changed.connect(panel.refresh_theme)
+        panel.set_project(window.project)
+    return sequences, autoencoder

@@ -1,0 +1,239 @@
+"""A trained project's network and data, prepared and analysed off the GUI thread, for the
+Sequences and Autoencoder panels.
+
+A panel calls ``Analyst.request(project, work)``: the project is copied on the GUI thread
+(graph, settings and weights bytes: cheap), and on a worker thread ``runtime.session.prepare``
+compiles the copy and loads its data and weights (kept while the graph, data settings and
+weights stay the same), then ``work(compiled, data)`` runs the runtime analyses. Its result
+(plain numpy arrays and numbers) or a one-line error comes back on the GUI thread through the
+``finished`` / ``failed`` signals. A newer request makes an older one's result stale: it is
+dropped, so a panel never draws an outdated picture over a newer one.
+
+``ProjectWatch`` tells a panel when what it shows went stale: another project, a graph edit,
+or new weights (training stores them in the project; no signal of the training process is
+needed, a cheap check twice a second while the panel is visible notices them).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
+
+Work = Callable[[Any, Any], Any]
+
+
+def project_key(project: Any) -> str:
+    """Changes when the graph, the dataset settings or the weights change."""
+    weights = project.weights or b""
+    return json.dumps([project.graph.to_dict(), dataclasses.asdict(project.dataset),
+                       project.training.seed, len(weights), hash(weights)],
+                      sort_keys=True, default=str)
+
+
+def project_copy(project: Any) -> Any:
+    """What a worker may read while the user keeps editing: a copy of the graph and settings
+    (the weights are immutable bytes)."""
+    return dataclasses.replace(project, graph=project.graph.copy(),
+                               dataset=copy.deepcopy(project.dataset),
+                               training=copy.deepcopy(project.training),
+                               history=[], layout={}, metadata={})
+
+
+class _Signals(QObject):
+    done = Signal(int, object, str)  # generation, result, error ("" when it worked)
+
+
+class _Job(QRunnable):
+    def __init__(self, analyst: Analyst, generation: int, project: Any, key: str,
+                 work: Work) -> None:
+        super().__init__()
+        self.analyst, self.generation = analyst, generation
+        self.project, self.key, self.work = project, key, work
+        self.setAutoDelete(True)
+
+    def run(self) -> None:
+        try:
+            compiled, data = self.analyst.prepared(self.project, self.key)
+            result, error = self.work(compiled, data), ""
+        except Exception as exc:  # noqa: BLE001 - reported as the panel's message
+            if not isinstance(exc, ValueError):
+                traceback.print_exc()
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            result, error = None, text or type(exc).__name__
+        self.analyst.signals.done.emit(self.generation, result, error)
+
+
+class Analyst(QObject):
+    """Runs one panel's analyses on a worker thread, newest request wins.
+
+    Signals: ``started()``, ``finished(result)``, ``failed(message)`` (GUI thread).
+    """
+
+    started = Signal()
+    finished = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
+        self.signals = _Signals()
+        self.signals.done.connect(self._done, Qt.ConnectionType.QueuedConnection)
+        self.generation = 0
+        self.pending = 0
+        self._lock = threading.Lock()
+        self._cache: tuple[str, Any, Any] | None = None  # (key, compiled, data)
+
+    def request(self, project: Any, work: Work) -> None:
+        """Prepare ``project`` (or reuse the last preparation) and run ``work`` on it."""
+        self.generation += 1
+        self.pending += 1
+        self.started.emit()
+        self.pool.start(_Job(self, self.generation, project_copy(project),
+                             project_key(project), work))
+
+    def prepared(self, project: Any, key: str) -> tuple[Any, Any]:
+        """(compiled, data) of a project copy (worker thread); compiled again only when the
+        key changed."""
+        with self._lock:
+            if self._cache is not None and self._cache[0] == key:
+                return self._cache[1], self._cache[2]
+            from runtime.session import prepare
+
+            compiled, data = prepare(project)
+            compiled.module.eval()
+            self._cache = (key, compiled, data)
+            return compiled, data
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache = None
+
+    @property
+    def busy(self) -> bool:
+        return self.pending > 0
+
+    def wait(self, timeout_ms: int = 60_000) -> bool:
+        """Block until every request is delivered (tests); events are processed meanwhile."""
+        from PySide6.QtCore import QCoreApplication, QDeadlineTimer
+
+        deadline = QDeadlineTimer(timeout_ms)
+        while self.pending and not deadline.hasExpired():
+            QCoreApplication.processEvents()
+            self.pool.waitForDone(5)
+        QCoreApplication.processEvents()
+        return not self.pending
+
+    def shutdown(self) -> None:
+        self.generation += 1  # whatever still runs is stale
+        self.pool.waitForDone(5000)
+
+    def _done(self, generation: int, result: Any, error: str) -> None:
+        self.pending = max(0, self.pending - 1)
+        if generation != self.generation:
+            return
+        if error:
+            self.failed.emit(error)
+        else:
+            self.finished.emit(result)
+
+
+class ProjectWatch(QObject):
+    """Emits ``stale()`` when the watched project's key changes, checked every
+    ``interval_ms`` while ``active`` (the panel is visible) and at once on ``check()``."""
+
+    stale = Signal()
+
+    def __init__(self, parent: QObject | None = None, interval_ms: int = 500) -> None:
+        super().__init__(parent)
+        self.project: Any = None
+        self.key: str | None = None
+        self.timer = QTimer(self)
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self.check)
+
+    def watch(self, project: Any) -> None:
+        self.project = project
+        self.key = None
+        self.check()
+
+    def set_active(self, active: bool) -> None:
+        if active:
+            self.timer.start()
+            self.check()
+        else:
+            self.timer.stop()
+
+    def check(self) -> None:
+        if self.project is None:
+            return
+        key = project_key(self.project)
+        if key != self.key:
+            self.key = key
+            self.stale.emit()
+
+
+# -- drawing helpers shared by the two panels -----------------------------------------------------
+CLASS_COLORS = ("#4c9be8", "#e0a040", "#5cb85c", "#e05757", "#a87fd0", "#3fb0b0", "#d07aa8",
+                "#9aa04a", "#c98a5a", "#8a94a6")
+
+
+def class_color(index: int) -> str:
+    return CLASS_COLORS[int(index) % len(CLASS_COLORS)]
+
+
+def plot_widget(title: str = "", x: str = "", y: str = "") -> Any:
+    """A themed pyqtgraph PlotWidget (background the dock colour, dim axes, no menu)."""
+    import pyqtgraph as pg
+
+    from gui import theme
+
+    t = theme.current()
+    widget = pg.PlotWidget(background=t.window)
+    widget.setMenuEnabled(False)
+    widget.hideButtons()
+    plot = widget.getPlotItem()
+    style_plot(plot, title, x, y)
+    return widget
+
+
+def style_plot(plot: Any, title: str = "", x: str = "", y: str = "") -> None:
+    import pyqtgraph as pg
+
+    from gui import theme
+
+    t = theme.current()
+    for name, label in (("bottom", x), ("left", y)):
+        axis = plot.getAxis(name)
+        axis.setPen(pg.mkPen(t.border))
+        axis.setTextPen(pg.mkPen(t.text_dim))
+        if label:
+            axis.setLabel(label, color=t.text_dim)
+    if title:
+        plot.setTitle(title, color=t.text, size="9pt")
+
+
+def grey_pixmap(values: Any, side: int, low: float = 0.0, high: float = 1.0) -> Any:
+    """A crisp (nearest-neighbour) grey QPixmap of a (H, W) array, ``side`` pixels on its long
+    side; values from ``low`` (black) to ``high`` (white)."""
+    import numpy as np
+    from PySide6.QtGui import QImage, QPixmap
+
+    a = np.asarray(values, dtype=np.float32)
+    if a.ndim == 1:
+        a = a[None, :]
+    span = high - low if high > low else 1.0
+    grey = np.ascontiguousarray((np.clip((a - low) / span, 0, 1) * 255).astype(np.uint8))
+    h, w = grey.shape
+    image = QImage(grey.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+    scale = max(1, side // max(h, w))
+    return QPixmap.fromImage(image.scaled(w * scale, h * scale,
+                                          Qt.AspectRatioMode.KeepAspectRatio,
+                                          Qt.TransformationMode.FastTransformation))
