@@ -82,10 +82,6 @@ class Design:
     def graph_nodes(self) -> dict[int, Node]:
         return self.compiled.graph.nodes
 
-    def node_of_module(self, name: str) -> Node:
-        node_id = next(i for i, n in self.compiled.module_names.items() if n == name)
-        return self.graph_nodes[node_id]
-
     def state_dict(self) -> dict[str, Tensor]:
         """Weights keyed like the exported class's ``state_dict`` ("conv1.weight")."""
         return {k: v.detach().cpu().contiguous().clone()

@@ -493,6 +493,10 @@ def main() -> None:
     world = int(os.environ.get("WORLD_SIZE", 1))
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
+    if cuda and local_rank >= torch.cuda.device_count():
+        raise SystemExit(f"process {local_rank} has no GPU of its own ("
+                         f"{torch.cuda.device_count()} found): start at most that many "
+                         "processes per machine, or train with --device cpu")
     device = torch.device("cuda", local_rank) if cuda else torch.device("cpu")
     if cuda:
         torch.cuda.set_device(device)

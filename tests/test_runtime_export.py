@@ -165,7 +165,8 @@ def training_runs(tmp_path_factory):
         "folder": folder,
         "single": Background([sys.executable, "-I", str(script)], folder, "single"),
         "ddp": Background([sys.executable, "-I", "-m", "torch.distributed.run", "--standalone",
-                           "--nproc_per_node", "2", str(script), "--out", "ddp.safetensors"],
+                           "--nproc_per_node", "2", str(script), "--device", "cpu", "--out",
+                           "ddp.safetensors"],
                           folder, "ddp"),
     }
     yield runs
