@@ -212,26 +212,14 @@ def cmd_attack(args: argparse.Namespace) -> int:
 
 
 # -- export and import (issue 6) ---------------------------------------------------------------
-_EXPORT_SUFFIX = {"python": ".py", "script": ".py", "onnx": ".onnx"}
-
-
 def cmd_export(args: argparse.Namespace) -> int:
     from runtime import export
 
     project = open_project(args.file)
-    if args.output:
-        output = Path(args.output)
-    else:
-        stem = export.file_stem(project.name)
-        name = f"train_{stem}.py" if args.to == "script" else stem + _EXPORT_SUFFIX[args.to]
-        output = Path(args.file).with_name(name)
+    output = Path(args.output) if args.output else Path(args.file).with_name(
+        export.default_file_name(project, args.to))
     try:
-        if args.to == "python":
-            written = export.write_python(project, output)
-        elif args.to == "script":
-            written = export.write_script(project, output)
-        else:
-            written = [export.export_onnx(project, output)]
+        written = export.export_project(project, args.to, output)
     except export.ExportError as exc:
         raise CommandError(f"{Path(args.file).name}: {exc}") from None
     print("wrote " + ", ".join(str(path) for path in written))

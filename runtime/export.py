@@ -582,6 +582,30 @@ def write_script(project: Project, path: str | Path) -> list[Path]:
     return [_write_text(path, export_script(project, path.with_suffix(".safetensors").name))]
 
 
+# -- one entry point for the command line and the File > Export menu -------------------------
+EXPORT_KINDS = {"python": "PyTorch module (.py)", "script": "Training script (.py)",
+                "onnx": "ONNX model (.onnx)"}
+
+
+def default_file_name(project: Project, kind: str) -> str:
+    """The file name an export dialog proposes: "digits_cnn.py", "train_digits_cnn.py",
+    "digits_cnn.onnx"."""
+    stem = file_stem(project.name)
+    return {"python": f"{stem}.py", "script": f"train_{stem}.py", "onnx": f"{stem}.onnx"}[kind]
+
+
+def export_project(project: Project, kind: str, path: str | Path) -> list[Path]:
+    """Export as ``kind`` (a key of EXPORT_KINDS) to ``path``; returns the files written (a
+    module's weights go beside it). Raises ExportError."""
+    if kind == "python":
+        return write_python(project, path)
+    if kind == "script":
+        return write_script(project, path)
+    if kind == "onnx":
+        return [export_onnx(project, path)]
+    raise ExportError(f"unknown export kind {kind!r}; choose {', '.join(EXPORT_KINDS)}")
+
+
 # -- ONNX -----------------------------------------------------------------------------------------
 @contextlib.contextmanager
 def _quiet_exporter() -> Iterator[None]:

@@ -218,6 +218,11 @@ def test_class_and_file_names():
     assert export.class_name("reshape") == "ReshapeModel"
     assert export.class_name("") == "Model"
     assert export.file_stem("Digits CNN (v2)") == "digits_cnn_v2"
+    project = make.build("digits_cnn")
+    assert [export.default_file_name(project, kind) for kind in export.EXPORT_KINDS] == [
+        "digits_cnn.py", "train_digits_cnn.py", "digits_cnn.onnx"]
+    with pytest.raises(export.ExportError, match="unknown export kind 'tflite'"):
+        export.export_project(project, "tflite", "model.tflite")
 
 
 def test_exported_files_pass_ruff_and_run_with_only_torch(projects, tmp_path):
