@@ -100,7 +100,7 @@ class ActivationsPanel(P.MonitorPanel):
 
         # the layer's output
         self.view = P.make_layout_widget()
-        self.plot = self.view.addPlot(row=0, col=0)
+        self.plot = self.view.addPlot(row=0, col=0, axisItems=P.index_axes("left", "bottom"))
         P.style_plot(self.plot)
         self.image = P.image_plot(self.plot)
         self.bar = P.make_colorbar(self.view.ci, self.image, label="activation")
@@ -108,7 +108,7 @@ class ActivationsPanel(P.MonitorPanel):
         row.addWidget(self.view, 1)
 
         # predicted class probabilities
-        self.probs_view = P.make_plot_widget()
+        self.probs_view = P.make_plot_widget(index=("left",))
         self.probs_plot = self.probs_view.getPlotItem()
         self.probs_view.setFixedWidth(230)
         self.probs_bars = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[])
@@ -136,7 +136,11 @@ class ActivationsPanel(P.MonitorPanel):
         return button
 
     def _style_probs(self) -> None:
-        P.style_plot(self.probs_plot, x="probability")
+        P.style_plot(self.probs_plot)
+        if self.compact:
+            self.probs_plot.getAxis("bottom").showLabel(False)
+        else:
+            P.style_axis(self.probs_plot.getAxis("bottom"), "probability")
         self.probs_plot.setXRange(0, 1, padding=0.02)
         self.probs_plot.getAxis("bottom").setTicks([[(0, "0"), (0.5, "0.5"), (1, "1")], []])
 
@@ -289,6 +293,8 @@ class ActivationsPanel(P.MonitorPanel):
                                f"{values.shape[1]} features \u00b7 output {full}")
             self._draw(values, values)
             P.center_pixels(self.image, values.shape[0], values.shape[1])
+            self.plot.getAxis("left").set_names(values.shape[0])
+            self.plot.getAxis("bottom").set_names(values.shape[1])
             box.setAspectLocked(False)
             self.plot.showAxis("left")
             self.plot.showAxis("bottom")
@@ -378,15 +384,16 @@ class ActivationsPanel(P.MonitorPanel):
         self.probs_bars.setOpts(x0=np.zeros(count), y=np.arange(count), width=probs,
                                 height=0.72, brushes=brushes, pen=pg.mkPen(None))
         names = [self._class_name(c) for c in range(count)]
-        box = plot.getViewBox()
-        P.index_ticks(plot.getAxis("left"), count, names, room=box.height() or None,
-                      spacing=11)
+        plot.getAxis("left").set_names(count, names)
         plot.setYRange(-0.6, count - 0.4, padding=0)
         plot.setXRange(0, 1, padding=0.02)
         verdict = ""
         if label is not None:
             verdict = " \u2713" if int(label) == predicted else " \u2717"
         P.set_title(plot, f"Predicted {names[predicted]} \u00b7 {probs[predicted]:.0%}{verdict}")
+
+    def set_compact(self, compact: bool) -> None:
+        self._style_probs()
 
     def refresh_theme(self) -> None:
         self.view.setBackground(theme.current().window)

@@ -100,9 +100,43 @@ class BoundaryPanel(P.MonitorPanel):
         self._boundary: dict[str, Any] | None = None
 
     def _style_plots(self) -> None:
-        P.style_plot(self.field_plot, x="x\u2081", y="x\u2082")
+        P.style_plot(self.field_plot)
         P.style_plot(self.hidden_plot)
+        self._axis_titles()
         self.field_plot.getViewBox().setAspectLocked(True)
+
+    def _axis_titles(self) -> None:
+        """Axis titles, or none in a short dock (the read-out names what is under the mouse)."""
+        pca = (self.payload or {}).get("hidden", {}) or {}
+        raw = pca.get("method") == "raw"
+        titles = {(self.field_plot, "bottom"): "x\u2081", (self.field_plot, "left"): "x\u2082",
+                  (self.hidden_plot, "bottom"): "unit 0" if raw else "principal component 1",
+                  (self.hidden_plot, "left"): "unit 1" if raw else "principal component 2"}
+        for (plot, side), text in titles.items():
+            axis = plot.getAxis(side)
+            if self.compact:
+                axis.showLabel(False)
+            else:
+                P.style_axis(axis, text)
+
+    def set_compact(self, compact: bool) -> None:
+        self._axis_titles()
+
+    def fit_to_size(self) -> None:
+        """The field is square: give it about as much width as it has height, the hidden
+        view the rest."""
+        height = self.stack.currentWidget().height() if self.stack.currentWidget() else 200
+        if self.left.currentWidget() is self.field_view:
+            aspect = 1.0
+            if self._boundary is not None:
+                xs, ys = self._boundary["xs"], self._boundary["ys"]
+                span_y = float(ys[-1] - ys[0])
+                aspect = float(xs[-1] - xs[0]) / span_y if span_y > 0 else 1.0
+            aspect = min(max(aspect, 0.5), 2.0)
+            chrome = 40 if self.compact else 58  # title and x axis; the y axis beside
+            self.left.setMaximumWidth(max(170, int((height - chrome) * aspect + 52)))
+        else:
+            self.left.setMaximumWidth(max(220, min(420, self.width() // 3)))
 
     # choices -----------------------------------------------------------------------------------
     def set_dataset(self, name: str, two_d: bool, class_names: list[str] | None = None) -> None:
@@ -157,6 +191,8 @@ class BoundaryPanel(P.MonitorPanel):
             return
         self._render_boundary(boundary)
         self._render_hidden(hidden)
+        self._axis_titles()
+        self.fit_to_size()
         epoch = next((p.get("epoch") for p in (boundary, hidden) if p and p.get("epoch")), None)
         what = "Decision boundary" if self.two_d else "Hidden representation"
         self.title.setText(what + (f" \u00b7 epoch {epoch}" if epoch else ""))
@@ -207,9 +243,7 @@ class BoundaryPanel(P.MonitorPanel):
         self.field_plot.setRange(xRange=(float(xs[0]) - dx / 2, float(xs[-1]) + dx / 2),
                                  yRange=(float(ys[0]) - dy / 2, float(ys[-1]) + dy / 2),
                                  padding=0)
-        epoch = payload.get("epoch")
-        P.set_title(self.field_plot, "Prediction over the plane" + (
-            f" after epoch {epoch}" if epoch else ""))
+        P.set_title(self.field_plot, "Prediction")
         self.left.setCurrentWidget(self.field_view)
 
     def _render_hidden(self, payload: dict[str, Any] | None) -> None:
@@ -231,13 +265,9 @@ class BoundaryPanel(P.MonitorPanel):
         if payload.get("method") == "pca":
             P.set_title(self.hidden_plot, f"{name} \u00b7 {dims} dimensions, PCA to 2 "
                         f"({ratios[0]:.0%} + {ratios[1]:.0%} of the variance)")
-            P.style_axis(self.hidden_plot.getAxis("bottom"), "principal component 1")
-            P.style_axis(self.hidden_plot.getAxis("left"), "principal component 2")
         else:
             P.set_title(self.hidden_plot, f"{name} \u00b7 {dims} dimension"
                         f"{'s' if dims != 1 else ''}, as they are")
-            P.style_axis(self.hidden_plot.getAxis("bottom"), "unit 0")
-            P.style_axis(self.hidden_plot.getAxis("left"), "unit 1" if dims > 1 else " ")
         if len(points):
             low = points.min(0).astype(float)
             high = points.max(0).astype(float)

@@ -37,24 +37,31 @@ class ConfusionPanel(P.MonitorPanel):
         super().__init__(EMPTY_TEXT, parent)
         self.setObjectName("confusion_panel")
         self.class_names: list[str] = []
+        self.matrix: np.ndarray | None = None
+        self.per_class: np.ndarray | None = None
+        self.cell_texts: list[pg.TextItem] = []
+        self.acc_texts: list[pg.TextItem] = []
+        self.wrong_cards: list[QFrame] = []
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(8)
         self.body_layout.addLayout(row, 1)
 
-        self.matrix_view = P.make_plot_widget()
+        self.matrix_view = P.make_plot_widget(index=("left", "bottom"))
         self.matrix_plot = self.matrix_view.getPlotItem()
         self.image = P.image_plot(self.matrix_plot, top_down=True, axes=True)
         self.matrix_plot.getViewBox().setAspectLocked(False)  # cells fill the plot
         self.matrix_view.scene().sigMouseMoved.connect(self._hover_matrix)
+        self.matrix_plot.getViewBox().sigResized.connect(self._fit_texts)
         row.addWidget(self.matrix_view, 3)
 
-        self.acc_view = P.make_plot_widget()
+        self.acc_view = P.make_plot_widget(index=("left",))
         self.acc_plot = self.acc_view.getPlotItem()
         self.acc_bars = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[])
         self.acc_plot.addItem(self.acc_bars)
         self.acc_plot.getViewBox().invertY(True)
         self.acc_view.scene().sigMouseMoved.connect(self._hover_accuracy)
+        self.acc_plot.getViewBox().sigResized.connect(self._fit_texts)
         self.acc_view.setMinimumWidth(150)
         row.addWidget(self.acc_view, 2)
 
@@ -80,17 +87,25 @@ class ConfusionPanel(P.MonitorPanel):
         row.addWidget(wrong, 3)
         self._style_plots()
 
-        self.matrix: np.ndarray | None = None
-        self.per_class: np.ndarray | None = None
-        self.cell_texts: list[pg.TextItem] = []
-        self.acc_texts: list[pg.TextItem] = []
-        self.wrong_cards: list[QFrame] = []
-
     def _style_plots(self) -> None:
-        P.style_plot(self.matrix_plot, x="predicted", y="true class")
-        P.style_plot(self.acc_plot, x="accuracy")
+        P.style_plot(self.matrix_plot)
+        P.style_plot(self.acc_plot)
+        self.set_compact(self.compact)
         self.acc_plot.getAxis("bottom").setTicks([[(0, "0"), (0.5, "50%"), (1, "100%")], []])
         self.acc_plot.getAxis("bottom").setStyle(hideOverlappingLabels=False)
+
+    def set_compact(self, compact: bool) -> None:
+        """A short dock: the axis titles go into the plot titles."""
+        for plot, side, text in ((self.matrix_plot, "bottom", "predicted"),
+                                 (self.matrix_plot, "left", "true class"),
+                                 (self.acc_plot, "bottom", "accuracy")):
+            if compact:
+                plot.getAxis(side).showLabel(False)
+            else:
+                P.style_axis(plot.getAxis(side), text)
+        P.set_title(self.matrix_plot, "True class (rows) \u00d7 predicted" if compact
+                    else "Confusion matrix")
+        P.set_title(self.acc_plot, "Per-class accuracy")
 
     def set_classes(self, names: list[str]) -> None:
         self.class_names = list(names)
@@ -130,38 +145,26 @@ class ConfusionPanel(P.MonitorPanel):
         rows = matrix.sum(1, keepdims=True)
         share = np.where(rows > 0, matrix / np.maximum(rows, 1), 0.0).astype(np.float32)
         cmap = P.sequential_colormap()
-        lut = P.lookup_table(cmap)
-        self.image.setImage(share, levels=(0.0, 1.0), lut=lut, autoLevels=False)
+        self.image.setImage(share, levels=(0.0, 1.0), lut=P.lookup_table(cmap),
+                            autoLevels=False)
         P.center_pixels(self.image, count, count)
-        box = self.matrix_plot.getViewBox()
-        box.setRange(xRange=(-0.5, count - 0.5), yRange=(-0.5, count - 0.5), padding=0.02)
-        P.set_title(self.matrix_plot, "Confusion matrix")
-        width, height = box.width() or 200.0, box.height() or 150.0
-        P.index_ticks(self.matrix_plot.getAxis("left"), count, names, room=height, spacing=11)
-        P.index_ticks(self.matrix_plot.getAxis("bottom"), count, names, room=width, spacing=22)
-        cell = min(width, height) / max(count, 1)
-        show = cell >= MIN_CELL_FOR_TEXT
-        needed = count * count if show else 0
-        font = style.font("small")
-        if cell < 16:
-            font.setPointSizeF(max(7.0, font.pointSizeF() - 1.5))
-        while len(self.cell_texts) < needed:
+        self.matrix_plot.getViewBox().setRange(xRange=(-0.5, count - 0.5),
+                                               yRange=(-0.5, count - 0.5), padding=0.02)
+        self.matrix_plot.getAxis("left").set_names(count, names)
+        self.matrix_plot.getAxis("bottom").set_names(count, names)
+        while len(self.cell_texts) < count * count:
             item = pg.TextItem(anchor=(0.5, 0.5))
             self.matrix_plot.addItem(item)
             self.cell_texts.append(item)
-        for index, item in enumerate(self.cell_texts):
-            if index >= needed:
-                item.hide()
-                continue
+        for index, item in enumerate(self.cell_texts[:count * count]):
             r, c = divmod(index, count)
             value = int(matrix[r, c])
             bright = float(share[r, c]) > 0.55
             color = t.base if bright and t.name == "dark" else (
                 "#ffffff" if bright else (t.text if value else t.text_dim))
             item.setText(str(value), color=color)
-            item.setFont(font)
             item.setPos(c, r)
-            item.show()
+        self._fit_texts()
 
     def _render_accuracy(self, per_class: np.ndarray, names: list[str]) -> None:
         t = theme.current()
@@ -172,27 +175,41 @@ class ConfusionPanel(P.MonitorPanel):
                    for v in values]
         self.acc_bars.setOpts(x0=np.zeros(count), y=np.arange(count), width=values,
                               height=0.7, brushes=brushes, pen=pg.mkPen(None))
-        box = self.acc_plot.getViewBox()
-        P.index_ticks(self.acc_plot.getAxis("left"), count, names,
-                      room=box.height() or None, spacing=11)
+        self.acc_plot.getAxis("left").set_names(count, names)
         self.acc_plot.setYRange(-0.6, count - 0.4, padding=0)
         self.acc_plot.setXRange(0, 1.25, padding=0)
-        show = (box.height() or 150.0) / max(count, 1) >= MIN_CELL_FOR_TEXT
-        while len(self.acc_texts) < (count if show else 0):
+        while len(self.acc_texts) < count:
             item = pg.TextItem(anchor=(0, 0.5))
             self.acc_plot.addItem(item)
             self.acc_texts.append(item)
-        font = style.font("small")
-        for index, item in enumerate(self.acc_texts):
-            if not show or index >= count:
-                item.hide()
-                continue
+        for index, item in enumerate(self.acc_texts[:count]):
             value = float(per_class[index])
             item.setText("\u2013" if np.isnan(value) else f"{value:.0%}", color=t.text_dim)
-            item.setFont(font)
             item.setPos(min(values[index], 1.0) + 0.01, index)
-            item.show()
-        P.set_title(self.acc_plot, "Per-class accuracy")
+        self._fit_texts()
+
+    def _fit_texts(self, *_args: Any) -> None:
+        """Counts in the cells (and values by the bars) only where they fit: decided from the
+        plots' current size, again whenever they are resized."""
+        count = self.matrix.shape[0] if self.matrix is not None else 0
+        box = self.matrix_plot.getViewBox()
+        cell = min(box.width() / max(count, 1) / 1.5, box.height() / max(count, 1))
+        font = style.font("small")
+        if cell < 16:
+            font.setPointSizeF(max(7.0, font.pointSizeF() - 1.5))
+        show = count > 0 and cell >= MIN_CELL_FOR_TEXT
+        for index, item in enumerate(self.cell_texts):
+            visible = show and index < count * count
+            if visible:
+                item.setFont(font)
+            item.setVisible(visible)
+        rows = self.per_class.size if self.per_class is not None else 0
+        bar = self.acc_plot.getViewBox().height() / max(rows, 1)
+        for index, item in enumerate(self.acc_texts):
+            visible = rows > 0 and bar >= MIN_CELL_FOR_TEXT and index < rows
+            if visible:
+                item.setFont(style.font("small"))
+            item.setVisible(visible)
 
     def _render_wrong(self, payload: dict[str, Any], names: list[str]) -> None:
         wrong = list(payload.get("wrong") or [])

@@ -86,7 +86,7 @@ class FiltersPanel(P.MonitorPanel):
         self.channel_combo.currentIndexChanged.connect(lambda _i: self.options_changed.emit())
 
         self.view = P.make_layout_widget()
-        self.plot = self.view.addPlot(row=0, col=0)
+        self.plot = self.view.addPlot(row=0, col=0, axisItems=P.index_axes("left", "bottom"))
         P.style_plot(self.plot)
         self.image = P.image_plot(self.plot)
         self.bar = P.make_colorbar(self.view.ci, self.image, label="weight")
@@ -206,14 +206,8 @@ class FiltersPanel(P.MonitorPanel):
         self.plot.showAxis("bottom")
         P.style_axis(self.plot.getAxis("left"), "output unit")
         P.style_axis(self.plot.getAxis("bottom"), "input feature")
-        box = self.plot.getViewBox()
-        for name, count, room in (("left", rows, box.height()), ("bottom", cols, box.width())):
-            axis = self.plot.getAxis(name)
-            if count <= 32:
-                P.index_ticks(axis, count, room=room or None, spacing=14 if name == "left"
-                              else 28)
-            else:
-                axis.setTicks(None)
+        self.plot.getAxis("left").set_names(rows)
+        self.plot.getAxis("bottom").set_names(cols)
 
     def _draw(self, values: np.ndarray, vmax: float, locked: bool) -> None:
         levels = P.symmetric_levels(values, vmax or None)

@@ -56,7 +56,7 @@ class HistogramsPanel(P.MonitorPanel):
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(8)
         self.body_layout.addLayout(row, 1)
-        self.norm_view = P.make_plot_widget()
+        self.norm_view = P.make_plot_widget(index=("left",))
         self.norm_plot = self.norm_view.getPlotItem()
         self.norm_plot.getViewBox().invertY(True)
         self.highlight = pg.BarGraphItem(x0=[0], y=[0], height=1.0, width=[0])
@@ -104,9 +104,10 @@ class HistogramsPanel(P.MonitorPanel):
 
     def _style_plots(self) -> None:
         t = theme.current()
-        P.style_plot(self.norm_plot, x="norm (log scale)")
-        P.style_plot(self.weight_plot, x="weight", y="count")
-        P.style_plot(self.grad_plot, x="gradient", y="count")
+        P.style_plot(self.norm_plot)
+        P.style_plot(self.weight_plot)
+        P.style_plot(self.grad_plot)
+        self.set_compact(self.compact)
         self.weight_curve.setPen(pg.mkPen(style.mix(t.window, t.text, 0.75), width=1))
         self.weight_curve.setBrush(pg.mkBrush(style.mix(t.window, t.text_dim, 0.45)))
         self.grad_curve.setPen(pg.mkPen(t.accent, width=1))
@@ -116,6 +117,17 @@ class HistogramsPanel(P.MonitorPanel):
             f'&nbsp;<span style="color:{t.text_dim}">weight norm</span>&nbsp;&nbsp;&nbsp;'
             f'<span style="color:{t.accent}">\u25a0</span>'
             f'&nbsp;<span style="color:{t.text_dim}">gradient norm</span>')
+
+    def set_compact(self, compact: bool) -> None:
+        """Axis titles only when there is room for them (the plot titles say what is shown)."""
+        titles = {(self.norm_plot, "bottom"): "norm (log scale)",
+                  (self.weight_plot, "bottom"): "weight", (self.weight_plot, "left"): "count",
+                  (self.grad_plot, "bottom"): "gradient", (self.grad_plot, "left"): "count"}
+        for (plot, side), text in titles.items():
+            if compact:
+                plot.getAxis(side).showLabel(False)
+            else:
+                P.style_axis(plot.getAxis(side), text)
 
     def _weight_color(self) -> str:
         t = theme.current()
@@ -159,6 +171,9 @@ class HistogramsPanel(P.MonitorPanel):
             return
         self.nodes = nodes
         self.order = list(nodes)
+        if self.layer_combo.count() == 0:  # no graph told us the layers: use the payload's
+            fill_node_combo(self.layer_combo, [(i, str(e.get("name", i))) for i, e in
+                                               nodes.items()], self._node)
         chosen = self._node if self._node in nodes else self.order[0]
         self.shown_node = chosen
         select_in_combo(self.layer_combo, chosen)
@@ -220,9 +235,7 @@ class HistogramsPanel(P.MonitorPanel):
                                brush=pg.mkBrush(style.mix(t.window, t.text, 0.08)),
                                pen=pg.mkPen(None))
         names = [str(self.nodes[i]["name"]) for i in self.order]
-        box = self.norm_plot.getViewBox()
-        P.index_ticks(self.norm_plot.getAxis("left"), count, names, room=box.height() or None,
-                      spacing=12)
+        self.norm_plot.getAxis("left").set_names(count, names)
         step = max(1, math.ceil((high - low) / 6))
         self.norm_plot.getAxis("bottom").setTicks(
             [[(e, power_label(e)) for e in range(low, high + 1, step)], []])

@@ -41,6 +41,7 @@ ROUTES = {"filters": "filters", "activations": "activations", "boundary": "bound
 WEIGHTED_CATEGORIES = ("core", "convolution", "recurrent", "normalization")
 NO_WEIGHTS = ("Dropout",)
 CONVOLUTIONS = ("Conv2d", "ConvTranspose2d", "Conv1d")
+BOUNDARY_RESOLUTION = 96  # grid points a side: smooth edges, ~9k points through an MLP
 PUSH_DELAY_MS = 40  # coalesce a burst of selection / visibility changes into one push
 
 
@@ -253,7 +254,7 @@ class ProbeMonitor(QObject):
         if self.visible("boundary"):
             boundary: BoundaryPanel = self.panels["boundary"]  # type: ignore[assignment]
             if self.two_d() is not False:
-                config["boundary"] = True
+                config["boundary"] = {"resolution": BOUNDARY_RESOLUTION}
             node = boundary.node_id if boundary.node_id in graph.nodes else \
                 self.default_hidden_node()
             if node is not None:

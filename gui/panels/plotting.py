@@ -21,7 +21,7 @@ os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 import numpy as np  # noqa: E402
 import pyqtgraph as pg  # noqa: E402
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer  # noqa: E402
-from PySide6.QtGui import QColor, QFont, QImage, QPixmap  # noqa: E402
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPixmap  # noqa: E402
 from PySide6.QtWidgets import (  # noqa: E402
     QHBoxLayout,
     QLabel,
@@ -35,6 +35,8 @@ from gui import style, theme  # noqa: E402
 
 REDRAW_HZ = 30
 REDRAW_MS = math.ceil(1000 / REDRAW_HZ)
+MIN_PANEL_WIDTH, MIN_PANEL_HEIGHT = 100, 100
+COMPACT_HEIGHT = 280  # below this panel height, axis titles make way for the plots
 
 # Categorical colours for classes: distinguishable on both themes, the first two are the
 # orange / blue pair TensorFlow Playground uses for two classes.
@@ -185,9 +187,65 @@ def make_layout_widget() -> pg.GraphicsLayoutWidget:
     return widget
 
 
-def make_plot_widget(title: str | None = None, x: str | None = None, y: str | None = None
-                     ) -> pg.PlotWidget:
-    widget = pg.PlotWidget(background=theme.current().window)
+class IndexAxis(pg.AxisItem):
+    """An axis for rows/columns 0..n-1 (classes, layers, units), labelled with their names and
+    thinned *when drawn*, from the axis's real length, so labels never overlap or crowd out
+    whatever size the dock has. ``set_names(count, names)``; count 0 gives ordinary ticks."""
+
+    STEPS = (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000)
+
+    def __init__(self, orientation: str, **kwargs: Any) -> None:
+        super().__init__(orientation, **kwargs)
+        self.count = 0
+        self.names: list[str] | None = None
+
+    def set_names(self, count: int, names: Sequence[str] | None = None) -> None:
+        self.count = max(0, int(count))
+        self.names = [str(n) for n in names] if names is not None else None
+        self.picture = None
+        self.update()
+
+    def _label(self, index: int) -> str:
+        if self.names is not None and 0 <= index < len(self.names):
+            return self.names[index]
+        return str(index)
+
+    def _needed(self) -> float:
+        """Pixels one label needs along the axis."""
+        metrics = QFontMetrics(self.style.get("tickFont") or small_font())
+        if self.orientation in ("left", "right"):
+            return metrics.height() + 1.0
+        labels = [self._label(i) for i in range(min(self.count, 200))] or ["0"]
+        return max(metrics.horizontalAdvance(t) for t in labels) + 10.0
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> Any:  # noqa: N802
+        if self.count <= 0:
+            return super().tickValues(minVal, maxVal, size)
+        low, high = sorted((minVal, maxVal))
+        first, last = max(0, math.ceil(low - 1e-9)), min(self.count - 1, math.floor(high + 1e-9))
+        if last < first or size <= 0:
+            return []
+        per_index = size / max(high - low, 1e-9)
+        need = self._needed()
+        step = next((s for s in self.STEPS if s * per_index >= need), self.STEPS[-1])
+        start = first + (-first) % step
+        return [(float(step), [float(v) for v in range(start, last + 1, step)])]
+
+    def tickStrings(self, values: Any, scale: float, spacing: float) -> list[str]:  # noqa: N802
+        if self.count <= 0:
+            return super().tickStrings(values, scale, spacing)
+        return [self._label(int(round(v))) for v in values]
+
+
+def index_axes(*sides: str) -> dict[str, IndexAxis]:
+    """``axisItems`` for a plot whose ``sides`` count rows/columns (see ``IndexAxis``)."""
+    return {side: IndexAxis(side) for side in sides}
+
+
+def make_plot_widget(title: str | None = None, x: str | None = None, y: str | None = None,
+                     index: Sequence[str] = ()) -> pg.PlotWidget:
+    """A themed PlotWidget; ``index`` names the sides that get an ``IndexAxis``."""
+    widget = pg.PlotWidget(background=theme.current().window, axisItems=index_axes(*index))
     style_plot(widget.getPlotItem(), title, x, y)
     widget.setMinimumHeight(80)
     return widget
@@ -419,6 +477,10 @@ class MonitorPanel(ThrottledRedraw, QWidget):
     def __init__(self, empty_text: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._init_redraw()
+        # An explicit minimum overrides the layout's (headers and side columns would add up to
+        # 500 px): docks laid side by side, as the window does for a moment while it builds its
+        # default layout, must not push the window wider than the screen.
+        self.setMinimumSize(MIN_PANEL_WIDTH, MIN_PANEL_HEIGHT)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(8, 6, 8, 4)
         outer.setSpacing(4)
@@ -452,6 +514,7 @@ class MonitorPanel(ThrottledRedraw, QWidget):
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         outer.addWidget(self.readout)
         self.empty_text = empty_text
+        self.compact = False
         self.show_empty(empty_text)
 
     # states ------------------------------------------------------------------------------------
@@ -488,8 +551,20 @@ class MonitorPanel(ThrottledRedraw, QWidget):
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt override)
         super().resizeEvent(event)
+        compact = self.height() < COMPACT_HEIGHT
+        if compact != self.compact:
+            self.compact = compact
+            self.set_compact(compact)
+        self.fit_to_size()
         if self.layout_depends_on_size():
             self.request_repaint()
+
+    def set_compact(self, compact: bool) -> None:
+        """A short dock (the default bottom area): panels drop axis titles to keep the plots
+        large. Panels override this."""
+
+    def fit_to_size(self) -> None:
+        """Adjust column widths to the panel's size (panels override this)."""
 
     def body_aspect(self, fallback: float = 2.0) -> float:
         """Width / height of the plot area, valid even while the empty state shows (both pages
