@@ -33,6 +33,7 @@ from runtime.train import Head, make_heads, tensor_pair
 __all__ = [
     "MAX_CHANNELS",
     "MAX_SIDE",
+    "EPOCH_ONLY",
     "PROBES",
     "ProbeSchedule",
     "Sweep",
@@ -50,6 +51,8 @@ __all__ = [
     "node_outputs",
     "pca_2d",
     "pick_probe_samples",
+    "robustness",
+    "robustness_subset",
     "sweep",
     "value_nodes",
 ]
@@ -818,8 +821,103 @@ def grad_histograms_from_batch(compiled: Any, loss_fn: Callable[[Any, Any], Tens
     return histograms(compiled, bins, {id(p): g for p, g in zip(params, grads, strict=True)})
 
 
+# -- robustness ------------------------------------------------------------------------------------
+ROBUSTNESS_SAMPLES = 64  # validation samples attacked at each epoch's end
+ROBUSTNESS_EXAMPLES = 4  # of them, sent with their perturbation for the panel to draw
+ROBUSTNESS_MAX_EXAMPLES = 16
+
+
+def _robustness_checks(compiled: Any, data: Any) -> None:
+    """ValueError (a message for the panel) when this network cannot be attacked."""
+    if len(compiled.input_nodes) != 1:
+        raise ValueError("the robustness probe needs a network with exactly one Input; "
+                         "merge the inputs or switch the probe off")
+    if getattr(data, "input_dtype", "float") != "float":
+        raise ValueError(f"dataset {getattr(data, 'name', '')} has token inputs; the robustness "
+                         "probe needs float inputs")
+    heads = make_heads(compiled)
+    if not heads or heads[0].task != "classification" \
+            or getattr(data, "task", "classification") != "classification":
+        raise ValueError("the robustness probe needs a classification network (its first "
+                         "Output with task classification)")
+
+
+def robustness_subset(data: Any, samples: int = ROBUSTNESS_SAMPLES) -> dict[str, Any]:
+    """The fixed validation subset the probe attacks: ``pick_probe_samples``' class-balanced
+    picks (the same every epoch, so the curve follows the weights, not the samples)."""
+    picks = pick_probe_samples(data, max(1, int(samples)))
+    if not picks["labels"]:
+        raise ValueError("the robustness probe needs class labels; use a classification data "
+                         "set")
+    return picks
+
+
+def robustness(compiled: Any, data: Any, method: str = "fgsm", eps: float | None = None,
+               samples: int = ROBUSTNESS_SAMPLES, steps: int = 5,
+               examples: int = ROBUSTNESS_EXAMPLES, subset: dict[str, Any] | None = None
+               ) -> dict[str, Any]:
+    """Accuracy of the network as it is on a small fixed validation subset, clean and under an
+    L-inf attack of size ``eps`` (data units; default a tenth of the data's value range), plus
+    the first ``examples`` samples with their perturbation and adversarial prediction.
+
+    Runs in eval mode; parameter gradients and every training flag are put back
+    (``runtime.attacks.crafting``); PGD's random start has its own seeded generator, so the
+    probe does not change how a seeded run trains. ``subset`` is ``robustness_subset``'s dict
+    when the caller keeps it between epochs.
+    """
+    from runtime.attacks import METHODS, fgsm, pgd  # late: attacks is only needed here
+
+    started = time.perf_counter()
+    method = str(method).lower()
+    if method not in METHODS:
+        raise ValueError(f"robustness probe method '{method}' is unknown; use one of "
+                         f"{', '.join(METHODS)}")
+    _robustness_checks(compiled, data)
+    value_range = getattr(data, "value_range", (0.0, 1.0))
+    if eps is None:
+        lo, hi = value_range
+        eps = 0.1 * float(np.max(np.asarray(hi) - np.asarray(lo)))
+    eps = float(eps)
+    if eps < 0:
+        raise ValueError(f"robustness probe eps is {eps}; use 0 or more")
+    picks = subset if subset is not None else robustness_subset(data, samples)
+    module = compiled.module
+    device = module_device(module)
+    x = torch.as_tensor(picks["inputs"], dtype=torch.float32).to(device)
+    y = torch.as_tensor(picks["labels"], dtype=torch.long).to(device)
+    if method == "fgsm":
+        res = fgsm(module, x, y, eps, value_range=value_range)
+    else:
+        res = pgd(module, x, y, eps, steps=max(1, int(steps)), value_range=value_range)
+    k = max(0, min(int(examples), ROBUSTNESS_MAX_EXAMPLES, res.n))
+    shown = [np.asarray(a[:k], np.float32) for a in (picks["inputs"], res.perturbation,
+                                                     res.x_adv)]
+    if shown[0].ndim == 4 and max(shown[0].shape[-2:]) > MAX_SIDE:  # big images: averaged down
+        shown = [_numpy(_shrink(torch.as_tensor(a), (MAX_SIDE, MAX_SIDE))) for a in shown]
+    lo, hi = value_range
+    names = list(getattr(data, "class_names", []) or [])
+    return {
+        "method": method, "eps": eps, "steps": int(steps) if method == "pgd" else 1,
+        "n": res.n, "clean_accuracy": res.clean_accuracy,
+        "robust_accuracy": res.adversarial_accuracy,
+        "value_range": [float(np.min(lo)), float(np.max(hi))],
+        "class_names": names, "seconds": time.perf_counter() - started,
+        "examples": {
+            "indices": [int(i) for i in picks["indices"][:k]],
+            "labels": [int(v) for v in res.labels[:k]],
+            "inputs": shown[0], "perturbation": shown[1], "adversarial": shown[2],
+            "clean_pred": res.clean_pred[:k].astype(np.int64),
+            "clean_conf": res.clean_conf[:k].astype(np.float32),
+            "adv_pred": res.adv_pred[:k].astype(np.int64),
+            "adv_conf": res.adv_conf[:k].astype(np.float32),
+        },
+    }
+
+
 # -- scheduling ------------------------------------------------------------------------------------
-PROBES = ("filters", "activations", "boundary", "hidden", "confusion", "histograms")
+PROBES = ("filters", "activations", "boundary", "hidden", "confusion", "histograms",
+          "robustness")
+EPOCH_ONLY = ("robustness",)  # too costly for the step hook: at epoch ends only
 
 
 class _Recorder:
@@ -924,7 +1022,9 @@ class ProbeSchedule:
     (an index into ``pick_probe_samples``' list, or ``"val_index"`` for any validation
     sample), ``"boundary": True`` (or ``{"resolution"}``), ``"hidden": node_id``,
     ``"confusion": True`` (or ``{"max_wrong", "max_samples"}``), ``"histograms": True`` (or
-    ``{"bins"}``). ``configure`` swaps the configuration between two hooks, so a panel can
+    ``{"bins"}``), ``"robustness": {"method": "fgsm" | "pgd", "eps", "samples", "steps",
+    "examples"}`` (or True; epoch ends only, never in the step hook: an attack costs several
+    passes). ``configure`` swaps the configuration between two hooks, so a panel can
     follow the node selected on the canvas while training runs.
 
     What every call needs again and again (probe inputs, the evaluation set on the module's
@@ -950,6 +1050,7 @@ class ProbeSchedule:
         self._tensors: tuple[Any, Any, Any] | None = None  # (key, x, y)
         self._sweep: tuple[Any, Sweep] | None = None  # (key, sweep)
         self._recorder: _Recorder | None = None
+        self._robust_subset: tuple[int, dict[str, Any]] | None = None  # (samples, picks)
         self.configure(config or {})
 
     def configure(self, config: Mapping[str, Any]) -> None:
@@ -1140,6 +1241,19 @@ class ProbeSchedule:
         bins = int(option.get("bins", 30)) if isinstance(option, Mapping) else 30
         return histograms(self.compiled, bins)
 
+    def _robustness(self, option: Any) -> dict[str, Any]:
+        option = option if isinstance(option, Mapping) else {}
+        samples = max(1, int(option.get("samples", ROBUSTNESS_SAMPLES)))
+        if self._robust_subset is None or self._robust_subset[0] != samples:
+            _robustness_checks(self.compiled, self.data)
+            self._robust_subset = (samples, robustness_subset(self.data, samples))
+        eps = option.get("eps")
+        return robustness(self.compiled, self.data, str(option.get("method", "fgsm")),
+                          None if eps is None else float(eps), samples,
+                          int(option.get("steps", 5)),
+                          int(option.get("examples", ROBUSTNESS_EXAMPLES)),
+                          subset=self._robust_subset[1])
+
     # hooks -----------------------------------------------------------------------------------
     def epoch_hooks(self) -> list[ProbeHook]:
         """One ``epoch_end_hooks`` entry per probe (each checks the current config, so
@@ -1173,7 +1287,8 @@ class ProbeSchedule:
                 return None
             if waited < min_interval or state["cost"] > budget * waited:
                 return None
-            results = self.run_all()
+            results = [p for p in (self.run(name) for name in self.enabled()
+                                   if name not in EPOCH_ONLY) if p is not None]
             ended = time.perf_counter()
             state.update(last=ended, cost=ended - now, steps=0)
             return {"probe": "batch", "results": results} if results else None
