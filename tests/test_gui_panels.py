@@ -184,8 +184,11 @@ def test_confusion_counts_sum_to_the_validation_size(qtbot, digits, tmp_path):
     val = len(digits["data"].val)
     assert panel.matrix is not None and panel.matrix.shape == (10, 10)
     assert int(panel.matrix.sum()) == val
-    shown = [int(t.textItem.toPlainText()) for t in panel.cell_texts if t.isVisible()]
-    assert len(shown) == 100 and sum(shown) == val  # every count written in its cell
+    counts = [int(text) for text in panel.cell_labels.texts]
+    assert len(counts) == 100 and sum(counts) == val
+    assert panel.cell_labels.fits()  # at this size every count is written in its cell
+    panel.resize(500, 150)
+    qtbot.waitUntil(lambda: not panel.cell_labels.fits(), timeout=5000)  # too small: hover
     assert f"on {val:,} validation samples" in panel.title.text()
     assert len(panel.wrong_cards) == len(payload["wrong"]) <= 8
     assert panel.per_class is not None and panel.per_class.shape == (10,)
@@ -237,6 +240,13 @@ def test_panels_redraw_from_a_timer_with_only_the_latest_payload(qtbot, digits):
     qtbot.waitUntil(lambda: panel.redraws >= 1, timeout=5000)
     assert panel.redraws == 1 and panel.payload is last
     assert panel.tile_count == 32
+    assert panel.channel_combo.isVisible() and panel.channel_combo.count() == 1 + 16
+    panel.channel_combo.setCurrentIndex(8)
+    assert panel.in_channel == 7
+    panel.set_nodes([(digits["ids"]["conv1"], "conv1"), (digits["ids"]["conv2"], "conv2")],
+                    digits["ids"]["conv2"])
+    panel.set_node(digits["ids"]["conv1"])  # another layer: its averaged kernels first
+    assert panel.node_id == digits["ids"]["conv1"] and panel.in_channel is None
 
 
 # -- the monitor ----------------------------------------------------------------------------------

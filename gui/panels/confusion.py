@@ -39,9 +39,10 @@ class ConfusionPanel(P.MonitorPanel):
         self.class_names: list[str] = []
         self.matrix: np.ndarray | None = None
         self.per_class: np.ndarray | None = None
-        self.cell_texts: list[pg.TextItem] = []
-        self.acc_texts: list[pg.TextItem] = []
+        self.cell_labels = P.GridLabels((0.5, 0.5), MIN_CELL_FOR_TEXT)
+        self.acc_labels = P.GridLabels((0.0, 0.5), MIN_CELL_FOR_TEXT)
         self.wrong_cards: list[QFrame] = []
+        self._thumbnails: dict[int, Any] = {}  # validation index -> pixmap
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(8)
@@ -52,7 +53,7 @@ class ConfusionPanel(P.MonitorPanel):
         self.image = P.image_plot(self.matrix_plot, top_down=True, axes=True)
         self.matrix_plot.getViewBox().setAspectLocked(False)  # cells fill the plot
         self.matrix_view.scene().sigMouseMoved.connect(self._hover_matrix)
-        self.matrix_plot.getViewBox().sigResized.connect(self._fit_texts)
+        self.matrix_plot.addItem(self.cell_labels, ignoreBounds=True)
         row.addWidget(self.matrix_view, 3)
 
         self.acc_view = P.make_plot_widget(index=("left",))
@@ -61,7 +62,7 @@ class ConfusionPanel(P.MonitorPanel):
         self.acc_plot.addItem(self.acc_bars)
         self.acc_plot.getViewBox().invertY(True)
         self.acc_view.scene().sigMouseMoved.connect(self._hover_accuracy)
-        self.acc_plot.getViewBox().sigResized.connect(self._fit_texts)
+        self.acc_plot.addItem(self.acc_labels, ignoreBounds=True)
         self.acc_view.setMinimumWidth(150)
         row.addWidget(self.acc_view, 2)
 
@@ -108,7 +109,9 @@ class ConfusionPanel(P.MonitorPanel):
         P.set_title(self.acc_plot, "Per-class accuracy")
 
     def set_classes(self, names: list[str]) -> None:
+        """The data set's class names (a data set was loaded: old thumbnails are stale)."""
         self.class_names = list(names)
+        self._thumbnails = {}
 
     def _name(self, index: int, names: list[str]) -> str:
         return names[index] if 0 <= index < len(names) else str(index)
@@ -152,19 +155,13 @@ class ConfusionPanel(P.MonitorPanel):
                                                yRange=(-0.5, count - 0.5), padding=0.02)
         self.matrix_plot.getAxis("left").set_names(count, names)
         self.matrix_plot.getAxis("bottom").set_names(count, names)
-        while len(self.cell_texts) < count * count:
-            item = pg.TextItem(anchor=(0.5, 0.5))
-            self.matrix_plot.addItem(item)
-            self.cell_texts.append(item)
-        for index, item in enumerate(self.cell_texts[:count * count]):
-            r, c = divmod(index, count)
-            value = int(matrix[r, c])
-            bright = float(share[r, c]) > 0.55
-            color = t.base if bright and t.name == "dark" else (
-                "#ffffff" if bright else (t.text if value else t.text_dim))
-            item.setText(str(value), color=color)
-            item.setPos(c, r)
-        self._fit_texts()
+        r, c = np.divmod(np.arange(count * count), count)
+        bright = share.reshape(-1) > 0.55
+        dark_text = t.base if t.name == "dark" else "#ffffff"
+        colors = [dark_text if b else (t.text if v else t.text_dim)
+                  for b, v in zip(bright, matrix.reshape(-1), strict=True)]
+        self.cell_labels.set_labels(np.stack([c, r], 1), [str(int(v)) for v in
+                                                          matrix.reshape(-1)], colors)
 
     def _render_accuracy(self, per_class: np.ndarray, names: list[str]) -> None:
         t = theme.current()
@@ -178,87 +175,80 @@ class ConfusionPanel(P.MonitorPanel):
         self.acc_plot.getAxis("left").set_names(count, names)
         self.acc_plot.setYRange(-0.6, count - 0.4, padding=0)
         self.acc_plot.setXRange(0, 1.25, padding=0)
-        while len(self.acc_texts) < count:
-            item = pg.TextItem(anchor=(0, 0.5))
-            self.acc_plot.addItem(item)
-            self.acc_texts.append(item)
-        for index, item in enumerate(self.acc_texts[:count]):
-            value = float(per_class[index])
-            item.setText("\u2013" if np.isnan(value) else f"{value:.0%}", color=t.text_dim)
-            item.setPos(min(values[index], 1.0) + 0.01, index)
-        self._fit_texts()
-
-    def _fit_texts(self, *_args: Any) -> None:
-        """Counts in the cells (and values by the bars) only where they fit: decided from the
-        plots' current size, again whenever they are resized."""
-        count = self.matrix.shape[0] if self.matrix is not None else 0
-        box = self.matrix_plot.getViewBox()
-        cell = min(box.width() / max(count, 1) / 1.5, box.height() / max(count, 1))
-        font = style.font("small")
-        if cell < 16:
-            font.setPointSizeF(max(7.0, font.pointSizeF() - 1.5))
-        show = count > 0 and cell >= MIN_CELL_FOR_TEXT
-        for index, item in enumerate(self.cell_texts):
-            visible = show and index < count * count
-            if visible:
-                item.setFont(font)
-            item.setVisible(visible)
-        rows = self.per_class.size if self.per_class is not None else 0
-        bar = self.acc_plot.getViewBox().height() / max(rows, 1)
-        for index, item in enumerate(self.acc_texts):
-            visible = rows > 0 and bar >= MIN_CELL_FOR_TEXT and index < rows
-            if visible:
-                item.setFont(style.font("small"))
-            item.setVisible(visible)
+        texts = ["\u2013" if np.isnan(v) else f"{v:.0%}" for v in per_class.tolist()]
+        self.acc_labels.set_labels(np.stack([np.minimum(values, 1.0), np.arange(count)], 1),
+                                   texts, [t.text_dim] * count)
 
     def _render_wrong(self, payload: dict[str, Any], names: list[str]) -> None:
+        """Cards are made once and refilled; thumbnails are kept per validation sample (the
+        same samples tend to stay wrong from one epoch to the next)."""
         wrong = list(payload.get("wrong") or [])
         inputs = payload.get("wrong_inputs")
-        for card in self.wrong_cards:
-            card.deleteLater()
-        self.wrong_cards = []
-        if not wrong:
-            self.wrong_title.setText("No wrong predictions")
-            return
-        self.wrong_title.setText(f"Most confidently wrong ({len(wrong)})")
+        self.wrong_title.setText(f"Most confidently wrong ({len(wrong)})" if wrong
+                                 else "No wrong predictions")
         width = self.scroll.viewport().width() or 300
         columns = max(1, width // (THUMB + 44))
-        for index, item in enumerate(wrong):
-            sample = inputs[index] if inputs is not None and index < len(inputs) else None
-            card = self._card(item, sample, names)
-            self.cards_layout.addWidget(card, index // columns, index % columns)
+        while len(self.wrong_cards) < len(wrong):
+            card = self._card()
             self.wrong_cards.append(card)
+        for index, card in enumerate(self.wrong_cards):
+            if index >= len(wrong):
+                card.hide()
+                continue
+            item = wrong[index]
+            sample = inputs[index] if inputs is not None and index < len(inputs) else None
+            self._fill_card(card, item, sample, names)
+            position = self.cards_layout.getItemPosition(self.cards_layout.indexOf(card))
+            if position[:2] != (index // columns, index % columns):
+                self.cards_layout.removeWidget(card)
+                self.cards_layout.addWidget(card, index // columns, index % columns)
+            card.show()
 
-    def _card(self, item: dict[str, Any], sample: Any, names: list[str]) -> QFrame:
-        t = theme.current()
+    def _card(self) -> QFrame:
         card = QFrame()
         card.setProperty("role", "card")
         card.setObjectName("wrong_card")
         layout = QVBoxLayout(card)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(2)
-        picture = QLabel()
-        picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        pixmap = P.thumbnail(sample, THUMB) if sample is not None else None
+        card.picture = QLabel()
+        card.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        card.caption = QLabel()
+        card.caption.setTextFormat(Qt.TextFormat.RichText)
+        card.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        card.caption.setFont(style.font("small"))
+        layout.addWidget(card.picture)
+        layout.addWidget(card.caption)
+        self.cards_layout.addWidget(card, len(self.wrong_cards), 0)
+        return card
+
+    def _fill_card(self, card: QFrame, item: dict[str, Any], sample: Any, names: list[str]
+                   ) -> None:
+        t = theme.current()
+        index = int(item["index"])
+        pixmap = self._thumbnails.get(index)
+        if pixmap is None and sample is not None:
+            pixmap = P.thumbnail(sample, THUMB)
+            if pixmap is not None:
+                self._thumbnails[index] = pixmap
         if pixmap is not None:
-            picture.setPixmap(pixmap)
+            card.picture.setPixmap(pixmap)
         else:
-            picture.setText(P.describe_sample(sample, 2) if sample is not None else "")
-            picture.setFont(style.font("small"))
+            card.picture.setText(P.describe_sample(sample, 2) if sample is not None else "")
+            card.picture.setFont(style.font("small"))
         true_name = self._name(int(item["true"]), names)
         pred_name = self._name(int(item["pred"]), names)
-        caption = QLabel(f'<span style="color:{t.ok}">{true_name}</span>'
-                         f'<span style="color:{t.text_dim}"> \u2192 </span>'
-                         f'<span style="color:{t.error}">{pred_name}</span>'
-                         f'<span style="color:{t.text_dim}"> {item["confidence"]:.0%}</span>')
-        caption.setTextFormat(Qt.TextFormat.RichText)
-        caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        caption.setFont(style.font("small"))
-        card.setToolTip(f"Validation sample #{item['index']}: a {true_name}, predicted "
-                        f"{pred_name} with {item['confidence']:.1%} confidence")
-        layout.addWidget(picture)
-        layout.addWidget(caption)
-        return card
+        card.caption.setText(f'<span style="color:{t.ok}">{true_name}</span>'
+                             f'<span style="color:{t.text_dim}"> \u2192 </span>'
+                             f'<span style="color:{t.error}">{pred_name}</span>'
+                             f'<span style="color:{t.text_dim}"> {item["confidence"]:.0%}'
+                             '</span>')
+        card.setToolTip(f"Validation sample #{index}: a {true_name}, predicted {pred_name} "
+                        f"with {item['confidence']:.1%} confidence")
+
+    def reset(self) -> None:
+        self._thumbnails = {}
+        super().reset()
 
     def refresh_theme(self) -> None:
         for view in (self.matrix_view, self.acc_view):

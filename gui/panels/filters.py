@@ -107,9 +107,11 @@ class FiltersPanel(P.MonitorPanel):
         fill_node_combo(self.layer_combo, choices, current)
 
     def set_node(self, node_id: int | None) -> None:
-        """Show ``node_id`` in the layer picker (no signal)."""
-        if node_id is not None:
-            select_in_combo(self.layer_combo, node_id)
+        """Show ``node_id`` in the layer picker (no signal). Another layer starts from its
+        averaged kernels: an input channel of the old one may not exist in the new one."""
+        if node_id is not None and node_id != self.node_id:
+            if select_in_combo(self.layer_combo, node_id):
+                self._set_channels(0)
 
     @property
     def node_id(self) -> int | None:

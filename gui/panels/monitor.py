@@ -28,6 +28,7 @@ from PySide6.QtWidgets import QWidget
 
 from gui.panels.activations import ActivationsPanel
 from gui.panels.boundary import BoundaryPanel
+from gui.panels.confusion import EMPTY_TEXT as CONFUSION_EMPTY
 from gui.panels.confusion import ConfusionPanel
 from gui.panels.filters import FiltersPanel
 from gui.panels.histograms import HistogramsPanel
@@ -340,6 +341,9 @@ class ProbeMonitor(QObject):
             return
         self._dataset_key = key
         self._generation += 1
+        self.dataset = {}
+        activations: ActivationsPanel = self.panels["activations"]  # type: ignore[assignment]
+        activations.set_samples(None)
         job = _dataset_job(copy.deepcopy(settings), self._generation, self._signals)
         if wait:
             job()
@@ -362,9 +366,11 @@ class ProbeMonitor(QObject):
                              names)
         confusion: ConfusionPanel = self.panels["confusion"]  # type: ignore[assignment]
         confusion.set_classes(names)
-        if info.get("task") != "classification" and self.visible("confusion"):
-            confusion.show_empty("The confusion matrix needs a classification data set; "
-                                 f"{info.get('name', 'this one')} is regression.")
+        confusion.empty_text = CONFUSION_EMPTY if info.get("task") == "classification" else (
+            f"The confusion matrix needs a classification data set; {info.get('title')} is "
+            "regression. Choose a classification data set in the project settings.")
+        if confusion.is_empty:
+            confusion.show_empty()
         self.schedule_push(probes=True)
 
     def refresh_theme(self, *_args: Any) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
@@ -60,10 +61,22 @@ def rgb(color: str) -> tuple[int, int, int]:
 
 
 def diverging_colormap() -> pg.ColorMap:
+    """The diverging map of the current theme (made once per theme)."""
+    return _diverging(theme.current().name)
+
+
+def sequential_colormap() -> pg.ColorMap:
+    """The sequential map of the current theme (made once per theme)."""
+    return _sequential(theme.current().name)
+
+
+@lru_cache(maxsize=4)
+def _diverging(_theme_name: str) -> pg.ColorMap:
     """Blue for negative, the theme's surface at zero, orange-red for positive.
 
-    Zero blends into the panel (dark centre on the dark theme, light on the light one), so
-    what stands out is what the layer has learned, not the empty middle of the scale.
+    Zero is a quiet shade just off the panel colour (dark on the dark theme, light on the
+    light one), so what stands out is what the layer has learned while tiles stay visible.
+    Shared: treat the returned map as read-only.
     """
     t = theme.current()
     centre = style.mix(t.node_body, t.text, 0.04) if t.name == "dark" else "#f7f7f7"
@@ -75,20 +88,25 @@ def diverging_colormap() -> pg.ColorMap:
     return pg.ColorMap(positions, [rgb(s) for s in stops], name="plexus-diverging")
 
 
-def sequential_colormap() -> pg.ColorMap:
+@lru_cache(maxsize=4)
+def _sequential(_theme_name: str) -> pg.ColorMap:
     """For values that are never negative (ReLU outputs, counts): dark to bright."""
     t = theme.current()
-    if t.name == "dark":
-        start = style.mix(t.base, t.window, 0.3)
+    if t.name == "dark":  # zero a shade off the panel, so empty tiles still show as tiles
+        start = style.mix(t.node_body, t.text, 0.04)
         stops = [start, "#1d3b5e", "#2f6fb3", "#4c9be8", "#9ccbf5", "#f4f8fc"]
     else:
-        stops = ["#f7fbff", "#c6dbef", "#6baed6", "#2f7fd0", "#08519c", "#08306b"]
+        stops = ["#f9fbfd", "#c6dbef", "#6baed6", "#2f7fd0", "#08519c", "#08306b"]
     positions = np.linspace(0.0, 1.0, len(stops))
     return pg.ColorMap(positions, [rgb(s) for s in stops], name="plexus-sequential")
 
 
 def lookup_table(cmap: pg.ColorMap, points: int = 256) -> np.ndarray:
-    return cmap.getLookupTable(0.0, 1.0, points, alpha=False)
+    """The map as a (points, 3) uint8 table for ImageItem (kept on the map object)."""
+    cache = cmap.__dict__.setdefault("_plexus_luts", {})
+    if points not in cache:
+        cache[points] = cmap.getLookupTable(0.0, 1.0, points, alpha=False)
+    return cache[points]
 
 
 def symmetric_levels(values: np.ndarray | None = None, vmax: float | None = None
@@ -141,7 +159,12 @@ def css_size(size: str = "small") -> str:
 
 
 def style_axis(axis: pg.AxisItem, label: str | None = None, units: str | None = None) -> None:
+    """Theme pens, the small tick font, no SI prefix, and an axis title when ``label``."""
     t = theme.current()
+    key = (label, units, t.name)
+    if getattr(axis, "_plexus_style", None) == key and (label is None or axis.label.isVisible()):
+        return
+    axis._plexus_style = key
     axis.setPen(pg.mkPen(t.border))
     axis.setTextPen(pg.mkPen(t.text_dim))
     axis.setStyle(tickFont=small_font(), tickLength=-4, tickTextOffset=4)
@@ -172,7 +195,13 @@ def style_plot(plot: pg.PlotItem, title: str | None = None, x: str | None = None
 
 
 def set_title(plot: pg.PlotItem, text: str) -> None:
+    """The plot's title in the theme's text colour (skipped when unchanged: re-laying out a
+    title costs more than drawing most plots)."""
     t = theme.current()
+    key = (text, t.name, css_size("base"))
+    if getattr(plot, "_plexus_title", None) == key:
+        return
+    plot._plexus_title = key
     plot.setTitle(text, color=t.text, size=css_size("base"))
 
 
@@ -235,6 +264,88 @@ class IndexAxis(pg.AxisItem):
         if self.count <= 0:
             return super().tickStrings(values, scale, spacing)
         return [self._label(int(round(v))) for v in values]
+
+
+class GridLabels(pg.GraphicsObject):
+    """Many short texts at data positions (counts in matrix cells, values beside bars) drawn
+    by one item in one paint call, at a fixed pixel size, and only when a row (and for
+    centred labels, a cell) is large enough on screen to hold them. ``anchor`` is (0.5, 0.5)
+    for centred labels or (0, 0.5) for labels starting at their position."""
+
+    def __init__(self, anchor: tuple[float, float] = (0.5, 0.5), min_pixels: float = 11.0
+                 ) -> None:
+        super().__init__()
+        self.anchor = anchor
+        self.min_pixels = min_pixels
+        self.positions = np.zeros((0, 2), np.float64)
+        self.texts: list[str] = []
+        self.colors: list[QColor] = []
+        self._bounds = QRectF()
+
+    def set_labels(self, positions: np.ndarray, texts: Sequence[str], colors: Sequence[str]
+                   ) -> None:
+        self.prepareGeometryChange()
+        self.positions = np.asarray(positions, np.float64).reshape(-1, 2)
+        self.texts = [str(t) for t in texts]
+        self.colors = [QColor(c) for c in colors]
+        if len(self.positions):
+            low, high = self.positions.min(0), self.positions.max(0)
+            self._bounds = QRectF(low[0] - 1, low[1] - 1, high[0] - low[0] + 2,
+                                  high[1] - low[1] + 2)
+        else:
+            self._bounds = QRectF()
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt override)
+        return QRectF(self._bounds)
+
+    def cell_pixels(self, transform: Any = None) -> tuple[float, float]:
+        """Screen size in pixels of one data unit (x, y)."""
+        if transform is None:
+            scene = self.scene()
+            views = scene.views() if scene is not None else []
+            if not views:
+                return 0.0, 0.0
+            transform = self.sceneTransform() * views[0].viewportTransform()
+        origin, one = transform.map(QPointF(0, 0)), transform.map(QPointF(1, 1))
+        return abs(one.x() - origin.x()), abs(one.y() - origin.y())
+
+    def _font(self, row: float) -> QFont:
+        font = small_font()
+        if row < 16:
+            font.setPointSizeF(max(7.0, font.pointSizeF() - 1.5))
+        return font
+
+    def fits(self, transform: Any = None) -> bool:
+        """Whether the labels have room at the current size (they are drawn only then)."""
+        dx, dy = self.cell_pixels(transform)
+        if not self.texts or dy < self.min_pixels:
+            return False
+        if self.anchor[0] == 0.5:
+            metrics = QFontMetrics(self._font(dy))
+            widest = max(metrics.horizontalAdvance(t) for t in self.texts)
+            return dx >= widest + 2
+        return True
+
+    def paint(self, painter: Any, *args: Any) -> None:
+        transform = painter.transform()
+        if not self.fits(transform):
+            return
+        _dx, dy = self.cell_pixels(transform)
+        font = self._font(dy)
+        metrics = QFontMetrics(font)
+        height = metrics.height()
+        painter.save()
+        painter.resetTransform()
+        painter.setFont(font)
+        for (x, y), text, color in zip(self.positions, self.texts, self.colors, strict=False):
+            point = transform.map(QPointF(float(x), float(y)))
+            width = metrics.horizontalAdvance(text)
+            left = point.x() - width * self.anchor[0] + (3 if self.anchor[0] == 0 else 0)
+            rect = QRectF(left, point.y() - height * self.anchor[1], width + 1, height)
+            painter.setPen(color)
+            painter.drawText(rect, int(Qt.AlignmentFlag.AlignCenter), text)
+        painter.restore()
 
 
 def index_axes(*sides: str) -> dict[str, IndexAxis]:
@@ -305,7 +416,10 @@ def make_colorbar(plot_layout: pg.GraphicsLayout, image: pg.ImageItem, row: int 
 
 
 def set_colorbar(bar: pg.ColorBarItem, cmap: pg.ColorMap, levels: tuple[float, float]) -> None:
-    bar.setColorMap(cmap)
+    """Point a colour bar at ``cmap`` and ``levels`` (only what changed is redone)."""
+    if getattr(bar, "_plexus_cmap", None) is not cmap:
+        bar._plexus_cmap = cmap
+        bar.setColorMap(cmap)
     bar.setLevels(levels)
 
 
