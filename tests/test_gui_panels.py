@@ -141,6 +141,14 @@ def test_activations_grid_matches_the_layer_output_shape(qtbot, digits, tmp_path
     panel.flush()
     assert panel.kind == "strip" and panel.grid_shape == (64,)
 
+    regression = {"probe": "activations", "nodes": {}, "probabilities": None,
+                  "predicted": None, "outputs": {7: np.array([0.5], np.float32)},
+                  "val_index": 0, "label": None}
+    panel.submit(regression)
+    panel.flush()
+    assert panel.side.currentWidget() is panel.output_card
+    assert panel.output_text.text() == "0.500"
+
 
 def test_decision_boundary_field_for_spirals(qtbot, spirals, tmp_path):
     from gui.panels.boundary import BoundaryPanel
@@ -346,6 +354,9 @@ def test_monitor_pushes_a_probe_config_naming_the_selected_node(qtbot, monitored
     assert monitor.default_hidden_node() == ids["dropout"]  # what the last layer reads
     window.selection_changed.emit([ids["fc1"]])
     qtbot.waitUntil(lambda: controller.configs[-1].get("hidden") == ids["fc1"], timeout=5000)
+    monitor.dataset = {**monitor.dataset, "input_shape": (2,)}  # as for spirals
+    monitor.push_config()
+    assert controller.configs[-1]["boundary"] == {"resolution": 96}
 
 
 def test_monitor_routes_probe_events_to_their_panels(qtbot, monitored, digits):

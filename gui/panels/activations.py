@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QStackedWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -116,7 +117,26 @@ class ActivationsPanel(P.MonitorPanel):
         self.probs_plot.getViewBox().invertY(True)
         self._style_probs()
         self.probs_view.scene().sigMouseMoved.connect(self._hover_probs)
-        row.addWidget(self.probs_view)
+        self.output_card = QFrame()
+        self.output_card.setProperty("role", "card")
+        self.output_card.setFixedWidth(230)
+        output = QVBoxLayout(self.output_card)
+        output.setContentsMargins(10, 8, 10, 8)
+        heading = QLabel("Prediction")
+        heading.setProperty("role", "dim")
+        heading.setFont(style.font("small"))
+        self.output_text = QLabel()
+        self.output_text.setObjectName("activations_output")
+        self.output_text.setWordWrap(True)
+        self.output_text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.output_text.setFont(style.font("large"))
+        output.addWidget(heading)
+        output.addWidget(self.output_text, 1)
+        self.side = QStackedWidget()
+        self.side.setFixedWidth(230)
+        self.side.addWidget(self.probs_view)
+        self.side.addWidget(self.output_card)
+        row.addWidget(self.side)
 
         self.kind = ""
         self.grid_shape: tuple[int, ...] = ()  # what the grid shows: (C, H, W), (F,) or (L, F)
@@ -310,7 +330,7 @@ class ActivationsPanel(P.MonitorPanel):
 
     def _grid_aspect(self) -> float:
         width = self.body_aspect(3.0) * max(1, self.body.height() or 200)
-        rest = width - self.input_card.width() - self.probs_view.width() - 90
+        rest = width - self.input_card.width() - self.side.width() - 90
         return max(0.5, rest / max(1, self.body.height() or 200))
 
     def _draw(self, grid: np.ndarray, values: np.ndarray) -> None:
@@ -359,14 +379,21 @@ class ActivationsPanel(P.MonitorPanel):
         t = theme.current()
         probs = payload.get("probabilities")
         plot = self.probs_plot
-        if probs is None:
+        if probs is None:  # regression (or no head): the predicted values
             self.probabilities = None
             self.probs_bars.setOpts(x0=[], y=[], width=[])
             outputs = payload.get("outputs") or {}
             values = next(iter(outputs.values()), None)
-            text = ("Output " + P.describe_sample(values, 4)) if values is not None else ""
-            P.set_title(plot, text or "No classification output")
+            if values is None:
+                text = "\u2014"
+            else:
+                flat = np.asarray(values, np.float32).reshape(-1)
+                text = (P.format_value(float(flat[0])) if flat.size == 1
+                        else P.describe_sample(flat, 4))
+            self.output_text.setText(text)
+            self.side.setCurrentWidget(self.output_card)
             return
+        self.side.setCurrentWidget(self.probs_view)
         probs = np.asarray(probs, np.float32).reshape(-1)
         self.probabilities = probs
         count = probs.size

@@ -191,6 +191,8 @@ class BoundaryPanel(P.MonitorPanel):
             return
         self._render_boundary(boundary)
         self._render_hidden(hidden)
+        if not self.class_names and boundary is None:
+            self._update_legend(0)
         self._axis_titles()
         self.fit_to_size()
         epoch = next((p.get("epoch") for p in (boundary, hidden) if p and p.get("epoch")), None)
@@ -291,6 +293,17 @@ class BoundaryPanel(P.MonitorPanel):
 
     def _update_legend(self, count: int, names: list[str] | None = None) -> None:
         names = names or self.class_names
+        hidden = (self.payload or {}).get("hidden") if isinstance(self.payload, dict) else None
+        labels = np.asarray((hidden or {}).get("labels", np.zeros(0)))
+        if count <= 0 and labels.dtype.kind == "f" and labels.size:
+            t = theme.current()
+            lut = P.lookup_table(P.sequential_colormap())
+            low, high = (f"rgb({r},{g},{b})" for r, g, b in (lut[40], lut[-1]))
+            self.legend.setText(f'<span style="color:{low}">\u25cf</span>&nbsp;<span '
+                                f'style="color:{t.text_dim}">low target</span>&nbsp;&nbsp;'
+                                f'<span style="color:{high}">\u25cf</span>&nbsp;<span '
+                                f'style="color:{t.text_dim}">high target</span>')
+            return
         if count <= 0 or count > 12:
             self.legend.setText("")
             return
@@ -330,8 +343,24 @@ class BoundaryPanel(P.MonitorPanel):
 
     def _hover_hidden(self, pos: QPointF) -> None:
         point = P.hover_position(self.hidden_plot, pos)
-        if point is not None and self.hidden_count:
-            self.set_readout(f"hidden space ({point.x():.2f}, {point.y():.2f})")
+        hidden = (self.payload or {}).get("hidden") or {}
+        if point is None or not self.hidden_count or "points" not in hidden:
+            return
+        points = np.asarray(hidden["points"], np.float32).reshape(-1, 2)
+        scale = np.maximum(points.max(0) - points.min(0), 1e-9)
+        where = np.array([point.x(), point.y()], np.float32)
+        nearest = int((((points - where) / scale) ** 2).sum(1).argmin())
+        labels = np.asarray(hidden.get("labels"))
+        text = f"({point.x():.2f}, {point.y():.2f})"
+        if labels.size == len(points):
+            value = labels[nearest]
+            if labels.dtype.kind == "f":
+                what = f"target {P.format_value(float(value))}"
+            else:
+                names = self.class_names
+                what = f"class {names[int(value)] if int(value) < len(names) else int(value)}"
+            text += f" \u00b7 nearest sample: {what}"
+        self.set_readout(text)
 
 
 __all__ = ["EMPTY_TEXT", "HIDDEN_EMPTY", "BoundaryPanel", "not_two_d_text"]

@@ -20,10 +20,9 @@ Confusion and Histograms docks and a ``ProbeMonitor`` that
 from __future__ import annotations
 
 import copy
-import threading
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
 from gui.panels.activations import ActivationsPanel
@@ -347,8 +346,8 @@ class ProbeMonitor(QObject):
         job = _dataset_job(copy.deepcopy(settings), self._generation, self._signals)
         if wait:
             job()
-        else:
-            threading.Thread(target=job, name="plexus-probe-samples", daemon=True).start()
+        else:  # the global pool is waited for at exit: no import cut off mid-way
+            QThreadPool.globalInstance().start(job)
 
     def _dataset_loaded(self, generation: int, info: Any, error: str) -> None:
         if generation != self._generation:
