@@ -2,6 +2,11 @@
 
 The model knows nothing of any view. The editor's scene subscribes to its events and redraws;
 undo commands call its mutation methods. Node ids are stable integers saved in the file.
+
+Groups name a set of nodes (a block the editor can collapse, or the generator and the
+discriminator of a GAN). A node belongs to at most one group. A group keeps the ids of members
+that were deleted, so undoing the delete puts them back in the group; ``group_members`` lists
+only the nodes that exist, and saving drops the rest.
 """
 
 from __future__ import annotations
@@ -67,17 +72,47 @@ class Edge:
                 "dst": self.dst, "dst_port": self.dst_port}
 
 
+# What a group is for: "" (a plain block), or the part of a GAN it compiles to (runtime.gan).
+GROUP_ROLES = ("", "generator", "discriminator")
+
+
+@dataclass
+class Group:
+    """A named set of nodes, drawn as one frame or, collapsed, as one block."""
+
+    id: str  # stable key in the file ("g1", "g2", ...)
+    name: str
+    node_ids: list[int] = field(default_factory=list)  # may hold deleted ids (see module doc)
+    collapsed: bool = False
+    role: str = ""  # one of GROUP_ROLES
+
+    def to_dict(self, alive: Iterable[int] | None = None) -> dict[str, Any]:
+        """The file form; ``alive`` (node ids) drops members that no longer exist."""
+        if alive is None:
+            ids = list(self.node_ids)
+        else:
+            keep = set(alive)
+            ids = [i for i in self.node_ids if i in keep]
+        out: dict[str, Any] = {"name": self.name, "node_ids": ids,
+                               "collapsed": self.collapsed}
+        if self.role:
+            out["role"] = self.role
+        return out
+
+
 @dataclass(frozen=True)
 class GraphEvent:
-    """What changed. kind is one of KINDS; node_id or edge says what it changed."""
+    """What changed. kind is one of KINDS; node_id, edge or group_id says what it changed."""
 
     kind: str
     node_id: int | None = None
     edge: Edge | None = None
+    group_id: str | None = None
 
 
 EVENT_KINDS = ("node_added", "node_removed", "node_changed", "node_moved",
-               "edge_added", "edge_removed", "reset")
+               "edge_added", "edge_removed", "group_added", "group_removed", "group_changed",
+               "reset")
 
 Listener = Callable[[GraphEvent], None]
 
@@ -89,6 +124,7 @@ class Graph:
         self.nodes: dict[int, Node] = {}
         self.edges: list[Edge] = []
         self.next_id = 1
+        self.groups: dict[str, Group] = {}
         self._listeners: list[Listener] = []
 
     # -- observers ------------------------------------------------------------------------
@@ -99,8 +135,9 @@ class Graph:
         if listener in self._listeners:
             self._listeners.remove(listener)
 
-    def _emit(self, kind: str, node_id: int | None = None, edge: Edge | None = None) -> None:
-        event = GraphEvent(kind, node_id, edge)
+    def _emit(self, kind: str, node_id: int | None = None, edge: Edge | None = None,
+              group_id: str | None = None) -> None:
+        event = GraphEvent(kind, node_id, edge, group_id)
         for listener in list(self._listeners):
             listener(event)
 
@@ -267,6 +304,7 @@ class Graph:
     def clear(self) -> None:
         self.nodes.clear()
         self.edges.clear()
+        self.groups.clear()
         self.next_id = 1
         self._emit("reset")
 
@@ -274,8 +312,109 @@ class Graph:
         """Take over another graph's contents (load, revert) and tell observers once."""
         self.nodes = copy.deepcopy(other.nodes)
         self.edges = list(other.edges)
+        self.groups = copy.deepcopy(other.groups)
         self.next_id = other.next_id
         self._emit("reset")
+
+    # -- groups -------------------------------------------------------------------------------
+    def group_of(self, node_id: int) -> Group | None:
+        """The group holding ``node_id`` (the first one, should a broken file name two)."""
+        return next((g for g in self.groups.values() if node_id in g.node_ids), None)
+
+    def group(self, group_id: str) -> Group:
+        try:
+            return self.groups[group_id]
+        except KeyError:
+            raise GraphError(f"there is no group with id {group_id!r}") from None
+
+    def group_members(self, group_id: str) -> list[int]:
+        """The ids of the group's nodes that exist, in the group's order."""
+        return [i for i in self.group(group_id).node_ids if i in self.nodes]
+
+    def group_by_role(self, role: str) -> Group | None:
+        return next((g for g in self.groups.values() if role and g.role == role), None)
+
+    def new_group_id(self) -> str:
+        index = 1
+        while f"g{index}" in self.groups:
+            index += 1
+        return f"g{index}"
+
+    def unique_group_name(self, base: str = "Group") -> str:
+        """``base`` or "base 2", "base 3"... so that no two groups share a name."""
+        taken = {g.name for g in self.groups.values()}
+        if base not in taken:
+            return base
+        index = 2
+        while f"{base} {index}" in taken:
+            index += 1
+        return f"{base} {index}"
+
+    def add_group(self, node_ids: Iterable[int], name: str | None = None, role: str = "",
+                  collapsed: bool = False, group_id: str | None = None) -> Group:
+        """Group existing, ungrouped nodes; GraphError says why not (groups do not nest)."""
+        ids = list(dict.fromkeys(node_ids))
+        if not ids:
+            raise GraphError("select at least one layer to group")
+        for node_id in ids:
+            node = self.node(node_id)
+            other = self.group_of(node_id)
+            if other is not None:
+                raise GraphError(f"{node.label} is already in group '{other.name}'; ungroup "
+                                 "it first (groups do not nest)")
+        self._check_role(role, None)
+        if group_id is None:
+            group_id = self.new_group_id()
+        elif group_id in self.groups:
+            raise GraphError(f"group id {group_id!r} is already used")
+        name = (name or "").strip() or self.unique_group_name()
+        group = Group(group_id, name, ids, bool(collapsed), role)
+        self.groups[group_id] = group
+        self._emit("group_added", group_id=group_id)
+        return group
+
+    def insert_group(self, group: Group) -> Group:
+        """Put back a removed group with its id, members and state (undo of Ungroup)."""
+        return self.add_group(group.node_ids, group.name, group.role, group.collapsed, group.id)
+
+    def remove_group(self, group_id: str) -> Group:
+        """Ungroup: the group goes, its nodes stay. Returns it so the removal can be undone."""
+        group = self.group(group_id)
+        del self.groups[group_id]
+        self._emit("group_removed", group_id=group_id)
+        return group
+
+    def rename_group(self, group_id: str, name: str) -> str:
+        group = self.group(group_id)
+        name = name.strip()
+        if not name:
+            raise GraphError("a group name cannot be empty")
+        old, group.name = group.name, name
+        self._emit("group_changed", group_id=group_id)
+        return old
+
+    def set_group_collapsed(self, group_id: str, collapsed: bool) -> bool:
+        group = self.group(group_id)
+        old, group.collapsed = group.collapsed, bool(collapsed)
+        self._emit("group_changed", group_id=group_id)
+        return old
+
+    def set_group_role(self, group_id: str, role: str) -> str:
+        """Mark a group as a GAN's generator or discriminator ("" for none)."""
+        group = self.group(group_id)
+        self._check_role(role, group_id)
+        old, group.role = group.role, role
+        self._emit("group_changed", group_id=group_id)
+        return old
+
+    def _check_role(self, role: str, group_id: str | None) -> None:
+        if role not in GROUP_ROLES:
+            raise GraphError(f"a group's role must be one of {', '.join(map(repr, GROUP_ROLES))}"
+                             f", not {role!r}")
+        other = self.group_by_role(role)
+        if other is not None and other.id != group_id:
+            raise GraphError(f"group '{other.name}' is already the {role}; a project has one "
+                             f"{role}, so clear that group's role first")
 
     # -- copying and serialization ------------------------------------------------------------
     def copy(self) -> Graph:
@@ -283,6 +422,7 @@ class Graph:
         clone = Graph()
         clone.nodes = copy.deepcopy(self.nodes)
         clone.edges = list(self.edges)
+        clone.groups = copy.deepcopy(self.groups)
         clone.next_id = self.next_id
         return clone
 
@@ -297,11 +437,16 @@ class Graph:
 
     def to_dict(self) -> dict[str, Any]:
         """The document without layout (positions are saved separately, see layout())."""
-        return {
+        out: dict[str, Any] = {
             "nodes": [_node_dict(n) for n in sorted(self.nodes.values(), key=lambda n: n.id)],
             "edges": [e.to_dict() for e in sorted(self.edges)],
             "next_id": self.next_id,
         }
+        groups = {gid: g.to_dict(self.nodes) for gid, g in sorted(self.groups.items())
+                  if self.group_members(gid)}
+        if groups:  # optional: files without groups stay as they were
+            out["groups"] = groups
+        return out
 
     def layout(self) -> dict[str, list[float]]:
         return {str(n.id): [n.pos[0], n.pos[1]] for n in self.nodes.values()}
@@ -338,6 +483,7 @@ class Graph:
                             _require(raw, "dst_port", str, "edge"))
                 graph.connect(edge, check=False)
             next_id = int(data.get("next_id", 1))
+            graph.groups = _groups_from(data.get("groups", {}), graph.nodes)
         except (TypeError, AttributeError, IndexError, ValueError, OverflowError) as exc:
             if isinstance(exc, GraphError):
                 raise
@@ -355,6 +501,31 @@ def _node_dict(node: Node) -> dict[str, Any]:
     if node.lr_mult != 1.0:
         out["lr_mult"] = node.lr_mult
     return out
+
+
+def _groups_from(raw: Any, nodes: dict[int, Node]) -> dict[str, Group]:
+    """Groups of a file. Members that do not exist are dropped; a node named by two groups
+    is kept in both, so the file still opens and validation reports it."""
+    if not isinstance(raw, dict):
+        raise GraphError(f"'groups' must be an object, not {type(raw).__name__}")
+    groups: dict[str, Group] = {}
+    for group_id, data in raw.items():
+        where = f"group {group_id!r}"
+        if not isinstance(data, dict):
+            raise GraphError(f"{where} must be an object")
+        name = data.get("name", group_id)
+        ids = data.get("node_ids", [])
+        if not isinstance(name, str) or not isinstance(ids, list) or not all(
+                isinstance(i, int) and not isinstance(i, bool) for i in ids):
+            raise GraphError(f"{where} needs a text 'name' and a list of node ids 'node_ids'")
+        role = data.get("role", "")
+        if role not in GROUP_ROLES:
+            raise GraphError(f"{where} field 'role' must be one of "
+                             f"{', '.join(map(repr, GROUP_ROLES))}, not {role!r}")
+        groups[str(group_id)] = Group(str(group_id), name.strip() or str(group_id),
+                                      [i for i in dict.fromkeys(ids) if i in nodes],
+                                      bool(data.get("collapsed", False)), role)
+    return groups
 
 
 def _require(raw: dict[str, Any], key: str, kind: type, where: str) -> Any:

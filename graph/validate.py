@@ -60,6 +60,8 @@ def validate(graph: Graph) -> list[Diagnostic]:
         pred[e.dst].append(e.src)
     _check_cycles(nodes, succ, pred, out)
     _check_reachability(nodes, succ, pred, out)
+    if graph.groups:
+        _check_groups(graph, out)
 
     rank = {ERROR: 0, WARNING: 1}
     out.sort(key=lambda d: (-1 if d.node_id is None else d.node_id, rank.get(d.severity, 2)))
@@ -275,6 +277,33 @@ def _check_reachability(nodes: dict[int, Node], succ: dict[int, list[int]],
             out.append(Diagnostic(
                 WARNING, f"{node.label} does not lead to any Output, so {what} never used; "
                 "connect it or delete it", node_id))
+
+
+def _check_groups(graph: Graph, out: list[Diagnostic]) -> None:
+    """A node belongs to at most one group; a role (GAN generator, discriminator) to one group.
+
+    The editor never makes either; a hand-edited or merged file can, and still opens.
+    """
+    owners: dict[int, list[str]] = defaultdict(list)
+    for group in graph.groups.values():
+        for node_id in graph.group_members(group.id):
+            owners[node_id].append(group.name)
+    for node_id, names in sorted(owners.items()):
+        if len(names) > 1:
+            listed = ", ".join(f"'{n}'" for n in names)
+            out.append(Diagnostic(
+                ERROR, f"{graph.nodes[node_id].label} is in {len(names)} groups ({listed}); a "
+                "layer belongs to one group, so ungroup it from the others", node_id))
+    by_role: dict[str, list[str]] = defaultdict(list)
+    for group in graph.groups.values():
+        if group.role:
+            by_role[group.role].append(group.name)
+    for role, names in sorted(by_role.items()):
+        if len(names) > 1:
+            listed = ", ".join(f"'{n}'" for n in names)
+            out.append(Diagnostic(
+                ERROR, f"groups {listed} are all marked {role}; a project has one {role}, so "
+                "clear the role of the others"))
 
 
 def _reach(adjacency: dict[int, list[int]], starts: list[int]) -> set[int]:
