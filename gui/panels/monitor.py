@@ -101,28 +101,29 @@ class ProbeMonitor(QObject):
         window.selection_changed.connect(self.set_selection)
         window.project_changed.connect(self.project_changed)
         if hasattr(window, "analysis_updated"):
-            window.analysis_updated.connect(lambda _analysis: self.refresh_nodes())
+            window.analysis_updated.connect(self._analysis_updated)
         if hasattr(window, "theme_changed"):
             window.theme_changed.connect(self.refresh_theme)
         inspector = getattr(window, "inspector", None)
         if inspector is not None and hasattr(inspector, "settings_changed"):
             inspector.settings_changed.connect(self._settings_changed)
+        # bound methods, not lambdas: Qt drops them with the monitor when the window goes
+        self._docks: dict[Any, str] = {}
         docks = getattr(window, "docks", {})
         for key in panels:
             dock = docks.get(key)
             if dock is not None:
-                dock.visibilityChanged.connect(lambda visible, k=key: self._visibility(k,
-                                                                                     visible))
+                self._docks[dock] = key
+                dock.visibilityChanged.connect(self._dock_visibility)
         filters: FiltersPanel = panels["filters"]  # type: ignore[assignment]
-        filters.node_chosen.connect(lambda _id: self.schedule_push(probes=True))
-        filters.options_changed.connect(lambda: self.schedule_push(probes=True))
+        filters.node_chosen.connect(self._probes_needed)
+        filters.options_changed.connect(self._probes_needed)
         activations: ActivationsPanel = panels["activations"]  # type: ignore[assignment]
         activations.node_chosen.connect(self._activation_chosen)
-        activations.sample_chosen.connect(lambda _i: self.schedule_push(probes=True))
+        activations.sample_chosen.connect(self._probes_needed)
         boundary: BoundaryPanel = panels["boundary"]  # type: ignore[assignment]
-        boundary.node_chosen.connect(lambda _id: self.schedule_push(probes=True))
-        histograms: HistogramsPanel = panels["histograms"]  # type: ignore[assignment]
-        histograms.node_chosen.connect(lambda _id: None)  # drawn from the last payload
+        boundary.node_chosen.connect(self._probes_needed)
+        # the Histograms panel draws every layer's payload: picking one needs no new probe
         self.project_changed(window.project)
 
     # -- the graph --------------------------------------------------------------------------------
@@ -227,10 +228,20 @@ class ProbeMonitor(QObject):
         panel = self.panels[key]
         return panel.isVisible() and not panel.visibleRegion().isEmpty()
 
-    def _visibility(self, key: str, visible: bool) -> None:
+    def _dock_visibility(self, visible: bool) -> None:
+        key = self._docks.get(self.sender())
+        if key is None:
+            return
         if visible:
             self.panels[key].request_repaint()  # type: ignore[attr-defined]
         self.schedule_push(probes=visible)
+
+    def _probes_needed(self, *_args: Any) -> None:
+        """A panel's own choice changed (layer, input channel, sample): new pictures."""
+        self.schedule_push(probes=True)
+
+    def _analysis_updated(self, _analysis: Any) -> None:
+        self.refresh_nodes()
 
     # -- configuration -----------------------------------------------------------------------------
     def build_config(self) -> dict[str, Any]:
