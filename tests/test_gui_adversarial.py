@@ -1,0 +1,306 @@
+"""The Adversarial panel on a briefly trained digits_cnn: attacks, curves, patches, live probe.
+
+The network is trained once for the module through ``runtime.session.run_training``; every
+computation runs on the panel's background runner and the tests wait for it, asserting what
+the panel shows (numbers and shapes), never how fast.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+torch = pytest.importorskip("torch")
+
+from lab_support import train, trained_digits  # noqa: E402
+from PySide6.QtCore import QObject, QSettings, Signal  # noqa: E402
+
+from resources.examples.make import digits_cnn, house_prices_mlp, spirals_mlp  # noqa: E402
+from runtime import session  # noqa: E402
+
+torch.set_num_threads(1)
+WAIT = 60_000  # ms
+
+
+@pytest.fixture(scope="module")
+def project():
+    return trained_digits()
+
+
+@pytest.fixture(scope="module")
+def model():
+    """One prepared network for the module's panels (each panel would prepare its own)."""
+    from gui.panels.lab import LabModel
+
+    return LabModel()
+
+
+@pytest.fixture
+def panel(qtbot, project, model):
+    from gui.panels.adversarial import AdversarialPanel
+
+    widget = AdversarialPanel()
+    widget.model = model
+    qtbot.addWidget(widget)
+    widget.resize(1100, 300)
+    widget.set_project(project)
+    yield widget
+    widget.shutdown()
+
+
+def attack(panel, method: str, eps: float):
+    panel.set_method(method)
+    panel.set_eps(eps)
+    panel.run_attack()
+    assert panel.runner.wait(WAIT)
+    assert panel.result is not None and panel.result.eps == pytest.approx(eps)
+    return panel.result
+
+
+def test_empty_states_say_what_to_do(qtbot):
+    from gui.panels.adversarial import AdversarialPanel
+    from gui.panels.lab import NEEDS_CLASSIFICATION, NEEDS_WEIGHTS
+
+    panel = AdversarialPanel()
+    qtbot.addWidget(panel)
+    panel.set_project(digits_cnn())  # no weights yet
+    assert panel.is_empty and panel.empty.text() == NEEDS_WEIGHTS
+    assert panel.run_attack() is None and not panel.runner.busy
+    panel.set_project(house_prices_mlp())
+    assert panel.is_empty and panel.empty.text().startswith(NEEDS_CLASSIFICATION)
+    assert "regression" in panel.empty.text()
+
+
+def test_fgsm_shows_three_images_and_weakens_most_predictions(panel):
+    res = attack(panel, "fgsm", 0.1)
+    assert not panel.is_empty
+    shown = panel.triptych.arrays
+    assert set(shown) == {"original", "perturbation", "adversarial"}
+    assert all(a.shape == (8, 8) for a in shown.values())
+    assert all(image.image is not None and image.image.shape[:2] == (8, 8)
+               for image in panel.triptych.images)
+    # the perturbation stays in the budget and the inputs in range
+    assert np.abs(res.perturbation).max() <= 0.1 + 1e-6
+    assert res.x_adv.min() >= 0.0 and res.x_adv.max() <= 1.0
+    weaker = (res.adv_pred != res.clean_pred) | (res.adv_conf < res.clean_conf)
+    assert weaker.sum() > res.n / 2
+    # the amplification factor is written on the perturbation: +-0.1 shown as half the range
+    assert panel.triptych.factor_value == pytest.approx(5.0, rel=1e-3)
+    assert "\u00d75.0" in panel.triptych.factor.textItem.toPlainText()
+    assert "FGSM \u03b5 0.1" in panel.task_bar.label.text()
+    assert len(panel.cards.cards) == res.n == 10
+    panel.cards.select(3)
+    assert np.array_equal(panel.triptych.arrays["adversarial"], res.x_adv[3, 0])
+
+
+def test_epsilon_zero_shows_zero_perturbation(panel):
+    res = attack(panel, "pgd", 0.0)
+    assert not res.perturbation.any()
+    assert not panel.triptych.arrays["perturbation"].any()
+    assert np.array_equal(res.adv_pred, res.clean_pred)
+    assert panel.triptych.factor.textItem.toPlainText() == "no change"
+
+
+def test_targeted_pgd_reaches_the_target(panel):
+    attack(panel, "fgsm", 0.1)  # the classes arrive with the prepared network
+    panel.target_combo.setCurrentIndex(panel.target_combo.findData(3))
+    res = attack(panel, "pgd", 0.3)
+    assert res.targeted and (res.target == 3).all()
+    assert res.success.mean() >= 0.5
+    assert "reach the target" in panel.cards_title.text()
+
+
+def test_robustness_curve_completes_and_never_rises(panel):
+    panel.curve_points.setValue(4)
+    panel.curve_samples.setValue(120)
+    panel.curve_steps.setValue(3)
+    panel.compute_curve()
+    assert panel.runner.wait(WAIT)
+    curves = panel.curves
+    assert set(curves) == {"fgsm", "pgd"}
+    for curve in curves.values():
+        acc = np.asarray(curve["accuracy"])
+        assert len(acc) == 4 and curve["eps"][0] == 0.0
+        assert np.all(np.diff(acc) <= 1e-9)
+        assert acc[0] == pytest.approx(curve["clean_accuracy"])
+    assert curves["pgd"]["accuracy"][-1] <= curves["fgsm"]["accuracy"][0]
+    x, y = panel.fgsm_curve.getData()
+    assert len(x) == 4 and y[0] == pytest.approx(100 * curves["fgsm"]["clean_accuracy"])
+    assert panel.clean_line.isVisible()
+    assert panel.clean_line.value() == pytest.approx(100 * curves["fgsm"]["clean_accuracy"])
+
+
+def test_cancel_stops_a_long_pgd_curve(qtbot, panel):
+    panel.curve_points.setValue(20)
+    panel.curve_samples.setValue(360)
+    panel.curve_steps.setValue(500)
+    panel.tabs.setCurrentIndex(1)
+    panel.run_attack()  # make sure the network is prepared, so the curve task starts at once
+    assert panel.runner.wait(WAIT)
+    task = panel.compute_curve()
+    qtbot.waitUntil(lambda: task.state == "running" and task.fraction > 0, timeout=WAIT)
+    assert panel.task_bar.cancel_button.isEnabled()
+    panel.task_bar.cancel_button.click()
+    assert panel.runner.wait(WAIT)
+    assert task.state == "cancelled" and task.fraction < 0.5
+    assert panel.curves == {}
+    assert "cancelled" in panel.task_bar.label.text()
+    assert not panel.task_bar.cancel_button.isEnabled()
+
+
+def test_patch_section_reports_a_success_rate(panel):
+    panel.tabs.setCurrentIndex(2)
+    panel.run_attack()
+    assert panel.runner.wait(WAIT)
+    panel.patch_target.setCurrentIndex(panel.patch_target.findData(3))
+    panel.patch_steps.setValue(40)
+    panel.run_patch()
+    assert panel.runner.wait(WAIT)
+    result = panel.patch
+    assert result is not None and result.target_class == 3
+    assert result.patch.shape == (1, 4, 4)  # half the side of an 8x8 digit by default
+    assert 0.0 <= result.success_rate <= 1.0 and panel.random_patch_rate is not None
+    assert len(panel.patch_cards.cards) == 8
+    text = panel.task_bar.label.text()
+    assert f"{result.success_rate:.0%}" in text and "random patch" in text
+
+
+def test_vector_data_shows_perturbation_bars(qtbot):
+    from gui.panels.adversarial import AdversarialPanel
+
+    panel = AdversarialPanel()
+    qtbot.addWidget(panel)
+    panel.set_project(train(spirals_mlp(), 2))
+    panel.set_eps(0.2)
+    panel.run_attack()
+    assert panel.runner.wait(WAIT)
+    assert panel.triptych.mode == "bars"
+    assert panel.triptych.arrays["perturbation"].shape == (2,)
+    assert np.abs(panel.triptych.arrays["perturbation"]).max() <= 0.2 + 1e-6
+    assert not panel.patch_button.isEnabled()
+    panel.shutdown()
+
+
+class FakeController(QObject):
+    """The public surface of gui.training.TrainingController that the panel uses."""
+
+    probe = Signal(dict)
+    started = Signal(dict)
+    finished = Signal(dict)
+    project_updated = Signal(object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._config = {"filters": 2}
+
+    @property
+    def probe_config(self):
+        return dict(self._config)
+
+    def set_probe_config(self, config):
+        self._config = dict(config)
+
+
+def test_live_robustness_requests_the_probe_and_plots_it(qtbot, panel, project):
+    from runtime.probes import ProbeSchedule
+
+    controller = FakeController()
+    panel.bind_controller(controller)
+    qtbot.wait(400)
+    assert "robustness" not in controller.probe_config  # nobody has opened the panel yet
+    panel.show()
+    qtbot.waitUntil(lambda: "robustness" in controller.probe_config, timeout=5000)
+    wanted = controller.probe_config["robustness"]
+    assert controller.probe_config["filters"] == 2  # the other panels' probes stay
+    assert wanted["eps"] == pytest.approx(panel.eps) and wanted["method"] == panel.method
+    compiled, data = session.prepare(project)
+    schedule = ProbeSchedule(compiled, data, {"robustness": wanted})
+    controller.started.emit({"type": "started"})
+    for epoch in (1, 2):
+        controller.probe.emit({"type": "probe", "epoch": epoch, **schedule.run("robustness")})
+    assert [e["epoch"] for e in panel.live_epochs] == [1, 2]
+    assert all(e["robust"] <= e["clean"] for e in panel.live_epochs)
+    x, y = panel.live_robust.getData()
+    assert list(x) == [1, 2]
+    assert len(panel.live_cards.cards) == 4
+    assert "after epoch 2" in panel.live_title.text()
+    panel.live_check.setChecked(False)
+    qtbot.waitUntil(lambda: "robustness" not in controller.probe_config, timeout=5000)
+    assert controller.probe_config == {"filters": 2}
+
+
+def test_first_run_without_weights_opens_the_live_page(qtbot, project):
+    from gui.panels.adversarial import LIVE, AdversarialPanel
+    from gui.panels.lab import NEEDS_WEIGHTS
+    from runtime.probes import ProbeSchedule
+
+    panel = AdversarialPanel()
+    qtbot.addWidget(panel)
+    controller = FakeController()
+    fresh = digits_cnn()
+    panel.set_project(fresh)
+    panel.bind_controller(controller)
+    assert panel.is_empty and panel.empty.text() == NEEDS_WEIGHTS
+    controller.started.emit({"type": "started"})
+    assert not panel.is_empty and panel.tabs.currentIndex() == LIVE
+    assert not panel.tabs.isTabEnabled(0)  # attacks wait for the weights
+    compiled, data = session.prepare(project)
+    payload = ProbeSchedule(compiled, data, {"robustness": True}).run("robustness")
+    controller.probe.emit({"type": "probe", "epoch": 1, **payload})
+    controller.finished.emit({"type": "finished", "status": "completed"})
+    assert len(panel.live_epochs) == 1 and not panel.is_empty
+    fresh.weights = project.weights  # what the controller stores after the run
+    controller.project_updated.emit(fresh)
+    assert panel.blocker is None and panel.tabs.isTabEnabled(0)
+    panel.shutdown()
+
+
+def test_install_lab_panels_adds_both_docks(qtbot, tmp_path):
+    from gui.main_window import MainWindow
+    from gui.panels.adversarial import AdversarialPanel, install_lab_panels
+    from gui.panels.explain import ExplainPanel
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings=settings, data_dir=tmp_path / "appdata",
+                        restore_layout=False, interactive=False)
+    qtbot.addWidget(window)
+    adversarial, explain = install_lab_panels(window)
+    assert isinstance(adversarial, AdversarialPanel) and isinstance(explain, ExplainPanel)
+    assert window.docks["adversarial"].widget() is adversarial
+    assert window.docks["explain"].widget() is explain
+    assert adversarial.is_empty and explain.is_empty  # a new, empty project
+    window.persist = False
+    window.undo_stack.setClean()
+    window.close()
+
+
+def test_task_runner_delivers_results_errors_and_supersedes(qtbot):
+    import threading
+
+    from gui.tasks import TaskBar, TaskRunner
+
+    runner = TaskRunner()
+    bar = TaskBar(runner)
+    qtbot.addWidget(bar)
+    gate = threading.Event()
+    got: list = []
+
+    def slow(progress, cancel):
+        progress(0.5)
+        gate.wait(5)
+        return "old"
+
+    first = runner.run("job", slow, "Slow job", on_done=got.append)
+    second = runner.run("job", lambda progress, cancel: "new", "New job", on_done=got.append)
+    gate.set()
+    assert runner.wait(WAIT)
+    assert got == ["new"]  # the superseded task's result is dropped
+    assert first.state == "cancelled" and second.state == "done"
+    errors: list = []
+    failing = runner.run("bad", lambda p, c: (_ for _ in ()).throw(ValueError(
+        "node 'fc1': pick a layer with weights\nmore detail")), "Bad job",
+        on_error=errors.append)
+    assert runner.wait(WAIT)
+    assert failing.state == "failed" and errors == ["node 'fc1': pick a layer with weights"]
+    assert bar.label.text() == errors[0] and not bar.cancel_button.isEnabled()
