@@ -152,6 +152,10 @@ def metrics_record(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def epoch_line(event: dict[str, Any], epochs: int) -> str:
+    if "d_loss" in event:  # a GAN epoch (runtime.gan): two losses, no validation
+        from runtime.gan import epoch_summary
+
+        return f"epoch {event['epoch']}/{epochs}  {epoch_summary(event)}"
     parts = [f"epoch {event['epoch']}/{epochs}", f"train loss {event['train_loss']:.4f}",
              f"val loss {event['val_loss']:.4f}"]
     for key in ("val_accuracy", "val_r2"):
@@ -182,8 +186,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     except ProjectError as exc:
         raise CommandError(str(exc)) from None
     best = next((e for e in result.epochs if e["epoch"] == result.best_epoch), {})
-    summary = ", ".join(f"{k} {best[k]:.4f}" for k in ("val_accuracy", "val_r2", "val_loss")
-                        if k in best)
+    summary = ", ".join(f"{k} {best[k]:.4f}" for k in ("val_accuracy", "val_r2", "val_loss",
+                                                       "high_quality_share") if k in best)
+    if "modes_covered" in best:  # GAN on data with known modes
+        summary = f"modes_covered {best['modes_covered']}/{best['modes']}, {summary}"
     print(f"{result.status}: best epoch {result.best_epoch}; {summary}; saved {output}")
     return EXIT_OK
 

@@ -55,7 +55,8 @@ def run_training(project: Any, callback: Callback | None = None,
                  device: str | None = None, **hooks: Any) -> TrainResult:
     """Train the project; store its best weights and a history run in it.
 
-    ``epochs`` and ``device`` override the project's settings for this run only. ``hooks``
+    ``epochs`` and ``device`` override the project's settings for this run only. Projects with
+    ``training.options["mode"] == "gan"`` train with ``runtime.gan`` (hooks do not apply). ``hooks``
     (step_hooks, epoch_end_hooks, batch_hooks) go to ``runtime.train.train``. A project that
     cannot be compiled or whose data cannot be loaded gives a failed result (and a "finished"
     event) and is left unchanged.
@@ -69,6 +70,10 @@ def run_training(project: Any, callback: Callback | None = None,
     if overrides:
         settings = dataclasses.replace(settings, **overrides)
     started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    if (settings.options or {}).get("mode") == "gan":  # a generator and a discriminator
+        from runtime.gan import run_gan_training
+
+        return run_gan_training(project, settings, callback, control, started)
     try:
         compiled, data = prepare(project)
     except ValueError as exc:

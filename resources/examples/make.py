@@ -15,6 +15,7 @@ from graph.layout import auto_layout
 from graph.model import Edge, Graph, Node
 from graph.project import Project, save_project
 from graph.settings import DatasetSettings, TrainingSettings
+from resources.examples import gan as gan_examples
 
 FOLDER = Path(__file__).resolve().parent
 DEFAULT = "digits_cnn"
@@ -290,6 +291,8 @@ EXAMPLES: dict[str, Callable[[], Project]] = {
     "sentiment_lstm": sentiment_lstm,
     "autoencoder_anomaly_digits": autoencoder_anomaly_digits,
     "autoencoder_latent2d": autoencoder_latent2d,
+    "gan_ring": gan_examples.gan_ring,  # issue 8: GANs (resources/examples/gan.py)
+    "gan_digits": gan_examples.gan_digits,
 }
 
 
