@@ -6,7 +6,16 @@ a module that adds data sets (sequences, shapes, ...) registers its builders wit
 """
 
 # importing a module registers its builders
-from runtime.datasets import anomaly, gan, images, sequences, synthetic, tabular  # noqa: F401
+from runtime.datasets import (  # noqa: F401
+    anomaly,
+    gan,
+    images,
+    multitask,
+    sequences,
+    shapes,
+    synthetic,
+    tabular,
+)
 from runtime.datasets.core import (
     BUILDERS,
     DATASETS,
