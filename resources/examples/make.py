@@ -16,6 +16,7 @@ from graph.model import Edge, Graph, Node
 from graph.project import Project, save_project
 from graph.settings import DatasetSettings, TrainingSettings
 from resources.examples import gan as gan_examples
+from resources.examples import transfer as transfer_examples
 
 FOLDER = Path(__file__).resolve().parent
 DEFAULT = "digits_cnn"
@@ -293,6 +294,12 @@ EXAMPLES: dict[str, Callable[[], Project]] = {
     "autoencoder_latent2d": autoencoder_latent2d,
     "gan_ring": gan_examples.gan_ring,  # issue 8: GANs (resources/examples/gan.py)
     "gan_digits": gan_examples.gan_digits,
+    # issue 8: transfer, few-shot and multi-task (resources/examples/transfer.py); shapes_source
+    # comes trained (its builder reuses the committed file's weights)
+    "shapes_source": transfer_examples.shapes_source,
+    "fewshot_scratch": transfer_examples.fewshot_scratch,
+    "fewshot_transfer": transfer_examples.fewshot_transfer,
+    "digits_multitask": transfer_examples.digits_multitask,
 }
 
 
