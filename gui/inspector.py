@@ -458,6 +458,8 @@ def dataset_preview(settings: DatasetSettings) -> dict[str, Any]:
     xs, ys = [], []
     for index in range(min(count, len(train))):
         x, y = train[index]
+        if isinstance(y, dict):  # targets of several Output heads: label by the first one
+            y = next(iter(y.values()))
         xs.append(np.asarray(x, dtype=np.float32))
         ys.append(np.asarray(y))
     return {

@@ -136,3 +136,14 @@ def test_menu_action_runs_the_dialog(qtbot, window, source_path, monkeypatch):
     action.trigger()
     assert len(window.graph.nodes) == 12 and window.undo_stack.count() == 1
     assert "Imported 12 layers" in window.statusBar().currentMessage()
+
+
+def test_dataset_preview_of_a_multi_target_set_labels_by_the_first_head(qtbot):
+    from graph.settings import DatasetSettings
+    from gui.inspector import DatasetPreview, dataset_preview
+
+    data = dataset_preview(DatasetSettings(name="digits_multitask", seed=0))
+    preview = DatasetPreview()
+    qtbot.addWidget(preview)
+    preview.show_data(data)  # used to fail on the dict of targets
+    assert int(data["y"][0]) in range(10)
