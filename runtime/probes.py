@@ -710,6 +710,9 @@ def confusion(compiled: Any, data: Any, max_wrong: int = 12, max_samples: int | 
         raise ValueError("the network has no classification Output; set an Output's task to "
                          "classification")
     x, y, probs = swept.x, swept.y, swept.probabilities
+    if isinstance(y, dict):  # targets of several heads: those of the first classification head
+        head = next(h for h in make_heads(compiled) if h.task == "classification")
+        y = y[head.name] if head.name in y else next(iter(y.values()))
     truth = y.reshape(-1).long().cpu()
     classes = max(int(getattr(data, "num_classes", 0) or 0), int(probs.shape[1]),
                   int(truth.max()) + 1 if truth.numel() else 0)

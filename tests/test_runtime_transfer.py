@@ -160,3 +160,12 @@ def test_each_multitask_head_is_as_good_as_the_head_trained_alone():
     assert both["val_accuracy/digit"] >= digit - 0.03
     assert both["val_accuracy/even"] >= even - 0.03
     assert both["val_accuracy/digit"] >= 0.95
+
+
+def test_confusion_probe_of_a_multitask_network_uses_the_first_classification_head():
+    from runtime.probes import confusion
+    from runtime.session import prepare
+
+    compiled, data = prepare(examples.digits_multitask())
+    result = confusion(compiled, data)
+    assert result["matrix"].shape == (10, 10) and result["samples"] == len(data.val)
