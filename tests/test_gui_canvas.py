@@ -408,7 +408,7 @@ def test_context_menus_and_insert_layer_on_edge(qtbot) -> None:
         return [act.text() for act in menu.actions() if act.text()]
 
     node_menu = scene.build_context_menu(scene.node_item(a).sceneBoundingRect().center())
-    assert titles(node_menu) == ["Rename\u2026", "Duplicate", "Copy", "Freeze weights",
+    assert titles(node_menu) == ["Rename\u2026", "Duplicate", "Copy", "Group", "Freeze weights",
                                  "Delete"]
     next(act for act in node_menu.actions() if act.text() == "Freeze weights").trigger()
     assert graph.node(a).frozen and scene.node_item(a).frozen

@@ -52,6 +52,9 @@ class EdgeItem(QGraphicsItem):
         self._shape = QPainterPath()
         self._label_rect = QRectF()
         self._bounds = QRectF()
+        # (item, offset) that replaces an end while its node is hidden in a collapsed group
+        self._anchors: list[tuple[QGraphicsItem, QPointF] | None] = [None, None]
+        self._show_label = True  # False: a parallel wire into the same group block has it
         self.setZValue(-1)
         self.setAcceptHoverEvents(True)
         self.setFlag(_SELECTABLE, True)
@@ -59,7 +62,22 @@ class EdgeItem(QGraphicsItem):
         self.update_path()
 
     def endpoints(self) -> tuple[QPointF, QPointF]:
-        return self.src_item.pos() + self._src_offset, self.dst_item.pos() + self._dst_offset
+        src, dst = self._anchors
+        return (src[0].pos() + src[1] if src else self.src_item.pos() + self._src_offset,
+                dst[0].pos() + dst[1] if dst else self.dst_item.pos() + self._dst_offset)
+
+    def reroute(self, src: tuple[QGraphicsItem, QPointF] | None = None,
+                dst: tuple[QGraphicsItem, QPointF] | None = None, label: bool = True) -> None:
+        """Draw an end at ``item.pos() + offset`` instead of at its node's port (a collapsed
+        group's block stands in for hidden nodes); None puts that end back on its port.
+        ``label`` False leaves out the shape pill (a parallel wire already shows it)."""
+        self._anchors = [src, dst]
+        self._show_label = label
+        self.update_path()
+
+    def _end_items(self) -> tuple[QGraphicsItem, QGraphicsItem]:
+        src, dst = self._anchors
+        return (src[0] if src else self.src_item), (dst[0] if dst else self.dst_item)
 
     def midpoint(self) -> QPointF:
         p1, p2 = self.endpoints()
@@ -91,12 +109,12 @@ class EdgeItem(QGraphicsItem):
         """Place the pill at the middle; hide it when it would sit under a node (the tooltip
         still tells the shape) rather than show it half covered."""
         self._label_rect = QRectF()
-        if self.label:
+        if self.label and self._show_label:
             width = style.text_width("small", self.label) + 2 * PILL_PAD_X
             mid = self.midpoint()
             rect = QRectF(mid.x() - width / 2, mid.y() - PILL_H / 2, width, PILL_H)
             if not any(rect.intersects(QRectF(n.pos(), QSizeF(n.width, n.height)))
-                       for n in (self.src_item, self.dst_item)):
+                       for n in self._end_items()):
                 self._label_rect = rect
         bounds = self._path.boundingRect().adjusted(-4, -4, 4, 4)
         if self.label_visible():

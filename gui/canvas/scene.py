@@ -30,6 +30,7 @@ from graph.layout import NODE_WIDTH, node_size, port_offset
 from graph.model import Edge, Graph, GraphEvent, Node
 from gui.canvas import style
 from gui.canvas.edge_item import EdgeItem, wire_path
+from gui.canvas.groups import GroupLayer  # group frames and collapsed blocks (issue 8)
 from gui.canvas.node_item import NodeItem
 from gui.canvas.port_item import PortItem
 from gui.commands import (
@@ -105,6 +106,7 @@ class GraphScene(QGraphicsScene):
         self.selectionChanged.connect(self._on_selection_changed)
         graph.subscribe(self._on_graph_event)
         self._rebuild()
+        self.groups = GroupLayer(self)  # subscribes after the scene: items exist when it runs
 
     # -- public API ---------------------------------------------------------------------------
     @property
@@ -118,6 +120,8 @@ class GraphScene(QGraphicsScene):
     def detach(self) -> None:
         """Stop following the graph (call before dropping the scene)."""
         self._graph.unsubscribe(self._on_graph_event)
+        if getattr(self, "groups", None) is not None:
+            self.groups.detach()
 
     def node_item(self, node_id: int) -> NodeItem | None:
         return self._nodes.get(node_id)
@@ -135,7 +139,12 @@ class GraphScene(QGraphicsScene):
         return not self._nodes
 
     def selected_node_ids(self) -> list[int]:
-        return sorted(i.node_id for i in self.selectedItems() if isinstance(i, NodeItem))
+        """Selected layers; a selected collapsed group counts as its layers."""
+        ids = {i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)}
+        groups = getattr(self, "groups", None)
+        if groups is not None and groups.blocks:
+            ids |= groups.selected_members()
+        return sorted(ids)
 
     def selected_edges(self) -> list[Edge]:
         return sorted(i.edge for i in self.selectedItems() if isinstance(i, EdgeItem))
@@ -209,6 +218,8 @@ class GraphScene(QGraphicsScene):
                 severity = "error" if any(s == "error" for s, _ in found) else "warning"
                 text = "\n".join(m for _, m in sorted(found, key=lambda f: f[0] != "error"))
             item.set_analysis_state(shape_text, port_shapes, severity, text)
+        if getattr(self, "groups", None) is not None:
+            self.groups.set_analysis(analysis)
 
     # -- editing operations (each one undo step) ----------------------------------------------
     def push(self, command: Any) -> None:
@@ -694,8 +705,11 @@ class GraphScene(QGraphicsScene):
     def build_context_menu(self, scene_pos: QPointF, parent: QWidget | None = None) -> QMenu:
         """The menu for what is under ``scene_pos``: a node, an edge or the empty canvas."""
         menu = QMenu(parent)
+        group_id = self.groups.group_at(scene_pos)
         item = self.item_at(scene_pos)
-        if isinstance(item, NodeItem):
+        if group_id is not None and not isinstance(item, NodeItem):
+            self.groups.fill_group_menu(menu, group_id)  # a group's title bar or block
+        elif isinstance(item, NodeItem):
             self._node_menu(menu, item)
         elif isinstance(item, EdgeItem):
             self._edge_menu(menu, item.edge)
@@ -712,6 +726,8 @@ class GraphScene(QGraphicsScene):
         rename.setEnabled(len(ids) == 1)
         _action(menu, "Duplicate", self.duplicate_selection, "Ctrl+D")
         _action(menu, "Copy", self.copy_selection, "Ctrl+C")
+        menu.addSeparator()
+        self.groups.add_node_actions(menu, ids)
         menu.addSeparator()
         freeze = _action(menu, "Freeze weights", lambda: self.set_frozen(ids, not node.frozen))
         freeze.setCheckable(True)

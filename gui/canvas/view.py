@@ -255,6 +255,11 @@ class GraphView(QGraphicsView):
             scene.undo_stack.redo()
         elif key == Qt.Key.Key_D and mods == Qt.KeyboardModifier.ControlModifier:
             scene.duplicate_selection()
+        elif key == Qt.Key.Key_G and mods == Qt.KeyboardModifier.ControlModifier:
+            scene.groups.group_selection()
+        elif key == Qt.Key.Key_G and mods == (Qt.KeyboardModifier.ControlModifier
+                                              | Qt.KeyboardModifier.ShiftModifier):
+            scene.groups.ungroup_selection()
         elif key == Qt.Key.Key_F and plain:
             self.fit_all()
         elif key == Qt.Key.Key_F2 and plain:
