@@ -618,6 +618,58 @@ def run_gan_training(project: Any, settings: Any = None, callback: Callback | No
     return result
 
 
+def train_for_worker(project: Any, send: Callback, control: TrainControl | None = None,
+                     epochs: int | None = None, device: str | None = None) -> TrainResult:
+    """A GAN run in the GUI's training process, in ``runtime.worker``'s protocol: every event
+    to ``send``, both networks' weights ({"type": "weights", "epoch", "weights"}) just before
+    each epoch event, and last the finished event with "weights" (the best epoch's bytes or
+    None), "history_run" and "device". ``epochs`` and ``device`` override the settings."""
+    from runtime.compile import weights_to_bytes
+    from runtime.session import store_result
+
+    overrides: dict[str, Any] = {}
+    if epochs is not None:
+        overrides["epochs"] = int(epochs)
+    if device:
+        overrides["device"] = str(device)
+    settings = dataclasses.replace(project.training, **overrides)
+    started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    try:
+        generator, discriminator, data = prepare_gan(project)
+    except ValueError as exc:
+        send({"type": "finished", "status": "failed", "message": str(exc), "best_epoch": 0,
+              "weights": None, "history_run": None})
+        return TrainResult("failed", str(exc))
+    steps_per_epoch = 0
+    final: list[Event] = []
+
+    def callback(event: Event) -> None:
+        nonlocal steps_per_epoch
+        kind = event["type"]
+        if kind == "started":
+            steps_per_epoch = int(event.get("steps_per_epoch", 0))
+        elif kind == "epoch":
+            send({"type": "weights", "epoch": event["epoch"],
+                  "weights": weights_to_bytes(gan_state(generator, discriminator))})
+        elif kind == "finished":
+            final.append(event)
+            return
+        send(event)
+
+    result = train_gan(generator, discriminator, data, settings, callback, control,
+                       known_modes(project.dataset))
+    store_result(project, result, started)
+    run = project.history[-1]
+    if steps_per_epoch:
+        run["steps_per_epoch"] = steps_per_epoch
+    finished = final[-1] if final else {"type": "finished", "status": result.status,
+                                        "message": result.message,
+                                        "best_epoch": result.best_epoch}
+    send({**finished, "weights": project.weights if result.best_state else None,
+          "history_run": run, "device": result.device})
+    return result
+
+
 def sample_project(project: Any, count: int = EVAL_SAMPLES) -> Event:
     """The "gan_samples" probe of the project's stored weights, measured as during training
     (the GAN panel shows it for a trained project that is not training)."""

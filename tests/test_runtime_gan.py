@@ -204,3 +204,22 @@ def test_settings_copy_is_used_for_overrides():
     settings = dataclasses.replace(project.training, epochs=1)
     result = run_gan_training(project, settings)
     assert len(result.epochs) == 1
+
+
+def test_worker_protocol_sends_weights_before_each_epoch_and_the_result_last():
+    from runtime.gan import train_for_worker
+
+    project = quick("gan_ring", epochs=2)
+    sent = []
+    result = train_for_worker(project, sent.append, epochs=1)
+    assert result.status == "completed"
+    kinds = [e["type"] for e in sent]
+    assert kinds[kinds.index("epoch") - 1] == "weights" and kinds[-1] == "finished"
+    assert sent[-1]["weights"] == project.weights and sent[-1]["history_run"]["epochs"]
+    broken = quick("gan_ring")
+    broken.graph.set_group_role("g2", "")
+    sent = []
+    train_for_worker(broken, sent.append)
+    assert sent == [{"type": "finished", "status": "failed", "best_epoch": 0, "weights": None,
+                     "history_run": None, "message": sent[0]["message"]}]
+    assert "discriminator group" in sent[0]["message"]

@@ -98,8 +98,8 @@ def gan_digits() -> Project:
          ("Linear", {"out_features": 1}, "d_logit"),
          ("Output", {"task": "classification", "loss": "bce"}, "real_or_fake")],
         DatasetSettings(name="digits", val_split=0.0, seed=0),
-        TrainingSettings(optimizer="adam", lr=0.002, batch_size=64, epochs=30, seed=0,
-                         options={"d_lr": 0.002, "g_lr": 0.002}),
+        TrainingSettings(optimizer="adam", lr=0.003, batch_size=64, epochs=60,
+                         schedule="cosine", seed=0, options={"d_lr": 0.003, "g_lr": 0.003}),
     )
 
 
