@@ -287,7 +287,7 @@ def frame_geometry(graph: Graph, members: list[int]) -> tuple[QPainterPath, QRec
     core.setFillRule(Qt.FillRule.WindingFill)
     for part in parts:
         core.addRect(part.adjusted(radius, radius, -radius, -radius))
-    core = core.simplified()
+    core = _fill_holes(core.simplified(), others)
     stroker = QPainterPathStroker()
     stroker.setWidth(2 * radius)
     stroker.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
@@ -296,6 +296,30 @@ def frame_geometry(graph: Graph, members: list[int]) -> tuple[QPainterPath, QRec
 
 
 # -- items --------------------------------------------------------------------------------------
+def _fill_holes(path: QPainterPath, others: list[QRectF]) -> QPainterPath:
+    """``path`` without its holes (the gaps where rows and columns of layers meet), except
+    holes that hold a layer of another group or none: that one must stay outside."""
+    polygons = path.toSubpathPolygons()
+    outer, holes = [], []
+    boxes = [polygon.boundingRect() for polygon in polygons]
+    for index, polygon in enumerate(polygons):
+        box = boxes[index]
+        inside = any(i != index and other != box and other.contains(box)
+                     for i, other in enumerate(boxes))
+        (holes if inside else outer).append(polygon)
+    result = QPainterPath()
+    result.setFillRule(Qt.FillRule.WindingFill)
+    for polygon in outer:
+        result.addPolygon(polygon)
+    result = result.simplified()
+    for polygon in holes:
+        if any(polygon.boundingRect().intersects(o) for o in others):
+            hole = QPainterPath()
+            hole.addPolygon(polygon)
+            result = result.subtracted(hole)
+    return result
+
+
 class GroupFrameItem(QGraphicsItem):
     """The frame around an expanded group. Only its title bar takes the mouse, so a rubber band
     still starts anywhere inside the frame."""

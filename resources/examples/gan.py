@@ -1,21 +1,21 @@
 """GAN examples (issue 8): a generator and a discriminator as two named groups of one graph.
 
-Registered in ``resources.examples.make.EXAMPLES``; each network is laid out as one row, the
-generator above the discriminator, so the two group frames sit one under the other.
+Registered in ``resources.examples.make.EXAMPLES``; each network is laid out as the editor's
+auto layout would, the generator above the discriminator, so the two group frames sit one under
+the other.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from graph.layout import COLUMN_GAP, NODE_WIDTH, node_size
+from graph.layout import auto_layout, node_size
 from graph.model import Graph, Node
 from graph.project import Project
 from graph.settings import DatasetSettings, TrainingSettings
 
 NOISE = 16  # size of the generator's noise vector
-ROW_GAP = 110.0  # between the two rows: room for the discriminator frame's title bar
-COLUMN_STEP = NODE_WIDTH + COLUMN_GAP * 0.6  # no shape pills between a GAN's short chains
+ROW_GAP = 110.0  # between the two networks: room for the discriminator frame's title bar
 
 
 def _chain(graph: Graph, *layers: tuple[str, dict[str, Any], str]) -> list[Node]:
@@ -27,12 +27,16 @@ def _chain(graph: Graph, *layers: tuple[str, dict[str, Any], str]) -> list[Node]
     return nodes
 
 
-def _place_row(nodes: list[Node], top: float) -> float:
-    """Put ``nodes`` left to right, centred on one line; returns the row's bottom."""
-    height = max(node_size(n.type)[1] for n in nodes)
-    for index, node in enumerate(nodes):
-        node.pos = (round(index * COLUMN_STEP), round(top + (height - node_size(node.type)[1]) / 2))
-    return top + height
+def _place_group(graph: Graph, nodes: list[Node], top: float) -> float:
+    """Lay the chain out as the editor's auto layout would (long chains wrap into two bands),
+    starting at ``top``; returns the bottom of what it placed."""
+    sub = Graph.from_dict(graph.subgraph_dict(n.id for n in nodes))
+    bottom = top
+    for node_id, (x, y) in auto_layout(sub).items():
+        node = graph.nodes[node_id]
+        node.pos = (x, y + top)
+        bottom = max(bottom, y + top + node_size(node.type)[1])
+    return bottom
 
 
 def _gan(name: str, description: str, generator: list[tuple[str, dict[str, Any], str]],
@@ -41,8 +45,8 @@ def _gan(name: str, description: str, generator: list[tuple[str, dict[str, Any],
     graph = Graph()
     g_nodes = _chain(graph, *generator)
     d_nodes = _chain(graph, *discriminator)
-    bottom = _place_row(g_nodes, 0.0)
-    _place_row(d_nodes, bottom + ROW_GAP)
+    bottom = _place_group(graph, g_nodes, 0.0)
+    _place_group(graph, d_nodes, bottom + ROW_GAP)
     graph.add_group([n.id for n in g_nodes], "Generator", role="generator")
     graph.add_group([n.id for n in d_nodes], "Discriminator", role="discriminator")
     options = {"mode": "gan", "d_steps": 1, "label_smoothing": 0.1, **training.options}
