@@ -203,6 +203,12 @@ class Worker:
                 self.probe_config = dict(message["probes"])
         try:
             project = self._project(message)
+            if (project.training.options or {}).get("mode") == "gan":  # issue 8: runtime.gan
+                from runtime.gan import train_for_worker
+
+                train_for_worker(project, self.send, control, message.get("epochs"),
+                                 message.get("device"))
+                return
             compiled, data = prepare(project)
         except Exception as exc:  # noqa: BLE001 - ValueError/ProjectError: a message to show
             text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
