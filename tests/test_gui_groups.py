@@ -175,6 +175,10 @@ def test_block_drag_is_one_step_and_delete_of_a_block_comes_back_grouped(canvas:
     assert dy > 50 and all(moved[i] == (before[i][0], before[i][1] + dy) for i in moved)
     assert stack.undoText() == "Move 3 layers"
     assert block.isSelected() and scene.selected_node_ids() == [2, 3, 4]
+    scene.select_node(1)
+    assert not block.isSelected()
+    scene.select_node(3)  # a hidden layer (a click in the Problems panel): its block
+    assert block.isSelected() and scene.selected_node_ids() == [2, 3, 4]
     canvas.key(Qt.Key.Key_Delete)
     assert sorted(graph.nodes) == [1, 5, 6] and not block.isVisible()
     stack.undo()

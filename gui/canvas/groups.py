@@ -690,6 +690,16 @@ class GroupLayer:
                 out.update(self.graph.group_members(group_id))
         return out
 
+    def select_hiding_block(self, node_id: int) -> bool:
+        """Select the block of the collapsed group that hides ``node_id`` (the Problems panel
+        and other selections by id land on the block); False when the node is not hidden."""
+        group_id = self._hidden.get(node_id)
+        block = self.blocks.get(group_id) if group_id is not None else None
+        if block is None or not block.isVisible():
+            return False
+        block.setSelected(True)
+        return True
+
     def group_at(self, scene_pos: QPointF) -> str | None:
         """The group whose block or frame title is under ``scene_pos``."""
         for item in self.scene.items(scene_pos):

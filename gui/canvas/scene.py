@@ -162,6 +162,8 @@ class GraphScene(QGraphicsScene):
                 item = self._nodes.get(node_id)
                 if item is not None:
                     item.setSelected(True)
+                    if not item.isVisible():  # inside a collapsed group: select its block
+                        self.groups.select_hiding_block(node_id)
         finally:
             self.blockSignals(False)
         self._on_selection_changed()
