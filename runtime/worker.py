@@ -17,12 +17,15 @@ Events (dicts sent on ``events``, the write end of a one-way ``multiprocessing.P
 parent closes its copy, so when this process dies the parent reads EOF, never half a message
 it would wait on forever): {"type": "devices", "devices": [...], "cuda_note": str}, then
 {"type": "ready", ...} once torch is imported and warm; during a run every trainer event
-(started, batch, epoch, probe) plus {"type": "weights", "epoch", "weights": bytes} just
+(started, batch, epoch, probe: live probes come as {"type": "probe", "probe": "batch",
+"results": [{"probe": name, ...}, ...]} bundles, within a time budget, see ``ProbeBudget``)
+plus {"type": "weights", "epoch", "weights": bytes} just
 *before* each epoch event (so the GUI holds the last completed epoch's weights if this process
 dies), and finally {"type": "finished", "status", "message", "best_epoch", "weights": best
-bytes or None, "history_run": {...}, "device"}. ``probe_now`` answers with probe events
-({"live": False}) and {"type": "probes_done"}. Problems that are not a run's failure arrive as
-{"type": "notice", "message"}.
+bytes or None, "history_run": {...}, "device"}, just after one last round of probes on
+the final (best) weights: {"type": "probe", "probe": name, "final": True, ...}.
+``probe_now`` answers with probe events ({"live": False}) and {"type": "probes_done"}.
+Problems that are not a run's failure arrive as {"type": "notice", "message"}.
 
 A reader thread takes commands off the queue all the time, so pause/stop/configure reach a run
 in progress at once (they only set flags; probe configs are applied by the training thread
@@ -230,14 +233,15 @@ class Worker:
             schedule.configure(config)
         except ValueError as exc:
             self.send({"type": "notice", "message": f"probes: {exc}"})
-        live = schedule.step_hook()
+        budget = ProbeBudget(schedule)
 
         def step_hook(module: Any, epoch: int, step: int, global_step: int) -> Any:
             self._apply_pending(schedule)
-            return live(module, epoch, step, global_step)
+            return budget.run() if budget.due() else None
 
-        def apply_hook(module: Any, epoch: int) -> None:
+        def epoch_hook(module: Any, epoch: int) -> Any:
             self._apply_pending(schedule)
+            return budget.run() if budget.due() else None
 
         steps_per_epoch = [0]
         final: list[Event] = []
@@ -256,8 +260,13 @@ class Worker:
 
         try:
             result = train(compiled, data, settings, callback=callback, control=control,
-                           step_hooks=[step_hook],
-                           epoch_end_hooks=[apply_hook, *schedule.epoch_hooks()])
+                           step_hooks=[step_hook], epoch_end_hooks=[epoch_hook])
+            if result.status != "failed" and result.epochs:
+                # the panels end on the weights the project keeps (the best epoch's)
+                self._apply_pending(schedule)
+                for payload in schedule.run_all():
+                    self.send({"type": "probe", "epoch": result.best_epoch, "final": True,
+                               **payload})
         finally:
             schedule.close()
         store_result(project, result, started)
@@ -305,6 +314,38 @@ class Worker:
         finally:
             schedule.close()
         self.send({"type": "probes_done", "ok": True})
+
+
+class ProbeBudget:
+    """When live probes may run: at most every ``min_interval`` seconds and for at most
+    ``budget`` of the time since they last ran, shared by the step and epoch-end hooks.
+
+    With short epochs the probes mostly run at an epoch's end, where the confusion matrix and
+    the hidden representation reuse the trainer's validation pass; long epochs get updates
+    between steps too. Either way they cost training at most about ``budget``.
+    """
+
+    def __init__(self, schedule: Any, min_interval: float = 0.5, budget: float = 0.05) -> None:
+        import time
+
+        self.clock = time.perf_counter
+        self.schedule = schedule
+        self.min_interval = min_interval
+        self.budget = budget
+        self.last = self.clock()
+        self.cost = 0.0
+
+    def due(self) -> bool:
+        waited = self.clock() - self.last
+        return waited >= self.min_interval and self.cost <= self.budget * waited
+
+    def run(self) -> Event | None:
+        """Every enabled probe, as one ``{"probe": "batch", "results": [...]}`` payload."""
+        started = self.clock()
+        results = self.schedule.run_all()
+        self.last = self.clock()
+        self.cost = self.last - started
+        return {"probe": "batch", "results": results} if results else None
 
 
 def _qt_loaded() -> bool:

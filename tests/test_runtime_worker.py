@@ -50,19 +50,56 @@ def test_a_run_sends_weights_before_each_epoch_and_results_at_the_end():
     assert finished["device"] == "cpu"
 
 
+def probe_payloads(events: list[dict]) -> list[dict]:
+    """Every probe payload, the live bundles unpacked."""
+    out = []
+    for event in events:
+        if event["type"] != "probe":
+            continue
+        out += event["results"] if event["probe"] == "batch" else [event]
+    return out
+
+
 def test_probes_run_during_the_run_and_a_new_config_applies_live():
     events: list[dict] = []
     worker = Worker(queue.Queue(), events.append)
     project = xor(2)
     worker.train(start_message(project, probes={"histograms": True}))
-    names = {e.get("probe") for e in events if e["type"] == "probe"}
-    assert "histograms" in names and "boundary" not in names
+    names = {p["probe"] for p in probe_payloads(events)}
+    assert names == {"histograms"}
+    final = [e for e in events if e["type"] == "probe" and e.get("final")]
+    assert [e["probe"] for e in final] == ["histograms"]  # once more on the kept weights
+    assert events.index(final[0]) < len(events) - 1  # before "finished"
     events.clear()
     worker.pending_config = worker.probe_config = {"boundary": {"resolution": 16}}
     worker.train(start_message(project, probes=None))  # the pending config is used
-    probes = [e for e in events if e["type"] == "probe" and e.get("probe") == "boundary"]
-    assert probes and probes[-1]["epoch"] == 2
-    assert probes[-1]["probabilities"].shape[:2] == (16, 16)
+    probes = [p for p in probe_payloads(events) if p["probe"] == "boundary"]
+    assert probes and probes[-1]["probabilities"].shape[:2] == (16, 16)
+
+
+def test_the_probe_budget_limits_how_often_and_how_long_probes_run():
+    from runtime.worker import ProbeBudget
+
+    class Schedule:
+        calls = 0
+
+        def run_all(self):
+            Schedule.calls += 1
+            return [{"probe": "histograms"}]
+
+    now = [100.0]
+    budget = ProbeBudget(Schedule(), min_interval=0.5, budget=0.05)
+    budget.clock = lambda: now[0]
+    budget.last = 100.0
+    assert not budget.due()  # too soon
+    now[0] = 100.6
+    assert budget.due()
+    assert budget.run() == {"probe": "batch", "results": [{"probe": "histograms"}]}
+    budget.cost = 0.1  # an expensive round: wait 0.1 / 0.05 = 2 s
+    now[0] = 101.6
+    assert not budget.due()
+    now[0] = 102.7
+    assert budget.due()
 
 
 def test_a_project_that_cannot_be_prepared_fails_with_its_message():
@@ -134,7 +171,7 @@ def test_the_spawned_process_trains_pauses_stops_probes_and_quits():
                       "device": "cpu", "epochs": None, "probes": {}})
         _read(reader, lambda e: e["type"] == "epoch")
         commands.put({"type": "configure_probes", "config": {"histograms": True}})
-        _read(reader, lambda e: e["type"] == "probe")
+        _read(reader, lambda e: e["type"] == "probe" and e["probe"] == "batch")
         commands.put({"type": "pause"})
         time.sleep(0.5)
         while reader.poll(0.3):  # what was sent before the pause
