@@ -8,6 +8,7 @@ generous timeouts and assert what happened, never how fast.
 from __future__ import annotations
 
 import os
+import re
 import signal
 
 import numpy as np
@@ -93,6 +94,17 @@ def test_xor_run_from_the_gui_reaches_accuracy_one_and_fills_the_curves(qtbot, w
     assert list(x) == list(range(1, 26)) and y[-1] == pytest.approx(100.0)  # percent
     assert len(panel.curve_data("val_loss")[0]) == 25
     assert len(panel.curve_data("lr")[0]) == 25
+    panel.hover(3.2)  # the read-out names the nearest epoch and the step under the mouse
+    assert "epoch</span> <b>3</b>" in panel.readout.text()
+    step = int(re.search(r"step</span> (\d+)", panel.readout.text()).group(1))
+    xs = panel.curve_data("train_step")[0] * 10  # steps recorded (batch events are throttled)
+    assert step == round(xs[np.abs(xs - 32).argmin()])
+    panel.hover(None)
+    panel.log_box.setChecked(True)
+    panel.redraw()
+    low, high = panel.loss_plot.viewRange()[1]  # log10 units, around the losses
+    assert high < 1.0 and low < np.log10(panel.curve_data("val_loss")[1].min())
+    panel.log_box.setChecked(False)
     bar = window.training_controls.status.bar
     assert bar.value() == 1000 and "epoch 25/25" in bar.format()
     assert window.training_controls.reset_action.isEnabled()

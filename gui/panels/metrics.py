@@ -4,19 +4,21 @@ Three pyqtgraph plots side by side share one x axis in epochs: a step's loss is 
 fractional epoch (global step / steps per epoch), an epoch's metrics at its end, so per-step
 and per-epoch curves line up. Every curve is created once; events only append to numpy
 buffers and mark the panel dirty, and a single-shot ``QTimer`` redraws with ``setData`` at most
-``REDRAW_HZ`` times a second (not at all while the panel is hidden). Earlier runs of the same
-project (``project.history``) stay visible as faint curves for comparison.
+``REDRAW_HZ`` times a second, ``STREAM_HZ`` while only batch losses stream in (not at all
+while the panel is hidden). Earlier runs of the same project (``project.history``) stay
+visible as faint curves for comparison.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, QTimer
-from PySide6.QtGui import QColor, QShowEvent
+from PySide6.QtGui import QColor, QFontMetricsF, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -29,7 +31,8 @@ from PySide6.QtWidgets import (
 
 from gui import style, theme
 
-REDRAW_HZ = 30
+REDRAW_HZ = 30  # at most; what the user does (hover, options, a new epoch) shows this fast
+STREAM_HZ = 10  # while only new batch losses arrive: a growing curve needs no more
 MAX_EARLIER = 5  # earlier runs drawn faintly
 VAL_COLOR = "#e08a3c"  # validation curves; training uses the theme's accent
 
@@ -40,9 +43,11 @@ class Buffer:
     def __init__(self, capacity: int = 1024) -> None:
         self.data = np.empty((2, capacity))
         self.size = 0
+        self.low = self.high = self.low_positive = math.nan  # of the finite y values
 
     def clear(self) -> None:
         self.size = 0
+        self.low = self.high = self.low_positive = math.nan
 
     def extend(self, xs: Any, ys: Any) -> None:
         xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
@@ -54,6 +59,13 @@ class Buffer:
         self.data[0, self.size:self.size + n] = xs
         self.data[1, self.size:self.size + n] = ys
         self.size += n
+        finite = ys[np.isfinite(ys)]
+        if len(finite):
+            self.low = float(np.fmin(self.low, finite.min()))
+            self.high = float(np.fmax(self.high, finite.max()))
+            positive = finite[finite > 0]
+            if len(positive):
+                self.low_positive = float(np.fmin(self.low_positive, positive.min()))
 
     def view(self) -> tuple[np.ndarray, np.ndarray]:
         return self.data[0, :self.size], self.data[1, :self.size]
@@ -85,6 +97,49 @@ def _fmt(value: float | None, percent: bool = False) -> str:
     if percent:
         return f"{100 * value:.1f}%"
     return f"{value:.4g}"
+
+
+def _short(value: float) -> str:
+    """0.0015 -> 1.5e-3, 0.002 -> 2e-3, 0 -> 0."""
+    if not value:
+        return "0"
+    mantissa, exponent = f"{value:.1e}".split("e")
+    return f"{mantissa.removesuffix('.0')}e{int(exponent)}"
+
+
+class ValueAxis(pg.AxisItem):
+    """A value axis whose log scale labels only 1, 2 and 5 times a power of ten (pyqtgraph
+    labels every minor tick, and near each power of ten they overlap), and whose linear
+    labels drop the needless zeros of small numbers (1e-3, not 0.001)."""
+
+    def logTickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        out = []
+        for value in values:
+            number = 10.0 ** (value * scale)
+            mantissa = number / 10.0 ** math.floor(math.log10(number)) if number > 0 else 0
+            out.append(f"{number:g}" if round(mantissa, 6) in (1.0, 2.0, 5.0) else "")
+        return out
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        if self.logMode or not values or max(abs(v) for v in values) >= 0.01 \
+                or spacing * scale >= 0.01:
+            return super().tickStrings(values, scale, spacing)
+        return [_short(v * scale) for v in values]
+
+
+class LegendLabel(pg.LabelItem):
+    """A plot's title row used as its legend: it may be narrower than its text (which is then
+    clipped) instead of forcing the plot, and the whole panel, wider than the dock."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.setFlag(self.GraphicsItemFlag.ItemClipsChildrenToShape)
+
+    def updateMin(self) -> None:  # noqa: N802 (pyqtgraph override)
+        super().updateMin()
+        height = self._sizeHint[Qt.SizeHint.MinimumSize][1]
+        self._sizeHint[Qt.SizeHint.MinimumSize] = (0, height)
+        self.setMinimumWidth(0)
 
 
 class _Run:
@@ -135,6 +190,9 @@ class MetricsPanel(QWidget):
         self.redraws = 0
         self.first_point_drawn: float | None = None  # perf_counter of the first drawn loss
         self._dirty = False
+        self._drawn: dict[str, Any] = {}  # what the curves show now, to skip unchanged setData
+        self._readout_at = 0.0
+        self._drawn_at = 0.0  # perf_counter of the last redraw
         self._hover_x: float | None = None
         self._build()
         self._timer = QTimer(self)
@@ -156,6 +214,7 @@ class MetricsPanel(QWidget):
         self.readout.setObjectName("metrics_readout")
         self.readout.setTextFormat(Qt.TextFormat.RichText)
         self.readout.setMinimumWidth(100)
+        self.readout.setWordWrap(True)  # two lines rather than cut in a narrow dock
         header.addWidget(self.readout, 1)
         self.log_box = QCheckBox("Log-scale loss")
         self.log_box.setObjectName("metrics_log")
@@ -205,14 +264,14 @@ class MetricsPanel(QWidget):
 
         self.loss_plot = self._plot(0, "loss")
         self.metric_plot = self._plot(1, "accuracy (%)")
-        self.lr_plot = self._plot(2, "learning rate")
+        self.lr_plot = self._plot(2, "learning rate", 64)
         self.lr_plot.enableAutoRange(y=False)  # from 0, set in redraw
-        self.metric_plot.setXLink(self.loss_plot)
-        self.lr_plot.setXLink(self.loss_plot)
-        layout_ = self.plots_widget.ci.layout
-        for column, stretch in enumerate((5, 4, 3)):
-            layout_.setColumnStretchFactor(column, stretch)
+        for plot in (self.metric_plot, self.lr_plot):  # x: the same epochs, set in redraw
+            plot.enableAutoRange(x=False)  # (not linked: pyqtgraph aligns linked views by
+        self.loss_plot.enableAutoRange(x=False, y=False)  # screen position in a grid)
         self.plots = (self.loss_plot, self.metric_plot, self.lr_plot)
+        self.arrangement = ""
+        self._arrange("row")
 
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.faint: dict[str, list[pg.PlotDataItem]] = {"loss": [], "metric": [], "lr": []}
@@ -223,7 +282,9 @@ class MetricsPanel(QWidget):
                 item.setZValue(-10)
                 plot.addItem(item)
                 self.faint[key].append(item)
-        self.curves["train_step"] = self.loss_plot.plot(name="train (per step)")
+        # many points: no antialiasing (the costliest part of painting it)
+        self.curves["train_step"] = self.loss_plot.plot(name="train (per step)",
+                                                        antialias=False, skipFiniteCheck=True)
         self.curves["train_loss"] = self.loss_plot.plot(name="train")
         self.curves["val_loss"] = self.loss_plot.plot(name="validation")
         self.curves["train_metric"] = self.metric_plot.plot(name="train")
@@ -242,17 +303,23 @@ class MetricsPanel(QWidget):
         self.plots_widget.scene().sigMouseMoved.connect(self._mouse_moved)
         self.plots_widget.viewport().installEventFilter(self)
 
-    def _plot(self, column: int, label: str) -> pg.PlotItem:
-        plot = self.plots_widget.addPlot(row=0, col=column)
+    def _plot(self, column: int, label: str, width: int = 52) -> pg.PlotItem:
+        plot = self.plots_widget.addPlot(row=0, col=column,
+                                         axisItems={"left": ValueAxis("left")})
         plot.setMenuEnabled(False)
         plot.hideButtons()
-        plot.showGrid(x=True, y=True, alpha=0.15)
+        plot.showGrid(x=False, y=False)  # a grid makes each axis repaint with every curve update
         plot.setDownsampling(auto=True, mode="peak")
         plot.setClipToView(True)
         plot.setLabel("bottom", "epoch")
         plot.setLabel("left", label)
         plot.getViewBox().setMouseEnabled(x=True, y=False)
-        plot.getAxis("left").setWidth(52)
+        plot.getAxis("left").setWidth(width)  # fixed: no re-layout when the labels change
+        legend = LegendLabel("", size="8pt")
+        plot.layout.removeItem(plot.titleLabel)
+        plot.titleLabel.hide()
+        plot.titleLabel = legend
+        plot.layout.addItem(legend, 0, 1)
         plot.getAxis("left").enableAutoSIPrefix(False)  # no "(x0.001)" in the label
         return plot
 
@@ -301,7 +368,7 @@ class MetricsPanel(QWidget):
         points = event.get("points") or [[event["global_step"], event["loss"]]]
         arr = np.asarray(points, dtype=float).reshape(-1, 2)
         self.current.steps.extend(arr[:, 0] / self.current.spe, arr[:, 1])
-        self._mark_dirty()
+        self._mark_dirty(stream=True)
 
     def on_epoch(self, event: dict[str, Any]) -> None:
         if not self._ours() or not self.live:
@@ -326,10 +393,17 @@ class MetricsPanel(QWidget):
         self.banner.show()
 
     # -- drawing --------------------------------------------------------------------------------
-    def _mark_dirty(self, *_args: Any) -> None:
+    def _mark_dirty(self, *_args: Any, stream: bool = False) -> None:
+        """Redraw soon: within 1/REDRAW_HZ s, or for batch losses STREAM_HZ after the last
+        redraw (each redraw repaints the loss plot, the panel's main cost)."""
         self._dirty = True
+        wait = 1000 / REDRAW_HZ
+        if stream:
+            wait = max(wait, 1000 / STREAM_HZ - 1000 * (time.perf_counter() - self._drawn_at))
         if not self._timer.isActive():
-            self._timer.start()
+            self._timer.start(round(wait))
+        elif not stream and self._timer.remainingTime() > wait:
+            self._timer.start(round(wait))
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt override)
         super().showEvent(event)
@@ -338,81 +412,197 @@ class MetricsPanel(QWidget):
 
     def _set_log(self, on: bool) -> None:
         self.loss_plot.setLogMode(y=on)
+        self.loss_plot.enableAutoRange(x=False, y=False)  # setLogMode turned it back on
+        self._drawn.pop("x_max", None)
+        self._drawn.pop("loss_y", None)
         self._mark_dirty()
 
     def redraw(self) -> None:
-        """Push the buffers into the curves (called by the timer, at most REDRAW_HZ/s)."""
+        """Push the buffers into the curves (called by the timer, at most REDRAW_HZ/s).
+
+        Only what changed is set: a batch only extends the per-step curve; epoch curves, axis
+        ranges, earlier runs and the read-out change once an epoch (every ``setData`` makes
+        pyqtgraph re-range and repaint axes, the GUI thread's main cost while training).
+        """
         if not self._dirty or not self.isVisible():
             return
         self._dirty = False
+        self._drawn_at = time.perf_counter()
         self.redraws += 1
         run = self.current
         has_data = bool(run.steps.size or run.epochs or self.earlier)
         self.stack.setCurrentWidget(self.plots_widget if has_data else self.empty)
-        x, y = run.steps.view()
-        if self.log_box.isChecked():
-            keep = y > 0
-            x, y = x[keep], y[keep]
-        self.curves["train_step"].setData(x, y)
-        if len(x) and self.first_point_drawn is None:
-            import time
-
-            self.first_point_drawn = time.perf_counter()
-        self.curves["train_loss"].setData(*run.column("train_loss"))
-        self.curves["val_loss"].setData(*run.column("val_loss"))
+        log = self.log_box.isChecked()
+        steps_key = (id(run), run.steps.size, log)
+        if steps_key != self._drawn.get("steps"):
+            self._drawn["steps"] = steps_key
+            x, y = run.steps.view()
+            if log:
+                keep = y > 0
+                x, y = x[keep], y[keep]
+            self.curves["train_step"].setData(x, y)
+            if len(x) and self.first_point_drawn is None:
+                self.first_point_drawn = time.perf_counter()
         percent = 100.0 if self.kind == "accuracy" else 1.0
         key = "r2" if self.kind == "r2" else "accuracy"
-        self.metric_plot.setLabel("left", "R\u00b2" if self.kind == "r2" else "accuracy (%)")
-        self.curves["train_metric"].setData(*run.column(f"train_{key}", percent))
-        self.curves["val_metric"].setData(*run.column(f"val_{key}", percent))
-        lr_x, lr_y = run.column("lr")
-        self.curves["lr"].setData(lr_x, lr_y)
-        top = max([float(lr_y.max()) if len(lr_y) else 0.0]
-                  + [float(np.nanmax(r.column("lr")[1])) for r in self.earlier
-                     if len(r.column("lr")[1])])
-        self.lr_plot.setYRange(0.0, top * 1.15 if top > 0 else 1.0, padding=0)
+        epochs_key = (id(run), len(run.epochs), self.kind, run.best_epoch)
+        if epochs_key != self._drawn.get("epochs"):
+            self._drawn["epochs"] = epochs_key
+            label = "R\u00b2" if self.kind == "r2" else "accuracy (%)"
+            if self.metric_plot.getAxis("left").labelText != label:
+                self.metric_plot.setLabel("left", label)
+            self.curves["train_loss"].setData(*run.column("train_loss"))
+            self.curves["val_loss"].setData(*run.column("val_loss"))
+            self.curves["train_metric"].setData(*run.column(f"train_{key}", percent))
+            self.curves["val_metric"].setData(*run.column(f"val_{key}", percent))
+            self.curves["lr"].setData(*run.column("lr"))
+            if run.best_epoch:
+                self.best_line.setPos(run.best_epoch)
+                self.best_line.show()
+            else:
+                self.best_line.hide()
         show_earlier = self.earlier_box.isChecked()
-        for index in range(MAX_EARLIER):
-            old = self.earlier[-1 - index] if show_earlier and index < len(self.earlier) else None
-            for name, column, scale in (("loss", "val_loss", 1.0),
-                                        ("metric", f"val_{key}", percent), ("lr", "lr", 1.0)):
-                item = self.faint[name][index]
-                if old is None or (name == "metric" and metric_kind(old.epochs) != self.kind):
-                    item.setData([], [])
-                else:
-                    item.setData(*old.column(column, scale))
-        self._legends(bool(show_earlier and self.earlier))
-        if run.best_epoch:
-            self.best_line.setPos(run.best_epoch)
-            self.best_line.show()
+        earlier_key = (tuple(id(r) for r in self.earlier), show_earlier, self.kind)
+        if earlier_key != self._drawn.get("earlier"):
+            self._drawn["earlier"] = earlier_key
+            for index in range(MAX_EARLIER):
+                old = self.earlier[-1 - index] if show_earlier and index < len(self.earlier) \
+                    else None
+                for name, column, scale in (("loss", "val_loss", 1.0),
+                                            ("metric", f"val_{key}", percent),
+                                            ("lr", "lr", 1.0)):
+                    item = self.faint[name][index]
+                    if old is None or (name == "metric" and metric_kind(old.epochs) != self.kind):
+                        item.setData([], [])
+                    else:
+                        item.setData(*old.column(column, scale))
+            self._legends(bool(show_earlier and self.earlier))
+        self._set_ranges()
+        now = time.perf_counter()
+        readout_key = (epochs_key, self._hover_x, self.live)
+        if readout_key != self._drawn.get("readout") or now - self._readout_at > 0.5:
+            self._drawn["readout"] = readout_key
+            self._readout_at = now
+            self._update_readout()
+
+    def _set_ranges(self) -> None:
+        """Axis ranges set by hand, and only when the data leaves them: x spans the whole
+        run from 0 (fixed while it trains), the loss range grows at once but shrinks only
+        when the data fills less than 60% of it, the learning rate starts at 0. Each range
+        change re-lays out and repaints axes, which costs more than drawing the curves."""
+        run = self.current
+        key = (self._drawn.get("epochs"), self._drawn.get("earlier"))
+        if key != self._drawn.get("range_key"):
+            self._drawn["range_key"] = key
+            tops = [float(np.nanmax(c)) for c in [run.column("lr")[1]] + [
+                r.column("lr")[1] for r in self.earlier] if len(c)]
+            top = max(tops) if tops else 0.0
+            self.lr_plot.setYRange(0.0, top * 1.15 if top > 0 else 1.0, padding=0)
+            losses = [run.column(k)[1] for k in ("train_loss", "val_loss")]
+            if self.earlier_box.isChecked():
+                losses += [r.column("val_loss")[1] for r in self.earlier]
+            values = np.concatenate([v for v in losses if len(v)] or [np.zeros(0)])
+            self._epoch_losses = values[np.isfinite(values)]
+        x_max = max(1.0, run.total_epochs, len(run.epochs),
+                    *(len(r.epochs) for r in self.earlier))
+        if run.steps.size:
+            x_max = max(x_max, float(np.ceil(run.steps.data[0, run.steps.size - 1])))
+        if x_max != self._drawn.get("x_max"):
+            self._drawn["x_max"] = x_max
+            for plot in self.plots:
+                plot.setXRange(0.0, x_max, padding=0.02)
+        self._loss_range()
+
+    def _loss_range(self) -> None:
+        log = self.log_box.isChecked()
+        values = getattr(self, "_epoch_losses", np.zeros(0))
+        steps = self.current.steps
+        if log:  # only positive values have a logarithm
+            values = values[values > 0]
+            step_low, step_high = steps.low_positive, steps.high if steps.high > 0 else math.nan
         else:
-            self.best_line.hide()
-        self._update_readout()
+            step_low, step_high = steps.low, steps.high
+        lows = [b for b in (step_low, float(values.min()) if len(values) else math.nan)
+                if math.isfinite(b)]
+        highs = [b for b in (step_high, float(values.max()) if len(values) else math.nan)
+                 if math.isfinite(b)]
+        if not lows or not highs:
+            return
+        low, high = min(lows), max(highs)
+        if log:
+            low, high = math.log10(low), math.log10(high)
+        span = high - low or max(abs(high) * 0.1, 0.1)
+        current = self._drawn.get("loss_y")
+        if current is not None and current[2] == log and current[0] <= low \
+                and high <= current[1] and span >= 0.6 * (current[1] - current[0]):
+            return
+        pad = 0.06 * span
+        self._drawn["loss_y"] = (low - pad, high + pad, log)
+        self.loss_plot.setYRange(low - pad, high + pad, padding=0)
 
     def _legends(self, earlier: bool) -> None:
-        """Each plot's legend as its title row: above the data, so it never hides a curve."""
+        """Each plot's legend as its title row: above the data, so it never hides a curve;
+        shorter words when the plot is too narrow for the long ones."""
         t = theme.current()
-        size = f"{style.font('small').pointSizeF():.0f}pt"
-
-        def key(glyph: str, color: str, text: str) -> str:
-            return (f"<span style='color:{color}'>{glyph}</span>"
-                    f"<span style='color:{t.text_dim}'>&nbsp;{text}</span>")
-
+        font = style.font("small")
+        size = f"{font.pointSizeF():.0f}pt"
+        metrics = QFontMetricsF(font)
         faint = style.mix(t.window, t.accent, 0.5)
-        old = key("\u2504\u2504", t.text_dim, "earlier runs") if earlier else ""
-        gap = "&nbsp;&nbsp;&nbsp;"
-        titles = {
-            self.loss_plot: [key("\u2500\u2500", faint, "train (per step)"),
-                             key("\u2501\u25cf", t.accent, "train"),
-                             key("\u2501\u25cf", VAL_COLOR, "validation"), old],
-            self.metric_plot: [key("\u2501\u25cf", t.accent, "train"),
-                               key("\u2501\u25cf", VAL_COLOR, "validation"), old],
-            self.lr_plot: [key("\u2501\u2501", t.ok, "this run"), old],
+        entries = {
+            self.loss_plot: [("\u2500\u2500", faint, "train (per step)", "step"),
+                             ("\u2501\u2501", t.accent, "train", "train"),
+                             ("\u2501\u2501", VAL_COLOR, "validation", "val")],
+            self.metric_plot: [("\u2501\u25cf", t.accent, "train", "train"),
+                               ("\u2501\u25cf", VAL_COLOR, "validation", "val")],
+            self.lr_plot: [("\u2501\u2501", t.ok, "this run", "now")],
         }
-        for plot, items in titles.items():
-            text = gap.join(i for i in items if i)
+        for plot, items in entries.items():
+            if earlier:
+                items = [*items, ("\u2504\u2504", t.text_dim, "earlier runs", "earlier")]
+            width = plot.geometry().width() - plot.getAxis("left").width() - 8
+            long = "   ".join(f"{glyph} {text}" for glyph, _, text, _ in items)
+            short = metrics.horizontalAdvance(long) > width > 0
+            text = "&nbsp;&nbsp;&nbsp;".join(
+                f"<span style='color:{color}'>{glyph}</span><span style='color:{t.text_dim}'>"
+                f"&nbsp;{brief if short else text}</span>"
+                for glyph, color, text, brief in items)
             if plot.titleLabel.text != text:
                 plot.setTitle(text, size=size)
+
+    def _arrange(self, arrangement: str) -> None:
+        """Plots side by side ("row", a wide dock), loss above the other two ("grid") or one
+        above the other ("column", a tall narrow dock)."""
+        if arrangement == self.arrangement:
+            return
+        self.arrangement = arrangement
+        ci = self.plots_widget.ci
+        for plot in self.plots:
+            ci.removeItem(plot)
+        loss, metric, lr = self.plots
+        if arrangement == "row":
+            places = {loss: (0, 0, 1, 1), metric: (0, 1, 1, 1), lr: (0, 2, 1, 1)}
+            columns, rows = (5, 4, 3), (1,)
+        elif arrangement == "grid":
+            places = {loss: (0, 0, 1, 2), metric: (1, 0, 1, 1), lr: (1, 1, 1, 1)}
+            columns, rows = (1, 1), (1, 1)
+        else:
+            places = {loss: (0, 0, 1, 1), metric: (1, 0, 1, 1), lr: (2, 0, 1, 1)}
+            columns, rows = (1,), (1, 1, 1)
+        for plot, place in places.items():
+            ci.addItem(plot, *place)
+        grid = ci.layout  # stretch only rows and columns that exist: others get a max size
+        for index, stretch in enumerate(columns):
+            grid.setColumnStretchFactor(index, stretch)
+        for index, stretch in enumerate(rows):
+            grid.setRowStretchFactor(index, stretch)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        width, height = event.size().width(), event.size().height()
+        self._arrange("row" if width >= 760 and width >= 2.4 * height
+                      else "grid" if width >= 420 else "column")
+        self._drawn.pop("earlier", None)  # the legends pick their words for the new width
+        self._mark_dirty()
 
     def curve_data(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(x, y) drawn by curve ``name`` (train_step, train_loss, val_loss, train_metric,
@@ -479,6 +669,8 @@ class MetricsPanel(QWidget):
         if self._hover_x is not None and run.steps.size:
             xs, ys = run.steps.view()
             index = int(np.clip(np.searchsorted(xs, self._hover_x), 0, len(xs) - 1))
+            if index and abs(xs[index - 1] - self._hover_x) < abs(xs[index] - self._hover_x):
+                index -= 1  # the nearest recorded step on either side
             parts.append(f"<span style='color:{dim}'>step</span> "
                          f"{round(xs[index] * run.spe)} <span style='color:{t.accent}'>"
                          f"train loss {_fmt(float(ys[index]))}</span>")
@@ -525,10 +717,11 @@ class MetricsPanel(QWidget):
         for key, color in (("train_loss", train), ("val_loss", val), ("train_metric", train),
                            ("val_metric", val)):
             self.curves[key].setPen(pg.mkPen(color, width=2))
-            self.curves[key].setSymbol("o")
-            self.curves[key].setSymbolSize(5)
-            self.curves[key].setSymbolPen(None)
-            self.curves[key].setSymbolBrush(color)
+            if key.endswith("metric"):  # not on the loss plot: repainted with every batch,
+                self.curves[key].setSymbol("o")  # symbols are its costliest items
+                self.curves[key].setSymbolSize(5)
+                self.curves[key].setSymbolPen(None)
+                self.curves[key].setSymbolBrush(color)
         self.curves["lr"].setPen(pg.mkPen(QColor(t.ok), width=2))
         for items in self.faint.values():
             for item in items:
@@ -541,4 +734,5 @@ class MetricsPanel(QWidget):
             f"border: 1px solid {t.error}; border-radius: 4px; }} "
             f"QWidget#metrics_banner QLabel {{ color: {t.text}; }}")
         self.banner_close.setIcon(style.icon("close", t.text_dim))
+        self._drawn.clear()  # legends and read-out carry theme colours
         self._mark_dirty()

@@ -179,7 +179,7 @@ class TrainingControls(QObject):
             if "metrics" in getattr(w, "docks", {}):
                 w.show_dock("metrics")
             where = device_label(device, self.controller.devices()) if device != "auto" \
-                else "the best device"
+                or self.combo is None else self.combo.currentText()
             start = "from its trained weights" if w.project.weights else "from random weights"
             w.show_message(f"Training {w.project.name} on {where}, {start}\u2026", 5000)
             return True
@@ -360,12 +360,12 @@ class TrainingControls(QObject):
         run = self._run
         if not run:
             return
-        epochs, steps = int(run.get("epochs", 1)), int(event.get("steps_per_epoch", 1))
-        self.status.set_progress(int(event["epoch"]), epochs, int(event["step"]), steps)
         now = time.monotonic()
         if now - self._last_label < LABEL_INTERVAL:
-            return
+            return  # a few updates a second are readable; each one repaints the status bar
         self._last_label = now
+        epochs, steps = int(run.get("epochs", 1)), int(event.get("steps_per_epoch", 1))
+        self.status.set_progress(int(event["epoch"]), epochs, int(event["step"]), steps)
         self.status.speed.setText(format_rate(float(event.get("samples_per_s", 0.0))))
         self.status.speed.show()
         done = int(event["global_step"])
