@@ -239,10 +239,12 @@ class GanPanel(P.MonitorPanel):
         t = theme.current()
         # the titles double as legends: each series named in its own colour
         P.style_plot(self.loss_plot, f"Loss of the {_in(t.accent, 'discriminator')} and the "
-                     f"{_in(G_COLOR, 'generator')}", "epoch", None if self.compact else "loss")
-        P.style_plot(self.acc_plot, f"Discriminator right on {_in(REAL_COLOR, 'real')} and "
-                     f"{_in(G_COLOR, 'generated')} samples", "epoch",
-                     None if self.compact else "accuracy (%)")
+                     f"{_in(G_COLOR, 'generator')}", "epoch", "loss")
+        P.style_plot(self.acc_plot, f"D accuracy on {_in(REAL_COLOR, 'real')} and "
+                     f"{_in(G_COLOR, 'generated')}", "epoch", "accuracy (%)")
+        for plot in (self.loss_plot, self.acc_plot):  # a short dock keeps the plots large
+            for side in ("left", "bottom"):
+                plot.getAxis(side).showLabel(not self.compact)
         P.style_plot(self.points_plot, f"{_in(G_COLOR, 'Generated')} points over "
                      f"{_in(t.text_dim, 'real')} ones")
         P.style_plot(self.grid_plot, "Samples from fixed noise")
