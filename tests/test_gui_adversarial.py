@@ -187,6 +187,7 @@ class FakeController(QObject):
 
     probe = Signal(dict)
     started = Signal(dict)
+    epoch = Signal(dict)
     finished = Signal(dict)
     project_updated = Signal(object)
 
@@ -217,6 +218,9 @@ def test_live_robustness_requests_the_probe_and_plots_it(qtbot, panel, project):
     compiled, data = session.prepare(project)
     schedule = ProbeSchedule(compiled, data, {"robustness": wanted})
     controller.started.emit({"type": "started"})
+    controller.set_probe_config({"filters": 2})  # another panel manager replaces the config
+    controller.epoch.emit({"type": "epoch", "epoch": 0})
+    assert controller.probe_config["robustness"] == wanted  # asked for again
     for epoch in (1, 2):
         controller.probe.emit({"type": "probe", "epoch": epoch, **schedule.run("robustness")})
     assert [e["epoch"] for e in panel.live_epochs] == [1, 2]

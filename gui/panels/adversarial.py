@@ -281,7 +281,7 @@ class AdversarialPanel(QWidget):
         head.addWidget(self.more_button)
         side.addLayout(head)
         self.cards = CardStrip(5)
-        self.cards.chosen.connect(lambda _i: self._show_current())
+        self.cards.chosen.connect(self._show_current)
         side.addWidget(self.cards)
         side.addStretch(1)
         right.setFixedWidth(5 * (THUMB + 14) + 8)
@@ -440,8 +440,8 @@ class AdversarialPanel(QWidget):
         form.addRow("Samples", self.live_samples)
         self.live_note = _dim("")
         form.addRow(self.live_note)
-        self.live_check.toggled.connect(lambda _on: self._probe_timer.start())
-        self.live_samples.valueChanged.connect(lambda _v: self._probe_timer.start())
+        self.live_check.toggled.connect(self._live_options_changed)
+        self.live_samples.valueChanged.connect(self._live_options_changed)
 
         content = QHBoxLayout()
         content.setSpacing(10)
@@ -488,9 +488,9 @@ class AdversarialPanel(QWidget):
         self.main_window = window
         window.project_changed.connect(self.set_project)
         if hasattr(window, "analysis_updated"):
-            window.analysis_updated.connect(lambda _a: self.recheck())
+            window.analysis_updated.connect(self.recheck)
         if hasattr(window, "theme_changed"):
-            window.theme_changed.connect(lambda _n: self.refresh_theme())
+            window.theme_changed.connect(self.refresh_theme)
         self.set_project(window.project)
 
     def bind_controller(self, controller: Any) -> None:
@@ -499,6 +499,7 @@ class AdversarialPanel(QWidget):
         controller.probe.connect(self.on_probe)
         controller.started.connect(self.on_run_started)
         controller.finished.connect(self.on_run_finished)
+        controller.epoch.connect(self.on_epoch)
         controller.project_updated.connect(self._project_updated)
         self._live_empty()
         self.apply_probe_config()
@@ -525,7 +526,7 @@ class AdversarialPanel(QWidget):
         self._dirty = True
         self.recheck()
 
-    def recheck(self) -> None:
+    def recheck(self, *_args: Any) -> None:
         """Re-read whether the project can be attacked (after edits); attack again when visible."""
         self._set_blocker(lab.attack_blocker(self.project))
         if self.controller is not None:
@@ -773,7 +774,7 @@ class AdversarialPanel(QWidget):
             f"{res.n} samples \u00b7 {changed} predictions changed \u00b7 mean confidence "
             f"{float(res.clean_conf.mean()):.0%} \u2192 {float(res.adv_conf.mean()):.0%}")
 
-    def _show_current(self) -> None:
+    def _show_current(self, *_args: Any) -> None:
         res, picks = self.result, self.picks
         if res is None or picks is None or not res.n:
             return
@@ -975,6 +976,9 @@ class AdversarialPanel(QWidget):
             f"{result.clean_target_rate:.0%})")
 
     # -- live ------------------------------------------------------------------------------------
+    def _live_options_changed(self, *_args: Any) -> None:
+        self._probe_timer.start()
+
     def probe_config(self) -> dict[str, Any] | None:
         """The ``robustness`` probe this panel wants (None: off). Nothing until the panel has
         been opened once: an attack per epoch costs training time (a few per cent for FGSM on
@@ -1019,6 +1023,12 @@ class AdversarialPanel(QWidget):
         if self.controller is not None and self.live_check.isChecked() \
                 and "robustness" not in self.controller.probe_config:
             self.apply_probe_config()  # another panel replaced the whole config
+
+    def on_epoch(self, _event: dict[str, Any]) -> None:
+        """Another panel's manager may have replaced the whole probe configuration (it builds
+        only the probes it knows): ask for ours again, from the next epoch on."""
+        if self.probe_config() is not None and "robustness" not in self.controller.probe_config:
+            self.apply_probe_config()
 
     def on_run_finished(self, _event: dict[str, Any]) -> None:
         self._training = False
@@ -1134,7 +1144,7 @@ class AdversarialPanel(QWidget):
         self.task_bar.show_status(text, error)
         self.draw_curves()
 
-    def refresh_theme(self) -> None:
+    def refresh_theme(self, *_args: Any) -> None:
         t = theme.current()
         self.triptych.refresh_theme()
         for view in (self.curve_view, self.rate_view, self.live_view):

@@ -216,9 +216,9 @@ class ExplainPanel(QWidget):
         window.project_changed.connect(self.set_project)
         window.selection_changed.connect(self.on_selection)
         if hasattr(window, "analysis_updated"):
-            window.analysis_updated.connect(lambda _a: self.recheck())
+            window.analysis_updated.connect(self.recheck)
         if hasattr(window, "theme_changed"):
-            window.theme_changed.connect(lambda _n: self.refresh_theme())
+            window.theme_changed.connect(self.refresh_theme)
         self.set_project(window.project)
 
     def bind_controller(self, controller: Any) -> None:
@@ -242,7 +242,7 @@ class ExplainPanel(QWidget):
         self._fill_layers()
         self.recheck()
 
-    def recheck(self) -> None:
+    def recheck(self, *_args: Any) -> None:
         self._set_blocker(lab.attack_blocker(self.project, needs="explanations"))
         if self.project is not None:
             self._fill_layers()
@@ -669,7 +669,7 @@ class ExplainPanel(QWidget):
             f"(\u00d7{float(self.actmax.gain[index]):.1f})")
 
     # -- look -------------------------------------------------------------------------------------
-    def refresh_theme(self) -> None:
+    def refresh_theme(self, *_args: Any) -> None:
         t = theme.current()
         for view in (self.view, self.grid_view):
             view.setBackground(t.window)
