@@ -254,3 +254,19 @@ def test_exit_codes_in_words(code, words):
     from gui.training.controller import describe_exit
 
     assert words in describe_exit(code)
+
+
+def test_probe_config_parts_from_several_sources_are_merged(qtbot):
+    from gui.training.controller import TrainingController
+
+    controller = TrainingController(start_process=False)
+    controller.set_probe_config({"filters": 2, "histograms": True})
+    controller.set_probe_config({"robustness": {"eps": 0.1}}, source="adversarial")
+    assert controller.probe_config == {"filters": 2, "histograms": True,
+                                       "robustness": {"eps": 0.1}}
+    controller.set_probe_config({"confusion": True})  # the panels' part is replaced
+    assert controller.probe_config == {"confusion": True, "robustness": {"eps": 0.1}}
+    controller.set_probe_config({}, source="adversarial")
+    assert controller.probe_config == {"confusion": True}
+    assert controller.state == "idle" and controller.pid is None
+

@@ -503,8 +503,8 @@ class MetricsPanel(QWidget):
                 losses += [r.column("val_loss")[1] for r in self.earlier]
             values = np.concatenate([v for v in losses if len(v)] or [np.zeros(0)])
             self._epoch_losses = values[np.isfinite(values)]
-        x_max = max(1.0, run.total_epochs, len(run.epochs),
-                    *(len(r.epochs) for r in self.earlier))
+        planned = run.total_epochs if self.live else 0  # a run that ended shows what it did
+        x_max = max(1.0, planned, len(run.epochs), *(len(r.epochs) for r in self.earlier))
         if run.steps.size:
             x_max = max(x_max, float(np.ceil(run.steps.data[0, run.steps.size - 1])))
         if x_max != self._drawn.get("x_max"):

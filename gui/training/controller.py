@@ -96,6 +96,7 @@ class TrainingController(QObject):
         self.pid: int | None = None
         self.qt_in_child: bool | None = None
         self._probe_config: dict[str, Any] = {}
+        self._probe_sources: dict[str, dict[str, Any]] = {}
         self._reset_run(None)
         self._timer = QTimer(self)
         self._timer.setInterval(poll_ms)
@@ -177,11 +178,20 @@ class TrainingController(QObject):
                          f"(seed {project.training.seed}).")
         return True
 
-    def set_probe_config(self, config: dict[str, Any]) -> None:
-        """The probes to run (``runtime.probes`` config); applied live to a run in progress."""
-        self._probe_config = dict(config)
+    def set_probe_config(self, config: dict[str, Any], source: str = "panels") -> None:
+        """The probes to run (``runtime.probes`` config); applied live to a run in progress.
+
+        Several owners can each keep their part by naming a ``source``: the training process
+        gets the union of all parts (on the same key, the source set most recently wins).
+        """
+        self._probe_sources.pop(source, None)
+        self._probe_sources[source] = dict(config)
+        merged: dict[str, Any] = {}
+        for part in self._probe_sources.values():
+            merged.update(part)
+        self._probe_config = merged
         if self._process is not None:
-            self._send({"type": "configure_probes", "config": dict(config)})
+            self._send({"type": "configure_probes", "config": dict(merged)})
 
     @property
     def probe_config(self) -> dict[str, Any]:
