@@ -168,7 +168,8 @@ def main() -> int:  # noqa: PLR0915 - one straight script
         print("the training process did not start", file=sys.stderr)
         return 1
     print(f"training process ready after {time.perf_counter() - started:.1f} s "
-          f"(torch import and warm-up, off the GUI thread)")
+          f"(torch import and warm-up, off the GUI thread); it imported Qt: "
+          f"{controller.qt_in_child}")
     wait(lambda: False, 1.0)  # let the panels push their probe configuration
     print(f"probes on: {json.dumps(controller.probe_config, sort_keys=True)}")
 
