@@ -13,8 +13,10 @@ non-saturating loss: ``BCE(D(G(z)), 1)``, which keeps its gradient alive while D
 One-sided label smoothing (real targets ``1 - label_smoothing``) keeps D from growing
 overconfident. Options (``training.options``): ``d_lr`` and ``g_lr`` (default ``training.lr``),
 ``d_steps`` (1), ``label_smoothing`` (0.1), ``beta1`` (0.5, Adam's first momentum; the usual
-GAN choice). The optimizer, schedule (per step), batch size, epochs (passes over the real
-data), gradient clipping, seed and device are the project's training settings.
+GAN choice), ``r1`` (0: off; the weight of an R1 gradient penalty on real samples, which
+steadies the discriminator and keeps the generator from dropping modes). The optimizer,
+schedule (per step), batch size, epochs (passes over the real data), gradient clipping, seed
+and device are the project's training settings.
 
 Events mirror ``runtime.train``: started, batch (``loss`` is the discriminator's, with
 ``d_loss`` and ``g_loss``), epoch (``d_loss``, ``g_loss``, ``d_real_accuracy``,
@@ -271,6 +273,7 @@ class GanOptions:
     d_steps: int = 1
     label_smoothing: float = 0.1
     beta1: float = 0.5
+    r1: float = 0.0  # weight of the R1 gradient penalty on real samples (0: off)
 
     @classmethod
     def from_settings(cls, settings: Any) -> GanOptions:
@@ -290,7 +293,7 @@ class GanOptions:
         return cls(d_lr=number("d_lr", settings.lr, 1e-8, 10.0),
                    g_lr=number("g_lr", settings.lr, 1e-8, 10.0), d_steps=int(steps),
                    label_smoothing=number("label_smoothing", 0.1, 0.0, 0.5),
-                   beta1=number("beta1", 0.5, 0.0, 0.999))
+                   beta1=number("beta1", 0.5, 0.0, 0.999), r1=number("r1", 0.0, 0.0, 1000.0))
 
 
 # -- the loop -----------------------------------------------------------------------------------
@@ -388,11 +391,16 @@ class _GanRun:
                 n = real.shape[0]
                 fake = gen(torch.randn((n, *z_shape), device=device))
                 d_opt.zero_grad(set_to_none=True)
+                if options.r1:
+                    real = real.detach().requires_grad_(True)
                 logits = disc(torch.cat([real, fake.detach()])).reshape(-1)
                 targets = torch.cat([torch.full((n,), real_target, device=device),
                                      torch.zeros(n, device=device)])
                 d_loss = 2.0 * bce(logits, targets)  # mean over real + mean over fake
                 d_value = self._finite(float(d_loss.item()), "discriminator", d_opt)
+                if options.r1:  # keep D flat around real data (Mescheder et al. 2018)
+                    (grad,) = torch.autograd.grad(logits[:n].sum(), real, create_graph=True)
+                    d_loss = d_loss + options.r1 / 2 * grad.pow(2).flatten(1).sum(1).mean()
                 d_loss.backward()
                 if settings.grad_clip > 0:
                     nn.utils.clip_grad_norm_(d_params, settings.grad_clip)

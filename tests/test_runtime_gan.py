@@ -179,7 +179,7 @@ def test_stop_keeps_the_best_epoch():
 
 def test_gan_ring_reaches_its_target_and_the_cli_writes_the_metrics(tmp_path):
     """The issue's target: >= 7 of 8 modes, high-quality share >= 0.7 after default training,
-    through the command line (about 25 s on the 2-core machine)."""
+    through the command line (15-35 s on the shared 2-core machine)."""
     path = tmp_path / "gan_ring.plexus"
     save_project(make.build("gan_ring"), path)
     metrics = tmp_path / "metrics.jsonl"
@@ -192,7 +192,8 @@ def test_gan_ring_reaches_its_target_and_the_cli_writes_the_metrics(tmp_path):
     best = max(lines, key=lambda e: (e["modes_covered"], e["high_quality_share"]))
     assert best["modes_covered"] >= 7 and best["high_quality_share"] >= 0.7, best
     assert lines[-1]["modes_covered"] >= 7 and lines[-1]["high_quality_share"] >= 0.7
-    assert "modes_covered" in done.stdout and "epoch 1/75  D loss" in done.stderr
+    epochs = make.build("gan_ring").training.epochs
+    assert "modes_covered" in done.stdout and f"epoch 1/{epochs}  D loss" in done.stderr
     trained = load_project(path)
     measured = evaluate_gan(trained)  # the stored weights are the best epoch's
     assert measured["modes_covered"] == best["modes_covered"]

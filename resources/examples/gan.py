@@ -77,9 +77,9 @@ def gan_ring() -> Project:
          ("Linear", {"out_features": 1}, "d_logit"),
          ("Output", {"task": "classification", "loss": "bce"}, "real_or_fake")],
         DatasetSettings(name="gan_ring", samples=10240, noise=0.1, val_split=0.0, seed=0),
-        TrainingSettings(optimizer="adam", lr=0.01, batch_size=512, epochs=75,
+        TrainingSettings(optimizer="adam", lr=0.01, batch_size=512, epochs=100,
                          schedule="cosine", seed=0,
-                         options={"d_lr": 0.01, "g_lr": 0.01}),
+                         options={"d_lr": 0.01, "g_lr": 0.01, "r1": 0.1}),
     )
 
 
