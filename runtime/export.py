@@ -443,7 +443,9 @@ def class_source(d: Design, name: str) -> list[str]:
     ret_type = "torch.Tensor" if len(returns) == 1 else \
         f"tuple[{', '.join(['torch.Tensor'] * len(returns))}]"
     signature = ", ".join(f"{a}: torch.Tensor" for a in args)
-    lines += ["", f"    def forward(self, {signature}) -> {ret_type}:"]
+    header = f"    def forward(self, {signature}) -> {ret_type}:"
+    lines += [""] + ([header] if len(header) <= WIDTH else
+                     ["    def forward(", f"        self, {signature},", f"    ) -> {ret_type}:"])
     shapes_in = ", ".join(f"{a} {_shape_text((0, *n.param('shape')))}"
                           for a, n in zip(args, inputs, strict=True))
     shapes_out = ", ".join(f"{n.name} {_shape_text(d.outputs[n.id])}" for n in outputs)

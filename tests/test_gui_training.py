@@ -94,11 +94,15 @@ def test_xor_run_from_the_gui_reaches_accuracy_one_and_fills_the_curves(qtbot, w
     assert list(x) == list(range(1, 26)) and y[-1] == pytest.approx(100.0)  # percent
     assert len(panel.curve_data("val_loss")[0]) == 25
     assert len(panel.curve_data("lr")[0]) == 25
-    panel.hover(3.2)  # the read-out names the nearest epoch and the step under the mouse
-    assert "epoch</span> <b>3</b>" in panel.readout.text()
+    # The read-out names the nearest epoch and the recorded step under the mouse (batch events
+    # are throttled, so hover just past a recorded step, the one nearest to epoch 3).
+    xs = panel.curve_data("train_step")[0]
+    recorded = xs[np.abs(xs - 3.0).argmin()]
+    panel.hover(recorded + 1e-3)
+    epoch = min(range(1, 26), key=lambda e: abs(e - recorded - 1e-3))
+    assert f"epoch</span> <b>{epoch}</b>" in panel.readout.text()
     step = int(re.search(r"step</span> (\d+)", panel.readout.text()).group(1))
-    xs = panel.curve_data("train_step")[0] * 10  # steps recorded (batch events are throttled)
-    assert step == round(xs[np.abs(xs - 32).argmin()])
+    assert step == round(recorded * 10)
     panel.hover(None)
     panel.log_box.setChecked(True)
     panel.redraw()
