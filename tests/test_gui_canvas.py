@@ -492,3 +492,17 @@ def test_screenshot_of_a_digits_cnn(qtbot) -> None:
     canvas.view.fit_all()
     canvas.view.grab().save("/tmp/canvas_view.png")
     canvas.scene.detach()
+
+
+def test_release_clipboard_takes_copied_layers_off_before_exit(qtbot) -> None:
+    """PySide6 segfaults at exit deleting the clipboard's QMimeData made in Python, so the app
+    releases it on quit (and the test session at its end)."""
+    from gui.canvas import release_clipboard
+
+    graph, (a, _b) = chain_graph("Input", "Linear")
+    canvas = Canvas(qtbot, graph)
+    canvas.scene.select_nodes([a])
+    assert canvas.scene.copy_selection() == 1 and canvas.scene.can_paste()
+    release_clipboard()
+    assert not canvas.scene.can_paste()
+    canvas.scene.detach()

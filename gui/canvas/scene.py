@@ -823,6 +823,15 @@ class GraphScene(QGraphicsScene):
             view.resetCachedContent()
 
 
+def release_clipboard() -> None:
+    """Take copied layers off the clipboard before Qt shuts down: PySide6 crashes at exit
+    (a segmentation fault) deleting a QMimeData created in Python that the clipboard holds."""
+    clipboard = QGuiApplication.clipboard()
+    data = clipboard.mimeData() if clipboard is not None else None
+    if data is not None and data.hasFormat(CLIPBOARD_MIME):
+        clipboard.clear()
+
+
 def _action(menu: QMenu, text: str, slot: Callable[[], object],
             shortcut: str | None = None) -> QAction:
     act = menu.addAction(text)
