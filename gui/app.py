@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")  # before anything imports pyqtgraph
 
@@ -27,6 +28,9 @@ def make_app() -> QApplication:
     app = QApplication.instance()
     if app is None:
         app = QApplication(sys.argv[:1])
+        from gui.canvas import release_clipboard
+
+        app.aboutToQuit.connect(release_clipboard)
     QCoreApplication.setOrganizationName(ORGANIZATION)
     QCoreApplication.setApplicationName(APPLICATION)
     return app  # type: ignore[return-value]
@@ -46,9 +50,7 @@ def run_gui(path: str | None = None, screenshot: str | None = None) -> int:
 
     window = MainWindow(settings=settings, restore_layout=not screenshot,
                         interactive=not screenshot)
-    from gui.training import install_training  # the training process starts in the background
-
-    install_training(window, start_process=not screenshot)
+    install_features(window, start_process=not screenshot)
     if path is None and DEFAULT_EXAMPLE.is_file():
         path = str(DEFAULT_EXAMPLE)
     opened = window.open_project(path, ask=False) if path else False
@@ -59,6 +61,32 @@ def run_gui(path: str | None = None, screenshot: str | None = None) -> int:
     window.show()
     window.offer_recovery()
     return app.exec()
+
+
+def install_features(window: Any, start_process: bool = True) -> Any:
+    """Training (its process starts in the background), the live and analysis panels, model
+    export and import, and transfer learning, added to ``window``; returns the training
+    controller. Project-specific panels (GAN, Sequences, ...) show for projects that use them."""
+    from gui.exchange import install_exchange_actions
+    from gui.panels.applies import CONTEXTUAL
+    from gui.panels.gan import install_gan_panel
+    from gui.panels.lab import install_lab_panels
+    from gui.panels.monitor import install_monitor_panels
+    from gui.panels.sequences import install_sequence_panels
+    from gui.training import install_training
+    from gui.transfer_dialog import install_transfer_action
+
+    controller = install_training(window, start_process=start_process)
+    install_monitor_panels(window, controller)
+    install_lab_panels(window, controller)
+    install_sequence_panels(window)
+    install_gan_panel(window, controller)
+    install_exchange_actions(window)
+    install_transfer_action(window)
+    for key, applies in CONTEXTUAL.items():
+        window.set_contextual_dock(key, applies)
+    window.apply_icons()
+    return controller
 
 
 def render_screenshot(window: object, png: str, ok: bool = True) -> int:

@@ -449,14 +449,6 @@ def _parse_args(text: str) -> tuple[list[Any], dict[str, Any]]:
                          'as [10] or an object such as {"classes": 10}') from None
 
 
-def _gui_words(message: str) -> str:
-    """Runtime import messages speak of command-line options; name the dialog's fields."""
-    for option, field in (("--input-shape ", "Input shape "), ("--class NAME", "the Class field"),
-                          ("--args", "the constructor arguments")):
-        message = message.replace(option, field)
-    return message
-
-
 class ImportDialog(_ExchangeDialog):
     """Choose a .py or .onnx file (and, for Python, the class, its arguments and the input
     shape); Import builds the project in the background and opens it, unsaved."""
@@ -609,12 +601,12 @@ class ImportDialog(_ExchangeDialog):
         if not self.isVisible():  # closed while importing: the user changed their mind
             return
         if not ok:
-            self.show_error(_gui_words(value))
+            self.show_error(str(value))
             return
         self.project = project = value
         source = self.source_edit.text().strip()
         # The same step as File > New from Template, but unsaved: closing asks to save it.
-        self.window_._set_project(project, None, modified=True)
+        self.window_.open_unsaved(project)
         layers = sum(n.type not in ("Input", "Output") for n in project.graph.nodes.values())
         notes = project.metadata.get("import_notes", [])
         weights = "with its weights" if project.weights else "without weights"

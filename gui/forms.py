@@ -184,6 +184,10 @@ class ChoiceEditor(_NoWheelUnlessFocused, QComboBox):
         super().__init__(parent)
         for choice in param.choices:
             self.addItem(CHOICE_LABELS.get(choice, choice), choice)
+        # A long choice ("Shapes (32x32, procedurally drawn)") must not widen the inspector:
+        # the closed box elides, the open list shows every label in full.
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(12)
         self.currentIndexChanged.connect(lambda i: self.committed.emit(self.itemData(i)))
 
     def set_value(self, value: Any) -> None:

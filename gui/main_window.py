@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,7 @@ class MainWindow(QMainWindow):
         self.actions: dict[str, QAction] = {}
         self.menus: dict[str, QMenu] = {}
         self.docks: dict[str, QDockWidget] = {}
+        self._contextual: dict[str, Callable[[Project], bool]] = {}
         self.analysis: Any = None
 
         self.setObjectName("MainWindow")
@@ -230,13 +232,18 @@ class MainWindow(QMainWindow):
                 ("paste", "&Paste", "Ctrl+V", "paste"),
                 ("duplicate", "&Duplicate", "Ctrl+D", "duplicate"),
                 ("delete", "De&lete", ["Delete", "Backspace"], "delete"),
-                ("select_all", "Select &All", "Ctrl+A", "select-all")):
+                ("select_all", "Select &All", "Ctrl+A", "select-all"),
+                ("group", "&Group", "Ctrl+G", None),
+                ("ungroup", "U&ngroup", "Ctrl+Shift+G", None)):
             action = a(key, text, lambda _=False, k=key: self.canvas_edit(k), shortcut, icon)
             # Active only while the canvas has focus, so text fields keep their own copy,
             # paste and delete.
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             self.removeAction(action)
             self.view.addAction(action)
+        self.actions["group"].setStatusTip("Frame the selected layers as one named block "
+                                           "(a generator, a shared trunk)")
+        self.actions["ungroup"].setStatusTip("Dissolve the selected groups; their layers stay")
         a("history", "Undo &History", lambda: self.show_dock("history"), "Ctrl+H", "history",
           "Show every step that Undo can take back")
 
@@ -298,7 +305,8 @@ class MainWindow(QMainWindow):
         menu("file", "&File", ["new", "new_template", None, "open", self.recent_menu, None,
                                "save", "save_as", None, "export", None, "quit"])
         menu("edit", "&Edit", ["undo", "redo", None, "cut", "copy", "paste", "duplicate",
-                               "delete", None, "select_all", None, "history"])
+                               "delete", None, "select_all", None, "group", "ungroup", None,
+                               "history"])
         self.panels_menu = QMenu("&Panels", self)
         self.panels_menu.setObjectName("menu_panels")
         self.theme_menu = QMenu("&Theme", self)
@@ -408,6 +416,25 @@ class MainWindow(QMainWindow):
             self.restoreDockWidget(dock)
         return dock
 
+    def set_contextual_dock(self, key: str, applies: Callable[[Project], bool]) -> None:
+        """Show dock ``key`` only for projects it applies to (the GAN panel for GANs): opening
+        such a project brings it back, opening another closes it. View > Panels still lists
+        it, so a user can open it any time."""
+        self._contextual[key] = applies
+        self._show_contextual_docks()
+
+    def _show_contextual_docks(self) -> None:
+        for key, applies in self._contextual.items():
+            dock = self.docks.get(key)
+            if dock is None:
+                continue
+            try:
+                wanted = bool(applies(self.project))
+            except Exception:  # noqa: BLE001 - a broken project must not hide the window
+                wanted = False
+            if wanted == dock.isHidden() and (wanted or not dock.isFloating()):
+                dock.setVisible(wanted)
+
     def show_message(self, text: str, ms: int = 6000) -> None:
         """A one-line note in the status bar."""
         self.statusBar().showMessage(text, ms)
@@ -465,6 +492,18 @@ class MainWindow(QMainWindow):
         self.runner.schedule()
         QTimer.singleShot(0, self, self.view.fit_readable)  # after the scene built its items
         self.project_changed.emit(project)
+        self._show_contextual_docks()
+
+    def open_unsaved(self, project: Project) -> None:
+        """Make a project built in memory (an imported model) the open one, not yet saved."""
+        self._set_project(project, None, modified=True)
+
+    def mark_project_changed(self) -> None:
+        """The project changed outside the undo stack (training stored weights and history):
+        mark it unsaved and let the next autosave write it."""
+        self.undo_stack.resetClean()
+        self._autosaved_index = None
+        self.update_title()
 
     def update_title(self, *_args: Any) -> None:
         name = self.project.name or (Path(self.path).stem if self.path else "untitled")
@@ -672,7 +711,7 @@ class MainWindow(QMainWindow):
 
     # -- canvas actions ---------------------------------------------------------------------------
     def canvas_edit(self, key: str) -> None:
-        """Cut/copy/paste/duplicate/delete/select all, done by the canvas."""
+        """Cut/copy/paste/duplicate/delete/select all/group/ungroup, done by the canvas."""
         scene = self.scene
         if key == "cut":
             if scene.copy_selection():
@@ -687,6 +726,10 @@ class MainWindow(QMainWindow):
             scene.delete_selection()
         elif key == "select_all":
             scene.select_all()
+        elif key == "group":
+            scene.groups.group_selection()
+        elif key == "ungroup":
+            scene.groups.ungroup_selection()
 
     def add_layer_at_center(self, layer_id: str) -> None:
         """Add a layer where the user is looking (palette double-click)."""
@@ -772,25 +815,30 @@ class MainWindow(QMainWindow):
         self.theme_changed.emit(name)
 
     def apply_default_layout(self) -> None:
-        """First-launch layout: palette left, inspector right, panels tabbed below."""
-        for key, dock in self.docks.items():
+        """First-launch layout: palette left, inspector right, panels tabbed below (training
+        panels first, Metrics in front), at the window's present size."""
+        size = self.size()
+        for key, dock in sorted(self.docks.items(), key=lambda kv: _tab_rank(kv[0])):
             dock.setFloating(False)
             area = dock.property("default_area") or BOTTOM
             self.removeDockWidget(dock)
             self.addDockWidget(area, dock)
             dock.show()
             self.docks[key] = dock
-        bottom = [d for d in self.docks.values() if self.dockWidgetArea(d) == BOTTOM]
+        bottom = [d for _, d in sorted(self.docks.items(), key=lambda kv: _tab_rank(kv[0]))
+                  if self.dockWidgetArea(d) == BOTTOM]
         for previous, dock in zip(bottom, bottom[1:], strict=False):
             self.tabifyDockWidget(previous, dock)
         if bottom:
             bottom[0].raise_()
+        self._show_contextual_docks()
         self.toolbar.show()
         width = max(self.width(), 1000)
         self.resizeDocks([self.docks["palette"], self.docks["inspector"]],
                          [LEFT_WIDTH, min(RIGHT_WIDTH, width // 4)], Qt.Orientation.Horizontal)
         if bottom:
             self.resizeDocks([bottom[0]], [BOTTOM_HEIGHT], Qt.Orientation.Vertical)
+        self.resize(size)  # many docks' minimum sizes must not grow the window
 
     def restore_layout(self, use_saved: bool = True) -> None:
         """The user's saved geometry and docks, or the default layout at 1600x1000."""
@@ -876,6 +924,16 @@ class MainWindow(QMainWindow):
         self._clear_recovery()  # a clean exit: nothing to recover next time
         self.runner.shutdown()
         event.accept()
+
+
+# Bottom tabs in the default layout, left to right; others follow in the order they came.
+TAB_ORDER = ("metrics", "filters", "activations", "boundary", "confusion", "histograms",
+             "adversarial", "explain", "sequences", "autoencoder", "gan", "problems", "code",
+             "history")
+
+
+def _tab_rank(key: str) -> int:
+    return TAB_ORDER.index(key) if key in TAB_ORDER else len(TAB_ORDER)
 
 
 def _count_text(errors: int, warnings: int) -> str:

@@ -70,7 +70,7 @@ def load_factory(path: Path, name: str | None) -> Callable[..., Any]:
     if len(main) != 1:
         what = ", ".join(main) if main else "no nn.Module class"
         raise ModelImportError(f"{path.name} defines {what}; choose the model's class or "
-                               "factory function by name (--class NAME)")
+                               "factory function by name")
     return getattr(module, main[0])
 
 
@@ -154,7 +154,7 @@ def _shapes(input_shape: Any, count: int, module: nn.Module, where: str) -> list
         if isinstance(known, dict) and len(known) == count:
             return [tuple(int(v) for v in s) for s in known.values()]
         raise ModelImportError(f"{where}: give the input shape of one sample without the batch "
-                               "(e.g. --input-shape 1,28,28)")
+                               "(e.g. 1,28,28)")
     shapes = list(input_shape)
     if shapes and all(isinstance(s, int) for s in shapes):
         shapes = [shapes]
@@ -184,7 +184,7 @@ def import_module(source: str | Path | nn.Module, name: str | None = None,
             model = factory(*args, **(kwargs or {}))
         except Exception as exc:  # noqa: BLE001 - the user's constructor
             raise ModelImportError(f"{where}(...) failed: {type(exc).__name__}: "
-                                   f"{_line(exc)}; check --args") from None
+                                   f"{_line(exc)}; check the constructor arguments") from None
         if not isinstance(model, nn.Module):
             raise ModelImportError(f"{where} returned a {type(model).__name__}, not an "
                                    "nn.Module")

@@ -226,6 +226,34 @@ def test_edit_menu_delegates_to_the_canvas(window):
     assert len(window.graph.nodes) == count
     window.actions["select_all"].trigger()
     assert sorted(window.scene.selected_node_ids()) == sorted(window.graph.nodes)
+    assert window.actions["group"].shortcut().toString() == "Ctrl+G"
+    assert window.actions["group"] in window.menus["edit"].actions()
+    window.scene.select_nodes([conv.id])
+    window.actions["group"].trigger()
+    assert [g.node_ids for g in window.graph.groups.values()] == [{conv.id}] or \
+        [sorted(g.node_ids) for g in window.graph.groups.values()] == [[conv.id]]
+    window.undo_stack.undo()
+    assert not window.graph.groups
+
+
+def test_contextual_docks_follow_the_project_and_the_layout_keeps_the_size(
+        window, tmp_path):
+    from PySide6.QtWidgets import QLabel
+
+    from gui.panels.applies import CONTEXTUAL
+
+    window.add_panel(QLabel("gan"), "GAN", name="gan")
+    window.set_contextual_dock("gan", CONTEXTUAL["gan"])
+    gan = window.docks["gan"]
+    assert gan.isHidden()  # digits_cnn is no GAN
+    path = tmp_path / "gan_ring.plexus"
+    save_project(build("gan_ring"), path)
+    assert window.open_project(path, ask=False)
+    assert not gan.isHidden()
+    size = window.size()
+    window.apply_default_layout()
+    assert window.size() == size
+    assert window.tabifiedDockWidgets(window.docks["problems"])  # still tabbed below
 
 
 def test_autosave_and_recovery_after_a_crash(window, make_window, tmp_path, monkeypatch):

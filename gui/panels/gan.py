@@ -36,7 +36,8 @@ REAL_COLOR = "#5cb85c"
 GRID_COLUMNS = 6
 
 
-def _is_gan(project: Any) -> bool:
+def is_gan(project: Any) -> bool:
+    """A GAN project: its training mode alternates generator and discriminator steps."""
     training = getattr(project, "training", None)
     return (getattr(training, "options", None) or {}).get("mode") == "gan"
 
@@ -152,7 +153,7 @@ class GanPanel(P.MonitorPanel):
         self.project = project
         self._generation += 1
         self._clear()
-        if project is None or not _is_gan(project):
+        if project is None or not is_gan(project):
             self.active = False
             self.reset()
             self.show_empty(NOT_GAN_TEXT if project is not None and project.graph.nodes
@@ -195,7 +196,7 @@ class GanPanel(P.MonitorPanel):
         self.active = event.get("mode") == "gan"
         self._generation += 1  # samples of the old weights must not land now
         if not self.active:
-            if _is_gan(self.project):
+            if is_gan(self.project):
                 self.show_empty(UNTRAINED_TEXT)
             return
         self._clear()

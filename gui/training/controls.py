@@ -405,8 +405,5 @@ class TrainingControls(QObject):
     def _project_updated(self, project: Any) -> None:
         w = self.window
         if project is getattr(w, "project", None):
-            w.undo_stack.resetClean()  # weights and history changed: save asks
-            if hasattr(w, "_autosaved_index"):
-                w._autosaved_index = None  # noqa: SLF001 - so autosave keeps the new weights
-            w.update_title()
+            w.mark_project_changed()  # weights and history changed: save asks, autosave runs
         self._update_actions()
