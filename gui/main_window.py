@@ -56,7 +56,7 @@ from gui.projects import (
 )
 
 APP_NAME = "Plexus"
-STATE_VERSION = 1  # bump when the default dock set changes so old saved layouts are dropped
+STATE_VERSION = 2  # bump when the default dock set changes so old saved layouts are dropped
 DEFAULT_SIZE = QSize(1600, 1000)
 LEFT_WIDTH, RIGHT_WIDTH, BOTTOM_HEIGHT = 232, 360, 230
 
