@@ -640,21 +640,9 @@ def install_exchange_actions(window: Any) -> dict[str, QAction]:
     export.setStatusTip("Export the model as PyTorch code, a training script or ONNX")
     export.triggered.connect(lambda _=False: open_export_dialog(window))
 
-    action = QAction("&Import Model\u2026", window)
-    action.setObjectName("action_import_model")
-    action.setProperty("icon_name", "open")
-    action.setIcon(style.icon("open"))
-    action.setStatusTip("Open a PyTorch (.py) or ONNX model as a new, editable project")
-    action.setToolTip("Import Model")
-    action.triggered.connect(lambda _=False: open_import_dialog(window))
-    window.actions["import_model"] = action
-    window.addAction(action)
-    menu = window.menus.get("file")
-    if menu is not None:
-        if export in menu.actions():
-            menu.insertAction(export, action)
-        else:
-            menu.addAction(action)
+    action = window.add_menu_action(
+        "file", "import_model", "&Import Model\u2026", lambda: open_import_dialog(window),
+        "open", "Open a PyTorch (.py) or ONNX model as a new, editable project", before="export")
     return {"export": export, "import_model": action}
 
 

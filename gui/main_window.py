@@ -276,6 +276,21 @@ class MainWindow(QMainWindow):
         for action in self.actions.values():
             self._update_tooltip(action)
 
+    def add_menu_action(self, menu: str, key: str, text: str, slot: Any, icon: str,
+                        tip: str, before: str | None = None) -> QAction:
+        """A command added by a feature: in menu ``menu`` (before action ``before`` when it is
+        there), with its icon in the current theme and a tooltip like the built-in ones."""
+        action = self._action(key, text, lambda _=False: slot(), None, icon, tip)
+        action.setIcon(style.icon(icon))
+        self._update_tooltip(action)
+        target = self.menus[menu]
+        anchor = self.actions.get(before) if before else None
+        if anchor is not None and anchor in target.actions():
+            target.insertAction(anchor, action)
+        else:
+            target.addAction(action)
+        return action
+
     @staticmethod
     def _update_tooltip(action: QAction) -> None:
         text = action.text().replace("&", "").replace("\u2026", "")

@@ -400,20 +400,7 @@ def push_import(window: Any, command: ImportLayersCommand) -> list[int]:
 
 def install_transfer_action(window: Any) -> QAction:
     """Add File > Import Layers from Project... to the editor window (before Export)."""
-    action = QAction("Import &Layers from Project\u2026", window)
-    action.setObjectName("action_import_layers")
-    action.setProperty("icon_name", "open")
-    action.setIcon(style.icon("open"))
-    action.setStatusTip("Copy trained layers from another project (transfer learning)")
-    action.setToolTip("Import Layers from Project")
-    action.triggered.connect(lambda _=False: import_layers_dialog(window))
-    window.actions["import_layers"] = action
-    window.addAction(action)
-    menu = window.menus.get("file")
-    if menu is not None:
-        before = window.actions.get("export")
-        if before is not None and before in menu.actions():
-            menu.insertAction(before, action)
-        else:
-            menu.addAction(action)
-    return action
+    return window.add_menu_action(
+        "file", "import_layers", "Import &Layers from Project\u2026",
+        lambda: import_layers_dialog(window), "open",
+        "Copy trained layers from another project (transfer learning)", before="export")

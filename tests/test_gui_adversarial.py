@@ -14,7 +14,7 @@ pytest.importorskip("pytestqt")
 torch = pytest.importorskip("torch")
 
 from lab_support import train, trained_digits  # noqa: E402
-from PySide6.QtCore import QObject, QSettings, Signal  # noqa: E402
+from PySide6.QtCore import QObject, Signal  # noqa: E402
 
 from resources.examples.make import digits_cnn, house_prices_mlp, spirals_mlp  # noqa: E402
 from runtime import session  # noqa: E402
@@ -260,23 +260,16 @@ def test_first_run_without_weights_opens_the_live_page(qtbot, project):
     panel.shutdown()
 
 
-def test_install_lab_panels_adds_both_docks(qtbot, tmp_path):
-    from gui.main_window import MainWindow
+def test_install_lab_panels_adds_both_docks(editor_window):
     from gui.panels.adversarial import AdversarialPanel, install_lab_panels
     from gui.panels.explain import ExplainPanel
 
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(settings=settings, data_dir=tmp_path / "appdata",
-                        restore_layout=False, interactive=False)
-    qtbot.addWidget(window)
+    window = editor_window
     adversarial, explain = install_lab_panels(window)
     assert isinstance(adversarial, AdversarialPanel) and isinstance(explain, ExplainPanel)
     assert window.docks["adversarial"].widget() is adversarial
     assert window.docks["explain"].widget() is explain
     assert adversarial.is_empty and explain.is_empty  # a new, empty project
-    window.persist = False
-    window.undo_stack.setClean()
-    window.close()
 
 
 def test_task_runner_delivers_results_errors_and_supersedes(qtbot):

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "resources" / "examples" / "xor_mlp.plexus"
 TIMEOUT_MS = 60_000  # an ONNX export or a torch.fx trace takes seconds on a small machine
@@ -51,21 +51,12 @@ class Pairwise(nn.Module):
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
+def window(editor_window):
     from gui.exchange import install_exchange_actions
-    from gui.main_window import MainWindow
 
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(settings=settings, data_dir=tmp_path / "appdata",
-                        restore_layout=False, interactive=False)
-    window.ask_unsaved = lambda: "discard"
-    qtbot.addWidget(window)
-    install_exchange_actions(window)
-    assert window.open_project(EXAMPLE, ask=False)
-    yield window
-    window.undo_stack.setClean()
-    window.persist = False
-    window.close()
+    install_exchange_actions(editor_window)
+    assert editor_window.open_project(EXAMPLE, ask=False)
+    return editor_window
 
 
 def _trained_weights(project):

@@ -10,7 +10,6 @@ pytest.importorskip("pytestqt")
 torch = pytest.importorskip("torch")
 
 from lab_support import trained_digits  # noqa: E402
-from PySide6.QtCore import QSettings  # noqa: E402
 
 from graph.project import save_project  # noqa: E402
 from resources.examples.make import digits_cnn  # noqa: E402
@@ -103,15 +102,10 @@ def test_actmax_grid_has_one_tile_per_channel_and_can_be_cancelled(qtbot, panel,
     assert panel.actmax_tiles == 16  # the last grid stays
 
 
-def test_canvas_selection_picks_the_layer(qtbot, tmp_path, project):
-    from gui.main_window import MainWindow
+def test_canvas_selection_picks_the_layer(qtbot, tmp_path, project, editor_window):
     from gui.panels.lab import install_lab_panels
 
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(settings=settings, data_dir=tmp_path / "appdata",
-                        restore_layout=False, interactive=False)
-    qtbot.addWidget(window)
-    window.ask_unsaved = lambda: "discard"
+    window = editor_window
     path = tmp_path / "digits.plexus"
     save_project(project, path)
     assert window.open_project(str(path), ask=False)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtCore import QObject, Signal
 
 from gui.panels.gan import NOT_GAN_TEXT, UNTRAINED_TEXT, GanPanel, install_gan_panel
 from resources.examples import make
@@ -111,26 +111,17 @@ def test_trained_project_shows_its_history_and_samples(qtbot) -> None:
     assert panel.sample_stack.currentWidget() is panel.points_view
 
 
-def test_install_gan_panel_adds_a_dock_that_follows_the_window(qtbot, tmp_path) -> None:
-    from gui.main_window import MainWindow
+def test_install_gan_panel_adds_a_dock_that_follows_the_window(tmp_path, editor_window
+                                                               ) -> None:
+    from graph.project import save_project
 
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(settings=settings, data_dir=tmp_path / "appdata")
-    window.ask_unsaved = lambda: "discard"
-    qtbot.addWidget(window)
+    window = editor_window
     controller = FakeController()
-    try:
-        panel = install_gan_panel(window, controller)
-        assert window.docks["gan"].widget() is panel and window.gan_panel is panel
-        path = tmp_path / "gan_ring.plexus"
-        from graph.project import save_project
-
-        save_project(make.build("gan_ring"), path)
-        assert window.open_project(path, ask=False)
-        assert panel.project is window.project and panel.empty.text() == UNTRAINED_TEXT
-        controller.feed({"type": "started", "mode": "gan", "epochs": 2, "steps_per_epoch": 2})
-        assert panel.active and not panel.is_empty
-    finally:
-        window.undo_stack.setClean()
-        window.persist = False
-        window.close()
+    panel = install_gan_panel(window, controller)
+    assert window.docks["gan"].widget() is panel and window.gan_panel is panel
+    path = tmp_path / "gan_ring.plexus"
+    save_project(make.build("gan_ring"), path)
+    assert window.open_project(path, ask=False)
+    assert panel.project is window.project and panel.empty.text() == UNTRAINED_TEXT
+    controller.feed({"type": "started", "mode": "gan", "epochs": 2, "steps_per_epoch": 2})
+    assert panel.active and not panel.is_empty

@@ -16,7 +16,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 import torch  # noqa: E402
-from PySide6.QtCore import QObject, QSettings, Signal  # noqa: E402
+from PySide6.QtCore import QObject, Signal  # noqa: E402
 
 from graph.project import load_project  # noqa: E402
 from runtime.probes import ProbeSchedule  # noqa: E402
@@ -285,15 +285,10 @@ class FakeController(QObject):
 
 
 @pytest.fixture
-def monitored(qtbot, tmp_path):
-    from gui.main_window import MainWindow
+def monitored(qtbot, editor_window):
     from gui.panels.monitor import ProbeMonitor, install_monitor_panels
 
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(settings=settings, data_dir=tmp_path / "appdata",
-                        restore_layout=False, interactive=False)
-    window.ask_unsaved = lambda: "discard"
-    qtbot.addWidget(window)
+    window = editor_window
     controller = FakeController()
     panels = install_monitor_panels(window, controller)
     monitor = window.findChild(ProbeMonitor)

@@ -13,7 +13,6 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QSettings  # noqa: E402
 
 from resources.examples import make  # noqa: E402
 from runtime.session import run_training  # noqa: E402
@@ -205,14 +204,10 @@ def test_autoencoder_panel_empty_states(qtbot, projects):
 
 
 # -- installing in the window ---------------------------------------------------------------------
-def test_install_adds_both_docks_and_follows_the_project(qtbot, tmp_path, projects):
-    from gui.main_window import MainWindow
+def test_install_adds_both_docks_and_follows_the_project(tmp_path, projects, editor_window):
     from gui.panels.sequences import install_sequence_panels
 
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(settings=settings, data_dir=tmp_path / "appdata", restore_layout=False)
-    window.ask_unsaved = lambda: "discard"
-    qtbot.addWidget(window)
+    window = editor_window
     sequences, autoencoder = install_sequence_panels(window)
     assert {"sequences", "autoencoder"} <= set(window.docks)
     assert sequences.project is window.project

@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 
 from graph.project import load_project  # noqa: E402
 from resources.examples import transfer as examples  # noqa: E402
@@ -28,18 +28,8 @@ def source_path(source_project):
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    from gui.main_window import MainWindow
-
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(settings=settings, data_dir=tmp_path / "appdata",
-                        restore_layout=False, interactive=False)
-    window.ask_unsaved = lambda: "discard"
-    qtbot.addWidget(window)
-    yield window
-    window.undo_stack.setClean()
-    window.persist = False
-    window.close()
+def window(editor_window):
+    return editor_window
 
 
 def test_dialog_ticks_the_trunk_and_imports_it_in_one_undo_step(qtbot, window, source_path,
