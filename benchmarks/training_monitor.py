@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/training_monitor.py [--epochs 8] [--rounds 2] [--png out.png]
 
-Opens the editor offscreen on digits_cnn with the Metrics panel and every live panel visible
+Opens the editor offscreen on digits_cnn, built as the app builds it, with the Metrics panel,
+every live panel and the Adversarial panel (its robustness probe runs at each epoch end) visible
 (floated side by side, so none hides behind a tab and every probe is on), then, taking turns in
 one run, trains it ``--rounds`` times headless (``runtime.session.run_training`` in a fresh
 process: what ``python main.py train`` runs) and ``--rounds`` times from the window (pressing
@@ -107,8 +108,9 @@ def main() -> int:  # noqa: PLR0915 - one straight script
 
     from graph.project import save_project
     from gui import style
-    from gui.app import make_app
+    from gui.app import install_features, make_app
     from gui.main_window import MainWindow
+    from gui.panels.monitor import PANELS
     from gui.training import install_training
     from resources.examples.make import build
 
@@ -123,16 +125,12 @@ def main() -> int:  # noqa: PLR0915 - one straight script
     settings = QSettings(os.path.join(folder, "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings=settings, data_dir=Path(folder) / "appdata",
                         restore_layout=False, interactive=False)
-    controller = install_training(window)
-    monitored = ["metrics"]
-    try:
-        from gui.panels.monitor import PANELS, install_monitor_panels
-
-        if not args.metrics_only:
-            install_monitor_panels(window, controller)
-            monitored += [key for key, _ in PANELS]
-    except ImportError as exc:
-        print(f"live panels not available ({exc}); Metrics only")
+    if args.metrics_only:
+        controller = install_training(window)
+        monitored = ["metrics"]
+    else:  # the window as the app builds it; the live panels and the live robustness probe
+        controller = install_features(window)
+        monitored = ["metrics", *(key for key, _ in PANELS), "adversarial"]
     window.open_project(path, ask=False)
     window.resize(1600, 1000)
     window.show()
