@@ -99,6 +99,9 @@ def main() -> int:  # noqa: PLR0915 - one straight script
                         help="only the Metrics panel (no live probe panels)")
     parser.add_argument("--select", help="select this node (by name) on the canvas, so the "
                         "panels show it; default: each panel's default layer")
+    parser.add_argument("--tabbed", action="store_true",
+                        help="keep the default layout (panels tabbed, Metrics in front): what a "
+                        "user sees; only the front panel's probes run")
     parser.add_argument("--profile", help="write a cProfile of the GUI thread to this file")
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -135,7 +138,7 @@ def main() -> int:  # noqa: PLR0915 - one straight script
     window.resize(1600, 1000)
     window.show()
     window.apply_default_layout()
-    for index, key in enumerate(monitored):  # every panel visible at once
+    for index, key in enumerate([] if args.tabbed else monitored):  # every panel visible
         dock = window.docks[key]
         dock.setFloating(True)
         dock.resize(520, 360)

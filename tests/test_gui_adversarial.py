@@ -234,6 +234,29 @@ def test_live_robustness_requests_the_probe_and_plots_it(qtbot, panel, project):
     assert controller.probe_config == {"filters": 2}
 
 
+def test_a_tab_behind_another_never_turns_the_live_attack_on(qtbot, editor_window, project,
+                                                             tmp_path):
+    """Building the default layout shows every dock for a moment; only a panel really on
+    screen asks the training process for an attack per epoch."""
+    from graph.project import save_project
+    from gui.panels.lab import install_lab_panels
+
+    window = editor_window
+    save_project(project, tmp_path / "digits.plexus")
+    assert window.open_project(tmp_path / "digits.plexus", ask=False)
+    controller = FakeController()
+    install_lab_panels(window, controller)
+    window.resize(1400, 900)
+    window.show()
+    window.apply_default_layout()
+    window.show_dock("problems")
+    qtbot.waitExposed(window)
+    qtbot.wait(600)
+    assert "robustness" not in controller.probe_config
+    window.show_dock("adversarial")
+    qtbot.waitUntil(lambda: "robustness" in controller.probe_config, timeout=5000)
+
+
 def test_first_run_without_weights_opens_the_live_page(qtbot, project):
     from gui.panels.adversarial import LIVE, AdversarialPanel
     from gui.panels.lab import NEEDS_WEIGHTS

@@ -151,6 +151,7 @@ class AdversarialPanel(QWidget):
         self._eps_touched = False  # the user set epsilon: keep it when the data range arrives
         self._training = False  # a run of the controller is in progress
         self._seen = False  # shown at least once: from then on the live probe is requested
+        self._live_stale = False  # a live result came while hidden: draw it when shown
         self._page_before: int | None = ATTACK  # the page to return to when attacks can run
         self._statuses: dict[int, tuple[str, bool]] = {}  # the task bar's line per page
         self._ready_key: str | None = None
@@ -563,12 +564,28 @@ class AdversarialPanel(QWidget):
 
     def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt override)
         super().showEvent(event)
-        if not self._seen:
-            self._seen = True
-            if self.controller is not None:
-                self._probe_timer.start()
+        self.came_into_view(True)
         if self.blocker is None and self._dirty:
             QTimer.singleShot(0, self.refresh)
+
+    def came_into_view(self, visible: bool) -> None:
+        """Shown, or its dock's tab brought to the front (which sends no show event)."""
+        if not visible:
+            return
+        if not self._seen:
+            QTimer.singleShot(0, self._check_seen)
+        if self._live_stale:
+            self._live_stale = False
+            QTimer.singleShot(0, self.render_live)
+
+    def _check_seen(self) -> None:
+        """Seen means on screen: a dock laid out behind another tab is shown for a moment
+        while the window builds its layout, and that must not turn the live attack on."""
+        if self._seen or not self._on_screen():
+            return
+        self._seen = True
+        if self.controller is not None:
+            self._probe_timer.start()
 
     def refresh(self) -> None:
         """Prepare the network (background) and attack the samples with the current settings."""
@@ -1049,7 +1066,13 @@ class AdversarialPanel(QWidget):
         self.live_payload = payload
         if self.blocker is not None and not self._pages_shown:
             self._set_blocker(self.blocker)  # the first run's live page opens
-        self.render_live()
+        if self._on_screen():
+            self.render_live()
+        else:
+            self._live_stale = True
+
+    def _on_screen(self) -> bool:
+        return self.isVisible() and not self.visibleRegion().isEmpty()
 
     @property
     def _pages_shown(self) -> bool:

@@ -289,6 +289,7 @@ def install_lab_panels(window: Any, controller: Any = None) -> tuple[Any, Any]:
     window.add_panel(adversarial, "Adversarial", BOTTOM, "adversarial")
     window.add_panel(explain, "Explain", BOTTOM, "explain")
     adversarial.bind_window(window)
+    window.docks["adversarial"].visibilityChanged.connect(adversarial.came_into_view)
     explain.bind_window(window)
     if controller is not None:
         adversarial.bind_controller(controller)
