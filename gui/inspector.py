@@ -67,20 +67,12 @@ TRAINING_FIELDS: dict[str, tuple[str, str]] = {
     "seed": ("Seed", "Random seed for weights and batch order."),
     "device": ("Device", "Where training runs; auto picks CUDA when available."),
 }
-# Fields each kind of dataset uses (the others are hidden).
-KIND_FIELDS = {
-    "2d": ("samples", "noise", "val_split", "seed"),
-    "tabular": ("samples", "noise", "val_split", "seed"),
-    "image": ("val_split", "seed"),
-    "csv": ("target_column", "scaling", "val_split", "seed"),
-    "npz": ("scaling", "val_split", "seed"),
-    "images": ("val_split", "seed"),
-    "idx": ("val_split", "seed"),
-}
 FILE_FILTERS = {
     "csv": "CSV files (*.csv);;All files (*)",
     "npz": "NumPy archives (*.npz);;All files (*)",
     "idx": "IDX files (*-ubyte *-ubyte.gz *.idx *.gz);;All files (*)",
+    "series": "Time series (*.csv *.npz);;All files (*)",
+    "text_csv": "CSV files (*.csv);;All files (*)",
 }
 LR_MULT = Param("lr_mult", FLOAT, 1.0, "This layer's learning rate is the project's times "
                 "this factor; 0 stops it learning.", 0.0, 100.0, label="LR multiplier")
@@ -462,11 +454,16 @@ def dataset_preview(settings: DatasetSettings) -> dict[str, Any]:
             y = next(iter(y.values()))
         xs.append(np.asarray(x, dtype=np.float32))
         ys.append(np.asarray(y))
+    texts = []
+    if bundle.input_dtype == "long" and getattr(bundle, "tokenizer", ""):
+        kind = "text"  # token ids read back as words (or characters)
+        joiner = "" if bundle.tokenizer == "char" else " "
+        texts = [joiner.join(bundle.decode(x.astype(np.int64))) for x in xs]
     return {
         "kind": kind, "train": len(bundle.train), "val": len(bundle.val), "shape": shape,
         "task": bundle.task, "num_classes": bundle.num_classes,
         "class_names": list(bundle.class_names), "feature_names": list(bundle.feature_names),
-        "value_range": tuple(bundle.value_range), "x": xs, "y": ys,
+        "value_range": tuple(bundle.value_range), "x": xs, "y": ys, "texts": texts,
     }
 
 
@@ -541,6 +538,8 @@ class DatasetPreview(QFrame):
             self._show_images(data)
         elif kind == "2d" and data["x"]:
             self._show_scatter(data)
+        elif kind == "text" and data["x"]:
+            self._show_texts(data)
         elif data["x"]:
             self._show_table(data)
         else:
@@ -623,8 +622,26 @@ class DatasetPreview(QFrame):
             for col in range(width):
                 self.table.setItem(row, col, QTableWidgetItem(f"{float(x[col]):.3g}"))
             self.table.setItem(row, width, QTableWidgetItem(self._label_of(data, y)))
+        self.table.horizontalHeader().setStretchLastSection(False)
         self.table.resizeColumnsToContents()
-        rows_height = sum(self.table.rowHeight(r) for r in range(len(xs)))
+        self._fit_table()
+
+    def _show_texts(self, data: dict[str, Any]) -> None:
+        """Text samples as the words the network reads (padding dropped), with their label."""
+        self.table.setColumnCount(2)
+        self.table.setRowCount(len(data["texts"]))
+        self.table.setHorizontalHeaderLabels(["label", "text"])
+        for row, (text, y) in enumerate(zip(data["texts"], data["y"], strict=False)):
+            self.table.setItem(row, 0, QTableWidgetItem(self._label_of(data, y)))
+            item = QTableWidgetItem(text)
+            item.setToolTip(text)
+            self.table.setItem(row, 1, item)
+        self.table.resizeColumnToContents(0)
+        self.table.horizontalHeader().setStretchLastSection(True)  # the text elides at the edge
+        self._fit_table()
+
+    def _fit_table(self) -> None:
+        rows_height = sum(self.table.rowHeight(r) for r in range(self.table.rowCount()))
         self.table.setFixedHeight(self.table.horizontalHeader().sizeHint().height()
                                   + rows_height + 14)  # room for the horizontal scroll bar
         self.body.setCurrentWidget(self.table)
@@ -796,10 +813,11 @@ class ProjectForm(QWidget):
         self.dataset_about.setText(getattr(info, "description", "") if info else
                                    f"'{project.dataset.name}' is not a dataset this version "
                                    "knows; pick one from the list.")
-        is_file = kind in FILE_FILTERS or kind == "images"
-        self.dataset_form.setRowVisible(self.path_host, is_file)
+        # The fields this set reads (runtime's declaration), besides the split and the seed.
+        uses = set(info.uses) if info else set(DATASET_FIELDS) | {"path"}
+        self.dataset_form.setRowVisible(self.path_host, "path" in uses)
         self.browse.setToolTip("Choose the folder" if kind == "images" else "Choose the file")
-        shown = KIND_FIELDS.get(kind, tuple(DATASET_FIELDS))
+        shown = uses | {"val_split", "seed"}
         for name in DATASET_FIELDS:
             self.dataset_form.setRowVisible(self.editors[("dataset", name)], name in shown)
         training = project.training

@@ -225,3 +225,38 @@ def test_dataset_choice_and_preview(inspector, qtbot):
     inspector.undo_stack.undo()
     assert inspector.project.dataset.name == "digits"
     assert combo.currentData() == "digits"
+
+
+@pytest.mark.parametrize("dataset, shown, hidden", [
+    ("sentiment_reviews", set(), {"path", "samples", "noise", "target_column", "scaling"}),
+    ("text_csv", {"path", "target_column"}, {"samples", "noise", "scaling"}),
+    ("series", {"path", "target_column", "scaling"}, {"samples", "noise"}),
+    ("sines", {"samples", "noise", "scaling"}, {"path", "target_column"}),
+])
+def test_dataset_form_shows_the_fields_the_set_reads(inspector, dataset, shown, hidden):
+    inspector.show_nodes([])
+    form = inspector.project_form
+    form.dataset_combo.setCurrentIndex(form.dataset_combo.findData(dataset))
+    assert inspector.project.dataset.name == dataset
+
+    def visible(name: str) -> bool:
+        widget = form.path_host if name == "path" else form.editors[("dataset", name)]
+        return form.dataset_form.isRowVisible(widget)
+
+    assert {name for name in shown | hidden if visible(name)} == shown
+    assert visible("val_split") and visible("seed")
+
+
+def test_text_preview_shows_words_and_labels(inspector):
+    inspector.show_nodes([])
+    form = inspector.project_form
+    form.dataset_combo.setCurrentIndex(form.dataset_combo.findData("sentiment_reviews"))
+    form.wait_preview()
+    data = form.preview.data
+    assert data["kind"] == "text" and len(data["texts"]) == len(data["x"]) > 0
+    table = form.preview.table
+    assert form.preview.body.currentWidget() is table
+    assert table.horizontalHeaderItem(1).text() == "text"
+    first = table.item(0, 1).text()
+    assert len(first.split()) >= 3 and not any(ch.isdigit() for ch in first.split()[0])
+    assert table.item(0, 0).text() in ("satisfied", "neutral", "dissatisfied")

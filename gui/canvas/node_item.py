@@ -253,7 +253,8 @@ class NodeItem(QGraphicsItem):
 
     def _paint_body(self, painter: QPainter) -> None:
         multi = len(self.inputs) > 1
-        left = PAD + (26 if multi else 0)
+        widest = max((style.text_width("small", name) for name in self.inputs), default=0)
+        left = PAD + (widest + 8 if multi else 0)  # clear of the port names
         room = self.width - left - PAD
         if multi:  # name the input ports next to their circles
             painter.setFont(style.font("small"))
