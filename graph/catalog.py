@@ -163,6 +163,11 @@ CATEGORIES: tuple[tuple[str, str], ...] = (
 # the network's own input; the dataset's labels only colour and score the views).
 TASKS: tuple[str, ...] = ("classification", "regression", "tagging", "forecasting",
                           "reconstruction")
+# The kind of dataset targets each head task trains on; None: any (the input is the target).
+TASK_TARGETS: dict[str, str | None] = {
+    "classification": "classification", "regression": "regression",
+    "tagging": "classification", "forecasting": "regression", "reconstruction": None,
+}
 LOSSES: tuple[str, ...] = ("auto", "cross_entropy", "bce", "mse", "l1", "huber")
 
 

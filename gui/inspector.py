@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from graph import catalog
-from graph.catalog import BOOL, CHOICE, FLOAT, INT, STR, Param
+from graph.catalog import BOOL, CHOICE, FLOAT, INT, STR, TASK_TARGETS, Param
 from graph.model import GraphEvent
 from graph.project import Project
 from graph.settings import DatasetSettings, TrainingSettings
@@ -832,7 +832,8 @@ class ProjectForm(QWidget):
         data = self.preview.data
         heads = graph.nodes_of_type("Output") if graph is not None else []
         tasks = {h.param("task") for h in heads}
-        if data and tasks and data["task"] not in tasks:
+        wanted = {TASK_TARGETS.get(t, t) for t in tasks} - {None}
+        if data and wanted and data["task"] not in wanted:
             self.task_note.setText(
                 f"The Output layer trains for {', '.join(sorted(tasks))} but this dataset is "
                 f"a {data['task']} set; change the Output task or the dataset.")

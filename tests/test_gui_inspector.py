@@ -260,3 +260,18 @@ def test_text_preview_shows_words_and_labels(inspector):
     first = table.item(0, 1).text()
     assert len(first.split()) >= 3 and not any(ch.isdigit() for ch in first.split()[0])
     assert table.item(0, 0).text() in ("satisfied", "neutral", "dissatisfied")
+
+
+def test_task_note_warns_on_a_mismatch_but_not_for_reconstruction(inspector):
+    from gui.commands import SetParamCommand
+
+    inspector.show_nodes([])
+    form = inspector.project_form
+    form.wait_preview()
+    head = inspector.project.graph.nodes_of_type("Output")[0]
+    for task, warned in (("regression", True), ("reconstruction", False),
+                         ("tagging", False), ("classification", False)):
+        inspector.undo_stack.push(SetParamCommand(inspector.project.graph, head.id, "task",
+                                                  task))
+        form.show_task(inspector.project.graph)
+        assert form.task_note.isHidden() is not warned, task
