@@ -9,6 +9,9 @@ gradients and return numpy arrays, strings and floats; panels only draw them.
 - ``token_activations``: for a few samples, the tokens as text and every unit's value at every
   step of one such layer, plus the units that vary most over the tokens (worth a look first:
   the seeds' example is a unit that fires inside quotation marks).
+- ``attention_maps``: every TransformerEncoderLayer's self-attention weights for a batch,
+  averaged over heads; ``token_attention`` gives them per sample over the real tokens only,
+  with the share of attention that went to padding.
 - ``forecast``: slide the window along a validation series and predict the next value(s) at
   every step, in the series' own units, next to the actual values and the repeat-the-last-value
   baseline.
@@ -21,16 +24,17 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from runtime.heads import make_heads
 from runtime.probes import evaluating, node_outputs
 from runtime.train import tensor_pair
 
 BATCH = 512
-MAX_SAMPLES = 64  # texts per token_activations call
+MAX_SAMPLES = 64  # texts per token_activations / token_attention call
 
-__all__ = ["forecast", "sequence_nodes", "token_activations", "token_texts"]
+__all__ = ["attention_maps", "attention_nodes", "forecast", "sequence_nodes",
+           "token_activations", "token_attention", "token_texts"]
 
 
 def _device(compiled: Any) -> torch.device:
@@ -76,6 +80,29 @@ def token_texts(data: Any, tokens: Sequence[int]) -> list[str]:
     return out
 
 
+def _samples(data: Any, split: str, samples: Sequence[int] | int
+             ) -> tuple[list[int], Tensor, Tensor]:
+    """(indices, inputs, targets) of a few samples of a split: ``samples`` are indices into
+    it, or a count (the first ones); at most ``MAX_SAMPLES``."""
+    dataset = _split(data, split)
+    count = len(dataset)
+    if isinstance(samples, int):
+        indices = list(range(min(samples, count, MAX_SAMPLES)))
+    else:
+        indices = [int(i) for i in samples][:MAX_SAMPLES]
+        bad = [i for i in indices if not 0 <= i < count]
+        if bad:
+            raise ValueError(f"sample {bad[0]} does not exist: the {split} split has {count} "
+                             "samples")
+    pair = tensor_pair(dataset)
+    if pair is not None and isinstance(pair[0], Tensor):
+        index = torch.as_tensor(indices, dtype=torch.long)
+        return indices, pair[0][index], pair[1][index]
+    items = [dataset[i] for i in indices]
+    return (indices, torch.stack([torch.as_tensor(a) for a, _ in items]),
+            torch.stack([torch.as_tensor(b) for _, b in items]))
+
+
 def token_activations(compiled: Any, data: Any, node_id: int,
                       samples: Sequence[int] | int = 8, split: str = "val") -> dict[str, Any]:
     """Every unit of ``node_id`` at every real (non-padding) step of a few samples.
@@ -90,24 +117,7 @@ def token_activations(compiled: Any, data: Any, node_id: int,
     node = compiled.graph.nodes.get(node_id)
     if node is None:
         raise ValueError(f"node {node_id} is not in the compiled network; choose another layer")
-    dataset = _split(data, split)
-    count = len(dataset)
-    if isinstance(samples, int):
-        indices = list(range(min(samples, count, MAX_SAMPLES)))
-    else:
-        indices = [int(i) for i in samples][:MAX_SAMPLES]
-        bad = [i for i in indices if not 0 <= i < count]
-        if bad:
-            raise ValueError(f"sample {bad[0]} does not exist: the {split} split has {count} "
-                             "samples")
-    pair = tensor_pair(dataset)
-    if pair is not None and isinstance(pair[0], Tensor):
-        index = torch.as_tensor(indices, dtype=torch.long)
-        x, y = pair[0][index], pair[1][index]
-    else:
-        items = [dataset[i] for i in indices]
-        x = torch.stack([torch.as_tensor(a) for a, _ in items])
-        y = torch.stack([torch.as_tensor(b) for _, b in items])
+    indices, x, y = _samples(data, split, samples)
     if x.is_floating_point():
         raise ValueError(f"{node.label}: the inputs are not token ids; token colouring needs a "
                          "text data set (an Input of dtype long)")
@@ -152,6 +162,121 @@ def token_activations(compiled: Any, data: Any, node_id: int,
         "ranked_units": [int(u) for u in np.argsort(-spread, kind="stable")],
         "range": (float(shown.min()), float(shown.max())) if len(shown) else (0.0, 0.0),
     }
+
+
+def attention_nodes(compiled: Any) -> list[tuple[int, str, int]]:
+    """(node id, name, heads) of every compiled TransformerEncoderLayer, in graph order: the
+    layers ``attention_maps`` reads. Found by module class, so imported networks count too."""
+    found = []
+    for node_id in compiled.graph.topological_order():
+        name = compiled.module_names.get(node_id)
+        if name is None:
+            continue
+        layer = compiled.module.get_submodule(name)
+        if isinstance(layer, nn.TransformerEncoderLayer):
+            found.append((node_id, compiled.graph.nodes[node_id].name,
+                          int(layer.self_attn.num_heads)))
+    return found
+
+
+def attention_maps(compiled: Any, inputs: Tensor | Sequence[Tensor],
+                   padding_mask: Tensor | np.ndarray | None = None) -> dict[int, np.ndarray]:
+    """Self-attention weights of every TransformerEncoderLayer for one batch, averaged over
+    heads: {node id: (N, T, T) float32}, row = query position, column = key position, rows
+    summing to 1. Computed in eval mode (no attention dropout), so the same whatever mode the
+    module is in; its training flags come back afterwards.
+
+    ``inputs``: forward's argument(s), batch first. The layers are called without a mask (the
+    graph gives them none), so padding gets attention like any token unless ``padding_mask``
+    (N, T), True at padding, is given: it then becomes every layer's
+    ``src_key_padding_mask`` for this pass, as if the network masked padding. A sample that is
+    all padding then has no valid key and gives zeros.
+
+    The layers call ``self_attn`` with ``need_weights=False`` and, in eval mode, may skip it
+    for a fused kernel. A forward pre-hook on ``self_attn`` records its query, key, value and
+    masks; any hook on a layer's submodules disables the fused path (torch checks
+    ``_forward_pre_hooks`` in ``TransformerEncoderLayer.forward``), so the hook always runs.
+    The weights are then recomputed from the recorded call with ``need_weights=True``.
+    """
+    layers = {node_id: compiled.module.get_submodule(compiled.module_names[node_id])
+              for node_id, _, _ in attention_nodes(compiled)}
+    if not layers:
+        return {}
+    device = _device(compiled)
+    args = tuple(t.to(device) for t in (inputs if isinstance(inputs, (tuple, list))
+                                        else (inputs,)))
+    mask = None if padding_mask is None else torch.as_tensor(
+        np.asarray(padding_mask) if not isinstance(padding_mask, Tensor) else padding_mask,
+        dtype=torch.bool, device=device)
+    calls: dict[int, tuple[tuple[Any, ...], dict[str, Any]]] = {}
+
+    def recorder(node_id: int) -> Any:
+        def record(_module: nn.Module, call_args: tuple[Any, ...], kwargs: dict[str, Any]
+                   ) -> None:
+            calls[node_id] = (call_args, dict(kwargs))
+        return record
+
+    def masking(_module: nn.Module, call_args: tuple[Any, ...], kwargs: dict[str, Any]
+                ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        return call_args, {**kwargs, "src_key_padding_mask": mask}
+
+    handles = []
+    with evaluating(compiled.module):
+        try:
+            for node_id, layer in layers.items():
+                handles.append(layer.self_attn.register_forward_pre_hook(
+                    recorder(node_id), with_kwargs=True))
+                if mask is not None:
+                    handles.append(layer.register_forward_pre_hook(masking, with_kwargs=True))
+            compiled.module(*args)
+        finally:
+            for handle in handles:
+                handle.remove()
+        maps = {}
+        for node_id, layer in layers.items():
+            if node_id not in calls:  # torch found a way round self_attn: a bug to fix here
+                label = compiled.graph.nodes[node_id].label
+                raise RuntimeError(f"{label}: its self-attention was never called; the fused "
+                                   "path of this torch version ignores forward pre-hooks")
+            call_args, kwargs = calls[node_id]
+            q, k, v = (call_args[i] if i < len(call_args) else kwargs[part]
+                       for i, part in enumerate(("query", "key", "value")))
+            _, weights = layer.self_attn(
+                q, k, v, key_padding_mask=kwargs.get("key_padding_mask"),
+                attn_mask=kwargs.get("attn_mask"), is_causal=kwargs.get("is_causal", False),
+                need_weights=True, average_attn_weights=True)
+            maps[node_id] = torch.nan_to_num(weights.float()).cpu().numpy().astype(np.float32)
+    return maps
+
+
+def token_attention(compiled: Any, data: Any, samples: Sequence[int] | int = 8,
+                    split: str = "val") -> dict[str, Any]:
+    """What every TransformerEncoderLayer attends to in a few samples, over their real tokens.
+
+    The network runs as it is (its layers do not mask padding), then each map is cut to the
+    sample's non-padding rows and columns: what a reader can name. The attention the real
+    words paid to padding is reported instead of drawn. Returns {"layers": attention_nodes,
+    "indices", "tokens": [texts per sample], "maps": {node id: [(t_i, t_i) float32 per
+    sample]}, "padding": {node id: [mean share of a real word's attention that went to
+    padding, per sample]}}.
+    """
+    layers = attention_nodes(compiled)
+    if not layers:
+        raise ValueError("the network has no TransformerEncoderLayer; add one to see attention")
+    indices, x, _ = _samples(data, split, samples)
+    if x.is_floating_point():
+        raise ValueError("the inputs are not token ids; attention over words needs a text "
+                         "data set (an Input of dtype long)")
+    maps = attention_maps(compiled, x)
+    ids = x.cpu().numpy()
+    real = [np.flatnonzero(row != 0) for row in ids]
+    cut = {node_id: [m[i][np.ix_(keep, keep)] for i, keep in enumerate(real)]
+           for node_id, m in maps.items()}
+    padding = {node_id: [float(1.0 - w.sum(1).mean()) if len(w) else 0.0 for w in per_sample]
+               for node_id, per_sample in cut.items()}
+    return {"layers": [layer for layer in layers if layer[0] in maps], "indices": indices,
+            "tokens": [token_texts(data, row[keep]) for row, keep in zip(ids, real, strict=True)],
+            "maps": cut, "padding": padding}
 
 
 def forecast(compiled: Any, data: Any, series: int = 0, steps_ahead: int = 1,

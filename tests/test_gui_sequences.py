@@ -1,6 +1,7 @@
-"""The Sequences and Autoencoder panels: token colouring, forecast plot, anomaly histogram with
-its threshold line, reconstructions, latent space beside PCA, empty states, and installing
-them in the main window. Each panel is also rendered to a PNG (in PLEXUS_SCREENSHOTS when set).
+"""The Sequences and Autoencoder panels: token colouring, attention heat maps, forecast plot,
+anomaly histogram with its threshold line, reconstructions, latent space beside PCA, empty
+states, and installing them in the main window. Each panel is also rendered to a PNG (in
+PLEXUS_SCREENSHOTS when set).
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ def test_tokens_are_coloured_by_the_chosen_unit(qtbot, projects, tmp_path):
     view = panel.result["view"]
     assert view["name"] == "lstm" and view["indices"] == list(range(8))
     assert panel.layer_combo.count() == 2 and panel.layer_combo.currentText() == "lstm (32 units)"
+    assert panel.result["attention"] is None and panel.attention.isHidden()  # no attention
     first = panel.text.toHtml()
     assert "background-color" in first and view["tokens"][0][0] in first
     panel.unit_spin.setValue(view["ranked_units"][0])
@@ -106,6 +108,120 @@ def test_tokens_are_coloured_by_the_chosen_unit(qtbot, projects, tmp_path):
     panel.layer_combo.activated.emit(embed)
     assert panel.analyst.wait()
     assert panel.result["view"]["name"] == "embed"
+
+
+@pytest.fixture(scope="module")
+def attention_project():
+    """Sentiment reviews read by two Transformer encoder layers, trained two epochs."""
+    import torch
+
+    from tests.test_attention import transformer_project
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        project = transformer_project(layers=2)
+        result = run_training(project, epochs=2)
+        assert result.status == "completed", result.message
+        yield project
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _drawn_ticks(axis) -> list[str]:
+    """The tick labels an axis draws at its current size."""
+    from PySide6.QtGui import QImage, QPainter
+
+    image = QImage(10, 10, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        return [text for _rect, _flags, text in axis.generateDrawSpecs(painter)[2]]
+    finally:
+        painter.end()
+
+
+def test_attention_heat_map_names_the_words_and_reads_out_a_cell(qtbot, attention_project,
+                                                                 tmp_path):
+    from PySide6.QtCore import QPointF
+
+    from gui.panels.sequences import SequencePanel
+
+    panel = _shown(_panel(qtbot, SequencePanel), attention_project)
+    assert panel.pages.currentIndex() == 1, panel.message.text()
+    assert not panel.attention.isHidden()
+    assert panel.layer_combo.currentText() == "encoder2 (16 units)"
+    layers = [panel.attention_layer.itemText(i) for i in range(panel.attention_layer.count())]
+    assert layers == ["encoder1 (2 heads)", "encoder2 (2 heads)"]
+    assert panel.attention_layer.isVisibleTo(panel)  # several layers: a chooser
+    assert panel.attention_sample.count() == 8
+    words = panel.result["view"]["tokens"][0]
+    count = len(words)
+    image = panel.attention_image.image
+    assert image.shape == (count, count)
+    padding = panel.result["attention"]["padding"][panel.attention_layer.currentData()][0]
+    assert (image.sum(1) <= 1 + 1e-5).all()  # what a word does not give a word goes to padding
+    assert 1.0 - image.sum(1).mean() == pytest.approx(padding, abs=1e-5)
+    assert f"Padding got {padding:.0%}" in panel.attention_readout.text()
+    left, bottom = (panel.attention_plot.getAxis(side) for side in ("left", "bottom"))
+    assert left.names == bottom.names == words
+    assert _drawn_ticks(bottom) == words  # upright names: every key word keeps its label
+    assert set(_drawn_ticks(left)) <= set(words) and len(_drawn_ticks(left)) >= count // 2
+    assert panel.attention_bar.levels() == pytest.approx((0.0, float(image.max())))
+    assert "mean of 2 heads" in panel.attention_readout.text()
+    _render(panel, tmp_path, "sequences_attention")
+
+    box = panel.attention_plot.getViewBox()
+    panel.attention_view.scene().sigMouseMoved.emit(box.mapViewToScene(QPointF(2, 1)))
+    assert panel.attention_readout.text() == \
+        f"'{words[1]}' attends to '{words[2]}': {image[1, 2]:.2f}"
+    panel.attention_view.scene().sigMouseMoved.emit(box.mapViewToScene(QPointF(-5, -5)))
+    assert "mean of 2 heads" in panel.attention_readout.text()
+
+    first_layer = image.copy()
+    panel.attention_layer.setCurrentIndex(1)
+    assert not np.allclose(panel.attention_image.image, first_layer)
+    panel.attention_sample.setCurrentIndex(3)
+    fourth = panel.result["view"]["tokens"][3]
+    assert panel.attention_image.image.shape == (len(fourth), len(fourth))
+    assert bottom.names == fourth
+    panel.next_button.click()  # the next page keeps the chosen layer and sample position
+    assert panel.analyst.wait()
+    assert panel.attention_sample.currentData() == 11
+    assert panel.attention_layer.currentText() == "encoder2 (2 heads)"
+
+
+def test_attention_follows_the_theme(qtbot, qapp, attention_project):
+    from gui import style
+    from gui.panels import plotting
+    from gui.panels.sequences import SequencePanel
+
+    panel = _shown(_panel(qtbot, SequencePanel), attention_project)
+    dark = plotting.lookup_table(plotting.sequential_colormap())
+    assert np.array_equal(panel.attention_image.lut, dark)
+    style.apply_theme("light", qapp)
+    try:
+        panel.refresh_theme()
+        light = plotting.lookup_table(plotting.sequential_colormap())
+        assert not np.array_equal(light, dark)
+        assert np.array_equal(panel.attention_image.lut, light)
+        top = float(panel.attention_image.image.max())
+        assert panel.attention_bar.levels() == pytest.approx((0.0, top))
+        ticks = [float(t) for t in _drawn_ticks(panel.attention_bar.getAxis("right"))]
+        assert ticks and max(ticks) <= top  # the bar reads weights, never milli-weights
+    finally:
+        style.apply_theme("dark", qapp)
+
+
+def test_one_attention_layer_needs_no_chooser(qtbot):
+    from gui.panels.sequences import SequencePanel
+    from runtime.compile import compile_graph, node_state, weights_to_bytes
+    from tests.test_attention import transformer_project
+
+    project = transformer_project(layers=1)
+    project.weights = weights_to_bytes(node_state(compile_graph(project.graph)))
+    panel = _shown(_panel(qtbot, SequencePanel), project)
+    assert not panel.attention.isHidden() and panel.attention_layer.count() == 1
+    assert not panel.attention_layer.isVisibleTo(panel)
 
 
 def test_forecast_is_drawn_against_the_actual_series(qtbot, projects, tmp_path):

@@ -3,8 +3,11 @@
 For text (an Input of token ids) it colours every word of a few validation samples by one
 hidden unit's activation: blue below zero, red above, white-ish near zero, so a unit that
 tracks negation, a product name or the inside of a quotation stands out. The units that vary
-most over the shown words are offered first. For a time series it draws the network's forecast
-against the actual validation series and the repeat-the-last-value baseline, with both errors.
+most over the shown words are offered first. When the network has TransformerEncoderLayer nodes,
+the text view also draws one sample's self-attention as a heat map: a row per word (query), a
+column per word it attends to (key), averaged over heads, padding left out. For a time series
+it draws the network's forecast against the actual validation series and the
+repeat-the-last-value baseline, with both errors.
 
 Computing runs on a worker (``gui.panels.trained.Analyst``) through ``runtime.sequences``;
 this module only draws. ``install_sequence_panels(window)`` adds this panel and the
@@ -18,14 +21,15 @@ import math
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
     QSpinBox,
+    QSplitter,
     QStackedWidget,
     QTextBrowser,
     QVBoxLayout,
@@ -33,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui import style, theme
+from gui.panels import plotting
 from gui.panels.trained import Analyst, ProjectWatch, plot_widget, style_plot
 
 PAGE = 8  # text samples shown at once
@@ -40,6 +45,8 @@ NEEDS_WEIGHTS = ("Train the network first: the Sequences panel shows what a trai
                  "network does over the words of a text or along a time series.")
 NO_PROJECT = "Open a project with a text or time-series dataset."
 NEGATIVE, POSITIVE = "#3f7fd8", "#e04a3c"
+TOKEN_LABEL = 12  # characters of a token shown on the attention map's axes
+ATTENTION_HINT = "Hover a cell to read how much one word attends to another."
 
 
 def unit_color(value: float, vmax: float, base: str) -> str:
@@ -93,6 +100,62 @@ def legend_html(vmax: float) -> str:
         cells.append(f'<span style="background-color:{bg}">&nbsp;&nbsp;&nbsp;</span>')
     return (f'<span style="color:{t.text_dim}">{-vmax:+.2f}</span>&nbsp;{"".join(cells)}'
             f'&nbsp;<span style="color:{t.text_dim}">{vmax:+.2f}</span>')
+
+
+class UprightNamesAxis(plotting.IndexAxis):
+    """A bottom ``IndexAxis`` whose names stand upright (read bottom to top): a column needs
+    one font height instead of one word's width, so every word of a sentence keeps its name
+    where flat labels would be thinned to one in five. The axis grows to the longest name."""
+
+    def _font(self) -> QFont:
+        return self.style.get("tickFont") or plotting.small_font()
+
+    def _needed(self) -> float:
+        return QFontMetrics(self._font()).height() + 1.0
+
+    def set_names(self, count: int, names: Any = None) -> None:
+        super().set_names(count, names)
+        metrics = QFontMetrics(self._font())
+        widest = max((metrics.horizontalAdvance(self._label(i)) for i in range(self.count)),
+                     default=0)
+        title = self.label.boundingRect().height() * 0.8 if self.label.isVisible() else 0
+        self.setHeight(int(widest + self._text_offset() + title + 2))
+
+    def _text_offset(self) -> float:
+        return max(0, self.style["tickLength"]) + self.style["tickTextOffset"][1]
+
+    def generateDrawSpecs(self, p: Any) -> Any:  # noqa: N802 - pyqtgraph override
+        specs = super().generateDrawSpecs(p)
+        if specs is None or self.count <= 0:
+            return specs
+        axis_spec, tick_specs, _flat = specs
+        bounds = self.mapRectFromParent(self.geometry())
+        low, high = self.range
+        scale = (high - low) / bounds.width() if bounds.width() else 0.0
+        metrics = QFontMetrics(self._font())
+        top = bounds.top() + self._text_offset()
+        texts = []
+        for _pen, start, _end in tick_specs:
+            text = self._label(plotting.index_pixel(low + start.x() * scale))
+            width, height = metrics.horizontalAdvance(text), metrics.height()
+            texts.append((QRectF(start.x() - height / 2, top, height, width),
+                          Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text))
+        return axis_spec, tick_specs, texts
+
+    def drawPicture(self, p: Any, axis_spec: Any, tick_specs: Any,  # noqa: N802
+                    text_specs: Any) -> None:
+        super().drawPicture(p, axis_spec, tick_specs, [] if self.count > 0 else text_specs)
+        if self.count <= 0:
+            return
+        p.setFont(self._font())
+        p.setPen(self.textPen())
+        for box, flags, text in text_specs:  # each box is upright: turn the text into it
+            p.save()
+            p.translate(box.center().x(), box.top())
+            p.rotate(-90)
+            p.drawText(QRectF(-box.height(), -box.width() / 2, box.height(), box.width()),
+                       int(flags), text)
+            p.restore()
 
 
 class SequencePanel(QWidget):
@@ -163,15 +226,71 @@ class SequencePanel(QWidget):
         for widget in (self.prev_button, self.page_label, self.next_button):
             row.addWidget(widget)
         box.addLayout(row)
+        words = QWidget()
+        words_box = QVBoxLayout(words)
+        words_box.setContentsMargins(0, 0, 0, 0)
+        words_box.setSpacing(6)
         self.text = QTextBrowser()
         self.text.setObjectName("sequences_tokens")
         self.text.setOpenLinks(False)
-        box.addWidget(self.text, 1)
+        words_box.addWidget(self.text, 1)
         self.legend = QLabel()
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.legend.setFont(style.font("small"))
-        box.addWidget(self.legend)
+        self.legend.setWordWrap(True)  # beside the attention map the line may not fit
+        words_box.addWidget(self.legend)
+        self.text_split = QSplitter(Qt.Orientation.Horizontal)
+        self.text_split.setChildrenCollapsible(False)
+        self.text_split.addWidget(words)
+        self.text_split.addWidget(self._attention_part())
+        self.text_split.setStretchFactor(0, 1)
+        self.text_split.setStretchFactor(1, 1)
+        self.attention.hide()
+        box.addWidget(self.text_split, 1)
         return page
+
+    def _attention_part(self) -> QWidget:
+        """Heat map of one sample's self-attention (shown only for networks that attend)."""
+        self.attention = QWidget()
+        self.attention.setObjectName("sequences_attention")
+        box = QVBoxLayout(self.attention)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(4)
+        row = QHBoxLayout()
+        row.setSpacing(6)
+        title = QLabel("Attention")  # the choosers' items name themselves: no more labels
+        title.setFont(style.font("base"))
+        row.addWidget(title)
+        self.attention_layer = QComboBox()
+        self.attention_layer.setObjectName("sequences_attention_layer")
+        self.attention_layer.setToolTip("Which Transformer encoder layer's attention to draw")
+        self.attention_sample = QComboBox()
+        self.attention_sample.setObjectName("sequences_attention_sample")
+        self.attention_sample.setToolTip("Which of the samples on the left to draw")
+        for combo, letters in ((self.attention_layer, 6), (self.attention_sample, 8)):
+            combo.setSizeAdjustPolicy(  # long names must not push the words aside
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(letters)
+            combo.currentIndexChanged.connect(self._draw_attention)
+            row.addWidget(combo, 1)
+        box.addLayout(row)
+        self.attention_view = plotting.make_layout_widget()
+        self.attention_plot = self.attention_view.addPlot(
+            row=0, col=0, axisItems={"left": plotting.IndexAxis("left"),
+                                     "bottom": UprightNamesAxis("bottom")})
+        self.attention_image = plotting.image_plot(self.attention_plot, top_down=True,
+                                                   axes=True)
+        self.attention_bar = plotting.make_colorbar(self.attention_view.ci,
+                                                    self.attention_image, label="weight")
+        self.attention_view.scene().sigMouseMoved.connect(self._hover_attention)
+        box.addWidget(self.attention_view, 1)
+        self.attention_readout = QLabel(ATTENTION_HINT)
+        self.attention_readout.setObjectName("sequences_attention_readout")
+        self.attention_readout.setWordWrap(True)
+        self.attention_readout.setFont(style.font("small"))
+        box.addWidget(self.attention_readout)
+        self._style_attention()
+        return self.attention
 
     def _series_page(self) -> QWidget:
         import pyqtgraph as pg
@@ -258,13 +377,16 @@ class SequencePanel(QWidget):
                 ids = [n for n, _, _ in nodes]
                 chosen = node_id if node_id in ids else next(
                     (n for n, _, _ in reversed(nodes) if compiled.graph.nodes[n].type in
-                     ("LSTM", "GRU", "RNN")), ids[-1])
+                     ("LSTM", "GRU", "RNN", "TransformerEncoderLayer")), ids[-1])
                 count = len(data.val) if len(data.val) else len(data.train)
                 start = min(first, max(0, count - 1))
-                view = sequences.token_activations(
-                    compiled, data, chosen, list(range(start, min(start + PAGE, count))))
+                shown = list(range(start, min(start + PAGE, count)))
+                view = sequences.token_activations(compiled, data, chosen, shown)
+                attention = sequences.token_attention(compiled, data, shown) \
+                    if sequences.attention_nodes(compiled) else None
                 return {"kind": "text", "nodes": nodes, "view": view, "count": count,
-                        "tokenizer": getattr(data, "tokenizer", "word") or "word"}
+                        "tokenizer": getattr(data, "tokenizer", "word") or "word",
+                        "attention": attention}
             if getattr(data, "val_series", None):
                 count = len(data.val_series)
                 horizon = int(data.horizon)
@@ -314,6 +436,7 @@ class SequencePanel(QWidget):
         self.next_button.setEnabled(last + 1 < result["count"])
         self.pages.setCurrentIndex(1)
         self._draw_text()
+        self._show_attention(result.get("attention"))
 
     def _draw_text(self, *_args: Any) -> None:
         if not self.result or self.result.get("kind") != "text":
@@ -327,6 +450,113 @@ class SequencePanel(QWidget):
         self.legend.setText(f"{legend_html(vmax)}&nbsp;&nbsp;unit {unit} of "
                             f"'{html.escape(view['name'])}': {_ordinal(rank)} most varied "
                             "over these words; hover a word for its value")
+
+    # -- attention -------------------------------------------------------------------------------
+    def _style_attention(self) -> None:
+        import pyqtgraph as pg
+
+        t = theme.current()
+        self.attention_view.setBackground(t.window)
+        plotting.style_plot(self.attention_plot, x="key: the word attended to",
+                            y="query: the word attending")
+        self.attention_bar.getViewBox().setBorder(pg.mkPen(t.border))
+        # Colours only: style_axis would call enableAutoSIPrefix(False), which in pyqtgraph
+        # 0.14 still rescales a labelled axis whose range is below 1 (0..0.3 read 0..300).
+        axis = self.attention_bar.getAxis("right")
+        axis.setPen(pg.mkPen(t.border))
+        axis.setTextPen(pg.mkPen(t.text_dim))
+        axis.setLabel("weight", color=t.text_dim, **{"font-size": plotting.css_size()})
+
+    def _show_attention(self, attention: dict[str, Any] | None) -> None:
+        """Fill the layer and sample choosers from a new result, keeping the choices made."""
+        if not attention or not attention["layers"]:
+            self.attention.hide()
+            return
+        first_time = self.attention.isHidden()
+        layer, position = self.attention_layer.currentData(), self.attention_sample.currentIndex()
+        for combo in (self.attention_layer, self.attention_sample):
+            combo.blockSignals(True)
+            combo.clear()
+        for node_id, name, heads in attention["layers"]:
+            self.attention_layer.addItem(f"{name} ({heads} heads)", node_id)
+        self.attention_layer.setCurrentIndex(max(0, self.attention_layer.findData(layer)))
+        several = len(attention["layers"]) > 1
+        self.attention_layer.setVisible(several)
+        joiner = "" if self.result and self.result.get("tokenizer") == "char" else " "
+        for index, tokens in zip(attention["indices"], attention["tokens"], strict=False):
+            words = joiner.join(tokens[:8 if joiner else 40])
+            self.attention_sample.addItem(f"#{index}  {words}", index)
+            self.attention_sample.setItemData(self.attention_sample.count() - 1, words,
+                                              Qt.ItemDataRole.ToolTipRole)
+        self.attention_sample.setCurrentIndex(
+            min(max(0, position), self.attention_sample.count() - 1))
+        for combo in (self.attention_layer, self.attention_sample):
+            combo.blockSignals(False)
+        self.attention.show()
+        if first_time:
+            total = max(2, sum(self.text_split.sizes()))
+            self.text_split.setSizes([total * 9 // 20, total - total * 9 // 20])
+        self._draw_attention()
+
+    def _attention_shown(self) -> tuple[dict[str, Any], int, int] | None:
+        """(attention result, layer node id, sample position) drawn now, or None."""
+        attention = self.result.get("attention") if self.result else None
+        node_id = self.attention_layer.currentData()
+        position = self.attention_sample.currentIndex()
+        if not attention or node_id not in attention["maps"] or position < 0:
+            return None
+        return attention, node_id, position
+
+    def _draw_attention(self, *_args: Any) -> None:
+        shown = self._attention_shown()
+        if shown is None:
+            return
+        attention, node_id, position = shown
+        tokens = attention["tokens"][position]
+        weights = attention["maps"][node_id][position]
+        count = len(tokens)
+        labels = [_token_label(token) for token in tokens]
+        for side in ("left", "bottom"):
+            self.attention_plot.getAxis(side).set_names(count, labels)
+        if not count:
+            self.attention_image.clear()
+            self.attention_readout.setText(
+                f"Sample #{attention['indices'][position]} has no words (it is all padding); "
+                "choose another sample.")
+            return
+        cmap = plotting.sequential_colormap()
+        levels, _ = plotting.value_levels(weights)
+        self.attention_image.setImage(weights, levels=levels, lut=plotting.lookup_table(cmap),
+                                      autoLevels=False)
+        plotting.center_pixels(self.attention_image, count, count)
+        plotting.set_colorbar(self.attention_bar, cmap, levels)
+        self.attention_plot.getViewBox().autoRange(padding=0.01)
+        self.attention_readout.setText(self._attention_summary(attention, node_id, position))
+
+    def _attention_summary(self, attention: dict[str, Any], node_id: int, position: int
+                           ) -> str:
+        name, heads = next((n, h) for i, n, h in attention["layers"] if i == node_id)
+        padding = attention["padding"][node_id][position]
+        note = (f" Padding got {padding:.0%} of it (the layer does not mask padding) and is "
+                "not drawn." if padding >= 0.005 else "")
+        return (f"'{name}', mean of {heads} heads: each row shows how one word spreads its "
+                f"attention over the words.{note} {ATTENTION_HINT}")
+
+    def _hover_attention(self, pos: QPointF) -> None:
+        shown = self._attention_shown()
+        if shown is None:
+            return
+        attention, node_id, position = shown
+        tokens = attention["tokens"][position]
+        point = plotting.hover_position(self.attention_plot, pos)
+        r, c = (plotting.index_pixel(point.y()), plotting.index_pixel(point.x())) \
+            if point is not None else (-1, -1)
+        if not (0 <= r < len(tokens) and 0 <= c < len(tokens)):
+            self.attention_readout.setText(self._attention_summary(attention, node_id,
+                                                                   position))
+            return
+        weight = float(attention["maps"][node_id][position][r, c])
+        self.attention_readout.setText(f"'{tokens[r]}' attends to '{tokens[c]}': {weight:.2f}")
 
     def _next_busy_unit(self) -> None:
         if not self.result or self.result.get("kind") != "text":
@@ -388,12 +618,20 @@ class SequencePanel(QWidget):
 
     def refresh_theme(self, *_args: Any) -> None:
         self._style_series()
+        self._style_attention()
         if self.result:
             self._show(self.result)
 
     def shutdown(self) -> None:
         self.watch.set_active(False)
         self.analyst.shutdown()
+
+
+def _token_label(token: str) -> str:
+    """A token as an axis label: a space made visible, a long word cut."""
+    if not token.strip():
+        return "\u2423"
+    return token if len(token) <= TOKEN_LABEL else token[:TOKEN_LABEL - 1] + "\u2026"
 
 
 def _ordinal(n: int) -> str:
