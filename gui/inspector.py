@@ -454,6 +454,13 @@ def dataset_preview(settings: DatasetSettings) -> dict[str, Any]:
             y = next(iter(y.values()))
         xs.append(np.asarray(x, dtype=np.float32))
         ys.append(np.asarray(y))
+    if kind == "tabular":  # the table reads in the file's own units, not standardized ones
+        try:
+            xs = [bundle.raw_features(x).astype(np.float32) for x in xs]
+            if bundle.task == "regression":
+                ys = [bundle.raw_targets(y) for y in ys]
+        except ValueError:  # statistics of another shape (a windowed series): keep as trained
+            pass
     texts = []
     if bundle.input_dtype == "long" and getattr(bundle, "tokenizer", ""):
         kind = "text"  # token ids read back as words (or characters)

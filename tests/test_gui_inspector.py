@@ -275,3 +275,18 @@ def test_task_note_warns_on_a_mismatch_but_not_for_reconstruction(inspector):
                                                   task))
         form.show_task(inspector.project.graph)
         assert form.task_note.isHidden() is not warned, task
+
+
+def test_tabular_preview_reads_in_the_data_units(inspector):
+    """house_prices trains on standardized features; the preview shows square metres and
+    prices, as the user knows them."""
+    inspector.show_nodes([])
+    form = inspector.project_form
+    form.dataset_combo.setCurrentIndex(form.dataset_combo.findData("house_prices"))
+    form.wait_preview()
+    table = form.preview.table
+    assert table.horizontalHeaderItem(0).text() == "size_m2"
+    sizes = [float(table.item(row, 0).text()) for row in range(table.rowCount())]
+    assert all(size > 20 for size in sizes)  # square metres, not z-scores
+    prices = [table.item(row, table.columnCount() - 1).text() for row in range(table.rowCount())]
+    assert all(not price.startswith("-") for price in prices)
