@@ -385,3 +385,19 @@ def test_dataset_info_knows_2d_data():
     info = dataset_info(DatasetSettings(name="spirals"))
     assert info["input_shape"] == (2,) and info["task"] == "classification"
     assert len(info["samples"]["indices"]) == 16
+
+
+def test_styled_axes_never_rescale_small_values(qapp):
+    """pyqtgraph 0.14 rescales a labelled axis over (0, 1) by 1000 even with the SI prefix
+    off, and setLabel resets the guard; a styled axis keeps reading 0..0.3 as 0..0.3."""
+    import pyqtgraph as pg
+
+    from gui.panels.plotting import style_axis
+
+    axis = pg.AxisItem("right")
+    style_axis(axis, "weight")
+    axis.setLabel("weight again")
+    axis.setRange(0.0, 0.3)
+    assert axis.autoSIPrefixScale == 1.0
+    assert max(float(v) for v in axis.tickStrings([0.1, 0.2, 0.3], axis.autoSIPrefixScale,
+                                                  0.1)) <= 0.3

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui import style, theme
+from gui.panels.plotting import no_si_prefix
 
 REDRAW_HZ = 30  # at most; what the user does (hover, options, a new epoch) shows this fast
 STREAM_HZ = 10  # while only new batch losses arrive: a growing curve needs no more
@@ -320,7 +321,7 @@ class MetricsPanel(QWidget):
         plot.titleLabel.hide()
         plot.titleLabel = legend
         plot.layout.addItem(legend, 0, 1)
-        plot.getAxis("left").enableAutoSIPrefix(False)  # no "(x0.001)" in the label
+        no_si_prefix(plot.getAxis("left"))
         return plot
 
     # -- wiring ---------------------------------------------------------------------------------

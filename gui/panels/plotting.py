@@ -158,6 +158,17 @@ def css_size(size: str = "small") -> str:
     return f"{style.font(size).pointSizeF():.1f}pt"
 
 
+def no_si_prefix(axis: pg.AxisItem) -> None:
+    """Tick values as they are: "(x0.001)" next to a label reads as noise. pyqtgraph 0.14
+    still rescales a labelled axis whose range lies within (0, 1) after
+    ``enableAutoSIPrefix(False)`` (a colour bar of 0..0.3 read 0..300), and every
+    ``setLabel`` resets its prefix ranges; so this axis reports no range where a prefix
+    applies, whatever is set later."""
+    axis.enableAutoSIPrefix(False)
+    axis.getSIPrefixEnableRanges = lambda: ()
+    axis.updateAutoSIPrefix()
+
+
 def style_axis(axis: pg.AxisItem, label: str | None = None, units: str | None = None) -> None:
     """Theme pens, the small tick font, no SI prefix, and an axis title when ``label``."""
     t = theme.current()
@@ -168,7 +179,7 @@ def style_axis(axis: pg.AxisItem, label: str | None = None, units: str | None = 
     axis.setPen(pg.mkPen(t.border))
     axis.setTextPen(pg.mkPen(t.text_dim))
     axis.setStyle(tickFont=small_font(), tickLength=-4, tickTextOffset=4)
-    axis.enableAutoSIPrefix(False)  # "(x0.001)" next to a label reads as noise
+    no_si_prefix(axis)
     if label is not None:
         axis.setLabel(label, units=units, color=t.text_dim, **{"font-size": css_size()})
 

@@ -460,12 +460,7 @@ class SequencePanel(QWidget):
         plotting.style_plot(self.attention_plot, x="key: the word attended to",
                             y="query: the word attending")
         self.attention_bar.getViewBox().setBorder(pg.mkPen(t.border))
-        # Colours only: style_axis would call enableAutoSIPrefix(False), which in pyqtgraph
-        # 0.14 still rescales a labelled axis whose range is below 1 (0..0.3 read 0..300).
-        axis = self.attention_bar.getAxis("right")
-        axis.setPen(pg.mkPen(t.border))
-        axis.setTextPen(pg.mkPen(t.text_dim))
-        axis.setLabel("weight", color=t.text_dim, **{"font-size": plotting.css_size()})
+        plotting.style_axis(self.attention_bar.getAxis("right"), "weight")
 
     def _show_attention(self, attention: dict[str, Any] | None) -> None:
         """Fill the layer and sample choosers from a new result, keeping the choices made."""
