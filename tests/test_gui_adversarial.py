@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 from lab_support import train, trained_digits  # noqa: E402
 from PySide6.QtCore import QObject, Signal  # noqa: E402
 
-from resources.examples.make import digits_cnn, house_prices_mlp, spirals_mlp  # noqa: E402
+from resources.examples.make import build, digits_cnn, house_prices_mlp, spirals_mlp  # noqa: E402
 from runtime import session  # noqa: E402
 
 torch.set_num_threads(1)
@@ -324,3 +324,16 @@ def test_task_runner_delivers_results_errors_and_supersedes(qtbot):
     assert runner.wait(WAIT)
     assert failing.state == "failed" and errors == ["node 'fc1': pick a layer with weights"]
     assert bar.label.text() == errors[0] and not bar.cancel_button.isEnabled()
+
+
+def test_token_networks_are_explained_in_words_not_attacked():
+    """Attacks nudge input values; a network that reads token ids gets a sentence instead of
+    a failed background job."""
+    from gui.panels.lab import attack_blocker
+
+    project = build("sentiment_lstm")
+    project.weights = b"trained"  # the blocker reads the graph only
+    for needs in ("attacks", "explanations"):
+        text = attack_blocker(project, needs)
+        assert text is not None and "token ids" in text and "Sequences panel" in text
+    assert attack_blocker(build("digits_cnn"), "attacks") is not None  # untrained

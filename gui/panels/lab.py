@@ -54,6 +54,9 @@ def attack_blocker(project: Any, needs: str = "attacks") -> str | None:
     inputs = graph.nodes_of_type("Input")
     if len(inputs) != 1:
         return f"{needs.capitalize()} need a network with exactly one Input node"
+    if inputs[0].param("dtype") == "long":
+        return (f"{needs.capitalize()} change input values a little, and this network reads "
+                "token ids (whole words); the Sequences panel shows what it reads")
     if not project.weights:
         return NEEDS_WEIGHTS if needs == "attacks" else \
             f"Train the network first: {needs} need trained weights"

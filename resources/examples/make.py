@@ -238,6 +238,31 @@ def sentiment_lstm() -> Project:
     )
 
 
+def sentiment_transformer() -> Project:
+    graph = Graph()
+    words = chain(graph, None, ("Input", {"shape": (REVIEW_LENGTH,), "dtype": "long"}, "review"))
+    encoded = chain(graph, words,
+                    ("Embedding", {"num_embeddings": REVIEW_VOCABULARY, "embedding_dim": 32},
+                     "embed"),
+                    ("TransformerEncoderLayer", {"nhead": 2, "dim_feedforward": 64},
+                     "attention"))
+    reduce = graph.add_node("SequenceReduce", {"mode": "mean"}, name="mean_over_words")
+    connect(graph, encoded, reduce, "in")
+    connect(graph, words, reduce, "mask")
+    chain(graph, reduce, ("Linear", {"out_features": 3}, "logits"),
+          ("Output", {"task": "classification"}, "sentiment"))
+    return _project(
+        "sentiment_transformer", graph,
+        "The sentiment_lstm task read by self-attention instead of an LSTM: every word looks "
+        "at every other word and mixes in what it finds. There is no position encoding, so "
+        "word order is lost. After training, the Sequences panel shows which words each word "
+        "attends to.",
+        DatasetSettings(name="sentiment_reviews", seed=0,
+                        options={"vocab_size": REVIEW_VOCABULARY, "max_length": REVIEW_LENGTH}),
+        TrainingSettings(optimizer="adam", lr=0.003, batch_size=32, epochs=10, seed=0),
+    )
+
+
 def _autoencoder(latent: int, hidden: tuple[int, ...]) -> Graph:
     """Input 1x8x8 -> encoder -> bottleneck ('latent' wide) -> decoder -> 1x8x8 logits."""
     graph = Graph()
@@ -264,7 +289,7 @@ def autoencoder_anomaly_digits() -> Project:
         "reconstruction error flags them (val_roc_auc). Set the threshold in the Autoencoder "
         "panel.",
         DatasetSettings(name="digits_anomaly", seed=0, options={"anomaly": 7}),
-        TrainingSettings(optimizer="adam", lr=0.003, batch_size=32, epochs=15, seed=0),
+        TrainingSettings(optimizer="adam", lr=0.003, batch_size=32, epochs=10, seed=0),
     )
 
 
@@ -275,7 +300,7 @@ def autoencoder_latent2d() -> Project:
         "to a point in the plane. The Autoencoder panel shows those points coloured by digit "
         "beside a PCA of the same images; the digits' labels are never trained on.",
         DatasetSettings(name="digits", seed=0),
-        TrainingSettings(optimizer="adam", lr=0.003, batch_size=32, epochs=15, seed=0),
+        TrainingSettings(optimizer="adam", lr=0.003, batch_size=32, epochs=10, seed=0),
     )
 
 
@@ -290,6 +315,7 @@ EXAMPLES: dict[str, Callable[[], Project]] = {
     "future_context_bilstm": future_context_bilstm,
     "sine_forecast_lstm": sine_forecast_lstm,
     "sentiment_lstm": sentiment_lstm,
+    "sentiment_transformer": sentiment_transformer,
     "autoencoder_anomaly_digits": autoencoder_anomaly_digits,
     "autoencoder_latent2d": autoencoder_latent2d,
     "gan_ring": gan_examples.gan_ring,  # issue 8: GANs (resources/examples/gan.py)
