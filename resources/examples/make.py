@@ -214,53 +214,46 @@ def sine_forecast_lstm() -> Project:
     )
 
 
-def sentiment_lstm() -> Project:
+def _sentiment(name: str, reader: tuple[str, dict[str, Any], str], description: str,
+               lr: float) -> Project:
+    """Review sentiment: words embedded, read by ``reader`` (a layer over the sequence), then
+    the mean over the real words (the token Input masks the padding) to a 3-class head."""
     graph = Graph()
     words = chain(graph, None, ("Input", {"shape": (REVIEW_LENGTH,), "dtype": "long"}, "review"))
-    lstm = chain(graph, words,
+    read = chain(graph, words,
                  ("Embedding", {"num_embeddings": REVIEW_VOCABULARY, "embedding_dim": 32},
                   "embed"),
-                 ("LSTM", {"hidden_size": 32}, "lstm"))
+                 reader)
     reduce = graph.add_node("SequenceReduce", {"mode": "mean"}, name="mean_over_words")
-    connect(graph, lstm, reduce, "in")
+    connect(graph, read, reduce, "in")
     connect(graph, words, reduce, "mask")
     chain(graph, reduce, ("Linear", {"out_features": 3}, "logits"),
           ("Output", {"task": "classification"}, "sentiment"))
     return _project(
-        "sentiment_lstm", graph,
+        name, graph, description,
+        DatasetSettings(name="sentiment_reviews", seed=0,
+                        options={"vocab_size": REVIEW_VOCABULARY, "max_length": REVIEW_LENGTH}),
+        TrainingSettings(optimizer="adam", lr=lr, batch_size=32, epochs=10, seed=0),
+    )
+
+
+def sentiment_lstm() -> Project:
+    return _sentiment(
+        "sentiment_lstm", ("LSTM", {"hidden_size": 32}, "lstm"),
         "Sentiment of short product reviews (satisfied, neutral, dissatisfied). Words become "
         "vectors, an LSTM reads them in order, and the mean of its outputs over the real words "
         "(the token Input masks the padding) feeds the classifier. Colour the words by one "
-        "hidden unit in the Sequences panel.",
-        DatasetSettings(name="sentiment_reviews", seed=0,
-                        options={"vocab_size": REVIEW_VOCABULARY, "max_length": REVIEW_LENGTH}),
-        TrainingSettings(optimizer="adam", lr=0.01, batch_size=32, epochs=10, seed=0),
-    )
+        "hidden unit in the Sequences panel.", lr=0.01)
 
 
 def sentiment_transformer() -> Project:
-    graph = Graph()
-    words = chain(graph, None, ("Input", {"shape": (REVIEW_LENGTH,), "dtype": "long"}, "review"))
-    encoded = chain(graph, words,
-                    ("Embedding", {"num_embeddings": REVIEW_VOCABULARY, "embedding_dim": 32},
-                     "embed"),
-                    ("TransformerEncoderLayer", {"nhead": 2, "dim_feedforward": 64},
-                     "attention"))
-    reduce = graph.add_node("SequenceReduce", {"mode": "mean"}, name="mean_over_words")
-    connect(graph, encoded, reduce, "in")
-    connect(graph, words, reduce, "mask")
-    chain(graph, reduce, ("Linear", {"out_features": 3}, "logits"),
-          ("Output", {"task": "classification"}, "sentiment"))
-    return _project(
-        "sentiment_transformer", graph,
+    return _sentiment(
+        "sentiment_transformer",
+        ("TransformerEncoderLayer", {"nhead": 2, "dim_feedforward": 64}, "attention"),
         "The sentiment_lstm task read by self-attention instead of an LSTM: every word looks "
         "at every other word and mixes in what it finds. There is no position encoding, so "
         "word order is lost. After training, the Sequences panel shows which words each word "
-        "attends to.",
-        DatasetSettings(name="sentiment_reviews", seed=0,
-                        options={"vocab_size": REVIEW_VOCABULARY, "max_length": REVIEW_LENGTH}),
-        TrainingSettings(optimizer="adam", lr=0.003, batch_size=32, epochs=10, seed=0),
-    )
+        "attends to.", lr=0.003)
 
 
 def _autoencoder(latent: int, hidden: tuple[int, ...]) -> Graph:
