@@ -320,7 +320,9 @@ def test_autoencoder_panel_empty_states(qtbot, projects):
 
 
 # -- installing in the window ---------------------------------------------------------------------
-def test_install_adds_both_docks_and_follows_the_project(tmp_path, projects, editor_window):
+def test_install_adds_both_docks_and_follows_the_project(qtbot, tmp_path, projects,
+                                                         editor_window):
+    """And a panel behind another tab computes nothing until it comes to the front."""
     from gui.panels.sequences import install_sequence_panels
 
     window = editor_window
@@ -333,9 +335,30 @@ def test_install_adds_both_docks_and_follows_the_project(tmp_path, projects, edi
     save_project(projects["anomaly"], path)
     assert window.open_project(path, ask=False)
     assert autoencoder.project is window.project and sequences.project is window.project
+    window.resize(1400, 900)
+    window.show()
+    window.show_dock("problems")
+    qtbot.waitExposed(window)
+    qtbot.wait(800)  # longer than the watch's polling interval
+    assert autoencoder.result is None  # tabbed behind Problems: nothing computed
     window.show_dock("autoencoder")
+    qtbot.waitUntil(lambda: autoencoder.result is not None, timeout=60_000)
     assert autoencoder.analyst.wait()
     assert autoencoder.pages.currentWidget() is autoencoder.tabs, autoencoder.message.text()
-    window.undo_stack.setClean()
-    window.persist = False
-    window.close()
+
+
+def test_a_short_attention_map_keeps_its_height_for_the_cells(qtbot, attention_project):
+    """In the default bottom dock the column names and axis titles would leave the map a few
+    pixels tall; below COMPACT_HEIGHT they give way, and come back when there is room."""
+    from gui.panels.sequences import COMPACT_HEIGHT, SequencePanel
+
+    panel = _shown(_panel(qtbot, SequencePanel), attention_project)
+    bottom = panel.attention_plot.getAxis("bottom")
+    panel.resize(1000, 230)
+    qtbot.waitUntil(lambda: panel.attention_view.height() < COMPACT_HEIGHT)
+    qtbot.waitUntil(lambda: bottom.compact)
+    assert not bottom.label.isVisible()
+    assert panel.attention_plot.getViewBox().height() > 0.5 * panel.attention_view.height()
+    panel.resize(1000, 900)
+    qtbot.waitUntil(lambda: not bottom.compact)
+    assert bottom.height() > 20  # the upright words are back

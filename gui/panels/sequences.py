@@ -21,7 +21,7 @@ import math
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QComboBox,
@@ -102,6 +102,9 @@ def legend_html(vmax: float) -> str:
             f'&nbsp;<span style="color:{t.text_dim}">{vmax:+.2f}</span>')
 
 
+COMPACT_HEIGHT = 300  # px of attention map area below which it goes compact
+
+
 class UprightNamesAxis(plotting.IndexAxis):
     """A bottom ``IndexAxis`` whose names stand upright (read bottom to top): a column needs
     one font height instead of one word's width, so every word of a sentence keeps its name
@@ -113,8 +116,18 @@ class UprightNamesAxis(plotting.IndexAxis):
     def _needed(self) -> float:
         return QFontMetrics(self._font()).height() + 1.0
 
+    compact = False  # no names (a short dock: the map needs the height; hover names a cell)
+
+    def set_compact(self, compact: bool) -> None:
+        if compact != self.compact:
+            self.compact = compact
+            self.set_names(self.count, self.names)
+
     def set_names(self, count: int, names: Any = None) -> None:
         super().set_names(count, names)
+        if self.compact:
+            self.setHeight(int(self._text_offset() + 2))
+            return
         metrics = QFontMetrics(self._font())
         widest = max((metrics.horizontalAdvance(self._label(i)) for i in range(self.count)),
                      default=0)
@@ -128,6 +141,8 @@ class UprightNamesAxis(plotting.IndexAxis):
         specs = super().generateDrawSpecs(p)
         if specs is None or self.count <= 0:
             return specs
+        if self.compact:
+            return specs[0], specs[1], []
         axis_spec, tick_specs, _flat = specs
         bounds = self.mapRectFromParent(self.geometry())
         low, high = self.range
@@ -283,6 +298,7 @@ class SequencePanel(QWidget):
         self.attention_bar = plotting.make_colorbar(self.attention_view.ci,
                                                     self.attention_image, label="weight")
         self.attention_view.scene().sigMouseMoved.connect(self._hover_attention)
+        self.attention_view.installEventFilter(self)  # resizes: compact in a short dock
         box.addWidget(self.attention_view, 1)
         self.attention_readout = QLabel(ATTENTION_HINT)
         self.attention_readout.setObjectName("sequences_attention_readout")
@@ -452,6 +468,20 @@ class SequencePanel(QWidget):
                             "over these words; hover a word for its value")
 
     # -- attention -------------------------------------------------------------------------------
+    def eventFilter(self, watched: Any, event: Any) -> bool:  # noqa: N802 - Qt override
+        if watched is self.attention_view and event.type() == QEvent.Type.Resize:
+            self._fit_attention()
+        return super().eventFilter(watched, event)
+
+    def _fit_attention(self) -> None:
+        """Below COMPACT_HEIGHT the map drops its column names and axis titles: in the
+        default bottom dock they left the map a few pixels tall. The rows keep their names
+        and the hover read-out names both words of a cell."""
+        compact = self.attention_view.height() < COMPACT_HEIGHT
+        self.attention_plot.getAxis("bottom").set_compact(compact)
+        for side in ("left", "bottom"):
+            self.attention_plot.getAxis(side).showLabel(not compact)
+
     def _style_attention(self) -> None:
         import pyqtgraph as pg
 
@@ -461,6 +491,7 @@ class SequencePanel(QWidget):
                             y="query: the word attending")
         self.attention_bar.getViewBox().setBorder(pg.mkPen(t.border))
         plotting.style_axis(self.attention_bar.getAxis("right"), "weight")
+        self._fit_attention()  # styling shows the axis titles again
 
     def _show_attention(self, attention: dict[str, Any] | None) -> None:
         """Fill the layer and sample choosers from a new result, keeping the choices made."""

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtWidgets import QWidget
 
 Work = Callable[[Any, Any], Any]
 
@@ -147,7 +148,11 @@ class Analyst(QObject):
 
 class ProjectWatch(QObject):
     """Emits ``stale()`` when the watched project's key changes, checked every
-    ``interval_ms`` while ``active`` (the panel is visible) and at once on ``check()``."""
+    ``interval_ms`` while ``active`` (the panel is visible) and at once on ``check()``.
+
+    A panel whose dock sits behind another tab counts as visible to Qt; the watch looks only
+    while its parent widget is really on screen, so hidden panels never recompute (a run's
+    end would otherwise start every panel's analysis at once)."""
 
     stale = Signal()
 
@@ -167,17 +172,23 @@ class ProjectWatch(QObject):
     def set_active(self, active: bool) -> None:
         if active:
             self.timer.start()
-            self.check()
+            QTimer.singleShot(0, self, self.check)  # once the dock's layout has settled
         else:
             self.timer.stop()
 
     def check(self) -> None:
-        if self.project is None:
+        if self.project is None or not self._on_screen():
             return
         key = project_key(self.project)
         if key != self.key:
             self.key = key
             self.stale.emit()
+
+    def _on_screen(self) -> bool:
+        widget = self.parent()
+        if not isinstance(widget, QWidget):
+            return True
+        return widget.isVisible() and not widget.visibleRegion().isEmpty()
 
 
 # -- drawing helpers shared by the two panels -----------------------------------------------------
