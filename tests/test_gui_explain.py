@@ -128,3 +128,25 @@ def test_canvas_selection_picks_the_layer(qtbot, tmp_path, project, editor_windo
     window.persist = False
     window.undo_stack.setClean()
     window.close()
+
+
+def test_explain_behind_another_tab_waits_until_raised(qtbot, tmp_path, project, editor_window):
+    """A dock behind another tab counts as visible to Qt; explaining is left until the user
+    brings the panel to the front."""
+    from gui.panels.lab import install_lab_panels
+
+    window = editor_window
+    path = tmp_path / "digits.plexus"
+    save_project(project, path)
+    _adversarial, explain = install_lab_panels(window)
+    window.resize(1400, 900)
+    window.show()
+    window.show_dock("problems")
+    qtbot.waitExposed(window)
+    assert window.open_project(str(path), ask=False)
+    qtbot.wait(1500)
+    assert explain.saliency is None and not explain.runner.active("saliency")
+    window.show_dock("explain")
+    qtbot.waitUntil(lambda: explain.saliency is not None, timeout=WAIT)
+    explain.shutdown()
+    window.adversarial.shutdown()

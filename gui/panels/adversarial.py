@@ -58,6 +58,7 @@ from gui.panels.adversarial_views import (
     outlined_thumbnail,
 )
 from gui.panels.lab import class_name, display_image, grey_lut, signed_map
+from gui.panels.visibility import on_screen
 from gui.tasks import TaskBar, TaskRunner
 
 FGSM_COLOR = "#4c9be8"
@@ -532,7 +533,7 @@ class AdversarialPanel(QWidget):
         self._set_blocker(lab.attack_blocker(self.project))
         if self.controller is not None:
             self._probe_timer.start()
-        if self.blocker is None and self._dirty and self.isVisible():
+        if self.blocker is None and self._dirty and on_screen(self):
             self.refresh()
 
     def _set_blocker(self, text: str | None) -> None:
@@ -565,13 +566,13 @@ class AdversarialPanel(QWidget):
     def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt override)
         super().showEvent(event)
         self.came_into_view(True)
-        if self.blocker is None and self._dirty:
-            QTimer.singleShot(0, self.refresh)
 
     def came_into_view(self, visible: bool) -> None:
         """Shown, or its dock's tab brought to the front (which sends no show event)."""
         if not visible:
             return
+        if self.blocker is None and self._dirty:
+            QTimer.singleShot(0, self.refresh)
         if not self._seen:
             QTimer.singleShot(0, self._check_seen)
         if self._live_stale:
@@ -581,7 +582,7 @@ class AdversarialPanel(QWidget):
     def _check_seen(self) -> None:
         """Seen means on screen: a dock laid out behind another tab is shown for a moment
         while the window builds its layout, and that must not turn the live attack on."""
-        if self._seen or not self._on_screen():
+        if self._seen or not on_screen(self):
             return
         self._seen = True
         if self.controller is not None:
@@ -655,7 +656,7 @@ class AdversarialPanel(QWidget):
             self._draw_eps_line()
 
     def _auto_attack(self) -> None:
-        if self.blocker is None and self.isVisible():
+        if self.blocker is None and on_screen(self):
             self.run_attack()
         else:
             self._dirty = True
@@ -1066,13 +1067,10 @@ class AdversarialPanel(QWidget):
         self.live_payload = payload
         if self.blocker is not None and not self._pages_shown:
             self._set_blocker(self.blocker)  # the first run's live page opens
-        if self._on_screen():
+        if on_screen(self):
             self.render_live()
         else:
             self._live_stale = True
-
-    def _on_screen(self) -> bool:
-        return self.isVisible() and not self.visibleRegion().isEmpty()
 
     @property
     def _pages_shown(self) -> bool:

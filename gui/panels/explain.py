@@ -34,6 +34,7 @@ from gui import style, theme
 from gui.panels import lab
 from gui.panels import plotting as P
 from gui.panels.lab import class_name, display_image, grey_lut, signed_map
+from gui.panels.visibility import on_screen
 from gui.tasks import TaskBar, TaskRunner
 
 ACTMAX_TYPES = ("Conv1d", "Conv2d", "ConvTranspose2d", "Linear")
@@ -246,7 +247,7 @@ class ExplainPanel(QWidget):
         self._set_blocker(lab.attack_blocker(self.project, needs="explanations"))
         if self.project is not None:
             self._fill_layers()
-        if self.blocker is None and self._dirty and self.isVisible():
+        if self.blocker is None and self._dirty and on_screen(self):
             self.refresh()
 
     def _set_blocker(self, text: str | None) -> None:
@@ -263,7 +264,12 @@ class ExplainPanel(QWidget):
 
     def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt override)
         super().showEvent(event)
-        if self.blocker is None and self._dirty:
+        self.came_into_view(True)
+
+    def came_into_view(self, visible: bool) -> None:
+        """Shown, or its dock's tab brought to the front (which sends no show event): explain
+        what changed while it was out of sight."""
+        if visible and self.blocker is None and self._dirty:
             QTimer.singleShot(0, self.refresh)
 
     def refresh(self) -> None:
@@ -302,11 +308,11 @@ class ExplainPanel(QWidget):
             return
         if index != self.layer_combo.currentIndex():
             self.layer_combo.setCurrentIndex(index)  # runs _layer_picked
-        elif self.actmax_node != int(ids[0]) and self.blocker is None and self.isVisible():
+        elif self.actmax_node != int(ids[0]) and self.blocker is None and on_screen(self):
             self.run_actmax()
 
     def _layer_picked(self, _index: int) -> None:
-        if self.blocker is None and self.isVisible():
+        if self.blocker is None and on_screen(self):
             self.run_actmax()
 
     # -- preparing ------------------------------------------------------------------------------
@@ -369,7 +375,7 @@ class ExplainPanel(QWidget):
         self._debounce.start()
 
     def _auto_saliency(self) -> None:
-        if self.blocker is None and self.isVisible():
+        if self.blocker is None and on_screen(self):
             self.run_saliency()
         else:
             self._dirty = True

@@ -292,7 +292,8 @@ def install_lab_panels(window: Any, controller: Any = None) -> tuple[Any, Any]:
     window.add_panel(adversarial, "Adversarial", BOTTOM, "adversarial")
     window.add_panel(explain, "Explain", BOTTOM, "explain")
     adversarial.bind_window(window)
-    window.docks["adversarial"].visibilityChanged.connect(adversarial.came_into_view)
+    for key, panel in (("adversarial", adversarial), ("explain", explain)):
+        window.docks[key].visibilityChanged.connect(panel.came_into_view)
     explain.bind_window(window)
     if controller is not None:
         adversarial.bind_controller(controller)

@@ -31,6 +31,7 @@ from gui.panels.confusion import EMPTY_TEXT as CONFUSION_EMPTY
 from gui.panels.confusion import ConfusionPanel
 from gui.panels.filters import FiltersPanel
 from gui.panels.histograms import HistogramsPanel
+from gui.panels.visibility import on_screen
 
 BOTTOM = Qt.DockWidgetArea.BottomDockWidgetArea
 PANELS = (("filters", "Filters"), ("activations", "Activations"), ("boundary", "Boundary"),
@@ -225,8 +226,7 @@ class ProbeMonitor(QObject):
 
     def visible(self, key: str) -> bool:
         """A panel the user can see right now (not closed, not behind another tab)."""
-        panel = self.panels[key]
-        return panel.isVisible() and not panel.visibleRegion().isEmpty()
+        return on_screen(self.panels[key])
 
     def _dock_visibility(self, visible: bool) -> None:
         key = self._docks.get(self.sender())

@@ -27,6 +27,8 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
+from gui.panels.visibility import on_screen
+
 Work = Callable[[Any, Any], Any]
 
 
@@ -177,18 +179,13 @@ class ProjectWatch(QObject):
             self.timer.stop()
 
     def check(self) -> None:
-        if self.project is None or not self._on_screen():
+        widget = self.parent()
+        if self.project is None or (isinstance(widget, QWidget) and not on_screen(widget)):
             return
         key = project_key(self.project)
         if key != self.key:
             self.key = key
             self.stale.emit()
-
-    def _on_screen(self) -> bool:
-        widget = self.parent()
-        if not isinstance(widget, QWidget):
-            return True
-        return widget.isVisible() and not widget.visibleRegion().isEmpty()
 
 
 # -- drawing helpers shared by the two panels -----------------------------------------------------
