@@ -282,7 +282,7 @@ def autoencoder_anomaly_digits() -> Project:
         "reconstruction error flags them (val_roc_auc). Set the threshold in the Autoencoder "
         "panel.",
         DatasetSettings(name="digits_anomaly", seed=0, options={"anomaly": 7}),
-        TrainingSettings(optimizer="adam", lr=0.003, batch_size=32, epochs=10, seed=0),
+        TrainingSettings(optimizer="adam", lr=0.003, batch_size=32, epochs=15, seed=0),
     )
 
 
@@ -293,7 +293,7 @@ def autoencoder_latent2d() -> Project:
         "to a point in the plane. The Autoencoder panel shows those points coloured by digit "
         "beside a PCA of the same images; the digits' labels are never trained on.",
         DatasetSettings(name="digits", seed=0),
-        TrainingSettings(optimizer="adam", lr=0.003, batch_size=32, epochs=10, seed=0),
+        TrainingSettings(optimizer="adam", lr=0.003, batch_size=32, epochs=15, seed=0),
     )
 
 
