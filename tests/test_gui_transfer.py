@@ -130,7 +130,7 @@ def test_menu_action_runs_the_dialog(qtbot, window, source_path, monkeypatch):
 
 def test_dataset_preview_of_a_multi_target_set_labels_by_the_first_head(qtbot):
     from graph.settings import DatasetSettings
-    from gui.inspector import DatasetPreview, dataset_preview
+    from gui.dataset_preview import DatasetPreview, dataset_preview
 
     data = dataset_preview(DatasetSettings(name="digits_multitask", seed=0))
     preview = DatasetPreview()
