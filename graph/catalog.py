@@ -338,6 +338,14 @@ LAYERS: tuple[LayerSpec, ...] = (
         summary="{mode}",
     ),
     LayerSpec(
+        "PositionalEncoding", "recurrent", "Positional encoding",
+        "Adds each step's position to a sequence (N x L x F), so a Transformer encoder can "
+        "tell word order: fixed sines and cosines, or one learned vector per position.",
+        params=(Param("kind", CHOICE, "sinusoidal", "Fixed sinusoids (nothing to train) or "
+                      "learned position vectors.", choices=("sinusoidal", "learned")),),
+        inferred=(("length", 1), ("features", -1)), summary="{kind}",
+    ),
+    LayerSpec(
         "TransformerEncoderLayer", "recurrent", "Transformer encoder",
         "Self-attention and a feed-forward block over a sequence (N x L x D).",
         params=(

@@ -47,6 +47,7 @@ RANKS: dict[str, tuple[tuple[int, ...], str]] = {
     "GRU": ((3,), "a sequence N x L x F"),
     "TransformerEncoderLayer": ((3,), "a sequence N x L x F"),
     "SequenceReduce": ((3,), "a sequence N x L x F"),
+    "PositionalEncoding": ((3,), "a sequence N x L x F"),
 }
 _SUFFIX_RANKS = {"1d": ((3,), "N x C x L input"), "2d": ((4,), "N x C x H x W input"),
                  "3d": ((5,), "N x C x D x H x W input")}
@@ -144,6 +145,46 @@ class SequenceReduce(nn.Module):
         return f"mode={self.mode!r}"
 
 
+class PositionalEncoding(nn.Module):
+    """Adds to each step of a sequence (N x L x F) a vector that says where the step is.
+
+    Self-attention sees all steps at once and in no order: without this, "not good, bad" and
+    "not bad, good" read the same. ``kind="sinusoidal"`` adds fixed sines and cosines of
+    geometrically spaced frequencies (Vaswani et al., 2017); ``kind="learned"`` adds one
+    trained vector per position (as BERT does). ``length`` is the longest sequence it takes.
+    """
+
+    KINDS = ("sinusoidal", "learned")
+
+    def __init__(self, length: int, features: int, kind: str = "sinusoidal") -> None:
+        super().__init__()
+        if kind not in self.KINDS:
+            raise ValueError(f"kind must be one of {', '.join(self.KINDS)}, not {kind!r}")
+        self.kind = kind
+        if kind == "learned":
+            self.position = nn.Parameter(torch.randn(length, features))  # as nn.Embedding
+            return
+        steps = torch.arange(length, dtype=torch.float32).unsqueeze(1)
+        rates = 10000.0 ** (-torch.arange(0, features, 2, dtype=torch.float32) / features)
+        table = torch.zeros(length, features)
+        table[:, 0::2] = torch.sin(steps * rates)
+        table[:, 1::2] = torch.cos(steps * rates[:features // 2])
+        self.register_buffer("position", table, persistent=False)  # rebuilt, never saved
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not x.is_floating_point():
+            raise ValueError("receives integer token ids; add an Embedding before it")
+        if x.dim() != 3:
+            raise ValueError(f"expected a sequence N x L x F, got {x.dim()}-D input")
+        if x.shape[1] > self.position.shape[0]:
+            raise ValueError(f"knows {self.position.shape[0]} positions but receives "
+                             f"{x.shape[1]} steps")
+        return x + self.position[:x.shape[1]]
+
+    def extra_repr(self) -> str:
+        return f"kind={self.kind!r}"
+
+
 class Reshape(nn.Module):
     """Gives each sample a new shape; the batch dimension is kept as it is."""
 
@@ -199,6 +240,8 @@ def build_module(spec: LayerSpec, params: dict[str, Any],
         return Reshape(tuple(kwargs["shape"]))
     if spec.id == "SequenceReduce":
         return SequenceReduce(str(kwargs["mode"]))
+    if spec.id == "PositionalEncoding":
+        return PositionalEncoding(**kwargs)
     if spec.torch_class is None:
         raise ValueError(f"layer type {spec.id} has no torch class and no runtime implementation")
     return getattr(nn, spec.torch_class)(**kwargs)

@@ -59,8 +59,8 @@ def with_weights(project: Project, seed: int = 0) -> Project:
 
 def mixed_design() -> Project:
     """Every kind of node the exporter treats specially: token input, the recurrent wrapper
-    (sequence, last, bidirectional, relu RNN), a transformer layer, a three-input Add, Concat,
-    Reshape, Multiply, BatchNorm, and two Output heads."""
+    (sequence, last, bidirectional, relu RNN), learned positions and a transformer layer, a
+    three-input Add, Concat, Reshape, Multiply, BatchNorm, and two Output heads."""
     g = Graph()
     tok = chain(g, None, ("Input", {"shape": (6,), "dtype": "long"}, "tokens"),
                 ("Embedding", {"num_embeddings": 50, "embedding_dim": 8}, "embed"))
@@ -69,7 +69,8 @@ def mixed_design() -> Project:
                          "gru"))
     rnn = chain(g, tok, ("RNN", {"hidden_size": 8, "nonlinearity": "relu", "num_layers": 2},
                          "rnn"))
-    encoder = chain(g, tok, ("TransformerEncoderLayer",
+    encoder = chain(g, tok, ("PositionalEncoding", {"kind": "learned"}, "where"),
+                    ("TransformerEncoderLayer",
                              {"nhead": 2, "dim_feedforward": 16, "dropout": 0.0}, "encoder"))
     total = g.add_node("Add", name="sum3")
     for port, src in zip(("in1", "in2", "in3"), (lstm, rnn, encoder), strict=True):

@@ -166,35 +166,51 @@ def digits_resnet() -> Project:
 
 
 # -- sequences and autoencoders (issue 5) --------------------------------------------------------
-def _future_context(name: str, bidirectional: bool) -> Project:
+def _future_context(name: str, readers: list[Layer], description: str, lr: float = 0.01,
+                    epochs: int = 6) -> Project:
+    """Tag each name of a sentence from the word after it; ``readers`` read the embedded
+    words and give each step a vector for the per-step classifier."""
     graph = Graph()
     chain(graph, None,
           ("Input", {"shape": (CONTEXT_LENGTH,), "dtype": "long"}, "words"),
           ("Embedding", {"num_embeddings": CONTEXT_VOCABULARY, "embedding_dim": 16}, "embed"),
-          ("LSTM", {"hidden_size": 32, "bidirectional": bidirectional}, "lstm"),
+          *readers,
           ("Linear", {"out_features": 2}, "per_step"),
           ("Output", {"task": "tagging"}, "role"))
-    if bidirectional:
-        text = ("The same tagger with a bidirectional LSTM: one direction reads the sentence "
-                "forwards, the other backwards, so at each name it already knows the words "
-                "after it and tags almost every name right. Compare with future_context_lstm.")
-    else:
-        text = ("Tag each name as a character of a novel or an actor on screen. Only the word "
-                "after a name tells which, and this LSTM reads left to right, so it can only "
-                "guess (about 50%). Compare with future_context_bilstm.")
     return _project(
-        name, graph, text,
+        name, graph, description,
         DatasetSettings(name="future_context", samples=1000, seed=0),
-        TrainingSettings(optimizer="adam", lr=0.01, batch_size=32, epochs=6, seed=0),
+        TrainingSettings(optimizer="adam", lr=lr, batch_size=32, epochs=epochs, seed=0),
     )
 
 
 def future_context_lstm() -> Project:
-    return _future_context("future_context_lstm", bidirectional=False)
+    return _future_context(
+        "future_context_lstm", [("LSTM", {"hidden_size": 32}, "lstm")],
+        "Tag each name as a character of a novel or an actor on screen. Only the word after a "
+        "name tells which, and this LSTM reads left to right, so it can only guess (about "
+        "50%). Compare with future_context_bilstm.")
 
 
 def future_context_bilstm() -> Project:
-    return _future_context("future_context_bilstm", bidirectional=True)
+    return _future_context(
+        "future_context_bilstm", [("LSTM", {"hidden_size": 32, "bidirectional": True}, "lstm")],
+        "The same tagger with a bidirectional LSTM: one direction reads the sentence forwards, "
+        "the other backwards, so at each name it already knows the words after it and tags "
+        "almost every name right. Compare with future_context_lstm.")
+
+
+def future_context_transformer() -> Project:
+    return _future_context(
+        "future_context_transformer",
+        [("PositionalEncoding", {"kind": "sinusoidal"}, "positions"),
+         ("TransformerEncoderLayer", {"nhead": 2, "dim_feedforward": 32, "dropout": 0.0},
+          "attention")],
+        "The same tagger with self-attention: every word sees the whole sentence at once. "
+        "The positional encoding tells it which word comes right after each name; delete it "
+        "(connect embed to attention) and accuracy stalls near 72%, since attention alone "
+        "cannot tell the word after a name from any other word of the sentence.",
+        lr=0.005, epochs=15)
 
 
 def sine_forecast_lstm() -> Project:
@@ -214,16 +230,16 @@ def sine_forecast_lstm() -> Project:
     )
 
 
-def _sentiment(name: str, reader: tuple[str, dict[str, Any], str], description: str,
+def _sentiment(name: str, readers: list[Layer], description: str,
                lr: float) -> Project:
-    """Review sentiment: words embedded, read by ``reader`` (a layer over the sequence), then
+    """Review sentiment: words embedded, read by ``readers`` (layers over the sequence), then
     the mean over the real words (the token Input masks the padding) to a 3-class head."""
     graph = Graph()
     words = chain(graph, None, ("Input", {"shape": (REVIEW_LENGTH,), "dtype": "long"}, "review"))
     read = chain(graph, words,
                  ("Embedding", {"num_embeddings": REVIEW_VOCABULARY, "embedding_dim": 32},
                   "embed"),
-                 reader)
+                 *readers)
     reduce = graph.add_node("SequenceReduce", {"mode": "mean"}, name="mean_over_words")
     connect(graph, read, reduce, "in")
     connect(graph, words, reduce, "mask")
@@ -239,7 +255,7 @@ def _sentiment(name: str, reader: tuple[str, dict[str, Any], str], description: 
 
 def sentiment_lstm() -> Project:
     return _sentiment(
-        "sentiment_lstm", ("LSTM", {"hidden_size": 32}, "lstm"),
+        "sentiment_lstm", [("LSTM", {"hidden_size": 32}, "lstm")],
         "Sentiment of short product reviews (satisfied, neutral, dissatisfied). Words become "
         "vectors, an LSTM reads them in order, and the mean of its outputs over the real words "
         "(the token Input masks the padding) feeds the classifier. Colour the words by one "
@@ -249,11 +265,12 @@ def sentiment_lstm() -> Project:
 def sentiment_transformer() -> Project:
     return _sentiment(
         "sentiment_transformer",
-        ("TransformerEncoderLayer", {"nhead": 2, "dim_feedforward": 64}, "attention"),
+        [("PositionalEncoding", {"kind": "sinusoidal"}, "positions"),
+         ("TransformerEncoderLayer", {"nhead": 2, "dim_feedforward": 64}, "attention")],
         "The sentiment_lstm task read by self-attention instead of an LSTM: every word looks "
-        "at every other word and mixes in what it finds. There is no position encoding, so "
-        "word order is lost. After training, the Sequences panel shows which words each word "
-        "attends to.", lr=0.003)
+        "at every other word and mixes in what it finds. Attention alone ignores word order, "
+        "so a positional encoding adds each word's place first. After training, the Sequences "
+        "panel shows which words each word attends to.", lr=0.003)
 
 
 def _autoencoder(latent: int, hidden: tuple[int, ...]) -> Graph:
@@ -306,6 +323,7 @@ EXAMPLES: dict[str, Callable[[], Project]] = {
     "digits_resnet": digits_resnet,
     "future_context_lstm": future_context_lstm,
     "future_context_bilstm": future_context_bilstm,
+    "future_context_transformer": future_context_transformer,
     "sine_forecast_lstm": sine_forecast_lstm,
     "sentiment_lstm": sentiment_lstm,
     "sentiment_transformer": sentiment_transformer,
