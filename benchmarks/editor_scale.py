@@ -3,8 +3,10 @@
 Generated networks of 100 and 1000 layers (a chain of Linear/ReLU blocks with a residual Add
 every few layers) are measured side by side in one run:
 
-  edit->diagnostics   push one SetParamCommand, then runtime.shapes.analyze + scene.set_analysis
-                      (what the window does after its debounce), median of several edits
+  edit->diagnostics   push one SetParamCommand and wait for the editor's AnalysisRunner (its
+                      debounce, runtime.shapes.analyze on the GUI thread or a worker) and
+                      scene.set_analysis, median of several edits; analyze and set_analysis
+                      are also timed alone
   build scene         GraphScene over an already loaded graph (every item created)
   open project        load_project of a saved .plexus + building the scene
   pan fps             frames per second while scrolling the 1000-layer canvas, each frame a full
@@ -26,11 +28,13 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from PySide6.QtCore import QEventLoop  # noqa: E402
 from PySide6.QtGui import QUndoStack  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from graph.layout import auto_layout  # noqa: E402
 from graph.model import Edge, Graph  # noqa: E402
+from gui.analysis import DEBOUNCE_MS, AnalysisRunner  # noqa: E402
 from gui.canvas import GraphScene, GraphView  # noqa: E402
 from gui.commands import SetParamCommand  # noqa: E402
 
@@ -74,21 +78,30 @@ def ms(seconds: float) -> str:
 
 def bench_edit(graph: Graph, scene: GraphScene, stack: QUndoStack, node_id: int,
                edits: int = 9) -> tuple[float, float, float]:
+    """Median seconds of (edit -> diagnostics shown, analyze alone, set_analysis alone)."""
     from runtime.shapes import analyze
 
-    scene.set_analysis(analyze(graph))  # warm caches as the running editor has them
+    runner = AnalysisRunner(graph)
+    applied: list[object] = []
+    runner.finished.connect(scene.set_analysis)
+    runner.finished.connect(applied.append)
+    runner.run_now()  # warm caches as the running editor has them
     totals, analyses, draws = [], [], []
     for i in range(edits):
+        count = len(applied)
         t0 = time.perf_counter()
         stack.push(SetParamCommand(graph, node_id, "out_features", 11 + i))
-        analysis = analyze(graph)
+        while len(applied) == count:
+            QApplication.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 5)
+        totals.append(time.perf_counter() - t0)
+        assert runner.last.shapes.outputs[node_id]["out"] == (2, 11 + i)
         t1 = time.perf_counter()
-        scene.set_analysis(analysis)
+        analysis = analyze(graph)
         t2 = time.perf_counter()
-        totals.append(t2 - t0)
-        analyses.append(t1 - t0)
-        draws.append(t2 - t1)
-        assert analysis.shapes.outputs[node_id]["out"] == (2, 11 + i)
+        scene.set_analysis(analysis)
+        analyses.append(t2 - t1)
+        draws.append(time.perf_counter() - t2)
+    runner.shutdown()
     return statistics.median(totals), statistics.median(analyses), statistics.median(draws)
 
 
@@ -143,8 +156,9 @@ def main() -> None:
             stack = QUndoStack()
             scene = GraphScene(graph, stack)
             total, analysis, draw = bench_edit(graph, scene, stack, head)
-            rows.append(f"edit->diagnostics {layers} layers: {ms(total)} "
-                        f"(analyze {ms(analysis)}, set_analysis {ms(draw)})")
+            rows.append(f"edit->diagnostics {layers} layers: {ms(total)} (debounce "
+                        f"{DEBOUNCE_MS} ms; analyze alone {ms(analysis)}, set_analysis alone "
+                        f"{ms(draw)})")
             rows.append(f"build scene {layers} layers: {ms(bench_build(graph))}")
             opened = bench_open(graph, Path(tmp))
             rows.append(f"open project {layers} layers: "

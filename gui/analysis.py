@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 from graph.model import Graph, GraphEvent
 
 FRAME_S = 0.016  # a run slower than this leaves the GUI thread
-DEBOUNCE_MS = 60
+DEBOUNCE_MS = 16  # one frame: the events of one edit (a paste, a drag) coalesce into one run
 
 
 def _analyze(graph: Graph) -> Any:
