@@ -167,10 +167,14 @@ class DatasetPreview(QFrame):
         self.body.setVisible(bool(data["x"]))
 
     def _label_of(self, data: dict[str, Any], y: np.ndarray) -> str:
-        if data["task"] == "classification" and y.size == 1:
-            index = int(y.reshape(-1)[0])
+        if data["task"] == "classification":
+            # one class, or a tag per step of which only the tagged ones (index >= 0) count
             names = data["class_names"]
-            return str(names[index]) if 0 <= index < len(names) else str(index)
+            tags = [int(i) for i in y.reshape(-1) if int(i) >= 0]
+            if y.size > 1 and not tags:
+                return "(no tags)"
+            words = [str(names[i]) if i < len(names) else str(i) for i in tags]
+            return ", ".join(words[:2]) + (", \u2026" if len(words) > 2 else "")
         return ", ".join(forms.format_float(float(v)) for v in y.reshape(-1)[:2])
 
     def _show_images(self, data: dict[str, Any]) -> None:

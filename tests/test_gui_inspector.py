@@ -247,10 +247,14 @@ def test_dataset_form_shows_the_fields_the_set_reads(inspector, dataset, shown, 
     assert visible("val_split") and visible("seed")
 
 
-def test_text_preview_shows_words_and_labels(inspector):
+@pytest.mark.parametrize("dataset, classes", [
+    ("sentiment_reviews", {"satisfied", "neutral", "dissatisfied"}),
+    ("future_context", {"character", "actor"}),  # a tag per name; untagged steps left out
+])
+def test_text_preview_shows_words_and_labels(inspector, dataset, classes):
     inspector.show_nodes([])
     form = inspector.project_form
-    form.dataset_combo.setCurrentIndex(form.dataset_combo.findData("sentiment_reviews"))
+    form.dataset_combo.setCurrentIndex(form.dataset_combo.findData(dataset))
     form.wait_preview()
     data = form.preview.data
     assert data["kind"] == "text" and len(data["texts"]) == len(data["x"]) > 0
@@ -259,7 +263,9 @@ def test_text_preview_shows_words_and_labels(inspector):
     assert table.horizontalHeaderItem(1).text() == "text"
     first = table.item(0, 1).text()
     assert len(first.split()) >= 3 and not any(ch.isdigit() for ch in first.split()[0])
-    assert table.item(0, 0).text() in ("satisfied", "neutral", "dissatisfied")
+    for row in range(table.rowCount()):
+        words = set(table.item(row, 0).text().split(", ")) - {"\u2026"}
+        assert words and words <= classes, table.item(row, 0).text()
 
 
 def test_task_note_warns_on_a_mismatch_but_not_for_reconstruction(inspector):
