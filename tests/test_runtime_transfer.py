@@ -129,7 +129,7 @@ def test_bad_selections_are_refused_with_a_message(source):
 
 
 def test_frozen_imported_layers_do_not_change_while_the_head_trains(source):
-    project = examples.with_training(examples.fewshot_transfer(), epochs=2)
+    project = examples.with_training(examples.fewshot_transfer(freeze=True), epochs=2)
     before = weights_from_bytes(project.weights)
     result = run_training(project)
     assert result.status == "completed", result.message

@@ -137,8 +137,8 @@ def fewshot_scratch(per_class: int = FEWSHOT_PER_CLASS) -> Project:
         fewshot_dataset(per_class), _fewshot_training())
 
 
-def fewshot_transfer(per_class: int = FEWSHOT_PER_CLASS, freeze: bool = True,
-                     lr_mult: float | None = None) -> Project:
+def fewshot_transfer(per_class: int = FEWSHOT_PER_CLASS, freeze: bool = False,
+                     lr_mult: float | None = 0.1) -> Project:
     """The fewshot_scratch network whose trunk (and its trained weights) is imported from
     shapes_source; frozen, or fine-tuned at ``lr_mult`` when ``freeze`` is False."""
     from runtime.transfer import import_layers, trunk_ids
@@ -161,7 +161,9 @@ def fewshot_transfer(per_class: int = FEWSHOT_PER_CLASS, freeze: bool = True,
         f"Transfer learning: the same network and data as fewshot_scratch ({per_class} images "
         "per new shape), but its convolutional trunk comes with the weights shapes_source "
         f"learned on five other shapes ({how}). Edges, corners and strokes carry over, so it "
-        "beats learning from scratch by far.",
+        "beats learning from scratch by far." + ("" if freeze else " To keep the trunk as it "
+                                                  "is and train only the head, tick Freeze on "
+                                                  "its layers."),
         fewshot_dataset(per_class), _fewshot_training())
     result.weights = project.weights
     return result
