@@ -69,3 +69,17 @@ def form_label(text: str, tip: str = "") -> QLabel:
     label.setMinimumHeight(26)  # one field's height, so the text centres on the field
     label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
     return label
+
+
+def align_label_columns(*forms: QFormLayout) -> None:
+    """Give forms stacked on one page one label column: each label as wide as the widest,
+    hidden rows included, so the fields line up and do not shift when a row appears."""
+    labels = []
+    for form in forms:
+        for row in range(form.rowCount()):
+            item = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
+            if item is not None and isinstance(item.widget(), QLabel):
+                labels.append(item.widget())
+    width = max((label.sizeHint().width() for label in labels), default=0)
+    for label in labels:
+        label.setMinimumWidth(max(width, label.minimumWidth()))

@@ -40,7 +40,8 @@ CHOICE_LABELS = {
     "regression": "Regression", "cross_entropy": "Cross-entropy", "bce": "Binary cross-entropy",
     "mse": "Mean squared error", "l1": "Mean absolute error (L1)", "huber": "Huber",
     "float": "float", "long": "long (indices)", "sequence": "Every step (sequence)",
-    "last": "Last step only",
+    "last": "Last step only", "standard": "Standard", "gan": "GAN", "off": "Off",
+    "fgsm": "FGSM", "pgd": "PGD",
 }
 
 
@@ -126,6 +127,8 @@ class FloatEditor(_NoWheelUnlessFocused, QDoubleSpinBox):
         return format_float(value)
 
     def valueFromText(self, text: str) -> float:  # noqa: N802
+        if self.specialValueText() and text.strip() == self.specialValueText():
+            return self.minimum()  # the "auto" shown at the minimum (QAbstractSpinBox's rule)
         try:
             return float(text.strip())
         except ValueError:
@@ -133,6 +136,8 @@ class FloatEditor(_NoWheelUnlessFocused, QDoubleSpinBox):
 
     def validate(self, text: str, pos: int) -> object:
         stripped = text.strip()
+        if self.specialValueText() and stripped == self.specialValueText():
+            return QValidator.State.Acceptable, text, pos
         if stripped in ("", "-", "+", ".", "-.", "+.") or re.fullmatch(
                 r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?", stripped):
             return QValidator.State.Intermediate, text, pos

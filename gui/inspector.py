@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QSignalBlocker, Qt, QThreadPool, QTimer, Signal
@@ -37,7 +38,14 @@ from graph.settings import DatasetSettings, TrainingSettings
 from graph.settings import bounds as settings_bounds
 from gui import forms, style, theme
 from gui.dataset_preview import DatasetPreview, PreviewJob, PreviewSignals
-from gui.form_layout import Pages, dim_label, form_label, make_form, section_label
+from gui.form_layout import (
+    Pages,
+    align_label_columns,
+    dim_label,
+    form_label,
+    make_form,
+    section_label,
+)
 from gui.projects import SetSettingsCommand
 
 # Project settings shown in the form: field -> (label, help). Bounds come from graph.settings.
@@ -74,6 +82,67 @@ FILE_FILTERS = {
 }
 LR_MULT = Param("lr_mult", FLOAT, 1.0, "This layer's learning rate is the project's times "
                 "this factor; 0 stops it learning.", 0.0, 100.0, label="LR multiplier")
+
+
+@dataclass(frozen=True)
+class OptionField:
+    """One entry of ``training.options`` shown in the project form.
+
+    A switch (``switch`` empty, or a CHOICE) is stored only when not its first choice; a field
+    is shown while ``switch`` holds one of ``when`` (and the switch itself is shown). A value
+    equal to the default is removed from the dict, so files stay clean. ``follows``: the
+    default is this training field's value (d_lr follows lr); ``auto``: the runtime derives the
+    default, shown as this text at the widget's minimum.
+    """
+
+    param: Param
+    switch: str = ""
+    when: tuple[str, ...] = ()
+    follows: str = ""
+    auto: str = ""
+
+
+# The options the runtime honours, with its names, defaults and bounds: runtime/gan.py
+# (GanOptions, chosen by mode = "gan") and runtime/attacks.py (adversarial_batch_hook).
+MODE_OPTIONS: tuple[OptionField, ...] = (
+    OptionField(Param("mode", CHOICE, "standard", "Standard trains the network on the dataset; "
+                      "GAN trains the generator group against the discriminator group "
+                      "(right-click a group \u203a GAN role).", choices=("standard", "gan"),
+                      label="Training mode")),
+    OptionField(Param("d_steps", INT, 1, "Discriminator updates for each generator update.",
+                      1, 100, label="D steps per G"), "mode", ("gan",)),
+    OptionField(Param("d_lr", FLOAT, None, "The discriminator's learning rate; the project's "
+                      "learning rate unless set.", 1e-8, 10.0, label="D learning rate"),
+                "mode", ("gan",), follows="lr"),
+    OptionField(Param("g_lr", FLOAT, None, "The generator's learning rate; the project's "
+                      "learning rate unless set.", 1e-8, 10.0, label="G learning rate"),
+                "mode", ("gan",), follows="lr"),
+    OptionField(Param("label_smoothing", FLOAT, 0.1, "One-sided label smoothing: real samples' "
+                      "target is 1 minus this, which keeps the discriminator from growing "
+                      "overconfident.", 0.0, 0.5, label="Label smoothing"), "mode", ("gan",)),
+    OptionField(Param("beta1", FLOAT, 0.5, "Adam's first momentum for both networks; 0.5 is "
+                      "the usual GAN choice.", 0.0, 0.999, label="Adam \u03b21"),
+                "mode", ("gan",)),
+    OptionField(Param("r1", FLOAT, 0.0, "Weight of an R1 gradient penalty on real samples: "
+                      "steadies the discriminator and keeps the generator from dropping "
+                      "modes; 0 turns it off.", 0.0, 1000.0, label="R1 penalty"),
+                "mode", ("gan",)),
+)
+ADVERSARIAL_OPTIONS: tuple[OptionField, ...] = (
+    OptionField(Param("adversarial", CHOICE, "off", "Train on attacked inputs too, so the "
+                      "network resists small adversarial changes: FGSM (one step) or PGD "
+                      "(iterated, stronger, slower).", choices=("off", "fgsm", "pgd"),
+                      label="Adversarial training"), "mode", ("standard",)),
+    OptionField(Param("adv_share", FLOAT, 0.5, "Share of each batch replaced by attacked "
+                      "inputs.", 0.0, 1.0, label="Attacked share"),
+                "adversarial", ("fgsm", "pgd")),
+    OptionField(Param("adv_eps", FLOAT, None, "Largest change of an input, in data units; "
+                      "auto is a tenth of the data's value range.", 0.0, 1e6,
+                      label="Epsilon (\u03b5)"), "adversarial", ("fgsm", "pgd"), auto="auto"),
+    OptionField(Param("adv_steps", INT, 7, "PGD: attack steps for each batch.", 1, 1000,
+                      label="PGD steps"), "adversarial", ("pgd",)),
+)
+TRAINING_OPTIONS = {f.param.name: f for f in MODE_OPTIONS + ADVERSARIAL_OPTIONS}
 
 
 def settings_param(cls: type, name: str, label: str, help: str) -> Param:
@@ -419,10 +488,16 @@ class ProjectForm(QWidget):
 
         layout.addWidget(section_label("Training"))
         self.training_form = make_form()
+        self.option_editors: dict[str, QWidget] = {}
+        for option in MODE_OPTIONS:
+            self._add_option(option)
         for name, (label, help) in TRAINING_FIELDS.items():
             self._add_field(self.training_form, "training", TrainingSettings, name, label, help)
+        for option in ADVERSARIAL_OPTIONS:
+            self._add_option(option)
         layout.addLayout(self.training_form)
         layout.addStretch(1)
+        align_label_columns(form, self.dataset_form, self.training_form)
 
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
@@ -462,6 +537,58 @@ class ProjectForm(QWidget):
         self.editors[(section, name)] = editor
         form.addRow(form_label(label, help), editor)
 
+    def _add_option(self, option: OptionField) -> None:
+        """A widget for one entry of ``training.options``, built like every other field."""
+        param = option.param
+        editor = forms.make_editor(param, param.minimum if param.default is None
+                                   else param.default)
+        if option.auto:
+            editor.setSpecialValueText(option.auto)
+        editor.committed.connect(lambda v, o=option: self._set_option(o, v))
+        self.option_editors[param.name] = editor
+        self.training_form.addRow(form_label(param.title, param.help), editor)
+
+    def _option_default(self, option: OptionField) -> Any:
+        """The value the runtime uses when the option is absent."""
+        project = self.inspector.project
+        if option.follows and project is not None:
+            return getattr(project.training, option.follows)
+        if option.auto:
+            return option.param.minimum
+        return option.param.default
+
+    def _option_value(self, option: OptionField) -> Any:
+        project = self.inspector.project
+        options = (project.training.options or {}) if project is not None else {}
+        value = options.get(option.param.name)
+        if value is None:
+            return self._option_default(option)
+        if option.param.kind == CHOICE:
+            return str(value).lower()  # the runtime reads "FGSM" as "fgsm"
+        return value
+
+    def _set_option(self, option: OptionField, value: Any) -> None:
+        """One undoable step: the whole options dict, with defaults left out."""
+        project = self.inspector.project
+        if project is None:
+            return
+        options = dict(project.training.options or {})
+        name = option.param.name
+        if _same(value, self._option_default(option)):
+            options.pop(name, None)
+        else:
+            options[name] = value
+        if option.param.kind == CHOICE:  # switched off: drop the options it governed
+            for other in TRAINING_OPTIONS.values():
+                if other.switch == name and value not in other.when:
+                    options.pop(other.param.name, None)
+        if options == (project.training.options or {}):
+            return
+        command = SetSettingsCommand(project, "training", "options", options,
+                                     self.inspector.settings_applied)
+        command.setText(f"Set {option.param.title}")  # the menu reads "Undo Set D steps per G"
+        self.inspector.undo_stack.push(command)
+
     def refresh_theme(self) -> None:
         self.browse.setIcon(style.icon("folder"))
 
@@ -476,6 +603,8 @@ class ProjectForm(QWidget):
         self.path_edit.set_value(project.dataset.path)
         for (section, name), editor in self.editors.items():
             editor.set_value(getattr(getattr(project, section), name))
+        for name, editor in self.option_editors.items():
+            editor.set_value(self._option_value(TRAINING_OPTIONS[name]))
         self._update_visibility()
         self.request_preview()
 
@@ -508,6 +637,13 @@ class ProjectForm(QWidget):
         for name in ("step_size", "gamma"):
             self.training_form.setRowVisible(self.editors[("training", name)],
                                              training.schedule == "step")
+        options_shown: dict[str, bool] = {}
+        for name, option in TRAINING_OPTIONS.items():  # a switch comes before its fields
+            visible = not option.switch or (
+                options_shown.get(option.switch, True)
+                and self._option_value(TRAINING_OPTIONS[option.switch]) in option.when)
+            options_shown[name] = visible
+            self.training_form.setRowVisible(self.option_editors[name], visible)
 
     def show_task(self, graph: Any) -> None:
         """Warn when the Output heads' task differs from the dataset's."""

@@ -10,7 +10,8 @@ from typing import Any
 from gui.panels.autoencoder import has_reconstruction_head
 from gui.panels.gan import is_gan
 
-SEQUENCE_LAYERS = frozenset({"RNN", "LSTM", "GRU", "Embedding", "SequenceReduce"})
+SEQUENCE_LAYERS = frozenset({"RNN", "LSTM", "GRU", "Embedding", "SequenceReduce",
+                             "PositionalEncoding", "TransformerEncoderLayer"})
 SEQUENCE_TASKS = frozenset({"tagging", "forecasting"})
 
 

@@ -27,8 +27,8 @@ from gui.panels import plotting as P
 EMPTY_TEXT = ("Train a GAN to watch its generator and discriminator compete: open the gan_ring "
               "or gan_digits example (File \u203a New from Template) and press Train.")
 NOT_GAN_TEXT = ("This project is not a GAN. A GAN has a generator group and a discriminator "
-                "group (right-click a group \u203a GAN role) and trains with the training "
-                "option mode = gan; the gan_ring example shows one.")
+                "group (right-click a group \u203a GAN role) and trains in GAN mode "
+                "(Inspector \u203a Training mode: GAN); the gan_ring example shows one.")
 UNTRAINED_TEXT = ("Press Train: the losses, the discriminator's accuracy and the generator's "
                   "samples appear here as the two networks compete.")
 G_COLOR = "#f0954a"  # the generator: its loss, its samples
@@ -417,6 +417,19 @@ def install_gan_panel(window: Any, controller: Any) -> GanPanel:
             window.show_dock("gan")
 
     controller.started.connect(started)
+
+    def settings_changed(section: str, field: str) -> None:
+        """Training mode switched in the inspector (or undone): show or leave the GAN view."""
+        project = window.project
+        if (section, field) == ("training", "options") and project is not None \
+                and is_gan(project) != panel.active:
+            panel.set_project(project)
+            if panel.active:  # the user just chose GAN mode: bring its panel up
+                window.show_dock("gan")
+
+    inspector = getattr(window, "inspector", None)
+    if inspector is not None:
+        inspector.settings_changed.connect(settings_changed)
     panel.set_project(window.project)
     window.gan_panel = panel
     return panel
