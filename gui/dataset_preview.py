@@ -190,9 +190,15 @@ class DatasetPreview(QFrame):
             picture.setFixedSize(size, size)
             picture.setPixmap(image_pixmap(x, low, high, size))
             picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            caption = dim_label(self._label_of(data, y), wrap=False)
+            text = self._label_of(data, y)
+            caption = dim_label(text, wrap=False)
             caption.setFont(style.font("small"))
             caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            # a long class name ("hollow_square") elides instead of widening the inspector
+            caption.setFixedWidth(size + 10)
+            caption.setText(caption.fontMetrics().elidedText(
+                text, Qt.TextElideMode.ElideRight, size + 10))
+            caption.setToolTip(text)
             holder = QWidget()
             cell.setContentsMargins(0, 0, 0, 0)
             cell.setSpacing(1)

@@ -224,6 +224,7 @@ class StrEditor(QLineEdit):
         with QSignalBlocker(self):
             self._last = str(value)
             self.setText(self._last)
+            self.setCursorPosition(0)  # a long text shows its beginning
 
     def current(self) -> str:
         return self.text()

@@ -145,6 +145,29 @@ ADVERSARIAL_OPTIONS: tuple[OptionField, ...] = (
 TRAINING_OPTIONS = {f.param.name: f for f in MODE_OPTIONS + ADVERSARIAL_OPTIONS}
 
 
+def option_editor(param: Param, auto: str = "") -> QWidget:
+    """The widget of an options-dict entry; a default of None shows ``auto`` at the minimum."""
+    editor = forms.make_editor(param, param.minimum if param.default is None else param.default)
+    if auto and param.default is None:
+        editor.setSpecialValueText(auto)
+    return editor
+
+
+def shown_option(param: Param, value: Any) -> Any:
+    """An options value as its widget shows it: absent is the default ("auto": the minimum),
+    a list is comma-separated text (or its first number), a number given for a choice its
+    text."""
+    if value is None:
+        return param.minimum if param.default is None else param.default
+    if isinstance(value, (list, tuple)) and param.kind == STR:
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, (list, tuple)) and value and param.kind in (INT, FLOAT):
+        return value[0]
+    if param.kind == CHOICE and not isinstance(value, str):
+        return str(value)
+    return value
+
+
 def settings_param(cls: type, name: str, label: str, help: str) -> Param:
     """A catalog-style declaration of a settings field, so it gets the same widgets."""
     default = getattr(cls(), name)
@@ -497,7 +520,10 @@ class ProjectForm(QWidget):
             self._add_option(option)
         layout.addLayout(self.training_form)
         layout.addStretch(1)
-        align_label_columns(form, self.dataset_form, self.training_form)
+        self.forms = (form, self.dataset_form, self.training_form)
+        self.dataset_option_editors: dict[str, QWidget] = {}
+        self._dataset_params: tuple[Param, ...] = ()
+        align_label_columns(*self.forms)
 
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
@@ -539,14 +565,10 @@ class ProjectForm(QWidget):
 
     def _add_option(self, option: OptionField) -> None:
         """A widget for one entry of ``training.options``, built like every other field."""
-        param = option.param
-        editor = forms.make_editor(param, param.minimum if param.default is None
-                                   else param.default)
-        if option.auto:
-            editor.setSpecialValueText(option.auto)
+        editor = option_editor(option.param, option.auto)
         editor.committed.connect(lambda v, o=option: self._set_option(o, v))
-        self.option_editors[param.name] = editor
-        self.training_form.addRow(form_label(param.title, param.help), editor)
+        self.option_editors[option.param.name] = editor
+        self.training_form.addRow(form_label(option.param.title, option.param.help), editor)
 
     def _option_default(self, option: OptionField) -> Any:
         """The value the runtime uses when the option is absent."""
@@ -582,12 +604,49 @@ class ProjectForm(QWidget):
             for other in TRAINING_OPTIONS.values():
                 if other.switch == name and value not in other.when:
                     options.pop(other.param.name, None)
-        if options == (project.training.options or {}):
+        self._push_options("training", options, option.param.title)
+
+    def _push_options(self, section: str, options: dict[str, Any], title: str) -> None:
+        """One undoable step that sets a section's whole options dict (if it changed)."""
+        project = self.inspector.project
+        if project is None or options == (getattr(project, section).options or {}):
             return
-        command = SetSettingsCommand(project, "training", "options", options,
+        command = SetSettingsCommand(project, section, "options", options,
                                      self.inspector.settings_applied)
-        command.setText(f"Set {option.param.title}")  # the menu reads "Undo Set D steps per G"
+        command.setText(f"Set {title}")  # the Edit menu reads "Undo Set D steps per G"
         self.inspector.undo_stack.push(command)
+
+    # -- dataset options ------------------------------------------------------------------------
+    def _show_dataset_options(self, info: Any) -> None:
+        """Rows for the options the chosen set declares (runtime's Params), rebuilt when the
+        set changes, showing the project's values."""
+        params = tuple(getattr(info, "options", ()) or ())
+        if params != self._dataset_params:
+            for editor in self.dataset_option_editors.values():
+                self.dataset_form.removeRow(editor)
+            self.dataset_option_editors = {}
+            for param in params:
+                editor = option_editor(param, "auto")
+                editor.committed.connect(lambda v, p=param: self._set_dataset_option(p, v))
+                self.dataset_form.addRow(form_label(param.title, param.help), editor)
+                self.dataset_option_editors[param.name] = editor
+            self._dataset_params = params
+            align_label_columns(*self.forms)
+        options = self.inspector.project.dataset.options or {}
+        for param in params:
+            self.dataset_option_editors[param.name].set_value(
+                shown_option(param, options.get(param.name)))
+
+    def _set_dataset_option(self, param: Param, value: Any) -> None:
+        project = self.inspector.project
+        if project is None:
+            return
+        options = dict(project.dataset.options or {})
+        if _same(value, shown_option(param, None)):
+            options.pop(param.name, None)  # the default, or "auto": the builder decides
+        else:
+            options[param.name] = value
+        self._push_options("dataset", options, param.title)
 
     def refresh_theme(self) -> None:
         self.browse.setIcon(style.icon("folder"))
@@ -631,6 +690,7 @@ class ProjectForm(QWidget):
         shown = uses | {"val_split", "seed"}
         for name in DATASET_FIELDS:
             self.dataset_form.setRowVisible(self.editors[("dataset", name)], name in shown)
+        self._show_dataset_options(info)
         training = project.training
         self.training_form.setRowVisible(self.editors[("training", "momentum")],
                                          training.optimizer in ("sgd", "rmsprop"))
@@ -721,8 +781,23 @@ class ProjectForm(QWidget):
             self.name_edit.set_value(project.name)
             self.inspector.status_message.emit("A project name cannot be empty.")
             return
-        self.inspector.undo_stack.push(SetSettingsCommand(
-            project, section, name, value, self.inspector.settings_applied))
+        applied = self.inspector.settings_applied
+        stack = self.inspector.undo_stack
+        command = SetSettingsCommand(project, section, name, value, applied)
+        if (section, name) == ("dataset", "name"):
+            # Another set keeps only the options it reads too, as that set types them
+            # (blobs' classes=3 is no list of shapes): one undo step sets both.
+            declared = {p.name: p for p in getattr(self.datasets.get(value), "options", ())}
+            options = project.dataset.options or {}
+            kept = {k: v for k, v in options.items()
+                    if k in declared and declared[k].check(v) is None}
+            if kept != options:
+                stack.beginMacro(command.text())
+                stack.push(SetSettingsCommand(project, "dataset", "options", kept, applied))
+                stack.push(command)
+                stack.endMacro()
+                return
+        stack.push(command)
 
     def _browse(self) -> None:
         project = self.inspector.project

@@ -23,7 +23,7 @@ def _shapes(**options) -> DatasetSettings:
 def test_registered_as_an_image_classification_set():
     info = DATASETS["shapes"]
     assert (info.task, info.kind) == ("classification", "image")
-    assert {"classes", "channels", "train_per_class"} <= {key for key, _ in info.options}
+    assert {"classes", "channels", "train_per_class"} <= {p.name for p in info.options}
 
 
 def test_shapes_classes_and_value_range():

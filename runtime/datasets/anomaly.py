@@ -13,11 +13,14 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
+from graph.catalog import INT, Param
 from graph.settings import DatasetSettings
 from runtime.datasets.core import DataBundle, DatasetInfo, option_int, register, split_indices
 from runtime.datasets.synthetic import _digits_table
 
 DEFAULT_ANOMALY = 7
+ANOMALY = Param("anomaly", INT, DEFAULT_ANOMALY, "The digit left out of training: the anomaly "
+                "the autoencoder should flag.", 0, 9, label="Anomaly digit")
 
 
 @register(DatasetInfo(
@@ -26,10 +29,9 @@ DEFAULT_ANOMALY = 7
     "every image of the left-out digit, labelled anomaly. Train an autoencoder (Output task "
     "reconstruction) and flag the images it rebuilds badly.",
     "classification", "image",
-    options=(("anomaly", f"the digit left out as the anomaly, 0 to 9; default "
-                         f"{DEFAULT_ANOMALY}"),)))
+    options=(ANOMALY,)))
 def digits_anomaly(settings: DatasetSettings) -> DataBundle:
-    anomaly = option_int(settings, "anomaly", DEFAULT_ANOMALY, 0, 9)
+    anomaly = option_int(settings, ANOMALY)
     pixels, digits = _digits_table()
     images = (pixels / 16.0).reshape(-1, 1, 8, 8).astype(np.float32)
     normal = np.flatnonzero(digits != anomaly)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
+from graph.catalog import Param
 from graph.settings import DatasetSettings
 
 TASKS = ("classification", "regression")
@@ -47,8 +48,11 @@ class DatasetInfo:
     # DatasetSettings fields that matter for this set besides seed and val_split, so a form
     # can show only those.
     uses: tuple[str, ...] = ()
-    # (key, help) for each entry of DatasetSettings.options this set reads.
-    options: tuple[tuple[str, str], ...] = ()
+    # The entries of DatasetSettings.options this set reads, declared like layer parameters
+    # (kind, default, bounds or choices, help), so the inspector builds their widgets and
+    # the builder reads them with option_int / option_choice. A default of None: decided by
+    # the builder ("auto").
+    options: tuple[Param, ...] = ()
 
 
 @dataclass
@@ -283,9 +287,14 @@ def from_arrays(name: str, x: np.ndarray, y: np.ndarray, task: str, settings: Da
 
 # -- reading options ----------------------------------------------------------------------------
 
-def option_int(settings: DatasetSettings, key: str, default: int, low: int, high: int) -> int:
-    """An integer entry of settings.options, checked; DataError naming the option if bad."""
-    value = settings.options.get(key, default)
+def option_int(settings: DatasetSettings, param: Param, default: int | None = None,
+               low: int | None = None) -> int:
+    """The integer option ``param`` declares, checked against its bounds (``low`` overrides
+    the lower one); ``default`` stands in for an "auto" default. DataError names the option."""
+    key = param.name
+    low = int(param.minimum if low is None else low)
+    high = int(param.maximum if param.maximum is not None else 2**62)
+    value = settings.options.get(key, param.default if default is None else default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) \
             or not low <= value <= high:
         raise DataError(f"dataset option '{key}' must be a whole number from {low} to {high}, "
@@ -293,10 +302,12 @@ def option_int(settings: DatasetSettings, key: str, default: int, low: int, high
     return int(value)
 
 
-def option_choice(settings: DatasetSettings, key: str, choices: Sequence[Any]) -> Any:
-    """An entry of settings.options that must be one of ``choices`` (the first is default)."""
-    value = settings.options.get(key, choices[0])
-    if value not in choices:
-        raise DataError(f"dataset option '{key}' must be one of "
-                        f"{', '.join(map(str, choices))}, not {value!r}")
-    return value
+def option_choice(settings: DatasetSettings, param: Param) -> str:
+    """The choice option ``param`` declares (a number given for a choice such as "3" counts
+    as its text)."""
+    value = settings.options.get(param.name, param.default)
+    text = value if isinstance(value, str) or isinstance(value, bool) else str(value)
+    if text not in param.choices:
+        raise DataError(f"dataset option '{param.name}' must be one of "
+                        f"{', '.join(param.choices)}, not {value!r}")
+    return text

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from graph.catalog import INT, Param
 from graph.settings import DatasetSettings
 from runtime.datasets.core import (
     GENERATE_STREAM,
@@ -22,13 +23,15 @@ from runtime.datasets.core import (
 
 RING_RADIUS = 2.0
 RING_MODES = 8
+MODES = Param("modes", INT, RING_MODES, "Gaussian clusters on the ring.", 2, 64,
+              label="Modes")
 STD_PER_NOISE = 0.2  # the default noise 0.1 gives the benchmark's standard deviation, 0.02
 MIN_STD = 1e-3  # noise 0 still has a spread, so "within three standard deviations" means something
 
 
 def ring_modes(settings: DatasetSettings) -> tuple[np.ndarray, float]:
     """(mode centres as a (k, 2) array, standard deviation of each mode) for ``gan_ring``."""
-    k = option_int(settings, "modes", RING_MODES, 2, 64)
+    k = option_int(settings, MODES)
     angles = 2 * np.pi * np.arange(k) / k
     centres = RING_RADIUS * np.stack([np.cos(angles), np.sin(angles)], 1)
     return centres, max(MIN_STD, settings.noise * STD_PER_NOISE)
@@ -40,7 +43,7 @@ def ring_modes(settings: DatasetSettings) -> tuple[np.ndarray, float]:
     "covers every mode or collapses onto a few. Labels are the cluster index (they only colour "
     "the plots). Noise 0.1 gives each cluster a standard deviation of 0.02.",
     "classification", "2d", ("samples", "noise"),
-    options=(("modes", "number of clusters on the ring, 2 to 64; default 8"),)))
+    options=(MODES,)))
 def gan_ring(settings: DatasetSettings) -> DataBundle:
     centres, std = ring_modes(settings)
     rng = np.random.default_rng([settings.seed, GENERATE_STREAM])

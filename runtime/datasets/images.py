@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from graph.catalog import CHOICE, INT, STR, Param
 from graph.settings import DatasetSettings
 from runtime.datasets.core import (
     DataBundle,
@@ -82,7 +83,7 @@ def _image_size(settings: DatasetSettings) -> tuple[int, int]:
 
 def _channels(settings: DatasetSettings, first: Path, folder: str) -> int:
     value = settings.options.get("channels", "auto")
-    named = {"grayscale": 1, "gray": 1, "rgb": 3, 1: 1, 3: 3}
+    named = {"grayscale": 1, "gray": 1, "rgb": 3, 1: 1, 3: 3, "1": 1, "3": 3}
     if value in named and not isinstance(value, bool):
         return named[value]
     if value != "auto":
@@ -107,9 +108,11 @@ def _images_in(folder: Path) -> list[Path]:
     "A folder with one subfolder per class (e.g. photos/cat/1.png, photos/dog/2.jpg). Images "
     "are read from disk as needed, resized, with pixels in [0, 1].",
     "classification", "file", ("path",),
-    options=(("size", "side of the square images fed to the network, or [height, width]; "
-                      "default 32"),
-             ("channels", "auto (default: from the first image), 1 (grayscale) or 3 (RGB)"))))
+    options=(Param("size", INT, 32, "Side of the square images the network sees (each image "
+                   "is resized); a file may also give [height, width].", 4, 1024,
+                   label="Image size"),
+             Param("channels", CHOICE, "auto", "Grey (1) or colour (3); auto follows the first "
+                   "image.", choices=("auto", "1", "3"), label="Channels"))))
 def load_images(settings: DatasetSettings) -> DataBundle:
     root = existing(settings)
     folder = root.name
@@ -257,8 +260,8 @@ def _labels_file(images: Path, settings: DatasetSettings) -> Path:
     "as MNIST and Fashion-MNIST ship them, unpacked. Read lazily through a memory map; byte "
     "pixels are scaled to [0, 1].",
     "classification", "file", ("path",),
-    options=(("labels", "the IDX labels file; default: the file beside the images whose name "
-                        "contains 'labels'"),)))
+    options=(Param("labels", STR, "", "The IDX labels file; empty: the file beside the images "
+                   "whose name contains 'labels'.", label="Labels file"),)))
 def load_idx(settings: DatasetSettings) -> DataBundle:
     images = existing(settings)
     dtype, dims, offset = read_idx_header(images)

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset, TensorDataset
 
+from graph.catalog import CHOICE, Param
 from graph.settings import DatasetSettings
 from runtime.datasets.core import (
     DataBundle,
@@ -49,6 +50,11 @@ class MultiTargetDataset(Dataset):
         return self.x, dict(self.targets)
 
 
+TARGET = Param("target", CHOICE, "both", "Both targets (named digit and even, one per Output "
+               "head), or one plain target to train a head alone.",
+               choices=("both", "digit", "even"), label="Targets")
+
+
 @register(DatasetInfo(
     "digits_multitask", "Digits, two tasks (multi-task)",
     "The 8x8 digits with two targets per image: the digit (10 classes) and whether it is even "
@@ -56,10 +62,9 @@ class MultiTargetDataset(Dataset):
     "target 'digit' or 'even' only that target is kept, to train one head alone for "
     "comparison.",
     "classification", "image",
-    options=(("target", "both (default: targets named digit and even, one per Output head), "
-                        "digit or even (one plain target)"),)))
+    options=(TARGET,)))
 def digits_multitask(settings: DatasetSettings) -> DataBundle:
-    which = option_choice(settings, "target", ("both", "digit", "even"))
+    which = option_choice(settings, TARGET)
     pixels, digits = _digits_table()
     images = torch.from_numpy((pixels / 16.0).reshape(-1, 1, 8, 8).astype(np.float32))
     labels = {"digit": torch.from_numpy(digits.astype(np.int64)),

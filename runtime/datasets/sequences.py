@@ -25,7 +25,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +33,10 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
+from graph.catalog import BOOL, CHOICE, INT, STR, Param
 from graph.settings import DatasetSettings
 from runtime.datasets.core import (
+    DATASETS,
     GENERATE_STREAM,
     DataBundle,
     DataError,
@@ -143,15 +145,25 @@ def future_context_arrays(n: int, length: int, rng: np.random.Generator
     return tokens, tags
 
 
+SENTENCE_LENGTH = Param("length", INT, 16, "Words per sentence.", 6, 64,
+                        label="Sentence length")
+SINES_WINDOW = Param("window", INT, 24, "Past steps in each sample.", 4, 512, label="Window")
+SINES_HORIZON = Param("horizon", INT, 4, "Steps ahead to predict.", 1, 64, label="Horizon")
+SERIES_LENGTH = Param("length", INT, 100, "Steps in each generated series.", 2, 100_000,
+                      label="Series length")
+FILE_WINDOW = Param("window", INT, 32, "Past steps in each sample.", 2, 4096, label="Window")
+FILE_HORIZON = Param("horizon", INT, 1, "Steps ahead to predict.", 1, 512, label="Horizon")
+
+
 @register(DatasetInfo(
     "future_context", "Future context (tagging)",
     "Sentences of made-up words where each name is tagged as a character of a novel or an "
     "actor on screen. Only a word after the name tells which, so a bidirectional LSTM tags "
     "it and a one-directional one can only guess. Other words are untagged (ignored).",
     "classification", "sequence", ("samples",),
-    options=(("length", "words per sentence, 6 to 64; default 16"),)))
+    options=(SENTENCE_LENGTH,)))
 def future_context(settings: DatasetSettings) -> SequenceBundle:
-    length = option_int(settings, "length", 16, 6, 64)
+    length = option_int(settings, SENTENCE_LENGTH)
     tokens, tags = future_context_arrays(settings.samples, length, _rng(settings))
     train, val = split_indices(len(tokens), settings.val_split, settings.seed)
     return _tensor_bundle(
@@ -255,13 +267,11 @@ def sine_series(count: int, length: int, noise: float, rng: np.random.Generator)
     "the target the next values. Whole series go to training or validation. Compare val_mse "
     "with val_baseline_mse, the error of repeating the last value.",
     "regression", "sequence", ("samples", "noise", "scaling"),
-    options=(("window", "past steps per sample, 4 to 512; default 24"),
-             ("horizon", "steps ahead to predict, 1 to 64; default 4"),
-             ("length", "steps per series, default 100"))))
+    options=(SINES_WINDOW, SINES_HORIZON, SERIES_LENGTH)))
 def sines(settings: DatasetSettings) -> SequenceBundle:
-    window = option_int(settings, "window", 24, 4, 512)
-    horizon = option_int(settings, "horizon", 4, 1, 64)
-    length = option_int(settings, "length", 100, window + horizon + 1, 100_000)
+    window = option_int(settings, SINES_WINDOW)
+    horizon = option_int(settings, SINES_HORIZON)
+    length = option_int(settings, SERIES_LENGTH, low=window + horizon + 1)
     per_series = length - window - horizon + 1
     count = max(2, math.ceil(settings.samples / per_series))
     series = sine_series(count, length, settings.noise, _rng(settings))
@@ -325,11 +335,10 @@ def _read_series(settings: DatasetSettings) -> tuple[np.ndarray, list[str], int,
     "past steps; targets the next steps of the target column (default: every feature). The "
     "last share of the steps (the validation split) is validation.",
     "regression", "file", ("path", "target_column", "scaling"),
-    options=(("window", "past steps per sample, 2 to 4096; default 32"),
-             ("horizon", "steps ahead to predict, 1 to 512; default 1"))))
+    options=(FILE_WINDOW, FILE_HORIZON)))
 def load_series(settings: DatasetSettings) -> SequenceBundle:
-    window = option_int(settings, "window", 32, 2, 4096)
-    horizon = option_int(settings, "horizon", 1, 1, 512)
+    window = option_int(settings, FILE_WINDOW)
+    horizon = option_int(settings, FILE_HORIZON)
     values, names, targets, file = _read_series(settings)
     steps = len(values)
     n_val = 0 if settings.val_split <= 0 else math.ceil(settings.val_split * steps - 1e-9)
@@ -388,10 +397,10 @@ def text_bundle(name: str, texts: list[str], labels: list[str], settings: Datase
                 ) -> SequenceBundle:
     """Tokenized, padded texts with class labels; the vocabulary comes from the training
     split only (validation words it never saw become the out-of-vocabulary token)."""
-    tokenizer = option_choice(settings, "tokenizer", ("word", "char"))
-    size = option_int(settings, "vocab_size", 2000, 3, 1_000_000)
-    length = option_int(settings, "max_length", 200 if tokenizer == "char" else 40, 1, 100_000)
-    truncate = option_choice(settings, "truncate", ("end", "start"))
+    tokenizer = option_choice(settings, TOKENIZER)
+    size = option_int(settings, VOCAB_SIZE)
+    length = option_int(settings, MAX_LENGTH, default=200 if tokenizer == "char" else 40)
+    truncate = option_choice(settings, TRUNCATE)
     lowercase = settings.options.get("lowercase", True)
     if not isinstance(lowercase, bool):
         raise DataError(f"dataset option 'lowercase' must be true or false, not {lowercase!r}")
@@ -406,15 +415,21 @@ def text_bundle(name: str, texts: list[str], labels: list[str], settings: Datase
     return extend(bundle, vocabulary=vocabulary, tokenizer=tokenizer)
 
 
-_TEXT_OPTIONS = (
-    ("text_column", "column holding the text; default 'text', else the first text column"),
-    ("tokenizer", "word (default) or char"),
-    ("vocab_size", "tokens kept, padding and out-of-vocabulary included; default 2000"),
-    ("max_length", "tokens per sample: longer texts are cut, shorter padded; default 40 "
-                   "words or 200 characters"),
-    ("truncate", "end (default: keep the beginning) or start (keep the end)"),
-    ("lowercase", "true (default) or false"),
-)
+TEXT_COLUMN = Param("text_column", STR, "", "The column holding the text; empty: 'text', "
+                    "else the first text column.", label="Text column")
+TOKENIZER = Param("tokenizer", CHOICE, "word", "Split texts into words or single characters.",
+                  choices=("word", "char"), label="Tokens")
+VOCAB_SIZE = Param("vocab_size", INT, 2000, "Tokens kept (the most frequent in training), "
+                   "padding and out-of-vocabulary included; rarer ones become "
+                   "out-of-vocabulary.", 3, 1_000_000, label="Vocabulary size")
+MAX_LENGTH = Param("max_length", INT, None, "Tokens per sample: longer texts are cut, shorter "
+                   "ones padded; auto is 40 words or 200 characters.", 0, 100_000,
+                   label="Length")
+TRUNCATE = Param("truncate", CHOICE, "end", "Which part of a long text is cut off: the end "
+                 "(keep the beginning) or the start (keep the end).", choices=("end", "start"),
+                 label="Cut off")
+LOWERCASE = Param("lowercase", BOOL, True, "Read every text in lower case.", label="Lowercase")
+_TEXT_OPTIONS = (TEXT_COLUMN, TOKENIZER, VOCAB_SIZE, MAX_LENGTH, TRUNCATE, LOWERCASE)
 
 
 def _read_texts(path: Path, settings: DatasetSettings) -> tuple[list[str], list[str], str]:
@@ -451,11 +466,15 @@ def load_text_csv(settings: DatasetSettings) -> SequenceBundle:
     "sentiment_reviews", "Product reviews (sentiment)",
     "Several hundred short product reviews written for Plexus, each satisfied, neutral or "
     "dissatisfied (resources/sentiment_reviews.csv). Word tokens, padded to 32.",
-    "classification", "sequence", (), options=_TEXT_OPTIONS[1:]))
+    "classification", "sequence", (), options=(
+        TOKENIZER, replace(VOCAB_SIZE, default=300),
+        replace(MAX_LENGTH, default=32, help="Tokens per sample: longer texts are cut, shorter "
+                "ones padded."), TRUNCATE, LOWERCASE)))
 def sentiment_reviews(settings: DatasetSettings) -> SequenceBundle:
     if not REVIEWS.is_file():
         raise DataError(f"{REVIEWS}: the shipped review file is missing; reinstall Plexus")
-    options = {"max_length": 32, "vocab_size": 300, **settings.options}
+    shipped = {p.name: p.default for p in DATASETS["sentiment_reviews"].options}
+    options = {**shipped, **settings.options}
     local = DatasetSettings(**{**settings.__dict__, "options": options})
     texts, labels, _ = _read_texts(REVIEWS, local)
     return text_bundle(settings.name, texts, labels, local)

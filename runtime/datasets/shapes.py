@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
+from graph.catalog import CHOICE, INT, STR, Param
 from graph.settings import DatasetSettings
 from runtime.datasets.core import (
     GENERATE_STREAM,
@@ -157,6 +158,16 @@ def render(labels: np.ndarray, names: list[str], noise: float, channels: int,
     return np.clip(images, 0.0, 1.0, out=images)
 
 
+CLASSES = Param("classes", STR, ", ".join(DEFAULT_CLASSES), "The shapes to tell apart, in "
+                "label order, separated by commas. Also available: "
+                f"{', '.join(s for s in SHAPES if s not in DEFAULT_CLASSES)}.", label="Shapes")
+CHANNELS = Param("channels", CHOICE, "1", "Grey images (1 channel) or colour (3).",
+                 choices=("1", "3"), label="Channels")
+TRAIN_PER_CLASS = Param("train_per_class", INT, 0, "Keep only this many training images per "
+                        "class (few-shot learning); 0 keeps all. Validation is unchanged.",
+                        0, 10_000_000, label="Train per class")
+
+
 @register(DatasetInfo(
     "shapes", "Shapes (32x32)",
     "Generated 32x32 images of geometric shapes (circle, square, triangle, cross, bar, ring, "
@@ -164,17 +175,11 @@ def render(labels: np.ndarray, names: list[str], noise: float, channels: int,
     "over a shaded, noisy background. Choose the shapes, grey or colour, and how many "
     "labelled training samples per class (few-shot learning).",
     "classification", "image", ("samples", "noise"),
-    options=(
-        ("classes", f"shape names, in label order; default {', '.join(DEFAULT_CLASSES)}; "
-                    f"also {', '.join(s for s in SHAPES if s not in DEFAULT_CLASSES)}"),
-        ("channels", "1 (grey, default) or 3 (colour)"),
-        ("train_per_class", "keep only this many training samples per class (few-shot "
-                            "learning); 0 keeps all (default). Validation is unchanged"),
-    )))
+    options=(CLASSES, CHANNELS, TRAIN_PER_CLASS)))
 def shapes(settings: DatasetSettings) -> DataBundle:
     names = class_list(settings)
-    channels = option_choice(settings, "channels", (1, 3))
-    per_class = option_int(settings, "train_per_class", 0, 0, 10_000_000)
+    channels = int(option_choice(settings, CHANNELS))
+    per_class = option_int(settings, TRAIN_PER_CLASS)
     rng = np.random.default_rng([settings.seed, GENERATE_STREAM])
     labels = rng.permutation(np.arange(settings.samples) % len(names))
     images = render(labels, names, settings.noise, channels, rng)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from graph.catalog import INT, Param
 from graph.settings import DatasetSettings
 from runtime.datasets.core import (
     GENERATE_STREAM,
@@ -118,13 +119,16 @@ def moons(settings: DatasetSettings) -> DataBundle:
     return _two_d(settings, 2, _moon, jitter=0.5)
 
 
+BLOBS = Param("classes", INT, 3, "Number of blobs, one class each.", 2, 10, label="Classes")
+
+
 @register(DatasetInfo(
     "blobs", "Gaussian blobs",
     "Round Gaussian clusters, one per class, evenly spaced on a circle.",
     "classification", "2d", _TWO_D_USES,
-    options=(("classes", "number of blobs (classes), 2 to 10; default 3"),)))
+    options=(BLOBS,)))
 def blobs(settings: DatasetSettings) -> DataBundle:
-    k = option_int(settings, "classes", 3, 2, 10)
+    k = option_int(settings, BLOBS)
 
     def make(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         angle = 2 * np.pi * labels / k + np.pi / 2

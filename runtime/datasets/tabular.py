@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from graph.catalog import BOOL, CHOICE, STR, Param
 from graph.settings import DatasetSettings
 from runtime.datasets.core import (
     DataBundle,
@@ -28,11 +29,16 @@ from runtime.datasets.core import (
 
 MAX_CATEGORIES = 50  # text feature columns with more distinct values are refused, not one-hot
 MAX_INTEGER_CLASSES = 20  # an integer target with at most this many values is a class label
-_TASK_CHOICES = ("auto", "classification", "regression")
-_TASK_HELP = ("task", "auto (default), classification or regression: what to do with the "
-                      "target")
-_SCALE_TARGET_HELP = ("scale_target", "true (default): train regression on standardized "
-                                      "targets")
+TASK = Param("task", CHOICE, "auto", "What to do with the target: auto decides from its "
+             "values (text or small integers: classification).",
+             choices=("auto", "classification", "regression"), label="Task")
+SCALE_TARGET = Param("scale_target", BOOL, True, "Train regression on standardized targets "
+                     "(results are shown in the target's own units).", label="Scale target")
+CATEGORICAL = Param("categorical", STR, "", "Numeric columns to one-hot encode as categories, "
+                    "separated by commas.", label="Categorical")
+INPUT_DTYPE = Param("input_dtype", CHOICE, "float", "float, or long to keep integer inputs as "
+                    "token ids (for an Embedding).", choices=("float", "long"),
+                    label="Input type")
 
 
 def existing(settings: DatasetSettings) -> Path:
@@ -44,7 +50,7 @@ def existing(settings: DatasetSettings) -> Path:
 
 
 def _task_option(settings: DatasetSettings) -> str:
-    return option_choice(settings, "task", _TASK_CHOICES)
+    return option_choice(settings, TASK)
 
 
 def _scale_target(settings: DatasetSettings) -> bool:
@@ -166,8 +172,7 @@ def _class_index(values: list[str] | np.ndarray) -> tuple[np.ndarray, list[str]]
     "is predicted from the others; text feature columns are one-hot encoded. A text or small "
     "integer target means classification, other numbers regression.",
     "classification", "file", ("path", "target_column", "scaling"),
-    options=(_TASK_HELP, _SCALE_TARGET_HELP,
-             ("categorical", "list of numeric columns to one-hot encode as categories"))))
+    options=(TASK, SCALE_TARGET, CATEGORICAL)))
 def load_csv(settings: DatasetSettings) -> DataBundle:
     table = _Table(existing(settings))
     target = settings.target_column.strip() or table.header[-1]
@@ -178,6 +183,8 @@ def load_csv(settings: DatasetSettings) -> DataBundle:
     if not inputs:
         raise DataError(f"{table.file}: no feature columns besides the target '{target}'")
     categorical = settings.options.get("categorical", [])
+    if isinstance(categorical, str):  # as the inspector writes it: "a, b"
+        categorical = [c.strip() for c in categorical.split(",") if c.strip()]
     if not isinstance(categorical, list) or not all(isinstance(c, str) for c in categorical):
         raise DataError("dataset option 'categorical' must be a list of column names")
     for name in categorical:
@@ -243,8 +250,7 @@ def _array(archive: np.lib.npyio.NpzFile, file: str, key: str) -> np.ndarray:
     "A numpy .npz file with inputs X (one row per sample, any shape after it) and targets y. "
     "Integer or text y means classification, floats regression.",
     "classification", "file", ("path", "scaling"),
-    options=(_TASK_HELP, _SCALE_TARGET_HELP,
-             ("input_dtype", "float (default) or long: long keeps integer inputs as token ids"))))
+    options=(TASK, SCALE_TARGET, INPUT_DTYPE)))
 def load_npz(settings: DatasetSettings) -> DataBundle:
     path = existing(settings)
     file = path.name
@@ -269,7 +275,7 @@ def load_npz(settings: DatasetSettings) -> DataBundle:
     if bad is not None and bad.any():
         raise DataError(f"{file}: X[{int(np.flatnonzero(bad)[0])}] contains NaN or infinity; "
                         "fix or remove that sample")
-    input_dtype = option_choice(settings, "input_dtype", ("float", "long"))
+    input_dtype = option_choice(settings, INPUT_DTYPE)
     if input_dtype == "long" and x.dtype.kind not in "biu":
         raise DataError(f"{file}: option input_dtype 'long' needs integer X, found {x.dtype}")
 
