@@ -566,22 +566,35 @@ def _write_weights(path: Path, state: dict[str, Tensor]) -> Path:
 
 
 # -- training script -------------------------------------------------------------------------------
-def export_script(project: Project, weights_file: str | None = None) -> str:
+def export_script(project: Project, weights_file: str | None = None,
+                  data_file: str | None = None) -> str:
     """A training script (``python train.py`` or ``torchrun --nproc_per_node N train.py``)
-    with the module, the project's data, loss, optimizer, schedule and loop."""
+    with the module, the project's data, loss, optimizer, schedule and loop. Data sets the
+    script cannot regenerate are read from ``data_file`` beside it (see write_script)."""
     from runtime.export_script import script_source
 
     d = design(project)
-    weights_file = weights_file or f"{file_stem(project.name)}.safetensors"
-    return script_source(d, class_name(project.name), weights_file)
+    stem = file_stem(project.name)
+    weights_file = weights_file or f"{stem}.safetensors"
+    data_file = data_file or f"{stem}_data.npz"
+    return script_source(d, class_name(project.name), weights_file, data_file)
 
 
 def write_script(project: Project, path: str | Path) -> list[Path]:
-    """Write the training script; it saves its weights beside itself as "<stem>.safetensors"."""
+    """Write the training script; it saves its weights beside itself as "<stem>.safetensors".
+    For data sets it cannot regenerate, the project's split goes beside it as
+    "<stem>_data.npz" (returned after the script)."""
+    from runtime.export_script import saves_data, write_data
+
     path = Path(path)
     if path.suffix != ".py":
         raise ExportError(f"{path.name}: a training script file must end in .py")
-    return [_write_text(path, export_script(project, path.with_suffix(".safetensors").name))]
+    data = path.with_name(f"{path.stem}_data.npz")
+    text = export_script(project, path.with_suffix(".safetensors").name, data.name)
+    if not saves_data(project.dataset):
+        return [_write_text(path, text)]
+    write_data(project.dataset, data)
+    return [_write_text(path, text), data]
 
 
 # -- one entry point for the command line and the File > Export menu -------------------------

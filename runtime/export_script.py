@@ -3,10 +3,15 @@ one file that runs as ``python train.py`` and as ``torchrun --nproc_per_node N t
 
 The script is assembled from small source blocks, keeping only what the project uses (its
 dataset's generator, its loss, its schedule), so it reads like a script written for this one
-model. Built-in data sets are regenerated from their seed with the same numpy code as
-``runtime/datasets`` (a test checks that the arrays are identical); CSV and NPZ files are read
-from their path. Training follows ``runtime/train.py``: the same batches-per-epoch rules, loss,
-metric, schedules, early stopping and "keep the weights of the best validation loss".
+model. The small built-in sets (xor, the 2-D sets, house_prices, digits) are regenerated from
+their seed with the same numpy code as ``runtime/datasets`` (a test checks that the arrays are
+identical); CSV and NPZ files are read from their path. Every other set (token, sequence,
+anomaly, shapes, image and series files) travels as Plexus' own split, already tokenized or
+scaled, in "<stem>_data.npz" beside the script (``write_data``). Training follows
+``runtime/train.py``: the same batches-per-epoch rules, the loss and metric of the Output
+head (classification, regression, tagging, forecasting or reconstruction, as
+``runtime/heads.py`` computes them), schedules, early stopping and "keep the weights of the
+best validation loss".
 
 With ``torchrun`` the model is wrapped in DistributedDataParallel (nccl on CUDA, gloo on the
 CPU) and each process reads its share of every epoch through a DistributedSampler; every
@@ -16,7 +21,11 @@ best-epoch decisions, and rank 0 saves the weights.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import numpy as np
+import torch
 
 from runtime import export
 
@@ -272,15 +281,69 @@ def load_data() -> tuple[TensorDataset, TensorDataset]:
                       scale_target=SCALE_TARGET, **common)
 '''
 
-_UNSUPPORTED_DATA = '''
+_SAVED_DATA = '''
 def load_data() -> tuple[TensorDataset, TensorDataset]:
-    """The project trains on {what}, which this script does not read yet: return
-    (train, val) TensorDatasets of (inputs, targets) here."""
-    raise SystemExit("load_data() is not written for {what} yet; write it in " + __file__)
+    """{what} as Plexus split it (already scaled or tokenized),
+    saved beside this script as DATA_FILE when it was exported: x_train, y_train, x_val,
+    y_val."""
+    path = Path(__file__).with_name(DATA_FILE)
+    if not path.is_file():
+        raise SystemExit(f"{path} is missing: it holds the training data; export the "
+                         "training script from Plexus again to write it")
+    with np.load(path, allow_pickle=False) as arrays:
+        parts = [torch.from_numpy(arrays[key]) for key in ("x_train", "y_train", "x_val",
+                                                          "y_val")]
+    return TensorDataset(parts[0], parts[1]), TensorDataset(parts[2], parts[3])
 '''
 
+# data sets load_data() regenerates from their seed (or reads from their file); every other
+# set travels as a snapshot of its split beside the script (data_arrays)
+REGENERATED = {"xor", *_MAKE_POINTS, "house_prices", "digits", "csv", "npz"}
 
-def data_source(dataset: Any, input_dtype: str) -> tuple[list[str], str, list[str]]:
+
+def saves_data(dataset: Any) -> bool:
+    """Whether the script reads its data from a file written beside it."""
+    return dataset.name not in REGENERATED
+
+
+def data_arrays(dataset: Any) -> dict[str, np.ndarray]:
+    """The project's split as the script's data file holds it: x_train, y_train, x_val,
+    y_val, with the dtypes Plexus trains on."""
+    from runtime.data import DataError, load_dataset
+
+    try:
+        bundle = load_dataset(dataset)
+    except (DataError, OSError, ValueError) as exc:
+        raise export.ExportError(f"the training data cannot be loaded: {exc}") from None
+    arrays = {}
+    for part, data in (("train", bundle.train), ("val", bundle.val)):
+        tensors = getattr(data, "tensors", None)
+        if tensors is None or len(tensors) != 2:  # a lazy set: read every item
+            items = [data[i] for i in range(len(data))]
+            tensors = [torch.stack([torch.as_tensor(item[k]) for item in items])
+                       if items else torch.zeros(0) for k in (0, 1)]
+        if not all(isinstance(t, torch.Tensor) for t in tensors):
+            raise export.ExportError(f"the '{dataset.name}' data set gives inputs or targets "
+                                     "that are not single tensors; training scripts are "
+                                     "exported for one input and one target per sample")
+        arrays[f"x_{part}"] = tensors[0].detach().cpu().contiguous().numpy()
+        arrays[f"y_{part}"] = tensors[1].detach().cpu().contiguous().numpy()
+    return arrays
+
+
+def write_data(dataset: Any, path: Path) -> Path:
+    """Save the project's split (data_arrays) as the script's .npz data file."""
+    arrays = data_arrays(dataset)
+    try:
+        with open(path, "wb") as file:
+            np.savez_compressed(file, **arrays)
+    except OSError as exc:
+        raise export.ExportError(f"{path}: cannot write it ({exc.strerror or exc})") from None
+    return path
+
+
+def data_source(dataset: Any, input_dtype: str, data_file: str
+                ) -> tuple[list[str], str, list[str]]:
     """(constant lines, functions source, extra imports) that load the project's data."""
     name = dataset.name
     consts = [f"DATASET = {export.literal(name)}", f"SEED = {int(dataset.seed)}",
@@ -317,9 +380,9 @@ def data_source(dataset: Any, input_dtype: str) -> tuple[list[str], str, list[st
         dtype = str(options.get("input_dtype", input_dtype))
         consts.append(f"INPUT_DTYPE = {export.literal(dtype)}")
         return consts, _NPZ + _SPLIT_SOURCE, ["from pathlib import Path"]
-    what = f"the '{name}' data set" + (f" at {dataset.path}" if dataset.path else "")
-    what = what.replace('"', "'").replace("\\", "/")
-    return consts, _UNSUPPORTED_DATA.replace("{what}", what), imports
+    what = f"The '{name}' data set".replace('"', "'").replace("\\", "/")
+    consts.append(f"DATA_FILE = {export.literal(data_file)}")
+    return consts, _SAVED_DATA.replace("{what}", what), ["from pathlib import Path"]
 
 
 # -- loss and metric -------------------------------------------------------------------------------
@@ -329,6 +392,8 @@ def resolved_loss(task: str, loss: str, width: int) -> str:
         return loss
     if task == "classification":
         return "bce" if width <= 1 else "cross_entropy"
+    if task == "tagging":
+        return "cross_entropy"
     return "mse"
 
 
@@ -341,10 +406,25 @@ _LOSS_CALLS = {
 
 
 def loss_source(task: str, loss: str, width: int) -> str:
-    if loss == "cross_entropy":
+    if task == "tagging":
+        body = ('    """Cross-entropy of every step\'s tag scores (N x L x C) against its tag\n'
+                '    (N x L); steps tagged IGNORE (padding, unlabelled) do not count."""\n'
+                "    scores, truth = out.reshape(-1, out.shape[-1]), y.reshape(-1).long()\n"
+                "    if not bool((truth != IGNORE).any()):  # a batch of padding only\n"
+                "        return scores.sum() * 0.0\n"
+                "    return nn.functional.cross_entropy(scores, truth, ignore_index=IGNORE)\n")
+    elif loss == "cross_entropy":
         body = ('    """Cross-entropy of the class scores against the class labels."""\n'
                 "    return nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), "
                 "y.reshape(-1))\n")
+    elif task == "reconstruction":
+        call = _LOSS_CALLS[loss]
+        what = "the output's logits against the input (in 0..1)" if loss == "bce" else \
+            "the output against the input it rebuilds"
+        body = (f'    """{loss} loss of {what}."""\n'
+                f"    return {call}(out, x.reshape(out.shape).to(out.dtype))\n")
+        return ("\n\ndef compute_loss(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:\n"
+                + body)
     else:
         call = _LOSS_CALLS[loss]
         one_hot = task == "classification" and width > 1
@@ -410,7 +490,78 @@ class Score:
 '''
 
 
+_TAGGED_ACCURACY = '''
+
+class Score:
+    """Accuracy over the tagged steps (targets other than IGNORE), as Plexus measures it."""
+
+    name = "accuracy"
+
+    def __init__(self) -> None:
+        self.correct, self.count = 0, 0
+
+    def update(self, out: torch.Tensor, y: torch.Tensor) -> None:
+        predicted = out.argmax(-1)
+        truth = y.reshape(predicted.shape)
+        tagged = truth != IGNORE
+        self.correct += int(((predicted == truth) & tagged).sum())
+        self.count += int(tagged.sum())
+
+    def value(self) -> float:
+        return self.correct / self.count if self.count else float("nan")
+'''
+
+_FORECAST_MSE = '''
+
+class Score:
+    """Mean squared error of every forecast value, as Plexus measures it."""
+
+    name = "mse"
+
+    def __init__(self) -> None:
+        self.sse, self.count = 0.0, 0
+
+    def update(self, out: torch.Tensor, y: torch.Tensor) -> None:
+        pred = out.double().reshape(out.shape[0], -1)
+        self.sse += float(((pred - y.double().reshape(pred.shape)) ** 2).sum())
+        self.count += pred.numel()
+
+    def value(self) -> float:
+        return self.sse / self.count if self.count else float("nan")
+'''
+
+_RECONSTRUCTION_MSE = '''
+
+class Score:
+    """Mean squared error of the reconstruction against the input, per sample and then
+    averaged, as Plexus measures it (SIGMOID)."""
+
+    name = "mse"
+
+    def __init__(self) -> None:
+        self.total, self.count = 0.0, 0
+
+    def update(self, out: torch.Tensor, x: torch.Tensor) -> None:
+        rebuilt = RECONSTRUCTION.double()
+        error = (rebuilt - x.double().reshape(out.shape)) ** 2
+        self.total += float(error.reshape(out.shape[0], -1).mean(1).sum())
+        self.count += out.shape[0]
+
+    def value(self) -> float:
+        return self.total / self.count if self.count else float("nan")
+'''
+
+
 def score_source(task: str, loss: str, width: int) -> str:
+    if task == "tagging":
+        return _TAGGED_ACCURACY
+    if task == "forecasting":
+        return _FORECAST_MSE
+    if task == "reconstruction":
+        bce = loss == "bce"
+        return _RECONSTRUCTION_MSE.replace(
+            "RECONSTRUCTION", "torch.sigmoid(out)" if bce else "out").replace(
+            " (SIGMOID)", "; the reconstruction is the sigmoid of the logits" if bce else "")
     if task != "classification":
         return _R2
     if width > 1:
@@ -566,8 +717,8 @@ def main() -> None:
 
 
 def save_weights(model: nn.Module, path: str) -> None:
-    """Safetensors keyed like the model's state_dict: MODEL().load_weights(path) reads
-    them."""
+    """Safetensors keyed like the model's state_dict, which the model's load_weights(path)
+    reads."""
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     try:
         from safetensors.torch import save_file
@@ -581,7 +732,10 @@ if __name__ == "__main__":
 '''
 
 
-def script_source(d: Any, name: str, weights_file: str) -> str:
+TASKS = ("classification", "regression", "tagging", "forecasting", "reconstruction")
+
+
+def script_source(d: Any, name: str, weights_file: str, data_file: str) -> str:
     """The training script for the compiled design ``d`` (runtime.export.Design)."""
     project = d.project
     nodes = d.graph_nodes
@@ -595,17 +749,27 @@ def script_source(d: Any, name: str, weights_file: str) -> str:
     out_shape = d.outputs[head.id]
     width = int(out_shape[-1]) if len(out_shape) > 1 else 1
     task = str(head.param("task"))
-    if task not in ("classification", "regression"):
+    if task not in TASKS:
         raise export.ExportError(f"{head.label} trains for {task}; training scripts are "
-                                 "exported for classification and regression heads (export "
-                                 "the module with --to python instead)")
+                                 f"exported for {', '.join(TASKS)} heads (export the module "
+                                 "with --to python instead)")
     loss = resolved_loss(task, str(head.param("loss")), width)
+    if task == "tagging" and loss != "cross_entropy":
+        raise export.ExportError(f"{head.label} (tagging) trains with cross_entropy, not "
+                                 f"{loss}; set its loss to auto")
+    if task == "reconstruction" and loss == "cross_entropy":
+        raise export.ExportError(f"{head.label} (reconstruction) cannot train with "
+                                 "cross_entropy; choose auto, mse, bce, l1 or huber")
+    if task == "reconstruction" and str(input_node.param("dtype")) == "long":
+        raise export.ExportError(f"{head.label} (reconstruction) would rebuild integer token "
+                                 "ids; reconstruct float inputs, or use task tagging")
     if loss not in _LOSS_CALLS and loss != "cross_entropy":
         raise export.ExportError(f"{head.label}: loss {loss!r} has no training script "
                                  "equivalent; choose auto, cross_entropy, bce, mse, l1 or huber")
     training = project.training
     dataset = project.dataset
-    data_consts, data_code, data_imports = data_source(dataset, str(input_node.param("dtype")))
+    data_consts, data_code, data_imports = data_source(dataset, str(input_node.param("dtype")),
+                                                        data_file)
 
     module_names = d.compiled.module_names
     frozen = sorted(module_names[i] for i in module_names if nodes[i].frozen)
@@ -622,6 +786,10 @@ def script_source(d: Any, name: str, weights_file: str) -> str:
     cycle = training.optimizer in ("adam", "adamw") or training.momentum > 0
     schedule = schedule.replace("{cycle}", repr(cycle))
     main = _MAIN.replace("MODEL", name)
+    if task == "reconstruction":  # the target is the input itself
+        main = main.replace("compute_loss(out, y)", "compute_loss(out, x)").replace(
+            "compute_loss(net(x), y)", "compute_loss(net(x), x)").replace(
+            "score.update(out, y)", "score.update(out, x)")
     if training.schedule == "none":
         main = main.replace("    SCHEDULE_LINE\n", "")
     elif per_step:
@@ -658,8 +826,12 @@ def script_source(d: Any, name: str, weights_file: str) -> str:
     if training.grad_clip > 0:
         consts.append(f"GRAD_CLIP = {float(training.grad_clip)!r}")
     consts.append(f"DEVICE = {export.literal(training.device)}")
+    if task == "tagging":
+        consts.append("IGNORE = -100  # the tag of steps without a label (padding)")
     if frozen:
         consts.append(f"FROZEN = {export.literal(frozen)}")
+    if lr_mult and not frozen:
+        consts.append("FROZEN: list[str] = []")
     if lr_mult or frozen:
         consts.append(f"LR_MULT = {export.literal(lr_mult)}")
     consts += ["WEIGHTS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),",
@@ -667,16 +839,20 @@ def script_source(d: Any, name: str, weights_file: str) -> str:
 
     title = (f"Train {name}, the network of the Plexus project "
              f"'{export._safe_text(project.name)}', on {dataset.name}.")
+    saved = (f" It reads the data from {data_file}, which the export wrote beside it."
+             if saves_data(dataset) else "")
     header = [
-        '"""' + title,
+        *export._wrap('"""' + title),
         "",
         "One process:        python SCRIPT [--epochs N] [--device auto|cpu|cuda]",
         "Several processes:  torchrun --nproc_per_node N SCRIPT",
         "",
-        "With torchrun the model trains with DistributedDataParallel (nccl on CUDA GPUs, gloo on",
-        "the CPU) and each process reads its share of every epoch through a DistributedSampler.",
-        f"Rank 0 saves the weights of the best validation loss to {weights_file} (next to",
-        f"this file, or --out), which {name}().load_weights() reads.",
+        *export._wrap(
+            "With torchrun the model trains with DistributedDataParallel (nccl on CUDA GPUs, "
+            "gloo on the CPU) and each process reads its share of every epoch through a "
+            f"DistributedSampler. Rank 0 saves the weights of the best validation loss to "
+            f"{weights_file} (next to this file, or --out), which {name}().load_weights() "
+            f"reads.{saved}"),
         '"""',
     ]
     header = [line.replace("SCRIPT", "train.py") for line in header]

@@ -238,10 +238,18 @@ def test_exported_files_pass_ruff_and_run_with_only_torch(projects, tmp_path):
                                     str(tmp_path / f"{name}.inputs.safetensors"))
         cases[name] = export.class_name(project.name)
     script_files = [str(tmp_path / f"{name}.py") for name in cases]
-    (tmp_path / "train_xor.py").write_text(export.export_script(projects["xor_mlp"]))
+    refused = []
+    for name, project in projects.items():  # every example's training script too
+        try:
+            text = export.export_script(project)
+        except export.ExportError:
+            refused.append(name)
+            continue
+        (tmp_path / f"train_{name}.py").write_text(text)
+        script_files.append(str(tmp_path / f"train_{name}.py"))
+    assert sorted(refused) == ["digits_multitask", "gan_digits", "gan_ring", "mixed_net"]
     lint = subprocess.run([str(RUFF), "check", "--no-cache", "--config",
-                           str(ROOT / "pyproject.toml"), *script_files,
-                           str(tmp_path / "train_xor.py")],
+                           str(ROOT / "pyproject.toml"), *script_files],
                           capture_output=True, text=True, timeout=120)
     assert lint.returncode == 0, lint.stdout + lint.stderr
 
@@ -404,6 +412,92 @@ def test_script_trains_xor_alone_and_with_torchrun(projects, training_runs):
     final = re.search(r"val accuracy ([\d.]+); saved", out)
     assert final and float(final.group(1)) >= 0.97, out[-2000:]
     assert (folder / "ddp.safetensors").is_file()
+
+
+SAVED_DATA = {  # example: the built-in set its script reads from the data file beside it
+    "sentiment_lstm": "sentiment_reviews", "future_context_bilstm": "future_context",
+    "sine_forecast_lstm": "sines", "autoencoder_anomaly_digits": "digits_anomaly",
+    "fewshot_scratch": "shapes",
+}
+
+
+@pytest.mark.parametrize("name", list(SAVED_DATA))
+def test_script_reads_the_saved_split_of_other_builtin_sets(name, tmp_path):
+    """Sets the script cannot regenerate in a few lines travel as "<stem>_data.npz" beside
+    it, holding Plexus' own split (already tokenized or scaled); write_script returns it."""
+    project = make.build(name)
+    assert project.dataset.name == SAVED_DATA[name]
+    written = export.write_script(project, tmp_path / "train.py")
+    assert written == [tmp_path / "train.py", tmp_path / "train_data.npz"]
+    text = written[0].read_text()
+    assert 'DATA_FILE = "train_data.npz"' in text and "not written for" not in text
+    namespace = runpy.run_path(str(written[0]), run_name="plexus_test")
+    assert_same_data(namespace["load_data"](), load_dataset(project.dataset))
+    (tmp_path / "train_data.npz").unlink()
+    with pytest.raises(SystemExit, match="train_data.npz is missing"):
+        namespace["load_data"]()
+
+
+def test_script_losses_follow_the_heads(projects):
+    tagging = export.export_script(projects["future_context_bilstm"])
+    assert "ignore_index=IGNORE" in tagging and "IGNORE = -100" in tagging
+    assert "tagged = truth != IGNORE" in tagging
+    forecast = export.export_script(projects["sine_forecast_lstm"])
+    assert "nn.functional.mse_loss(out, y.to(out.dtype)" in forecast and 'name = "mse"' in forecast
+    rebuild = export.export_script(projects["autoencoder_anomaly_digits"])
+    loss = str(projects["autoencoder_anomaly_digits"].graph.node_by_name("reconstruction")
+               .param("loss"))
+    call = "binary_cross_entropy_with_logits" if loss == "bce" else "mse_loss"
+    assert f"nn.functional.{call}(out, x.reshape(out.shape)" in rebuild
+    assert "compute_loss(net(x), x)" in rebuild and "score.update(out, x)" in rebuild
+    assert ("torch.sigmoid(out)" in rebuild) == (loss == "bce")
+
+    project = make.build("future_context_bilstm")
+    project.graph.set_param(project.graph.node_by_name("role").id, "loss", "mse")
+    with pytest.raises(export.ExportError, match=r"\(tagging\) trains with cross_entropy"):
+        export.export_script(project)
+    for name in ("gan_ring", "digits_multitask"):
+        with pytest.raises(export.ExportError, match="one of each"):
+            export.export_script(projects[name])
+
+
+# example: (extra arguments, Plexus' metric, check of the printed validation metric)
+TASK_RUNS = {
+    "future_context_bilstm": ([], "accuracy", lambda v: v >= 0.8),  # its own epochs
+    "sentiment_lstm": (["--epochs", "2"], "accuracy", lambda v: v >= 0.7),
+    "sine_forecast_lstm": (["--epochs", "2"], "mse", lambda v: v < 0.5),
+    "autoencoder_anomaly_digits": (["--epochs", "2"], "mse", lambda v: v < 0.1),
+}
+
+
+def test_scripts_train_tagging_forecasting_reconstruction_and_token_sets(tmp_path):
+    """Each script runs with only torch, numpy and safetensors importable, trains, saves
+    weights, and prints the validation metric Plexus itself measures for those weights."""
+    runs = {}
+    try:
+        for name, (args, _, _) in TASK_RUNS.items():
+            folder = tmp_path / name
+            folder.mkdir()
+            export.write_script(make.build(name), folder / "train.py")
+            runs[name] = Background([sys.executable, "-I", str(folder / "train.py"), *args],
+                                    folder, "run")
+        for name, (_, metric, plausible) in TASK_RUNS.items():
+            code, out, err = runs[name].wait(timeout=240)
+            assert code == 0, f"{name}: {err[-3000:]}"
+            final = re.search(rf"best epoch \d+: val loss ([\d.]+), val {metric} ([\d.]+)", out)
+            assert final, f"{name}: {out[-2000:]}"
+            value = float(final.group(2))
+            assert plausible(value), f"{name}: val {metric} {value}"
+            weights = tmp_path / name / "train.safetensors"
+            project = make.build(name)
+            compiled = compile_graph(project.graph)
+            compiled.module.load_state_dict(safetensors.torch.load_file(str(weights)))
+            plexus = evaluate_model(compiled, load_dataset(project.dataset))
+            assert plexus[f"val_{metric}"] == pytest.approx(value, abs=2e-4), name
+            assert plexus["val_loss"] == pytest.approx(float(final.group(1)), abs=2e-4), name
+    finally:
+        for run in runs.values():
+            run.stop()
 
 
 # -- ONNX ------------------------------------------------------------------------------------------
