@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=("fgsm", "pgd"), default="fgsm")
     p.add_argument("--eps", type=float, required=True, help="L-infinity budget in input units")
     p.add_argument("--steps", type=int, default=10, help="PGD steps")
+    p.add_argument("--range", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                   help="keep adversarial inputs in LOW..HIGH (default: the data's range)")
     p.add_argument("--limit", type=int, help="attack at most this many samples")
     p.add_argument("--json", action="store_true", help="print one JSON object on the last line")
 

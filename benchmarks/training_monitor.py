@@ -16,7 +16,9 @@ Train; the training process is already warm). Prints:
   over epochs 2..N, from each run's epoch times; target ratio >= 0.90), and the same per CPU
   second of the training process (which a machine shared with other work does not skew);
 - the time from pressing Train to the first plotted loss point (target <= 1 s);
-- how often the Metrics panel redrew (at most 30 a second by design).
+- how often the Metrics panel redrew (at most 30 a second by design);
+- the cost of the live robustness probe (the attack at each epoch end) in the training
+  process, against the epoch time.
 
 Qt is imported inside ``main`` only: the training process is spawned, and a spawned process
 imports this file again as ``__mp_main__``; it must not pull Qt in.
@@ -214,6 +216,15 @@ def main() -> int:  # noqa: PLR0915 - one straight script
         profiler = cProfile.Profile()
     cli_per_cpu: list[float] = []
     gui_per_cpu: list[float] = []
+    robust_seconds: list[float] = []  # each live robustness probe's cost in the child
+    epoch_seconds: list[float] = []
+
+    def robustness_cost(payload: dict) -> None:
+        for result in [payload, *payload.get("results", [])]:
+            if result.get("probe") == "robustness" and "seconds" in result:
+                robust_seconds.append(float(result["seconds"]))
+
+    controller.probe.connect(robustness_cost)
     for round_ in range(args.rounds):
         seconds, cpu_seconds = headless_run(path, args.epochs)
         cli_speed.append(throughput(seconds, samples))
@@ -269,6 +280,7 @@ def main() -> int:  # noqa: PLR0915 - one straight script
         if panel.first_point_drawn is not None:
             first_point.append(panel.first_point_drawn - pressed)
         gui_speed.append(throughput([e["seconds"] for e in epochs], samples))
+        epoch_seconds.extend(e["seconds"] for e in epochs)
         redraw_rates.append((panel.redraws - redraws) / elapsed)
         wait(lambda: controller.state == "idle", 60)
     timer.stop()
@@ -305,6 +317,12 @@ def main() -> int:  # noqa: PLR0915 - one straight script
     print("first plotted loss point after pressing Train: "
           + ", ".join(f"{1000 * t:.0f} ms" for t in first_point))
     print("metrics redraws per second: " + ", ".join(f"{r:.1f}" for r in redraw_rates))
+    if robust_seconds and epoch_seconds:
+        cost, epoch = statistics.median(robust_seconds), statistics.median(epoch_seconds)
+        print(f"live robustness probe: {len(robust_seconds)} runs, median {1000 * cost:.0f} ms "
+              f"each, {100 * cost / epoch:.1f}% of the median epoch ({epoch:.2f} s)")
+    else:
+        print("live robustness probe: did not run (is the Adversarial panel on screen?)")
     controller.shutdown()
     window.undo_stack.setClean()
     window.persist = False

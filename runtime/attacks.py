@@ -750,8 +750,10 @@ def attack_project(
     seed: int = 0,
     progress: Progress = None,
     cancel: Cancel = None,
+    value_range: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
-    """Attack a project's validation set with its trained weights (the ``attack`` command)."""
+    """Attack a project's validation set with its trained weights (the ``attack`` command);
+    adversarial inputs stay in ``value_range`` (default: the data's range)."""
     from runtime import session  # late: the session pulls in the whole engine
 
     if method not in METHODS:
@@ -772,12 +774,13 @@ def attack_project(
     x, y = dataset_tensors(bundle.val, limit)
     if len(x) == 0:
         raise ValueError("the validation set is empty; set the dataset's validation split above 0")
+    value_range = bundle.value_range if value_range is None else value_range
     res = attack(
-        compiled.module, x, y, method, float(eps), value_range=bundle.value_range,
+        compiled.module, x, y, method, float(eps), value_range=value_range,
         steps=steps, progress=progress, cancel=cancel,
         **({"seed": seed} if method == "pgd" else {}),
     )
-    lo, hi = bundle.value_range
+    lo, hi = value_range
     return {
         "method": method, "eps": float(eps), "steps": steps if method == "pgd" else 1,
         "n": res.n, "clean_accuracy": res.clean_accuracy,

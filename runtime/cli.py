@@ -200,9 +200,13 @@ def cmd_attack(args: argparse.Namespace) -> int:
     project = open_project(args.file)
     if args.eps < 0:
         raise CommandError("--eps must be 0 or more (an L-infinity budget in input units)")
+    value_range = getattr(args, "range", None)
+    if value_range is not None and value_range[0] >= value_range[1]:
+        raise CommandError(f"--range {value_range[0]:g} {value_range[1]:g}: the low end must "
+                           "be below the high end")
     try:
         result = attack_project(project, args.method, args.eps, steps=args.steps,
-                                limit=args.limit)
+                                limit=args.limit, value_range=value_range)
     except ValueError as exc:
         raise CommandError(f"{Path(args.file).name}: {exc}") from None
     drop = result["clean_accuracy"] - result["adversarial_accuracy"]
@@ -213,7 +217,7 @@ def cmd_attack(args: argparse.Namespace) -> int:
         keys = ("method", "eps", "n", "clean_accuracy", "adversarial_accuracy")
         print(json.dumps({**{k: result[k] for k in keys},
                           **{k: v for k, v in result.items() if k not in keys
-                             and isinstance(v, (int, float, str))}}))
+                             and isinstance(v, (int, float, str, list))}}))
     return EXIT_OK
 
 

@@ -113,3 +113,10 @@ def test_attack_prints_json_and_refuses_untrained(tmp_path):
     untrained = plexus("attack", str(make.path("xor_mlp")), "--eps", "0.1")
     assert untrained.returncode == 1
     assert "no trained weights" in untrained.stderr and "Traceback" not in untrained.stderr
+    ranged = plexus("attack", str(out), "--eps", "0.3", "--range", "-0.2", "0.2", "--json")
+    assert ranged.returncode == 0, ranged.stderr
+    assert json.loads(ranged.stdout.strip().splitlines()[-1])["value_range"] == [-0.2, 0.2]
+    backwards = plexus("attack", str(out), "--eps", "0.1", "--range", "1", "0")
+    assert backwards.returncode == 1
+    assert backwards.stderr.strip() == ("plexus: --range 1 0: the low end must be below the "
+                                        "high end")

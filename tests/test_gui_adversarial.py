@@ -102,6 +102,23 @@ def test_epsilon_zero_shows_zero_perturbation(panel):
     assert panel.triptych.factor.textItem.toPlainText() == "no change"
 
 
+def test_a_range_the_user_sets_bounds_the_adversarial_inputs(panel):
+    attack(panel, "fgsm", 0.1)
+    low, high = panel.range_spins
+    assert (low.value(), high.value()) == (0.0, 1.0)  # the data's range, shown
+    assert not panel.range_reset.isEnabled()
+    low.setValue(-0.05)  # e.g. a sensor that reads a little below the data's black
+    assert panel.user_range == (-0.05, 1.0) and panel.range_reset.isEnabled()
+    res = attack(panel, "fgsm", 0.1)
+    assert res.x_adv.min() == pytest.approx(-0.05)  # black pixels pushed below 0, to the end
+    high.setValue(-0.5)  # below the low end: refused, the range in force stays
+    assert panel.user_range == (-0.05, 1.0) and high.value() == 1.0
+    assert "low end must be below" in panel.task_bar.label.text()
+    panel.range_reset.click()
+    assert panel.user_range is None and low.value() == 0.0
+    assert attack(panel, "fgsm", 0.1).x_adv.min() >= 0.0
+
+
 def test_targeted_pgd_reaches_the_target(panel):
     attack(panel, "fgsm", 0.1)  # the classes arrive with the prepared network
     panel.target_combo.setCurrentIndex(panel.target_combo.findData(3))

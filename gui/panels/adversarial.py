@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtCore import QPointF, QSignalBlocker, Qt, QTimer
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -245,6 +245,7 @@ class AdversarialPanel(QWidget):
                                      "every sample towards it.")
         self.target_combo.addItem("Untargeted", None)
         form.addRow("Target", self.target_combo)
+        form.addRow("Range", self._range_row())
         buttons = QHBoxLayout()
         buttons.setSpacing(10)
         self.attack_button = QPushButton("Attack")
@@ -253,10 +254,7 @@ class AdversarialPanel(QWidget):
         self.attack_button.setToolTip("Attack the samples on the right with these settings")
         self.attack_button.clicked.connect(self.run_attack)
         buttons.addWidget(self.attack_button)
-        self.range_label = _dim(" ", wrap=False)
-        self.range_label.setToolTip("The data's valid input range: adversarial inputs stay "
-                                    "inside it")
-        buttons.addWidget(self.range_label, 1)
+        buttons.addStretch(1)
         form.addRow("", buttons)
         self._eps_top = 0.5
 
@@ -524,6 +522,8 @@ class AdversarialPanel(QWidget):
             self._ready_key = None
             self._eps_touched = False
             self._statuses = {}
+            self.user_range = None  # another project: its data's range
+            self.range_reset.setEnabled(False)
         self.project = project
         self._dirty = True
         self.recheck()
@@ -623,6 +623,67 @@ class AdversarialPanel(QWidget):
         self.eps_spin.blockSignals(False)
         self._controls_changed()
 
+    # -- the valid input range -------------------------------------------------------------
+    def _range_row(self) -> QHBoxLayout:
+        """Low … high of the values adversarial inputs may take: the data's range until
+        the user sets one (e.g. a sensor's physical limits)."""
+        self.user_range: tuple[float, float] | None = None
+        row = QHBoxLayout()
+        row.setSpacing(4)
+        self.range_spins = []
+        for name in ("low", "high"):
+            spin = QDoubleSpinBox()
+            spin.setObjectName(f"adversarial_range_{name}")
+            spin.setRange(-1e9, 1e9)
+            spin.setDecimals(3)
+            spin.setKeyboardTracking(False)
+            spin.setFixedWidth(74)
+            spin.setToolTip(f"The {name} end of the values an adversarial input may take, in "
+                            "the data's units; the data's own range unless you set one")
+            spin.valueChanged.connect(self._range_edited)
+            self.range_spins.append(spin)
+        row.addWidget(self.range_spins[0])
+        row.addWidget(QLabel("…"))
+        row.addWidget(self.range_spins[1])
+        self.range_reset = QToolButton()
+        self.range_reset.setObjectName("adversarial_range_reset")
+        self.range_reset.setText("Data range")
+        self.range_reset.setToolTip("Keep adversarial inputs inside the data's own range")
+        self.range_reset.clicked.connect(self._range_reset)
+        self.range_reset.setEnabled(False)
+        row.addWidget(self.range_reset)
+        row.addStretch(1)
+        return row
+
+    def _show_range(self, value_range: Any) -> None:
+        lo, hi = value_range
+        for spin, value in zip(self.range_spins, (np.min(lo), np.max(hi)), strict=True):
+            with QSignalBlocker(spin):
+                spin.setValue(float(value))
+
+    def _range_edited(self, _value: float) -> None:
+        low, high = (spin.value() for spin in self.range_spins)
+        if low >= high:  # refused: back to the range in force
+            data = self.prepared_info.get("value_range")
+            if self.user_range is not None or data is not None:
+                self._show_range(self.user_range or data)
+            self._status(ATTACK, "Range: the low end must be below the high end.", error=True)
+            return
+        self.set_range((low, high))
+
+    def set_range(self, value_range: tuple[float, float] | None) -> None:
+        """The range adversarial inputs stay in (None: the data's); attacks follow."""
+        self.user_range = None if value_range is None else (float(value_range[0]),
+                                                            float(value_range[1]))
+        self.range_reset.setEnabled(self.user_range is not None)
+        shown = self.user_range or self.prepared_info.get("value_range")
+        if shown is not None:
+            self._show_range(shown)
+        self._controls_changed()
+
+    def _range_reset(self) -> None:
+        self.set_range(None)
+
     def _spin_changed(self, _value: float) -> None:
         self._eps_touched = True
         self._sync_slider()
@@ -704,7 +765,7 @@ class AdversarialPanel(QWidget):
         snap = lab.snapshot(self.project)
         method, eps, steps, page = self.method, self.eps, int(self.steps_spin.value()), self.page
         target = self.target_combo.currentData()
-        model = self.model
+        model, chosen = self.model, self.user_range
 
         def work(progress: Any, cancel: Any) -> tuple[Any, dict[str, Any], Any]:
             prep = model.get(snap)
@@ -715,8 +776,8 @@ class AdversarialPanel(QWidget):
             if method == "pgd":
                 extra["seed"] = 0
             res = attacks.attack(prep.module, picks["inputs"], np.asarray(picks["labels"]),
-                                 method, eps, value_range=prep.value_range, steps=steps,
-                                 progress=progress, cancel=cancel, **extra)
+                                 method, eps, value_range=chosen or prep.value_range,
+                                 steps=steps, progress=progress, cancel=cancel, **extra)
             return prep, picks, res
 
         label = f"{method.upper()} at \u03b5 {fmt_eps(eps)}"
@@ -732,8 +793,8 @@ class AdversarialPanel(QWidget):
         self.prepared_info = {"class_names": prep.class_names, "value_range": prep.value_range,
                               "image": prep.is_image, "feature_names": prep.feature_names,
                               "input_shape": prep.input_shape, "val": int(len(prep.x_val))}
-        lo, hi = prep.value_range
-        self.range_label.setText(f"range {fmt_eps(lo)} \u2026 {fmt_eps(hi)}")
+        if self.user_range is None:
+            self._show_range(prep.value_range)
         if first:
             default = 0.1 * prep.range_width
             self._set_eps_range(prep.range_width, None if self._eps_touched else default)
@@ -837,7 +898,7 @@ class AdversarialPanel(QWidget):
         top, points = float(self.curve_max.value()), int(self.curve_points.value())
         samples, steps = int(self.curve_samples.value()), int(self.curve_steps.value())
         eps_values = [top * i / (points - 1) for i in range(points)]
-        model = self.model
+        model, chosen = self.model, self.user_range
 
         def work(progress: Any, cancel: Any) -> tuple[Any, dict[str, Any]]:
             prep = model.get(snap)
@@ -849,8 +910,9 @@ class AdversarialPanel(QWidget):
                     progress(start + part * f)
 
                 out[method] = attacks.robustness_curve(
-                    prep.module, x, y, eps_values, method=method, value_range=prep.value_range,
-                    steps=steps, progress=sub, cancel=cancel)
+                    prep.module, x, y, eps_values, method=method,
+                    value_range=chosen or prep.value_range, steps=steps, progress=sub,
+                    cancel=cancel)
             return prep, out
 
         return self.runner.run("curve", work, f"Robustness curve ({points} \u03b5, {samples} "
@@ -920,7 +982,7 @@ class AdversarialPanel(QWidget):
         target = self.patch_target.currentData()
         target = 0 if target is None else int(target)
         position = str(self.patch_position.currentData())
-        model = self.model
+        model, chosen = self.model, self.user_range
 
         def work(progress: Any, cancel: Any) -> tuple[Any, Any, float]:
             prep = model.get(snap)
@@ -928,11 +990,11 @@ class AdversarialPanel(QWidget):
                 raise ValueError("patch attacks need image inputs; this data set has vectors")
             result = attacks.adversarial_patch(
                 prep.module, prep.x_train, target, patch_size=size, steps=steps,
-                position=position, value_range=prep.value_range, x_test=prep.x_val,
+                position=position, value_range=chosen or prep.value_range, x_test=prep.x_val,
                 y_test=prep.y_val, progress=progress, cancel=cancel)
             rate = attacks.random_patch_success(
                 prep.module, prep.x_val, target, patch_size=size, position=position,
-                value_range=prep.value_range, y=prep.y_val)
+                value_range=chosen or prep.value_range, y=prep.y_val)
             return prep, result, rate
 
         names = self.prepared_info.get("class_names", [])
