@@ -66,6 +66,7 @@ PGD_COLOR = "#f0954a"
 SLIDER_STEPS = 200
 LIVE_EXAMPLES = 4
 ATTACK, CURVE, PATCH, LIVE = range(4)  # the pages
+CONTROLS_WIDTH = 250  # every page's controls column: the Range row's two fields fit
 PATCH_CARDS = 8
 
 
@@ -199,7 +200,7 @@ class AdversarialPanel(QWidget):
         row = QHBoxLayout(page)
         row.setContentsMargins(0, 6, 0, 0)
         row.setSpacing(10)
-        row.addWidget(lab.controls_column(controls))
+        row.addWidget(lab.controls_column(controls, CONTROLS_WIDTH))
         if isinstance(content, QWidget):
             row.addWidget(content, 1)
         else:
@@ -637,7 +638,7 @@ class AdversarialPanel(QWidget):
             spin.setRange(-1e9, 1e9)
             spin.setDecimals(3)
             spin.setKeyboardTracking(False)
-            spin.setFixedWidth(74)
+            spin.setFixedWidth(70)
             spin.setToolTip(f"The {name} end of the values an adversarial input may take, in "
                             "the data's units; the data's own range unless you set one")
             spin.valueChanged.connect(self._range_edited)
@@ -647,8 +648,9 @@ class AdversarialPanel(QWidget):
         row.addWidget(self.range_spins[1])
         self.range_reset = QToolButton()
         self.range_reset.setObjectName("adversarial_range_reset")
-        self.range_reset.setText("Data range")
-        self.range_reset.setToolTip("Keep adversarial inputs inside the data's own range")
+        self.range_reset.setIcon(style.icon("reset"))
+        self.range_reset.setAutoRaise(True)
+        self.range_reset.setToolTip("Back to the data's own range")
         self.range_reset.clicked.connect(self._range_reset)
         self.range_reset.setEnabled(False)
         row.addWidget(self.range_reset)
@@ -1230,6 +1232,7 @@ class AdversarialPanel(QWidget):
     def refresh_theme(self, *_args: Any) -> None:
         t = theme.current()
         self.triptych.refresh_theme()
+        self.range_reset.setIcon(style.icon("reset"))
         for view in (self.curve_view, self.rate_view, self.live_view):
             view.setBackground(t.window)
         self.patch_view.setBackground(t.window)
