@@ -583,18 +583,23 @@ def export_script(project: Project, weights_file: str | None = None,
 def write_script(project: Project, path: str | Path) -> list[Path]:
     """Write the training script; it saves its weights beside itself as "<stem>.safetensors".
     For data sets it cannot regenerate, the project's split goes beside it as
-    "<stem>_data.npz" (returned after the script)."""
-    from runtime.export_script import saves_data, write_data
+    "<stem>_data.npz", and a trained project's weights, which it starts from, as
+    "<stem>_start.safetensors" (returned after the script, in that order)."""
+    from runtime.export_script import saves_data, script_source, start_file, write_data
 
     path = Path(path)
     if path.suffix != ".py":
         raise ExportError(f"{path.name}: a training script file must end in .py")
     data = path.with_name(f"{path.stem}_data.npz")
-    text = export_script(project, path.with_suffix(".safetensors").name, data.name)
-    if not saves_data(project.dataset):
-        return [_write_text(path, text)]
-    write_data(project.dataset, data)
-    return [_write_text(path, text), data]
+    weights = path.with_suffix(".safetensors").name
+    d = design(project)
+    written = [_write_text(path, script_source(d, class_name(project.name), weights,
+                                               data.name))]
+    if saves_data(project.dataset):
+        written.append(write_data(project.dataset, data))
+    if d.trained:
+        written.append(_write_weights(path.with_name(start_file(weights)), d.state_dict()))
+    return written
 
 
 # -- one entry point for the command line and the File > Export menu -------------------------

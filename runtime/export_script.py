@@ -301,6 +301,11 @@ def load_data() -> tuple[TensorDataset, TensorDataset]:
 REGENERATED = {"xor", *_MAKE_POINTS, "house_prices", "digits", "csv", "npz"}
 
 
+def start_file(weights_file: str) -> str:
+    """The name of the weights a script starts from, beside its own output weights."""
+    return weights_file.removesuffix(".safetensors") + "_start.safetensors"
+
+
 def saves_data(dataset: Any) -> bool:
     """Whether the script reads its data from a file written beside it."""
     return dataset.name not in REGENERATED
@@ -636,6 +641,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=DEVICE)
     parser.add_argument("--out", default=WEIGHTS_FILE, help="weights file rank 0 writes")
+    parser.add_argument("--start", default=START_FILE, help="weights to start from (the "
+                        "project's, when it was exported trained); '' for random weights")
     args = parser.parse_args()
 
     # torchrun sets RANK, LOCAL_RANK and WORLD_SIZE; plain python runs one process.
@@ -658,7 +665,10 @@ def main() -> None:
     train_set, val_set = load_data()
     if len(val_set) == 0:
         val_set = train_set
-    model = MODEL().to(device)
+    model = MODEL()
+    if args.start:  # as in Plexus, training goes on from the weights the project had
+        model.load_weights(args.start)
+    model = model.to(device)
     optimizer = make_optimizer(model)
     net: nn.Module = model
     if distributed:
@@ -836,11 +846,19 @@ def script_source(d: Any, name: str, weights_file: str, data_file: str) -> str:
         consts.append(f"LR_MULT = {export.literal(lr_mult)}")
     consts += ["WEIGHTS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),",
                f"                            {export.literal(weights_file)})"]
+    if d.trained:
+        consts += ["START_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),",
+                   f"                          {export.literal(start_file(weights_file))})"]
+    else:
+        consts.append('START_FILE = ""  # the project had no trained weights: random ones')
 
     title = (f"Train {name}, the network of the Plexus project "
              f"'{export._safe_text(project.name)}', on {dataset.name}.")
     saved = (f" It reads the data from {data_file}, which the export wrote beside it."
              if saves_data(dataset) else "")
+    if d.trained:
+        saved += (f" It starts from the project's weights, {start_file(weights_file)} "
+                  "beside it (--start '' for random ones).")
     header = [
         *export._wrap('"""' + title),
         "",

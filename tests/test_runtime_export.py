@@ -438,6 +438,24 @@ def test_script_reads_the_saved_split_of_other_builtin_sets(name, tmp_path):
         namespace["load_data"]()
 
 
+def test_script_of_a_trained_project_starts_from_its_weights(tmp_path):
+    """As pressing Train in Plexus, the script goes on from the project's weights: for
+    fewshot_transfer, the shapes_source trunk it imported."""
+    project = make.build("fewshot_transfer")
+    written = export.write_script(project, tmp_path / "train.py")
+    assert written == [tmp_path / "train.py", tmp_path / "train_data.npz",
+                       tmp_path / "train_start.safetensors"]
+    namespace = runpy.run_path(str(written[0]), run_name="plexus_test")
+    assert namespace["START_FILE"] == str(tmp_path / "train_start.safetensors")
+    model = namespace[export.class_name(project.name)]().load_weights(namespace["START_FILE"])
+    imported = weights_from_bytes(project.weights)
+    trunk = [n for n in project.graph.nodes.values() if n.type in ("Conv2d", "BatchNorm2d")]
+    assert len(trunk) == 6
+    for node in trunk:
+        assert torch.equal(getattr(model, node.name).weight, imported[f"{node.id}.weight"])
+    assert 'START_FILE = ""' in export.export_script(make.build("digits_cnn"))  # untrained
+
+
 def test_script_losses_follow_the_heads(projects):
     tagging = export.export_script(projects["future_context_bilstm"])
     assert "ignore_index=IGNORE" in tagging and "IGNORE = -100" in tagging
