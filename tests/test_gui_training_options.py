@@ -9,28 +9,16 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QObject, Signal  # noqa: E402
 from PySide6.QtGui import QValidator  # noqa: E402
 
 from graph.project import save_project  # noqa: E402
 from gui.inspector import ADVERSARIAL_OPTIONS, MODE_OPTIONS, TRAINING_OPTIONS  # noqa: E402
 from resources.examples import make  # noqa: E402
+from tests.test_gui_gan import FakeController  # noqa: E402
 
 GAN_RING = Path(__file__).resolve().parents[1] / "resources" / "examples" / "gan_ring.plexus"
 GAN_FIELDS = [f.param.name for f in MODE_OPTIONS if f.switch == "mode"]
 ADV_FIELDS = [f.param.name for f in ADVERSARIAL_OPTIONS if f.switch == "adversarial"]
-
-
-class FakeController(QObject):
-    """The training controller's signals, never fed: the panel only needs to connect."""
-
-    started = Signal(dict)
-    batch = Signal(dict)
-    epoch = Signal(dict)
-    probe = Signal(dict)
-    finished = Signal(dict)
-    project_updated = Signal(object)
-    state = "idle"
 
 
 def project_form(window):
