@@ -68,6 +68,14 @@ def test_xor_run_from_the_gui_reaches_accuracy_one_and_fills_the_curves(qtbot, w
     epochs, finished = [], []
     controller.epoch.connect(epochs.append)
     controller.finished.connect(finished.append)
+    status = window.training_controls.status
+    shown: list[tuple[str, str, str]] = []  # the status bar after each batch event
+
+    def read_status(_event: dict) -> None:
+        shown.append((status.bar.format(), status.speed.text(),
+                      status.eta.text() if status.eta.isVisible() else ""))
+
+    controller.batch.connect(read_status)
     assert window.actions["train"].isEnabled()
     window.actions["train"].trigger()
     assert controller.state == "running"
@@ -75,6 +83,11 @@ def test_xor_run_from_the_gui_reaches_accuracy_one_and_fills_the_curves(qtbot, w
     qtbot.waitUntil(lambda: bool(finished), timeout=WAIT)
     controller.epoch.disconnect(epochs.append)
     controller.finished.disconnect(finished.append)
+    controller.batch.disconnect(read_status)
+    bars, speeds, etas = zip(*shown, strict=True)
+    assert all(re.fullmatch(r"epoch \d+/25 \u00b7 step \d+/10", b) for b in bars), bars
+    assert any(re.fullmatch(r"[\d.]+k? samples/s", s) for s in speeds), speeds
+    assert all(re.fullmatch(r"ETA \d+:\d\d", e) for e in etas if e), etas
     assert finished[0]["status"] == "completed"
     assert "weights" not in finished[0]
     assert len(epochs) == 25
