@@ -41,7 +41,9 @@ CHOICE_LABELS = {
     "mse": "Mean squared error", "l1": "Mean absolute error (L1)", "huber": "Huber",
     "float": "float", "long": "long (indices)", "sequence": "Every step (sequence)",
     "last": "Last step only", "standard": "Standard", "gan": "GAN", "off": "Off",
-    "fgsm": "FGSM", "pgd": "PGD",
+    "fgsm": "FGSM", "pgd": "PGD", "word": "Words", "char": "Characters",
+    "end": "The end", "start": "The start", "both": "Both", "1": "1 (grey)", "3": "3 (colour)",
+    "sinusoidal": "Sinusoidal (fixed)", "learned": "Learned",
 }
 
 
