@@ -857,8 +857,8 @@ def robustness_subset(data: Any, samples: int = ROBUSTNESS_SAMPLES) -> dict[str,
 
 def robustness(compiled: Any, data: Any, method: str = "fgsm", eps: float | None = None,
                samples: int = ROBUSTNESS_SAMPLES, steps: int = 5,
-               examples: int = ROBUSTNESS_EXAMPLES, subset: dict[str, Any] | None = None
-               ) -> dict[str, Any]:
+               examples: int = ROBUSTNESS_EXAMPLES, subset: dict[str, Any] | None = None,
+               value_range: Any = None) -> dict[str, Any]:
     """Accuracy of the network as it is on a small fixed validation subset, clean and under an
     L-inf attack of size ``eps`` (data units; default a tenth of the data's value range), plus
     the first ``examples`` samples with their perturbation and adversarial prediction.
@@ -866,7 +866,8 @@ def robustness(compiled: Any, data: Any, method: str = "fgsm", eps: float | None
     Runs in eval mode; parameter gradients and every training flag are put back
     (``runtime.attacks.crafting``); PGD's random start has its own seeded generator, so the
     probe does not change how a seeded run trains. ``subset`` is ``robustness_subset``'s dict
-    when the caller keeps it between epochs.
+    when the caller keeps it between epochs. Adversarial inputs stay in ``value_range``
+    (default: the data's).
     """
     from runtime.attacks import METHODS, fgsm, pgd  # late: attacks is only needed here
 
@@ -876,7 +877,8 @@ def robustness(compiled: Any, data: Any, method: str = "fgsm", eps: float | None
         raise ValueError(f"robustness probe method '{method}' is unknown; use one of "
                          f"{', '.join(METHODS)}")
     _robustness_checks(compiled, data)
-    value_range = getattr(data, "value_range", (0.0, 1.0))
+    if value_range is None:
+        value_range = getattr(data, "value_range", (0.0, 1.0))
     if eps is None:
         lo, hi = value_range
         eps = 0.1 * float(np.max(np.asarray(hi) - np.asarray(lo)))
@@ -1255,7 +1257,7 @@ class ProbeSchedule:
                           None if eps is None else float(eps), samples,
                           int(option.get("steps", 5)),
                           int(option.get("examples", ROBUSTNESS_EXAMPLES)),
-                          subset=self._robust_subset[1])
+                          subset=self._robust_subset[1], value_range=option.get("value_range"))
 
     # hooks -----------------------------------------------------------------------------------
     def epoch_hooks(self) -> list[ProbeHook]:

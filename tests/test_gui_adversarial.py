@@ -114,8 +114,11 @@ def test_a_range_the_user_sets_bounds_the_adversarial_inputs(panel):
     high.setValue(-0.5)  # below the low end: refused, the range in force stays
     assert panel.user_range == (-0.05, 1.0) and high.value() == 1.0
     assert "low end must be below" in panel.task_bar.label.text()
+    panel._seen = True  # the live probe is asked for once the panel has been looked at
+    assert panel.probe_config()["value_range"] == [-0.05, 1.0]  # the live probe follows
     panel.range_reset.click()
     assert panel.user_range is None and low.value() == 0.0
+    assert "value_range" not in panel.probe_config()
     assert attack(panel, "fgsm", 0.1).x_adv.min() >= 0.0
 
 

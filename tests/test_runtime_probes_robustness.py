@@ -69,6 +69,14 @@ def test_defaults_are_a_tenth_of_the_range_on_64_samples(prepared):
     assert payload["n"] == 64 and len(payload["examples"]["inputs"]) == 4
 
 
+def test_a_range_the_user_set_bounds_the_adversarial_inputs(prepared):
+    """The Adversarial panel's Range travels in the probe's option."""
+    payload, _ = run(prepared, method="fgsm", eps=0.1, samples=32, value_range=[-0.05, 1.0])
+    assert payload["value_range"] == [-0.05, 1.0]
+    adversarial = payload["examples"]["adversarial"]
+    assert adversarial.min() == pytest.approx(-0.05)  # black pixels pushed below 0, to the end
+
+
 def test_direct_call_and_subset_reuse(prepared):
     compiled, data = prepared
     payload = robustness(compiled, data, "fgsm", 0.05, samples=20, examples=2)

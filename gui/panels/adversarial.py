@@ -1067,8 +1067,11 @@ class AdversarialPanel(QWidget):
         digits_cnn), worth paying only for someone who looks."""
         if not self.live_check.isChecked() or not self._seen:
             return None
-        return {"method": self.method, "eps": self.eps, "steps": int(self.steps_spin.value()),
-                "samples": int(self.live_samples.value()), "examples": LIVE_EXAMPLES}
+        config = {"method": self.method, "eps": self.eps, "steps": int(self.steps_spin.value()),
+                  "samples": int(self.live_samples.value()), "examples": LIVE_EXAMPLES}
+        if self.user_range is not None:
+            config["value_range"] = list(self.user_range)
+        return config
 
     def apply_probe_config(self) -> None:
         """Merge our probe into the controller's config (the other panels' probes stay)."""
