@@ -194,10 +194,15 @@ def test_problems_click_selects_and_centres_the_node(window, qtbot):
     assert "error" in window.validity.text()
     window.show()
     window.scene.select_node(None)
+    view = window.view
+    view.centerOn(-5000, -5000)  # far from every node
     rect = panel.tree.visualItemRect(target)
     qtbot.mouseClick(panel.tree.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert window.scene.selected_node_ids() == [linear.id]
     assert window.inspector.node_form.node_id == linear.id
+    centre = view.mapToScene(view.viewport().rect().center())
+    node = window.scene.node_item(linear.id).sceneBoundingRect()
+    assert node.contains(centre) or (node.center() - centre).manhattanLength() < 40
 
 
 def test_code_panel_shows_code_or_the_first_error(window):
