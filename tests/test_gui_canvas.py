@@ -19,6 +19,7 @@ from PySide6.QtGui import (
     QImage,
     QPainter,
     QUndoStack,
+    QWheelEvent,
 )
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
@@ -451,6 +452,32 @@ def test_zoom_fit_and_pan(qtbot) -> None:
     moved = canvas.view.mapToScene(canvas.viewport.rect().center()) - centre
     assert moved.x() > 0 and moved.y() > 0
     assert canvas.stack.count() == 0
+    canvas.scene.detach()
+
+
+def test_wheel_zooms_around_the_cursor_and_space_drag_pans(qtbot) -> None:
+    graph, _ = chain_graph(*["Linear"] * 12)
+    canvas = Canvas(qtbot, graph)
+    view, cursor = canvas.view, QPoint(300, 200)
+    under = view.mapToScene(cursor)
+    zoom = view.zoom()
+    wheel = QWheelEvent(QPointF(cursor), QPointF(view.viewport().mapToGlobal(cursor)),
+                        QPoint(0, 0), QPoint(0, 240), Qt.MouseButton.NoButton, NO_MOD,
+                        Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(canvas.viewport, wheel)
+    assert view.zoom() == pytest.approx(zoom * 1.0015 ** 240)
+    after = view.mapToScene(cursor)
+    assert abs(after.x() - under.x()) < 2 and abs(after.y() - under.y()) < 2  # it stays put
+
+    centre = view.mapToScene(canvas.viewport.rect().center())
+    QTest.keyPress(view, Qt.Key.Key_Space)
+    QTest.mousePress(canvas.viewport, LEFT, NO_MOD, QPoint(600, 400))
+    QTest.mouseMove(canvas.viewport, QPoint(500, 350))
+    QTest.mouseRelease(canvas.viewport, LEFT, NO_MOD, QPoint(500, 350))
+    QTest.keyRelease(view, Qt.Key.Key_Space)
+    moved = view.mapToScene(canvas.viewport.rect().center()) - centre
+    assert moved.x() > 0 and moved.y() > 0  # the scene followed the hand
+    assert not canvas.scene.selected_node_ids() and canvas.stack.count() == 0  # no rubber band
     canvas.scene.detach()
 
 

@@ -174,7 +174,13 @@ class GraphView(QGraphicsView):
         delta = event.angleDelta().y() or event.angleDelta().x()
         if not delta:
             return
+        # Around the wheel's own position: the view's mouse anchor is the last mouse *move*,
+        # which a wheel over a freshly focused window (or a touchpad) may never have sent.
+        cursor = event.position()
+        under = self.mapToScene(cursor.toPoint())
         self.set_zoom(self.zoom() * (1.0015 ** delta))
+        drift = self.mapFromScene(under) - cursor.toPoint()
+        self.pan_by(drift.x(), drift.y())
         event.accept()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
