@@ -102,6 +102,17 @@ def test_epsilon_zero_shows_zero_perturbation(panel):
     assert panel.triptych.factor.textItem.toPlainText() == "no change"
 
 
+def test_the_epsilon_slider_and_field_follow_each_other(panel):
+    from gui.panels.adversarial import SLIDER_STEPS
+
+    attack(panel, "fgsm", 0.1)  # prepared: the slider spans 0 .. half the data's range (1)
+    slider = panel.eps_slider
+    slider.setValue(SLIDER_STEPS // 2)  # as a drag would
+    assert panel.eps == pytest.approx(0.25, abs=1e-3)
+    panel.eps_spin.setValue(0.05)
+    assert slider.value() == round(0.1 * SLIDER_STEPS)
+
+
 def test_a_range_the_user_sets_bounds_the_adversarial_inputs(panel):
     attack(panel, "fgsm", 0.1)
     low, high = panel.range_spins
