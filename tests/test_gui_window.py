@@ -183,6 +183,30 @@ def test_unsaved_changes_prompt_on_new(window, monkeypatch):
     assert window.project.name == "untitled" and not window.isWindowModified()
 
 
+def test_unsaved_changes_prompt_on_open_and_close(window, monkeypatch, tmp_path):
+    saved = tmp_path / "other.plexus"
+    save_project(build("xor_mlp"), saved)
+    node = window.graph.nodes_of_type("Linear")[0]
+    window.undo_stack.push(SetParamCommand(window.graph, node.id, "out_features", 5))
+    before = window.graph.to_dict()
+    asked: list[str] = []
+
+    def answer(reply: str):
+        return lambda: asked.append(reply) or reply
+
+    monkeypatch.setattr(window, "ask_unsaved", answer("cancel"))
+    assert not window.open_project(str(saved))  # Cancel: the edited project stays
+    assert window.graph.to_dict() == before and asked == ["cancel"]
+    window.show()
+    assert not window.close() and window.isVisible()  # Cancel keeps the window open
+    assert asked == ["cancel", "cancel"]
+    save_to = tmp_path / "edited.plexus"
+    window.path = str(save_to)
+    monkeypatch.setattr(window, "ask_unsaved", answer("save"))
+    assert window.close()  # Save, then close
+    assert asked[-1] == "save" and load_project(save_to).graph.to_dict() == before
+
+
 def test_problems_click_selects_and_centres_the_node(window, qtbot):
     linear = window.graph.nodes_of_type("Linear")[0]
     edge = window.graph.edge_into(linear.id, "in")
