@@ -58,7 +58,7 @@ from gui.projects import (
 APP_NAME = "Plexus"
 STATE_VERSION = 2  # bump when the default dock set changes so old saved layouts are dropped
 DEFAULT_SIZE = QSize(1600, 1000)
-LEFT_WIDTH, RIGHT_WIDTH, BOTTOM_HEIGHT = 232, 360, 230
+LEFT_WIDTH, RIGHT_WIDTH, BOTTOM_HEIGHT = 232, 390, 230
 
 LEFT = Qt.DockWidgetArea.LeftDockWidgetArea
 RIGHT = Qt.DockWidgetArea.RightDockWidgetArea
