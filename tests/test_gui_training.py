@@ -287,3 +287,40 @@ def test_probe_config_parts_from_several_sources_are_merged(qtbot):
     assert controller.probe_config == {"confusion": True}
     assert controller.state == "idle" and controller.pid is None
 
+
+
+class FakePipe:
+    """The read end of the training process' event pipe, fed by the test."""
+
+    def __init__(self, events: list[dict]) -> None:
+        self.events = list(events)
+
+    def poll(self) -> bool:
+        return bool(self.events)
+
+    def recv(self) -> dict:
+        return self.events.pop(0)
+
+
+def test_probe_results_reach_the_panels_one_per_tick_in_order(qtbot):
+    """A bundle of probe results is handed out one a tick (each panel redraws in a tick of
+    its own); an epoch event first delivers what is still queued, so order is kept."""
+    from gui.training.controller import TrainingController
+
+    controller = TrainingController(start_process=False)
+    got: list[str] = []
+    controller.probe.connect(lambda p: got.append(p["probe"] + ("*" if p.get("fresh") else "")))
+    controller.epoch.connect(lambda e: got.append(f"epoch {e['epoch']}"))
+    bundle = {"type": "probe", "probe": "batch", "epoch": 1,
+              "results": [{"probe": name} for name in ("filters", "confusion", "histograms")]}
+    controller._events = FakePipe([bundle])
+    controller.poll()
+    assert got == ["filters"]
+    controller.poll()
+    assert got == ["filters", "confusion"]
+    newer = {"type": "probe", "probe": "batch", "epoch": 2,
+             "results": [{"probe": "histograms", "fresh": True}, {"probe": "filters"}]}
+    controller._events = FakePipe([newer, {"type": "epoch", "epoch": 2}])
+    controller.poll()  # the newer histograms replace the queued ones; the epoch flushes all
+    assert got == ["filters", "confusion", "histograms*", "filters", "epoch 2"]
+    controller._events = None

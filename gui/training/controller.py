@@ -285,6 +285,8 @@ class TrainingController(QObject):
         self._run_epochs: list[dict[str, Any]] = []
         self._run_steps: list[list[float]] = []
         self._last_weights: tuple[int, bytes] | None = None
+        # probe results not yet handed to the panels, oldest first, the newest per probe
+        self._probe_queue: dict[str, dict[str, Any]] = {}
 
     # -- events -----------------------------------------------------------------------------------
     def poll(self) -> None:
@@ -295,17 +297,16 @@ class TrainingController(QObject):
         deadline = time.perf_counter() + TICK_BUDGET
         pending_batch: dict[str, Any] | None = None
         points: list[list[float]] = []
-        probes: dict[str, dict[str, Any]] = {}
+        probes = self._probe_queue
         dead = False
 
-        def flush() -> None:
+        def flush(probe_limit: int | None = None) -> None:
             nonlocal pending_batch, points
             if pending_batch is not None:
                 self.batch.emit({**pending_batch, "points": points})
                 pending_batch, points = None, []
-            for payload in probes.values():
-                self.probe.emit(payload)
-            probes.clear()
+            for name in list(probes)[:probe_limit]:
+                self.probe.emit(probes.pop(name))
 
         while time.perf_counter() < deadline:
             try:
@@ -329,9 +330,11 @@ class TrainingController(QObject):
             elif kind == "weights":
                 self._last_weights = (int(event["epoch"]), event["weights"])
             else:
-                flush()
+                flush()  # everything before it, in order
                 self._handle(event)
-        flush()
+        # One probe result a tick: each panel redraws in a tick of its own, so with every
+        # panel on screen the GUI thread still answers within a frame or two.
+        flush(probe_limit=1)
         process = self._process
         if not self._closing and process is not None and (dead or not process.is_alive()):
             self._died(process)
