@@ -48,9 +48,23 @@ def test_options_are_declared_once_with_help_and_bounds():
         assert param.help and param.label
         if param.kind in ("int", "float"):
             assert param.minimum is not None and param.maximum is not None
-    assert TRAINING_OPTIONS["d_steps"].param.default == 1
-    assert TRAINING_OPTIONS["label_smoothing"].param.default == 0.1
     assert TRAINING_OPTIONS["adv_share"].param.default == 0.5
+
+
+def test_gan_fields_show_what_the_gan_trainer_uses_when_left_unset():
+    """The form's defaults are the runtime's (runtime.gan.GanOptions), so leaving a field at
+    its default (and out of the file) trains exactly as the field says."""
+    import dataclasses
+
+    from graph.settings import TrainingSettings
+    from runtime.gan import GanOptions
+
+    settings = TrainingSettings(lr=0.004, options={"mode": "gan"})
+    used = dataclasses.asdict(GanOptions.from_settings(settings))
+    for name, value in used.items():
+        option = TRAINING_OPTIONS[name]
+        shown = getattr(settings, option.follows) if option.follows else option.param.default
+        assert shown == pytest.approx(value), name
 
 
 def test_standard_project_hides_gan_and_attack_fields(editor_window, tmp_path):
