@@ -10,6 +10,8 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from graph.catalog import CHOICE, FLOAT, INT, Param
+
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("none", "step", "cosine", "onecycle")
 DEVICES = ("auto", "cpu", "cuda")
@@ -24,6 +26,39 @@ _BOUNDS: dict[str, Any] = {
     "schedule": SCHEDULES, "step_size": (1, 100_000), "gamma": (0.0, 1.0),
     "early_stopping": (0, 100_000), "device": DEVICES, "grad_clip": (0.0, 1e6),
 }
+
+
+# Entries of TrainingSettings.options the trainers read (runtime.gan, runtime.attacks),
+# declared like layer parameters: the runtime checks them against these bounds and defaults,
+# the inspector builds their widgets from them. A default of None is derived when the entry
+# is absent (d_lr, g_lr: the learning rate; adv_eps: a tenth of the data's value range).
+TRAINING_OPTIONS: dict[str, Param] = {p.name: p for p in (
+    Param("mode", CHOICE, "standard", "Standard trains the network on the dataset; GAN trains "
+          "the generator group against the discriminator group (right-click a group \u203a "
+          "GAN role).", choices=("standard", "gan"), label="Training mode"),
+    Param("d_steps", INT, 1, "Discriminator updates for each generator update.", 1, 100,
+          label="D steps per G"),
+    Param("d_lr", FLOAT, None, "The discriminator's learning rate; the project's learning "
+          "rate unless set.", 1e-8, 10.0, label="D learning rate"),
+    Param("g_lr", FLOAT, None, "The generator's learning rate; the project's learning rate "
+          "unless set.", 1e-8, 10.0, label="G learning rate"),
+    Param("label_smoothing", FLOAT, 0.1, "One-sided label smoothing: real samples' target is "
+          "1 minus this, which keeps the discriminator from growing overconfident.", 0.0, 0.5,
+          label="Label smoothing"),
+    Param("beta1", FLOAT, 0.5, "Adam's first momentum for both networks; 0.5 is the usual GAN "
+          "choice.", 0.0, 0.999, label="Adam \u03b21"),
+    Param("r1", FLOAT, 0.0, "Weight of an R1 gradient penalty on real samples: steadies the "
+          "discriminator and keeps the generator from dropping modes; 0 turns it off.", 0.0,
+          1000.0, label="R1 penalty"),
+    Param("adversarial", CHOICE, "off", "Train on attacked inputs too, so the network resists "
+          "small adversarial changes: FGSM (one step) or PGD (iterated, stronger, slower).",
+          choices=("off", "fgsm", "pgd"), label="Adversarial training"),
+    Param("adv_share", FLOAT, 0.5, "Share of each batch replaced by attacked inputs.", 0.0,
+          1.0, label="Attacked share"),
+    Param("adv_eps", FLOAT, None, "Largest change of an input, in data units; auto is a tenth "
+          "of the data's value range.", 0.0, 1e6, label="Epsilon (\u03b5)"),
+    Param("adv_steps", INT, 7, "PGD: attack steps for each batch.", 1, 1000, label="PGD steps"),
+)}
 
 
 def bounds(name: str) -> tuple | None:

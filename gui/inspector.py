@@ -34,6 +34,7 @@ from graph import catalog
 from graph.catalog import BOOL, CHOICE, FLOAT, INT, STR, TASK_TARGETS, Param
 from graph.model import GraphEvent
 from graph.project import Project
+from graph.settings import TRAINING_OPTIONS as OPTION_PARAMS
 from graph.settings import DatasetSettings, TrainingSettings
 from graph.settings import bounds as settings_bounds
 from gui import forms, style, theme
@@ -102,45 +103,19 @@ class OptionField:
     auto: str = ""
 
 
-# The options the runtime honours, with its names, defaults and bounds: runtime/gan.py
-# (GanOptions, chosen by mode = "gan") and runtime/attacks.py (adversarial_batch_hook).
+# How the form shows graph.settings.TRAINING_OPTIONS: GAN mode and its knobs before the
+# training fields, adversarial training (standard mode only) after them.
 MODE_OPTIONS: tuple[OptionField, ...] = (
-    OptionField(Param("mode", CHOICE, "standard", "Standard trains the network on the dataset; "
-                      "GAN trains the generator group against the discriminator group "
-                      "(right-click a group \u203a GAN role).", choices=("standard", "gan"),
-                      label="Training mode")),
-    OptionField(Param("d_steps", INT, 1, "Discriminator updates for each generator update.",
-                      1, 100, label="D steps per G"), "mode", ("gan",)),
-    OptionField(Param("d_lr", FLOAT, None, "The discriminator's learning rate; the project's "
-                      "learning rate unless set.", 1e-8, 10.0, label="D learning rate"),
-                "mode", ("gan",), follows="lr"),
-    OptionField(Param("g_lr", FLOAT, None, "The generator's learning rate; the project's "
-                      "learning rate unless set.", 1e-8, 10.0, label="G learning rate"),
-                "mode", ("gan",), follows="lr"),
-    OptionField(Param("label_smoothing", FLOAT, 0.1, "One-sided label smoothing: real samples' "
-                      "target is 1 minus this, which keeps the discriminator from growing "
-                      "overconfident.", 0.0, 0.5, label="Label smoothing"), "mode", ("gan",)),
-    OptionField(Param("beta1", FLOAT, 0.5, "Adam's first momentum for both networks; 0.5 is "
-                      "the usual GAN choice.", 0.0, 0.999, label="Adam \u03b21"),
-                "mode", ("gan",)),
-    OptionField(Param("r1", FLOAT, 0.0, "Weight of an R1 gradient penalty on real samples: "
-                      "steadies the discriminator and keeps the generator from dropping "
-                      "modes; 0 turns it off.", 0.0, 1000.0, label="R1 penalty"),
-                "mode", ("gan",)),
+    OptionField(OPTION_PARAMS["mode"]),
+    *(OptionField(OPTION_PARAMS[name], "mode", ("gan",),
+                  follows="lr" if name.endswith("_lr") else "")  # d_lr, g_lr: the lr if unset
+      for name in ("d_steps", "d_lr", "g_lr", "label_smoothing", "beta1", "r1")),
 )
 ADVERSARIAL_OPTIONS: tuple[OptionField, ...] = (
-    OptionField(Param("adversarial", CHOICE, "off", "Train on attacked inputs too, so the "
-                      "network resists small adversarial changes: FGSM (one step) or PGD "
-                      "(iterated, stronger, slower).", choices=("off", "fgsm", "pgd"),
-                      label="Adversarial training"), "mode", ("standard",)),
-    OptionField(Param("adv_share", FLOAT, 0.5, "Share of each batch replaced by attacked "
-                      "inputs.", 0.0, 1.0, label="Attacked share"),
-                "adversarial", ("fgsm", "pgd")),
-    OptionField(Param("adv_eps", FLOAT, None, "Largest change of an input, in data units; "
-                      "auto is a tenth of the data's value range.", 0.0, 1e6,
-                      label="Epsilon (\u03b5)"), "adversarial", ("fgsm", "pgd"), auto="auto"),
-    OptionField(Param("adv_steps", INT, 7, "PGD: attack steps for each batch.", 1, 1000,
-                      label="PGD steps"), "adversarial", ("pgd",)),
+    OptionField(OPTION_PARAMS["adversarial"], "mode", ("standard",)),
+    OptionField(OPTION_PARAMS["adv_share"], "adversarial", ("fgsm", "pgd")),
+    OptionField(OPTION_PARAMS["adv_eps"], "adversarial", ("fgsm", "pgd"), auto="auto"),
+    OptionField(OPTION_PARAMS["adv_steps"], "adversarial", ("pgd",)),
 )
 TRAINING_OPTIONS = {f.param.name: f for f in MODE_OPTIONS + ADVERSARIAL_OPTIONS}
 
@@ -585,9 +560,9 @@ class ProjectForm(QWidget):
         value = options.get(option.param.name)
         if value is None:
             return self._option_default(option)
-        if option.param.kind == CHOICE:
-            return str(value).lower()  # the runtime reads "FGSM" as "fgsm"
-        return value
+        shown = shown_option(option.param, value)
+        # the runtime reads "FGSM" as "fgsm"
+        return shown.lower() if option.param.kind == CHOICE else shown
 
     def _set_option(self, option: OptionField, value: Any) -> None:
         """One undoable step: the whole options dict, with defaults left out."""

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from graph.settings import TRAINING_OPTIONS
+
 Progress = Callable[[float], None] | None
 Cancel = Callable[[], bool] | None
 ValueRange = tuple[Any, Any] | None
@@ -673,7 +675,7 @@ def adversarial_batch_hook(
             f"training option 'adversarial' is '{options.get('adversarial')}'; "
             f"use one of {', '.join(METHODS)}"
         )
-    share = float(options.get("adv_share", 0.5))
+    share = float(options.get("adv_share", TRAINING_OPTIONS["adv_share"].default))
     if not 0.0 <= share <= 1.0:
         raise ValueError(f"training option 'adv_share' is {share}; use a share from 0 to 1")
     eps_opt = options.get("adv_eps")
@@ -685,7 +687,8 @@ def adversarial_batch_hook(
         eps = float(eps_opt)
     if eps < 0:
         raise ValueError(f"training option 'adv_eps' is {eps}; use 0 or more")
-    steps = 1 if method == "fgsm" else max(1, int(options.get("adv_steps", 7)))
+    steps = 1 if method == "fgsm" else max(
+        1, int(options.get("adv_steps", TRAINING_OPTIONS["adv_steps"].default)))
     size_opt = options.get("adv_step_size")
     size = eps if method == "fgsm" else (
         2.5 * eps / steps if size_opt is None else float(size_opt))

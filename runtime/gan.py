@@ -43,6 +43,7 @@ import torch
 from torch import Tensor, nn
 
 from graph.model import Graph, Group
+from graph.settings import TRAINING_OPTIONS
 from runtime.compile import Compiled, compile_graph, load_node_state, node_state
 from runtime.train import (
     BATCH_EVENT_INTERVAL,
@@ -270,30 +271,32 @@ class GanOptions:
 
     d_lr: float
     g_lr: float
-    d_steps: int = 1
-    label_smoothing: float = 0.1
-    beta1: float = 0.5
-    r1: float = 0.0  # weight of the R1 gradient penalty on real samples (0: off)
+    d_steps: int
+    label_smoothing: float
+    beta1: float
+    r1: float  # weight of the R1 gradient penalty on real samples (0: off)
 
     @classmethod
     def from_settings(cls, settings: Any) -> GanOptions:
         options = getattr(settings, "options", None) or {}
 
-        def number(key: str, default: float, low: float, high: float) -> float:
-            value = options.get(key, default)
+        def number(key: str) -> float:
+            """The option as graph.settings.TRAINING_OPTIONS declares it (None: the lr)."""
+            param = TRAINING_OPTIONS[key]
+            low, high = param.minimum, param.maximum
+            value = options.get(key, settings.lr if param.default is None else param.default)
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not low <= value <= high:
                 raise TrainingFailed(f"training option '{key}' must be a number from {low:g} "
                                      f"to {high:g}, not {value!r}")
             return float(value)
 
-        steps = number("d_steps", 1, 1, 100)
+        steps = number("d_steps")
         if steps != int(steps):
             raise TrainingFailed(f"training option 'd_steps' must be a whole number, not {steps}")
-        return cls(d_lr=number("d_lr", settings.lr, 1e-8, 10.0),
-                   g_lr=number("g_lr", settings.lr, 1e-8, 10.0), d_steps=int(steps),
-                   label_smoothing=number("label_smoothing", 0.1, 0.0, 0.5),
-                   beta1=number("beta1", 0.5, 0.0, 0.999), r1=number("r1", 0.0, 0.0, 1000.0))
+        return cls(d_lr=number("d_lr"), g_lr=number("g_lr"), d_steps=int(steps),
+                   label_smoothing=number("label_smoothing"), beta1=number("beta1"),
+                   r1=number("r1"))
 
 
 # -- the loop -----------------------------------------------------------------------------------
