@@ -666,9 +666,9 @@ class AdversarialPanel(QWidget):
     def _range_edited(self, _value: float) -> None:
         low, high = (spin.value() for spin in self.range_spins)
         if low >= high:  # refused: back to the range in force
-            data = self.prepared_info.get("value_range")
-            if self.user_range is not None or data is not None:
-                self._show_range(self.user_range or data)
+            in_force = self.user_range or self.prepared_info.get("value_range")
+            if in_force is not None:
+                self._show_range(in_force)
             self._status(ATTACK, "Range: the low end must be below the high end.", error=True)
             return
         self.set_range((low, high))

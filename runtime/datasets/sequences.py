@@ -36,7 +36,6 @@ from torch.utils.data import TensorDataset
 from graph.catalog import BOOL, CHOICE, INT, STR, Param
 from graph.settings import DatasetSettings
 from runtime.datasets.core import (
-    DATASETS,
     GENERATE_STREAM,
     DataBundle,
     DataError,
@@ -462,19 +461,22 @@ def load_text_csv(settings: DatasetSettings) -> SequenceBundle:
     return text_bundle(file, texts, labels, settings)
 
 
+# The text options with the reviews' own defaults (a small vocabulary, short texts).
+_REVIEW_OPTIONS = (
+    TOKENIZER, replace(VOCAB_SIZE, default=300),
+    replace(MAX_LENGTH, default=32, help="Tokens per sample: longer texts are cut, shorter "
+            "ones padded."), TRUNCATE, LOWERCASE)
+
+
 @register(DatasetInfo(
     "sentiment_reviews", "Product reviews (sentiment)",
     "Several hundred short product reviews written for Plexus, each satisfied, neutral or "
     "dissatisfied (resources/sentiment_reviews.csv). Word tokens, padded to 32.",
-    "classification", "sequence", (), options=(
-        TOKENIZER, replace(VOCAB_SIZE, default=300),
-        replace(MAX_LENGTH, default=32, help="Tokens per sample: longer texts are cut, shorter "
-                "ones padded."), TRUNCATE, LOWERCASE)))
+    "classification", "sequence", (), options=_REVIEW_OPTIONS))
 def sentiment_reviews(settings: DatasetSettings) -> SequenceBundle:
     if not REVIEWS.is_file():
         raise DataError(f"{REVIEWS}: the shipped review file is missing; reinstall Plexus")
-    shipped = {p.name: p.default for p in DATASETS["sentiment_reviews"].options}
-    options = {**shipped, **settings.options}
+    options = {**{p.name: p.default for p in _REVIEW_OPTIONS}, **settings.options}
     local = DatasetSettings(**{**settings.__dict__, "options": options})
     texts, labels, _ = _read_texts(REVIEWS, local)
     return text_bundle(settings.name, texts, labels, local)
