@@ -12,12 +12,9 @@ from PySide6.QtTest import QTest
 from graph.model import Edge, Graph
 from graph.project import Project, load_project, save_project
 from gui.canvas import GraphScene, GraphView
-from gui.canvas.groups import (
-    GroupBlockItem,
-    GroupCommand,
-    SetGroupCollapsedCommand,
-    boundary_ports,
-)
+from gui.canvas.group_commands import GroupCommand, SetGroupCollapsedCommand
+from gui.canvas.group_geometry import boundary_ports
+from gui.canvas.group_items import GroupBlockItem
 
 LEFT = Qt.MouseButton.LeftButton
 CTRL = Qt.KeyboardModifier.ControlModifier

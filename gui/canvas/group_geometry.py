@@ -1,0 +1,184 @@
+"""Where a group sits on the canvas: its frame's outline and title bar, its collapsed block's
+place, and the block's boundary ports (which layer ports the outside sees).
+
+Pure geometry over the ``Graph`` model: no items, so the controller and the items both ask here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QPainterPath, QPainterPathStroker
+
+from graph.layout import CORNER_RADIUS, node_size
+from graph.model import Graph
+
+FRAME_PAD = 18.0  # space between the layers and the frame
+TITLE_HEIGHT = 28.0  # the frame's title bar, above the layers
+
+@dataclass(frozen=True)
+class BoundaryPort:
+    """A port of a collapsed group: a port of one of its layers that the outside sees."""
+
+    node_id: int
+    port: str
+    is_input: bool
+    label: str
+    wired: bool  # False for the group's own Input / Output layers (no wire crosses)
+
+    @property
+    def key(self) -> tuple[int, str, bool]:
+        return self.node_id, self.port, self.is_input
+
+
+def boundary_ports(graph: Graph, group_id: str) -> tuple[list[BoundaryPort], list[BoundaryPort]]:
+    """(inputs, outputs) of a group as a block, top to bottom as the layers sit.
+
+    Inputs: each layer input fed from outside the group, then the group's Input layers.
+    Outputs: each layer output read outside the group, then the group's Output layers.
+    """
+    members = graph.group_members(group_id)
+    inside = set(members)
+    nodes = graph.nodes
+    ins: dict[tuple[int, str], BoundaryPort] = {}
+    outs: dict[tuple[int, str], BoundaryPort] = {}
+
+    def label(node_id: int, port: str, is_input: bool) -> str:
+        node = nodes[node_id]
+        spec = node.spec
+        ports = (spec.inputs if is_input else spec.outputs) if spec else ()
+        return f"{node.name}.{port}" if len(ports) > 1 else node.name
+
+    for edge in graph.edges:
+        if edge.dst in inside and edge.src not in inside and edge.src in nodes:
+            ins.setdefault((edge.dst, edge.dst_port), BoundaryPort(
+                edge.dst, edge.dst_port, True, label(edge.dst, edge.dst_port, True), True))
+        if edge.src in inside and edge.dst not in inside and edge.dst in nodes:
+            outs.setdefault((edge.src, edge.src_port), BoundaryPort(
+                edge.src, edge.src_port, False, label(edge.src, edge.src_port, False), True))
+    for node_id in members:
+        node = nodes[node_id]
+        if node.type == "Input":
+            ins.setdefault((node_id, "out"), BoundaryPort(node_id, "out", True, node.name, False))
+        elif node.type == "Output":
+            outs.setdefault((node_id, "in"), BoundaryPort(node_id, "in", False, node.name, False))
+
+    def order(port: BoundaryPort) -> tuple[bool, float, int, str]:
+        return not port.wired, nodes[port.node_id].pos[1], port.node_id, port.port
+
+    return sorted(ins.values(), key=order), sorted(outs.values(), key=order)
+
+
+def node_rect(graph: Graph, node_id: int) -> QRectF:
+    node = graph.nodes[node_id]
+    w, h = node_size(node.type)
+    return QRectF(node.pos[0], node.pos[1], w, h)
+
+
+def members_rect(graph: Graph, node_ids: Iterable[int]) -> QRectF:
+    """The scene rectangle covering the given layers."""
+    rect = QRectF()
+    for node_id in node_ids:
+        rect = rect.united(node_rect(graph, node_id))
+    return rect
+
+
+def frame_geometry(graph: Graph, members: list[int]) -> tuple[QPainterPath, QRectF]:
+    """The outline of an expanded group and its title bar, in scene coordinates.
+
+    The outline hugs the layers instead of taking their bounding box, so layers of other
+    groups or none that sit between them (a network wrapped into bands) stay outside: each
+    layer gets a padded rectangle, and neighbours in the same row or column are bridged when
+    no other layer is in between. The title bar spans the top row. Corners are rounded.
+    """
+    rects = {i: node_rect(graph, i) for i in members}
+    inside = set(members)
+    others = [node_rect(graph, i) for i in graph.nodes if i not in inside]
+    pad = FRAME_PAD
+    radius = CORNER_RADIUS + 3
+    grip = 2 * radius + 1  # bridges reach this far into what they join, so no seam shows
+    parts = [r.adjusted(-pad, -pad, pad, pad) for r in rects.values()]
+    ordered = sorted(rects.values(), key=lambda r: (r.left(), r.top()))
+    for index, a in enumerate(ordered):
+        right = below = None
+        for b in ordered[index + 1:] + ordered[:index]:
+            if b is a:
+                continue
+            rows = min(a.bottom(), b.bottom()) - max(a.top(), b.top())
+            if rows > 0.5 * min(a.height(), b.height()) and b.left() >= a.right():
+                if right is None or b.left() < right.left():
+                    right = b
+            cols = min(a.right(), b.right()) - max(a.left(), b.left())
+            if cols > 0.5 * min(a.width(), b.width()) and b.top() >= a.bottom():
+                if below is None or b.top() < below.top():
+                    below = b
+        if right is not None:
+            bridge = QRectF(a.right(), max(a.top(), right.top()) - pad,
+                            right.left() - a.right(),
+                            min(a.bottom(), right.bottom()) - max(a.top(), right.top()) + 2 * pad)
+            if not any(bridge.intersects(o) for o in others):
+                parts.append(bridge.adjusted(-grip, 0, grip, 0))
+        if below is not None:
+            bridge = QRectF(max(a.left(), below.left()) - pad, a.bottom(),
+                            min(a.right(), below.right()) - max(a.left(), below.left()) + 2 * pad,
+                            below.top() - a.bottom())
+            if not any(bridge.intersects(o) for o in others):
+                parts.append(bridge.adjusted(0, -grip, 0, grip))
+    top = min(r.top() for r in rects.values())
+    first_row = [r for r in rects.values() if r.top() <= top + 12]
+    left = min(r.left() for r in first_row) - pad
+    width = max(r.right() for r in first_row) + pad - left
+    title = QRectF(left, top - pad - TITLE_HEIGHT, width, TITLE_HEIGHT)
+    parts.append(title.adjusted(0, 0, 0, grip))
+    core = QPainterPath()
+    core.setFillRule(Qt.FillRule.WindingFill)
+    for part in parts:
+        core.addRect(part.adjusted(radius, radius, -radius, -radius))
+    core = _fill_holes(core.simplified(), others)
+    stroker = QPainterPathStroker()
+    stroker.setWidth(2 * radius)
+    stroker.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+    outline = core.united(stroker.createStroke(core)).simplified()
+    return outline, title
+
+
+
+def _fill_holes(path: QPainterPath, others: list[QRectF]) -> QPainterPath:
+    """``path`` without its holes (the gaps where rows and columns of layers meet), except
+    holes that hold a layer of another group or none: that one must stay outside."""
+    polygons = path.toSubpathPolygons()
+    outer, holes = [], []
+    boxes = [polygon.boundingRect() for polygon in polygons]
+    for index, polygon in enumerate(polygons):
+        box = boxes[index]
+        inside = any(i != index and other != box and other.contains(box)
+                     for i, other in enumerate(boxes))
+        (holes if inside else outer).append(polygon)
+    result = QPainterPath()
+    result.setFillRule(Qt.FillRule.WindingFill)
+    for polygon in outer:
+        result.addPolygon(polygon)
+    result = result.simplified()
+    for polygon in holes:
+        if any(polygon.boundingRect().intersects(o) for o in others):
+            hole = QPainterPath()
+            hole.addPolygon(polygon)
+            result = result.subtracted(hole)
+    return result
+
+
+def block_position(graph: Graph, members: list[int], width: float, height: float) -> QPointF:
+    """Where a collapsed group's block goes: on the spot of the layer nearest the group's
+    middle, so it never covers another layer."""
+    rect = members_rect(graph, members)
+    middle = min((node_rect(graph, i) for i in members),
+                 key=lambda r: _distance(r.center(), rect.center()))
+    return QPointF(round(middle.center().x() - width / 2),
+                   round(middle.center().y() - height / 2))
+
+
+def _distance(a: QPointF, b: QPointF) -> float:
+    return ((a.x() - b.x()) ** 2 + (a.y() - b.y()) ** 2) ** 0.5
+
