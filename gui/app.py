@@ -46,7 +46,7 @@ def run_gui(path: str | None = None, screenshot: str | None = None) -> int:
     style.apply_theme(str(settings.value("theme", "dark")) if not screenshot else "dark", app)
 
     from gui.main_window import MainWindow
-    from gui.projects import DEFAULT_EXAMPLE
+    from gui.templates import DEFAULT_EXAMPLE
 
     window = MainWindow(settings=settings, restore_layout=not screenshot,
                         interactive=not screenshot)

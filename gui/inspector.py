@@ -3,7 +3,7 @@
 Layer forms are generated from the catalog declaration through the one type-to-widget map in
 gui/forms.py, so a new layer needs no inspector code. Every edit is an undo command: layer
 params go through SetParamCommand / RenameCommand / SetNodeOptionsCommand (gui/commands.py),
-project settings through SetSettingsCommand (gui/projects.py). The form follows the model
+project settings through SetSettingsCommand (gui/settings_command.py). The form follows the model
 (undo, redo, canvas edits) by listening to graph events, never the other way round.
 """
 
@@ -47,7 +47,7 @@ from gui.form_layout import (
     make_form,
     section_label,
 )
-from gui.projects import SetSettingsCommand
+from gui.settings_command import SetSettingsCommand
 
 # Project settings shown in the form: field -> (label, help). Bounds come from graph.settings.
 DATASET_FIELDS: dict[str, tuple[str, str]] = {

@@ -4,109 +4,53 @@ The window owns one ``Graph`` for its whole life (opening a file replaces its co
 ``QUndoStack`` and the current ``Project``. Other features plug in through a small API:
 ``add_panel`` (a dock, listed in View > Panels, placed by the saved layout), ``menus`` and
 ``actions`` (e.g. ``actions["train"]``), ``add_status_widget`` and the signals below.
+
+The window is assembled from one mixin per concern: ``WindowActionsMixin`` (actions, menus,
+toolbar, help), ``DocksMixin`` (docks and their saved layout), ``DocumentMixin`` (new, open,
+save, recent files) and ``AutosaveMixin`` (autosave and crash recovery). This module keeps the
+shell: building the window, following the model, the theme and the default layout.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QUndoStack
+from PySide6.QtCore import QSettings, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QUndoStack
 from PySide6.QtWidgets import (
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
     QDockWidget,
-    QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
     QTabWidget,
-    QToolBar,
     QToolButton,
-    QTreeWidget,
-    QTreeWidgetItem,
     QUndoView,
-    QVBoxLayout,
     QWidget,
 )
 
-from graph.project import Project, ProjectError, load_project, save_project
+from graph.project import Project
 from gui import style, theme
 from gui.analysis import AnalysisRunner
+from gui.docks import BOTTOM, LEFT, RIGHT, DocksMixin
+from gui.document import DocumentMixin, RecentFiles
 from gui.inspector import Inspector
 from gui.palette import Palette
 from gui.panels.code import CodePanel
 from gui.panels.problems import ProblemsPanel
-from gui.projects import (
-    AUTOSAVE_MS,
-    FILE_FILTER,
-    RecentFiles,
-    Recovery,
-    RecoveryInfo,
-    TemplateDialog,
-    list_templates,
-)
+from gui.recovery import AutosaveMixin
+from gui.text import counted
+from gui.window_actions import WindowActionsMixin
 
-APP_NAME = "Plexus"
-STATE_VERSION = 2  # bump when the default dock set changes so old saved layouts are dropped
 DEFAULT_SIZE = QSize(1600, 1000)
 LEFT_WIDTH, RIGHT_WIDTH, BOTTOM_HEIGHT = 232, 390, 230
 
-LEFT = Qt.DockWidgetArea.LeftDockWidgetArea
-RIGHT = Qt.DockWidgetArea.RightDockWidgetArea
-BOTTOM = Qt.DockWidgetArea.BottomDockWidgetArea
 
-
-class DockTitleBar(QWidget):
-    """A compact dock title: the name, then float and close buttons drawn with our icons."""
-
-    def __init__(self, dock: QDockWidget) -> None:
-        super().__init__(dock)
-        self.dock = dock
-        self.setObjectName("dock_title")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(10, 3, 4, 3)
-        layout.setSpacing(2)
-        self.label = QLabel(dock.windowTitle())
-        self.label.setObjectName("dock_title_label")
-        self.label.setFont(style.font("small", bold=True))
-        layout.addWidget(self.label, 1)
-        self.float_button = self._button("Float or dock this panel", self._toggle_float)
-        self.close_button = self._button("Close this panel (View > Panels brings it back)",
-                                         dock.close)
-        layout.addWidget(self.float_button)
-        layout.addWidget(self.close_button)
-        dock.windowTitleChanged.connect(self.label.setText)
-        self.refresh_theme()
-
-    def _button(self, tip: str, slot: Any) -> QToolButton:
-        button = QToolButton(self)
-        button.setToolTip(tip)
-        button.setAutoRaise(True)
-        button.setIconSize(QSize(14, 14))
-        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        button.clicked.connect(slot)
-        return button
-
-    def _toggle_float(self) -> None:
-        self.dock.setFloating(not self.dock.isFloating())
-
-    def refresh_theme(self) -> None:
-        t = theme.current()
-        self.label.setText(self.dock.windowTitle())
-        self.float_button.setIcon(style.icon("panel", t.text_dim))
-        self.close_button.setIcon(style.icon("close", t.text_dim))
-
-
-class MainWindow(QMainWindow):
+class MainWindow(WindowActionsMixin, DocksMixin, DocumentMixin, AutosaveMixin, QMainWindow):
     """The Plexus editor window.
 
     Signals: ``project_changed(project)`` after New/Open/recovery (panels rebind to it),
@@ -130,7 +74,6 @@ class MainWindow(QMainWindow):
         self.interactive = interactive  # False: errors go to stderr, never a modal dialog
         self.persist = restore_layout  # False (screenshots): write no layout or recent files
         self.recent = RecentFiles(self.settings)
-        self.recovery = Recovery(data_dir)
         self.path: str | None = None
         self.project = Project()
         self.graph = self.project.graph
@@ -138,8 +81,6 @@ class MainWindow(QMainWindow):
         # Bound methods, not lambdas: Qt drops them when the window is destroyed.
         self.undo_stack.cleanChanged.connect(self.update_title)
         self.undo_stack.indexChanged.connect(self.update_title)
-        self._autosaved_index: int | None = None
-        self._owns_recovery = False  # only a file this window wrote or took over is removed
         self.actions: dict[str, QAction] = {}
         self.menus: dict[str, QMenu] = {}
         self.docks: dict[str, QDockWidget] = {}
@@ -180,184 +121,12 @@ class MainWindow(QMainWindow):
         self._connect()
         self.apply_icons()
 
-        self.autosave_timer = QTimer(self)
-        self.autosave_timer.setInterval(AUTOSAVE_MS)
-        self.autosave_timer.timeout.connect(self.autosave)
-        self.autosave_timer.start()
+        self._start_autosave(data_dir)
 
         self._set_project(Project(), None)
         self.restore_layout(use_saved=restore_layout)
 
     # -- building ---------------------------------------------------------------------------------
-    def _action(self, key: str, text: str, slot: Any = None, shortcut: Any = None,
-                icon: str | None = None, tip: str | None = None) -> QAction:
-        action = QAction(text, self)
-        action.setObjectName(f"action_{key}")
-        if shortcut is not None:
-            shortcuts = shortcut if isinstance(shortcut, list) else [shortcut]
-            action.setShortcuts([QKeySequence(s) for s in shortcuts])
-        if slot is not None:
-            action.triggered.connect(slot)
-        action.setProperty("icon_name", icon or "")
-        action.setStatusTip(tip or "")
-        self.actions[key] = action
-        self.addAction(action)  # shortcuts work even with the menu bar hidden
-        return action
-
-    def _make_actions(self) -> None:
-        a, K = self._action, QKeySequence.StandardKey
-        a("new", "&New", self.new_project, K.New, "new", "Start an empty project")
-        a("new_template", "New from &Template\u2026", self.new_from_template, "Ctrl+Shift+N",
-          "template", "Start from one of the example networks")
-        a("open", "&Open\u2026", lambda: self.open_dialog(), K.Open, "open",
-          "Open a .plexus project")
-        a("save", "&Save", lambda: self.save(), K.Save, "save", "Save the project")
-        a("save_as", "Save &As\u2026", lambda: self.save_as(), K.SaveAs, "save-as",
-          "Save the project under a new name")
-        a("export", "&Export\u2026", None, None, "export", "Export the model (coming soon)")
-        self.actions["export"].setEnabled(False)
-        a("quit", "&Quit", self.close, K.Quit, "quit", "Close Plexus")
-
-        undo = self.undo_stack.createUndoAction(self, "&Undo")
-        undo.setShortcuts([QKeySequence("Ctrl+Z")])
-        redo = self.undo_stack.createRedoAction(self, "&Redo")
-        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        for key, action in (("undo", undo), ("redo", redo)):
-            action.setObjectName(f"action_{key}")
-            action.setProperty("icon_name", key)
-            self.actions[key] = action
-            self.addAction(action)
-        for key, text, shortcut, icon in (
-                ("cut", "Cu&t", "Ctrl+X", "cut"), ("copy", "&Copy", "Ctrl+C", "copy"),
-                ("paste", "&Paste", "Ctrl+V", "paste"),
-                ("duplicate", "&Duplicate", "Ctrl+D", "duplicate"),
-                ("delete", "De&lete", ["Delete", "Backspace"], "delete"),
-                ("select_all", "Select &All", "Ctrl+A", "select-all"),
-                ("group", "&Group", "Ctrl+G", None),
-                ("ungroup", "U&ngroup", "Ctrl+Shift+G", None)):
-            action = a(key, text, lambda _=False, k=key: self.canvas_edit(k), shortcut, icon)
-            # Active only while the canvas has focus, so text fields keep their own copy,
-            # paste and delete.
-            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            self.removeAction(action)
-            self.view.addAction(action)
-        self.actions["group"].setStatusTip("Frame the selected layers as one named block "
-                                           "(a generator, a shared trunk)")
-        self.actions["ungroup"].setStatusTip("Dissolve the selected groups; their layers stay")
-        a("history", "Undo &History", lambda: self.show_dock("history"), "Ctrl+H", "history",
-          "Show every step that Undo can take back")
-
-        a("fit", "&Fit to View", self.fit_view, "F", "fit", "Show the whole network")
-        a("layout", "&Auto Layout", self.auto_layout, "Ctrl+L", "layout",
-          "Arrange the layers left to right")
-        group = QActionGroup(self)
-        for name in ("dark", "light"):
-            action = a(f"theme_{name}", f"{name.capitalize()} Theme",
-                       lambda _=False, n=name: self.set_theme(n), None, None,
-                       f"Switch to the {name} theme")
-            action.setCheckable(True)
-            group.addAction(action)
-        a("reset_layout", "&Reset Layout", self.reset_layout, None, "reset",
-          "Put every panel back where it started")
-
-        a("validate", "&Validate", self.validate_now, "F7", "validate",
-          "Check the network and list its problems")
-        a("show_code", "Show &Code", lambda: self.show_dock("code"), "Ctrl+Shift+C", "code",
-          "Show the PyTorch code of the network")
-
-        a("train", "&Train", None, "F5", "train", "Train the network (coming soon)")
-        a("pause", "&Pause", None, "F6", "pause", "Pause training (coming soon)")
-        a("stop", "&Stop", None, "Shift+F5", "stop", "Stop training (coming soon)")
-        for key in ("train", "pause", "stop"):
-            self.actions[key].setEnabled(False)
-
-        a("about", "&About Plexus", self.about, None, "about")
-        a("shortcuts", "&Keyboard Shortcuts", self.show_shortcuts, "F1", "keyboard")
-        for action in self.actions.values():
-            self._update_tooltip(action)
-
-    def add_menu_action(self, menu: str, key: str, text: str, slot: Any, icon: str,
-                        tip: str, before: str | None = None) -> QAction:
-        """A command added by a feature: in menu ``menu`` (before action ``before`` when it is
-        there), with its icon in the current theme and a tooltip like the built-in ones."""
-        action = self._action(key, text, lambda _=False: slot(), None, icon, tip)
-        action.setIcon(style.icon(icon))
-        self._update_tooltip(action)
-        target = self.menus[menu]
-        anchor = self.actions.get(before) if before else None
-        if anchor is not None and anchor in target.actions():
-            target.insertAction(anchor, action)
-        else:
-            target.addAction(action)
-        return action
-
-    @staticmethod
-    def _update_tooltip(action: QAction) -> None:
-        text = action.text().replace("&", "").replace("\u2026", "")
-        keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-        action.setToolTip(f"{text} ({keys})" if keys else text)
-
-    def _make_menus(self) -> None:
-        bar = self.menuBar()
-        acts = self.actions
-
-        def menu(key: str, title: str, items: list[Any]) -> QMenu:
-            m = bar.addMenu(title)
-            m.setObjectName(f"menu_{key}")
-            self.menus[key] = m
-            for item in items:
-                if item is None:
-                    m.addSeparator()
-                elif isinstance(item, QMenu):
-                    m.addMenu(item)
-                else:
-                    m.addAction(acts[item])
-            return m
-
-        self.recent_menu = QMenu("Open &Recent", self)
-        self.recent_menu.setObjectName("menu_recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        menu("file", "&File", ["new", "new_template", None, "open", self.recent_menu, None,
-                               "save", "save_as", None, "export", None, "quit"])
-        menu("edit", "&Edit", ["undo", "redo", None, "cut", "copy", "paste", "duplicate",
-                               "delete", None, "select_all", None, "group", "ungroup", None,
-                               "history"])
-        self.panels_menu = QMenu("&Panels", self)
-        self.panels_menu.setObjectName("menu_panels")
-        self.theme_menu = QMenu("&Theme", self)
-        self.theme_menu.addAction(acts["theme_dark"])
-        self.theme_menu.addAction(acts["theme_light"])
-        menu("view", "&View", ["fit", "layout", None, self.theme_menu, None, self.panels_menu,
-                               "reset_layout"])
-        menu("model", "&Model", ["validate", "show_code"])
-        menu("train", "&Train", ["train", "pause", "stop"])
-        menu("help", "&Help", ["shortcuts", None, "about"])
-
-    def _make_toolbar(self) -> None:
-        bar = QToolBar("Main toolbar", self)
-        bar.setObjectName("main_toolbar")
-        bar.setMovable(False)
-        bar.setIconSize(QSize(20, 20))
-        self.toolbar = bar
-        for key in ("new", "open", "save", None, "undo", "redo", None, "fit", "layout", None,
-                    "validate", "show_code", None, "train", "pause", "stop"):
-            if key is None:
-                bar.addSeparator()
-            else:
-                bar.addAction(self.actions[key])
-        train_button = bar.widgetForAction(self.actions["train"])
-        if isinstance(train_button, QToolButton):
-            train_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.device_combo = QComboBox()
-        self.device_combo.setObjectName("device_combo")
-        self.device_combo.addItem("Auto", "auto")
-        self.device_combo.addItem("CPU", "cpu")
-        self.device_combo.setToolTip("Where training runs (coming with training)")
-        self.device_combo.setEnabled(False)
-        self.device_combo.setMinimumWidth(110)
-        bar.addWidget(self.device_combo)
-        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
-
     def _make_status_bar(self) -> None:
         status = self.statusBar()
         status.setSizeGripEnabled(False)
@@ -394,254 +163,9 @@ class MainWindow(QMainWindow):
         self.add_panel(self.history, "Undo History", BOTTOM, "history")
         self.docks["problems"].raise_()
 
-    def add_panel(self, widget: QWidget, title: str,
-                  area: Qt.DockWidgetArea = BOTTOM, name: str | None = None,
-                  tabify: bool = True) -> QDockWidget:
-        """Wrap ``widget`` in a movable, floatable, closable dock; list it in View > Panels.
-
-        ``name`` (default: the title) identifies the dock in the saved layout. A dock added
-        after start-up goes where the user's saved layout had it, else into ``area``, tabbed
-        with the first dock already there when ``tabify``.
-        """
-        key = name or title.lower().replace(" ", "_")
-        dock = QDockWidget(title, self)
-        dock.setObjectName(f"dock_{key}")
-        dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
-        dock.setProperty("default_area", area)
-        dock.title_bar = DockTitleBar(dock)
-        dock.no_title_bar = QWidget(dock)
-        dock.no_title_bar.hide()
-        dock.setTitleBarWidget(dock.title_bar)
-        dock.dockLocationChanged.connect(self._update_title_bars)
-        dock.topLevelChanged.connect(self._update_title_bars)
-        dock.visibilityChanged.connect(self._update_title_bars)
-        existing = [d for d in self.docks.values()
-                    if self.dockWidgetArea(d) == area and not d.isFloating()]
-        self.addDockWidget(area, dock)
-        if tabify and existing:
-            self.tabifyDockWidget(existing[-1], dock)
-        self.docks[key] = dock
-        toggle = dock.toggleViewAction()
-        toggle.setObjectName(f"action_panel_{key}")
-        self.panels_menu.addAction(toggle)
-        if getattr(self, "_layout_restored", False):
-            self.restoreDockWidget(dock)
-        return dock
-
-    def set_contextual_dock(self, key: str, applies: Callable[[Project], bool]) -> None:
-        """Show dock ``key`` only for projects it applies to (the GAN panel for GANs): opening
-        such a project brings it back, opening another closes it. View > Panels still lists
-        it, so a user can open it any time."""
-        self._contextual[key] = applies
-        self._show_contextual_docks()
-
-    def _show_contextual_docks(self) -> None:
-        for key, applies in self._contextual.items():
-            dock = self.docks.get(key)
-            if dock is None:
-                continue
-            try:
-                wanted = bool(applies(self.project))
-            except Exception:  # noqa: BLE001 - a broken project must not hide the window
-                wanted = False
-            if wanted == dock.isHidden() and (wanted or not dock.isFloating()):
-                dock.setVisible(wanted)
-
     def show_message(self, text: str, ms: int = 6000) -> None:
         """A one-line note in the status bar."""
         self.statusBar().showMessage(text, ms)
-
-    def _update_title_bars(self, *_args: Any) -> None:
-        """Tabbed docks show their name on the tab: hide their own title bar then."""
-        for dock in self.docks.values():
-            tabbed = not dock.isFloating() and bool(self.tabifiedDockWidgets(dock))
-            wanted = dock.no_title_bar if tabbed else dock.title_bar
-            if dock.titleBarWidget() is not wanted:
-                dock.titleBarWidget().hide()
-                dock.setTitleBarWidget(wanted)
-                wanted.show()
-
-    def show_dock(self, key: str) -> None:
-        dock = self.docks[key]
-        dock.show()
-        dock.raise_()
-
-    def _connect(self) -> None:
-        self.scene.nodes_selected.connect(self._selection)
-        self.scene.status_message.connect(self.show_message)
-        self.palette.layer_activated.connect(self.add_layer_at_center)
-        self.problems.node_activated.connect(self.focus_node)
-        self.inspector.settings_changed.connect(self._settings_changed)
-        self.inspector.status_message.connect(self.show_message)
-
-    def apply_icons(self) -> None:
-        """(Re)draw every action icon in the current theme's colours."""
-        t = theme.current()
-        for action in self.actions.values():
-            name = action.property("icon_name")
-            if name:
-                color = t.accent if name == "train" else None
-                action.setIcon(style.icon(name, color))
-        self.actions[f"theme_{t.name}"].setChecked(True)
-        for dock in self.docks.values():
-            dock.title_bar.refresh_theme()
-
-    # -- project lifecycle ------------------------------------------------------------------------
-    def _set_project(self, project: Project, path: str | None, modified: bool = False) -> None:
-        """Make ``project`` the open one; its graph's contents move into the window's graph."""
-        self.graph.replace_with(project.graph)
-        project.graph = self.graph
-        self.project = project
-        self.path = os.path.abspath(path) if path else None
-        self.undo_stack.clear()
-        if modified:
-            self.undo_stack.resetClean()
-        else:
-            self.undo_stack.setClean()
-        self._autosaved_index = None
-        self.inspector.set_project(project)
-        self.update_title()
-        self.runner.schedule()
-        QTimer.singleShot(0, self, self.view.fit_readable)  # after the scene built its items
-        self.project_changed.emit(project)
-        self._show_contextual_docks()
-
-    def open_unsaved(self, project: Project) -> None:
-        """Make a project built in memory (an imported model) the open one, not yet saved."""
-        self._set_project(project, None, modified=True)
-
-    def mark_project_changed(self) -> None:
-        """The project changed outside the undo stack (training stored weights and history):
-        mark it unsaved and let the next autosave write it."""
-        self.undo_stack.resetClean()
-        self._autosaved_index = None
-        self.update_title()
-
-    def update_title(self, *_args: Any) -> None:
-        name = self.project.name or (Path(self.path).stem if self.path else "untitled")
-        self.setWindowTitle(f"{name}[*] \u2014 {APP_NAME}")
-        self.setWindowModified(self.is_modified())
-        self.actions["save"].setEnabled(True)
-
-    def is_modified(self) -> bool:
-        return not self.undo_stack.isClean()
-
-    def new_project(self) -> bool:
-        if not self.maybe_save():
-            return False
-        self._set_project(Project(), None)
-        self.statusBar().showMessage("New project: drag layers from the palette onto the "
-                                     "canvas.", 8000)
-        return True
-
-    def new_from_template(self) -> bool:
-        if not self.maybe_save():
-            return False
-        template = self.choose_template()
-        if template is None:
-            return False
-        try:
-            project = load_project(template)
-        except ProjectError as exc:
-            self.show_error("Cannot open template", str(exc))
-            return False
-        self._set_project(project, None)
-        self.statusBar().showMessage(f"New project from the {project.name} template.", 6000)
-        return True
-
-    def choose_template(self) -> Path | None:
-        """Ask for a template in the gallery (tests monkeypatch this)."""
-        dialog = TemplateDialog(list_templates(), self)
-        if dialog.exec() == QDialog.DialogCode.Accepted and dialog.chosen is not None:
-            return dialog.chosen.path
-        return None
-
-    def open_dialog(self) -> bool:
-        if not self.maybe_save():
-            return False
-        start = os.path.dirname(self.path) if self.path else str(Path.home())
-        path, _ = QFileDialog.getOpenFileName(self, "Open project", start, FILE_FILTER)
-        return self.open_project(path, ask=False) if path else False
-
-    def open_project(self, path: str | os.PathLike[str], ask: bool = True) -> bool:
-        """Open ``path``; on any problem show the file's error and keep the current project."""
-        if ask and not self.maybe_save():
-            return False
-        path = os.fspath(path)
-        try:
-            project = load_project(path)
-        except ProjectError as exc:
-            self.show_error("Cannot open project", str(exc))
-            return False
-        except Exception as exc:  # never lose the open project over a bad file
-            self.show_error("Cannot open project", f"{path}: {type(exc).__name__}: {exc}")
-            return False
-        self._set_project(project, path)
-        if self.persist:
-            self.recent.add(path)
-        self.statusBar().showMessage(f"Opened {path}", 5000)
-        return True
-
-    def save(self) -> bool:
-        if self.path is None:
-            return self.save_as()
-        return self.save_to(self.path)
-
-    def save_as(self) -> bool:
-        start = self.path or os.path.join(str(Path.home()), f"{self.project.name}.plexus")
-        path, _ = QFileDialog.getSaveFileName(self, "Save project as", start, FILE_FILTER)
-        if not path:
-            return False
-        if not path.endswith(".plexus"):
-            path += ".plexus"
-        return self.save_to(path)
-
-    def save_to(self, path: str | os.PathLike[str]) -> bool:
-        """Write the project to ``path``; on success it becomes the project's file."""
-        path = os.path.abspath(os.fspath(path))
-        self.about_to_save.emit(self.project)
-        try:
-            save_project(self.project, path)
-        except ProjectError as exc:
-            self.show_error("Cannot save project", str(exc))
-            return False
-        self.path = path
-        self.undo_stack.setClean()
-        self._autosaved_index = None
-        self._clear_recovery()
-        if self.persist:
-            self.recent.add(path)
-        self.update_title()
-        self.statusBar().showMessage(f"Saved {path}", 5000)
-        return True
-
-    def maybe_save(self) -> bool:
-        """Ask what to do with unsaved changes; False means the user cancelled."""
-        if not self.is_modified():
-            return True
-        answer = self.ask_unsaved()
-        if answer == "save":
-            return self.save()
-        return answer == "discard"
-
-    def ask_unsaved(self) -> str:
-        """"save", "discard" or "cancel" (tests monkeypatch this)."""
-        if not self.interactive:
-            return "discard"
-        box = QMessageBox(QMessageBox.Icon.Warning, "Unsaved changes",
-                          f"Save the changes to {self.project.name}?", parent=self)
-        box.setInformativeText("Your changes are lost if you don't save them.")
-        box.setStandardButtons(QMessageBox.StandardButton.Save
-                               | QMessageBox.StandardButton.Discard
-                               | QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(QMessageBox.StandardButton.Save)
-        result = box.exec()
-        return {QMessageBox.StandardButton.Save: "save",
-                QMessageBox.StandardButton.Discard: "discard"}.get(
-                    QMessageBox.StandardButton(result), "cancel")
 
     def show_error(self, title: str, message: str) -> None:
         """One clear error dialog (stderr when not interactive)."""
@@ -650,79 +174,13 @@ class MainWindow(QMainWindow):
             return
         QMessageBox.critical(self, title, message)
 
-    def _fill_recent_menu(self) -> None:
-        menu = self.recent_menu
-        menu.clear()
-        paths = self.recent.paths()
-        for index, path in enumerate(paths, start=1):
-            action = menu.addAction(f"&{index}  {Path(path).name}")
-            action.setToolTip(path)
-            action.setStatusTip(path)
-            action.setEnabled(os.path.exists(path))
-            action.triggered.connect(lambda _=False, p=path: self.open_recent(p))
-        if not paths:
-            menu.addAction("No recent projects").setEnabled(False)
-        menu.addSeparator()
-        clear = menu.addAction("Clear Recent Projects")
-        clear.setEnabled(bool(paths))
-        clear.triggered.connect(self.recent.clear)
-
-    def open_recent(self, path: str) -> bool:
-        ok = self.open_project(path)
-        if not ok and not os.path.exists(path):
-            self.recent.remove(path)
-        return ok
-
-    # -- autosave and recovery --------------------------------------------------------------------
-    def autosave(self) -> bool:
-        """Write the recovery file when there are changes not yet autosaved."""
-        if not self.is_modified() or self._autosaved_index == self.undo_stack.index():
-            return False
-        try:
-            self.recovery.write(self.project, self.path)
-        except (ProjectError, OSError) as exc:
-            self.statusBar().showMessage(f"Autosave failed: {exc}", 8000)
-            return False
-        self._autosaved_index = self.undo_stack.index()
-        self._owns_recovery = True
-        return True
-
-    def _clear_recovery(self) -> None:
-        if self._owns_recovery:
-            self.recovery.clear()
-            self._owns_recovery = False
-
-    def offer_recovery(self) -> bool:
-        """After a crash, offer the autosaved work back; True when it was restored."""
-        info = self.recovery.available()
-        if info is None:
-            return False
-        if not self.ask_recover(info):
-            self.recovery.clear()
-            return False
-        try:
-            project = self.recovery.load()
-        except ProjectError as exc:
-            self.show_error("Cannot recover project", str(exc))
-            self.recovery.clear()
-            return False
-        self._set_project(project, info.source or None, modified=True)
-        self._owns_recovery = True
-        self.statusBar().showMessage("Recovered unsaved work; save it to keep it.", 10000)
-        return True
-
-    def ask_recover(self, info: RecoveryInfo) -> bool:
-        """Ask whether to restore autosaved work (tests monkeypatch this)."""
-        if not self.interactive:
-            return False
-        where = f" ({info.source})" if info.source else ""
-        answer = QMessageBox.question(
-            self, "Recover unsaved work",
-            f"Plexus did not close properly last time. Recover the unsaved changes to "
-            f"{info.name}{where}, autosaved {info.saved_at.replace('T', ' ')}?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.Yes)
-        return answer == QMessageBox.StandardButton.Yes
+    def _connect(self) -> None:
+        self.scene.nodes_selected.connect(self._selection)
+        self.scene.status_message.connect(self.show_message)
+        self.palette.layer_activated.connect(self.add_layer_at_center)
+        self.problems.node_activated.connect(self.focus_node)
+        self.inspector.settings_changed.connect(self._settings_changed)
+        self.inspector.status_message.connect(self.show_message)
 
     # -- canvas actions ---------------------------------------------------------------------------
     def canvas_edit(self, key: str) -> None:
@@ -772,8 +230,8 @@ class MainWindow(QMainWindow):
         self.show_dock("problems")
         if analysis is not None:
             errors, warnings = self.problems.counts()
-            self.statusBar().showMessage("The network is valid." if not errors and not warnings
-                                         else f"Found {_count_text(errors, warnings)}.", 6000)
+            self.show_message("The network is valid." if not errors and not warnings
+                              else f"Found {_count_text(errors, warnings)}.", 6000)
         return analysis
 
     # -- following the model ----------------------------------------------------------------------
@@ -857,76 +315,15 @@ class MainWindow(QMainWindow):
 
     def restore_layout(self, use_saved: bool = True) -> None:
         """The user's saved geometry and docks, or the default layout at 1600x1000."""
-        geometry = self.settings.value("window/geometry") if use_saved else None
-        state = self.settings.value("window/state") if use_saved else None
         self.resize(DEFAULT_SIZE)
         self.apply_default_layout()
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
-        if isinstance(state, QByteArray) and not state.isEmpty():
-            self.restoreState(state, STATE_VERSION)
+        if use_saved:
+            self._restore_saved_layout()
         self._layout_restored = True
 
     def reset_layout(self) -> None:
         self.apply_default_layout()
-        self.statusBar().showMessage("Panels are back in their default places.", 4000)
-
-    def save_layout(self) -> None:
-        self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState(STATE_VERSION))
-
-    # -- help -------------------------------------------------------------------------------------
-    def about(self) -> None:
-        from graph.project import app_version
-
-        QMessageBox.about(
-            self, f"About {APP_NAME}",
-            f"<h3>{APP_NAME} {app_version()}</h3><p>Design, train and inspect neural networks "
-            "visually. Networks are PyTorch models: every design compiles to readable torch.fx "
-            "code.</p>")
-
-    def show_shortcuts(self) -> None:
-        self.shortcuts_dialog().exec()
-
-    def shortcuts_dialog(self) -> QDialog:
-        """Every command with a shortcut, by menu."""
-        dialog = QDialog(self)
-        dialog.setWindowTitle("Keyboard shortcuts")
-        dialog.resize(520, 560)
-        layout = QVBoxLayout(dialog)
-        tree = QTreeWidget()
-        tree.setObjectName("shortcuts_tree")
-        tree.setHeaderLabels(["Command", "Shortcut"])
-        tree.setRootIsDecorated(False)
-        tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        sections = []
-        for title, menu in self.menus.items():
-            rows = [(a.text().replace("&", "").replace("\u2026", ""),
-                     a.shortcut().toString(QKeySequence.SequenceFormat.NativeText))
-                    for a in menu.actions() if not a.isSeparator() and not a.menu()
-                    and not a.shortcut().isEmpty()]
-            sections.append((title.capitalize(), rows))
-        sections.append(("Canvas", [("Quick add a layer", "Tab"), ("Rename the layer", "F2"),
-                                    ("Pan", "Middle drag or Space+drag"),
-                                    ("Zoom", "Wheel, Ctrl++ / Ctrl+-")]))
-        for title, rows in sections:
-            if not rows:
-                continue
-            header = QTreeWidgetItem([title, ""])
-            header.setFont(0, style.font("base", bold=True))
-            for column in (0, 1):
-                header.setSizeHint(column, QSize(0, 28))
-            tree.addTopLevelItem(header)
-            for text, keys in rows:
-                item = QTreeWidgetItem(["    " + text, keys])
-                for column in (0, 1):
-                    item.setSizeHint(column, QSize(0, 24))
-                tree.addTopLevelItem(item)
-        layout.addWidget(tree)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(dialog.reject)
-        layout.addWidget(buttons)
-        return dialog
+        self.show_message("Panels are back in their default places.", 4000)
 
     # -- closing ----------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
@@ -935,8 +332,7 @@ class MainWindow(QMainWindow):
             return
         if self.persist:
             self.save_layout()
-        self.autosave_timer.stop()
-        self._clear_recovery()  # a clean exit: nothing to recover next time
+        self._stop_autosave()
         self.runner.shutdown()
         event.accept()
 
@@ -954,7 +350,7 @@ def _tab_rank(key: str) -> int:
 def _count_text(errors: int, warnings: int) -> str:
     parts = []
     if errors:
-        parts.append(f"{errors} error{'s' if errors != 1 else ''}")
+        parts.append(counted(errors, "error"))
     if warnings:
-        parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
+        parts.append(counted(warnings, "warning"))
     return ", ".join(parts) or "no problems"

@@ -307,7 +307,7 @@ def test_autosave_and_recovery_after_a_crash(window, make_window, tmp_path, monk
 
 def test_declined_recovery_is_discarded(make_window, tmp_path):
     from graph.project import Project
-    from gui.projects import Recovery
+    from gui.recovery import Recovery
 
     Recovery(tmp_path / "appdata").write(Project(name="lost"), None)
     window = make_window()
@@ -346,7 +346,7 @@ def test_add_panel_for_later_features(window):
 
 
 def test_new_from_template(window, monkeypatch, tmp_path):
-    from gui.projects import list_templates
+    from gui.templates import list_templates
 
     folder = tmp_path / "examples"
     folder.mkdir()

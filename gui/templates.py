@@ -1,24 +1,16 @@
-"""Project files in the editor: templates, recent files, autosave and crash recovery.
+"""New from Template: the example projects as templates, and the gallery dialog to pick one.
 
-Reading and writing is ``graph.project``; this module adds what only a desktop editor needs:
-the list of example templates (and a gallery dialog to pick one), the recent-files list kept in
-QSettings, an autosave that writes the open project to a recovery file every minute and removes
-it on a clean exit (so a recovery file found at start means the last session crashed), and the
-undo command for project settings (name, dataset, training), which are not graph edits.
+Each template is a ready ``.plexus`` file in ``resources/examples``; the gallery shows its
+description and a thumbnail of its network, and the window opens the chosen one untrained.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import json
-import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from PySide6.QtCore import QPointF, QRectF, QSettings, QSize, QStandardPaths, Qt
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QPixmap, QUndoCommand
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -31,67 +23,13 @@ from PySide6.QtWidgets import (
 )
 
 from graph.model import Graph
-from graph.project import Project, ProjectError, load_project, save_project
+from graph.project import ProjectError, load_project
 from gui import style, theme
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "resources" / "examples"
 DEFAULT_EXAMPLE = EXAMPLES_DIR / "digits_cnn.plexus"
-FILE_FILTER = "Plexus projects (*.plexus);;All files (*)"
-MAX_RECENT = 10
-AUTOSAVE_MS = 60_000
 
 
-# -- settings undo ---------------------------------------------------------------------------------
-SETTINGS_COMMAND_ID = 2001
-
-
-class SetSettingsCommand(QUndoCommand):
-    """Change one project setting: ``section`` is "project" (name, description), "dataset"
-    or "training"; ``on_change(section, field)`` runs after every redo and undo so forms and
-    the window title follow. Consecutive edits of the same field merge into one step."""
-
-    def __init__(self, project: Project, section: str, field: str, value: Any,
-                 on_change: Callable[[str, str], None] | None = None,
-                 parent: QUndoCommand | None = None) -> None:
-        super().__init__(parent)
-        self.project, self.section, self.field = project, section, field
-        self.value = value
-        self.old = getattr(self._target(), field)
-        self.on_change = on_change
-        label = field.replace("_", " ")
-        self.setText(f"Set {section} {label}" if section != "project" else f"Set project {label}")
-
-    def _target(self) -> Any:
-        if self.section == "project":
-            return self.project
-        return getattr(self.project, self.section)
-
-    def _set(self, value: Any) -> None:
-        setattr(self._target(), self.field, value)
-        if self.on_change is not None:
-            self.on_change(self.section, self.field)
-
-    def redo(self) -> None:
-        self._set(self.value)
-
-    def undo(self) -> None:
-        self._set(self.old)
-
-    def id(self) -> int:  # noqa: A003 - Qt's name
-        return SETTINGS_COMMAND_ID
-
-    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt's name
-        if (not isinstance(other, SetSettingsCommand) or other.project is not self.project
-                or (other.section, other.field) != (self.section, self.field)
-                or self.field not in ("name", "description", "path", "target_column")):
-            return False  # only typed text merges; each number or choice is its own step
-        self.value = other.value
-        if self.value == self.old:
-            self.setObsolete(True)
-        return True
-
-
-# -- templates -------------------------------------------------------------------------------------
 @dataclass
 class Template:
     path: Path
@@ -245,93 +183,3 @@ class TemplateDialog(QDialog):
             width = max(self.picture.width(), 420)
             self.picture.setPixmap(graph_thumbnail(template.graph, width, 170,
                                                    self.devicePixelRatioF()))
-
-
-# -- recent files ----------------------------------------------------------------------------------
-class RecentFiles:
-    """Most recently opened or saved projects, newest first, kept in QSettings."""
-
-    KEY = "recent_files"
-
-    def __init__(self, settings: QSettings) -> None:
-        self.settings = settings
-
-    def paths(self) -> list[str]:
-        value = self.settings.value(self.KEY, [])
-        if isinstance(value, str):  # QSettings returns a lone string for a one-item list
-            value = [value]
-        return [str(p) for p in (value or []) if p]
-
-    def add(self, path: str | os.PathLike[str]) -> None:
-        path = os.path.abspath(os.fspath(path))
-        paths = [path] + [p for p in self.paths() if p != path]
-        self.settings.setValue(self.KEY, paths[:MAX_RECENT])
-
-    def remove(self, path: str) -> None:
-        self.settings.setValue(self.KEY, [p for p in self.paths() if p != path])
-
-    def clear(self) -> None:
-        self.settings.setValue(self.KEY, [])
-
-
-# -- autosave and recovery -------------------------------------------------------------------------
-def app_data_dir() -> Path:
-    """Where recovery files live (QStandardPaths AppDataLocation)."""
-    location = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    return Path(location or Path.home() / ".plexus")
-
-
-@dataclass
-class RecoveryInfo:
-    project_path: Path  # the autosaved project
-    source: str  # the file it was opened from ("" for a new project)
-    name: str
-    saved_at: str
-
-
-class Recovery:
-    """The autosave file: written while there are unsaved changes, removed on a clean exit.
-
-    A recovery file present when the editor starts means the previous session ended without
-    a clean exit (a crash, a kill, a power cut), so its work can be offered back.
-    """
-
-    def __init__(self, folder: Path | None = None) -> None:
-        self.folder = Path(folder) if folder is not None else app_data_dir()
-        self.path = self.folder / "recovery.plexus"
-        self.info_path = self.folder / "recovery.json"
-
-    def write(self, project: Project, source: str | None) -> None:
-        """Autosave ``project``; raises ProjectError like save_project."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        save_project(project, self.path)
-        info = {"source": source or "", "name": project.name,
-                "saved_at": _dt.datetime.now().isoformat(timespec="seconds")}
-        tmp = self.info_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(info), encoding="utf-8")
-        os.replace(tmp, self.info_path)
-
-    def clear(self) -> None:
-        for path in (self.path, self.info_path):
-            try:
-                path.unlink()
-            except FileNotFoundError:
-                pass
-            except OSError:
-                pass
-
-    def available(self) -> RecoveryInfo | None:
-        """What a crashed session left behind, or None."""
-        if not self.path.is_file():
-            return None
-        try:
-            info = json.loads(self.info_path.read_text(encoding="utf-8"))
-            if not isinstance(info, dict):
-                info = {}
-        except (OSError, ValueError):
-            info = {}
-        return RecoveryInfo(self.path, str(info.get("source", "")),
-                            str(info.get("name", "untitled")), str(info.get("saved_at", "")))
-
-    def load(self) -> Project:
-        return load_project(self.path)

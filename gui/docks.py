@@ -1,0 +1,155 @@
+"""The window's docks: a compact title bar, adding a panel as a dock, docks shown only for the
+projects they apply to, and saving and restoring where the user put them.
+
+``DocksMixin`` is mixed into ``gui.main_window.MainWindow``, which decides the default layout
+(``apply_default_layout``) and calls ``_restore_saved_layout`` over it at start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSize, Qt
+from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QToolButton, QWidget
+
+from graph.project import Project
+from gui import style, theme
+
+STATE_VERSION = 2  # bump when the default dock set changes so old saved layouts are dropped
+
+LEFT = Qt.DockWidgetArea.LeftDockWidgetArea
+RIGHT = Qt.DockWidgetArea.RightDockWidgetArea
+BOTTOM = Qt.DockWidgetArea.BottomDockWidgetArea
+
+
+class DockTitleBar(QWidget):
+    """A compact dock title: the name, then float and close buttons drawn with our icons."""
+
+    def __init__(self, dock: QDockWidget) -> None:
+        super().__init__(dock)
+        self.dock = dock
+        self.setObjectName("dock_title")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 3, 4, 3)
+        layout.setSpacing(2)
+        self.label = QLabel(dock.windowTitle())
+        self.label.setObjectName("dock_title_label")
+        self.label.setFont(style.font("small", bold=True))
+        layout.addWidget(self.label, 1)
+        self.float_button = self._button("Float or dock this panel", self._toggle_float)
+        self.close_button = self._button("Close this panel (View > Panels brings it back)",
+                                         dock.close)
+        layout.addWidget(self.float_button)
+        layout.addWidget(self.close_button)
+        dock.windowTitleChanged.connect(self.label.setText)
+        self.refresh_theme()
+
+    def _button(self, tip: str, slot: Any) -> QToolButton:
+        button = QToolButton(self)
+        button.setToolTip(tip)
+        button.setAutoRaise(True)
+        button.setIconSize(QSize(14, 14))
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        button.clicked.connect(slot)
+        return button
+
+    def _toggle_float(self) -> None:
+        self.dock.setFloating(not self.dock.isFloating())
+
+    def refresh_theme(self) -> None:
+        t = theme.current()
+        self.label.setText(self.dock.windowTitle())
+        self.float_button.setIcon(style.icon("panel", t.text_dim))
+        self.close_button.setIcon(style.icon("close", t.text_dim))
+
+
+class DocksMixin:
+    """Docks of a QMainWindow. The window provides ``docks`` (key -> dock), ``_contextual``
+    (key -> applies-to-project), ``panels_menu``, ``project`` and ``settings``."""
+
+    _layout_restored = False  # after start-up, a new dock goes where the saved layout had it
+
+    def add_panel(self, widget: QWidget, title: str,
+                  area: Qt.DockWidgetArea = BOTTOM, name: str | None = None,
+                  tabify: bool = True) -> QDockWidget:
+        """Wrap ``widget`` in a movable, floatable, closable dock; list it in View > Panels.
+
+        ``name`` (default: the title) identifies the dock in the saved layout. A dock added
+        after start-up goes where the user's saved layout had it, else into ``area``, tabbed
+        with the first dock already there when ``tabify``.
+        """
+        key = name or title.lower().replace(" ", "_")
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{key}")
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        dock.setProperty("default_area", area)
+        dock.title_bar = DockTitleBar(dock)
+        dock.no_title_bar = QWidget(dock)
+        dock.no_title_bar.hide()
+        dock.setTitleBarWidget(dock.title_bar)
+        dock.dockLocationChanged.connect(self._update_title_bars)
+        dock.topLevelChanged.connect(self._update_title_bars)
+        dock.visibilityChanged.connect(self._update_title_bars)
+        existing = [d for d in self.docks.values()
+                    if self.dockWidgetArea(d) == area and not d.isFloating()]
+        self.addDockWidget(area, dock)
+        if tabify and existing:
+            self.tabifyDockWidget(existing[-1], dock)
+        self.docks[key] = dock
+        toggle = dock.toggleViewAction()
+        toggle.setObjectName(f"action_panel_{key}")
+        self.panels_menu.addAction(toggle)
+        if self._layout_restored:
+            self.restoreDockWidget(dock)
+        return dock
+
+    def set_contextual_dock(self, key: str, applies: Callable[[Project], bool]) -> None:
+        """Show dock ``key`` only for projects it applies to (the GAN panel for GANs): opening
+        such a project brings it back, opening another closes it. View > Panels still lists
+        it, so a user can open it any time."""
+        self._contextual[key] = applies
+        self._show_contextual_docks()
+
+    def _show_contextual_docks(self) -> None:
+        for key, applies in self._contextual.items():
+            dock = self.docks.get(key)
+            if dock is None:
+                continue
+            try:
+                wanted = bool(applies(self.project))
+            except Exception:  # noqa: BLE001 - a broken project must not hide the window
+                wanted = False
+            if wanted == dock.isHidden() and (wanted or not dock.isFloating()):
+                dock.setVisible(wanted)
+
+    def _update_title_bars(self, *_args: Any) -> None:
+        """Tabbed docks show their name on the tab: hide their own title bar then."""
+        for dock in self.docks.values():
+            tabbed = not dock.isFloating() and bool(self.tabifiedDockWidgets(dock))
+            wanted = dock.no_title_bar if tabbed else dock.title_bar
+            if dock.titleBarWidget() is not wanted:
+                dock.titleBarWidget().hide()
+                dock.setTitleBarWidget(wanted)
+                wanted.show()
+
+    def show_dock(self, key: str) -> None:
+        dock = self.docks[key]
+        dock.show()
+        dock.raise_()
+
+    def save_layout(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState(STATE_VERSION))
+
+    def _restore_saved_layout(self) -> None:
+        """Put the window and its docks where the user left them (over the default layout)."""
+        geometry = self.settings.value("window/geometry")
+        state = self.settings.value("window/state")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state, STATE_VERSION)
