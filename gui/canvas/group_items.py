@@ -7,7 +7,6 @@ double-click collapses or expands, through undo commands.
 
 from __future__ import annotations
 
-import html
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -22,6 +21,15 @@ from PySide6.QtWidgets import (
 
 from graph.layout import CORNER_RADIUS, HEADER_HEIGHT, NODE_WIDTH, PORT_RADIUS
 from gui.canvas import style
+from gui.canvas.card import (
+    card_bounding_rect,
+    card_shape,
+    diagnostic_html,
+    escape,
+    is_dark,
+    paint_card,
+    paint_card_outline,
+)
 from gui.canvas.group_geometry import TITLE_HEIGHT, BoundaryPort
 from gui.text import counted
 
@@ -118,7 +126,7 @@ class GroupFrameItem(_GroupItem):
               widget: QWidget | None = None) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         colour = group_color(self.role)
-        dark = style.color("canvas").lightness() < 128
+        dark = is_dark()
         body = QColor(colour)
         body.setAlpha(26 if dark else 22)
         border = QColor(colour)
@@ -215,13 +223,10 @@ class GroupBlockItem(_GroupItem):
         return next((p for p in ports if p.key == (node_id, port, is_input)), None)
 
     def boundingRect(self) -> QRectF:
-        side = PORT_RADIUS + 3
-        return QRectF(-side, -4, self.width + 2 * side, self.height + 8)
+        return card_bounding_rect(self.width, self.height)
 
     def shape(self) -> QPainterPath:
-        path = QPainterPath()
-        path.addRoundedRect(QRectF(0, 0, self.width, self.height), CORNER_RADIUS, CORNER_RADIUS)
-        return path
+        return card_shape(self.width, self.height)
 
     def summary(self) -> str:
         text = counted(self.count, "layer")
@@ -235,38 +240,12 @@ class GroupBlockItem(_GroupItem):
         w, h = self.width, self.height
         rect = QRectF(0, 0, w, h)
         colour = group_color(self.role)
-        dark = style.color("canvas").lightness() < 128
         # a second card peeking out behind: "several layers in here"
         painter.setPen(QPen(style.color("border"), 1.0))
-        painter.setBrush(style.color("node_body").darker(112 if dark else 104))
+        painter.setBrush(style.color("node_body").darker(112 if is_dark() else 104))
         painter.drawRoundedRect(rect.translated(5, 5), CORNER_RADIUS, CORNER_RADIUS)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(0, 0, 0, 70 if dark else 30))
-        painter.drawRoundedRect(rect.translated(0, 2.5), CORNER_RADIUS, CORNER_RADIUS)
-        painter.setBrush(style.color("node_body"))
-        painter.drawRoundedRect(rect, CORNER_RADIUS, CORNER_RADIUS)
-        header = QPainterPath()
-        header.setFillRule(Qt.FillRule.WindingFill)
-        header.addRoundedRect(QRectF(0, 0, w, HEADER_HEIGHT), CORNER_RADIUS, CORNER_RADIUS)
-        header.addRect(QRectF(0, HEADER_HEIGHT - CORNER_RADIUS, w, CORNER_RADIUS))
-        painter.setBrush(colour)
-        painter.drawPath(header)
-
-        if self.severity == "error":
-            outline = QPen(style.color("error"), 2.0)
-        elif self.severity == "warning":
-            outline = QPen(style.color("warning"), 2.0)
-        elif self.hovered:
-            outline = QPen(style.color("text_dim"), 1.2)
-        else:
-            outline = QPen(style.color("border"), 1.0)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.setPen(outline)
-        painter.drawRoundedRect(rect, CORNER_RADIUS, CORNER_RADIUS)
-        if self.isSelected():
-            painter.setPen(QPen(style.color("accent"), 2.0))
-            painter.drawRoundedRect(rect.adjusted(-2.5, -2.5, 2.5, 2.5), CORNER_RADIUS + 2,
-                                    CORNER_RADIUS + 2)
+        paint_card(painter, rect, colour)
+        paint_card_outline(painter, rect, self.severity, self.hovered, self.isSelected())
 
         _paint_chevron(painter, QPointF(14, HEADER_HEIGHT / 2), collapsed=True,
                        colour=style.HEADER_TEXT)
@@ -309,15 +288,14 @@ class GroupBlockItem(_GroupItem):
                 painter.drawEllipse(centre, PORT_RADIUS, PORT_RADIUS)
 
     def tooltip_text(self) -> str:
-        lines = [f"<b>{_escape(self.name)}</b> &nbsp;collapsed group"
-                 + (f" ({self.role})" if self.role else ""), _escape(self.summary())]
+        lines = [f"<b>{escape(self.name)}</b> &nbsp;collapsed group"
+                 + (f" ({self.role})" if self.role else ""), escape(self.summary())]
         names = [self.layer.graph.nodes[i].name for i in self.layer.graph.group_members(
             self.group_id)]
-        lines.append("Layers: " + _escape(", ".join(names[:12]) + (" \u2026" if len(names) > 12
+        lines.append("Layers: " + escape(", ".join(names[:12]) + (" \u2026" if len(names) > 12
                                                                  else "")))
         if self.message:
-            colour = style.color("error" if self.severity == "error" else "warning").name()
-            lines.append(f"<span style='color:{colour}'>{_escape(self.message)}</span>")
+            lines.append(diagnostic_html(self.severity, self.message))
         lines.append("Double-click to expand.")
         return "<br>".join(lines)
 
@@ -333,10 +311,6 @@ class GroupBlockItem(_GroupItem):
 def _role_news(name: str, role: str) -> bool:
     """Whether the role adds to the name ("Generator" needs no "generator" tag)."""
     return bool(role) and role.lower() not in name.lower()
-
-
-def _escape(text: str) -> str:
-    return html.escape(text, quote=False)
 
 
 def _paint_chevron(painter: QPainter, centre: QPointF, collapsed: bool, colour: QColor) -> None:

@@ -20,14 +20,20 @@ from PySide6.QtWidgets import (
 )
 
 from graph.layout import (
-    CORNER_RADIUS,
     HEADER_HEIGHT,
-    PORT_RADIUS,
     node_size,
     port_offset,
 )
 from graph.model import Node
 from gui.canvas import style
+from gui.canvas.card import (
+    card_bounding_rect,
+    card_shape,
+    diagnostic_html,
+    escape,
+    paint_card,
+    paint_card_outline,
+)
 from gui.canvas.port_item import PortItem
 
 if TYPE_CHECKING:
@@ -158,12 +164,11 @@ class NodeItem(QGraphicsItem):
         return self.port_shapes.get(("in:" if port.is_input else "out:") + port.name, "")
 
     def tooltip_text(self) -> str:
-        lines = [f"<b>{self.title}</b> &nbsp;'{_html(self.name)}'", _html(self.description)]
+        lines = [f"<b>{self.title}</b> &nbsp;'{escape(self.name)}'", escape(self.description)]
         if self.frozen:
             lines.append("Frozen: its weights are not trained.")
         if self.message:
-            colour = style.color("error" if self.severity == "error" else "warning").name()
-            lines.append(f"<span style='color:{colour}'>{_html(self.message)}</span>")
+            lines.append(diagnostic_html(self.severity, self.message))
         return "<br>".join(lines)
 
     def _elide_header(self) -> tuple[str, str]:
@@ -182,14 +187,10 @@ class NodeItem(QGraphicsItem):
 
     # -- geometry and painting ----------------------------------------------------------------
     def boundingRect(self) -> QRectF:
-        # ports (drawn here) stick out of the sides; the selection ring and shadow all round
-        side = PORT_RADIUS + 3
-        return QRectF(-side, -4, self.width + 2 * side, self.height + 8)
+        return card_bounding_rect(self.width, self.height)  # ports are drawn here
 
     def shape(self) -> QPainterPath:
-        path = QPainterPath()
-        path.addRoundedRect(QRectF(0, 0, self.width, self.height), CORNER_RADIUS, CORNER_RADIUS)
-        return path
+        return card_shape(self.width, self.height)
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
               widget: QWidget | None = None) -> None:
@@ -199,35 +200,8 @@ class NodeItem(QGraphicsItem):
         header_color = style.category_color(self.category)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
 
-        # soft shadow, body, header
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(0, 0, 0, 70 if style.color("canvas").lightness() < 128 else 30))
-        painter.drawRoundedRect(rect.translated(0, 2.5), CORNER_RADIUS, CORNER_RADIUS)
-        painter.setBrush(style.color("node_body"))
-        painter.drawRoundedRect(rect, CORNER_RADIUS, CORNER_RADIUS)
-        header = QPainterPath()
-        header.setFillRule(Qt.FillRule.WindingFill)
-        header.addRoundedRect(QRectF(0, 0, w, HEADER_HEIGHT), CORNER_RADIUS, CORNER_RADIUS)
-        header.addRect(QRectF(0, HEADER_HEIGHT - CORNER_RADIUS, w, CORNER_RADIUS))
-        painter.setBrush(header_color)
-        painter.drawPath(header)
-
-        # outline: diagnostics colour, then the selection ring outside it
-        if self.severity == "error":
-            outline = QPen(style.color("error"), 2.0)
-        elif self.severity == "warning":
-            outline = QPen(style.color("warning"), 2.0)
-        elif self.hovered:
-            outline = QPen(style.color("text_dim"), 1.2)
-        else:
-            outline = QPen(style.color("border"), 1.0)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.setPen(outline)
-        painter.drawRoundedRect(rect, CORNER_RADIUS, CORNER_RADIUS)
-        if self.isSelected():
-            painter.setPen(QPen(style.color("accent"), 2.0))
-            painter.drawRoundedRect(rect.adjusted(-2.5, -2.5, 2.5, 2.5), CORNER_RADIUS + 2,
-                                    CORNER_RADIUS + 2)
+        paint_card(painter, rect, header_color)
+        paint_card_outline(painter, rect, self.severity, self.hovered, self.isSelected())
 
         for port in (*self.inputs.values(), *self.outputs.values()):
             port.paint_on(painter)
@@ -335,6 +309,3 @@ def _paint_lock(painter: QPainter, center: QPointF) -> None:
     painter.setBrush(QBrush(style.HEADER_TEXT))
     painter.drawRoundedRect(QRectF(x - 4.5, y - 1.5, 9, 7), 1.5, 1.5)
 
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
