@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -24,7 +23,8 @@ from PySide6.QtWidgets import (
 
 from graph.model import Graph
 from graph.project import ProjectError, load_project
-from gui import style, theme
+from gui import style
+from gui.network_picture import network_picture
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "resources" / "examples"
 DEFAULT_EXAMPLE = EXAMPLES_DIR / "digits_cnn.plexus"
@@ -38,59 +38,6 @@ class Template:
     layers: int
     dataset: str
     graph: Graph | None = None
-
-
-def graph_thumbnail(graph: Graph, width: int, height: int, ratio: float = 1.0) -> QPixmap:
-    """A small picture of a network: category-coloured blocks and their wires."""
-    from graph.layout import node_size
-
-    t = theme.current()
-    pm = QPixmap(round(width * ratio), round(height * ratio))
-    pm.setDevicePixelRatio(ratio)
-    pm.fill(QColor(t.canvas))
-    if not graph.nodes:
-        return pm
-    rects = {}
-    for node in graph.nodes.values():
-        w, h = node_size(node.type)
-        rects[node.id] = QRectF(node.pos[0], node.pos[1], w, h)
-    bounds = QRectF()
-    for rect in rects.values():
-        bounds = bounds.united(rect)
-    margin = 12
-    scale = min((width - 2 * margin) / max(bounds.width(), 1),
-                (height - 2 * margin) / max(bounds.height(), 1), 0.6)
-    dx = (width - bounds.width() * scale) / 2 - bounds.left() * scale
-    dy = (height - bounds.height() * scale) / 2 - bounds.top() * scale
-
-    def place(rect: QRectF) -> QRectF:
-        return QRectF(rect.left() * scale + dx, rect.top() * scale + dy,
-                      rect.width() * scale, rect.height() * scale)
-
-    painter = QPainter(pm)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setPen(QPen(QColor(t.text_dim), 1.2))
-    for edge in graph.edges:
-        if edge.src in rects and edge.dst in rects:
-            a, b = place(rects[edge.src]), place(rects[edge.dst])
-            start = QPointF(a.right(), a.center().y())
-            end = QPointF(b.left(), b.center().y())
-            path = QPainterPath(start)
-            bend = max(abs(end.x() - start.x()) / 2, 8)
-            path.cubicTo(start + QPointF(bend, 0), end - QPointF(bend, 0), end)
-            painter.drawPath(path)
-    for node in graph.nodes.values():
-        rect = place(rects[node.id])
-        spec = node.spec
-        painter.setPen(QPen(QColor(t.border), 1))
-        painter.setBrush(QColor(t.node_body))
-        painter.drawRoundedRect(rect, 3, 3)
-        header = QRectF(rect.left(), rect.top(), rect.width(), max(rect.height() * 0.36, 3))
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(theme.category_color(spec.category if spec else "reshape")))
-        painter.drawRoundedRect(header, 3, 3)
-    painter.end()
-    return pm
 
 
 def list_templates(folder: Path = EXAMPLES_DIR) -> list[Template]:
@@ -181,5 +128,5 @@ class TemplateDialog(QDialog):
         self.description.setText(template.description or "No description.")
         if template.graph is not None:
             width = max(self.picture.width(), 420)
-            self.picture.setPixmap(graph_thumbnail(template.graph, width, 170,
+            self.picture.setPixmap(network_picture(template.graph, width, 170,
                                                    self.devicePixelRatioF()))

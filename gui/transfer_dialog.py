@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QAction, QColor, QPainter, QPainterPath, QPen, QPixmap, QUndoCommand
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QColor, QUndoCommand
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -32,10 +32,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from graph.layout import node_size
-from graph.model import Graph
 from graph.project import Project, ProjectError
 from gui import style, theme
+from gui.network_picture import network_picture
 
 if TYPE_CHECKING:  # runtime.transfer imports torch: loaded when the dialog first needs it
     from runtime import transfer
@@ -278,8 +277,8 @@ class TransferDialog(QDialog):
         self.facts.setText(f"<b>{self.source.name}</b> \u00b7 {len(self.layers)} layers \u00b7 "
                            f"dataset {self.source.dataset.name} \u00b7 {trained}")
         width = max(self.picture.width(), 560)
-        self.picture.setPixmap(selection_picture(self.source.graph, ids, width, PICTURE_HEIGHT,
-                                                 self.devicePixelRatioF()))
+        self.picture.setPixmap(network_picture(self.source.graph, width, PICTURE_HEIGHT,
+                                               self.devicePixelRatioF(), selected=ids, margin=10))
 
     def _show_error(self, message: str) -> None:
         self.error.setText(message)
@@ -312,57 +311,6 @@ class TransferDialog(QDialog):
         self.result_command = self.command()
         if self.result_command is not None:
             super().accept()
-
-
-def selection_picture(graph: Graph, selected: set[int], width: int, height: int,
-                      ratio: float = 1.0) -> QPixmap:
-    """The network in miniature: ticked layers in their category colour, the rest faded."""
-    t = theme.current()
-    pm = QPixmap(round(width * ratio), round(height * ratio))
-    pm.setDevicePixelRatio(ratio)
-    pm.fill(QColor(t.canvas))
-    if not graph.nodes:
-        return pm
-    rects = {n.id: QRectF(n.pos[0], n.pos[1], *node_size(n.type)) for n in graph.nodes.values()}
-    bounds = QRectF()
-    for rect in rects.values():
-        bounds = bounds.united(rect)
-    margin = 10
-    scale = min((width - 2 * margin) / max(bounds.width(), 1),
-                (height - 2 * margin) / max(bounds.height(), 1), 0.6)
-    dx = (width - bounds.width() * scale) / 2 - bounds.left() * scale
-    dy = (height - bounds.height() * scale) / 2 - bounds.top() * scale
-
-    def place(rect: QRectF) -> QRectF:
-        return QRectF(rect.left() * scale + dx, rect.top() * scale + dy,
-                      rect.width() * scale, rect.height() * scale)
-
-    faded = QColor(t.border)
-    painter = QPainter(pm)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    for edge in graph.edges:
-        a, b = place(rects[edge.src]), place(rects[edge.dst])
-        inside = edge.src in selected and edge.dst in selected
-        painter.setPen(QPen(QColor(t.text_dim) if inside else faded, 1.4 if inside else 1.0))
-        start, end = QPointF(a.right(), a.center().y()), QPointF(b.left(), b.center().y())
-        path = QPainterPath(start)
-        bend = max(abs(end.x() - start.x()) / 2, 8)
-        path.cubicTo(start + QPointF(bend, 0), end - QPointF(bend, 0), end)
-        painter.drawPath(path)
-    for node in graph.nodes.values():
-        rect = place(rects[node.id])
-        spec = node.spec
-        color = QColor(theme.category_color(spec.category if spec else "reshape"))
-        chosen = node.id in selected
-        painter.setPen(QPen(QColor(t.accent) if chosen else faded, 1.4 if chosen else 1.0))
-        painter.setBrush(QColor(t.node_body) if chosen else QColor(t.canvas))
-        painter.drawRoundedRect(rect, 3, 3)
-        header = QRectF(rect.left(), rect.top(), rect.width(), max(rect.height() * 0.36, 3))
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(color if chosen else faded)
-        painter.drawRoundedRect(header, 3, 3)
-    painter.end()
-    return pm
 
 
 def import_layers_dialog(window: Any, path: str | os.PathLike[str] | None = None
