@@ -32,6 +32,8 @@ DEFAULT_EXAMPLE = EXAMPLES_DIR / "digits_cnn.plexus"
 
 @dataclass
 class Template:
+    """One example project as the gallery shows it (its graph for the thumbnail)."""
+
     path: Path
     name: str
     description: str

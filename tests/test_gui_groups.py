@@ -12,8 +12,13 @@ from PySide6.QtTest import QTest
 from graph.model import Edge, Graph
 from graph.project import Project, load_project, save_project
 from gui.canvas import GraphScene, GraphView
-from gui.canvas.group_commands import GroupCommand, SetGroupCollapsedCommand
-from gui.canvas.group_geometry import boundary_ports
+from gui.canvas.group_commands import (
+    GroupCommand,
+    RenameGroupCommand,
+    SetGroupCollapsedCommand,
+    SetGroupRoleCommand,
+)
+from gui.canvas.group_geometry import block_position, boundary_ports, node_rect
 from gui.canvas.group_items import GroupBlockItem
 
 LEFT = Qt.MouseButton.LeftButton
@@ -123,6 +128,32 @@ def test_group_collapse_ports_expand_undo_redo(canvas: Canvas) -> None:
     assert graph.groups["g1"].node_ids == [2, 3, 4] and scene.groups.frame("g1").isVisible()
     stack.redo()
     assert graph.groups["g1"].collapsed and canvas.visible_nodes() == [1, 5, 6]
+
+
+def test_group_value_commands_put_the_old_value_back() -> None:
+    graph = chain()
+    stack = QUndoStack()
+    stack.push(GroupCommand(graph, [2, 3], "Body"))
+    for make, read, new, text in (
+            (lambda: SetGroupCollapsedCommand(graph, "g1", True), "collapsed", True,
+             "Collapse 'Body'"),
+            (lambda: RenameGroupCommand(graph, "g1", "  Trunk "), "name", "Trunk",
+             "Rename group 'Body' to 'Trunk'"),
+            (lambda: SetGroupRoleCommand(graph, "g1", "generator"), "role", "generator",
+             "Make 'Trunk' the generator")):
+        old = getattr(graph.group("g1"), read)
+        stack.push(make())
+        assert stack.undoText() == text and getattr(graph.group("g1"), read) == new
+        stack.undo()
+        assert getattr(graph.group("g1"), read) == old
+        stack.redo()
+
+
+def test_a_collapsed_block_sits_on_the_layer_nearest_the_groups_middle() -> None:
+    graph = chain()
+    middle = node_rect(graph, 3).center()  # fc1, act, fc2: act is in the middle
+    pos = block_position(graph, [2, 3, 4], 100, 40)
+    assert (pos.x(), pos.y()) == (round(middle.x() - 50), round(middle.y() - 20))
 
 
 def test_boundary_ports_include_the_groups_own_inputs_and_outputs() -> None:
