@@ -15,6 +15,7 @@ or 0 (normal) measure it: precision, recall, F1 and the threshold-free ROC-AUC.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -144,33 +145,36 @@ def detection_scores(errors: Sequence[float] | np.ndarray, labels: Sequence[int]
     """Flag errors above ``threshold`` as anomalies (label 1) and score the flags:
     {"precision", "recall", "f1", "flagged", "tp", "fp", "fn", "tn"}; precision is 0 when
     nothing is flagged, recall 0 when there is no anomaly."""
-    e = np.asarray(errors, dtype=np.float64)
-    truth = np.asarray(labels).astype(np.int64) == 1
-    flagged = e > threshold
-    tp = int((flagged & truth).sum())
-    fp = int((flagged & ~truth).sum())
-    fn = int((~flagged & truth).sum())
-    tn = int((~flagged & ~truth).sum())
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "flagged": int(flagged.sum()),
-            "tp": tp, "fp": fp, "fn": fn, "tn": tn}
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    truth = np.asarray(labels).astype(np.int64).reshape(-1) == 1
+    flagged = np.asarray(errors, dtype=np.float64).reshape(-1) > threshold
+    if truth.size == 0:
+        return dict.fromkeys(("precision", "recall", "f1"), 0.0) | dict.fromkeys(
+            ("flagged", "tp", "fp", "fn", "tn"), 0)
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        truth, flagged, average="binary", zero_division=0)
+    tn, fp, fn, tp = (int(v) for v in confusion_matrix(truth, flagged, labels=[False, True])
+                      .ravel())
+    return {"precision": float(precision), "recall": float(recall), "f1": float(f1),
+            "flagged": int(flagged.sum()), "tp": tp, "fp": fp, "fn": fn, "tn": tn}
 
 
 def roc_curve(errors: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndarray
               ) -> tuple[np.ndarray, np.ndarray]:
     """(false positive rates, true positive rates) as the threshold falls from above the
     largest error to below the smallest, one point per distinct error."""
-    e = np.asarray(errors, dtype=np.float64)
-    truth = np.asarray(labels).astype(np.int64) == 1
-    order = np.argsort(-e, kind="mergesort")
-    e, truth = e[order], truth[order]
-    last = np.r_[np.flatnonzero(np.diff(e)), len(e) - 1] if len(e) else np.zeros(0, int)
-    tps = np.cumsum(truth)[last]
-    fps = (last + 1) - tps
-    positives, negatives = max(int(truth.sum()), 1), max(int((~truth).sum()), 1)
-    return (np.r_[0.0, fps / negatives], np.r_[0.0, tps / positives])
+    from sklearn.exceptions import UndefinedMetricWarning
+    from sklearn.metrics import roc_curve as curve
+
+    e = np.asarray(errors, dtype=np.float64).reshape(-1)
+    truth = np.asarray(labels).astype(np.int64).reshape(-1) == 1
+    if e.size == 0:
+        return np.zeros(1), np.zeros(1)
+    with warnings.catch_warnings():  # one class only: its rate is 0/0, drawn as 0
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        fpr, tpr, _ = curve(truth, e, drop_intermediate=False)
+    return np.nan_to_num(fpr), np.nan_to_num(tpr)
 
 
 def anomaly_report(compiled: Any, data: Any, percentile: float = 95.0, bins: int = 40,
