@@ -29,6 +29,7 @@ Cancel = Callable[[], bool] | None
 ValueRange = tuple[Any, Any] | None
 
 METHODS = ("fgsm", "pgd")
+DEFAULT_EPS_SHARE = 0.1  # an attack's default size: this share of the data's value range
 
 
 class Cancelled(Exception):
@@ -54,6 +55,13 @@ def model_device(model: torch.nn.Module) -> torch.device:
     for b in model.buffers():
         return b.device
     return torch.device("cpu")
+
+
+def default_eps(value_range: tuple[Any, Any]) -> float:
+    """The default attack size in data units: ``DEFAULT_EPS_SHARE`` of the widest feature's
+    value range."""
+    lo, hi = value_range
+    return DEFAULT_EPS_SHARE * float(np.max(np.asarray(hi) - np.asarray(lo)))
 
 
 def model_dtype(model: torch.nn.Module) -> torch.dtype:
@@ -682,7 +690,7 @@ def adversarial_batch_hook(
     if eps_opt is None:
         if value_range is None or value_range[0] is None or value_range[1] is None:
             raise ValueError("training option 'adv_eps' is needed when the data has no range")
-        eps = 0.1 * float(np.max(np.asarray(value_range[1]) - np.asarray(value_range[0])))
+        eps = default_eps(value_range)
     else:
         eps = float(eps_opt)
     if eps < 0:

@@ -869,7 +869,7 @@ def robustness(compiled: Any, data: Any, method: str = "fgsm", eps: float | None
     when the caller keeps it between epochs. Adversarial inputs stay in ``value_range``
     (default: the data's).
     """
-    from runtime.attacks import METHODS, fgsm, pgd  # late: attacks is only needed here
+    from runtime.attacks import METHODS, default_eps, fgsm, pgd  # late: attacks is only needed here
 
     started = time.perf_counter()
     method = str(method).lower()
@@ -879,10 +879,7 @@ def robustness(compiled: Any, data: Any, method: str = "fgsm", eps: float | None
     _robustness_checks(compiled, data)
     if value_range is None:
         value_range = getattr(data, "value_range", (0.0, 1.0))
-    if eps is None:
-        lo, hi = value_range
-        eps = 0.1 * float(np.max(np.asarray(hi) - np.asarray(lo)))
-    eps = float(eps)
+    eps = default_eps(value_range) if eps is None else float(eps)
     if eps < 0:
         raise ValueError(f"robustness probe eps is {eps}; use 0 or more")
     picks = subset if subset is not None else robustness_subset(data, samples)
