@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
 
+from runtime.capture import node_outputs
+from runtime.compile import Compiled
+from runtime.evaluation import dataset_tensors, evaluating, model_device
 from runtime.heads import Head, make_heads, roc_auc
-from runtime.probes import evaluating, node_outputs
-from runtime.train import tensor_pair
 
 BATCH = 512  # samples per forward pass
 BOTTLENECK_NAMES = ("bottleneck", "latent", "code", "encoding")
@@ -47,26 +47,13 @@ __all__ = [
 
 
 # -- plumbing ------------------------------------------------------------------------------------
-def _reconstruction_head(compiled: Any) -> tuple[int, Head]:
+def _reconstruction_head(compiled: Compiled) -> tuple[int, Head]:
     """(index among the outputs, head) of the first reconstruction head; ValueError if none."""
     for index, head in enumerate(make_heads(compiled)):
         if head.task == "reconstruction":
             return index, head
     raise ValueError("the network has no reconstruction head; set an Output node's task to "
                      "reconstruction")
-
-
-def _tensors(dataset: Any, limit: int | None = None) -> tuple[Tensor, Tensor]:
-    """(x, y) of the first ``limit`` samples of a dataset, on the CPU."""
-    n = len(dataset) if limit is None else min(limit, len(dataset))
-    pair = tensor_pair(dataset)
-    if pair is not None and isinstance(pair[0], Tensor) and isinstance(pair[1], Tensor):
-        return pair[0][:n], pair[1][:n]
-    if n == 0:
-        return torch.zeros(0), torch.zeros(0, dtype=torch.long)
-    items = [dataset[i] for i in range(n)]
-    return (torch.stack([torch.as_tensor(x) for x, _ in items]),
-            torch.stack([torch.as_tensor(y) for _, y in items]))
 
 
 def _split(data: Any, split: str) -> Any:
@@ -88,14 +75,14 @@ class Pass:
     hidden: np.ndarray | None = None
 
 
-def run(compiled: Any, data: Any, split: str = "val", limit: int | None = None,
+def run(compiled: Compiled, data: Any, split: str = "val", limit: int | None = None,
         hidden_node: int | None = None) -> Pass:
     """Reconstruct (the first ``limit`` samples of) a split, in batches."""
     index, head = _reconstruction_head(compiled)
-    x_all, y_all = _tensors(_split(data, split), limit)
+    x_all, y_all = dataset_tensors(_split(data, split), limit)
     outs, errs, hid = [], [], []
     module = compiled.module
-    device = next((p.device for p in module.parameters()), torch.device("cpu"))
+    device = model_device(module)
     with evaluating(module):
         for start in range(0, len(x_all), BATCH):
             x = x_all[start:start + BATCH].to(device)
@@ -122,7 +109,7 @@ def run(compiled: Any, data: Any, split: str = "val", limit: int | None = None,
         hidden=torch.cat(hid).numpy() if hid else None)
 
 
-def reconstruction_errors(compiled: Any, data: Any, split: str = "val",
+def reconstruction_errors(compiled: Compiled, data: Any, split: str = "val",
                           limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(per-sample mean squared reconstruction error, labels) of a split."""
     swept = run(compiled, data, split, limit)
@@ -177,7 +164,7 @@ def roc_curve(errors: Sequence[float] | np.ndarray, labels: Sequence[int] | np.n
     return np.nan_to_num(fpr), np.nan_to_num(tpr)
 
 
-def anomaly_report(compiled: Any, data: Any, percentile: float = 95.0, bins: int = 40,
+def anomaly_report(compiled: Compiled, data: Any, percentile: float = 95.0, bins: int = 40,
                    limit: int | None = None) -> dict[str, Any]:
     """Everything the anomaly view draws, from one pass over each split.
 
@@ -206,7 +193,7 @@ def anomaly_report(compiled: Any, data: Any, percentile: float = 95.0, bins: int
     }
 
 
-def reconstructions(compiled: Any, data: Any, indices: Sequence[int] | None = None, n: int = 8,
+def reconstructions(compiled: Compiled, data: Any, indices: Sequence[int] | None = None, n: int = 8,
                     split: str = "val", worst: bool = False) -> dict[str, Any]:
     """Inputs and their reconstructions side by side: {"indices", "inputs": (k, *shape),
     "outputs": (k, *shape) in input units, "errors": (k,), "labels": (k,)}. ``indices`` picks
@@ -227,7 +214,7 @@ def reconstructions(compiled: Any, data: Any, indices: Sequence[int] | None = No
 
 
 # -- the latent space ----------------------------------------------------------------------------
-def find_bottleneck(compiled: Any) -> int:
+def find_bottleneck(compiled: Compiled) -> int:
     """The bottleneck node: one named bottleneck/latent/code/encoding, else the narrowest
     layer on the way to the reconstruction (fewest values per sample; the earliest wins)."""
     from runtime.shapes import infer_shapes
@@ -256,7 +243,8 @@ def find_bottleneck(compiled: Any) -> int:
 
 class PCA:
     """Principal axes fitted on one set of rows, applied to any other (torch eigh on the
-    covariance, as ``runtime.probes.pca_2d``; each axis's sign fixed so pictures do not flip)."""
+    covariance, as ``runtime.probes.views.pca_2d``; each axis's sign fixed so pictures do not
+    flip)."""
 
     def __init__(self, rows: np.ndarray, components: int = 2) -> None:
         x = torch.as_tensor(np.asarray(rows, dtype=np.float64)).reshape(len(rows), -1)
@@ -299,7 +287,7 @@ def knn_accuracy(train_points: np.ndarray, train_labels: np.ndarray, test_points
     return float((counts.argmax(1) == lb).double().mean())
 
 
-def latent_space(compiled: Any, data: Any, node_id: int | None = None, k: int = 5,
+def latent_space(compiled: Compiled, data: Any, node_id: int | None = None, k: int = 5,
                  limit: int | None = 2000) -> dict[str, Any]:
     """The bottleneck's codes beside a PCA of the same inputs, both 2-D, and how well each
     keeps the classes apart.
