@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from graph.model import Node
 from runtime.capture import (
     Sweep,
     as_batch,
@@ -54,10 +55,12 @@ MAX_ACTIVATION_VALUES = 1 << 20  # values in one activations probe (4 MB); later
 
 
 def as_numpy(t: Tensor) -> np.ndarray:
+    """A float32 numpy copy on the CPU: what a payload holds, picklable for the queue."""
     return t.detach().to("cpu", torch.float32).numpy()
 
 
-def _node(compiled: Compiled, node_id: int) -> Any:
+def _node(compiled: Compiled, node_id: int) -> Node:
+    """The graph node ``node_id``; ValueError (for the panel) when the network lacks it."""
     node = compiled.graph.nodes.get(node_id)
     if node is None:
         raise ValueError(f"node {node_id} is not in the compiled network; recompile or choose "
@@ -66,6 +69,7 @@ def _node(compiled: Compiled, node_id: int) -> Any:
 
 
 def _submodule(compiled: Compiled, node_id: int) -> nn.Module:
+    """The torch module of a layer with weights; ValueError for one without."""
     node = _node(compiled, node_id)
     name = compiled.module_names.get(node_id)
     if name is None:
