@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -177,6 +177,23 @@ class Graph:
         if src == dst:
             return True
         return nx.has_path(self.to_networkx(), dst, src)
+
+    def leading_to(self, targets: Iterable[int], edges: Iterable[Edge] | None = None
+                   ) -> set[int]:
+        """Nodes with a path to one of ``targets``, the targets included: what an Output
+        needs computed. ``edges`` (default: all) lets validation walk only its sound ones."""
+        return _closure(targets, ((e.dst, e.src) for e in self._edges_among(edges)))
+
+    def reached_from(self, starts: Iterable[int], edges: Iterable[Edge] | None = None
+                     ) -> set[int]:
+        """Nodes a path from one of ``starts`` reaches, the starts included: what an Input
+        feeds."""
+        return _closure(starts, ((e.src, e.dst) for e in self._edges_among(edges)))
+
+    def _edges_among(self, edges: Iterable[Edge] | None) -> Iterator[Edge]:
+        """The edges (default: all) whose both ends are nodes of this graph."""
+        return (e for e in (self.edges if edges is None else edges)
+                if e.src in self.nodes and e.dst in self.nodes)
 
     def to_networkx(self) -> nx.MultiDiGraph:
         """Nodes are ids (with a ``node`` attribute); edges carry their ``Edge``."""
@@ -490,6 +507,21 @@ class Graph:
             raise GraphError(f"malformed graph: {exc}") from None
         graph.next_id = max([next_id, *(i + 1 for i in graph.nodes)])
         return graph
+
+
+def _closure(starts: Iterable[int], links: Iterable[tuple[int, int]]) -> set[int]:
+    """``starts`` and every node a chain of (from, to) ``links`` leads to from them."""
+    following: dict[int, list[int]] = {}
+    for a, b in links:
+        following.setdefault(a, []).append(b)
+    seen = set(starts)
+    stack = list(seen)
+    while stack:
+        for v in following.get(stack.pop(), ()):
+            if v not in seen:
+                seen.add(v)
+                stack.append(v)
+    return seen
 
 
 def _node_dict(node: Node) -> dict[str, Any]:

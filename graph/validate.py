@@ -59,7 +59,7 @@ def validate(graph: Graph) -> list[Diagnostic]:
         succ[e.src].append(e.dst)
         pred[e.dst].append(e.src)
     _check_cycles(nodes, succ, pred, out)
-    _check_reachability(nodes, succ, pred, out)
+    _check_reachability(graph, valid_edges, out)
     if graph.groups:
         _check_groups(graph, out)
 
@@ -253,8 +253,8 @@ def _cycle_order(g: nx.DiGraph, component: set[int]) -> list[int]:
     return sorted(component)  # unreachable for a real component; keeps the message whole
 
 
-def _check_reachability(nodes: dict[int, Node], succ: dict[int, list[int]],
-                        pred: dict[int, list[int]], out: list[Diagnostic]) -> None:
+def _check_reachability(graph: Graph, edges: list[Edge], out: list[Diagnostic]) -> None:
+    nodes = graph.nodes
     inputs = [n.id for n in nodes.values() if n.type == "Input"]
     outputs = [n.id for n in nodes.values() if n.type == "Output"]
     if not inputs:
@@ -264,13 +264,13 @@ def _check_reachability(nodes: dict[int, Node], succ: dict[int, list[int]],
         out.append(Diagnostic(ERROR, "the network has no Output node; add one from the palette "
                               "(Input / Output) and connect the last layer to it"))
     if inputs:
-        fed = _reach(succ, inputs)
+        fed = graph.reached_from(inputs, edges)
         for node_id in sorted(set(nodes) - fed):
             out.append(Diagnostic(
                 WARNING, f"{nodes[node_id].label} is not reached from any Input, so it never "
                 "runs; connect it or delete it", node_id))
     if outputs:
-        used = _reach(pred, outputs)
+        used = graph.leading_to(outputs, edges)
         for node_id in sorted(set(nodes) - used):
             node = nodes[node_id]
             what = "its data is" if node.type == "Input" else "its result is"
@@ -304,17 +304,6 @@ def _check_groups(graph: Graph, out: list[Diagnostic]) -> None:
             out.append(Diagnostic(
                 ERROR, f"groups {listed} are all marked {role}; a project has one {role}, so "
                 "clear the role of the others"))
-
-
-def _reach(adjacency: dict[int, list[int]], starts: list[int]) -> set[int]:
-    seen = set(starts)
-    stack = list(starts)
-    while stack:
-        for v in adjacency[stack.pop()]:
-            if v not in seen:
-                seen.add(v)
-                stack.append(v)
-    return seen
 
 
 # -- wording ------------------------------------------------------------------------------------

@@ -23,12 +23,14 @@ import torch
 import torch.nn.functional as F
 
 from graph.settings import TRAINING_OPTIONS
+from runtime.evaluation import dataset_tensors, eval_mode, model_device
 
 Progress = Callable[[float], None] | None
 Cancel = Callable[[], bool] | None
 ValueRange = tuple[Any, Any] | None
 
 METHODS = ("fgsm", "pgd")
+DEFAULT_EPS_SHARE = 0.1  # an attack's default size: this share of the data's value range
 
 
 class Cancelled(Exception):
@@ -48,12 +50,11 @@ def report(progress: Progress, fraction: float) -> None:
         progress(float(min(1.0, max(0.0, fraction))))
 
 
-def model_device(model: torch.nn.Module) -> torch.device:
-    for p in model.parameters():
-        return p.device
-    for b in model.buffers():
-        return b.device
-    return torch.device("cpu")
+def default_eps(value_range: tuple[Any, Any]) -> float:
+    """The default attack size in data units: ``DEFAULT_EPS_SHARE`` of the widest feature's
+    value range."""
+    lo, hi = value_range
+    return DEFAULT_EPS_SHARE * float(np.max(np.asarray(hi) - np.asarray(lo)))
 
 
 def model_dtype(model: torch.nn.Module) -> torch.dtype:
@@ -111,18 +112,15 @@ def crafting(model: torch.nn.Module) -> Iterator[None]:
     Eval mode keeps batch-norm statistics and dropout out of the attack; switching parameter
     gradients off saves the weight-gradient half of each backward pass.
     """
-    modes = [(m, m.training) for m in model.modules()]
     grads = [p for p in model.parameters() if p.requires_grad]
-    model.eval()
     for p in grads:
         p.requires_grad_(False)
     try:
-        yield
+        with eval_mode(model):
+            yield
     finally:
         for p in grads:
             p.requires_grad_(True)
-        for m, training in modes:
-            m.training = training
 
 
 def range_tensors(
@@ -682,7 +680,7 @@ def adversarial_batch_hook(
     if eps_opt is None:
         if value_range is None or value_range[0] is None or value_range[1] is None:
             raise ValueError("training option 'adv_eps' is needed when the data has no range")
-        eps = 0.1 * float(np.max(np.asarray(value_range[1]) - np.asarray(value_range[0])))
+        eps = default_eps(value_range)
     else:
         eps = float(eps_opt)
     if eps < 0:
@@ -726,22 +724,6 @@ def _head_rows(y: Any, k: int) -> Any:
 
 
 # --------------------------------------------------------------------------- projects
-
-
-def dataset_tensors(dataset: Any, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(x, y) of the first ``limit`` samples of a torch Dataset of (x, y) items, stacked."""
-    n = len(dataset) if limit is None else min(len(dataset), max(0, int(limit)))
-    tensors = getattr(dataset, "tensors", None)
-    if tensors is not None and len(tensors) == 2:  # TensorDataset: no per-item loop
-        return tensors[0][:n], tensors[1][:n]
-    xs, ys = [], []
-    for i in range(n):
-        xi, yi = dataset[i]
-        xs.append(torch.as_tensor(xi))
-        ys.append(torch.as_tensor(yi))
-    if not xs:
-        return torch.zeros(0), torch.zeros(0, dtype=torch.long)
-    return torch.stack(xs), torch.stack(ys)
 
 
 def attack_project(

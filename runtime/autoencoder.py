@@ -15,17 +15,18 @@ or 0 (normal) measure it: precision, recall, F1 and the threshold-free ROC-AUC.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
 
+from runtime.capture import node_outputs
+from runtime.compile import Compiled
+from runtime.evaluation import dataset_tensors, evaluating, model_device
 from runtime.heads import Head, make_heads, roc_auc
-from runtime.probes import evaluating, node_outputs
-from runtime.train import tensor_pair
 
 BATCH = 512  # samples per forward pass
 BOTTLENECK_NAMES = ("bottleneck", "latent", "code", "encoding")
@@ -46,26 +47,13 @@ __all__ = [
 
 
 # -- plumbing ------------------------------------------------------------------------------------
-def _reconstruction_head(compiled: Any) -> tuple[int, Head]:
+def _reconstruction_head(compiled: Compiled) -> tuple[int, Head]:
     """(index among the outputs, head) of the first reconstruction head; ValueError if none."""
     for index, head in enumerate(make_heads(compiled)):
         if head.task == "reconstruction":
             return index, head
     raise ValueError("the network has no reconstruction head; set an Output node's task to "
                      "reconstruction")
-
-
-def _tensors(dataset: Any, limit: int | None = None) -> tuple[Tensor, Tensor]:
-    """(x, y) of the first ``limit`` samples of a dataset, on the CPU."""
-    n = len(dataset) if limit is None else min(limit, len(dataset))
-    pair = tensor_pair(dataset)
-    if pair is not None and isinstance(pair[0], Tensor) and isinstance(pair[1], Tensor):
-        return pair[0][:n], pair[1][:n]
-    if n == 0:
-        return torch.zeros(0), torch.zeros(0, dtype=torch.long)
-    items = [dataset[i] for i in range(n)]
-    return (torch.stack([torch.as_tensor(x) for x, _ in items]),
-            torch.stack([torch.as_tensor(y) for _, y in items]))
 
 
 def _split(data: Any, split: str) -> Any:
@@ -87,14 +75,14 @@ class Pass:
     hidden: np.ndarray | None = None
 
 
-def run(compiled: Any, data: Any, split: str = "val", limit: int | None = None,
+def run(compiled: Compiled, data: Any, split: str = "val", limit: int | None = None,
         hidden_node: int | None = None) -> Pass:
     """Reconstruct (the first ``limit`` samples of) a split, in batches."""
     index, head = _reconstruction_head(compiled)
-    x_all, y_all = _tensors(_split(data, split), limit)
+    x_all, y_all = dataset_tensors(_split(data, split), limit)
     outs, errs, hid = [], [], []
     module = compiled.module
-    device = next((p.device for p in module.parameters()), torch.device("cpu"))
+    device = model_device(module)
     with evaluating(module):
         for start in range(0, len(x_all), BATCH):
             x = x_all[start:start + BATCH].to(device)
@@ -121,7 +109,7 @@ def run(compiled: Any, data: Any, split: str = "val", limit: int | None = None,
         hidden=torch.cat(hid).numpy() if hid else None)
 
 
-def reconstruction_errors(compiled: Any, data: Any, split: str = "val",
+def reconstruction_errors(compiled: Compiled, data: Any, split: str = "val",
                           limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(per-sample mean squared reconstruction error, labels) of a split."""
     swept = run(compiled, data, split, limit)
@@ -144,36 +132,39 @@ def detection_scores(errors: Sequence[float] | np.ndarray, labels: Sequence[int]
     """Flag errors above ``threshold`` as anomalies (label 1) and score the flags:
     {"precision", "recall", "f1", "flagged", "tp", "fp", "fn", "tn"}; precision is 0 when
     nothing is flagged, recall 0 when there is no anomaly."""
-    e = np.asarray(errors, dtype=np.float64)
-    truth = np.asarray(labels).astype(np.int64) == 1
-    flagged = e > threshold
-    tp = int((flagged & truth).sum())
-    fp = int((flagged & ~truth).sum())
-    fn = int((~flagged & truth).sum())
-    tn = int((~flagged & ~truth).sum())
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "flagged": int(flagged.sum()),
-            "tp": tp, "fp": fp, "fn": fn, "tn": tn}
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    truth = np.asarray(labels).astype(np.int64).reshape(-1) == 1
+    flagged = np.asarray(errors, dtype=np.float64).reshape(-1) > threshold
+    if truth.size == 0:
+        return dict.fromkeys(("precision", "recall", "f1"), 0.0) | dict.fromkeys(
+            ("flagged", "tp", "fp", "fn", "tn"), 0)
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        truth, flagged, average="binary", zero_division=0)
+    tn, fp, fn, tp = (int(v) for v in confusion_matrix(truth, flagged, labels=[False, True])
+                      .ravel())
+    return {"precision": float(precision), "recall": float(recall), "f1": float(f1),
+            "flagged": int(flagged.sum()), "tp": tp, "fp": fp, "fn": fn, "tn": tn}
 
 
 def roc_curve(errors: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndarray
               ) -> tuple[np.ndarray, np.ndarray]:
     """(false positive rates, true positive rates) as the threshold falls from above the
     largest error to below the smallest, one point per distinct error."""
-    e = np.asarray(errors, dtype=np.float64)
-    truth = np.asarray(labels).astype(np.int64) == 1
-    order = np.argsort(-e, kind="mergesort")
-    e, truth = e[order], truth[order]
-    last = np.r_[np.flatnonzero(np.diff(e)), len(e) - 1] if len(e) else np.zeros(0, int)
-    tps = np.cumsum(truth)[last]
-    fps = (last + 1) - tps
-    positives, negatives = max(int(truth.sum()), 1), max(int((~truth).sum()), 1)
-    return (np.r_[0.0, fps / negatives], np.r_[0.0, tps / positives])
+    from sklearn.exceptions import UndefinedMetricWarning
+    from sklearn.metrics import roc_curve as curve
+
+    e = np.asarray(errors, dtype=np.float64).reshape(-1)
+    truth = np.asarray(labels).astype(np.int64).reshape(-1) == 1
+    if e.size == 0:
+        return np.zeros(1), np.zeros(1)
+    with warnings.catch_warnings():  # one class only: its rate is 0/0, drawn as 0
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        fpr, tpr, _ = curve(truth, e, drop_intermediate=False)
+    return np.nan_to_num(fpr), np.nan_to_num(tpr)
 
 
-def anomaly_report(compiled: Any, data: Any, percentile: float = 95.0, bins: int = 40,
+def anomaly_report(compiled: Compiled, data: Any, percentile: float = 95.0, bins: int = 40,
                    limit: int | None = None) -> dict[str, Any]:
     """Everything the anomaly view draws, from one pass over each split.
 
@@ -202,7 +193,7 @@ def anomaly_report(compiled: Any, data: Any, percentile: float = 95.0, bins: int
     }
 
 
-def reconstructions(compiled: Any, data: Any, indices: Sequence[int] | None = None, n: int = 8,
+def reconstructions(compiled: Compiled, data: Any, indices: Sequence[int] | None = None, n: int = 8,
                     split: str = "val", worst: bool = False) -> dict[str, Any]:
     """Inputs and their reconstructions side by side: {"indices", "inputs": (k, *shape),
     "outputs": (k, *shape) in input units, "errors": (k,), "labels": (k,)}. ``indices`` picks
@@ -223,7 +214,7 @@ def reconstructions(compiled: Any, data: Any, indices: Sequence[int] | None = No
 
 
 # -- the latent space ----------------------------------------------------------------------------
-def find_bottleneck(compiled: Any) -> int:
+def find_bottleneck(compiled: Compiled) -> int:
     """The bottleneck node: one named bottleneck/latent/code/encoding, else the narrowest
     layer on the way to the reconstruction (fewest values per sample; the earliest wins)."""
     from runtime.shapes import infer_shapes
@@ -252,7 +243,8 @@ def find_bottleneck(compiled: Any) -> int:
 
 class PCA:
     """Principal axes fitted on one set of rows, applied to any other (torch eigh on the
-    covariance, as ``runtime.probes.pca_2d``; each axis's sign fixed so pictures do not flip)."""
+    covariance, as ``runtime.probes.views.pca_2d``; each axis's sign fixed so pictures do not
+    flip)."""
 
     def __init__(self, rows: np.ndarray, components: int = 2) -> None:
         x = torch.as_tensor(np.asarray(rows, dtype=np.float64)).reshape(len(rows), -1)
@@ -295,7 +287,7 @@ def knn_accuracy(train_points: np.ndarray, train_labels: np.ndarray, test_points
     return float((counts.argmax(1) == lb).double().mean())
 
 
-def latent_space(compiled: Any, data: Any, node_id: int | None = None, k: int = 5,
+def latent_space(compiled: Compiled, data: Any, node_id: int | None = None, k: int = 5,
                  limit: int | None = 2000) -> dict[str, Any]:
     """The bottleneck's codes beside a PCA of the same inputs, both 2-D, and how well each
     keeps the classes apart.

@@ -68,7 +68,7 @@ def compile_graph(graph: Graph) -> Compiled:
     shapes = analysis.shapes
     nodes = snapshot.nodes
     outputs = sorted(n.id for n in nodes.values() if n.type in ops.HEADS)
-    used = _leading_to(snapshot, outputs) - shapes.not_inferred
+    used = snapshot.leading_to(outputs) - shapes.not_inferred
     if not outputs:
         raise ValueError("the network has no Output node; add one and connect the last layer "
                          "to it")
@@ -110,22 +110,6 @@ def compile_graph(graph: Graph) -> Compiled:
     fx_graph.output(results[0] if len(results) == 1 else tuple(results))
     module = fx.GraphModule(root, fx_graph, class_name=CLASS_NAME)
     return Compiled(module, snapshot, inputs, outputs, module_names)
-
-
-def _leading_to(graph: Graph, outputs: list[int]) -> set[int]:
-    """Nodes with a path to one of ``outputs`` (the outputs included)."""
-    pred: dict[int, list[int]] = {i: [] for i in graph.nodes}
-    for edge in graph.edges:
-        if edge.dst in pred and edge.src in pred:
-            pred[edge.dst].append(edge.src)
-    seen = set(outputs)
-    stack = list(outputs)
-    while stack:
-        for src in pred[stack.pop()]:
-            if src not in seen:
-                seen.add(src)
-                stack.append(src)
-    return seen
 
 
 def _merge(fx_graph: fx.Graph, node: Node, name: str, args: list[fx.Node],

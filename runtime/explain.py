@@ -26,10 +26,10 @@ from runtime.attacks import (
     check_cancel,
     crafting,
     logits_of,
-    model_device,
     model_dtype,
     report,
 )
+from runtime.evaluation import model_device
 
 __all__ = [
     "ActivationMaximization",

@@ -26,19 +26,15 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from runtime.capture import node_outputs
+from runtime.evaluation import dataset_rows, evaluating, model_device
 from runtime.heads import make_heads
-from runtime.probes import evaluating, node_outputs
-from runtime.train import tensor_pair
 
 BATCH = 512
 MAX_SAMPLES = 64  # texts per token_activations / token_attention call
 
 __all__ = ["attention_maps", "attention_nodes", "forecast", "sequence_nodes",
            "token_activations", "token_attention", "token_texts"]
-
-
-def _device(compiled: Any) -> torch.device:
-    return next((p.device for p in compiled.module.parameters()), torch.device("cpu"))
 
 
 def _split(data: Any, split: str) -> Any:
@@ -94,13 +90,7 @@ def _samples(data: Any, split: str, samples: Sequence[int] | int
         if bad:
             raise ValueError(f"sample {bad[0]} does not exist: the {split} split has {count} "
                              "samples")
-    pair = tensor_pair(dataset)
-    if pair is not None and isinstance(pair[0], Tensor):
-        index = torch.as_tensor(indices, dtype=torch.long)
-        return indices, pair[0][index], pair[1][index]
-    items = [dataset[i] for i in indices]
-    return (indices, torch.stack([torch.as_tensor(a) for a, _ in items]),
-            torch.stack([torch.as_tensor(b) for _, b in items]))
+    return (indices, *dataset_rows(dataset, indices))
 
 
 def token_activations(compiled: Any, data: Any, node_id: int,
@@ -123,7 +113,7 @@ def token_activations(compiled: Any, data: Any, node_id: int,
                          "text data set (an Input of dtype long)")
     heads = make_heads(compiled)
     with evaluating(compiled.module):
-        captured, result = node_outputs(compiled, (x.to(_device(compiled)),), [node_id])
+        captured, result = node_outputs(compiled, (x.to(model_device(compiled.module)),), [node_id])
     value = captured.get(node_id)
     if value is None or value.dim() != 3:
         shape = "no tensor" if value is None else " x ".join(["N", *map(str, value.shape[1:])])
@@ -202,7 +192,7 @@ def attention_maps(compiled: Any, inputs: Tensor | Sequence[Tensor],
               for node_id, _, _ in attention_nodes(compiled)}
     if not layers:
         return {}
-    device = _device(compiled)
+    device = model_device(compiled.module)
     args = tuple(t.to(device) for t in (inputs if isinstance(inputs, (tuple, list))
                                         else (inputs,)))
     mask = None if padding_mask is None else torch.as_tensor(
@@ -321,7 +311,7 @@ def forecast(compiled: Any, data: Any, series: int = 0, steps_ahead: int = 1,
         outs = []
         with evaluating(compiled.module):
             for s in range(0, len(x), BATCH):
-                result = compiled.module(x[s:s + BATCH].to(_device(compiled)))
+                result = compiled.module(x[s:s + BATCH].to(model_device(compiled.module)))
                 out = result[head_index] if isinstance(result, (tuple, list)) else result
                 outs.append(out.float().cpu().reshape(out.shape[0], horizon, -1))
         pred = torch.cat(outs).numpy()[:, steps_ahead - 1, 0]

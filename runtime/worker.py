@@ -147,7 +147,7 @@ class Worker:
         warm_up()
         import runtime.compile  # noqa: F401  (imported now, not when Train is pressed)
         import runtime.data  # noqa: F401
-        import runtime.probes  # noqa: F401
+        import runtime.probes.schedule  # noqa: F401
         import runtime.session  # noqa: F401
 
         self.send({"type": "ready", "pid": os.getpid(), "qt_loaded": _qt_loaded()})
@@ -195,7 +195,7 @@ class Worker:
     def train(self, message: Event) -> None:
         """One run: prepare, train with the probe schedule, send the results."""
         from runtime.compile import node_state, weights_to_bytes
-        from runtime.probes import ProbeSchedule
+        from runtime.probes.schedule import ProbeSchedule
         from runtime.session import prepare, store_result
         from runtime.train import train
 
@@ -282,7 +282,7 @@ class Worker:
     def probe_now(self, message: Event) -> None:
         """The probes of ``config`` once, on the project's weights (the editor is idle)."""
         from runtime.compile import load_node_state, weights_from_bytes
-        from runtime.probes import ProbeSchedule
+        from runtime.probes.schedule import ProbeSchedule
         from runtime.session import prepare
 
         try:

@@ -165,6 +165,19 @@ def test_connect_refuses_and_check_false_allows_only_existing_nodes():
         g.disconnect(Edge(3, "out", 1, "in"))
 
 
+def test_leading_to_and_reached_from_follow_edges_and_match_networkx():
+    g = small()
+    g.add_node("ReLU", name="dangling")  # 4: fed by fc, leads to no Output
+    g.add_node("Input", {"shape": (4,)}, name="unused")  # 5: feeds nothing
+    g.connect(Edge(2, "out", 4, "in"))
+    nxg = g.to_networkx()
+    assert g.leading_to([3]) == {3, *nx.ancestors(nxg, 3)} == {1, 2, 3}
+    assert g.reached_from([1, 5]) == {1, 5, *nx.descendants(nxg, 1)} == {1, 2, 3, 4, 5}
+    # validation walks only its sound edges
+    assert g.leading_to([3], [Edge(2, "out", 3, "in")]) == {2, 3}
+    assert g.reached_from([1], []) == {1}
+
+
 def test_edge_is_ordered_and_hashable():
     edges = [Edge(2, "out", 3, "in"), Edge(1, "out", 3, "in2"), Edge(1, "out", 3, "in1")]
     assert sorted(edges)[0] == Edge(1, "out", 3, "in1")

@@ -235,7 +235,7 @@ class FakeController(QObject):
 
 
 def test_live_robustness_requests_the_probe_and_plots_it(qtbot, panel, project):
-    from runtime.probes import ProbeSchedule
+    from runtime.probes.schedule import ProbeSchedule
 
     controller = FakeController()
     panel.bind_controller(controller)
@@ -291,7 +291,7 @@ def test_a_tab_behind_another_never_turns_the_live_attack_on(qtbot, editor_windo
 def test_first_run_without_weights_opens_the_live_page(qtbot, project):
     from gui.panels.adversarial import LIVE, AdversarialPanel
     from gui.panels.lab import NEEDS_WEIGHTS
-    from runtime.probes import ProbeSchedule
+    from runtime.probes.schedule import ProbeSchedule
 
     panel = AdversarialPanel()
     qtbot.addWidget(panel)

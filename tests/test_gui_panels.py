@@ -19,7 +19,7 @@ import torch  # noqa: E402
 from PySide6.QtCore import QObject, Signal  # noqa: E402
 
 from graph.project import load_project  # noqa: E402
-from runtime.probes import ProbeSchedule  # noqa: E402
+from runtime.probes.schedule import ProbeSchedule  # noqa: E402
 from runtime.session import prepare  # noqa: E402
 from runtime.shapes import infer_shapes  # noqa: E402
 from runtime.train import train  # noqa: E402
@@ -110,7 +110,7 @@ def test_filters_panel_shows_a_linear_layer_as_a_weight_matrix(qtbot, digits):
 
 def test_activations_grid_matches_the_layer_output_shape(qtbot, digits, tmp_path):
     from gui.panels.activations import ActivationsPanel
-    from runtime.probes import pick_probe_samples
+    from runtime.probes.views import pick_probe_samples
 
     ids, shapes = digits["ids"], digits["shapes"]
     panel = ActivationsPanel()

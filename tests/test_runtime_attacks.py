@@ -17,12 +17,12 @@ from runtime.attacks import (
     adversarial_patch,
     apply_patch,
     attack_project,
-    dataset_tensors,
     fgsm,
     pgd,
     random_patch_success,
     robustness_curve,
 )
+from runtime.evaluation import dataset_tensors
 
 torch.set_num_threads(1)
 TOL = 1e-6  # float32 rounding of (x + eps) - x

@@ -102,6 +102,47 @@ def test_threshold_and_detection_scores():
     assert ae.detection_scores([1, 2], [0, 1], threshold=5)["precision"] == 0.0
 
 
+def tied_scores(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random 0/1 labels and scores rounded to one decimal, so many of them tie."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, 200)
+    return np.round(rng.normal(size=200) + labels * 0.7, 1), labels
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_roc_and_detection_scores_agree_with_scikit_learn_including_ties(seed):
+    from sklearn import metrics
+
+    scores, labels = tied_scores(seed)
+    assert len(np.unique(scores)) < len(scores)  # ties present
+    assert roc_auc(scores, labels) == pytest.approx(metrics.roc_auc_score(labels, scores))
+    fpr, tpr = ae.roc_curve(scores, labels)
+    want_fpr, want_tpr, _ = metrics.roc_curve(labels, scores, drop_intermediate=False)
+    np.testing.assert_allclose(fpr, want_fpr)
+    np.testing.assert_allclose(tpr, want_tpr)
+    threshold = float(np.median(scores))
+    got = ae.detection_scores(scores, labels, threshold)
+    flagged = scores > threshold
+    precision, recall, f1, _ = metrics.precision_recall_fscore_support(
+        labels, flagged, average="binary", zero_division=0)
+    tn, fp, fn, tp = metrics.confusion_matrix(labels, flagged, labels=[0, 1]).ravel()
+    assert (got["precision"], got["recall"], got["f1"]) == pytest.approx((precision, recall, f1))
+    assert (got["tp"], got["fp"], got["fn"], got["tn"]) == (tp, fp, fn, tn)
+    assert got["flagged"] == int(flagged.sum())
+
+
+def test_roc_curve_and_detection_scores_of_one_class_or_none():
+    fpr, tpr = ae.roc_curve([0.3, 0.1, 0.3], [0, 0, 0])  # no anomaly: the true rate stays 0
+    np.testing.assert_allclose(fpr, [0, 2 / 3, 1])
+    np.testing.assert_allclose(tpr, [0, 0, 0])
+    fpr, tpr = ae.roc_curve([], [])
+    assert list(fpr) == [0.0] and list(tpr) == [0.0]
+    assert ae.detection_scores([], [], 1.0) == {
+        "precision": 0.0, "recall": 0.0, "f1": 0.0, "flagged": 0, "tp": 0, "fp": 0, "fn": 0,
+        "tn": 0}
+    assert ae.detection_scores([1, 2], [0, 0], 5.0)["precision"] == 0.0
+
+
 def test_knn_and_pca_helpers():
     train = np.array([[0, 0], [0, 1], [10, 10], [10, 11]], float)
     labels = np.array([0, 0, 1, 1])

@@ -9,7 +9,7 @@ from torch import nn
 
 from resources.examples.make import digits_cnn
 from runtime import session
-from runtime.attacks import dataset_tensors
+from runtime.evaluation import dataset_tensors
 from runtime.explain import (
     Cancelled,
     activation_maximization,

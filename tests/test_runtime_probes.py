@@ -13,10 +13,13 @@ from sklearn.metrics import confusion_matrix
 
 from graph.model import Edge, Graph
 from graph.settings import DatasetSettings, TrainingSettings
+from runtime.capture import value_nodes
 from runtime.compile import compile_graph
 from runtime.data import load_dataset
-from runtime.probes import (
-    ProbeSchedule,
+from runtime.probes import schedule as schedule_module
+from runtime.probes import views
+from runtime.probes.schedule import ProbeSchedule, make_epoch_probes, make_step_probes
+from runtime.probes.views import (
     activations,
     confusion,
     conv_filters,
@@ -24,10 +27,7 @@ from runtime.probes import (
     grad_histograms_from_batch,
     hidden_representation,
     histograms,
-    make_epoch_probes,
-    make_step_probes,
     pick_probe_samples,
-    value_nodes,
 )
 from runtime.shapes import infer_shapes
 from runtime.train import make_loss, train
@@ -182,9 +182,7 @@ def test_big_layers_are_shrunk_and_big_probes_capped(cnn, digits, monkeypatch):
                 ("Output", {"task": "classification"}, "out"))
     wide = conv_filters(compile_graph(graph), ids["wide"])
     assert wide["weights"].shape == (256, 256) and wide["shape"] == (600, 300)
-    import runtime.probes as probes
-
-    monkeypatch.setattr(probes, "MAX_ACTIVATION_VALUES", 500)
+    monkeypatch.setattr(views, "MAX_ACTIVATION_VALUES", 500)
     compiled, cnn_ids, _ = cnn
     out = activations(compiled, digits.val[0][0])["nodes"]
     assert out[cnn_ids["image"]]["kind"] == "maps" and out[cnn_ids["conv1"]]["kind"] == "maps"
@@ -381,12 +379,11 @@ def test_schedule_reuses_the_trainers_validation_pass(cnn, digits, monkeypatch):
         for start in range(0, len(x), 128):
             module(x[start:start + 128])
         module(torch.zeros(5, 1, 8, 8))  # other calls are ignored
-    import runtime.probes as probes
-
     def no_second_pass(*args, **kwargs):
         raise AssertionError("swept the validation set again")
 
-    monkeypatch.setattr(probes, "sweep", no_second_pass)
+    monkeypatch.setattr(schedule_module, "sweep", no_second_pass)
+    monkeypatch.setattr(views, "sweep", no_second_pass)
     matrix = schedule.run("confusion")
     hidden = schedule.run("hidden")
     np.testing.assert_array_equal(matrix["matrix"], fresh_matrix["matrix"])

@@ -13,7 +13,8 @@ from lab_support import trained_digits
 from resources.examples.make import digits_cnn, house_prices_mlp
 from runtime import session
 from runtime.compile import node_state
-from runtime.probes import EPOCH_ONLY, PROBES, ProbeSchedule, robustness
+from runtime.probes.robustness import robustness
+from runtime.probes.schedule import EPOCH_ONLY, PROBES, ProbeSchedule
 from runtime.train import train
 
 torch.set_num_threads(1)

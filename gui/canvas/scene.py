@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import networkx as nx
 from PySide6.QtCore import QLineF, QMimeData, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QGuiApplication, QKeySequence, QPainter, QPen, QUndoStack
 from PySide6.QtWidgets import (
@@ -331,7 +330,7 @@ class GraphScene(QGraphicsScene):
         self._undo.beginMacro(f"Insert {spec.title} into a connection")
         try:
             if shift:
-                downstream = nx.descendants(self._graph.to_networkx(), dst.id) | {dst.id}
+                downstream = self._graph.reached_from([dst.id])
                 moves = {i: (self._graph.nodes[i].pos, (self._graph.nodes[i].pos[0] + shift,
                                                          self._graph.nodes[i].pos[1]))
                          for i in downstream}
@@ -543,11 +542,10 @@ class GraphScene(QGraphicsScene):
                 fixed = src_item.port(detached.src_port, False) or port
                 self._edges[detached].hide()
         from_output = not fixed.is_input
-        g = self._graph.to_networkx()
         if from_output:
-            blocked = nx.ancestors(g, fixed.node_id) | {fixed.node_id}
+            blocked = self._graph.leading_to([fixed.node_id])
         else:
-            blocked = nx.descendants(g, fixed.node_id) | {fixed.node_id}
+            blocked = self._graph.reached_from([fixed.node_id])
         wire = QGraphicsPathItem()
         pen = QPen(style.color("accent"), 2.0, Qt.PenStyle.DashLine)
         pen.setCapStyle(Qt.PenCapStyle.RoundCap)

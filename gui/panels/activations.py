@@ -1,9 +1,9 @@
 """The Activations panel: one validation sample followed through the network, live.
 
-A picker offers the probe samples (``runtime.probes.pick_probe_samples``: a few per class,
+A picker offers the probe samples (``runtime.probes.views.pick_probe_samples``: a few per class,
 with thumbnails and labels); the panel shows the chosen input, the selected layer's output
 for it (feature maps as a grid, a dense layer as a strip, a sequence as a heat map) and the
-predicted class probabilities. Payloads are ``runtime.probes.activations``'s, as the probe
+predicted class probabilities. Payloads are ``runtime.probes.views.activations``'s, as the probe
 schedule sends them (with ``val_index`` and ``label``).
 """
 

@@ -798,7 +798,8 @@ class AdversarialPanel(QWidget):
         if self.user_range is None:
             self._show_range(prep.value_range)
         if first:
-            default = 0.1 * prep.range_width
+            from runtime.attacks import DEFAULT_EPS_SHARE
+            default = DEFAULT_EPS_SHARE * prep.range_width
             self._set_eps_range(prep.range_width, None if self._eps_touched else default)
         names = prep.class_names or [str(i) for i in range(prep.num_classes)]
         for combo, untargeted in ((self.target_combo, True), (self.patch_target, False)):

@@ -4,7 +4,7 @@ Left, for 2-D data sets: the model's prediction over the plane as a coloured fie
 colours mixed by probability, as in TensorFlow Playground) with the validation points on top.
 Right: the hidden representation, the same points as a chosen hidden layer maps them (PCA to
 2-D when wider), coloured by class, so one can watch the network bend the space until the
-classes separate. Payloads are ``runtime.probes.decision_boundary``'s and
+classes separate. Payloads are ``runtime.probes.views.decision_boundary``'s and
 ``hidden_representation``'s.
 """
 

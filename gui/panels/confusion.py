@@ -3,7 +3,7 @@
 The confusion matrix (rows: true class, columns: predicted) with the count written in each
 cell and coloured by its share of the true class, per-class accuracy bars, and the samples the
 network gets wrong with the most confidence, as thumbnails with true class, prediction and
-confidence. Payloads are ``runtime.probes.confusion``'s.
+confidence. Payloads are ``runtime.probes.views.confusion``'s.
 """
 
 from __future__ import annotations

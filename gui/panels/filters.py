@@ -2,7 +2,7 @@
 
 A convolution shows one tile per output channel (its kernel, the input channels averaged or
 one of them picked); a Linear layer (or any other layer with weights) shows its weight matrix
-as a heat map. Payloads are ``runtime.probes.conv_filters``'s; the panel only draws them.
+as a heat map. Payloads are ``runtime.probes.views.conv_filters``'s; the panel only draws them.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ gradients.
 Left, every layer's weight and gradient norms on a log scale, in network order: gradients that
 shrink by orders of magnitude towards the input are vanishing, ones that grow are exploding.
 Right, the chosen layer's weight histogram and gradient histogram. Payloads are
-``runtime.probes.histograms``'s.
+``runtime.probes.views.histograms``'s.
 """
 
 from __future__ import annotations

@@ -117,9 +117,9 @@ class Prepared:
         return width if np.isfinite(width) and width > 0 else 1.0
 
     def picks(self, page: int = 0, n: int = SAMPLES) -> dict[str, Any]:
-        """``runtime.probes.pick_probe_samples``: a few validation samples per class."""
+        """``runtime.probes.views.pick_probe_samples``: a few validation samples per class."""
         if page not in self._picks:
-            from runtime.probes import pick_probe_samples
+            from runtime.probes.views import pick_probe_samples
 
             self._picks[page] = pick_probe_samples(self.bundle, n, seed=page)
         return self._picks[page]
@@ -147,7 +147,7 @@ class LabModel:
         with self._lock:
             if self._prepared is not None and self._prepared.key == snap.key:
                 return self._prepared
-            from runtime.attacks import dataset_tensors
+            from runtime.evaluation import dataset_tensors
             from runtime.session import prepare
 
             compiled, bundle = prepare(snap.project)

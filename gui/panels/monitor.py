@@ -5,7 +5,7 @@ Confusion and Histograms docks and a ``ProbeMonitor`` that
 
 * routes the controller's ``probe`` events to the panel that draws them (panels keep only the
   latest payload and repaint from a timer, see ``plotting.ThrottledRedraw``);
-* builds the probe configuration (``runtime.probes.ProbeSchedule``'s format) from what is on
+* builds the probe configuration (``runtime.probes.schedule``'s format) from what is on
   screen and what is selected: a panel that is hidden, closed or behind another tab asks for
   nothing, so an unseen panel costs the training process nothing. Selecting nodes on the canvas
   picks the layer of every panel (filters of the selected Conv2d/Linear, activations of the
@@ -402,7 +402,7 @@ def dataset_info(settings: Any) -> dict[str, Any]:
     """What the panels need to know of a data set: name, input shape, task, class names and
     the activations picker's samples (the same ones the training process probes)."""
     from runtime.data import load_dataset
-    from runtime.probes import pick_probe_samples
+    from runtime.probes.views import pick_probe_samples
 
     data = load_dataset(settings)
     try:
