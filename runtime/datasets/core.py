@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import Dataset, TensorDataset
 
 from graph.catalog import Param
+from graph.fields import Field
 from graph.settings import DatasetSettings
 
 TASKS = ("classification", "regression")
@@ -48,11 +49,11 @@ class DatasetInfo:
     # DatasetSettings fields that matter for this set besides seed and val_split, so a form
     # can show only those.
     uses: tuple[str, ...] = ()
-    # The entries of DatasetSettings.options this set reads, declared like layer parameters
-    # (kind, default, bounds or choices, help), so the inspector builds their widgets and
-    # the builder reads them with option_int / option_choice. A default of None: decided by
-    # the builder ("auto").
-    options: tuple[Param, ...] = ()
+    # The entries of DatasetSettings.options this set reads, declared as Fields (kind,
+    # default, bounds or choices, help), so the inspector builds their widgets and the
+    # builder reads their Params with option_int / option_choice. A default of None: decided
+    # by the builder ("auto").
+    options: tuple[Field, ...] = ()
 
 
 @dataclass

@@ -17,6 +17,7 @@ from torch import Tensor
 from torch.utils.data import Dataset, TensorDataset
 
 from graph.catalog import CHOICE, Param
+from graph.fields import Field
 from graph.settings import DatasetSettings
 from runtime.datasets.core import (
     DataBundle,
@@ -52,7 +53,8 @@ class MultiTargetDataset(Dataset):
 
 TARGET = Param("target", CHOICE, "both", "Both targets (named digit and even, one per Output "
                "head), or one plain target to train a head alone.",
-               choices=("both", "digit", "even"), label="Targets")
+               choices=("both", "digit", "even"), label="Targets",
+               choice_labels=("Both", "digit", "even"))
 
 
 @register(DatasetInfo(
@@ -62,7 +64,7 @@ TARGET = Param("target", CHOICE, "both", "Both targets (named digit and even, on
     "target 'digit' or 'even' only that target is kept, to train one head alone for "
     "comparison.",
     "classification", "image",
-    options=(TARGET,)))
+    options=(Field(TARGET),)))
 def digits_multitask(settings: DatasetSettings) -> DataBundle:
     which = option_choice(settings, TARGET)
     pixels, digits = _digits_table()

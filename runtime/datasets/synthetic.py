@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from graph.catalog import INT, Param
+from graph.fields import Field
 from graph.settings import DatasetSettings
 from runtime.datasets.core import (
     GENERATE_STREAM,
@@ -126,7 +127,7 @@ BLOBS = Param("classes", INT, 3, "Number of blobs, one class each.", 2, 10, labe
     "blobs", "Gaussian blobs",
     "Round Gaussian clusters, one per class, evenly spaced on a circle.",
     "classification", "2d", _TWO_D_USES,
-    options=(BLOBS,)))
+    options=(Field(BLOBS),)))
 def blobs(settings: DatasetSettings) -> DataBundle:
     k = option_int(settings, BLOBS)
 

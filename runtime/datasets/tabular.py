@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from graph.catalog import BOOL, CHOICE, STR, Param
+from graph.fields import Field
 from graph.settings import DatasetSettings
 from runtime.datasets.core import (
     DataBundle,
@@ -31,14 +32,15 @@ MAX_CATEGORIES = 50  # text feature columns with more distinct values are refuse
 MAX_INTEGER_CLASSES = 20  # an integer target with at most this many values is a class label
 TASK = Param("task", CHOICE, "auto", "What to do with the target: auto decides from its "
              "values (text or small integers: classification).",
-             choices=("auto", "classification", "regression"), label="Task")
+             choices=("auto", "classification", "regression"), label="Task",
+             choice_labels=("Auto", "Classification", "Regression"))
 SCALE_TARGET = Param("scale_target", BOOL, True, "Train regression on standardized targets "
                      "(results are shown in the target's own units).", label="Scale target")
 CATEGORICAL = Param("categorical", STR, "", "Numeric columns to one-hot encode as categories, "
                     "separated by commas.", label="Categorical")
 INPUT_DTYPE = Param("input_dtype", CHOICE, "float", "float, or long to keep integer inputs as "
                     "token ids (for an Embedding).", choices=("float", "long"),
-                    label="Input type")
+                    label="Input type", choice_labels=("float", "long (indices)"))
 
 
 def existing(settings: DatasetSettings) -> Path:
@@ -172,7 +174,7 @@ def _class_index(values: list[str] | np.ndarray) -> tuple[np.ndarray, list[str]]
     "is predicted from the others; text feature columns are one-hot encoded. A text or small "
     "integer target means classification, other numbers regression.",
     "classification", "file", ("path", "target_column", "scaling"),
-    options=(TASK, SCALE_TARGET, CATEGORICAL)))
+    options=(Field(TASK), Field(SCALE_TARGET), Field(CATEGORICAL))))
 def load_csv(settings: DatasetSettings) -> DataBundle:
     table = _Table(existing(settings))
     target = settings.target_column.strip() or table.header[-1]
@@ -250,7 +252,7 @@ def _array(archive: np.lib.npyio.NpzFile, file: str, key: str) -> np.ndarray:
     "A numpy .npz file with inputs X (one row per sample, any shape after it) and targets y. "
     "Integer or text y means classification, floats regression.",
     "classification", "file", ("path", "scaling"),
-    options=(TASK, SCALE_TARGET, INPUT_DTYPE)))
+    options=(Field(TASK), Field(SCALE_TARGET), Field(INPUT_DTYPE))))
 def load_npz(settings: DatasetSettings) -> DataBundle:
     path = existing(settings)
     file = path.name
