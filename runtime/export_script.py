@@ -2,14 +2,11 @@
 one file that runs as ``python train.py`` and as ``torchrun --nproc_per_node N train.py``.
 
 The script is assembled from small source blocks, keeping only what the project uses (its
-dataset's generator, its loss, its schedule), so it reads like a script written for this one
-model. The small built-in sets (xor, the 2-D sets, house_prices, digits) are regenerated from
-their seed with the same numpy code as ``runtime/datasets`` (a test checks that the arrays are
-identical); CSV and NPZ files are read from their path. Every other set (token, sequence,
-anomaly, shapes, image and series files) travels as Plexus' own split, already tokenized or
-scaled, in "<stem>_data.npz" beside the script (``write_data``). Training follows
-``runtime/train.py``: the same batches-per-epoch rules, the loss and metric of the Output
-head (classification, regression, tagging, forecasting or reconstruction, as
+dataset's loader, its loss, its schedule), so it reads like a script written for this one
+model. The data part comes from the dataset's own declaration (runtime/export_data.py):
+regenerated or read with the builder's code, or shipped as Plexus' split beside the script.
+Training follows ``runtime/train.py``: the same batches-per-epoch rules, the loss and metric
+of the Output head (classification, regression, tagging, forecasting or reconstruction, as
 ``runtime/heads.py`` computes them), schedules, early stopping and "keep the weights of the
 best validation loss".
 
@@ -21,284 +18,10 @@ best-epoch decisions, and rank 0 saves the weights.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
 from runtime import export
-
-# -- data --------------------------------------------------------------------------------------
-_SPLIT_SOURCE = '''
-def split_indices(n: int, labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Train and validation indices: ceil(VAL_SPLIT * n) samples go to validation; with
-    labels, each class gives its share (the same split Plexus made)."""
-    rng = np.random.default_rng([SEED, 1])
-    n_val = 0 if VAL_SPLIT <= 0 or n < 2 else min(n - 1, math.ceil(VAL_SPLIT * n - 1e-9))
-    if labels is None:
-        order = rng.permutation(n)
-        return order[n_val:], order[:n_val]
-    classes, inverse = np.unique(labels, return_inverse=True)
-    exact = np.bincount(inverse, minlength=len(classes)) * (n_val / n)
-    quota = np.floor(exact).astype(int)
-    quota[np.argsort(-(exact - quota), kind="stable")[: n_val - int(quota.sum())]] += 1
-    parts = [rng.permutation(np.flatnonzero(inverse == c))[:q] for c, q in enumerate(quota)]
-    val = rng.permutation(np.concatenate(parts)) if parts else np.zeros(0, int)
-    mask = np.ones(n, bool)
-    mask[val] = False
-    return rng.permutation(np.flatnonzero(mask)), val
-
-
-def fit_scaling(x: np.ndarray, method: str, per_feature: bool = True,
-                keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
-    """(offset, scale) that standardize or normalize x, from the training rows only."""
-    if method == "none":
-        return None
-    axis = 0 if per_feature else None
-    if method == "standardize":
-        offset, scale = x.mean(axis=axis), x.std(axis=axis)
-    else:
-        offset = x.min(axis=axis)
-        scale = x.max(axis=axis) - offset
-    offset, scale = np.asarray(offset, np.float64), np.asarray(scale, np.float64)
-    scale = np.where(scale > 1e-12, scale, 1.0)
-    if keep is not None and keep.any():  # one-hot columns stay as they are
-        offset, scale = np.where(keep, 0.0, offset), np.where(keep, 1.0, scale)
-    return offset, scale
-
-
-def make_split(x: np.ndarray, y: np.ndarray, classify: bool, scaling: str = "none",
-               per_feature: bool = True, keep: np.ndarray | None = None,
-               scale_target: bool = False, long_inputs: bool = False,
-               ) -> tuple[TensorDataset, TensorDataset]:
-    """Split, scale with training statistics, and wrap as tensors."""
-    n = len(x)
-    train, val = split_indices(n, y if classify else None)
-    if long_inputs:
-        x = np.asarray(x, dtype=np.int64)
-    else:
-        x = np.asarray(x, dtype=np.float64)
-        fitted = fit_scaling(x[train], scaling, per_feature, keep)
-        if fitted is not None:
-            x = (x - fitted[0]) / fitted[1]
-        x = x.astype(np.float32)
-    if classify:
-        y = np.asarray(y, dtype=np.int64)
-    else:
-        y = np.asarray(y, dtype=np.float64).reshape(n, -1)
-        fitted = fit_scaling(y[train], "standardize") if scale_target else None
-        if fitted is not None:
-            y = (y - fitted[0]) / fitted[1]
-        y = y.astype(np.float32)
-    return (TensorDataset(torch.from_numpy(x[train]), torch.from_numpy(y[train])),
-            TensorDataset(torch.from_numpy(x[val]), torch.from_numpy(y[val])))
-'''
-
-_GENERATE_RNG = '''
-def generator() -> np.random.Generator:
-    return np.random.default_rng([SEED, 0])
-'''
-
-_XOR = '''
-def load_data() -> tuple[TensorDataset, TensorDataset]:
-    """XOR: four Gaussian clusters, one per quadrant; class 1 where x and y have the same
-    sign."""
-    rng = generator()
-    labels = rng.permutation(np.arange(SAMPLES) % 2)
-    sx = rng.choice([-1.0, 1.0], SAMPLES)
-    sy = np.where(labels == 1, sx, -sx)
-    points = 0.5 * np.stack([sx, sy], 1) + rng.normal(0.0, NOISE, (SAMPLES, 2))
-    labels = (np.sign(points[:, 0]) * np.sign(points[:, 1]) > 0).astype(np.int64)
-    return make_split(points, labels, classify=True)
-'''
-
-_TWO_D = '''
-def load_data() -> tuple[TensorDataset, TensorDataset]:
-    """{title}: balanced classes, points from make_points, Gaussian jitter."""
-    rng = generator()
-    labels = rng.permutation(np.arange(SAMPLES) % CLASSES)
-    points = make_points(labels, rng)
-    points = points + rng.normal(0.0, NOISE * {jitter!r}, points.shape)
-    return make_split(points, labels, classify=True)
-'''
-
-_MAKE_POINTS = {
-    "spirals": ("Two spirals", 0.4, '''
-def make_points(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Two interleaved spirals of 1.75 turns."""
-    r = rng.uniform(0.05, 1.0, len(labels))
-    t = 3.5 * np.pi * r + np.pi * labels
-    return np.stack([r * np.sin(t), r * np.cos(t)], 1)
-'''),
-    "circles": ("Circles", 0.5, '''
-def make_points(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A disc (class 0) inside a ring (class 1)."""
-    n = len(labels)
-    inner = 0.5 * np.sqrt(rng.uniform(0.0, 1.0, n))
-    outer = rng.uniform(0.75, 1.0, n)
-    r = np.where(labels == 0, inner, outer)
-    a = rng.uniform(0.0, 2 * np.pi, n)
-    return np.stack([r * np.cos(a), r * np.sin(a)], 1)
-'''),
-    "moons": ("Moons", 0.5, '''
-def make_points(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Two interleaving half circles."""
-    t = rng.uniform(0.0, np.pi, len(labels))
-    upper = np.stack([np.cos(t), np.sin(t)], 1)
-    lower = np.stack([1.0 - np.cos(t), 0.5 - np.sin(t)], 1)
-    points = np.where(labels[:, None] == 0, upper, lower)
-    return (points - [0.5, 0.25]) * 0.6
-'''),
-    "blobs": ("Gaussian blobs", 1.0, '''
-def make_points(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One round cluster per class, evenly spaced on a circle."""
-    angle = 2 * np.pi * labels / CLASSES + np.pi / 2
-    return 0.6 * np.stack([np.cos(angle), np.sin(angle)], 1)
-'''),
-}
-
-_HOUSE = '''
-def load_data() -> tuple[TensorDataset, TensorDataset]:
-    """Made-up houses (size, bedrooms, bathrooms, age, distance to the centre, neighbourhood
-    wealth, garden) and their price; features and price standardized."""
-    rng = generator()
-    n = SAMPLES
-    size = np.round(np.clip(rng.lognormal(np.log(95.0), 0.5, n), 25.0, 400.0))
-    bedrooms = np.clip(np.round(size / 28.0 + rng.normal(0.0, 0.7, n)), 1, 7)
-    bathrooms = np.clip(np.round(1.0 + (size - 60.0) / 70.0 + rng.normal(0.0, 0.5, n)), 1, 4)
-    age = np.round(np.clip(rng.gamma(2.0, 15.0, n), 0.0, 120.0))
-    distance = np.round(np.clip(rng.gamma(2.0, 4.0, n), 0.2, 50.0), 1)
-    wealth = np.round(np.clip(rng.normal(6.0 - 0.1 * distance, 1.8), 1.0, 10.0), 1)
-    garden = (rng.random(n) < np.clip(0.15 + 0.04 * distance, 0.0, 0.9)).astype(float)
-    per_m2 = 2800.0 * np.exp(0.18 * (wealth - 5.0) - 0.04 * distance)
-    age_factor = 1.0 - 0.0045 * age + 0.00002 * age**2
-    price = (size**0.95 * per_m2 * age_factor + 9000.0 * bathrooms + 4000.0 * bedrooms
-             + 18000.0 * garden)
-    price *= np.exp(rng.normal(0.0, NOISE, n))
-    features = np.stack([size, bedrooms, bathrooms, age, distance, wealth, garden], 1)
-    keep = np.array([False] * 6 + [True])  # has_garden is 0/1: not rescaled
-    return make_split(features, price, classify=False, scaling=SCALING, keep=keep,
-                      scale_target=True)
-'''
-
-_DIGITS = '''
-def load_data() -> tuple[TensorDataset, TensorDataset]:
-    """1797 handwritten digits, 8x8 pixels scaled to [0, 1] (scikit-learn's copy of the UCI
-    set; scikit-learn must be installed)."""
-    spec = importlib.util.find_spec("sklearn")
-    path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz" if spec else None
-    if path is not None and path.is_file():
-        table = np.loadtxt(path, delimiter=",")
-        pixels, labels = table[:, :-1], table[:, -1].astype(np.int64)
-    else:
-        try:
-            from sklearn.datasets import load_digits
-        except ImportError:
-            raise SystemExit("the digits data set comes with scikit-learn: "
-                             "pip install scikit-learn") from None
-        raw = load_digits()
-        pixels, labels = raw.data, raw.target.astype(np.int64)
-    images = (pixels / 16.0).reshape(-1, 1, 8, 8)
-    return make_split(images, labels, classify=True)
-'''
-
-_CSV = '''
-def number(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def mostly_numeric(cells: list[str]) -> bool:
-    cells = [c for c in cells if c]
-    numeric = sum(number(c) is not None for c in cells)
-    return numeric > 0 and numeric * 2 >= len(cells)
-
-
-def load_data() -> tuple[TensorDataset, TensorDataset]:
-    """A CSV table: the target column is predicted from the others; text columns (and those
-    listed in CATEGORICAL) are one-hot encoded."""
-    text = Path(DATA_PATH).expanduser().read_text(encoding="utf-8-sig")
-    delimiter = max([",", ";", "\\t"], key=text.split("\\n", 1)[0].count)
-    rows = [[cell.strip() for cell in row]
-            for row in csv.reader(io.StringIO(text), delimiter=delimiter)
-            if any(cell.strip() for cell in row)]
-    header = [name or f"column {i + 1}" for i, name in enumerate(rows[0])]
-    rows = rows[1:]
-    target = TARGET_COLUMN or header[-1]
-    columns, keep = [], []
-    for j, name in enumerate(header):
-        if name == target:
-            continue
-        cells = [row[j] for row in rows]
-        if name not in CATEGORICAL and mostly_numeric(cells):
-            columns.append(np.array([float(c) for c in cells])[:, None])
-            keep.append(False)
-            continue
-        values = np.array([float(c) for c in cells]) if mostly_numeric(cells) else cells
-        classes, index = np.unique(np.asarray(values), return_inverse=True)
-        columns.append(np.eye(len(classes))[index])
-        keep += [True] * len(classes)
-    x = np.concatenate(columns, 1)
-    cells = [row[header.index(target)] for row in rows]
-    task = DATA_TASK
-    if task == "auto":
-        if mostly_numeric(cells):
-            y = np.array([float(c) for c in cells])
-            few = len(np.unique(y)) <= 20
-            task = "classification" if few and np.all(y == np.round(y)) else "regression"
-        else:
-            task = "classification"
-    if task == "classification":
-        values = np.array([float(c) for c in cells]) if mostly_numeric(cells) else cells
-        labels = np.unique(np.asarray(values), return_inverse=True)[1].astype(np.int64)
-        return make_split(x, labels, classify=True, scaling=SCALING, keep=np.array(keep))
-    return make_split(x, np.array([float(c) for c in cells]), classify=False, scaling=SCALING,
-                      keep=np.array(keep), scale_target=SCALE_TARGET)
-'''
-
-_NPZ = '''
-def load_data() -> tuple[TensorDataset, TensorDataset]:
-    """Inputs X and targets y from a .npz file (integer or text y: classes)."""
-    with np.load(Path(DATA_PATH).expanduser(), allow_pickle=False) as archive:
-        names = {name.lower(): name for name in archive.files}
-        x, y = archive[names["x"]], archive[names["y"]]
-    if x.ndim == 1:
-        x = x[:, None]
-    task = DATA_TASK
-    if task == "auto":
-        task = "regression" if y.dtype.kind == "f" else "classification"
-    common = dict(scaling=SCALING, per_feature=x.ndim == 2, long_inputs=INPUT_DTYPE == "long")
-    if task == "classification":
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y[:, 0]
-        if not (y.dtype.kind in "iu" and y.min() >= 0 and y.max() < 2 * len(np.unique(y))):
-            y = np.unique(y, return_inverse=True)[1]
-        return make_split(x, y.astype(np.int64), classify=True, **common)
-    return make_split(x, y.reshape(len(y), -1).astype(np.float64), classify=False,
-                      scale_target=SCALE_TARGET, **common)
-'''
-
-_SAVED_DATA = '''
-def load_data() -> tuple[TensorDataset, TensorDataset]:
-    """{what} as Plexus split it (already scaled or tokenized),
-    saved beside this script as DATA_FILE when it was exported: x_train, y_train, x_val,
-    y_val."""
-    path = Path(__file__).with_name(DATA_FILE)
-    if not path.is_file():
-        raise SystemExit(f"{path} is missing: it holds the training data; export the "
-                         "training script from Plexus again to write it")
-    with np.load(path, allow_pickle=False) as arrays:
-        parts = [torch.from_numpy(arrays[key]) for key in ("x_train", "y_train", "x_val",
-                                                          "y_val")]
-    return TensorDataset(parts[0], parts[1]), TensorDataset(parts[2], parts[3])
-'''
-
-# data sets load_data() regenerates from their seed (or reads from their file); every other
-# set travels as a snapshot of its split beside the script (data_arrays)
-REGENERATED = {"xor", *_MAKE_POINTS, "house_prices", "digits", "csv", "npz"}
+from runtime.export_data import data_source, saves_data
 
 
 def start_file(weights_file: str) -> str:
@@ -306,88 +29,13 @@ def start_file(weights_file: str) -> str:
     return weights_file.removesuffix(".safetensors") + "_start.safetensors"
 
 
-def saves_data(dataset: Any) -> bool:
-    """Whether the script reads its data from a file written beside it."""
-    return dataset.name not in REGENERATED
-
-
-def data_arrays(dataset: Any) -> dict[str, np.ndarray]:
-    """The project's split as the script's data file holds it: x_train, y_train, x_val,
-    y_val, with the dtypes Plexus trains on."""
-    from runtime.data import DataError, load_dataset
-
-    try:
-        bundle = load_dataset(dataset)
-    except (DataError, OSError, ValueError) as exc:
-        raise export.ExportError(f"the training data cannot be loaded: {exc}") from None
-    arrays = {}
-    for part, data in (("train", bundle.train), ("val", bundle.val)):
-        tensors = getattr(data, "tensors", None)
-        if tensors is None or len(tensors) != 2:  # a lazy set: read every item
-            items = [data[i] for i in range(len(data))]
-            tensors = [torch.stack([torch.as_tensor(item[k]) for item in items])
-                       if items else torch.zeros(0) for k in (0, 1)]
-        if not all(isinstance(t, torch.Tensor) for t in tensors):
-            raise export.ExportError(f"the '{dataset.name}' data set gives inputs or targets "
-                                     "that are not single tensors; training scripts are "
-                                     "exported for one input and one target per sample")
-        arrays[f"x_{part}"] = tensors[0].detach().cpu().contiguous().numpy()
-        arrays[f"y_{part}"] = tensors[1].detach().cpu().contiguous().numpy()
-    return arrays
-
-
-def write_data(dataset: Any, path: Path) -> Path:
-    """Save the project's split (data_arrays) as the script's .npz data file."""
-    arrays = data_arrays(dataset)
-    try:
-        with open(path, "wb") as file:
-            np.savez_compressed(file, **arrays)
-    except OSError as exc:
-        raise export.ExportError(f"{path}: cannot write it ({exc.strerror or exc})") from None
-    return path
-
-
-def data_source(dataset: Any, input_dtype: str, data_file: str
-                ) -> tuple[list[str], str, list[str]]:
-    """(constant lines, functions source, extra imports) that load the project's data."""
-    name = dataset.name
-    consts = [f"DATASET = {export.literal(name)}", f"SEED = {int(dataset.seed)}",
-              f"VAL_SPLIT = {float(dataset.val_split)!r}"]
-    imports: list[str] = []
-    if name == "xor":
-        consts += [f"SAMPLES = {int(dataset.samples)}", f"NOISE = {float(dataset.noise)!r}"]
-        return consts, _GENERATE_RNG + _XOR + _SPLIT_SOURCE, imports
-    if name in _MAKE_POINTS:
-        title, jitter, make = _MAKE_POINTS[name]
-        classes = int(dataset.options.get("classes", 3)) if name == "blobs" else 2
-        consts += [f"SAMPLES = {int(dataset.samples)}", f"NOISE = {float(dataset.noise)!r}",
-                   f"CLASSES = {classes}"]
-        loader = _TWO_D.replace("{title}", title).replace("{jitter!r}", repr(jitter))
-        return consts, _GENERATE_RNG + make + loader + _SPLIT_SOURCE, imports
-    if name == "house_prices":
-        consts += [f"SAMPLES = {int(dataset.samples)}", f"NOISE = {float(dataset.noise)!r}",
-                   f"SCALING = {export.literal(dataset.scaling)}"]
-        return consts, _GENERATE_RNG + _HOUSE + _SPLIT_SOURCE, imports
-    if name == "digits":
-        return consts, _DIGITS + _SPLIT_SOURCE, ["import importlib.util",
-                                                 "from pathlib import Path"]
-    if name in ("csv", "npz"):
-        options = dataset.options
-        consts += [f"DATA_PATH = {export.literal(dataset.path)}",
-                   f"SCALING = {export.literal(dataset.scaling)}",
-                   f"DATA_TASK = {export.literal(str(options.get('task', 'auto')))}",
-                   f"SCALE_TARGET = {bool(options.get('scale_target', True))!r}"]
-        if name == "csv":
-            consts += [f"TARGET_COLUMN = {export.literal(dataset.target_column.strip())}",
-                       f"CATEGORICAL = {export.literal(list(options.get('categorical', [])))}"]
-            return consts, _CSV + _SPLIT_SOURCE, ["import csv", "import io",
-                                                 "from pathlib import Path"]
-        dtype = str(options.get("input_dtype", input_dtype))
-        consts.append(f"INPUT_DTYPE = {export.literal(dtype)}")
-        return consts, _NPZ + _SPLIT_SOURCE, ["from pathlib import Path"]
-    what = f"The '{name}' data set".replace('"', "'").replace("\\", "/")
-    consts.append(f"DATA_FILE = {export.literal(data_file)}")
-    return consts, _SAVED_DATA.replace("{what}", what), ["from pathlib import Path"]
+def _merged_from(lines: list[str]) -> list[str]:
+    """``from m import a`` lines, one per module with its names sorted (as isort wants)."""
+    names: dict[str, set[str]] = {}
+    for line in lines:
+        module, _, imported = line.removeprefix("from ").partition(" import ")
+        names.setdefault(module, set()).update(n.strip() for n in imported.split(","))
+    return [f"from {m} import {', '.join(sorted(n))}" for m, n in sorted(names.items())]
 
 
 # -- loss and metric -------------------------------------------------------------------------------
@@ -778,8 +426,7 @@ def script_source(d: Any, name: str, weights_file: str, data_file: str) -> str:
                                  "equivalent; choose auto, cross_entropy, bce, mse, l1 or huber")
     training = project.training
     dataset = project.dataset
-    data_consts, data_code, data_imports = data_source(dataset, str(input_node.param("dtype")),
-                                                        data_file)
+    data_consts, data_code, data_imports = data_source(dataset, data_file)
 
     module_names = d.compiled.module_names
     frozen = sorted(module_names[i] for i in module_names if nodes[i].frozen)
@@ -876,8 +523,8 @@ def script_source(d: Any, name: str, weights_file: str, data_file: str) -> str:
     header = [line.replace("SCRIPT", "train.py") for line in header]
     stdlib = sorted({"import argparse", "import math", "import os", *(
         i for i in data_imports if i.startswith("import "))})
-    stdlib_from = sorted({"from typing import ClassVar",
-                          *(i for i in data_imports if i.startswith("from "))})
+    stdlib_from = _merged_from(["from typing import ClassVar",
+                                *(i for i in data_imports if i.startswith("from "))])
     imports = [
         "", "from __future__ import annotations", "",
         *stdlib, *stdlib_from, "",

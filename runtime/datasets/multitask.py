@@ -26,7 +26,7 @@ from runtime.datasets.core import (
     register,
     split_indices,
 )
-from runtime.datasets.synthetic import _digits_table
+from runtime.datasets.synthetic import digits_table
 
 TARGETS = ("digit", "even")  # the Output node names the dict targets are keyed by
 
@@ -67,7 +67,7 @@ TARGET = Param("target", CHOICE, "both", "Both targets (named digit and even, on
     options=(Field(TARGET),)))
 def digits_multitask(settings: DatasetSettings) -> DataBundle:
     which = option_choice(settings, TARGET)
-    pixels, digits = _digits_table()
+    pixels, digits = digits_table()
     images = torch.from_numpy((pixels / 16.0).reshape(-1, 1, 8, 8).astype(np.float32))
     labels = {"digit": torch.from_numpy(digits.astype(np.int64)),
               "even": torch.from_numpy((digits % 2 == 0).astype(np.int64))}
