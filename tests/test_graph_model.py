@@ -8,12 +8,11 @@ import networkx as nx
 import pytest
 
 from graph import catalog
-from graph.fields import parse
+from graph.fields import SettingsError, parse
 from graph.model import Edge, Graph, GraphError, GraphEvent, Node
 from graph.settings import (
     TRAINING_FIELDS,
     DatasetSettings,
-    SettingsError,
     TrainingSettings,
     from_dict,
     to_dict,
