@@ -28,10 +28,23 @@ class Param:
     length: int | None = None  # for INTS: fixed tuple length (None = any length >= 1)
     torch_arg: bool = True  # passed to the torch constructor under the same name
     label: str = ""  # shown in the inspector; defaults to the name in words
+    # How each of ``choices`` reads in a form, in the same order; () shows the values as such.
+    choice_labels: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.choice_labels and len(self.choice_labels) != len(self.choices):
+            raise ValueError(f"parameter {self.name!r}: {len(self.choice_labels)} choice "
+                             f"labels for {len(self.choices)} choices")
 
     @property
     def title(self) -> str:
         return self.label or self.name.replace("_", " ").capitalize()
+
+    def choice_label(self, value: str) -> str:
+        """How the choice ``value`` reads in a form (the value itself when not labelled)."""
+        if self.choice_labels and value in self.choices:
+            return self.choice_labels[self.choices.index(value)]
+        return value
 
     def check(self, value: Any) -> str | None:
         """Return why ``value`` is not acceptable for this parameter, or None when it is."""
@@ -205,7 +218,8 @@ def _recurrent(layer_id: str, title: str, description: str, extra: tuple[Param, 
             *extra,
             Param("output", CHOICE, "sequence",
                   "'sequence': every step's output (N x L x H); 'last': the final step (N x H).",
-                  choices=("sequence", "last"), torch_arg=False),
+                  choices=("sequence", "last"), torch_arg=False,
+                  choice_labels=("Every step (sequence)", "Last step only")),
         ),
         inferred=(("input_size", -1),),
         fixed={"batch_first": True},
@@ -246,7 +260,7 @@ LAYERS: tuple[LayerSpec, ...] = (
             Param("shape", INTS, (2,), "Shape of one sample, without the batch dimension "
                   "(e.g. 1, 8, 8 for an 8x8 grey image).", minimum=1, maximum=1_000_000),
             Param("dtype", CHOICE, "float", "'long' for token or class indices (Embedding).",
-                  choices=("float", "long")),
+                  choices=("float", "long"), choice_labels=("float", "long (indices)")),
         ),
         inputs=(), summary="{shape}",
     ),
@@ -254,9 +268,13 @@ LAYERS: tuple[LayerSpec, ...] = (
         "Output", "io", "Output", "A task head: what the network predicts and the loss it "
         "trains with.",
         params=(
-            Param("task", CHOICE, "classification", "What this head predicts.", choices=TASKS),
+            Param("task", CHOICE, "classification", "What this head predicts.", choices=TASKS,
+                  choice_labels=("Classification", "Regression", "tagging", "forecasting",
+                                 "reconstruction")),
             Param("loss", CHOICE, "auto", "Loss function; 'auto' picks the usual one for the "
-                  "task.", choices=LOSSES),
+                  "task.", choices=LOSSES,
+                  choice_labels=("Auto", "Cross-entropy", "Binary cross-entropy",
+                                 "Mean squared error", "Mean absolute error (L1)", "Huber")),
             Param("weight", FLOAT, 1.0, "Weight of this head's loss in the total.", 0.0, 1000.0),
         ),
         outputs=(), summary="{task}",
@@ -333,7 +351,8 @@ LAYERS: tuple[LayerSpec, ...] = (
         "mean or the maximum over steps. Connect the token Input to 'mask' to leave padding "
         "(token id 0) out: the mean and maximum skip it and 'last' takes the last real token.",
         params=(Param("mode", CHOICE, "mean", "How the steps are combined.",
-                      choices=("last", "mean", "max")),),
+                      choices=("last", "mean", "max"),
+                      choice_labels=("Last step only", "mean", "max")),),
         inputs=(Port("in"), Port("mask", optional=True)),
         summary="{mode}",
     ),
@@ -342,7 +361,8 @@ LAYERS: tuple[LayerSpec, ...] = (
         "Adds each step's position to a sequence (N x L x F), so a Transformer encoder can "
         "tell word order: fixed sines and cosines, or one learned vector per position.",
         params=(Param("kind", CHOICE, "sinusoidal", "Fixed sinusoids (nothing to train) or "
-                      "learned position vectors.", choices=("sinusoidal", "learned")),),
+                      "learned position vectors.", choices=("sinusoidal", "learned"),
+                      choice_labels=("Sinusoidal (fixed)", "Learned")),),
         inferred=(("length", 1), ("features", -1)), summary="{kind}",
     ),
     LayerSpec(

@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from graph import settings as _settings
+from graph.fields import SettingsError
 from graph.model import Graph, GraphError
-from graph.settings import DatasetSettings, SettingsError, TrainingSettings
+from graph.settings import DatasetSettings, TrainingSettings
 
 FORMAT_VERSION = 1
 PROJECT_MEMBER = "project.json"

@@ -31,22 +31,6 @@ from graph.catalog import BOOL, CHOICE, FLOAT, INT, INTS, STR, Param
 
 INT_LIMIT = 2**31 - 1
 
-# How choice values read in a combo box; values not listed are shown as they are.
-CHOICE_LABELS = {
-    "sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
-    "none": "None", "step": "Step", "cosine": "Cosine", "onecycle": "One-cycle",
-    "auto": "Auto", "cpu": "CPU", "cuda": "CUDA", "standardize": "Standardize",
-    "normalize": "Normalize (0 to 1)", "classification": "Classification",
-    "regression": "Regression", "cross_entropy": "Cross-entropy", "bce": "Binary cross-entropy",
-    "mse": "Mean squared error", "l1": "Mean absolute error (L1)", "huber": "Huber",
-    "float": "float", "long": "long (indices)", "sequence": "Every step (sequence)",
-    "last": "Last step only", "standard": "Standard", "gan": "GAN", "off": "Off",
-    "fgsm": "FGSM", "pgd": "PGD", "word": "Words", "char": "Characters",
-    "end": "The end", "start": "The start", "both": "Both", "1": "1 (grey)", "3": "3 (colour)",
-    "sinusoidal": "Sinusoidal (fixed)", "learned": "Learned",
-}
-
-
 def format_float(value: float) -> str:
     """Short, exact-enough text for a float: 0.001, 1e-5, 12.5."""
     text = f"{value:.6g}"
@@ -190,7 +174,7 @@ class ChoiceEditor(_NoWheelUnlessFocused, QComboBox):
     def __init__(self, param: Param, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         for choice in param.choices:
-            self.addItem(CHOICE_LABELS.get(choice, choice), choice)
+            self.addItem(param.choice_label(choice), choice)
         # A long choice ("Shapes (32x32, procedurally drawn)") must not widen the inspector:
         # the closed box elides, the open list shows every label in full.
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)

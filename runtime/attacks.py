@@ -673,7 +673,7 @@ def adversarial_batch_hook(
             f"training option 'adversarial' is '{options.get('adversarial')}'; "
             f"use one of {', '.join(METHODS)}"
         )
-    share = float(options.get("adv_share", TRAINING_OPTIONS["adv_share"].default))
+    share = float(options.get("adv_share", TRAINING_OPTIONS["adv_share"].param.default))
     if not 0.0 <= share <= 1.0:
         raise ValueError(f"training option 'adv_share' is {share}; use a share from 0 to 1")
     eps_opt = options.get("adv_eps")
@@ -686,7 +686,7 @@ def adversarial_batch_hook(
     if eps < 0:
         raise ValueError(f"training option 'adv_eps' is {eps}; use 0 or more")
     steps = 1 if method == "fgsm" else max(
-        1, int(options.get("adv_steps", TRAINING_OPTIONS["adv_steps"].default)))
+        1, int(options.get("adv_steps", TRAINING_OPTIONS["adv_steps"].param.default)))
     size_opt = options.get("adv_step_size")
     size = eps if method == "fgsm" else (
         2.5 * eps / steps if size_opt is None else float(size_opt))

@@ -585,7 +585,8 @@ def write_script(project: Project, path: str | Path) -> list[Path]:
     For data sets it cannot regenerate, the project's split goes beside it as
     "<stem>_data.npz", and a trained project's weights, which it starts from, as
     "<stem>_start.safetensors" (returned after the script, in that order)."""
-    from runtime.export_script import saves_data, script_source, start_file, write_data
+    from runtime.export_data import saves_data, write_data
+    from runtime.export_script import script_source, start_file
 
     path = Path(path)
     if path.suffix != ".py":

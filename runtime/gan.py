@@ -282,7 +282,7 @@ class GanOptions:
 
         def number(key: str) -> float:
             """The option as graph.settings.TRAINING_OPTIONS declares it (None: the lr)."""
-            param = TRAINING_OPTIONS[key]
+            param = TRAINING_OPTIONS[key].param
             low, high = param.minimum, param.maximum
             value = options.get(key, settings.lr if param.default is None else param.default)
             if isinstance(value, bool) or not isinstance(value, (int, float)) \

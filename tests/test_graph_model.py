@@ -8,12 +8,12 @@ import networkx as nx
 import pytest
 
 from graph import catalog
+from graph.fields import SettingsError, parse
 from graph.model import Edge, Graph, GraphError, GraphEvent, Node
 from graph.settings import (
+    TRAINING_FIELDS,
     DatasetSettings,
-    SettingsError,
     TrainingSettings,
-    check_field,
     from_dict,
     to_dict,
 )
@@ -334,7 +334,7 @@ def test_settings_huge_whole_number_is_out_of_bounds_not_a_crash():
         from_dict(TrainingSettings, {"lr": 10**400}, "training")
 
 
-def test_check_field_default_label():
-    assert check_field(TrainingSettings, "batch_size", 64.0) == 64
+def test_parse_field_label():
+    assert parse(TRAINING_FIELDS["batch_size"], 64.0, "settings") == 64
     with pytest.raises(SettingsError, match=r"^settings.batch_size must be between"):
-        check_field(TrainingSettings, "batch_size", 0)
+        parse(TRAINING_FIELDS["batch_size"], 0, "settings")

@@ -12,13 +12,14 @@ pytest.importorskip("pytestqt")
 from PySide6.QtGui import QValidator  # noqa: E402
 
 from graph.project import save_project  # noqa: E402
-from gui.inspector import ADVERSARIAL_OPTIONS, MODE_OPTIONS, TRAINING_OPTIONS  # noqa: E402
+from graph.settings import ADVERSARIAL_OPTIONS, MODE_OPTIONS, TRAINING_OPTIONS  # noqa: E402
 from resources.examples import make  # noqa: E402
 from tests.test_gui_gan import FakeController  # noqa: E402
 
 GAN_RING = Path(__file__).resolve().parents[1] / "resources" / "examples" / "gan_ring.plexus"
-GAN_FIELDS = [f.param.name for f in MODE_OPTIONS if f.switch == "mode"]
-ADV_FIELDS = [f.param.name for f in ADVERSARIAL_OPTIONS if f.switch == "adversarial"]
+GAN_FIELDS = [f.name for f in MODE_OPTIONS if f.shown_when and f.shown_when[0] == "mode"]
+ADV_FIELDS = [f.name for f in ADVERSARIAL_OPTIONS
+              if f.shown_when and f.shown_when[0] == "adversarial"]
 
 
 def project_form(window):

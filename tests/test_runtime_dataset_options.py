@@ -36,13 +36,13 @@ def test_examples_set_only_declared_options(name):
 @pytest.mark.parametrize("name", BUILT_IN)
 def test_declared_defaults_are_what_the_builder_uses(name):
     info = DATASETS[name]
-    for param in info.options:
+    for param in (field.param for field in info.options):
         assert param.help and param.label, param.name
         if param.default is not None:
             assert param.check(param.default) is None, param.name
     plain = DatasetSettings(name=name, samples=200)
-    spelled = dataclasses.replace(plain, options={p.name: p.default for p in info.options
-                                                  if p.default is not None})
+    spelled = dataclasses.replace(plain, options={f.name: f.param.default for f in info.options
+                                                  if f.param.default is not None})
     for a, b in zip(arrays(plain), arrays(spelled), strict=True):
         np.testing.assert_array_equal(a, b)
 

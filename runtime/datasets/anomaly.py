@@ -14,9 +14,10 @@ import torch
 from torch.utils.data import TensorDataset
 
 from graph.catalog import INT, Param
+from graph.fields import Field
 from graph.settings import DatasetSettings
 from runtime.datasets.core import DataBundle, DatasetInfo, option_int, register, split_indices
-from runtime.datasets.synthetic import _digits_table
+from runtime.datasets.synthetic import digits_table
 
 DEFAULT_ANOMALY = 7
 ANOMALY = Param("anomaly", INT, DEFAULT_ANOMALY, "The digit left out of training: the anomaly "
@@ -29,10 +30,10 @@ ANOMALY = Param("anomaly", INT, DEFAULT_ANOMALY, "The digit left out of training
     "every image of the left-out digit, labelled anomaly. Train an autoencoder (Output task "
     "reconstruction) and flag the images it rebuilds badly.",
     "classification", "image",
-    options=(ANOMALY,)))
+    options=(Field(ANOMALY),)))
 def digits_anomaly(settings: DatasetSettings) -> DataBundle:
     anomaly = option_int(settings, ANOMALY)
-    pixels, digits = _digits_table()
+    pixels, digits = digits_table()
     images = (pixels / 16.0).reshape(-1, 1, 8, 8).astype(np.float32)
     normal = np.flatnonzero(digits != anomaly)
     odd = np.flatnonzero(digits == anomaly)

@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import Dataset, TensorDataset
 
 from graph.catalog import Param
+from graph.fields import Field
 from graph.settings import DatasetSettings
 
 TASKS = ("classification", "regression")
@@ -30,6 +31,24 @@ GENERATE_STREAM, SPLIT_STREAM = 0, 1
 class DataError(ValueError):
     """A data set that cannot be loaded; the one-line message names the file, row or field and
     says what to do."""
+
+
+@dataclass(frozen=True)
+class ScriptData:
+    """How an exported training script rebuilds a data set (runtime/export_data.py).
+
+    ``functions`` are the builder's own, copied into the script with inspect.getsource so
+    there is one copy of how the data is made; ``load_data`` is the script's function that
+    calls them and returns ``make_split(...)`` (the split and scaling of ``split_arrays``);
+    ``constants`` are the settings it reads (SEED and VAL_SPLIT always come), ``imports``
+    the script lines the functions need. A set without a ScriptData travels as its split in
+    an .npz file beside the script.
+    """
+
+    load_data: str
+    functions: tuple[Callable[..., Any], ...] = ()
+    constants: Callable[[DatasetSettings], dict[str, Any]] | None = None
+    imports: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -48,11 +67,13 @@ class DatasetInfo:
     # DatasetSettings fields that matter for this set besides seed and val_split, so a form
     # can show only those.
     uses: tuple[str, ...] = ()
-    # The entries of DatasetSettings.options this set reads, declared like layer parameters
-    # (kind, default, bounds or choices, help), so the inspector builds their widgets and
-    # the builder reads them with option_int / option_choice. A default of None: decided by
-    # the builder ("auto").
-    options: tuple[Param, ...] = ()
+    # The entries of DatasetSettings.options this set reads, declared as Fields (kind,
+    # default, bounds or choices, help), so the inspector builds their widgets and the
+    # builder reads their Params with option_int / option_choice. A default of None: decided
+    # by the builder ("auto").
+    options: tuple[Field, ...] = ()
+    # How an exported training script rebuilds the set; None: it ships the split as .npz.
+    script: ScriptData | None = None
 
 
 @dataclass
@@ -229,6 +250,37 @@ def fit_scaling(x: np.ndarray, method: str, per_feature: bool = True,
     return offset, scale
 
 
+def split_arrays(x: np.ndarray, y: np.ndarray, classify: bool, val_split: float, seed: int,
+                 scaling: str = "none", per_feature: bool = True, keep: np.ndarray | None = None,
+                 scale_target: bool = False, long_inputs: bool = False) -> tuple[Any, ...]:
+    """(x, y, train indices, val indices, (offset, scale), (target offset, target scale)):
+    the arrays split (stratified for classes) and scaled with the training rows' statistics.
+
+    Exported training scripts copy this function (runtime/export_data.py), so they split
+    and scale exactly as Plexus does.
+    """
+    n = len(x)
+    train, val = split_indices(n, val_split, seed, y if classify else None)
+    offset = scale = t_offset = t_scale = None
+    if long_inputs:
+        x = np.asarray(x, dtype=np.int64)
+    else:
+        x = np.asarray(x, dtype=np.float64)
+        offset, scale = fit_scaling(x[train], scaling, per_feature, keep)
+        if offset is not None:
+            x = (x - offset) / scale
+        x = x.astype(np.float32)
+    if classify:
+        y = np.asarray(y, dtype=np.int64)
+    else:
+        y = np.asarray(y, dtype=np.float64).reshape(n, -1)
+        if scale_target:
+            t_offset, t_scale = fit_scaling(y[train], "standardize")
+            y = (y - t_offset) / t_scale
+        y = y.astype(np.float32)
+    return x, y, train, val, (offset, scale), (t_offset, t_scale)
+
+
 def from_arrays(name: str, x: np.ndarray, y: np.ndarray, task: str, settings: DatasetSettings,
                 *, class_names: Sequence[str] = (), feature_names: Sequence[str] = (),
                 target_names: Sequence[str] = (), scaling: str = "none",
@@ -245,27 +297,9 @@ def from_arrays(name: str, x: np.ndarray, y: np.ndarray, task: str, settings: Da
     if n < 2:
         raise DataError(f"{name}: needs at least 2 samples, found {n}")
     classify = task == "classification"
-    train_idx, val_idx = split_indices(n, settings.val_split, settings.seed,
-                                       y if classify else None)
-    if input_dtype == "long":
-        x = np.asarray(x, dtype=np.int64)
-        offset = scale = None
-    else:
-        x = np.asarray(x, dtype=np.float64)
-        offset, scale = fit_scaling(x[train_idx], scaling, per_feature, keep)
-        if offset is not None:
-            x = (x - offset) / scale
-        x = x.astype(np.float32)
-    if classify:
-        y = np.asarray(y, dtype=np.int64)
-        t_offset = t_scale = None
-    else:
-        y = np.asarray(y, dtype=np.float64).reshape(n, -1)
-        t_offset, t_scale = fit_scaling(y[train_idx], "standardize") if scale_target else (
-            None, None)
-        if t_offset is not None:
-            y = (y - t_offset) / t_scale
-        y = y.astype(np.float32)
+    x, y, train_idx, val_idx, (offset, scale), (t_offset, t_scale) = split_arrays(
+        x, y, classify, settings.val_split, settings.seed, scaling, per_feature, keep,
+        scale_target, long_inputs=input_dtype == "long")
     if value_range is None:
         value_range = (float(x.min()), float(x.max()))
     if classify:

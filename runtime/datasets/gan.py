@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from graph.catalog import INT, Param
+from graph.fields import Field
 from graph.settings import DatasetSettings
 from runtime.datasets.core import (
     GENERATE_STREAM,
@@ -43,7 +44,7 @@ def ring_modes(settings: DatasetSettings) -> tuple[np.ndarray, float]:
     "covers every mode or collapses onto a few. Labels are the cluster index (they only colour "
     "the plots). Noise 0.1 gives each cluster a standard deviation of 0.02.",
     "classification", "2d", ("samples", "noise"),
-    options=(MODES,)))
+    options=(Field(MODES),)))
 def gan_ring(settings: DatasetSettings) -> DataBundle:
     centres, std = ring_modes(settings)
     rng = np.random.default_rng([settings.seed, GENERATE_STREAM])

@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from graph.catalog import CHOICE, INT, STR, Param
+from graph.fields import Field
 from graph.settings import DatasetSettings
 from runtime.datasets.core import (
     DataBundle,
@@ -108,11 +109,12 @@ def _images_in(folder: Path) -> list[Path]:
     "A folder with one subfolder per class (e.g. photos/cat/1.png, photos/dog/2.jpg). Images "
     "are read from disk as needed, resized, with pixels in [0, 1].",
     "classification", "file", ("path",),
-    options=(Param("size", INT, 32, "Side of the square images the network sees (each image "
-                   "is resized); a file may also give [height, width].", 4, 1024,
-                   label="Image size"),
-             Param("channels", CHOICE, "auto", "Grey (1) or colour (3); auto follows the first "
-                   "image.", choices=("auto", "1", "3"), label="Channels"))))
+    options=(Field(Param("size", INT, 32, "Side of the square images the network sees (each "
+                         "image is resized); a file may also give [height, width].", 4, 1024,
+                         label="Image size")),
+             Field(Param("channels", CHOICE, "auto", "Grey (1) or colour (3); auto follows the "
+                         "first image.", choices=("auto", "1", "3"), label="Channels",
+                         choice_labels=("Auto", "1 (grey)", "3 (colour)"))))))
 def load_images(settings: DatasetSettings) -> DataBundle:
     root = existing(settings)
     folder = root.name
@@ -260,8 +262,8 @@ def _labels_file(images: Path, settings: DatasetSettings) -> Path:
     "as MNIST and Fashion-MNIST ship them, unpacked. Read lazily through a memory map; byte "
     "pixels are scaled to [0, 1].",
     "classification", "file", ("path",),
-    options=(Param("labels", STR, "", "The IDX labels file; empty: the file beside the images "
-                   "whose name contains 'labels'.", label="Labels file"),)))
+    options=(Field(Param("labels", STR, "", "The IDX labels file; empty: the file beside the "
+                         "images whose name contains 'labels'.", label="Labels file")),)))
 def load_idx(settings: DatasetSettings) -> DataBundle:
     images = existing(settings)
     dtype, dims, offset = read_idx_header(images)

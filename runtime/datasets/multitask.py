@@ -17,6 +17,7 @@ from torch import Tensor
 from torch.utils.data import Dataset, TensorDataset
 
 from graph.catalog import CHOICE, Param
+from graph.fields import Field
 from graph.settings import DatasetSettings
 from runtime.datasets.core import (
     DataBundle,
@@ -25,7 +26,7 @@ from runtime.datasets.core import (
     register,
     split_indices,
 )
-from runtime.datasets.synthetic import _digits_table
+from runtime.datasets.synthetic import digits_table
 
 TARGETS = ("digit", "even")  # the Output node names the dict targets are keyed by
 
@@ -52,7 +53,8 @@ class MultiTargetDataset(Dataset):
 
 TARGET = Param("target", CHOICE, "both", "Both targets (named digit and even, one per Output "
                "head), or one plain target to train a head alone.",
-               choices=("both", "digit", "even"), label="Targets")
+               choices=("both", "digit", "even"), label="Targets",
+               choice_labels=("Both", "digit", "even"))
 
 
 @register(DatasetInfo(
@@ -62,10 +64,10 @@ TARGET = Param("target", CHOICE, "both", "Both targets (named digit and even, on
     "target 'digit' or 'even' only that target is kept, to train one head alone for "
     "comparison.",
     "classification", "image",
-    options=(TARGET,)))
+    options=(Field(TARGET),)))
 def digits_multitask(settings: DatasetSettings) -> DataBundle:
     which = option_choice(settings, TARGET)
-    pixels, digits = _digits_table()
+    pixels, digits = digits_table()
     images = torch.from_numpy((pixels / 16.0).reshape(-1, 1, 8, 8).astype(np.float32))
     labels = {"digit": torch.from_numpy(digits.astype(np.int64)),
               "even": torch.from_numpy((digits % 2 == 0).astype(np.int64))}

@@ -34,6 +34,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from graph.catalog import BOOL, CHOICE, INT, STR, Param
+from graph.fields import Field
 from graph.settings import DatasetSettings
 from runtime.datasets.core import (
     GENERATE_STREAM,
@@ -160,7 +161,7 @@ FILE_HORIZON = Param("horizon", INT, 1, "Steps ahead to predict.", 1, 512, label
     "actor on screen. Only a word after the name tells which, so a bidirectional LSTM tags "
     "it and a one-directional one can only guess. Other words are untagged (ignored).",
     "classification", "sequence", ("samples",),
-    options=(SENTENCE_LENGTH,)))
+    options=(Field(SENTENCE_LENGTH),)))
 def future_context(settings: DatasetSettings) -> SequenceBundle:
     length = option_int(settings, SENTENCE_LENGTH)
     tokens, tags = future_context_arrays(settings.samples, length, _rng(settings))
@@ -266,7 +267,7 @@ def sine_series(count: int, length: int, noise: float, rng: np.random.Generator)
     "the target the next values. Whole series go to training or validation. Compare val_mse "
     "with val_baseline_mse, the error of repeating the last value.",
     "regression", "sequence", ("samples", "noise", "scaling"),
-    options=(SINES_WINDOW, SINES_HORIZON, SERIES_LENGTH)))
+    options=(Field(SINES_WINDOW), Field(SINES_HORIZON), Field(SERIES_LENGTH))))
 def sines(settings: DatasetSettings) -> SequenceBundle:
     window = option_int(settings, SINES_WINDOW)
     horizon = option_int(settings, SINES_HORIZON)
@@ -334,7 +335,7 @@ def _read_series(settings: DatasetSettings) -> tuple[np.ndarray, list[str], int,
     "past steps; targets the next steps of the target column (default: every feature). The "
     "last share of the steps (the validation split) is validation.",
     "regression", "file", ("path", "target_column", "scaling"),
-    options=(FILE_WINDOW, FILE_HORIZON)))
+    options=(Field(FILE_WINDOW), Field(FILE_HORIZON))))
 def load_series(settings: DatasetSettings) -> SequenceBundle:
     window = option_int(settings, FILE_WINDOW)
     horizon = option_int(settings, FILE_HORIZON)
@@ -417,7 +418,8 @@ def text_bundle(name: str, texts: list[str], labels: list[str], settings: Datase
 TEXT_COLUMN = Param("text_column", STR, "", "The column holding the text; empty: 'text', "
                     "else the first text column.", label="Text column")
 TOKENIZER = Param("tokenizer", CHOICE, "word", "Split texts into words or single characters.",
-                  choices=("word", "char"), label="Tokens")
+                  choices=("word", "char"), label="Tokens",
+                  choice_labels=("Words", "Characters"))
 VOCAB_SIZE = Param("vocab_size", INT, 2000, "Tokens kept (the most frequent in training), "
                    "padding and out-of-vocabulary included; rarer ones become "
                    "out-of-vocabulary.", 3, 1_000_000, label="Vocabulary size")
@@ -426,7 +428,7 @@ MAX_LENGTH = Param("max_length", INT, None, "Tokens per sample: longer texts are
                    label="Length")
 TRUNCATE = Param("truncate", CHOICE, "end", "Which part of a long text is cut off: the end "
                  "(keep the beginning) or the start (keep the end).", choices=("end", "start"),
-                 label="Cut off")
+                 label="Cut off", choice_labels=("The end", "The start"))
 LOWERCASE = Param("lowercase", BOOL, True, "Read every text in lower case.", label="Lowercase")
 _TEXT_OPTIONS = (TEXT_COLUMN, TOKENIZER, VOCAB_SIZE, MAX_LENGTH, TRUNCATE, LOWERCASE)
 
@@ -455,7 +457,8 @@ def _read_texts(path: Path, settings: DatasetSettings) -> tuple[list[str], list[
     "A CSV with a text column and a label column (the target column, default the last). "
     "Texts become word or character token ids, padded or cut to a fixed length; the "
     "vocabulary is built from the training split. Token 0 is padding, 1 out-of-vocabulary.",
-    "classification", "file", ("path", "target_column"), options=_TEXT_OPTIONS))
+    "classification", "file", ("path", "target_column"),
+    options=tuple(Field(p) for p in _TEXT_OPTIONS)))
 def load_text_csv(settings: DatasetSettings) -> SequenceBundle:
     texts, labels, file = _read_texts(existing(settings), settings)
     return text_bundle(file, texts, labels, settings)
@@ -472,7 +475,8 @@ _REVIEW_OPTIONS = (
     "sentiment_reviews", "Product reviews (sentiment)",
     "Several hundred short product reviews written for Plexus, each satisfied, neutral or "
     "dissatisfied (resources/sentiment_reviews.csv). Word tokens, padded to 32.",
-    "classification", "sequence", (), options=_REVIEW_OPTIONS))
+    "classification", "sequence", (),
+    options=tuple(Field(p) for p in _REVIEW_OPTIONS)))
 def sentiment_reviews(settings: DatasetSettings) -> SequenceBundle:
     if not REVIEWS.is_file():
         raise DataError(f"{REVIEWS}: the shipped review file is missing; reinstall Plexus")

@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from graph.catalog import CHOICE, INT, STR, Param
+from graph.fields import Field
 from graph.settings import DatasetSettings
 from runtime.datasets.core import (
     GENERATE_STREAM,
@@ -162,7 +163,8 @@ CLASSES = Param("classes", STR, ", ".join(DEFAULT_CLASSES), "The shapes to tell 
                 "label order, separated by commas. Also available: "
                 f"{', '.join(s for s in SHAPES if s not in DEFAULT_CLASSES)}.", label="Shapes")
 CHANNELS = Param("channels", CHOICE, "1", "Grey images (1 channel) or colour (3).",
-                 choices=("1", "3"), label="Channels")
+                 choices=("1", "3"), label="Channels",
+                 choice_labels=("1 (grey)", "3 (colour)"))
 TRAIN_PER_CLASS = Param("train_per_class", INT, 0, "Keep only this many training images per "
                         "class (few-shot learning); 0 keeps all. Validation is unchanged.",
                         0, 10_000_000, label="Train per class")
@@ -175,7 +177,7 @@ TRAIN_PER_CLASS = Param("train_per_class", INT, 0, "Keep only this many training
     "over a shaded, noisy background. Choose the shapes, grey or colour, and how many "
     "labelled training samples per class (few-shot learning).",
     "classification", "image", ("samples", "noise"),
-    options=(CLASSES, CHANNELS, TRAIN_PER_CLASS)))
+    options=(Field(CLASSES), Field(CHANNELS), Field(TRAIN_PER_CLASS))))
 def shapes(settings: DatasetSettings) -> DataBundle:
     names = class_list(settings)
     channels = int(option_choice(settings, CHANNELS))

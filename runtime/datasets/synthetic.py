@@ -11,16 +11,19 @@ import functools
 import importlib.util
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from graph.catalog import INT, Param
+from graph.fields import Field
 from graph.settings import DatasetSettings
 from runtime.datasets.core import (
     GENERATE_STREAM,
     DataBundle,
     DataError,
     DatasetInfo,
+    ScriptData,
     from_arrays,
     option_int,
     register,
@@ -34,46 +37,83 @@ def _rng(settings: DatasetSettings) -> np.random.Generator:
     return np.random.default_rng([settings.seed, GENERATE_STREAM])
 
 
-def _balanced_labels(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
-    """n labels, each of k classes n//k or n//k + 1 times, in random order."""
-    return rng.permutation(np.arange(n) % k)
+def _samples_and_noise(settings: DatasetSettings) -> dict[str, Any]:
+    return {"SAMPLES": int(settings.samples), "NOISE": float(settings.noise)}
+
+
+def two_d_points(n: int, k: int, noise: float, jitter: float,
+                 make: Callable[[np.ndarray, np.random.Generator], np.ndarray],
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(points, labels): n balanced labels of k classes in random order, points from
+    ``make(labels, rng)`` plus Gaussian noise of std ``noise * jitter``."""
+    labels = rng.permutation(np.arange(n) % k)
+    made = make(labels, rng)
+    return made + rng.normal(0.0, noise * jitter, made.shape), labels
 
 
 def _two_d(settings: DatasetSettings, k: int,
            make: Callable[[np.ndarray, np.random.Generator], np.ndarray],
            jitter: float) -> DataBundle:
-    """Points from ``make(labels, rng)`` plus Gaussian noise of std ``noise * jitter``, as a
-    2-D classification bundle."""
-    rng = _rng(settings)
-    labels = _balanced_labels(settings.samples, k, rng)
-    made = make(labels, rng)
-    points = made + rng.normal(0.0, settings.noise * jitter, made.shape)
+    """A 2-D classification bundle of ``two_d_points``."""
+    points, labels = two_d_points(settings.samples, k, settings.noise, jitter, make,
+                                  _rng(settings))
     return from_arrays(settings.name, points, labels, "classification", settings,
                        class_names=[str(c) for c in range(k)], feature_names=_TWO_D_NAMES)
+
+
+def _two_d_script(make: Callable[..., np.ndarray], jitter: float, classes: str = "2",
+                  extra: Callable[[DatasetSettings], dict[str, Any]] | None = None,
+                  ) -> ScriptData:
+    """How a script rebuilds a 2-D set: two_d_points with the set's ``make`` (the call
+    ``classes`` gives the class count and, for blobs, the maker)."""
+    maker = make.__name__ if classes == "2" else f"functools.partial({make.__name__}, " \
+        f"classes={classes})"
+    return ScriptData(
+        f'''
+def load_data() -> tuple[TensorDataset, TensorDataset]:
+    """Balanced classes, points from {make.__name__}, Gaussian jitter."""
+    rng = np.random.default_rng([SEED, GENERATE_STREAM])
+    points, labels = two_d_points(SAMPLES, {classes}, NOISE, {jitter!r}, {maker}, rng)
+    return make_split(points, labels, classify=True)
+''', (two_d_points, make),
+        lambda settings: {**_samples_and_noise(settings), **(extra(settings) if extra else {})},
+        ("from collections.abc import Callable",
+         *(("import functools",) if classes != "2" else ())))
+
+
+def xor_points(n: int, noise: float, rng: np.random.Generator
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """(points, labels) of the XOR set."""
+    # half the points in the same-sign quadrants (class 1), half in the others (class 0)
+    labels = rng.permutation(np.arange(n) % 2)
+    sx = rng.choice([-1.0, 1.0], n)
+    sy = np.where(labels == 1, sx, -sx)
+    points = 0.5 * np.stack([sx, sy], 1) + rng.normal(0.0, noise, (n, 2))
+    # the label is read from the final position: sign(x) * sign(y), as classes 0 / 1
+    return points, (np.sign(points[:, 0]) * np.sign(points[:, 1]) > 0).astype(np.int64)
 
 
 @register(DatasetInfo(
     "xor", "XOR",
     "Four Gaussian clusters, one per quadrant; class 1 where x and y have the same sign. "
     "No single straight line separates the classes.",
-    "classification", "2d", _TWO_D_USES))
+    "classification", "2d", _TWO_D_USES,
+    script=ScriptData('''
+def load_data() -> tuple[TensorDataset, TensorDataset]:
+    """XOR: four Gaussian clusters, one per quadrant."""
+    rng = np.random.default_rng([SEED, GENERATE_STREAM])
+    return make_split(*xor_points(SAMPLES, NOISE, rng), classify=True)
+''', (xor_points,), _samples_and_noise)))
 def xor(settings: DatasetSettings) -> DataBundle:
-    rng = _rng(settings)
-    n = settings.samples
-    # half the points in the same-sign quadrants (class 1), half in the others (class 0)
-    labels = _balanced_labels(n, 2, rng)
-    sx = rng.choice([-1.0, 1.0], n)
-    sy = np.where(labels == 1, sx, -sx)
-    points = 0.5 * np.stack([sx, sy], 1) + rng.normal(0.0, settings.noise, (n, 2))
-    # the label is read from the final position: sign(x) * sign(y), as classes 0 / 1
-    labels = (np.sign(points[:, 0]) * np.sign(points[:, 1]) > 0).astype(np.int64)
+    points, labels = xor_points(settings.samples, settings.noise, _rng(settings))
     return from_arrays(settings.name, points, labels, "classification", settings,
                        class_names=["0", "1"], feature_names=_TWO_D_NAMES)
 
 
-def _spiral(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def spiral_points(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Two interleaved spirals of 1.75 turns."""
     r = rng.uniform(0.05, 1.0, len(labels))
-    t = 3.5 * np.pi * r + np.pi * labels  # 1.75 turns; the second arm is the first turned by pi
+    t = 3.5 * np.pi * r + np.pi * labels  # the second arm is the first turned by pi
     return np.stack([r * np.sin(t), r * np.cos(t)], 1)
 
 
@@ -81,12 +121,13 @@ def _spiral(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     "spirals", "Two spirals",
     "Two interleaved spirals of 1.75 turns; a network needs several layers of curved "
     "boundaries to follow them.",
-    "classification", "2d", _TWO_D_USES))
+    "classification", "2d", _TWO_D_USES, script=_two_d_script(spiral_points, 0.4)))
 def spirals(settings: DatasetSettings) -> DataBundle:
-    return _two_d(settings, 2, _spiral, jitter=0.4)
+    return _two_d(settings, 2, spiral_points, jitter=0.4)
 
 
-def _circle(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def circle_points(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A disc (class 0) inside a ring (class 1)."""
     n = len(labels)
     inner = 0.5 * np.sqrt(rng.uniform(0.0, 1.0, n))  # uniform over the disc
     outer = rng.uniform(0.75, 1.0, n)
@@ -98,12 +139,13 @@ def _circle(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 @register(DatasetInfo(
     "circles", "Circles",
     "A disc (class 0) inside a ring (class 1); separable by distance from the centre.",
-    "classification", "2d", _TWO_D_USES))
+    "classification", "2d", _TWO_D_USES, script=_two_d_script(circle_points, 0.5)))
 def circles(settings: DatasetSettings) -> DataBundle:
-    return _two_d(settings, 2, _circle, jitter=0.5)
+    return _two_d(settings, 2, circle_points, jitter=0.5)
 
 
-def _moon(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def moon_points(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Two interleaving half circles."""
     t = rng.uniform(0.0, np.pi, len(labels))
     upper = np.stack([np.cos(t), np.sin(t)], 1)
     lower = np.stack([1.0 - np.cos(t), 0.5 - np.sin(t)], 1)
@@ -114,27 +156,30 @@ def _moon(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 @register(DatasetInfo(
     "moons", "Moons",
     "Two interleaving half circles.",
-    "classification", "2d", _TWO_D_USES))
+    "classification", "2d", _TWO_D_USES, script=_two_d_script(moon_points, 0.5)))
 def moons(settings: DatasetSettings) -> DataBundle:
-    return _two_d(settings, 2, _moon, jitter=0.5)
+    return _two_d(settings, 2, moon_points, jitter=0.5)
 
 
 BLOBS = Param("classes", INT, 3, "Number of blobs, one class each.", 2, 10, label="Classes")
+
+
+def blob_points(labels: np.ndarray, rng: np.random.Generator, classes: int) -> np.ndarray:
+    """One round cluster per class, evenly spaced on a circle."""
+    angle = 2 * np.pi * labels / classes + np.pi / 2
+    return 0.6 * np.stack([np.cos(angle), np.sin(angle)], 1)
 
 
 @register(DatasetInfo(
     "blobs", "Gaussian blobs",
     "Round Gaussian clusters, one per class, evenly spaced on a circle.",
     "classification", "2d", _TWO_D_USES,
-    options=(BLOBS,)))
+    options=(Field(BLOBS),),
+    script=_two_d_script(blob_points, 1.0, "CLASSES",
+                         lambda settings: {"CLASSES": option_int(settings, BLOBS)})))
 def blobs(settings: DatasetSettings) -> DataBundle:
     k = option_int(settings, BLOBS)
-
-    def make(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        angle = 2 * np.pi * labels / k + np.pi / 2
-        return 0.6 * np.stack([np.cos(angle), np.sin(angle)], 1)
-
-    return _two_d(settings, k, make, jitter=1.0)
+    return _two_d(settings, k, functools.partial(blob_points, classes=k), jitter=1.0)
 
 
 # -- house prices -------------------------------------------------------------------------------
@@ -171,7 +216,18 @@ def house_table(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndar
     "Made-up houses with named features (size, bedrooms, bathrooms, age, distance to the "
     "centre, neighbourhood wealth, garden) and their price, to regress. Features and price "
     "are standardized; the bundle keeps the statistics to read predictions in euros.",
-    "regression", "tabular", ("samples", "noise", "scaling")))
+    "regression", "tabular", ("samples", "noise", "scaling"),
+    script=ScriptData('''
+def load_data() -> tuple[TensorDataset, TensorDataset]:
+    """Made-up houses and their price; features (but has_garden, 0 or 1) and price scaled."""
+    rng = np.random.default_rng([SEED, GENERATE_STREAM])
+    features, price = house_table(SAMPLES, NOISE, rng)
+    keep = np.array([name == "has_garden" for name in HOUSE_FEATURES])
+    return make_split(features, price, classify=False, scaling=SCALING, keep=keep,
+                      scale_target=True)
+''', (house_table,), lambda settings: {**_samples_and_noise(settings),
+                                        "SCALING": settings.scaling,
+                                        "HOUSE_FEATURES": HOUSE_FEATURES})))
 def house_prices(settings: DatasetSettings) -> DataBundle:
     features, price = house_table(settings.samples, settings.noise, _rng(settings))
     keep = np.array([name == "has_garden" for name in HOUSE_FEATURES])
@@ -182,20 +238,14 @@ def house_prices(settings: DatasetSettings) -> DataBundle:
 
 # -- digits -------------------------------------------------------------------------------------
 
-@register(DatasetInfo(
-    "digits", "Digits (8x8)",
-    "1797 real handwritten digits, 8x8 pixels, 10 classes (scikit-learn's bundled copy of "
-    "the UCI set). Pixels scaled to [0, 1].",
-    "classification", "image"))
-def digits(settings: DatasetSettings) -> DataBundle:
-    pixels, labels = _digits_table()
-    images = (pixels / 16.0).reshape(-1, 1, 8, 8)
-    return from_arrays(settings.name, images, labels, "classification", settings,
-                       class_names=[str(d) for d in range(10)], value_range=(0.0, 1.0))
+def digit_images() -> tuple[np.ndarray, np.ndarray]:
+    """(images N x 1 x 8 x 8 scaled to [0, 1], labels) of scikit-learn's digits."""
+    pixels, labels = digits_table()
+    return (pixels / 16.0).reshape(-1, 1, 8, 8), labels
 
 
 @functools.cache
-def _digits_table() -> tuple[np.ndarray, np.ndarray]:
+def digits_table() -> tuple[np.ndarray, np.ndarray]:
     """(pixels 0..16, labels) of scikit-learn's bundled digits.
 
     Read straight from the CSV that scikit-learn ships, because importing scikit-learn itself
@@ -214,3 +264,21 @@ def _digits_table() -> tuple[np.ndarray, np.ndarray]:
                         "pip install scikit-learn") from exc
     raw = load_digits()
     return raw.data, raw.target.astype(np.int64)
+
+
+@register(DatasetInfo(
+    "digits", "Digits (8x8)",
+    "1797 real handwritten digits, 8x8 pixels, 10 classes (scikit-learn's bundled copy of "
+    "the UCI set). Pixels scaled to [0, 1].",
+    "classification", "image",
+    script=ScriptData('''
+def load_data() -> tuple[TensorDataset, TensorDataset]:
+    """1797 handwritten digits, 8x8 pixels scaled to [0, 1] (scikit-learn's copy of the UCI
+    set; scikit-learn must be installed)."""
+    return make_split(*digit_images(), classify=True)
+''', (digits_table, digit_images), imports=("import functools", "import importlib.util",
+                                            "from pathlib import Path"))))
+def digits(settings: DatasetSettings) -> DataBundle:
+    images, labels = digit_images()
+    return from_arrays(settings.name, images, labels, "classification", settings,
+                       class_names=[str(d) for d in range(10)], value_range=(0.0, 1.0))

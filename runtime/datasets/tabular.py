@@ -13,15 +13,18 @@ import io
 import math
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from graph.catalog import BOOL, CHOICE, STR, Param
+from graph.fields import Field
 from graph.settings import DatasetSettings
 from runtime.datasets.core import (
     DataBundle,
     DataError,
     DatasetInfo,
+    ScriptData,
     from_arrays,
     option_choice,
     register,
@@ -31,14 +34,15 @@ MAX_CATEGORIES = 50  # text feature columns with more distinct values are refuse
 MAX_INTEGER_CLASSES = 20  # an integer target with at most this many values is a class label
 TASK = Param("task", CHOICE, "auto", "What to do with the target: auto decides from its "
              "values (text or small integers: classification).",
-             choices=("auto", "classification", "regression"), label="Task")
+             choices=("auto", "classification", "regression"), label="Task",
+             choice_labels=("Auto", "Classification", "Regression"))
 SCALE_TARGET = Param("scale_target", BOOL, True, "Train regression on standardized targets "
                      "(results are shown in the target's own units).", label="Scale target")
 CATEGORICAL = Param("categorical", STR, "", "Numeric columns to one-hot encode as categories, "
                     "separated by commas.", label="Categorical")
 INPUT_DTYPE = Param("input_dtype", CHOICE, "float", "float, or long to keep integer inputs as "
                     "token ids (for an Embedding).", choices=("float", "long"),
-                    label="Input type")
+                    label="Input type", choice_labels=("float", "long (indices)"))
 
 
 def existing(settings: DatasetSettings) -> Path:
@@ -166,27 +170,19 @@ def _class_index(values: list[str] | np.ndarray) -> tuple[np.ndarray, list[str]]
     return index.astype(np.int64), names
 
 
-@register(DatasetInfo(
-    "csv", "CSV file",
-    "A table with a header row and one sample per row. The target column (default: the last) "
-    "is predicted from the others; text feature columns are one-hot encoded. A text or small "
-    "integer target means classification, other numbers regression.",
-    "classification", "file", ("path", "target_column", "scaling"),
-    options=(TASK, SCALE_TARGET, CATEGORICAL)))
-def load_csv(settings: DatasetSettings) -> DataBundle:
-    table = _Table(existing(settings))
-    target = settings.target_column.strip() or table.header[-1]
+def csv_table(path: Path, target_column: str, categorical: list[str], task: str
+              ) -> dict[str, Any]:
+    """A CSV table as arrays: x (numeric columns as they are, text and ``categorical``
+    columns one-hot; ``keep`` marks those), y (class indices or numbers), the task ("auto"
+    decided from the target) and the names of classes, features and target."""
+    table = _Table(path)
+    target = target_column.strip() or table.header[-1]
     if target not in table.header:
         raise DataError(f"{table.file}: no column '{target}'; the columns are "
                         f"{', '.join(table.header)}; set the target column to one of them")
     inputs = [name for name in table.header if name != target]
     if not inputs:
         raise DataError(f"{table.file}: no feature columns besides the target '{target}'")
-    categorical = settings.options.get("categorical", [])
-    if isinstance(categorical, str):  # as the inspector writes it: "a, b"
-        categorical = [c.strip() for c in categorical.split(",") if c.strip()]
-    if not isinstance(categorical, list) or not all(isinstance(c, str) for c in categorical):
-        raise DataError("dataset option 'categorical' must be a list of column names")
     for name in categorical:
         if name not in inputs:
             raise DataError(f"dataset option 'categorical': {table.file} has no feature column "
@@ -210,9 +206,8 @@ def load_csv(settings: DatasetSettings) -> DataBundle:
         columns.append(np.eye(len(values))[index])
         names += [f"{name}={value}" for value in values]
         keep += [True] * len(values)
-    x = np.concatenate(columns, 1)
-
-    task = _task_option(settings)
+    found = {"file": table.file, "x": np.concatenate(columns, 1), "keep": np.array(keep),
+             "feature_names": names, "target_names": [target], "class_names": []}
     if task == "auto":
         if table.mostly_numeric(target):
             y = table.numbers(target)
@@ -222,12 +217,62 @@ def load_csv(settings: DatasetSettings) -> DataBundle:
             task = "classification"
     if task == "classification":
         labels = table.numbers(target) if table.mostly_numeric(target) else table.texts(target)
-        y, class_names = _class_index(labels)
-        return from_arrays(table.file, x, y, task, settings, class_names=class_names,
-                           feature_names=names, scaling=settings.scaling, keep=np.array(keep))
-    return from_arrays(table.file, x, table.numbers(target), task, settings,
-                       feature_names=names, target_names=[target], scaling=settings.scaling,
-                       keep=np.array(keep), scale_target=_scale_target(settings))
+        found["y"], found["class_names"] = _class_index(labels)
+    else:
+        found["y"] = table.numbers(target)
+    return {**found, "task": task}
+
+
+def _categorical(settings: DatasetSettings) -> list[str]:
+    """The columns option 'categorical' names (the inspector writes "a, b")."""
+    categorical = settings.options.get("categorical", [])
+    if isinstance(categorical, str):
+        categorical = [c.strip() for c in categorical.split(",") if c.strip()]
+    if not isinstance(categorical, list) or not all(isinstance(c, str) for c in categorical):
+        raise DataError("dataset option 'categorical' must be a list of column names")
+    return categorical
+
+
+def _file_constants(settings: DatasetSettings) -> dict[str, Any]:
+    """What a script reading the user's file needs from the settings."""
+    return {"DATA_PATH": settings.path, "SCALING": settings.scaling,
+            "DATA_TASK": _task_option(settings),
+            "SCALE_TARGET": bool(settings.options.get("scale_target", True))}
+
+
+@register(DatasetInfo(
+    "csv", "CSV file",
+    "A table with a header row and one sample per row. The target column (default: the last) "
+    "is predicted from the others; text feature columns are one-hot encoded. A text or small "
+    "integer target means classification, other numbers regression.",
+    "classification", "file", ("path", "target_column", "scaling"),
+    options=(Field(TASK), Field(SCALE_TARGET), Field(CATEGORICAL)),
+    script=ScriptData('''
+def load_data() -> tuple[TensorDataset, TensorDataset]:
+    """A CSV table: the target column is predicted from the others; text columns (and those
+    listed in CATEGORICAL) are one-hot encoded."""
+    table = csv_table(Path(DATA_PATH).expanduser(), TARGET_COLUMN, CATEGORICAL, DATA_TASK)
+    return make_split(table["x"], table["y"], table["task"] == "classification",
+                      scaling=SCALING, keep=table["keep"], scale_target=SCALE_TARGET)
+''', (_number, _Table, _first_error, _class_index, csv_table),
+        lambda settings: {**_file_constants(settings),
+                          "TARGET_COLUMN": settings.target_column.strip(),
+                          "CATEGORICAL": _categorical(settings),
+                          "MAX_CATEGORIES": MAX_CATEGORIES,
+                          "MAX_INTEGER_CLASSES": MAX_INTEGER_CLASSES},
+        ("import csv", "import io", "from pathlib import Path"))))
+def load_csv(settings: DatasetSettings) -> DataBundle:
+    table = csv_table(existing(settings), settings.target_column, _categorical(settings),
+                      _task_option(settings))
+    task = table["task"]
+    common = dict(feature_names=table["feature_names"], scaling=settings.scaling,
+                  keep=table["keep"])
+    if task == "classification":
+        return from_arrays(table["file"], table["x"], table["y"], task, settings,
+                           class_names=table["class_names"], **common)
+    return from_arrays(table["file"], table["x"], table["y"], task, settings,
+                       target_names=table["target_names"],
+                       scale_target=_scale_target(settings), **common)
 
 
 # -- NPZ ----------------------------------------------------------------------------------------
@@ -245,14 +290,9 @@ def _array(archive: np.lib.npyio.NpzFile, file: str, key: str) -> np.ndarray:
                         "for safety; save plain numbers or text") from exc
 
 
-@register(DatasetInfo(
-    "npz", "NPZ arrays",
-    "A numpy .npz file with inputs X (one row per sample, any shape after it) and targets y. "
-    "Integer or text y means classification, floats regression.",
-    "classification", "file", ("path", "scaling"),
-    options=(TASK, SCALE_TARGET, INPUT_DTYPE)))
-def load_npz(settings: DatasetSettings) -> DataBundle:
-    path = existing(settings)
+def npz_table(path: Path, input_dtype: str, task: str) -> dict[str, Any]:
+    """Inputs x and targets y of a .npz file (X and y, any case), checked, with the task
+    ("auto": float y is regression) and the class names."""
     file = path.name
     try:
         archive = np.load(path, allow_pickle=False)
@@ -275,14 +315,11 @@ def load_npz(settings: DatasetSettings) -> DataBundle:
     if bad is not None and bad.any():
         raise DataError(f"{file}: X[{int(np.flatnonzero(bad)[0])}] contains NaN or infinity; "
                         "fix or remove that sample")
-    input_dtype = option_choice(settings, INPUT_DTYPE)
     if input_dtype == "long" and x.dtype.kind not in "biu":
         raise DataError(f"{file}: option input_dtype 'long' needs integer X, found {x.dtype}")
 
-    task = _task_option(settings)
     if task == "auto":
         task = "regression" if y.dtype.kind == "f" else "classification"
-    common = dict(scaling=settings.scaling, per_feature=x.ndim == 2, input_dtype=input_dtype)
     if task == "classification":
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
@@ -295,12 +332,41 @@ def load_npz(settings: DatasetSettings) -> DataBundle:
             labels, names = y.astype(np.int64), [str(c) for c in range(int(y.max()) + 1)]
         else:
             labels, names = _class_index(y)
-        return from_arrays(file, x, labels, task, settings, class_names=names, **common)
+        return {"file": file, "x": x, "y": labels, "task": task, "class_names": names}
     if y.dtype.kind not in "biuf":
         raise DataError(f"{file}: regression needs numeric y, found {y.dtype} values")
     y = y.reshape(len(y), -1).astype(np.float64)
     if not np.isfinite(y).all():
         raise DataError(f"{file}: y[{int(np.flatnonzero(~np.isfinite(y).all(1))[0])}] contains "
                         "NaN or infinity; fix or remove that sample")
-    return from_arrays(file, x, y, task, settings, scale_target=_scale_target(settings),
-                       **common)
+    return {"file": file, "x": x, "y": y, "task": task, "class_names": []}
+
+
+@register(DatasetInfo(
+    "npz", "NPZ arrays",
+    "A numpy .npz file with inputs X (one row per sample, any shape after it) and targets y. "
+    "Integer or text y means classification, floats regression.",
+    "classification", "file", ("path", "scaling"),
+    options=(Field(TASK), Field(SCALE_TARGET), Field(INPUT_DTYPE)),
+    script=ScriptData('''
+def load_data() -> tuple[TensorDataset, TensorDataset]:
+    """Inputs X and targets y from a .npz file (integer or text y: classes)."""
+    table = npz_table(Path(DATA_PATH).expanduser(), INPUT_DTYPE, DATA_TASK)
+    x = table["x"]
+    return make_split(x, table["y"], table["task"] == "classification", scaling=SCALING,
+                      per_feature=x.ndim == 2, long_inputs=INPUT_DTYPE == "long",
+                      scale_target=SCALE_TARGET)
+''', (_array, _class_index, npz_table),
+        lambda settings: {**_file_constants(settings),
+                          "INPUT_DTYPE": option_choice(settings, INPUT_DTYPE)},
+        ("import zipfile", "from pathlib import Path"))))
+def load_npz(settings: DatasetSettings) -> DataBundle:
+    input_dtype = option_choice(settings, INPUT_DTYPE)
+    table = npz_table(existing(settings), input_dtype, _task_option(settings))
+    x, task = table["x"], table["task"]
+    common = dict(scaling=settings.scaling, per_feature=x.ndim == 2, input_dtype=input_dtype)
+    if task == "classification":
+        return from_arrays(table["file"], x, table["y"], task, settings,
+                           class_names=table["class_names"], **common)
+    return from_arrays(table["file"], x, table["y"], task, settings,
+                       scale_target=_scale_target(settings), **common)

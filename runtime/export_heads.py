@@ -1,0 +1,192 @@
+"""The loss and the score of an exported training script, as the Output head trains and
+measures them in Plexus (runtime/heads.py): classification, regression, tagging, forecasting
+or reconstruction."""
+
+from __future__ import annotations
+
+
+def resolved_loss(task: str, loss: str, width: int) -> str:
+    """The Output head's loss as ``runtime.train.Head.loss_kind`` resolves "auto"."""
+    if loss != "auto":
+        return loss
+    if task == "classification":
+        return "bce" if width <= 1 else "cross_entropy"
+    if task == "tagging":
+        return "cross_entropy"
+    return "mse"
+
+
+LOSS_CALLS = {
+    "bce": "nn.functional.binary_cross_entropy_with_logits",
+    "mse": "nn.functional.mse_loss",
+    "l1": "nn.functional.l1_loss",
+    "huber": "nn.functional.huber_loss",
+}
+
+
+def loss_source(task: str, loss: str, width: int) -> str:
+    """The script's ``compute_loss`` for a head of ``task`` with ``width`` outputs."""
+    if task == "tagging":
+        body = ('    """Cross-entropy of every step\'s tag scores (N x L x C) against its tag\n'
+                '    (N x L); steps tagged IGNORE (padding, unlabelled) do not count."""\n'
+                "    scores, truth = out.reshape(-1, out.shape[-1]), y.reshape(-1).long()\n"
+                "    if not bool((truth != IGNORE).any()):  # a batch of padding only\n"
+                "        return scores.sum() * 0.0\n"
+                "    return nn.functional.cross_entropy(scores, truth, ignore_index=IGNORE)\n")
+    elif loss == "cross_entropy":
+        body = ('    """Cross-entropy of the class scores against the class labels."""\n'
+                "    return nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), "
+                "y.reshape(-1))\n")
+    elif task == "reconstruction":
+        call = LOSS_CALLS[loss]
+        what = "the output's logits against the input (in 0..1)" if loss == "bce" else \
+            "the output against the input it rebuilds"
+        body = (f'    """{loss} loss of {what}."""\n'
+                f"    return {call}(out, x.reshape(out.shape).to(out.dtype))\n")
+        return ("\n\ndef compute_loss(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:\n"
+                + body)
+    else:
+        call = LOSS_CALLS[loss]
+        one_hot = task == "classification" and width > 1
+        target = ("nn.functional.one_hot(y.long(), out.shape[-1]).to(out.dtype)"
+                  ".reshape(out.shape)" if one_hot else "y.to(out.dtype).reshape(out.shape)")
+        body = (f'    """{loss} loss of the output against the targets."""\n'
+                f"    return {call}(out, {target})\n")
+    return "\n\ndef compute_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:\n" + body
+
+
+_ACCURACY = '''
+
+class Score:
+    """Accuracy over the batches seen (as Plexus measures it)."""
+
+    name = "accuracy"
+
+    def __init__(self) -> None:
+        self.correct, self.count = 0, 0
+
+    def update(self, out: torch.Tensor, y: torch.Tensor) -> None:
+{predict}
+        self.correct += int((predicted == truth).sum())
+        self.count += predicted.numel()
+
+    def value(self) -> float:
+        return self.correct / self.count if self.count else float("nan")
+'''
+
+_ARGMAX = '''        predicted = out.argmax(-1)
+        truth = y.reshape(predicted.shape)'''
+_THRESHOLD = '''        predicted = out.reshape(-1) > {threshold}
+        truth = y.reshape(-1).to(out.dtype) > 0.5'''
+
+_R2 = '''
+
+class Score:
+    """R^2 of each target column, averaged (1.0 is perfect), as Plexus measures it."""
+
+    name = "r2"
+
+    def __init__(self) -> None:
+        self.sums: list[torch.Tensor] | None = None
+        self.rows = 0
+
+    def update(self, out: torch.Tensor, y: torch.Tensor) -> None:
+        pred = out.double().reshape(out.shape[0], -1)
+        truth = y.double().reshape(pred.shape)
+        sums = [truth.sum(0), (truth * truth).sum(0), ((truth - pred) ** 2).sum(0)]
+        if self.sums is not None:
+            sums = [a + b for a, b in zip(self.sums, sums, strict=True)]
+        self.sums = sums
+        self.rows += pred.shape[0]
+
+    def value(self) -> float:
+        if self.sums is None:
+            return float("nan")
+        sum_y, sum_y2, sse = (s.cpu() for s in self.sums)
+        sst = sum_y2 - sum_y * sum_y / self.rows
+        scores = [1.0 - float(e) / float(t) if t > 1e-12 else float(e <= 1e-12)
+                  for e, t in zip(sse, sst, strict=True)]
+        return sum(scores) / len(scores)
+'''
+
+
+_TAGGED_ACCURACY = '''
+
+class Score:
+    """Accuracy over the tagged steps (targets other than IGNORE), as Plexus measures it."""
+
+    name = "accuracy"
+
+    def __init__(self) -> None:
+        self.correct, self.count = 0, 0
+
+    def update(self, out: torch.Tensor, y: torch.Tensor) -> None:
+        predicted = out.argmax(-1)
+        truth = y.reshape(predicted.shape)
+        tagged = truth != IGNORE
+        self.correct += int(((predicted == truth) & tagged).sum())
+        self.count += int(tagged.sum())
+
+    def value(self) -> float:
+        return self.correct / self.count if self.count else float("nan")
+'''
+
+_FORECAST_MSE = '''
+
+class Score:
+    """Mean squared error of every forecast value, as Plexus measures it."""
+
+    name = "mse"
+
+    def __init__(self) -> None:
+        self.sse, self.count = 0.0, 0
+
+    def update(self, out: torch.Tensor, y: torch.Tensor) -> None:
+        pred = out.double().reshape(out.shape[0], -1)
+        self.sse += float(((pred - y.double().reshape(pred.shape)) ** 2).sum())
+        self.count += pred.numel()
+
+    def value(self) -> float:
+        return self.sse / self.count if self.count else float("nan")
+'''
+
+_RECONSTRUCTION_MSE = '''
+
+class Score:
+    """Mean squared error of the reconstruction against the input, per sample and then
+    averaged, as Plexus measures it (SIGMOID)."""
+
+    name = "mse"
+
+    def __init__(self) -> None:
+        self.total, self.count = 0.0, 0
+
+    def update(self, out: torch.Tensor, x: torch.Tensor) -> None:
+        rebuilt = RECONSTRUCTION.double()
+        error = (rebuilt - x.double().reshape(out.shape)) ** 2
+        self.total += float(error.reshape(out.shape[0], -1).mean(1).sum())
+        self.count += out.shape[0]
+
+    def value(self) -> float:
+        return self.total / self.count if self.count else float("nan")
+'''
+
+
+def score_source(task: str, loss: str, width: int) -> str:
+    """The script's ``Score`` class: the metric Plexus reports for the head."""
+    if task == "tagging":
+        return _TAGGED_ACCURACY
+    if task == "forecasting":
+        return _FORECAST_MSE
+    if task == "reconstruction":
+        bce = loss == "bce"
+        return _RECONSTRUCTION_MSE.replace(
+            "RECONSTRUCTION", "torch.sigmoid(out)" if bce else "out").replace(
+            " (SIGMOID)", "; the reconstruction is the sigmoid of the logits" if bce else "")
+    if task != "classification":
+        return _R2
+    if width > 1:
+        predict = _ARGMAX
+    else:
+        predict = _THRESHOLD.replace("{threshold}", "0.0" if loss == "bce" else "0.5")
+    return _ACCURACY.replace("{predict}", predict)
