@@ -1,53 +1,41 @@
-"""Adversarial attacks on trained classifiers: FGSM, PGD, robustness curves, patches.
+"""Adversarial attacks on trained classifiers: FGSM, PGD and robustness curves.
 
-Everything here takes a plain ``torch.nn.Module`` that maps a batch of inputs to logits
-(``(N, classes)``, or ``(N,)`` / ``(N, 1)`` for a binary model with one sigmoid logit), plus
-numpy (or tensor) inputs, and returns numpy arrays, so the GUI, the command line and tests use
-the same code. Epsilons are in the data's own units and every adversarial input is kept
-inside ``value_range``: an attack that leaves the valid input range proves nothing.
-
-Long functions take ``progress(fraction)`` and ``cancel() -> bool`` callbacks so a worker can
-report progress and stop early; cancelling raises :class:`Cancelled`.
+Everything here takes a plain ``torch.nn.Module`` that maps a batch of inputs to logits (read
+through :mod:`runtime.crafting`), plus numpy (or tensor) inputs, and returns numpy arrays, so
+the GUI, the command line and tests use the same code. Epsilons are in the data's own units and
+every adversarial input is kept inside ``value_range``: an attack that leaves the valid input
+range proves nothing. Long functions take ``progress`` / ``cancel`` callbacks
+(:mod:`runtime.progress`). Patches live in :mod:`runtime.patches`, adversarial training's batch
+hook in :mod:`runtime.adversarial_training`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from graph.settings import TRAINING_OPTIONS
-from runtime.evaluation import dataset_tensors, eval_mode, model_device
-
-Progress = Callable[[float], None] | None
-Cancel = Callable[[], bool] | None
-ValueRange = tuple[Any, Any] | None
+from runtime.crafting import (
+    ValueRange,
+    as_tensor,
+    batch_slices,
+    crafting,
+    label_tensor,
+    logits_of,
+    model_dtype,
+    per_sample_loss,
+    predict,
+    range_tensors,
+)
+from runtime.evaluation import dataset_tensors, model_device
+from runtime.progress import Cancel, Progress, check_cancel, report
 
 METHODS = ("fgsm", "pgd")
 DEFAULT_EPS_SHARE = 0.1  # an attack's default size: this share of the data's value range
-
-
-class Cancelled(Exception):
-    """Raised when the caller's ``cancel()`` returned True; the work was abandoned."""
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def check_cancel(cancel: Cancel) -> None:
-    if cancel is not None and cancel():
-        raise Cancelled("cancelled")
-
-
-def report(progress: Progress, fraction: float) -> None:
-    if progress is not None:
-        progress(float(min(1.0, max(0.0, fraction))))
 
 
 def default_eps(value_range: tuple[Any, Any]) -> float:
@@ -57,84 +45,7 @@ def default_eps(value_range: tuple[Any, Any]) -> float:
     return DEFAULT_EPS_SHARE * float(np.max(np.asarray(hi) - np.asarray(lo)))
 
 
-def model_dtype(model: torch.nn.Module) -> torch.dtype:
-    for p in model.parameters():
-        if p.is_floating_point():
-            return p.dtype
-    return torch.float32
-
-
-def as_tensor(x: Any, device: torch.device, dtype: torch.dtype | None = None) -> torch.Tensor:
-    t = x.detach() if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
-    return t.to(device=device, dtype=dtype) if dtype is not None else t.to(device)
-
-
-def logits_of(model: torch.nn.Module, x: torch.Tensor, check: bool = True) -> torch.Tensor:
-    """The classifier's logits; a model with several outputs is read from its first one."""
-    out = model(x)
-    if isinstance(out, (tuple, list)):
-        out = out[0]
-    if check and out.ndim not in (1, 2):
-        raise ValueError(
-            f"the model's output has shape {tuple(out.shape)}; attacks need a classifier "
-            "whose output is (N, classes) or one logit (N, 1)"
-        )
-    return out
-
-
-def is_binary(logits: torch.Tensor) -> bool:
-    return logits.ndim == 1 or logits.shape[1] == 1
-
-
-def predict(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Predicted class and its probability, for softmax and single-logit sigmoid models."""
-    if is_binary(logits):
-        p1 = torch.sigmoid(logits.reshape(-1))
-        pred = (p1 > 0.5).long()
-        return pred, torch.where(pred == 1, p1, 1 - p1)
-    probs = torch.softmax(logits, dim=1)
-    conf, pred = probs.max(dim=1)
-    return pred, conf
-
-
-def per_sample_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    if is_binary(logits):
-        return F.binary_cross_entropy_with_logits(
-            logits.reshape(-1), y.reshape(-1).to(logits.dtype), reduction="none"
-        )
-    return F.cross_entropy(logits, y.reshape(-1).long(), reduction="none")
-
-
-@contextlib.contextmanager
-def crafting(model: torch.nn.Module) -> Iterator[None]:
-    """Eval mode and no parameter gradients while crafting; both restored afterwards.
-
-    Eval mode keeps batch-norm statistics and dropout out of the attack; switching parameter
-    gradients off saves the weight-gradient half of each backward pass.
-    """
-    grads = [p for p in model.parameters() if p.requires_grad]
-    for p in grads:
-        p.requires_grad_(False)
-    try:
-        with eval_mode(model):
-            yield
-    finally:
-        for p in grads:
-            p.requires_grad_(True)
-
-
-def range_tensors(
-    value_range: ValueRange, like: torch.Tensor
-) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    """(low, high) as tensors broadcastable to ``like``; scalars or per-feature arrays."""
-    if value_range is None:
-        return None, None
-    lo, hi = value_range
-    lo_t = None if lo is None else as_tensor(lo, like.device, like.dtype)
-    hi_t = None if hi is None else as_tensor(hi, like.device, like.dtype)
-    if lo_t is not None and hi_t is not None and bool((lo_t > hi_t).any()):
-        raise ValueError(f"value range {value_range}: the low end is above the high end")
-    return lo_t, hi_t
+# --------------------------------------------------------------------------- core attack
 
 
 def project(
@@ -149,24 +60,6 @@ def project(
     if lo is not None or hi is not None:
         x_adv = torch.clamp(x_adv, min=lo, max=hi)
     return torch.max(torch.min(x_adv, x + eps), x - eps)
-
-
-def _labels(y: Any, n: int, device: torch.device, what: str) -> torch.Tensor:
-    if np.ndim(y) == 0 and not isinstance(y, torch.Tensor):
-        return torch.full((n,), int(y), dtype=torch.long, device=device)
-    t = as_tensor(y, device).reshape(-1).long()
-    if t.numel() == 1 and n != 1:
-        t = t.expand(n).clone()
-    if t.numel() != n:
-        raise ValueError(f"{what} has {t.numel()} entries for {n} samples")
-    return t
-
-
-def _batches(n: int, batch_size: int) -> list[slice]:
-    return [slice(i, min(n, i + batch_size)) for i in range(0, n, max(1, batch_size))]
-
-
-# --------------------------------------------------------------------------- core attack
 
 
 def craft(
@@ -290,11 +183,11 @@ def _attack(
     device, dtype = model_device(model), model_dtype(model)
     xt = as_tensor(x, device, dtype)
     n = xt.shape[0]
-    yt = _labels(y, n, device, "labels")
-    tt = _labels(target, n, device, "target") if targeted else None
+    yt = label_tensor(y, n, device, "labels")
+    tt = label_tensor(target, n, device, "target") if targeted else None
     lo, hi = range_tensors(value_range, xt)
     generator = torch.Generator().manual_seed(int(seed))
-    parts = _batches(n, batch_size)
+    parts = batch_slices(n, batch_size)
     total = max(1, len(parts) * max(1, steps))
     done = [0]
 
@@ -399,13 +292,14 @@ def pgd(
 
 def attack(
     model: torch.nn.Module, x: Any, y: Any, method: str, eps: float,
-    value_range: ValueRange = (0.0, 1.0), steps: int = 10, **kwargs: Any,
+    value_range: ValueRange = (0.0, 1.0), steps: int = 10, seed: int = 0, **kwargs: Any,
 ) -> AttackResult:
-    """FGSM or PGD by name (what the panels and the command line pick from)."""
+    """FGSM or PGD by name (what the panels and the command line pick from); ``steps`` and
+    ``seed`` (the random start) are PGD's alone."""
     if method == "fgsm":
         return fgsm(model, x, y, eps, value_range=value_range, **kwargs)
     if method == "pgd":
-        return pgd(model, x, y, eps, steps=steps, value_range=value_range, **kwargs)
+        return pgd(model, x, y, eps, steps=steps, value_range=value_range, seed=seed, **kwargs)
     raise ValueError(f"unknown attack method '{method}'; use one of {', '.join(METHODS)}")
 
 
@@ -441,8 +335,7 @@ def robustness_curve(
 
         res = attack(
             model, x, y, method, eps, value_range=value_range, steps=steps,
-            batch_size=batch_size, progress=sub, cancel=cancel,
-            **({"seed": seed} if method == "pgd" else {}),
+            batch_size=batch_size, progress=sub, cancel=cancel, seed=seed,
         )
         ok = res.adv_pred == res.labels
         robust = ok if robust is None else (robust & ok)
@@ -454,273 +347,6 @@ def robustness_curve(
         "method": method, "eps": eps_list, "accuracy": acc, "raw_accuracy": raw,
         "clean_accuracy": clean, "n": int(robust.size if robust is not None else 0),
     }
-
-
-# --------------------------------------------------------------------------- patches
-
-
-@dataclass
-class PatchResult:
-    """An optimised square patch and how often it turns held-out inputs into the target."""
-
-    patch: np.ndarray  # (C, size, size)
-    target_class: int
-    success_rate: float  # held-out samples (not of the target class) predicted as target
-    clean_target_rate: float  # the same samples predicted as target without the patch
-    examples: np.ndarray  # patched held-out inputs (up to 16)
-    example_predictions: np.ndarray
-    example_positions: np.ndarray  # (k, 2) top-left row, col
-    losses: list[float] = field(default_factory=list)  # per optimisation step
-    n: int = 0
-
-
-def _positions(
-    n: int, shape: Sequence[int], size: int, position: str,
-    location: tuple[int, int] | None, generator: torch.Generator,
-) -> torch.Tensor:
-    h, w = int(shape[-2]), int(shape[-1])
-    if position == "fixed":
-        r, c = location if location is not None else ((h - size) // 2, (w - size) // 2)
-        if not (0 <= r <= h - size and 0 <= c <= w - size):
-            raise ValueError(
-                f"patch location {(r, c)} does not fit a {size}x{size} patch in {h}x{w} images"
-            )
-        return torch.tensor([[r, c]] * n, dtype=torch.long).reshape(n, 2)
-    if position != "random":
-        raise ValueError(f"patch position '{position}' is unknown; use 'random' or 'fixed'")
-    rows = torch.randint(0, h - size + 1, (n,), generator=generator)
-    cols = torch.randint(0, w - size + 1, (n,), generator=generator)
-    return torch.stack([rows, cols], dim=1)
-
-
-def apply_patch(x: torch.Tensor, patch: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-    """Paste ``patch`` (C, s, s) into each image of ``x`` (N, C, H, W) at its (row, col)."""
-    n, s = x.shape[0], patch.shape[-1]
-    pos = positions.to(x.device)
-    ar = torch.arange(s, device=x.device)
-    rows = (pos[:, 0, None] + ar)[:, :, None]  # (N, s, 1)
-    cols = (pos[:, 1, None] + ar)[:, None, :]  # (N, 1, s)
-    idx = torch.arange(n, device=x.device)[:, None, None]
-    out = x.clone()
-    out[idx, :, rows, cols] = patch.permute(1, 2, 0).expand(n, s, s, patch.shape[0])
-    return out
-
-
-def _check_images(x: torch.Tensor, size: int) -> None:
-    if x.ndim != 4:
-        raise ValueError(
-            f"patch attacks need image inputs (N, C, H, W); these inputs are {tuple(x.shape)}"
-        )
-    if not 1 <= size <= min(x.shape[-2:]):
-        raise ValueError(f"patch size {size} does not fit {x.shape[-2]}x{x.shape[-1]} images")
-
-
-def _target_rate(
-    model: torch.nn.Module, x: torch.Tensor, patch: torch.Tensor | None, target: int,
-    size: int, position: str, location: tuple[int, int] | None, seed: int, batch_size: int,
-) -> tuple[float, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Share of ``x`` predicted as ``target`` with ``patch`` pasted (None: unpatched)."""
-    generator = torch.Generator().manual_seed(int(seed) + 1)
-    pos = _positions(x.shape[0], x.shape, size, position, location, generator)
-    preds, xs = [], []
-    with torch.no_grad():
-        for part in _batches(x.shape[0], batch_size):
-            xb = x[part] if patch is None else apply_patch(x[part], patch, pos[part])
-            preds.append(predict(logits_of(model, xb))[0])
-            xs.append(xb)
-    if not preds:
-        return 0.0, torch.zeros(0, dtype=torch.long), x[:0], pos
-    pred = torch.cat(preds)
-    return float((pred == target).float().mean()), pred, torch.cat(xs), pos
-
-
-def _held_out(
-    x_train: torch.Tensor, x_test: Any, y_test: Any, target: int, device: torch.device,
-    dtype: torch.dtype, seed: int,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    if x_test is None:  # hold out the last fifth of a shuffled copy
-        perm = torch.randperm(x_train.shape[0], generator=torch.Generator().manual_seed(seed))
-        k = max(1, x_train.shape[0] // 5)
-        return x_train[perm[k:]], x_train[perm[:k]]
-    xt = as_tensor(x_test, device, dtype)
-    if y_test is not None:
-        keep = _labels(y_test, xt.shape[0], device, "y_test") != target
-        xt = xt[keep]
-    return x_train, xt
-
-
-def adversarial_patch(
-    model: torch.nn.Module,
-    x_train: Any,
-    target_class: int,
-    patch_size: int = 3,
-    steps: int = 200,
-    position: str = "random",
-    lr: float = 0.1,
-    value_range: ValueRange = (0.0, 1.0),
-    seed: int = 0,
-    x_test: Any = None,
-    y_test: Any = None,
-    location: tuple[int, int] | None = None,
-    batch_size: int = 64,
-    progress: Progress = None,
-    cancel: Cancel = None,
-) -> PatchResult:
-    """Optimise one square patch that makes the model predict ``target_class`` anywhere.
-
-    Adam on the patch pixels (kept in ``value_range``), minimising the target's cross entropy
-    on random batches of ``x_train``; with ``position='random'`` the patch moves every step so
-    it must work wherever it lands (``'fixed'``: at ``location``, default centred). Success is
-    measured on ``x_test`` (without samples whose ``y_test`` is already the target); without
-    ``x_test`` a fifth of ``x_train`` is held out.
-    """
-    device, dtype = model_device(model), model_dtype(model)
-    x_all = as_tensor(x_train, device, dtype)
-    _check_images(x_all, patch_size)
-    target = int(target_class)
-    x_fit, x_eval = _held_out(x_all, x_test, y_test, target, device, dtype, seed)
-    lo, hi = range_tensors(value_range, x_all[:1])
-    lo_s = float(lo.min()) if lo is not None else float(x_all.min())
-    hi_s = float(hi.max()) if hi is not None else float(x_all.max())
-    generator = torch.Generator().manual_seed(int(seed))
-    c = x_all.shape[1]
-    init = torch.rand((c, patch_size, patch_size), generator=generator, dtype=dtype)
-    patch = (lo_s + (hi_s - lo_s) * init).to(device).requires_grad_(True)
-    opt = torch.optim.Adam([patch], lr=lr * (hi_s - lo_s))
-    losses: list[float] = []
-    with crafting(model):
-        for step in range(max(0, int(steps))):
-            check_cancel(cancel)
-            report(progress, step / max(1, steps))
-            idx = torch.randint(0, x_fit.shape[0], (min(batch_size, x_fit.shape[0]),),
-                                generator=generator)
-            pos = _positions(len(idx), x_fit.shape, patch_size, position, location, generator)
-            with torch.enable_grad():
-                logits = logits_of(model, apply_patch(x_fit[idx.to(device)], patch, pos))
-                goal = torch.full((len(idx),), target, dtype=torch.long, device=device)
-                loss = per_sample_loss(logits, goal).mean()
-                opt.zero_grad()
-                loss.backward()
-            opt.step()
-            with torch.no_grad():
-                patch.clamp_(lo_s, hi_s)
-            losses.append(float(loss.detach()))
-        final = patch.detach()
-        rate, pred, patched, pos = _target_rate(
-            model, x_eval, final, target, patch_size, position, location, seed, batch_size)
-        clean_rate = _target_rate(
-            model, x_eval, None, target, patch_size, position, location, seed, batch_size)[0]
-    report(progress, 1.0)
-    k = min(16, x_eval.shape[0])
-    return PatchResult(
-        patch=final.cpu().numpy(), target_class=target, success_rate=rate,
-        clean_target_rate=clean_rate, examples=patched[:k].cpu().numpy(),
-        example_predictions=pred[:k].cpu().numpy(), example_positions=pos[:k].numpy(),
-        losses=losses, n=int(x_eval.shape[0]),
-    )
-
-
-def random_patch_success(
-    model: torch.nn.Module,
-    x: Any,
-    target_class: int,
-    patch_size: int = 3,
-    position: str = "random",
-    value_range: ValueRange = (0.0, 1.0),
-    seed: int = 0,
-    y: Any = None,
-    location: tuple[int, int] | None = None,
-    batch_size: int = 256,
-) -> float:
-    """Baseline for :func:`adversarial_patch`: the same-size patch of uniform random values."""
-    device, dtype = model_device(model), model_dtype(model)
-    xt = as_tensor(x, device, dtype)
-    _check_images(xt, patch_size)
-    if y is not None:
-        xt = xt[_labels(y, xt.shape[0], device, "y") != int(target_class)]
-    lo, hi = range_tensors(value_range, xt[:1])
-    lo_s = float(lo.min()) if lo is not None else float(xt.min())
-    hi_s = float(hi.max()) if hi is not None else float(xt.max())
-    generator = torch.Generator().manual_seed(int(seed))
-    init = torch.rand((xt.shape[1], patch_size, patch_size), generator=generator, dtype=dtype)
-    patch = (lo_s + (hi_s - lo_s) * init).to(device)
-    with crafting(model):
-        return _target_rate(
-            model, xt, patch, int(target_class), patch_size, position, location, seed,
-            batch_size)[0]
-
-
-# --------------------------------------------------------------------------- training
-
-
-def adversarial_batch_hook(
-    options: dict[str, Any],
-    value_range: ValueRange = (0.0, 1.0),
-    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-) -> Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
-    """Adversarial training: a function that swaps a share of each batch for attacked inputs.
-
-    Options (training settings' ``options``): ``adversarial`` "fgsm" | "pgd";
-    ``adv_eps`` (data units, default a tenth of the value range); ``adv_share`` (0..1, default
-    0.5); ``adv_steps`` (PGD, default 7); ``adv_step_size`` (PGD, default 2.5 * eps / steps).
-    The trainer calls ``hook(model, x, y)`` before its forward pass and trains on the returned
-    batch; the model's train/eval modes are untouched. ``loss_fn`` (the trainer's loss) is the
-    one attacked; without it cross entropy (or BCE for one logit) is used.
-    """
-    method = str(options.get("adversarial") or "").lower()
-    if method not in METHODS:
-        raise ValueError(
-            f"training option 'adversarial' is '{options.get('adversarial')}'; "
-            f"use one of {', '.join(METHODS)}"
-        )
-    share = float(options.get("adv_share", TRAINING_OPTIONS["adv_share"].param.default))
-    if not 0.0 <= share <= 1.0:
-        raise ValueError(f"training option 'adv_share' is {share}; use a share from 0 to 1")
-    eps_opt = options.get("adv_eps")
-    if eps_opt is None:
-        if value_range is None or value_range[0] is None or value_range[1] is None:
-            raise ValueError("training option 'adv_eps' is needed when the data has no range")
-        eps = default_eps(value_range)
-    else:
-        eps = float(eps_opt)
-    if eps < 0:
-        raise ValueError(f"training option 'adv_eps' is {eps}; use 0 or more")
-    steps = 1 if method == "fgsm" else max(
-        1, int(options.get("adv_steps", TRAINING_OPTIONS["adv_steps"].param.default)))
-    size_opt = options.get("adv_step_size")
-    size = eps if method == "fgsm" else (
-        2.5 * eps / steps if size_opt is None else float(size_opt))
-    generator = torch.Generator().manual_seed(int(options.get("adv_seed", 0)))
-
-    def hook(model: torch.nn.Module, x: Any, y: Any) -> tuple[Any, Any]:
-        if not isinstance(x, torch.Tensor):
-            raise ValueError(
-                "adversarial training needs a network with one Input; remove the training "
-                "option 'adversarial' or merge the inputs"
-            )
-        k = int(round(share * x.shape[0]))
-        if k == 0 or eps == 0:
-            return x, y
-        lo, hi = range_tensors(value_range, x)
-        with crafting(model):
-            x_adv = craft(
-                model, x[:k], _head_rows(y, k), eps, steps, size, method == "pgd", lo, hi,
-                generator=generator, loss_fn=loss_fn, keep_best=False,
-            )
-        return torch.cat([x_adv, x[k:].detach()]), y
-
-    return hook
-
-
-def _head_rows(y: Any, k: int) -> Any:
-    """The first ``k`` rows of targets: a tensor, or a tuple/list/dict of them (several heads)."""
-    if isinstance(y, torch.Tensor):
-        return y[:k]
-    if isinstance(y, dict):
-        return {key: _head_rows(v, k) for key, v in y.items()}
-    if isinstance(y, (tuple, list)):
-        return type(y)(_head_rows(v, k) for v in y)
-    return y
 
 
 # --------------------------------------------------------------------------- projects
@@ -762,8 +388,7 @@ def attack_project(
     value_range = bundle.value_range if value_range is None else value_range
     res = attack(
         compiled.module, x, y, method, float(eps), value_range=value_range,
-        steps=steps, progress=progress, cancel=cancel,
-        **({"seed": seed} if method == "pgd" else {}),
+        steps=steps, progress=progress, cancel=cancel, seed=seed,
     )
     lo, hi = value_range
     return {

@@ -3,7 +3,7 @@
 Saliency (vanilla gradient, SmoothGrad, integrated gradients) attributes one class score to
 the input features; activation maximization synthesises inputs that excite a chosen channel.
 Inputs are numpy or tensors with a batch dimension; results are numpy, ready for a panel.
-Long functions take ``progress`` / ``cancel`` callbacks like :mod:`runtime.attacks`.
+Long functions take ``progress`` / ``cancel`` callbacks (:mod:`runtime.progress`).
 """
 
 from __future__ import annotations
@@ -17,19 +17,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from runtime.attacks import (
-    Cancel,
-    Cancelled,
-    Progress,
-    ValueRange,
-    as_tensor,
-    check_cancel,
-    crafting,
-    logits_of,
-    model_dtype,
-    report,
-)
+from runtime.crafting import ValueRange, as_tensor, crafting, logits_of, model_dtype
 from runtime.evaluation import model_device
+from runtime.progress import Cancel, Cancelled, Progress, check_cancel, report
 
 __all__ = [
     "ActivationMaximization",

@@ -9,7 +9,8 @@ hooks instead of edits to the loop:
   validation; a returned dict becomes a ``{"type": "probe", ...}`` event (a hook may set its own
   ``"type"``). Epoch-end hooks run with the module in eval mode, gradients enabled.
 - ``batch_hooks``: ``(module, x, y) -> (x, y)`` before each forward pass. With
-  ``settings.options["adversarial"]`` set, ``runtime.attacks.adversarial_batch_hook`` is added.
+  ``settings.options["adversarial"]`` set,
+  ``runtime.adversarial_training.adversarial_batch_hook`` is added.
 - Output heads: the loss and metric of each task live in ``runtime.heads`` (``Head``,
   ``LossFunction``, ``Meter``; re-exported here); a new task is a new branch there, not a new
   loop.
@@ -612,7 +613,7 @@ def train(compiled: Any, data: Any, settings: Any, callback: Callback | None = N
 
             load_node_state(compiled, initial_state)
         if adversarial:
-            from runtime.attacks import adversarial_batch_hook  # issue 7
+            from runtime.adversarial_training import adversarial_batch_hook  # issue 7
 
             run.batch_hooks.append(adversarial_batch_hook(  # _Run copied ``hooks``
                 options, getattr(data, "value_range", (0.0, 1.0)),

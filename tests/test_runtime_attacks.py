@@ -11,18 +11,11 @@ from torch import nn
 
 from resources.examples.make import digits_cnn, house_prices_mlp
 from runtime import session
-from runtime.attacks import (
-    Cancelled,
-    adversarial_batch_hook,
-    adversarial_patch,
-    apply_patch,
-    attack_project,
-    fgsm,
-    pgd,
-    random_patch_success,
-    robustness_curve,
-)
+from runtime.adversarial_training import adversarial_batch_hook
+from runtime.attacks import attack_project, fgsm, pgd, robustness_curve
 from runtime.evaluation import dataset_tensors
+from runtime.patches import adversarial_patch, apply_patch, random_patch_success
+from runtime.progress import Cancelled
 
 torch.set_num_threads(1)
 TOL = 1e-6  # float32 rounding of (x + eps) - x

@@ -978,7 +978,7 @@ class AdversarialPanel(QWidget):
         return self._when_prepared(self._start_patch, PATCH)
 
     def _start_patch(self) -> Any:
-        from runtime import attacks
+        from runtime import patches
 
         snap = lab.snapshot(self.project)
         size, steps = int(self.patch_size.value()), int(self.patch_steps.value())
@@ -991,11 +991,11 @@ class AdversarialPanel(QWidget):
             prep = model.get(snap)
             if not prep.is_image:
                 raise ValueError("patch attacks need image inputs; this data set has vectors")
-            result = attacks.adversarial_patch(
+            result = patches.adversarial_patch(
                 prep.module, prep.x_train, target, patch_size=size, steps=steps,
                 position=position, value_range=chosen or prep.value_range, x_test=prep.x_val,
                 y_test=prep.y_val, progress=progress, cancel=cancel)
-            rate = attacks.random_patch_success(
+            rate = patches.random_patch_success(
                 prep.module, prep.x_val, target, patch_size=size, position=position,
                 value_range=chosen or prep.value_range, y=prep.y_val)
             return prep, result, rate

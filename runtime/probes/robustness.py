@@ -58,7 +58,7 @@ def robustness(compiled: Compiled, data: Any, method: str = "fgsm", eps: float |
     the first ``examples`` samples with their perturbation and adversarial prediction.
 
     Runs in eval mode; parameter gradients and every training flag are put back
-    (``runtime.attacks.crafting``); PGD's random start has its own seeded generator, so the
+    (``runtime.crafting.crafting``); PGD's random start has its own seeded generator, so the
     probe does not change how a seeded run trains. ``subset`` is ``robustness_subset``'s dict
     when the caller keeps it between epochs. Adversarial inputs stay in ``value_range``
     (default: the data's).
