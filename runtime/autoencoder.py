@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from runtime.batches import tensor_pair
 from runtime.heads import Head, make_heads, roc_auc
 from runtime.probes import evaluating, node_outputs
-from runtime.train import tensor_pair
 
 BATCH = 512  # samples per forward pass
 BOTTLENECK_NAMES = ("bottleneck", "latent", "code", "encoding")

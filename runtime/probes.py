@@ -28,7 +28,8 @@ import torch.nn.functional as F
 from torch import Tensor, fx, nn
 
 from runtime import ops
-from runtime.train import Head, make_heads, tensor_pair
+from runtime.batches import tensor_pair
+from runtime.heads import Head, make_heads
 
 __all__ = [
     "MAX_CHANNELS",

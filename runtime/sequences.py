@@ -26,9 +26,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from runtime.batches import tensor_pair
 from runtime.heads import make_heads
 from runtime.probes import evaluating, node_outputs
-from runtime.train import tensor_pair
 
 BATCH = 512
 MAX_SAMPLES = 64  # texts per token_activations / token_attention call

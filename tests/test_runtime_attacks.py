@@ -23,6 +23,7 @@ from runtime.attacks import (
     random_patch_success,
     robustness_curve,
 )
+from runtime.prepare import prepare
 
 torch.set_num_threads(1)
 TOL = 1e-6  # float32 rounding of (x + eps) - x
@@ -45,7 +46,7 @@ def project():
 
 @pytest.fixture(scope="module")
 def prepared(project):
-    compiled, bundle = session.prepare(project)
+    compiled, bundle = prepare(project)
     assert bundle.value_range == (0.0, 1.0) and bundle.input_shape == (1, 8, 8)
     return compiled, bundle
 

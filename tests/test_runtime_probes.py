@@ -15,6 +15,7 @@ from graph.model import Edge, Graph
 from graph.settings import DatasetSettings, TrainingSettings
 from runtime.compile import compile_graph
 from runtime.data import load_dataset
+from runtime.heads import make_loss
 from runtime.probes import (
     ProbeSchedule,
     activations,
@@ -30,7 +31,7 @@ from runtime.probes import (
     value_nodes,
 )
 from runtime.shapes import infer_shapes
-from runtime.train import make_loss, train
+from runtime.train import train
 
 torch.set_num_threads(1)
 
@@ -345,7 +346,8 @@ def test_epoch_probes_ride_along_with_training_without_changing_it(digits):
         compiled, ids, _ = digits_cnn()
         hooks = make_epoch_probes(compiled, subset, config_for(ids)) if with_probes else []
         events: list[dict] = []
-        result = train(compiled, subset, settings, callback=events.append,
+        result = train(compiled, subset, settings,
+                       callback=lambda e, out=events: out.append(e.record()),
                        epoch_end_hooks=hooks)
         assert result.status == "completed", result.message
         runs.append((result, events))
@@ -411,7 +413,7 @@ def test_step_probes_are_throttled(xor):
                                              "hidden": ids["fc1"]},
                              every=3, min_interval=0.0, budget=1e9)
     events: list[dict] = []
-    train(compiled, xor, settings, callback=events.append, step_hooks=hooks)
+    train(compiled, xor, settings, callback=lambda e: events.append(e.record()), step_hooks=hooks)
     probes = [e for e in events if e["type"] == "probe"]
     steps = next(e for e in events if e["type"] == "started")["steps_per_epoch"]
     assert [e["step"] for e in probes] == list(range(3, steps + 1, 3))

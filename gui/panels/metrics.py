@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from gui import style, theme
 from gui.panels.plotting import no_si_prefix
+from runtime.events import Batch, Epoch, Finished, Started
 
 REDRAW_HZ = 30  # at most; what the user does (hover, options, a new epoch) shows this fast
 STREAM_HZ = 10  # while only new batch losses arrive: a growing curve needs no more
@@ -350,42 +351,43 @@ class MetricsPanel(QWidget):
         self.banner.hide()
         self._mark_dirty()
 
-    def on_started(self, event: dict[str, Any]) -> None:
+    def on_started(self, event: Started) -> None:
         if not self._ours():
             return
         history = [r for r in (getattr(self.project, "history", None) or [])
                    if isinstance(r, dict)]
         self.earlier = [_Run.from_history(r) for r in history[-MAX_EARLIER:]]
         self.current = _Run()
-        self.current.spe = float(event.get("steps_per_epoch") or 1)
-        self.current.total_epochs = int(event.get("epochs") or 0)
+        self.current.spe = float(event.steps_per_epoch or 1)
+        self.current.total_epochs = event.epochs
         self.live = True
         self.banner.hide()
         self._mark_dirty()
 
-    def on_batch(self, event: dict[str, Any]) -> None:
+    def on_batch(self, event: Batch, points: list[list[float]]) -> None:
         if not self._ours() or not self.live:
             return
-        points = event.get("points") or [[event["global_step"], event["loss"]]]
+        points = points or [[event.global_step, event.loss]]
         arr = np.asarray(points, dtype=float).reshape(-1, 2)
         self.current.steps.extend(arr[:, 0] / self.current.spe, arr[:, 1])
         self._mark_dirty(stream=True)
 
-    def on_epoch(self, event: dict[str, Any]) -> None:
+    def on_epoch(self, event: Epoch) -> None:
         if not self._ours() or not self.live:
             return
-        self.current.epochs.append(dict(event))
-        self.current.best_epoch = int(event.get("best_epoch") or 0)
-        if self.kind is None or metric_kind([event]) is not None:
-            self.kind = metric_kind([event]) or self.kind
+        record = event.record()  # as the project's history keeps it
+        self.current.epochs.append(record)
+        self.current.best_epoch = event.best_epoch
+        if self.kind is None or metric_kind([record]) is not None:
+            self.kind = metric_kind([record]) or self.kind
         self._mark_dirty()
 
-    def on_finished(self, event: dict[str, Any]) -> None:
+    def on_finished(self, event: Finished) -> None:
         if not self._ours():
             return
         self.live = False
-        if event.get("best_epoch"):
-            self.current.best_epoch = int(event["best_epoch"])
+        if event.best_epoch:
+            self.current.best_epoch = event.best_epoch
         self._mark_dirty()
 
     def show_error(self, message: str) -> None:
@@ -662,11 +664,11 @@ class MetricsPanel(QWidget):
                     f"<span style='color:{VAL_COLOR}'>val {val}</span>")
 
         parts: list[str] = []
-        event: dict[str, Any] | None = None
+        record: dict[str, Any] | None = None  # an epoch as the history keeps it
         if self._hover_x is not None and epochs:
-            event = min(epochs, key=lambda e: abs(e["epoch"] - self._hover_x))
+            record = min(epochs, key=lambda e: abs(e["epoch"] - self._hover_x))
         elif epochs:
-            event = epochs[-1]
+            record = epochs[-1]
         if self._hover_x is not None and run.steps.size:
             xs, ys = run.steps.view()
             index = int(np.clip(np.searchsorted(xs, self._hover_x), 0, len(xs) - 1))
@@ -675,19 +677,19 @@ class MetricsPanel(QWidget):
             parts.append(f"<span style='color:{dim}'>step</span> "
                          f"{round(xs[index] * run.spe)} <span style='color:{t.accent}'>"
                          f"train loss {_fmt(float(ys[index]))}</span>")
-        if event is not None:
+        if record is not None:
             accuracy = self.kind != "r2"
             key = "accuracy" if accuracy else "r2"
             total = f"/{run.total_epochs}" if run.total_epochs and self.live else ""
-            parts.append(f"<span style='color:{dim}'>epoch</span> <b>{event['epoch']}{total}"
+            parts.append(f"<span style='color:{dim}'>epoch</span> <b>{record['epoch']}{total}"
                          "</b>")
-            parts.append(pair("loss", _fmt(event.get("train_loss")),
-                              _fmt(event.get("val_loss"))))
+            parts.append(pair("loss", _fmt(record.get("train_loss")),
+                              _fmt(record.get("val_loss"))))
             if self.kind is not None:
                 parts.append(pair("accuracy" if accuracy else "R\u00b2",
-                                  _fmt(event.get(f"train_{key}"), accuracy),
-                                  _fmt(event.get(f"val_{key}"), accuracy)))
-            parts.append(f"<span style='color:{dim}'>lr</span> {_fmt(event.get('lr'))}")
+                                  _fmt(record.get(f"train_{key}"), accuracy),
+                                  _fmt(record.get(f"val_{key}"), accuracy)))
+            parts.append(f"<span style='color:{dim}'>lr</span> {_fmt(record.get('lr'))}")
             if run.best_epoch and self._hover_x is None:
                 parts.append(f"<span style='color:{dim}'>best epoch {run.best_epoch}</span>")
         self.readout.setText(f"<span style='color:{t.text}'>{sep.join(parts)}</span>")
