@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 
 from graph.layout import CORNER_RADIUS, HEADER_HEIGHT, NODE_WIDTH, PORT_RADIUS, node_size
 from graph.model import Edge, Graph, GraphEvent
+from graph.roles import GROUP_ROLES
 from gui.canvas import style
 from gui.commands import MoveNodesCommand, new_drag_id
 
@@ -56,7 +57,6 @@ PORT_ROW = 20.0  # the block's port rows
 FRAME_Z, BLOCK_Z = -2.0, 0.5  # frames under wires (-1) and layers (0); blocks among layers
 
 ROLE_COLORS = {"": "#7c8aa5", "generator": "#3fa796", "discriminator": "#d4803f"}
-ROLE_TITLES = {"": "None", "generator": "Generator", "discriminator": "Discriminator"}
 _LEFT = Qt.MouseButton.LeftButton
 
 
@@ -838,8 +838,8 @@ class GroupLayer:
             _action(menu, "Collapse group", lambda: self.set_collapsed(group_id, True))
         _action(menu, "Rename group\u2026", lambda: self.ask_rename(group_id))
         roles = menu.addMenu("GAN role")
-        for role, title in ROLE_TITLES.items():
-            act = roles.addAction(title)
+        for role, spec in GROUP_ROLES.items():
+            act = roles.addAction(spec.title)
             act.setCheckable(True)
             act.setChecked(group.role == role)
             act.triggered.connect(lambda _=False, r=role: self.set_role(group_id, r))
