@@ -30,7 +30,9 @@ from PySide6.QtWidgets import (
 )
 
 from gui import style, theme
+from gui.panels.metrics_items import LegendLabel, ValueAxis
 from gui.panels.plotting import no_si_prefix
+from gui.panels.run_curves import RunCurves, metric_kind
 from runtime.events import Batch, Epoch, Finished, Started
 
 REDRAW_HZ = 30  # at most; what the user does (hover, options, a new epoch) shows this fast
@@ -39,141 +41,12 @@ MAX_EARLIER = 5  # earlier runs drawn faintly
 VAL_COLOR = "#e08a3c"  # validation curves; training uses the theme's accent
 
 
-class Buffer:
-    """A growing (x, y) float64 buffer; ``view()`` gives the filled part without copying."""
-
-    def __init__(self, capacity: int = 1024) -> None:
-        self.data = np.empty((2, capacity))
-        self.size = 0
-        self.low = self.high = self.low_positive = math.nan  # of the finite y values
-
-    def clear(self) -> None:
-        self.size = 0
-        self.low = self.high = self.low_positive = math.nan
-
-    def extend(self, xs: Any, ys: Any) -> None:
-        xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
-        n = len(xs)
-        if self.size + n > self.data.shape[1]:
-            grown = np.empty((2, max(2 * self.data.shape[1], self.size + n)))
-            grown[:, :self.size] = self.data[:, :self.size]
-            self.data = grown
-        self.data[0, self.size:self.size + n] = xs
-        self.data[1, self.size:self.size + n] = ys
-        self.size += n
-        finite = ys[np.isfinite(ys)]
-        if len(finite):
-            self.low = float(np.fmin(self.low, finite.min()))
-            self.high = float(np.fmax(self.high, finite.max()))
-            positive = finite[finite > 0]
-            if len(positive):
-                self.low_positive = float(np.fmin(self.low_positive, positive.min()))
-
-    def view(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.data[0, :self.size], self.data[1, :self.size]
-
-
-def metric_kind(epochs: list[dict[str, Any]]) -> str | None:
-    """"accuracy" (classification), "r2" (regression) or None, from a run's epoch events."""
-    for event in epochs:
-        if "val_accuracy" in event or "train_accuracy" in event:
-            return "accuracy"
-        if "val_r2" in event or "train_r2" in event:
-            return "r2"
-    return None
-
-
-def steps_per_epoch(run: dict[str, Any]) -> float:
-    """A history run's steps per epoch: stored by the GUI, estimated for command-line runs."""
-    if run.get("steps_per_epoch"):
-        return float(run["steps_per_epoch"])
-    steps, epochs = run.get("steps") or [], run.get("epochs") or []
-    if steps and epochs:
-        return max(1.0, float(steps[-1][0]) / len(epochs))
-    return 1.0
-
-
 def _fmt(value: float | None, percent: bool = False) -> str:
     if value is None or not math.isfinite(value):
         return "-"
     if percent:
         return f"{100 * value:.1f}%"
     return f"{value:.4g}"
-
-
-def _short(value: float) -> str:
-    """0.0015 -> 1.5e-3, 0.002 -> 2e-3, 0 -> 0."""
-    if not value:
-        return "0"
-    mantissa, exponent = f"{value:.1e}".split("e")
-    return f"{mantissa.removesuffix('.0')}e{int(exponent)}"
-
-
-class ValueAxis(pg.AxisItem):
-    """A value axis whose log scale labels only 1, 2 and 5 times a power of ten (pyqtgraph
-    labels every minor tick, and near each power of ten they overlap), and whose linear
-    labels drop the needless zeros of small numbers (1e-3, not 0.001)."""
-
-    def logTickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
-        out = []
-        for value in values:
-            number = 10.0 ** (value * scale)
-            mantissa = number / 10.0 ** math.floor(math.log10(number)) if number > 0 else 0
-            out.append(f"{number:g}" if round(mantissa, 6) in (1.0, 2.0, 5.0) else "")
-        return out
-
-    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
-        if self.logMode or not values or max(abs(v) for v in values) >= 0.01 \
-                or spacing * scale >= 0.01:
-            return super().tickStrings(values, scale, spacing)
-        return [_short(v * scale) for v in values]
-
-
-class LegendLabel(pg.LabelItem):
-    """A plot's title row used as its legend: it may be narrower than its text (which is then
-    clipped) instead of forcing the plot, and the whole panel, wider than the dock."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.setFlag(self.GraphicsItemFlag.ItemClipsChildrenToShape)
-
-    def updateMin(self) -> None:  # noqa: N802 (pyqtgraph override)
-        super().updateMin()
-        height = self._sizeHint[Qt.SizeHint.MinimumSize][1]
-        self._sizeHint[Qt.SizeHint.MinimumSize] = (0, height)
-        self.setMinimumWidth(0)
-
-
-class _Run:
-    """The plotted buffers of one run."""
-
-    def __init__(self) -> None:
-        self.steps = Buffer(4096)
-        self.epochs: list[dict[str, Any]] = []
-        self.spe = 1.0
-        self.best_epoch = 0
-        self.total_epochs = 0
-
-    @classmethod
-    def from_history(cls, run: dict[str, Any]) -> _Run:
-        out = cls()
-        out.spe = steps_per_epoch(run)
-        steps = run.get("steps") or []
-        if steps:
-            arr = np.asarray(steps, dtype=float).reshape(-1, 2)
-            out.steps.extend(arr[:, 0] / out.spe, arr[:, 1])
-        out.epochs = [e for e in run.get("epochs") or [] if isinstance(e, dict)]
-        out.best_epoch = int(run.get("best_epoch") or 0)
-        out.total_epochs = len(out.epochs)
-        return out
-
-    def column(self, key: str, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-        rows = [(e["epoch"], e[key]) for e in self.epochs
-                if isinstance(e.get(key), (int, float)) and "epoch" in e]
-        if not rows:
-            return np.zeros(0), np.zeros(0)
-        arr = np.asarray(rows, dtype=float)
-        return arr[:, 0], arr[:, 1] * scale
 
 
 class MetricsPanel(QWidget):
@@ -185,8 +58,8 @@ class MetricsPanel(QWidget):
         self.setObjectName("metrics_panel")
         self.project: Any = None
         self.controller: Any = None
-        self.current = _Run()
-        self.earlier: list[_Run] = []
+        self.current = RunCurves()
+        self.earlier: list[RunCurves] = []
         self.kind: str | None = None
         self.live = False  # a run of this project is in progress
         self.redraws = 0
@@ -344,8 +217,8 @@ class MetricsPanel(QWidget):
         self.project = project
         history = [r for r in (getattr(project, "history", None) or []) if isinstance(r, dict)]
         self.live = False
-        self.current = _Run.from_history(history[-1]) if history else _Run()
-        self.earlier = [_Run.from_history(r) for r in history[-1 - MAX_EARLIER:-1]]
+        self.current = RunCurves.from_history(history[-1]) if history else RunCurves()
+        self.earlier = [RunCurves.from_history(r) for r in history[-1 - MAX_EARLIER:-1]]
         self.kind = metric_kind(self.current.epochs) or next(
             (k for k in (metric_kind(r.epochs) for r in reversed(self.earlier)) if k), None)
         self.banner.hide()
@@ -356,8 +229,8 @@ class MetricsPanel(QWidget):
             return
         history = [r for r in (getattr(self.project, "history", None) or [])
                    if isinstance(r, dict)]
-        self.earlier = [_Run.from_history(r) for r in history[-MAX_EARLIER:]]
-        self.current = _Run()
+        self.earlier = [RunCurves.from_history(r) for r in history[-MAX_EARLIER:]]
+        self.current = RunCurves()
         self.current.spe = float(event.steps_per_epoch or 1)
         self.current.total_epochs = event.epochs
         self.live = True
