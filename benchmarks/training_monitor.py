@@ -74,10 +74,10 @@ from graph.project import load_project
 from runtime.session import run_training
 seconds, cpu = [], {}
 def callback(event):
-    if event["type"] in ("started", "finished"):
-        cpu[event["type"]] = time.process_time()
-    if event["type"] == "epoch":
-        seconds.append(event["seconds"])
+    if event.kind in ("started", "finished"):
+        cpu[event.kind] = time.process_time()
+    if event.kind == "epoch":
+        seconds.append(event.seconds)
 run_training(load_project(sys.argv[2]), callback=callback, epochs=int(sys.argv[3]))
 print(json.dumps({"seconds": seconds, "cpu": cpu["finished"] - cpu["started"]}))
 """

@@ -20,6 +20,7 @@ from typing import Any
 import networkx as nx
 
 from graph import catalog
+from graph.roles import GROUP_ROLES
 
 
 class GraphError(ValueError):
@@ -72,10 +73,6 @@ class Edge:
                 "dst": self.dst, "dst_port": self.dst_port}
 
 
-# What a group is for: "" (a plain block), or the part of a GAN it compiles to (runtime.gan).
-GROUP_ROLES = ("", "generator", "discriminator")
-
-
 @dataclass
 class Group:
     """A named set of nodes, drawn as one frame or, collapsed, as one block."""
@@ -84,7 +81,7 @@ class Group:
     name: str
     node_ids: list[int] = field(default_factory=list)  # may hold deleted ids (see module doc)
     collapsed: bool = False
-    role: str = ""  # one of GROUP_ROLES
+    role: str = ""  # a key of graph.roles.GROUP_ROLES
 
     def to_dict(self, alive: Iterable[int] | None = None) -> dict[str, Any]:
         """The file form; ``alive`` (node ids) drops members that no longer exist."""

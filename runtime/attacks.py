@@ -365,14 +365,14 @@ def attack_project(
 ) -> dict[str, Any]:
     """Attack a project's validation set with its trained weights (the ``attack`` command);
     adversarial inputs stay in ``value_range`` (default: the data's range)."""
-    from runtime import session  # late: the session pulls in the whole engine
+    from runtime.prepare import prepare
 
     if method not in METHODS:
         raise ValueError(f"unknown attack method '{method}'; use one of {', '.join(METHODS)}")
     name = getattr(project, "name", "the project")
     if not getattr(project, "weights", None):
         raise ValueError(f"project '{name}' has no trained weights; train it before attacking it")
-    compiled, bundle = session.prepare(project)
+    compiled, bundle = prepare(project)
     if bundle.task != "classification":
         raise ValueError(
             f"dataset '{bundle.name}' is a {bundle.task} task; attacks need a classification "

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from graph.project import Project, ProjectError, load_project, save_project
 from graph.validate import Diagnostic
+from runtime.events import Batch, Epoch, Event, Started
 
 EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, 2
 
@@ -123,45 +124,46 @@ class ProgressPrinter:
         self.tty = stream.isatty()
         self.epochs = 0
 
-    def __call__(self, event: dict[str, Any]) -> None:
-        kind = event.get("type")
-        if kind == "started":
-            self.epochs = event["epochs"]
-            print(f"training on {event['device']}: {event['epochs']} epochs, "
-                  f"{event['steps_per_epoch']} steps each, {event['params']:,} parameters",
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Started):
+            self.epochs = event.epochs
+            print(f"training on {event.device}: {event.epochs} epochs, "
+                  f"{event.steps_per_epoch} steps each, {event.params:,} parameters",
                   file=self.stream)
-        elif kind == "batch" and self.tty:
-            done = event["step"] / max(1, event["steps_per_epoch"])
+        elif isinstance(event, Batch) and self.tty:
+            done = event.step / max(1, event.steps_per_epoch)
             bar = "=" * int(done * 24)
-            self.stream.write(f"\repoch {event['epoch']}/{self.epochs} [{bar:<24}] "
-                              f"loss {event['loss']:.4f}  {event['samples_per_s']:,.0f} "
+            self.stream.write(f"\repoch {event.epoch}/{self.epochs} [{bar:<24}] "
+                              f"loss {event.loss:.4f}  {event.samples_per_s:,.0f} "
                               "samples/s")
             self.stream.flush()
-        elif kind == "epoch":
+        elif isinstance(event, Epoch):
             if self.tty:
                 self.stream.write("\r" + " " * 78 + "\r")
-            print(epoch_line(event, self.epochs), file=self.stream)
+            record = event.record()
+            print(epoch_line(record, self.epochs), file=self.stream)
             if self.metrics_file:
-                self.metrics_file.write(json.dumps(metrics_record(event)) + "\n")
+                self.metrics_file.write(json.dumps(metrics_record(record)) + "\n")
                 self.metrics_file.flush()
 
 
-def metrics_record(event: dict[str, Any]) -> dict[str, Any]:
+def metrics_record(record: dict[str, Any]) -> dict[str, Any]:
     """The JSONL object for one epoch: the documented keys plus any feature metrics."""
-    return {k: v for k, v in event.items() if k != "type"}
+    return {k: v for k, v in record.items() if k != "type"}
 
 
-def epoch_line(event: dict[str, Any], epochs: int) -> str:
-    if "d_loss" in event:  # a GAN epoch (runtime.gan): two losses, no validation
-        from runtime.gan import epoch_summary
+def epoch_line(record: dict[str, Any], epochs: int) -> str:
+    """One line about an epoch (its record, as the history keeps it)."""
+    if "d_loss" in record:  # a GAN epoch (runtime.gan): two losses, no validation
+        from runtime.gan_samples import epoch_summary
 
-        return f"epoch {event['epoch']}/{epochs}  {epoch_summary(event)}"
-    parts = [f"epoch {event['epoch']}/{epochs}", f"train loss {event['train_loss']:.4f}",
-             f"val loss {event['val_loss']:.4f}"]
+        return f"epoch {record['epoch']}/{epochs}  {epoch_summary(record)}"
+    parts = [f"epoch {record['epoch']}/{epochs}", f"train loss {record['train_loss']:.4f}",
+             f"val loss {record['val_loss']:.4f}"]
     for key in ("val_accuracy", "val_r2"):
-        if key in event:
-            parts.append(f"{key.replace('_', ' ')} {event[key]:.4f}")
-    parts.append(f"{event['seconds']:.1f} s")
+        if key in record:
+            parts.append(f"{key.replace('_', ' ')} {record[key]:.4f}")
+    parts.append(f"{record['seconds']:.1f} s")
     return "  ".join(parts)
 
 

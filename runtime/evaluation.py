@@ -16,8 +16,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import default_collate
 
+from runtime.batches import tensor_pair
 from runtime.heads import Head
-from runtime.train import tensor_pair
 
 __all__ = [
     "class_probabilities",

@@ -13,19 +13,16 @@ Commands (dicts on ``commands``):
     {"type": "probe_now", "project": ..., "weights": bytes, "config": {...} | None}
     {"type": "quit"}
 
-Events (dicts sent on ``events``, the write end of a one-way ``multiprocessing.Pipe``; the
-parent closes its copy, so when this process dies the parent reads EOF, never half a message
-it would wait on forever): {"type": "devices", "devices": [...], "cuda_note": str}, then
-{"type": "ready", ...} once torch is imported and warm; during a run every trainer event
-(started, batch, epoch, probe: live probes come as {"type": "probe", "probe": "batch",
-"results": [{"probe": name, ...}, ...]} bundles, within a time budget, see ``ProbeBudget``)
-plus {"type": "weights", "epoch", "weights": bytes} just
-*before* each epoch event (so the GUI holds the last completed epoch's weights if this process
-dies), and finally {"type": "finished", "status", "message", "best_epoch", "weights": best
-bytes or None, "history_run": {...}, "device"}, just after one last round of probes on
-the final (best) weights: {"type": "probe", "probe": name, "final": True, ...}.
-``probe_now`` answers with probe events ({"live": False}) and {"type": "probes_done"}.
-Problems that are not a run's failure arrive as {"type": "notice", "message"}.
+Events (``runtime.events`` dataclasses sent on ``events``, the write end of a one-way
+``multiprocessing.Pipe``; the parent closes its copy, so when this process dies the parent reads
+EOF, never half a message it would wait on forever): Devices, then Ready once torch is imported
+and warm; during a run every trainer event (Started, Batch, Epoch, Probe: live probes come as
+``Probe(probe="batch", values={"results": [{"probe": name, ...}, ...]})`` bundles, within a
+time budget, see ``ProbeBudget``) plus Weights just *before* each Epoch (so the GUI holds the
+last completed epoch's weights if this process dies), and finally Finished with the kept
+weights (or None), the project's new history run and the device, just after one last round of
+probes on the final (best) weights (``final=True``). ``probe_now`` answers with Probe events
+(``live=False``) and ProbesDone. Problems that are not a run's failure arrive as Notice.
 
 A reader thread takes commands off the queue all the time, so pause/stop/configure reach a run
 in progress at once (they only set flags; probe configs are applied by the training thread
@@ -36,7 +33,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import datetime
 import json
 import multiprocessing
 import os
@@ -45,9 +41,25 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-Event = dict[str, Any]
+from runtime.events import (
+    Devices,
+    Epoch,
+    Event,
+    Finished,
+    Notice,
+    Probe,
+    ProbesDone,
+    Ready,
+    Started,
+    Weights,
+)
+
+if TYPE_CHECKING:
+    from runtime.trainer import Hooks, TrainResult
+
+Command = dict[str, Any]  # editor -> training process: {"type": "start", ...}
 
 READ_TIMEOUT = 0.5  # seconds between checks that the parent process is still alive
 
@@ -81,7 +93,7 @@ class Worker:
     def __init__(self, commands: Any, send: Callable[[Event], None]) -> None:
         self.commands = commands
         self.send = send
-        self.inbox: collections.deque[Event] = collections.deque()
+        self.inbox: collections.deque[Command] = collections.deque()
         self.wake = threading.Condition()
         self.control: Any = None  # the TrainControl of the run queued or in progress
         self.probe_config: dict[str, Any] = {}
@@ -113,7 +125,7 @@ class Worker:
                     self.pending_config = self.probe_config
             else:
                 if kind == "start":
-                    from runtime.train import TrainControl
+                    from runtime.trainer import TrainControl
 
                     # made here, so a stop sent right after start reaches this run
                     message["control"] = self.control = TrainControl()
@@ -123,7 +135,7 @@ class Worker:
                 if kind == "quit":
                     return
 
-    def next_message(self) -> Event:
+    def next_message(self) -> Command:
         """The next command for the main loop; of several queued probe_now only the last."""
         with self.wake:
             while not self.inbox:
@@ -138,19 +150,18 @@ class Worker:
     def run(self) -> None:
         import torch
 
-        from runtime.train import default_threads, warm_up
+        from runtime.trainer import default_threads, warm_up
 
         torch.set_num_threads(default_threads())
         devices, note = list_devices()
-        self.send({"type": "devices", "devices": devices, "cuda_note": note,
-                   "torch": torch.__version__})
+        self.send(Devices(devices=devices, cuda_note=note, torch=torch.__version__))
         warm_up()
         import runtime.compile  # noqa: F401  (imported now, not when Train is pressed)
         import runtime.data  # noqa: F401
         import runtime.probes.schedule  # noqa: F401
         import runtime.session  # noqa: F401
 
-        self.send({"type": "ready", "pid": os.getpid(), "qt_loaded": _qt_loaded()})
+        self.send(Ready(pid=os.getpid(), qt_loaded=_qt_loaded()))
         while True:
             message = self.next_message()
             kind = message.get("type")
@@ -162,21 +173,20 @@ class Worker:
                 elif kind == "probe_now":
                     self.probe_now(message)
                 else:
-                    self.send({"type": "notice", "message": f"the training process got an "
-                               f"unknown command {kind!r}; ignored"})
+                    self.send(Notice(message=f"the training process got an unknown command "
+                                      f"{kind!r}; ignored"))
             except Exception as exc:  # noqa: BLE001 - report a bug, keep the process alive
                 text = f"{type(exc).__name__}: {exc}".splitlines()[0]
-                self.send({"type": "notice", "message": f"training process error: {text}",
-                           "traceback": traceback.format_exc()})
+                self.send(Notice(message=f"training process error: {text}",
+                                 traceback=traceback.format_exc()))
                 if kind == "start":
-                    self.send({"type": "finished", "status": "failed",
-                               "message": f"training failed: {text}", "best_epoch": 0,
-                               "weights": None, "history_run": None})
+                    self.send(Finished(status="failed", message=f"training failed: {text}",
+                                       best_epoch=0))
             finally:
                 if kind == "start" and self.control is message.get("control"):
                     self.control = None
 
-    def _project(self, message: Event) -> Any:
+    def _project(self, message: Command) -> Any:
         from graph.project import project_from_json
 
         project = project_from_json(message["project"], "the editor's project")
@@ -190,49 +200,82 @@ class Worker:
             try:
                 schedule.configure(config)
             except ValueError as exc:
-                self.send({"type": "notice", "message": f"probes: {exc}"})
+                self.send(Notice(message=f"probes: {exc}"))
 
-    def train(self, message: Event) -> None:
-        """One run: prepare, train with the probe schedule, send the results."""
-        from runtime.compile import node_state, weights_to_bytes
-        from runtime.probes.schedule import ProbeSchedule
-        from runtime.session import prepare, store_result
-        from runtime.train import train
+    def train(self, message: Command) -> TrainResult | None:
+        """One run: prepare, train (with the probe schedule when the trainer takes hooks),
+        send the results; the result, or None when the project could not be prepared."""
+        from runtime.compile import weights_to_bytes
+        from runtime.session import open_session
 
         control = message["control"]
-        started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
         if "probes" in message and message["probes"] is not None:
             with self.lock:
                 self.probe_config = dict(message["probes"])
         try:
-            project = self._project(message)
-            if (project.training.options or {}).get("mode") == "gan":  # issue 8: runtime.gan
-                from runtime.gan import train_for_worker
-
-                train_for_worker(project, self.send, control, message.get("epochs"),
-                                 message.get("device"))
-                return
-            compiled, data = prepare(project)
+            session = open_session(self._project(message), message.get("epochs"),
+                                   message.get("device"))
         except Exception as exc:  # noqa: BLE001 - ValueError/ProjectError: a message to show
             text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            self.send({"type": "finished", "status": "failed", "message": text,
-                       "best_epoch": 0, "weights": None, "history_run": None})
-            return
-        settings = project.training
-        overrides: dict[str, Any] = {}
-        if message.get("epochs") is not None:
-            overrides["epochs"] = int(message["epochs"])
-        if message.get("device"):
-            overrides["device"] = str(message["device"])
-        if overrides:
-            settings = dataclasses.replace(settings, **overrides)
+            self.send(Finished(status="failed", message=text, best_epoch=0))
+            return None
+        prepared = session.prepared
+        steps_per_epoch = 0
+        final: list[Finished] = []
+
+        def callback(event: Event) -> None:
+            nonlocal steps_per_epoch
+            if isinstance(event, Started):
+                steps_per_epoch = event.steps_per_epoch
+            elif isinstance(event, Epoch):
+                self.send(Weights(epoch=event.epoch, weights=weights_to_bytes(prepared.state())))
+            elif isinstance(event, Finished):
+                final.append(event)  # sent below, with the weights and the history run
+                return
+            self.send(event)
+
+        schedule = self._schedule(prepared) if session.trainer.takes_hooks else None
+        try:
+            result = session.train(callback, control, self._probe_hooks(schedule))
+            if schedule is not None and result.status != "failed" and result.epochs:
+                # the panels end on the weights the project keeps (the best epoch's)
+                self._apply_pending(schedule)
+                for payload in schedule.run_all():
+                    self.send(Probe.of(payload, epoch=result.best_epoch, final=True))
+        finally:
+            if schedule is not None:
+                schedule.close()
+        project = session.project
+        run = project.history[-1]
+        if steps_per_epoch:
+            run["steps_per_epoch"] = steps_per_epoch
+        finished = final[-1] if final else Finished(status=result.status,
+                                                    message=result.message,
+                                                    best_epoch=result.best_epoch)
+        self.send(dataclasses.replace(
+            finished, weights=project.weights if result.best_state else None,
+            history_run=run, device=result.device))
+        return result
+
+    def _schedule(self, prepared: Any) -> Any:
+        """The live probes of the current config over the run's network and data."""
+        from runtime.probes.schedule import ProbeSchedule
+
         with self.lock:
             config, self.pending_config = dict(self.probe_config), None
-        schedule = ProbeSchedule(compiled, data)
+        schedule = ProbeSchedule(prepared.compiled, prepared.data)
         try:
             schedule.configure(config)
         except ValueError as exc:
-            self.send({"type": "notice", "message": f"probes: {exc}"})
+            self.send(Notice(message=f"probes: {exc}"))
+        return schedule
+
+    def _probe_hooks(self, schedule: Any) -> Hooks:
+        """Step and epoch-end hooks that run the schedule's probes within their budget."""
+        from runtime.trainer import Hooks
+
+        if schedule is None:
+            return Hooks()
         budget = ProbeBudget(schedule)
 
         def step_hook(module: Any, epoch: int, step: int, global_step: int) -> Any:
@@ -243,47 +286,13 @@ class Worker:
             self._apply_pending(schedule)
             return budget.run() if budget.due() else None
 
-        steps_per_epoch = [0]
-        final: list[Event] = []
+        return Hooks(step=[step_hook], epoch_end=[epoch_hook])
 
-        def callback(event: Event) -> None:
-            kind = event["type"]
-            if kind == "started":
-                steps_per_epoch[0] = int(event.get("steps_per_epoch", 0))
-            if kind == "epoch":
-                self.send({"type": "weights", "epoch": event["epoch"],
-                           "weights": weights_to_bytes(node_state(compiled))})
-            if kind == "finished":
-                final.append(event)  # sent below, with the weights and the history run
-                return
-            self.send(event)
-
-        try:
-            result = train(compiled, data, settings, callback=callback, control=control,
-                           step_hooks=[step_hook], epoch_end_hooks=[epoch_hook])
-            if result.status != "failed" and result.epochs:
-                # the panels end on the weights the project keeps (the best epoch's)
-                self._apply_pending(schedule)
-                for payload in schedule.run_all():
-                    self.send({"type": "probe", "epoch": result.best_epoch, "final": True,
-                               **payload})
-        finally:
-            schedule.close()
-        store_result(project, result, started)
-        run = project.history[-1]
-        if steps_per_epoch[0]:
-            run["steps_per_epoch"] = steps_per_epoch[0]
-        finished = final[-1] if final else {"type": "finished", "status": result.status,
-                                            "message": result.message,
-                                            "best_epoch": result.best_epoch}
-        self.send({**finished, "weights": project.weights if result.best_state else None,
-                   "history_run": run, "device": result.device})
-
-    def probe_now(self, message: Event) -> None:
+    def probe_now(self, message: Command) -> None:
         """The probes of ``config`` once, on the project's weights (the editor is idle)."""
         from runtime.compile import load_node_state, weights_from_bytes
+        from runtime.prepare import prepare
         from runtime.probes.schedule import ProbeSchedule
-        from runtime.session import prepare
 
         try:
             project = self._project(message)
@@ -297,8 +306,8 @@ class Worker:
                 self._prepared = (key, compiled, data)
         except Exception as exc:  # noqa: BLE001 - shown as a one-line notice
             text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            self.send({"type": "notice", "message": f"probes: {text}"})
-            self.send({"type": "probes_done", "ok": False})
+            self.send(Notice(message=f"probes: {text}"))
+            self.send(ProbesDone(ok=False))
             return
         config = message.get("config")
         if config is None:
@@ -308,12 +317,12 @@ class Worker:
         try:
             schedule.configure(config)
             for payload in schedule.run_all():
-                self.send({"type": "probe", "epoch": None, "live": False, **payload})
+                self.send(Probe.of(payload, live=False))
         except ValueError as exc:
-            self.send({"type": "notice", "message": f"probes: {exc}"})
+            self.send(Notice(message=f"probes: {exc}"))
         finally:
             schedule.close()
-        self.send({"type": "probes_done", "ok": True})
+        self.send(ProbesDone(ok=True))
 
 
 class ProbeBudget:
@@ -339,7 +348,7 @@ class ProbeBudget:
         waited = self.clock() - self.last
         return waited >= self.min_interval and self.cost <= self.budget * waited
 
-    def run(self) -> Event | None:
+    def run(self) -> dict[str, Any] | None:
         """Every enabled probe, as one ``{"probe": "batch", "results": [...]}`` payload."""
         started = self.clock()
         results = self.schedule.run_all()

@@ -14,9 +14,9 @@ from graph.settings import DatasetSettings, TrainingSettings
 from resources.examples import make
 from resources.examples.make import REVIEW_LENGTH, REVIEW_VOCABULARY
 from runtime import sequences as seq
+from runtime.batches import tensor_pair
 from runtime.compile import compile_graph
-from runtime.session import prepare
-from runtime.train import tensor_pair
+from runtime.prepare import prepare
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -31,7 +31,7 @@ def test_example_is_valid_and_fits_its_data(name):
     assert analysis.ok, [d.message for d in analysis.diagnostics]
     data = load_dataset(project.dataset)
     if project.training.options.get("mode") == "gan":  # two networks (runtime.gan)
-        from runtime.gan import compile_gan, sample_shape
+        from runtime.gan_networks import compile_gan, sample_shape
 
         assert sample_shape(compile_gan(project)[1]) == tuple(data.input_shape)
         return

@@ -17,7 +17,7 @@ from lab_support import train, trained_digits  # noqa: E402
 from PySide6.QtCore import QObject, Signal  # noqa: E402
 
 from resources.examples.make import build, digits_cnn, house_prices_mlp, spirals_mlp  # noqa: E402
-from runtime import session  # noqa: E402
+from runtime.prepare import prepare  # noqa: E402
 
 torch.set_num_threads(1)
 WAIT = 60_000  # ms
@@ -246,7 +246,7 @@ def test_live_robustness_requests_the_probe_and_plots_it(qtbot, panel, project):
     wanted = controller.probe_config["robustness"]
     assert controller.probe_config["filters"] == 2  # the other panels' probes stay
     assert wanted["eps"] == pytest.approx(panel.eps) and wanted["method"] == panel.method
-    compiled, data = session.prepare(project)
+    compiled, data = prepare(project)
     schedule = ProbeSchedule(compiled, data, {"robustness": wanted})
     controller.started.emit({"type": "started"})
     controller.set_probe_config({"filters": 2})  # another panel manager replaces the config
@@ -303,7 +303,7 @@ def test_first_run_without_weights_opens_the_live_page(qtbot, project):
     controller.started.emit({"type": "started"})
     assert not panel.is_empty and panel.tabs.currentIndex() == LIVE
     assert not panel.tabs.isTabEnabled(0)  # attacks wait for the weights
-    compiled, data = session.prepare(project)
+    compiled, data = prepare(project)
     payload = ProbeSchedule(compiled, data, {"robustness": True}).run("robustness")
     controller.probe.emit({"type": "probe", "epoch": 1, **payload})
     controller.finished.emit({"type": "finished", "status": "completed"})

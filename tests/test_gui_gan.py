@@ -11,24 +11,30 @@ from PySide6.QtCore import QObject, Signal
 
 from gui.panels.gan import NOT_GAN_TEXT, UNTRAINED_TEXT, GanPanel, install_gan_panel
 from resources.examples import make
+from runtime.events import Batch, Epoch, Event, Probe, Started
 from runtime.session import run_training
 
 
 class FakeController(QObject):
     """The TrainingController's signals, fed from an in-process run."""
 
-    started = Signal(dict)
-    batch = Signal(dict)
-    epoch = Signal(dict)
+    started = Signal(object)
+    batch = Signal(object, list)
+    epoch = Signal(object)
     probe = Signal(dict)
-    finished = Signal(dict)
+    finished = Signal(object)
     project_updated = Signal(object)
     state = "idle"
 
-    def feed(self, event: dict) -> None:
-        signal = getattr(self, event["type"], None)
-        if signal is not None:
-            signal.emit(event)
+    def feed(self, event: Event) -> None:
+        """Emit the event as the controller would (probe bundles unpacked)."""
+        if isinstance(event, Probe):
+            for result in event.results():
+                self.probe.emit(result)
+        elif isinstance(event, Batch):
+            self.batch.emit(event, [[event.global_step, event.loss]])
+        elif event.kind in ("started", "epoch", "finished"):
+            getattr(self, event.kind).emit(event)
 
 
 @pytest.fixture(autouse=True)
@@ -67,9 +73,9 @@ def test_panel_draws_a_ring_run(qtbot, tmp_path: Path) -> None:
     assert "epoch <b>3/3</b>" in panel.status.text() and "modes covered" in panel.status.text()
     assert panel.readout.text().startswith("D loss ")
     assert not panel.hint_label.isVisibleTo(panel)
-    controller.feed({"type": "probe", "probe": "gan_hint", "epoch": 3, "collapsed": True,
-                     "message": "Mode collapse: the generator's samples sit on only 2 of 8 "
-                                "modes; try ..."})
+    controller.feed(Probe(probe="gan_hint", epoch=3, values={
+        "collapsed": True,
+        "message": "Mode collapse: the generator's samples sit on only 2 of 8 modes; try ..."}))
     panel.flush()
     assert panel.hint_label.isVisibleTo(panel)
     assert panel.hint_label.text().startswith("Mode collapse")
@@ -92,8 +98,9 @@ def test_panel_shows_a_digit_grid_and_ignores_other_runs(qtbot) -> None:
     other = make.build("xor_mlp")
     panel.set_project(other)
     assert panel.is_empty and panel.empty.text() == NOT_GAN_TEXT
-    controller.feed({"type": "started", "epochs": 3, "steps_per_epoch": 4})
-    controller.feed({"type": "epoch", "epoch": 1, "train_loss": 0.5, "val_loss": 0.5})
+    controller.feed(Started(device="cpu", epochs=3, steps_per_epoch=4, params=1, samples=1,
+                            val_samples=1))
+    controller.feed(Epoch(epoch=1, metrics={"train_loss": 0.5, "val_loss": 0.5}))
     panel.flush()
     assert panel.is_empty and panel.epochs == []
 
@@ -123,5 +130,6 @@ def test_install_gan_panel_adds_a_dock_that_follows_the_window(tmp_path, editor_
     save_project(make.build("gan_ring"), path)
     assert window.open_project(path, ask=False)
     assert panel.project is window.project and panel.empty.text() == UNTRAINED_TEXT
-    controller.feed({"type": "started", "mode": "gan", "epochs": 2, "steps_per_epoch": 2})
+    controller.feed(Started(mode="gan", device="cpu", epochs=2, steps_per_epoch=2, params=1,
+                            samples=1, val_samples=0))
     assert panel.active and not panel.is_empty

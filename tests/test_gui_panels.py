@@ -19,8 +19,8 @@ import torch  # noqa: E402
 from PySide6.QtCore import QObject, Signal  # noqa: E402
 
 from graph.project import load_project  # noqa: E402
+from runtime.prepare import prepare  # noqa: E402
 from runtime.probes.schedule import ProbeSchedule  # noqa: E402
-from runtime.session import prepare  # noqa: E402
 from runtime.shapes import infer_shapes  # noqa: E402
 from runtime.train import train  # noqa: E402
 

@@ -20,6 +20,7 @@ from PySide6.QtCore import QSettings  # noqa: E402
 
 from graph.project import load_project, save_project  # noqa: E402
 from resources.examples.make import build  # noqa: E402
+from runtime.events import Batch, Epoch, Event, Probe  # noqa: E402
 
 WAIT = 120_000  # ms: the machine is busy; a stuck test still ends
 
@@ -71,7 +72,7 @@ def test_xor_run_from_the_gui_reaches_accuracy_one_and_fills_the_curves(qtbot, w
     status = window.training_controls.status
     shown: list[tuple[str, str, str]] = []  # the status bar after each batch event
 
-    def read_status(_event: dict) -> None:
+    def read_status(_event: Batch, _points: list) -> None:
         shown.append((status.bar.format(), status.speed.text(),
                       status.eta.text() if status.eta.isVisible() else ""))
 
@@ -88,10 +89,10 @@ def test_xor_run_from_the_gui_reaches_accuracy_one_and_fills_the_curves(qtbot, w
     assert all(re.fullmatch(r"epoch \d+/25 \u00b7 step \d+/10", b) for b in bars), bars
     assert any(re.fullmatch(r"[\d.]+k? samples/s", s) for s in speeds), speeds
     assert all(re.fullmatch(r"ETA \d+:\d\d", e) for e in etas if e), etas
-    assert finished[0]["status"] == "completed"
-    assert "weights" not in finished[0]
+    assert finished[0].status == "completed"
+    assert finished[0].weights is None
     assert len(epochs) == 25
-    assert epochs[-1]["val_accuracy"] == 1.0
+    assert epochs[-1].metrics["val_accuracy"] == 1.0
     wait_idle(qtbot, controller)
     project = window.project
     assert project.weights  # the best weights went into the project
@@ -151,7 +152,7 @@ def test_pause_resume_and_stop_keep_the_best_weights(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: bool(finished), timeout=WAIT)
     controller.epoch.disconnect(epochs.append)
     controller.finished.disconnect(finished.append)
-    assert finished[0]["status"] == "stopped"
+    assert finished[0].status == "stopped"
     assert 5 <= len(epochs) < 400
     wait_idle(qtbot, controller)
     run = window.project.history[-1]
@@ -197,7 +198,7 @@ def test_killing_the_training_process_keeps_the_gui_and_last_epoch_weights(qtbot
     weights.append(project.weights)
     qtbot.waitUntil(lambda: bool(finished), timeout=WAIT)
     controller.finished.disconnect(finished.append)
-    assert finished[0]["status"] == "completed"
+    assert finished[0].status == "completed"
     assert project.history[-1]["status"] == "completed"
     assert project.weights != weights[0]
 
@@ -292,13 +293,13 @@ def test_probe_config_parts_from_several_sources_are_merged(qtbot):
 class FakePipe:
     """The read end of the training process' event pipe, fed by the test."""
 
-    def __init__(self, events: list[dict]) -> None:
+    def __init__(self, events: list[Event]) -> None:
         self.events = list(events)
 
     def poll(self) -> bool:
         return bool(self.events)
 
-    def recv(self) -> dict:
+    def recv(self) -> Event:
         return self.events.pop(0)
 
 
@@ -310,17 +311,17 @@ def test_probe_results_reach_the_panels_one_per_tick_in_order(qtbot):
     controller = TrainingController(start_process=False)
     got: list[str] = []
     controller.probe.connect(lambda p: got.append(p["probe"] + ("*" if p.get("fresh") else "")))
-    controller.epoch.connect(lambda e: got.append(f"epoch {e['epoch']}"))
-    bundle = {"type": "probe", "probe": "batch", "epoch": 1,
-              "results": [{"probe": name} for name in ("filters", "confusion", "histograms")]}
+    controller.epoch.connect(lambda e: got.append(f"epoch {e.epoch}"))
+    bundle = Probe(probe="batch", epoch=1, values={
+        "results": [{"probe": name} for name in ("filters", "confusion", "histograms")]})
     controller._events = FakePipe([bundle])
     controller.poll()
     assert got == ["filters"]
     controller.poll()
     assert got == ["filters", "confusion"]
-    newer = {"type": "probe", "probe": "batch", "epoch": 2,
-             "results": [{"probe": "histograms", "fresh": True}, {"probe": "filters"}]}
-    controller._events = FakePipe([newer, {"type": "epoch", "epoch": 2}])
+    newer = Probe(probe="batch", epoch=2, values={
+        "results": [{"probe": "histograms", "fresh": True}, {"probe": "filters"}]})
+    controller._events = FakePipe([newer, Epoch(epoch=2)])
     controller.poll()  # the newer histograms replace the queued ones; the epoch flushes all
     assert got == ["filters", "confusion", "histograms*", "filters", "epoch 2"]
     controller._events = None

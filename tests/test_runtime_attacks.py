@@ -15,6 +15,7 @@ from runtime.adversarial_training import adversarial_batch_hook
 from runtime.attacks import attack_project, fgsm, pgd, robustness_curve
 from runtime.evaluation import dataset_tensors
 from runtime.patches import adversarial_patch, apply_patch, random_patch_success
+from runtime.prepare import prepare
 from runtime.progress import Cancelled
 
 torch.set_num_threads(1)
@@ -38,7 +39,7 @@ def project():
 
 @pytest.fixture(scope="module")
 def prepared(project):
-    compiled, bundle = session.prepare(project)
+    compiled, bundle = prepare(project)
     assert bundle.value_range == (0.0, 1.0) and bundle.input_shape == (1, 8, 8)
     return compiled, bundle
 

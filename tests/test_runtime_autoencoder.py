@@ -12,9 +12,10 @@ from graph.settings import DatasetSettings
 from resources.examples import make
 from runtime import autoencoder as ae
 from runtime.data import load_dataset
-from runtime.heads import Head, LossFunction, Meter, roc_auc
-from runtime.session import prepare, run_training
-from runtime.train import TrainingFailed, warm_up
+from runtime.heads import Head, LossFunction, Meter, TrainingFailed, roc_auc
+from runtime.prepare import prepare
+from runtime.session import run_training
+from runtime.trainer import warm_up
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -16,6 +16,7 @@ from runtime.explain import (
     image_grid,
     saliency,
 )
+from runtime.prepare import prepare
 
 torch.set_num_threads(1)
 
@@ -27,7 +28,7 @@ def prepared():
     project.training = dataclasses.replace(project.training, lr=0.01, batch_size=64, epochs=6)
     result = session.run_training(project)
     assert result.status == "completed", result.message
-    return session.prepare(project)
+    return prepare(project)
 
 
 @pytest.fixture(scope="module")

@@ -16,19 +16,14 @@ from graph.model import Edge
 from graph.project import load_project, save_project
 from graph.settings import DatasetSettings
 from resources.examples import make
+from runtime.compile import weights_from_bytes
 from runtime.datasets.gan import ring_modes
-from runtime.gan import (
-    collapse_hint,
-    compile_gan,
-    diversity,
-    evaluate_gan,
-    mode_metrics,
-    noise_shape,
-    run_gan_training,
-    sample_shape,
-)
+from runtime.events import Epoch
+from runtime.gan import evaluate_gan
+from runtime.gan_networks import compile_gan, noise_shape, sample_shape
+from runtime.gan_samples import collapse_hint, diversity, mode_metrics
 from runtime.session import run_training
-from runtime.train import TrainControl
+from runtime.trainer import TrainControl
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -102,7 +97,7 @@ def test_mode_metrics_and_collapse_hint():
 def test_training_events_weights_and_history():
     project = quick("gan_ring", epochs=3)
     events = []
-    result = run_training(project, callback=events.append)
+    result = run_training(project, callback=lambda e: events.append(e.record()))
     assert result.status == "completed", result.message
     kinds = [e["type"] for e in events]
     assert kinds[0] == "started" and kinds[-1] == "finished" and kinds.count("epoch") == 3
@@ -132,7 +127,7 @@ def test_training_events_weights_and_history():
 def test_digit_samples_come_as_an_image_grid():
     project = quick("gan_digits", epochs=1)
     events = []
-    result = run_training(project, callback=events.append)
+    result = run_training(project, callback=lambda e: events.append(e.record()))
     assert result.status == "completed", result.message
     probe = [e for e in events if e.get("probe") == "gan_samples"][-1]
     assert probe["kind"] == "image" and probe["images"].shape == (36, 1, 8, 8)
@@ -144,13 +139,13 @@ def test_digit_samples_come_as_an_image_grid():
 def test_options_are_checked_and_failures_leave_the_project_unchanged():
     project = quick("gan_ring", d_steps=0)
     events = []
-    result = run_training(project, callback=events.append)
+    result = run_training(project, callback=lambda e: events.append(e.record()))
     assert result.status == "failed"
     assert result.message == "training option 'd_steps' must be a number from 1 to 100, not 0"
     assert events[-1]["type"] == "finished"
     broken = quick("gan_ring")
     broken.graph.set_group_role("g1", "")
-    result = run_gan_training(broken)
+    result = run_training(broken)
     assert result.status == "failed" and "a GAN needs a generator group" in result.message
     assert broken.weights is None and broken.history == []
 
@@ -159,7 +154,7 @@ def test_d_steps_and_separate_learning_rates():
     project = quick("gan_ring", epochs=1, d_steps=2, d_lr=0.004, g_lr=0.001)
     project.training.schedule = "none"
     events = []
-    run_training(project, callback=events.append)
+    run_training(project, callback=lambda e: events.append(e.record()))
     epoch = next(e for e in events if e["type"] == "epoch")
     assert (epoch["d_lr"], epoch["g_lr"]) == (0.004, 0.001)
     assert events[0]["d_steps"] == 2
@@ -170,7 +165,7 @@ def test_stop_keeps_the_best_epoch():
     control = TrainControl()
 
     def stop_after_two(event):
-        if event["type"] == "epoch" and event["epoch"] == 2:
+        if isinstance(event, Epoch) and event.epoch == 2:
             control.stop()
 
     result = run_training(project, callback=stop_after_two, control=control)
@@ -203,24 +198,33 @@ def test_gan_ring_reaches_its_target_and_the_cli_writes_the_metrics(tmp_path):
 def test_settings_copy_is_used_for_overrides():
     project = quick("gan_ring", epochs=5)
     settings = dataclasses.replace(project.training, epochs=1)
-    result = run_gan_training(project, settings)
+    result = run_training(project, epochs=settings.epochs)
     assert len(result.epochs) == 1
 
 
 def test_worker_protocol_sends_weights_before_each_epoch_and_the_result_last():
-    from runtime.gan import train_for_worker
+    import queue
+
+    from graph.project import project_to_json
+    from runtime.worker import Worker
+
+    def start(project, **extra):
+        return {"type": "start", "project": project_to_json(project), "weights": None,
+                "device": "cpu", "epochs": None, "probes": None, "control": TrainControl(),
+                **extra}
 
     project = quick("gan_ring", epochs=2)
     sent = []
-    result = train_for_worker(project, sent.append, epochs=1)
+    result = Worker(queue.Queue(), sent.append).train(start(project, epochs=1))
     assert result.status == "completed"
-    kinds = [e["type"] for e in sent]
+    kinds = [e.kind for e in sent]
     assert kinds[kinds.index("epoch") - 1] == "weights" and kinds[-1] == "finished"
-    assert sent[-1]["weights"] == project.weights and sent[-1]["history_run"]["epochs"]
+    assert weights_from_bytes(sent[-1].weights) and sent[-1].history_run["epochs"]
     broken = quick("gan_ring")
     broken.graph.set_group_role("g2", "")
     sent = []
-    train_for_worker(broken, sent.append)
-    assert sent == [{"type": "finished", "status": "failed", "best_epoch": 0, "weights": None,
-                     "history_run": None, "message": sent[0]["message"]}]
-    assert "discriminator group" in sent[0]["message"]
+    Worker(queue.Queue(), sent.append).train(start(broken))
+    assert [e.kind for e in sent] == ["finished"]
+    assert sent[0].status == "failed" and sent[0].best_epoch == 0
+    assert sent[0].weights is None and sent[0].history_run is None
+    assert "discriminator group" in sent[0].message

@@ -16,6 +16,7 @@ from graph.settings import DatasetSettings, TrainingSettings
 from runtime.capture import value_nodes
 from runtime.compile import compile_graph
 from runtime.data import load_dataset
+from runtime.heads import make_loss
 from runtime.probes import schedule as schedule_module
 from runtime.probes import views
 from runtime.probes.schedule import ProbeSchedule, make_epoch_probes, make_step_probes
@@ -30,7 +31,7 @@ from runtime.probes.views import (
     pick_probe_samples,
 )
 from runtime.shapes import infer_shapes
-from runtime.train import make_loss, train
+from runtime.train import train
 
 torch.set_num_threads(1)
 
@@ -343,7 +344,8 @@ def test_epoch_probes_ride_along_with_training_without_changing_it(digits):
         compiled, ids, _ = digits_cnn()
         hooks = make_epoch_probes(compiled, subset, config_for(ids)) if with_probes else []
         events: list[dict] = []
-        result = train(compiled, subset, settings, callback=events.append,
+        result = train(compiled, subset, settings,
+                       callback=lambda e, out=events: out.append(e.record()),
                        epoch_end_hooks=hooks)
         assert result.status == "completed", result.message
         runs.append((result, events))
@@ -408,7 +410,7 @@ def test_step_probes_are_throttled(xor):
                                              "hidden": ids["fc1"]},
                              every=3, min_interval=0.0, budget=1e9)
     events: list[dict] = []
-    train(compiled, xor, settings, callback=events.append, step_hooks=hooks)
+    train(compiled, xor, settings, callback=lambda e: events.append(e.record()), step_hooks=hooks)
     probes = [e for e in events if e["type"] == "probe"]
     steps = next(e for e in events if e["type"] == "started")["steps_per_epoch"]
     assert [e["step"] for e in probes] == list(range(3, steps + 1, 3))

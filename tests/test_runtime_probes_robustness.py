@@ -11,8 +11,8 @@ import torch
 from lab_support import trained_digits
 
 from resources.examples.make import digits_cnn, house_prices_mlp
-from runtime import session
 from runtime.compile import node_state
+from runtime.prepare import prepare
 from runtime.probes.robustness import robustness
 from runtime.probes.schedule import EPOCH_ONLY, PROBES, ProbeSchedule
 from runtime.train import train
@@ -22,7 +22,7 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="module")
 def prepared():
-    compiled, data = session.prepare(trained_digits())
+    compiled, data = prepare(trained_digits())
     compiled.module.eval()
     return compiled, data
 
@@ -94,7 +94,7 @@ def test_errors_are_one_line_messages(prepared):
     assert "fgsm, pgd" in schedule.run("robustness")["error"]
     schedule.configure({"robustness": {"eps": -1.0}})
     assert "0 or more" in schedule.run("robustness")["error"]
-    compiled_r, data_r = session.prepare(house_prices_mlp())
+    compiled_r, data_r = prepare(house_prices_mlp())
     regression = ProbeSchedule(compiled_r, data_r, {"robustness": True})
     assert "classification" in regression.run("robustness")["error"]
     with pytest.raises(ValueError, match="unknown probe"):
@@ -107,12 +107,12 @@ def test_runs_at_epoch_ends_only_and_leaves_seeded_training_unchanged():
     def fit(probe: bool):
         project = digits_cnn()
         settings = dataclasses.replace(project.training, epochs=2, lr=0.01, batch_size=64)
-        compiled, data = session.prepare(project)
+        compiled, data = prepare(project)
         events: list[dict] = []
         schedule = ProbeSchedule(compiled, data, {
             "robustness": {"method": "pgd", "eps": 0.1, "samples": 32, "steps": 3},
             "histograms": True} if probe else {})
-        train(compiled, data, settings, callback=events.append,
+        train(compiled, data, settings, callback=lambda e: events.append(e.record()),
               step_hooks=[schedule.step_hook(min_interval=0.0, budget=1.0)],
               epoch_end_hooks=schedule.epoch_hooks())
         return node_state(compiled), [e for e in events if e["type"] == "probe"]

@@ -18,10 +18,11 @@ from runtime import sequences as seq
 from runtime.compile import compile_graph
 from runtime.data import DataError, load_dataset
 from runtime.datasets import sequences as data_seq
-from runtime.heads import IGNORE, Head, Meter, forecast_baseline
-from runtime.session import prepare, run_training
+from runtime.heads import IGNORE, Head, Meter, TrainingFailed, forecast_baseline
+from runtime.prepare import prepare
+from runtime.session import run_training
 from runtime.shapes import analyze, format_shape
-from runtime.train import TrainingFailed, warm_up
+from runtime.trainer import warm_up
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -15,13 +15,16 @@ from graph.project import Project
 from graph.settings import DatasetSettings, TrainingSettings
 from runtime.compile import compile_graph, node_state
 from runtime.data import load_dataset
-from runtime.session import downsample, evaluate, prepare, run_training
-from runtime.train import (
+from runtime.events import Batch, Epoch
+from runtime.history import downsample
+from runtime.prepare import prepare
+from runtime.session import evaluate, run_training
+from runtime.train import train
+from runtime.trainer import (
     BATCH_EVENT_INTERVAL,
     CUDA_MISSING,
     TrainControl,
     resolve_device,
-    train,
     warm_up,
 )
 
@@ -165,7 +168,7 @@ def test_a_last_batch_of_one_sample_joins_the_one_before():
     data = bundle(TensorDataset(x, (x[:, 0] > 0).long()), TensorDataset(x, (x[:, 0] > 0).long()))
     events = []
     result = train(compiled_mlp(2, [4], 1), data, settings(epochs=1, batch_size=16),
-                   callback=events.append)
+                   callback=lambda e: events.append(e.record()))
     assert result.status == "completed"
     assert events[0]["steps_per_epoch"] == 2 and len(result.steps) == 2
 
@@ -203,8 +206,8 @@ def test_stop_ends_after_the_current_step_and_keeps_the_best_weights(xor_data):
     snapshots = {}
 
     def on_event(event):
-        if event["type"] == "epoch":
-            snapshots[event["epoch"]] = state_copy(compiled)
+        if isinstance(event, Epoch):
+            snapshots[event.epoch] = state_copy(compiled)
 
     def stop_in_epoch_3(module, epoch, step, global_step):
         if epoch == 3:
@@ -230,8 +233,8 @@ def test_pause_blocks_between_steps_until_resumed(xor_data):
         control.resume()
 
     def on_event(event):
-        if event["type"] == "batch":
-            seen.append(event["global_step"])
+        if isinstance(event, Batch):
+            seen.append(event.global_step)
             if len(seen) == 1:
                 control.pause()
                 threading.Thread(target=watcher, daemon=True).start()
@@ -247,7 +250,7 @@ def test_stop_wakes_a_paused_run(xor_data):
     control = TrainControl()
 
     def on_event(event):
-        if event["type"] == "batch":
+        if isinstance(event, Batch):
             control.pause()
             threading.Timer(0.1, control.stop).start()
 
@@ -264,7 +267,7 @@ def test_nan_loss_fails_with_epoch_and_step():
     compiled = compiled_mlp(2, [16], 1, "ReLU", task="regression")
     events = []
     result = train(compiled, data, settings(optimizer="sgd", lr=10.0, epochs=5, batch_size=8),
-                   callback=events.append)
+                   callback=lambda e: events.append(e.record()))
     assert result.status == "failed"
     assert result.message.startswith(("loss became NaN at epoch 1, step ",
                                       "loss became infinite at epoch 1, step "))
@@ -278,7 +281,7 @@ def test_cuda_requested_without_cuda_fails_clearly(xor_data, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     events = []
     result = train(compiled_mlp(2, [2], 1), xor_data, settings(device="cuda"),
-                   callback=events.append)
+                   callback=lambda e: events.append(e.record()))
     assert result.status == "failed"
     assert result.message == CUDA_MISSING == (
         "CUDA was requested but no CUDA device is available; choose CPU or auto")
@@ -379,7 +382,7 @@ def test_cosine_and_onecycle_schedules(xor_data):
 def test_events_arrive_in_order(xor_data):
     events = []
     result = train(compiled_mlp(2, [4], 1), xor_data, settings(epochs=3),
-                   callback=events.append)
+                   callback=lambda e: events.append(e.record()))
     kinds = [e["type"] for e in events]
     assert kinds[0] == "started" and kinds[-1] == "finished"
     assert kinds.count("epoch") == 3 and "batch" in kinds
@@ -404,7 +407,7 @@ def test_batch_events_are_throttled(xor_data):
     events = []
     began = time.perf_counter()
     result = train(compiled_mlp(2, [4], 1), xor_data, settings(epochs=30),
-                   callback=events.append)
+                   callback=lambda e: events.append(e.record()))
     elapsed = time.perf_counter() - began
     batches = [e for e in events if e["type"] == "batch"]
     assert len(result.steps) == 300
@@ -420,7 +423,7 @@ def test_hooks_send_probes_and_transform_batches(xor_data):
         return x * 0.5, y
 
     result = train(compiled_mlp(2, [4], 1), xor_data, settings(epochs=2),
-                   callback=events.append, batch_hooks=[batch_hook],
+                   callback=lambda e: events.append(e.record()), batch_hooks=[batch_hook],
                    epoch_end_hooks=[lambda module, epoch: {"name": "mode", "eval":
                                                            not module.training}],
                    step_hooks=[lambda m, e, s, g: {"name": "step"} if g == 5 else None])
@@ -513,7 +516,7 @@ def test_run_training_reports_a_project_that_does_not_fit_its_data():
     project = xor_project()
     project.graph.set_param(project.graph.node_by_name("input").id, "shape", (3,))
     events = []
-    result = run_training(project, callback=events.append)
+    result = run_training(project, callback=lambda e: events.append(e.record()))
     assert result.status == "failed"
     assert result.message == ("Input 'input' has shape 3 but dataset xor gives samples of "
                               "shape 2; set the Input's shape to 2")

@@ -163,8 +163,8 @@ def test_each_multitask_head_is_as_good_as_the_head_trained_alone():
 
 
 def test_confusion_probe_of_a_multitask_network_uses_the_first_classification_head():
+    from runtime.prepare import prepare
     from runtime.probes.views import confusion
-    from runtime.session import prepare
 
     compiled, data = prepare(examples.digits_multitask())
     result = confusion(compiled, data)

@@ -11,7 +11,8 @@ import torch
 from graph.project import project_to_json
 from resources.examples.make import build
 from runtime.compile import weights_from_bytes
-from runtime.train import TrainControl
+from runtime.events import Probe
+from runtime.trainer import TrainControl
 from runtime.worker import Worker, list_devices, main
 
 torch.set_num_threads(1)
@@ -33,30 +34,29 @@ def test_a_run_sends_weights_before_each_epoch_and_results_at_the_end():
     events: list[dict] = []
     worker = Worker(queue.Queue(), events.append)
     worker.train(start_message(xor(3)))
-    kinds = [e["type"] for e in events]
+    kinds = [e.kind for e in events]
     assert kinds[0] == "started" and kinds[-1] == "finished"
     epoch_at = [i for i, k in enumerate(kinds) if k == "epoch"]
     assert len(epoch_at) == 3
     for index in epoch_at:  # the epoch's weights come just before it
-        assert events[index - 1]["type"] == "weights"
-        assert events[index - 1]["epoch"] == events[index]["epoch"]
-        assert weights_from_bytes(events[index - 1]["weights"])
+        assert events[index - 1].kind == "weights"
+        assert events[index - 1].epoch == events[index].epoch
+        assert weights_from_bytes(events[index - 1].weights)
     finished = events[-1]
-    assert finished["status"] == "completed" and finished["best_epoch"] >= 1
-    assert weights_from_bytes(finished["weights"])
-    run = finished["history_run"]
+    assert finished.status == "completed" and finished.best_epoch >= 1
+    assert weights_from_bytes(finished.weights)
+    run = finished.history_run
     assert run["status"] == "completed" and len(run["epochs"]) == 3
     assert run["steps_per_epoch"] == 10 and run["steps"][-1][0] == 30
-    assert finished["device"] == "cpu"
+    assert finished.device == "cpu"
 
 
 def probe_payloads(events: list[dict]) -> list[dict]:
     """Every probe payload, the live bundles unpacked."""
     out = []
     for event in events:
-        if event["type"] != "probe":
-            continue
-        out += event["results"] if event["probe"] == "batch" else [event]
+        if isinstance(event, Probe):
+            out += event.results()
     return out
 
 
@@ -67,8 +67,8 @@ def test_probes_run_during_the_run_and_a_new_config_applies_live():
     worker.train(start_message(project, probes={"histograms": True}))
     names = {p["probe"] for p in probe_payloads(events)}
     assert names == {"histograms"}
-    final = [e for e in events if e["type"] == "probe" and e.get("final")]
-    assert [e["probe"] for e in final] == ["histograms"]  # once more on the kept weights
+    final = [e for e in events if isinstance(e, Probe) and e.final]
+    assert [e.probe for e in final] == ["histograms"]  # once more on the kept weights
     assert events.index(final[0]) < len(events) - 1  # before "finished"
     events.clear()
     worker.pending_config = worker.probe_config = {"boundary": {"resolution": 16}}
@@ -109,9 +109,9 @@ def test_a_project_that_cannot_be_prepared_fails_with_its_message():
     node = project.graph.nodes_of_type("Input")[0]
     project.graph.set_param(node.id, "shape", [3])
     worker.train(start_message(project))
-    assert [e["type"] for e in events] == ["finished"]
-    assert events[0]["status"] == "failed" and events[0]["weights"] is None
-    assert "Input" in events[0]["message"] and "set the Input's shape" in events[0]["message"]
+    assert [e.kind for e in events] == ["finished"]
+    assert events[0].status == "failed" and events[0].weights is None
+    assert "Input" in events[0].message and "set the Input's shape" in events[0].message
 
 
 def test_probe_now_uses_the_given_weights_and_coalesces_requests():
@@ -119,7 +119,7 @@ def test_probe_now_uses_the_given_weights_and_coalesces_requests():
     worker = Worker(queue.Queue(), events.append)
     project = xor(1)
     worker.train(start_message(project))
-    project.weights = events[-1]["weights"]
+    project.weights = events[-1].weights
     events.clear()
     message = {"type": "probe_now", "project": project_to_json(project),
                "weights": project.weights, "config": {"histograms": True}}
@@ -128,9 +128,9 @@ def test_probe_now_uses_the_given_weights_and_coalesces_requests():
     assert worker.next_message()["type"] == "quit"  # the two requests became one
     worker.probe_now(message)
     worker.probe_now(message)  # the second reuses the compiled network
-    probes = [e for e in events if e["type"] == "probe"]
-    assert len(probes) == 2 and all(p["live"] is False for p in probes)
-    assert [e["type"] for e in events].count("probes_done") == 2
+    probes = [e for e in events if isinstance(e, Probe)]
+    assert len(probes) == 2 and all(p.live is False for p in probes)
+    assert [e.kind for e in events].count("probes_done") == 2
 
 
 def test_devices_always_list_the_cpu_and_say_why_cuda_is_missing():
@@ -152,7 +152,7 @@ def _read(reader, until, timeout: float = 120.0) -> list[dict]:
             seen.append(event)
             if until(event):
                 return seen
-    raise AssertionError(f"timed out; got {[e['type'] for e in seen]}")
+    raise AssertionError(f"timed out; got {[e.kind for e in seen]}")
 
 
 def test_the_spawned_process_trains_pauses_stops_probes_and_quits():
@@ -163,32 +163,32 @@ def test_the_spawned_process_trains_pauses_stops_probes_and_quits():
     process.start()
     writer.close()
     try:
-        first = _read(reader, lambda e: e["type"] == "ready")
-        assert first[0]["type"] == "devices" and first[0]["devices"][0]["id"] == "cpu"
-        assert first[-1]["qt_loaded"] is False and first[-1]["pid"] == process.pid
+        first = _read(reader, lambda e: e.kind == "ready")
+        assert first[0].kind == "devices" and first[0].devices[0]["id"] == "cpu"
+        assert first[-1].qt_loaded is False and first[-1].pid == process.pid
         project = xor(500)
         commands.put({"type": "start", "project": project_to_json(project), "weights": None,
                       "device": "cpu", "epochs": None, "probes": {}})
-        _read(reader, lambda e: e["type"] == "epoch")
+        _read(reader, lambda e: e.kind == "epoch")
         commands.put({"type": "configure_probes", "config": {"histograms": True}})
-        _read(reader, lambda e: e["type"] == "probe" and e["probe"] == "batch")
+        _read(reader, lambda e: e.kind == "probe" and e.probe == "batch")
         commands.put({"type": "pause"})
         time.sleep(0.5)
         while reader.poll(0.3):  # what was sent before the pause
             reader.recv()
         assert not reader.poll(1.0)  # paused: silence
         commands.put({"type": "resume"})
-        _read(reader, lambda e: e["type"] == "epoch")
+        _read(reader, lambda e: e.kind == "epoch")
         commands.put({"type": "stop"})
-        events = _read(reader, lambda e: e["type"] == "finished")
+        events = _read(reader, lambda e: e.kind == "finished")
         finished = events[-1]
-        assert finished["status"] == "stopped" and finished["weights"]
-        assert finished["history_run"]["status"] == "stopped"
-        project.weights = finished["weights"]
+        assert finished.status == "stopped" and finished.weights
+        assert finished.history_run["status"] == "stopped"
+        project.weights = finished.weights
         commands.put({"type": "probe_now", "project": project_to_json(project),
                       "weights": project.weights, "config": {"histograms": True}})
-        events = _read(reader, lambda e: e["type"] == "probes_done")
-        assert any(e["type"] == "probe" and e["live"] is False for e in events)
+        events = _read(reader, lambda e: e.kind == "probes_done")
+        assert any(e.kind == "probe" and e.live is False for e in events)
         commands.put({"type": "quit"})
         process.join(30)
         assert process.exitcode == 0
@@ -213,5 +213,5 @@ def test_a_stop_sent_right_after_start_reaches_that_run():
     message = worker.next_message()
     assert message["type"] == "start" and message["control"].stopped
     worker.train(message)
-    assert events[-1]["status"] == "stopped"
-    assert len([e for e in events if e["type"] == "epoch"]) <= 1
+    assert events[-1].status == "stopped"
+    assert len([e for e in events if e.kind == "epoch"]) <= 1

@@ -23,7 +23,8 @@ from PySide6.QtCore import QPointF
 from PySide6.QtGui import QKeySequence, QUndoCommand
 from PySide6.QtWidgets import QGraphicsItem, QInputDialog, QMenu
 
-from graph.model import GROUP_ROLES, Edge, Graph, GraphEvent
+from graph.model import Edge, Graph, GraphEvent
+from graph.roles import GROUP_ROLES
 from gui.canvas.group_commands import (
     GroupCommand,
     RenameGroupCommand,
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
     from gui.canvas.scene import GraphScene
 
 # the GAN role menu: "None", "Generator", "Discriminator"
-ROLE_TITLES = {role: role.capitalize() or "None" for role in GROUP_ROLES}
 
 
 @dataclass
@@ -231,8 +231,8 @@ class GroupLayer:
             _action(menu, "Collapse group", lambda: self.set_collapsed(group_id, True))
         _action(menu, "Rename group\u2026", lambda: self.ask_rename(group_id))
         roles = menu.addMenu("GAN role")
-        for role, title in ROLE_TITLES.items():
-            act = roles.addAction(title)
+        for role, spec in GROUP_ROLES.items():
+            act = roles.addAction(spec.title)
             act.setCheckable(True)
             act.setChecked(group.role == role)
             act.triggered.connect(lambda _=False, r=role: self.set_role(group_id, r))

@@ -21,8 +21,10 @@ import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QWidget
 
+from graph.roles import GAN_MODE, training_mode
 from gui import style, theme
 from gui.panels import plotting as P
+from runtime.events import Batch, Epoch, Finished, Started
 
 EMPTY_TEXT = ("Train a GAN to watch its generator and discriminator compete: open the gan_ring "
               "or gan_digits example (File \u203a New from Template) and press Train.")
@@ -38,8 +40,7 @@ GRID_COLUMNS = 6
 
 def is_gan(project: Any) -> bool:
     """A GAN project: its training mode alternates generator and discriminator steps."""
-    training = getattr(project, "training", None)
-    return (getattr(training, "options", None) or {}).get("mode") == "gan"
+    return training_mode(getattr(project, "training", None)) == GAN_MODE
 
 
 class _SampleSignals(QObject):
@@ -57,7 +58,7 @@ class _SampleJob(QRunnable):
         try:
             from runtime.gan import sample_project
 
-            payload: Any = sample_project(self.project)
+            payload: Any = sample_project(self.project).results()[0]
         except Exception as exc:  # noqa: BLE001 - a project that cannot be sampled: say why
             payload = str(exc)
         self.signals.done.emit(self.generation, payload)
@@ -192,46 +193,46 @@ class GanPanel(P.MonitorPanel):
         self.epochs, self.samples, self.hint = [], None, ""
 
     # -- controller events -----------------------------------------------------------------------
-    def on_started(self, event: dict[str, Any]) -> None:
-        self.active = event.get("mode") == "gan"
+    def on_started(self, event: Started) -> None:
+        self.active = event.mode == GAN_MODE
         self._generation += 1  # samples of the old weights must not land now
         if not self.active:
             if is_gan(self.project):
                 self.show_empty(UNTRAINED_TEXT)
             return
         self._clear()
-        self.total_epochs = int(event.get("epochs") or 0)
-        self.steps_per_epoch = max(1, int(event.get("steps_per_epoch") or 1))
+        self.total_epochs = event.epochs
+        self.steps_per_epoch = max(1, event.steps_per_epoch)
         self.show_body()
         self.submit(True)
 
-    def on_batch(self, event: dict[str, Any]) -> None:
-        if not self.active or "d_loss" not in event:
+    def on_batch(self, event: Batch, _points: list[list[float]]) -> None:
+        if not self.active or event.d_loss is None:
             return
-        x = event["epoch"] - 1 + event["step"] / max(1, event.get("steps_per_epoch")
-                                                     or self.steps_per_epoch)
+        x = event.epoch - 1 + event.step / max(1, event.steps_per_epoch or self.steps_per_epoch)
         self.loss_x.append(float(x))
-        self.d_losses.append(float(event["d_loss"]))
-        self.g_losses.append(float(event["g_loss"]))
+        self.d_losses.append(float(event.d_loss))
+        self.g_losses.append(float(event.g_loss or 0.0))
         self.submit(True)
 
-    def on_epoch(self, event: dict[str, Any]) -> None:
-        if not self.active or "d_loss" not in event:
+    def on_epoch(self, event: Epoch) -> None:
+        if not self.active or "d_loss" not in event.metrics:
             return
-        self.epochs.append(dict(event))
+        self.epochs.append(event.record())  # as the project's history keeps it
         self.submit(True)
 
-    def on_probe(self, event: dict[str, Any]) -> None:
+    def on_probe(self, result: dict[str, Any]) -> None:
+        """One probe's result (the controller unpacks the events)."""
         if not self.active:
             return
-        if event.get("probe") == "gan_samples":
-            self.samples = event
+        if result.get("probe") == "gan_samples":
+            self.samples = result
             self.submit(True)
-        elif event.get("probe") == "gan_hint":
-            self.hint = str(event.get("message", "")) if event.get("collapsed") else ""
+        elif result.get("probe") == "gan_hint":
+            self.hint = str(result.get("message", "")) if result.get("collapsed") else ""
             self.submit(True)
 
-    def on_finished(self, event: dict[str, Any]) -> None:
+    def on_finished(self, event: Finished) -> None:
         if self.active:
             self.submit(True)
 
@@ -412,8 +413,8 @@ def install_gan_panel(window: Any, controller: Any) -> GanPanel:
             if project is window.project and getattr(controller, "state", "") == "idle"
             else None)
 
-    def started(event: dict[str, Any]) -> None:
-        if event.get("mode") == "gan" and "gan" in getattr(window, "docks", {}):
+    def started(event: Started) -> None:
+        if event.mode == GAN_MODE and "gan" in getattr(window, "docks", {}):
             window.show_dock("gan")
 
     controller.started.connect(started)

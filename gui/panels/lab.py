@@ -4,7 +4,7 @@ prepared off the GUI thread, and the call that adds both panels to the window.
 A panel takes a ``Snapshot`` of the project on the GUI thread (a copy of the graph, the
 settings and the weights bytes: cheap) and hands it to a background task, which calls
 ``LabModel.get`` to compile the graph and load data and weights through
-``runtime.session.prepare`` (kept while the graph, data settings and weights stay the same).
+``runtime.prepare.prepare`` (kept while the graph, data settings and weights stay the same).
 Each panel owns its own ``LabModel`` so two panels never craft on one module at once.
 """
 
@@ -148,7 +148,7 @@ class LabModel:
             if self._prepared is not None and self._prepared.key == snap.key:
                 return self._prepared
             from runtime.evaluation import dataset_tensors
-            from runtime.session import prepare
+            from runtime.prepare import prepare
 
             compiled, bundle = prepare(snap.project)
             if bundle.input_dtype != "float":

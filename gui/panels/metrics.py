@@ -30,66 +30,15 @@ from PySide6.QtWidgets import (
 )
 
 from gui import style, theme
+from gui.panels.metrics_items import LegendLabel, ValueAxis
 from gui.panels.plotting import no_si_prefix
+from gui.panels.run_curves import RunCurves, metric_kind
+from runtime.events import Batch, Epoch, Finished, Started
 
 REDRAW_HZ = 30  # at most; what the user does (hover, options, a new epoch) shows this fast
 STREAM_HZ = 10  # while only new batch losses arrive: a growing curve needs no more
 MAX_EARLIER = 5  # earlier runs drawn faintly
 VAL_COLOR = "#e08a3c"  # validation curves; training uses the theme's accent
-
-
-class Buffer:
-    """A growing (x, y) float64 buffer; ``view()`` gives the filled part without copying."""
-
-    def __init__(self, capacity: int = 1024) -> None:
-        self.data = np.empty((2, capacity))
-        self.size = 0
-        self.low = self.high = self.low_positive = math.nan  # of the finite y values
-
-    def clear(self) -> None:
-        self.size = 0
-        self.low = self.high = self.low_positive = math.nan
-
-    def extend(self, xs: Any, ys: Any) -> None:
-        xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
-        n = len(xs)
-        if self.size + n > self.data.shape[1]:
-            grown = np.empty((2, max(2 * self.data.shape[1], self.size + n)))
-            grown[:, :self.size] = self.data[:, :self.size]
-            self.data = grown
-        self.data[0, self.size:self.size + n] = xs
-        self.data[1, self.size:self.size + n] = ys
-        self.size += n
-        finite = ys[np.isfinite(ys)]
-        if len(finite):
-            self.low = float(np.fmin(self.low, finite.min()))
-            self.high = float(np.fmax(self.high, finite.max()))
-            positive = finite[finite > 0]
-            if len(positive):
-                self.low_positive = float(np.fmin(self.low_positive, positive.min()))
-
-    def view(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.data[0, :self.size], self.data[1, :self.size]
-
-
-def metric_kind(epochs: list[dict[str, Any]]) -> str | None:
-    """"accuracy" (classification), "r2" (regression) or None, from a run's epoch events."""
-    for event in epochs:
-        if "val_accuracy" in event or "train_accuracy" in event:
-            return "accuracy"
-        if "val_r2" in event or "train_r2" in event:
-            return "r2"
-    return None
-
-
-def steps_per_epoch(run: dict[str, Any]) -> float:
-    """A history run's steps per epoch: stored by the GUI, estimated for command-line runs."""
-    if run.get("steps_per_epoch"):
-        return float(run["steps_per_epoch"])
-    steps, epochs = run.get("steps") or [], run.get("epochs") or []
-    if steps and epochs:
-        return max(1.0, float(steps[-1][0]) / len(epochs))
-    return 1.0
 
 
 def _fmt(value: float | None, percent: bool = False) -> str:
@@ -98,81 +47,6 @@ def _fmt(value: float | None, percent: bool = False) -> str:
     if percent:
         return f"{100 * value:.1f}%"
     return f"{value:.4g}"
-
-
-def _short(value: float) -> str:
-    """0.0015 -> 1.5e-3, 0.002 -> 2e-3, 0 -> 0."""
-    if not value:
-        return "0"
-    mantissa, exponent = f"{value:.1e}".split("e")
-    return f"{mantissa.removesuffix('.0')}e{int(exponent)}"
-
-
-class ValueAxis(pg.AxisItem):
-    """A value axis whose log scale labels only 1, 2 and 5 times a power of ten (pyqtgraph
-    labels every minor tick, and near each power of ten they overlap), and whose linear
-    labels drop the needless zeros of small numbers (1e-3, not 0.001)."""
-
-    def logTickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
-        out = []
-        for value in values:
-            number = 10.0 ** (value * scale)
-            mantissa = number / 10.0 ** math.floor(math.log10(number)) if number > 0 else 0
-            out.append(f"{number:g}" if round(mantissa, 6) in (1.0, 2.0, 5.0) else "")
-        return out
-
-    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
-        if self.logMode or not values or max(abs(v) for v in values) >= 0.01 \
-                or spacing * scale >= 0.01:
-            return super().tickStrings(values, scale, spacing)
-        return [_short(v * scale) for v in values]
-
-
-class LegendLabel(pg.LabelItem):
-    """A plot's title row used as its legend: it may be narrower than its text (which is then
-    clipped) instead of forcing the plot, and the whole panel, wider than the dock."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.setFlag(self.GraphicsItemFlag.ItemClipsChildrenToShape)
-
-    def updateMin(self) -> None:  # noqa: N802 (pyqtgraph override)
-        super().updateMin()
-        height = self._sizeHint[Qt.SizeHint.MinimumSize][1]
-        self._sizeHint[Qt.SizeHint.MinimumSize] = (0, height)
-        self.setMinimumWidth(0)
-
-
-class _Run:
-    """The plotted buffers of one run."""
-
-    def __init__(self) -> None:
-        self.steps = Buffer(4096)
-        self.epochs: list[dict[str, Any]] = []
-        self.spe = 1.0
-        self.best_epoch = 0
-        self.total_epochs = 0
-
-    @classmethod
-    def from_history(cls, run: dict[str, Any]) -> _Run:
-        out = cls()
-        out.spe = steps_per_epoch(run)
-        steps = run.get("steps") or []
-        if steps:
-            arr = np.asarray(steps, dtype=float).reshape(-1, 2)
-            out.steps.extend(arr[:, 0] / out.spe, arr[:, 1])
-        out.epochs = [e for e in run.get("epochs") or [] if isinstance(e, dict)]
-        out.best_epoch = int(run.get("best_epoch") or 0)
-        out.total_epochs = len(out.epochs)
-        return out
-
-    def column(self, key: str, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-        rows = [(e["epoch"], e[key]) for e in self.epochs
-                if isinstance(e.get(key), (int, float)) and "epoch" in e]
-        if not rows:
-            return np.zeros(0), np.zeros(0)
-        arr = np.asarray(rows, dtype=float)
-        return arr[:, 0], arr[:, 1] * scale
 
 
 class MetricsPanel(QWidget):
@@ -184,8 +58,8 @@ class MetricsPanel(QWidget):
         self.setObjectName("metrics_panel")
         self.project: Any = None
         self.controller: Any = None
-        self.current = _Run()
-        self.earlier: list[_Run] = []
+        self.current = RunCurves()
+        self.earlier: list[RunCurves] = []
         self.kind: str | None = None
         self.live = False  # a run of this project is in progress
         self.redraws = 0
@@ -343,49 +217,50 @@ class MetricsPanel(QWidget):
         self.project = project
         history = [r for r in (getattr(project, "history", None) or []) if isinstance(r, dict)]
         self.live = False
-        self.current = _Run.from_history(history[-1]) if history else _Run()
-        self.earlier = [_Run.from_history(r) for r in history[-1 - MAX_EARLIER:-1]]
+        self.current = RunCurves.from_history(history[-1]) if history else RunCurves()
+        self.earlier = [RunCurves.from_history(r) for r in history[-1 - MAX_EARLIER:-1]]
         self.kind = metric_kind(self.current.epochs) or next(
             (k for k in (metric_kind(r.epochs) for r in reversed(self.earlier)) if k), None)
         self.banner.hide()
         self._mark_dirty()
 
-    def on_started(self, event: dict[str, Any]) -> None:
+    def on_started(self, event: Started) -> None:
         if not self._ours():
             return
         history = [r for r in (getattr(self.project, "history", None) or [])
                    if isinstance(r, dict)]
-        self.earlier = [_Run.from_history(r) for r in history[-MAX_EARLIER:]]
-        self.current = _Run()
-        self.current.spe = float(event.get("steps_per_epoch") or 1)
-        self.current.total_epochs = int(event.get("epochs") or 0)
+        self.earlier = [RunCurves.from_history(r) for r in history[-MAX_EARLIER:]]
+        self.current = RunCurves()
+        self.current.spe = float(event.steps_per_epoch or 1)
+        self.current.total_epochs = event.epochs
         self.live = True
         self.banner.hide()
         self._mark_dirty()
 
-    def on_batch(self, event: dict[str, Any]) -> None:
+    def on_batch(self, event: Batch, points: list[list[float]]) -> None:
         if not self._ours() or not self.live:
             return
-        points = event.get("points") or [[event["global_step"], event["loss"]]]
+        points = points or [[event.global_step, event.loss]]
         arr = np.asarray(points, dtype=float).reshape(-1, 2)
         self.current.steps.extend(arr[:, 0] / self.current.spe, arr[:, 1])
         self._mark_dirty(stream=True)
 
-    def on_epoch(self, event: dict[str, Any]) -> None:
+    def on_epoch(self, event: Epoch) -> None:
         if not self._ours() or not self.live:
             return
-        self.current.epochs.append(dict(event))
-        self.current.best_epoch = int(event.get("best_epoch") or 0)
-        if self.kind is None or metric_kind([event]) is not None:
-            self.kind = metric_kind([event]) or self.kind
+        record = event.record()  # as the project's history keeps it
+        self.current.epochs.append(record)
+        self.current.best_epoch = event.best_epoch
+        if self.kind is None or metric_kind([record]) is not None:
+            self.kind = metric_kind([record]) or self.kind
         self._mark_dirty()
 
-    def on_finished(self, event: dict[str, Any]) -> None:
+    def on_finished(self, event: Finished) -> None:
         if not self._ours():
             return
         self.live = False
-        if event.get("best_epoch"):
-            self.current.best_epoch = int(event["best_epoch"])
+        if event.best_epoch:
+            self.current.best_epoch = event.best_epoch
         self._mark_dirty()
 
     def show_error(self, message: str) -> None:
@@ -662,11 +537,11 @@ class MetricsPanel(QWidget):
                     f"<span style='color:{VAL_COLOR}'>val {val}</span>")
 
         parts: list[str] = []
-        event: dict[str, Any] | None = None
+        record: dict[str, Any] | None = None  # an epoch as the history keeps it
         if self._hover_x is not None and epochs:
-            event = min(epochs, key=lambda e: abs(e["epoch"] - self._hover_x))
+            record = min(epochs, key=lambda e: abs(e["epoch"] - self._hover_x))
         elif epochs:
-            event = epochs[-1]
+            record = epochs[-1]
         if self._hover_x is not None and run.steps.size:
             xs, ys = run.steps.view()
             index = int(np.clip(np.searchsorted(xs, self._hover_x), 0, len(xs) - 1))
@@ -675,19 +550,19 @@ class MetricsPanel(QWidget):
             parts.append(f"<span style='color:{dim}'>step</span> "
                          f"{round(xs[index] * run.spe)} <span style='color:{t.accent}'>"
                          f"train loss {_fmt(float(ys[index]))}</span>")
-        if event is not None:
+        if record is not None:
             accuracy = self.kind != "r2"
             key = "accuracy" if accuracy else "r2"
             total = f"/{run.total_epochs}" if run.total_epochs and self.live else ""
-            parts.append(f"<span style='color:{dim}'>epoch</span> <b>{event['epoch']}{total}"
+            parts.append(f"<span style='color:{dim}'>epoch</span> <b>{record['epoch']}{total}"
                          "</b>")
-            parts.append(pair("loss", _fmt(event.get("train_loss")),
-                              _fmt(event.get("val_loss"))))
+            parts.append(pair("loss", _fmt(record.get("train_loss")),
+                              _fmt(record.get("val_loss"))))
             if self.kind is not None:
                 parts.append(pair("accuracy" if accuracy else "R\u00b2",
-                                  _fmt(event.get(f"train_{key}"), accuracy),
-                                  _fmt(event.get(f"val_{key}"), accuracy)))
-            parts.append(f"<span style='color:{dim}'>lr</span> {_fmt(event.get('lr'))}")
+                                  _fmt(record.get(f"train_{key}"), accuracy),
+                                  _fmt(record.get(f"val_{key}"), accuracy)))
+            parts.append(f"<span style='color:{dim}'>lr</span> {_fmt(record.get('lr'))}")
             if run.best_epoch and self._hover_x is None:
                 parts.append(f"<span style='color:{dim}'>best epoch {run.best_epoch}</span>")
         self.readout.setText(f"<span style='color:{t.text}'>{sep.join(parts)}</span>")

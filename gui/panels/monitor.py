@@ -32,6 +32,7 @@ from gui.panels.confusion import ConfusionPanel
 from gui.panels.filters import FiltersPanel
 from gui.panels.histograms import HistogramsPanel
 from gui.panels.visibility import on_screen
+from runtime.events import Probe
 
 BOTTOM = Qt.DockWidgetArea.BottomDockWidgetArea
 PANELS = (("filters", "Filters"), ("activations", "Activations"), ("boundary", "Boundary"),
@@ -315,16 +316,15 @@ class ProbeMonitor(QObject):
             self.schedule_push()
 
     # -- payloads ----------------------------------------------------------------------------------
-    def on_probe(self, event: dict[str, Any]) -> None:
-        """A probe event from the controller: to the panel that draws it."""
-        if event.get("probe") == "batch":  # a step hook's bundle, if it was not unpacked
-            where = {k: event[k] for k in ("epoch", "step", "global_step") if k in event}
-            for result in event.get("results", []):
-                self.on_probe({"type": "probe", **where, **result})
+    def on_probe(self, result: dict[str, Any]) -> None:
+        """One probe's result from the controller: to the panel that draws it."""
+        if result.get("probe") == "batch":  # a step hook's bundle, if it was not unpacked
+            for one in Probe.of(result).results():
+                self.on_probe(one)
             return
-        key = ROUTES.get(str(event.get("probe")))
+        key = ROUTES.get(str(result.get("probe")))
         if key is not None:
-            self.panels[key].submit(event)  # type: ignore[attr-defined]
+            self.panels[key].submit(result)  # type: ignore[attr-defined]
 
     # -- the project and its data -----------------------------------------------------------------
     def project_changed(self, project: Any) -> None:

@@ -2,7 +2,7 @@
 Sequences and Autoencoder panels.
 
 A panel calls ``Analyst.request(project, work)``: the project is copied on the GUI thread
-(graph, settings and weights bytes: cheap), and on a worker thread ``runtime.session.prepare``
+(graph, settings and weights bytes: cheap), and on a worker thread ``runtime.prepare.prepare``
 compiles the copy and loads its data and weights (kept while the graph, data settings and
 weights stay the same), then ``work(compiled, data)`` runs the runtime analyses. Its result
 (plain numpy arrays and numbers) or a one-line error comes back on the GUI thread through the
@@ -108,7 +108,7 @@ class Analyst(QObject):
         with self._lock:
             if self._cache is not None and self._cache[0] == key:
                 return self._cache[1], self._cache[2]
-            from runtime.session import prepare
+            from runtime.prepare import prepare
 
             compiled, data = prepare(project)
             compiled.module.eval()

@@ -7,16 +7,16 @@ flood can never freeze the window), merges the batch events of the tick into one
 signal and keeps only the newest snapshot of each probe, so panels redraw at most ~30 times a
 second however fast the trainer runs.
 
-Signals (payloads are the worker's event dicts):
-    started(dict)   {"type": "started", "device", "epochs", "steps_per_epoch", "params", ...}
-    batch(dict)     the newest batch event of the tick plus "points": [[global_step, loss],
-                    ...] for every batch event merged into it
-    epoch(dict)     one per completed epoch (train_loss, val_loss, val_accuracy | val_r2, lr..)
-    probe(dict)     {"type": "probe", "probe": name, "epoch", ...payload}: one per probe name
-                    per tick (the newest); the trainer's "batch" bundles are unpacked, and
+Signals (payloads are the worker's ``runtime.events`` dataclasses):
+    started(Started)
+    batch(Batch, list)  the newest batch event of the tick, and [[global_step, loss], ...] for
+                    every batch event merged into it
+    epoch(Epoch)    one per completed epoch (train_loss, val_loss, val_accuracy | val_r2, lr..)
+    probe(dict)     one probe's result, {"probe": name, "epoch", ...payload}: one per probe
+                    name per tick (the newest); the trainer's "batch" bundles are unpacked, and
                     results of ``request_probes`` carry "live": False
-    finished(dict)  {"type": "finished", "status", "message", "best_epoch", "device"} (no
-                    weight bytes); also sent after the process died, with "crashed": True
+    finished(Finished)  without the weight bytes and history run (the controller stores them);
+                    also sent after the process died, with ``crashed`` True
     failed(str)     a one-line message: the run failed, or the process died
     state_changed(str)  "starting", "idle", "running", "paused" or "stopping"
 Extra: devices_changed(list), notice(str) (status-bar notes), project_updated(object) (weights
@@ -29,6 +29,7 @@ run's history so far in the project, says what happened and spawns a fresh proce
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import multiprocessing
 import signal
@@ -38,6 +39,19 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from graph.project import project_to_json
+from runtime.events import (
+    Batch,
+    Devices,
+    Epoch,
+    Event,
+    Finished,
+    Notice,
+    Probe,
+    ProbesDone,
+    Ready,
+    Started,
+    Weights,
+)
 
 POLL_MS = 33  # ~30 polls a second
 TICK_BUDGET = 0.05  # seconds of reading per tick at most; the rest waits for the next tick
@@ -67,11 +81,11 @@ def describe_exit(code: int | None) -> str:
 class TrainingController(QObject):
     """Train, pause, resume, stop, reset weights and live probes for the editor window."""
 
-    started = Signal(dict)
-    batch = Signal(dict)
-    epoch = Signal(dict)
+    started = Signal(object)
+    batch = Signal(object, list)
+    epoch = Signal(object)
     probe = Signal(dict)
-    finished = Signal(dict)
+    finished = Signal(object)
     failed = Signal(str)
     state_changed = Signal(str)
     devices_changed = Signal(list)
@@ -280,7 +294,7 @@ class TrainingController(QObject):
         self._project = project
         self._run_started_at = datetime.datetime.now().astimezone().isoformat(
             timespec="seconds")
-        self._run_info: dict[str, Any] = {}
+        self._run_info: Started | None = None
         self._run_device = "auto"
         self._run_epochs: list[dict[str, Any]] = []
         self._run_steps: list[list[float]] = []
@@ -295,7 +309,7 @@ class TrainingController(QObject):
         if events is None:
             return
         deadline = time.perf_counter() + TICK_BUDGET
-        pending_batch: dict[str, Any] | None = None
+        pending_batch: Batch | None = None
         points: list[list[float]] = []
         probes = self._probe_queue
         dead = False
@@ -303,7 +317,7 @@ class TrainingController(QObject):
         def flush(probe_limit: int | None = None) -> None:
             nonlocal pending_batch, points
             if pending_batch is not None:
-                self.batch.emit({**pending_batch, "points": points})
+                self.batch.emit(pending_batch, points)
                 pending_batch, points = None, []
             for name in list(probes)[:probe_limit]:
                 self.probe.emit(probes.pop(name))
@@ -319,16 +333,15 @@ class TrainingController(QObject):
             except Exception as exc:  # noqa: BLE001 - a message we cannot unpickle
                 self.notice.emit(f"Unreadable message from the training process ({exc}).")
                 continue
-            kind = event.get("type")
-            if kind == "batch":
+            if isinstance(event, Batch):
                 pending_batch = event
-                points.append([event["global_step"], event["loss"]])
-                self._run_steps.append([event["global_step"], event["loss"]])
-            elif kind == "probe":
-                for payload in _unpack_probe(event):
+                points.append([event.global_step, event.loss])
+                self._run_steps.append([event.global_step, event.loss])
+            elif isinstance(event, Probe):
+                for payload in event.results():
                     probes[str(payload.get("probe"))] = payload
-            elif kind == "weights":
-                self._last_weights = (int(event["epoch"]), event["weights"])
+            elif isinstance(event, Weights):
+                self._last_weights = (event.epoch, event.weights)
             else:
                 flush()  # everything before it, in order
                 self._handle(event)
@@ -339,46 +352,45 @@ class TrainingController(QObject):
         if not self._closing and process is not None and (dead or not process.is_alive()):
             self._died(process)
 
-    def _handle(self, event: dict[str, Any]) -> None:
-        kind = event.get("type")
-        if kind == "devices":
-            self._devices = list(event.get("devices") or self._devices)
-            self.cuda_note = str(event.get("cuda_note") or "")
+    def _handle(self, event: Event) -> None:
+        if isinstance(event, Devices):
+            self._devices = list(event.devices or self._devices)
+            self.cuda_note = event.cuda_note
             self.devices_known = True
             self.devices_changed.emit(self.devices())
-        elif kind == "ready":
+        elif isinstance(event, Ready):
             self._ready = True
             self._start_failures = 0
-            self.qt_in_child = bool(event.get("qt_loaded"))
+            self.qt_in_child = event.qt_loaded
             if self._state == "starting":
                 self._set_state("idle")
-        elif kind == "started":
-            self._run_info = dict(event)
-            self.started.emit(dict(event))
-        elif kind == "epoch":
-            self._run_epochs.append(dict(event))
-            self.epoch.emit(dict(event))
-        elif kind == "finished":
+        elif isinstance(event, Started):
+            self._run_info = event
+            self.started.emit(event)
+        elif isinstance(event, Epoch):
+            self._run_epochs.append(event.record())
+            self.epoch.emit(event)
+        elif isinstance(event, Finished):
             self._finished(event)
-        elif kind == "notice":
-            self.notice.emit(str(event.get("message", "")))
-        elif kind == "probes_done":
+        elif isinstance(event, Notice):
+            self.notice.emit(event.message)
+        elif isinstance(event, ProbesDone):
             self.probes_done.emit()
 
-    def _finished(self, event: dict[str, Any]) -> None:
+    def _finished(self, event: Finished) -> None:
         project = self._project
-        weights, run = event.get("weights"), event.get("history_run")
+        weights, run = event.weights, event.history_run
         if project is not None and (weights is not None or run is not None):
             if weights is not None:
                 project.weights = weights
             if run is not None:
                 project.history.append(run)
             self.project_updated.emit(project)
-        payload = {k: v for k, v in event.items() if k not in ("weights", "history_run")}
+        shown = dataclasses.replace(event, weights=None, history_run=None)
         self._set_state("idle" if self._ready else "starting")
-        self.finished.emit(payload)
-        if payload.get("status") == "failed":
-            self.failed.emit(str(payload.get("message") or "training failed"))
+        self.finished.emit(shown)
+        if shown.status == "failed":
+            self.failed.emit(shown.message or "training failed")
 
     def _died(self, process: Any) -> None:
         """The process is gone: keep what we have, say so, start a fresh one."""
@@ -403,8 +415,8 @@ class TrainingController(QObject):
         self._set_state("starting")
         self.ensure_process()
         if was in ACTIVE:
-            self.finished.emit({"type": "finished", "status": "failed", "message": message,
-                                "best_epoch": 0, "crashed": True})
+            self.finished.emit(Finished(status="failed", message=message, best_epoch=0,
+                                        crashed=True))
         self.failed.emit(f"{message} A fresh training process is starting.")
 
     def _keep_partial_run(self, reason: str) -> str:
@@ -415,29 +427,19 @@ class TrainingController(QObject):
         message = f"The training process {reason} {where}."
         if project is None or not self._run_epochs:
             return message + " The project is unchanged."
-        from runtime.session import downsample
+        from runtime.history import history_run
 
         if self._last_weights is not None:
             project.weights = self._last_weights[1]
             kept = f" Kept the weights of epoch {self._last_weights[0]}."
         else:
             kept = " The weights are unchanged."
-        run = {"started": self._run_started_at,
-               "device": str(self._run_info.get("device", self._run_device)),
-               "epochs": list(self._run_epochs),
-               "steps": downsample([(int(s), float(v)) for s, v in self._run_steps]),
-               "status": "failed", "message": message,
-               "best_epoch": int(self._run_epochs[-1].get("best_epoch", 0))}
-        if self._run_info.get("steps_per_epoch"):
-            run["steps_per_epoch"] = int(self._run_info["steps_per_epoch"])
-        project.history.append(run)
+        info = self._run_info
+        project.history.append(history_run(
+            self._run_started_at, info.device if info else self._run_device,
+            self._run_epochs, [(int(s), float(v)) for s, v in self._run_steps], "failed",
+            message, int(self._run_epochs[-1].get("best_epoch", 0)),
+            info.steps_per_epoch if info else 0))
         self.project_updated.emit(project)
         return message + kept
 
-
-def _unpack_probe(event: dict[str, Any]) -> list[dict[str, Any]]:
-    """A trainer probe event as one dict per probe (step hooks bundle them as "batch")."""
-    if event.get("probe") != "batch":
-        return [event]
-    where = {k: event[k] for k in ("epoch", "step", "global_step") if k in event}
-    return [{"type": "probe", **where, **result} for result in event.get("results", [])]

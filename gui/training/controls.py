@@ -15,6 +15,7 @@ from PySide6.QtGui import QAction, QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QProgressBar, QWidget
 
 from gui import style, theme
+from runtime.events import Batch, Epoch, Finished, Started
 
 LABEL_INTERVAL = 0.25  # seconds between updates of the speed and ETA labels (readable)
 
@@ -107,7 +108,7 @@ class TrainingControls(QObject):
         self.panel = panel
         self.status = TrainingStatus()
         self.combo = getattr(window, "device_combo", None)
-        self._run: dict[str, Any] = {}
+        self._run: Started | None = None
         self._t0 = 0.0
         self._paused_at: float | None = None
         self._paused_total = 0.0
@@ -345,18 +346,17 @@ class TrainingControls(QObject):
             s.eta.hide()
             self._update_device_label()
 
-    def _started(self, event: dict[str, Any]) -> None:
-        self._run = dict(event)
+    def _started(self, event: Started) -> None:
+        self._run = event
         self._t0 = time.monotonic()
         self._paused_total = 0.0
         self._paused_at = None
         self._last_label = 0.0
         self.status.set_state_text("")
-        self.status.set_progress(1, int(event.get("epochs", 1)), 0,
-                                 int(event.get("steps_per_epoch", 1)))
-        self._update_device_label(str(event.get("device", "cpu")))
+        self.status.set_progress(1, event.epochs, 0, event.steps_per_epoch)
+        self._update_device_label(event.device)
 
-    def _batch(self, event: dict[str, Any]) -> None:
+    def _batch(self, event: Batch, _points: list[list[float]]) -> None:
         run = self._run
         if not run:
             return
@@ -364,35 +364,33 @@ class TrainingControls(QObject):
         if now - self._last_label < LABEL_INTERVAL:
             return  # a few updates a second are readable; each one repaints the status bar
         self._last_label = now
-        epochs, steps = int(run.get("epochs", 1)), int(event.get("steps_per_epoch", 1))
-        self.status.set_progress(int(event["epoch"]), epochs, int(event["step"]), steps)
-        self.status.speed.setText(format_rate(float(event.get("samples_per_s", 0.0))))
+        epochs, steps = run.epochs, event.steps_per_epoch
+        self.status.set_progress(event.epoch, epochs, event.step, steps)
+        self.status.speed.setText(format_rate(event.samples_per_s))
         self.status.speed.show()
-        done = int(event["global_step"])
+        done = event.global_step
         elapsed = now - self._t0 - self._paused_total
         if done > 0 and elapsed > 0.5 and self.controller.state == "running":
             left = elapsed / done * max(0, epochs * steps - done)
             self.status.eta.setText(f"ETA {format_duration(left)}")
             self.status.eta.show()
 
-    def _epoch(self, event: dict[str, Any]) -> None:
+    def _epoch(self, event: Epoch) -> None:
         run = self._run
         if run:
-            steps = int(run.get("steps_per_epoch", 1))
-            self.status.set_progress(int(event["epoch"]), int(run.get("epochs", 1)), steps,
-                                     steps)
+            steps = run.steps_per_epoch
+            self.status.set_progress(event.epoch, run.epochs, steps, steps)
 
-    def _finished(self, event: dict[str, Any]) -> None:
-        status = event.get("status")
-        message = str(event.get("message") or "")
-        self._run = {}
+    def _finished(self, event: Finished) -> None:
+        status, message = event.status, event.message
+        self._run = None
         self.status.speed.hide()
         self.status.eta.hide()
         if status == "failed":
             self.status.set_state_text("Training failed", "error")
             self.status.bar.hide()
         else:
-            best = event.get("best_epoch")
+            best = event.best_epoch
             text = {"completed": "Trained", "stopped": "Stopped",
                     "early_stopped": "Stopped early"}.get(str(status), str(status).title())
             self.status.set_state_text(f"{text} \u00b7 best epoch {best}" if best else text,

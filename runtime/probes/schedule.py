@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from runtime.batches import tensor_pair
 from runtime.capture import Sweep, first_classifier, output_list, sweep, value_nodes
 from runtime.compile import Compiled
 from runtime.evaluation import (
@@ -45,7 +46,6 @@ from runtime.probes.views import (
     histograms,
     pick_probe_samples,
 )
-from runtime.train import tensor_pair
 
 PROBES = ("filters", "activations", "boundary", "hidden", "confusion", "histograms",
           "robustness")
