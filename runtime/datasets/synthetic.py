@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from torch.utils.data import Dataset
 
 from graph.catalog import INT, Param
 from graph.fields import Field
@@ -239,9 +240,19 @@ def house_prices(settings: DatasetSettings) -> DataBundle:
 # -- digits -------------------------------------------------------------------------------------
 
 def digit_images() -> tuple[np.ndarray, np.ndarray]:
-    """(images N x 1 x 8 x 8 scaled to [0, 1], labels) of scikit-learn's digits."""
+    """(images N x 1 x 8 x 8 scaled to [0, 1] as float32, labels) of scikit-learn's digits."""
     pixels, labels = digits_table()
-    return (pixels / 16.0).reshape(-1, 1, 8, 8), labels
+    return (pixels / 16.0).reshape(-1, 1, 8, 8).astype(np.float32), labels
+
+
+def digit_image_bundle(settings: DatasetSettings, train: Dataset, val: Dataset,
+                       class_names: list[str]) -> DataBundle:
+    """A classification bundle of digit_images whose splits and labels a builder made itself
+    (the sets that relabel the digits: anomaly, multi-task)."""
+    return DataBundle(
+        train=train, val=val, input_shape=(1, 8, 8), input_dtype="float",
+        task="classification", num_classes=len(class_names), class_names=class_names,
+        feature_names=[], value_range=(0.0, 1.0), name=settings.name)
 
 
 @functools.cache
