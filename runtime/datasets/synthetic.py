@@ -118,15 +118,6 @@ def spiral_points(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.stack([r * np.sin(t), r * np.cos(t)], 1)
 
 
-@register(DatasetInfo(
-    "spirals", "Two spirals",
-    "Two interleaved spirals of 1.75 turns; a network needs several layers of curved "
-    "boundaries to follow them.",
-    "classification", "2d", _TWO_D_USES, script=_two_d_script(spiral_points, 0.4)))
-def spirals(settings: DatasetSettings) -> DataBundle:
-    return _two_d(settings, 2, spiral_points, jitter=0.4)
-
-
 def circle_points(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A disc (class 0) inside a ring (class 1)."""
     n = len(labels)
@@ -135,14 +126,6 @@ def circle_points(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     r = np.where(labels == 0, inner, outer)
     a = rng.uniform(0.0, 2 * np.pi, n)
     return np.stack([r * np.cos(a), r * np.sin(a)], 1)
-
-
-@register(DatasetInfo(
-    "circles", "Circles",
-    "A disc (class 0) inside a ring (class 1); separable by distance from the centre.",
-    "classification", "2d", _TWO_D_USES, script=_two_d_script(circle_points, 0.5)))
-def circles(settings: DatasetSettings) -> DataBundle:
-    return _two_d(settings, 2, circle_points, jitter=0.5)
 
 
 def moon_points(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -154,12 +137,29 @@ def moon_points(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (points - [0.5, 0.25]) * 0.6  # centred, within about [-0.9, 0.9]
 
 
-@register(DatasetInfo(
-    "moons", "Moons",
-    "Two interleaving half circles.",
-    "classification", "2d", _TWO_D_USES, script=_two_d_script(moon_points, 0.5)))
-def moons(settings: DatasetSettings) -> DataBundle:
-    return _two_d(settings, 2, moon_points, jitter=0.5)
+# The two-class sets of a point maker: (id, title, description, maker, jitter).
+_TWO_CLASS_SETS = (
+    ("spirals", "Two spirals",
+     "Two interleaved spirals of 1.75 turns; a network needs several layers of curved "
+     "boundaries to follow them.", spiral_points, 0.4),
+    ("circles", "Circles",
+     "A disc (class 0) inside a ring (class 1); separable by distance from the centre.",
+     circle_points, 0.5),
+    ("moons", "Moons", "Two interleaving half circles.", moon_points, 0.5),
+)
+
+
+def _register_two_class(dataset_id: str, title: str, description: str,
+                        make: Callable[[np.ndarray, np.random.Generator], np.ndarray],
+                        jitter: float) -> None:
+    """Register a two-class 2-D set of ``make``'s points with its export recipe."""
+    register(DatasetInfo(dataset_id, title, description, "classification", "2d", _TWO_D_USES,
+                         script=_two_d_script(make, jitter)))(
+        functools.partial(_two_d, k=2, make=make, jitter=jitter))
+
+
+for _two_class in _TWO_CLASS_SETS:
+    _register_two_class(*_two_class)
 
 
 BLOBS = Param("classes", INT, 3, "Number of blobs, one class each.", 2, 10, label="Classes")
