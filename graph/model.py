@@ -293,10 +293,7 @@ class Graph:
 
     def rename(self, node_id: int, name: str) -> str:
         node = self.node(node_id)
-        name = name.strip()
-        if not name:
-            raise GraphError("a node name cannot be empty")
-        old, node.name = node.name, name
+        old, node.name = node.name, _given_name(name, "node")
         self._emit("node_changed", node_id)
         return old
 
@@ -400,10 +397,7 @@ class Graph:
 
     def rename_group(self, group_id: str, name: str) -> str:
         group = self.group(group_id)
-        name = name.strip()
-        if not name:
-            raise GraphError("a group name cannot be empty")
-        old, group.name = group.name, name
+        old, group.name = group.name, _given_name(name, "group")
         self._emit("group_changed", group_id=group_id)
         return old
 
@@ -504,6 +498,14 @@ class Graph:
             raise GraphError(f"malformed graph: {exc}") from None
         graph.next_id = max([next_id, *(i + 1 for i in graph.nodes)])
         return graph
+
+
+def _given_name(name: str, what: str) -> str:
+    """A rename's new name without surrounding blanks; GraphError when nothing is left."""
+    name = name.strip()
+    if not name:
+        raise GraphError(f"a {what} name cannot be empty")
+    return name
 
 
 def _closure(starts: Iterable[int], links: Iterable[tuple[int, int]]) -> set[int]:

@@ -136,7 +136,8 @@ def _check_names(nodes: Iterable[Node], out: list[Diagnostic]) -> None:
 def _check_edges(graph: Graph, specs: Specs, out: list[Diagnostic]) -> list[Edge]:
     """Report bad edges; return the edges between existing nodes and known ports."""
     nodes = graph.nodes
-    ports = {t: (None if s is None else ({p.name for p in s.outputs}, {p.name for p in s.inputs}))
+    ports = {t: None if s is None else {"output": [p.name for p in s.outputs],
+                                         "input": [p.name for p in s.inputs]}
              for t, s in specs.items()}
     valid: list[Edge] = []
     into: dict[tuple[int, str], list[Edge]] = {}
@@ -152,19 +153,14 @@ def _check_edges(graph: Graph, specs: Specs, out: list[Diagnostic]) -> list[Edge
                 where.id if where is not None else None, edge))
             continue
         ok = True
-        src_ports, dst_ports = ports[src.type], ports[dst.type]
-        if src_ports is not None and edge.src_port not in src_ports[0]:
-            out.append(Diagnostic(
-                ERROR, f"{src.label} has no output port '{edge.src_port}' "
-                f"{_ports(p.name for p in specs[src.type].outputs)}; delete the connection to "
-                f"{dst.label}", src.id, edge))
-            ok = False
-        if dst_ports is not None and edge.dst_port not in dst_ports[1]:
-            out.append(Diagnostic(
-                ERROR, f"{dst.label} has no input port '{edge.dst_port}' "
-                f"{_ports(p.name for p in specs[dst.type].inputs)}; delete the connection from "
-                f"{src.label}", dst.id, edge))
-            ok = False
+        for node, port, side, way, other in ((src, edge.src_port, "output", "to", dst),
+                                             (dst, edge.dst_port, "input", "from", src)):
+            names = ports[node.type]
+            if names is not None and port not in names[side]:
+                out.append(Diagnostic(
+                    ERROR, f"{node.label} has no {side} port '{port}' {_ports(names[side])}; "
+                    f"delete the connection {way} {other.label}", node.id, edge))
+                ok = False
         if ok:
             valid.append(edge)
             key = (edge.dst, edge.dst_port)

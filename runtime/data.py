@@ -5,7 +5,8 @@ This is the module the rest of Plexus imports; the implementation lives in runti
 images: image folders and IDX files, read lazily).
 """
 
-from runtime.datasets import (
+import runtime.datasets  # noqa: F401  (registers every builder, in the picker's order)
+from runtime.datasets.core import (
     BUILDERS,
     DATASETS,
     DataBundle,

@@ -58,7 +58,7 @@ def loss_source(task: str, loss: str, width: int) -> str:
 _ACCURACY = '''
 
 class Score:
-    """Accuracy over the batches seen (as Plexus measures it)."""
+    """{doc}"""
 
     name = "accuracy"
 
@@ -67,8 +67,7 @@ class Score:
 
     def update(self, out: torch.Tensor, y: torch.Tensor) -> None:
 {predict}
-        self.correct += int((predicted == truth).sum())
-        self.count += predicted.numel()
+{tally}
 
     def value(self) -> float:
         return self.correct / self.count if self.count else float("nan")
@@ -78,6 +77,18 @@ _ARGMAX = '''        predicted = out.argmax(-1)
         truth = y.reshape(predicted.shape)'''
 _THRESHOLD = '''        predicted = out.reshape(-1) > {threshold}
         truth = y.reshape(-1).to(out.dtype) > 0.5'''
+_TALLY_ALL = '''        self.correct += int((predicted == truth).sum())
+        self.count += predicted.numel()'''
+_TALLY_TAGGED = '''        tagged = truth != IGNORE
+        self.correct += int(((predicted == truth) & tagged).sum())
+        self.count += int(tagged.sum())'''
+
+
+def _accuracy(doc: str, predict: str, tally: str) -> str:
+    """The accuracy Score: ``predict`` sets predicted and truth, ``tally`` counts them."""
+    return _ACCURACY.replace("{doc}", doc).replace("{predict}", predict).replace(
+        "{tally}", tally)
+
 
 _R2 = '''
 
@@ -109,27 +120,6 @@ class Score:
         return sum(scores) / len(scores)
 '''
 
-
-_TAGGED_ACCURACY = '''
-
-class Score:
-    """Accuracy over the tagged steps (targets other than IGNORE), as Plexus measures it."""
-
-    name = "accuracy"
-
-    def __init__(self) -> None:
-        self.correct, self.count = 0, 0
-
-    def update(self, out: torch.Tensor, y: torch.Tensor) -> None:
-        predicted = out.argmax(-1)
-        truth = y.reshape(predicted.shape)
-        tagged = truth != IGNORE
-        self.correct += int(((predicted == truth) & tagged).sum())
-        self.count += int(tagged.sum())
-
-    def value(self) -> float:
-        return self.correct / self.count if self.count else float("nan")
-'''
 
 _FORECAST_MSE = '''
 
@@ -175,7 +165,8 @@ class Score:
 def score_source(task: str, loss: str, width: int) -> str:
     """The script's ``Score`` class: the metric Plexus reports for the head."""
     if task == "tagging":
-        return _TAGGED_ACCURACY
+        return _accuracy("Accuracy over the tagged steps (targets other than IGNORE), as "
+                         "Plexus measures it.", _ARGMAX, _TALLY_TAGGED)
     if task == "forecasting":
         return _FORECAST_MSE
     if task == "reconstruction":
@@ -189,4 +180,5 @@ def score_source(task: str, loss: str, width: int) -> str:
         predict = _ARGMAX
     else:
         predict = _THRESHOLD.replace("{threshold}", "0.0" if loss == "bce" else "0.5")
-    return _ACCURACY.replace("{predict}", predict)
+    return _accuracy("Accuracy over the batches seen (as Plexus measures it).", predict,
+                     _TALLY_ALL)

@@ -77,26 +77,28 @@ def _mlp(inputs: int, hidden: list[int], outputs: int, activation: str, task: st
     return graph
 
 
-def xor_mlp() -> Project:
+def _xor(name: str, hidden: list[int], epochs: int, description: str) -> Project:
+    """An XOR classifier with ``hidden`` Tanh layers (none: a single-layer perceptron)."""
     return _project(
-        "xor_mlp", _mlp(2, [2], 1, "Tanh", "classification"),
-        "A 2-2-1 multilayer perceptron learns XOR: two hidden units bend the plane so the "
-        "four clusters become separable. Compare with perceptron_xor.",
+        name, _mlp(2, hidden, 1, "Tanh", "classification"), description,
         DatasetSettings(name="xor", samples=400, noise=0.1, seed=0),
-        TrainingSettings(optimizer="sgd", lr=0.5, momentum=0.9, batch_size=32, epochs=60,
+        TrainingSettings(optimizer="sgd", lr=0.5, momentum=0.9, batch_size=32, epochs=epochs,
                          seed=0),
     )
+
+
+def xor_mlp() -> Project:
+    return _xor(
+        "xor_mlp", [2], 60,
+        "A 2-2-1 multilayer perceptron learns XOR: two hidden units bend the plane so the "
+        "four clusters become separable. Compare with perceptron_xor.")
 
 
 def perceptron_xor() -> Project:
-    return _project(
-        "perceptron_xor", _mlp(2, [], 1, "Tanh", "classification"),
+    return _xor(
+        "perceptron_xor", [], 40,
         "A single-layer perceptron draws one straight line, so it cannot separate XOR: it "
-        "stays near 50-75% accuracy whatever you do. Add a hidden layer to fix it.",
-        DatasetSettings(name="xor", samples=400, noise=0.1, seed=0),
-        TrainingSettings(optimizer="sgd", lr=0.5, momentum=0.9, batch_size=32, epochs=40,
-                         seed=0),
-    )
+        "stays near 50-75% accuracy whatever you do. Add a hidden layer to fix it.")
 
 
 def spirals_mlp() -> Project:

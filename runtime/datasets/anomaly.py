@@ -17,7 +17,7 @@ from graph.catalog import INT, Param
 from graph.fields import Field
 from graph.settings import DatasetSettings
 from runtime.datasets.core import DataBundle, DatasetInfo, option_int, register, split_indices
-from runtime.datasets.synthetic import digits_table
+from runtime.datasets.synthetic import digit_image_bundle, digit_images
 
 DEFAULT_ANOMALY = 7
 ANOMALY = Param("anomaly", INT, DEFAULT_ANOMALY, "The digit left out of training: the anomaly "
@@ -33,8 +33,7 @@ ANOMALY = Param("anomaly", INT, DEFAULT_ANOMALY, "The digit left out of training
     options=(Field(ANOMALY),)))
 def digits_anomaly(settings: DatasetSettings) -> DataBundle:
     anomaly = option_int(settings, ANOMALY)
-    pixels, digits = digits_table()
-    images = (pixels / 16.0).reshape(-1, 1, 8, 8).astype(np.float32)
+    images, digits = digit_images()
     normal = np.flatnonzero(digits != anomaly)
     odd = np.flatnonzero(digits == anomaly)
     train, val = split_indices(len(normal), settings.val_split, settings.seed, digits[normal])
@@ -45,8 +44,5 @@ def digits_anomaly(settings: DatasetSettings) -> DataBundle:
     def part(index: np.ndarray) -> TensorDataset:
         return TensorDataset(torch.from_numpy(images[index]), torch.from_numpy(labels[index]))
 
-    return DataBundle(
-        train=part(train_idx), val=part(val_idx), input_shape=(1, 8, 8), input_dtype="float",
-        task="classification", num_classes=2,
-        class_names=["normal", f"anomaly (digit {anomaly})"], feature_names=[],
-        value_range=(0.0, 1.0), name=settings.name)
+    return digit_image_bundle(settings, part(train_idx), part(val_idx),
+                              ["normal", f"anomaly (digit {anomaly})"])

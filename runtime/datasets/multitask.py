@@ -19,14 +19,8 @@ from torch.utils.data import Dataset, TensorDataset
 from graph.catalog import CHOICE, Param
 from graph.fields import Field
 from graph.settings import DatasetSettings
-from runtime.datasets.core import (
-    DataBundle,
-    DatasetInfo,
-    option_choice,
-    register,
-    split_indices,
-)
-from runtime.datasets.synthetic import digits_table
+from runtime.datasets.core import DataBundle, DatasetInfo, option_choice, register, split_indices
+from runtime.datasets.synthetic import digit_image_bundle, digit_images
 
 TARGETS = ("digit", "even")  # the Output node names the dict targets are keyed by
 
@@ -67,8 +61,8 @@ TARGET = Param("target", CHOICE, "both", "Both targets (named digit and even, on
     options=(Field(TARGET),)))
 def digits_multitask(settings: DatasetSettings) -> DataBundle:
     which = option_choice(settings, TARGET)
-    pixels, digits = digits_table()
-    images = torch.from_numpy((pixels / 16.0).reshape(-1, 1, 8, 8).astype(np.float32))
+    pixels, digits = digit_images()
+    images = torch.from_numpy(pixels)
     labels = {"digit": torch.from_numpy(digits.astype(np.int64)),
               "even": torch.from_numpy((digits % 2 == 0).astype(np.int64))}
     train_idx, val_idx = split_indices(len(digits), settings.val_split, settings.seed, digits)
@@ -80,7 +74,4 @@ def digits_multitask(settings: DatasetSettings) -> DataBundle:
         return TensorDataset(images[rows], labels[which][rows])
 
     names = ["odd", "even"] if which == "even" else [str(d) for d in range(10)]
-    return DataBundle(
-        train=part(train_idx), val=part(val_idx), input_shape=(1, 8, 8), input_dtype="float",
-        task="classification", num_classes=len(names), class_names=names, feature_names=[],
-        value_range=(0.0, 1.0), name=settings.name)
+    return digit_image_bundle(settings, part(train_idx), part(val_idx), names)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from torch.utils.data import Dataset
 
 from graph.catalog import INT, Param
 from graph.fields import Field
@@ -117,15 +118,6 @@ def spiral_points(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.stack([r * np.sin(t), r * np.cos(t)], 1)
 
 
-@register(DatasetInfo(
-    "spirals", "Two spirals",
-    "Two interleaved spirals of 1.75 turns; a network needs several layers of curved "
-    "boundaries to follow them.",
-    "classification", "2d", _TWO_D_USES, script=_two_d_script(spiral_points, 0.4)))
-def spirals(settings: DatasetSettings) -> DataBundle:
-    return _two_d(settings, 2, spiral_points, jitter=0.4)
-
-
 def circle_points(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A disc (class 0) inside a ring (class 1)."""
     n = len(labels)
@@ -134,14 +126,6 @@ def circle_points(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     r = np.where(labels == 0, inner, outer)
     a = rng.uniform(0.0, 2 * np.pi, n)
     return np.stack([r * np.cos(a), r * np.sin(a)], 1)
-
-
-@register(DatasetInfo(
-    "circles", "Circles",
-    "A disc (class 0) inside a ring (class 1); separable by distance from the centre.",
-    "classification", "2d", _TWO_D_USES, script=_two_d_script(circle_points, 0.5)))
-def circles(settings: DatasetSettings) -> DataBundle:
-    return _two_d(settings, 2, circle_points, jitter=0.5)
 
 
 def moon_points(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -153,12 +137,29 @@ def moon_points(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (points - [0.5, 0.25]) * 0.6  # centred, within about [-0.9, 0.9]
 
 
-@register(DatasetInfo(
-    "moons", "Moons",
-    "Two interleaving half circles.",
-    "classification", "2d", _TWO_D_USES, script=_two_d_script(moon_points, 0.5)))
-def moons(settings: DatasetSettings) -> DataBundle:
-    return _two_d(settings, 2, moon_points, jitter=0.5)
+# The two-class sets of a point maker: (id, title, description, maker, jitter).
+_TWO_CLASS_SETS = (
+    ("spirals", "Two spirals",
+     "Two interleaved spirals of 1.75 turns; a network needs several layers of curved "
+     "boundaries to follow them.", spiral_points, 0.4),
+    ("circles", "Circles",
+     "A disc (class 0) inside a ring (class 1); separable by distance from the centre.",
+     circle_points, 0.5),
+    ("moons", "Moons", "Two interleaving half circles.", moon_points, 0.5),
+)
+
+
+def _register_two_class(dataset_id: str, title: str, description: str,
+                        make: Callable[[np.ndarray, np.random.Generator], np.ndarray],
+                        jitter: float) -> None:
+    """Register a two-class 2-D set of ``make``'s points with its export recipe."""
+    register(DatasetInfo(dataset_id, title, description, "classification", "2d", _TWO_D_USES,
+                         script=_two_d_script(make, jitter)))(
+        functools.partial(_two_d, k=2, make=make, jitter=jitter))
+
+
+for _two_class in _TWO_CLASS_SETS:
+    _register_two_class(*_two_class)
 
 
 BLOBS = Param("classes", INT, 3, "Number of blobs, one class each.", 2, 10, label="Classes")
@@ -239,9 +240,19 @@ def house_prices(settings: DatasetSettings) -> DataBundle:
 # -- digits -------------------------------------------------------------------------------------
 
 def digit_images() -> tuple[np.ndarray, np.ndarray]:
-    """(images N x 1 x 8 x 8 scaled to [0, 1], labels) of scikit-learn's digits."""
+    """(images N x 1 x 8 x 8 scaled to [0, 1] as float32, labels) of scikit-learn's digits."""
     pixels, labels = digits_table()
-    return (pixels / 16.0).reshape(-1, 1, 8, 8), labels
+    return (pixels / 16.0).reshape(-1, 1, 8, 8).astype(np.float32), labels
+
+
+def digit_image_bundle(settings: DatasetSettings, train: Dataset, val: Dataset,
+                       class_names: list[str]) -> DataBundle:
+    """A classification bundle of digit_images whose splits and labels a builder made itself
+    (the sets that relabel the digits: anomaly, multi-task)."""
+    return DataBundle(
+        train=train, val=val, input_shape=(1, 8, 8), input_dtype="float",
+        task="classification", num_classes=len(class_names), class_names=class_names,
+        feature_names=[], value_range=(0.0, 1.0), name=settings.name)
 
 
 @functools.cache
