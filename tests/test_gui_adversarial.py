@@ -19,7 +19,6 @@ from PySide6.QtCore import QObject, Signal  # noqa: E402
 from resources.examples.make import build, digits_cnn, house_prices_mlp, spirals_mlp  # noqa: E402
 from runtime import session  # noqa: E402
 
-torch.set_num_threads(1)
 WAIT = 60_000  # ms
 
 

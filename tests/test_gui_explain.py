@@ -14,7 +14,6 @@ from lab_support import trained_digits  # noqa: E402
 from graph.project import save_project  # noqa: E402
 from resources.examples.make import digits_cnn  # noqa: E402
 
-torch.set_num_threads(1)
 WAIT = 60_000  # ms
 
 

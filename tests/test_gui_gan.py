@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
-import torch
 from PySide6.QtCore import QObject, Signal
 
 from gui.panels.gan import NOT_GAN_TEXT, UNTRAINED_TEXT, GanPanel, install_gan_panel
@@ -29,14 +27,6 @@ class FakeController(QObject):
         signal = getattr(self, event["type"], None)
         if signal is not None:
             signal.emit(event)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def short(name: str, epochs: int = 2):

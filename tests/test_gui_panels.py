@@ -15,7 +15,6 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-import torch  # noqa: E402
 from PySide6.QtCore import QObject, Signal  # noqa: E402
 
 from graph.project import load_project  # noqa: E402
@@ -29,7 +28,6 @@ EXAMPLES = "resources/examples"
 
 def trained(name: str, epochs: int) -> dict:
     """An example project trained briefly, with what the probes need."""
-    torch.set_num_threads(1)
     project = load_project(f"{EXAMPLES}/{name}.plexus")
     project.weights = None
     compiled, data = prepare(project)

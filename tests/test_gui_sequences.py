@@ -21,12 +21,10 @@ from runtime.session import run_training  # noqa: E402
 SIZE = (900, 520)
 
 
-def _trained(name: str, epochs: int):
-    project = make.build(name)
-    project.training.options = {"threads": 1}
-    result = run_training(project, epochs=epochs)
-    assert result.status == "completed", result.message
-    return project
+def _trained(train_example, name: str, epochs: int):
+    trained = train_example(name, epochs, threads=1)
+    assert trained.result.status == "completed", trained.result.message
+    return trained.project
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -37,20 +35,10 @@ def dark_theme(qapp):
 
 
 @pytest.fixture(scope="module")
-def projects():
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield {
-            "sentiment": _trained("sentiment_lstm", 4),
-            "sines": _trained("sine_forecast_lstm", 3),
-            "anomaly": _trained("autoencoder_anomaly_digits", 6),
-            "latent": _trained("autoencoder_latent2d", 4),
-        }
-    finally:
-        torch.set_num_threads(previous)
+def projects(train_example):
+    return {name: _trained(train_example, example, epochs) for name, example, epochs in (
+        ("sentiment", "sentiment_lstm", 4), ("sines", "sine_forecast_lstm", 3),
+        ("anomaly", "autoencoder_anomaly_digits", 6), ("latent", "autoencoder_latent2d", 4))}
 
 
 def _render(widget, tmp_path: Path, name: str) -> Path:
@@ -113,19 +101,12 @@ def test_tokens_are_coloured_by_the_chosen_unit(qtbot, projects, tmp_path):
 @pytest.fixture(scope="module")
 def attention_project():
     """Sentiment reviews read by two Transformer encoder layers, trained two epochs."""
-    import torch
-
     from tests.test_attention import transformer_project
 
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        project = transformer_project(layers=2)
-        result = run_training(project, epochs=2)
-        assert result.status == "completed", result.message
-        yield project
-    finally:
-        torch.set_num_threads(previous)
+    project = transformer_project(layers=2)
+    result = run_training(project, epochs=2)
+    assert result.status == "completed", result.message
+    return project
 
 
 def _drawn_ticks(axis) -> list[str]:
@@ -245,7 +226,7 @@ def test_forecast_is_drawn_against_the_actual_series(qtbot, projects, tmp_path):
     assert panel.result["view"]["series"] == 2  # the spin box counts from 1
 
 
-def test_sequences_panel_says_what_is_missing(qtbot, projects):
+def test_sequences_panel_says_what_is_missing(qtbot, projects, train_example):
     from gui.panels.sequences import NEEDS_WEIGHTS, NO_PROJECT, SequencePanel
 
     panel = _panel(qtbot, SequencePanel)
@@ -253,7 +234,7 @@ def test_sequences_panel_says_what_is_missing(qtbot, projects):
     assert panel.message.text() == NO_PROJECT
     panel.set_project(make.build("sentiment_lstm"))
     assert panel.message.text() == NEEDS_WEIGHTS and panel.pages.currentIndex() == 0
-    panel.set_project(_trained("digits_cnn", 1))
+    panel.set_project(_trained(train_example, "digits_cnn", 1))
     assert panel.analyst.wait()
     assert "neither text" in panel.message.text()
 

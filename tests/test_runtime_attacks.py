@@ -24,7 +24,6 @@ from runtime.attacks import (
     robustness_curve,
 )
 
-torch.set_num_threads(1)
 TOL = 1e-6  # float32 rounding of (x + eps) - x
 
 

@@ -17,8 +17,6 @@ from runtime.explain import (
     saliency,
 )
 
-torch.set_num_threads(1)
-
 
 @pytest.fixture(scope="module")
 def prepared():

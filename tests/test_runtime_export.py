@@ -41,14 +41,6 @@ VENV_BIN = Path(sys.executable).parent
 RUFF = VENV_BIN / "ruff"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def with_weights(project: Project, seed: int = 0) -> Project:
     """The project with deterministic random weights stored, as a trained one has."""
     torch.manual_seed(seed)

@@ -33,14 +33,6 @@ from runtime.train import TrainControl
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def quick(name: str, epochs: int = 2, **options):
     """An example with a short run (a tenth of the ring's data)."""
     project = make.build(name)

@@ -32,8 +32,6 @@ from runtime.probes import (
 from runtime.shapes import infer_shapes
 from runtime.train import make_loss, train
 
-torch.set_num_threads(1)
-
 
 def chain(graph: Graph, *layers: tuple) -> dict[str, int]:
     """Add (type, params, name) layers one after another; returns name -> node id."""

@@ -16,8 +16,6 @@ from runtime.compile import node_state
 from runtime.probes import EPOCH_ONLY, PROBES, ProbeSchedule, robustness
 from runtime.train import train
 
-torch.set_num_threads(1)
-
 
 @pytest.fixture(scope="module")
 def prepared():

@@ -22,16 +22,13 @@ from runtime.train import (
     TrainControl,
     resolve_device,
     train,
-    warm_up,
 )
 
 XOR = DatasetSettings(name="xor", samples=400, noise=0.1, seed=0)
 FAST = {"threads": 1}  # two shared cores: keep each test on one
 
 
-@pytest.fixture(scope="module", autouse=True)
-def warm():
-    warm_up()  # the first optimizer imports torch._dynamo: pay it once, outside the tests
+pytestmark = pytest.mark.usefixtures("warm_trainer")
 
 
 @pytest.fixture(scope="module")

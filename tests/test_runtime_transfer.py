@@ -20,14 +20,6 @@ from runtime.transfer import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def source() -> Project:
     project = examples.shapes_source()  # the shipped, trained network

@@ -14,8 +14,6 @@ from runtime.compile import weights_from_bytes
 from runtime.train import TrainControl
 from runtime.worker import Worker, list_devices, main
 
-torch.set_num_threads(1)
-
 
 def start_message(project, **extra):
     return {"type": "start", "project": project_to_json(project), "weights": project.weights,
