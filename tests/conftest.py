@@ -87,15 +87,15 @@ def train_example() -> Callable[..., TrainedExample]:
 # -- waits -----------------------------------------------------------------------------------------
 @pytest.fixture
 def flush_events(qtbot) -> Callable[[], None]:
-    """``flush_events()`` returns once every event and zero-delay timer queued before the call
-    has been delivered: a positive signal to wait on before asserting that something did not
-    happen, instead of sleeping a fixed time."""
+    """``flush_events()`` returns once the events and zero-delay timers queued before the call,
+    and those they queue in turn (a few rounds deep), have been delivered: the positive signal
+    to wait on before asserting that something did not happen, instead of a fixed sleep."""
     from PySide6.QtCore import QTimer
 
-    def flush() -> None:
-        delivered: list[bool] = []
-        QTimer.singleShot(0, lambda: delivered.append(True))
-        qtbot.waitUntil(lambda: bool(delivered), timeout=5000)
+    def flush(rounds: int = 3) -> None:
+        for _ in range(rounds):
+            with qtbot.waitCallback(timeout=5000) as delivered:
+                QTimer.singleShot(0, delivered)  # runs after what is queued now
 
     return flush
 
@@ -169,7 +169,7 @@ def _fake_controller_class() -> type:
             return dict(self.configs[-1]) if self.configs else {}
 
         def set_probe_config(self, config: dict) -> None:
-            self.configs.append(dict(config))
+            self.configs.append(config)
 
         def request_probes(self, project: Any) -> bool:
             self.requests += 1

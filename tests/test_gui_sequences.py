@@ -320,7 +320,9 @@ def test_install_adds_both_docks_and_follows_the_project(qtbot, tmp_path, projec
     window.show()
     window.show_dock("problems")
     qtbot.waitExposed(window)
-    qtbot.wait(800)  # longer than the watch's polling interval
+    with qtbot.waitSignal(autoencoder.watch.timer.timeout, timeout=5000):
+        pass  # one round of the watch's polling has looked at the panel
+    assert autoencoder.watch.key is None and not autoencoder.analyst.busy
     assert autoencoder.result is None  # tabbed behind Problems: nothing computed
     window.show_dock("autoencoder")
     qtbot.waitUntil(lambda: autoencoder.result is not None, timeout=60_000)

@@ -14,7 +14,6 @@ from PySide6.QtGui import QValidator  # noqa: E402
 from graph.project import save_project  # noqa: E402
 from gui.inspector import ADVERSARIAL_OPTIONS, MODE_OPTIONS, TRAINING_OPTIONS  # noqa: E402
 from resources.examples import make  # noqa: E402
-from tests.test_gui_gan import FakeController  # noqa: E402
 
 GAN_RING = Path(__file__).resolve().parents[1] / "resources" / "examples" / "gan_ring.plexus"
 GAN_FIELDS = [f.param.name for f in MODE_OPTIONS if f.switch == "mode"]
@@ -186,11 +185,11 @@ def test_gan_ring_opens_in_gan_mode_with_its_values(editor_window):
     assert window.project.training.options == options
 
 
-def test_gan_panel_follows_the_training_mode(editor_window, tmp_path):
+def test_gan_panel_follows_the_training_mode(editor_window, tmp_path, fake_controller):
     from gui.panels.gan import NOT_GAN_TEXT, UNTRAINED_TEXT, install_gan_panel
 
     window = editor_window
-    panel = install_gan_panel(window, FakeController())
+    panel = install_gan_panel(window, fake_controller)
     open_example(window, tmp_path, "gan_ring")
     assert panel.active
     form = project_form(window)
