@@ -68,6 +68,7 @@ def _shown(panel, project):
 
 
 # -- sequences ------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_tokens_are_coloured_by_the_chosen_unit(qtbot, projects, tmp_path):
     from gui.panels.sequences import SequencePanel
 
@@ -121,6 +122,7 @@ def _drawn_ticks(axis) -> list[str]:
         painter.end()
 
 
+@pytest.mark.slow
 def test_attention_heat_map_names_the_words_and_reads_out_a_cell(qtbot, attention_project,
                                                                  tmp_path):
     from PySide6.QtCore import QPointF
@@ -171,6 +173,7 @@ def test_attention_heat_map_names_the_words_and_reads_out_a_cell(qtbot, attentio
     assert panel.attention_layer.currentText() == "encoder2 (2 heads)"
 
 
+@pytest.mark.slow
 def test_attention_follows_the_theme(qtbot, qapp, attention_project):
     from gui import style
     from gui.panels import plotting
@@ -205,6 +208,7 @@ def test_one_attention_layer_needs_no_chooser(qtbot):
     assert not panel.attention_layer.isVisibleTo(panel)
 
 
+@pytest.mark.slow
 def test_forecast_is_drawn_against_the_actual_series(qtbot, projects, tmp_path):
     from gui.panels.sequences import SequencePanel
 
@@ -226,6 +230,7 @@ def test_forecast_is_drawn_against_the_actual_series(qtbot, projects, tmp_path):
     assert panel.result["view"]["series"] == 2  # the spin box counts from 1
 
 
+@pytest.mark.slow
 def test_sequences_panel_says_what_is_missing(qtbot, projects, train_example):
     from gui.panels.sequences import NEEDS_WEIGHTS, NO_PROJECT, SequencePanel
 
@@ -240,6 +245,7 @@ def test_sequences_panel_says_what_is_missing(qtbot, projects, train_example):
 
 
 # -- autoencoder ----------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_anomaly_histogram_threshold_and_scores(qtbot, projects, tmp_path):
     from gui.panels.autoencoder import AutoencoderPanel
 
@@ -265,6 +271,7 @@ def test_anomaly_histogram_threshold_and_scores(qtbot, projects, tmp_path):
     assert panel.threshold == pytest.approx(np.percentile(report["train_errors"], 50.0))
 
 
+@pytest.mark.slow
 def test_reconstructions_and_latent_space(qtbot, projects, tmp_path):
     from gui.panels.autoencoder import PAIRS, AutoencoderPanel
 
@@ -290,6 +297,7 @@ def test_reconstructions_and_latent_space(qtbot, projects, tmp_path):
     _render(latent, tmp_path, "autoencoder_latent")
 
 
+@pytest.mark.slow
 def test_autoencoder_panel_empty_states(qtbot, projects):
     from gui.panels.autoencoder import NEEDS_WEIGHTS, NOT_AUTOENCODER, AutoencoderPanel
 
@@ -301,6 +309,7 @@ def test_autoencoder_panel_empty_states(qtbot, projects):
 
 
 # -- installing in the window ---------------------------------------------------------------------
+@pytest.mark.slow
 def test_install_adds_both_docks_and_follows_the_project(qtbot, tmp_path, projects,
                                                          editor_window):
     """And a panel behind another tab computes nothing until it comes to the front."""
@@ -330,6 +339,7 @@ def test_install_adds_both_docks_and_follows_the_project(qtbot, tmp_path, projec
     assert autoencoder.pages.currentWidget() is autoencoder.tabs, autoencoder.message.text()
 
 
+@pytest.mark.slow
 def test_a_short_attention_map_keeps_its_height_for_the_cells(qtbot, attention_project):
     """In the default bottom dock the column names and axis titles would leave the map a few
     pixels tall; below COMPACT_HEIGHT they give way, and come back when there is room."""

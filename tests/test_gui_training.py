@@ -58,6 +58,7 @@ def wait_idle(qtbot, controller) -> None:
     qtbot.waitUntil(lambda: controller.state == "idle", timeout=WAIT)
 
 
+@pytest.mark.slow
 def test_xor_run_from_the_gui_reaches_accuracy_one_and_fills_the_curves(qtbot, window,
                                                                          tmp_path):
     controller = window.training
@@ -127,6 +128,7 @@ def test_xor_run_from_the_gui_reaches_accuracy_one_and_fills_the_curves(qtbot, w
     assert window.training_controls.reset_action.isEnabled()
 
 
+@pytest.mark.slow
 def test_pause_resume_and_stop_keep_the_best_weights(qtbot, window, tmp_path):
     controller = window.training
     open_example(window, tmp_path, epochs=400)
@@ -159,6 +161,7 @@ def test_pause_resume_and_stop_keep_the_best_weights(qtbot, window, tmp_path):
     assert run["best_epoch"] >= 1 and window.project.weights
 
 
+@pytest.mark.slow
 def test_killing_the_training_process_keeps_the_gui_and_last_epoch_weights(qtbot, window,
                                                                           tmp_path):
     from runtime.compile import weights_from_bytes
@@ -202,6 +205,7 @@ def test_killing_the_training_process_keeps_the_gui_and_last_epoch_weights(qtbot
     assert project.weights != weights[0]
 
 
+@pytest.mark.slow
 def test_reopening_a_trained_project_shows_its_curves_and_continues(qtbot, window, tmp_path):
     controller = window.training
     path = open_example(window, tmp_path, epochs=4)

@@ -295,6 +295,7 @@ def test_batch_hook_attacks_the_trainers_multi_head_loss():
         hook(model, (x, x), y)
 
 
+@pytest.mark.slow
 def test_adversarial_training_raises_pgd_accuracy(project):
     """The trainer mixes FGSM examples in when training options ask for it."""
     robust = trained_digits(adversarial="fgsm", adv_eps=0.1, adv_share=0.5)

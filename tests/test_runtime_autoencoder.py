@@ -167,6 +167,7 @@ def test_reconstructions_side_by_side(anomaly):
     assert ae.find_bottleneck(compiled) == compiled.graph.node_by_name("bottleneck").id
 
 
+@pytest.mark.slow
 def test_latent_2d_knn_within_10_points_of_pca_or_better(train_example):
     compiled, data, _ = _trained(train_example, "autoencoder_latent2d")
     view = ae.latent_space(compiled, data)

@@ -159,6 +159,7 @@ def test_stop_keeps_the_best_epoch(short_example):
     assert result.status == "stopped" and len(result.epochs) == 2 and project.weights
 
 
+@pytest.mark.slow
 def test_gan_ring_reaches_its_target_and_the_cli_writes_the_metrics(tmp_path):
     """The issue's target: >= 7 of 8 modes, high-quality share >= 0.7 after default training,
     through the command line (15-35 s on the shared 2-core machine)."""

@@ -294,6 +294,7 @@ def test_sentiment_reviews_ship_three_balanced_classes():
 
 
 # -- examples and their targets ------------------------------------------------------------------
+@pytest.mark.slow
 def test_bidirectional_tagger_beats_the_one_directional_one_by_20_points(train_example):
     one_way = train_example("future_context_lstm", threads=1).best
     both_ways = train_example("future_context_bilstm", threads=1).best
@@ -309,11 +310,13 @@ def forecaster(train_example):
     return compiled, data, best
 
 
+@pytest.mark.slow
 def test_forecasting_mse_is_at_most_half_the_baseline(forecaster):
     _, _, best = forecaster
     assert best["val_mse"] <= 0.5 * best["val_baseline_mse"]
 
 
+@pytest.mark.slow
 def test_forecast_view_draws_predictions_against_the_series(forecaster):
     compiled, data, _ = forecaster
     view = seq.forecast(compiled, data, series=0)

@@ -6,6 +6,7 @@ import multiprocessing
 import queue
 import time
 
+import pytest
 import torch
 
 from graph.project import project_to_json
@@ -27,6 +28,7 @@ def xor(epochs: int = 3):
     return project
 
 
+@pytest.mark.slow
 def test_a_run_sends_weights_before_each_epoch_and_results_at_the_end():
     events: list[dict] = []
     worker = Worker(queue.Queue(), events.append)
@@ -153,6 +155,7 @@ def _read(reader, until, timeout: float = 120.0) -> list[dict]:
     raise AssertionError(f"timed out; got {[e['type'] for e in seen]}")
 
 
+@pytest.mark.slow
 def test_the_spawned_process_trains_pauses_stops_probes_and_quits():
     context = multiprocessing.get_context("spawn")
     commands = context.Queue()
