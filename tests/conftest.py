@@ -84,6 +84,32 @@ def train_example() -> Callable[..., TrainedExample]:
     return train
 
 
+@pytest.fixture(scope="session")
+def train_project() -> Callable[..., Any]:
+    """``train_project(project, epochs, **training)``: the project trained in place through
+    ``runtime.session.run_training`` with these training settings replaced; returns it."""
+    import dataclasses
+
+    from runtime import session
+
+    def train(project: Any, epochs: int, **training: Any) -> Any:
+        project.training = dataclasses.replace(project.training, epochs=epochs, **training)
+        result = session.run_training(project)
+        assert result.status == "completed", result.message
+        return project
+
+    return train
+
+
+@pytest.fixture(scope="session")
+def trained_digits(train_project) -> Any:
+    """digits_cnn after 4 epochs (validation accuracy about 0.94), shared by the analysis tests
+    of the whole run; do not modify it."""
+    from resources.examples.make import digits_cnn
+
+    return train_project(digits_cnn(), 4, lr=0.01, batch_size=64)
+
+
 # -- waits -----------------------------------------------------------------------------------------
 @pytest.fixture
 def flush_events(qtbot) -> Callable[[], None]:

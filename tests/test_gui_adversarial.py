@@ -13,8 +13,6 @@ import pytest
 pytest.importorskip("pytestqt")
 torch = pytest.importorskip("torch")
 
-from lab_support import train, trained_digits  # noqa: E402
-
 from resources.examples.make import build, digits_cnn, house_prices_mlp, spirals_mlp  # noqa: E402
 from runtime import session  # noqa: E402
 
@@ -22,8 +20,8 @@ WAIT = 60_000  # ms
 
 
 @pytest.fixture(scope="module")
-def project():
-    return trained_digits()
+def project(trained_digits):
+    return trained_digits
 
 
 @pytest.fixture
@@ -181,12 +179,12 @@ def test_patch_section_reports_a_success_rate(panel):
     assert f"{result.success_rate:.0%}" in text and "random patch" in text
 
 
-def test_vector_data_shows_perturbation_bars(qtbot):
+def test_vector_data_shows_perturbation_bars(qtbot, train_project):
     from gui.panels.adversarial import AdversarialPanel
 
     panel = AdversarialPanel()
     qtbot.addWidget(panel)
-    panel.set_project(train(spirals_mlp(), 2))
+    panel.set_project(train_project(spirals_mlp(), 2))
     panel.set_eps(0.2)
     panel.run_attack()
     assert panel.runner.wait(WAIT)

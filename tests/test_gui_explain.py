@@ -9,8 +9,6 @@ import pytest
 pytest.importorskip("pytestqt")
 torch = pytest.importorskip("torch")
 
-from lab_support import trained_digits  # noqa: E402
-
 from graph.project import save_project  # noqa: E402
 from resources.examples.make import digits_cnn  # noqa: E402
 
@@ -18,8 +16,8 @@ WAIT = 60_000  # ms
 
 
 @pytest.fixture(scope="module")
-def project():
-    return trained_digits()
+def project(trained_digits):
+    return trained_digits
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from lab_support import trained_digits
 
 from resources.examples.make import digits_cnn, house_prices_mlp
 from runtime import session
@@ -18,8 +17,8 @@ from runtime.train import train
 
 
 @pytest.fixture(scope="module")
-def prepared():
-    compiled, data = session.prepare(trained_digits())
+def prepared(trained_digits):
+    compiled, data = session.prepare(trained_digits)
     compiled.module.eval()
     return compiled, data
 
