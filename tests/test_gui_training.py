@@ -16,10 +16,10 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+from editor_driver import open_example  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 
-from graph.project import load_project, save_project  # noqa: E402
-from resources.examples.make import build  # noqa: E402
+from graph.project import load_project  # noqa: E402
 
 WAIT = 120_000  # ms: the machine is busy; a stuck test still ends
 
@@ -42,16 +42,6 @@ def window(qapp, tmp_path_factory):
     window.undo_stack.setClean()
     window.persist = False
     window.close()
-
-
-def open_example(window, tmp_path, name: str = "xor_mlp", **training) -> str:
-    project = build(name)
-    for key, value in training.items():
-        setattr(project.training, key, value)
-    path = str(tmp_path / f"{name}.plexus")
-    save_project(project, path)
-    assert window.open_project(path, ask=False)
-    return path
 
 
 def wait_idle(qtbot, controller) -> None:

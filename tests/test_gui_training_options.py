@@ -9,36 +9,18 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+from editor_driver import choose, open_example, project_form  # noqa: E402
 from PySide6.QtGui import QValidator  # noqa: E402
 
-from graph.project import save_project  # noqa: E402
 from gui.inspector import ADVERSARIAL_OPTIONS, MODE_OPTIONS, TRAINING_OPTIONS  # noqa: E402
-from resources.examples import make  # noqa: E402
 
 GAN_RING = Path(__file__).resolve().parents[1] / "resources" / "examples" / "gan_ring.plexus"
 GAN_FIELDS = [f.param.name for f in MODE_OPTIONS if f.switch == "mode"]
 ADV_FIELDS = [f.param.name for f in ADVERSARIAL_OPTIONS if f.switch == "adversarial"]
 
 
-def project_form(window):
-    window.inspector.show_nodes([])
-    return window.inspector.project_form
-
-
 def shown(form, name: str) -> bool:
     return form.training_form.isRowVisible(form.option_editors[name])
-
-
-def choose(combo, value: str) -> None:
-    index = combo.findData(value)
-    assert index >= 0, value
-    combo.setCurrentIndex(index)
-
-
-def open_example(window, tmp_path, name: str) -> None:
-    path = tmp_path / f"{name}.plexus"
-    save_project(make.build(name), path)
-    assert window.open_project(path, ask=False)
 
 
 def test_options_are_declared_once_with_help_and_bounds():
