@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
-torch = pytest.importorskip("torch")
 
 from resources.examples.make import build, digits_cnn, house_prices_mlp, spirals_mlp  # noqa: E402
 from runtime import session  # noqa: E402

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
-torch = pytest.importorskip("torch")
 
 from graph.project import save_project  # noqa: E402
 from resources.examples.make import digits_cnn  # noqa: E402
