@@ -1,6 +1,7 @@
 # Two entry points that do all the set-up on a fresh machine:
 #   make run    create .venv, install, open the editor on the default example
 #   make test   create .venv, install, lint and run the test suite
+#   make test-quick   the same without the tests marked slow (full trainings), while working
 #
 # torch is installed first, as a CPU build, only when the venv has none: an unpinned torch
 # would pull a multi-GB CUDA build. Pick another build with TORCH_SPEC / TORCH_PIP_ARGS.
@@ -12,7 +13,7 @@ STAMP := $(VENV)/.plexus-installed
 TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 
-.PHONY: run test lint examples clean
+.PHONY: run test test-quick lint examples clean
 
 run: $(STAMP)
 	PYQTGRAPH_QT_LIB=PySide6 $(BIN)/python main.py
@@ -20,6 +21,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	QT_QPA_PLATFORM=offscreen PYQTGRAPH_QT_LIB=PySide6 $(BIN)/python -m pytest -q
+
+test-quick: $(STAMP)
+	$(BIN)/ruff check .
+	QT_QPA_PLATFORM=offscreen PYQTGRAPH_QT_LIB=PySide6 $(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,6 +1,12 @@
-"""Shared test set-up: Qt renders offscreen, pyqtgraph uses PySide6, torch stays small."""
+"""Shared test set-up: Qt renders offscreen, pyqtgraph uses PySide6, torch stays small; and the
+fixtures several test files use (editor windows, a fake training controller, lab panels on a
+trained network, short example trainings, a wait for queued events)."""
+
+from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -18,20 +24,229 @@ def pytest_sessionfinish(session, exitstatus):
         release_clipboard()
 
 
+# -- torch -----------------------------------------------------------------------------------------
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread() -> None:
+    """Two cores are shared by every test process: torch computes on one thread."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def warm_trainer() -> None:
+    """The first optimizer imports torch._dynamo: pay it once, outside the timed tests."""
+    from runtime.trainer import warm_up
+
+    warm_up()
+
+
+# -- short trainings of the examples ---------------------------------------------------------------
+class TrainedExample(NamedTuple):
+    project: Any  # with its trained weights
+    result: Any  # runtime.session.run_training's result
+    best: dict[str, Any]  # the best epoch's event
+
+
+@pytest.fixture(scope="session")
+def short_example() -> Callable[..., Any]:
+    """``short_example(name, epochs=2, **options)``: an example project set for a short run
+    (a tenth of the GAN ring's data), with these training options."""
+    from resources.examples import make
+
+    def build(name: str, epochs: int = 2, **options: Any) -> Any:
+        project = make.build(name)
+        project.training.epochs = epochs
+        project.training.options.update(options)
+        if name == "gan_ring":
+            project.dataset.samples = 1024
+        return project
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def train_example() -> Callable[..., TrainedExample]:
+    """``train_example(name, epochs=None, **options)`` builds an example, trains it through
+    ``runtime.session.run_training`` (for its own epoch count when ``epochs`` is None) with
+    these training options, checks that the run ended well and returns it."""
+    from resources.examples import make
+    from runtime.session import run_training
+
+    def train(name: str, epochs: int | None = None, **options: Any) -> TrainedExample:
+        project = make.build(name)
+        project.training.options.update(options)
+        result = run_training(project, epochs=epochs)
+        assert result.status in ("completed", "early_stopped"), result.message
+        best = next(e for e in result.epochs if e["epoch"] == result.best_epoch)
+        return TrainedExample(project, result, best)
+
+    return train
+
+
+@pytest.fixture(scope="session")
+def train_project() -> Callable[..., Any]:
+    """``train_project(project, epochs, **training)``: the project trained in place through
+    ``runtime.session.run_training`` with these training settings replaced; returns it."""
+    import dataclasses
+
+    from runtime import session
+
+    def train(project: Any, epochs: int, **training: Any) -> Any:
+        project.training = dataclasses.replace(project.training, epochs=epochs, **training)
+        result = session.run_training(project)
+        assert result.status == "completed", result.message
+        return project
+
+    return train
+
+
+@pytest.fixture(scope="session")
+def trained_digits(train_project) -> Any:
+    """digits_cnn after 4 epochs (validation accuracy about 0.94), shared by the analysis tests
+    of the whole run; do not modify it."""
+    from resources.examples.make import digits_cnn
+
+    return train_project(digits_cnn(), 4, lr=0.01, batch_size=64)
+
+
+# -- waits -----------------------------------------------------------------------------------------
 @pytest.fixture
-def editor_window(qtbot, tmp_path):
-    """A main window with its own settings file and recovery folder that never asks to save
-    nor writes a layout; closed after the test. Not shown: a test shows it when it needs to."""
+def flush_events(qtbot) -> Callable[[], None]:
+    """``flush_events()`` returns once the events and zero-delay timers queued before the call,
+    and those they queue in turn (a few rounds deep), have been delivered: the positive signal
+    to wait on before asserting that something did not happen, instead of a fixed sleep."""
+    from PySide6.QtCore import QTimer
+
+    def flush(rounds: int = 3) -> None:
+        for _ in range(rounds):
+            with qtbot.waitCallback(timeout=5000) as delivered:
+                QTimer.singleShot(0, delivered)  # runs after what is queued now
+
+    return flush
+
+
+# -- editor windows --------------------------------------------------------------------------------
+@pytest.fixture
+def qsettings(tmp_path):
+    """The windows' settings file, private to the test."""
     from PySide6.QtCore import QSettings
 
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, qsettings) -> Iterator[Callable[..., Any]]:
+    """A factory of main windows sharing one settings file and recovery folder; they never ask
+    to save and are closed after the test without writing a layout."""
     from gui.main_window import MainWindow
 
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(settings=settings, data_dir=tmp_path / "appdata",
-                        restore_layout=False, interactive=False)
-    window.ask_unsaved = lambda: "discard"
-    qtbot.addWidget(window)
-    yield window
-    window.undo_stack.setClean()
-    window.persist = False
-    window.close()
+    made = []
+
+    def make(**kwargs: Any) -> Any:
+        kwargs.setdefault("settings", qsettings)
+        kwargs.setdefault("data_dir", tmp_path / "appdata")
+        window = MainWindow(**kwargs)
+        window.ask_unsaved = lambda: "discard"  # never a modal dialog in tests
+        qtbot.addWidget(window)
+        made.append(window)
+        return window
+
+    yield make
+    for window in made:
+        window.undo_stack.setClean()
+        window.persist = False
+        window.close()
+
+
+@pytest.fixture
+def editor_window(make_window):
+    """A main window that neither restores nor asks anything. Not shown: a test shows it when
+    it needs to."""
+    return make_window(restore_layout=False, interactive=False)
+
+
+# -- the training controller -----------------------------------------------------------------------
+def _fake_controller_class() -> type:
+    from PySide6.QtCore import QObject, Signal
+
+    class FakeController(QObject):
+        """The public surface of gui.training.TrainingController that panels use: its signals
+        (fed by hand or from an in-process run) and its probe methods, recording what it is
+        asked."""
+
+        started = Signal(object)
+        batch = Signal(object, list)
+        epoch = Signal(object)
+        probe = Signal(dict)
+        finished = Signal(object)
+        failed = Signal(str)
+        state_changed = Signal(str)
+        project_updated = Signal(object)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.state = "idle"
+            self.configs: list[dict] = []
+            self.requests = 0
+
+        @property
+        def probe_config(self) -> dict:
+            return dict(self.configs[-1]) if self.configs else {}
+
+        def set_probe_config(self, config: dict) -> None:
+            self.configs.append(config)
+
+        def request_probes(self, project: Any) -> bool:
+            self.requests += 1
+            return True
+
+        def feed(self, event: Any) -> None:
+            """A training event (runtime.events), emitted as the controller would: probe
+            bundles unpacked, a batch with its loss point."""
+            from runtime.events import Batch, Probe
+
+            if isinstance(event, Probe):
+                for result in event.results():
+                    self.probe.emit(result)
+            elif isinstance(event, Batch):
+                self.batch.emit(event, [[event.global_step, event.loss]])
+            elif event.kind in ("started", "epoch", "finished"):
+                getattr(self, event.kind).emit(event)
+
+    return FakeController
+
+
+@pytest.fixture
+def fake_controller() -> Any:
+    """A fresh stand-in for the training controller (no training process)."""
+    return _fake_controller_class()()
+
+
+# -- analysis panels on a trained network ----------------------------------------------------------
+@pytest.fixture(scope="module")
+def lab_model() -> Any:
+    """One prepared network for a module's lab panels (each panel would prepare its own)."""
+    from gui.panels.lab import LabModel
+
+    return LabModel()
+
+
+@pytest.fixture
+def lab_panel(qtbot, lab_model) -> Iterator[Callable[[type, Any], Any]]:
+    """``lab_panel(PanelClass, project)``: an Adversarial or Explain panel sharing the module's
+    prepared network, sized and given ``project``; shut down after the test."""
+    made = []
+
+    def make(panel_class: type, project: Any) -> Any:
+        widget = panel_class()
+        widget.model = lab_model
+        qtbot.addWidget(widget)
+        widget.resize(1100, 300)
+        widget.set_project(project)
+        made.append(widget)
+        return widget
+
+    yield make
+    for widget in made:
+        widget.shutdown()

@@ -19,14 +19,6 @@ from runtime.compile import compile_graph
 from runtime.prepare import prepare
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def transformer_graph(length: int = 6, vocabulary: int = 10, width: int = 8,
                       layers: int = 1) -> Graph:
     """tokens -> embed -> encoder(s) (2 heads) -> mean over the real tokens -> 3 logits."""

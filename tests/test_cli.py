@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from graph.model import Edge
 from graph.project import load_project, save_project
 from resources.examples import make
@@ -64,6 +66,7 @@ def test_info_lists_layers_shapes_and_params():
     assert "Total trainable parameters:" in result.stdout
 
 
+@pytest.mark.slow
 def test_train_writes_project_and_metrics(tmp_path):
     out = tmp_path / "trained.plexus"
     metrics = tmp_path / "metrics.jsonl"
@@ -79,6 +82,7 @@ def test_train_writes_project_and_metrics(tmp_path):
     assert len(trained.history) == 1 and len(trained.history[0]["epochs"]) == 3
 
 
+@pytest.mark.slow
 def test_train_regression_reports_r2(tmp_path):
     metrics = tmp_path / "metrics.jsonl"
     result = plexus("train", str(make.path("house_prices_mlp")), "--epochs", "1",
@@ -100,6 +104,7 @@ def test_train_invalid_project_fails_cleanly(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_attack_prints_json_and_refuses_untrained(tmp_path):
     out = tmp_path / "xor.plexus"
     assert plexus("train", str(make.path("xor_mlp")), "--epochs", "20", "-o", str(out)

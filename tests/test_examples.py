@@ -7,7 +7,6 @@ import pytest
 from graph.project import load_project, project_to_json
 from resources.examples import make
 from runtime.data import load_dataset
-from runtime.session import run_training
 from runtime.shapes import analyze
 
 
@@ -39,28 +38,26 @@ def test_example_is_valid_and_fits_its_data(name):
     assert tuple(input_node.params["shape"]) == tuple(data.input_shape)
 
 
-def _best(name: str) -> dict:
-    project = make.build(name)
-    result = run_training(project)
-    assert result.status in ("completed", "early_stopped"), result.message
-    return next(e for e in result.epochs if e["epoch"] == result.best_epoch)
 
 
-def test_xor_mlp_solves_xor():
-    assert _best("xor_mlp")["val_accuracy"] == 1.0
+def test_xor_mlp_solves_xor(train_example):
+    assert train_example("xor_mlp").best["val_accuracy"] == 1.0
 
 
-def test_perceptron_cannot_solve_xor():
-    assert _best("perceptron_xor")["val_accuracy"] <= 0.75
+def test_perceptron_cannot_solve_xor(train_example):
+    assert train_example("perceptron_xor").best["val_accuracy"] <= 0.75
 
 
-def test_spirals_mlp_separates_the_spirals():
-    assert _best("spirals_mlp")["val_accuracy"] >= 0.98
+@pytest.mark.slow
+def test_spirals_mlp_separates_the_spirals(train_example):
+    assert train_example("spirals_mlp").best["val_accuracy"] >= 0.98
 
 
-def test_house_prices_mlp_regresses():
-    assert _best("house_prices_mlp")["val_r2"] >= 0.9
+@pytest.mark.slow
+def test_house_prices_mlp_regresses(train_example):
+    assert train_example("house_prices_mlp").best["val_r2"] >= 0.9
 
 
-def test_digits_cnn_reads_digits():
-    assert _best("digits_cnn")["val_accuracy"] >= 0.97
+@pytest.mark.slow
+def test_digits_cnn_reads_digits(train_example):
+    assert train_example("digits_cnn").best["val_accuracy"] >= 0.97

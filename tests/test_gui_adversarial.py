@@ -11,42 +11,23 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
-torch = pytest.importorskip("torch")
-
-from lab_support import train, trained_digits  # noqa: E402
-from PySide6.QtCore import QObject, Signal  # noqa: E402
 
 from resources.examples.make import build, digits_cnn, house_prices_mlp, spirals_mlp  # noqa: E402
 from runtime.prepare import prepare  # noqa: E402
 
-torch.set_num_threads(1)
 WAIT = 60_000  # ms
 
 
 @pytest.fixture(scope="module")
-def project():
-    return trained_digits()
-
-
-@pytest.fixture(scope="module")
-def model():
-    """One prepared network for the module's panels (each panel would prepare its own)."""
-    from gui.panels.lab import LabModel
-
-    return LabModel()
+def project(trained_digits):
+    return trained_digits
 
 
 @pytest.fixture
-def panel(qtbot, project, model):
+def panel(lab_panel, project):
     from gui.panels.adversarial import AdversarialPanel
 
-    widget = AdversarialPanel()
-    widget.model = model
-    qtbot.addWidget(widget)
-    widget.resize(1100, 300)
-    widget.set_project(project)
-    yield widget
-    widget.shutdown()
+    return lab_panel(AdversarialPanel, project)
 
 
 def attack(panel, method: str, eps: float):
@@ -197,12 +178,12 @@ def test_patch_section_reports_a_success_rate(panel):
     assert f"{result.success_rate:.0%}" in text and "random patch" in text
 
 
-def test_vector_data_shows_perturbation_bars(qtbot):
+def test_vector_data_shows_perturbation_bars(qtbot, train_project):
     from gui.panels.adversarial import AdversarialPanel
 
     panel = AdversarialPanel()
     qtbot.addWidget(panel)
-    panel.set_project(train(spirals_mlp(), 2))
+    panel.set_project(train_project(spirals_mlp(), 2))
     panel.set_eps(0.2)
     panel.run_attack()
     assert panel.runner.wait(WAIT)
@@ -213,33 +194,15 @@ def test_vector_data_shows_perturbation_bars(qtbot):
     panel.shutdown()
 
 
-class FakeController(QObject):
-    """The public surface of gui.training.TrainingController that the panel uses."""
-
-    probe = Signal(dict)
-    started = Signal(dict)
-    epoch = Signal(dict)
-    finished = Signal(dict)
-    project_updated = Signal(object)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._config = {"filters": 2}
-
-    @property
-    def probe_config(self):
-        return dict(self._config)
-
-    def set_probe_config(self, config):
-        self._config = dict(config)
-
-
-def test_live_robustness_requests_the_probe_and_plots_it(qtbot, panel, project):
+def test_live_robustness_requests_the_probe_and_plots_it(qtbot, panel, project,
+                                                         fake_controller, flush_events):
     from runtime.probes.schedule import ProbeSchedule
 
-    controller = FakeController()
+    controller = fake_controller
+    controller.set_probe_config({"filters": 2})  # another panel's probe
     panel.bind_controller(controller)
-    qtbot.wait(400)
+    flush_events()
+    assert panel.probe_config() is None  # it will ask for nothing until it has been seen
     assert "robustness" not in controller.probe_config  # nobody has opened the panel yet
     panel.show()
     qtbot.waitUntil(lambda: "robustness" in controller.probe_config, timeout=5000)
@@ -266,7 +229,8 @@ def test_live_robustness_requests_the_probe_and_plots_it(qtbot, panel, project):
 
 
 def test_a_tab_behind_another_never_turns_the_live_attack_on(qtbot, editor_window, project,
-                                                             tmp_path):
+                                                             tmp_path, fake_controller,
+                                                             flush_events):
     """Building the default layout shows every dock for a moment; only a panel really on
     screen asks the training process for an attack per epoch."""
     from graph.project import save_project
@@ -275,27 +239,30 @@ def test_a_tab_behind_another_never_turns_the_live_attack_on(qtbot, editor_windo
     window = editor_window
     save_project(project, tmp_path / "digits.plexus")
     assert window.open_project(tmp_path / "digits.plexus", ask=False)
-    controller = FakeController()
-    install_lab_panels(window, controller)
+    controller = fake_controller
+    controller.set_probe_config({"filters": 2})  # another panel's probe
+    adversarial, _explain = install_lab_panels(window, controller)
     window.resize(1400, 900)
     window.show()
     window.apply_default_layout()
     window.show_dock("problems")
     qtbot.waitExposed(window)
-    qtbot.wait(600)
+    flush_events()  # the layout's show events have been handled: the panel was not seen
+    assert adversarial.probe_config() is None  # so it will not ask for an attack later
     assert "robustness" not in controller.probe_config
     window.show_dock("adversarial")
     qtbot.waitUntil(lambda: "robustness" in controller.probe_config, timeout=5000)
 
 
-def test_first_run_without_weights_opens_the_live_page(qtbot, project):
+def test_first_run_without_weights_opens_the_live_page(qtbot, project, fake_controller):
     from gui.panels.adversarial import LIVE, AdversarialPanel
     from gui.panels.lab import NEEDS_WEIGHTS
     from runtime.probes.schedule import ProbeSchedule
 
     panel = AdversarialPanel()
     qtbot.addWidget(panel)
-    controller = FakeController()
+    controller = fake_controller
+    controller.set_probe_config({"filters": 2})  # another panel's probe
     fresh = digits_cnn()
     panel.set_project(fresh)
     panel.bind_controller(controller)

@@ -8,10 +8,10 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+from editor_driver import choose, open_example, project_form  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 
 from runtime.data import DATASETS  # noqa: E402
-from tests.test_gui_training_options import choose, open_example, project_form  # noqa: E402
 
 
 def rows(form) -> dict[str, bool]:

@@ -7,40 +7,23 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
-torch = pytest.importorskip("torch")
-
-from lab_support import trained_digits  # noqa: E402
 
 from graph.project import save_project  # noqa: E402
 from resources.examples.make import digits_cnn  # noqa: E402
 
-torch.set_num_threads(1)
 WAIT = 60_000  # ms
 
 
 @pytest.fixture(scope="module")
-def project():
-    return trained_digits()
-
-
-@pytest.fixture(scope="module")
-def model():
-    from gui.panels.lab import LabModel
-
-    return LabModel()
+def project(trained_digits):
+    return trained_digits
 
 
 @pytest.fixture
-def panel(qtbot, project, model):
+def panel(lab_panel, project):
     from gui.panels.explain import ExplainPanel
 
-    widget = ExplainPanel()
-    widget.model = model
-    qtbot.addWidget(widget)
-    widget.resize(1100, 300)
-    widget.set_project(project)
-    yield widget
-    widget.shutdown()
+    return lab_panel(ExplainPanel, project)
 
 
 def node_id(project, name: str) -> int:
@@ -130,7 +113,8 @@ def test_canvas_selection_picks_the_layer(qtbot, tmp_path, project, editor_windo
     window.close()
 
 
-def test_explain_behind_another_tab_waits_until_raised(qtbot, tmp_path, project, editor_window):
+def test_explain_behind_another_tab_waits_until_raised(qtbot, tmp_path, project, editor_window,
+                                                       flush_events):
     """A dock behind another tab counts as visible to Qt; explaining is left until the user
     brings the panel to the front."""
     from gui.panels.lab import install_lab_panels
@@ -143,8 +127,9 @@ def test_explain_behind_another_tab_waits_until_raised(qtbot, tmp_path, project,
     window.show()
     window.show_dock("problems")
     qtbot.waitExposed(window)
-    assert window.open_project(str(path), ask=False)
-    qtbot.wait(1500)
+    with qtbot.waitSignal(window.analysis_updated, timeout=WAIT):  # the panel rechecks on it
+        assert window.open_project(str(path), ask=False)
+    flush_events()
     assert explain.saliency is None and not explain.runner.active("saliency")
     window.show_dock("explain")
     qtbot.waitUntil(lambda: explain.saliency is not None, timeout=WAIT)

@@ -5,61 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
-import torch
-from PySide6.QtCore import QObject, Signal
 
 from gui.panels.gan import NOT_GAN_TEXT, UNTRAINED_TEXT, GanPanel, install_gan_panel
 from resources.examples import make
-from runtime.events import Batch, Epoch, Event, Probe, Started
+from runtime.events import Epoch, Probe, Started
 from runtime.session import run_training
 
 
-class FakeController(QObject):
-    """The TrainingController's signals, fed from an in-process run."""
-
-    started = Signal(object)
-    batch = Signal(object, list)
-    epoch = Signal(object)
-    probe = Signal(dict)
-    finished = Signal(object)
-    project_updated = Signal(object)
-    state = "idle"
-
-    def feed(self, event: Event) -> None:
-        """Emit the event as the controller would (probe bundles unpacked)."""
-        if isinstance(event, Probe):
-            for result in event.results():
-                self.probe.emit(result)
-        elif isinstance(event, Batch):
-            self.batch.emit(event, [[event.global_step, event.loss]])
-        elif event.kind in ("started", "epoch", "finished"):
-            getattr(self, event.kind).emit(event)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-def short(name: str, epochs: int = 2):
-    project = make.build(name)
-    project.training.epochs = epochs
-    if name == "gan_ring":
-        project.dataset.samples = 1024
-    return project
-
-
-def test_panel_draws_a_ring_run(qtbot, tmp_path: Path) -> None:
-    controller = FakeController()
+def test_panel_draws_a_ring_run(qtbot, tmp_path: Path, fake_controller, short_example) -> None:
+    controller = fake_controller
     panel = GanPanel(controller)
     qtbot.addWidget(panel)
     panel.resize(1200, 380)
     panel.show()
-    project = short("gan_ring", epochs=3)
+    project = short_example("gan_ring", epochs=3)
     panel.set_project(project)
     assert panel.is_empty and panel.empty.text() == UNTRAINED_TEXT
     run_training(project, callback=controller.feed)
@@ -83,11 +42,12 @@ def test_panel_draws_a_ring_run(qtbot, tmp_path: Path) -> None:
     assert panel.grab().save(str(out)) and out.stat().st_size > 10_000
 
 
-def test_panel_shows_a_digit_grid_and_ignores_other_runs(qtbot) -> None:
-    controller = FakeController()
+def test_panel_shows_a_digit_grid_and_ignores_other_runs(qtbot, fake_controller,
+                                                          short_example) -> None:
+    controller = fake_controller
     panel = GanPanel(controller)
     qtbot.addWidget(panel)
-    project = short("gan_digits", epochs=1)
+    project = short_example("gan_digits", epochs=1)
     panel.set_project(project)
     run_training(project, callback=controller.feed)
     panel.flush()
@@ -105,8 +65,8 @@ def test_panel_shows_a_digit_grid_and_ignores_other_runs(qtbot) -> None:
     assert panel.is_empty and panel.epochs == []
 
 
-def test_trained_project_shows_its_history_and_samples(qtbot) -> None:
-    project = short("gan_ring", epochs=2)
+def test_trained_project_shows_its_history_and_samples(qtbot, short_example) -> None:
+    project = short_example("gan_ring", epochs=2)
     run_training(project)
     panel = GanPanel()
     qtbot.addWidget(panel)
@@ -118,12 +78,12 @@ def test_trained_project_shows_its_history_and_samples(qtbot) -> None:
     assert panel.sample_stack.currentWidget() is panel.points_view
 
 
-def test_install_gan_panel_adds_a_dock_that_follows_the_window(tmp_path, editor_window
-                                                               ) -> None:
+def test_install_gan_panel_adds_a_dock_that_follows_the_window(tmp_path, editor_window,
+                                                               fake_controller) -> None:
     from graph.project import save_project
 
     window = editor_window
-    controller = FakeController()
+    controller = fake_controller
     panel = install_gan_panel(window, controller)
     assert window.docks["gan"].widget() is panel and window.gan_panel is panel
     path = tmp_path / "gan_ring.plexus"

@@ -293,6 +293,6 @@ def test_tabular_preview_reads_in_the_data_units(inspector):
     table = form.preview.table
     assert table.horizontalHeaderItem(0).text() == "size_m2"
     sizes = [float(table.item(row, 0).text()) for row in range(table.rowCount())]
-    assert all(size > 20 for size in sizes)  # square metres, not z-scores
+    assert sizes and all(size > 20 for size in sizes)  # square metres, not z-scores
     prices = [table.item(row, table.columnCount() - 1).text() for row in range(table.rowCount())]
-    assert all(not price.startswith("-") for price in prices)
+    assert prices and all(not price.startswith("-") for price in prices)

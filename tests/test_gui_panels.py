@@ -15,8 +15,6 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-import torch  # noqa: E402
-from PySide6.QtCore import QObject, Signal  # noqa: E402
 
 from graph.project import load_project  # noqa: E402
 from runtime.prepare import prepare  # noqa: E402
@@ -29,7 +27,6 @@ EXAMPLES = "resources/examples"
 
 def trained(name: str, epochs: int) -> dict:
     """An example project trained briefly, with what the probes need."""
-    torch.set_num_threads(1)
     project = load_project(f"{EXAMPLES}/{name}.plexus")
     project.weights = None
     compiled, data = prepare(project)
@@ -258,38 +255,12 @@ def test_panels_redraw_from_a_timer_with_only_the_latest_payload(qtbot, digits):
 
 
 # -- the monitor ----------------------------------------------------------------------------------
-class FakeController(QObject):
-    """The TrainingController's signals and probe methods, recording what it is asked."""
-
-    started = Signal(dict)
-    batch = Signal(dict)
-    epoch = Signal(dict)
-    probe = Signal(dict)
-    finished = Signal(dict)
-    failed = Signal(str)
-    state_changed = Signal(str)
-    project_updated = Signal(object)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.state = "idle"
-        self.configs: list[dict] = []
-        self.requests = 0
-
-    def set_probe_config(self, config: dict) -> None:
-        self.configs.append(config)
-
-    def request_probes(self, project) -> bool:
-        self.requests += 1
-        return True
-
-
 @pytest.fixture
-def monitored(qtbot, editor_window):
+def monitored(qtbot, editor_window, fake_controller):
     from gui.panels.monitor import ProbeMonitor, install_monitor_panels
 
     window = editor_window
-    controller = FakeController()
+    controller = fake_controller
     panels = install_monitor_panels(window, controller)
     monitor = window.findChild(ProbeMonitor)
     assert window.open_project(f"{EXAMPLES}/digits_cnn.plexus", ask=False)

@@ -21,12 +21,10 @@ from runtime.session import run_training  # noqa: E402
 SIZE = (900, 520)
 
 
-def _trained(name: str, epochs: int):
-    project = make.build(name)
-    project.training.options = {"threads": 1}
-    result = run_training(project, epochs=epochs)
-    assert result.status == "completed", result.message
-    return project
+def _trained(train_example, name: str, epochs: int):
+    trained = train_example(name, epochs, threads=1)
+    assert trained.result.status == "completed", trained.result.message
+    return trained.project
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -37,20 +35,10 @@ def dark_theme(qapp):
 
 
 @pytest.fixture(scope="module")
-def projects():
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield {
-            "sentiment": _trained("sentiment_lstm", 4),
-            "sines": _trained("sine_forecast_lstm", 3),
-            "anomaly": _trained("autoencoder_anomaly_digits", 6),
-            "latent": _trained("autoencoder_latent2d", 4),
-        }
-    finally:
-        torch.set_num_threads(previous)
+def projects(train_example):
+    return {name: _trained(train_example, example, epochs) for name, example, epochs in (
+        ("sentiment", "sentiment_lstm", 4), ("sines", "sine_forecast_lstm", 3),
+        ("anomaly", "autoencoder_anomaly_digits", 6), ("latent", "autoencoder_latent2d", 4))}
 
 
 def _render(widget, tmp_path: Path, name: str) -> Path:
@@ -80,6 +68,7 @@ def _shown(panel, project):
 
 
 # -- sequences ------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_tokens_are_coloured_by_the_chosen_unit(qtbot, projects, tmp_path):
     from gui.panels.sequences import SequencePanel
 
@@ -113,19 +102,12 @@ def test_tokens_are_coloured_by_the_chosen_unit(qtbot, projects, tmp_path):
 @pytest.fixture(scope="module")
 def attention_project():
     """Sentiment reviews read by two Transformer encoder layers, trained two epochs."""
-    import torch
-
     from tests.test_attention import transformer_project
 
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        project = transformer_project(layers=2)
-        result = run_training(project, epochs=2)
-        assert result.status == "completed", result.message
-        yield project
-    finally:
-        torch.set_num_threads(previous)
+    project = transformer_project(layers=2)
+    result = run_training(project, epochs=2)
+    assert result.status == "completed", result.message
+    return project
 
 
 def _drawn_ticks(axis) -> list[str]:
@@ -140,6 +122,7 @@ def _drawn_ticks(axis) -> list[str]:
         painter.end()
 
 
+@pytest.mark.slow
 def test_attention_heat_map_names_the_words_and_reads_out_a_cell(qtbot, attention_project,
                                                                  tmp_path):
     from PySide6.QtCore import QPointF
@@ -190,6 +173,7 @@ def test_attention_heat_map_names_the_words_and_reads_out_a_cell(qtbot, attentio
     assert panel.attention_layer.currentText() == "encoder2 (2 heads)"
 
 
+@pytest.mark.slow
 def test_attention_follows_the_theme(qtbot, qapp, attention_project):
     from gui import style
     from gui.panels import plotting
@@ -224,6 +208,7 @@ def test_one_attention_layer_needs_no_chooser(qtbot):
     assert not panel.attention_layer.isVisibleTo(panel)
 
 
+@pytest.mark.slow
 def test_forecast_is_drawn_against_the_actual_series(qtbot, projects, tmp_path):
     from gui.panels.sequences import SequencePanel
 
@@ -245,7 +230,8 @@ def test_forecast_is_drawn_against_the_actual_series(qtbot, projects, tmp_path):
     assert panel.result["view"]["series"] == 2  # the spin box counts from 1
 
 
-def test_sequences_panel_says_what_is_missing(qtbot, projects):
+@pytest.mark.slow
+def test_sequences_panel_says_what_is_missing(qtbot, projects, train_example):
     from gui.panels.sequences import NEEDS_WEIGHTS, NO_PROJECT, SequencePanel
 
     panel = _panel(qtbot, SequencePanel)
@@ -253,12 +239,13 @@ def test_sequences_panel_says_what_is_missing(qtbot, projects):
     assert panel.message.text() == NO_PROJECT
     panel.set_project(make.build("sentiment_lstm"))
     assert panel.message.text() == NEEDS_WEIGHTS and panel.pages.currentIndex() == 0
-    panel.set_project(_trained("digits_cnn", 1))
+    panel.set_project(_trained(train_example, "digits_cnn", 1))
     assert panel.analyst.wait()
     assert "neither text" in panel.message.text()
 
 
 # -- autoencoder ----------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_anomaly_histogram_threshold_and_scores(qtbot, projects, tmp_path):
     from gui.panels.autoencoder import AutoencoderPanel
 
@@ -284,6 +271,7 @@ def test_anomaly_histogram_threshold_and_scores(qtbot, projects, tmp_path):
     assert panel.threshold == pytest.approx(np.percentile(report["train_errors"], 50.0))
 
 
+@pytest.mark.slow
 def test_reconstructions_and_latent_space(qtbot, projects, tmp_path):
     from gui.panels.autoencoder import PAIRS, AutoencoderPanel
 
@@ -309,6 +297,7 @@ def test_reconstructions_and_latent_space(qtbot, projects, tmp_path):
     _render(latent, tmp_path, "autoencoder_latent")
 
 
+@pytest.mark.slow
 def test_autoencoder_panel_empty_states(qtbot, projects):
     from gui.panels.autoencoder import NEEDS_WEIGHTS, NOT_AUTOENCODER, AutoencoderPanel
 
@@ -320,6 +309,7 @@ def test_autoencoder_panel_empty_states(qtbot, projects):
 
 
 # -- installing in the window ---------------------------------------------------------------------
+@pytest.mark.slow
 def test_install_adds_both_docks_and_follows_the_project(qtbot, tmp_path, projects,
                                                          editor_window):
     """And a panel behind another tab computes nothing until it comes to the front."""
@@ -339,7 +329,9 @@ def test_install_adds_both_docks_and_follows_the_project(qtbot, tmp_path, projec
     window.show()
     window.show_dock("problems")
     qtbot.waitExposed(window)
-    qtbot.wait(800)  # longer than the watch's polling interval
+    with qtbot.waitSignal(autoencoder.watch.timer.timeout, timeout=5000):
+        pass  # one round of the watch's polling has looked at the panel
+    assert autoencoder.watch.key is None and not autoencoder.analyst.busy
     assert autoencoder.result is None  # tabbed behind Problems: nothing computed
     window.show_dock("autoencoder")
     qtbot.waitUntil(lambda: autoencoder.result is not None, timeout=60_000)
@@ -347,6 +339,7 @@ def test_install_adds_both_docks_and_follows_the_project(qtbot, tmp_path, projec
     assert autoencoder.pages.currentWidget() is autoencoder.tabs, autoencoder.message.text()
 
 
+@pytest.mark.slow
 def test_a_short_attention_map_keeps_its_height_for_the_cells(qtbot, attention_project):
     """In the default bottom dock the column names and axis titles would leave the map a few
     pixels tall; below COMPACT_HEIGHT they give way, and come back when there is room."""

@@ -16,10 +16,10 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+from editor_driver import open_example  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 
-from graph.project import load_project, save_project  # noqa: E402
-from resources.examples.make import build  # noqa: E402
+from graph.project import load_project  # noqa: E402
 from runtime.events import Batch, Epoch, Event, Probe  # noqa: E402
 
 WAIT = 120_000  # ms: the machine is busy; a stuck test still ends
@@ -45,20 +45,11 @@ def window(qapp, tmp_path_factory):
     window.close()
 
 
-def open_example(window, tmp_path, name: str = "xor_mlp", **training) -> str:
-    project = build(name)
-    for key, value in training.items():
-        setattr(project.training, key, value)
-    path = str(tmp_path / f"{name}.plexus")
-    save_project(project, path)
-    assert window.open_project(path, ask=False)
-    return path
-
-
 def wait_idle(qtbot, controller) -> None:
     qtbot.waitUntil(lambda: controller.state == "idle", timeout=WAIT)
 
 
+@pytest.mark.slow
 def test_xor_run_from_the_gui_reaches_accuracy_one_and_fills_the_curves(qtbot, window,
                                                                          tmp_path):
     controller = window.training
@@ -128,6 +119,7 @@ def test_xor_run_from_the_gui_reaches_accuracy_one_and_fills_the_curves(qtbot, w
     assert window.training_controls.reset_action.isEnabled()
 
 
+@pytest.mark.slow
 def test_pause_resume_and_stop_keep_the_best_weights(qtbot, window, tmp_path):
     controller = window.training
     open_example(window, tmp_path, epochs=400)
@@ -160,6 +152,7 @@ def test_pause_resume_and_stop_keep_the_best_weights(qtbot, window, tmp_path):
     assert run["best_epoch"] >= 1 and window.project.weights
 
 
+@pytest.mark.slow
 def test_killing_the_training_process_keeps_the_gui_and_last_epoch_weights(qtbot, window,
                                                                           tmp_path):
     from runtime.compile import weights_from_bytes
@@ -203,6 +196,7 @@ def test_killing_the_training_process_keeps_the_gui_and_last_epoch_weights(qtbot
     assert project.weights != weights[0]
 
 
+@pytest.mark.slow
 def test_reopening_a_trained_project_shows_its_curves_and_continues(qtbot, window, tmp_path):
     controller = window.training
     path = open_example(window, tmp_path, epochs=4)

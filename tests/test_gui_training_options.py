@@ -9,12 +9,10 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+from editor_driver import choose, open_example, project_form  # noqa: E402
 from PySide6.QtGui import QValidator  # noqa: E402
 
-from graph.project import save_project  # noqa: E402
 from graph.settings import ADVERSARIAL_OPTIONS, MODE_OPTIONS, TRAINING_OPTIONS  # noqa: E402
-from resources.examples import make  # noqa: E402
-from tests.test_gui_gan import FakeController  # noqa: E402
 
 GAN_RING = Path(__file__).resolve().parents[1] / "resources" / "examples" / "gan_ring.plexus"
 GAN_FIELDS = [f.name for f in MODE_OPTIONS if f.shown_when and f.shown_when[0] == "mode"]
@@ -22,25 +20,8 @@ ADV_FIELDS = [f.name for f in ADVERSARIAL_OPTIONS
               if f.shown_when and f.shown_when[0] == "adversarial"]
 
 
-def project_form(window):
-    window.inspector.show_nodes([])
-    return window.inspector.project_form
-
-
 def shown(form, name: str) -> bool:
     return form.training_form.isRowVisible(form.option_editors[name])
-
-
-def choose(combo, value: str) -> None:
-    index = combo.findData(value)
-    assert index >= 0, value
-    combo.setCurrentIndex(index)
-
-
-def open_example(window, tmp_path, name: str) -> None:
-    path = tmp_path / f"{name}.plexus"
-    save_project(make.build(name), path)
-    assert window.open_project(path, ask=False)
 
 
 def test_options_are_declared_once_with_help_and_bounds():
@@ -187,11 +168,11 @@ def test_gan_ring_opens_in_gan_mode_with_its_values(editor_window):
     assert window.project.training.options == options
 
 
-def test_gan_panel_follows_the_training_mode(editor_window, tmp_path):
+def test_gan_panel_follows_the_training_mode(editor_window, tmp_path, fake_controller):
     from gui.panels.gan import NOT_GAN_TEXT, UNTRAINED_TEXT, install_gan_panel
 
     window = editor_window
-    panel = install_gan_panel(window, FakeController())
+    panel = install_gan_panel(window, fake_controller)
     open_example(window, tmp_path, "gan_ring")
     assert panel.active
     form = project_form(window)

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
@@ -25,34 +25,6 @@ def example(tmp_path):
     path = tmp_path / "digits_cnn.plexus"
     save_project(build("digits_cnn"), path)
     return path
-
-
-@pytest.fixture
-def settings(tmp_path):
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-
-
-@pytest.fixture
-def make_window(qtbot, tmp_path, settings):
-    """A factory of main windows sharing one settings file and recovery folder."""
-    from gui.main_window import MainWindow
-
-    made = []
-
-    def make(**kwargs):
-        kwargs.setdefault("settings", settings)
-        kwargs.setdefault("data_dir", tmp_path / "appdata")
-        window = MainWindow(**kwargs)
-        window.ask_unsaved = lambda: "discard"  # never a modal dialog in tests
-        qtbot.addWidget(window)
-        made.append(window)
-        return window
-
-    yield make
-    for window in made:
-        window.undo_stack.setClean()
-        window.persist = False
-        window.close()
 
 
 @pytest.fixture
@@ -316,7 +288,7 @@ def test_declined_recovery_is_discarded(make_window, tmp_path):
     assert window.recovery.available() is None
 
 
-def test_layout_and_theme_persist(make_window, settings):
+def test_layout_and_theme_persist(make_window, qsettings):
     from gui import theme
 
     first = make_window()
@@ -324,11 +296,11 @@ def test_layout_and_theme_persist(make_window, settings):
     first.set_theme("light")
     assert theme.current().name == "light"
     first.close()
-    assert settings.value("window/state") is not None
+    assert qsettings.value("window/state") is not None
     second = make_window()
     assert not second.docks["code"].isVisibleTo(second)
     assert second.docks["palette"].isVisibleTo(second)
-    assert settings.value("theme") == "light"
+    assert qsettings.value("theme") == "light"
     second.set_theme("dark")
     assert theme.current().name == "dark"
     second.reset_layout()

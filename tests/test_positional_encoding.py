@@ -54,6 +54,7 @@ def _accuracy(project) -> float:
     return max(e["val_accuracy"] for e in result.epochs)
 
 
+@pytest.mark.slow
 def test_attention_tags_by_the_next_word_only_with_positions():
     with_positions = make.build("future_context_transformer")
     graph = Graph()

@@ -18,7 +18,6 @@ from runtime.patches import adversarial_patch, apply_patch, random_patch_success
 from runtime.prepare import prepare
 from runtime.progress import Cancelled
 
-torch.set_num_threads(1)
 TOL = 1e-6  # float32 rounding of (x + eps) - x
 
 
@@ -290,6 +289,7 @@ def test_batch_hook_attacks_the_trainers_multi_head_loss():
         hook(model, (x, x), y)
 
 
+@pytest.mark.slow
 def test_adversarial_training_raises_pgd_accuracy(project):
     """The trainer mixes FGSM examples in when training options ask for it."""
     robust = trained_digits(adversarial="fgsm", adv_eps=0.1, adv_share=0.5)

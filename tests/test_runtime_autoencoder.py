@@ -9,22 +9,12 @@ import pytest
 import torch
 
 from graph.settings import DatasetSettings
-from resources.examples import make
 from runtime import autoencoder as ae
 from runtime.data import load_dataset
 from runtime.heads import Head, LossFunction, Meter, TrainingFailed, roc_auc
 from runtime.prepare import prepare
-from runtime.session import run_training
-from runtime.trainer import warm_up
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    warm_up()
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("warm_trainer")
 
 
 # -- the reconstruction head ---------------------------------------------------------------------
@@ -168,19 +158,15 @@ def test_digits_anomaly_trains_on_normal_digits_only():
 
 
 # -- examples and their targets ------------------------------------------------------------------
-def _trained(name: str):
-    project = make.build(name)
-    project.training.options = {"threads": 1}
-    result = run_training(project)
-    assert result.status in ("completed", "early_stopped"), result.message
-    best = next(e for e in result.epochs if e["epoch"] == result.best_epoch)
+def _trained(train_example, name: str):
+    project, _, best = train_example(name, threads=1)
     compiled, data = prepare(project)
     return compiled, data, best
 
 
 @pytest.fixture(scope="module")
-def anomaly():
-    return _trained("autoencoder_anomaly_digits")
+def anomaly(train_example):
+    return _trained(train_example, "autoencoder_anomaly_digits")
 
 
 def test_anomaly_autoencoder_reaches_roc_auc_0_9(anomaly):
@@ -221,8 +207,9 @@ def test_reconstructions_side_by_side(anomaly):
     assert ae.find_bottleneck(compiled) == compiled.graph.node_by_name("bottleneck").id
 
 
-def test_latent_2d_knn_within_10_points_of_pca_or_better():
-    compiled, data, _ = _trained("autoencoder_latent2d")
+@pytest.mark.slow
+def test_latent_2d_knn_within_10_points_of_pca_or_better(train_example):
+    compiled, data, _ = _trained(train_example, "autoencoder_latent2d")
     view = ae.latent_space(compiled, data)
     assert view["name"] == "bottleneck" and view["dims"] == 2
     assert view["latent"].shape == view["pca"].shape == (len(data.val), 2)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 import torch
+from graph_builder import Builder
 from torch import nn
 
 from graph.model import Edge, Graph, Node
@@ -17,18 +16,6 @@ from runtime.compile import (
     weights_from_bytes,
     weights_to_bytes,
 )
-
-
-class Builder:
-    def __init__(self) -> None:
-        self.graph = Graph()
-
-    def __call__(self, layer_id: str, name: str, *sources: Node, **params: Any) -> Node:
-        node = self.graph.add_node(layer_id, params, name=name)
-        assert node.spec is not None
-        for source, port in zip(sources, node.spec.inputs, strict=False):
-            self.graph.connect(Edge(source.id, "out", node.id, port.name))
-        return node
 
 
 def mlp(build: Builder, hidden: int = 8) -> dict[str, Node]:

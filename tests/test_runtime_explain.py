@@ -18,8 +18,6 @@ from runtime.explain import (
 )
 from runtime.prepare import prepare
 
-torch.set_num_threads(1)
-
 
 @pytest.fixture(scope="module")
 def prepared():

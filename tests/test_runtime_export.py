@@ -41,14 +41,6 @@ VENV_BIN = Path(sys.executable).parent
 RUFF = VENV_BIN / "ruff"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def with_weights(project: Project, seed: int = 0) -> Project:
     """The project with deterministic random weights stored, as a trained one has."""
     torch.manual_seed(seed)
@@ -183,8 +175,9 @@ def projects() -> dict[str, Project]:
 
 
 # -- the module file ----------------------------------------------------------------------------
-def test_module_file_reads_like_hand_written_code(projects, training_runs):
-    # (training_runs: the training subprocesses start here and run in the background)
+def test_module_file_reads_like_hand_written_code(projects, request):
+    if any("training_runs" in item.fixturenames for item in request.session.items):
+        request.getfixturevalue("training_runs")  # its subprocesses start now, in the background
     text = export.export_python(projects["digits_cnn"])
     assert "class DigitsCnn(nn.Module):" in text
     assert "        self.conv1 = nn.Conv2d(1, 16, kernel_size=(3, 3), padding=(1, 1))" in text
@@ -386,6 +379,7 @@ def test_script_follows_the_training_settings(projects):
         export.export_script(projects["mixed_net"])
 
 
+@pytest.mark.slow
 def test_script_trains_xor_alone_and_with_torchrun(projects, training_runs):
     """``python train.py`` reaches accuracy 1.0 with the project's epochs, and its weights
     load into the compiled graph; ``torchrun --nproc_per_node 2`` (gloo) trains too and both
@@ -488,6 +482,7 @@ TASK_RUNS = {
 }
 
 
+@pytest.mark.slow
 def test_scripts_train_tagging_forecasting_reconstruction_and_token_sets(tmp_path):
     """Each script runs with only torch, numpy and safetensors importable, trains, saves
     weights, and prints the validation metric Plexus itself measures for those weights."""

@@ -77,14 +77,6 @@ def build_model(classes=10):
 '''
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def load_source(path: Path, name: str) -> dict:
     namespace: dict = {"__name__": "residual_test"}
     exec(compile(path.read_text(), str(path), "exec"), namespace)

@@ -33,8 +33,6 @@ from runtime.probes.views import (
 from runtime.shapes import infer_shapes
 from runtime.train import train
 
-torch.set_num_threads(1)
-
 
 def chain(graph: Graph, *layers: tuple) -> dict[str, int]:
     """Add (type, params, name) layers one after another; returns name -> node id."""

@@ -8,7 +8,6 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from lab_support import trained_digits
 
 from resources.examples.make import digits_cnn, house_prices_mlp
 from runtime.compile import node_state
@@ -17,12 +16,10 @@ from runtime.probes.robustness import robustness
 from runtime.probes.schedule import EPOCH_ONLY, PROBES, ProbeSchedule
 from runtime.train import train
 
-torch.set_num_threads(1)
-
 
 @pytest.fixture(scope="module")
-def prepared():
-    compiled, data = prepare(trained_digits())
+def prepared(trained_digits):
+    compiled, data = prepare(trained_digits)
     compiled.module.eval()
     return compiled, data
 

@@ -20,18 +20,9 @@ from runtime.data import DataError, load_dataset
 from runtime.datasets import sequences as data_seq
 from runtime.heads import IGNORE, Head, Meter, TrainingFailed, forecast_baseline
 from runtime.prepare import prepare
-from runtime.session import run_training
 from runtime.shapes import analyze, format_shape
-from runtime.trainer import warm_up
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    warm_up()
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("warm_trainer")
 
 
 def _connect(graph: Graph, *pairs) -> None:
@@ -302,35 +293,29 @@ def test_sentiment_reviews_ship_three_balanced_classes():
 
 
 # -- examples and their targets ------------------------------------------------------------------
-def _trained(name: str):
-    project = make.build(name)
-    project.training.options = {"threads": 1}
-    result = run_training(project)
-    assert result.status in ("completed", "early_stopped"), result.message
-    best = next(e for e in result.epochs if e["epoch"] == result.best_epoch)
-    return project, best
-
-
-def test_bidirectional_tagger_beats_the_one_directional_one_by_20_points():
-    _, one_way = _trained("future_context_lstm")
-    _, both_ways = _trained("future_context_bilstm")
+@pytest.mark.slow
+def test_bidirectional_tagger_beats_the_one_directional_one_by_20_points(train_example):
+    one_way = train_example("future_context_lstm", threads=1).best
+    both_ways = train_example("future_context_bilstm", threads=1).best
     assert both_ways["val_accuracy"] >= 0.95
     assert one_way["val_accuracy"] <= 0.7
     assert both_ways["val_accuracy"] - one_way["val_accuracy"] >= 0.20
 
 
 @pytest.fixture(scope="module")
-def forecaster():
-    project, best = _trained("sine_forecast_lstm")
+def forecaster(train_example):
+    project, _, best = train_example("sine_forecast_lstm", threads=1)
     compiled, data = prepare(project)
     return compiled, data, best
 
 
+@pytest.mark.slow
 def test_forecasting_mse_is_at_most_half_the_baseline(forecaster):
     _, _, best = forecaster
     assert best["val_mse"] <= 0.5 * best["val_baseline_mse"]
 
 
+@pytest.mark.slow
 def test_forecast_view_draws_predictions_against_the_series(forecaster):
     compiled, data, _ = forecaster
     view = seq.forecast(compiled, data, series=0)
@@ -346,8 +331,8 @@ def test_forecast_view_draws_predictions_against_the_series(forecaster):
 
 
 @pytest.fixture(scope="module")
-def sentiment():
-    project, best = _trained("sentiment_lstm")
+def sentiment(train_example):
+    project, _, best = train_example("sentiment_lstm", threads=1)
     compiled, data = prepare(project)
     return compiled, data, best
 

@@ -6,24 +6,11 @@ from typing import Any
 
 import pytest
 import torch
+from graph_builder import Builder
 
 from graph.model import Edge, Graph, Node
 from runtime import shapes
 from runtime.shapes import BATCH, analyze, describe_failure, format_shape, infer_shapes
-
-
-class Builder:
-    """Adds nodes and wires each given source to the node's inputs in port order."""
-
-    def __init__(self) -> None:
-        self.graph = Graph()
-
-    def __call__(self, layer_id: str, name: str, *sources: Node, **params: Any) -> Node:
-        node = self.graph.add_node(layer_id, params, name=name)
-        assert node.spec is not None
-        for source, port in zip(sources, node.spec.inputs, strict=False):
-            self.graph.connect(Edge(source.id, "out", node.id, port.name))
-        return node
 
 
 def errors(analysis: shapes.Analysis) -> list[str]:

@@ -25,16 +25,13 @@ from runtime.trainer import (
     CUDA_MISSING,
     TrainControl,
     resolve_device,
-    warm_up,
 )
 
 XOR = DatasetSettings(name="xor", samples=400, noise=0.1, seed=0)
 FAST = {"threads": 1}  # two shared cores: keep each test on one
 
 
-@pytest.fixture(scope="module", autouse=True)
-def warm():
-    warm_up()  # the first optimizer imports torch._dynamo: pay it once, outside the tests
+pytestmark = pytest.mark.usefixtures("warm_trainer")
 
 
 @pytest.fixture(scope="module")
@@ -223,13 +220,25 @@ def test_stop_ends_after_the_current_step_and_keeps_the_best_weights(xor_data):
 
 
 def test_pause_blocks_between_steps_until_resumed(xor_data):
-    control = TrainControl()
+    waiting = threading.Event()
+    woke_paused: list[bool] = []
+
+    class WatchedControl(TrainControl):
+        """Says when the trainer starts waiting, and whether it woke while still paused."""
+
+        def wait_while_paused(self, timeout=None):
+            waiting.set()
+            resumed = super().wait_while_paused(timeout)
+            woke_paused.append(self.paused)
+            return resumed
+
+    control = WatchedControl()
     seen: list[int] = []
     during_pause: list[int] = []
 
     def watcher():
-        threading.Event().wait(0.3)
-        during_pause.append(len(seen))
+        if waiting.wait(60):  # the trainer has stopped at the pause: count what came before
+            during_pause.append(len(seen))
         control.resume()
 
     def on_event(event):
@@ -243,6 +252,7 @@ def test_pause_blocks_between_steps_until_resumed(xor_data):
                    control=control)
     assert result.status == "completed"
     assert during_pause == [1]
+    assert woke_paused == [False]  # blocked until resumed
     assert not control.paused
 
 

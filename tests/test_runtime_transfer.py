@@ -20,14 +20,6 @@ from runtime.transfer import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def source() -> Project:
     project = examples.shapes_source()  # the shipped, trained network
@@ -144,6 +136,7 @@ def test_frozen_imported_layers_do_not_change_while_the_head_trains(source):
     assert f"{logits}.weight" in after and f"{logits}.weight" not in before
 
 
+@pytest.mark.slow
 def test_fewshot_transfer_beats_learning_from_scratch():
     scratch = _best(run_training(examples.fewshot_scratch()))["val_accuracy"]
     transfer = _best(run_training(examples.fewshot_transfer()))["val_accuracy"]
@@ -151,6 +144,7 @@ def test_fewshot_transfer_beats_learning_from_scratch():
     assert transfer >= scratch + 0.15
 
 
+@pytest.mark.slow
 def test_each_multitask_head_is_as_good_as_the_head_trained_alone():
     both = _best(run_training(examples.digits_multitask()))
     digit = _best(run_training(examples.digits_single_task("digit")))["val_accuracy"]

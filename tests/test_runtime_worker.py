@@ -6,6 +6,7 @@ import multiprocessing
 import queue
 import time
 
+import pytest
 import torch
 
 from graph.project import project_to_json
@@ -14,8 +15,6 @@ from runtime.compile import weights_from_bytes
 from runtime.events import Probe
 from runtime.trainer import TrainControl
 from runtime.worker import Worker, list_devices, main
-
-torch.set_num_threads(1)
 
 
 def start_message(project, **extra):
@@ -30,6 +29,7 @@ def xor(epochs: int = 3):
     return project
 
 
+@pytest.mark.slow
 def test_a_run_sends_weights_before_each_epoch_and_results_at_the_end():
     events: list[dict] = []
     worker = Worker(queue.Queue(), events.append)
@@ -155,6 +155,7 @@ def _read(reader, until, timeout: float = 120.0) -> list[dict]:
     raise AssertionError(f"timed out; got {[e.kind for e in seen]}")
 
 
+@pytest.mark.slow
 def test_the_spawned_process_trains_pauses_stops_probes_and_quits():
     context = multiprocessing.get_context("spawn")
     commands = context.Queue()
