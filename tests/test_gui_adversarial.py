@@ -270,13 +270,13 @@ def test_a_tab_behind_another_never_turns_the_live_attack_on(qtbot, editor_windo
     """Building the default layout shows every dock for a moment; only a panel really on
     screen asks the training process for an attack per epoch."""
     from graph.project import save_project
-    from gui.panels.lab import install_lab_panels
+    from gui.panels.registry import install_panels
 
     window = editor_window
     save_project(project, tmp_path / "digits.plexus")
     assert window.open_project(tmp_path / "digits.plexus", ask=False)
     controller = FakeController()
-    install_lab_panels(window, controller)
+    install_panels(window, controller, ("adversarial", "explain"))
     window.resize(1400, 900)
     window.show()
     window.apply_default_layout()
@@ -315,11 +315,13 @@ def test_first_run_without_weights_opens_the_live_page(qtbot, project):
 
 
 def test_install_lab_panels_adds_both_docks(editor_window):
-    from gui.panels.adversarial import AdversarialPanel, install_lab_panels
+    from gui.panels.adversarial import AdversarialPanel
     from gui.panels.explain import ExplainPanel
+    from gui.panels.registry import install_panels
 
     window = editor_window
-    adversarial, explain = install_lab_panels(window)
+    panels = install_panels(window, keys=("adversarial", "explain"))
+    adversarial, explain = panels["adversarial"], panels["explain"]
     assert isinstance(adversarial, AdversarialPanel) and isinstance(explain, ExplainPanel)
     assert window.docks["adversarial"].widget() is adversarial
     assert window.docks["explain"].widget() is explain

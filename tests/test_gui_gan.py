@@ -9,7 +9,8 @@ import pytest
 import torch
 from PySide6.QtCore import QObject, Signal
 
-from gui.panels.gan import NOT_GAN_TEXT, UNTRAINED_TEXT, GanPanel, install_gan_panel
+from gui.panels.gan import NOT_GAN_TEXT, UNTRAINED_TEXT, GanPanel
+from gui.panels.registry import install_panels
 from resources.examples import make
 from runtime.session import run_training
 
@@ -117,8 +118,8 @@ def test_install_gan_panel_adds_a_dock_that_follows_the_window(tmp_path, editor_
 
     window = editor_window
     controller = FakeController()
-    panel = install_gan_panel(window, controller)
-    assert window.docks["gan"].widget() is panel and window.gan_panel is panel
+    panel = install_panels(window, controller, ("gan",))["gan"]
+    assert window.docks["gan"].widget() is panel
     path = tmp_path / "gan_ring.plexus"
     save_project(make.build("gan_ring"), path)
     assert window.open_project(path, ask=False)

@@ -286,11 +286,12 @@ class FakeController(QObject):
 
 @pytest.fixture
 def monitored(qtbot, editor_window):
-    from gui.panels.monitor import ProbeMonitor, install_monitor_panels
+    from gui.panels.monitor import ProbeMonitor
+    from gui.panels.registry import PROBED, install_panels
 
     window = editor_window
     controller = FakeController()
-    panels = install_monitor_panels(window, controller)
+    panels = install_panels(window, controller, PROBED)
     monitor = window.findChild(ProbeMonitor)
     assert window.open_project(f"{EXAMPLES}/digits_cnn.plexus", ask=False)
     window.project.weights = b"trained"  # the fake controller never reads them

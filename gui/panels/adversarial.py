@@ -1255,9 +1255,4 @@ class AdversarialPanel(QWidget):
         self.runner.shutdown()
 
 
-def install_lab_panels(window: Any, controller: Any = None) -> tuple[Any, Any]:
-    """Add the Adversarial and Explain docks (see ``gui.panels.lab.install_lab_panels``)."""
-    return lab.install_lab_panels(window, controller)
-
-
-__all__ = ["AdversarialPanel", "install_lab_panels"]
+__all__ = ["AdversarialPanel"]

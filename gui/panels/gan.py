@@ -9,7 +9,7 @@ e.g. gan_ring), or a grid of images. A hint appears when the samples collapse on
 The panel only draws: the numbers and samples are ``runtime.gan``'s events, which arrive through
 the training controller's signals (``started``, ``batch``, ``epoch``, ``probe``, ``finished``);
 a trained GAN that is not training gets its samples from ``runtime.gan.sample_project`` on a
-worker thread. ``install_gan_panel(window, controller)`` adds the dock.
+worker thread. ``gan_panel(window, controller)`` makes it for the window.
 """
 
 from __future__ import annotations
@@ -395,14 +395,12 @@ def _grey_lut() -> np.ndarray:
     return np.stack([ramp, ramp, ramp], 1)
 
 
-def install_gan_panel(window: Any, controller: Any) -> GanPanel:
-    """Add the GAN dock to ``window`` (a ``gui.main_window.MainWindow``), following
-    ``controller`` (a ``gui.training.TrainingController``) and the window's project and theme.
-    The dock comes to the front when a GAN run starts."""
-    from gui.main_window import BOTTOM
-
+def gan_panel(window: Any, controller: Any) -> GanPanel:
+    """The GAN panel (``gui.panels.registry`` docks it) of ``window`` (a
+    ``gui.main_window.MainWindow``), following ``controller`` (a
+    ``gui.training.TrainingController``) and the window's project and theme. Its dock comes
+    to the front when a GAN run starts."""
     panel = GanPanel(controller)
-    window.add_panel(panel, "GAN", BOTTOM, "gan")
     window.project_changed.connect(panel.set_project)
     if hasattr(window, "theme_changed"):
         window.theme_changed.connect(lambda _name: panel.refresh_theme())
@@ -431,5 +429,4 @@ def install_gan_panel(window: Any, controller: Any) -> GanPanel:
     if inspector is not None:
         inspector.settings_changed.connect(settings_changed)
     panel.set_project(window.project)
-    window.gan_panel = panel
     return panel

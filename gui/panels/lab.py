@@ -1,5 +1,5 @@
 """What the Adversarial and Explain panels share: a trained network ready to attack or explain,
-prepared off the GUI thread, and the call that adds both panels to the window.
+prepared off the GUI thread, and the drawing helpers both use.
 
 A panel takes a ``Snapshot`` of the project on the GUI thread (a copy of the graph, the
 settings and the weights bytes: cheap) and hands it to a background task, which calls
@@ -277,34 +277,7 @@ def controls_column(content: Any, width: int = 212) -> Any:
     return area
 
 
-def install_lab_panels(window: Any, controller: Any = None) -> tuple[Any, Any]:
-    """Add the Adversarial and Explain docks to ``window`` (a ``gui.main_window.MainWindow``)
-    and keep them on its project, selection and theme; with a ``TrainingController`` the
-    Adversarial panel also watches robustness live while training. Returns (adversarial,
-    explain); they are also ``window.adversarial`` and ``window.explain``."""
-    from gui.main_window import BOTTOM
-    from gui.panels.adversarial import AdversarialPanel
-    from gui.panels.explain import ExplainPanel
-
-    controller = controller if controller is not None else getattr(window, "training", None)
-    adversarial = AdversarialPanel()
-    explain = ExplainPanel()
-    window.add_panel(adversarial, "Adversarial", BOTTOM, "adversarial")
-    window.add_panel(explain, "Explain", BOTTOM, "explain")
-    adversarial.bind_window(window)
-    for key, panel in (("adversarial", adversarial), ("explain", explain)):
-        window.docks[key].visibilityChanged.connect(panel.came_into_view)
-    explain.bind_window(window)
-    if controller is not None:
-        adversarial.bind_controller(controller)
-        explain.bind_controller(controller)
-    window.adversarial = adversarial
-    window.explain = explain
-    return adversarial, explain
-
-
 __all__ = ["LabModel", "NEEDS_CLASSIFICATION", "NEEDS_WEIGHTS", "Prepared", "SAMPLES",
            "Snapshot", "attack_blocker", "class_name", "controls_column", "display_image",
-           "grey_lut", "heat_overlay", "install_lab_panels", "is_classification",
-           "output_tasks", "rgb_pixmap", "signed_map", "signed_rgb", "snapshot",
-           "vector_text"]
+           "grey_lut", "heat_overlay", "is_classification", "output_tasks", "rgb_pixmap",
+           "signed_map", "signed_rgb", "snapshot", "vector_text"]

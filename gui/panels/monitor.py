@@ -1,7 +1,7 @@
 """The live inspection panels, wired to the window and the training controller.
 
-``install_monitor_panels(window, controller)`` adds the Filters, Activations, Boundary,
-Confusion and Histograms docks and a ``ProbeMonitor`` that
+``gui.panels.registry`` docks the Filters, Activations, Boundary, Confusion and Histograms
+panels and gives them a ``ProbeMonitor`` that
 
 * routes the controller's ``probe`` events to the panel that draws them (panels keep only the
   latest payload and repaint from a timer, see ``plotting.ThrottledRedraw``);
@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
 from gui.panels.activations import ActivationsPanel
@@ -33,9 +33,6 @@ from gui.panels.filters import FiltersPanel
 from gui.panels.histograms import HistogramsPanel
 from gui.panels.visibility import on_screen
 
-BOTTOM = Qt.DockWidgetArea.BottomDockWidgetArea
-PANELS = (("filters", "Filters"), ("activations", "Activations"), ("boundary", "Boundary"),
-          ("confusion", "Confusion"), ("histograms", "Histograms"))
 # which panel draws each probe
 ROUTES = {"filters": "filters", "activations": "activations", "boundary": "boundary",
           "hidden": "boundary", "confusion": "confusion", "histograms": "histograms"}
@@ -44,22 +41,6 @@ NO_WEIGHTS = ("Dropout",)
 CONVOLUTIONS = ("Conv2d", "ConvTranspose2d", "Conv1d")
 BOUNDARY_RESOLUTION = 96  # grid points a side: smooth edges, ~9k points through an MLP
 PUSH_DELAY_MS = 40  # coalesce a burst of selection / visibility changes into one push
-
-
-def install_monitor_panels(window: Any, controller: Any) -> dict[str, QWidget]:
-    """Add the live inspection docks to ``window`` (a ``gui.main_window.MainWindow``) and
-    connect them to ``controller`` (a ``gui.training.TrainingController``). Returns the panels
-    by key: filters, activations, boundary, confusion, histograms. The ``ProbeMonitor`` that
-    wires them is a child of the window (``window.findChild(ProbeMonitor)``)."""
-    panels: dict[str, QWidget] = {
-        "filters": FiltersPanel(), "activations": ActivationsPanel(),
-        "boundary": BoundaryPanel(), "confusion": ConfusionPanel(),
-        "histograms": HistogramsPanel(),
-    }
-    for key, title in PANELS:
-        window.add_panel(panels[key], title, BOTTOM, key)
-    ProbeMonitor(window, controller, panels)
-    return panels
 
 
 def _node_label(node: Any) -> str:
@@ -414,4 +395,4 @@ def dataset_info(settings: Any) -> dict[str, Any]:
             "class_names": list(data.class_names or []), "samples": samples}
 
 
-__all__ = ["PANELS", "ProbeMonitor", "dataset_info", "install_monitor_panels"]
+__all__ = ["ProbeMonitor", "dataset_info"]

@@ -10,8 +10,7 @@ it draws the network's forecast against the actual validation series and the
 repeat-the-last-value baseline, with both errors.
 
 Computing runs on a worker (``gui.panels.trained.Analyst``) through ``runtime.sequences``;
-this module only draws. ``install_sequence_panels(window)`` adds this panel and the
-Autoencoder panel to the main window.
+this module only draws; ``gui.panels.registry`` docks it.
 """
 
 from __future__ import annotations
@@ -665,22 +664,3 @@ def _ordinal(n: int) -> str:
         return "not among the"
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
-
-
-def install_sequence_panels(window: Any) -> tuple[SequencePanel, Any]:
-    """Add the Sequences and Autoencoder panels to the main window (bottom dock area, tabbed
-    with the panels there), following ``window.project`` through ``project_changed`` and the
-    theme through ``theme_changed``. Returns (sequences panel, autoencoder panel)."""
-    from gui.panels.autoencoder import AutoencoderPanel
-
-    area = Qt.DockWidgetArea.BottomDockWidgetArea
-    sequences = SequencePanel(window)
-    autoencoder = AutoencoderPanel(window)
-    window.add_panel(sequences, "Sequences", area, "sequences")
-    window.add_panel(autoencoder, "Autoencoder", area, "autoencoder")
-    for panel in (sequences, autoencoder):
-        window.project_changed.connect(panel.set_project)
-        if hasattr(window, "theme_changed"):
-            window.theme_changed.connect(panel.refresh_theme)
-        panel.set_project(window.project)
-    return sequences, autoencoder
