@@ -31,9 +31,10 @@ def project():
 @pytest.fixture(scope="module")
 def model():
     """One prepared network for the module's panels (each panel would prepare its own)."""
-    from gui.panels.lab import LabModel
+    from gui.panels.lab import prepare_lab
+    from gui.prepared import PreparedCache
 
-    return LabModel()
+    return PreparedCache(prepare_lab)
 
 
 @pytest.fixture

@@ -25,9 +25,10 @@ def project():
 
 @pytest.fixture(scope="module")
 def model():
-    from gui.panels.lab import LabModel
+    from gui.panels.lab import prepare_lab
+    from gui.prepared import PreparedCache
 
-    return LabModel()
+    return PreparedCache(prepare_lab)
 
 
 @pytest.fixture

@@ -59,6 +59,7 @@ from gui.panels.adversarial_views import (
 )
 from gui.panels.lab import class_name, display_image, grey_lut, signed_map
 from gui.panels.visibility import on_screen
+from gui.prepared import PreparedCache, snapshot
 from gui.tasks import TaskBar, TaskRunner
 
 FGSM_COLOR = "#4c9be8"
@@ -135,7 +136,7 @@ class AdversarialPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("adversarial_panel")
         self.runner = TaskRunner(self)
-        self.model = lab.LabModel()
+        self.model = PreparedCache(lab.prepare_lab)
         self.project: Any = None
         self.main_window: Any = None
         self.controller: Any = None
@@ -736,7 +737,7 @@ class AdversarialPanel(QWidget):
         self._set_blocker(lab.attack_blocker(self.project))
         if self.blocker is not None:
             return None
-        snap = lab.snapshot(self.project)
+        snap = snapshot(self.project)
         if self._ready_key == snap.key:
             return action()
         model = self.model
@@ -764,7 +765,7 @@ class AdversarialPanel(QWidget):
     def _start_attack(self) -> Any:
         from runtime import attacks
 
-        snap = lab.snapshot(self.project)
+        snap = snapshot(self.project)
         method, eps, steps, page = self.method, self.eps, int(self.steps_spin.value()), self.page
         target = self.target_combo.currentData()
         model, chosen = self.model, self.user_range
@@ -896,7 +897,7 @@ class AdversarialPanel(QWidget):
     def _start_curve(self) -> Any:
         from runtime import attacks
 
-        snap = lab.snapshot(self.project)
+        snap = snapshot(self.project)
         top, points = float(self.curve_max.value()), int(self.curve_points.value())
         samples, steps = int(self.curve_samples.value()), int(self.curve_steps.value())
         eps_values = [top * i / (points - 1) for i in range(points)]
@@ -979,7 +980,7 @@ class AdversarialPanel(QWidget):
     def _start_patch(self) -> Any:
         from runtime import attacks
 
-        snap = lab.snapshot(self.project)
+        snap = snapshot(self.project)
         size, steps = int(self.patch_size.value()), int(self.patch_steps.value())
         target = self.patch_target.currentData()
         target = 0 if target is None else int(target)

@@ -35,6 +35,7 @@ from gui.panels import lab
 from gui.panels import plotting as P
 from gui.panels.lab import class_name, display_image, grey_lut, signed_map
 from gui.panels.visibility import on_screen
+from gui.prepared import PreparedCache, snapshot
 from gui.tasks import TaskBar, TaskRunner
 
 ACTMAX_TYPES = ("Conv1d", "Conv2d", "ConvTranspose2d", "Linear")
@@ -74,7 +75,7 @@ class ExplainPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("explain_panel")
         self.runner = TaskRunner(self)
-        self.model = lab.LabModel()
+        self.model = PreparedCache(lab.prepare_lab)
         self.project: Any = None
         self.main_window: Any = None
         self.blocker: str | None = "Train the network first: explanations need trained weights"
@@ -320,7 +321,7 @@ class ExplainPanel(QWidget):
         self._set_blocker(lab.attack_blocker(self.project, needs="explanations"))
         if self.blocker is not None:
             return None
-        snap = lab.snapshot(self.project)
+        snap = snapshot(self.project)
         if self._ready_key == snap.key:
             return action()
         model = self.model
@@ -393,7 +394,7 @@ class ExplainPanel(QWidget):
     def _start_saliency(self) -> Any:
         from runtime import attacks, explain
 
-        snap = lab.snapshot(self.project)
+        snap = snapshot(self.project)
         index = max(0, self.sample_combo.currentIndex())
         method = str(self.method_combo.currentData())
         target = self.class_combo.currentData()
@@ -570,7 +571,7 @@ class ExplainPanel(QWidget):
         if node_id is None:
             return None
         node_id = int(node_id)
-        snap = lab.snapshot(self.project)
+        snap = snapshot(self.project)
         steps = int(self.actmax_steps.value())
         model = self.model
 
