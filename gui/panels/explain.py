@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSpinBox,
-    QStackedLayout,
     QVBoxLayout,
     QWidget,
 )
@@ -33,10 +32,10 @@ from PySide6.QtWidgets import (
 from gui import style, theme
 from gui.panels import lab
 from gui.panels import plotting as P
+from gui.panels.analysis_panel import AnalysisPanel
 from gui.panels.lab import class_name, display_image, grey_lut, signed_map
 from gui.panels.visibility import on_screen
-from gui.prepared import PreparedCache, snapshot
-from gui.tasks import TaskBar, TaskRunner
+from gui.prepared import snapshot
 
 ACTMAX_TYPES = ("Conv1d", "Conv2d", "ConvTranspose2d", "Linear")
 METHODS = (("gradient", "Gradient"), ("smoothgrad", "SmoothGrad"),
@@ -62,7 +61,7 @@ def actmax_layers(graph: Any) -> list[tuple[int, str]]:
     return [(i, graph.nodes[i].name) for i in order if graph.nodes[i].type in ACTMAX_TYPES]
 
 
-class ExplainPanel(QWidget):
+class ExplainPanel(AnalysisPanel):
     """Saliency and activation maximization for the open project's trained classifier.
 
     Public state (tests, the lead): ``runner``, ``saliency`` (the last
@@ -72,13 +71,8 @@ class ExplainPanel(QWidget):
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("explain_panel")
-        self.runner = TaskRunner(self)
-        self.model = PreparedCache(lab.prepare_lab)
-        self.project: Any = None
-        self.main_window: Any = None
-        self.blocker: str | None = "Train the network first: explanations need trained weights"
+        super().__init__("explain", "explanations",
+                         "Train the network first: explanations need trained weights", parent)
         self.picks: dict[str, Any] | None = None
         self.info: dict[str, Any] = {}
         self.saliency: Any = None
@@ -86,26 +80,9 @@ class ExplainPanel(QWidget):
         self.actmax: Any = None
         self.actmax_tiles = 0
         self.actmax_node: int | None = None
-        self._ready_key: str | None = None
-        self._dirty = True
         self._grid: dict[str, Any] = {}
-
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(6, 4, 6, 4)
-        outer.setSpacing(2)
-        self.stack = QStackedLayout()
-        outer.addLayout(self.stack, 1)
-        self.empty = QLabel()
-        self.empty.setObjectName("explain_empty")
-        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty.setWordWrap(True)
-        self.empty.setProperty("role", "dim")
-        self.empty.setMargin(16)
         self.body = QWidget()
-        self.stack.addWidget(self.empty)
-        self.stack.addWidget(self.body)
-        self.task_bar = TaskBar(self.runner)
-        outer.addWidget(self.task_bar)
+        self.set_content(self.body)
         row = QHBoxLayout(self.body)
         row.setContentsMargins(0, 6, 0, 0)
         row.setSpacing(10)
@@ -211,73 +188,23 @@ class ExplainPanel(QWidget):
         self._clear_views()
         self._set_blocker(self.blocker)
 
-    # -- binding --------------------------------------------------------------------------------
+    # -- the lifecycle (see AnalysisPanel) -------------------------------------------------------
     def bind_window(self, window: Any) -> None:
         """Follow ``window``'s project, canvas selection, analysis and theme."""
-        self.main_window = window
-        window.project_changed.connect(self.set_project)
         window.selection_changed.connect(self.on_selection)
-        if hasattr(window, "analysis_updated"):
-            window.analysis_updated.connect(self.recheck)
-        if hasattr(window, "theme_changed"):
-            window.theme_changed.connect(self.refresh_theme)
-        self.set_project(window.project)
+        super().bind_window(window)
 
-    def bind_controller(self, controller: Any) -> None:
-        """New weights after a training run: explain again."""
-        controller.project_updated.connect(self._project_updated)
+    def forget(self) -> None:
+        self.picks = None
+        self.saliency = self.actmax = None
+        self.saliency_image = None
+        self.actmax_tiles = 0
+        self._clear_views()
 
-    def _project_updated(self, project: Any) -> None:
-        if project is self.project or self.project is None:
-            self.set_project(project)
-
-    def set_project(self, project: Any) -> None:
-        if project is not self.project:
-            self.picks = None
-            self.saliency = self.actmax = None
-            self.saliency_image = None
-            self.actmax_tiles = 0
-            self._ready_key = None
-            self._clear_views()
-        self.project = project
-        self._dirty = True
+    def rechecked(self) -> None:
         self._fill_layers()
-        self.recheck()
 
-    def recheck(self, *_args: Any) -> None:
-        self._set_blocker(lab.attack_blocker(self.project, needs="explanations"))
-        if self.project is not None:
-            self._fill_layers()
-        if self.blocker is None and self._dirty and on_screen(self):
-            self.refresh()
-
-    def _set_blocker(self, text: str | None) -> None:
-        self.blocker = text
-        if text is None:
-            self.stack.setCurrentWidget(self.body)
-        else:
-            self.empty.setText(text)
-            self.stack.setCurrentWidget(self.empty)
-
-    @property
-    def is_empty(self) -> bool:
-        return self.stack.currentWidget() is self.empty
-
-    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt override)
-        super().showEvent(event)
-        self.came_into_view(True)
-
-    def came_into_view(self, visible: bool) -> None:
-        """Shown, or its dock's tab brought to the front (which sends no show event): explain
-        what changed while it was out of sight."""
-        if visible and self.blocker is None and self._dirty:
-            QTimer.singleShot(0, self.refresh)
-
-    def refresh(self) -> None:
-        """Explain the chosen sample again (new weights or project)."""
-        if self.blocker is not None:
-            return
-        self._dirty = False
+    def analyse(self) -> None:
         self.run_saliency()
 
     def _fill_layers(self) -> None:
@@ -317,28 +244,7 @@ class ExplainPanel(QWidget):
             self.run_actmax()
 
     # -- preparing ------------------------------------------------------------------------------
-    def _when_prepared(self, action: Any) -> Any:
-        self._set_blocker(lab.attack_blocker(self.project, needs="explanations"))
-        if self.blocker is not None:
-            return None
-        snap = snapshot(self.project)
-        if self._ready_key == snap.key:
-            return action()
-        model = self.model
-
-        def done(prep: Any) -> None:
-            self._prepared(prep)
-            action()
-
-        # one prepare per action: a prepare for another action must not supersede this one
-        name = f"prepare {getattr(action, '__name__', '')}"
-        return self.runner.run(name, lambda _p, _c: model.get(snap), "Preparing the network",
-                               on_done=done, on_error=self._failed)
-
-    def _prepared(self, prep: Any) -> None:
-        if self._ready_key == prep.key:
-            return
-        self._ready_key = prep.key
+    def show_prepared(self, prep: Any, first: bool) -> None:
         self.info = {"class_names": prep.class_names, "value_range": prep.value_range,
                      "image": prep.is_image, "feature_names": prep.feature_names,
                      "input_shape": prep.input_shape}
@@ -389,7 +295,7 @@ class ExplainPanel(QWidget):
 
     def run_saliency(self) -> Any:
         """Saliency of the chosen sample (background); returns the task."""
-        return self._when_prepared(self._start_saliency)
+        return self.when_prepared(self._start_saliency, self._failed)
 
     def _start_saliency(self) -> Any:
         from runtime import attacks, explain
@@ -419,7 +325,7 @@ class ExplainPanel(QWidget):
 
     def _saliency_done(self, value: tuple[Any, int, Any, tuple[int, float]]) -> None:
         prep, i, result, (pred, conf) = value
-        self._prepared(prep)
+        self.prepared(prep)
         self.saliency = result
         picks = self.picks or prep.picks(0)
         x = np.asarray(picks["inputs"][i], np.float32)
@@ -562,7 +468,7 @@ class ExplainPanel(QWidget):
 
     def run_actmax(self) -> Any:
         """One synthesised input per channel of the chosen layer (background)."""
-        return self._when_prepared(self._start_actmax)
+        return self.when_prepared(self._start_actmax, self._failed)
 
     def _start_actmax(self) -> Any:
         from runtime import explain
@@ -589,7 +495,7 @@ class ExplainPanel(QWidget):
 
     def _actmax_done(self, value: tuple[Any, int, Any]) -> None:
         prep, node_id, result = value
-        self._prepared(prep)
+        self.prepared(prep)
         self.actmax, self.actmax_node = result, node_id
         images = np.asarray(result.images, np.float32)
         k = len(result.channels)
@@ -689,8 +595,6 @@ class ExplainPanel(QWidget):
         if self.actmax is not None and self.model.last is not None:
             self._actmax_done((self.model.last, self.actmax_node, self.actmax))
 
-    def shutdown(self) -> None:
-        self.runner.shutdown()
 
 
 __all__ = ["ACTMAX_TYPES", "ExplainPanel", "actmax_layers"]
