@@ -19,9 +19,7 @@ from PySide6.QtCore import QPointF, QSize, Qt, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QComboBox,
-    QFormLayout,
     QHBoxLayout,
-    QLabel,
     QPushButton,
     QSizePolicy,
     QSpinBox,
@@ -29,10 +27,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui import style, theme
+from gui import theme
 from gui.panels import lab
 from gui.panels import plotting as P
 from gui.panels.analysis_panel import AnalysisPanel
+from gui.panels.controls import control_form, controls_column, dim_label, fill_class_combo
 from gui.panels.lab import class_name, display_image, grey_lut, signed_map
 from gui.panels.visibility import on_screen
 from gui.prepared import snapshot
@@ -42,14 +41,6 @@ METHODS = (("gradient", "Gradient"), ("smoothgrad", "SmoothGrad"),
            ("integrated_gradients", "Integrated gradients"))
 POSITIVE = "#d8682e"
 NEGATIVE = "#3c84d6"
-
-
-def _dim(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setProperty("role", "dim")
-    label.setFont(style.font("small"))
-    label.setWordWrap(True)
-    return label
 
 
 def actmax_layers(graph: Any) -> list[tuple[int, str]]:
@@ -88,13 +79,7 @@ class ExplainPanel(AnalysisPanel):
         row.setSpacing(10)
 
         # controls
-        controls = QWidget()
-        form = QFormLayout(controls)
-        form.setContentsMargins(0, 2, 6, 2)
-        form.setHorizontalSpacing(8)
-        form.setVerticalSpacing(5)
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        controls, form = control_form()
         self.sample_combo = QComboBox()
         self.sample_combo.setObjectName("explain_sample")
         self.sample_combo.setIconSize(QSize(20, 20))
@@ -120,7 +105,7 @@ class ExplainPanel(AnalysisPanel):
         self.explain_button.setToolTip("Compute the saliency of the sample for the class")
         self.explain_button.clicked.connect(self.run_saliency)
         form.addRow("", self.explain_button)
-        row.addWidget(lab.controls_column(controls, 236))
+        row.addWidget(controls_column(controls, 236))
 
         # saliency views
         self.view = P.make_layout_widget()
@@ -152,7 +137,7 @@ class ExplainPanel(AnalysisPanel):
         self.layer_combo.setMinimumWidth(110)
         self.layer_combo.setSizePolicy(QSizePolicy.Policy.Expanding,
                                        QSizePolicy.Policy.Fixed)
-        steps_label = _dim("Steps")
+        steps_label = dim_label("Steps")
         steps_label.setWordWrap(False)
         self.actmax_steps = QSpinBox()
         self.actmax_steps.setObjectName("explain_steps")
@@ -265,14 +250,7 @@ class ExplainPanel(AnalysisPanel):
                 self.sample_combo.addItem(f"{text}  {P.describe_sample(inputs[i], 2)}", i)
         self.sample_combo.setCurrentIndex(min(max(0, current), self.sample_combo.count() - 1))
         self.sample_combo.blockSignals(False)
-        current_class = self.class_combo.currentData()
-        self.class_combo.blockSignals(True)
-        self.class_combo.clear()
-        self.class_combo.addItem("Predicted class", None)
-        for i, name in enumerate(names):
-            self.class_combo.addItem(name if name == str(i) else f"{i}: {name}", i)
-        self.class_combo.setCurrentIndex(max(0, self.class_combo.findData(current_class)))
-        self.class_combo.blockSignals(False)
+        fill_class_combo(self.class_combo, names, "Predicted class")
 
     def _failed(self, message: str) -> None:
         self.task_bar.show_status(message, error=True)

@@ -217,22 +217,7 @@ def vector_text(sample: Any, limit: int = 3) -> str:
     return "\n".join(lines)
 
 
-def controls_column(content: Any, width: int = 212) -> Any:
-    """A fixed-width, frameless scroll area around a column of controls, so a short dock
-    scrolls the controls instead of clipping them."""
-    from PySide6.QtCore import Qt
-    from PySide6.QtWidgets import QScrollArea
-
-    area = QScrollArea()
-    area.setWidget(content)
-    area.setWidgetResizable(True)
-    area.setFixedWidth(width)
-    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    area.setFrameShape(QScrollArea.Shape.NoFrame)
-    return area
-
-
 __all__ = ["NEEDS_CLASSIFICATION", "NEEDS_WEIGHTS", "Prepared", "SAMPLES", "attack_blocker",
-           "class_name", "controls_column", "display_image", "grey_lut", "heat_overlay",
+           "class_name", "display_image", "grey_lut", "heat_overlay",
            "is_classification", "output_tasks", "prepare_lab", "rgb_pixmap", "signed_map",
            "signed_rgb", "vector_text"]

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QWidget
 
 from gui.panels.activations import ActivationsPanel
 from gui.panels.adversarial import AdversarialPanel
+from gui.panels.analysis_panel import AnalysisPanel
 from gui.panels.applies import is_planar, is_sequence_model
 from gui.panels.autoencoder import AutoencoderPanel, has_reconstruction_head
 from gui.panels.boundary import BoundaryPanel
@@ -53,7 +54,7 @@ def _plain(cls: type[QWidget]) -> Factory:
     return lambda _window, _controller: cls()
 
 
-def _analysis(cls: type[AdversarialPanel | ExplainPanel]) -> Factory:
+def _analysis(cls: type[AnalysisPanel]) -> Factory:
     def make(window: Any, controller: Any) -> QWidget:
         panel = cls()
         panel.bind_window(window)
@@ -123,7 +124,7 @@ def install_panels(window: Any, controller: Any = None,
     for entry in chosen:
         panel = entry.factory(window, controller)
         dock = window.add_panel(panel, entry.title, entry.area, entry.key)
-        if isinstance(panel, AdversarialPanel | ExplainPanel):
+        if isinstance(panel, AnalysisPanel):
             dock.visibilityChanged.connect(panel.came_into_view)
         panels[entry.key] = panel
     if controller is not None and all(key in panels for key in PROBED):
