@@ -30,6 +30,7 @@ from gui.panels.gan import gan_panel, is_gan
 from gui.panels.histograms import HistogramsPanel
 from gui.panels.monitor import ProbeMonitor
 from gui.panels.sequences import SequencePanel
+from gui.panels.trained import WatchedPanel
 
 BOTTOM = Qt.DockWidgetArea.BottomDockWidgetArea
 
@@ -66,14 +67,10 @@ def _analysis(cls: type[AnalysisPanel]) -> Factory:
     return make
 
 
-def _watching(cls: type[QWidget]) -> Factory:
-    """A panel that follows the window's project and theme and watches for new weights."""
+def _watching(cls: type[WatchedPanel]) -> Factory:
     def make(window: Any, _controller: Any) -> QWidget:
         panel = cls(window)
-        window.project_changed.connect(panel.set_project)
-        if hasattr(window, "theme_changed"):
-            window.theme_changed.connect(panel.refresh_theme)
-        panel.set_project(window.project)
+        panel.bind_window(window)
         return panel
 
     return make

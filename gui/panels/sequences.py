@@ -9,7 +9,7 @@ column per word it attends to (key), averaged over heads, padding left out. For 
 it draws the network's forecast against the actual validation series and the
 repeat-the-last-value baseline, with both errors.
 
-Computing runs on a worker (``gui.panels.trained.Analyst``) through ``runtime.sequences``;
+Computing runs on a worker (``gui.panels.trained.WatchedPanel``) through ``runtime.sequences``;
 this module only draws; ``gui.panels.registry`` docks it.
 """
 
@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
-    QStackedWidget,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
@@ -37,7 +36,7 @@ from PySide6.QtWidgets import (
 
 from gui import style, theme
 from gui.panels import plotting
-from gui.panels.trained import Analyst, ProjectWatch, plot_widget, style_plot
+from gui.panels.trained import WatchedPanel, plot_widget, style_plot
 
 PAGE = 8  # text samples shown at once
 NEEDS_WEIGHTS = ("Train the network first: the Sequences panel shows what a trained recurrent "
@@ -172,33 +171,13 @@ class UprightNamesAxis(plotting.IndexAxis):
             p.restore()
 
 
-class SequencePanel(QWidget):
+class SequencePanel(WatchedPanel):
     """Token colouring by a hidden unit (text) or forecast against actual (series)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("sequences_panel")
-        self.project: Any = None
-        self.result: dict[str, Any] | None = None
-        self.analyst = Analyst(self)
-        self.analyst.finished.connect(self._show)
-        self.analyst.failed.connect(self._failed)
-        self.watch = ProjectWatch(self)
-        self.watch.stale.connect(self.refresh)
+        super().__init__("sequences", NO_PROJECT, parent)
         self.node_id: int | None = None
         self.page = 0
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.setSpacing(6)
-        self.pages = QStackedWidget()
-        layout.addWidget(self.pages, 1)
-        self.message = QLabel(NO_PROJECT)
-        self.message.setObjectName("sequences_message")
-        self.message.setWordWrap(True)
-        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.message.setProperty("role", "dim")
-        self.pages.addWidget(self.message)
         self.pages.addWidget(self._text_page())
         self.pages.addWidget(self._series_page())
 
@@ -352,30 +331,18 @@ class SequencePanel(QWidget):
         return page
 
     # -- project ---------------------------------------------------------------------------------
-    def set_project(self, project: Any) -> None:
-        """Show ``project`` (another project resets the chosen layer and page)."""
-        if project is not self.project:
-            self.node_id, self.page, self.result = None, 0, None
-            self.analyst.clear()
-        self.project = project
-        self.watch.watch(project)
-
-    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
-        super().showEvent(event)
-        self.watch.set_active(True)
-
-    def hideEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
-        super().hideEvent(event)
-        self.watch.set_active(False)
+    def forget(self) -> None:
+        """Another project: the chosen layer and page go back to the first."""
+        self.node_id, self.page = None, 0
 
     def refresh(self) -> None:
         """Recompute what is shown (the project, its weights or its graph changed)."""
         project = self.project
         if project is None:
-            self._say(NO_PROJECT)
+            self.say(NO_PROJECT)
             return
         if not project.weights:
-            self._say(NEEDS_WEIGHTS)
+            self.say(NEEDS_WEIGHTS)
             return
         node_id, first = self.node_id, self.page * PAGE
         series = self.series_spin.value() - 1
@@ -410,19 +377,9 @@ class SequencePanel(QWidget):
             raise ValueError(f"dataset {data.name} is neither text (token ids) nor a time "
                              "series; the Sequences panel shows those two")
 
-        self.analyst.request(project, work)
-        if self.result is None:
-            self._say("Computing\u2026")
+        self.request(work)
 
-    def _say(self, text: str) -> None:
-        self.message.setText(text)
-        self.pages.setCurrentWidget(self.message)
-
-    def _failed(self, message: str) -> None:
-        self.result = None
-        self._say(message)
-
-    def _show(self, result: dict[str, Any]) -> None:
+    def show_result(self, result: dict[str, Any]) -> None:
         self.result = result
         if result["kind"] == "text":
             self._show_text(result)
@@ -645,11 +602,7 @@ class SequencePanel(QWidget):
         self._style_series()
         self._style_attention()
         if self.result:
-            self._show(self.result)
-
-    def shutdown(self) -> None:
-        self.watch.set_active(False)
-        self.analyst.shutdown()
+            self.show_result(self.result)
 
 
 def _token_label(token: str) -> str:

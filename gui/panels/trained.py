@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from gui.panels.visibility import on_screen
 from gui.prepared import PreparedCache, prepare_network, project_key, snapshot
@@ -114,6 +114,95 @@ class ProjectWatch(QObject):
         if key != self.key:
             self.key = key
             self.stale.emit()
+
+
+class WatchedPanel(QWidget):
+    """A panel showing an analysis of the open trained project (Sequences, Autoencoder),
+    computed again on a worker whenever the project's revision changes while the panel is on
+    screen.
+
+    Subclasses add their views to ``pages`` (``message`` is the first: one sentence when
+    there is nothing to draw) and implement ``refresh`` (``say`` why not, or ``request`` the
+    work) and ``show_result``; ``forget`` drops what belonged to the previous project.
+    """
+
+    def __init__(self, name: str, no_project: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName(f"{name}_panel")
+        self.project: Any = None
+        self.result: dict[str, Any] | None = None
+        self.analyst = Analyst(self)
+        self.analyst.finished.connect(self.show_result)
+        self.analyst.failed.connect(self._failed)
+        self.watch = ProjectWatch(self)
+        self.watch.stale.connect(self.refresh)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        self.pages = QStackedWidget()
+        layout.addWidget(self.pages, 1)
+        self.message = QLabel(no_project)
+        self.message.setObjectName(f"{name}_message")
+        self.message.setWordWrap(True)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setProperty("role", "dim")
+        self.pages.addWidget(self.message)
+
+    def bind_window(self, window: Any) -> None:
+        """Follow ``window``'s project and theme (the panel registry calls it)."""
+        window.project_changed.connect(self.set_project)
+        if hasattr(window, "theme_changed"):
+            window.theme_changed.connect(self.refresh_theme)
+        self.set_project(window.project)
+
+    def set_project(self, project: Any) -> None:
+        """Show ``project`` (another project resets what was chosen for the last one)."""
+        if project is not self.project:
+            self.result = None
+            self.forget()
+            self.analyst.clear()
+        self.project = project
+        self.watch.watch(project)
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        self.watch.set_active(True)
+
+    def hideEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().hideEvent(event)
+        self.watch.set_active(False)
+
+    def request(self, work: Work) -> None:
+        """Run ``work(compiled, data)`` on the project as it is (background)."""
+        self.analyst.request(self.project, work)
+        if self.result is None:
+            self.say("Computing\u2026")
+
+    def say(self, text: str) -> None:
+        self.message.setText(text)
+        self.pages.setCurrentWidget(self.message)
+
+    def _failed(self, message: str) -> None:
+        self.result = None
+        self.say(message)
+
+    def shutdown(self) -> None:
+        self.watch.set_active(False)
+        self.analyst.shutdown()
+
+    # -- for subclasses ---------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Recompute what is shown (the project, its weights or its graph changed)."""
+        raise NotImplementedError
+
+    def show_result(self, result: dict[str, Any]) -> None:
+        """Draw a finished analysis."""
+        raise NotImplementedError
+
+    def forget(self) -> None:
+        """Drop what was chosen for the previous project."""
+
+    def refresh_theme(self, *_args: Any) -> None:
+        """Redraw in the current theme's colours."""
 
 
 # -- drawing helpers shared by the two panels -----------------------------------------------------
