@@ -18,11 +18,12 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QWidget
 
 from gui import style, theme
 from gui.panels import plotting as P
+from gui.tasks import TaskRunner
 
 EMPTY_TEXT = ("Train a GAN to watch its generator and discriminator compete: open the gan_ring "
               "or gan_digits example (File \u203a New from Template) and press Train.")
@@ -42,25 +43,15 @@ def is_gan(project: Any) -> bool:
     return (getattr(training, "options", None) or {}).get("mode") == "gan"
 
 
-class _SampleSignals(QObject):
-    done = Signal(int, object)
+def _samples(project: Any) -> Any:
+    """``runtime.gan.sample_project`` (worker thread: it compiles and loads data), or why
+    the project cannot be sampled."""
+    try:
+        from runtime.gan import sample_project
 
-
-class _SampleJob(QRunnable):
-    """``runtime.gan.sample_project`` off the GUI thread (compiling and loading data)."""
-
-    def __init__(self, project: Any, generation: int, signals: _SampleSignals) -> None:
-        super().__init__()
-        self.project, self.generation, self.signals = project, generation, signals
-
-    def run(self) -> None:
-        try:
-            from runtime.gan import sample_project
-
-            payload: Any = sample_project(self.project)
-        except Exception as exc:  # noqa: BLE001 - a project that cannot be sampled: say why
-            payload = str(exc)
-        self.signals.done.emit(self.generation, payload)
+        return sample_project(project)
+    except Exception as exc:  # noqa: BLE001 - a project that cannot be sampled: say why
+        return str(exc)
 
 
 class GanPanel(P.MonitorPanel):
@@ -81,10 +72,7 @@ class GanPanel(P.MonitorPanel):
         self.samples: dict[str, Any] | None = None
         self.hint = ""
         self._generation = 0
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._signals = _SampleSignals()
-        self._signals.done.connect(self._sampled)
+        self.sampler = TaskRunner(self)
 
         self.status = QLabel()
         self.status.setObjectName("gan_status")
@@ -169,7 +157,9 @@ class GanPanel(P.MonitorPanel):
             self.d_losses = [float(e["d_loss"]) for e in self.epochs]
             self.g_losses = [float(e["g_loss"]) for e in self.epochs]
         if project.weights:
-            self._pool.start(_SampleJob(project, self._generation, self._signals))
+            generation = self._generation
+            self.sampler.run("samples", lambda _progress, _cancel: _samples(project),
+                             on_done=lambda payload: self._sampled(generation, payload))
         if run is None and not project.weights:
             self.show_empty(UNTRAINED_TEXT)
             return
