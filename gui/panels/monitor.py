@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QWidget
 
 from gui.panels.activations import ActivationsPanel
@@ -32,6 +32,7 @@ from gui.panels.confusion import ConfusionPanel
 from gui.panels.filters import FiltersPanel
 from gui.panels.histograms import HistogramsPanel
 from gui.panels.visibility import on_screen
+from gui.tasks import TaskRunner
 
 # which panel draws each probe
 ROUTES = {"filters": "filters", "activations": "activations", "boundary": "boundary",
@@ -45,10 +46,6 @@ PUSH_DELAY_MS = 40  # coalesce a burst of selection / visibility changes into on
 
 def _node_label(node: Any) -> str:
     return f"{node.type} '{node.name}'"
-
-
-class _DatasetSignals(QObject):
-    loaded = Signal(int, object, str)
 
 
 class ProbeMonitor(QObject):
@@ -68,8 +65,7 @@ class ProbeMonitor(QObject):
         self._dataset_key: Any = None
         self._generation = 0
         self._want_probes = False
-        self._signals = _DatasetSignals()
-        self._signals.loaded.connect(self._dataset_loaded)
+        self._loader = TaskRunner(self)
         self._push_timer = QTimer(self)
         self._push_timer.setSingleShot(True)
         self._push_timer.setInterval(PUSH_DELAY_MS)
@@ -335,11 +331,12 @@ class ProbeMonitor(QObject):
         self.dataset = {}
         activations: ActivationsPanel = self.panels["activations"]  # type: ignore[assignment]
         activations.set_samples(None)
-        job = _dataset_job(copy.deepcopy(settings), self._generation, self._signals)
+        settings, generation = copy.deepcopy(settings), self._generation
         if wait:
-            job()
-        else:  # the global pool is waited for at exit: no import cut off mid-way
-            QThreadPool.globalInstance().start(job)
+            self._dataset_loaded(generation, *_load_dataset(settings))
+        else:
+            self._loader.run("dataset", lambda _progress, _cancel: _load_dataset(settings),
+                             on_done=lambda loaded: self._dataset_loaded(generation, *loaded))
 
     def _dataset_loaded(self, generation: int, info: Any, error: str) -> None:
         if generation != self._generation:
@@ -369,14 +366,12 @@ class ProbeMonitor(QObject):
             panel.refresh_theme()  # type: ignore[attr-defined]
 
 
-def _dataset_job(settings: Any, generation: int, signals: _DatasetSignals) -> Any:
-    def run() -> None:
-        try:
-            info, error = dataset_info(settings), ""
-        except Exception as exc:  # DataError carries the user message
-            info, error = None, (str(exc) or type(exc).__name__).splitlines()[0]
-        signals.loaded.emit(generation, info, error)
-    return run
+def _load_dataset(settings: Any) -> tuple[dict[str, Any] | None, str]:
+    """(``dataset_info``, "") or (None, why it cannot be loaded)."""
+    try:
+        return dataset_info(settings), ""
+    except Exception as exc:  # DataError carries the user message
+        return None, (str(exc) or type(exc).__name__).splitlines()[0]
 
 
 def dataset_info(settings: Any) -> dict[str, Any]:
