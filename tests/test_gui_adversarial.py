@@ -319,7 +319,7 @@ def test_first_run_without_weights_opens_the_live_page(qtbot, project):
     panel.shutdown()
 
 
-def test_install_lab_panels_adds_both_docks(editor_window):
+def test_the_registry_adds_the_adversarial_and_explain_docks(editor_window):
     from gui.panels.adversarial import AdversarialPanel
     from gui.panels.explain import ExplainPanel
     from gui.panels.registry import install_panels

@@ -112,7 +112,7 @@ def test_trained_project_shows_its_history_and_samples(qtbot) -> None:
     assert panel.sample_stack.currentWidget() is panel.points_view
 
 
-def test_install_gan_panel_adds_a_dock_that_follows_the_window(tmp_path, editor_window
+def test_the_registry_adds_a_gan_dock_that_follows_the_window(tmp_path, editor_window
                                                                ) -> None:
     from graph.project import save_project
 

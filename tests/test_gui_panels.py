@@ -305,7 +305,7 @@ def monitored(qtbot, editor_window):
     window.close()
 
 
-def test_install_monitor_panels_adds_one_dock_each(monitored):
+def test_the_registry_adds_one_dock_per_live_panel(monitored):
     window, _controller, panels, _monitor = monitored
     assert set(panels) == {"filters", "activations", "boundary", "confusion", "histograms"}
     for key, panel in panels.items():
