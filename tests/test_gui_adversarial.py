@@ -29,7 +29,7 @@ def project():
 
 
 @pytest.fixture(scope="module")
-def model():
+def cache():
     """One prepared network for the module's panels (each panel would prepare its own)."""
     from gui.panels.lab import prepare_lab
     from gui.prepared import PreparedCache
@@ -38,11 +38,11 @@ def model():
 
 
 @pytest.fixture
-def panel(qtbot, project, model):
+def panel(qtbot, project, cache):
     from gui.panels.adversarial import AdversarialPanel
 
     widget = AdversarialPanel()
-    widget.model = model
+    widget.cache = cache
     qtbot.addWidget(widget)
     widget.resize(1100, 300)
     widget.set_project(project)

@@ -24,7 +24,7 @@ def project():
 
 
 @pytest.fixture(scope="module")
-def model():
+def cache():
     from gui.panels.lab import prepare_lab
     from gui.prepared import PreparedCache
 
@@ -32,11 +32,11 @@ def model():
 
 
 @pytest.fixture
-def panel(qtbot, project, model):
+def panel(qtbot, project, cache):
     from gui.panels.explain import ExplainPanel
 
     widget = ExplainPanel()
-    widget.model = model
+    widget.cache = cache
     qtbot.addWidget(widget)
     widget.resize(1100, 300)
     widget.set_project(project)

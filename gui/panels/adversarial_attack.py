@@ -322,10 +322,10 @@ class AttackPage(QWidget):
         snap = snapshot(self.panel.project)
         method, eps, steps, page = self.method, self.eps, self.steps, self.page
         target = self.target_combo.currentData()
-        model, chosen = self.panel.model, self.user_range
+        cache, chosen = self.panel.cache, self.user_range
 
         def work(progress: Any, cancel: Any) -> tuple[Any, dict[str, Any], Any]:
-            prep = model.get(snap)
+            prep = cache.get(snap)
             picks = prep.picks(page)
             extra: dict[str, Any] = {}
             if target is not None:
@@ -410,7 +410,7 @@ class AttackPage(QWidget):
     def refresh_theme(self) -> None:
         self.triptych.refresh_theme()
         self.range_reset.setIcon(style.icon("reset"))
-        last = self.panel.model.last
+        last = self.panel.cache.last
         if self.result is not None and last is not None:
             self._attack_done((last, self.picks, self.result))
 

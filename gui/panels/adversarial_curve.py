@@ -118,10 +118,10 @@ class CurvePage(QWidget):
         top, points = float(self.curve_max.value()), int(self.curve_points.value())
         samples, steps = int(self.curve_samples.value()), int(self.curve_steps.value())
         eps_values = [top * i / (points - 1) for i in range(points)]
-        model, chosen = self.panel.model, self.panel.attack_page.user_range
+        cache, chosen = self.panel.cache, self.panel.attack_page.user_range
 
         def work(progress: Any, cancel: Any) -> tuple[Any, dict[str, Any]]:
-            prep = model.get(snap)
+            prep = cache.get(snap)
             x, y = prep.x_val[:samples], prep.y_val[:samples]
             share = 1.0 / (1 + steps)  # FGSM costs one step per epsilon, PGD ``steps``
             out = {}

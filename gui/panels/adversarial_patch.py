@@ -146,10 +146,10 @@ class PatchPage(QWidget):
         target = self.patch_target.currentData()
         target = 0 if target is None else int(target)
         position = str(self.patch_position.currentData())
-        model, chosen = self.panel.model, self.panel.attack_page.user_range
+        cache, chosen = self.panel.cache, self.panel.attack_page.user_range
 
         def work(progress: Any, cancel: Any) -> tuple[Any, Any, float]:
-            prep = model.get(snap)
+            prep = cache.get(snap)
             if not prep.is_image:
                 raise ValueError("patch attacks need image inputs; this data set has vectors")
             result = attacks.adversarial_patch(

@@ -37,7 +37,7 @@ class AnalysisPanel(QWidget):
         self.setObjectName(f"{name}_panel")
         self.needs = needs
         self.runner = TaskRunner(self)
-        self.model: PreparedCache[lab.Prepared] = PreparedCache(lab.prepare_lab)
+        self.cache: PreparedCache[lab.Prepared] = PreparedCache(lab.prepare_lab)
         self.project: Any = None
         self.main_window: Any = None
         self.controller: Any = None
@@ -145,7 +145,7 @@ class AnalysisPanel(QWidget):
         snap = snapshot(self.project)
         if self._ready_key == snap.key:
             return action()
-        model = self.model
+        cache = self.cache
 
         def done(prep: lab.Prepared) -> None:
             self.prepared(prep)
@@ -153,7 +153,7 @@ class AnalysisPanel(QWidget):
 
         # one prepare per action: a prepare for another action must not supersede this one
         name = f"prepare {getattr(action, '__name__', '')}"
-        return self.runner.run(name, lambda _progress, _cancel: model.get(snap),
+        return self.runner.run(name, lambda _progress, _cancel: cache.get(snap),
                                "Preparing the network", on_done=done, on_error=on_error)
 
     def prepared(self, prep: lab.Prepared) -> None:

@@ -282,10 +282,10 @@ class ExplainPanel(AnalysisPanel):
         index = max(0, self.sample_combo.currentIndex())
         method = str(self.method_combo.currentData())
         target = self.class_combo.currentData()
-        model = self.model
+        cache = self.cache
 
         def work(progress: Any, cancel: Any) -> tuple[Any, int, Any, Any]:
-            prep = model.get(snap)
+            prep = cache.get(snap)
             picks = prep.picks(0)
             i = min(index, len(picks["indices"]) - 1)
             x = picks["inputs"][i:i + 1]
@@ -457,10 +457,10 @@ class ExplainPanel(AnalysisPanel):
         node_id = int(node_id)
         snap = snapshot(self.project)
         steps = int(self.actmax_steps.value())
-        model = self.model
+        cache = self.cache
 
         def work(progress: Any, cancel: Any) -> tuple[Any, int, Any]:
-            prep = model.get(snap)
+            prep = cache.get(snap)
             result = explain.activation_maximization(
                 prep.module, prep.layer_name(node_id), None, input_shape=prep.input_shape,
                 steps=steps, value_range=prep.value_range, progress=progress, cancel=cancel)
@@ -570,8 +570,8 @@ class ExplainPanel(AnalysisPanel):
         self._set_mode(mode or "image")
         if self.saliency is not None:
             self.run_saliency()  # titles and overlay carry theme colours
-        if self.actmax is not None and self.model.last is not None:
-            self._actmax_done((self.model.last, self.actmax_node, self.actmax))
+        if self.actmax is not None and self.cache.last is not None:
+            self._actmax_done((self.cache.last, self.actmax_node, self.actmax))
 
 
 
