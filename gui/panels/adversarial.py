@@ -149,12 +149,6 @@ class AdversarialPanel(AnalysisPanel):
         if self.tabs.currentIndex() == index:
             self.task_bar.show_status(text, error)
 
-    def show_hover(self, text: str) -> None:
-        """What the pointer is over, on the task bar's line while nothing runs ("" : the
-        status again)."""
-        if not self.runner.busy:
-            self.task_bar.label.setText(text or self.task_bar._status)
-
     def _attack_settings_changed(self) -> None:
         if self.controller is not None:
             self.live_page.probe_timer.start()

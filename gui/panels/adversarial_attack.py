@@ -121,7 +121,7 @@ class AttackPage(QWidget):
         form.addRow("", buttons)
 
         self.triptych = Triptych()
-        self.triptych.on_hover = panel.show_hover
+        self.triptych.on_hover = panel.task_bar.show_hover
         self.triptych.setMinimumWidth(300)
         self.triptych.setToolTip("The perturbation is drawn blown up (the factor is written "
                                  "on it): orange where the attack raises a value, blue where "

@@ -189,7 +189,7 @@ class CurvePage(QWidget):
             return
         eps = np.asarray(self.curves["fgsm"]["eps"])
         i = int(np.argmin(np.abs(eps - point.x())))
-        self.panel.show_hover(
+        self.panel.task_bar.show_hover(
             f"\u03b5 {fmt_eps(float(eps[i]))}: FGSM "
             f"{self.curves['fgsm']['accuracy'][i]:.1%} \u00b7 PGD "
             f"{self.curves['pgd']['accuracy'][i]:.1%} \u00b7 clean "

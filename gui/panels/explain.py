@@ -425,14 +425,14 @@ class ExplainPanel(AnalysisPanel):
                 r, c = int(np.floor(point.y())), int(np.floor(point.x()))
                 if 0 <= r < shape[0] and 0 <= c < shape[1]:
                     value = float(np.mean(self._arrays["input"][r, c]))
-                    self.task_bar.label.setText(
+                    self.task_bar.show_hover(
                         f"row {r}, column {c} \u00b7 input {P.format_value(value)} \u00b7 "
                         f"attribution {P.format_value(float(self._arrays['attribution'][r, c]))}")
                     return
             else:
                 i = P.index_pixel(point.x())
                 if 0 <= i < len(self._arrays["features"]):
-                    self.task_bar.label.setText(
+                    self.task_bar.show_hover(
                         f"{self._arrays['features'][i]} \u00b7 input "
                         f"{P.format_value(float(self._arrays['input'][i]))} \u00b7 attribution "
                         f"{P.format_value(float(self._arrays['attribution'][i]))}")
@@ -554,7 +554,7 @@ class ExplainPanel(AnalysisPanel):
             index, where = hit[0], ""
         start = float(self.actmax.start_activation[index])
         end = float(self.actmax.end_activation[index])
-        self.task_bar.label.setText(
+        self.task_bar.show_hover(
             f"{where}channel {self.actmax.channels[index]} \u00b7 mean activation "
             f"{P.format_value(start)} on noise \u2192 {P.format_value(end)} "
             f"(\u00d7{float(self.actmax.gain[index]):.1f})")

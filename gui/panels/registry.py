@@ -28,7 +28,7 @@ from gui.panels.explain import ExplainPanel
 from gui.panels.filters import FiltersPanel
 from gui.panels.gan import gan_panel, is_gan
 from gui.panels.histograms import HistogramsPanel
-from gui.panels.monitor import ProbeMonitor
+from gui.panels.monitor import ROUTES, ProbeMonitor
 from gui.panels.sequences import SequencePanel
 from gui.panels.trained import WatchedPanel
 
@@ -90,7 +90,7 @@ PANELS: tuple[PanelSpec, ...] = (
               has_reconstruction_head),
     PanelSpec("gan", "GAN", BOTTOM, 10, gan_panel, is_gan),
 )
-PROBED = ("filters", "activations", "boundary", "confusion", "histograms")  # ProbeMonitor's
+PROBED = tuple(dict.fromkeys(ROUTES.values()))  # the panels the ProbeMonitor feeds
 # The window's own docks and the training's Metrics, placed among the panels' tabs.
 FIXED_RANKS = {"metrics": 0, "problems": 11, "code": 12, "history": 13}
 
