@@ -38,7 +38,6 @@ from gui.panels.adversarial_views import (
 from gui.panels.controls import control_form, controls_beside, fill_class_combo, spin
 from gui.panels.lab import class_name
 from gui.panels.visibility import on_screen
-from gui.prepared import snapshot
 
 SLIDER_STEPS = 200
 
@@ -319,13 +318,11 @@ class AttackPage(QWidget):
     def _start_attack(self) -> Any:
         from runtime import attacks
 
-        snap = snapshot(self.panel.project)
         method, eps, steps, page = self.method, self.eps, self.steps, self.page
         target = self.target_combo.currentData()
-        cache, chosen = self.panel.cache, self.user_range
+        chosen = self.user_range
 
-        def work(progress: Any, cancel: Any) -> tuple[Any, dict[str, Any], Any]:
-            prep = cache.get(snap)
+        def work(prep: Any, progress: Any, cancel: Any) -> tuple[Any, dict[str, Any], Any]:
             picks = prep.picks(page)
             extra: dict[str, Any] = {}
             if target is not None:
@@ -338,8 +335,8 @@ class AttackPage(QWidget):
             return prep, picks, res
 
         label = f"{method.upper()} at \u03b5 {fmt_eps(eps)}"
-        return self.panel.runner.run("attack", work, label, on_done=self._attack_done,
-                                     on_error=self._failed)
+        return self.panel.runner.run("attack", self.panel.network_job(work), label,
+                                     on_done=self._attack_done, on_error=self._failed)
 
     def show_prepared(self, prep: Any, first: bool) -> None:
         """A (new) network: its data's range, epsilon scale and classes."""

@@ -21,7 +21,6 @@ from gui.panels.adversarial_views import (
     percent_axis,
 )
 from gui.panels.controls import control_form, controls_beside, spin
-from gui.prepared import snapshot
 
 
 class CurvePage(QWidget):
@@ -114,14 +113,12 @@ class CurvePage(QWidget):
     def _start_curve(self) -> Any:
         from runtime import attacks
 
-        snap = snapshot(self.panel.project)
         top, points = float(self.curve_max.value()), int(self.curve_points.value())
         samples, steps = int(self.curve_samples.value()), int(self.curve_steps.value())
         eps_values = [top * i / (points - 1) for i in range(points)]
-        cache, chosen = self.panel.cache, self.panel.attack_page.user_range
+        chosen = self.panel.attack_page.user_range
 
-        def work(progress: Any, cancel: Any) -> tuple[Any, dict[str, Any]]:
-            prep = cache.get(snap)
+        def work(prep: Any, progress: Any, cancel: Any) -> tuple[Any, dict[str, Any]]:
             x, y = prep.x_val[:samples], prep.y_val[:samples]
             share = 1.0 / (1 + steps)  # FGSM costs one step per epsilon, PGD ``steps``
             out = {}
@@ -135,9 +132,9 @@ class CurvePage(QWidget):
                     cancel=cancel)
             return prep, out
 
-        return self.panel.runner.run("curve", work, f"Robustness curve ({points} \u03b5, "
-                                     f"{samples} samples)", on_done=self._curve_done,
-                                     on_error=self._failed)
+        label = f"Robustness curve ({points} \u03b5, {samples} samples)"
+        return self.panel.runner.run("curve", self.panel.network_job(work), label,
+                                     on_done=self._curve_done, on_error=self._failed)
 
     def _curve_done(self, value: tuple[Any, dict[str, Any]]) -> None:
         prep, curves = value

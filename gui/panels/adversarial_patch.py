@@ -29,7 +29,6 @@ from gui.panels.adversarial_views import (
 )
 from gui.panels.controls import control_form, controls_beside, fill_class_combo, spin
 from gui.panels.lab import class_name, display_image, grey_lut
-from gui.prepared import snapshot
 
 PATCH_CARDS = 8
 
@@ -141,15 +140,13 @@ class PatchPage(QWidget):
     def _start_patch(self) -> Any:
         from runtime import attacks
 
-        snap = snapshot(self.panel.project)
         size, steps = int(self.patch_size.value()), int(self.patch_steps.value())
         target = self.patch_target.currentData()
         target = 0 if target is None else int(target)
         position = str(self.patch_position.currentData())
-        cache, chosen = self.panel.cache, self.panel.attack_page.user_range
+        chosen = self.panel.attack_page.user_range
 
-        def work(progress: Any, cancel: Any) -> tuple[Any, Any, float]:
-            prep = cache.get(snap)
+        def work(prep: Any, progress: Any, cancel: Any) -> tuple[Any, Any, float]:
             if not prep.is_image:
                 raise ValueError("patch attacks need image inputs; this data set has vectors")
             result = attacks.adversarial_patch(
@@ -162,7 +159,7 @@ class PatchPage(QWidget):
             return prep, result, rate
 
         names = self.panel.prepared_info.get("class_names", [])
-        return self.panel.runner.run("patch", work,
+        return self.panel.runner.run("patch", self.panel.network_job(work),
                                      f"Patch for class {class_name(names, target)}",
                                      on_done=self._patch_done, on_error=self._failed)
 

@@ -16,15 +16,20 @@ what belonged to the previous project and ``rechecked`` follows any re-check.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QLabel, QStackedLayout, QVBoxLayout, QWidget
 
 from gui.panels import lab
 from gui.panels.visibility import on_screen
-from gui.prepared import PreparedCache, snapshot
+from gui.prepared import PreparedCache, project_key, snapshot
 from gui.tasks import Task, TaskBar, TaskRunner
+
+T = TypeVar("T")
+Progress = Callable[[float], None]
+Cancel = Callable[[], bool]
+Job = Callable[[Progress, Cancel], T]
 
 
 class AnalysisPanel(QWidget):
@@ -142,10 +147,8 @@ class AnalysisPanel(QWidget):
         self._set_blocker(lab.attack_blocker(self.project, self.needs))
         if self.blocker is not None:
             return None
-        snap = snapshot(self.project)
-        if self._ready_key == snap.key:
+        if self._ready_key == project_key(self.project):
             return action()
-        cache = self.cache
 
         def done(prep: lab.Prepared) -> None:
             self.prepared(prep)
@@ -153,8 +156,14 @@ class AnalysisPanel(QWidget):
 
         # one prepare per action: a prepare for another action must not supersede this one
         name = f"prepare {getattr(action, '__name__', '')}"
-        return self.runner.run(name, lambda _progress, _cancel: cache.get(snap),
+        return self.runner.run(name, self.network_job(lambda prep, _progress, _cancel: prep),
                                "Preparing the network", on_done=done, on_error=on_error)
+
+    def network_job(self, work: Callable[[lab.Prepared, Progress, Cancel], T]) -> Job[T]:
+        """A job for ``runner``: ``work(prepared, progress, cancel)`` on the network of the
+        project as it is now (copied here; prepared on the worker through the cache)."""
+        snap, cache = snapshot(self.project), self.cache
+        return lambda progress, cancel: work(cache.get(snap), progress, cancel)
 
     def prepared(self, prep: lab.Prepared) -> None:
         """A network was prepared (before an action, or with a job's result): show what is

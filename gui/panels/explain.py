@@ -34,7 +34,6 @@ from gui.panels.analysis_panel import AnalysisPanel
 from gui.panels.controls import control_form, controls_column, dim_label, fill_class_combo
 from gui.panels.lab import class_name, display_image, grey_lut, signed_map
 from gui.panels.visibility import on_screen
-from gui.prepared import snapshot
 
 ACTMAX_TYPES = ("Conv1d", "Conv2d", "ConvTranspose2d", "Linear")
 METHODS = (("gradient", "Gradient"), ("smoothgrad", "SmoothGrad"),
@@ -278,14 +277,11 @@ class ExplainPanel(AnalysisPanel):
     def _start_saliency(self) -> Any:
         from runtime import attacks, explain
 
-        snap = snapshot(self.project)
         index = max(0, self.sample_combo.currentIndex())
         method = str(self.method_combo.currentData())
         target = self.class_combo.currentData()
-        cache = self.cache
 
-        def work(progress: Any, cancel: Any) -> tuple[Any, int, Any, Any]:
-            prep = cache.get(snap)
+        def work(prep: Any, progress: Any, cancel: Any) -> tuple[Any, int, Any, Any]:
             picks = prep.picks(0)
             i = min(index, len(picks["indices"]) - 1)
             x = picks["inputs"][i:i + 1]
@@ -298,8 +294,8 @@ class ExplainPanel(AnalysisPanel):
             return prep, i, result, (int(clean.clean_pred[0]), float(clean.clean_conf[0]))
 
         text = dict(METHODS)[method]
-        return self.runner.run("saliency", work, f"{text} saliency", on_done=self._saliency_done,
-                               on_error=self._failed)
+        return self.runner.run("saliency", self.network_job(work), f"{text} saliency",
+                               on_done=self._saliency_done, on_error=self._failed)
 
     def _saliency_done(self, value: tuple[Any, int, Any, tuple[int, float]]) -> None:
         prep, i, result, (pred, conf) = value
@@ -455,12 +451,9 @@ class ExplainPanel(AnalysisPanel):
         if node_id is None:
             return None
         node_id = int(node_id)
-        snap = snapshot(self.project)
         steps = int(self.actmax_steps.value())
-        cache = self.cache
 
-        def work(progress: Any, cancel: Any) -> tuple[Any, int, Any]:
-            prep = cache.get(snap)
+        def work(prep: Any, progress: Any, cancel: Any) -> tuple[Any, int, Any]:
             result = explain.activation_maximization(
                 prep.module, prep.layer_name(node_id), None, input_shape=prep.input_shape,
                 steps=steps, value_range=prep.value_range, progress=progress, cancel=cancel)
@@ -468,7 +461,8 @@ class ExplainPanel(AnalysisPanel):
 
         node = self.project.graph.nodes.get(node_id)
         label = node.label if node is not None else f"node {node_id}"
-        return self.runner.run("actmax", work, f"Activation maximization of {label}",
+        return self.runner.run("actmax", self.network_job(work),
+                               f"Activation maximization of {label}",
                                on_done=self._actmax_done, on_error=self._failed)
 
     def _actmax_done(self, value: tuple[Any, int, Any]) -> None:
