@@ -115,7 +115,7 @@ def main() -> int:  # noqa: PLR0915 - one straight script
     from gui import style
     from gui.app import install_features, make_app
     from gui.main_window import MainWindow
-    from gui.panels.monitor import PANELS
+    from gui.panels.registry import PROBED
     from gui.training import install_training
     from resources.examples.make import build
 
@@ -135,7 +135,7 @@ def main() -> int:  # noqa: PLR0915 - one straight script
         monitored = ["metrics"]
     else:  # the window as the app builds it; the live panels and the live robustness probe
         controller = install_features(window)
-        monitored = ["metrics", *(key for key, _ in PANELS), "adversarial"]
+        monitored = ["metrics", *PROBED, "adversarial"]
     window.open_project(path, ask=False)
     window.resize(1600, 1000)
     window.show()

@@ -14,9 +14,10 @@ import time
 import traceback
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from graph.model import Graph, GraphEvent
+from gui.tasks import TaskRunner
 
 FRAME_S = 0.016  # a run slower than this leaves the GUI thread
 DEBOUNCE_MS = 16  # one frame: the events of one edit (a paste, a drag) coalesce into one run
@@ -28,23 +29,14 @@ def _analyze(graph: Graph) -> Any:
     return analyze(graph)
 
 
-class _Signals(QObject):
-    done = Signal(int, object, float, str)  # generation, analysis, seconds, error
-
-
-class _Job(QRunnable):
-    def __init__(self, graph: Graph, generation: int, signals: _Signals) -> None:
-        super().__init__()
-        self.graph, self.generation, self.signals = graph, generation, signals
-        self.setAutoDelete(True)
-
-    def run(self) -> None:
-        start = time.perf_counter()
-        try:
-            result, error = _analyze(self.graph), ""
-        except Exception:  # a bug in analysis must not take the editor down
-            result, error = None, traceback.format_exc(limit=3)
-        self.signals.done.emit(self.generation, result, time.perf_counter() - start, error)
+def _timed_analysis(graph: Graph) -> tuple[Any, float, str]:
+    """(analysis, seconds, error traceback) of a graph copy (worker thread)."""
+    start = time.perf_counter()
+    try:
+        result, error = _analyze(graph), ""
+    except Exception:  # a bug in analysis must not take the editor down
+        result, error = None, traceback.format_exc(limit=3)
+    return result, time.perf_counter() - start, error
 
 
 class AnalysisRunner(QObject):
@@ -65,10 +57,7 @@ class AnalysisRunner(QObject):
         self.last_seconds = 0.0
         self._generation = 0  # bumped by every relevant graph event
         self._busy = False  # a worker run is in flight
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._signals = _Signals()
-        self._signals.done.connect(self._worker_done)
+        self._jobs = TaskRunner(self)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(delay_ms)
@@ -104,14 +93,13 @@ class AnalysisRunner(QObject):
 
         deadline = QDeadlineTimer(timeout_ms)
         while self.pending and not deadline.hasExpired():
-            QCoreApplication.processEvents()
-            self._pool.waitForDone(5)
+            self._jobs.wait(5)
         QCoreApplication.processEvents()
 
     def shutdown(self) -> None:
         self._timer.stop()
         self.graph.unsubscribe(self._on_event)
-        self._pool.waitForDone(5000)
+        self._jobs.shutdown()
 
     # -- running ----------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -121,7 +109,9 @@ class AnalysisRunner(QObject):
             self._run_sync()
         else:
             self._busy = True
-            self._pool.start(_Job(self.graph.copy(), self._generation, self._signals))
+            graph, generation = self.graph.copy(), self._generation
+            self._jobs.run("analysis", lambda _progress, _cancel: _timed_analysis(graph),
+                           on_done=lambda done: self._worker_done(generation, *done))
 
     def _run_sync(self) -> None:
         start = time.perf_counter()

@@ -66,25 +66,17 @@ def run_gui(path: str | None = None, screenshot: str | None = None) -> int:
 def install_features(window: Any, start_process: bool = True) -> Any:
     """Training (its process starts in the background), the live and analysis panels, model
     export and import, and transfer learning, added to ``window``; returns the training
-    controller. Project-specific panels (GAN, Sequences, ...) show for projects that use them."""
+    controller. The panels are ``gui.panels.registry``'s; project-specific ones (GAN,
+    Sequences, ...) show for projects that use them."""
     from gui.exchange import install_exchange_actions
-    from gui.panels.applies import CONTEXTUAL
-    from gui.panels.gan import install_gan_panel
-    from gui.panels.lab import install_lab_panels
-    from gui.panels.monitor import install_monitor_panels
-    from gui.panels.sequences import install_sequence_panels
+    from gui.panels.registry import install_panels
     from gui.training import install_training
     from gui.transfer_dialog import install_transfer_action
 
     controller = install_training(window, start_process=start_process)
-    install_monitor_panels(window, controller)
-    install_lab_panels(window, controller)
-    install_sequence_panels(window)
-    install_gan_panel(window, controller)
+    install_panels(window, controller)
     install_exchange_actions(window)
     install_transfer_action(window)
-    for key, applies in CONTEXTUAL.items():
-        window.set_contextual_dock(key, applies)
     window.apply_icons()
     return controller
 

@@ -337,14 +337,11 @@ class MainWindow(WindowActionsMixin, DocksMixin, DocumentMixin, AutosaveMixin, Q
         event.accept()
 
 
-# Bottom tabs in the default layout, left to right; others follow in the order they came.
-TAB_ORDER = ("metrics", "filters", "activations", "boundary", "confusion", "histograms",
-             "adversarial", "explain", "sequences", "autoencoder", "gan", "problems", "code",
-             "history")
-
-
 def _tab_rank(key: str) -> int:
-    return TAB_ORDER.index(key) if key in TAB_ORDER else len(TAB_ORDER)
+    """Bottom tabs in the default layout, left to right (``gui.panels.registry``)."""
+    from gui.panels.registry import tab_rank
+
+    return tab_rank(key)
 
 
 def _count_text(errors: int, warnings: int) -> str:

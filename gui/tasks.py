@@ -287,6 +287,12 @@ class TaskBar(QWidget):
             self.label.setText(self._status)
             self.label.setToolTip(text)
 
+    def show_hover(self, text: str) -> None:
+        """What the pointer is over, in place of the status line while nothing runs (""
+        puts the status back)."""
+        if not self.runner.busy:
+            self.label.setText(text or self._status)
+
     def _idle(self) -> None:
         self.bar.setValue(0)
         self.bar.setEnabled(False)

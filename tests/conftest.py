@@ -225,22 +225,23 @@ def fake_controller() -> Any:
 
 # -- analysis panels on a trained network ----------------------------------------------------------
 @pytest.fixture(scope="module")
-def lab_model() -> Any:
+def lab_cache() -> Any:
     """One prepared network for a module's lab panels (each panel would prepare its own)."""
-    from gui.panels.lab import LabModel
+    from gui.panels.lab import prepare_lab
+    from gui.prepared import PreparedCache
 
-    return LabModel()
+    return PreparedCache(prepare_lab)
 
 
 @pytest.fixture
-def lab_panel(qtbot, lab_model) -> Iterator[Callable[[type, Any], Any]]:
+def lab_panel(qtbot, lab_cache) -> Iterator[Callable[[type, Any], Any]]:
     """``lab_panel(PanelClass, project)``: an Adversarial or Explain panel sharing the module's
     prepared network, sized and given ``project``; shut down after the test."""
     made = []
 
     def make(panel_class: type, project: Any) -> Any:
         widget = panel_class()
-        widget.model = lab_model
+        widget.cache = lab_cache
         qtbot.addWidget(widget)
         widget.resize(1100, 300)
         widget.set_project(project)

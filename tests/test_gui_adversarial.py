@@ -31,12 +31,13 @@ def panel(lab_panel, project):
 
 
 def attack(panel, method: str, eps: float):
-    panel.set_method(method)
-    panel.set_eps(eps)
-    panel.run_attack()
+    page = panel.attack_page
+    page.set_method(method)
+    page.set_eps(eps)
+    page.run_attack()
     assert panel.runner.wait(WAIT)
-    assert panel.result is not None and panel.result.eps == pytest.approx(eps)
-    return panel.result
+    assert page.result is not None and page.result.eps == pytest.approx(eps)
+    return page.result
 
 
 def test_empty_states_say_what_to_do(qtbot):
@@ -47,7 +48,7 @@ def test_empty_states_say_what_to_do(qtbot):
     qtbot.addWidget(panel)
     panel.set_project(digits_cnn())  # no weights yet
     assert panel.is_empty and panel.empty.text() == NEEDS_WEIGHTS
-    assert panel.run_attack() is None and not panel.runner.busy
+    assert panel.attack_page.run_attack() is None and not panel.runner.busy
     panel.set_project(house_prices_mlp())
     assert panel.is_empty and panel.empty.text().startswith(NEEDS_CLASSIFICATION)
     assert "regression" in panel.empty.text()
@@ -56,80 +57,81 @@ def test_empty_states_say_what_to_do(qtbot):
 def test_fgsm_shows_three_images_and_weakens_most_predictions(panel):
     res = attack(panel, "fgsm", 0.1)
     assert not panel.is_empty
-    shown = panel.triptych.arrays
+    shown = panel.attack_page.triptych.arrays
     assert set(shown) == {"original", "perturbation", "adversarial"}
     assert all(a.shape == (8, 8) for a in shown.values())
     assert all(image.image is not None and image.image.shape[:2] == (8, 8)
-               for image in panel.triptych.images)
+               for image in panel.attack_page.triptych.images)
     # the perturbation stays in the budget and the inputs in range
     assert np.abs(res.perturbation).max() <= 0.1 + 1e-6
     assert res.x_adv.min() >= 0.0 and res.x_adv.max() <= 1.0
     weaker = (res.adv_pred != res.clean_pred) | (res.adv_conf < res.clean_conf)
     assert weaker.sum() > res.n / 2
     # the amplification factor is written on the perturbation: +-0.1 shown as half the range
-    assert panel.triptych.factor_value == pytest.approx(5.0, rel=1e-3)
-    assert "\u00d75.0" in panel.triptych.factor.textItem.toPlainText()
+    assert panel.attack_page.triptych.factor_value == pytest.approx(5.0, rel=1e-3)
+    assert "\u00d75.0" in panel.attack_page.triptych.factor.textItem.toPlainText()
     assert "FGSM \u03b5 0.1" in panel.task_bar.label.text()
-    assert len(panel.cards.cards) == res.n == 10
-    panel.cards.select(3)
-    assert np.array_equal(panel.triptych.arrays["adversarial"], res.x_adv[3, 0])
+    assert len(panel.attack_page.cards.cards) == res.n == 10
+    panel.attack_page.cards.select(3)
+    assert np.array_equal(panel.attack_page.triptych.arrays["adversarial"], res.x_adv[3, 0])
 
 
 def test_epsilon_zero_shows_zero_perturbation(panel):
     res = attack(panel, "pgd", 0.0)
     assert not res.perturbation.any()
-    assert not panel.triptych.arrays["perturbation"].any()
+    assert not panel.attack_page.triptych.arrays["perturbation"].any()
     assert np.array_equal(res.adv_pred, res.clean_pred)
-    assert panel.triptych.factor.textItem.toPlainText() == "no change"
+    assert panel.attack_page.triptych.factor.textItem.toPlainText() == "no change"
 
 
 def test_the_epsilon_slider_and_field_follow_each_other(panel):
-    from gui.panels.adversarial import SLIDER_STEPS
+    from gui.panels.adversarial_attack import SLIDER_STEPS
 
     attack(panel, "fgsm", 0.1)  # prepared: the slider spans 0 .. half the data's range (1)
-    slider = panel.eps_slider
+    slider = panel.attack_page.eps_slider
     slider.setValue(SLIDER_STEPS // 2)  # as a drag would
-    assert panel.eps == pytest.approx(0.25, abs=1e-3)
-    panel.eps_spin.setValue(0.05)
+    assert panel.attack_page.eps == pytest.approx(0.25, abs=1e-3)
+    panel.attack_page.eps_spin.setValue(0.05)
     assert slider.value() == round(0.1 * SLIDER_STEPS)
 
 
 def test_a_range_the_user_sets_bounds_the_adversarial_inputs(panel):
     attack(panel, "fgsm", 0.1)
-    low, high = panel.range_spins
+    low, high = panel.attack_page.range_spins
     assert (low.value(), high.value()) == (0.0, 1.0)  # the data's range, shown
-    assert not panel.range_reset.isEnabled()
+    assert not panel.attack_page.range_reset.isEnabled()
     low.setValue(-0.05)  # e.g. a sensor that reads a little below the data's black
-    assert panel.user_range == (-0.05, 1.0) and panel.range_reset.isEnabled()
+    page = panel.attack_page
+    assert page.user_range == (-0.05, 1.0) and page.range_reset.isEnabled()
     res = attack(panel, "fgsm", 0.1)
     assert res.x_adv.min() == pytest.approx(-0.05)  # black pixels pushed below 0, to the end
     high.setValue(-0.5)  # below the low end: refused, the range in force stays
-    assert panel.user_range == (-0.05, 1.0) and high.value() == 1.0
+    assert panel.attack_page.user_range == (-0.05, 1.0) and high.value() == 1.0
     assert "low end must be below" in panel.task_bar.label.text()
-    panel._seen = True  # the live probe is asked for once the panel has been looked at
-    assert panel.probe_config()["value_range"] == [-0.05, 1.0]  # the live probe follows
-    panel.range_reset.click()
-    assert panel.user_range is None and low.value() == 0.0
-    assert "value_range" not in panel.probe_config()
+    panel.seen = True  # the live probe is asked for once the panel has been looked at
+    assert panel.live_page.probe_config()["value_range"] == [-0.05, 1.0]  # the live probe follows
+    panel.attack_page.range_reset.click()
+    assert panel.attack_page.user_range is None and low.value() == 0.0
+    assert "value_range" not in panel.live_page.probe_config()
     assert attack(panel, "fgsm", 0.1).x_adv.min() >= 0.0
 
 
 def test_targeted_pgd_reaches_the_target(panel):
     attack(panel, "fgsm", 0.1)  # the classes arrive with the prepared network
-    panel.target_combo.setCurrentIndex(panel.target_combo.findData(3))
+    panel.attack_page.target_combo.setCurrentIndex(panel.attack_page.target_combo.findData(3))
     res = attack(panel, "pgd", 0.3)
     assert res.targeted and (res.target == 3).all()
     assert res.success.mean() >= 0.5
-    assert "reach the target" in panel.cards_title.text()
+    assert "reach the target" in panel.attack_page.cards_title.text()
 
 
 def test_robustness_curve_completes_and_never_rises(panel):
-    panel.curve_points.setValue(4)
-    panel.curve_samples.setValue(120)
-    panel.curve_steps.setValue(3)
-    panel.compute_curve()
+    panel.curve_page.curve_points.setValue(4)
+    panel.curve_page.curve_samples.setValue(120)
+    panel.curve_page.curve_steps.setValue(3)
+    panel.curve_page.compute_curve()
     assert panel.runner.wait(WAIT)
-    curves = panel.curves
+    curves = panel.curve_page.curves
     assert set(curves) == {"fgsm", "pgd"}
     for curve in curves.values():
         acc = np.asarray(curve["accuracy"])
@@ -137,43 +139,44 @@ def test_robustness_curve_completes_and_never_rises(panel):
         assert np.all(np.diff(acc) <= 1e-9)
         assert acc[0] == pytest.approx(curve["clean_accuracy"])
     assert curves["pgd"]["accuracy"][-1] <= curves["fgsm"]["accuracy"][0]
-    x, y = panel.fgsm_curve.getData()
+    x, y = panel.curve_page.fgsm_curve.getData()
     assert len(x) == 4 and y[0] == pytest.approx(100 * curves["fgsm"]["clean_accuracy"])
-    assert panel.clean_line.isVisible()
-    assert panel.clean_line.value() == pytest.approx(100 * curves["fgsm"]["clean_accuracy"])
+    assert panel.curve_page.clean_line.isVisible()
+    clean_line = panel.curve_page.clean_line
+    assert clean_line.value() == pytest.approx(100 * curves["fgsm"]["clean_accuracy"])
 
 
 def test_cancel_stops_a_long_pgd_curve(qtbot, panel):
-    panel.curve_points.setValue(20)
-    panel.curve_samples.setValue(360)
-    panel.curve_steps.setValue(500)
+    panel.curve_page.curve_points.setValue(20)
+    panel.curve_page.curve_samples.setValue(360)
+    panel.curve_page.curve_steps.setValue(500)
     panel.tabs.setCurrentIndex(1)
-    panel.run_attack()  # make sure the network is prepared, so the curve task starts at once
+    panel.attack_page.run_attack()  # the network prepared: the curve task starts at once
     assert panel.runner.wait(WAIT)
-    task = panel.compute_curve()
+    task = panel.curve_page.compute_curve()
     qtbot.waitUntil(lambda: task.state == "running" and task.fraction > 0, timeout=WAIT)
     assert panel.task_bar.cancel_button.isEnabled()
     panel.task_bar.cancel_button.click()
     assert panel.runner.wait(WAIT)
     assert task.state == "cancelled" and task.fraction < 0.5
-    assert panel.curves == {}
+    assert panel.curve_page.curves == {}
     assert "cancelled" in panel.task_bar.label.text()
     assert not panel.task_bar.cancel_button.isEnabled()
 
 
 def test_patch_section_reports_a_success_rate(panel):
     panel.tabs.setCurrentIndex(2)
-    panel.run_attack()
+    panel.attack_page.run_attack()
     assert panel.runner.wait(WAIT)
-    panel.patch_target.setCurrentIndex(panel.patch_target.findData(3))
-    panel.patch_steps.setValue(40)
-    panel.run_patch()
+    panel.patch_page.patch_target.setCurrentIndex(panel.patch_page.patch_target.findData(3))
+    panel.patch_page.patch_steps.setValue(40)
+    panel.patch_page.run_patch()
     assert panel.runner.wait(WAIT)
-    result = panel.patch
+    result = panel.patch_page.patch
     assert result is not None and result.target_class == 3
     assert result.patch.shape == (1, 4, 4)  # half the side of an 8x8 digit by default
-    assert 0.0 <= result.success_rate <= 1.0 and panel.random_patch_rate is not None
-    assert len(panel.patch_cards.cards) == 8
+    assert 0.0 <= result.success_rate <= 1.0 and panel.patch_page.random_patch_rate is not None
+    assert len(panel.patch_page.patch_cards.cards) == 8
     text = panel.task_bar.label.text()
     assert f"{result.success_rate:.0%}" in text and "random patch" in text
 
@@ -184,13 +187,13 @@ def test_vector_data_shows_perturbation_bars(qtbot, train_project):
     panel = AdversarialPanel()
     qtbot.addWidget(panel)
     panel.set_project(train_project(spirals_mlp(), 2))
-    panel.set_eps(0.2)
-    panel.run_attack()
+    panel.attack_page.set_eps(0.2)
+    panel.attack_page.run_attack()
     assert panel.runner.wait(WAIT)
-    assert panel.triptych.mode == "bars"
-    assert panel.triptych.arrays["perturbation"].shape == (2,)
-    assert np.abs(panel.triptych.arrays["perturbation"]).max() <= 0.2 + 1e-6
-    assert not panel.patch_button.isEnabled()
+    assert panel.attack_page.triptych.mode == "bars"
+    assert panel.attack_page.triptych.arrays["perturbation"].shape == (2,)
+    assert np.abs(panel.attack_page.triptych.arrays["perturbation"]).max() <= 0.2 + 1e-6
+    assert not panel.patch_page.patch_button.isEnabled()
     panel.shutdown()
 
 
@@ -208,7 +211,8 @@ def test_live_robustness_requests_the_probe_and_plots_it(qtbot, panel, project,
     qtbot.waitUntil(lambda: "robustness" in controller.probe_config, timeout=5000)
     wanted = controller.probe_config["robustness"]
     assert controller.probe_config["filters"] == 2  # the other panels' probes stay
-    assert wanted["eps"] == pytest.approx(panel.eps) and wanted["method"] == panel.method
+    page = panel.attack_page
+    assert wanted["eps"] == pytest.approx(page.eps) and wanted["method"] == page.method
     compiled, data = prepare(project)
     schedule = ProbeSchedule(compiled, data, {"robustness": wanted})
     controller.started.emit({"type": "started"})
@@ -217,13 +221,13 @@ def test_live_robustness_requests_the_probe_and_plots_it(qtbot, panel, project,
     assert controller.probe_config["robustness"] == wanted  # asked for again
     for epoch in (1, 2):
         controller.probe.emit({"type": "probe", "epoch": epoch, **schedule.run("robustness")})
-    assert [e["epoch"] for e in panel.live_epochs] == [1, 2]
-    assert all(e["robust"] <= e["clean"] for e in panel.live_epochs)
-    x, y = panel.live_robust.getData()
+    assert [e["epoch"] for e in panel.live_page.live_epochs] == [1, 2]
+    assert all(e["robust"] <= e["clean"] for e in panel.live_page.live_epochs)
+    x, y = panel.live_page.live_robust.getData()
     assert list(x) == [1, 2]
-    assert len(panel.live_cards.cards) == 4
-    assert "after epoch 2" in panel.live_title.text()
-    panel.live_check.setChecked(False)
+    assert len(panel.live_page.live_cards.cards) == 4
+    assert "after epoch 2" in panel.live_page.live_title.text()
+    panel.live_page.live_check.setChecked(False)
     qtbot.waitUntil(lambda: "robustness" not in controller.probe_config, timeout=5000)
     assert controller.probe_config == {"filters": 2}
 
@@ -234,14 +238,15 @@ def test_a_tab_behind_another_never_turns_the_live_attack_on(qtbot, editor_windo
     """Building the default layout shows every dock for a moment; only a panel really on
     screen asks the training process for an attack per epoch."""
     from graph.project import save_project
-    from gui.panels.lab import install_lab_panels
+    from gui.panels.registry import install_panels
 
     window = editor_window
     save_project(project, tmp_path / "digits.plexus")
     assert window.open_project(tmp_path / "digits.plexus", ask=False)
     controller = fake_controller
     controller.set_probe_config({"filters": 2})  # another panel's probe
-    adversarial, _explain = install_lab_panels(window, controller)
+    panels = install_panels(window, controller, ("adversarial", "explain"))
+    adversarial = panels["adversarial"]
     window.resize(1400, 900)
     window.show()
     window.apply_default_layout()
@@ -274,19 +279,21 @@ def test_first_run_without_weights_opens_the_live_page(qtbot, project, fake_cont
     payload = ProbeSchedule(compiled, data, {"robustness": True}).run("robustness")
     controller.probe.emit({"type": "probe", "epoch": 1, **payload})
     controller.finished.emit({"type": "finished", "status": "completed"})
-    assert len(panel.live_epochs) == 1 and not panel.is_empty
+    assert len(panel.live_page.live_epochs) == 1 and not panel.is_empty
     fresh.weights = project.weights  # what the controller stores after the run
     controller.project_updated.emit(fresh)
     assert panel.blocker is None and panel.tabs.isTabEnabled(0)
     panel.shutdown()
 
 
-def test_install_lab_panels_adds_both_docks(editor_window):
-    from gui.panels.adversarial import AdversarialPanel, install_lab_panels
+def test_the_registry_adds_the_adversarial_and_explain_docks(editor_window):
+    from gui.panels.adversarial import AdversarialPanel
     from gui.panels.explain import ExplainPanel
+    from gui.panels.registry import install_panels
 
     window = editor_window
-    adversarial, explain = install_lab_panels(window)
+    panels = install_panels(window, keys=("adversarial", "explain"))
+    adversarial, explain = panels["adversarial"], panels["explain"]
     assert isinstance(adversarial, AdversarialPanel) and isinstance(explain, ExplainPanel)
     assert window.docks["adversarial"].widget() is adversarial
     assert window.docks["explain"].widget() is explain

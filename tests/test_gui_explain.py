@@ -86,13 +86,13 @@ def test_actmax_grid_has_one_tile_per_channel_and_can_be_cancelled(qtbot, panel,
 
 
 def test_canvas_selection_picks_the_layer(qtbot, tmp_path, project, editor_window):
-    from gui.panels.lab import install_lab_panels
+    from gui.panels.registry import install_panels
 
     window = editor_window
     path = tmp_path / "digits.plexus"
     save_project(project, path)
     assert window.open_project(str(path), ask=False)
-    _adversarial, explain = install_lab_panels(window)
+    explain = install_panels(window, keys=("adversarial", "explain"))["explain"]
     explain.actmax_steps.setValue(10)
     window.resize(1400, 900)
     window.show()
@@ -107,7 +107,7 @@ def test_canvas_selection_picks_the_layer(qtbot, tmp_path, project, editor_windo
     assert explain.runner.wait(WAIT)
     assert explain.saliency is not None  # shown with the panel
     explain.shutdown()
-    window.adversarial.shutdown()
+    window.docks["adversarial"].widget().shutdown()
     window.persist = False
     window.undo_stack.setClean()
     window.close()
@@ -117,12 +117,12 @@ def test_explain_behind_another_tab_waits_until_raised(qtbot, tmp_path, project,
                                                        flush_events):
     """A dock behind another tab counts as visible to Qt; explaining is left until the user
     brings the panel to the front."""
-    from gui.panels.lab import install_lab_panels
+    from gui.panels.registry import install_panels
 
     window = editor_window
     path = tmp_path / "digits.plexus"
     save_project(project, path)
-    _adversarial, explain = install_lab_panels(window)
+    explain = install_panels(window, keys=("adversarial", "explain"))["explain"]
     window.resize(1400, 900)
     window.show()
     window.show_dock("problems")
@@ -134,4 +134,4 @@ def test_explain_behind_another_tab_waits_until_raised(qtbot, tmp_path, project,
     window.show_dock("explain")
     qtbot.waitUntil(lambda: explain.saliency is not None, timeout=WAIT)
     explain.shutdown()
-    window.adversarial.shutdown()
+    window.docks["adversarial"].widget().shutdown()

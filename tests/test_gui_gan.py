@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gui.panels.gan import NOT_GAN_TEXT, UNTRAINED_TEXT, GanPanel, install_gan_panel
+from gui.panels.gan import NOT_GAN_TEXT, UNTRAINED_TEXT, GanPanel
+from gui.panels.registry import install_panels
 from resources.examples import make
 from runtime.events import Epoch, Probe, Started
 from runtime.session import run_training
@@ -78,14 +79,14 @@ def test_trained_project_shows_its_history_and_samples(qtbot, short_example) -> 
     assert panel.sample_stack.currentWidget() is panel.points_view
 
 
-def test_install_gan_panel_adds_a_dock_that_follows_the_window(tmp_path, editor_window,
+def test_the_registry_adds_a_gan_dock_that_follows_the_window(tmp_path, editor_window,
                                                                fake_controller) -> None:
     from graph.project import save_project
 
     window = editor_window
     controller = fake_controller
-    panel = install_gan_panel(window, controller)
-    assert window.docks["gan"].widget() is panel and window.gan_panel is panel
+    panel = install_panels(window, controller, ("gan",))["gan"]
+    assert window.docks["gan"].widget() is panel
     path = tmp_path / "gan_ring.plexus"
     save_project(make.build("gan_ring"), path)
     assert window.open_project(path, ask=False)

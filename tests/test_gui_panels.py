@@ -257,11 +257,12 @@ def test_panels_redraw_from_a_timer_with_only_the_latest_payload(qtbot, digits):
 # -- the monitor ----------------------------------------------------------------------------------
 @pytest.fixture
 def monitored(qtbot, editor_window, fake_controller):
-    from gui.panels.monitor import ProbeMonitor, install_monitor_panels
+    from gui.panels.monitor import ProbeMonitor
+    from gui.panels.registry import PROBED, install_panels
 
     window = editor_window
     controller = fake_controller
-    panels = install_monitor_panels(window, controller)
+    panels = install_panels(window, controller, PROBED)
     monitor = window.findChild(ProbeMonitor)
     assert window.open_project(f"{EXAMPLES}/digits_cnn.plexus", ask=False)
     window.project.weights = b"trained"  # the fake controller never reads them
@@ -275,7 +276,7 @@ def monitored(qtbot, editor_window, fake_controller):
     window.close()
 
 
-def test_install_monitor_panels_adds_one_dock_each(monitored):
+def test_the_registry_adds_one_dock_per_live_panel(monitored):
     window, _controller, panels, _monitor = monitored
     assert set(panels) == {"filters", "activations", "boundary", "confusion", "histograms"}
     for key, panel in panels.items():

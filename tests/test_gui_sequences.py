@@ -313,10 +313,11 @@ def test_autoencoder_panel_empty_states(qtbot, projects):
 def test_install_adds_both_docks_and_follows_the_project(qtbot, tmp_path, projects,
                                                          editor_window):
     """And a panel behind another tab computes nothing until it comes to the front."""
-    from gui.panels.sequences import install_sequence_panels
+    from gui.panels.registry import install_panels
 
     window = editor_window
-    sequences, autoencoder = install_sequence_panels(window)
+    panels = install_panels(window, keys=("sequences", "autoencoder"))
+    sequences, autoencoder = panels["sequences"], panels["autoencoder"]
     assert {"sequences", "autoencoder"} <= set(window.docks)
     assert sequences.project is window.project
     from graph.project import save_project

@@ -169,10 +169,11 @@ def test_gan_ring_opens_in_gan_mode_with_its_values(editor_window):
 
 
 def test_gan_panel_follows_the_training_mode(editor_window, tmp_path, fake_controller):
-    from gui.panels.gan import NOT_GAN_TEXT, UNTRAINED_TEXT, install_gan_panel
+    from gui.panels.gan import NOT_GAN_TEXT, UNTRAINED_TEXT
+    from gui.panels.registry import install_panels
 
     window = editor_window
-    panel = install_gan_panel(window, fake_controller)
+    panel = install_panels(window, fake_controller, ("gan",))["gan"]
     open_example(window, tmp_path, "gan_ring")
     assert panel.active
     form = project_form(window)

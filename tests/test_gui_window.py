@@ -241,10 +241,10 @@ def test_contextual_docks_follow_the_project_and_the_layout_keeps_the_size(
         window, tmp_path):
     from PySide6.QtWidgets import QLabel
 
-    from gui.panels.applies import CONTEXTUAL
+    from gui.panels.registry import spec
 
     window.add_panel(QLabel("gan"), "GAN", name="gan")
-    window.set_contextual_dock("gan", CONTEXTUAL["gan"])
+    window.set_contextual_dock("gan", spec("gan").applies)
     gan = window.docks["gan"]
     assert gan.isHidden()  # digits_cnn is no GAN
     path = tmp_path / "gan_ring.plexus"

@@ -1,5 +1,6 @@
 """Views shared by the Adversarial panel's pages: the original | perturbation | adversarial
-triptych (images, or bars per feature for vector inputs) and small clickable sample cards.
+triptych (images, or bars per feature for vector inputs), small clickable sample cards, and
+the pages' common look (colours, the accuracy axis, the controls column's width).
 
 They draw numpy arrays handed to them; nothing here computes.
 """
@@ -23,6 +24,18 @@ from gui.panels.lab import display_image, grey_lut, signed_map
 POSITIVE = "#d8682e"  # perturbation bars: the diverging map's ends
 NEGATIVE = "#3c84d6"
 THUMB = 40
+FGSM_COLOR = "#4c9be8"
+PGD_COLOR = "#f0954a"
+CONTROLS_WIDTH = 250  # every page's controls column: the Range row's two fields fit
+
+
+def percent_axis(plot: pg.PlotItem) -> None:
+    """An accuracy axis in per cent, 0 to 100."""
+    plot.setYRange(0, 100, padding=0.06)
+    axis = plot.getAxis("left")
+    axis.setTicks([[(v, str(v)) for v in (0, 25, 50, 75, 100)], []])
+    axis.setStyle(hideOverlappingLabels=False)
+    plot.showGrid(x=False, y=True, alpha=0.15)
 
 
 def fmt_eps(eps: float) -> str:
@@ -319,5 +332,6 @@ class CardStrip(QWidget):
             self.chosen.emit(self.current)
 
 
-__all__ = ["CardStrip", "NEGATIVE", "POSITIVE", "SampleCard", "THUMB", "Triptych",
-           "amplification", "factor_text", "fmt_eps", "outlined_thumbnail"]
+__all__ = ["CONTROLS_WIDTH", "FGSM_COLOR", "PGD_COLOR", "CardStrip", "NEGATIVE", "POSITIVE",
+           "SampleCard", "THUMB", "Triptych", "amplification", "factor_text", "fmt_eps",
+           "outlined_thumbnail", "percent_axis"]

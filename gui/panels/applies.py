@@ -1,13 +1,12 @@
 """Which project-specific panels apply to a project, judged from its graph and settings alone
 (no data loaded), so the window can show the GAN, Sequences, Autoencoder and Boundary docks
-for the projects that use them and keep the tab bar short for the others."""
+for the projects that use them and keep the tab bar short for the others
+(``gui.panels.registry`` declares which predicate goes with which panel)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from gui.panels.autoencoder import has_reconstruction_head
 from gui.panels.gan import is_gan
 
 SEQUENCE_LAYERS = frozenset({"RNN", "LSTM", "GRU", "Embedding", "SequenceReduce",
@@ -26,9 +25,3 @@ def is_planar(project: Any) -> bool:
     """One Input of two features: the plane the decision boundary is drawn over."""
     inputs = project.graph.nodes_of_type("Input")
     return len(inputs) == 1 and list(inputs[0].param("shape")) == [2] and not is_gan(project)
-
-
-CONTEXTUAL: dict[str, Callable[[Any], bool]] = {
-    "boundary": is_planar, "sequences": is_sequence_model,
-    "autoencoder": has_reconstruction_head, "gan": is_gan,
-}

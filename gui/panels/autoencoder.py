@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QScrollArea,
-    QStackedWidget,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -35,8 +34,7 @@ from PySide6.QtWidgets import (
 
 from gui import style, theme
 from gui.panels.trained import (
-    Analyst,
-    ProjectWatch,
+    WatchedPanel,
     class_color,
     grey_pixmap,
     plot_widget,
@@ -67,29 +65,12 @@ def sample_image(sample: np.ndarray) -> np.ndarray:
     return a.reshape(1, -1)
 
 
-class AutoencoderPanel(QWidget):
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("autoencoder_panel")
-        self.project: Any = None
-        self.result: dict[str, Any] | None = None
-        self.threshold = 0.0
-        self.analyst = Analyst(self)
-        self.analyst.finished.connect(self._show)
-        self.analyst.failed.connect(self._failed)
-        self.watch = ProjectWatch(self)
-        self.watch.stale.connect(self.refresh)
+class AutoencoderPanel(WatchedPanel):
+    """Anomalies by reconstruction error, reconstructions, and the latent space."""
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        self.pages = QStackedWidget()
-        layout.addWidget(self.pages, 1)
-        self.message = QLabel(NO_PROJECT)
-        self.message.setObjectName("autoencoder_message")
-        self.message.setWordWrap(True)
-        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.message.setProperty("role", "dim")
-        self.pages.addWidget(self.message)
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("autoencoder", NO_PROJECT, parent)
+        self.threshold = 0.0
         self.tabs = QTabWidget()
         self.tabs.setObjectName("autoencoder_tabs")
         self.tabs.setDocumentMode(True)
@@ -206,31 +187,16 @@ class AutoencoderPanel(QWidget):
         self.hist_legend.setLabelTextColor(t.text_dim)
 
     # -- project ---------------------------------------------------------------------------------
-    def set_project(self, project: Any) -> None:
-        if project is not self.project:
-            self.result = None
-            self.analyst.clear()
-        self.project = project
-        self.watch.watch(project)
-
-    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
-        super().showEvent(event)
-        self.watch.set_active(True)
-
-    def hideEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
-        super().hideEvent(event)
-        self.watch.set_active(False)
-
     def refresh(self) -> None:
         project = self.project
         if project is None:
-            self._say(NO_PROJECT)
+            self.say(NO_PROJECT)
             return
         if not has_reconstruction_head(project):
-            self._say(NOT_AUTOENCODER)
+            self.say(NOT_AUTOENCODER)
             return
         if not project.weights:
-            self._say(NEEDS_WEIGHTS)
+            self.say(NEEDS_WEIGHTS)
             return
         percentile = self.percentile_spin.value()
 
@@ -247,19 +213,9 @@ class AutoencoderPanel(QWidget):
             return {"report": report, "worst": pairs, "first": first, "latent": latent,
                     "value_range": tuple(float(v) for v in data.value_range)}
 
-        self.analyst.request(project, work)
-        if self.result is None:
-            self._say("Computing\u2026")
+        self.request(work)
 
-    def _say(self, text: str) -> None:
-        self.message.setText(text)
-        self.pages.setCurrentWidget(self.message)
-
-    def _failed(self, message: str) -> None:
-        self.result = None
-        self._say(message)
-
-    def _show(self, result: dict[str, Any]) -> None:
+    def show_result(self, result: dict[str, Any]) -> None:
         self.result = result
         self.pages.setCurrentWidget(self.tabs)
         self._draw_histogram()
@@ -410,8 +366,4 @@ class AutoencoderPanel(QWidget):
     def refresh_theme(self, *_args: Any) -> None:
         self._style()
         if self.result:
-            self._show(self.result)
-
-    def shutdown(self) -> None:
-        self.watch.set_active(False)
-        self.analyst.shutdown()
+            self.show_result(self.result)

@@ -19,37 +19,27 @@ from PySide6.QtCore import QPointF, QSize, Qt, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QComboBox,
-    QFormLayout,
     QHBoxLayout,
-    QLabel,
     QPushButton,
     QSizePolicy,
     QSpinBox,
-    QStackedLayout,
     QVBoxLayout,
     QWidget,
 )
 
-from gui import style, theme
+from gui import theme
 from gui.panels import lab
 from gui.panels import plotting as P
+from gui.panels.analysis_panel import AnalysisPanel
+from gui.panels.controls import control_form, controls_column, dim_label, fill_class_combo
 from gui.panels.lab import class_name, display_image, grey_lut, signed_map
 from gui.panels.visibility import on_screen
-from gui.tasks import TaskBar, TaskRunner
 
 ACTMAX_TYPES = ("Conv1d", "Conv2d", "ConvTranspose2d", "Linear")
 METHODS = (("gradient", "Gradient"), ("smoothgrad", "SmoothGrad"),
            ("integrated_gradients", "Integrated gradients"))
 POSITIVE = "#d8682e"
 NEGATIVE = "#3c84d6"
-
-
-def _dim(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setProperty("role", "dim")
-    label.setFont(style.font("small"))
-    label.setWordWrap(True)
-    return label
 
 
 def actmax_layers(graph: Any) -> list[tuple[int, str]]:
@@ -61,7 +51,7 @@ def actmax_layers(graph: Any) -> list[tuple[int, str]]:
     return [(i, graph.nodes[i].name) for i in order if graph.nodes[i].type in ACTMAX_TYPES]
 
 
-class ExplainPanel(QWidget):
+class ExplainPanel(AnalysisPanel):
     """Saliency and activation maximization for the open project's trained classifier.
 
     Public state (tests, the lead): ``runner``, ``saliency`` (the last
@@ -71,13 +61,8 @@ class ExplainPanel(QWidget):
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("explain_panel")
-        self.runner = TaskRunner(self)
-        self.model = lab.LabModel()
-        self.project: Any = None
-        self.main_window: Any = None
-        self.blocker: str | None = "Train the network first: explanations need trained weights"
+        super().__init__("explain", "explanations",
+                         "Train the network first: explanations need trained weights", parent)
         self.picks: dict[str, Any] | None = None
         self.info: dict[str, Any] = {}
         self.saliency: Any = None
@@ -85,38 +70,15 @@ class ExplainPanel(QWidget):
         self.actmax: Any = None
         self.actmax_tiles = 0
         self.actmax_node: int | None = None
-        self._ready_key: str | None = None
-        self._dirty = True
         self._grid: dict[str, Any] = {}
-
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(6, 4, 6, 4)
-        outer.setSpacing(2)
-        self.stack = QStackedLayout()
-        outer.addLayout(self.stack, 1)
-        self.empty = QLabel()
-        self.empty.setObjectName("explain_empty")
-        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty.setWordWrap(True)
-        self.empty.setProperty("role", "dim")
-        self.empty.setMargin(16)
         self.body = QWidget()
-        self.stack.addWidget(self.empty)
-        self.stack.addWidget(self.body)
-        self.task_bar = TaskBar(self.runner)
-        outer.addWidget(self.task_bar)
+        self.set_content(self.body)
         row = QHBoxLayout(self.body)
         row.setContentsMargins(0, 6, 0, 0)
         row.setSpacing(10)
 
         # controls
-        controls = QWidget()
-        form = QFormLayout(controls)
-        form.setContentsMargins(0, 2, 6, 2)
-        form.setHorizontalSpacing(8)
-        form.setVerticalSpacing(5)
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        controls, form = control_form()
         self.sample_combo = QComboBox()
         self.sample_combo.setObjectName("explain_sample")
         self.sample_combo.setIconSize(QSize(20, 20))
@@ -142,7 +104,7 @@ class ExplainPanel(QWidget):
         self.explain_button.setToolTip("Compute the saliency of the sample for the class")
         self.explain_button.clicked.connect(self.run_saliency)
         form.addRow("", self.explain_button)
-        row.addWidget(lab.controls_column(controls, 236))
+        row.addWidget(controls_column(controls, 236))
 
         # saliency views
         self.view = P.make_layout_widget()
@@ -174,7 +136,7 @@ class ExplainPanel(QWidget):
         self.layer_combo.setMinimumWidth(110)
         self.layer_combo.setSizePolicy(QSizePolicy.Policy.Expanding,
                                        QSizePolicy.Policy.Fixed)
-        steps_label = _dim("Steps")
+        steps_label = dim_label("Steps")
         steps_label.setWordWrap(False)
         self.actmax_steps = QSpinBox()
         self.actmax_steps.setObjectName("explain_steps")
@@ -210,73 +172,23 @@ class ExplainPanel(QWidget):
         self._clear_views()
         self._set_blocker(self.blocker)
 
-    # -- binding --------------------------------------------------------------------------------
+    # -- the lifecycle (see AnalysisPanel) -------------------------------------------------------
     def bind_window(self, window: Any) -> None:
         """Follow ``window``'s project, canvas selection, analysis and theme."""
-        self.main_window = window
-        window.project_changed.connect(self.set_project)
         window.selection_changed.connect(self.on_selection)
-        if hasattr(window, "analysis_updated"):
-            window.analysis_updated.connect(self.recheck)
-        if hasattr(window, "theme_changed"):
-            window.theme_changed.connect(self.refresh_theme)
-        self.set_project(window.project)
+        super().bind_window(window)
 
-    def bind_controller(self, controller: Any) -> None:
-        """New weights after a training run: explain again."""
-        controller.project_updated.connect(self._project_updated)
+    def forget(self) -> None:
+        self.picks = None
+        self.saliency = self.actmax = None
+        self.saliency_image = None
+        self.actmax_tiles = 0
+        self._clear_views()
 
-    def _project_updated(self, project: Any) -> None:
-        if project is self.project or self.project is None:
-            self.set_project(project)
-
-    def set_project(self, project: Any) -> None:
-        if project is not self.project:
-            self.picks = None
-            self.saliency = self.actmax = None
-            self.saliency_image = None
-            self.actmax_tiles = 0
-            self._ready_key = None
-            self._clear_views()
-        self.project = project
-        self._dirty = True
+    def rechecked(self) -> None:
         self._fill_layers()
-        self.recheck()
 
-    def recheck(self, *_args: Any) -> None:
-        self._set_blocker(lab.attack_blocker(self.project, needs="explanations"))
-        if self.project is not None:
-            self._fill_layers()
-        if self.blocker is None and self._dirty and on_screen(self):
-            self.refresh()
-
-    def _set_blocker(self, text: str | None) -> None:
-        self.blocker = text
-        if text is None:
-            self.stack.setCurrentWidget(self.body)
-        else:
-            self.empty.setText(text)
-            self.stack.setCurrentWidget(self.empty)
-
-    @property
-    def is_empty(self) -> bool:
-        return self.stack.currentWidget() is self.empty
-
-    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt override)
-        super().showEvent(event)
-        self.came_into_view(True)
-
-    def came_into_view(self, visible: bool) -> None:
-        """Shown, or its dock's tab brought to the front (which sends no show event): explain
-        what changed while it was out of sight."""
-        if visible and self.blocker is None and self._dirty:
-            QTimer.singleShot(0, self.refresh)
-
-    def refresh(self) -> None:
-        """Explain the chosen sample again (new weights or project)."""
-        if self.blocker is not None:
-            return
-        self._dirty = False
+    def analyse(self) -> None:
         self.run_saliency()
 
     def _fill_layers(self) -> None:
@@ -316,28 +228,7 @@ class ExplainPanel(QWidget):
             self.run_actmax()
 
     # -- preparing ------------------------------------------------------------------------------
-    def _when_prepared(self, action: Any) -> Any:
-        self._set_blocker(lab.attack_blocker(self.project, needs="explanations"))
-        if self.blocker is not None:
-            return None
-        snap = lab.snapshot(self.project)
-        if self._ready_key == snap.key:
-            return action()
-        model = self.model
-
-        def done(prep: Any) -> None:
-            self._prepared(prep)
-            action()
-
-        # one prepare per action: a prepare for another action must not supersede this one
-        name = f"prepare {getattr(action, '__name__', '')}"
-        return self.runner.run(name, lambda _p, _c: model.get(snap), "Preparing the network",
-                               on_done=done, on_error=self._failed)
-
-    def _prepared(self, prep: Any) -> None:
-        if self._ready_key == prep.key:
-            return
-        self._ready_key = prep.key
+    def show_prepared(self, prep: Any, first: bool) -> None:
         self.info = {"class_names": prep.class_names, "value_range": prep.value_range,
                      "image": prep.is_image, "feature_names": prep.feature_names,
                      "input_shape": prep.input_shape}
@@ -358,14 +249,7 @@ class ExplainPanel(QWidget):
                 self.sample_combo.addItem(f"{text}  {P.describe_sample(inputs[i], 2)}", i)
         self.sample_combo.setCurrentIndex(min(max(0, current), self.sample_combo.count() - 1))
         self.sample_combo.blockSignals(False)
-        current_class = self.class_combo.currentData()
-        self.class_combo.blockSignals(True)
-        self.class_combo.clear()
-        self.class_combo.addItem("Predicted class", None)
-        for i, name in enumerate(names):
-            self.class_combo.addItem(name if name == str(i) else f"{i}: {name}", i)
-        self.class_combo.setCurrentIndex(max(0, self.class_combo.findData(current_class)))
-        self.class_combo.blockSignals(False)
+        fill_class_combo(self.class_combo, names, "Predicted class")
 
     def _failed(self, message: str) -> None:
         self.task_bar.show_status(message, error=True)
@@ -388,19 +272,16 @@ class ExplainPanel(QWidget):
 
     def run_saliency(self) -> Any:
         """Saliency of the chosen sample (background); returns the task."""
-        return self._when_prepared(self._start_saliency)
+        return self.when_prepared(self._start_saliency, self._failed)
 
     def _start_saliency(self) -> Any:
         from runtime import attacks, explain
 
-        snap = lab.snapshot(self.project)
         index = max(0, self.sample_combo.currentIndex())
         method = str(self.method_combo.currentData())
         target = self.class_combo.currentData()
-        model = self.model
 
-        def work(progress: Any, cancel: Any) -> tuple[Any, int, Any, Any]:
-            prep = model.get(snap)
+        def work(prep: Any, progress: Any, cancel: Any) -> tuple[Any, int, Any, Any]:
             picks = prep.picks(0)
             i = min(index, len(picks["indices"]) - 1)
             x = picks["inputs"][i:i + 1]
@@ -413,12 +294,12 @@ class ExplainPanel(QWidget):
             return prep, i, result, (int(clean.clean_pred[0]), float(clean.clean_conf[0]))
 
         text = dict(METHODS)[method]
-        return self.runner.run("saliency", work, f"{text} saliency", on_done=self._saliency_done,
-                               on_error=self._failed)
+        return self.runner.run("saliency", self.network_job(work), f"{text} saliency",
+                               on_done=self._saliency_done, on_error=self._failed)
 
     def _saliency_done(self, value: tuple[Any, int, Any, tuple[int, float]]) -> None:
         prep, i, result, (pred, conf) = value
-        self._prepared(prep)
+        self.prepared(prep)
         self.saliency = result
         picks = self.picks or prep.picks(0)
         x = np.asarray(picks["inputs"][i], np.float32)
@@ -540,14 +421,14 @@ class ExplainPanel(QWidget):
                 r, c = int(np.floor(point.y())), int(np.floor(point.x()))
                 if 0 <= r < shape[0] and 0 <= c < shape[1]:
                     value = float(np.mean(self._arrays["input"][r, c]))
-                    self.task_bar.label.setText(
+                    self.task_bar.show_hover(
                         f"row {r}, column {c} \u00b7 input {P.format_value(value)} \u00b7 "
                         f"attribution {P.format_value(float(self._arrays['attribution'][r, c]))}")
                     return
             else:
                 i = P.index_pixel(point.x())
                 if 0 <= i < len(self._arrays["features"]):
-                    self.task_bar.label.setText(
+                    self.task_bar.show_hover(
                         f"{self._arrays['features'][i]} \u00b7 input "
                         f"{P.format_value(float(self._arrays['input'][i]))} \u00b7 attribution "
                         f"{P.format_value(float(self._arrays['attribution'][i]))}")
@@ -561,7 +442,7 @@ class ExplainPanel(QWidget):
 
     def run_actmax(self) -> Any:
         """One synthesised input per channel of the chosen layer (background)."""
-        return self._when_prepared(self._start_actmax)
+        return self.when_prepared(self._start_actmax, self._failed)
 
     def _start_actmax(self) -> Any:
         from runtime import explain
@@ -570,12 +451,9 @@ class ExplainPanel(QWidget):
         if node_id is None:
             return None
         node_id = int(node_id)
-        snap = lab.snapshot(self.project)
         steps = int(self.actmax_steps.value())
-        model = self.model
 
-        def work(progress: Any, cancel: Any) -> tuple[Any, int, Any]:
-            prep = model.get(snap)
+        def work(prep: Any, progress: Any, cancel: Any) -> tuple[Any, int, Any]:
             result = explain.activation_maximization(
                 prep.module, prep.layer_name(node_id), None, input_shape=prep.input_shape,
                 steps=steps, value_range=prep.value_range, progress=progress, cancel=cancel)
@@ -583,12 +461,13 @@ class ExplainPanel(QWidget):
 
         node = self.project.graph.nodes.get(node_id)
         label = node.label if node is not None else f"node {node_id}"
-        return self.runner.run("actmax", work, f"Activation maximization of {label}",
+        return self.runner.run("actmax", self.network_job(work),
+                               f"Activation maximization of {label}",
                                on_done=self._actmax_done, on_error=self._failed)
 
     def _actmax_done(self, value: tuple[Any, int, Any]) -> None:
         prep, node_id, result = value
-        self._prepared(prep)
+        self.prepared(prep)
         self.actmax, self.actmax_node = result, node_id
         images = np.asarray(result.images, np.float32)
         k = len(result.channels)
@@ -669,7 +548,7 @@ class ExplainPanel(QWidget):
             index, where = hit[0], ""
         start = float(self.actmax.start_activation[index])
         end = float(self.actmax.end_activation[index])
-        self.task_bar.label.setText(
+        self.task_bar.show_hover(
             f"{where}channel {self.actmax.channels[index]} \u00b7 mean activation "
             f"{P.format_value(start)} on noise \u2192 {P.format_value(end)} "
             f"(\u00d7{float(self.actmax.gain[index]):.1f})")
@@ -685,11 +564,9 @@ class ExplainPanel(QWidget):
         self._set_mode(mode or "image")
         if self.saliency is not None:
             self.run_saliency()  # titles and overlay carry theme colours
-        if self.actmax is not None and self.model.last is not None:
-            self._actmax_done((self.model.last, self.actmax_node, self.actmax))
+        if self.actmax is not None and self.cache.last is not None:
+            self._actmax_done((self.cache.last, self.actmax_node, self.actmax))
 
-    def shutdown(self) -> None:
-        self.runner.shutdown()
 
 
 __all__ = ["ACTMAX_TYPES", "ExplainPanel", "actmax_layers"]

@@ -9,7 +9,7 @@ e.g. gan_ring), or a grid of images. A hint appears when the samples collapse on
 The panel only draws: the numbers and samples are ``runtime.gan``'s events, which arrive through
 the training controller's signals (``started``, ``batch``, ``epoch``, ``probe``, ``finished``);
 a trained GAN that is not training gets its samples from ``runtime.gan.sample_project`` on a
-worker thread. ``install_gan_panel(window, controller)`` adds the dock.
+worker thread. ``gan_panel(window, controller)`` makes it for the window.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QWidget
 
 from graph.roles import GAN_MODE, training_mode
 from gui import style, theme
 from gui.panels import plotting as P
+from gui.tasks import TaskRunner
 from runtime.events import Batch, Epoch, Finished, Started
 
 EMPTY_TEXT = ("Train a GAN to watch its generator and discriminator compete: open the gan_ring "
@@ -43,25 +44,15 @@ def is_gan(project: Any) -> bool:
     return training_mode(getattr(project, "training", None)) == GAN_MODE
 
 
-class _SampleSignals(QObject):
-    done = Signal(int, object)
+def _samples(project: Any) -> Any:
+    """``runtime.gan.sample_project`` (worker thread: it compiles and loads data), or why
+    the project cannot be sampled."""
+    try:
+        from runtime.gan import sample_project
 
-
-class _SampleJob(QRunnable):
-    """``runtime.gan.sample_project`` off the GUI thread (compiling and loading data)."""
-
-    def __init__(self, project: Any, generation: int, signals: _SampleSignals) -> None:
-        super().__init__()
-        self.project, self.generation, self.signals = project, generation, signals
-
-    def run(self) -> None:
-        try:
-            from runtime.gan import sample_project
-
-            payload: Any = sample_project(self.project).results()[0]
-        except Exception as exc:  # noqa: BLE001 - a project that cannot be sampled: say why
-            payload = str(exc)
-        self.signals.done.emit(self.generation, payload)
+        return sample_project(project).results()[0]
+    except Exception as exc:  # noqa: BLE001 - a project that cannot be sampled: say why
+        return str(exc)
 
 
 class GanPanel(P.MonitorPanel):
@@ -82,10 +73,7 @@ class GanPanel(P.MonitorPanel):
         self.samples: dict[str, Any] | None = None
         self.hint = ""
         self._generation = 0
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._signals = _SampleSignals()
-        self._signals.done.connect(self._sampled)
+        self.sampler = TaskRunner(self)
 
         self.status = QLabel()
         self.status.setObjectName("gan_status")
@@ -170,7 +158,9 @@ class GanPanel(P.MonitorPanel):
             self.d_losses = [float(e["d_loss"]) for e in self.epochs]
             self.g_losses = [float(e["g_loss"]) for e in self.epochs]
         if project.weights:
-            self._pool.start(_SampleJob(project, self._generation, self._signals))
+            generation = self._generation
+            self.sampler.run("samples", lambda _progress, _cancel: _samples(project),
+                             on_done=lambda payload: self._sampled(generation, payload))
         if run is None and not project.weights:
             self.show_empty(UNTRAINED_TEXT)
             return
@@ -396,14 +386,12 @@ def _grey_lut() -> np.ndarray:
     return np.stack([ramp, ramp, ramp], 1)
 
 
-def install_gan_panel(window: Any, controller: Any) -> GanPanel:
-    """Add the GAN dock to ``window`` (a ``gui.main_window.MainWindow``), following
-    ``controller`` (a ``gui.training.TrainingController``) and the window's project and theme.
-    The dock comes to the front when a GAN run starts."""
-    from gui.main_window import BOTTOM
-
+def gan_panel(window: Any, controller: Any) -> GanPanel:
+    """The GAN panel (``gui.panels.registry`` docks it) of ``window`` (a
+    ``gui.main_window.MainWindow``), following ``controller`` (a
+    ``gui.training.TrainingController``) and the window's project and theme. Its dock comes
+    to the front when a GAN run starts."""
     panel = GanPanel(controller)
-    window.add_panel(panel, "GAN", BOTTOM, "gan")
     window.project_changed.connect(panel.set_project)
     if hasattr(window, "theme_changed"):
         window.theme_changed.connect(lambda _name: panel.refresh_theme())
@@ -432,5 +420,4 @@ def install_gan_panel(window: Any, controller: Any) -> GanPanel:
     if inspector is not None:
         inspector.settings_changed.connect(settings_changed)
     panel.set_project(window.project)
-    window.gan_panel = panel
     return panel

@@ -1,23 +1,20 @@
-"""What the Adversarial and Explain panels share: a trained network ready to attack or explain,
-prepared off the GUI thread, and the call that adds both panels to the window.
+"""What the Adversarial and Explain panels share: a trained classifier ready to attack or
+explain, and the drawing helpers both use.
 
-A panel takes a ``Snapshot`` of the project on the GUI thread (a copy of the graph, the
-settings and the weights bytes: cheap) and hands it to a background task, which calls
-``LabModel.get`` to compile the graph and load data and weights through
-``runtime.prepare.prepare`` (kept while the graph, data settings and weights stay the same).
-Each panel owns its own ``LabModel`` so two panels never craft on one module at once.
+``prepare_lab`` is their ``gui.prepared.PreparedCache`` build: on a worker it compiles a
+project snapshot and turns its validation and training sets into tensors (kept while the
+graph, data settings and weights stay the same). ``attack_blocker`` says, from the graph
+alone, why a project cannot be analysed yet.
 """
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import json
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from gui.prepared import Snapshot, prepare_network
 
 NEEDS_WEIGHTS = "Train the network first: attacks need trained weights"
 NEEDS_CLASSIFICATION = "Attacks need a classification project"
@@ -61,28 +58,6 @@ def attack_blocker(project: Any, needs: str = "attacks") -> str | None:
         return NEEDS_WEIGHTS if needs == "attacks" else \
             f"Train the network first: {needs} need trained weights"
     return None
-
-
-@dataclass
-class Snapshot:
-    """A project as it was when a task was asked for (safe to read from a worker)."""
-
-    project: Any
-    key: str
-
-
-def snapshot(project: Any) -> Snapshot:
-    """Copy what a worker needs (GUI thread). The key changes when the graph, the dataset
-    settings or the weights change."""
-    graph = project.graph.copy()
-    dataset = copy.deepcopy(project.dataset)
-    training = copy.deepcopy(project.training)
-    weights = project.weights
-    key = json.dumps([graph.to_dict(), dataclasses.asdict(dataset), training.seed,
-                      len(weights or b""), hash(weights)], sort_keys=True, default=str)
-    copy_ = dataclasses.replace(project, graph=graph, dataset=dataset, training=training,
-                                history=[], layout={}, metadata={})
-    return Snapshot(copy_, key)
 
 
 @dataclass
@@ -133,50 +108,30 @@ class Prepared:
         return name
 
 
-class LabModel:
-    """The prepared network of the latest snapshot (one per panel; thread-safe ``get``)."""
+def prepare_lab(snap: Snapshot) -> Prepared:
+    """The network of ``snap`` ready to attack or explain (worker thread; a
+    ``gui.prepared.PreparedCache`` keeps it per revision). ValueError with a one-line message
+    when the project cannot be compiled, its data not loaded, or it is no classifier."""
+    from runtime.evaluation import dataset_tensors
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._prepared: Prepared | None = None
-
-    def get(self, snap: Snapshot) -> Prepared:
-        """The prepared network for ``snap`` (worker thread): compiled again only when the
-        snapshot's key differs from the last one. ValueError with a one-line message when the
-        project cannot be compiled, its data not loaded, or it is no classifier."""
-        with self._lock:
-            if self._prepared is not None and self._prepared.key == snap.key:
-                return self._prepared
-            from runtime.evaluation import dataset_tensors
-            from runtime.prepare import prepare
-
-            compiled, bundle = prepare(snap.project)
-            if bundle.input_dtype != "float":
-                raise ValueError(f"dataset {bundle.name} has token inputs; attacks and "
-                                 "saliency need float inputs")
-            module = compiled.module.eval()
-            x_val, y_val = dataset_tensors(bundle.val)
-            if len(x_val) == 0:
-                raise ValueError(f"dataset {bundle.name} has no validation samples; set its "
-                                 "validation split above 0")
-            x_train, _ = dataset_tensors(bundle.train, 2000)
-            lo, hi = bundle.value_range
-            self._prepared = Prepared(
-                key=snap.key, compiled=compiled, bundle=bundle, module=module,
-                x_val=x_val.float(), y_val=y_val, x_train=x_train.float(),
-                value_range=(float(np.min(lo)), float(np.max(hi))),
-                class_names=list(bundle.class_names or []),
-                feature_names=list(bundle.feature_names or []),
-                input_shape=tuple(int(s) for s in bundle.input_shape))
-            return self._prepared
-
-    @property
-    def last(self) -> Prepared | None:
-        return self._prepared
-
-    def clear(self) -> None:
-        with self._lock:
-            self._prepared = None
+    compiled, bundle = prepare_network(snap)
+    if bundle.input_dtype != "float":
+        raise ValueError(f"dataset {bundle.name} has token inputs; attacks and "
+                         "saliency need float inputs")
+    module = compiled.module
+    x_val, y_val = dataset_tensors(bundle.val)
+    if len(x_val) == 0:
+        raise ValueError(f"dataset {bundle.name} has no validation samples; set its "
+                         "validation split above 0")
+    x_train, _ = dataset_tensors(bundle.train, 2000)
+    lo, hi = bundle.value_range
+    return Prepared(
+        key=snap.key, compiled=compiled, bundle=bundle, module=module,
+        x_val=x_val.float(), y_val=y_val, x_train=x_train.float(),
+        value_range=(float(np.min(lo)), float(np.max(hi))),
+        class_names=list(bundle.class_names or []),
+        feature_names=list(bundle.feature_names or []),
+        input_shape=tuple(int(s) for s in bundle.input_shape))
 
 
 def class_name(names: list[str], index: Any) -> str:
@@ -262,49 +217,7 @@ def vector_text(sample: Any, limit: int = 3) -> str:
     return "\n".join(lines)
 
 
-def controls_column(content: Any, width: int = 212) -> Any:
-    """A fixed-width, frameless scroll area around a column of controls, so a short dock
-    scrolls the controls instead of clipping them."""
-    from PySide6.QtCore import Qt
-    from PySide6.QtWidgets import QScrollArea
-
-    area = QScrollArea()
-    area.setWidget(content)
-    area.setWidgetResizable(True)
-    area.setFixedWidth(width)
-    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    area.setFrameShape(QScrollArea.Shape.NoFrame)
-    return area
-
-
-def install_lab_panels(window: Any, controller: Any = None) -> tuple[Any, Any]:
-    """Add the Adversarial and Explain docks to ``window`` (a ``gui.main_window.MainWindow``)
-    and keep them on its project, selection and theme; with a ``TrainingController`` the
-    Adversarial panel also watches robustness live while training. Returns (adversarial,
-    explain); they are also ``window.adversarial`` and ``window.explain``."""
-    from gui.main_window import BOTTOM
-    from gui.panels.adversarial import AdversarialPanel
-    from gui.panels.explain import ExplainPanel
-
-    controller = controller if controller is not None else getattr(window, "training", None)
-    adversarial = AdversarialPanel()
-    explain = ExplainPanel()
-    window.add_panel(adversarial, "Adversarial", BOTTOM, "adversarial")
-    window.add_panel(explain, "Explain", BOTTOM, "explain")
-    adversarial.bind_window(window)
-    for key, panel in (("adversarial", adversarial), ("explain", explain)):
-        window.docks[key].visibilityChanged.connect(panel.came_into_view)
-    explain.bind_window(window)
-    if controller is not None:
-        adversarial.bind_controller(controller)
-        explain.bind_controller(controller)
-    window.adversarial = adversarial
-    window.explain = explain
-    return adversarial, explain
-
-
-__all__ = ["LabModel", "NEEDS_CLASSIFICATION", "NEEDS_WEIGHTS", "Prepared", "SAMPLES",
-           "Snapshot", "attack_blocker", "class_name", "controls_column", "display_image",
-           "grey_lut", "heat_overlay", "install_lab_panels", "is_classification",
-           "output_tasks", "rgb_pixmap", "signed_map", "signed_rgb", "snapshot",
-           "vector_text"]
+__all__ = ["NEEDS_CLASSIFICATION", "NEEDS_WEIGHTS", "Prepared", "SAMPLES", "attack_blocker",
+           "class_name", "display_image", "grey_lut", "heat_overlay",
+           "is_classification", "output_tasks", "prepare_lab", "rgb_pixmap", "signed_map",
+           "signed_rgb", "vector_text"]

@@ -1,7 +1,7 @@
 """The live inspection panels, wired to the window and the training controller.
 
-``install_monitor_panels(window, controller)`` adds the Filters, Activations, Boundary,
-Confusion and Histograms docks and a ``ProbeMonitor`` that
+``gui.panels.registry`` docks the Filters, Activations, Boundary, Confusion and Histograms
+panels and gives them a ``ProbeMonitor`` that
 
 * routes the controller's ``probe`` events to the panel that draws them (panels keep only the
   latest payload and repaint from a timer, see ``plotting.ThrottledRedraw``);
@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QWidget
 
 from gui.panels.activations import ActivationsPanel
@@ -32,11 +32,9 @@ from gui.panels.confusion import ConfusionPanel
 from gui.panels.filters import FiltersPanel
 from gui.panels.histograms import HistogramsPanel
 from gui.panels.visibility import on_screen
+from gui.tasks import TaskRunner
 from runtime.events import Probe
 
-BOTTOM = Qt.DockWidgetArea.BottomDockWidgetArea
-PANELS = (("filters", "Filters"), ("activations", "Activations"), ("boundary", "Boundary"),
-          ("confusion", "Confusion"), ("histograms", "Histograms"))
 # which panel draws each probe
 ROUTES = {"filters": "filters", "activations": "activations", "boundary": "boundary",
           "hidden": "boundary", "confusion": "confusion", "histograms": "histograms"}
@@ -47,28 +45,8 @@ BOUNDARY_RESOLUTION = 96  # grid points a side: smooth edges, ~9k points through
 PUSH_DELAY_MS = 40  # coalesce a burst of selection / visibility changes into one push
 
 
-def install_monitor_panels(window: Any, controller: Any) -> dict[str, QWidget]:
-    """Add the live inspection docks to ``window`` (a ``gui.main_window.MainWindow``) and
-    connect them to ``controller`` (a ``gui.training.TrainingController``). Returns the panels
-    by key: filters, activations, boundary, confusion, histograms. The ``ProbeMonitor`` that
-    wires them is a child of the window (``window.findChild(ProbeMonitor)``)."""
-    panels: dict[str, QWidget] = {
-        "filters": FiltersPanel(), "activations": ActivationsPanel(),
-        "boundary": BoundaryPanel(), "confusion": ConfusionPanel(),
-        "histograms": HistogramsPanel(),
-    }
-    for key, title in PANELS:
-        window.add_panel(panels[key], title, BOTTOM, key)
-    ProbeMonitor(window, controller, panels)
-    return panels
-
-
 def _node_label(node: Any) -> str:
     return f"{node.type} '{node.name}'"
-
-
-class _DatasetSignals(QObject):
-    loaded = Signal(int, object, str)
 
 
 class ProbeMonitor(QObject):
@@ -88,8 +66,7 @@ class ProbeMonitor(QObject):
         self._dataset_key: Any = None
         self._generation = 0
         self._want_probes = False
-        self._signals = _DatasetSignals()
-        self._signals.loaded.connect(self._dataset_loaded)
+        self._loader = TaskRunner(self)
         self._push_timer = QTimer(self)
         self._push_timer.setSingleShot(True)
         self._push_timer.setInterval(PUSH_DELAY_MS)
@@ -354,11 +331,12 @@ class ProbeMonitor(QObject):
         self.dataset = {}
         activations: ActivationsPanel = self.panels["activations"]  # type: ignore[assignment]
         activations.set_samples(None)
-        job = _dataset_job(copy.deepcopy(settings), self._generation, self._signals)
+        settings, generation = copy.deepcopy(settings), self._generation
         if wait:
-            job()
-        else:  # the global pool is waited for at exit: no import cut off mid-way
-            QThreadPool.globalInstance().start(job)
+            self._dataset_loaded(generation, *_load_dataset(settings))
+        else:
+            self._loader.run("dataset", lambda _progress, _cancel: _load_dataset(settings),
+                             on_done=lambda loaded: self._dataset_loaded(generation, *loaded))
 
     def _dataset_loaded(self, generation: int, info: Any, error: str) -> None:
         if generation != self._generation:
@@ -388,14 +366,12 @@ class ProbeMonitor(QObject):
             panel.refresh_theme()  # type: ignore[attr-defined]
 
 
-def _dataset_job(settings: Any, generation: int, signals: _DatasetSignals) -> Any:
-    def run() -> None:
-        try:
-            info, error = dataset_info(settings), ""
-        except Exception as exc:  # DataError carries the user message
-            info, error = None, (str(exc) or type(exc).__name__).splitlines()[0]
-        signals.loaded.emit(generation, info, error)
-    return run
+def _load_dataset(settings: Any) -> tuple[dict[str, Any] | None, str]:
+    """(``dataset_info``, "") or (None, why it cannot be loaded)."""
+    try:
+        return dataset_info(settings), ""
+    except Exception as exc:  # DataError carries the user message
+        return None, (str(exc) or type(exc).__name__).splitlines()[0]
 
 
 def dataset_info(settings: Any) -> dict[str, Any]:
@@ -414,4 +390,4 @@ def dataset_info(settings: Any) -> dict[str, Any]:
             "class_names": list(data.class_names or []), "samples": samples}
 
 
-__all__ = ["PANELS", "ProbeMonitor", "dataset_info", "install_monitor_panels"]
+__all__ = ["ProbeMonitor", "dataset_info"]

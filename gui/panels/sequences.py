@@ -9,9 +9,8 @@ column per word it attends to (key), averaged over heads, padding left out. For 
 it draws the network's forecast against the actual validation series and the
 repeat-the-last-value baseline, with both errors.
 
-Computing runs on a worker (``gui.panels.trained.Analyst``) through ``runtime.sequences``;
-this module only draws. ``install_sequence_panels(window)`` adds this panel and the
-Autoencoder panel to the main window.
+Computing runs on a worker (``gui.panels.trained.WatchedPanel``) through ``runtime.sequences``;
+this module only draws; ``gui.panels.registry`` docks it.
 """
 
 from __future__ import annotations
@@ -21,8 +20,8 @@ import math
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -30,7 +29,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
-    QStackedWidget,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
@@ -38,7 +36,8 @@ from PySide6.QtWidgets import (
 
 from gui import style, theme
 from gui.panels import plotting
-from gui.panels.trained import Analyst, ProjectWatch, plot_widget, style_plot
+from gui.panels.trained import WatchedPanel, plot_widget, style_plot
+from gui.panels.upright_axis import UprightNamesAxis
 
 PAGE = 8  # text samples shown at once
 NEEDS_WEIGHTS = ("Train the network first: the Sequences panel shows what a trained recurrent "
@@ -105,101 +104,13 @@ def legend_html(vmax: float) -> str:
 COMPACT_HEIGHT = 300  # px of attention map area below which it goes compact
 
 
-class UprightNamesAxis(plotting.IndexAxis):
-    """A bottom ``IndexAxis`` whose names stand upright (read bottom to top): a column needs
-    one font height instead of one word's width, so every word of a sentence keeps its name
-    where flat labels would be thinned to one in five. The axis grows to the longest name."""
-
-    def _font(self) -> QFont:
-        return self.style.get("tickFont") or plotting.small_font()
-
-    def _needed(self) -> float:
-        return QFontMetrics(self._font()).height() + 1.0
-
-    compact = False  # no names (a short dock: the map needs the height; hover names a cell)
-
-    def set_compact(self, compact: bool) -> None:
-        if compact != self.compact:
-            self.compact = compact
-            self.set_names(self.count, self.names)
-
-    def set_names(self, count: int, names: Any = None) -> None:
-        super().set_names(count, names)
-        if self.compact:
-            self.setHeight(int(self._text_offset() + 2))
-            return
-        metrics = QFontMetrics(self._font())
-        widest = max((metrics.horizontalAdvance(self._label(i)) for i in range(self.count)),
-                     default=0)
-        title = self.label.boundingRect().height() * 0.8 if self.label.isVisible() else 0
-        self.setHeight(int(widest + self._text_offset() + title + 2))
-
-    def _text_offset(self) -> float:
-        return max(0, self.style["tickLength"]) + self.style["tickTextOffset"][1]
-
-    def generateDrawSpecs(self, p: Any) -> Any:  # noqa: N802 - pyqtgraph override
-        specs = super().generateDrawSpecs(p)
-        if specs is None or self.count <= 0:
-            return specs
-        if self.compact:
-            return specs[0], specs[1], []
-        axis_spec, tick_specs, _flat = specs
-        bounds = self.mapRectFromParent(self.geometry())
-        low, high = self.range
-        scale = (high - low) / bounds.width() if bounds.width() else 0.0
-        metrics = QFontMetrics(self._font())
-        top = bounds.top() + self._text_offset()
-        texts = []
-        for _pen, start, _end in tick_specs:
-            text = self._label(plotting.index_pixel(low + start.x() * scale))
-            width, height = metrics.horizontalAdvance(text), metrics.height()
-            texts.append((QRectF(start.x() - height / 2, top, height, width),
-                          Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text))
-        return axis_spec, tick_specs, texts
-
-    def drawPicture(self, p: Any, axis_spec: Any, tick_specs: Any,  # noqa: N802
-                    text_specs: Any) -> None:
-        super().drawPicture(p, axis_spec, tick_specs, [] if self.count > 0 else text_specs)
-        if self.count <= 0:
-            return
-        p.setFont(self._font())
-        p.setPen(self.textPen())
-        for box, flags, text in text_specs:  # each box is upright: turn the text into it
-            p.save()
-            p.translate(box.center().x(), box.top())
-            p.rotate(-90)
-            p.drawText(QRectF(-box.height(), -box.width() / 2, box.height(), box.width()),
-                       int(flags), text)
-            p.restore()
-
-
-class SequencePanel(QWidget):
+class SequencePanel(WatchedPanel):
     """Token colouring by a hidden unit (text) or forecast against actual (series)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("sequences_panel")
-        self.project: Any = None
-        self.result: dict[str, Any] | None = None
-        self.analyst = Analyst(self)
-        self.analyst.finished.connect(self._show)
-        self.analyst.failed.connect(self._failed)
-        self.watch = ProjectWatch(self)
-        self.watch.stale.connect(self.refresh)
+        super().__init__("sequences", NO_PROJECT, parent)
         self.node_id: int | None = None
         self.page = 0
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.setSpacing(6)
-        self.pages = QStackedWidget()
-        layout.addWidget(self.pages, 1)
-        self.message = QLabel(NO_PROJECT)
-        self.message.setObjectName("sequences_message")
-        self.message.setWordWrap(True)
-        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.message.setProperty("role", "dim")
-        self.pages.addWidget(self.message)
         self.pages.addWidget(self._text_page())
         self.pages.addWidget(self._series_page())
 
@@ -353,30 +264,18 @@ class SequencePanel(QWidget):
         return page
 
     # -- project ---------------------------------------------------------------------------------
-    def set_project(self, project: Any) -> None:
-        """Show ``project`` (another project resets the chosen layer and page)."""
-        if project is not self.project:
-            self.node_id, self.page, self.result = None, 0, None
-            self.analyst.clear()
-        self.project = project
-        self.watch.watch(project)
-
-    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
-        super().showEvent(event)
-        self.watch.set_active(True)
-
-    def hideEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
-        super().hideEvent(event)
-        self.watch.set_active(False)
+    def forget(self) -> None:
+        """Another project: the chosen layer and page go back to the first."""
+        self.node_id, self.page = None, 0
 
     def refresh(self) -> None:
         """Recompute what is shown (the project, its weights or its graph changed)."""
         project = self.project
         if project is None:
-            self._say(NO_PROJECT)
+            self.say(NO_PROJECT)
             return
         if not project.weights:
-            self._say(NEEDS_WEIGHTS)
+            self.say(NEEDS_WEIGHTS)
             return
         node_id, first = self.node_id, self.page * PAGE
         series = self.series_spin.value() - 1
@@ -411,19 +310,9 @@ class SequencePanel(QWidget):
             raise ValueError(f"dataset {data.name} is neither text (token ids) nor a time "
                              "series; the Sequences panel shows those two")
 
-        self.analyst.request(project, work)
-        if self.result is None:
-            self._say("Computing\u2026")
+        self.request(work)
 
-    def _say(self, text: str) -> None:
-        self.message.setText(text)
-        self.pages.setCurrentWidget(self.message)
-
-    def _failed(self, message: str) -> None:
-        self.result = None
-        self._say(message)
-
-    def _show(self, result: dict[str, Any]) -> None:
+    def show_result(self, result: dict[str, Any]) -> None:
         self.result = result
         if result["kind"] == "text":
             self._show_text(result)
@@ -646,11 +535,7 @@ class SequencePanel(QWidget):
         self._style_series()
         self._style_attention()
         if self.result:
-            self._show(self.result)
-
-    def shutdown(self) -> None:
-        self.watch.set_active(False)
-        self.analyst.shutdown()
+            self.show_result(self.result)
 
 
 def _token_label(token: str) -> str:
@@ -665,22 +550,3 @@ def _ordinal(n: int) -> str:
         return "not among the"
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
-
-
-def install_sequence_panels(window: Any) -> tuple[SequencePanel, Any]:
-    """Add the Sequences and Autoencoder panels to the main window (bottom dock area, tabbed
-    with the panels there), following ``window.project`` through ``project_changed`` and the
-    theme through ``theme_changed``. Returns (sequences panel, autoencoder panel)."""
-    from gui.panels.autoencoder import AutoencoderPanel
-
-    area = Qt.DockWidgetArea.BottomDockWidgetArea
-    sequences = SequencePanel(window)
-    autoencoder = AutoencoderPanel(window)
-    window.add_panel(sequences, "Sequences", area, "sequences")
-    window.add_panel(autoencoder, "Autoencoder", area, "autoencoder")
-    for panel in (sequences, autoencoder):
-        window.project_changed.connect(panel.set_project)
-        if hasattr(window, "theme_changed"):
-            window.theme_changed.connect(panel.refresh_theme)
-        panel.set_project(window.project)
-    return sequences, autoencoder

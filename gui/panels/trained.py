@@ -2,10 +2,10 @@
 Sequences and Autoencoder panels.
 
 A panel calls ``Analyst.request(project, work)``: the project is copied on the GUI thread
-(graph, settings and weights bytes: cheap), and on a worker thread ``runtime.prepare.prepare``
-compiles the copy and loads its data and weights (kept while the graph, data settings and
-weights stay the same), then ``work(compiled, data)`` runs the runtime analyses. Its result
-(plain numpy arrays and numbers) or a one-line error comes back on the GUI thread through the
+(``gui.prepared.snapshot``), and a job of ``gui.tasks.TaskRunner`` gets its compiled network
+and data from the panel's ``gui.prepared.PreparedCache`` (prepared again only when the project's
+revision changed), then ``work(compiled, data)`` runs the runtime analyses. Its result (plain
+numpy arrays and numbers) or a one-line error comes back on the GUI thread through the
 ``finished`` / ``failed`` signals. A newer request makes an older one's result stale: it is
 dropped, so a panel never draws an outdated picture over a newer one.
 
@@ -16,61 +16,17 @@ needed, a cheap check twice a second while the panel is visible notices them).
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import json
-import threading
-import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from gui.panels.visibility import on_screen
+from gui.prepared import PreparedCache, prepare_network, project_key, snapshot
+from gui.tasks import TaskRunner
 
 Work = Callable[[Any, Any], Any]
-
-
-def project_key(project: Any) -> str:
-    """Changes when the graph, the dataset settings or the weights change."""
-    weights = project.weights or b""
-    return json.dumps([project.graph.to_dict(), dataclasses.asdict(project.dataset),
-                       project.training.seed, len(weights), hash(weights)],
-                      sort_keys=True, default=str)
-
-
-def project_copy(project: Any) -> Any:
-    """What a worker may read while the user keeps editing: a copy of the graph and settings
-    (the weights are immutable bytes)."""
-    return dataclasses.replace(project, graph=project.graph.copy(),
-                               dataset=copy.deepcopy(project.dataset),
-                               training=copy.deepcopy(project.training),
-                               history=[], layout={}, metadata={})
-
-
-class _Signals(QObject):
-    done = Signal(int, object, str)  # generation, result, error ("" when it worked)
-
-
-class _Job(QRunnable):
-    def __init__(self, analyst: Analyst, generation: int, project: Any, key: str,
-                 work: Work) -> None:
-        super().__init__()
-        self.analyst, self.generation = analyst, generation
-        self.project, self.key, self.work = project, key, work
-        self.setAutoDelete(True)
-
-    def run(self) -> None:
-        try:
-            compiled, data = self.analyst.prepared(self.project, self.key)
-            result, error = self.work(compiled, data), ""
-        except Exception as exc:  # noqa: BLE001 - reported as the panel's message
-            if not isinstance(exc, ValueError):
-                traceback.print_exc()
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            result, error = None, text or type(exc).__name__
-        self.analyst.signals.done.emit(self.generation, result, error)
 
 
 class Analyst(QObject):
@@ -85,67 +41,39 @@ class Analyst(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)
-        self.signals = _Signals()
-        self.signals.done.connect(self._done, Qt.ConnectionType.QueuedConnection)
-        self.generation = 0
-        self.pending = 0
-        self._lock = threading.Lock()
-        self._cache: tuple[str, Any, Any] | None = None  # (key, compiled, data)
+        self.runner = TaskRunner(self)
+        self.cache: PreparedCache[tuple[Any, Any]] = PreparedCache(prepare_network)
 
     def request(self, project: Any, work: Work) -> None:
         """Prepare ``project`` (or reuse the last preparation) and run ``work`` on it."""
-        self.generation += 1
-        self.pending += 1
+        snap, cache = snapshot(project), self.cache
+
+        def job(_progress: Any, _cancel: Any) -> Any:
+            try:
+                return work(*cache.get(snap))
+            except ValueError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the panel shows its first line
+                text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                raise ValueError(text or type(exc).__name__) from exc
+
         self.started.emit()
-        self.pool.start(_Job(self, self.generation, project_copy(project),
-                             project_key(project), work))
-
-    def prepared(self, project: Any, key: str) -> tuple[Any, Any]:
-        """(compiled, data) of a project copy (worker thread); compiled again only when the
-        key changed."""
-        with self._lock:
-            if self._cache is not None and self._cache[0] == key:
-                return self._cache[1], self._cache[2]
-            from runtime.prepare import prepare
-
-            compiled, data = prepare(project)
-            compiled.module.eval()
-            self._cache = (key, compiled, data)
-            return compiled, data
+        self.runner.run("analysis", job, "Analysing", on_done=self.finished.emit,
+                        on_error=self.failed.emit)
 
     def clear(self) -> None:
-        with self._lock:
-            self._cache = None
+        self.cache.clear()
 
     @property
     def busy(self) -> bool:
-        return self.pending > 0
+        return self.runner.busy
 
     def wait(self, timeout_ms: int = 60_000) -> bool:
         """Block until every request is delivered (tests); events are processed meanwhile."""
-        from PySide6.QtCore import QCoreApplication, QDeadlineTimer
-
-        deadline = QDeadlineTimer(timeout_ms)
-        while self.pending and not deadline.hasExpired():
-            QCoreApplication.processEvents()
-            self.pool.waitForDone(5)
-        QCoreApplication.processEvents()
-        return not self.pending
+        return self.runner.wait(timeout_ms)
 
     def shutdown(self) -> None:
-        self.generation += 1  # whatever still runs is stale
-        self.pool.waitForDone(5000)
-
-    def _done(self, generation: int, result: Any, error: str) -> None:
-        self.pending = max(0, self.pending - 1)
-        if generation != self.generation:
-            return
-        if error:
-            self.failed.emit(error)
-        else:
-            self.finished.emit(result)
+        self.runner.shutdown()
 
 
 class ProjectWatch(QObject):
@@ -186,6 +114,95 @@ class ProjectWatch(QObject):
         if key != self.key:
             self.key = key
             self.stale.emit()
+
+
+class WatchedPanel(QWidget):
+    """A panel showing an analysis of the open trained project (Sequences, Autoencoder),
+    computed again on a worker whenever the project's revision changes while the panel is on
+    screen.
+
+    Subclasses add their views to ``pages`` (``message`` is the first: one sentence when
+    there is nothing to draw) and implement ``refresh`` (``say`` why not, or ``request`` the
+    work) and ``show_result``; ``forget`` drops what belonged to the previous project.
+    """
+
+    def __init__(self, name: str, no_project: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName(f"{name}_panel")
+        self.project: Any = None
+        self.result: dict[str, Any] | None = None
+        self.analyst = Analyst(self)
+        self.analyst.finished.connect(self.show_result)
+        self.analyst.failed.connect(self._failed)
+        self.watch = ProjectWatch(self)
+        self.watch.stale.connect(self.refresh)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        self.pages = QStackedWidget()
+        layout.addWidget(self.pages, 1)
+        self.message = QLabel(no_project)
+        self.message.setObjectName(f"{name}_message")
+        self.message.setWordWrap(True)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setProperty("role", "dim")
+        self.pages.addWidget(self.message)
+
+    def bind_window(self, window: Any) -> None:
+        """Follow ``window``'s project and theme (the panel registry calls it)."""
+        window.project_changed.connect(self.set_project)
+        if hasattr(window, "theme_changed"):
+            window.theme_changed.connect(self.refresh_theme)
+        self.set_project(window.project)
+
+    def set_project(self, project: Any) -> None:
+        """Show ``project`` (another project resets what was chosen for the last one)."""
+        if project is not self.project:
+            self.result = None
+            self.forget()
+            self.analyst.clear()
+        self.project = project
+        self.watch.watch(project)
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        self.watch.set_active(True)
+
+    def hideEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().hideEvent(event)
+        self.watch.set_active(False)
+
+    def request(self, work: Work) -> None:
+        """Run ``work(compiled, data)`` on the project as it is (background)."""
+        self.analyst.request(self.project, work)
+        if self.result is None:
+            self.say("Computing\u2026")
+
+    def say(self, text: str) -> None:
+        self.message.setText(text)
+        self.pages.setCurrentWidget(self.message)
+
+    def _failed(self, message: str) -> None:
+        self.result = None
+        self.say(message)
+
+    def shutdown(self) -> None:
+        self.watch.set_active(False)
+        self.analyst.shutdown()
+
+    # -- for subclasses ---------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Recompute what is shown (the project, its weights or its graph changed)."""
+        raise NotImplementedError
+
+    def show_result(self, result: dict[str, Any]) -> None:
+        """Draw a finished analysis."""
+        raise NotImplementedError
+
+    def forget(self) -> None:
+        """Drop what was chosen for the previous project."""
+
+    def refresh_theme(self, *_args: Any) -> None:
+        """Redraw in the current theme's colours."""
 
 
 # -- drawing helpers shared by the two panels -----------------------------------------------------
