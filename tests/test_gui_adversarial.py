@@ -205,7 +205,7 @@ def test_live_robustness_requests_the_probe_and_plots_it(qtbot, panel, project,
     controller.set_probe_config({"filters": 2})  # another panel's probe
     panel.bind_controller(controller)
     flush_events()
-    assert panel.probe_config() is None  # it will ask for nothing until it has been seen
+    assert panel.live_page.probe_config() is None  # it will ask for nothing until it has been seen
     assert "robustness" not in controller.probe_config  # nobody has opened the panel yet
     panel.show()
     qtbot.waitUntil(lambda: "robustness" in controller.probe_config, timeout=5000)
@@ -253,7 +253,7 @@ def test_a_tab_behind_another_never_turns_the_live_attack_on(qtbot, editor_windo
     window.show_dock("problems")
     qtbot.waitExposed(window)
     flush_events()  # the layout's show events have been handled: the panel was not seen
-    assert adversarial.probe_config() is None  # so it will not ask for an attack later
+    assert adversarial.live_page.probe_config() is None  # so it will not ask for an attack later
     assert "robustness" not in controller.probe_config
     window.show_dock("adversarial")
     qtbot.waitUntil(lambda: "robustness" in controller.probe_config, timeout=5000)
