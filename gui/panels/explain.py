@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from graph.catalog import UNITS
 from gui import style, theme
 from gui.panels import lab
 from gui.panels import plotting as P
@@ -37,7 +38,6 @@ from gui.panels.lab import class_name, display_image, grey_lut, signed_map
 from gui.panels.visibility import on_screen
 from gui.tasks import TaskBar, TaskRunner
 
-ACTMAX_TYPES = ("Conv1d", "Conv2d", "ConvTranspose2d", "Linear")
 METHODS = (("gradient", "Gradient"), ("smoothgrad", "SmoothGrad"),
            ("integrated_gradients", "Integrated gradients"))
 POSITIVE = "#d8682e"
@@ -58,7 +58,8 @@ def actmax_layers(graph: Any) -> list[tuple[int, str]]:
         order = graph.topological_order()
     except Exception:  # noqa: BLE001 - a cycle: fall back to id order
         order = sorted(graph.nodes)
-    return [(i, graph.nodes[i].name) for i in order if graph.nodes[i].type in ACTMAX_TYPES]
+    return [(i, graph.nodes[i].name) for i in order
+            if graph.nodes[i].spec is not None and graph.nodes[i].spec.has(UNITS)]
 
 
 class ExplainPanel(QWidget):
@@ -692,4 +693,4 @@ class ExplainPanel(QWidget):
         self.runner.shutdown()
 
 
-__all__ = ["ACTMAX_TYPES", "ExplainPanel", "actmax_layers"]
+__all__ = ["ExplainPanel", "actmax_layers"]
