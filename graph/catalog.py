@@ -144,7 +144,8 @@ class OnnxMap:
     "attributes" takes parameters from the ONNX attributes named in ``attributes``, default
     the parameter's name). With no ``ops`` the exporter writes the layer as other operators
     (SiLU as Sigmoid and Mul), which import as those layers. ``importable`` is False for a
-    layer whose exported operators do not come back at all; ``why`` says so.
+    layer whose operators, as torch's ONNX exporter writes them, do not come back; ``why``
+    says so.
     """
 
     ops: tuple[str, ...] = ()
@@ -294,7 +295,10 @@ def _recurrent(layer_id: str, title: str, description: str, extra: tuple[Param, 
         ),
         torch_class=layer_id, ops_class="Recurrent", weights=True,
         traits=frozenset({SEQUENCE, CONTEXT, RECURRENT}),
-        fx=FxMap(module="recurrent"), onnx=OnnxMap(ops=(layer_id,), reader="recurrent"),
+        fx=FxMap(module="recurrent"),
+        onnx=OnnxMap(ops=(layer_id,), reader="recurrent", importable=False,
+                     why="torch's exporter unrolls it or computes its weights in the graph; "
+                     "files that keep them as initializers import"),
         inferred=(("input_size", -1),),
         fixed={"batch_first": True},
         summary="{hidden_size}", **_SEQUENCE,
