@@ -531,6 +531,10 @@ LAYERS: tuple[LayerSpec, ...] = (
                 onnx=OnnxMap(ops=("Sigmoid",))),
     _activation("Tanh", "Squashes to (-1, 1).", fx=FxMap(functions=_calls("tanh")),
                 onnx=OnnxMap(ops=("Tanh",))),
+    _activation("SiLU", "x * sigmoid(x) (swish): a smooth ReLU that lets small negatives "
+                "through.", fx=FxMap(functions=("F.silu",))),
+    _activation("Hardswish", "A piecewise-linear SiLU, cheap to compute (MobileNetV3).",
+                fx=FxMap(functions=("F.hardswish",)), onnx=OnnxMap(ops=("HardSwish",))),
     _activation("Softmax", "Turns scores into probabilities that sum to 1 along a dimension.",
                 (Param("dim", INT, -1, "Dimension that sums to 1.", -8, 8),),
                 fx=FxMap(functions=_calls("softmax")),
