@@ -8,6 +8,7 @@ define under a ``runtime.ops`` class name. Nothing here lists layer types.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,7 @@ class Unsupported(Exception):
     """A module or call with no catalog equivalent; the message says why."""
 
 
+@functools.cache
 def _by_torch_class() -> dict[str, LayerSpec]:
     return {spec.torch_class: spec for spec in catalog.LAYERS if spec.torch_class}
 

@@ -11,6 +11,7 @@ the imported graph can be checked against the original's outputs.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import inspect
 import operator
@@ -248,6 +249,7 @@ def _resolve(name: str) -> Any:
     return getattr(_SPACES[space], attr)
 
 
+@functools.cache
 def _declared_calls() -> dict[Any, catalog.LayerSpec]:
     """Every call a catalog declaration lists in ``FxMap.functions``, to its declaration."""
     return {_resolve(name): spec for spec in catalog.LAYERS for name in spec.fx.functions}

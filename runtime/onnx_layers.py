@@ -8,6 +8,7 @@ the layouts exporters put around recurrent layers), which are defined here.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +60,7 @@ _GATES = {"LSTM": [0, 2, 3, 1], "GRU": [1, 0, 2], "RNN": [0]}
 _TORCH_ACTIVATIONS = {"LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "Tanh"]}
 
 
+@functools.cache
 def declared_ops() -> dict[str, list[LayerSpec]]:
     """Each ONNX operator catalog declarations list in ``OnnxMap.ops``, to those layers."""
     found: dict[str, list[LayerSpec]] = {}
