@@ -240,7 +240,7 @@ _SPACES = {"torch": torch, "F": F, "operator": operator}
 _VERBS = {"add": "adds", "mul": "multiplies"}  # what a merge's torch function does to a constant
 
 
-def _resolve(name: str) -> Any:
+def resolve_call(name: str) -> Any:
     """A declared call ("F.relu", "operator.add") as the fx target it traces to; a tensor
     method ("Tensor.relu") stays its name, as fx records methods."""
     space, _, attr = name.partition(".")
@@ -252,7 +252,7 @@ def _resolve(name: str) -> Any:
 @functools.cache
 def _declared_calls() -> dict[Any, catalog.LayerSpec]:
     """Every call a catalog declaration lists in ``FxMap.functions``, to its declaration."""
-    return {_resolve(name): spec for spec in catalog.LAYERS for name in spec.fx.functions}
+    return {resolve_call(name): spec for spec in catalog.LAYERS for name in spec.fx.functions}
 
 
 def _call_key(n: fx.Node) -> Any:

@@ -153,3 +153,31 @@ def test_onnx_export_and_import_round_trip(spec, tmp_path):
         # a tensor op may come back as an equal one (Reshape to one vector: a Flatten)
         assert spec.id in types or (spec.role == catalog.TENSOR_OP and len(types) == 3), types
     assert_same(outputs_of(imported, x), want, "ONNX import")
+
+
+# -- every name a declaration gives resolves ----------------------------------------------------
+@pytest.mark.parametrize("spec", catalog.LAYERS, ids=ids)
+def test_every_declared_name_resolves(spec):
+    from runtime import fx_layers, ops
+    from runtime.import_fx import _Walker, resolve_call
+    from runtime.onnx_layers import LayerReaders
+
+    assert spec.role in catalog.ROLES
+    assert spec.dtype in (catalog.FLOATS, catalog.TOKENS, catalog.ANY)
+    if spec.torch_class:
+        assert ops.torch_class(spec) is not None
+    if spec.ops_class:
+        assert ops.ops_class(spec) is not None
+    if spec.role == catalog.MERGE:
+        assert callable(ops.merge_function(spec))
+        assert not spec.merge_dim or spec.merge_dim in {p.name for p in spec.params}
+    if spec.role in (catalog.MODULE, catalog.TENSOR_OP):
+        assert spec.torch_class or spec.ops_class
+        assert spec.fx.module in fx_layers.READERS
+    if spec.fx.functions:
+        assert callable(getattr(_Walker, f"call_{spec.fx.call}"))
+        for name in spec.fx.functions:
+            assert resolve_call(name) is not None
+    if spec.onnx.ops:
+        assert callable(getattr(LayerReaders, f"read_{spec.onnx.reader}"))
+    assert bool(spec.ranks) == bool(spec.rank_words)
