@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from graph.layer_maps import FxMap, OnnxMap
+
 # Parameter kinds. "ints" is a tuple of ints: fixed length when Param.length is set.
 INT, FLOAT, BOOL, CHOICE, INTS, STR = "int", "float", "bool", "choice", "ints", "str"
 
@@ -120,42 +122,6 @@ ENDS_TRUNK = "ends trunk"  # no feature map after it: a transferred trunk stops 
 
 
 @dataclass(frozen=True)
-class FxMap:
-    """How the torch.fx importer maps a traced model back to this layer.
-
-    A leaf module of the declared torch (or ops) class is read by ``module``, the name of a
-    reader in ``runtime/import_fx.py``: "attributes" takes each torch parameter from the
-    module's attribute of the same name and requires the ``fixed`` ones to match. Calls
-    named in ``functions`` ("torch.relu", "F.relu", "Tensor.relu" for the method,
-    "operator.add") are read by ``call``: "arguments" takes the torch parameters from the
-    arguments after the input, in declared order.
-    """
-
-    module: str = "attributes"
-    functions: tuple[str, ...] = ()
-    call: str = "arguments"
-
-
-@dataclass(frozen=True)
-class OnnxMap:
-    """How the ONNX importer maps operators back to this layer.
-
-    ``ops`` are the ONNX operators read by ``reader`` (a reader in ``runtime/import_onnx.py``;
-    "attributes" takes parameters from the ONNX attributes named in ``attributes``, default
-    the parameter's name). With no ``ops`` the exporter writes the layer as other operators
-    (SiLU as Sigmoid and Mul), which import as those layers. ``importable`` is False for a
-    layer whose operators, as torch's ONNX exporter writes them, do not come back; ``why``
-    says so.
-    """
-
-    ops: tuple[str, ...] = ()
-    reader: str = "attributes"
-    attributes: tuple[tuple[str, str], ...] = ()  # (param name, ONNX attribute name)
-    importable: bool = True
-    why: str = ""
-
-
-@dataclass(frozen=True)
 class LayerSpec:
     """The declaration of one layer type."""
 
@@ -186,7 +152,8 @@ class LayerSpec:
     onnx: OnnxMap = OnnxMap()
     # Constructor arguments read from the input shape: (torch kwarg, dimension index).
     inferred: tuple[tuple[str, int], ...] = ()
-    # Constructor arguments that are always the same (e.g. batch_first=True).
+    # Constructor arguments that are always the same (e.g. batch_first=True); importers
+    # refuse a model whose layer uses another value.
     fixed: dict[str, Any] = field(default_factory=dict)
     # Format of the one-line summary on the node, filled from params, e.g. "{out_channels}@...".
     summary: str = ""
