@@ -1,14 +1,18 @@
 """The layer catalog: every layer type declared once, as data.
 
-The palette, the inspector, parameter validation, the project file and the compiler all read
-these declarations, so adding a torch layer is one entry here (plus, for layers that are not a
-plain ``torch.nn`` class, a small implementation in ``runtime/ops.py``).
+The palette, the inspector, parameter validation, the project file, shape inference, the
+compiler, the exporters and the importers all read these declarations, so adding a torch layer
+is one entry here (plus, for layers that are not a plain ``torch.nn`` class, a small class in
+``runtime/ops.py`` that the declaration names). Nothing here imports torch: implementations,
+functions and import readers are named by strings that ``runtime`` resolves.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from graph.layer_maps import FxMap, OnnxMap
 
 # Parameter kinds. "ints" is a tuple of ints: fixed length when Param.length is set.
 INT, FLOAT, BOOL, CHOICE, INTS, STR = "int", "float", "bool", "choice", "ints", "str"
@@ -108,6 +112,28 @@ class Port:
     optional: bool = False
 
 
+# Roles: how a layer takes part in the compiled network.
+INPUT = "input"  # a graph input (forward's argument)
+MODULE = "module"  # an nn.Module with (possibly) weights: a torch class or an ops class
+MERGE = "merge"  # a torch function of several inputs (torch.add, torch.cat)
+HEAD = "head"  # a task head: the network's result, with its loss
+TENSOR_OP = "tensor op"  # a module without weights that only rearranges values (reshapes)
+ROLES = (INPUT, MODULE, MERGE, HEAD, TENSOR_OP)
+
+# Input dtypes a layer accepts.
+FLOATS = "float"  # float values (integer token ids are an error)
+TOKENS = "tokens"  # integer token ids (float values are an error)
+ANY = "any"  # either
+
+# Traits other code asks about instead of keeping its own list of layer types.
+FILTERS = "filters"  # learned spatial filters (the filter views, transfer's trunk)
+UNITS = "units"  # output units activation maximization can drive
+SEQUENCE = "sequence"  # only makes sense on sequences (the Sequences panel applies)
+CONTEXT = "context"  # each step's output reads other steps (recurrent and attention layers)
+RECURRENT = "recurrent"  # an RNN, LSTM or GRU
+ENDS_TRUNK = "ends trunk"  # no feature map after it: a transferred trunk stops here
+
+
 @dataclass(frozen=True)
 class LayerSpec:
     """The declaration of one layer type."""
@@ -119,14 +145,35 @@ class LayerSpec:
     params: tuple[Param, ...] = ()
     inputs: tuple[Port, ...] = (Port("in"),)
     outputs: tuple[Port, ...] = (Port("out"),)
-    # torch.nn class name the layer maps to one-to-one (None: implemented in runtime/ops.py).
+    role: str = MODULE
+    # The implementation: a torch.nn class name, or the name of a class in runtime/ops.py
+    # (exported files carry its source). With both, the ops class wraps the torch module
+    # (its first constructor argument) and takes the params that are not torch arguments.
     torch_class: str | None = None
+    ops_class: str | None = None
+    # Merges: the torch function ("add", "mul", "cat"), applied pairwise, or, when ``merge_dim``
+    # names a param, once to the list of inputs along that param's dimension.
+    merge: str = ""
+    merge_dim: str = ""
+    # Input ranks (batch included) the layer accepts, and how messages say it; () = any rank.
+    ranks: tuple[int, ...] = ()
+    rank_words: str = ""
+    dtype: str = FLOATS  # what its inputs hold: FLOATS, TOKENS or ANY
+    weights: bool = False  # whether it can have trainable weights
+    traits: frozenset[str] = frozenset()
+    fx: FxMap = FxMap()
+    onnx: OnnxMap = OnnxMap()
     # Constructor arguments read from the input shape: (torch kwarg, dimension index).
     inferred: tuple[tuple[str, int], ...] = ()
-    # Constructor arguments that are always the same (e.g. batch_first=True).
+    # Constructor arguments that are always the same (e.g. batch_first=True); importers
+    # refuse a model whose layer uses another value.
     fixed: dict[str, Any] = field(default_factory=dict)
     # Format of the one-line summary on the node, filled from params, e.g. "{out_channels}@...".
     summary: str = ""
+
+    def has(self, trait: str) -> bool:
+        """Whether the declaration lists ``trait`` (FILTERS, SEQUENCE, ...)."""
+        return trait in self.traits
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -184,6 +231,12 @@ TASK_TARGETS: dict[str, str | None] = {
 LOSSES: tuple[str, ...] = ("auto", "cross_entropy", "bce", "mse", "l1", "huber")
 
 
+# Input ranks shared by several layers: (ranks, words for messages).
+_SEQUENCE = {"ranks": (3,), "rank_words": "a sequence N x L x F"}
+_IMAGE = {"ranks": (4,), "rank_words": "N x C x H x W input"}
+_CHANNELS = {"ranks": (3,), "rank_words": "N x C x L input"}
+
+
 def _bias() -> Param:
     return Param("bias", BOOL, True, "Learn an additive bias per output.")
 
@@ -221,26 +274,40 @@ def _recurrent(layer_id: str, title: str, description: str, extra: tuple[Param, 
                   choices=("sequence", "last"), torch_arg=False,
                   choice_labels=("Every step (sequence)", "Last step only")),
         ),
+        torch_class=layer_id, ops_class="Recurrent", weights=True,
+        traits=frozenset({SEQUENCE, CONTEXT, RECURRENT}),
+        fx=FxMap(module="recurrent"),
+        onnx=OnnxMap(ops=(layer_id,), reader="recurrent", importable=False,
+                     why="torch's exporter unrolls it or computes its weights in the graph; "
+                     "files that keep them as initializers import"),
         inferred=(("input_size", -1),),
         fixed={"batch_first": True},
-        summary="{hidden_size}",
+        summary="{hidden_size}", **_SEQUENCE,
     )
 
 
-def _activation(layer_id: str, description: str, params: tuple[Param, ...] = ()) -> LayerSpec:
+def _activation(layer_id: str, description: str, params: tuple[Param, ...] = (),
+                **declared: Any) -> LayerSpec:
+    """An element-wise torch activation; ``declared`` adds how importers find it."""
     return LayerSpec(layer_id, "activation", layer_id, description, params=params,
-                     torch_class=layer_id)
+                     torch_class=layer_id, **declared)
 
 
-def _merge(layer_id: str, title: str, description: str, params: tuple[Param, ...] = ()
-           ) -> LayerSpec:
+def _calls(name: str) -> tuple[str, ...]:
+    """The torch function, functional and tensor method spellings of one activation."""
+    return (f"torch.{name}", f"F.{name}", f"Tensor.{name}")
+
+
+def _merge(layer_id: str, title: str, description: str, params: tuple[Param, ...] = (),
+           **declared: Any) -> LayerSpec:
     return LayerSpec(
-        layer_id, "merge", title, description, params=params,
+        layer_id, "merge", title, description, params=params, role=MERGE,
         inputs=(Port("in1"), Port("in2"), Port("in3", optional=True), Port("in4", optional=True)),
+        **declared,
     )
 
 
-def _pool(layer_id: str, title: str, description: str) -> LayerSpec:
+def _pool(layer_id: str, title: str, description: str, **declared: Any) -> LayerSpec:
     return LayerSpec(
         layer_id, "pooling", title, description,
         params=(
@@ -248,7 +315,7 @@ def _pool(layer_id: str, title: str, description: str) -> LayerSpec:
             _pair("stride", (2, 2), "Step between windows.", 1),
             _pair("padding", (0, 0), "Zeros added on each side."),
         ),
-        torch_class=layer_id, summary="{kernel_size}",
+        torch_class=layer_id, summary="{kernel_size}", **_IMAGE, **declared,
     )
 
 
@@ -262,7 +329,7 @@ LAYERS: tuple[LayerSpec, ...] = (
             Param("dtype", CHOICE, "float", "'long' for token or class indices (Embedding).",
                   choices=("float", "long"), choice_labels=("float", "long (indices)")),
         ),
-        inputs=(), summary="{shape}",
+        inputs=(), summary="{shape}", role=INPUT,
     ),
     LayerSpec(
         "Output", "io", "Output", "A task head: what the network predicts and the loss it "
@@ -277,7 +344,7 @@ LAYERS: tuple[LayerSpec, ...] = (
                                  "Mean squared error", "Mean absolute error (L1)", "Huber")),
             Param("weight", FLOAT, 1.0, "Weight of this head's loss in the total.", 0.0, 1000.0),
         ),
-        outputs=(), summary="{task}",
+        outputs=(), summary="{task}", role=HEAD, dtype=ANY,
     ),
     # -- core ------------------------------------------------------------------------------------
     LayerSpec(
@@ -286,12 +353,16 @@ LAYERS: tuple[LayerSpec, ...] = (
         params=(Param("out_features", INT, 64, "Number of output units.", 1, 1_000_000),
                 _bias()),
         torch_class="Linear", inferred=(("in_features", -1),), summary="{out_features}",
+        weights=True, traits=frozenset({UNITS, ENDS_TRUNK}),
+        onnx=OnnxMap(ops=("Gemm", "MatMul"), reader="linear"),
     ),
     LayerSpec(
         "Dropout", "core", "Dropout", "Randomly zeroes a share of values while training, "
         "against overfitting.",
         params=(Param("p", FLOAT, 0.5, "Share of values zeroed.", 0.0, 0.99, label="Rate"),),
         torch_class="Dropout", summary="p={p}",
+        fx=FxMap(functions=("F.dropout",)),
+        onnx=OnnxMap(ops=("Dropout",), reader="dropout"),
     ),
     LayerSpec(
         "Embedding", "core", "Embedding", "Maps token indices to learned vectors.",
@@ -302,18 +373,24 @@ LAYERS: tuple[LayerSpec, ...] = (
                   label="Dimension"),
         ),
         torch_class="Embedding", summary="{num_embeddings}->{embedding_dim}",
+        dtype=TOKENS, weights=True, traits=frozenset({SEQUENCE}),
+        fx=FxMap(module="embedding"), onnx=OnnxMap(ops=("Gather",), reader="gather"),
     ),
     # -- convolution ----------------------------------------------------------------------------
     LayerSpec(
         "Conv1d", "convolution", "Conv1d", "1-D convolution over sequences (N x C x L).",
         params=_conv_params(1), torch_class="Conv1d", inferred=(("in_channels", 1),),
-        summary="{out_channels}@{kernel_size}",
+        summary="{out_channels}@{kernel_size}", **_CHANNELS,
+        weights=True, traits=frozenset({FILTERS, UNITS}),
+        fx=FxMap(module="conv"), onnx=OnnxMap(ops=("Conv",), reader="conv"),
     ),
     LayerSpec(
         "Conv2d", "convolution", "Conv2d", "2-D convolution: learned filters slide over an "
         "image (N x C x H x W).",
         params=_conv_params(2), torch_class="Conv2d", inferred=(("in_channels", 1),),
-        summary="{out_channels}@{kernel_size}",
+        summary="{out_channels}@{kernel_size}", **_IMAGE,
+        weights=True, traits=frozenset({FILTERS, UNITS}),
+        fx=FxMap(module="conv"), onnx=OnnxMap(ops=("Conv",), reader="conv"),
     ),
     LayerSpec(
         "ConvTranspose2d", "convolution", "ConvTranspose2d", "Transposed 2-D convolution: "
@@ -327,16 +404,25 @@ LAYERS: tuple[LayerSpec, ...] = (
             _bias(),
         ),
         torch_class="ConvTranspose2d", inferred=(("in_channels", 1),),
-        summary="{out_channels}@{kernel_size}",
+        summary="{out_channels}@{kernel_size}", **_IMAGE,
+        weights=True, traits=frozenset({FILTERS, UNITS}),
+        fx=FxMap(module="conv"), onnx=OnnxMap(ops=("ConvTranspose",), reader="conv_transpose"),
     ),
     # -- pooling ----------------------------------------------------------------------------------
-    _pool("MaxPool2d", "MaxPool2d", "Keeps the largest value of each window."),
-    _pool("AvgPool2d", "AvgPool2d", "Averages each window."),
+    _pool("MaxPool2d", "MaxPool2d", "Keeps the largest value of each window.",
+          fx=FxMap(module="pool", functions=("F.max_pool2d",), call="pool"),
+          onnx=OnnxMap(ops=("MaxPool",), reader="pool")),
+    _pool("AvgPool2d", "AvgPool2d", "Averages each window.",
+          fx=FxMap(module="pool", functions=("F.avg_pool2d",), call="pool"),
+          onnx=OnnxMap(ops=("AveragePool",), reader="pool")),
     LayerSpec(
         "AdaptiveAvgPool2d", "pooling", "AdaptiveAvgPool2d", "Averages down to a fixed output "
         "size, whatever the input size.",
         params=(_pair("output_size", (1, 1), "Height and width of the output.", 1),),
-        torch_class="AdaptiveAvgPool2d", summary="{output_size}",
+        torch_class="AdaptiveAvgPool2d", summary="{output_size}", **_IMAGE,
+        fx=FxMap(module="adaptive_pool", functions=("F.adaptive_avg_pool2d",),
+                 call="adaptive_pool"),
+        onnx=OnnxMap(ops=("GlobalAveragePool", "ReduceMean"), reader="global_pool"),
     ),
     # -- recurrent & attention -----------------------------------------------------------------
     _recurrent("RNN", "RNN", "Simple recurrent layer over a sequence (N x L x F).",
@@ -354,7 +440,10 @@ LAYERS: tuple[LayerSpec, ...] = (
                       choices=("last", "mean", "max"),
                       choice_labels=("Last step only", "mean", "max")),),
         inputs=(Port("in"), Port("mask", optional=True)),
-        summary="{mode}",
+        summary="{mode}", ops_class="SequenceReduce", dtype=ANY, **_SEQUENCE,
+        traits=frozenset({SEQUENCE}),
+        onnx=OnnxMap(importable=False, why="exported as reductions over the steps, which "
+                     "import as no layer"),
     ),
     LayerSpec(
         "PositionalEncoding", "recurrent", "Positional encoding",
@@ -364,6 +453,10 @@ LAYERS: tuple[LayerSpec, ...] = (
                       "learned position vectors.", choices=("sinusoidal", "learned"),
                       choice_labels=("Sinusoidal (fixed)", "Learned")),),
         inferred=(("length", 1), ("features", -1)), summary="{kind}",
+        ops_class="PositionalEncoding", weights=True, traits=frozenset({SEQUENCE}),
+        onnx=OnnxMap(importable=False, why="exported as an addition of a constant table, "
+                     "which imports as no layer"),
+        **_SEQUENCE,
     ),
     LayerSpec(
         "TransformerEncoderLayer", "recurrent", "Transformer encoder",
@@ -378,7 +471,10 @@ LAYERS: tuple[LayerSpec, ...] = (
                   choices=("relu", "gelu")),
         ),
         torch_class="TransformerEncoderLayer", inferred=(("d_model", -1),),
-        fixed={"batch_first": True}, summary="{nhead} heads",
+        fixed={"batch_first": True}, summary="{nhead} heads", **_SEQUENCE,
+        weights=True, traits=frozenset({SEQUENCE, CONTEXT}), fx=FxMap(module="transformer"),
+        onnx=OnnxMap(importable=False, why="exported as attention arithmetic (MatMul, "
+                     "Softmax, Split), which imports as no layer"),
     ),
     # -- normalization ----------------------------------------------------------------------------
     LayerSpec(
@@ -387,47 +483,84 @@ LAYERS: tuple[LayerSpec, ...] = (
         params=(Param("momentum", FLOAT, 0.1, "Running statistics update rate.", 0.0, 1.0),
                 Param("eps", FLOAT, 1e-5, "Added to the variance for stability.", 0.0, 1.0)),
         torch_class="BatchNorm1d", inferred=(("num_features", 1),),
+        ranks=(2, 3), rank_words="N x C or N x C x L input", weights=True,
+        fx=FxMap(module="batchnorm"),
+        onnx=OnnxMap(ops=("BatchNormalization",), reader="batchnorm"),
     ),
     LayerSpec(
         "BatchNorm2d", "normalization", "BatchNorm2d", "Normalizes each channel over the batch "
         "and positions (N x C x H x W).",
         params=(Param("momentum", FLOAT, 0.1, "Running statistics update rate.", 0.0, 1.0),
                 Param("eps", FLOAT, 1e-5, "Added to the variance for stability.", 0.0, 1.0)),
-        torch_class="BatchNorm2d", inferred=(("num_features", 1),),
+        torch_class="BatchNorm2d", inferred=(("num_features", 1),), **_IMAGE,
+        weights=True, fx=FxMap(module="batchnorm"),
+        onnx=OnnxMap(ops=("BatchNormalization",), reader="batchnorm"),
     ),
     LayerSpec(
         "LayerNorm", "normalization", "LayerNorm", "Normalizes the last dimension of each "
         "sample.",
         params=(Param("eps", FLOAT, 1e-5, "Added to the variance for stability.", 0.0, 1.0),),
-        torch_class="LayerNorm", inferred=(("normalized_shape", -1),),
+        torch_class="LayerNorm", inferred=(("normalized_shape", -1),), weights=True,
+        fx=FxMap(module="layernorm"),
+        onnx=OnnxMap(ops=("LayerNormalization",), reader="layernorm"),
     ),
     # -- activation -------------------------------------------------------------------------------
-    _activation("ReLU", "max(0, x): the default non-linearity."),
+    _activation("ReLU", "max(0, x): the default non-linearity.",
+                fx=FxMap(functions=(*_calls("relu"), "torch.relu_", "Tensor.relu_")),
+                onnx=OnnxMap(ops=("Relu",))),
     _activation("LeakyReLU", "Like ReLU with a small slope for negative inputs.",
-                (Param("negative_slope", FLOAT, 0.01, "Slope for x < 0.", 0.0, 1.0),)),
-    _activation("GELU", "Smooth ReLU used in transformers."),
-    _activation("Sigmoid", "Squashes to (0, 1)."),
-    _activation("Tanh", "Squashes to (-1, 1)."),
+                (Param("negative_slope", FLOAT, 0.01, "Slope for x < 0.", 0.0, 1.0),),
+                fx=FxMap(functions=("F.leaky_relu",)),
+                onnx=OnnxMap(ops=("LeakyRelu",), attributes=(("negative_slope", "alpha"),))),
+    _activation("GELU", "Smooth ReLU used in transformers.", fixed={"approximate": "none"},
+                fx=FxMap(functions=("F.gelu",)), onnx=OnnxMap(ops=("Gelu",))),
+    _activation("Sigmoid", "Squashes to (0, 1).", fx=FxMap(functions=_calls("sigmoid")),
+                onnx=OnnxMap(ops=("Sigmoid",))),
+    _activation("Tanh", "Squashes to (-1, 1).", fx=FxMap(functions=_calls("tanh")),
+                onnx=OnnxMap(ops=("Tanh",))),
+    _activation("SiLU", "x * sigmoid(x) (swish): a smooth ReLU that lets small negatives "
+                "through.", fx=FxMap(functions=("F.silu",))),
+    _activation("Hardswish", "A piecewise-linear SiLU, cheap to compute (MobileNetV3).",
+                fx=FxMap(functions=("F.hardswish",)), onnx=OnnxMap(ops=("HardSwish",))),
     _activation("Softmax", "Turns scores into probabilities that sum to 1 along a dimension.",
-                (Param("dim", INT, -1, "Dimension that sums to 1.", -8, 8),)),
+                (Param("dim", INT, -1, "Dimension that sums to 1.", -8, 8),),
+                fx=FxMap(functions=_calls("softmax")),
+                onnx=OnnxMap(ops=("Softmax",), reader="softmax")),
     # -- merge -----------------------------------------------------------------------------------
-    _merge("Add", "Add", "Element-wise sum of its inputs (residual connections)."),
-    _merge("Multiply", "Multiply", "Element-wise product of its inputs (gating)."),
+    _merge("Add", "Add", "Element-wise sum of its inputs (residual connections).",
+           merge="add", fx=FxMap(functions=(
+               "operator.add", "operator.iadd", "torch.add", "Tensor.add", "Tensor.add_",
+               "Tensor.__add__"), call="merge"),
+           onnx=OnnxMap(ops=("Add",), reader="add")),
+    _merge("Multiply", "Multiply", "Element-wise product of its inputs (gating).",
+           merge="mul", fx=FxMap(functions=(
+               "operator.mul", "operator.imul", "torch.mul", "Tensor.mul", "Tensor.mul_",
+               "Tensor.__mul__"), call="merge"),
+           onnx=OnnxMap(ops=("Mul",), reader="merge")),
     _merge("Concat", "Concat", "Joins its inputs along a dimension.",
-           (Param("dim", INT, 1, "Dimension to join along (1 = channels/features).", -8, 8),)),
+           (Param("dim", INT, 1, "Dimension to join along (1 = channels/features).", -8, 8),),
+           merge="cat", merge_dim="dim", dtype=ANY,
+           fx=FxMap(functions=("torch.cat", "torch.concat", "torch.concatenate"), call="cat"),
+           onnx=OnnxMap(ops=("Concat",), reader="concat")),
     # -- reshape ---------------------------------------------------------------------------------
     LayerSpec(
         "Flatten", "reshape", "Flatten", "Flattens each sample to one vector (N x C x H x W to "
         "N x CHW).",
         params=(Param("start_dim", INT, 1, "First dimension to flatten.", 1, 8),),
-        torch_class="Flatten",
+        torch_class="Flatten", fixed={"end_dim": -1}, role=TENSOR_OP, dtype=ANY,
+        traits=frozenset({ENDS_TRUNK}),
+        fx=FxMap(functions=("torch.flatten", "Tensor.flatten"), call="flatten"),
+        onnx=OnnxMap(ops=("Flatten",), reader="flatten"),
     ),
     LayerSpec(
         "Reshape", "reshape", "Reshape", "Gives each sample a new shape with the same number of "
         "values (-1: inferred).",
         params=(Param("shape", INTS, (-1,), "New shape of one sample, without the batch.",
                       minimum=-1, maximum=1_000_000),),
-        summary="{shape}",
+        summary="{shape}", ops_class="Reshape", role=TENSOR_OP, dtype=ANY,
+        traits=frozenset({ENDS_TRUNK}),
+        fx=FxMap(functions=("torch.reshape", "Tensor.reshape", "Tensor.view"), call="reshape"),
+        onnx=OnnxMap(ops=("Reshape",), reader="reshape"),
     ),
 )
 

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor, fx, nn
 
+from graph.catalog import MERGE
 from runtime import ops
 from runtime.compile import Compiled
 from runtime.evaluation import (
@@ -107,16 +108,16 @@ def _find_value_nodes(compiled: Compiled) -> dict[int, fx.Node]:
     into = {(e.dst, e.dst_port): e for e in graph.edges}
     for node_id in graph.topological_order():
         node = graph.nodes[node_id]
-        function = ops.MERGE_FUNCTIONS.get(node.type)
         spec = node.spec
-        if function is None or spec is None:
+        if spec is None or spec.role != MERGE:
             continue
+        function = ops.merge_function(spec)
         edges = [into.get((node_id, p.name)) for p in spec.inputs]
         args = [found.get(e.src) for e in edges if e is not None]
         if not args or any(a is None for a in args):
             continue
         value: fx.Node | None
-        if node.type == "Concat":
+        if spec.merge_dim:
             value = next((n for n in args[0].users if n.op == "call_function"
                           and n.target is function and list(n.args[0]) == args), None)
         else:

@@ -21,6 +21,7 @@ import safetensors.torch
 import torch
 from torch import Tensor, fx, nn
 
+from graph.catalog import HEAD, INPUT, MERGE
 from graph.model import Graph, Node
 from runtime import ops
 from runtime.shapes import Shape, analyze
@@ -31,10 +32,10 @@ CLASS_NAME = "PlexusModel"
 def build_layer(node: Node, input_shapes: Sequence[Shape]) -> nn.Module | None:
     """The module for ``node`` given its input shapes (batch first), on the default device.
 
-    Built from the catalog declaration: ``torch.nn.<torch_class>`` with the node's torch_arg
-    params, constructor arguments read from the first input's shape and the fixed ones; the
-    recurrent layers and Reshape come from ``runtime.ops``. None for Input, Output and merges,
-    which compile to placeholders and function calls.
+    Built from the catalog declaration by ``runtime.ops.build_module``: its torch or ops class
+    with the node's torch_arg params, constructor arguments read from the first input's shape
+    and the fixed ones. None for Input, Output and merges, which compile to placeholders and
+    function calls.
     """
     spec = node.spec
     if spec is None:
@@ -67,7 +68,8 @@ def compile_graph(graph: Graph) -> Compiled:
     snapshot = graph.copy()
     shapes = analysis.shapes
     nodes = snapshot.nodes
-    outputs = sorted(n.id for n in nodes.values() if n.type in ops.HEADS)
+    roles = {node_id: node.spec.role if node.spec else "" for node_id, node in nodes.items()}
+    outputs = sorted(i for i in nodes if roles[i] == HEAD)
     used = snapshot.leading_to(outputs) - shapes.not_inferred
     if not outputs:
         raise ValueError("the network has no Output node; add one and connect the last layer "
@@ -75,28 +77,28 @@ def compile_graph(graph: Graph) -> Compiled:
 
     taken: set[str] = set()
     names = {node_id: _python_name(nodes[node_id].name, taken)
-             for node_id in sorted(used) if nodes[node_id].type not in ops.HEADS}
+             for node_id in sorted(used) if roles[node_id] != HEAD}
     into = {(e.dst, e.dst_port): e for e in snapshot.edges}
 
     fx_graph = fx.Graph()
     fx_graph.on_generate_code(lambda _previous: _without_deletions)
     root = nn.Module()
     values: dict[tuple[int, str], fx.Node] = {}
-    inputs = sorted(i for i in used if nodes[i].type in ops.PLACEHOLDERS)
+    inputs = sorted(i for i in used if roles[i] == INPUT)
     for node_id in inputs:
         values[(node_id, "out")] = fx_graph.create_node("placeholder", names[node_id],
                                                         name=names[node_id])
     module_names: dict[int, str] = {}
     for node_id in snapshot.topological_order():
         node = nodes[node_id]
-        if node_id not in used or node.type in ops.PLACEHOLDERS or node.type in ops.HEADS:
+        if node_id not in used or roles[node_id] in (INPUT, HEAD):
             continue
         spec = node.spec
         assert spec is not None  # analysis found no errors
         args = [values[(e.src, e.src_port)] for e in
                 (into.get((node_id, p.name)) for p in spec.inputs) if e is not None]
         name = names[node_id]
-        if node.type in ops.MERGE_FUNCTIONS:
+        if roles[node_id] == MERGE:
             value = _merge(fx_graph, node, name, args, taken)
         else:
             module = build_layer(node, shapes.inputs[node_id])
@@ -116,10 +118,12 @@ def _merge(fx_graph: fx.Graph, node: Node, name: str, args: list[fx.Node],
            taken: set[str]) -> fx.Node:
     """``torch.cat([a, b], dim=1)``, or a chain of ``torch.add``/``torch.mul`` calls whose
     intermediate results are called ``<name>_partial`` so three inputs still read well."""
-    function = ops.MERGE_FUNCTIONS[node.type]
-    if node.type == "Concat":
+    spec = node.spec
+    assert spec is not None
+    function = ops.merge_function(spec)
+    if spec.merge_dim:
         return fx_graph.create_node("call_function", function, (list(args),),
-                                    {"dim": int(node.param("dim"))}, name=name)
+                                    {"dim": int(node.param(spec.merge_dim))}, name=name)
     value = args[0]
     for index, other in enumerate(args[1:], start=2):
         last = index == len(args)

@@ -4,7 +4,7 @@ The module file is written from the compiled ``torch.fx`` graph, not with
 ``GraphModule.to_folder`` (which writes ``from torch.nn import *`` and absolute paths): one
 self-contained file with a class named after the project, ``nn`` layers named after the nodes
 and constructed with explicit arguments, a ``forward`` that reads like hand-written code, and
-the two small helper modules of ``runtime/ops.py`` inlined when the design uses them. Trained
+the source of the ``runtime/ops.py`` classes its layers declare (``inspect.getsource``). Trained
 weights go beside it as a safetensors file keyed like the class's ``state_dict``.
 
 The training script (``runtime/export_script.py``) embeds the same class. ONNX goes through
@@ -33,7 +33,7 @@ from typing import Any
 import torch
 from torch import Tensor, fx, nn
 
-from graph import catalog
+from graph.catalog import INPUT
 from graph.model import Node
 from graph.project import Project
 from runtime import ops
@@ -41,7 +41,6 @@ from runtime.compile import Compiled, compile_graph, load_node_state, weights_fr
 from runtime.shapes import Shape, analyze
 
 WIDTH = 100  # line length of generated code (the project's ruff setting)
-HELPERS = ("Recurrent", "Reshape")  # inline helper classes a design may need
 
 
 class ExportError(ValueError):
@@ -55,7 +54,7 @@ def class_name(project_name: str) -> str:
     name = "".join(w[:1].upper() + w[1:] for w in words) or "Model"
     if name[0].isdigit():
         name = "Model" + name
-    if keyword.iskeyword(name) or name in HELPERS or hasattr(builtins, name) \
+    if keyword.iskeyword(name) or hasattr(builtins, name) \
             or name in ("Tensor", "WEIGHTS_FILE") or inspect.isclass(getattr(ops, name, None)):
         name += "Model"
     return name
@@ -140,8 +139,14 @@ def _same(a: Any, b: Any) -> bool:
         isinstance(a, float) and isinstance(b, float) and math.isclose(a, b))
 
 
+class Code(str):
+    """Source text that ``literal`` writes as it is (a nested constructor call)."""
+
+
 def literal(value: Any) -> str:
     """Python source for a constructor argument (strings in double quotes)."""
+    if isinstance(value, Code):
+        return str(value)
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, list):
@@ -159,7 +164,12 @@ def call_source(cls: type, kwargs: dict[str, Any], prefix: str = "nn.") -> str:
     by position, then every argument that differs from its default, by name."""
     signature = _signature(cls)
     positional, named = [], []
-    leading = True
+    star = next((p.name for p in inspect.signature(cls.__init__).parameters.values()
+                 if p.kind is p.VAR_POSITIONAL), None)
+    if star is not None and star in kwargs:  # Reshape(*shape): its values by position
+        kwargs = dict(kwargs)
+        positional += [literal(v) for v in kwargs.pop(star)]
+    leading = not positional
     for param in signature:
         if param.name not in kwargs:
             if param.default is inspect.Parameter.empty:
@@ -182,18 +192,6 @@ def call_source(cls: type, kwargs: dict[str, Any], prefix: str = "nn.") -> str:
     return f"{prefix}{cls.__name__}({', '.join(positional + named)})"
 
 
-def ops_class(layer_id: str) -> type[nn.Module] | None:
-    """The ``runtime.ops`` module class of a layer that has no ``torch.nn`` class (other than
-    the recurrent wrapper and Reshape, which exported files define in their own words); its
-    source is copied into exported files."""
-    spec = catalog.get(layer_id)
-    found = getattr(ops, layer_id, None)
-    if spec is None or spec.torch_class is not None or layer_id in HELPERS \
-            or not inspect.isclass(found) or not issubclass(found, nn.Module):
-        return None
-    return found
-
-
 def layer_source(node: Node, input_shapes: list[Shape]) -> str:
     """The constructor expression of one layer node, as the compiler builds it."""
     spec = node.spec
@@ -201,21 +199,20 @@ def layer_source(node: Node, input_shapes: list[Shape]) -> str:
         raise ExportError(f"{node.label}: unknown layer type '{node.type}'")
     params = node.all_params()
     kwargs = ops.torch_kwargs(spec, params, input_shapes)
-    if spec.id in ops.RECURRENT:
-        inner = call_source(getattr(nn, spec.id), kwargs)
-        output = str(params.get("output", "sequence"))
-        extra = "" if output == "sequence" else f", output={literal(output)}"
-        return f"Recurrent({inner}{extra})"
-    if spec.id == "Reshape":
-        return f"Reshape({', '.join(str(int(s)) for s in kwargs['shape'])})"
-    helper = ops_class(spec.id)
-    if helper is not None:
-        names = {p.name for p in _signature(helper)}
-        return call_source(helper, {k: v for k, v in kwargs.items() if k in names}, prefix="")
-    if spec.torch_class is None or not hasattr(nn, spec.torch_class):
+    try:
+        torch_cls, own = ops.torch_class(spec), ops.ops_class(spec)
+    except ValueError as exc:
+        raise ExportError(f"{node.label}: {exc}") from None
+    if own is None and torch_cls is None:
         raise ExportError(f"{node.label}: layer type {spec.id} has no PyTorch equivalent to "
                           "export")
-    return call_source(getattr(nn, spec.torch_class), kwargs)
+    if own is None:
+        return call_source(torch_cls, kwargs)  # type: ignore[arg-type]
+    if torch_cls is None:
+        return call_source(own, kwargs, prefix="")
+    wrapped = _signature(own)[0].name  # the wrapper's first argument: the torch module
+    return call_source(own, {wrapped: Code(call_source(torch_cls, kwargs)),
+                             **ops.wrapper_kwargs(spec, params)}, prefix="")
 
 
 # -- forward --------------------------------------------------------------------------------------
@@ -284,43 +281,6 @@ def _merge_expr(n: fx.Node, expr: Any) -> str:
 
 
 # -- the module file ------------------------------------------------------------------------------
-_RECURRENT_SOURCE = '''
-class Recurrent(nn.Module):
-    """An RNN, LSTM or GRU (batch first) that returns one tensor: every step's output
-    ("sequence", N x L x H) or the final step ("last", N x H; for a bidirectional layer the
-    forward direction's last step next to the backward direction's first step)."""
-
-    def __init__(self, rnn: nn.RNNBase, output: str = "sequence") -> None:
-        super().__init__()
-        self.rnn = rnn
-        self.output = output
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out, _ = self.rnn(x)
-        if self.output == "sequence":
-            return out
-        if not self.rnn.bidirectional:
-            return out[:, -1]
-        hidden = self.rnn.hidden_size
-        return torch.cat([out[:, -1, :hidden], out[:, 0, hidden:]], dim=1)
-'''
-
-_RESHAPE_SOURCE = '''
-class Reshape(nn.Module):
-    """Gives each sample a new shape (-1: inferred); the batch dimension stays as it is."""
-
-    def __init__(self, *shape: int) -> None:
-        super().__init__()
-        self.shape = shape
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.reshape(x.shape[0], *self.shape)
-
-    def extra_repr(self) -> str:
-        return f"shape={self.shape}"
-'''
-
-
 def _wrap(text: str, indent: str = "", width: int = WIDTH - 4) -> list[str]:
     lines: list[str] = []
     for paragraph in text.strip().split("\n"):
@@ -399,19 +359,15 @@ def _example_input(node: Node, name: str) -> str:
 
 
 def class_source(d: Design, name: str) -> list[str]:
-    """The helper classes the design needs, then the module class, as source lines."""
+    """The ``runtime.ops`` classes the design's layers declare (their source), then the
+    module class, as source lines."""
     gm = d.compiled.module
     nodes = d.graph_nodes
-    types = {nodes[i].type for i in d.compiled.module_names}
+    helpers = {ops.ops_class(spec) for spec in (nodes[i].spec for i in d.compiled.module_names)
+               if spec is not None}
     lines: list[str] = []
-    if types & ops.RECURRENT:
-        lines += ["", *_RECURRENT_SOURCE.strip("\n").split("\n"), ""]
-    if "Reshape" in types:
-        lines += ["", *_RESHAPE_SOURCE.strip("\n").split("\n"), ""]
-    for layer_id in sorted(types):
-        helper = ops_class(layer_id)
-        if helper is not None:
-            lines += ["", *textwrap.dedent(inspect.getsource(helper)).strip("\n").split("\n"), ""]
+    for helper in sorted((h for h in helpers if h is not None), key=lambda h: h.__name__):
+        lines += ["", *textwrap.dedent(inspect.getsource(helper)).strip("\n").split("\n"), ""]
 
     project = d.project
     inputs = [nodes[i] for i in d.compiled.input_nodes]
@@ -719,7 +675,8 @@ def _blame(d: Design, exc: BaseException, path: Path) -> str:
             shapes = d.inputs[node_id]
             dtype = "float"
             edge = d.compiled.graph.edge_into(node_id, "in")
-            if edge is not None and nodes[edge.src].type == "Input":
+            source = nodes[edge.src].spec if edge is not None else None
+            if edge is not None and source is not None and source.role == INPUT:
                 dtype = nodes[edge.src].param("dtype")
             args = tuple(_example_tensor(tuple(s[1:]), dtype) for s in shapes)
             try:

@@ -1,15 +1,17 @@
 """Import a PyTorch ``nn.Module`` as a Plexus graph by tracing it with ``torch.fx``.
 
-Leaf modules (everything in ``torch.nn``, and the two helper classes Plexus' own exported
-files define) become catalog nodes with their parameters read from the module; supported
-functions and tensor methods (add, mul, cat, flatten, view/reshape of each sample, relu and
-friends, functional pooling and dropout) become merge, reshape, activation and pooling nodes.
+Leaf modules (everything in ``torch.nn``, and the ``runtime.ops`` classes Plexus' own
+exported files define) become catalog nodes, their parameters read by the reader their
+declaration names (``runtime/fx_layers.py``); the functions and tensor methods catalog
+declarations list (add, mul, cat, flatten, view/reshape of each sample, relu and friends,
+functional pooling and dropout) become merge, reshape, activation and pooling nodes.
 The example input runs through the traced graph so that every value has a shape and
 the imported graph can be checked against the original's outputs.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import inspect
 import operator
@@ -25,15 +27,12 @@ from torch import Tensor, fx, nn
 from graph import catalog
 from graph.model import Edge
 from graph.project import Project
-from runtime.export import ops_class
+from runtime import fx_layers, ops
+from runtime.fx_layers import Unsupported
 from runtime.importer import GraphBuilder, ModelImportError, Ref
 
 F = nn.functional
 EXAMPLE_BATCH = 2
-
-
-class Unsupported(Exception):
-    """A module or call with no catalog equivalent; the message says why."""
 
 
 class _Downstream(Exception):
@@ -65,8 +64,7 @@ def load_factory(path: Path, name: str | None) -> Callable[..., Any]:
                                    f"its modules are: {', '.join(_candidates(module)) or 'none'}")
         return found
     candidates = _candidates(module)
-    main = [c for c in candidates if c not in ("Recurrent", "Reshape")
-            and ops_class(c) is None] or candidates
+    main = [c for c in candidates if c not in ops.CLASSES] or candidates
     if len(main) != 1:
         what = ", ".join(main) if main else "no nn.Module class"
         raise ModelImportError(f"{path.name} defines {what}; choose the model's class or "
@@ -103,22 +101,6 @@ def _line(exc: BaseException) -> str:
 
 
 # -- tracing ---------------------------------------------------------------------------------------
-def _is_helper(module: nn.Module) -> str | None:
-    """The layer id of the helper classes that Plexus-exported files define: "Recurrent",
-    "Reshape", or a catalog layer implemented by a ``runtime.ops`` class of the same name
-    (its parameters are read from the module's attributes of the same names)."""
-    kind = type(module).__name__
-    if ops_class(kind) is not None and type(module).__module__ != "torch.nn":
-        return kind
-    if kind == "Recurrent" and isinstance(getattr(module, "rnn", None), nn.RNNBase) \
-            and getattr(module, "output", None) in ("sequence", "last"):
-        return kind
-    if kind == "Reshape" and isinstance(getattr(module, "shape", None), tuple) \
-            and not list(module.parameters()):
-        return kind
-    return None
-
-
 class _ShapeFailure(Exception):
     """The fx node that failed on the example input, and its exception."""
 
@@ -145,7 +127,7 @@ class _Shapes(fx.Interpreter):
 
 class _Tracer(fx.Tracer):
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
-        return _is_helper(m) is not None or super().is_leaf_module(m, module_qualified_name)
+        return fx_layers.is_plexus_class(m) or super().is_leaf_module(m, module_qualified_name)
 
 
 def _shapes(input_shape: Any, count: int, module: nn.Module, where: str) -> list[tuple[int, ...]]:
@@ -235,198 +217,46 @@ def _input_dtypes(gm: fx.GraphModule, placeholders: list[fx.Node], model: nn.Mod
         if isinstance(declared, dict) and declared.get(p.name) in ("float", "long"):
             out.append(declared[p.name])
             continue
-        embedding = any(u.op == "call_module" and isinstance(gm.get_submodule(u.target),
-                                                             nn.Embedding) for u in p.users)
-        out.append("long" if embedding else "float")
+        tokens = any(u.op == "call_module" and _takes_tokens(gm.get_submodule(u.target))
+                     for u in p.users)
+        out.append("long" if tokens else "float")
     return out
 
 
+def _takes_tokens(m: nn.Module) -> bool:
+    spec = fx_layers.declared(m)
+    return spec is not None and spec.dtype == catalog.TOKENS
+
+
 def _vocab(gm: fx.GraphModule, p: fx.Node) -> int:
-    sizes = [gm.get_submodule(u.target).num_embeddings for u in p.users
-             if u.op == "call_module" and isinstance(gm.get_submodule(u.target), nn.Embedding)]
+    sizes = [int(getattr(gm.get_submodule(u.target), "num_embeddings", 2)) for u in p.users
+             if u.op == "call_module" and _takes_tokens(gm.get_submodule(u.target))]
     return min(sizes) if sizes else 2
 
 
-# -- modules ---------------------------------------------------------------------------------------
-def _pair(value: Any) -> tuple[int, int]:
-    if isinstance(value, (tuple, list)):
-        return (int(value[0]), int(value[-1])) if len(value) in (1, 2) else _bad(value)
-    return (int(value), int(value))
-
-
-def _bad(value: Any) -> Any:
-    raise Unsupported(f"size {value!r}")
-
-
-def _one(value: Any) -> int:
-    return int(value[0]) if isinstance(value, (tuple, list)) else int(value)
-
-
-def _conv_padding(m: nn.modules.conv._ConvNd) -> tuple[int, ...]:
-    if isinstance(m.padding, str):
-        if m.padding == "valid":
-            return tuple(0 for _ in m.kernel_size)
-        pads = []
-        for k, d in zip(m.kernel_size, m.dilation, strict=True):
-            if (d * (k - 1)) % 2:
-                raise Unsupported("padding='same' with an even kernel (asymmetric padding)")
-            pads.append(d * (k - 1) // 2)
-        return tuple(pads)
-    return tuple(int(p) for p in m.padding)
-
-
-def _conv(m: nn.modules.conv._ConvNd) -> dict[str, Any]:
-    if m.groups != 1:
-        raise Unsupported(f"groups={m.groups} (grouped convolution)")
-    if m.padding_mode != "zeros":
-        raise Unsupported(f"padding_mode='{m.padding_mode}'")
-    return {"out_channels": m.out_channels, "bias": m.bias is not None}
-
-
-def _recurrent(m: nn.RNNBase, where: str) -> dict[str, Any]:
-    if not m.batch_first:
-        raise Unsupported("batch_first=False (Plexus sequences are batch first, N x L x F)")
-    if getattr(m, "proj_size", 0):
-        raise Unsupported("proj_size (projected LSTM)")
-    if not m.bias:
-        raise Unsupported("bias=False")
-    params = {"hidden_size": m.hidden_size, "num_layers": m.num_layers,
-              "bidirectional": bool(m.bidirectional), "dropout": float(m.dropout)}
-    if isinstance(m, nn.RNN) or m.mode in ("RNN_TANH", "RNN_RELU"):
-        params["nonlinearity"] = "relu" if m.mode == "RNN_RELU" else "tanh"
-    return params
-
-
-def _module_layer(m: nn.Module, where: str, notes: list[str]) -> tuple[str, dict[str, Any], str]:
-    """(catalog layer id, params, prefix of its weights in the compiled module)."""
-    helper = _is_helper(m)
-    if helper == "Recurrent":
-        rnn = m.rnn  # type: ignore[attr-defined]
-        kind = {"RNN_TANH": "RNN", "RNN_RELU": "RNN"}.get(rnn.mode, rnn.mode)
-        return kind, {**_recurrent(rnn, where), "output": m.output}, ""  # type: ignore[attr-defined]
-    if helper == "Reshape":
-        return "Reshape", {"shape": tuple(int(s) for s in m.shape)}, ""  # type: ignore[attr-defined]
-    if helper is not None:
-        spec = catalog.spec(helper)
-        return helper, {p.name: getattr(m, p.name) for p in spec.params
-                        if hasattr(m, p.name)}, ""
-    if isinstance(m, nn.Linear):
-        return "Linear", {"out_features": m.out_features, "bias": m.bias is not None}, ""
-    if isinstance(m, nn.Conv1d):
-        return "Conv1d", {**_conv(m), "kernel_size": m.kernel_size[0], "stride": m.stride[0],
-                          "padding": _conv_padding(m)[0], "dilation": m.dilation[0]}, ""
-    if isinstance(m, nn.Conv2d):
-        return "Conv2d", {**_conv(m), "kernel_size": _pair(m.kernel_size),
-                          "stride": _pair(m.stride), "padding": _pair(_conv_padding(m)),
-                          "dilation": _pair(m.dilation)}, ""
-    if isinstance(m, nn.ConvTranspose2d):
-        if _pair(m.dilation) != (1, 1):
-            raise Unsupported(f"dilation={m.dilation}")
-        return "ConvTranspose2d", {**_conv(m), "kernel_size": _pair(m.kernel_size),
-                                   "stride": _pair(m.stride), "padding": _pair(m.padding),
-                                   "output_padding": _pair(m.output_padding)}, ""
-    if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
-        return _pool(type(m).__name__, m.kernel_size, m.stride, m.padding, m.ceil_mode,
-                     getattr(m, "dilation", 1), getattr(m, "count_include_pad", True),
-                     getattr(m, "divisor_override", None), getattr(m, "return_indices", False))
-    if isinstance(m, nn.AdaptiveAvgPool2d):
-        size = m.output_size
-        if isinstance(size, (tuple, list)) and any(s is None for s in size):
-            raise Unsupported(f"output_size={size} (None keeps a size)")
-        return "AdaptiveAvgPool2d", {"output_size": _pair(size)}, ""
-    if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-        if not m.affine or not m.track_running_stats or m.momentum is None:
-            raise Unsupported("affine=False, track_running_stats=False or momentum=None")
-        return type(m).__name__, {"momentum": float(m.momentum), "eps": float(m.eps)}, ""
-    if isinstance(m, nn.LayerNorm):
-        if len(m.normalized_shape) != 1:
-            raise Unsupported(f"normalized_shape={tuple(m.normalized_shape)} (Plexus normalizes "
-                              "the last dimension)")
-        if not m.elementwise_affine or m.bias is None:
-            raise Unsupported("elementwise_affine=False or bias=False")
-        return "LayerNorm", {"eps": float(m.eps)}, ""
-    if isinstance(m, nn.Dropout):
-        return "Dropout", {"p": float(m.p)}, ""
-    if isinstance(m, nn.Embedding):
-        if m.max_norm is not None or m.scale_grad_by_freq or m.sparse:
-            raise Unsupported("max_norm, scale_grad_by_freq or sparse")
-        if m.padding_idx is not None:
-            notes.append(f"{where}: padding_idx={m.padding_idx} dropped (Plexus trains every "
-                         "row of the embedding)")
-        return "Embedding", {"num_embeddings": m.num_embeddings,
-                             "embedding_dim": m.embedding_dim}, ""
-    if isinstance(m, (nn.RNN, nn.LSTM, nn.GRU)):
-        return type(m).__name__, _recurrent(m, where), "rnn."
-    if isinstance(m, nn.TransformerEncoderLayer):
-        return "TransformerEncoderLayer", _transformer(m), ""
-    if isinstance(m, nn.ReLU):
-        return "ReLU", {}, ""
-    if isinstance(m, nn.LeakyReLU):
-        return "LeakyReLU", {"negative_slope": float(m.negative_slope)}, ""
-    if isinstance(m, nn.GELU):
-        if m.approximate != "none":
-            raise Unsupported(f"approximate='{m.approximate}'")
-        return "GELU", {}, ""
-    if isinstance(m, nn.Sigmoid):
-        return "Sigmoid", {}, ""
-    if isinstance(m, nn.Tanh):
-        return "Tanh", {}, ""
-    if isinstance(m, nn.Softmax):
-        if m.dim is None:
-            raise Unsupported("dim=None (give the dimension)")
-        return "Softmax", {"dim": int(m.dim)}, ""
-    if isinstance(m, nn.Flatten):
-        if m.end_dim != -1 or m.start_dim < 1:
-            raise Unsupported(f"start_dim={m.start_dim}, end_dim={m.end_dim}")
-        return "Flatten", {"start_dim": int(m.start_dim)}, ""
-    raise Unsupported(type(m).__name__)
-
-
-def _pool(kind: str, kernel: Any, stride: Any, padding: Any, ceil_mode: bool, dilation: Any,
-          count_include_pad: bool, divisor_override: Any, return_indices: bool
-          ) -> tuple[str, dict[str, Any], str]:
-    if ceil_mode or return_indices or _pair(dilation) != (1, 1) or not count_include_pad \
-            or divisor_override is not None:
-        raise Unsupported("ceil_mode, dilation, return_indices, count_include_pad=False or "
-                          "divisor_override")
-    stride = kernel if stride is None or stride == [] or stride == () else stride
-    return kind, {"kernel_size": _pair(kernel), "stride": _pair(stride),
-                  "padding": _pair(padding)}, ""
-
-
-def _transformer(m: nn.TransformerEncoderLayer) -> dict[str, Any]:
-    if not m.self_attn.batch_first:
-        raise Unsupported("batch_first=False (Plexus sequences are batch first, N x L x D)")
-    if m.norm_first:
-        raise Unsupported("norm_first=True")
-    if m.linear1.bias is None or m.norm1.eps != 1e-5:
-        raise Unsupported("bias=False or layer_norm_eps other than 1e-5")
-    kind = getattr(m, "activation_relu_or_gelu", 0)
-    activation = {1: "relu", 2: "gelu"}.get(kind)
-    if activation is None:
-        act = m.activation
-        activation = ("relu" if act in (F.relu,) or isinstance(act, nn.ReLU) else
-                      "gelu" if act in (F.gelu,) or isinstance(act, nn.GELU) else None)
-    if activation is None:
-        raise Unsupported("an activation other than relu or gelu")
-    return {"nhead": m.self_attn.num_heads, "dim_feedforward": m.linear1.out_features,
-            "dropout": float(m.dropout.p), "activation": activation}
-
-
 # -- functions and methods -------------------------------------------------------------------------
-_ADD = {operator.add, operator.iadd, torch.add, "add", "add_", "__add__"}
-_MUL = {operator.mul, operator.imul, torch.mul, "mul", "mul_", "__mul__"}
-_CAT = {torch.cat, torch.concat, torch.concatenate}
-_FLATTEN = {torch.flatten, "flatten"}
-_RESHAPE = {torch.reshape, "reshape", "view"}
 _PASS = {"contiguous", torch.Tensor.contiguous}
-_ACTIVATIONS: dict[Any, str] = {
-    torch.relu: "ReLU", F.relu: "ReLU", "relu": "ReLU", torch.relu_: "ReLU", "relu_": "ReLU",
-    torch.sigmoid: "Sigmoid", F.sigmoid: "Sigmoid", "sigmoid": "Sigmoid",
-    torch.tanh: "Tanh", F.tanh: "Tanh", "tanh": "Tanh",
-    F.gelu: "GELU", F.leaky_relu: "LeakyReLU",
-    torch.softmax: "Softmax", F.softmax: "Softmax", "softmax": "Softmax",
-}
+_SPACES = {"torch": torch, "F": F, "operator": operator}
+_VERBS = {"add": "adds", "mul": "multiplies"}  # what a merge's torch function does to a constant
+
+
+def resolve_call(name: str) -> Any:
+    """A declared call ("F.relu", "operator.add") as the fx target it traces to; a tensor
+    method ("Tensor.relu") stays its name, as fx records methods."""
+    space, _, attr = name.partition(".")
+    if space == "Tensor":
+        return name
+    return getattr(_SPACES[space], attr)
+
+
+@functools.cache
+def _declared_calls() -> dict[Any, catalog.LayerSpec]:
+    """Every call a catalog declaration lists in ``FxMap.functions``, to its declaration."""
+    return {resolve_call(name): spec for spec in catalog.LAYERS for name in spec.fx.functions}
+
+
+def _call_key(n: fx.Node) -> Any:
+    return f"Tensor.{n.target}" if n.op == "call_method" else n.target
 
 
 def _target_name(n: fx.Node) -> str:
@@ -532,7 +362,7 @@ class _Walker:
         path = str(n.target)
         if isinstance(m, nn.Identity):
             return self.ref(n.args[0], n)
-        layer, params, prefix = _module_layer(m, f"'{path}'", self.b.notes)
+        layer, params, prefix = fx_layers.read(m, f"'{path}'", self.b.notes)
         count = self.calls[path] = self.calls.get(path, 0) + 1
         if count > 1 and any(True for _ in m.parameters()):
             raise Unsupported(f"called {count} times (shared weights have no Plexus "
@@ -551,91 +381,89 @@ class _Walker:
     # functions
     def function(self, n: fx.Node) -> Any:
         t = n.target
-        key: Any = t
-        if t in _ADD or t in _MUL:
-            return self.merge(n, "Add" if t in _ADD else "Multiply")
-        if t in _CAT:
-            tensors = _arg(n, 0, "tensors")
-            dim = _arg(n, 1, "dim", 0)
-            if not isinstance(tensors, (list, tuple)) or not isinstance(dim, int):
-                raise Unsupported("")
-            if dim == 0 or (dim < 0 and dim + len(self.shape(n)) == 0):
-                raise Unsupported("joins along the batch dimension")
-            refs = [self.ref(a, n) for a in tensors]
-            ref = refs[0]
-            for start in range(1, len(refs), 3):
-                ref = self.b.add("Concat", {"dim": dim}, n.name, [ref, *refs[start:start + 3]])
-            return ref
-        if t in _FLATTEN:
-            start = _arg(n, 1, "start_dim", 0)
-            end = _arg(n, 2, "end_dim", -1)
-            if start < 1 or end != -1:
-                raise Unsupported("flattens the batch dimension" if start < 1 else
-                                  f"end_dim={end}")
-            return self.b.add("Flatten", {"start_dim": start}, n.name, [self.ref(n.args[0], n)])
-        if t in _RESHAPE:
-            return self.reshape(n)
         if t in _PASS:
             return self.ref(n.args[0], n)
         if t in ("size",) or t is getattr:
             return self.size(n)
         if t is operator.getitem:
             return self.getitem(n)
-        if key in _ACTIVATIONS:
-            return self.activation(n, _ACTIVATIONS[key])
-        if t in (F.dropout,):
-            p = _arg(n, 1, "p", 0.5)
-            return self.b.add("Dropout", {"p": float(p)}, n.name, [self.ref(n.args[0], n)])
-        if t in (F.max_pool2d, F.avg_pool2d):
-            kind = "MaxPool2d" if t is F.max_pool2d else "AvgPool2d"
-            kernel = _arg(n, 1, "kernel_size")
-            layer, params, _ = _pool(kind, kernel, _arg(n, 2, "stride", None),
-                                     _arg(n, 3, "padding", 0),
-                                     bool(n.kwargs.get("ceil_mode", False)),
-                                     n.kwargs.get("dilation", 1),
-                                     n.kwargs.get("count_include_pad", True),
-                                     n.kwargs.get("divisor_override", None),
-                                     bool(n.kwargs.get("return_indices", False)))
-            return self.b.add(layer, params, n.name, [self.ref(n.args[0], n)])
-        if t is F.adaptive_avg_pool2d:
-            return self.b.add("AdaptiveAvgPool2d",
-                              {"output_size": _pair(_arg(n, 1, "output_size"))}, n.name,
-                              [self.ref(n.args[0], n)])
-        raise Unsupported("")
+        spec = _declared_calls().get(_call_key(n))
+        if spec is None:
+            raise Unsupported("")
+        return getattr(self, f"call_{spec.fx.call}")(n, spec)
 
-    def merge(self, n: fx.Node, layer: str) -> Ref:
+    # the call readers catalog declarations name in ``FxMap.call``
+    def call_arguments(self, n: fx.Node, spec: catalog.LayerSpec) -> Ref:
+        """Parameters from the arguments after the input, in declared order (keywords by
+        name); a missing one takes the function's own default."""
+        defaults = _defaults(n.target)
+        params: dict[str, Any] = {}
+        index = 1
+        for param in spec.params:
+            if param.torch_arg:
+                raw = _arg(n, index, param.name, defaults.get(param.name))
+                params[param.name] = fx_layers.value(param, raw)
+                index += 1
+        fixed = {key: _arg(n, index + i, key, want)
+                 for i, (key, want) in enumerate(spec.fixed.items())}
+        fx_layers.check_fixed(spec, fixed.get)
+        return self.b.add(spec.id, params, n.name, [self.ref(n.args[0], n)])
+
+    def call_pool(self, n: fx.Node, spec: catalog.LayerSpec) -> Ref:
+        params = fx_layers.pool_params(
+            _arg(n, 1, "kernel_size"), _arg(n, 2, "stride", None), _arg(n, 3, "padding", 0),
+            bool(n.kwargs.get("ceil_mode", False)), n.kwargs.get("dilation", 1),
+            n.kwargs.get("count_include_pad", True), n.kwargs.get("divisor_override", None),
+            bool(n.kwargs.get("return_indices", False)))
+        return self.b.add(spec.id, params, n.name, [self.ref(n.args[0], n)])
+
+    def call_adaptive_pool(self, n: fx.Node, spec: catalog.LayerSpec) -> Ref:
+        return self.b.add(spec.id, {"output_size": fx_layers.pair(_arg(n, 1, "output_size"))},
+                          n.name, [self.ref(n.args[0], n)])
+
+    def call_cat(self, n: fx.Node, spec: catalog.LayerSpec) -> Ref:
+        tensors = _arg(n, 0, "tensors")
+        dim = _arg(n, 1, "dim", 0)
+        if not isinstance(tensors, (list, tuple)) or not isinstance(dim, int):
+            raise Unsupported("")
+        if dim == 0 or (dim < 0 and dim + len(self.shape(n)) == 0):
+            raise Unsupported("joins along the batch dimension")
+        refs = [self.ref(a, n) for a in tensors]
+        ref = refs[0]
+        extra = len(spec.inputs) - 1
+        for start in range(1, len(refs), extra):
+            ref = self.b.add(spec.id, {spec.merge_dim: dim}, n.name,
+                             [ref, *refs[start:start + extra]])
+        return ref
+
+    def call_flatten(self, n: fx.Node, spec: catalog.LayerSpec) -> Ref:
+        start = _arg(n, 1, "start_dim", 0)
+        end = _arg(n, 2, "end_dim", -1)
+        if start < 1 or end != -1:
+            raise Unsupported("flattens the batch dimension" if start < 1 else
+                              f"end_dim={end}")
+        return self.b.add(spec.id, {"start_dim": start}, n.name, [self.ref(n.args[0], n)])
+
+    def call_merge(self, n: fx.Node, spec: catalog.LayerSpec) -> Ref:
         if n.kwargs.get("alpha", 1) != 1:
             raise Unsupported("alpha")
         a, b = _arg(n, 0, "input"), _arg(n, 1, "other")
         if not isinstance(a, fx.Node) or not isinstance(b, fx.Node):
-            raise Unsupported(f"{'adds' if layer == 'Add' else 'multiplies'} a constant")
+            raise Unsupported(f"{_VERBS.get(spec.merge, 'merges')} a constant")
         if self.shape(a) != self.shape(b):
             raise Unsupported(f"broadcasts {tuple(self.shape(a))} with {tuple(self.shape(b))}")
         refs = [self.ref(a, n), self.ref(b, n)]
         # a + b + c: fold the inner merge into one node when nothing else uses it
         inner = self.created.get(a)
-        if inner is not None and self.b.graph.nodes[inner].type == layer and len(a.users) == 1 \
-                and len(self.b.graph.in_edges(inner)) < 4:
-            port = f"in{len(self.b.graph.in_edges(inner)) + 1}"
+        if inner is not None and self.b.graph.nodes[inner].type == spec.id \
+                and len(a.users) == 1 and len(self.b.graph.in_edges(inner)) < len(spec.inputs):
+            port = spec.inputs[len(self.b.graph.in_edges(inner))].name
             self.b.graph.connect(Edge(refs[1].node, refs[1].port, inner, port), check=False)
             self.created[n] = inner
             return refs[0]
-        ref = self.b.add(layer, {}, n.name, refs)
+        ref = self.b.add(spec.id, {}, n.name, refs)
         self.created[n] = ref.node
         return ref
-
-    def activation(self, n: fx.Node, layer: str) -> Ref:
-        params: dict[str, Any] = {}
-        if layer == "Softmax":
-            dim = _arg(n, 1, "dim")
-            if not isinstance(dim, int):
-                raise Unsupported("no dim given")
-            params["dim"] = dim
-        elif layer == "LeakyReLU":
-            params["negative_slope"] = float(_arg(n, 1, "negative_slope", 0.01))
-        elif layer == "GELU" and _arg(n, 1, "approximate", "none") != "none":
-            raise Unsupported("approximate='tanh'")
-        return self.b.add(layer, params, n.name, [self.ref(n.args[0], n)])
 
     def size(self, n: fx.Node) -> Any:
         if n.target is getattr:
@@ -669,7 +497,7 @@ class _Walker:
                 return got
         raise Unsupported("indexing or slicing a tensor")
 
-    def reshape(self, n: fx.Node) -> Ref:
+    def call_reshape(self, n: fx.Node, spec: catalog.LayerSpec) -> Ref:
         source = self.ref(n.args[0], n)
         sizes = list(n.args[1:]) if n.target != torch.reshape else [_arg(n, 1, "shape")]
         if len(sizes) == 1 and isinstance(sizes[0], (list, tuple)):
@@ -684,7 +512,7 @@ class _Walker:
             raise Unsupported("a reshape that mixes samples of the batch")
         if list(rest) == [-1] or (len(rest) == 1 and len(self.shape(n)) == 2 and first != -1):
             return self.b.add("Flatten", {"start_dim": 1}, n.name, [source])
-        return self.b.add("Reshape", {"shape": tuple(int(s) for s in rest)}, n.name, [source])
+        return self.b.add(spec.id, {"shape": tuple(int(s) for s in rest)}, n.name, [source])
 
     def output(self, n: fx.Node) -> None:
         result = n.args[0]
@@ -704,6 +532,15 @@ class _Walker:
                 head = heads[name]  # type: ignore[index]
                 params = dict(head) if isinstance(head, dict) else {"task": head}
             self.b.add("Output", params, name, [ref])
+
+
+def _defaults(function: Any) -> dict[str, Any]:
+    """The keyword defaults of a Python function (none for builtins and methods)."""
+    try:
+        return {k: p.default for k, p in inspect.signature(function).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    except (TypeError, ValueError):
+        return {}
 
 
 def _is_last_step(index: Any) -> bool:

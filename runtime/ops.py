@@ -1,64 +1,21 @@
-"""Small runtime pieces for layers that are not one plain ``torch.nn`` class.
+"""Build a catalog layer from its declaration, and the small classes some layers need.
 
-The catalog declares every layer; most map one-to-one onto a ``torch.nn`` class. The few that
-do not are implemented here, next to the compiler, so the compiler and shape inference treat
-them exactly like torch layers (recurrent wrappers, reshape) or as plain functions (merges).
+The catalog declares every layer's implementation by name: a ``torch.nn`` class, a class
+defined here (exported files carry its source, from ``inspect.getsource``), or both (the class
+here wraps the torch module), or a torch function for merges. Shape inference, the compiler
+and the exporter all build layers through this module, so they cannot disagree.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
-from graph.catalog import LayerSpec
-
-# Layer ids whose output is a torch function of their inputs, not a module (fx call_function).
-MERGE_FUNCTIONS: dict[str, Callable[..., torch.Tensor]] = {
-    "Add": torch.add,
-    "Multiply": torch.mul,
-    "Concat": torch.cat,
-}
-
-# Layer ids that are neither modules nor functions: graph inputs and task heads.
-PLACEHOLDERS = frozenset({"Input"})
-HEADS = frozenset({"Output"})
-
-RECURRENT = frozenset({"RNN", "LSTM", "GRU"})
-
-# Layers that take integer (token id) tensors without complaint; every other layer needs float
-# values. The meta device does not check dtypes for most ops, so this keeps meta honest.
-# SequenceReduce takes token ids on its optional "mask" port and checks its "in" port itself.
-INTEGER_INPUTS = frozenset({"Flatten", "Reshape", "Concat", "Output", "SequenceReduce"})
-# Layers that need integer token ids (float values are an error).
-TOKEN_INPUTS = frozenset({"Embedding"})
-
-# How many dimensions (batch included) a layer's input must have, with the words used in
-# messages. torch also accepts unbatched inputs for these, which would silently read the batch
-# as channels, so shape inference insists on the batched form. Layers not listed here fall
-# back to their torch class suffix (1d: 3, 2d: 4, 3d: 5); layers without one accept any rank.
-RANKS: dict[str, tuple[tuple[int, ...], str]] = {
-    "Conv1d": ((3,), "N x C x L input"),
-    "BatchNorm1d": ((2, 3), "N x C or N x C x L input"),
-    "RNN": ((3,), "a sequence N x L x F"),
-    "LSTM": ((3,), "a sequence N x L x F"),
-    "GRU": ((3,), "a sequence N x L x F"),
-    "TransformerEncoderLayer": ((3,), "a sequence N x L x F"),
-    "SequenceReduce": ((3,), "a sequence N x L x F"),
-    "PositionalEncoding": ((3,), "a sequence N x L x F"),
-}
-_SUFFIX_RANKS = {"1d": ((3,), "N x C x L input"), "2d": ((4,), "N x C x H x W input"),
-                 "3d": ((5,), "N x C x D x H x W input")}
-
-
-def expected_rank(layer_id: str, torch_class: str | None) -> tuple[tuple[int, ...], str] | None:
-    """Allowed input ranks (batch included) and their description, or None for any rank."""
-    if layer_id in RANKS:
-        return RANKS[layer_id]
-    name = torch_class or layer_id
-    return _SUFFIX_RANKS.get(name[-2:].lower())
+from graph.catalog import MERGE, LayerSpec
 
 
 class Recurrent(nn.Module):
@@ -70,11 +27,11 @@ class Recurrent(nn.Module):
     direction has read the whole sequence.
     """
 
-    def __init__(self, kind: str, output: str = "sequence", **kwargs: object) -> None:
+    def __init__(self, rnn: nn.RNNBase, output: str = "sequence") -> None:
         super().__init__()
         if output not in ("sequence", "last"):
             raise ValueError(f"output must be 'sequence' or 'last', not {output!r}")
-        self.rnn = getattr(nn, kind)(**kwargs)
+        self.rnn = rnn
         self.output = output
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -186,9 +143,9 @@ class PositionalEncoding(nn.Module):
 
 
 class Reshape(nn.Module):
-    """Gives each sample a new shape; the batch dimension is kept as it is."""
+    """Gives each sample a new shape (-1: inferred); the batch dimension stays as it is."""
 
-    def __init__(self, shape: tuple[int, ...]) -> None:
+    def __init__(self, *shape: int) -> None:
         super().__init__()
         self.shape = tuple(int(s) for s in shape)
 
@@ -199,9 +156,36 @@ class Reshape(nn.Module):
         return f"shape={self.shape}"
 
 
-def is_function(layer_id: str) -> bool:
-    """True for layers that compile to no module: inputs, heads and merges."""
-    return layer_id in PLACEHOLDERS or layer_id in HEADS or layer_id in MERGE_FUNCTIONS
+# The classes catalog declarations name as their ``ops_class``.
+CLASSES: dict[str, type[nn.Module]] = {
+    cls.__name__: cls for cls in (Recurrent, SequenceReduce, PositionalEncoding, Reshape)}
+
+
+def ops_class(spec: LayerSpec) -> type[nn.Module] | None:
+    """The class of this module that ``spec`` declares as its implementation, if any."""
+    if spec.ops_class is None:
+        return None
+    try:
+        return CLASSES[spec.ops_class]
+    except KeyError:
+        raise ValueError(f"layer type {spec.id} names ops class {spec.ops_class!r}, which "
+                         "runtime/ops.py does not define") from None
+
+
+def torch_class(spec: LayerSpec) -> type[nn.Module] | None:
+    """The ``torch.nn`` class ``spec`` declares, if any."""
+    if spec.torch_class is None:
+        return None
+    found = getattr(nn, spec.torch_class, None)
+    if not isinstance(found, type) or not issubclass(found, nn.Module):
+        raise ValueError(f"layer type {spec.id} names torch.nn.{spec.torch_class}, which this "
+                         "torch does not have")
+    return found
+
+
+def merge_function(spec: LayerSpec) -> Callable[..., torch.Tensor]:
+    """The torch function a merge declares (``torch.add``)."""
+    return getattr(torch, spec.merge)
 
 
 def torch_kwargs(spec: LayerSpec, params: dict[str, Any], input_shapes: Sequence[tuple[int, ...]]
@@ -223,36 +207,49 @@ def torch_kwargs(spec: LayerSpec, params: dict[str, Any], input_shapes: Sequence
     return kwargs
 
 
+def wrapper_kwargs(spec: LayerSpec, params: dict[str, Any]) -> dict[str, Any]:
+    """The arguments a wrapping ops class takes besides the torch module: the params that
+    are not torch arguments (a recurrent layer's ``output``)."""
+    return {p.name: params.get(p.name, p.default) for p in spec.params if not p.torch_arg}
+
+
+def construct(cls: type[nn.Module], kwargs: dict[str, Any], *leading: Any) -> nn.Module:
+    """``cls(*leading, **kwargs)``, except that an argument the signature collects with
+    ``*name`` is passed by position (``Reshape(*shape)``)."""
+    star = next((p.name for p in inspect.signature(cls.__init__).parameters.values()
+                 if p.kind is p.VAR_POSITIONAL), None)
+    if star is not None and star in kwargs:
+        kwargs = dict(kwargs)
+        return cls(*leading, *kwargs.pop(star), **kwargs)
+    return cls(*leading, **kwargs)
+
+
 def build_module(spec: LayerSpec, params: dict[str, Any],
                  input_shapes: Sequence[tuple[int, ...]]) -> nn.Module | None:
-    """The module for one layer on the current default device (None for functions).
+    """The module for one layer on the current default device (None for inputs, heads and
+    merges, which compile to placeholders, results and function calls).
 
     Shape inference calls this inside ``torch.device("meta")``, the compiler on the CPU, so
     both see exactly the same construction.
     """
-    if is_function(spec.id):
+    torch_cls, own = torch_class(spec), ops_class(spec)
+    if torch_cls is None and own is None:
         return None
     kwargs = torch_kwargs(spec, params, input_shapes)
-    if spec.id in RECURRENT:
-        output = params.get("output", "sequence")
-        return Recurrent(spec.id, str(output), **kwargs)
-    if spec.id == "Reshape":
-        return Reshape(tuple(kwargs["shape"]))
-    if spec.id == "SequenceReduce":
-        return SequenceReduce(str(kwargs["mode"]))
-    if spec.id == "PositionalEncoding":
-        return PositionalEncoding(**kwargs)
-    if spec.torch_class is None:
-        raise ValueError(f"layer type {spec.id} has no torch class and no runtime implementation")
-    return getattr(nn, spec.torch_class)(**kwargs)
+    if own is None:
+        return construct(torch_cls, kwargs)  # type: ignore[arg-type]
+    if torch_cls is None:
+        return construct(own, kwargs)
+    return construct(own, wrapper_kwargs(spec, params), construct(torch_cls, kwargs))
 
 
-def apply_merge(layer_id: str, params: dict[str, Any], inputs: Sequence[torch.Tensor]
+def apply_merge(spec: LayerSpec, params: dict[str, Any], inputs: Sequence[torch.Tensor]
                 ) -> torch.Tensor:
     """Run a merge on its connected inputs (in port order), as the compiled code does."""
-    function = MERGE_FUNCTIONS[layer_id]
-    if layer_id == "Concat":
-        return function(list(inputs), dim=int(params.get("dim", 1)))
+    assert spec.role == MERGE, spec.id
+    function = merge_function(spec)
+    if spec.merge_dim:
+        return function(list(inputs), dim=int(params.get(spec.merge_dim, 1)))
     result = inputs[0]
     for other in inputs[1:]:
         result = function(result, other)

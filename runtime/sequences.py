@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from graph.catalog import HEAD, INPUT, MERGE
 from runtime.capture import node_outputs
 from runtime.evaluation import dataset_rows, evaluating, model_device
 from runtime.heads import make_heads
@@ -54,11 +55,12 @@ def sequence_nodes(compiled: Any) -> list[tuple[int, str, int]]:
     found = []
     for node_id in graph.topological_order():
         node = graph.nodes[node_id]
-        if node.type in ("Input", "Output"):
+        role = node.spec.role if node.spec is not None else ""
+        if role in (INPUT, HEAD):
             continue
         out = shapes.get(node_id, {}).get("out")
         if out is not None and len(out) == 3 and (node_id in compiled.module_names
-                                                  or node.type in ("Add", "Multiply", "Concat")):
+                                                  or role == MERGE):
             found.append((node_id, node.name, int(out[2])))
     return found
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from graph.catalog import LayerSpec
+from graph.catalog import ANY, HEAD, INPUT, MERGE, TOKENS, LayerSpec
 from graph.model import Edge, Graph, Node
 from runtime import ops
 
@@ -201,7 +201,7 @@ def _infer_node(node: Node, spec: LayerSpec, nodes: dict[int, Node],
                 into: dict[tuple[int, str], Edge], result: ShapeResult,
                 dtypes: dict[int, dict[str, torch.dtype]], caught: list[Any]) -> None:
     params = node.all_params()
-    if spec.id in ops.PLACEHOLDERS:
+    if spec.role == INPUT:
         try:
             sample = tuple(int(d) for d in params.get("shape", ()))
         except (TypeError, ValueError):
@@ -233,7 +233,7 @@ def _infer_node(node: Node, spec: LayerSpec, nodes: dict[int, Node],
         return
     result.inputs[node.id] = [shape for _, shape, _, _ in inputs]
 
-    if spec.id in ops.HEADS:  # Output passes its input through and has no output ports
+    if spec.role == HEAD:  # Output passes its input through and has no output ports
         result.outputs[node.id] = {}
         result.params[node.id] = 0
         return
@@ -305,8 +305,8 @@ def _execute(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape, 
     tensors = [torch.zeros(shape, dtype=dtype, device=device) if device != "meta"
                else torch.empty(shape, dtype=dtype, device=device) for shape, dtype in inputs]
     count = 0
-    if spec.id in ops.MERGE_FUNCTIONS:
-        out = ops.apply_merge(spec.id, params, tensors)
+    if spec.role == MERGE:
+        out = ops.apply_merge(spec, params, tensors)
     else:
         with torch.device(device):
             module = ops.build_module(spec, params, [shape for shape, _ in inputs])
@@ -322,13 +322,12 @@ def _precheck(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape,
               ) -> str | None:
     """Problems the meta device would not catch (dtypes, unbatched inputs, dims)."""
     shape, dtype = inputs[0]
-    if spec.id in ops.TOKEN_INPUTS:
+    if spec.dtype == TOKENS:
         if dtype.is_floating_point:
             return "float_tokens"
-    elif spec.id not in ops.INTEGER_INPUTS and any(not d.is_floating_point for _, d in inputs):
+    elif spec.dtype != ANY and any(not d.is_floating_point for _, d in inputs):
         return "int_input"
-    ranks = ops.expected_rank(spec.id, spec.torch_class)
-    if ranks is not None and len(shape) not in ranks[0]:
+    if spec.ranks and len(shape) not in spec.ranks:
         return "rank"
     if "output_padding" in params and not _output_padding_ok(params):
         return "output_padding"  # the meta kernel does not check this; the CPU one does
@@ -336,7 +335,7 @@ def _precheck(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape,
         dim, rank = params["dim"], len(shape)
         if not -rank <= dim < rank:
             return "dim_range"
-        if spec.id in ops.MERGE_FUNCTIONS and dim % rank == 0:
+        if spec.role == MERGE and dim % rank == 0:
             return "batch_dim"
     return None
 
@@ -405,11 +404,12 @@ def _message(node: Node, params: dict[str, Any], problem: str, detail: str,
         return (f"{label} receives integer token ids from {src[2]}; add an Embedding before it "
                 "or set the Input's dtype to float")
     if problem == "rank":
-        ranks, words = ops.expected_rank(node.type, node.spec.torch_class if node.spec else None
-                                         ) or ((len(shape),), "")
+        spec = node.spec
+        ranks, words = (spec.ranks, spec.rank_words) if spec and spec.ranks else (
+            (len(shape),), "")
         if len(shape) > max(ranks):
             advice = "add a Flatten or Reshape before it"
-        elif node.type in ops.RECURRENT or "sequence" in words:
+        elif "sequence" in words:
             advice = "add a Reshape (to L x F) or an Embedding before it"
         else:
             advice = "add a Reshape before it"
@@ -440,17 +440,19 @@ def _explain_torch(node: Node, params: dict[str, Any], detail: str,
     label = node.label
     first = sources[0] if sources else ((), None, "its input")
     shape = first[0]
-    if node.type in ("Add", "Multiply") and len(sources) > 1:
-        verb = "add" if node.type == "Add" else "multiply"
+    spec = node.spec
+    merge = spec is not None and spec.role == MERGE
+    if merge and not spec.merge_dim and len(sources) > 1:
+        verb = spec.title.lower()  # "add", "multiply"
         return (f"{label} cannot {verb} {_listing(sources)}; the shapes must be equal (or 1 "
                 "where they differ), so change the layers before it to match")
-    if node.type == "Concat" and len(sources) > 1:
+    if merge and spec.merge_dim and len(sources) > 1:
         if len({len(s[0]) for s in sources}) > 1:
             return (f"{label} cannot join {_listing(sources)}: they have different numbers of "
                     "dimensions; add a Flatten or Reshape so they match")
         return (f"{label} cannot join {_listing(sources)} along dimension {params.get('dim')}: "
                 "all other dimensions must be equal; change the layers before it to match")
-    if node.type == "Reshape":
+    if spec is not None and spec.role != INPUT and "shape" in params:  # a reshape
         message = _reshape_message(label, params, first)
         if message:
             return message

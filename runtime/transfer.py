@@ -23,17 +23,13 @@ from dataclasses import dataclass, field
 import networkx as nx
 from torch import Tensor
 
+from graph.catalog import ENDS_TRUNK, FILTERS, HEAD, INPUT
 from graph.layout import graph_bounds
 from graph.model import Edge, Graph, Node
 from graph.project import Project, load_project
 from runtime.compile import weights_from_bytes, weights_to_bytes
 from runtime.shapes import infer_shapes
 
-IO_TYPES = ("Input", "Output")
-CONV_TYPES = ("Conv1d", "Conv2d", "ConvTranspose2d")
-# Where a convolutional trunk ends at the latest (also: any layer whose output is no longer a
-# feature map with more than one position).
-HEAD_START = ("Flatten", "Linear", "Reshape", "Output")
 GAP = 80.0  # space between the target's drawing and an imported block placed below it
 
 
@@ -92,6 +88,15 @@ def _node_of(key: str) -> int | None:
     return int(head) if head.isdigit() else None
 
 
+def _is_io(node: Node) -> bool:
+    """An Input or Output: what a transfer never imports."""
+    return node.spec is not None and node.spec.role in (INPUT, HEAD)
+
+
+def _has(node: Node, trait: str) -> bool:
+    return node.spec is not None and node.spec.has(trait)
+
+
 def trunk_ids(graph: Graph) -> list[int]:
     """The default layers to import: the convolutional trunk.
 
@@ -100,16 +105,16 @@ def trunk_ids(graph: Graph) -> list[int]:
     any (an MLP): every layer except the Inputs, Outputs and the last Linear before each Output
     (the classifier that the new task replaces).
     """
-    inner = [n.id for n in graph.nodes.values() if n.type not in IO_TYPES]
-    if any(graph.nodes[i].type in CONV_TYPES for i in inner):
+    inner = [n.id for n in graph.nodes.values() if not _is_io(n)]
+    if any(_has(graph.nodes[i], FILTERS) for i in inner):
         g = graph.to_networkx()
         outputs = infer_shapes(graph).outputs
         head: set[int] = set()
         for node in graph.nodes.values():
             shape = outputs.get(node.id, {}).get("out")
             feature_map = shape is not None and len(shape) >= 3 and math.prod(shape[2:]) > 1
-            if node.type in HEAD_START or (node.type not in IO_TYPES and shape is not None
-                                           and not feature_map):
+            ends = _has(node, ENDS_TRUNK) or (node.spec is not None and node.spec.role == HEAD)
+            if ends or (not _is_io(node) and shape is not None and not feature_map):
                 head |= {node.id, *nx.descendants(g, node.id)}
         return sorted(i for i in inner if i not in head)
     head = set()  # walk back from each Output to (and including) the first Linear
@@ -117,7 +122,7 @@ def trunk_ids(graph: Graph) -> list[int]:
         frontier = [e.src for e in graph.in_edges(output.id)]
         while frontier:
             node_id = frontier.pop()
-            if node_id in head or graph.nodes[node_id].type in IO_TYPES:
+            if node_id in head or _is_io(graph.nodes[node_id]):
                 continue
             head.add(node_id)
             if graph.nodes[node_id].type != "Linear":

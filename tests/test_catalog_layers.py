@@ -8,7 +8,6 @@ import torch
 
 from graph import catalog
 from graph.model import Edge, Graph
-from runtime import ops
 from runtime.compile import compile_graph
 from runtime.shapes import BATCH, analyze
 
@@ -17,13 +16,12 @@ SEQUENCE = (6, 8)  # L x F: 4 heads divide 8 features
 
 def sample_input(spec: catalog.LayerSpec) -> tuple[tuple[int, ...], str]:
     """An Input shape (without the batch) and dtype that suits the layer's defaults."""
-    if spec.id in ops.TOKEN_INPUTS:
+    if spec.dtype == catalog.TOKENS:
         return (6,), "long"
     if spec.category in ("recurrent",) or spec.id == "LayerNorm":
         return SEQUENCE, "float"
-    ranks = ops.expected_rank(spec.id, spec.torch_class)
-    if ranks is not None:
-        rank = min(ranks[0], key=lambda r: abs(r - 3))
+    if spec.ranks:
+        rank = min(spec.ranks, key=lambda r: abs(r - 3))
         return {2: (5,), 3: (4, 16), 4: (3, 8, 8), 5: (2, 4, 4, 4)}[rank], "float"
     if spec.category == "reshape":
         return (3, 4, 4), "float"

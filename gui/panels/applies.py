@@ -7,17 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from graph.catalog import SEQUENCE
 from gui.panels.gan import is_gan
 
-SEQUENCE_LAYERS = frozenset({"RNN", "LSTM", "GRU", "Embedding", "SequenceReduce",
-                             "PositionalEncoding", "TransformerEncoderLayer"})
 SEQUENCE_TASKS = frozenset({"tagging", "forecasting"})
 
 
 def is_sequence_model(project: Any) -> bool:
     """A recurrent or embedding layer, or a per-step head (tagging, forecasting)."""
     graph = project.graph
-    return (any(n.type in SEQUENCE_LAYERS for n in graph.nodes.values())
+    return (any(n.spec is not None and n.spec.has(SEQUENCE) for n in graph.nodes.values())
             or any(n.param("task") in SEQUENCE_TASKS for n in graph.nodes_of_type("Output")))
 
 

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from graph.catalog import UNITS
 from gui import theme
 from gui.panels import lab
 from gui.panels import plotting as P
@@ -35,7 +36,6 @@ from gui.panels.controls import control_form, controls_column, dim_label, fill_c
 from gui.panels.lab import class_name, display_image, grey_lut, signed_map
 from gui.panels.visibility import on_screen
 
-ACTMAX_TYPES = ("Conv1d", "Conv2d", "ConvTranspose2d", "Linear")
 METHODS = (("gradient", "Gradient"), ("smoothgrad", "SmoothGrad"),
            ("integrated_gradients", "Integrated gradients"))
 POSITIVE = "#d8682e"
@@ -48,7 +48,8 @@ def actmax_layers(graph: Any) -> list[tuple[int, str]]:
         order = graph.topological_order()
     except Exception:  # noqa: BLE001 - a cycle: fall back to id order
         order = sorted(graph.nodes)
-    return [(i, graph.nodes[i].name) for i in order if graph.nodes[i].type in ACTMAX_TYPES]
+    return [(i, graph.nodes[i].name) for i in order
+            if graph.nodes[i].spec is not None and graph.nodes[i].spec.has(UNITS)]
 
 
 class ExplainPanel(AnalysisPanel):
@@ -569,4 +570,4 @@ class ExplainPanel(AnalysisPanel):
 
 
 
-__all__ = ["ACTMAX_TYPES", "ExplainPanel", "actmax_layers"]
+__all__ = ["ExplainPanel", "actmax_layers"]

@@ -25,6 +25,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QWidget
 
+from graph.catalog import FILTERS
 from gui.panels.activations import ActivationsPanel
 from gui.panels.boundary import BoundaryPanel
 from gui.panels.confusion import EMPTY_TEXT as CONFUSION_EMPTY
@@ -38,9 +39,6 @@ from runtime.events import Probe
 # which panel draws each probe
 ROUTES = {"filters": "filters", "activations": "activations", "boundary": "boundary",
           "hidden": "boundary", "confusion": "confusion", "histograms": "histograms"}
-WEIGHTED_CATEGORIES = ("core", "convolution", "recurrent", "normalization")
-NO_WEIGHTS = ("Dropout",)
-CONVOLUTIONS = ("Conv2d", "ConvTranspose2d", "Conv1d")
 BOUNDARY_RESOLUTION = 96  # grid points a side: smooth edges, ~9k points through an MLP
 PUSH_DELAY_MS = 40  # coalesce a burst of selection / visibility changes into one push
 
@@ -118,13 +116,13 @@ class ProbeMonitor(QObject):
             return sorted(graph.nodes)
 
     def weighted(self, node_id: int) -> bool:
-        """Whether a node has weights to show (from its catalog category, or the analysis'
-        parameter count)."""
+        """Whether a node has weights to show (its catalog declaration says it can have them,
+        or the analysis counts parameters)."""
         node = self.graph.nodes.get(node_id)
-        if node is None or node.type in NO_WEIGHTS:
+        if node is None:
             return False
         spec = node.spec
-        if spec is not None and spec.category in WEIGHTED_CATEGORIES:
+        if spec is not None and spec.weights:
             return True
         shapes = getattr(getattr(self.window, "analysis", None), "shapes", None)
         return bool(getattr(shapes, "params", {}).get(node_id, 0))
@@ -133,12 +131,16 @@ class ProbeMonitor(QObject):
         node = self.graph.nodes.get(node_id)
         return node.type if node is not None else ""
 
+    def _has(self, node_id: int, trait: str) -> bool:
+        node = self.graph.nodes.get(node_id)
+        return node is not None and node.spec is not None and node.spec.has(trait)
+
     def input_nodes(self) -> list[int]:
         return [i for i in self._order() if self._kind(i) == "Input"]
 
     def default_filters_node(self) -> int | None:
         order = [i for i in self._order() if self.weighted(i)]
-        convs = [i for i in order if self._kind(i) in CONVOLUTIONS]
+        convs = [i for i in order if self._has(i, FILTERS)]
         return (convs or order or [None])[0]
 
     def default_hidden_node(self) -> int | None:

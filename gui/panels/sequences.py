@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from graph.catalog import CONTEXT
 from gui import style, theme
 from gui.panels import plotting
 from gui.panels.trained import WatchedPanel, plot_widget, style_plot
@@ -291,8 +292,8 @@ class SequencePanel(WatchedPanel):
                                      "an LSTM or GRU with output 'sequence'")
                 ids = [n for n, _, _ in nodes]
                 chosen = node_id if node_id in ids else next(
-                    (n for n, _, _ in reversed(nodes) if compiled.graph.nodes[n].type in
-                     ("LSTM", "GRU", "RNN", "TransformerEncoderLayer")), ids[-1])
+                    (n for n, _, _ in reversed(nodes) if compiled.graph.nodes[n].spec
+                     is not None and compiled.graph.nodes[n].spec.has(CONTEXT)), ids[-1])
                 count = len(data.val) if len(data.val) else len(data.train)
                 start = min(first, max(0, count - 1))
                 shown = list(range(start, min(start + PAGE, count)))

@@ -1,0 +1,45 @@
+"""How importers map a model back to a catalog layer, declared next to the layer.
+
+The fx and ONNX importers in ``runtime`` read these and resolve the names (readers, torch
+functions, ONNX operators) themselves, so the catalog stays free of torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FxMap:
+    """How the torch.fx importer maps a traced model back to this layer.
+
+    A leaf module of the declared torch (or ops) class is read by ``module``, the name of a
+    reader in ``runtime/import_fx.py``: "attributes" takes each torch parameter from the
+    module's attribute of the same name and requires the ``fixed`` ones to match. Calls
+    named in ``functions`` ("torch.relu", "F.relu", "Tensor.relu" for the method,
+    "operator.add") are read by ``call``: "arguments" takes the torch parameters from the
+    arguments after the input, in declared order.
+    """
+
+    module: str = "attributes"
+    functions: tuple[str, ...] = ()
+    call: str = "arguments"
+
+
+@dataclass(frozen=True)
+class OnnxMap:
+    """How the ONNX importer maps operators back to this layer.
+
+    ``ops`` are the ONNX operators read by ``reader`` (a reader in ``runtime/import_onnx.py``;
+    "attributes" takes parameters from the ONNX attributes named in ``attributes``, default
+    the parameter's name). With no ``ops`` the exporter writes the layer as other operators
+    (SiLU as Sigmoid and Mul), which import as those layers. ``importable`` is False for a
+    layer whose operators, as torch's ONNX exporter writes them, do not come back; ``why``
+    says so.
+    """
+
+    ops: tuple[str, ...] = ()
+    reader: str = "attributes"
+    attributes: tuple[tuple[str, str], ...] = ()  # (param name, ONNX attribute name)
+    importable: bool = True
+    why: str = ""

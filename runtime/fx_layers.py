@@ -1,0 +1,265 @@
+"""Which catalog layer a torch module is, and its params: the module readers of the fx import.
+
+Each catalog declaration says how a traced module maps back to it (``FxMap.module`` names one
+of the ``READERS`` here); the module's class finds the declaration: a ``torch.nn`` class the
+catalog names as a ``torch_class`` (subclasses included), or a class that Plexus-exported files
+define under a ``runtime.ops`` class name. Nothing here lists layer types.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from graph import catalog
+from graph.catalog import BOOL, FLOAT, INT, INTS, LayerSpec, Param
+from runtime import ops
+
+F = nn.functional
+
+# A reader: (module, declaration, where, notes) -> (params, prefix of its weights in the
+# compiled module); Unsupported when the module uses something Plexus cannot express.
+Reader = Callable[[nn.Module, LayerSpec, str, list[str]], tuple[dict[str, Any], str]]
+
+
+class Unsupported(Exception):
+    """A module or call with no catalog equivalent; the message says why."""
+
+
+@functools.cache
+def _by_torch_class() -> dict[str, LayerSpec]:
+    return {spec.torch_class: spec for spec in catalog.LAYERS if spec.torch_class}
+
+
+def declared(m: nn.Module) -> LayerSpec | None:
+    """The declaration of the layer ``m`` is, by its class; None when no layer is."""
+    name = type(m).__name__
+    if name in ops.CLASSES and type(m).__module__ != "torch.nn":
+        specs = [s for s in catalog.LAYERS if s.ops_class == name]
+        inner = next(iter(m.children()), None)
+        for spec in specs:  # a wrapper: the wrapped torch module tells which layer
+            if spec.torch_class is None or (inner is not None and _torch_name(inner)
+                                            == spec.torch_class):
+                return spec
+        return None
+    name = _torch_name(m)
+    return _by_torch_class().get(name) if name else None
+
+
+def _torch_name(m: nn.Module) -> str | None:
+    """The name of the first ``torch.nn`` class in ``m``'s ancestry that the catalog names."""
+    known = _by_torch_class()
+    for cls in type(m).__mro__:
+        if cls.__module__.startswith("torch.nn") and cls.__name__ in known:
+            return cls.__name__
+    return None
+
+
+def read(m: nn.Module, where: str, notes: list[str]) -> tuple[str, dict[str, Any], str]:
+    """(catalog layer id, params, prefix of its weights in the compiled module)."""
+    spec = declared(m)
+    if spec is None:
+        raise Unsupported(type(m).__name__)
+    params, prefix = READERS[spec.fx.module](m, spec, where, notes)
+    return spec.id, params, prefix
+
+
+def is_plexus_class(m: nn.Module) -> bool:
+    """A module of a class Plexus-exported files define (a ``runtime.ops`` class) that reads
+    as its layer: traced as one leaf, like a ``torch.nn`` module."""
+    if type(m).__name__ not in ops.CLASSES or type(m).__module__ == "torch.nn":
+        return False
+    try:
+        read(m, "", [])
+    except (Unsupported, AttributeError, TypeError, ValueError):
+        return False
+    return True
+
+
+# -- values -----------------------------------------------------------------------------------
+def value(param: Param, raw: Any) -> Any:
+    """A module attribute or call argument as ``param``'s value; Unsupported when the
+    parameter cannot hold it (``dim=None``, ``start_dim=0``)."""
+    got = raw
+    if param.kind == BOOL and not isinstance(raw, bool):
+        got = raw is not None  # bias: a tensor or None
+    elif param.kind == INTS and isinstance(raw, int) and not isinstance(raw, bool):
+        got = (raw,) * (param.length or 1)
+    elif param.kind == INTS and isinstance(raw, (tuple, list)):
+        got = tuple(raw)
+        if param.length and len(got) == 1:
+            got = got * param.length
+    elif param.kind == INT and isinstance(raw, (tuple, list)) and len(raw) == 1:
+        got = raw[0]
+    elif param.kind == FLOAT and isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        got = float(raw)
+    if param.check(got) is not None:
+        raise Unsupported(f"{param.name}={raw!r}")
+    return got
+
+
+def check_fixed(spec: LayerSpec, found: Callable[[str], Any]) -> None:
+    """The declared fixed constructor arguments must be what the model uses."""
+    for key, want in spec.fixed.items():
+        got = found(key)
+        if got is not None and got != want:
+            raise Unsupported(f"{key}={got!r}")
+
+
+def _attributes(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
+                ) -> tuple[dict[str, Any], str]:
+    """Each parameter from the module's attribute of the same name."""
+    return attributes(m, spec), ""
+
+
+def attributes(m: nn.Module, spec: LayerSpec, **known: Any) -> dict[str, Any]:
+    """Each parameter from ``known`` or else the module's attribute of the same name; the
+    declared fixed arguments must match the module's."""
+    params = {}
+    for param in spec.params:
+        if param.name in known:
+            params[param.name] = value(param, known[param.name])
+        elif hasattr(m, param.name):
+            params[param.name] = value(param, getattr(m, param.name))
+        elif param.torch_arg:
+            raise Unsupported(f"no attribute '{param.name}'")
+    check_fixed(spec, lambda key: getattr(m, key, None))
+    return params
+
+
+def _conv_padding(m: nn.modules.conv._ConvNd) -> tuple[int, ...]:
+    if isinstance(m.padding, str):
+        if m.padding == "valid":
+            return tuple(0 for _ in m.kernel_size)
+        pads = []
+        for k, d in zip(m.kernel_size, m.dilation, strict=True):
+            if (d * (k - 1)) % 2:
+                raise Unsupported("padding='same' with an even kernel (asymmetric padding)")
+            pads.append(d * (k - 1) // 2)
+        return tuple(pads)
+    return tuple(int(p) for p in m.padding)
+
+
+def _conv(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
+          ) -> tuple[dict[str, Any], str]:
+    if m.groups != 1:
+        raise Unsupported(f"groups={m.groups} (grouped convolution)")
+    if m.padding_mode != "zeros":
+        raise Unsupported(f"padding_mode='{m.padding_mode}'")
+    names = {p.name for p in spec.params}
+    if "dilation" not in names and any(d != 1 for d in m.dilation):
+        raise Unsupported(f"dilation={m.dilation}")
+    return attributes(m, spec, padding=_conv_padding(m)), ""
+
+
+def pool_params(kernel: Any, stride: Any, padding: Any, ceil_mode: bool, dilation: Any,
+                count_include_pad: bool, divisor_override: Any, return_indices: bool
+                ) -> dict[str, Any]:
+    """A max or average pooling's params; Unsupported for what Plexus' pools lack."""
+    if ceil_mode or return_indices or pair(dilation) != (1, 1) or not count_include_pad \
+            or divisor_override is not None:
+        raise Unsupported("ceil_mode, dilation, return_indices, count_include_pad=False or "
+                          "divisor_override")
+    stride = kernel if stride is None or stride == [] or stride == () else stride
+    return {"kernel_size": pair(kernel), "stride": pair(stride), "padding": pair(padding)}
+
+
+def pair(size: Any) -> tuple[int, int]:
+    if isinstance(size, (tuple, list)):
+        if len(size) not in (1, 2):
+            raise Unsupported(f"size {size!r}")
+        return (int(size[0]), int(size[-1]))
+    return (int(size), int(size))
+
+
+def _pool(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
+          ) -> tuple[dict[str, Any], str]:
+    return pool_params(m.kernel_size, m.stride, m.padding, m.ceil_mode,
+                       getattr(m, "dilation", 1), getattr(m, "count_include_pad", True),
+                       getattr(m, "divisor_override", None),
+                       getattr(m, "return_indices", False)), ""
+
+
+def _adaptive_pool(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
+                   ) -> tuple[dict[str, Any], str]:
+    size = m.output_size
+    if isinstance(size, (tuple, list)) and any(s is None for s in size):
+        raise Unsupported(f"output_size={size} (None keeps a size)")
+    return {"output_size": pair(size)}, ""
+
+
+def _batchnorm(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
+               ) -> tuple[dict[str, Any], str]:
+    if not m.affine or not m.track_running_stats or m.momentum is None:
+        raise Unsupported("affine=False, track_running_stats=False or momentum=None")
+    return _attributes(m, spec, where, notes)
+
+
+def _layernorm(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
+               ) -> tuple[dict[str, Any], str]:
+    if len(m.normalized_shape) != 1:
+        raise Unsupported(f"normalized_shape={tuple(m.normalized_shape)} (Plexus normalizes "
+                          "the last dimension)")
+    if not m.elementwise_affine or m.bias is None:
+        raise Unsupported("elementwise_affine=False or bias=False")
+    return _attributes(m, spec, where, notes)
+
+
+def _embedding(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
+               ) -> tuple[dict[str, Any], str]:
+    if m.max_norm is not None or m.scale_grad_by_freq or m.sparse:
+        raise Unsupported("max_norm, scale_grad_by_freq or sparse")
+    if m.padding_idx is not None:
+        notes.append(f"{where}: padding_idx={m.padding_idx} dropped (Plexus trains every "
+                     "row of the embedding)")
+    return _attributes(m, spec, where, notes)
+
+
+def _recurrent(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
+               ) -> tuple[dict[str, Any], str]:
+    """A plain RNN/LSTM/GRU (its weights go under the wrapper's ``rnn.``) or the wrapper
+    that exported files define (its ``output`` attribute says which steps it returns)."""
+    wrapper = not isinstance(m, nn.RNNBase)
+    rnn = m.rnn if wrapper else m
+    if not rnn.batch_first:
+        raise Unsupported("batch_first=False (Plexus sequences are batch first, N x L x F)")
+    if getattr(rnn, "proj_size", 0):
+        raise Unsupported("proj_size (projected LSTM)")
+    if not rnn.bias:
+        raise Unsupported("bias=False")
+    params = {p.name: value(p, getattr(rnn, p.name)) for p in spec.params if p.torch_arg}
+    if wrapper:
+        params.update({p.name: value(p, getattr(m, p.name)) for p in spec.params
+                       if not p.torch_arg})
+    return params, "" if wrapper else "rnn."
+
+
+def _transformer(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
+                 ) -> tuple[dict[str, Any], str]:
+    if not m.self_attn.batch_first:
+        raise Unsupported("batch_first=False (Plexus sequences are batch first, N x L x D)")
+    if m.norm_first:
+        raise Unsupported("norm_first=True")
+    if m.linear1.bias is None or m.norm1.eps != 1e-5:
+        raise Unsupported("bias=False or layer_norm_eps other than 1e-5")
+    kind = getattr(m, "activation_relu_or_gelu", 0)
+    activation = {1: "relu", 2: "gelu"}.get(kind)
+    if activation is None:
+        act = m.activation
+        activation = ("relu" if act in (F.relu,) or isinstance(act, nn.ReLU) else
+                      "gelu" if act in (F.gelu,) or isinstance(act, nn.GELU) else None)
+    if activation is None:
+        raise Unsupported("an activation other than relu or gelu")
+    return {"nhead": m.self_attn.num_heads, "dim_feedforward": m.linear1.out_features,
+            "dropout": float(m.dropout.p), "activation": activation}, ""
+
+
+# The readers catalog declarations name in ``FxMap.module``.
+READERS: dict[str, Reader] = {
+    "attributes": _attributes, "conv": _conv, "pool": _pool, "adaptive_pool": _adaptive_pool,
+    "batchnorm": _batchnorm, "layernorm": _layernorm, "embedding": _embedding,
+    "recurrent": _recurrent, "transformer": _transformer,
+}

@@ -1,0 +1,513 @@
+"""The ONNX import's layer readers: each turns one operator into a catalog layer.
+
+Catalog declarations name the ONNX operators that map back to each layer and the reader that
+reads them (``OnnxMap``); the walker in ``runtime/import_onnx.py`` finds the reader through
+the declaration and keeps the values between operators (graph tensors, constants, shapes and
+the layouts exporters put around recurrent layers), which are defined here.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from graph import catalog
+from graph.catalog import RECURRENT, LayerSpec
+from graph.model import Edge
+from runtime.importer import GraphBuilder, Ref
+
+
+class Unsupported(Exception):
+    """An operator use with no catalog equivalent; the message says why."""
+
+
+class Downstream(Exception):
+    """A value computed from something already refused: not listed again."""
+
+
+@dataclass
+class Const:
+    """A constant value (None when it is not worth evaluating)."""
+
+    value: np.ndarray | None
+
+
+class ShapeValue:
+    """A value computed from tensor shapes (the batch size is only known at run time)."""
+
+
+@dataclass(frozen=True)
+class Laid:
+    """A graph tensor in another memory layout than Plexus' batch-first one, as exporters
+    arrange recurrent layers: "time_major" is ``ref`` (N x L x F) as L x N x F; "rnn_y" is
+    the Y output of an ONNX LSTM/GRU/RNN (L x dirs x N x H, layout 0) whose batch-first
+    sequence is ``ref``; "rnn_y_t" that Y as L x N x dirs x H; "rnn_y_bf" the Y of layout 1
+    (N x L x dirs x H)."""
+
+    ref: Ref
+    kind: str
+    dirs: int = 1
+
+
+# ONNX gate order of each recurrent operator, as PyTorch's order (iofc -> ifgo, zrh -> rzn),
+# and the activations PyTorch's layers use.
+_GATES = {"LSTM": [0, 2, 3, 1], "GRU": [1, 0, 2], "RNN": [0]}
+_TORCH_ACTIVATIONS = {"LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "Tanh"]}
+
+
+@functools.cache
+def declared_ops() -> dict[str, list[LayerSpec]]:
+    """Each ONNX operator catalog declarations list in ``OnnxMap.ops``, to those layers."""
+    found: dict[str, list[LayerSpec]] = {}
+    for spec in catalog.LAYERS:
+        for op in spec.onnx.ops:
+            found.setdefault(op, []).append(spec)
+    return found
+
+
+def _by_rank(specs: list[LayerSpec], rank: int) -> LayerSpec:
+    """The one of ``specs`` whose declared input ranks hold ``rank``."""
+    for spec in specs:
+        if rank in spec.ranks:
+            return spec
+    raise Unsupported(f"a {rank}-D input")
+
+
+class LayerReaders:
+    """The readers of the operators catalog declarations list; mixed into the walker, whose
+    state (values, shapes, consumers, the builder) they read and extend."""
+
+    b: GraphBuilder
+    helper: Any
+    opset: int
+    values: dict[str, Any]
+    shapes: dict[str, list[int | str]]
+    consumers: Any
+    pending_bias: dict[int, str]
+    created: dict[str, int]
+
+    def attrs(self, node: Any) -> dict[str, Any]:
+        out = {}
+        for a in node.attribute:
+            value = self.helper.get_attribute_value(a)
+            out[a.name] = value.decode() if isinstance(value, bytes) else value
+        return out
+
+    def ref(self, name: str) -> Ref:
+        value = self.values.get(name)
+        if isinstance(value, Ref):
+            return value
+        if name in self.values and value is None:
+            raise Downstream
+        if isinstance(value, Laid):
+            raise Unsupported(f"input '{name}' is a recurrent layer's output in a layout "
+                              "other than batch first")
+        raise Unsupported(f"input '{name}' is a constant where a tensor is expected")
+
+    def const(self, name: str, what: str) -> np.ndarray:
+        value = self.values.get(name)
+        if isinstance(value, Const) and value.value is not None:
+            return value.value
+        raise Unsupported(f"{what} must be a constant (an initializer)")
+
+    def tensor(self, array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.array(array, dtype=np.float32))  # a writable copy
+
+    def label(self, node: Any, weight: str | None = None) -> str:
+        """A node name: the layer's weight prefix ("conv1" from "conv1.weight"), else the
+        output's name."""
+        weight = weight if weight is not None else node.input[1] if len(node.input) > 1 else ""
+        if weight.endswith(".weight"):
+            return weight[: -len(".weight")]
+        return node.output[0] or node.name or node.op_type.lower()
+
+    def rank(self, name: str) -> int:
+        return len(self.shapes.get(name, []))
+
+    # -- the walk -------------------------------------------------------------------------------
+    # -- readers catalog declarations name in ``OnnxMap.reader`` -------------------------------
+    def read_dropout(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
+        ratio = attrs.get("ratio", 0.5)
+        if len(node.input) > 1 and node.input[1]:
+            ratio = float(self.const(node.input[1], "the ratio"))
+        return self.b.add(specs[0].id, {"p": float(ratio)}, self.label(node),
+                          [self.ref(node.input[0])])
+
+    def read_linear(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
+        """Gemm, or MatMul by a constant whose bias a following Add brings."""
+        if node.op_type == "MatMul":
+            return self.matmul(node, specs[0])
+        return self.gemm(node, attrs, specs[0])
+
+    def gemm(self, node: Any, attrs: dict[str, Any], spec: LayerSpec) -> Ref:
+        if attrs.get("transA", 0):
+            raise Unsupported("transA=1")
+        weight = self.const(node.input[1], "the weight B") * float(attrs.get("alpha", 1.0))
+        if not attrs.get("transB", 0):
+            weight = weight.T
+        weights = {"weight": self.tensor(weight)}
+        if len(node.input) > 2 and node.input[2]:
+            bias = self.const(node.input[2], "the bias C") * float(attrs.get("beta", 1.0))
+            weights["bias"] = self.tensor(np.broadcast_to(bias, (weight.shape[0],)).copy())
+        return self.b.add(spec.id, {"out_features": int(weight.shape[0]),
+                                    "bias": "bias" in weights}, self.label(node),
+                          [self.ref(node.input[0])], weights)
+
+    def matmul(self, node: Any, spec: LayerSpec) -> Ref:
+        weight = self.const(node.input[1], "the second input").T
+        if weight.ndim != 2:
+            raise Unsupported("a batched matrix product")
+        ref = self.b.add(spec.id, {"out_features": int(weight.shape[0]), "bias": False},
+                         self.label(node), [self.ref(node.input[0])],
+                         {"weight": self.tensor(weight)})
+        if self.consumers[node.output[0]] == 1:
+            self.pending_bias[ref.node] = node.output[0]
+        return ref
+
+    def read_add(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
+        """A merge, or the bias of the Linear layer a MatMul just made."""
+        a, b = (self.values.get(n) for n in node.input[:2])
+        if isinstance(b, Ref) and isinstance(a, Const):
+            a, b = b, a
+        if isinstance(a, Ref) and isinstance(b, Const):
+            linear = self.pending_bias.pop(a.node, None)
+            if linear is None or b.value is None:
+                raise Unsupported("adds a constant")
+            node_ = self.b.graph.nodes[a.node]
+            bias = np.asarray(b.value, np.float32).reshape(-1)
+            if bias.shape[0] != node_.params["out_features"]:
+                raise Unsupported("adds a constant")
+            node_.params["bias"] = True
+            self.b.weights[f"{a.node}.bias"] = self.tensor(bias)
+            bias_name = node.input[1] if isinstance(self.values.get(node.input[1]), Const) \
+                else node.input[0]
+            if bias_name.endswith(".bias") and node_.name.startswith("val_"):
+                node_.name = self.b.name(bias_name[: -len(".bias")])  # "per_step.bias"
+            return a
+        return self.read_merge(node, attrs, specs)
+
+    def read_merge(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
+        layer = specs[0]
+        names = list(node.input[:2])
+        refs = [self.ref(n) for n in names]
+        if self.shapes.get(names[0]) != self.shapes.get(names[1]):
+            raise Unsupported(f"broadcasts {self.shapes.get(names[0])} with "
+                              f"{self.shapes.get(names[1])}")
+        inner = self.created.get(names[0])
+        if inner is not None and self.b.graph.nodes[inner].type == layer.id \
+                and self.consumers[names[0]] == 1 \
+                and len(self.b.graph.in_edges(inner)) < len(layer.inputs):
+            port = layer.inputs[len(self.b.graph.in_edges(inner))].name
+            self.b.graph.connect(Edge(refs[1].node, refs[1].port, inner, port), check=False)
+            self.created[node.output[0]] = inner
+            return refs[0]
+        ref = self.b.add(layer.id, {}, self.label(node), refs)
+        self.created[node.output[0]] = ref.node
+        return ref
+
+    def read_concat(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
+        spec = specs[0]
+        axis = int(attrs.get("axis", 0))
+        rank = self.rank(node.output[0])
+        if axis == 0 or (axis < 0 and rank and axis + rank == 0):
+            raise Unsupported("joins along the batch dimension")
+        refs = [self.ref(n) for n in node.input]
+        ref = refs[0]
+        extra = len(spec.inputs) - 1
+        for start in range(1, len(refs), extra):
+            ref = self.b.add(spec.id, {spec.merge_dim: axis}, self.label(node),
+                             [ref, *refs[start:start + extra]])
+        return ref
+
+    def read_flatten(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
+        if int(attrs.get("axis", 1)) != 1:
+            raise Unsupported(f"axis={attrs.get('axis')} (merges dimensions into the batch)")
+        return self.b.add(specs[0].id, {"start_dim": 1}, self.label(node),
+                          [self.ref(node.input[0])])
+
+    def read_reshape(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Any:
+        """A reshape of each sample (one vector: a Flatten), or the layout change that
+        exporters put after a recurrent layer."""
+        laid = self.values.get(node.input[0])
+        if isinstance(laid, Laid) and self.rank(node.output[0]) == 3:
+            if laid.kind == "rnn_y_t":  # L x N x dirs x H -> L x N x dirs*H
+                return Laid(laid.ref, "time_major")
+            if laid.kind == "rnn_y_bf":  # N x L x dirs x H -> N x L x dirs*H
+                return laid.ref
+        source = self.ref(node.input[0])
+        before = self.shapes.get(node.input[0])
+        after = self.shapes.get(node.output[0])
+        rest: list[int] | None = None
+        if after and before and after[0] == before[0] and all(
+                isinstance(d, int) and d > 0 for d in after[1:]):
+            rest = [int(d) for d in after[1:]]
+        else:
+            target = self.values.get(node.input[1])
+            if isinstance(target, Const) and target.value is not None and \
+                    int(target.value[0]) in (0, -1) and all(int(d) > 0 for d in target.value[1:]) \
+                    and not (int(target.value[0]) == -1 and before is None):
+                rest = [int(d) for d in target.value[1:]]
+        if rest is None:
+            raise Unsupported("a reshape that does not keep the batch dimension first")
+        name = self.label(node)
+        if len(rest) == 1:
+            return self.b.add("Flatten", {"start_dim": 1}, name, [source])
+        return self.b.add(specs[0].id, {"shape": tuple(rest)}, name, [source])
+
+    def read_conv(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
+        weight = self.const(node.input[1], "the weight")
+        dims = weight.ndim - 2
+        if dims not in (1, 2):
+            raise Unsupported(f"{dims}-D convolution")
+        if int(attrs.get("group", 1)) != 1:
+            raise Unsupported(f"group={attrs.get('group')} (grouped convolution)")
+        padding = self.padding(attrs, weight.shape[2:], attrs.get("dilations", [1] * dims))
+        params: dict[str, Any] = {
+            "out_channels": int(weight.shape[0]),
+            "kernel_size": tuple(int(k) for k in weight.shape[2:]),
+            "stride": tuple(int(s) for s in attrs.get("strides", [1] * dims)),
+            "padding": padding,
+            "dilation": tuple(int(d) for d in attrs.get("dilations", [1] * dims)),
+        }
+        if dims == 1:
+            params = {k: (v[0] if isinstance(v, tuple) else v) for k, v in params.items()}
+        weights = {"weight": self.tensor(weight)}
+        if len(node.input) > 2 and node.input[2]:
+            weights["bias"] = self.tensor(self.const(node.input[2], "the bias"))
+        params["bias"] = "bias" in weights
+        return self.b.add(_by_rank(specs, dims + 2).id, params, self.label(node),
+                          [self.ref(node.input[0])], weights)
+
+    def padding(self, attrs: dict[str, Any], kernel: Any, dilation: Any) -> tuple[int, ...]:
+        auto = attrs.get("auto_pad", "NOTSET")
+        dims = len(kernel)
+        if auto == "VALID":
+            return (0,) * dims
+        if auto in ("SAME_UPPER", "SAME_LOWER"):
+            if any(s != 1 for s in attrs.get("strides", [1] * dims)):
+                raise Unsupported(f"auto_pad={auto} with a stride")
+            pads = []
+            for k, d in zip(kernel, dilation, strict=True):
+                if (d * (k - 1)) % 2:
+                    raise Unsupported(f"auto_pad={auto} with an even kernel")
+                pads.append(d * (int(k) - 1) // 2)
+            return tuple(pads)
+        pads = [int(p) for p in attrs.get("pads", [0] * 2 * dims)]
+        if pads[:dims] != pads[dims:]:
+            raise Unsupported(f"asymmetric pads {pads}")
+        return tuple(pads[:dims])
+
+    def read_conv_transpose(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]
+                            ) -> Ref:
+        weight = self.const(node.input[1], "the weight")
+        if weight.ndim != 4:
+            raise Unsupported("only 2-D transposed convolution")
+        if int(attrs.get("group", 1)) != 1 or any(d != 1 for d in attrs.get("dilations", [1])):
+            raise Unsupported("group or dilation")
+        if "output_shape" in attrs:
+            raise Unsupported("output_shape")
+        pads = [int(p) for p in attrs.get("pads", [0, 0, 0, 0])]
+        if pads[:2] != pads[2:]:
+            raise Unsupported(f"asymmetric pads {pads}")
+        weights = {"weight": self.tensor(weight)}
+        if len(node.input) > 2 and node.input[2]:
+            weights["bias"] = self.tensor(self.const(node.input[2], "the bias"))
+        params = {"out_channels": int(weight.shape[1]),
+                  "kernel_size": tuple(int(k) for k in weight.shape[2:]),
+                  "stride": tuple(int(s) for s in attrs.get("strides", [1, 1])),
+                  "padding": tuple(pads[:2]),
+                  "output_padding": tuple(int(p) for p in attrs.get("output_padding", [0, 0])),
+                  "bias": "bias" in weights}
+        return self.b.add(specs[0].id, params, self.label(node),
+                          [self.ref(node.input[0])], weights)
+
+    def read_pool(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
+        if len(node.output) > 1 and self.consumers[node.output[1]]:
+            raise Unsupported("uses the indices output")
+        kernel = [int(k) for k in attrs.get("kernel_shape", [])]
+        if len(kernel) != 2:
+            raise Unsupported("only 2-D pooling")
+        if attrs.get("ceil_mode", 0) or any(d != 1 for d in attrs.get("dilations", [1, 1])):
+            raise Unsupported("ceil_mode or dilations")
+        padding = self.padding(attrs, kernel, [1, 1])
+        if node.op_type == "AveragePool" and any(padding) \
+                and not attrs.get("count_include_pad", 0):
+            raise Unsupported("count_include_pad=0 with padding")
+        params = {"kernel_size": tuple(kernel),
+                  "stride": tuple(int(s) for s in attrs.get("strides", [1, 1])),
+                  "padding": padding}
+        return self.b.add(specs[0].id, params, self.label(node), [self.ref(node.input[0])])
+
+    def read_global_pool(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]
+                         ) -> Ref:
+        if node.op_type == "ReduceMean":
+            return self.reduce_mean(node, attrs, specs[0])
+        if self.rank(node.input[0]) not in (0, 4):
+            raise Unsupported("only 2-D pooling")
+        return self.b.add(specs[0].id, {"output_size": (1, 1)}, self.label(node),
+                          [self.ref(node.input[0])])
+
+    def reduce_mean(self, node: Any, attrs: dict[str, Any], spec: LayerSpec) -> Ref:
+        """A mean over height and width is global average pooling (what exporters make of
+        ``AdaptiveAvgPool2d(1)``), followed by a flatten when the dimensions are dropped."""
+        rank = self.rank(node.input[0])
+        axes = attrs.get("axes")
+        if axes is None and len(node.input) > 1 and node.input[1]:
+            axes = self.const(node.input[1], "the axes").tolist()
+        if rank != 4 or axes is None or sorted(int(a) % 4 for a in axes) != [2, 3]:
+            raise Unsupported("only a mean over height and width of N x C x H x W")
+        ref = self.b.add(spec.id, {"output_size": (1, 1)}, self.label(node),
+                         [self.ref(node.input[0])])
+        if attrs.get("keepdims", 1):
+            return ref
+        return self.b.add("Flatten", {"start_dim": 1}, f"{self.label(node)}_flat", [ref])
+
+    def read_batchnorm(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
+        if attrs.get("training_mode", 0):
+            raise Unsupported("training_mode=1")
+        rank = self.rank(node.input[0])
+        layer = _by_rank(specs, rank).id
+        names = ("weight", "bias", "running_mean", "running_var")
+        weights = {key: self.tensor(self.const(name, f"the {key}"))
+                   for key, name in zip(names, node.input[1:5], strict=True)}
+        momentum = 1.0 - float(attrs.get("momentum", 0.9))
+        params = {"eps": float(attrs.get("epsilon", 1e-5)),
+                  "momentum": round(min(max(momentum, 0.0), 1.0), 6)}
+        return self.b.add(layer, params, self.label(node), [self.ref(node.input[0])],
+                          weights)
+
+    def read_gather(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
+        """A lookup in a constant table (an embedding), or a recurrent layer's last step."""
+        table = self.values.get(node.input[0])
+        if isinstance(table, Ref):
+            return self.last_step(node, table, int(attrs.get("axis", 0)))
+        if not isinstance(table, Const) or table.value is None or table.value.ndim != 2 \
+                or int(attrs.get("axis", 0)) != 0:
+            raise Unsupported("only a lookup in a constant table (an embedding)")
+        indices = self.ref(node.input[1])
+        return self.b.add(specs[0].id, {"num_embeddings": int(table.value.shape[0]),
+                                        "embedding_dim": int(table.value.shape[1])},
+                          self.label(node, node.input[0]), [indices],
+                          {"weight": self.tensor(table.value)})
+
+    def read_layernorm(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
+        rank = self.rank(node.input[0])
+        axis = int(attrs.get("axis", -1))
+        if axis != -1 and not (rank and axis == rank - 1):
+            raise Unsupported("normalizes more than the last dimension")
+        if len(node.input) < 3 or not node.input[2]:
+            raise Unsupported("no bias")
+        weights = {"weight": self.tensor(self.const(node.input[1], "the scale")),
+                   "bias": self.tensor(self.const(node.input[2], "the bias"))}
+        return self.b.add(specs[0].id, {"eps": float(attrs.get("epsilon", 1e-5))},
+                          self.label(node), [self.ref(node.input[0])], weights)
+
+    def last_step(self, node: Any, data: Ref, axis: int) -> Ref:
+        """``sequence[:, -1]`` after a recurrent layer: its "last" output."""
+        rnn = self.b.graph.nodes[data.node]
+        index = self.values.get(node.input[1])
+        shape = self.shapes.get(node.input[0]) or []
+        length = shape[1] if len(shape) == 3 else None
+        spec = rnn.spec
+        if spec is None or not spec.has(RECURRENT) or axis != 1 or rnn.params["bidirectional"] \
+                or rnn.params["output"] != "sequence" or self.consumers[node.input[0]] != 1 \
+                or not isinstance(index, Const) or index.value is None \
+                or index.value.size != 1 or int(index.value.reshape(-1)[0]) not in (-1, length):
+            raise Unsupported("only the last step of a recurrent layer's sequence")
+        rnn.params["output"] = "last"
+        return data
+
+    def read_recurrent(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Laid:
+        layer, op = specs[0], node.op_type
+        gates = _GATES[op]
+        value = self.values.get(node.input[0])
+        layout = int(attrs.get("layout", 0))
+        if layout == 0 and isinstance(value, Laid) and value.kind == "time_major":
+            source = value.ref
+        elif layout == 1 and isinstance(value, Ref):
+            source = value
+        else:
+            raise Unsupported("its input is not a batch of sequences")
+        if len(node.input) > 4 and node.input[4]:
+            raise Unsupported("sequence_lens")
+        for state in node.input[5:]:
+            held = self.values.get(state) if state else None
+            if isinstance(held, Const) and held.value is not None and np.any(held.value):
+                raise Unsupported("a non-zero initial state")
+            if isinstance(held, (Ref, Laid)):
+                raise Unsupported("an initial state computed by the network")
+        if attrs.get("clip") is not None or attrs.get("input_forget", 0):
+            raise Unsupported("clip or input_forget")
+        direction = attrs.get("direction", "forward")
+        if direction == "reverse":
+            raise Unsupported("direction='reverse'")
+        dirs = 2 if direction == "bidirectional" else 1
+        hidden = int(attrs["hidden_size"])
+        params: dict[str, Any] = {"hidden_size": hidden, "num_layers": 1,
+                                  "bidirectional": dirs == 2, "dropout": 0.0,
+                                  "output": "sequence"}
+        activations = [a.decode() if isinstance(a, bytes) else a
+                       for a in attrs.get("activations", [])]
+        if any(p.name == "nonlinearity" for p in layer.params):
+            kind = (activations or ["Tanh"])[0]
+            if kind not in ("Tanh", "Relu") or len(set(activations or ["Tanh"])) != 1:
+                raise Unsupported(f"activations {activations}")
+            params["nonlinearity"] = kind.lower()
+        elif activations and activations != _TORCH_ACTIVATIONS.get(op, []) * dirs:
+            raise Unsupported(f"activations {activations}")
+        if op == "GRU" and not attrs.get("linear_before_reset", 0):
+            raise Unsupported("linear_before_reset=0 (PyTorch's GRU resets after the product)")
+        w = self.const(node.input[1], "the weights W")
+        r = self.const(node.input[2], "the weights R")
+        b = (self.const(node.input[3], "the biases B") if len(node.input) > 3 and node.input[3]
+             else np.zeros((dirs, 2 * w.shape[1]), np.float32))
+        weights = {}
+        for d in range(dirs):
+            suffix = "_l0" + ("_reverse" if d else "")
+            half = w.shape[1]
+            weights[f"rnn.weight_ih{suffix}"] = self.tensor(_reorder(w[d], gates))
+            weights[f"rnn.weight_hh{suffix}"] = self.tensor(_reorder(r[d], gates))
+            weights[f"rnn.bias_ih{suffix}"] = self.tensor(_reorder(b[d][:half], gates))
+            weights[f"rnn.bias_hh{suffix}"] = self.tensor(_reorder(b[d][half:], gates))
+        # exporters name recurrent weights "val_N"; their node names say more ("node_lstm__2")
+        name = re.sub(r"^node_|__\d+$", "", node.name or "") or layer.id.lower()
+        ref = self.b.add(layer.id, params, name, [source], weights)
+        return Laid(ref, "rnn_y" if layout == 0 else "rnn_y_bf", dirs)
+
+    def read_attributes(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]
+                        ) -> Ref:
+        """Parameters from the ONNX attributes the declaration names (default: the
+        parameter's own name and default); the fixed constructor arguments must match."""
+        spec = specs[0]
+        names = dict(spec.onnx.attributes)
+        params: dict[str, Any] = {}
+        for param in spec.params:
+            if param.torch_arg:
+                raw = attrs.get(names.get(param.name, param.name), param.default)
+                params[param.name] = param.coerce(raw)
+                if param.check(params[param.name]) is not None:
+                    raise Unsupported(f"{names.get(param.name, param.name)}={raw!r}")
+        for key, want in spec.fixed.items():
+            if attrs.get(key, want) != want:
+                raise Unsupported(f"{key}='{attrs[key]}'")
+        return self.b.add(spec.id, params, self.label(node), [self.ref(node.input[0])])
+
+    def read_softmax(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
+        """Softmax along ``axis``; before opset 13 it flattened from the axis on, which only
+        the last axis matches."""
+        rank = self.rank(node.input[0])
+        axis = int(attrs.get("axis", -1 if self.opset >= 13 else 1))
+        if self.opset < 13 and rank and axis % rank != rank - 1:
+            raise Unsupported("axis other than the last before opset 13")
+        return self.b.add(specs[0].id, {"dim": axis}, self.label(node), [self.ref(node.input[0])])
+
+
+def _reorder(array: np.ndarray, gates: list[int]) -> np.ndarray:
+    """Gate blocks (stacked along the first axis) in PyTorch's order."""
+    blocks = np.split(np.asarray(array), len(gates), axis=0)
+    return np.concatenate([blocks[g] for g in gates], axis=0)
