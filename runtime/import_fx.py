@@ -29,7 +29,7 @@ from graph.model import Edge
 from graph.project import Project
 from runtime import fx_layers, ops
 from runtime.fx_layers import Unsupported
-from runtime.importer import GraphBuilder, ModelImportError, Ref
+from runtime.import_builder import GraphBuilder, ModelImportError, Ref
 
 F = nn.functional
 EXAMPLE_BATCH = 2

@@ -21,7 +21,7 @@ import torch
 
 from graph.catalog import TOKENS
 from graph.project import Project
-from runtime.importer import GraphBuilder, ModelImportError, Ref
+from runtime.import_builder import GraphBuilder, ModelImportError, Ref
 from runtime.onnx_layers import (
     Const,
     Downstream,

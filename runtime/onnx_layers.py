@@ -19,7 +19,7 @@ import torch
 from graph import catalog
 from graph.catalog import RECURRENT, LayerSpec
 from graph.model import Edge
-from runtime.importer import GraphBuilder, Ref
+from runtime.import_builder import GraphBuilder, Ref
 
 
 class Unsupported(Exception):
