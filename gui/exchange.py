@@ -1,7 +1,7 @@
 """File > Export... and File > Import Model...: the model leaves or enters Plexus as code.
 
 Export writes the window's project as a PyTorch module, a training script or an ONNX file
-(``runtime.export.export_project``); import turns a PyTorch ``.py`` file or an ONNX file into
+(``runtime.exporter.export_project``); import turns a PyTorch ``.py`` file or an ONNX file into
 a new, unsaved project (``runtime.importer.import_file``). Both run on a background thread
 (an ONNX export or a torch.fx trace takes seconds) with a busy bar in the dialog; an expected
 failure (``ExportError``, ``ModelImportError``) is shown as its one-line message in the dialog,
@@ -45,7 +45,7 @@ from graph.project import Project
 from gui import style
 from gui.tasks import TaskRunner
 
-# What each export kind is for, in the words of the dialog (keys of runtime.export.EXPORT_KINDS).
+# What each export kind is for, in the words of the dialog (keys of runtime.exporter.EXPORT_KINDS).
 FORMATS: dict[str, tuple[str, str]] = {
     "python": ("PyTorch module (.py)",
                "The model class in one file; trained weights beside it as .safetensors"),
@@ -58,10 +58,10 @@ WEIGHTS_FILTER = "Weights (*.safetensors);;All files (*)"
 MESSAGE_MS = 10_000
 
 
-def _export() -> Any:
-    from runtime import export  # imports torch: only once a dialog needs it
+def _exporter() -> Any:
+    from runtime import exporter  # imports torch: only once a dialog needs it
 
-    return export
+    return exporter
 
 
 # -- reading a Python model file without running it -------------------------------------------
@@ -306,7 +306,7 @@ class ExportDialog(_ExchangeDialog):
         self.setObjectName("export_dialog")
         self.written: list[Path] = []
         self._path_edited = False
-        export = _export()
+        exporter = _exporter()
 
         choices = QWidget()
         box = QVBoxLayout(choices)
@@ -314,7 +314,7 @@ class ExportDialog(_ExchangeDialog):
         box.setSpacing(2)
         self.kind_group = QButtonGroup(self)
         self.kind_buttons: dict[str, QRadioButton] = {}
-        for kind, fallback in export.EXPORT_KINDS.items():
+        for kind, fallback in exporter.EXPORT_KINDS.items():
             title, explanation = FORMATS.get(kind, (fallback, ""))
             button = QRadioButton(title)
             button.setObjectName(f"export_kind_{kind}")
@@ -354,7 +354,7 @@ class ExportDialog(_ExchangeDialog):
 
     def proposed_path(self, kind: str | None = None) -> str:
         """Beside the project file (or in the home folder), named after the project."""
-        name = _export().default_file_name(self.window_.project, kind or self.kind)
+        name = _exporter().default_file_name(self.window_.project, kind or self.kind)
         return os.path.join(self.start_dir(), name)
 
     def set_path(self, path: str | os.PathLike[str]) -> None:
@@ -404,11 +404,11 @@ class ExportDialog(_ExchangeDialog):
             self.show_error(f"Save to: the folder {path.parent} does not exist; choose another "
                             "with Browse.")
             return
-        export, kind = _export(), self.kind
+        exporter, kind = _exporter(), self.kind
         project = project_to_export(self.window_)
         self.run_job(f"Exporting {path.name}",
-                     lambda: export.export_project(project, kind, path),
-                     (export.ExportError,), self._exported)
+                     lambda: exporter.export_project(project, kind, path),
+                     (exporter.ExportError,), self._exported)
 
     def _exported(self, outcome: Outcome) -> None:
         ok, value = outcome

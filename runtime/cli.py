@@ -225,14 +225,14 @@ def cmd_attack(args: argparse.Namespace) -> int:
 
 # -- export and import (issue 6) ---------------------------------------------------------------
 def cmd_export(args: argparse.Namespace) -> int:
-    from runtime import export
+    from runtime import exporter
 
     project = open_project(args.file)
     output = Path(args.output) if args.output else Path(args.file).with_name(
-        export.default_file_name(project, args.to))
+        exporter.default_file_name(project, args.to))
     try:
-        written = export.export_project(project, args.to, output)
-    except export.ExportError as exc:
+        written = exporter.export_project(project, args.to, output)
+    except exporter.ExportError as exc:
         raise CommandError(f"{Path(args.file).name}: {exc}") from None
     print("wrote " + ", ".join(str(path) for path in written))
     return EXIT_OK

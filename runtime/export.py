@@ -1,4 +1,4 @@
-"""Export a design as code a PyTorch engineer keeps: a module file, a training script, ONNX.
+"""Export a design as the module file a PyTorch engineer keeps, and what every exporter shares.
 
 The module file is written from the compiled ``torch.fx`` graph, not with
 ``GraphModule.to_folder`` (which writes ``from torch.nn import *`` and absolute paths): one
@@ -7,8 +7,9 @@ and constructed with explicit arguments, a ``forward`` that reads like hand-writ
 the source of the ``runtime/ops.py`` classes its layers declare (``inspect.getsource``). Trained
 weights go beside it as a safetensors file keyed like the class's ``state_dict``.
 
-The training script (``runtime/export_script.py``) embeds the same class. ONNX goes through
-``torch.onnx.export`` (dynamo) with the input named after the Input node and a dynamic batch.
+The other exporters build on this one: the training script (``runtime/export_script.py``)
+embeds the same class, ONNX (``runtime/export_onnx.py``) exports the same compiled ``Design``;
+``runtime/exporter.py`` is the one entry point that picks among them.
 
 Every failure is an ``ExportError`` whose one-line message names the node or file.
 """
@@ -16,16 +17,12 @@ Every failure is an ``ExportError`` whose one-line message names the node or fil
 from __future__ import annotations
 
 import builtins
-import contextlib
 import inspect
 import keyword
-import logging
 import math
 import operator
 import re
 import textwrap
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +30,6 @@ from typing import Any
 import torch
 from torch import Tensor, fx, nn
 
-from graph.catalog import INPUT
 from graph.model import Node
 from graph.project import Project
 from runtime import ops
@@ -281,7 +277,8 @@ def _merge_expr(n: fx.Node, expr: Any) -> str:
 
 
 # -- the module file ------------------------------------------------------------------------------
-def _wrap(text: str, indent: str = "", width: int = WIDTH - 4) -> list[str]:
+def wrap_text(text: str, indent: str = "", width: int = WIDTH - 4) -> list[str]:
+    """Prose (a docstring, a comment) wrapped to ``width`` with each line indented."""
     lines: list[str] = []
     for paragraph in text.strip().split("\n"):
         lines += textwrap.wrap(paragraph, width - len(indent), break_long_words=False,
@@ -342,7 +339,7 @@ def fit_line(line: str, width: int = WIDTH) -> list[str]:
     return lines
 
 
-def _safe_text(text: str) -> str:
+def safe_text(text: str) -> str:
     """Text that can sit inside a triple-quoted docstring."""
     return text.replace("\\", "/").replace('"""', "'''").strip()
 
@@ -374,8 +371,8 @@ def class_source(d: Design, name: str) -> list[str]:
     outputs = [nodes[i] for i in d.compiled.output_nodes]
     args, body, returns = _forward_lines(gm)
     doc = project.description or f"The network of the Plexus project '{project.name}'."
-    lines += ["", f"class {name}(nn.Module):", *_wrap('"""' + _safe_text(doc), "    ",
-                                                      WIDTH - 3)]
+    lines += ["", f"class {name}(nn.Module):", *wrap_text('"""' + safe_text(doc), "    ",
+                                                          WIDTH - 3)]
     lines[-1] += '"""'
     lines += ["",
               "    # One sample's shape (batch excluded) per input, and each output's task.",
@@ -437,12 +434,12 @@ def _module_file(d: Design, name: str, weights_file: str) -> str:
     project = d.project
     inputs = [d.graph_nodes[i] for i in d.compiled.input_nodes]
     args = [n.name for n in d.compiled.module.graph.nodes if n.op == "placeholder"]
-    title = f"{name}: the network of the Plexus project '{_safe_text(project.name)}'."
+    title = f"{name}: the network of the Plexus project '{safe_text(project.name)}'."
     example = ", ".join(_example_input(n, a) for n, a in zip(inputs, args, strict=True))
     header = [
         '"""' + title,
         "",
-        *(_wrap(_safe_text(project.description)) + [""] if project.description else []),
+        *(wrap_text(safe_text(project.description)) + [""] if project.description else []),
         "Needs only PyTorch (and safetensors to load trained weights):",
         "",
         f"    model = {name}()",
@@ -476,10 +473,10 @@ def _module_file(d: Design, name: str, weights_file: str) -> str:
         "    results = result if isinstance(result, tuple) else (result,)",
         '    print(", ".join(" x ".join(map(str, r.shape)) for r in results))',
     ]
-    return _join(header + class_source(d, name) + main)
+    return join_lines(header + class_source(d, name) + main)
 
 
-def _join(lines: list[str]) -> str:
+def join_lines(lines: list[str]) -> str:
     """Lines joined with exactly two blank lines before top-level definitions."""
     text = "\n".join(lines)
     text = re.sub(r"\n{3,}(?=(class |def |if __name__|@))", "\n\n\n", text)
@@ -497,13 +494,14 @@ def write_python(project: Project, path: str | Path) -> list[Path]:
     d = design(project)
     weights = path.with_suffix(".safetensors")
     text = _module_file(d, class_name(project.name), weights.name)
-    written = [_write_text(path, text)]
+    written = [write_text(path, text)]
     if d.trained:
-        written.append(_write_weights(weights, d.state_dict()))
+        written.append(write_weights(weights, d.state_dict()))
     return written
 
 
-def _write_text(path: Path, text: str) -> Path:
+def write_text(path: Path, text: str) -> Path:
+    """Write an exported source file; ExportError names the file that cannot be written."""
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
@@ -511,7 +509,8 @@ def _write_text(path: Path, text: str) -> Path:
     return path
 
 
-def _write_weights(path: Path, state: dict[str, Tensor]) -> Path:
+def write_weights(path: Path, state: dict[str, Tensor]) -> Path:
+    """Write weights as safetensors; ExportError names the file that cannot be written."""
     import safetensors.torch
 
     try:
@@ -519,169 +518,3 @@ def _write_weights(path: Path, state: dict[str, Tensor]) -> Path:
     except OSError as exc:
         raise ExportError(f"{path}: cannot write it ({exc.strerror or exc})") from None
     return path
-
-
-# -- training script -------------------------------------------------------------------------------
-def export_script(project: Project, weights_file: str | None = None,
-                  data_file: str | None = None) -> str:
-    """A training script (``python train.py`` or ``torchrun --nproc_per_node N train.py``)
-    with the module, the project's data, loss, optimizer, schedule and loop. Data sets the
-    script cannot regenerate are read from ``data_file`` beside it (see write_script)."""
-    from runtime.export_script import script_source
-
-    d = design(project)
-    stem = file_stem(project.name)
-    weights_file = weights_file or f"{stem}.safetensors"
-    data_file = data_file or f"{stem}_data.npz"
-    return script_source(d, class_name(project.name), weights_file, data_file)
-
-
-def write_script(project: Project, path: str | Path) -> list[Path]:
-    """Write the training script; it saves its weights beside itself as "<stem>.safetensors".
-    For data sets it cannot regenerate, the project's split goes beside it as
-    "<stem>_data.npz", and a trained project's weights, which it starts from, as
-    "<stem>_start.safetensors" (returned after the script, in that order)."""
-    from runtime.export_data import saves_data, write_data
-    from runtime.export_script import script_source, start_file
-
-    path = Path(path)
-    if path.suffix != ".py":
-        raise ExportError(f"{path.name}: a training script file must end in .py")
-    data = path.with_name(f"{path.stem}_data.npz")
-    weights = path.with_suffix(".safetensors").name
-    d = design(project)
-    written = [_write_text(path, script_source(d, class_name(project.name), weights,
-                                               data.name))]
-    if saves_data(project.dataset):
-        written.append(write_data(project.dataset, data))
-    if d.trained:
-        written.append(_write_weights(path.with_name(start_file(weights)), d.state_dict()))
-    return written
-
-
-# -- one entry point for the command line and the File > Export menu -------------------------
-EXPORT_KINDS = {"python": "PyTorch module (.py)", "script": "Training script (.py)",
-                "onnx": "ONNX model (.onnx)"}
-
-
-def default_file_name(project: Project, kind: str) -> str:
-    """The file name an export dialog proposes: "digits_cnn.py", "train_digits_cnn.py",
-    "digits_cnn.onnx"."""
-    stem = file_stem(project.name)
-    return {"python": f"{stem}.py", "script": f"train_{stem}.py", "onnx": f"{stem}.onnx"}[kind]
-
-
-def export_project(project: Project, kind: str, path: str | Path) -> list[Path]:
-    """Export as ``kind`` (a key of EXPORT_KINDS) to ``path``; returns the files written (a
-    module's weights go beside it). Raises ExportError."""
-    if kind == "python":
-        return write_python(project, path)
-    if kind == "script":
-        return write_script(project, path)
-    if kind == "onnx":
-        return [export_onnx(project, path)]
-    raise ExportError(f"unknown export kind {kind!r}; choose {', '.join(EXPORT_KINDS)}")
-
-
-# -- ONNX -----------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def _quiet_exporter() -> Iterator[None]:
-    """Silence the exporter's progress lines, optional-dependency notes and deprecations."""
-    logger = logging.getLogger("torch.onnx")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logger.setLevel(level)
-
-
-def _require_onnx() -> None:
-    missing = [name for name in ("onnx", "onnxscript") if not _importable(name)]
-    if missing:
-        raise ExportError(f"ONNX export needs {' and '.join(missing)}; install them with "
-                          "pip install onnx onnxscript (or pip install 'plexus[onnx]')")
-
-
-def _importable(name: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(name) is not None
-
-
-def _example_tensor(shape: Shape, dtype: str, batch: int = 2) -> Tensor:
-    if dtype == "long":
-        return torch.zeros(batch, *shape, dtype=torch.long)
-    return torch.randn(batch, *shape)
-
-
-def _onnx_export(module: nn.Module, args: tuple[Tensor, ...], path: Path,
-                 input_names: list[str], output_names: list[str] | None) -> None:
-    batch = torch.export.Dim("batch", min=1)
-    with _quiet_exporter():
-        torch.onnx.export(module, args, str(path), dynamo=True, external_data=False,
-                          input_names=input_names, output_names=output_names,
-                          dynamic_shapes=tuple({0: batch} for _ in args), verbose=False)
-
-
-def export_onnx(project: Project, path: str | Path) -> Path:
-    """Write an ONNX file: inputs named after the Input nodes, outputs after the Output
-    nodes, a dynamic batch dimension, weights inside the one file.
-
-    ExportError names the node that ONNX cannot express and why.
-    """
-    _require_onnx()
-    path = Path(path)
-    d = design(project)
-    nodes = d.graph_nodes
-    inputs = [nodes[i] for i in d.compiled.input_nodes]
-    args = tuple(_example_tensor(tuple(n.param("shape")), n.param("dtype")) for n in inputs)
-    output_names = [nodes[i].name for i in d.compiled.output_nodes]
-    if len(set(output_names)) != len(output_names) or set(output_names) & {
-            n.name for n in inputs}:
-        output_names = None  # names must be unique in ONNX; keep the exporter's own
-    try:
-        _onnx_export(d.compiled.module, args, path, [n.name for n in inputs], output_names)
-    except OSError as exc:
-        raise ExportError(f"{path}: cannot write it ({exc.strerror or exc})") from None
-    except Exception as exc:  # noqa: BLE001 - torch.export and onnxscript raise many types
-        raise ExportError(_blame(d, exc, path)) from None
-    return path
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith(("Traceback", "File ")):
-            return line[:300]
-    return type(exc).__name__
-
-
-def _blame(d: Design, exc: BaseException, path: Path) -> str:
-    """Find the node whose layer alone fails to export, to name it in the message."""
-    import tempfile
-
-    nodes = d.graph_nodes
-    with tempfile.TemporaryDirectory() as folder:
-        for node_id in d.compiled.graph.topological_order():
-            name = d.compiled.module_names.get(node_id)
-            if name is None:
-                continue
-            node = nodes[node_id]
-            module = d.compiled.module.get_submodule(name)
-            shapes = d.inputs[node_id]
-            dtype = "float"
-            edge = d.compiled.graph.edge_into(node_id, "in")
-            source = nodes[edge.src].spec if edge is not None else None
-            if edge is not None and source is not None and source.role == INPUT:
-                dtype = nodes[edge.src].param("dtype")
-            args = tuple(_example_tensor(tuple(s[1:]), dtype) for s in shapes)
-            try:
-                _onnx_export(module, args, Path(folder) / "layer.onnx", ["x"], None)
-            except Exception as layer_exc:  # noqa: BLE001
-                return (f"{node.label} cannot be exported to ONNX: {_first_line(layer_exc)}; "
-                        "remove or replace that layer to export")
-    return f"{path.name}: ONNX export failed: {_first_line(exc)}"

@@ -18,10 +18,11 @@ best-epoch decisions, and rank 0 saves the weights.
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
 
+from graph.project import Project
 from runtime import export
-from runtime.export_data import data_source, saves_data
+from runtime.export_data import data_source, saves_data, write_data
 from runtime.export_heads import LOSS_CALLS, loss_source, resolved_loss, score_source
 
 
@@ -208,8 +209,8 @@ if __name__ == "__main__":
 TASKS = ("classification", "regression", "tagging", "forecasting", "reconstruction")
 
 
-def script_source(d: Any, name: str, weights_file: str, data_file: str) -> str:
-    """The training script for the compiled design ``d`` (runtime.export.Design)."""
+def script_source(d: export.Design, name: str, weights_file: str, data_file: str) -> str:
+    """The training script for the compiled design ``d``."""
     project = d.project
     nodes = d.graph_nodes
     if len(d.compiled.input_nodes) != 1 or len(d.compiled.output_nodes) != 1:
@@ -315,19 +316,19 @@ def script_source(d: Any, name: str, weights_file: str, data_file: str) -> str:
         consts.append('START_FILE = ""  # the project had no trained weights: random ones')
 
     title = (f"Train {name}, the network of the Plexus project "
-             f"'{export._safe_text(project.name)}', on {dataset.name}.")
+             f"'{export.safe_text(project.name)}', on {dataset.name}.")
     saved = (f" It reads the data from {data_file}, which the export wrote beside it."
              if saves_data(dataset) else "")
     if d.trained:
         saved += (f" It starts from the project's weights, {start_file(weights_file)} "
                   "beside it (--start '' for random ones).")
     header = [
-        *export._wrap('"""' + title),
+        *export.wrap_text('"""' + title),
         "",
         "One process:        python SCRIPT [--epochs N] [--device auto|cpu|cuda]",
         "Several processes:  torchrun --nproc_per_node N SCRIPT",
         "",
-        *export._wrap(
+        *export.wrap_text(
             "With torchrun the model trains with DistributedDataParallel (nccl on CUDA GPUs, "
             "gloo on the CPU) and each process reads its share of every epoch through a "
             f"DistributedSampler. Rank 0 saves the weights of the best validation loss to "
@@ -362,4 +363,38 @@ def script_source(d: Any, name: str, weights_file: str, data_file: str) -> str:
         groups.strip("\n"), "",
         main.strip("\n"),
     ]
-    return export._join(sections)
+    return export.join_lines(sections)
+
+
+# -- entry points ----------------------------------------------------------------------------------
+def export_script(project: Project, weights_file: str | None = None,
+                  data_file: str | None = None) -> str:
+    """A training script (``python train.py`` or ``torchrun --nproc_per_node N train.py``)
+    with the module, the project's data, loss, optimizer, schedule and loop. Data sets the
+    script cannot regenerate are read from ``data_file`` beside it (see write_script)."""
+    d = export.design(project)
+    stem = export.file_stem(project.name)
+    weights_file = weights_file or f"{stem}.safetensors"
+    data_file = data_file or f"{stem}_data.npz"
+    return script_source(d, export.class_name(project.name), weights_file, data_file)
+
+
+def write_script(project: Project, path: str | Path) -> list[Path]:
+    """Write the training script; it saves its weights beside itself as "<stem>.safetensors".
+    For data sets it cannot regenerate, the project's split goes beside it as
+    "<stem>_data.npz", and a trained project's weights, which it starts from, as
+    "<stem>_start.safetensors" (returned after the script, in that order)."""
+    path = Path(path)
+    if path.suffix != ".py":
+        raise export.ExportError(f"{path.name}: a training script file must end in .py")
+    data = path.with_name(f"{path.stem}_data.npz")
+    weights = path.with_suffix(".safetensors").name
+    d = export.design(project)
+    written = [export.write_text(path, script_source(d, export.class_name(project.name),
+                                                     weights, data.name))]
+    if saves_data(project.dataset):
+        written.append(write_data(project.dataset, data))
+    if d.trained:
+        written.append(export.write_weights(path.with_name(start_file(weights)),
+                                            d.state_dict()))
+    return written

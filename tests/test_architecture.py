@@ -18,7 +18,6 @@ ROOT = Path(__file__).resolve().parents[1]
 # and export_script's helpers; the analysis panels' shared cache). Each entry is one circle,
 # as a set of modules; delete it when its part lands, and never add one.
 KNOWN_CIRCLES: list[frozenset[str]] = [
-    frozenset({"runtime.export", "runtime.export_script"}),
     frozenset({"gui.panels.lab", "gui.panels.adversarial"}),
     frozenset({"gui.panels.lab", "gui.panels.explain"}),
     frozenset({"gui.panels.lab", "gui.panels.adversarial", "gui.panels.adversarial_views"}),

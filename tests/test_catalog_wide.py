@@ -15,7 +15,7 @@ import torch
 
 from graph import catalog
 from graph.project import Project
-from runtime import export
+from runtime import export, export_onnx
 from runtime.compile import compile_graph, load_node_state, weights_from_bytes
 from runtime.importer import ModelImportError, import_module, import_onnx
 from tests.test_catalog_layers import single_layer_graph
@@ -133,7 +133,7 @@ def test_onnx_export_and_import_round_trip(spec, tmp_path):
     pytest.importorskip("onnxscript")
     ort = pytest.importorskip("onnxruntime")
     project = layer_project(spec)
-    path = export.export_onnx(project, tmp_path / "layer.onnx")
+    path = export_onnx.export_onnx(project, tmp_path / "layer.onnx")
     x = example_input(project, 3)
     want = compiled_outputs(project, x)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

@@ -186,12 +186,12 @@ def test_export_of_an_invalid_graph_names_the_node_and_writes_nothing(qtbot, win
 
 
 def test_an_unexpected_failure_is_one_line_too(qtbot, window, tmp_path, monkeypatch):
-    from runtime import export
+    from runtime import exporter
 
     def broken(*_args):
         raise RuntimeError("disk on fire\nTraceback (most recent call last): ...")
 
-    monkeypatch.setattr(export, "export_project", broken)
+    monkeypatch.setattr(exporter, "export_project", broken)
     dialog = _export_dialog(qtbot, window)
     dialog.set_path(tmp_path / "xor.py")
     dialog.accept()
@@ -256,7 +256,7 @@ def test_import_python_opens_the_model_as_a_new_unsaved_project(qtbot, window, t
 
 
 def test_import_reads_the_shape_a_plexus_export_declares(qtbot, window, tmp_path):
-    from runtime.export import export_project
+    from runtime.exporter import export_project
 
     exported = tmp_path / "xor_mlp.py"
     export_project(window.project, "python", exported)

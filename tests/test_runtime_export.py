@@ -25,7 +25,7 @@ from graph.project import Project, save_project
 from graph.settings import DatasetSettings, TrainingSettings
 from resources.examples import make
 from resources.examples.make import chain, connect
-from runtime import export
+from runtime import export, export_onnx, export_script, exporter
 from runtime.compile import (
     compile_graph,
     load_node_state,
@@ -153,7 +153,7 @@ def training_runs(tmp_path_factory):
     process spends seconds importing torch)."""
     folder = tmp_path_factory.mktemp("train")
     script = folder / "train.py"
-    export.write_script(make.build("xor_mlp"), script)
+    export_script.write_script(make.build("xor_mlp"), script)
     runs = {
         "folder": folder,
         "single": Background([sys.executable, "-I", str(script)], folder, "single"),
@@ -213,10 +213,10 @@ def test_class_and_file_names():
     assert export.class_name("") == "Model"
     assert export.file_stem("Digits CNN (v2)") == "digits_cnn_v2"
     project = make.build("digits_cnn")
-    assert [export.default_file_name(project, kind) for kind in export.EXPORT_KINDS] == [
+    assert [exporter.default_file_name(project, kind) for kind in exporter.EXPORT_KINDS] == [
         "digits_cnn.py", "train_digits_cnn.py", "digits_cnn.onnx"]
     with pytest.raises(export.ExportError, match="unknown export kind 'tflite'"):
-        export.export_project(project, "tflite", "model.tflite")
+        exporter.export_project(project, "tflite", "model.tflite")
 
 
 def test_exported_files_pass_ruff_and_run_with_only_torch(projects, tmp_path):
@@ -234,7 +234,7 @@ def test_exported_files_pass_ruff_and_run_with_only_torch(projects, tmp_path):
     refused = []
     for name, project in projects.items():  # every example's training script too
         try:
-            text = export.export_script(project)
+            text = export_script.export_script(project)
         except export.ExportError:
             refused.append(name)
             continue
@@ -314,7 +314,7 @@ def test_invalid_design_export_names_the_node(tmp_path):
 # -- the training script --------------------------------------------------------------------------
 def script_data(project: Project, tmp_path: Path, tag: str):
     path = tmp_path / f"train_{tag}.py"
-    path.write_text(export.export_script(project))
+    path.write_text(export_script.export_script(project))
     return runpy.run_path(str(path), run_name="plexus_test")["load_data"]()
 
 
@@ -366,17 +366,17 @@ def test_script_follows_the_training_settings(projects):
                                         schedule="onecycle", grad_clip=1.0, early_stopping=3)
     project.graph.set_node_options(project.graph.node_by_name("conv1").id, frozen=True)
     project.graph.set_node_options(project.graph.node_by_name("fc1").id, lr_mult=0.1)
-    text = export.export_script(project)
+    text = export_script.export_script(project)
     assert "torch.optim.SGD(groups, lr=LR, momentum=MOMENTUM" in text
     assert "OneCycleLR" in text and "nn.utils.clip_grad_norm_" in text
     assert 'FROZEN = ["conv1"]' in text and 'LR_MULT = {"fc1": 0.1}' in text
     assert "nn.functional.cross_entropy" in text
-    xor = export.export_script(projects["xor_mlp"])
+    xor = export_script.export_script(projects["xor_mlp"])
     assert "binary_cross_entropy_with_logits" in xor and "OneCycleLR" not in xor
-    house = export.export_script(projects["house_prices_mlp"])
+    house = export_script.export_script(projects["house_prices_mlp"])
     assert "nn.functional.mse_loss" in house and 'name = "r2"' in house
     with pytest.raises(export.ExportError, match="one of each"):
-        export.export_script(projects["mixed_net"])
+        export_script.export_script(projects["mixed_net"])
 
 
 @pytest.mark.slow
@@ -421,7 +421,7 @@ def test_script_reads_the_saved_split_of_other_builtin_sets(name, tmp_path):
     it, holding Plexus' own split (already tokenized or scaled); write_script returns it."""
     project = make.build(name)
     assert project.dataset.name == SAVED_DATA[name]
-    written = export.write_script(project, tmp_path / "train.py")
+    written = export_script.write_script(project, tmp_path / "train.py")
     assert written == [tmp_path / "train.py", tmp_path / "train_data.npz"]
     text = written[0].read_text()
     assert 'DATA_FILE = "train_data.npz"' in text and "not written for" not in text
@@ -436,7 +436,7 @@ def test_script_of_a_trained_project_starts_from_its_weights(tmp_path):
     """As pressing Train in Plexus, the script goes on from the project's weights: for
     fewshot_transfer, the shapes_source trunk it imported."""
     project = make.build("fewshot_transfer")
-    written = export.write_script(project, tmp_path / "train.py")
+    written = export_script.write_script(project, tmp_path / "train.py")
     assert written == [tmp_path / "train.py", tmp_path / "train_data.npz",
                        tmp_path / "train_start.safetensors"]
     namespace = runpy.run_path(str(written[0]), run_name="plexus_test")
@@ -447,16 +447,16 @@ def test_script_of_a_trained_project_starts_from_its_weights(tmp_path):
     assert len(trunk) == 6
     for node in trunk:
         assert torch.equal(getattr(model, node.name).weight, imported[f"{node.id}.weight"])
-    assert 'START_FILE = ""' in export.export_script(make.build("digits_cnn"))  # untrained
+    assert 'START_FILE = ""' in export_script.export_script(make.build("digits_cnn"))  # untrained
 
 
 def test_script_losses_follow_the_heads(projects):
-    tagging = export.export_script(projects["future_context_bilstm"])
+    tagging = export_script.export_script(projects["future_context_bilstm"])
     assert "ignore_index=IGNORE" in tagging and "IGNORE = -100" in tagging
     assert "tagged = truth != IGNORE" in tagging
-    forecast = export.export_script(projects["sine_forecast_lstm"])
+    forecast = export_script.export_script(projects["sine_forecast_lstm"])
     assert "nn.functional.mse_loss(out, y.to(out.dtype)" in forecast and 'name = "mse"' in forecast
-    rebuild = export.export_script(projects["autoencoder_anomaly_digits"])
+    rebuild = export_script.export_script(projects["autoencoder_anomaly_digits"])
     loss = str(projects["autoencoder_anomaly_digits"].graph.node_by_name("reconstruction")
                .param("loss"))
     call = "binary_cross_entropy_with_logits" if loss == "bce" else "mse_loss"
@@ -467,10 +467,10 @@ def test_script_losses_follow_the_heads(projects):
     project = make.build("future_context_bilstm")
     project.graph.set_param(project.graph.node_by_name("role").id, "loss", "mse")
     with pytest.raises(export.ExportError, match=r"\(tagging\) trains with cross_entropy"):
-        export.export_script(project)
+        export_script.export_script(project)
     for name in ("gan_ring", "digits_multitask"):
         with pytest.raises(export.ExportError, match="one of each"):
-            export.export_script(projects[name])
+            export_script.export_script(projects[name])
 
 
 # example: (extra arguments, Plexus' metric, check of the printed validation metric)
@@ -491,7 +491,7 @@ def test_scripts_train_tagging_forecasting_reconstruction_and_token_sets(tmp_pat
         for name, (args, _, _) in TASK_RUNS.items():
             folder = tmp_path / name
             folder.mkdir()
-            export.write_script(make.build(name), folder / "train.py")
+            export_script.write_script(make.build(name), folder / "train.py")
             runs[name] = Background([sys.executable, "-I", str(folder / "train.py"), *args],
                                     folder, "run")
         for name, (_, metric, plausible) in TASK_RUNS.items():
@@ -564,7 +564,7 @@ def test_onnx_export_of_every_example_runs_in_onnxruntime(projects, tmp_path,
     assert {"xor_mlp", "digits_cnn", "digits_resnet"} <= set(names)
     for name in names:
         project = projects[name]
-        path = export.export_onnx(project, tmp_path / f"{name}.onnx")
+        path = export_onnx.export_onnx(project, tmp_path / f"{name}.onnx")
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         compiled = compile_graph(project.graph)
         inputs = [project.graph.nodes[i].name for i in compiled.input_nodes]
@@ -591,9 +591,9 @@ def test_onnx_error_names_the_node(projects, tmp_path, monkeypatch):
             raise RuntimeError("no ONNX equivalent for aten::tanh\nmore details")
         path.write_bytes(b"")
 
-    monkeypatch.setattr(export, "_onnx_export", refuse_tanh)
+    monkeypatch.setattr(export_onnx, "_onnx_export", refuse_tanh)
     with pytest.raises(export.ExportError) as info:
-        export.export_onnx(projects["xor_mlp"], tmp_path / "xor.onnx")
+        export_onnx.export_onnx(projects["xor_mlp"], tmp_path / "xor.onnx")
     message = str(info.value)
     assert message.startswith("Tanh 'act1' cannot be exported to ONNX: no ONNX equivalent")
     assert "\n" not in message
