@@ -14,9 +14,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Circles that other parts of issue 12 are removing in parallel (the importers' shared table
-# and export_script's helpers; the analysis panels' shared cache). Each entry is one circle,
-# as a set of modules; delete it when its part lands, and never add one.
+# Circles that another part of issue 12 is removing in parallel (the analysis panels' shared
+# cache). Each entry is one circle, as a set of modules; delete it when its part lands, and
+# never add one.
 KNOWN_CIRCLES: list[frozenset[str]] = [
     frozenset({"gui.panels.lab", "gui.panels.adversarial"}),
     frozenset({"gui.panels.lab", "gui.panels.explain"}),
