@@ -14,14 +14,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Circles that another part of issue 12 is removing in parallel (the analysis panels' shared
-# cache). Each entry is one circle, as a set of modules; delete it when its part lands, and
-# never add one.
-KNOWN_CIRCLES: list[frozenset[str]] = [
-    frozenset({"gui.panels.lab", "gui.panels.adversarial"}),
-    frozenset({"gui.panels.lab", "gui.panels.explain"}),
-    frozenset({"gui.panels.lab", "gui.panels.adversarial", "gui.panels.adversarial_views"}),
-]
 
 
 def module_name(path: Path) -> str:
@@ -56,22 +48,12 @@ def import_graph(package: str) -> nx.DiGraph:
 
 
 def circles(package: str) -> list[list[str]]:
-    return [c for c in nx.simple_cycles(import_graph(package))
-            if frozenset(c) not in KNOWN_CIRCLES]
+    return list(nx.simple_cycles(import_graph(package)))
 
 
 @pytest.mark.parametrize("package", ["runtime", "gui/panels"])
 def test_no_import_circles(package):
     assert circles(package) == []
-
-
-def test_the_training_modules_have_no_circle_at_all():
-    """The trainers, the session and the worker: not even a known circle reaches them."""
-    graph = import_graph("runtime")
-    training = {"runtime.train", "runtime.gan", "runtime.trainer", "runtime.session",
-                "runtime.worker", "runtime.attacks", "runtime.history", "runtime.prepare"}
-    for cycle in nx.simple_cycles(graph):
-        assert not training & set(cycle), cycle
 
 
 UPWARD = {
