@@ -32,6 +32,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from runtime.compile import Compiled
+
 
 class TrainingFailed(Exception):
     """A failure the user can act on; the message is one line that says what to do."""
@@ -423,7 +425,7 @@ class LossFunction:
         return total, losses
 
 
-def make_heads(compiled: Any, num_classes: int = 0) -> list[Head]:
+def make_heads(compiled: Compiled, num_classes: int = 0) -> list[Head]:
     """The heads of a compiled graph, in ``output_nodes`` order, read from the Output params."""
     graph = compiled.graph
     single = len(compiled.output_nodes) == 1
@@ -437,7 +439,7 @@ def make_heads(compiled: Any, num_classes: int = 0) -> list[Head]:
     return heads
 
 
-def make_loss(compiled: Any, num_classes: int = 0) -> LossFunction:
+def make_loss(compiled: Compiled, num_classes: int = 0) -> LossFunction:
     return LossFunction(make_heads(compiled, num_classes))
 
 def summarize(loss: float, meters: list[Meter]) -> dict[str, Any]:

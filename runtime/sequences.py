@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from graph.catalog import HEAD, INPUT, MERGE
 from runtime.capture import node_outputs
+from runtime.compile import Compiled
 from runtime.evaluation import dataset_rows, evaluating, model_device
 from runtime.heads import make_heads
 
@@ -45,7 +46,7 @@ def _split(data: Any, split: str) -> Any:
     return dataset if len(dataset) else data.train
 
 
-def sequence_nodes(compiled: Any) -> list[tuple[int, str, int]]:
+def sequence_nodes(compiled: Compiled) -> list[tuple[int, str, int]]:
     """(node id, name, units) of every compiled layer or merge whose output is N x L x H,
     in graph order: the layers whose units ``token_activations`` can show over the steps."""
     from runtime.shapes import infer_shapes
@@ -95,7 +96,7 @@ def _samples(data: Any, split: str, samples: Sequence[int] | int
     return (indices, *dataset_rows(dataset, indices))
 
 
-def token_activations(compiled: Any, data: Any, node_id: int,
+def token_activations(compiled: Compiled, data: Any, node_id: int,
                       samples: Sequence[int] | int = 8, split: str = "val") -> dict[str, Any]:
     """Every unit of ``node_id`` at every real (non-padding) step of a few samples.
 
@@ -156,7 +157,7 @@ def token_activations(compiled: Any, data: Any, node_id: int,
     }
 
 
-def attention_nodes(compiled: Any) -> list[tuple[int, str, int]]:
+def attention_nodes(compiled: Compiled) -> list[tuple[int, str, int]]:
     """(node id, name, heads) of every compiled TransformerEncoderLayer, in graph order: the
     layers ``attention_maps`` reads. Found by module class, so imported networks count too."""
     found = []
@@ -171,7 +172,7 @@ def attention_nodes(compiled: Any) -> list[tuple[int, str, int]]:
     return found
 
 
-def attention_maps(compiled: Any, inputs: Tensor | Sequence[Tensor],
+def attention_maps(compiled: Compiled, inputs: Tensor | Sequence[Tensor],
                    padding_mask: Tensor | np.ndarray | None = None) -> dict[int, np.ndarray]:
     """Self-attention weights of every TransformerEncoderLayer for one batch, averaged over
     heads: {node id: (N, T, T) float32}, row = query position, column = key position, rows
@@ -241,7 +242,7 @@ def attention_maps(compiled: Any, inputs: Tensor | Sequence[Tensor],
     return maps
 
 
-def token_attention(compiled: Any, data: Any, samples: Sequence[int] | int = 8,
+def token_attention(compiled: Compiled, data: Any, samples: Sequence[int] | int = 8,
                     split: str = "val") -> dict[str, Any]:
     """What every TransformerEncoderLayer attends to in a few samples, over their real tokens.
 
@@ -271,7 +272,7 @@ def token_attention(compiled: Any, data: Any, samples: Sequence[int] | int = 8,
             "maps": cut, "padding": padding}
 
 
-def forecast(compiled: Any, data: Any, series: int = 0, steps_ahead: int = 1,
+def forecast(compiled: Compiled, data: Any, series: int = 0, steps_ahead: int = 1,
              max_steps: int = 2000) -> dict[str, Any]:
     """Predictions along one validation series, in its own units.
 

@@ -73,7 +73,7 @@ def evaluate_batches(module: nn.Module, loss_fn: LossFunction, batches: Iterable
     return summarize(float(total / samples) if samples else float("nan"), meters)
 
 
-def evaluate_model(compiled: Any, data: Any, batch_size: int = 256, device: str = "cpu",
+def evaluate_model(compiled: Compiled, data: Any, batch_size: int = 256, device: str = "cpu",
                    dataset: Any = None) -> dict[str, Any]:
     """Validation metrics of the module as it is: {"val_loss", "val_accuracy"|"val_r2", "n"}."""
     target = resolve_device(device)

@@ -16,7 +16,7 @@ its cheap ``detection_scores`` on the arrays already here.
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import Qt
@@ -40,6 +40,9 @@ from gui.panels.trained import (
     plot_widget,
     style_plot,
 )
+
+if TYPE_CHECKING:  # the GUI imports torch lazily, on first analysis
+    from runtime.compile import Compiled
 
 PAIRS = 12  # reconstructions shown
 THUMB = 64  # pixels per thumbnail side
@@ -200,7 +203,7 @@ class AutoencoderPanel(WatchedPanel):
             return
         percentile = self.percentile_spin.value()
 
-        def work(compiled: Any, data: Any) -> dict[str, Any]:
+        def work(compiled: Compiled, data: Any) -> dict[str, Any]:
             from runtime import autoencoder
 
             report = autoencoder.anomaly_report(compiled, data, percentile)

@@ -10,11 +10,14 @@ alone, why a project cannot be analysed yet.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gui.prepared import Snapshot, prepare_network
+
+if TYPE_CHECKING:  # the GUI imports torch lazily, on first analysis
+    from runtime.compile import Compiled
 
 NEEDS_WEIGHTS = "Train the network first: attacks need trained weights"
 NEEDS_CLASSIFICATION = "Attacks need a classification project"
@@ -65,7 +68,7 @@ class Prepared:
     """A compiled, trained network in eval mode and its data, as tensors and numpy."""
 
     key: str
-    compiled: Any
+    compiled: Compiled
     bundle: Any
     module: Any
     x_val: Any  # torch tensors (CPU)

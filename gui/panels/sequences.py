@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import html
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, Qt
@@ -39,6 +39,9 @@ from gui import style, theme
 from gui.panels import plotting
 from gui.panels.trained import WatchedPanel, plot_widget, style_plot
 from gui.panels.upright_axis import UprightNamesAxis
+
+if TYPE_CHECKING:  # the GUI imports torch lazily, on first analysis
+    from runtime.compile import Compiled
 
 PAGE = 8  # text samples shown at once
 NEEDS_WEIGHTS = ("Train the network first: the Sequences panel shows what a trained recurrent "
@@ -282,7 +285,7 @@ class SequencePanel(WatchedPanel):
         series = self.series_spin.value() - 1
         ahead = self.ahead_spin.value()
 
-        def work(compiled: Any, data: Any) -> dict[str, Any]:
+        def work(compiled: Compiled, data: Any) -> dict[str, Any]:
             from runtime import sequences
 
             if data.input_dtype == "long":

@@ -17,7 +17,7 @@ needed, a cheap check twice a second while the panel is visible notices them).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
@@ -26,7 +26,10 @@ from gui.panels.visibility import on_screen
 from gui.prepared import PreparedCache, prepare_network, project_key, snapshot
 from gui.tasks import TaskRunner
 
-Work = Callable[[Any, Any], Any]
+if TYPE_CHECKING:  # the GUI imports torch lazily, on first analysis
+    from runtime.compile import Compiled
+
+Work = Callable[["Compiled", Any], Any]
 
 
 class Analyst(QObject):
