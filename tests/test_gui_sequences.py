@@ -251,24 +251,24 @@ def test_anomaly_histogram_threshold_and_scores(qtbot, projects, tmp_path):
 
     panel = _shown(_panel(qtbot, AutoencoderPanel), projects["anomaly"])
     assert panel.pages.currentWidget() is panel.tabs, panel.message.text()
-    report = panel.result["report"]
+    report = panel.result.report
     heights = panel.normal_bars.opts["height"].sum() + panel.anomalous_bars.opts["height"].sum()
-    assert heights == len(report["errors"])
-    assert panel.threshold == pytest.approx(report["threshold"])
+    assert heights == len(report.errors)
+    assert panel.threshold == pytest.approx(report.threshold)
     assert "Precision" in panel.readout.text() and "ROC-AUC" in panel.readout.text()
     assert abs(panel.percentile_spin.value() - 95.0) < 1.0
     _render(panel, tmp_path, "autoencoder_anomalies")
     # dragging the line (what a drag emits) rescores: a higher threshold flags fewer samples
     before = panel.readout.text()
-    panel.threshold_line.setValue(report["threshold"] * 2)
+    panel.threshold_line.setValue(report.threshold * 2)
     assert panel.readout.text() != before
     assert panel.percentile_spin.value() > 99.0
     from runtime.autoencoder import detection_scores
 
-    high = detection_scores(report["errors"], report["labels"], report["threshold"] * 2)
-    assert f"flags {high['flagged']} of" in panel.readout.text()
+    high = detection_scores(report.errors, report.labels, report.threshold * 2)
+    assert f"flags {high.flagged} of" in panel.readout.text()
     panel.percentile_spin.setValue(50.0)
-    assert panel.threshold == pytest.approx(np.percentile(report["train_errors"], 50.0))
+    assert panel.threshold == pytest.approx(np.percentile(report.train_errors, 50.0))
 
 
 @pytest.mark.slow
@@ -278,7 +278,7 @@ def test_reconstructions_and_latent_space(qtbot, projects, tmp_path):
     panel = _shown(_panel(qtbot, AutoencoderPanel), projects["anomaly"])
     panel.tabs.setCurrentIndex(1)
     assert panel.pairs_grid.count() == PAIRS
-    worst = panel.result["worst"]["errors"]
+    worst = panel.result.worst.errors
     assert (np.diff(worst) <= 0).all()
     _render(panel, tmp_path, "autoencoder_reconstructions")
     panel.worst_check.setChecked(False)
@@ -286,8 +286,8 @@ def test_reconstructions_and_latent_space(qtbot, projects, tmp_path):
 
     latent = _shown(_panel(qtbot, AutoencoderPanel), projects["latent"])
     latent.tabs.setCurrentIndex(2)
-    data = latent.result["latent"]
-    assert data["dims"] == 2 and data["latent"].shape[1] == 2
+    data = latent.result.latent
+    assert data.dims == 2 and data.latent.shape[1] == 2
     title = latent.latent_view.getPlotItem().titleLabel.text
     assert "kNN" in title and "bottleneck" in title
     assert "kNN" in latent.pca_view.getPlotItem().titleLabel.text

@@ -133,7 +133,7 @@ class WatchedPanel(QWidget):
         super().__init__(parent)
         self.setObjectName(f"{name}_panel")
         self.project: Any = None
-        self.result: dict[str, Any] | None = None
+        self.result: Any = None  # what the subclass's work returned
         self.analyst = Analyst(self)
         self.analyst.finished.connect(self.show_result)
         self.analyst.failed.connect(self._failed)
@@ -197,7 +197,7 @@ class WatchedPanel(QWidget):
         """Recompute what is shown (the project, its weights or its graph changed)."""
         raise NotImplementedError
 
-    def show_result(self, result: dict[str, Any]) -> None:
+    def show_result(self, result: Any) -> None:
         """Draw a finished analysis."""
         raise NotImplementedError
 
