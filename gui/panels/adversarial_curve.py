@@ -4,7 +4,7 @@ marked."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -22,6 +22,9 @@ from gui.panels.adversarial_views import (
 )
 from gui.panels.controls import control_form, controls_beside, spin
 
+if TYPE_CHECKING:  # the GUI imports torch lazily, on first analysis
+    from runtime.attacks import RobustnessCurve
+
 
 class CurvePage(QWidget):
     """See the module docstring. ``panel`` is the ``AdversarialPanel`` it belongs to.
@@ -32,7 +35,7 @@ class CurvePage(QWidget):
     def __init__(self, panel: Any) -> None:
         super().__init__()
         self.panel = panel
-        self.curves: dict[str, Any] = {}
+        self.curves: dict[str, RobustnessCurve] = {}
         controls, form = control_form()
         self.curve_max = QDoubleSpinBox()
         self.curve_max.setObjectName("robustness_max_eps")
@@ -118,7 +121,8 @@ class CurvePage(QWidget):
         eps_values = [top * i / (points - 1) for i in range(points)]
         chosen = self.panel.attack_page.user_range
 
-        def work(prep: Any, progress: Any, cancel: Any) -> tuple[Any, dict[str, Any]]:
+        def work(prep: Any, progress: Any, cancel: Any
+                 ) -> tuple[Any, dict[str, RobustnessCurve]]:
             x, y = prep.x_val[:samples], prep.y_val[:samples]
             share = 1.0 / (1 + steps)  # FGSM costs one step per epsilon, PGD ``steps``
             out = {}
@@ -136,17 +140,17 @@ class CurvePage(QWidget):
         return self.panel.runner.run("curve", self.panel.network_job(work), label,
                                      on_done=self._curve_done, on_error=self._failed)
 
-    def _curve_done(self, value: tuple[Any, dict[str, Any]]) -> None:
+    def _curve_done(self, value: tuple[Any, dict[str, RobustnessCurve]]) -> None:
         prep, curves = value
         self.panel.prepared(prep)
         self.curves = curves
         self.draw_curves()
         fgsm, pgd = curves["fgsm"], curves["pgd"]
-        clean = fgsm["clean_accuracy"]
+        clean = fgsm.clean_accuracy
         self.panel.status(
-            self, f"Robustness on {fgsm['n']} samples: clean {clean:.0%}; at \u03b5 "
-            f"{fmt_eps(fgsm['eps'][-1])} FGSM {fgsm['accuracy'][-1]:.0%}, PGD "
-            f"{pgd['accuracy'][-1]:.0%}")
+            self, f"Robustness on {fgsm.n} samples: clean {clean:.0%}; at \u03b5 "
+            f"{fmt_eps(fgsm.eps[-1])} FGSM {fgsm.accuracy[-1]:.0%}, PGD "
+            f"{pgd.accuracy[-1]:.0%}")
 
     def draw_curves(self) -> None:
         if not self.curves:
@@ -154,9 +158,9 @@ class CurvePage(QWidget):
         for curve, item in ((self.curves.get("fgsm"), self.fgsm_curve),
                             (self.curves.get("pgd"), self.pgd_curve)):
             if curve is not None:
-                item.setData(np.asarray(curve["eps"]), 100 * np.asarray(curve["accuracy"]))
-        clean = 100 * float(self.curves["fgsm"]["clean_accuracy"])
-        top = float(self.curves["fgsm"]["eps"][-1])
+                item.setData(np.asarray(curve.eps), 100 * np.asarray(curve.accuracy))
+        clean = 100 * float(self.curves["fgsm"].clean_accuracy)
+        top = float(self.curves["fgsm"].eps[-1])
         self.clean_line.setPos(clean)
         self.clean_line.show()
         self.clean_label.setText(f"clean {clean:.0f}%")
@@ -164,8 +168,8 @@ class CurvePage(QWidget):
         self.clean_label.setPos(top * 0.55, clean)
         self.clean_label.show()
         self.curve_plot.setXRange(0, top, padding=0.03)
-        n = self.curves["fgsm"]["n"]
-        steps = self.curves["pgd"].get("steps", self.curve_steps.value())
+        n = self.curves["fgsm"].n
+        steps = self.curve_steps.value()
         P.set_title(self.curve_plot, f"Accuracy under attack \u00b7 {n} validation samples "
                     f"\u00b7 PGD {steps} steps")
         self.draw_eps_line()
@@ -184,13 +188,13 @@ class CurvePage(QWidget):
         point = P.hover_position(self.curve_plot, pos)
         if point is None or not self.curves or self.panel.runner.busy:
             return
-        eps = np.asarray(self.curves["fgsm"]["eps"])
+        eps = np.asarray(self.curves["fgsm"].eps)
         i = int(np.argmin(np.abs(eps - point.x())))
         self.panel.task_bar.show_hover(
             f"\u03b5 {fmt_eps(float(eps[i]))}: FGSM "
-            f"{self.curves['fgsm']['accuracy'][i]:.1%} \u00b7 PGD "
-            f"{self.curves['pgd']['accuracy'][i]:.1%} \u00b7 clean "
-            f"{self.curves['fgsm']['clean_accuracy']:.1%}")
+            f"{self.curves['fgsm'].accuracy[i]:.1%} \u00b7 PGD "
+            f"{self.curves['pgd'].accuracy[i]:.1%} \u00b7 clean "
+            f"{self.curves['fgsm'].clean_accuracy:.1%}")
 
     def refresh_theme(self) -> None:
         self.curve_view.setBackground(theme.current().window)
