@@ -28,7 +28,7 @@ import dataclasses
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -47,7 +47,13 @@ from runtime.gan_networks import (
     prepare_gan,
     sample_shape,
 )
-from runtime.gan_samples import collapse_hint, diversity, mode_metrics, sample_kind
+from runtime.gan_samples import (
+    GanSamples,
+    collapse_hint,
+    diversity,
+    mode_metrics,
+    sample_kind,
+)
 from runtime.heads import TrainingFailed
 from runtime.optim import base_lr, make_optimizer, make_schedule, param_groups
 from runtime.trainer import (
@@ -306,7 +312,7 @@ class GanLoop:
         else:
             metrics["sample_diversity"] = diversity(fake[:DIVERSITY_SAMPLES],
                                                     real[:DIVERSITY_SAMPLES])
-        values: dict[str, Any] = {"kind": kind, **metrics}
+        values = cast(GanSamples, {"kind": kind, **metrics})
         if kind == "points":
             values.update(fake=fake[:SHOWN_POINTS].astype(np.float32), real=real)
             if self.modes is not None:

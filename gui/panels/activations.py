@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from gui import style, theme
 from gui.panels import plotting as P
 from gui.panels.filters import fill_node_combo, node_combo, select_in_combo, shape_text
-from runtime.probes.payloads import ActivationEntry, Activations
+from runtime.probes.payloads import ActivationEntry, Activations, ProbeSamples
 
 EMPTY_TEXT = ("Train the network (press Train) to follow a validation sample through it: "
               "pick the sample above and a layer on the canvas.")
@@ -46,7 +46,7 @@ class ActivationsPanel(P.MonitorPanel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(EMPTY_TEXT, parent)
         self.setObjectName("activations_panel")
-        self.samples: dict[str, Any] | None = None
+        self.samples: ProbeSamples | None = None
         self.class_names: list[str] = []
         self.input_nodes: list[int] = []
         self._node: int | None = None
@@ -166,7 +166,7 @@ class ActivationsPanel(P.MonitorPanel):
         self.probs_plot.getAxis("bottom").setTicks([[(0, "0"), (0.5, "0.5"), (1, "1")], []])
 
     # choices -----------------------------------------------------------------------------------
-    def set_samples(self, samples: dict[str, Any] | None, class_names: list[str] | None = None
+    def set_samples(self, samples: ProbeSamples | None, class_names: list[str] | None = None
                     ) -> None:
         """The picker's samples: ``pick_probe_samples``' dict (None: none known yet)."""
         self.samples = samples

@@ -38,6 +38,7 @@ from gui.panels.adversarial_views import (
 from gui.panels.controls import control_form, controls_beside, fill_class_combo, spin
 from gui.panels.lab import class_name
 from gui.panels.visibility import on_screen
+from runtime.probes.payloads import ProbeSamples
 
 SLIDER_STEPS = 200
 
@@ -63,7 +64,7 @@ class AttackPage(QWidget):
         super().__init__()
         self.panel = panel
         self.page = 0  # which set of validation samples
-        self.picks: dict[str, Any] | None = None
+        self.picks: ProbeSamples | None = None
         self.result: Any = None
         self.user_range: tuple[float, float] | None = None
         self._eps_touched = False  # the user set epsilon: keep it when the data range arrives

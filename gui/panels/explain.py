@@ -35,6 +35,7 @@ from gui.panels.analysis_panel import AnalysisPanel
 from gui.panels.controls import control_form, controls_column, dim_label, fill_class_combo
 from gui.panels.lab import class_name, display_image, grey_lut, signed_map
 from gui.panels.visibility import on_screen
+from runtime.probes.payloads import ProbeSamples
 
 METHODS = (("gradient", "Gradient"), ("smoothgrad", "SmoothGrad"),
            ("integrated_gradients", "Integrated gradients"))
@@ -64,7 +65,7 @@ class ExplainPanel(AnalysisPanel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("explain", "explanations",
                          "Train the network first: explanations need trained weights", parent)
-        self.picks: dict[str, Any] | None = None
+        self.picks: ProbeSamples | None = None
         self.info: dict[str, Any] = {}
         self.saliency: Any = None
         self.saliency_image: np.ndarray | None = None
