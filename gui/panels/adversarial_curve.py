@@ -21,6 +21,7 @@ from gui.panels.adversarial_views import (
     percent_axis,
 )
 from gui.panels.controls import control_form, controls_beside, spin
+from gui.panels.lab import Prepared
 
 if TYPE_CHECKING:  # the GUI imports torch lazily, on first analysis
     from runtime.attacks import RobustnessCurve
@@ -100,7 +101,7 @@ class CurvePage(QWidget):
         self.curve_max.setSingleStep(round(0.05 * width, 6) or 0.05)
         self.curve_max.setValue(0.3 * width)
 
-    def show_prepared(self, prep: Any, first: bool) -> None:
+    def show_prepared(self, prep: Prepared, first: bool) -> None:
         if first:
             self.set_eps_range(prep.range_width)
         self.curve_samples.setMaximum(max(10, len(prep.x_val)))
@@ -121,8 +122,8 @@ class CurvePage(QWidget):
         eps_values = [top * i / (points - 1) for i in range(points)]
         chosen = self.panel.attack_page.user_range
 
-        def work(prep: Any, progress: Any, cancel: Any
-                 ) -> tuple[Any, dict[str, RobustnessCurve]]:
+        def work(prep: Prepared, progress: Any, cancel: Any
+                 ) -> tuple[Prepared, dict[str, RobustnessCurve]]:
             x, y = prep.x_val[:samples], prep.y_val[:samples]
             share = 1.0 / (1 + steps)  # FGSM costs one step per epsilon, PGD ``steps``
             out = {}
@@ -140,7 +141,7 @@ class CurvePage(QWidget):
         return self.panel.runner.run("curve", self.panel.network_job(work), label,
                                      on_done=self._curve_done, on_error=self._failed)
 
-    def _curve_done(self, value: tuple[Any, dict[str, RobustnessCurve]]) -> None:
+    def _curve_done(self, value: tuple[Prepared, dict[str, RobustnessCurve]]) -> None:
         prep, curves = value
         self.panel.prepared(prep)
         self.curves = curves

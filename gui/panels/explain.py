@@ -11,7 +11,7 @@ selected on the canvas. Both run in the background (``gui.tasks``) with progress
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -36,6 +36,9 @@ from gui.panels.controls import control_form, controls_column, dim_label, fill_c
 from gui.panels.lab import class_name, display_image, grey_lut, signed_map
 from gui.panels.visibility import on_screen
 from runtime.probes.payloads import ProbeSamples
+
+if TYPE_CHECKING:  # the GUI imports torch lazily, on first analysis
+    from runtime.explain import ActivationMaximization, Saliency
 
 METHODS = (("gradient", "Gradient"), ("smoothgrad", "SmoothGrad"),
            ("integrated_gradients", "Integrated gradients"))
@@ -230,7 +233,7 @@ class ExplainPanel(AnalysisPanel):
             self.run_actmax()
 
     # -- preparing ------------------------------------------------------------------------------
-    def show_prepared(self, prep: Any, first: bool) -> None:
+    def show_prepared(self, prep: lab.Prepared, first: bool) -> None:
         self.info = {"class_names": prep.class_names, "value_range": prep.value_range,
                      "image": prep.is_image, "feature_names": prep.feature_names,
                      "input_shape": prep.input_shape}
@@ -283,7 +286,8 @@ class ExplainPanel(AnalysisPanel):
         method = str(self.method_combo.currentData())
         target = self.class_combo.currentData()
 
-        def work(prep: Any, progress: Any, cancel: Any) -> tuple[Any, int, Any, Any]:
+        def work(prep: lab.Prepared, progress: Any, cancel: Any
+                 ) -> tuple[lab.Prepared, int, Saliency, tuple[int, float]]:
             picks = prep.picks(0)
             i = min(index, len(picks["indices"]) - 1)
             x = picks["inputs"][i:i + 1]
@@ -299,7 +303,8 @@ class ExplainPanel(AnalysisPanel):
         return self.runner.run("saliency", self.network_job(work), f"{text} saliency",
                                on_done=self._saliency_done, on_error=self._failed)
 
-    def _saliency_done(self, value: tuple[Any, int, Any, tuple[int, float]]) -> None:
+    def _saliency_done(self, value: tuple[lab.Prepared, int, Saliency, tuple[int, float]]
+                       ) -> None:
         prep, i, result, (pred, conf) = value
         self.prepared(prep)
         self.saliency = result
@@ -455,7 +460,8 @@ class ExplainPanel(AnalysisPanel):
         node_id = int(node_id)
         steps = int(self.actmax_steps.value())
 
-        def work(prep: Any, progress: Any, cancel: Any) -> tuple[Any, int, Any]:
+        def work(prep: lab.Prepared, progress: Any, cancel: Any
+                 ) -> tuple[lab.Prepared, int, ActivationMaximization]:
             result = explain.activation_maximization(
                 prep.module, prep.layer_name(node_id), None, input_shape=prep.input_shape,
                 steps=steps, value_range=prep.value_range, progress=progress, cancel=cancel)
@@ -467,7 +473,7 @@ class ExplainPanel(AnalysisPanel):
                                f"Activation maximization of {label}",
                                on_done=self._actmax_done, on_error=self._failed)
 
-    def _actmax_done(self, value: tuple[Any, int, Any]) -> None:
+    def _actmax_done(self, value: tuple[lab.Prepared, int, ActivationMaximization]) -> None:
         prep, node_id, result = value
         self.prepared(prep)
         self.actmax, self.actmax_node = result, node_id
