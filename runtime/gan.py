@@ -54,7 +54,7 @@ from runtime.gan_samples import (
     mode_metrics,
     sample_kind,
 )
-from runtime.heads import TrainingFailed
+from runtime.heads import Metrics, TrainingFailed
 from runtime.optim import base_lr, make_optimizer, make_schedule, param_groups
 from runtime.trainer import (
     BatchWindow,
@@ -417,7 +417,7 @@ def sample_project(project: Any, count: int = EVAL_SAMPLES) -> Probe:
     return next(e for e in events if isinstance(e, Probe) and e.probe == "gan_samples")
 
 
-def evaluate_gan(project: Any) -> dict[str, Any]:
+def evaluate_gan(project: Any) -> Metrics:
     """Metrics of the stored generator: modes_covered and high_quality_share (data with known
     modes) or sample_diversity, plus "trained"."""
     values = sample_project(project).values
