@@ -68,7 +68,7 @@ class AttackPage(QWidget):
         self.panel = panel
         self.page = 0  # which set of validation samples
         self.picks: ProbeSamples | None = None
-        self.result: Any = None
+        self.result: AttackResult | None = None
         self.user_range: tuple[float, float] | None = None
         self._eps_touched = False  # the user set epsilon: keep it when the data range arrives
         self._eps_top = 0.5

@@ -348,7 +348,7 @@ class ExplainPanel(AnalysisPanel):
                 plot.showAxis(name, not images)
         self.plots[2].setVisible(images)
 
-    def _show_images(self, x: np.ndarray, result: Any, value_range: tuple[float, float],
+    def _show_images(self, x: np.ndarray, result: Saliency, value_range: tuple[float, float],
                      titles: list[str]) -> None:
         self._set_mode("image")
         lo, hi = value_range
@@ -375,7 +375,7 @@ class ExplainPanel(AnalysisPanel):
         for plot, text in zip(self.plots, titles, strict=True):
             P.set_title(plot, text)
 
-    def _show_bars(self, x: np.ndarray, result: Any, names: list[str],
+    def _show_bars(self, x: np.ndarray, result: Saliency, names: list[str],
                    titles: list[str]) -> None:
         self._set_mode("bars")
         t = theme.current()
