@@ -4,8 +4,8 @@ Sequences and Autoencoder panels.
 A panel calls ``Analyst.request(project, work)``: the project is copied on the GUI thread
 (``gui.prepared.snapshot``), and a job of ``gui.tasks.TaskRunner`` gets its compiled network
 and data from the panel's ``gui.prepared.PreparedCache`` (prepared again only when the project's
-revision changed), then ``work(compiled, data)`` runs the runtime analyses. Its result (plain
-numpy arrays and numbers) or a one-line error comes back on the GUI thread through the
+revision changed), then ``work(compiled, data)`` runs the runtime analyses. Its result (the
+panel's dataclass of the runtime's) or a one-line error comes back on the GUI thread through the
 ``finished`` / ``failed`` signals. A newer request makes an older one's result stale: it is
 dropped, so a panel never draws an outdated picture over a newer one.
 
