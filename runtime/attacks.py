@@ -303,6 +303,18 @@ def attack(
     raise ValueError(f"unknown attack method '{method}'; use one of {', '.join(METHODS)}")
 
 
+@dataclass(frozen=True)
+class RobustnessCurve:
+    """Accuracy under one attack method at each epsilon (``robustness_curve``)."""
+
+    method: str
+    eps: list[float]  # ascending
+    accuracy: list[float]  # robust to every budget up to eps: never rises
+    raw_accuracy: list[float]  # each epsilon attacked on its own
+    clean_accuracy: float
+    n: int  # samples attacked
+
+
 def robustness_curve(
     model: torch.nn.Module,
     x: Any,
@@ -315,7 +327,7 @@ def robustness_curve(
     batch_size: int = 256,
     progress: Progress = None,
     cancel: Cancel = None,
-) -> dict[str, Any]:
+) -> RobustnessCurve:
     """Accuracy under attack for each epsilon (sorted ascending).
 
     ``accuracy`` counts a sample as robust at eps only if no attack with a budget up to eps
@@ -343,13 +355,28 @@ def robustness_curve(
         raw.append(res.adversarial_accuracy)
         acc.append(float(robust.mean()) if robust.size else 0.0)
     report(progress, 1.0)
-    return {
-        "method": method, "eps": eps_list, "accuracy": acc, "raw_accuracy": raw,
-        "clean_accuracy": clean, "n": int(robust.size if robust is not None else 0),
-    }
+    return RobustnessCurve(method=method, eps=eps_list, accuracy=acc, raw_accuracy=raw,
+                           clean_accuracy=clean,
+                           n=int(robust.size if robust is not None else 0))
 
 
 # --------------------------------------------------------------------------- projects
+@dataclass(frozen=True)
+class ProjectAttack:
+    """One attack on a project's validation set (``attack_project``, the ``attack``
+    command); the fields in the order the command's JSON writes them."""
+
+    method: str
+    eps: float
+    steps: int  # 1 for FGSM
+    n: int
+    clean_accuracy: float
+    adversarial_accuracy: float
+    success_rate: float
+    mean_linf: float
+    mean_l2: float
+    value_range: list[float]  # [low, high]
+
 
 
 def attack_project(
@@ -362,7 +389,7 @@ def attack_project(
     progress: Progress = None,
     cancel: Cancel = None,
     value_range: tuple[float, float] | None = None,
-) -> dict[str, Any]:
+) -> ProjectAttack:
     """Attack a project's validation set with its trained weights (the ``attack`` command);
     adversarial inputs stay in ``value_range`` (default: the data's range)."""
     from runtime.prepare import prepare
@@ -391,12 +418,12 @@ def attack_project(
         steps=steps, progress=progress, cancel=cancel, seed=seed,
     )
     lo, hi = value_range
-    return {
-        "method": method, "eps": float(eps), "steps": steps if method == "pgd" else 1,
-        "n": res.n, "clean_accuracy": res.clean_accuracy,
-        "adversarial_accuracy": res.adversarial_accuracy,
-        "success_rate": res.success_rate,
-        "mean_linf": float(res.linf.mean()) if res.n else 0.0,
-        "mean_l2": float(res.l2.mean()) if res.n else 0.0,
-        "value_range": [float(np.min(lo)), float(np.max(hi))],
-    }
+    return ProjectAttack(
+        method=method, eps=float(eps), steps=steps if method == "pgd" else 1,
+        n=res.n, clean_accuracy=res.clean_accuracy,
+        adversarial_accuracy=res.adversarial_accuracy,
+        success_rate=res.success_rate,
+        mean_linf=float(res.linf.mean()) if res.n else 0.0,
+        mean_l2=float(res.l2.mean()) if res.n else 0.0,
+        value_range=[float(np.min(lo)), float(np.max(hi))],
+    )

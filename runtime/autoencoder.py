@@ -3,7 +3,7 @@ side by side with their inputs, and the bottleneck as a 2-D map beside a PCA of 
 
 Every function takes a compiled graph with a reconstruction head (Output task
 "reconstruction") and its ``DataBundle``, runs the module on the CPU in eval mode without
-gradients, and returns plain numpy arrays and floats for a panel to draw. The pure helpers
+gradients, and returns dataclasses of numpy arrays and floats for a panel to draw. The pure helpers
 (``detection_scores``, ``percentile_threshold``, ``knn_accuracy``, ``PCA``) take arrays, so a
 panel can move a threshold without another forward pass.
 
@@ -33,6 +33,11 @@ BOTTLENECK_NAMES = ("bottleneck", "latent", "code", "encoding")
 
 __all__ = [
     "PCA",
+    "AnomalyReport",
+    "DetectionScores",
+    "ErrorHistogram",
+    "LatentSpace",
+    "Reconstructions",
     "anomaly_report",
     "detection_scores",
     "find_bottleneck",
@@ -73,6 +78,73 @@ class Pass:
     outputs: np.ndarray
     errors: np.ndarray
     hidden: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class DetectionScores:
+    """How well flagging errors above a threshold finds the anomalies (label 1)."""
+
+    precision: float  # 0 when nothing is flagged
+    recall: float  # 0 when there is no anomaly
+    f1: float
+    flagged: int
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+
+
+@dataclass(frozen=True, eq=False)
+class ErrorHistogram:
+    """The validation errors in ``bins`` bins, normal and anomalous samples apart."""
+
+    edges: np.ndarray  # (bins + 1,)
+    normal: np.ndarray  # (bins,)
+    anomalous: np.ndarray  # (bins,)
+
+
+@dataclass(frozen=True, eq=False)
+class AnomalyReport:
+    """Everything the anomaly view draws (``anomaly_report``)."""
+
+    train_errors: np.ndarray  # (N_train,)
+    errors: np.ndarray  # (N_val,)
+    labels: np.ndarray  # (N_val,), 1 = anomaly
+    percentile: float
+    threshold: float
+    scores: DetectionScores
+    roc_auc: float | None  # None unless both classes are in the validation set
+    roc: tuple[np.ndarray, np.ndarray]  # (fpr, tpr)
+    histogram: ErrorHistogram
+    class_names: list[str]
+
+
+@dataclass(frozen=True, eq=False)
+class Reconstructions:
+    """Samples of a split and what the network rebuilt of them (``reconstructions``)."""
+
+    indices: np.ndarray  # into the split
+    inputs: np.ndarray  # (k, *shape)
+    outputs: np.ndarray  # (k, *shape), in input units
+    errors: np.ndarray  # (k,)
+    labels: np.ndarray  # (k,)
+
+
+@dataclass(frozen=True, eq=False)
+class LatentSpace:
+    """The bottleneck's codes beside a PCA of the inputs, both 2-D (``latent_space``)."""
+
+    node_id: int
+    name: str
+    dims: int  # width of the bottleneck
+    latent: np.ndarray  # (N_val, 2), a PCA of the codes when wider than 2
+    pca: np.ndarray  # (N_val, 2) of the raw inputs, axes fitted on the training inputs
+    labels: np.ndarray
+    class_names: list[str]
+    knn_latent: float  # k-nearest-neighbour accuracy on validation, nan without labels
+    knn_pca: float
+    k: int
+    explained_variance: list[float]  # of the input PCA
 
 
 def run(compiled: Compiled, data: Any, split: str = "val", limit: int | None = None,
@@ -128,23 +200,20 @@ def percentile_threshold(train_errors: Sequence[float] | np.ndarray, percentile:
 
 
 def detection_scores(errors: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndarray,
-                     threshold: float) -> dict[str, float]:
-    """Flag errors above ``threshold`` as anomalies (label 1) and score the flags:
-    {"precision", "recall", "f1", "flagged", "tp", "fp", "fn", "tn"}; precision is 0 when
-    nothing is flagged, recall 0 when there is no anomaly."""
+                     threshold: float) -> DetectionScores:
+    """Flag errors above ``threshold`` as anomalies (label 1) and score the flags."""
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
     truth = np.asarray(labels).astype(np.int64).reshape(-1) == 1
     flagged = np.asarray(errors, dtype=np.float64).reshape(-1) > threshold
     if truth.size == 0:
-        return dict.fromkeys(("precision", "recall", "f1"), 0.0) | dict.fromkeys(
-            ("flagged", "tp", "fp", "fn", "tn"), 0)
+        return DetectionScores(0.0, 0.0, 0.0, 0, 0, 0, 0, 0)
     precision, recall, f1, _ = precision_recall_fscore_support(
         truth, flagged, average="binary", zero_division=0)
     tn, fp, fn, tp = (int(v) for v in confusion_matrix(truth, flagged, labels=[False, True])
                       .ravel())
-    return {"precision": float(precision), "recall": float(recall), "f1": float(f1),
-            "flagged": int(flagged.sum()), "tp": tp, "fp": fp, "fn": fn, "tn": tn}
+    return DetectionScores(float(precision), float(recall), float(f1), int(flagged.sum()),
+                           tp=tp, fp=fp, fn=fn, tn=tn)
 
 
 def roc_curve(errors: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndarray
@@ -165,14 +234,9 @@ def roc_curve(errors: Sequence[float] | np.ndarray, labels: Sequence[int] | np.n
 
 
 def anomaly_report(compiled: Compiled, data: Any, percentile: float = 95.0, bins: int = 40,
-                   limit: int | None = None) -> dict[str, Any]:
-    """Everything the anomaly view draws, from one pass over each split.
-
-    Returns {"train_errors": (N_train,), "errors": (N_val,), "labels": (N_val,) 1 = anomaly,
-    "percentile", "threshold", "precision", "recall", "f1", "roc_auc" (None unless both
-    classes are in the validation set), "roc": (fpr, tpr), "histogram": {"edges": (bins+1,),
-    "normal": (bins,), "anomalous": (bins,)} over the validation errors, "class_names"}.
-    """
+                   limit: int | None = None) -> AnomalyReport:
+    """Everything the anomaly view draws, from one pass over each split; the scores are
+    those of ``percentile`` % of the training errors as the threshold."""
     train_errors, _ = reconstruction_errors(compiled, data, "train", limit)
     errors, labels = reconstruction_errors(compiled, data, "val", limit)
     threshold = percentile_threshold(train_errors, percentile)
@@ -180,24 +244,22 @@ def anomaly_report(compiled: Compiled, data: Any, percentile: float = 95.0, bins
     anomalous = labels == 1 if binary else np.zeros(len(errors), bool)
     top = max(float(errors.max()) if errors.size else 0.0, threshold) * 1.05 or 1.0
     edges = np.linspace(0.0, top, bins + 1)
-    return {
-        "train_errors": train_errors, "errors": errors, "labels": labels,
-        "percentile": float(percentile), "threshold": threshold,
-        **detection_scores(errors, anomalous.astype(np.int64), threshold),
-        "roc_auc": roc_auc(errors, labels) if binary else None,
-        "roc": roc_curve(errors, anomalous.astype(np.int64)),
-        "histogram": {"edges": edges,
-                      "normal": np.histogram(errors[~anomalous], edges)[0],
-                      "anomalous": np.histogram(errors[anomalous], edges)[0]},
-        "class_names": list(getattr(data, "class_names", [])),
-    }
+    return AnomalyReport(
+        train_errors=train_errors, errors=errors, labels=labels,
+        percentile=float(percentile), threshold=threshold,
+        scores=detection_scores(errors, anomalous.astype(np.int64), threshold),
+        roc_auc=roc_auc(errors, labels) if binary else None,
+        roc=roc_curve(errors, anomalous.astype(np.int64)),
+        histogram=ErrorHistogram(edges, np.histogram(errors[~anomalous], edges)[0],
+                                 np.histogram(errors[anomalous], edges)[0]),
+        class_names=list(getattr(data, "class_names", [])),
+    )
 
 
 def reconstructions(compiled: Compiled, data: Any, indices: Sequence[int] | None = None, n: int = 8,
-                    split: str = "val", worst: bool = False) -> dict[str, Any]:
-    """Inputs and their reconstructions side by side: {"indices", "inputs": (k, *shape),
-    "outputs": (k, *shape) in input units, "errors": (k,), "labels": (k,)}. ``indices`` picks
-    samples of the split; else the first ``n``, or with ``worst`` the ``n`` worst rebuilt."""
+                    split: str = "val", worst: bool = False) -> Reconstructions:
+    """Inputs and their reconstructions side by side. ``indices`` picks samples of the
+    split; else the first ``n``, or with ``worst`` the ``n`` worst rebuilt."""
     swept = run(compiled, data, split)
     if indices is None:
         order = np.argsort(-swept.errors, kind="mergesort") if worst else np.arange(
@@ -208,9 +270,10 @@ def reconstructions(compiled: Compiled, data: Any, indices: Sequence[int] | None
         if chosen.size and (chosen.min() < 0 or chosen.max() >= len(swept.errors)):
             raise ValueError(f"sample index out of range: the {split} split has "
                              f"{len(swept.errors)} samples")
-    return {"indices": chosen, "inputs": swept.inputs[chosen], "outputs": swept.outputs[chosen],
-            "errors": swept.errors[chosen],
-            "labels": swept.labels[chosen] if swept.labels.size else np.zeros(0, np.int64)}
+    return Reconstructions(
+        indices=chosen, inputs=swept.inputs[chosen], outputs=swept.outputs[chosen],
+        errors=swept.errors[chosen],
+        labels=swept.labels[chosen] if swept.labels.size else np.zeros(0, np.int64))
 
 
 # -- the latent space ----------------------------------------------------------------------------
@@ -288,16 +351,10 @@ def knn_accuracy(train_points: np.ndarray, train_labels: np.ndarray, test_points
 
 
 def latent_space(compiled: Compiled, data: Any, node_id: int | None = None, k: int = 5,
-                 limit: int | None = 2000) -> dict[str, Any]:
+                 limit: int | None = 2000) -> LatentSpace:
     """The bottleneck's codes beside a PCA of the same inputs, both 2-D, and how well each
-    keeps the classes apart.
-
-    Returns {"node_id", "name", "dims", "latent": (N_val, 2) (PCA of the codes when the
-    bottleneck is wider than 2), "pca": (N_val, 2) of the raw inputs (axes fitted on the
-    training inputs), "labels", "class_names", "knn_latent", "knn_pca" (k-nearest-neighbour
-    accuracy on validation with training points as neighbours), "k", "explained_variance"
-    (of the input PCA)}.
-    """
+    keeps the classes apart (k-nearest-neighbour accuracy on validation, training points as
+    neighbours)."""
     node = node_id if node_id is not None else find_bottleneck(compiled)
     label = compiled.graph.nodes[node].name
     train = run(compiled, data, "train", limit, hidden_node=node)
@@ -313,13 +370,13 @@ def latent_space(compiled: Compiled, data: Any, node_id: int | None = None, k: i
     pca_train, pca_val = pca.transform(train.inputs), pca.transform(val.inputs)
     labelled = train.labels.ndim == 1 and train.labels.size and not np.issubdtype(
         train.labels.dtype, np.floating)
-    return {
-        "node_id": node, "name": label, "dims": dims,
-        "latent": np.asarray(code_val, np.float32), "pca": pca_val, "labels": val.labels,
-        "class_names": list(getattr(data, "class_names", [])),
-        "knn_latent": knn_accuracy(code_train, train.labels, code_val, val.labels, k)
+    return LatentSpace(
+        node_id=node, name=label, dims=dims,
+        latent=np.asarray(code_val, np.float32), pca=pca_val, labels=val.labels,
+        class_names=list(getattr(data, "class_names", [])),
+        knn_latent=knn_accuracy(code_train, train.labels, code_val, val.labels, k)
         if labelled else float("nan"),
-        "knn_pca": knn_accuracy(pca_train, train.labels, pca_val, val.labels, k)
+        knn_pca=knn_accuracy(pca_train, train.labels, pca_val, val.labels, k)
         if labelled else float("nan"),
-        "k": k, "explained_variance": pca.explained,
-    }
+        k=k, explained_variance=pca.explained,
+    )

@@ -12,6 +12,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from runtime.compile import Compiled
+
 
 def map_tensors(obj: Any, fn: Callable[[Tensor], Tensor]) -> Any:
     """Apply ``fn`` to every tensor in a tensor, tuple/list or dict of tensors."""
@@ -112,6 +114,6 @@ def forward(module: nn.Module, x: Any, input_names: Sequence[str] = ()) -> Any:
     return module(x)
 
 
-def input_names(compiled: Any) -> list[str]:
+def input_names(compiled: Compiled) -> list[str]:
     """The Input nodes' names in the compiled module's argument order (dict batches' keys)."""
     return [compiled.graph.nodes[i].name for i in compiled.input_nodes]

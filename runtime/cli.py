@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -211,14 +212,15 @@ def cmd_attack(args: argparse.Namespace) -> int:
                                 limit=args.limit, value_range=value_range)
     except ValueError as exc:
         raise CommandError(f"{Path(args.file).name}: {exc}") from None
-    drop = result["clean_accuracy"] - result["adversarial_accuracy"]
-    print(f"{result['method'].upper()} eps {result['eps']:g} on {result['n']} validation "
-          f"samples: accuracy {result['clean_accuracy']:.4f} -> "
-          f"{result['adversarial_accuracy']:.4f} ({drop * 100:.1f} points lost)")
+    drop = result.clean_accuracy - result.adversarial_accuracy
+    print(f"{result.method.upper()} eps {result.eps:g} on {result.n} validation "
+          f"samples: accuracy {result.clean_accuracy:.4f} -> "
+          f"{result.adversarial_accuracy:.4f} ({drop * 100:.1f} points lost)")
     if args.json:
+        record = asdict(result)
         keys = ("method", "eps", "n", "clean_accuracy", "adversarial_accuracy")
-        print(json.dumps({**{k: result[k] for k in keys},
-                          **{k: v for k, v in result.items() if k not in keys
+        print(json.dumps({**{k: record[k] for k in keys},
+                          **{k: v for k, v in record.items() if k not in keys
                              and isinstance(v, (int, float, str, list))}}))
     return EXIT_OK
 

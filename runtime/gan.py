@@ -28,7 +28,7 @@ import dataclasses
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -47,8 +47,14 @@ from runtime.gan_networks import (
     prepare_gan,
     sample_shape,
 )
-from runtime.gan_samples import collapse_hint, diversity, mode_metrics, sample_kind
-from runtime.heads import TrainingFailed
+from runtime.gan_samples import (
+    GanSamples,
+    collapse_hint,
+    diversity,
+    mode_metrics,
+    sample_kind,
+)
+from runtime.heads import Metrics, TrainingFailed
 from runtime.optim import base_lr, make_optimizer, make_schedule, param_groups
 from runtime.trainer import (
     BatchWindow,
@@ -306,7 +312,7 @@ class GanLoop:
         else:
             metrics["sample_diversity"] = diversity(fake[:DIVERSITY_SAMPLES],
                                                     real[:DIVERSITY_SAMPLES])
-        values: dict[str, Any] = {"kind": kind, **metrics}
+        values = cast(GanSamples, {"kind": kind, **metrics})
         if kind == "points":
             values.update(fake=fake[:SHOWN_POINTS].astype(np.float32), real=real)
             if self.modes is not None:
@@ -411,7 +417,7 @@ def sample_project(project: Any, count: int = EVAL_SAMPLES) -> Probe:
     return next(e for e in events if isinstance(e, Probe) and e.probe == "gan_samples")
 
 
-def evaluate_gan(project: Any) -> dict[str, Any]:
+def evaluate_gan(project: Any) -> Metrics:
     """Metrics of the stored generator: modes_covered and high_quality_share (data with known
     modes) or sample_diversity, plus "trained"."""
     values = sample_project(project).values

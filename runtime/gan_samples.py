@@ -6,7 +6,7 @@ many samples sit on a mode; other data by how varied the samples are next to rea
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -18,7 +18,32 @@ COLLAPSE_MODES = 0.5  # ... but on at most this share of the modes
 COLLAPSE_DIVERSITY = 0.35  # no known modes: samples closer together than this share of real
 
 
-def mode_metrics(samples: np.ndarray, modes: Modes) -> dict[str, Any]:
+class ModeMetrics(TypedDict):
+    """``mode_metrics``: they join the epoch's metrics, so they stay a dict."""
+
+    modes: int
+    modes_covered: int
+    high_quality_share: float
+
+
+class GanSamples(TypedDict, total=False):
+    """The ``gan_samples`` probe's values (a ``runtime.events.Probe`` payload, hence a dict):
+    ``kind`` says which of the other keys are there."""
+
+    kind: str  # sample_kind: "points", "image" or "vector"
+    modes: int  # ModeMetrics, with known modes and 2-D points
+    modes_covered: int
+    high_quality_share: float
+    sample_diversity: float  # without known modes
+    fake: np.ndarray  # points: (n, 2) generated
+    real: np.ndarray  # points: real ones
+    centres: np.ndarray  # points with known modes: (modes, 2)
+    std: float
+    images: np.ndarray  # image: (n, C, H, W)
+    value_range: tuple[float, ...]
+
+
+def mode_metrics(samples: np.ndarray, modes: Modes) -> ModeMetrics:
     """How well 2-D samples cover known modes.
 
     A sample is high quality within three standard deviations of its nearest mode; a mode is

@@ -32,11 +32,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from runtime.compile import Compiled
+
 
 class TrainingFailed(Exception):
     """A failure the user can act on; the message is one line that says what to do."""
 
 
+Metrics = dict[str, float]  # metric key (as in the epoch event) -> value; open-ended per head
 IGNORE = -100  # tagging target of a step without a label (torch's cross_entropy ignore_index)
 
 
@@ -423,7 +426,7 @@ class LossFunction:
         return total, losses
 
 
-def make_heads(compiled: Any, num_classes: int = 0) -> list[Head]:
+def make_heads(compiled: Compiled, num_classes: int = 0) -> list[Head]:
     """The heads of a compiled graph, in ``output_nodes`` order, read from the Output params."""
     graph = compiled.graph
     single = len(compiled.output_nodes) == 1
@@ -437,12 +440,12 @@ def make_heads(compiled: Any, num_classes: int = 0) -> list[Head]:
     return heads
 
 
-def make_loss(compiled: Any, num_classes: int = 0) -> LossFunction:
+def make_loss(compiled: Compiled, num_classes: int = 0) -> LossFunction:
     return LossFunction(make_heads(compiled, num_classes))
 
-def summarize(loss: float, meters: list[Meter]) -> dict[str, Any]:
+def summarize(loss: float, meters: list[Meter]) -> Metrics:
     """{"loss", "<metric>", and per head "<metric>/<name>", "loss/<name>" when several}."""
-    result: dict[str, Any] = {"loss": loss}
+    result: Metrics = {"loss": loss}
     several = len(meters) > 1
     for meter in meters:
         for key, value in meter.metrics().items():
@@ -454,7 +457,7 @@ def summarize(loss: float, meters: list[Meter]) -> dict[str, Any]:
     return result
 
 
-def prefixed(prefix: str, summary: dict[str, Any]) -> dict[str, Any]:
+def prefixed(prefix: str, summary: Metrics) -> Metrics:
     """Keys as in the epoch event: "loss" -> "val_loss"."""
     out = {}
     for key, value in summary.items():

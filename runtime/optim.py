@@ -11,10 +11,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from runtime.compile import Compiled
 from runtime.heads import TrainingFailed
 
 
-def param_groups(compiled: Any) -> tuple[list[dict[str, Any]], list[nn.Parameter]]:
+def param_groups(compiled: Compiled) -> tuple[list[dict[str, Any]], list[nn.Parameter]]:
     """Optimizer groups by per-node lr multiplier, and the parameters frozen for this run.
 
     A frozen node, or one with lr_mult 0, gets requires_grad False (no gradient is even
@@ -50,7 +51,7 @@ def param_groups(compiled: Any) -> tuple[list[dict[str, Any]], list[nn.Parameter
     return [{"params": by_mult[m], "lr_mult": m} for m in order], frozen
 
 
-def frozen_modules(compiled: Any) -> list[nn.Module]:
+def frozen_modules(compiled: Compiled) -> list[nn.Module]:
     """Submodules of frozen nodes: kept in eval mode while training (BatchNorm statistics and
     dropout stay as they were, as transfer learning expects)."""
     out = []

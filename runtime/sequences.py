@@ -2,7 +2,7 @@
 forecast drawn against the actual series.
 
 Like the other analyses these run the compiled module on its device in eval mode without
-gradients and return numpy arrays, strings and floats; panels only draw them.
+gradients and return dataclasses of numpy arrays, strings and floats; panels only draw them.
 
 - ``sequence_nodes``: the layers whose output has one vector per step (N x L x H), the ones
   whose units can be shown over the tokens.
@@ -20,6 +20,7 @@ gradients and return numpy arrays, strings and floats; panels only draw them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,14 +29,62 @@ from torch import Tensor, nn
 
 from graph.catalog import HEAD, INPUT, MERGE
 from runtime.capture import node_outputs
+from runtime.compile import Compiled
 from runtime.evaluation import dataset_rows, evaluating, model_device
 from runtime.heads import make_heads
 
 BATCH = 512
 MAX_SAMPLES = 64  # texts per token_activations / token_attention call
 
-__all__ = ["attention_maps", "attention_nodes", "forecast", "sequence_nodes",
-           "token_activations", "token_attention", "token_texts"]
+__all__ = ["Forecast", "TokenActivations", "TokenAttention", "attention_maps",
+           "attention_nodes", "forecast", "sequence_nodes", "token_activations",
+           "token_attention", "token_texts"]
+
+
+@dataclass(frozen=True, eq=False)
+class TokenActivations:
+    """Every unit of one layer at every real (non-padding) step of a few samples."""
+
+    node_id: int
+    name: str
+    units: int
+    tokens: list[list[str]]  # token texts per sample
+    values: list[np.ndarray]  # (L_i, units) float32 per sample, padding steps dropped
+    labels: list[str]  # target per sample as text ("" without class names)
+    predicted: list[str]  # predicted class per sample, "" without a classification head
+    indices: list[int]  # into the split
+    ranked_units: list[int]  # by how much they vary over the shown tokens, largest first
+    range: tuple[float, float]  # (min, max) of every value shown
+
+
+@dataclass(frozen=True, eq=False)
+class TokenAttention:
+    """What every TransformerEncoderLayer attends to in a few samples, over their real
+    tokens."""
+
+    layers: list[tuple[int, str, int]]  # attention_nodes that gave a map
+    indices: list[int]
+    tokens: list[list[str]]  # texts per sample
+    maps: dict[int, list[np.ndarray]]  # node id -> (t_i, t_i) float32 per sample
+    padding: dict[int, list[float]]  # node id -> share of attention paid to padding, per sample
+
+
+@dataclass(frozen=True, eq=False)
+class Forecast:
+    """Predictions along one validation series, in its own units (``forecast``)."""
+
+    time: np.ndarray  # (T,)
+    actual: np.ndarray  # (T,)
+    predicted: np.ndarray  # (T,), NaN where the window does not fit yet
+    baseline: np.ndarray  # (T,), the last value of each window
+    mse: float  # over the predicted steps, in the series' units
+    baseline_mse: float
+    window: int
+    horizon: int
+    steps_ahead: int
+    series: int
+    series_count: int
+    feature: str  # the target feature drawn (the first)
 
 
 def _split(data: Any, split: str) -> Any:
@@ -45,7 +94,7 @@ def _split(data: Any, split: str) -> Any:
     return dataset if len(dataset) else data.train
 
 
-def sequence_nodes(compiled: Any) -> list[tuple[int, str, int]]:
+def sequence_nodes(compiled: Compiled) -> list[tuple[int, str, int]]:
     """(node id, name, units) of every compiled layer or merge whose output is N x L x H,
     in graph order: the layers whose units ``token_activations`` can show over the steps."""
     from runtime.shapes import infer_shapes
@@ -95,17 +144,11 @@ def _samples(data: Any, split: str, samples: Sequence[int] | int
     return (indices, *dataset_rows(dataset, indices))
 
 
-def token_activations(compiled: Any, data: Any, node_id: int,
-                      samples: Sequence[int] | int = 8, split: str = "val") -> dict[str, Any]:
+def token_activations(compiled: Compiled, data: Any, node_id: int,
+                      samples: Sequence[int] | int = 8, split: str = "val"
+                      ) -> TokenActivations:
     """Every unit of ``node_id`` at every real (non-padding) step of a few samples.
-
-    ``samples``: indices into the split, or a count (the first ones). Returns {"node_id",
-    "name", "units", "tokens": [list of token texts per sample], "values": [(L_i, H) float32
-    per sample, padding steps dropped], "labels": [target per sample as text],
-    "predicted": [predicted class name per sample, or "" when the network has no
-    classification head], "ranked_units": units sorted by how much they vary over the shown
-    tokens (largest first), "range": (min, max) of all values shown}.
-    """
+    ``samples``: indices into the split, or a count (the first ones)."""
     node = compiled.graph.nodes.get(node_id)
     if node is None:
         raise ValueError(f"node {node_id} is not in the compiled network; choose another layer")
@@ -147,16 +190,16 @@ def token_activations(compiled: Any, data: Any, node_id: int,
     shown = np.concatenate(values, 0) if values and sum(len(v) for v in values) else \
         np.zeros((0, value.shape[2]), np.float32)
     spread = shown.std(0) if len(shown) else np.zeros(value.shape[2])
-    return {
-        "node_id": node_id, "name": node.name, "units": int(value.shape[2]),
-        "tokens": tokens, "values": values, "labels": labels, "predicted": predicted,
-        "indices": indices,
-        "ranked_units": [int(u) for u in np.argsort(-spread, kind="stable")],
-        "range": (float(shown.min()), float(shown.max())) if len(shown) else (0.0, 0.0),
-    }
+    return TokenActivations(
+        node_id=node_id, name=node.name, units=int(value.shape[2]),
+        tokens=tokens, values=values, labels=labels, predicted=predicted,
+        indices=indices,
+        ranked_units=[int(u) for u in np.argsort(-spread, kind="stable")],
+        range=(float(shown.min()), float(shown.max())) if len(shown) else (0.0, 0.0),
+    )
 
 
-def attention_nodes(compiled: Any) -> list[tuple[int, str, int]]:
+def attention_nodes(compiled: Compiled) -> list[tuple[int, str, int]]:
     """(node id, name, heads) of every compiled TransformerEncoderLayer, in graph order: the
     layers ``attention_maps`` reads. Found by module class, so imported networks count too."""
     found = []
@@ -171,7 +214,7 @@ def attention_nodes(compiled: Any) -> list[tuple[int, str, int]]:
     return found
 
 
-def attention_maps(compiled: Any, inputs: Tensor | Sequence[Tensor],
+def attention_maps(compiled: Compiled, inputs: Tensor | Sequence[Tensor],
                    padding_mask: Tensor | np.ndarray | None = None) -> dict[int, np.ndarray]:
     """Self-attention weights of every TransformerEncoderLayer for one batch, averaged over
     heads: {node id: (N, T, T) float32}, row = query position, column = key position, rows
@@ -241,16 +284,13 @@ def attention_maps(compiled: Any, inputs: Tensor | Sequence[Tensor],
     return maps
 
 
-def token_attention(compiled: Any, data: Any, samples: Sequence[int] | int = 8,
-                    split: str = "val") -> dict[str, Any]:
+def token_attention(compiled: Compiled, data: Any, samples: Sequence[int] | int = 8,
+                    split: str = "val") -> TokenAttention:
     """What every TransformerEncoderLayer attends to in a few samples, over their real tokens.
 
     The network runs as it is (its layers do not mask padding), then each map is cut to the
     sample's non-padding rows and columns: what a reader can name. The attention the real
-    words paid to padding is reported instead of drawn. Returns {"layers": attention_nodes,
-    "indices", "tokens": [texts per sample], "maps": {node id: [(t_i, t_i) float32 per
-    sample]}, "padding": {node id: [mean share of a real word's attention that went to
-    padding, per sample]}}.
+    words paid to padding (the mean share of a real word's) is reported instead of drawn.
     """
     layers = attention_nodes(compiled)
     if not layers:
@@ -266,24 +306,21 @@ def token_attention(compiled: Any, data: Any, samples: Sequence[int] | int = 8,
            for node_id, m in maps.items()}
     padding = {node_id: [float(1.0 - w.sum(1).mean()) if len(w) else 0.0 for w in per_sample]
                for node_id, per_sample in cut.items()}
-    return {"layers": [layer for layer in layers if layer[0] in maps], "indices": indices,
-            "tokens": [token_texts(data, row[keep]) for row, keep in zip(ids, real, strict=True)],
-            "maps": cut, "padding": padding}
+    return TokenAttention(
+        layers=[layer for layer in layers if layer[0] in maps], indices=indices,
+        tokens=[token_texts(data, row[keep]) for row, keep in zip(ids, real, strict=True)],
+        maps=cut, padding=padding)
 
 
-def forecast(compiled: Any, data: Any, series: int = 0, steps_ahead: int = 1,
-             max_steps: int = 2000) -> dict[str, Any]:
+def forecast(compiled: Compiled, data: Any, series: int = 0, steps_ahead: int = 1,
+             max_steps: int = 2000) -> Forecast:
     """Predictions along one validation series, in its own units.
 
     At every step t from ``window`` on, the network reads the ``window`` values before t and
     its ``steps_ahead``-th predicted value is compared with the actual value at
     t + steps_ahead - 1. Needs a series data set (``sines`` or a ``series`` file: the bundle
     keeps ``val_series``, ``window`` and ``horizon``) and a forecasting (or regression) head.
-
-    Returns {"time": (T,), "actual": (T,), "predicted": (T,) NaN where the window does not
-    fit yet, "baseline": (T,) the last value of each window, "mse", "baseline_mse" (over the
-    predicted steps, in the series' units), "window", "horizon", "steps_ahead", "series",
-    "series_count", "feature"}; only the first target feature is drawn.
+    Only the first target feature is drawn.
     """
     series_list = list(getattr(data, "val_series", []) or [])
     window, horizon = int(getattr(data, "window", 0)), int(getattr(data, "horizon", 0))
@@ -325,10 +362,10 @@ def forecast(compiled: Any, data: Any, series: int = 0, steps_ahead: int = 1,
     mse = float(np.mean((predicted[done] - actual[done]) ** 2)) if done.any() else float("nan")
     base = float(np.mean((baseline[done] - actual[done]) ** 2)) if done.any() else float("nan")
     names = list(getattr(data, "target_names", []) or ["value"])
-    return {"time": np.arange(total), "actual": actual, "predicted": predicted,
-            "baseline": baseline, "mse": mse, "baseline_mse": base, "window": window,
-            "horizon": horizon, "steps_ahead": steps_ahead, "series": series,
-            "series_count": len(series_list), "feature": names[0]}
+    return Forecast(time=np.arange(total), actual=actual, predicted=predicted,
+                    baseline=baseline, mse=mse, baseline_mse=base, window=window,
+                    horizon=horizon, steps_ahead=steps_ahead, series=series,
+                    series_count=len(series_list), feature=names[0])
 
 
 def _raw_target(data: Any, scaled: np.ndarray) -> np.ndarray:

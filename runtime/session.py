@@ -17,6 +17,7 @@ from typing import Any
 from graph.roles import GAN_MODE, STANDARD_MODE, training_mode
 from runtime.events import Finished
 from runtime.gan import GanTrainer
+from runtime.heads import Metrics
 from runtime.history import store_result
 from runtime.prepare import prepare
 from runtime.train import StandardTrainer, evaluate_model
@@ -114,7 +115,7 @@ def run_training(project: Any, callback: Callback | None = None,
     return session.train(callback, control, hooks)
 
 
-def evaluate(project: Any, device: str = "cpu") -> dict[str, Any]:
+def evaluate(project: Any, device: str = "cpu") -> Metrics:
     """Validation metrics of the project's stored weights: {"val_loss", "val_accuracy" or
     "val_r2", "n", "trained"}; ValueError (one line) if the project cannot be prepared."""
     compiled, data = prepare(project)

@@ -26,7 +26,15 @@ from torch import Tensor, nn
 from runtime.batches import Batches, first_tensor, forward, input_names
 from runtime.compile import Compiled
 from runtime.events import Epoch, Probe, Started
-from runtime.heads import LossFunction, Meter, TrainingFailed, make_loss, prefixed, summarize
+from runtime.heads import (
+    LossFunction,
+    Meter,
+    Metrics,
+    TrainingFailed,
+    make_loss,
+    prefixed,
+    summarize,
+)
 from runtime.optim import base_lr, frozen_modules, make_optimizer, make_schedule, param_groups
 from runtime.trainer import (
     BatchHook,
@@ -49,7 +57,7 @@ EVAL_BATCH = 1024  # largest validation batch (no gradients, so bigger is cheape
 # -- evaluation -----------------------------------------------------------------------------------
 @torch.no_grad()
 def evaluate_batches(module: nn.Module, loss_fn: LossFunction, batches: Iterable[tuple[Any, Any]],
-                     input_names: Sequence[str] = ()) -> dict[str, Any]:
+                     input_names: Sequence[str] = ()) -> Metrics:
     """Loss and metrics over every batch, in eval mode; keys as in the epoch event, unprefixed.
 
     Returns {"loss", "accuracy" or "r2", and "<key>/<head name>" per head when several}.
@@ -73,8 +81,8 @@ def evaluate_batches(module: nn.Module, loss_fn: LossFunction, batches: Iterable
     return summarize(float(total / samples) if samples else float("nan"), meters)
 
 
-def evaluate_model(compiled: Any, data: Any, batch_size: int = 256, device: str = "cpu",
-                   dataset: Any = None) -> dict[str, Any]:
+def evaluate_model(compiled: Compiled, data: Any, batch_size: int = 256, device: str = "cpu",
+                   dataset: Any = None) -> Metrics:
     """Validation metrics of the module as it is: {"val_loss", "val_accuracy"|"val_r2", "n"}."""
     target = resolve_device(device)
     dataset = data.val if dataset is None else dataset

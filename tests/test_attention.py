@@ -156,17 +156,17 @@ def test_every_encoder_layer_gets_its_map_and_other_networks_none():
 def test_token_attention_keeps_the_real_words_and_reports_padding():
     compiled, data = prepare(transformer_project())
     view = seq.token_attention(compiled, data, [0, 1, 2])
-    (node_id, name, _), = view["layers"]
-    assert name == "encoder1" and view["indices"] == [0, 1, 2]
+    (node_id, name, _), = view.layers
+    assert name == "encoder1" and view.indices == [0, 1, 2]
     x = tensor_pair(data.val)[0][:3]
     full = seq.attention_maps(compiled, x)[node_id]
-    for i, (tokens, weights) in enumerate(zip(view["tokens"], view["maps"][node_id],
+    for i, (tokens, weights) in enumerate(zip(view.tokens, view.maps[node_id],
                                               strict=True)):
         keep = np.flatnonzero(x[i].numpy() != 0)
         assert weights.shape == (len(tokens), len(tokens)) == (len(keep), len(keep))
         assert 0 < len(tokens) < REVIEW_LENGTH and "<pad>" not in tokens
         np.testing.assert_allclose(weights, full[i][np.ix_(keep, keep)], atol=1e-6)
-        share = view["padding"][node_id][i]
+        share = view.padding[node_id][i]
         assert 0.0 < share < 1.0  # the layer does not mask padding: it draws some attention
         np.testing.assert_allclose(share, 1.0 - weights.sum(1).mean(), atol=1e-6)
 

@@ -134,16 +134,16 @@ def test_robustness_curve_completes_and_never_rises(panel):
     curves = panel.curve_page.curves
     assert set(curves) == {"fgsm", "pgd"}
     for curve in curves.values():
-        acc = np.asarray(curve["accuracy"])
-        assert len(acc) == 4 and curve["eps"][0] == 0.0
+        acc = np.asarray(curve.accuracy)
+        assert len(acc) == 4 and curve.eps[0] == 0.0
         assert np.all(np.diff(acc) <= 1e-9)
-        assert acc[0] == pytest.approx(curve["clean_accuracy"])
-    assert curves["pgd"]["accuracy"][-1] <= curves["fgsm"]["accuracy"][0]
+        assert acc[0] == pytest.approx(curve.clean_accuracy)
+    assert curves["pgd"].accuracy[-1] <= curves["fgsm"].accuracy[0]
     x, y = panel.curve_page.fgsm_curve.getData()
-    assert len(x) == 4 and y[0] == pytest.approx(100 * curves["fgsm"]["clean_accuracy"])
+    assert len(x) == 4 and y[0] == pytest.approx(100 * curves["fgsm"].clean_accuracy)
     assert panel.curve_page.clean_line.isVisible()
     clean_line = panel.curve_page.clean_line
-    assert clean_line.value() == pytest.approx(100 * curves["fgsm"]["clean_accuracy"])
+    assert clean_line.value() == pytest.approx(100 * curves["fgsm"].clean_accuracy)
 
 
 def test_cancel_stops_a_long_pgd_curve(qtbot, panel):

@@ -321,7 +321,7 @@ def test_monitor_pushes_a_probe_config_naming_the_selected_node(qtbot, monitored
     assert monitor.default_hidden_node() == ids["dropout"]  # what the last layer reads
     window.selection_changed.emit([ids["fc1"]])
     qtbot.waitUntil(lambda: controller.configs[-1].get("hidden") == ids["fc1"], timeout=5000)
-    monitor.dataset = {**monitor.dataset, "input_shape": (2,)}  # as for spirals
+    monitor.dataset = dataclasses.replace(monitor.dataset, input_shape=(2,))  # as for spirals
     monitor.push_config()
     assert controller.configs[-1]["boundary"] == {"resolution": 96}
 
@@ -355,8 +355,8 @@ def test_dataset_info_knows_2d_data():
     from gui.panels.monitor import dataset_info
 
     info = dataset_info(DatasetSettings(name="spirals"))
-    assert info["input_shape"] == (2,) and info["task"] == "classification"
-    assert len(info["samples"]["indices"]) == 16
+    assert info.input_shape == (2,) and info.task == "classification"
+    assert len(info.samples["indices"]) == 16
 
 
 def test_styled_axes_never_rescale_small_values(qapp):

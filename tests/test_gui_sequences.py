@@ -74,29 +74,29 @@ def test_tokens_are_coloured_by_the_chosen_unit(qtbot, projects, tmp_path):
 
     panel = _shown(_panel(qtbot, SequencePanel), projects["sentiment"])
     assert panel.pages.currentIndex() == 1, panel.message.text()
-    view = panel.result["view"]
-    assert view["name"] == "lstm" and view["indices"] == list(range(8))
+    view = panel.result.view
+    assert view.name == "lstm" and view.indices == list(range(8))
     assert panel.layer_combo.count() == 2 and panel.layer_combo.currentText() == "lstm (32 units)"
-    assert panel.result["attention"] is None and panel.attention.isHidden()  # no attention
+    assert panel.result.attention is None and panel.attention.isHidden()  # no attention
     first = panel.text.toHtml()
-    assert "background-color" in first and view["tokens"][0][0] in first
-    panel.unit_spin.setValue(view["ranked_units"][0])
+    assert "background-color" in first and view.tokens[0][0] in first
+    panel.unit_spin.setValue(view.ranked_units[0])
     busiest = panel.text.toHtml()
     assert busiest != first
     panel.busiest.click()
-    assert panel.unit_spin.value() == view["ranked_units"][1]
+    assert panel.unit_spin.value() == view.ranked_units[1]
     assert "2nd most varied" in panel.legend.text()
-    panel.unit_spin.setValue(view["ranked_units"][0])
+    panel.unit_spin.setValue(view.ranked_units[0])
     _render(panel, tmp_path, "sequences_tokens")
     panel.next_button.click()
     assert panel.analyst.wait()
-    assert panel.result["view"]["indices"] == list(range(8, 16))
+    assert panel.result.view.indices == list(range(8, 16))
     assert panel.prev_button.isEnabled()
     embed = panel.layer_combo.findText("embed (32 units)")
     panel.layer_combo.setCurrentIndex(embed)
     panel.layer_combo.activated.emit(embed)
     assert panel.analyst.wait()
-    assert panel.result["view"]["name"] == "embed"
+    assert panel.result.view.name == "embed"
 
 
 @pytest.fixture(scope="module")
@@ -137,11 +137,11 @@ def test_attention_heat_map_names_the_words_and_reads_out_a_cell(qtbot, attentio
     assert layers == ["encoder1 (2 heads)", "encoder2 (2 heads)"]
     assert panel.attention_layer.isVisibleTo(panel)  # several layers: a chooser
     assert panel.attention_sample.count() == 8
-    words = panel.result["view"]["tokens"][0]
+    words = panel.result.view.tokens[0]
     count = len(words)
     image = panel.attention_image.image
     assert image.shape == (count, count)
-    padding = panel.result["attention"]["padding"][panel.attention_layer.currentData()][0]
+    padding = panel.result.attention.padding[panel.attention_layer.currentData()][0]
     assert (image.sum(1) <= 1 + 1e-5).all()  # what a word does not give a word goes to padding
     assert 1.0 - image.sum(1).mean() == pytest.approx(padding, abs=1e-5)
     assert f"Padding got {padding:.0%}" in panel.attention_readout.text()
@@ -164,7 +164,7 @@ def test_attention_heat_map_names_the_words_and_reads_out_a_cell(qtbot, attentio
     panel.attention_layer.setCurrentIndex(1)
     assert not np.allclose(panel.attention_image.image, first_layer)
     panel.attention_sample.setCurrentIndex(3)
-    fourth = panel.result["view"]["tokens"][3]
+    fourth = panel.result.view.tokens[3]
     assert panel.attention_image.image.shape == (len(fourth), len(fourth))
     assert bottom.names == fourth
     panel.next_button.click()  # the next page keeps the chosen layer and sample position
@@ -223,11 +223,11 @@ def test_forecast_is_drawn_against_the_actual_series(qtbot, projects, tmp_path):
     _render(panel, tmp_path, "sequences_forecast")
     panel.ahead_spin.setValue(4)
     assert panel.analyst.wait()
-    assert panel.result["view"]["steps_ahead"] == 4
+    assert panel.result.view.steps_ahead == 4
     assert panel.series_spin.value() == 1 and "series 1 of 6" in panel.readout.text()
     panel.series_spin.setValue(3)
     assert panel.analyst.wait()
-    assert panel.result["view"]["series"] == 2  # the spin box counts from 1
+    assert panel.result.view.series == 2  # the spin box counts from 1
 
 
 @pytest.mark.slow
@@ -251,24 +251,24 @@ def test_anomaly_histogram_threshold_and_scores(qtbot, projects, tmp_path):
 
     panel = _shown(_panel(qtbot, AutoencoderPanel), projects["anomaly"])
     assert panel.pages.currentWidget() is panel.tabs, panel.message.text()
-    report = panel.result["report"]
+    report = panel.result.report
     heights = panel.normal_bars.opts["height"].sum() + panel.anomalous_bars.opts["height"].sum()
-    assert heights == len(report["errors"])
-    assert panel.threshold == pytest.approx(report["threshold"])
+    assert heights == len(report.errors)
+    assert panel.threshold == pytest.approx(report.threshold)
     assert "Precision" in panel.readout.text() and "ROC-AUC" in panel.readout.text()
     assert abs(panel.percentile_spin.value() - 95.0) < 1.0
     _render(panel, tmp_path, "autoencoder_anomalies")
     # dragging the line (what a drag emits) rescores: a higher threshold flags fewer samples
     before = panel.readout.text()
-    panel.threshold_line.setValue(report["threshold"] * 2)
+    panel.threshold_line.setValue(report.threshold * 2)
     assert panel.readout.text() != before
     assert panel.percentile_spin.value() > 99.0
     from runtime.autoencoder import detection_scores
 
-    high = detection_scores(report["errors"], report["labels"], report["threshold"] * 2)
-    assert f"flags {high['flagged']} of" in panel.readout.text()
+    high = detection_scores(report.errors, report.labels, report.threshold * 2)
+    assert f"flags {high.flagged} of" in panel.readout.text()
     panel.percentile_spin.setValue(50.0)
-    assert panel.threshold == pytest.approx(np.percentile(report["train_errors"], 50.0))
+    assert panel.threshold == pytest.approx(np.percentile(report.train_errors, 50.0))
 
 
 @pytest.mark.slow
@@ -278,7 +278,7 @@ def test_reconstructions_and_latent_space(qtbot, projects, tmp_path):
     panel = _shown(_panel(qtbot, AutoencoderPanel), projects["anomaly"])
     panel.tabs.setCurrentIndex(1)
     assert panel.pairs_grid.count() == PAIRS
-    worst = panel.result["worst"]["errors"]
+    worst = panel.result.worst.errors
     assert (np.diff(worst) <= 0).all()
     _render(panel, tmp_path, "autoencoder_reconstructions")
     panel.worst_check.setChecked(False)
@@ -286,8 +286,8 @@ def test_reconstructions_and_latent_space(qtbot, projects, tmp_path):
 
     latent = _shown(_panel(qtbot, AutoencoderPanel), projects["latent"])
     latent.tabs.setCurrentIndex(2)
-    data = latent.result["latent"]
-    assert data["dims"] == 2 and data["latent"].shape[1] == 2
+    data = latent.result.latent
+    assert data.dims == 2 and data.latent.shape[1] == 2
     title = latent.latent_view.getPlotItem().titleLabel.text
     assert "kNN" in title and "bottleneck" in title
     assert "kNN" in latent.pca_view.getPlotItem().titleLabel.text

@@ -152,9 +152,9 @@ def test_robustness_curve_does_not_rise(cnn, digits):
     eps = [0.0, 0.05, 0.1, 0.15, 0.2]
     for method in ("fgsm", "pgd"):
         curve = robustness_curve(cnn, xv, yv, eps, method=method, steps=5)
-        assert curve["eps"] == eps and curve["n"] == len(xv)
-        acc, raw = curve["accuracy"], curve["raw_accuracy"]
-        assert acc[0] == raw[0] == curve["clean_accuracy"] > 0.95
+        assert curve.eps == eps and curve.n == len(xv)
+        acc, raw = curve.accuracy, curve.raw_accuracy
+        assert acc[0] == raw[0] == curve.clean_accuracy > 0.95
         assert np.all(np.diff(acc) <= 0)
         assert np.all(np.diff(raw) <= 0)  # each eps attacked on its own, too
         assert acc[-1] < 0.5
@@ -295,20 +295,21 @@ def test_adversarial_training_raises_pgd_accuracy(project):
     robust = trained_digits(adversarial="fgsm", adv_eps=0.1, adv_share=0.5)
     plain = attack_project(project, "pgd", 0.1, steps=10)
     hard = attack_project(robust, "pgd", 0.1, steps=10)
-    assert hard["clean_accuracy"] > 0.95 and plain["clean_accuracy"] > 0.95
-    assert hard["adversarial_accuracy"] >= plain["adversarial_accuracy"] + 0.1
+    assert hard.clean_accuracy > 0.95 and plain.clean_accuracy > 0.95
+    assert hard.adversarial_accuracy >= plain.adversarial_accuracy + 0.1
 
 
 def test_attack_project_reports_the_cli_keys(project, cnn, digits):
     _, _, xv, yv = digits
     out = attack_project(project, "fgsm", 0.1)
-    assert {"method", "eps", "n", "clean_accuracy", "adversarial_accuracy"} <= set(out)
+    assert {"method", "eps", "n", "clean_accuracy", "adversarial_accuracy"} <= set(
+        dataclasses.asdict(out))
     direct = fgsm(cnn, xv, yv, 0.1)
-    assert out["n"] == len(xv) == 360 and out["method"] == "fgsm" and out["eps"] == 0.1
-    assert out["clean_accuracy"] == direct.clean_accuracy
-    assert out["adversarial_accuracy"] == direct.adversarial_accuracy
-    assert abs(out["mean_linf"] - 0.1) < 1e-5 and out["value_range"] == [0.0, 1.0]
-    assert attack_project(project, "pgd", 0.05, steps=3, limit=50)["n"] == 50
+    assert out.n == len(xv) == 360 and out.method == "fgsm" and out.eps == 0.1
+    assert out.clean_accuracy == direct.clean_accuracy
+    assert out.adversarial_accuracy == direct.adversarial_accuracy
+    assert abs(out.mean_linf - 0.1) < 1e-5 and out.value_range == [0.0, 1.0]
+    assert attack_project(project, "pgd", 0.05, steps=3, limit=50).n == 50
     with pytest.raises(ValueError, match="unknown attack method 'cw'"):
         attack_project(project, "cw", 0.1)
     with pytest.raises(ValueError, match="no trained weights; train it"):

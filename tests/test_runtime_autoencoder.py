@@ -4,6 +4,8 @@ space beside PCA with a kNN score, and the examples reaching the issue's targets
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 import torch
@@ -87,10 +89,10 @@ def test_threshold_and_detection_scores():
     with pytest.raises(ValueError, match="from 0 to 100"):
         ae.percentile_threshold(train, 120)
     scores = ae.detection_scores([1, 2, 10, 11, 12], [0, 1, 0, 1, 1], threshold=5)
-    assert scores["tp"] == 2 and scores["fp"] == 1 and scores["fn"] == 1 and scores["tn"] == 1
-    assert scores["precision"] == pytest.approx(2 / 3) and scores["recall"] == pytest.approx(2 / 3)
-    assert scores["f1"] == pytest.approx(2 / 3)
-    assert ae.detection_scores([1, 2], [0, 1], threshold=5)["precision"] == 0.0
+    assert scores.tp == 2 and scores.fp == 1 and scores.fn == 1 and scores.tn == 1
+    assert scores.precision == pytest.approx(2 / 3) and scores.recall == pytest.approx(2 / 3)
+    assert scores.f1 == pytest.approx(2 / 3)
+    assert ae.detection_scores([1, 2], [0, 1], threshold=5).precision == 0.0
 
 
 def tied_scores(seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -117,9 +119,9 @@ def test_roc_and_detection_scores_agree_with_scikit_learn_including_ties(seed):
     precision, recall, f1, _ = metrics.precision_recall_fscore_support(
         labels, flagged, average="binary", zero_division=0)
     tn, fp, fn, tp = metrics.confusion_matrix(labels, flagged, labels=[0, 1]).ravel()
-    assert (got["precision"], got["recall"], got["f1"]) == pytest.approx((precision, recall, f1))
-    assert (got["tp"], got["fp"], got["fn"], got["tn"]) == (tp, fp, fn, tn)
-    assert got["flagged"] == int(flagged.sum())
+    assert (got.precision, got.recall, got.f1) == pytest.approx((precision, recall, f1))
+    assert (got.tp, got.fp, got.fn, got.tn) == (tp, fp, fn, tn)
+    assert got.flagged == int(flagged.sum())
 
 
 def test_roc_curve_and_detection_scores_of_one_class_or_none():
@@ -128,10 +130,10 @@ def test_roc_curve_and_detection_scores_of_one_class_or_none():
     np.testing.assert_allclose(tpr, [0, 0, 0])
     fpr, tpr = ae.roc_curve([], [])
     assert list(fpr) == [0.0] and list(tpr) == [0.0]
-    assert ae.detection_scores([], [], 1.0) == {
+    assert asdict(ae.detection_scores([], [], 1.0)) == {
         "precision": 0.0, "recall": 0.0, "f1": 0.0, "flagged": 0, "tp": 0, "fp": 0, "fn": 0,
         "tn": 0}
-    assert ae.detection_scores([1, 2], [0, 0], 5.0)["precision"] == 0.0
+    assert ae.detection_scores([1, 2], [0, 0], 5.0).precision == 0.0
 
 
 def test_knn_and_pca_helpers():
@@ -178,32 +180,32 @@ def test_anomaly_autoencoder_reaches_roc_auc_0_9(anomaly):
 def test_anomaly_report_matches_the_epoch_metric_and_moves_with_the_percentile(anomaly):
     compiled, data, best = anomaly
     report = ae.anomaly_report(compiled, data, percentile=95)
-    assert report["roc_auc"] == pytest.approx(best["val_roc_auc"], abs=1e-6)
-    assert len(report["errors"]) == len(data.val) and len(report["train_errors"]) == len(
+    assert report.roc_auc == pytest.approx(best["val_roc_auc"], abs=1e-6)
+    assert len(report.errors) == len(data.val) and len(report.train_errors) == len(
         data.train)
-    assert np.mean(report["train_errors"] > report["threshold"]) == pytest.approx(0.05, abs=0.01)
-    hist = report["histogram"]
-    assert hist["normal"].sum() + hist["anomalous"].sum() == len(data.val)
-    assert hist["anomalous"].sum() == int((report["labels"] == 1).sum())
-    assert 0.0 < report["precision"] <= 1.0 and 0.0 < report["recall"] <= 1.0
+    assert np.mean(report.train_errors > report.threshold) == pytest.approx(0.05, abs=0.01)
+    hist = report.histogram
+    assert hist.normal.sum() + hist.anomalous.sum() == len(data.val)
+    assert hist.anomalous.sum() == int((report.labels == 1).sum())
+    assert 0.0 < report.scores.precision <= 1.0 and 0.0 < report.scores.recall <= 1.0
     strict = ae.anomaly_report(compiled, data, percentile=99.5)
-    assert strict["threshold"] > report["threshold"] and strict["recall"] <= report["recall"]
+    assert strict.threshold > report.threshold and strict.scores.recall <= report.scores.recall
     # anomalies are rebuilt worse on average
-    assert report["errors"][report["labels"] == 1].mean() > 2 * report["errors"][
-        report["labels"] == 0].mean()
+    assert report.errors[report.labels == 1].mean() > 2 * report.errors[
+        report.labels == 0].mean()
 
 
 def test_reconstructions_side_by_side(anomaly):
     compiled, data, _ = anomaly
     pairs = ae.reconstructions(compiled, data, n=6)
-    assert pairs["inputs"].shape == pairs["outputs"].shape == (6, 1, 8, 8)
-    assert pairs["outputs"].min() >= 0.0 and pairs["outputs"].max() <= 1.0  # sigmoid of logits
-    errors = ((pairs["outputs"] - pairs["inputs"]) ** 2).reshape(6, -1).mean(1)
-    assert np.allclose(errors, pairs["errors"], atol=1e-6)
+    assert pairs.inputs.shape == pairs.outputs.shape == (6, 1, 8, 8)
+    assert pairs.outputs.min() >= 0.0 and pairs.outputs.max() <= 1.0  # sigmoid of logits
+    errors = ((pairs.outputs - pairs.inputs) ** 2).reshape(6, -1).mean(1)
+    assert np.allclose(errors, pairs.errors, atol=1e-6)
     worst = ae.reconstructions(compiled, data, n=5, worst=True)
-    assert (np.diff(worst["errors"]) <= 0).all() and worst["errors"][0] >= errors.max()
+    assert (np.diff(worst.errors) <= 0).all() and worst.errors[0] >= errors.max()
     chosen = ae.reconstructions(compiled, data, indices=[3, 1])
-    assert chosen["indices"].tolist() == [3, 1]
+    assert chosen.indices.tolist() == [3, 1]
     assert ae.find_bottleneck(compiled) == compiled.graph.node_by_name("bottleneck").id
 
 
@@ -211,8 +213,8 @@ def test_reconstructions_side_by_side(anomaly):
 def test_latent_2d_knn_within_10_points_of_pca_or_better(train_example):
     compiled, data, _ = _trained(train_example, "autoencoder_latent2d")
     view = ae.latent_space(compiled, data)
-    assert view["name"] == "bottleneck" and view["dims"] == 2
-    assert view["latent"].shape == view["pca"].shape == (len(data.val), 2)
-    assert view["labels"].shape == (len(data.val),)
-    assert view["knn_latent"] >= view["knn_pca"] - 0.10
-    assert view["knn_pca"] > 0.4  # PCA in 2-D keeps some of the classes apart
+    assert view.name == "bottleneck" and view.dims == 2
+    assert view.latent.shape == view.pca.shape == (len(data.val), 2)
+    assert view.labels.shape == (len(data.val),)
+    assert view.knn_latent >= view.knn_pca - 0.10
+    assert view.knn_pca > 0.4  # PCA in 2-D keeps some of the classes apart

@@ -319,13 +319,13 @@ def test_forecasting_mse_is_at_most_half_the_baseline(forecaster):
 def test_forecast_view_draws_predictions_against_the_series(forecaster):
     compiled, data, _ = forecaster
     view = seq.forecast(compiled, data, series=0)
-    assert view["actual"].shape == view["predicted"].shape == (100,)
-    assert np.isnan(view["predicted"][:24]).all() and not np.isnan(view["predicted"][24:]).any()
-    assert view["mse"] < 0.5 * view["baseline_mse"]
+    assert view.actual.shape == view.predicted.shape == (100,)
+    assert np.isnan(view.predicted[:24]).all() and not np.isnan(view.predicted[24:]).any()
+    assert view.mse < 0.5 * view.baseline_mse
     raw = data.val_series[0][:, 0] * data.target_scale[0] + data.target_offset[0]
-    assert np.allclose(view["actual"], raw)
+    assert np.allclose(view.actual, raw)
     ahead = seq.forecast(compiled, data, series=1, steps_ahead=4)
-    assert np.isnan(ahead["predicted"][:27]).all()
+    assert np.isnan(ahead.predicted[:27]).all()
     with pytest.raises(ValueError, match="steps ahead must be from 1 to the horizon, 4"):
         seq.forecast(compiled, data, steps_ahead=5)
 
@@ -348,14 +348,14 @@ def test_token_activations_colour_units_over_the_words(sentiment):
     assert [(name, units) for _, name, units in nodes] == [("embed", 32), ("lstm", 32)]
     lstm = compiled.graph.node_by_name("lstm").id
     view = seq.token_activations(compiled, data, lstm, samples=[0, 5])
-    assert view["indices"] == [0, 5] and view["units"] == 32
-    for tokens, values, index in zip(view["tokens"], view["values"], [0, 5], strict=True):
+    assert view.indices == [0, 5] and view.units == 32
+    for tokens, values, index in zip(view.tokens, view.values, [0, 5], strict=True):
         ids = data.val[index][0]
         assert tokens == data.decode(ids.tolist())  # padding dropped
         assert values.shape == (len(tokens), 32)
         assert np.abs(values).max() <= 1.0  # LSTM outputs are tanh-bounded
-    assert sorted(view["ranked_units"]) == list(range(32))
-    assert view["labels"][0] in data.class_names and view["predicted"][0] in data.class_names
+    assert sorted(view.ranked_units) == list(range(32))
+    assert view.labels[0] in data.class_names and view.predicted[0] in data.class_names
     reduce = compiled.graph.node_by_name("mean_over_words").id
     with pytest.raises(ValueError, match="not one vector per step"):
         seq.token_activations(compiled, data, reduce)

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from gui import style, theme
 from gui.panels import plotting as P
 from gui.panels.filters import fill_node_combo, node_combo, select_in_combo, shape_text
+from runtime.probes.payloads import ActivationEntry, Activations, ProbeSamples
 
 EMPTY_TEXT = ("Train the network (press Train) to follow a validation sample through it: "
               "pick the sample above and a layer on the canvas.")
@@ -45,7 +46,7 @@ class ActivationsPanel(P.MonitorPanel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(EMPTY_TEXT, parent)
         self.setObjectName("activations_panel")
-        self.samples: dict[str, Any] | None = None
+        self.samples: ProbeSamples | None = None
         self.class_names: list[str] = []
         self.input_nodes: list[int] = []
         self._node: int | None = None
@@ -165,7 +166,7 @@ class ActivationsPanel(P.MonitorPanel):
         self.probs_plot.getAxis("bottom").setTicks([[(0, "0"), (0.5, "0.5"), (1, "1")], []])
 
     # choices -----------------------------------------------------------------------------------
-    def set_samples(self, samples: dict[str, Any] | None, class_names: list[str] | None = None
+    def set_samples(self, samples: ProbeSamples | None, class_names: list[str] | None = None
                     ) -> None:
         """The picker's samples: ``pick_probe_samples``' dict (None: none known yet)."""
         self.samples = samples
@@ -272,7 +273,7 @@ class ActivationsPanel(P.MonitorPanel):
             self._render_entry(entry)
         self.show_body()
 
-    def _render_entry(self, entry: dict[str, Any]) -> None:
+    def _render_entry(self, entry: ActivationEntry) -> None:
         name = entry.get("name", "")
         full = shape_text(entry.get("shape", ()))
         kind = entry.get("kind")
@@ -340,7 +341,7 @@ class ActivationsPanel(P.MonitorPanel):
         self.image.setRect(0, 0, grid.shape[1], grid.shape[0])
         P.set_colorbar(self.bar, cmap, levels)
 
-    def _render_input(self, payload: dict[str, Any], nodes: dict[int, Any]) -> None:
+    def _render_input(self, payload: Activations, nodes: dict[int, ActivationEntry]) -> None:
         sample = None
         val_index = payload.get("val_index")
         samples = self.samples or {}
@@ -375,7 +376,7 @@ class ActivationsPanel(P.MonitorPanel):
         index = int(index)
         return self.class_names[index] if 0 <= index < len(self.class_names) else str(index)
 
-    def _render_probabilities(self, payload: dict[str, Any]) -> None:
+    def _render_probabilities(self, payload: Activations) -> None:
         t = theme.current()
         probs = payload.get("probabilities")
         plot = self.probs_plot

@@ -10,7 +10,7 @@ Live pages attack with.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
@@ -36,8 +36,12 @@ from gui.panels.adversarial_views import (
     fmt_eps,
 )
 from gui.panels.controls import control_form, controls_beside, fill_class_combo, spin
-from gui.panels.lab import class_name
+from gui.panels.lab import Prepared, class_name
 from gui.panels.visibility import on_screen
+from runtime.probes.payloads import ProbeSamples
+
+if TYPE_CHECKING:  # the GUI imports torch lazily, on first analysis
+    from runtime.attacks import AttackResult
 
 SLIDER_STEPS = 200
 
@@ -63,8 +67,8 @@ class AttackPage(QWidget):
         super().__init__()
         self.panel = panel
         self.page = 0  # which set of validation samples
-        self.picks: dict[str, Any] | None = None
-        self.result: Any = None
+        self.picks: ProbeSamples | None = None
+        self.result: AttackResult | None = None
         self.user_range: tuple[float, float] | None = None
         self._eps_touched = False  # the user set epsilon: keep it when the data range arrives
         self._eps_top = 0.5
@@ -322,7 +326,8 @@ class AttackPage(QWidget):
         target = self.target_combo.currentData()
         chosen = self.user_range
 
-        def work(prep: Any, progress: Any, cancel: Any) -> tuple[Any, dict[str, Any], Any]:
+        def work(prep: Prepared, progress: Any, cancel: Any
+                 ) -> tuple[Prepared, ProbeSamples, AttackResult]:
             picks = prep.picks(page)
             extra: dict[str, Any] = {}
             if target is not None:
@@ -338,7 +343,7 @@ class AttackPage(QWidget):
         return self.panel.runner.run("attack", self.panel.network_job(work), label,
                                      on_done=self._attack_done, on_error=self._failed)
 
-    def show_prepared(self, prep: Any, first: bool) -> None:
+    def show_prepared(self, prep: Prepared, first: bool) -> None:
         """A (new) network: its data's range, epsilon scale and classes."""
         if self.user_range is None:
             self._show_range(prep.value_range)
@@ -350,7 +355,7 @@ class AttackPage(QWidget):
         names = prep.class_names or [str(i) for i in range(prep.num_classes)]
         fill_class_combo(self.target_combo, names, "Untargeted")
 
-    def _attack_done(self, value: tuple[Any, dict[str, Any], Any]) -> None:
+    def _attack_done(self, value: tuple[Prepared, ProbeSamples, AttackResult]) -> None:
         prep, picks, res = value
         self.panel.prepared(prep)
         self.picks = picks

@@ -4,7 +4,7 @@ marked."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -21,6 +21,10 @@ from gui.panels.adversarial_views import (
     percent_axis,
 )
 from gui.panels.controls import control_form, controls_beside, spin
+from gui.panels.lab import Prepared
+
+if TYPE_CHECKING:  # the GUI imports torch lazily, on first analysis
+    from runtime.attacks import RobustnessCurve
 
 
 class CurvePage(QWidget):
@@ -32,7 +36,7 @@ class CurvePage(QWidget):
     def __init__(self, panel: Any) -> None:
         super().__init__()
         self.panel = panel
-        self.curves: dict[str, Any] = {}
+        self.curves: dict[str, RobustnessCurve] = {}
         controls, form = control_form()
         self.curve_max = QDoubleSpinBox()
         self.curve_max.setObjectName("robustness_max_eps")
@@ -97,7 +101,7 @@ class CurvePage(QWidget):
         self.curve_max.setSingleStep(round(0.05 * width, 6) or 0.05)
         self.curve_max.setValue(0.3 * width)
 
-    def show_prepared(self, prep: Any, first: bool) -> None:
+    def show_prepared(self, prep: Prepared, first: bool) -> None:
         if first:
             self.set_eps_range(prep.range_width)
         self.curve_samples.setMaximum(max(10, len(prep.x_val)))
@@ -118,7 +122,8 @@ class CurvePage(QWidget):
         eps_values = [top * i / (points - 1) for i in range(points)]
         chosen = self.panel.attack_page.user_range
 
-        def work(prep: Any, progress: Any, cancel: Any) -> tuple[Any, dict[str, Any]]:
+        def work(prep: Prepared, progress: Any, cancel: Any
+                 ) -> tuple[Prepared, dict[str, RobustnessCurve]]:
             x, y = prep.x_val[:samples], prep.y_val[:samples]
             share = 1.0 / (1 + steps)  # FGSM costs one step per epsilon, PGD ``steps``
             out = {}
@@ -136,17 +141,17 @@ class CurvePage(QWidget):
         return self.panel.runner.run("curve", self.panel.network_job(work), label,
                                      on_done=self._curve_done, on_error=self._failed)
 
-    def _curve_done(self, value: tuple[Any, dict[str, Any]]) -> None:
+    def _curve_done(self, value: tuple[Prepared, dict[str, RobustnessCurve]]) -> None:
         prep, curves = value
         self.panel.prepared(prep)
         self.curves = curves
         self.draw_curves()
         fgsm, pgd = curves["fgsm"], curves["pgd"]
-        clean = fgsm["clean_accuracy"]
+        clean = fgsm.clean_accuracy
         self.panel.status(
-            self, f"Robustness on {fgsm['n']} samples: clean {clean:.0%}; at \u03b5 "
-            f"{fmt_eps(fgsm['eps'][-1])} FGSM {fgsm['accuracy'][-1]:.0%}, PGD "
-            f"{pgd['accuracy'][-1]:.0%}")
+            self, f"Robustness on {fgsm.n} samples: clean {clean:.0%}; at \u03b5 "
+            f"{fmt_eps(fgsm.eps[-1])} FGSM {fgsm.accuracy[-1]:.0%}, PGD "
+            f"{pgd.accuracy[-1]:.0%}")
 
     def draw_curves(self) -> None:
         if not self.curves:
@@ -154,9 +159,9 @@ class CurvePage(QWidget):
         for curve, item in ((self.curves.get("fgsm"), self.fgsm_curve),
                             (self.curves.get("pgd"), self.pgd_curve)):
             if curve is not None:
-                item.setData(np.asarray(curve["eps"]), 100 * np.asarray(curve["accuracy"]))
-        clean = 100 * float(self.curves["fgsm"]["clean_accuracy"])
-        top = float(self.curves["fgsm"]["eps"][-1])
+                item.setData(np.asarray(curve.eps), 100 * np.asarray(curve.accuracy))
+        clean = 100 * float(self.curves["fgsm"].clean_accuracy)
+        top = float(self.curves["fgsm"].eps[-1])
         self.clean_line.setPos(clean)
         self.clean_line.show()
         self.clean_label.setText(f"clean {clean:.0f}%")
@@ -164,8 +169,8 @@ class CurvePage(QWidget):
         self.clean_label.setPos(top * 0.55, clean)
         self.clean_label.show()
         self.curve_plot.setXRange(0, top, padding=0.03)
-        n = self.curves["fgsm"]["n"]
-        steps = self.curves["pgd"].get("steps", self.curve_steps.value())
+        n = self.curves["fgsm"].n
+        steps = self.curve_steps.value()
         P.set_title(self.curve_plot, f"Accuracy under attack \u00b7 {n} validation samples "
                     f"\u00b7 PGD {steps} steps")
         self.draw_eps_line()
@@ -184,13 +189,13 @@ class CurvePage(QWidget):
         point = P.hover_position(self.curve_plot, pos)
         if point is None or not self.curves or self.panel.runner.busy:
             return
-        eps = np.asarray(self.curves["fgsm"]["eps"])
+        eps = np.asarray(self.curves["fgsm"].eps)
         i = int(np.argmin(np.abs(eps - point.x())))
         self.panel.task_bar.show_hover(
             f"\u03b5 {fmt_eps(float(eps[i]))}: FGSM "
-            f"{self.curves['fgsm']['accuracy'][i]:.1%} \u00b7 PGD "
-            f"{self.curves['pgd']['accuracy'][i]:.1%} \u00b7 clean "
-            f"{self.curves['fgsm']['clean_accuracy']:.1%}")
+            f"{self.curves['fgsm'].accuracy[i]:.1%} \u00b7 PGD "
+            f"{self.curves['pgd'].accuracy[i]:.1%} \u00b7 clean "
+            f"{self.curves['fgsm'].clean_accuracy:.1%}")
 
     def refresh_theme(self) -> None:
         self.curve_view.setBackground(theme.current().window)

@@ -35,6 +35,7 @@ from gui.panels.adversarial_views import (
 from gui.panels.controls import control_form, controls_beside, dim_label, spin
 from gui.panels.lab import class_name, display_image, signed_map
 from gui.panels.visibility import on_screen
+from runtime.probes.payloads import Robustness
 
 LIVE_EXAMPLES = 4
 EXAMPLES_TEXT = "Latest adversarial examples appear here after each epoch."
@@ -59,7 +60,7 @@ class LivePage(QWidget):
         super().__init__()
         self.panel = panel
         self.live_epochs: list[dict[str, Any]] = []
-        self.live_payload: dict[str, Any] | None = None
+        self.live_payload: Robustness | None = None
         self.training = False
         self._stale = False  # a live result came while hidden: draw it when shown
         controls, form = control_form()
@@ -261,7 +262,7 @@ class LivePage(QWidget):
                                    "per epoch")
         self._render_examples(payload)
 
-    def _render_examples(self, payload: dict[str, Any]) -> None:
+    def _render_examples(self, payload: Robustness) -> None:
         ex = payload.get("examples") or {}
         inputs = np.asarray(ex.get("inputs", np.zeros((0,))), np.float32)
         names = list(payload.get("class_names")

@@ -4,7 +4,7 @@ success rate beside a random patch's and no patch's."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -28,7 +28,10 @@ from gui.panels.adversarial_views import (
     outlined_thumbnail,
 )
 from gui.panels.controls import control_form, controls_beside, fill_class_combo, spin
-from gui.panels.lab import class_name, display_image, grey_lut
+from gui.panels.lab import Prepared, class_name, display_image, grey_lut
+
+if TYPE_CHECKING:  # the GUI imports torch lazily, on first analysis
+    from runtime.patches import PatchResult
 
 PATCH_CARDS = 8
 
@@ -117,7 +120,7 @@ class PatchPage(QWidget):
     def forget(self) -> None:
         self.patch = None
 
-    def show_prepared(self, prep: Any, _first: bool) -> None:
+    def show_prepared(self, prep: Prepared, _first: bool) -> None:
         """Its classes and image side; vectors cannot be patched."""
         names = prep.class_names or [str(i) for i in range(prep.num_classes)]
         fill_class_combo(self.patch_target, names)
@@ -146,7 +149,8 @@ class PatchPage(QWidget):
         position = str(self.patch_position.currentData())
         chosen = self.panel.attack_page.user_range
 
-        def work(prep: Any, progress: Any, cancel: Any) -> tuple[Any, Any, float]:
+        def work(prep: Prepared, progress: Any, cancel: Any
+                 ) -> tuple[Prepared, PatchResult, float]:
             if not prep.is_image:
                 raise ValueError("patch attacks need image inputs; this data set has vectors")
             result = patches.adversarial_patch(
@@ -163,7 +167,7 @@ class PatchPage(QWidget):
                                      f"Patch for class {class_name(names, target)}",
                                      on_done=self._patch_done, on_error=self._failed)
 
-    def _patch_done(self, value: tuple[Any, Any, float]) -> None:
+    def _patch_done(self, value: tuple[Prepared, PatchResult, float]) -> None:
         prep, result, rate = value
         self.panel.prepared(prep)
         self.patch, self.random_patch_rate = result, rate

@@ -16,7 +16,8 @@ its cheap ``detection_scores`` on the arrays already here.
 from __future__ import annotations
 
 import html
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import Qt
@@ -41,6 +42,10 @@ from gui.panels.trained import (
     style_plot,
 )
 
+if TYPE_CHECKING:  # the GUI imports torch lazily, on first analysis
+    from runtime.autoencoder import AnomalyReport, LatentSpace, Reconstructions
+    from runtime.compile import Compiled
+
 PAIRS = 12  # reconstructions shown
 THUMB = 64  # pixels per thumbnail side
 NO_PROJECT = "Open a project whose Output has the task reconstruction (an autoencoder)."
@@ -52,6 +57,17 @@ NOT_AUTOENCODER = ("This network has no reconstruction head: set an Output node'
 
 def has_reconstruction_head(project: Any) -> bool:
     return any(n.param("task") == "reconstruction" for n in project.graph.nodes_of_type("Output"))
+
+
+@dataclass(frozen=True, eq=False)
+class AutoencoderAnalysis:
+    """What one analysis of the project gives the three tabs."""
+
+    report: AnomalyReport
+    worst: Reconstructions  # the worst rebuilt validation samples
+    first: Reconstructions  # the first validation samples
+    latent: LatentSpace | str  # why not, when the latent space cannot be shown
+    value_range: tuple[float, ...]
 
 
 def sample_image(sample: np.ndarray) -> np.ndarray:
@@ -67,6 +83,8 @@ def sample_image(sample: np.ndarray) -> np.ndarray:
 
 class AutoencoderPanel(WatchedPanel):
     """Anomalies by reconstruction error, reconstructions, and the latent space."""
+
+    result: AutoencoderAnalysis | None
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("autoencoder", NO_PROJECT, parent)
@@ -200,22 +218,22 @@ class AutoencoderPanel(WatchedPanel):
             return
         percentile = self.percentile_spin.value()
 
-        def work(compiled: Any, data: Any) -> dict[str, Any]:
+        def work(compiled: Compiled, data: Any) -> AutoencoderAnalysis:
             from runtime import autoencoder
 
             report = autoencoder.anomaly_report(compiled, data, percentile)
             pairs = autoencoder.reconstructions(compiled, data, n=PAIRS, worst=True)
             first = autoencoder.reconstructions(compiled, data, n=PAIRS)
             try:
-                latent: dict[str, Any] | str = autoencoder.latent_space(compiled, data)
+                latent: LatentSpace | str = autoencoder.latent_space(compiled, data)
             except ValueError as exc:
                 latent = str(exc)
-            return {"report": report, "worst": pairs, "first": first, "latent": latent,
-                    "value_range": tuple(float(v) for v in data.value_range)}
+            return AutoencoderAnalysis(report, pairs, first, latent,
+                                       tuple(float(v) for v in data.value_range))
 
         self.request(work)
 
-    def show_result(self, result: dict[str, Any]) -> None:
+    def show_result(self, result: AutoencoderAnalysis) -> None:
         self.result = result
         self.pages.setCurrentWidget(self.tabs)
         self._draw_histogram()
@@ -224,23 +242,23 @@ class AutoencoderPanel(WatchedPanel):
 
     # -- anomalies -------------------------------------------------------------------------------
     def _binary(self) -> bool:
-        labels = self.result["report"]["labels"] if self.result else np.zeros(0)
+        labels = self.result.report.labels if self.result else np.zeros(0)
         return bool(labels.size) and bool(np.isin(labels, (0, 1)).all()) and bool(
             (labels == 1).any())
 
     def _draw_histogram(self) -> None:
-        report = self.result["report"]
-        hist = report["histogram"]
-        edges = hist["edges"]
+        report = self.result.report
+        hist = report.histogram
+        edges = hist.edges
         centers, width = (edges[:-1] + edges[1:]) / 2, float(edges[1] - edges[0])
-        self.normal_bars.setOpts(x=centers, height=hist["normal"], width=width * 0.95)
-        self.anomalous_bars.setOpts(x=centers, height=hist["anomalous"], width=width * 0.95)
+        self.normal_bars.setOpts(x=centers, height=hist.normal, width=width * 0.95)
+        self.anomalous_bars.setOpts(x=centers, height=hist.anomalous, width=width * 0.95)
         self.anomalous_bars.setVisible(self._binary())
         self.hist_view.getPlotItem().setXRange(0.0, float(edges[-1]), padding=0.02)
         self.hist_view.getPlotItem().setYRange(
-            0.0, float(max(hist["normal"].max(initial=0), hist["anomalous"].max(initial=0)))
+            0.0, float(max(hist.normal.max(initial=0), hist.anomalous.max(initial=0)))
             * 1.1 + 1, padding=0)
-        self.set_threshold(report["threshold"])
+        self.set_threshold(report.threshold)
 
     def set_threshold(self, value: float) -> None:
         """Move the threshold line (as a drag does) and update the readout."""
@@ -252,9 +270,9 @@ class AutoencoderPanel(WatchedPanel):
             return
         from runtime.autoencoder import detection_scores
 
-        report = self.result["report"]
+        report = self.result.report
         self.threshold = float(self.threshold_line.value())
-        train = report["train_errors"]
+        train = report.train_errors
         below = float((train <= self.threshold).mean() * 100) if train.size else 0.0
         self.percentile_spin.blockSignals(True)
         self.percentile_spin.setValue(below)
@@ -267,24 +285,24 @@ class AutoencoderPanel(WatchedPanel):
                 f"0 = normal), so precision and recall cannot be measured; the "
                 f"<i>digits_anomaly</i> dataset has them.")
             return
-        scores = detection_scores(report["errors"], report["labels"], self.threshold)
-        auc = report["roc_auc"]
-        flagged, total = scores["flagged"], len(report["errors"])
+        scores = detection_scores(report.errors, report.labels, self.threshold)
+        auc = report.roc_auc
+        flagged, total = scores.flagged, len(report.errors)
         self.readout.setText(
             f"Threshold <b>{self.threshold:.4g}</b> ({below:.1f}% of the training errors below "
             f"it): flags {flagged} of {total} validation samples. "
-            f"<b>Precision {scores['precision']:.2f}</b> \u00b7 "
-            f"<b>recall {scores['recall']:.2f}</b> \u00b7 <b>F1 {scores['f1']:.2f}</b> \u00b7 "
+            f"<b>Precision {scores.precision:.2f}</b> \u00b7 "
+            f"<b>recall {scores.recall:.2f}</b> \u00b7 <b>F1 {scores.f1:.2f}</b> \u00b7 "
             f"<span style='color:{t.ok if (auc or 0) >= 0.9 else t.warning}'>ROC-AUC "
-            f"{auc:.3f}</span> (any threshold) \u00b7 {scores['tp']} anomalies caught, "
-            f"{scores['fn']} missed, {scores['fp']} false alarms")
+            f"{auc:.3f}</span> (any threshold) \u00b7 {scores.tp} anomalies caught, "
+            f"{scores.fn} missed, {scores.fp} false alarms")
 
     def _percentile_changed(self, value: float) -> None:
         if not self.result:
             return
         from runtime.autoencoder import percentile_threshold
 
-        self.set_threshold(percentile_threshold(self.result["report"]["train_errors"], value))
+        self.set_threshold(percentile_threshold(self.result.report.train_errors, value))
 
     # -- reconstructions -------------------------------------------------------------------------
     def _draw_pairs(self, *_args: Any) -> None:
@@ -294,32 +312,33 @@ class AutoencoderPanel(WatchedPanel):
             item = self.pairs_grid.takeAt(0)
             if item.widget():
                 item.widget().deleteLater()
-        pairs = self.result["worst" if self.worst_check.isChecked() else "first"]
-        low, high = self.result["value_range"]
-        names = self.result["report"]["class_names"]
+        pairs = self.result.worst if self.worst_check.isChecked() else self.result.first
+        low, high = self.result.value_range
+        names = self.result.report.class_names
         t = theme.current()
         columns = 4
-        for k in range(len(pairs["errors"])):
+        for k in range(len(pairs.errors)):
             cell = QWidget()
             grid = QGridLayout(cell)
             grid.setContentsMargins(0, 0, 0, 0)
             grid.setHorizontalSpacing(3)
             grid.setVerticalSpacing(1)
-            for col, key in enumerate(("inputs", "outputs")):
+            for col, (images, tip) in enumerate(((pairs.inputs, "input"),
+                                                 (pairs.outputs, "reconstruction"))):
                 picture = QLabel()
-                picture.setPixmap(grey_pixmap(sample_image(pairs[key][k]), THUMB, low, high))
-                picture.setToolTip("input" if key == "inputs" else "reconstruction")
+                picture.setPixmap(grey_pixmap(sample_image(images[k]), THUMB, low, high))
+                picture.setToolTip(tip)
                 grid.addWidget(picture, 0, col)
-            label = int(pairs["labels"][k]) if len(pairs["labels"]) else -1
+            label = int(pairs.labels[k]) if len(pairs.labels) else -1
             name = names[label] if 0 <= label < len(names) else ""
             color = t.error if self._binary() and label == 1 else t.text_dim
             caption = QLabel(f"<span style='color:{color}'>{html.escape(name)}</span> "
-                             f"error {pairs['errors'][k]:.3g}")
+                             f"error {pairs.errors[k]:.3g}")
             caption.setTextFormat(Qt.TextFormat.RichText)
             caption.setFont(style.font("small"))
             grid.addWidget(caption, 1, 0, 1, 2)
             self.pairs_grid.addWidget(cell, k // columns, k % columns)
-        self.pairs_grid.setRowStretch(len(pairs["errors"]) // columns + 1, 1)
+        self.pairs_grid.setRowStretch(len(pairs.errors) // columns + 1, 1)
         self.pairs_grid.setColumnStretch(columns, 1)
         order = "worst rebuilt first" if self.worst_check.isChecked() else "in order"
         self.pairs_note.setText(f"input | reconstruction, validation samples {order}")
@@ -328,37 +347,36 @@ class AutoencoderPanel(WatchedPanel):
     def _draw_latent(self) -> None:
         import pyqtgraph as pg
 
-        latent = self.result["latent"]
+        latent = self.result.latent
         for view in (self.latent_view, self.pca_view):
             view.getPlotItem().clear()
         if isinstance(latent, str):
             self.legend.setText(html.escape(latent))
             return
         t = theme.current()
-        labels = latent["labels"]
+        labels = latent.labels
         classes = sorted(set(int(v) for v in labels)) if labels.size else [0]
-        for view, points in ((self.latent_view, latent["latent"]),
-                             (self.pca_view, latent["pca"])):
+        for view, points in ((self.latent_view, latent.latent), (self.pca_view, latent.pca)):
             brushes = [pg.mkBrush(class_color(int(v))) for v in labels] if labels.size else \
                 pg.mkBrush(t.accent)
             scatter = pg.ScatterPlotItem(points[:, 0], points[:, 1], size=5,
                                          pen=pg.mkPen(None), brush=brushes)
             view.getPlotItem().addItem(scatter)
-        how = "its 2 numbers" if latent["dims"] == 2 else f"a PCA of its {latent['dims']} numbers"
+        how = "its 2 numbers" if latent.dims == 2 else f"a PCA of its {latent.dims} numbers"
         style_plot(self.latent_view.getPlotItem(),
-                   f"Bottleneck '{latent['name']}' ({how}) \u00b7 kNN {latent['knn_latent']:.1%}")
-        ratios = latent["explained_variance"]
+                   f"Bottleneck '{latent.name}' ({how}) \u00b7 kNN {latent.knn_latent:.1%}")
+        ratios = latent.explained_variance
         style_plot(self.pca_view.getPlotItem(),
                    f"PCA of the inputs ({sum(ratios):.0%} of the variance) \u00b7 kNN "
-                   f"{latent['knn_pca']:.1%}")
-        names = latent["class_names"]
+                   f"{latent.knn_pca:.1%}")
+        names = latent.class_names
         swatches = " ".join(
             f"<span style='color:{class_color(c)}'>\u25cf</span>&nbsp;"
             f"{html.escape(names[c] if c < len(names) else str(c))}" for c in classes)
-        better = latent["knn_latent"] - latent["knn_pca"]
+        better = latent.knn_latent - latent.knn_pca
         self.legend.setText(
             f"{swatches}<br><span style='color:{t.text_dim}'>Validation samples; the labels "
-            f"are never trained on. kNN: a {latent['k']}-nearest-neighbour classifier on the "
+            f"are never trained on. kNN: a {latent.k}-nearest-neighbour classifier on the "
             f"2-D points, training points as neighbours; the bottleneck keeps the classes "
             f"{'better' if better > 0 else 'less well'} apart than PCA "
             f"({better * 100:+.1f} points).</span>")

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QWidget
 from gui import style, theme
 from gui.panels import plotting as P
 from gui.panels.filters import fill_node_combo, node_combo, select_in_combo
+from runtime.probes.payloads import Boundary, Hidden
 
 EMPTY_TEXT = ("Train the network (press Train) to watch it split the plane: the field shows "
               "what it predicts everywhere, the dots are validation samples.")
@@ -200,7 +201,7 @@ class BoundaryPanel(P.MonitorPanel):
         self.title.setText(what + (f" \u00b7 epoch {epoch}" if epoch else ""))
         self.show_body()
 
-    def _render_boundary(self, payload: dict[str, Any] | None) -> None:
+    def _render_boundary(self, payload: Boundary | None) -> None:
         if not self.two_d or payload is None or payload.get("error"):
             text = (payload or {}).get("error") if payload else None
             if not self.two_d:
@@ -248,7 +249,7 @@ class BoundaryPanel(P.MonitorPanel):
         P.set_title(self.field_plot, "Prediction")
         self.left.setCurrentWidget(self.field_view)
 
-    def _render_hidden(self, payload: dict[str, Any] | None) -> None:
+    def _render_hidden(self, payload: Hidden | None) -> None:
         if payload is None or payload.get("error"):
             self.hidden_message.setText((payload or {}).get("error") or HIDDEN_EMPTY)
             self.right.setCurrentWidget(self.hidden_message)

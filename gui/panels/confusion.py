@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from gui import style, theme
 from gui.panels import plotting as P
+from runtime.probes.payloads import Confusion
 
 EMPTY_TEXT = ("Train the network (press Train) to see which classes it confuses on the "
               "validation set, and the samples it gets wrong with the most confidence.")
@@ -179,7 +180,7 @@ class ConfusionPanel(P.MonitorPanel):
         self.acc_labels.set_labels(np.stack([np.minimum(values, 1.0), np.arange(count)], 1),
                                    texts, [t.text_dim] * count)
 
-    def _render_wrong(self, payload: dict[str, Any], names: list[str]) -> None:
+    def _render_wrong(self, payload: Confusion, names: list[str]) -> None:
         """Cards are made once and refilled; thumbnails are kept per validation sample (the
         same samples tend to stay wrong from one epoch to the next)."""
         wrong = list(payload.get("wrong") or [])

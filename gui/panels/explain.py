@@ -11,7 +11,7 @@ selected on the canvas. Both run in the background (``gui.tasks``) with progress
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -35,6 +35,10 @@ from gui.panels.analysis_panel import AnalysisPanel
 from gui.panels.controls import control_form, controls_column, dim_label, fill_class_combo
 from gui.panels.lab import class_name, display_image, grey_lut, signed_map
 from gui.panels.visibility import on_screen
+from runtime.probes.payloads import ProbeSamples
+
+if TYPE_CHECKING:  # the GUI imports torch lazily, on first analysis
+    from runtime.explain import ActivationMaximization, Saliency
 
 METHODS = (("gradient", "Gradient"), ("smoothgrad", "SmoothGrad"),
            ("integrated_gradients", "Integrated gradients"))
@@ -64,7 +68,7 @@ class ExplainPanel(AnalysisPanel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("explain", "explanations",
                          "Train the network first: explanations need trained weights", parent)
-        self.picks: dict[str, Any] | None = None
+        self.picks: ProbeSamples | None = None
         self.info: dict[str, Any] = {}
         self.saliency: Any = None
         self.saliency_image: np.ndarray | None = None
@@ -229,7 +233,7 @@ class ExplainPanel(AnalysisPanel):
             self.run_actmax()
 
     # -- preparing ------------------------------------------------------------------------------
-    def show_prepared(self, prep: Any, first: bool) -> None:
+    def show_prepared(self, prep: lab.Prepared, first: bool) -> None:
         self.info = {"class_names": prep.class_names, "value_range": prep.value_range,
                      "image": prep.is_image, "feature_names": prep.feature_names,
                      "input_shape": prep.input_shape}
@@ -282,7 +286,8 @@ class ExplainPanel(AnalysisPanel):
         method = str(self.method_combo.currentData())
         target = self.class_combo.currentData()
 
-        def work(prep: Any, progress: Any, cancel: Any) -> tuple[Any, int, Any, Any]:
+        def work(prep: lab.Prepared, progress: Any, cancel: Any
+                 ) -> tuple[lab.Prepared, int, Saliency, tuple[int, float]]:
             picks = prep.picks(0)
             i = min(index, len(picks["indices"]) - 1)
             x = picks["inputs"][i:i + 1]
@@ -298,7 +303,8 @@ class ExplainPanel(AnalysisPanel):
         return self.runner.run("saliency", self.network_job(work), f"{text} saliency",
                                on_done=self._saliency_done, on_error=self._failed)
 
-    def _saliency_done(self, value: tuple[Any, int, Any, tuple[int, float]]) -> None:
+    def _saliency_done(self, value: tuple[lab.Prepared, int, Saliency, tuple[int, float]]
+                       ) -> None:
         prep, i, result, (pred, conf) = value
         self.prepared(prep)
         self.saliency = result
@@ -342,7 +348,7 @@ class ExplainPanel(AnalysisPanel):
                 plot.showAxis(name, not images)
         self.plots[2].setVisible(images)
 
-    def _show_images(self, x: np.ndarray, result: Any, value_range: tuple[float, float],
+    def _show_images(self, x: np.ndarray, result: Saliency, value_range: tuple[float, float],
                      titles: list[str]) -> None:
         self._set_mode("image")
         lo, hi = value_range
@@ -369,7 +375,7 @@ class ExplainPanel(AnalysisPanel):
         for plot, text in zip(self.plots, titles, strict=True):
             P.set_title(plot, text)
 
-    def _show_bars(self, x: np.ndarray, result: Any, names: list[str],
+    def _show_bars(self, x: np.ndarray, result: Saliency, names: list[str],
                    titles: list[str]) -> None:
         self._set_mode("bars")
         t = theme.current()
@@ -454,7 +460,8 @@ class ExplainPanel(AnalysisPanel):
         node_id = int(node_id)
         steps = int(self.actmax_steps.value())
 
-        def work(prep: Any, progress: Any, cancel: Any) -> tuple[Any, int, Any]:
+        def work(prep: lab.Prepared, progress: Any, cancel: Any
+                 ) -> tuple[lab.Prepared, int, ActivationMaximization]:
             result = explain.activation_maximization(
                 prep.module, prep.layer_name(node_id), None, input_shape=prep.input_shape,
                 steps=steps, value_range=prep.value_range, progress=progress, cancel=cancel)
@@ -466,7 +473,7 @@ class ExplainPanel(AnalysisPanel):
                                f"Activation maximization of {label}",
                                on_done=self._actmax_done, on_error=self._failed)
 
-    def _actmax_done(self, value: tuple[Any, int, Any]) -> None:
+    def _actmax_done(self, value: tuple[lab.Prepared, int, ActivationMaximization]) -> None:
         prep, node_id, result = value
         self.prepared(prep)
         self.actmax, self.actmax_node = result, node_id

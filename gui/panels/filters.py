@@ -14,6 +14,7 @@ from PySide6.QtCore import QPointF, Signal
 from PySide6.QtWidgets import QComboBox, QLabel, QWidget
 
 from gui.panels import plotting as P
+from runtime.probes.payloads import Filters
 
 EMPTY_TEXT = ("Select a Conv2d or Linear layer on the canvas, then train the network "
               "(press Train) to see its filters.")
@@ -179,7 +180,7 @@ class FiltersPanel(P.MonitorPanel):
         self.shown_node = payload.get("node_id")
         self.show_body()
 
-    def _render_conv(self, payload: dict[str, Any]) -> None:
+    def _render_conv(self, payload: Filters) -> None:
         kernels = np.asarray(payload["kernels"], np.float32)
         if kernels.ndim == 2:
             kernels = kernels[None]
@@ -192,7 +193,7 @@ class FiltersPanel(P.MonitorPanel):
         self._values = grid
         self._draw(grid, float(payload.get("vmax") or 0.0), locked=True)
 
-    def _render_dense(self, payload: dict[str, Any]) -> None:
+    def _render_dense(self, payload: Filters) -> None:
         weights = np.asarray(payload["weights"], np.float32)
         if weights.ndim == 1:
             weights = weights[None]

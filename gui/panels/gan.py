@@ -14,7 +14,7 @@ worker thread. ``gan_panel(window, controller)`` makes it for the window.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -26,6 +26,9 @@ from gui import style, theme
 from gui.panels import plotting as P
 from gui.tasks import TaskRunner
 from runtime.events import Batch, Epoch, Finished, Started
+
+if TYPE_CHECKING:  # runtime.gan_samples imports torch, which the GUI loads lazily
+    from runtime.gan_samples import GanSamples
 
 EMPTY_TEXT = ("Train a GAN to watch its generator and discriminator compete: open the gan_ring "
               "or gan_digits example (File \u203a New from Template) and press Train.")
@@ -299,7 +302,7 @@ class GanPanel(P.MonitorPanel):
             self.sample_message.setText(text)
             self.sample_stack.setCurrentWidget(self.sample_message)
 
-    def _render_points(self, samples: dict[str, Any]) -> None:
+    def _render_points(self, samples: GanSamples) -> None:
         t = theme.current()
         real = np.asarray(samples.get("real", np.zeros((0, 2))), dtype=np.float32)
         fake = np.asarray(samples.get("fake", np.zeros((0, 2))), dtype=np.float32)
@@ -329,7 +332,7 @@ class GanPanel(P.MonitorPanel):
         self.points_plot.setXRange(float(low[0]), float(high[0]), padding=0.08)
         self.points_plot.setYRange(float(low[1]), float(high[1]), padding=0.08)
 
-    def _render_grid(self, samples: dict[str, Any]) -> None:
+    def _render_grid(self, samples: GanSamples) -> None:
         images = np.asarray(samples["images"], dtype=np.float32)
         low, high = samples.get("value_range", (0.0, 1.0))
         if images.ndim == 4 and images.shape[1] == 3:  # colour: tile each channel

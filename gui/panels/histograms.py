@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QWidget
 from gui import style, theme
 from gui.panels import plotting as P
 from gui.panels.filters import fill_node_combo, node_combo, select_in_combo
+from runtime.probes.payloads import NodeHistograms
 
 EMPTY_TEXT = ("Train the network (press Train) to see the weights and gradients of every "
               "layer: gradients that shrink towards the input are vanishing, ones that grow "
@@ -243,7 +244,7 @@ class HistogramsPanel(P.MonitorPanel):
         self.norm_plot.setYRange(-0.6, count - 0.4, padding=0)
         P.set_title(self.norm_plot, "Norms per layer")
 
-    def _render_histograms(self, entry: dict[str, Any]) -> None:
+    def _render_histograms(self, entry: NodeHistograms) -> None:
         name = entry.get("name", "")
         counts, edges = (np.asarray(a) for a in entry["weights"])
         self.weight_curve.setData(edges.astype(float), counts.astype(float))

@@ -10,11 +10,15 @@ alone, why a project cannot be analysed yet.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gui.prepared import Snapshot, prepare_network
+from runtime.probes.payloads import ProbeSamples
+
+if TYPE_CHECKING:  # the GUI imports torch lazily, on first analysis
+    from runtime.compile import Compiled
 
 NEEDS_WEIGHTS = "Train the network first: attacks need trained weights"
 NEEDS_CLASSIFICATION = "Attacks need a classification project"
@@ -65,7 +69,7 @@ class Prepared:
     """A compiled, trained network in eval mode and its data, as tensors and numpy."""
 
     key: str
-    compiled: Any
+    compiled: Compiled
     bundle: Any
     module: Any
     x_val: Any  # torch tensors (CPU)
@@ -91,7 +95,7 @@ class Prepared:
         width = float(np.max(np.asarray(hi) - np.asarray(lo)))
         return width if np.isfinite(width) and width > 0 else 1.0
 
-    def picks(self, page: int = 0, n: int = SAMPLES) -> dict[str, Any]:
+    def picks(self, page: int = 0, n: int = SAMPLES) -> ProbeSamples:
         """``runtime.probes.views.pick_probe_samples``: a few validation samples per class."""
         if page not in self._picks:
             from runtime.probes.views import pick_probe_samples

@@ -20,6 +20,7 @@ panels and gives them a ``ProbeMonitor`` that
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer
@@ -35,6 +36,7 @@ from gui.panels.histograms import HistogramsPanel
 from gui.panels.visibility import on_screen
 from gui.tasks import TaskRunner
 from runtime.events import Probe
+from runtime.probes.payloads import ProbeSamples
 
 # which panel draws each probe
 ROUTES = {"filters": "filters", "activations": "activations", "boundary": "boundary",
@@ -59,7 +61,7 @@ class ProbeMonitor(QObject):
         self.panels = panels
         self.selection: list[int] = []
         self.config: dict[str, Any] = {}  # the last configuration pushed
-        self.dataset: dict[str, Any] = {}  # name, input_shape, task, class_names, samples
+        self.dataset: DatasetInfo | None = None  # None while loading
         self._activation_node: int | None = None  # None: every node
         self._dataset_key: Any = None
         self._generation = 0
@@ -250,8 +252,8 @@ class ProbeMonitor(QObject):
                 self.default_hidden_node()
             if node is not None:
                 config["hidden"] = node
-        if self.visible("confusion") and self.dataset.get("task", "classification") == \
-                "classification":
+        if self.visible("confusion") and (self.dataset.task if self.dataset else
+                                          "classification") == "classification":
             config["confusion"] = True
         if self.visible("histograms"):
             config["histograms"] = True
@@ -259,7 +261,7 @@ class ProbeMonitor(QObject):
 
     def two_d(self) -> bool | None:
         """Whether the data set gives 2-D samples (None while unknown)."""
-        shape = self.dataset.get("input_shape")
+        shape = self.dataset.input_shape if self.dataset else None
         return None if shape is None else tuple(shape) == (2,)
 
     def schedule_push(self, probes: bool = False) -> None:
@@ -330,7 +332,7 @@ class ProbeMonitor(QObject):
             return
         self._dataset_key = key
         self._generation += 1
-        self.dataset = {}
+        self.dataset = None
         activations: ActivationsPanel = self.panels["activations"]  # type: ignore[assignment]
         activations.set_samples(None)
         settings, generation = copy.deepcopy(settings), self._generation
@@ -340,24 +342,24 @@ class ProbeMonitor(QObject):
             self._loader.run("dataset", lambda _progress, _cancel: _load_dataset(settings),
                              on_done=lambda loaded: self._dataset_loaded(generation, *loaded))
 
-    def _dataset_loaded(self, generation: int, info: Any, error: str) -> None:
+    def _dataset_loaded(self, generation: int, info: DatasetInfo | None, error: str) -> None:
         if generation != self._generation:
             return
         if error or info is None:
-            self.dataset = {"name": getattr(self.window.project.dataset, "name", ""),
-                            "error": error}
+            name = getattr(self.window.project.dataset, "name", "")
+            self.dataset = DatasetInfo(name=name, title="", error=error)
             return
         self.dataset = info
-        names = list(info.get("class_names") or [])
+        names = list(info.class_names)
         activations: ActivationsPanel = self.panels["activations"]  # type: ignore[assignment]
-        activations.set_samples(info.get("samples"), names)
+        activations.set_samples(info.samples, names)
         boundary: BoundaryPanel = self.panels["boundary"]  # type: ignore[assignment]
-        boundary.set_dataset(info.get("title") or info.get("name", ""), bool(self.two_d()),
+        boundary.set_dataset(info.title or info.name, bool(self.two_d()),
                              names)
         confusion: ConfusionPanel = self.panels["confusion"]  # type: ignore[assignment]
         confusion.set_classes(names)
-        confusion.empty_text = CONFUSION_EMPTY if info.get("task") == "classification" else (
-            f"The confusion matrix needs a classification data set; {info.get('title')} is "
+        confusion.empty_text = CONFUSION_EMPTY if info.task == "classification" else (
+            f"The confusion matrix needs a classification data set; {info.title} is "
             "regression. Choose a classification data set in the project settings.")
         if confusion.is_empty:
             confusion.show_empty()
@@ -368,7 +370,7 @@ class ProbeMonitor(QObject):
             panel.refresh_theme()  # type: ignore[attr-defined]
 
 
-def _load_dataset(settings: Any) -> tuple[dict[str, Any] | None, str]:
+def _load_dataset(settings: Any) -> tuple[DatasetInfo | None, str]:
     """(``dataset_info``, "") or (None, why it cannot be loaded)."""
     try:
         return dataset_info(settings), ""
@@ -376,7 +378,20 @@ def _load_dataset(settings: Any) -> tuple[dict[str, Any] | None, str]:
         return None, (str(exc) or type(exc).__name__).splitlines()[0]
 
 
-def dataset_info(settings: Any) -> dict[str, Any]:
+@dataclass(frozen=True, eq=False)
+class DatasetInfo:
+    """What the panels need to know of a data set (or why it could not be loaded)."""
+
+    name: str
+    title: str  # the name the project's settings give it
+    input_shape: tuple[int, ...] | None = None  # None: unknown
+    task: str = "classification"
+    class_names: list[str] = field(default_factory=list)
+    samples: ProbeSamples | None = None  # the activations picker's, None when it has none
+    error: str = ""  # why it could not be loaded
+
+
+def dataset_info(settings: Any) -> DatasetInfo:
     """What the panels need to know of a data set: name, input shape, task, class names and
     the activations picker's samples (the same ones the training process probes)."""
     from runtime.data import load_dataset
@@ -387,9 +402,9 @@ def dataset_info(settings: Any) -> dict[str, Any]:
         samples = pick_probe_samples(data)
     except ValueError:
         samples = None
-    return {"name": getattr(data, "name", settings.name), "title": settings.name,
-            "input_shape": tuple(data.input_shape), "task": data.task,
-            "class_names": list(data.class_names or []), "samples": samples}
+    return DatasetInfo(name=getattr(data, "name", settings.name), title=settings.name,
+                       input_shape=tuple(data.input_shape), task=data.task,
+                       class_names=list(data.class_names or []), samples=samples)
 
 
-__all__ = ["ProbeMonitor", "dataset_info"]
+__all__ = ["DatasetInfo", "ProbeMonitor", "dataset_info"]

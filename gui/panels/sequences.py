@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import html
 import math
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, Qt
@@ -39,6 +40,10 @@ from gui import style, theme
 from gui.panels import plotting
 from gui.panels.trained import WatchedPanel, plot_widget, style_plot
 from gui.panels.upright_axis import UprightNamesAxis
+
+if TYPE_CHECKING:  # the GUI imports torch lazily, on first analysis
+    from runtime.compile import Compiled
+    from runtime.sequences import Forecast, TokenActivations, TokenAttention
 
 PAGE = 8  # text samples shown at once
 NEEDS_WEIGHTS = ("Train the network first: the Sequences panel shows what a trained recurrent "
@@ -63,15 +68,15 @@ def readable_text(background: str) -> str:
         "#f4f4f4"
 
 
-def tokens_html(view: dict[str, Any], unit: int, tokenizer: str = "word") -> str:
+def tokens_html(view: TokenActivations, unit: int, tokenizer: str = "word") -> str:
     """The shown samples as rich text: each token on its unit's colour, a line per sample."""
     t = theme.current()
-    values = view["values"]
+    values = view.values
     vmax = max((float(np.abs(v[:, unit]).max()) for v in values if len(v)), default=0.0)
     joiner = "" if tokenizer == "char" else " "
     rows = []
     for index, tokens, vals, label, predicted in zip(
-            view["indices"], view["tokens"], values, view["labels"], view["predicted"],
+            view.indices, view.tokens, values, view.labels, view.predicted,
             strict=False):
         parts = []
         for token, value in zip(tokens, vals[:, unit] if len(vals) else [], strict=False):
@@ -102,11 +107,31 @@ def legend_html(vmax: float) -> str:
             f'&nbsp;<span style="color:{t.text_dim}">{vmax:+.2f}</span>')
 
 
+@dataclass(frozen=True, eq=False)
+class TextAnalysis:
+    """A page of text samples: one layer's units over their words, and attention if any."""
+
+    nodes: list[tuple[int, str, int]]  # the layers with one vector per word
+    view: TokenActivations
+    count: int  # samples in the split
+    tokenizer: str  # "word" or "char"
+    attention: TokenAttention | None  # None without a TransformerEncoderLayer
+
+
+@dataclass(frozen=True, eq=False)
+class SeriesAnalysis:
+    """A forecast along one validation series."""
+
+    view: Forecast
+
+
 COMPACT_HEIGHT = 300  # px of attention map area below which it goes compact
 
 
 class SequencePanel(WatchedPanel):
     """Token colouring by a hidden unit (text) or forecast against actual (series)."""
+
+    result: TextAnalysis | SeriesAnalysis | None
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("sequences", NO_PROJECT, parent)
@@ -282,7 +307,7 @@ class SequencePanel(WatchedPanel):
         series = self.series_spin.value() - 1
         ahead = self.ahead_spin.value()
 
-        def work(compiled: Any, data: Any) -> dict[str, Any]:
+        def work(compiled: Compiled, data: Any) -> TextAnalysis | SeriesAnalysis:
             from runtime import sequences
 
             if data.input_dtype == "long":
@@ -300,61 +325,60 @@ class SequencePanel(WatchedPanel):
                 view = sequences.token_activations(compiled, data, chosen, shown)
                 attention = sequences.token_attention(compiled, data, shown) \
                     if sequences.attention_nodes(compiled) else None
-                return {"kind": "text", "nodes": nodes, "view": view, "count": count,
-                        "tokenizer": getattr(data, "tokenizer", "word") or "word",
-                        "attention": attention}
+                return TextAnalysis(nodes, view, count,
+                                    getattr(data, "tokenizer", "word") or "word", attention)
             if getattr(data, "val_series", None):
                 count = len(data.val_series)
                 horizon = int(data.horizon)
-                return {"kind": "series", "view": sequences.forecast(
-                    compiled, data, min(series, count - 1), min(max(1, ahead), horizon))}
+                return SeriesAnalysis(sequences.forecast(
+                    compiled, data, min(series, count - 1), min(max(1, ahead), horizon)))
             raise ValueError(f"dataset {data.name} is neither text (token ids) nor a time "
                              "series; the Sequences panel shows those two")
 
         self.request(work)
 
-    def show_result(self, result: dict[str, Any]) -> None:
+    def show_result(self, result: TextAnalysis | SeriesAnalysis) -> None:
         self.result = result
-        if result["kind"] == "text":
+        if isinstance(result, TextAnalysis):
             self._show_text(result)
         else:
             self._show_series(result)
 
     # -- text ------------------------------------------------------------------------------------
-    def _show_text(self, result: dict[str, Any]) -> None:
-        view = result["view"]
-        self.node_id = view["node_id"]
+    def _show_text(self, result: TextAnalysis) -> None:
+        view = result.view
+        self.node_id = view.node_id
         self.layer_combo.blockSignals(True)
         self.layer_combo.clear()
-        for node_id, name, units in result["nodes"]:
+        for node_id, name, units in result.nodes:
             self.layer_combo.addItem(f"{name} ({units} units)", node_id)
         self.layer_combo.setCurrentIndex(self.layer_combo.findData(self.node_id))
         self.layer_combo.blockSignals(False)
         self.unit_spin.blockSignals(True)
-        self.unit_spin.setRange(0, max(0, view["units"] - 1))
-        if self.unit_spin.value() >= view["units"]:
-            self.unit_spin.setValue(view["ranked_units"][0])
+        self.unit_spin.setRange(0, max(0, view.units - 1))
+        if self.unit_spin.value() >= view.units:
+            self.unit_spin.setValue(view.ranked_units[0])
         self.unit_spin.blockSignals(False)
-        first = view["indices"][0] if view["indices"] else 0
-        last = view["indices"][-1] if view["indices"] else 0
-        self.page_label.setText(f"{first + 1}\u2013{last + 1} of {result['count']}")
+        first = view.indices[0] if view.indices else 0
+        last = view.indices[-1] if view.indices else 0
+        self.page_label.setText(f"{first + 1}\u2013{last + 1} of {result.count}")
         self.prev_button.setEnabled(first > 0)
-        self.next_button.setEnabled(last + 1 < result["count"])
+        self.next_button.setEnabled(last + 1 < result.count)
         self.pages.setCurrentIndex(1)
         self._draw_text()
-        self._show_attention(result.get("attention"))
+        self._show_attention(result.attention)
 
     def _draw_text(self, *_args: Any) -> None:
-        if not self.result or self.result.get("kind") != "text":
+        if not isinstance(self.result, TextAnalysis):
             return
-        view = self.result["view"]
-        unit = min(self.unit_spin.value(), view["units"] - 1)
-        self.text.setHtml(tokens_html(view, unit, self.result["tokenizer"]))
-        vmax = max((float(np.abs(v[:, unit]).max()) for v in view["values"] if len(v)),
+        view = self.result.view
+        unit = min(self.unit_spin.value(), view.units - 1)
+        self.text.setHtml(tokens_html(view, unit, self.result.tokenizer))
+        vmax = max((float(np.abs(v[:, unit]).max()) for v in view.values if len(v)),
                    default=0.0)
-        rank = view["ranked_units"].index(unit) + 1 if unit in view["ranked_units"] else 0
+        rank = view.ranked_units.index(unit) + 1 if unit in view.ranked_units else 0
         self.legend.setText(f"{legend_html(vmax)}&nbsp;&nbsp;unit {unit} of "
-                            f"'{html.escape(view['name'])}': {_ordinal(rank)} most varied "
+                            f"'{html.escape(view.name)}': {_ordinal(rank)} most varied "
                             "over these words; hover a word for its value")
 
     # -- attention -------------------------------------------------------------------------------
@@ -383,9 +407,9 @@ class SequencePanel(WatchedPanel):
         plotting.style_axis(self.attention_bar.getAxis("right"), "weight")
         self._fit_attention()  # styling shows the axis titles again
 
-    def _show_attention(self, attention: dict[str, Any] | None) -> None:
+    def _show_attention(self, attention: TokenAttention | None) -> None:
         """Fill the layer and sample choosers from a new result, keeping the choices made."""
-        if not attention or not attention["layers"]:
+        if not attention or not attention.layers:
             self.attention.hide()
             return
         first_time = self.attention.isHidden()
@@ -393,13 +417,14 @@ class SequencePanel(WatchedPanel):
         for combo in (self.attention_layer, self.attention_sample):
             combo.blockSignals(True)
             combo.clear()
-        for node_id, name, heads in attention["layers"]:
+        for node_id, name, heads in attention.layers:
             self.attention_layer.addItem(f"{name} ({heads} heads)", node_id)
         self.attention_layer.setCurrentIndex(max(0, self.attention_layer.findData(layer)))
-        several = len(attention["layers"]) > 1
+        several = len(attention.layers) > 1
         self.attention_layer.setVisible(several)
-        joiner = "" if self.result and self.result.get("tokenizer") == "char" else " "
-        for index, tokens in zip(attention["indices"], attention["tokens"], strict=False):
+        joiner = "" if isinstance(self.result, TextAnalysis) \
+            and self.result.tokenizer == "char" else " "
+        for index, tokens in zip(attention.indices, attention.tokens, strict=False):
             words = joiner.join(tokens[:8 if joiner else 40])
             self.attention_sample.addItem(f"#{index}  {words}", index)
             self.attention_sample.setItemData(self.attention_sample.count() - 1, words,
@@ -414,12 +439,12 @@ class SequencePanel(WatchedPanel):
             self.text_split.setSizes([total * 9 // 20, total - total * 9 // 20])
         self._draw_attention()
 
-    def _attention_shown(self) -> tuple[dict[str, Any], int, int] | None:
+    def _attention_shown(self) -> tuple[TokenAttention, int, int] | None:
         """(attention result, layer node id, sample position) drawn now, or None."""
-        attention = self.result.get("attention") if self.result else None
+        attention = self.result.attention if isinstance(self.result, TextAnalysis) else None
         node_id = self.attention_layer.currentData()
         position = self.attention_sample.currentIndex()
-        if not attention or node_id not in attention["maps"] or position < 0:
+        if not attention or node_id not in attention.maps or position < 0:
             return None
         return attention, node_id, position
 
@@ -428,8 +453,8 @@ class SequencePanel(WatchedPanel):
         if shown is None:
             return
         attention, node_id, position = shown
-        tokens = attention["tokens"][position]
-        weights = attention["maps"][node_id][position]
+        tokens = attention.tokens[position]
+        weights = attention.maps[node_id][position]
         count = len(tokens)
         labels = [_token_label(token) for token in tokens]
         for side in ("left", "bottom"):
@@ -437,7 +462,7 @@ class SequencePanel(WatchedPanel):
         if not count:
             self.attention_image.clear()
             self.attention_readout.setText(
-                f"Sample #{attention['indices'][position]} has no words (it is all padding); "
+                f"Sample #{attention.indices[position]} has no words (it is all padding); "
                 "choose another sample.")
             return
         cmap = plotting.sequential_colormap()
@@ -449,10 +474,10 @@ class SequencePanel(WatchedPanel):
         self.attention_plot.getViewBox().autoRange(padding=0.01)
         self.attention_readout.setText(self._attention_summary(attention, node_id, position))
 
-    def _attention_summary(self, attention: dict[str, Any], node_id: int, position: int
+    def _attention_summary(self, attention: TokenAttention, node_id: int, position: int
                            ) -> str:
-        name, heads = next((n, h) for i, n, h in attention["layers"] if i == node_id)
-        padding = attention["padding"][node_id][position]
+        name, heads = next((n, h) for i, n, h in attention.layers if i == node_id)
+        padding = attention.padding[node_id][position]
         note = (f" Padding got {padding:.0%} of it (the layer does not mask padding) and is "
                 "not drawn." if padding >= 0.005 else "")
         return (f"'{name}', mean of {heads} heads: each row shows how one word spreads its "
@@ -463,7 +488,7 @@ class SequencePanel(WatchedPanel):
         if shown is None:
             return
         attention, node_id, position = shown
-        tokens = attention["tokens"][position]
+        tokens = attention.tokens[position]
         point = plotting.hover_position(self.attention_plot, pos)
         r, c = (plotting.index_pixel(point.y()), plotting.index_pixel(point.x())) \
             if point is not None else (-1, -1)
@@ -471,13 +496,13 @@ class SequencePanel(WatchedPanel):
             self.attention_readout.setText(self._attention_summary(attention, node_id,
                                                                    position))
             return
-        weight = float(attention["maps"][node_id][position][r, c])
+        weight = float(attention.maps[node_id][position][r, c])
         self.attention_readout.setText(f"'{tokens[r]}' attends to '{tokens[c]}': {weight:.2f}")
 
     def _next_busy_unit(self) -> None:
-        if not self.result or self.result.get("kind") != "text":
+        if not isinstance(self.result, TextAnalysis):
             return
-        ranked = self.result["view"]["ranked_units"][:8]
+        ranked = self.result.view.ranked_units[:8]
         unit = self.unit_spin.value()
         position = ranked.index(unit) + 1 if unit in ranked else 0
         self.unit_spin.setValue(ranked[position % len(ranked)])
@@ -504,32 +529,32 @@ class SequencePanel(WatchedPanel):
         self.window_line.setPen(pg.mkPen(t.border, width=1, style=Qt.PenStyle.DotLine))
         self.plot_legend.setLabelTextColor(t.text_dim)
 
-    def _show_series(self, result: dict[str, Any]) -> None:
-        view = result["view"]
-        for spin, high, value in ((self.series_spin, view["series_count"], view["series"] + 1),
-                                  (self.ahead_spin, view["horizon"], view["steps_ahead"])):
+    def _show_series(self, result: SeriesAnalysis) -> None:
+        view = result.view
+        for spin, high, value in ((self.series_spin, view.series_count, view.series + 1),
+                                  (self.ahead_spin, view.horizon, view.steps_ahead)):
             spin.blockSignals(True)
             spin.setMaximum(max(spin.minimum(), high))
             spin.setValue(value)
             spin.blockSignals(False)
-        time = view["time"].astype(float)
-        self.actual_curve.setData(time, view["actual"])
-        self.forecast_curve.setData(time, view["predicted"], connect="finite")
-        self.baseline_curve.setData(time, view["baseline"], connect="finite")
-        self.window_line.setPos(view["window"] - 0.5)
+        time = view.time.astype(float)
+        self.actual_curve.setData(time, view.actual)
+        self.forecast_curve.setData(time, view.predicted, connect="finite")
+        self.baseline_curve.setData(time, view.baseline, connect="finite")
+        self.window_line.setPos(view.window - 0.5)
         t = theme.current()
-        ratio = view["mse"] / view["baseline_mse"] if view["baseline_mse"] else float("nan")
+        ratio = view.mse / view.baseline_mse if view.baseline_mse else float("nan")
         verdict = t.ok if ratio <= 0.5 else t.warning if ratio < 1 else t.error
         self.readout.setText(
-            f"Forecast {view['steps_ahead']} step(s) ahead from windows of {view['window']}: "
-            f"<b>MSE {view['mse']:.4g}</b> against <b>{view['baseline_mse']:.4g}</b> for "
+            f"Forecast {view.steps_ahead} step(s) ahead from windows of {view.window}: "
+            f"<b>MSE {view.mse:.4g}</b> against <b>{view.baseline_mse:.4g}</b> for "
             f"repeating the last value (<span style='color:{verdict}'>{ratio:.0%} of the "
-            f"baseline</span>) \u00b7 series {view['series'] + 1} of {view['series_count']}, "
-            f"{html.escape(view['feature'])}")
+            f"baseline</span>) \u00b7 series {view.series + 1} of {view.series_count}, "
+            f"{html.escape(view.feature)}")
         self.pages.setCurrentIndex(2)
 
     def _series_changed(self, *_args: Any) -> None:
-        if self.result and self.result.get("kind") == "series":
+        if isinstance(self.result, SeriesAnalysis):
             self.refresh()
 
     def refresh_theme(self, *_args: Any) -> None:

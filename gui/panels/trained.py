@@ -4,8 +4,8 @@ Sequences and Autoencoder panels.
 A panel calls ``Analyst.request(project, work)``: the project is copied on the GUI thread
 (``gui.prepared.snapshot``), and a job of ``gui.tasks.TaskRunner`` gets its compiled network
 and data from the panel's ``gui.prepared.PreparedCache`` (prepared again only when the project's
-revision changed), then ``work(compiled, data)`` runs the runtime analyses. Its result (plain
-numpy arrays and numbers) or a one-line error comes back on the GUI thread through the
+revision changed), then ``work(compiled, data)`` runs the runtime analyses. Its result (the
+panel's dataclass of the runtime's) or a one-line error comes back on the GUI thread through the
 ``finished`` / ``failed`` signals. A newer request makes an older one's result stale: it is
 dropped, so a panel never draws an outdated picture over a newer one.
 
@@ -17,7 +17,7 @@ needed, a cheap check twice a second while the panel is visible notices them).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
@@ -26,7 +26,10 @@ from gui.panels.visibility import on_screen
 from gui.prepared import PreparedCache, prepare_network, project_key, snapshot
 from gui.tasks import TaskRunner
 
-Work = Callable[[Any, Any], Any]
+if TYPE_CHECKING:  # the GUI imports torch lazily, on first analysis
+    from runtime.compile import Compiled
+
+Work = Callable[["Compiled", Any], Any]
 
 
 class Analyst(QObject):
@@ -130,7 +133,7 @@ class WatchedPanel(QWidget):
         super().__init__(parent)
         self.setObjectName(f"{name}_panel")
         self.project: Any = None
-        self.result: dict[str, Any] | None = None
+        self.result: Any = None  # what the subclass's work returned
         self.analyst = Analyst(self)
         self.analyst.finished.connect(self.show_result)
         self.analyst.failed.connect(self._failed)
@@ -194,7 +197,7 @@ class WatchedPanel(QWidget):
         """Recompute what is shown (the project, its weights or its graph changed)."""
         raise NotImplementedError
 
-    def show_result(self, result: dict[str, Any]) -> None:
+    def show_result(self, result: Any) -> None:
         """Draw a finished analysis."""
         raise NotImplementedError
 

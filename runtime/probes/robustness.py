@@ -17,6 +17,7 @@ from runtime.attacks import METHODS, default_eps, fgsm, pgd
 from runtime.compile import Compiled
 from runtime.evaluation import model_device
 from runtime.heads import make_heads
+from runtime.probes.payloads import ProbeSamples, Robustness
 from runtime.probes.views import MAX_SIDE, as_numpy, pick_probe_samples, shrink
 
 ROBUSTNESS_SAMPLES = 64  # validation samples attacked at each epoch's end
@@ -39,7 +40,7 @@ def robustness_checks(compiled: Compiled, data: Any) -> None:
                          "Output with task classification)")
 
 
-def robustness_subset(data: Any, samples: int = ROBUSTNESS_SAMPLES) -> dict[str, Any]:
+def robustness_subset(data: Any, samples: int = ROBUSTNESS_SAMPLES) -> ProbeSamples:
     """The fixed validation subset the probe attacks: ``pick_probe_samples``' class-balanced
     picks (the same every epoch, so the curve follows the weights, not the samples)."""
     picks = pick_probe_samples(data, max(1, int(samples)))
@@ -51,8 +52,8 @@ def robustness_subset(data: Any, samples: int = ROBUSTNESS_SAMPLES) -> dict[str,
 
 def robustness(compiled: Compiled, data: Any, method: str = "fgsm", eps: float | None = None,
                samples: int = ROBUSTNESS_SAMPLES, steps: int = 5,
-               examples: int = ROBUSTNESS_EXAMPLES, subset: dict[str, Any] | None = None,
-               value_range: Any = None) -> dict[str, Any]:
+               examples: int = ROBUSTNESS_EXAMPLES, subset: ProbeSamples | None = None,
+               value_range: Any = None) -> Robustness:
     """Accuracy of the network as it is on a small fixed validation subset, clean and under an
     L-inf attack of size ``eps`` (data units; default a tenth of the data's value range), plus
     the first ``examples`` samples with their perturbation and adversarial prediction.

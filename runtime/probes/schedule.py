@@ -28,6 +28,16 @@ from runtime.evaluation import (
     model_device,
     take_rows,
 )
+from runtime.probes.payloads import (
+    Activations,
+    Boundary,
+    Confusion,
+    Filters,
+    Hidden,
+    Histograms,
+    ProbeSamples,
+    Robustness,
+)
 from runtime.probes.robustness import (
     ROBUSTNESS_EXAMPLES,
     ROBUSTNESS_SAMPLES,
@@ -177,14 +187,14 @@ class ProbeSchedule:
         self.data = data
         self.config: dict[str, Any] = {}
         self.costs: dict[str, float] = {}
-        self._samples: dict[str, Any] | None = None
+        self._samples: ProbeSamples | None = None
         self._grid: tuple[np.ndarray, np.ndarray] | None = None
         self._grid_resolution = 0
         self._last_hidden: tuple[int, np.ndarray] | None = None
         self._tensors: tuple[Any, Any, Any] | None = None  # (key, x, y)
         self._sweep: tuple[Any, Sweep] | None = None  # (key, sweep)
         self._recorder: _Recorder | None = None
-        self._robust_subset: tuple[int, dict[str, Any]] | None = None  # (samples, picks)
+        self._robust_subset: tuple[int, ProbeSamples] | None = None  # (samples, picks)
         self.configure(config or {})
 
     def configure(self, config: Mapping[str, Any]) -> None:
@@ -223,17 +233,17 @@ class ProbeSchedule:
     def run_all(self) -> list[dict[str, Any]]:
         return [p for p in (self.run(name) for name in self.enabled()) if p is not None]
 
-    def _filters(self, option: Any) -> dict[str, Any]:
+    def _filters(self, option: Any) -> Filters:
         if isinstance(option, Mapping):
             return conv_filters(self.compiled, int(option["node_id"]), option.get("in_channel"))
         return conv_filters(self.compiled, int(option))
 
-    def samples(self) -> dict[str, Any]:
+    def samples(self) -> ProbeSamples:
         if self._samples is None:
             self._samples = pick_probe_samples(self.data)
         return self._samples
 
-    def _activations(self, option: Any) -> dict[str, Any]:
+    def _activations(self, option: Any) -> Activations:
         option = option if isinstance(option, Mapping) else {}
         if option.get("val_index") is not None:
             index = int(option["val_index"])
@@ -252,9 +262,10 @@ class ProbeSchedule:
             label = picks["labels"][index] if picks["labels"] else None
             index = picks["indices"][index]
         payload = activations(self.compiled, sample, option.get("node_ids"))
-        return {**payload, "val_index": index, "label": label}
+        payload["val_index"], payload["label"] = index, label
+        return payload
 
-    def _boundary(self, option: Any) -> dict[str, Any]:
+    def _boundary(self, option: Any) -> Boundary:
         resolution = int(option.get("resolution", 64)) if isinstance(option, Mapping) else 64
         if self._grid is None or self._grid_resolution != resolution:
             check_two_d(self.compiled, self.data)
@@ -349,7 +360,7 @@ class ProbeSchedule:
         self._sweep = (key, swept)
         return swept
 
-    def _hidden(self, option: Any) -> dict[str, Any]:
+    def _hidden(self, option: Any) -> Hidden:
         choice = self._hidden_choice()
         assert choice is not None
         node_id, limit = choice
@@ -366,16 +377,16 @@ class ProbeSchedule:
         self._last_hidden = (node_id, points)
         return payload
 
-    def _confusion(self, option: Any) -> dict[str, Any]:
+    def _confusion(self, option: Any) -> Confusion:
         choice = self._confusion_choice() or {}
         return confusion(self.compiled, self.data, int(choice.get("max_wrong", 12)),
                          swept=self.shared_sweep())
 
-    def _histograms(self, option: Any) -> dict[str, Any]:
+    def _histograms(self, option: Any) -> Histograms:
         bins = int(option.get("bins", 30)) if isinstance(option, Mapping) else 30
         return histograms(self.compiled, bins)
 
-    def _robustness(self, option: Any) -> dict[str, Any]:
+    def _robustness(self, option: Any) -> Robustness:
         option = option if isinstance(option, Mapping) else {}
         samples = max(1, int(option.get("samples", ROBUSTNESS_SAMPLES)))
         if self._robust_subset is None or self._robust_subset[0] != samples:

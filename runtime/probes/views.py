@@ -5,14 +5,15 @@ representation, the confusion matrix and the weight and gradient histograms.
 Every view reads the compiled module as it is (on whatever device it trains on), in eval mode
 without gradients (gradient histograms excepted), puts every submodule's training flag back,
 and returns a plain dict of float32 numpy arrays, floats, ints, strings and lists, capped in
-size so that a few of them a second fit through a multiprocessing queue. Views never draw
+size so that a few of them a second fit through a multiprocessing queue (their keys:
+``runtime.probes.payloads``). Views never draw
 from torch's global random generator, so turning them on does not change a seeded run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -41,6 +42,18 @@ from runtime.evaluation import (
     take_rows,
 )
 from runtime.heads import make_heads
+from runtime.probes.payloads import (
+    ActivationEntry,
+    Activations,
+    Boundary,
+    Confusion,
+    Filters,
+    Hidden,
+    Histograms,
+    NodeHistograms,
+    ProbeSamples,
+    WrongSample,
+)
 
 # Size caps: what one view may send. Larger things are downsampled (averaged) or cut, and the
 # dict says so ("shape" is always the full size).
@@ -107,7 +120,7 @@ def _shown_weight(sub: nn.Module) -> tuple[str, Tensor] | None:
     return params[0]
 
 
-def conv_filters(compiled: Compiled, node_id: int, in_channel: int | None = None) -> dict[str, Any]:
+def conv_filters(compiled: Compiled, node_id: int, in_channel: int | None = None) -> Filters:
     """A layer's weights as the filters panel draws them.
 
     Conv2d / ConvTranspose2d: ``{"kind": "conv", "kernels": (out, kh, kw)}``, the input
@@ -125,37 +138,31 @@ def conv_filters(compiled: Compiled, node_id: int, in_channel: int | None = None
     param_name, weight = chosen
     w = weight.detach().float()
     shape = tuple(w.shape)
-    out: dict[str, Any] = {"node_id": node_id, "name": node.name, "layer_type": node.type,
-                           "param": param_name, "shape": shape}
+    conv: dict[str, Any] = {}  # the convolution's channels, between shape and kind
     if isinstance(sub, nn.ConvTranspose2d):
         w = w.transpose(0, 1)  # (in, out, kh, kw) -> (out, in, kh, kw)
     if w.dim() in (3, 4) and isinstance(sub, (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d)):
         channels = int(w.shape[1])
-        out["in_channels"] = channels
         if in_channel is not None and not 0 <= in_channel < channels:
             raise ValueError(f"{node.label} has {channels} input channel(s) per group; choose "
                              f"an input channel from 0 to {channels - 1}")
-        out["in_channel"] = in_channel
+        conv = {"in_channels": channels, "in_channel": in_channel,
+                "out_channels": int(w.shape[0])}
         shown = w.mean(1) if in_channel is None else w[:, in_channel]
         shown = shown[:MAX_KERNELS]
-        out["out_channels"] = int(w.shape[0])
-        if shown.dim() == 3:
-            out["kind"], key = "conv", "kernels"
-        else:  # Conv1d: (out, k)
-            out["kind"], key = "dense", "weights"
     else:
         shown = w.reshape(1, -1) if w.dim() == 1 else w.reshape(w.shape[0], -1)
         shown = shrink(shown, (MAX_MATRIX, MAX_MATRIX))
-        out["kind"], key = "dense", "weights"
+    kind, key = ("conv", "kernels") if shown.dim() == 3 else ("dense", "weights")  # Conv1d: dense
     array = as_numpy(shown)
-    out[key] = array
     vmax = float(np.abs(array).max()) if array.size else 0.0
-    out["vmax"] = vmax if vmax > 0 and np.isfinite(vmax) else 1.0
-    return out
+    return cast(Filters, {"node_id": node_id, "name": node.name, "layer_type": node.type,
+                          "param": param_name, "shape": shape, **conv, "kind": kind, key: array,
+                          "vmax": vmax if vmax > 0 and np.isfinite(vmax) else 1.0})
 
 
 # -- activations -----------------------------------------------------------------------------------
-def _describe_activation(t: Tensor) -> dict[str, Any] | None:
+def _describe_activation(t: Tensor) -> ActivationEntry | None:
     """One sample's activation as the panel draws it (batch dimension already removed)."""
     shape = tuple(t.shape)
     t = t.detach().float()
@@ -163,27 +170,25 @@ def _describe_activation(t: Tensor) -> dict[str, Any] | None:
         t = t.reshape(1)
     if t.dim() == 4:  # (C, D, H, W): average the depth
         t = t.mean(1)
+    channels: dict[str, Any] = {}
     if t.dim() == 3:
-        entry: dict[str, Any] = {"kind": "maps", "channels": int(t.shape[0])}
-        shown = shrink(t[:MAX_CHANNELS], (MAX_SIDE, MAX_SIDE))
-        entry["maps"] = as_numpy(shown)
+        kind, key, channels = "maps", "maps", {"channels": int(t.shape[0])}
+        values = as_numpy(shrink(t[:MAX_CHANNELS], (MAX_SIDE, MAX_SIDE)))
     elif t.dim() == 2:
-        entry = {"kind": "sequence"}
-        entry["values"] = as_numpy(t[:MAX_SEQUENCE, :MAX_SEQUENCE])
+        kind, key, values = "sequence", "values", as_numpy(t[:MAX_SEQUENCE, :MAX_SEQUENCE])
     elif t.dim() == 1:
-        entry = {"kind": "strip"}
-        entry["values"] = as_numpy(shrink(t.reshape(1, -1), (MAX_STRIP,))[0])
+        kind, key = "strip", "values"
+        values = as_numpy(shrink(t.reshape(1, -1), (MAX_STRIP,))[0])
     else:
         return None
-    entry["shape"] = shape
-    values = entry.get("maps", entry.get("values"))
-    entry["min"] = float(values.min()) if values.size else 0.0
-    entry["max"] = float(values.max()) if values.size else 0.0
-    return entry
+    return cast(ActivationEntry, {
+        "kind": kind, **channels, key: values, "shape": shape,
+        "min": float(values.min()) if values.size else 0.0,
+        "max": float(values.max()) if values.size else 0.0})
 
 
 def activations(compiled: Compiled, x_sample: Any, node_ids: Sequence[int] | None = None
-                ) -> dict[str, Any]:
+                ) -> Activations:
     """The outputs of ``node_ids`` (every node when None) for one input, in one forward pass.
 
     Returns ``{"nodes": {node_id: entry}, "probabilities": (C,) or None, "predicted": int or
@@ -206,7 +211,7 @@ def activations(compiled: Compiled, x_sample: Any, node_ids: Sequence[int] | Non
     with evaluating(module):
         args = as_batch(compiled, x_sample, model_device(module))
         values, result = node_outputs(compiled, args, ids)
-    nodes: dict[int, Any] = {}
+    nodes: dict[int, ActivationEntry] = {}
     budget = MAX_ACTIVATION_VALUES
     for i in ids:
         value = values.get(i)
@@ -219,7 +224,7 @@ def activations(compiled: Compiled, x_sample: Any, node_ids: Sequence[int] | Non
                 entry["name"] = compiled.graph.nodes[i].name
                 nodes[i] = entry
     outs = output_list(result)
-    payload: dict[str, Any] = {
+    payload: Activations = {
         "nodes": nodes, "probabilities": None, "predicted": None,
         "outputs": {oid: as_numpy(o[0].reshape(-1)[:MAX_STRIP])
                     for oid, o in zip(compiled.output_nodes, outs, strict=False)},
@@ -233,7 +238,7 @@ def activations(compiled: Compiled, x_sample: Any, node_ids: Sequence[int] | Non
     return payload
 
 
-def pick_probe_samples(data: Any, n: int = 16, seed: int = 0) -> dict[str, Any]:
+def pick_probe_samples(data: Any, n: int = 16, seed: int = 0) -> ProbeSamples:
     """Validation samples for the activations picker: the first ``n``, taken class by class in
     turn so every class shows up when it can. ``seed`` pages on: seed k skips the first k
     rounds' worth of samples of each class (0 = the very first ones).
@@ -304,7 +309,7 @@ def boundary_grid(data: Any, resolution: int = 64, margin: float = 0.1
 
 def decision_boundary(compiled: Compiled, data: Any, resolution: int = 64, margin: float = 0.1,
                       max_points: int = MAX_POINTS, grid: tuple[np.ndarray, np.ndarray] | None
-                      = None) -> dict[str, Any]:
+                      = None) -> Boundary:
     """The model's prediction over the plane of a 2-D data set, with the data on top.
 
     Returns ``{"xs": (R,), "ys": (R,), "probabilities": (R, R, C) or None, "predicted": (R, R)
@@ -374,7 +379,7 @@ def pca_2d(values: np.ndarray | Tensor) -> tuple[np.ndarray, list[float]]:
 
 
 def hidden_representation(compiled: Compiled, data: Any, node_id: int, max_points: int = 500,
-                          swept: Sweep | None = None) -> dict[str, Any]:
+                          swept: Sweep | None = None) -> Hidden:
     """Where a hidden layer puts the data: the first ``max_points`` validation samples mapped
     by ``node_id``, flattened per sample, PCA-projected to 2-D when wider than 2 (1-D values
     get a zero second coordinate).
@@ -415,7 +420,7 @@ def hidden_representation(compiled: Compiled, data: Any, node_id: int, max_point
 
 # -- confusion -------------------------------------------------------------------------------------
 def confusion(compiled: Compiled, data: Any, max_wrong: int = 12, max_samples: int | None = None,
-              thumbnail_side: int = MAX_SIDE, swept: Sweep | None = None) -> dict[str, Any]:
+              thumbnail_side: int = MAX_SIDE, swept: Sweep | None = None) -> Confusion:
     """The validation set's confusion matrix and its most confidently wrong samples.
 
     Returns ``{"matrix": (C, C) int64, rows = true class, columns = predicted (as
@@ -451,7 +456,7 @@ def confusion(compiled: Compiled, data: Any, max_wrong: int = 12, max_samples: i
     order = wrong_idx[torch.argsort(confidence[wrong_idx], descending=True, stable=True)]
     order = order[:max(0, int(max_wrong))]
     names = list(getattr(data, "class_names", []) or [])
-    wrong = [{"index": int(i), "true": int(truth[i]), "pred": int(predicted[i]),
+    wrong: list[WrongSample] = [{"index": int(i), "true": int(truth[i]), "pred": int(predicted[i]),
               "confidence": float(confidence[i])} for i in order]
     inputs = take_rows(x, order)
     if isinstance(inputs, Tensor):
@@ -500,7 +505,7 @@ def _parameter_nodes(compiled: Compiled) -> Iterator[tuple[int, Any, list[nn.Par
 
 
 def histograms(compiled: Compiled, bins: int = 30,
-               grads: Mapping[int, Tensor | None] | None = None) -> dict[str, Any]:
+               grads: Mapping[int, Tensor | None] | None = None) -> Histograms:
     """Weight and gradient histograms of every node with parameters (weights and biases
     together, one histogram per node).
 
@@ -510,7 +515,7 @@ def histograms(compiled: Compiled, bins: int = 30,
     "weights": (counts, edges), "grads": (counts, edges) or None, "weight_norm",
     "grad_norm" (None without gradients), "nonfinite": count of NaN/inf weights}}}``.
     """
-    nodes: dict[int, Any] = {}
+    nodes: dict[int, NodeHistograms] = {}
     for node_id, node, params in _parameter_nodes(compiled):
         flat = torch.cat([p.detach().reshape(-1) for p in params])
         weights, bad = _histogram(flat, bins)
@@ -531,7 +536,7 @@ def histograms(compiled: Compiled, bins: int = 30,
 
 
 def grad_histograms_from_batch(compiled: Compiled, loss_fn: Callable[[Any, Any], Tensor], x: Any,
-                               y: Any, bins: int = 30) -> dict[str, Any]:
+                               y: Any, bins: int = 30) -> Histograms:
     """``histograms`` with gradients of one batch computed here, without touching ``.grad``
     or stepping: for a panel opened between steps, or a network that has not trained yet.
 
