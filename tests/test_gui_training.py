@@ -124,20 +124,22 @@ def test_pause_resume_and_stop_keep_the_best_weights(qtbot, window, tmp_path):
     controller = window.training
     open_example(window, tmp_path, epochs=400)
     wait_idle(qtbot, controller)
-    epochs, finished = [], []
+    epochs, finished, log = [], [], []
     controller.epoch.connect(epochs.append)
     controller.finished.connect(finished.append)
+    for name in ("epoch", "batch", "paused", "resumed"):
+        getattr(controller, name).connect(lambda *_, name=name: log.append(name))
     assert controller.start(window.project, device="cpu")
     qtbot.waitUntil(lambda: len(epochs) >= 2, timeout=WAIT)
     window.actions["pause"].trigger()
     assert controller.state == "paused"
     assert window.actions["pause"].text() == "&Resume"
-    qtbot.wait(700)  # events already on their way still arrive
+    qtbot.waitUntil(lambda: "paused" in log, timeout=WAIT)  # the run has stopped at its pause
     seen = len(epochs)
-    qtbot.wait(1500)
-    assert len(epochs) == seen  # nothing new while paused
     window.actions["pause"].trigger()
     assert controller.state == "running"
+    qtbot.waitUntil(lambda: "resumed" in log, timeout=WAIT)
+    assert log[log.index("paused") + 1] == "resumed"  # nothing new while paused
     qtbot.waitUntil(lambda: len(epochs) >= seen + 3, timeout=WAIT)
     window.actions["stop"].trigger()
     assert controller.state == "stopping"

@@ -18,7 +18,10 @@ Signals (payloads are the worker's ``runtime.events`` dataclasses):
     finished(Finished)  without the weight bytes and history run (the controller stores them);
                     also sent after the process died, with ``crashed`` True
     failed(str)     a one-line message: the run failed, or the process died
-    state_changed(str)  "starting", "idle", "running", "paused" or "stopping"
+    state_changed(str)  "starting", "idle", "running", "paused" or "stopping"; "paused" shows at
+                    once, though the run stops only at its next step
+    paused(Paused)  the run has actually stopped at the pause: nothing comes until ...
+    resumed(Resumed)  ... it goes on (resumed, or woken by Stop)
 Extra: devices_changed(list), notice(str) (status-bar notes), project_updated(object) (weights
 or history stored in that project: the window marks it modified), probes_done().
 
@@ -46,9 +49,11 @@ from runtime.events import (
     Event,
     Finished,
     Notice,
+    Paused,
     Probe,
     ProbesDone,
     Ready,
+    Resumed,
     Started,
     Weights,
 )
@@ -88,6 +93,8 @@ class TrainingController(QObject):
     finished = Signal(object)
     failed = Signal(str)
     state_changed = Signal(str)
+    paused = Signal(object)
+    resumed = Signal(object)
     devices_changed = Signal(list)
     notice = Signal(str)
     project_updated = Signal(object)
@@ -376,6 +383,10 @@ class TrainingController(QObject):
             self.notice.emit(event.message)
         elif isinstance(event, ProbesDone):
             self.probes_done.emit()
+        elif isinstance(event, Paused):
+            self.paused.emit(event)
+        elif isinstance(event, Resumed):
+            self.resumed.emit(event)
 
     def _finished(self, event: Finished) -> None:
         project = self._project
