@@ -16,7 +16,6 @@ outlines, block places and boundary ports in ``group_geometry``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPointF
@@ -34,20 +33,12 @@ from gui.canvas.group_commands import (
 )
 from gui.canvas.group_geometry import block_position, boundary_ports, frame_geometry, node_rect
 from gui.canvas.group_items import GroupBlockItem, GroupFrameItem
-from gui.commands import MoveNodesCommand, new_drag_id
+from gui.commands import NodeDrag
 
 if TYPE_CHECKING:
     from gui.canvas.scene import GraphScene
 
 # the GAN role menu: "None", "Generator", "Discriminator"
-
-
-@dataclass
-class _Drag:
-    drag_id: int
-    start: QPointF
-    positions: dict[int, tuple[float, float]]
-    moved: bool = False
 
 
 class GroupLayer:
@@ -60,7 +51,7 @@ class GroupLayer:
         self.blocks: dict[str, GroupBlockItem] = {}
         self._hidden: dict[int, str] = {}  # node id -> collapsed group hiding it
         self._touched: set[Edge] = set()  # edges hidden or re-routed by a collapsed group
-        self._drag: _Drag | None = None
+        self._drag: NodeDrag | None = None
         self._analysis: Any = None
         self.graph.subscribe(self._on_graph_event)
         self.sync()
@@ -202,21 +193,12 @@ class GroupLayer:
         if select:
             self.scene.select_nodes(members)
         ids = set(members) | set(self.scene.selected_node_ids())
-        self._drag = _Drag(new_drag_id(), QPointF(scene_pos),
-                           {i: self.graph.nodes[i].pos for i in sorted(ids)
-                            if i in self.graph.nodes})
+        self._drag = NodeDrag(self.graph, ids, scene_pos.x(), scene_pos.y())
 
     def drag_to(self, scene_pos: QPointF) -> None:
-        drag = self._drag
-        if drag is None or not drag.positions:
-            return
-        dx = round(scene_pos.x() - drag.start.x())
-        dy = round(scene_pos.y() - drag.start.y())
-        if not drag.moved and abs(dx) + abs(dy) < 2:
-            return
-        drag.moved = True
-        moves = {i: (p, (p[0] + dx, p[1] + dy)) for i, p in drag.positions.items()}
-        self.push(MoveNodesCommand(self.graph, moves, drag_id=drag.drag_id))
+        command = self._drag.move_to(scene_pos.x(), scene_pos.y()) if self._drag else None
+        if command is not None:
+            self.push(command)
 
     def end_drag(self) -> None:
         self._drag = None

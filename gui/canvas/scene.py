@@ -38,6 +38,7 @@ from gui.commands import (
     ConnectCommand,
     DisconnectCommand,
     MoveNodesCommand,
+    NodeDrag,
     PasteCommand,
     RemoveItemsCommand,
     RenameCommand,
@@ -64,14 +65,6 @@ class _WireDrag:
     target: PortItem | None = None
 
 
-@dataclass
-class _NodeDrag:
-    drag_id: int
-    start: QPointF
-    positions: dict[int, tuple[float, float]]
-    moved: bool = False
-
-
 class GraphScene(QGraphicsScene):
     """A QGraphicsScene that mirrors a Graph and edits it through an undo stack.
 
@@ -94,7 +87,7 @@ class GraphScene(QGraphicsScene):
         self._edges: dict[Edge, EdgeItem] = {}
         self._analysis: Any = None
         self._wire: _WireDrag | None = None
-        self._drag: _NodeDrag | None = None
+        self._drag: NodeDrag | None = None
         self._last_selection: list[int] = []
         self._was_empty = True
         self._paste_serial = 0
@@ -511,20 +504,12 @@ class GraphScene(QGraphicsScene):
     # -- node drag (one undo step per drag) ---------------------------------------------------
     def begin_node_drag(self, item: NodeItem, scene_pos: QPointF) -> None:
         ids = set(self.selected_node_ids()) | {item.node_id}
-        self._drag = _NodeDrag(new_drag_id(), QPointF(scene_pos),
-                               {i: self._graph.nodes[i].pos for i in ids if i in self._graph.nodes})
+        self._drag = NodeDrag(self._graph, ids, scene_pos.x(), scene_pos.y())
 
     def node_drag_to(self, scene_pos: QPointF) -> None:
-        drag = self._drag
-        if drag is None or not drag.positions:
-            return
-        dx = round(scene_pos.x() - drag.start.x())
-        dy = round(scene_pos.y() - drag.start.y())
-        if not drag.moved and abs(dx) + abs(dy) < 2:
-            return
-        drag.moved = True
-        moves = {i: (p, (p[0] + dx, p[1] + dy)) for i, p in drag.positions.items()}
-        self.push(MoveNodesCommand(self._graph, moves, drag_id=drag.drag_id))
+        command = self._drag.move_to(scene_pos.x(), scene_pos.y()) if self._drag else None
+        if command is not None:
+            self.push(command)
 
     def end_node_drag(self) -> None:
         self._drag = None
