@@ -16,6 +16,7 @@ from typing import Any
 from PySide6.QtGui import QUndoCommand
 
 from graph.model import Edge, Graph, Node
+from gui.text import counted
 
 # QUndoCommand.id() values for commands that merge with their successor.
 MOVE_COMMAND_ID = 1001
@@ -317,7 +318,7 @@ class PasteCommand(QUndoCommand):
         self.new_ids: list[int] = []
         self._created: dict[str, Any] | None = None  # snapshot of what the first redo made
         count = len(subgraph.get("nodes", []))
-        self.setText(f"Paste {count} layer{'s' if count != 1 else ''}")
+        self.setText(f"Paste {counted(count, 'layer')}")
 
     def redo(self) -> None:
         if self._created is None:

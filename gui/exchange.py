@@ -43,7 +43,9 @@ from PySide6.QtWidgets import (
 
 from graph.project import Project
 from gui import style
+from gui.form_layout import dialog_layout, dim_label
 from gui.tasks import TaskRunner
+from gui.text import counted
 
 # What each export kind is for, in the words of the dialog (keys of runtime.export.EXPORT_KINDS).
 FORMATS: dict[str, tuple[str, str]] = {
@@ -138,13 +140,7 @@ class _ExchangeDialog(QDialog):
         self.runner = TaskRunner(self)
         self._dispose_when_idle = False
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 16, 16, 12)
-        layout.setSpacing(10)
-        intro_label = QLabel(intro)
-        intro_label.setProperty("role", "dim")
-        intro_label.setWordWrap(True)
-        layout.addWidget(intro_label)
+        layout = dialog_layout(self, intro, spacing=10)
         self.fields = QWidget()
         self.form = QFormLayout(self.fields)
         self.form.setContentsMargins(0, 4, 0, 4)
@@ -156,8 +152,7 @@ class _ExchangeDialog(QDialog):
         layout.addStretch(1)
 
         busy = QHBoxLayout()
-        self.busy_label = QLabel()
-        self.busy_label.setProperty("role", "dim")
+        self.busy_label = dim_label(wrap=False)
         self.busy_bar = QProgressBar()
         self.busy_bar.setObjectName("exchange_busy")
         self.busy_bar.setRange(0, 0)  # indeterminate: the runtime reports no fractions here
@@ -322,8 +317,7 @@ class ExportDialog(_ExchangeDialog):
             self.kind_group.addButton(button)
             self.kind_buttons[kind] = button
             box.addWidget(button)
-            note = QLabel(explanation)
-            note.setProperty("role", "dim")
+            note = dim_label(explanation, wrap=False)
             note.setContentsMargins(26, 0, 0, 6)  # under the button's text, past its circle
             box.addWidget(note)
         self.form.addRow("Format:", choices)
@@ -610,7 +604,7 @@ class ImportDialog(_ExchangeDialog):
         layers = sum(n.type not in ("Input", "Output") for n in project.graph.nodes.values())
         notes = project.metadata.get("import_notes", [])
         weights = "with its weights" if project.weights else "without weights"
-        message = (f"Imported {layers} layer{'s' if layers != 1 else ''} from "
+        message = (f"Imported {counted(layers, 'layer')} from "
                    f"{Path(source).name} ({weights})")
         self.window_.show_message(". ".join([message, *notes]) + ".", MESSAGE_MS)
         self.finish()

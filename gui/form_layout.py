@@ -1,5 +1,5 @@
-"""How every form in the editor is laid out: section titles, dim notes, a label column of
-one width, and pages that take exactly their own height."""
+"""How every form and dialog in the editor is laid out: section titles, dim notes, a label
+column of one width, pages that take exactly their own height, a dialog's margins."""
 
 from __future__ import annotations
 
@@ -49,6 +49,16 @@ def dim_label(text: str = "", wrap: bool = True) -> QLabel:
     label.setProperty("role", "dim")
     label.setWordWrap(wrap)
     return label
+
+
+def dialog_layout(dialog: QWidget, intro: str, spacing: int) -> QVBoxLayout:
+    """A dialog's column, with the margins every dialog has, opened by a dim line that says
+    what the dialog is for."""
+    layout = QVBoxLayout(dialog)
+    layout.setContentsMargins(16, 16, 16, 12)
+    layout.setSpacing(spacing)
+    layout.addWidget(dim_label(intro))
+    return layout
 
 
 def make_form() -> QFormLayout:

@@ -45,6 +45,7 @@ from gui.commands import (
     SetNodeOptionsCommand,
     new_drag_id,
 )
+from gui.text import counted
 
 LAYER_MIME = "application/x-plexus-layer"  # palette drags: the layer id as UTF-8
 CLIPBOARD_MIME = "application/x-plexus-graph"  # copied layers: Graph.subgraph_dict as JSON
@@ -260,7 +261,7 @@ class GraphScene(QGraphicsScene):
         data.setData(CLIPBOARD_MIME, json.dumps(self._graph.subgraph_dict(ids)).encode())
         QGuiApplication.clipboard().setMimeData(data)
         self._paste_serial = 0
-        self.status_message.emit(f"Copied {len(ids)} layer{'s' if len(ids) != 1 else ''}.")
+        self.status_message.emit(f"Copied {counted(len(ids), 'layer')}.")
         return len(ids)
 
     def can_paste(self) -> bool:
@@ -361,8 +362,8 @@ class GraphScene(QGraphicsScene):
         ids = [i for i in node_ids if i in self._graph.nodes]
         if not ids:
             return
-        self._undo.beginMacro(f"{'Freeze' if frozen else 'Unfreeze'} {len(ids)} layer"
-                              f"{'s' if len(ids) != 1 else ''}")
+        self._undo.beginMacro(f"{'Freeze' if frozen else 'Unfreeze'} "
+                              f"{counted(len(ids), 'layer')}")
         for node_id in ids:
             self.push(SetNodeOptionsCommand(self._graph, node_id, frozen=frozen))
         self._undo.endMacro()
