@@ -66,11 +66,11 @@ class _GroupItem(HoverItem):
 
     def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         if event.buttons() & _LEFT:
-            self.layer.drag_to(event.scenePos())
+            self.layer.scene.node_drag_to(event.scenePos())
 
     def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         super().mouseReleaseEvent(event)  # selection, for a block
-        self.layer.end_drag()
+        self.layer.scene.end_node_drag()
 
 
 class GroupFrameItem(_GroupItem):

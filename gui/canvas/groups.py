@@ -33,7 +33,6 @@ from gui.canvas.group_commands import (
 )
 from gui.canvas.group_geometry import block_position, boundary_ports, frame_geometry, node_rect
 from gui.canvas.group_items import GroupBlockItem, GroupFrameItem
-from gui.commands import NodeDrag
 
 if TYPE_CHECKING:
     from gui.canvas.scene import GraphScene
@@ -51,7 +50,6 @@ class GroupLayer:
         self.blocks: dict[str, GroupBlockItem] = {}
         self._hidden: dict[int, str] = {}  # node id -> collapsed group hiding it
         self._touched: set[Edge] = set()  # edges hidden or re-routed by a collapsed group
-        self._drag: NodeDrag | None = None
         self._analysis: Any = None
         self.graph.subscribe(self._on_graph_event)
         self.sync()
@@ -192,16 +190,7 @@ class GroupLayer:
         members = self.graph.group_members(group_id)
         if select:
             self.scene.select_nodes(members)
-        ids = set(members) | set(self.scene.selected_node_ids())
-        self._drag = NodeDrag(self.graph, ids, scene_pos.x(), scene_pos.y())
-
-    def drag_to(self, scene_pos: QPointF) -> None:
-        command = self._drag.move_to(scene_pos.x(), scene_pos.y()) if self._drag else None
-        if command is not None:
-            self.push(command)
-
-    def end_drag(self) -> None:
-        self._drag = None
+        self.scene.begin_drag_of(set(members) | set(self.scene.selected_node_ids()), scene_pos)
 
     # -- menus --------------------------------------------------------------------------------
     def fill_group_menu(self, menu: QMenu, group_id: str) -> None:

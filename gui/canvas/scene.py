@@ -504,8 +504,11 @@ class GraphScene(QGraphicsScene):
 
     # -- node drag (one undo step per drag) ---------------------------------------------------
     def begin_node_drag(self, item: NodeItem, scene_pos: QPointF) -> None:
-        ids = set(self.selected_node_ids()) | {item.node_id}
-        self._drag = NodeDrag(self._graph, ids, scene_pos.x(), scene_pos.y())
+        self.begin_drag_of(set(self.selected_node_ids()) | {item.node_id}, scene_pos)
+
+    def begin_drag_of(self, node_ids: Iterable[int], scene_pos: QPointF) -> None:
+        """Start moving these layers with the pointer (a layer's card or a group's frame)."""
+        self._drag = NodeDrag(self._graph, node_ids, scene_pos.x(), scene_pos.y())
 
     def node_drag_to(self, scene_pos: QPointF) -> None:
         command = self._drag.move_to(scene_pos.x(), scene_pos.y()) if self._drag else None
