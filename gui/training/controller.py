@@ -83,8 +83,9 @@ def describe_exit(code: int | None) -> str:
     return f"exited unexpectedly with code {code}"
 
 
-class TrainingController(QObject):
-    """Train, pause, resume, stop, reset weights and live probes for the editor window."""
+class TrainingSignals(QObject):
+    """The signals of a training controller (see the module docstring), declared once: what
+    the window and the panels connect to, and what the tests' stand-in controllers emit."""
 
     started = Signal(object)
     batch = Signal(object, list)
@@ -99,6 +100,10 @@ class TrainingController(QObject):
     notice = Signal(str)
     project_updated = Signal(object)
     probes_done = Signal()
+
+
+class TrainingController(TrainingSignals):
+    """Train, pause, resume, stop, reset weights and live probes for the editor window."""
 
     def __init__(self, parent: QObject | None = None, start_process: bool = True,
                  poll_ms: int = POLL_MS) -> None:
