@@ -51,6 +51,15 @@ def dim_label(text: str = "", wrap: bool = True) -> QLabel:
     return label
 
 
+def page_layout(page: QWidget) -> QVBoxLayout:
+    """The column of an inspector page (the project's or a layer's form): every page keeps
+    the same margins, so switching pages does not shift the text."""
+    layout = QVBoxLayout(page)
+    layout.setContentsMargins(12, 10, 12, 12)
+    layout.setSpacing(6)
+    return layout
+
+
 def dialog_layout(dialog: QWidget, intro: str, spacing: int) -> QVBoxLayout:
     """A dialog's column, with the margins every dialog has, opened by a dim line that says
     what the dialog is for."""

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -38,7 +37,14 @@ from graph.settings import (
 from gui import forms, style
 from gui.dataset_preview import DatasetPreview, dataset_preview
 from gui.field_rows import field_editor, option_value, options_with, same
-from gui.form_layout import align_label_columns, dim_label, form_label, make_form, section_label
+from gui.form_layout import (
+    align_label_columns,
+    dim_label,
+    form_label,
+    make_form,
+    page_layout,
+    section_label,
+)
 from gui.settings_command import SetSettingsCommand
 from gui.tasks import TaskRunner
 
@@ -88,9 +94,7 @@ class ProjectForm(QWidget):
         super().__init__()
         self.inspector = inspector
         self.editors: dict[tuple[str, str], QWidget] = {}
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 10, 12, 12)
-        layout.setSpacing(6)
+        layout = page_layout(self)
         title = QLabel("Project")
         title.setFont(style.font("large", bold=True))
         layout.addWidget(title)
