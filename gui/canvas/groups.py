@@ -15,11 +15,11 @@ outlines, block places and boundary ports in ``group_geometry``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPointF
-from PySide6.QtGui import QKeySequence, QUndoCommand
+from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import QGraphicsItem, QInputDialog, QMenu
 
 from graph.model import Edge, Graph, GraphEvent
@@ -33,6 +33,7 @@ from gui.canvas.group_commands import (
 )
 from gui.canvas.group_geometry import block_position, boundary_ports, frame_geometry, node_rect
 from gui.canvas.group_items import GroupBlockItem, GroupFrameItem
+from gui.canvas.menus import menu_action
 
 if TYPE_CHECKING:
     from gui.canvas.scene import GraphScene
@@ -197,34 +198,34 @@ class GroupLayer:
         """The menu of a group's title bar or block."""
         group = self.graph.group(group_id)
         if group.collapsed:
-            _action(menu, "Expand group", lambda: self.set_collapsed(group_id, False))
+            menu_action(menu, "Expand group", lambda: self.set_collapsed(group_id, False))
         else:
-            _action(menu, "Collapse group", lambda: self.set_collapsed(group_id, True))
-        _action(menu, "Rename group\u2026", lambda: self.ask_rename(group_id))
+            menu_action(menu, "Collapse group", lambda: self.set_collapsed(group_id, True))
+        menu_action(menu, "Rename group\u2026", lambda: self.ask_rename(group_id))
         roles = menu.addMenu("GAN role")
         for role, spec in GROUP_ROLES.items():
             act = roles.addAction(spec.title)
             act.setCheckable(True)
             act.setChecked(group.role == role)
             act.triggered.connect(lambda _=False, r=role: self.set_role(group_id, r))
-        _action(menu, "Select its layers",
+        menu_action(menu, "Select its layers",
                 lambda: self.scene.select_nodes(self.graph.group_members(group_id)))
         menu.addSeparator()
-        _action(menu, "Ungroup", lambda: self.ungroup([group_id]), "Ctrl+Shift+G")
+        menu_action(menu, "Ungroup", lambda: self.ungroup([group_id]), "Ctrl+Shift+G")
 
     def add_node_actions(self, menu: QMenu, node_ids: list[int]) -> None:
         """Group / Ungroup entries for the layer context menu."""
         groups = self.groups_of(node_ids)
         grouped = bool(groups)
-        act = _action(menu, "Group", self.group_selection, "Ctrl+G")
+        act = menu_action(menu, "Group", self.group_selection, "Ctrl+G")
         act.setEnabled(bool(node_ids) and not grouped)
         act.setToolTip("Put the selected layers in a named group that can collapse into one "
                        "block.")
         if grouped:
             names = ", ".join(f"'{self.graph.groups[g].name}'" for g in groups)
-            _action(menu, f"Collapse {names}", lambda: [self.set_collapsed(g, True)
+            menu_action(menu, f"Collapse {names}", lambda: [self.set_collapsed(g, True)
                                                         for g in groups])
-            _action(menu, f"Ungroup {names}", lambda: self.ungroup(groups), "Ctrl+Shift+G")
+            menu_action(menu, f"Ungroup {names}", lambda: self.ungroup(groups), "Ctrl+Shift+G")
 
     # -- model -> items -----------------------------------------------------------------------
     def _on_graph_event(self, event: GraphEvent) -> None:
@@ -366,14 +367,3 @@ class GroupLayer:
         if boundary is None:
             return None
         return block, block.port_offset(boundary)
-
-
-def _action(menu: QMenu, text: str, slot: Callable[[], object],
-            shortcut: str | None = None) -> Any:
-    act = menu.addAction(text)
-    act.triggered.connect(lambda _=False: slot())
-    if shortcut:
-        act.setShortcut(QKeySequence(shortcut))
-        act.setShortcutVisibleInContextMenu(True)
-    return act
-

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QLineF, QMimeData, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QAction, QColor, QGuiApplication, QKeySequence, QPainter, QPen, QUndoStack
+from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPen, QUndoStack
 from PySide6.QtWidgets import (
     QGraphicsPathItem,
     QGraphicsScene,
@@ -30,6 +30,7 @@ from graph.model import Edge, Graph, GraphEvent, Node
 from gui.canvas import style
 from gui.canvas.edge_item import EdgeItem, wire_path
 from gui.canvas.groups import GroupLayer  # group frames and collapsed blocks (issue 8)
+from gui.canvas.menus import menu_action
 from gui.canvas.node_item import NodeItem
 from gui.canvas.port_item import PortItem
 from gui.commands import (
@@ -711,40 +712,40 @@ class GraphScene(QGraphicsScene):
             self.select_node(item.node_id)
         ids = self.selected_node_ids()
         node = self._graph.node(item.node_id)
-        rename = _action(menu, "Rename\u2026", lambda: self._ask_rename(item.node_id), "F2")
+        rename = menu_action(menu, "Rename\u2026", lambda: self._ask_rename(item.node_id), "F2")
         rename.setEnabled(len(ids) == 1)
-        _action(menu, "Duplicate", self.duplicate_selection, "Ctrl+D")
-        _action(menu, "Copy", self.copy_selection, "Ctrl+C")
+        menu_action(menu, "Duplicate", self.duplicate_selection, "Ctrl+D")
+        menu_action(menu, "Copy", self.copy_selection, "Ctrl+C")
         menu.addSeparator()
         self.groups.add_node_actions(menu, ids)
         menu.addSeparator()
-        freeze = _action(menu, "Freeze weights", lambda: self.set_frozen(ids, not node.frozen))
+        freeze = menu_action(menu, "Freeze weights", lambda: self.set_frozen(ids, not node.frozen))
         freeze.setCheckable(True)
         freeze.setChecked(node.frozen)
         freeze.setToolTip("A frozen layer keeps its weights while the rest trains.")
         menu.addSeparator()
-        _action(menu, "Delete", self.delete_selection, "Del")
+        menu_action(menu, "Delete", self.delete_selection, "Del")
 
     def _edge_menu(self, menu: QMenu, edge: Edge) -> None:
         insert = menu.addMenu("Insert layer here")
         self.add_layer_menu(insert, lambda layer: self.insert_layer_on_edge(edge, layer),
                             needs_ports=True)
         menu.addSeparator()
-        _action(menu, "Delete connection",
+        menu_action(menu, "Delete connection",
                 lambda: self.push(DisconnectCommand(self._graph, edge))
                 if edge in self._graph.edges else None, "Del")
 
     def _canvas_menu(self, menu: QMenu, scene_pos: QPointF) -> None:
         add = menu.addMenu("Add layer")
         self.add_layer_menu(add, lambda layer: self.add_layer(layer, scene_pos))
-        paste = _action(menu, "Paste", lambda: self.paste(scene_pos), "Ctrl+V")
+        paste = menu_action(menu, "Paste", lambda: self.paste(scene_pos), "Ctrl+V")
         paste.setEnabled(self.can_paste())
         menu.addSeparator()
-        _action(menu, "Select all", self.select_all, "Ctrl+A").setEnabled(bool(self._nodes))
-        _action(menu, "Auto layout", self.auto_layout).setEnabled(bool(self._nodes))
+        menu_action(menu, "Select all", self.select_all, "Ctrl+A").setEnabled(bool(self._nodes))
+        menu_action(menu, "Auto layout", self.auto_layout).setEnabled(bool(self._nodes))
         views = self.views()
         if views and hasattr(views[0], "fit_all"):
-            _action(menu, "Fit to view", views[0].fit_all, "F")
+            menu_action(menu, "Fit to view", views[0].fit_all, "F")
 
     @staticmethod
     def add_layer_menu(menu: QMenu, callback: Callable[[str], object],
@@ -817,14 +818,3 @@ def release_clipboard() -> None:
     data = clipboard.mimeData() if clipboard is not None else None
     if data is not None and data.hasFormat(CLIPBOARD_MIME):
         clipboard.clear()
-
-
-def _action(menu: QMenu, text: str, slot: Callable[[], object],
-            shortcut: str | None = None) -> QAction:
-    act = menu.addAction(text)
-    act.triggered.connect(lambda _=False: slot())
-    if shortcut:
-        act.setShortcut(QKeySequence(shortcut))
-        act.setShortcutVisibleInContextMenu(True)
-    return act
-
