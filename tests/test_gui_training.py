@@ -49,12 +49,18 @@ def wait_idle(qtbot, controller) -> None:
     qtbot.waitUntil(lambda: controller.state == "idle", timeout=WAIT)
 
 
+def open_idle(qtbot, window, tmp_path, **settings):
+    """Open the example (``settings`` as open_example takes them) and wait until the training
+    process is idle; the window's controller and the example's path."""
+    path = open_example(window, tmp_path, **settings)
+    wait_idle(qtbot, window.training)
+    return window.training, path
+
+
 @pytest.mark.slow
 def test_xor_run_from_the_gui_reaches_accuracy_one_and_fills_the_curves(qtbot, window,
                                                                          tmp_path):
-    controller = window.training
-    open_example(window, tmp_path, epochs=25)
-    wait_idle(qtbot, controller)
+    controller, _ = open_idle(qtbot, window, tmp_path, epochs=25)
     assert controller.qt_in_child is False  # the training process never imports Qt
     assert [d["id"] for d in controller.devices()][0] == "cpu"
     epochs, finished = [], []
@@ -121,9 +127,7 @@ def test_xor_run_from_the_gui_reaches_accuracy_one_and_fills_the_curves(qtbot, w
 
 @pytest.mark.slow
 def test_pause_resume_and_stop_keep_the_best_weights(qtbot, window, tmp_path):
-    controller = window.training
-    open_example(window, tmp_path, epochs=400)
-    wait_idle(qtbot, controller)
+    controller, _ = open_idle(qtbot, window, tmp_path, epochs=400)
     epochs, finished, log = [], [], []
     controller.epoch.connect(epochs.append)
     controller.finished.connect(finished.append)
@@ -159,9 +163,7 @@ def test_killing_the_training_process_keeps_the_gui_and_last_epoch_weights(qtbot
                                                                           tmp_path):
     from runtime.compile import weights_from_bytes
 
-    controller = window.training
-    open_example(window, tmp_path, epochs=400)
-    wait_idle(qtbot, controller)
+    controller, _ = open_idle(qtbot, window, tmp_path, epochs=400)
     epochs, failures, weights = [], [], []
     controller.epoch.connect(epochs.append)
     controller.failed.connect(failures.append)
@@ -200,9 +202,7 @@ def test_killing_the_training_process_keeps_the_gui_and_last_epoch_weights(qtbot
 
 @pytest.mark.slow
 def test_reopening_a_trained_project_shows_its_curves_and_continues(qtbot, window, tmp_path):
-    controller = window.training
-    path = open_example(window, tmp_path, epochs=4)
-    wait_idle(qtbot, controller)
+    controller, path = open_idle(qtbot, window, tmp_path, epochs=4)
     finished = []
     controller.finished.connect(finished.append)
     assert controller.start(window.project)
@@ -236,9 +236,7 @@ def test_reopening_a_trained_project_shows_its_curves_and_continues(qtbot, windo
 
 
 def test_reset_weights_and_a_cuda_choice_without_cuda(qtbot, window, tmp_path):
-    controller = window.training
-    open_example(window, tmp_path)
-    wait_idle(qtbot, controller)
+    controller, _ = open_idle(qtbot, window, tmp_path)
     window.project.weights = b"placeholder"
     window.training_controls._update_actions()
     assert window.training_controls.reset_weights()  # not interactive: no question
