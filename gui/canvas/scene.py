@@ -9,7 +9,7 @@ events redraw the canvas. Shapes and diagnostics arrive through ``set_analysis``
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,7 @@ from graph.model import Edge, Graph, GraphEvent, Node
 from gui.canvas import style
 from gui.canvas.edge_item import EdgeItem, wire_path
 from gui.canvas.groups import GroupLayer  # group frames and collapsed blocks (issue 8)
-from gui.canvas.menus import menu_action
+from gui.canvas.menus import context_menu
 from gui.canvas.node_item import NodeItem
 from gui.canvas.port_item import PortItem
 from gui.commands import (
@@ -693,78 +693,10 @@ class GraphScene(QGraphicsScene):
         return None
 
     def build_context_menu(self, scene_pos: QPointF, parent: QWidget | None = None) -> QMenu:
-        """The menu for what is under ``scene_pos``: a node, an edge or the empty canvas."""
-        menu = QMenu(parent)
-        group_id = self.groups.group_at(scene_pos)
-        item = self.item_at(scene_pos)
-        if group_id is not None and not isinstance(item, NodeItem):
-            self.groups.fill_group_menu(menu, group_id)  # a group's title bar or block
-        elif isinstance(item, NodeItem):
-            self._node_menu(menu, item)
-        elif isinstance(item, EdgeItem):
-            self._edge_menu(menu, item.edge)
-        else:
-            self._canvas_menu(menu, scene_pos)
-        return menu
+        """The menu for what is under ``scene_pos``: a node, an edge, a group or the canvas."""
+        return context_menu(self, scene_pos, parent)
 
-    def _node_menu(self, menu: QMenu, item: NodeItem) -> None:
-        if item.node_id not in self.selected_node_ids():
-            self.select_node(item.node_id)
-        ids = self.selected_node_ids()
-        node = self._graph.node(item.node_id)
-        rename = menu_action(menu, "Rename\u2026", lambda: self._ask_rename(item.node_id), "F2")
-        rename.setEnabled(len(ids) == 1)
-        menu_action(menu, "Duplicate", self.duplicate_selection, "Ctrl+D")
-        menu_action(menu, "Copy", self.copy_selection, "Ctrl+C")
-        menu.addSeparator()
-        self.groups.add_node_actions(menu, ids)
-        menu.addSeparator()
-        freeze = menu_action(menu, "Freeze weights", lambda: self.set_frozen(ids, not node.frozen))
-        freeze.setCheckable(True)
-        freeze.setChecked(node.frozen)
-        freeze.setToolTip("A frozen layer keeps its weights while the rest trains.")
-        menu.addSeparator()
-        menu_action(menu, "Delete", self.delete_selection, "Del")
-
-    def _edge_menu(self, menu: QMenu, edge: Edge) -> None:
-        insert = menu.addMenu("Insert layer here")
-        self.add_layer_menu(insert, lambda layer: self.insert_layer_on_edge(edge, layer),
-                            needs_ports=True)
-        menu.addSeparator()
-        menu_action(menu, "Delete connection",
-                lambda: self.push(DisconnectCommand(self._graph, edge))
-                if edge in self._graph.edges else None, "Del")
-
-    def _canvas_menu(self, menu: QMenu, scene_pos: QPointF) -> None:
-        add = menu.addMenu("Add layer")
-        self.add_layer_menu(add, lambda layer: self.add_layer(layer, scene_pos))
-        paste = menu_action(menu, "Paste", lambda: self.paste(scene_pos), "Ctrl+V")
-        paste.setEnabled(self.can_paste())
-        menu.addSeparator()
-        menu_action(menu, "Select all", self.select_all, "Ctrl+A").setEnabled(bool(self._nodes))
-        menu_action(menu, "Auto layout", self.auto_layout).setEnabled(bool(self._nodes))
-        views = self.views()
-        if views and hasattr(views[0], "fit_all"):
-            menu_action(menu, "Fit to view", views[0].fit_all, "F")
-
-    @staticmethod
-    def add_layer_menu(menu: QMenu, callback: Callable[[str], object],
-                       needs_ports: bool = False) -> None:
-        """Fill ``menu`` with one submenu per catalog category; choosing calls ``callback``."""
-        for _cid, title, specs in catalog.by_category():
-            if needs_ports:
-                specs = [s for s in specs if s.inputs and s.outputs]
-            if not specs:
-                continue
-            sub = menu.addMenu(title)
-            for spec in specs:
-                act = sub.addAction(spec.title)
-                act.setToolTip(spec.description)
-                act.setData(spec.id)
-                act.triggered.connect(lambda _=False, layer=spec.id: callback(layer))
-            sub.setToolTipsVisible(True)
-
-    def _ask_rename(self, node_id: int) -> None:
+    def ask_rename(self, node_id: int) -> None:
         node = self._graph.node(node_id)
         views = self.views()
         name, ok = QInputDialog.getText(views[0] if views else None, "Rename layer",
@@ -775,7 +707,7 @@ class GraphScene(QGraphicsScene):
     def rename_selected(self) -> None:
         ids = self.selected_node_ids()
         if len(ids) == 1:
-            self._ask_rename(ids[0])
+            self.ask_rename(ids[0])
 
     # -- background ---------------------------------------------------------------------------
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
