@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QLineF, QMimeData, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPen, QUndoStack
 from PySide6.QtWidgets import (
-    QGraphicsPathItem,
     QGraphicsScene,
     QGraphicsSceneContextMenuEvent,
     QInputDialog,
@@ -28,11 +26,12 @@ from graph import catalog
 from graph.layout import NODE_WIDTH, node_size, port_offset
 from graph.model import Edge, Graph, GraphEvent, Node
 from gui.canvas import style
-from gui.canvas.edge_item import EdgeItem, wire_path
+from gui.canvas.edge_item import EdgeItem
 from gui.canvas.groups import GroupLayer  # group frames and collapsed blocks (issue 8)
 from gui.canvas.menus import context_menu
 from gui.canvas.node_item import NodeItem
 from gui.canvas.port_item import PortItem
+from gui.canvas.wire_drag import WireDrag
 from gui.commands import (
     AddNodeCommand,
     AutoLayoutCommand,
@@ -54,17 +53,6 @@ CLIPBOARD_MIME = "application/x-plexus-graph"  # copied layers: Graph.subgraph_d
 GRID_MINOR = 24.0
 GRID_MAJOR = GRID_MINOR * 5
 SCENE_MARGIN = 1500.0
-SNAP_PIXELS = 26.0  # a dragged wire snaps to a compatible port this close (screen pixels)
-
-
-@dataclass
-class _WireDrag:
-    fixed: PortItem  # the end that stays put
-    from_output: bool  # True: the fixed end is an output and the free end seeks an input
-    blocked: set[int]  # nodes the free end may not reach without making a cycle
-    detached: Edge | None  # an edge picked up from an input port (re-route or remove)
-    item: QGraphicsPathItem
-    target: PortItem | None = None
 
 
 class GraphScene(QGraphicsScene):
@@ -88,7 +76,7 @@ class GraphScene(QGraphicsScene):
         self._nodes: dict[int, NodeItem] = {}
         self._edges: dict[Edge, EdgeItem] = {}
         self._analysis: Any = None
-        self._wire: _WireDrag | None = None
+        self._wire: WireDrag | None = None
         self._drag: NodeDrag | None = None
         self._last_selection: list[int] = []
         self._was_empty = True
@@ -519,158 +507,29 @@ class GraphScene(QGraphicsScene):
     def end_node_drag(self) -> None:
         self._drag = None
 
-    # -- wire drag ----------------------------------------------------------------------------
+    # -- wire drag (canvas/wire_drag.py) -------------------------------------------------------
     def start_wire(self, port: PortItem, scene_pos: QPointF) -> None:
         """Begin dragging a wire from ``port``; from a connected input, pick up its wire."""
         self.cancel_gestures()
-        detached = None
-        fixed = port
-        if port.is_input:
-            detached = self._graph.edge_into(port.node_id, port.name)
-            if detached is not None:
-                src_item = self._nodes[detached.src]
-                fixed = src_item.port(detached.src_port, False) or port
-                self._edges[detached].hide()
-        from_output = not fixed.is_input
-        if from_output:
-            blocked = self._graph.leading_to([fixed.node_id])
-        else:
-            blocked = self._graph.reached_from([fixed.node_id])
-        wire = QGraphicsPathItem()
-        pen = QPen(style.color("accent"), 2.0, Qt.PenStyle.DashLine)
-        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
-        wire.setPen(pen)
-        wire.setZValue(10)
-        self.addItem(wire)
-        self._wire = _WireDrag(fixed, from_output, blocked, detached, wire)
-        self.drag_wire(scene_pos)
+        self._wire = WireDrag(self, port)
+        self._wire.drag_to(scene_pos)
 
     def drag_wire(self, scene_pos: QPointF) -> None:
-        wire = self._wire
-        if wire is None:
-            return
-        target = self._snap_target(scene_pos)
-        if target is not wire.target:
-            if wire.target is not None:
-                wire.target.set_highlighted(False)
-            if target is not None:
-                target.set_highlighted(True)
-            wire.target = target
-        free = target.scene_center() if target is not None else scene_pos
-        fixed = wire.fixed.scene_center()
-        path = wire_path(fixed, free) if wire.from_output else wire_path(free, fixed)
-        wire.item.setPath(path)
+        if self._wire is not None:
+            self._wire.drag_to(scene_pos)
 
     def finish_wire(self, scene_pos: QPointF) -> None:
-        wire = self._wire
-        if wire is None:
-            return
-        target = self._snap_target(scene_pos)
-        under = self._port_near(scene_pos)
-        self.cancel_gestures()
-        if target is not None:
-            edge = self._wire_edge(wire, target)
-            if edge == wire.detached:
-                return
-            reason = self._graph.check_connection(edge)
-            if reason:
-                self.status_message.emit(f"Cannot connect: {reason}")
-                return
-            if wire.detached is not None:
-                self._undo.beginMacro("Reconnect")
-                self.push(DisconnectCommand(self._graph, wire.detached))
-                self.push(ConnectCommand(self._graph, edge))
-                self._undo.endMacro()
-            else:
-                self.push(ConnectCommand(self._graph, edge))
-            return
-        if under is not None and under.is_input == wire.from_output:
-            edge = self._wire_edge(wire, under)
-            if edge != wire.detached:
-                reason = self._graph.check_connection(edge) or "these ports cannot be joined"
-                self.status_message.emit(f"Cannot connect: {reason}")
-            return
-        if under is not None and under is not wire.fixed:
-            self.status_message.emit("Cannot connect: wires run from an output port (right "
-                                     "side) to an input port (left side).")
-            return
-        node = self.item_at(scene_pos)
-        if isinstance(node, NodeItem) and node is not wire.fixed.node_item:
-            ports = list(node.inputs.values() if wire.from_output else node.outputs.values())
-            if not ports:
-                side = "inputs" if wire.from_output else "outputs"
-                self.status_message.emit(f"Cannot connect: {node.label} has no {side}.")
-            else:
-                reason = self._graph.check_connection(self._wire_edge(wire, ports[0]))
-                self.status_message.emit(f"Cannot connect: {reason or 'no free port'}")
-            return  # a picked-up wire dropped on the wrong layer stays where it was
-        if wire.detached is not None:
-            self.push(DisconnectCommand(self._graph, wire.detached))
-            self.status_message.emit("Connection removed.")
+        wire, self._wire = self._wire, None
+        self._drag = None
+        if wire is not None:
+            wire.drop(scene_pos)
 
     def cancel_gestures(self) -> None:
         """Drop a wire or node drag in progress (Esc, reset)."""
         self._drag = None
         wire, self._wire = self._wire, None
-        if wire is None:
-            return
-        if wire.target is not None:
-            wire.target.set_highlighted(False)
-        self.removeItem(wire.item)
-        if wire.detached is not None and wire.detached in self._edges:
-            self._edges[wire.detached].show()
-
-    def _wire_edge(self, wire: _WireDrag, other: PortItem) -> Edge:
-        if wire.from_output:
-            return Edge(wire.fixed.node_id, wire.fixed.name, other.node_id, other.name)
-        return Edge(other.node_id, other.name, wire.fixed.node_id, wire.fixed.name)
-
-    def _snap_radius(self) -> float:
-        views = self.views()
-        scale = views[0].transform().m11() if views else 1.0
-        return SNAP_PIXELS / max(scale, 0.05)
-
-    def _ports_near(self, scene_pos: QPointF) -> list[tuple[float, PortItem]]:
-        r = self._snap_radius()
-        found = []
-        for item in self.items(QRectF(scene_pos.x() - r, scene_pos.y() - r, 2 * r, 2 * r)):
-            if isinstance(item, PortItem):
-                d = item.scene_center() - scene_pos
-                distance = (d.x() ** 2 + d.y() ** 2) ** 0.5
-                if distance <= r:
-                    found.append((distance, item))
-        found.sort(key=lambda f: f[0])
-        return found
-
-    def _port_near(self, scene_pos: QPointF) -> PortItem | None:
-        found = self._ports_near(scene_pos)
-        return found[0][1] if found else None
-
-    def _compatible(self, port: PortItem) -> bool:
-        """Whether the free end of the wire being dragged may attach to ``port``."""
-        wire = self._wire
-        if wire is None or port.is_input != wire.from_output or port.node_id in wire.blocked:
-            return False
-        if port.is_input:
-            taken = self._graph.edge_into(port.node_id, port.name)
-            return taken is None or taken == wire.detached
-        return True
-
-    def _snap_target(self, scene_pos: QPointF) -> PortItem | None:
-        """A compatible port near the cursor, else the first free one of the node under it
-        (required ports before optional ones)."""
-        if self._wire is None:
-            return None
-        for _, port in self._ports_near(scene_pos):
-            if self._compatible(port):
-                return port
-        node = self.item_at(scene_pos)
-        if isinstance(node, NodeItem):
-            ports = node.inputs if self._wire.from_output else node.outputs
-            candidates = [p for p in ports.values() if self._compatible(p)]
-            if candidates:
-                return min(candidates, key=lambda p: p.optional)  # stable: port order kept
-        return None
+        if wire is not None:
+            wire.remove()
 
     # -- context menus ------------------------------------------------------------------------
     def contextMenuEvent(self, event: QGraphicsSceneContextMenuEvent) -> None:
