@@ -7,13 +7,13 @@ a new, unsaved project (``runtime.importer.import_file``). Both run on a backgro
 failure (``ExportError``, ``ModelImportError``) is shown as its one-line message in the dialog,
 which stays open so the user can fix the field or the graph and try again.
 
-The class list of a Python file comes from parsing it with ``ast``: listing names never runs
-the user's code (only the import itself does, as ``import_file`` documents).
+The class list of a Python file comes from gui/model_source.py, which parses it with ``ast``:
+listing names never runs the user's code (only the import itself does, as ``import_file``
+documents).
 """
 
 from __future__ import annotations
 
-import ast
 import copy
 import dataclasses
 import os
@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
 from graph.project import Project
 from gui import style
 from gui.form_layout import dialog_layout, dim_label
+from gui.model_source import declared_input_shapes, model_names
 from gui.tasks import TaskRunner
 from gui.text import counted
 
@@ -64,61 +65,6 @@ def _export() -> Any:
     from runtime import export  # imports torch: only once a dialog needs it
 
     return export
-
-
-# -- reading a Python model file without running it -------------------------------------------
-def _dotted(node: ast.expr) -> str:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return f"{_dotted(node.value)}.{node.attr}"
-    return ""
-
-
-def _is_module_base(name: str, modules: set[str]) -> bool:
-    return name in modules or name == "Module" or name.startswith(("nn.", "torch.nn."))
-
-
-def model_names(source: str) -> list[str]:
-    """The nn.Module subclasses, then the public top-level functions, defined in ``source``.
-
-    Classes come newest first: a file usually defines its blocks before the model built from
-    them, so the first name is the likeliest model. Raises SyntaxError.
-    """
-    tree = ast.parse(source)
-    modules: set[str] = set()
-    classes: list[str] = []
-    functions: list[str] = []
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef) and any(
-                _is_module_base(_dotted(base), modules) for base in node.bases):
-            modules.add(node.name)
-            classes.append(node.name)
-        elif isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
-            functions.append(node.name)
-    return classes[::-1] + functions
-
-
-def declared_input_shapes(source: str, name: str) -> str:
-    """The ``input_shapes`` a class declares (files exported by Plexus do), as the dialog's
-    shape text ("1,8,8", several inputs "1,8,8;3"); "" when it declares none."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return ""
-    for node in tree.body:
-        if not (isinstance(node, ast.ClassDef) and node.name == name):
-            continue
-        for item in node.body:
-            targets = item.targets if isinstance(item, ast.Assign) else \
-                [item.target] if isinstance(item, ast.AnnAssign) and item.value else []
-            if any(isinstance(t, ast.Name) and t.id == "input_shapes" for t in targets):
-                try:
-                    shapes = ast.literal_eval(item.value)
-                    return ";".join(",".join(str(int(v)) for v in s) for s in shapes.values())
-                except (ValueError, TypeError, AttributeError, SyntaxError):
-                    return ""
-    return ""
 
 
 # -- the shared dialog frame --------------------------------------------------------------------
@@ -640,6 +586,5 @@ def install_exchange_actions(window: Any) -> dict[str, QAction]:
     return {"export": export, "import_model": action}
 
 
-__all__ = ["FORMATS", "ExportDialog", "ImportDialog", "declared_input_shapes",
-           "install_exchange_actions", "model_names", "open_export_dialog",
-           "open_import_dialog", "project_to_export"]
+__all__ = ["FORMATS", "ExportDialog", "ImportDialog", "install_exchange_actions",
+           "open_export_dialog", "open_import_dialog", "project_to_export"]
