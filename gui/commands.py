@@ -16,6 +16,7 @@ from typing import Any
 from PySide6.QtGui import QUndoCommand
 
 from graph.model import Edge, Graph, Node
+from gui.text import counted
 
 # QUndoCommand.id() values for commands that merge with their successor.
 MOVE_COMMAND_ID = 1001
@@ -210,6 +211,31 @@ class MoveNodesCommand(QUndoCommand):
         self._apply(0)
 
 
+class NodeDrag:
+    """One mouse drag of layers (from the canvas or a group's frame): every position it
+    reaches is a MoveNodesCommand under the drag's id, so the whole drag is one undo step.
+    The pointer must travel 2 pixels before the layers follow, so a click moves nothing."""
+
+    def __init__(self, graph: Graph, node_ids: Iterable[int], x: float, y: float) -> None:
+        self.graph = graph
+        self.drag_id = new_drag_id()
+        self.start = (x, y)
+        self.positions = {i: graph.nodes[i].pos for i in sorted(node_ids) if i in graph.nodes}
+        self.moved = False
+
+    def move_to(self, x: float, y: float) -> MoveNodesCommand | None:
+        """The command that puts the dragged layers under the pointer at (x, y); None while
+        the pointer has not left the start (or nothing is dragged)."""
+        if not self.positions:
+            return None
+        dx, dy = round(x - self.start[0]), round(y - self.start[1])
+        if not self.moved and abs(dx) + abs(dy) < 2:
+            return None
+        self.moved = True
+        moves = {i: (p, (p[0] + dx, p[1] + dy)) for i, p in self.positions.items()}
+        return MoveNodesCommand(self.graph, moves, drag_id=self.drag_id)
+
+
 class SetParamCommand(QUndoCommand):
     """Change one parameter of one node."""
 
@@ -292,7 +318,7 @@ class PasteCommand(QUndoCommand):
         self.new_ids: list[int] = []
         self._created: dict[str, Any] | None = None  # snapshot of what the first redo made
         count = len(subgraph.get("nodes", []))
-        self.setText(f"Paste {count} layer{'s' if count != 1 else ''}")
+        self.setText(f"Paste {counted(count, 'layer')}")
 
     def redo(self) -> None:
         if self._created is None:
@@ -334,23 +360,16 @@ def _base_name(name: str) -> str:
     return head if sep and tail.isdigit() and head else name
 
 
-class AutoLayoutCommand(QUndoCommand):
-    """Arrange all nodes left to right by topological generation, columns centred vertically."""
+class AutoLayoutCommand(MoveNodesCommand):
+    """Arrange all nodes left to right by topological generation, columns centred vertically:
+    one move of every node, that never merges with a drag."""
 
     def __init__(self, graph: Graph, parent: QUndoCommand | None = None) -> None:
-        super().__init__("Auto layout", parent)
         from graph.layout import auto_layout  # layout math only, no items
 
-        self.graph = graph
         new = auto_layout(graph)
-        self.moves = {i: (graph.nodes[i].pos, pos) for i, pos in new.items()}
+        super().__init__(graph, {i: (graph.nodes[i].pos, pos) for i, pos in new.items()},
+                         parent=parent)
 
-    def redo(self) -> None:
-        for node_id, (_old, new) in self.moves.items():
-            if node_id in self.graph.nodes:
-                self.graph.move(node_id, new)
-
-    def undo(self) -> None:
-        for node_id, (old, _new) in self.moves.items():
-            if node_id in self.graph.nodes:
-                self.graph.move(node_id, old)
+    def _update_text(self) -> None:
+        self.setText("Auto layout")

@@ -1,13 +1,14 @@
 """The dataset preview of the project form: split sizes, the task, and a glimpse of the data
-(image thumbnails, a scatter of 2-D points, a table in the data's units, or texts as words),
-loaded off the GUI thread."""
+(image thumbnails, a scatter of 2-D points, a table in the data's units, or texts as words).
+``dataset_preview`` loads it; the project form runs that on its TaskRunner, off the GUI
+thread."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
@@ -28,28 +29,9 @@ PREVIEW_POINTS = 400
 PREVIEW_ROWS = 6
 
 
-class PreviewSignals(QObject):
-    done = Signal(int, object, str)
-
-
-class PreviewJob(QRunnable):
-    """Loads the dataset off the GUI thread and keeps a few samples as numpy arrays."""
-
-    def __init__(self, settings: DatasetSettings, generation: int,
-                 signals: PreviewSignals) -> None:
-        super().__init__()
-        self.settings, self.generation, self.signals = settings, generation, signals
-
-    def run(self) -> None:
-        try:
-            result, error = dataset_preview(self.settings), ""
-        except Exception as exc:  # DataError carries the user message
-            result, error = None, (str(exc) or type(exc).__name__).splitlines()[0]
-        self.signals.done.emit(self.generation, result, error)
-
-
 def dataset_preview(settings: DatasetSettings) -> dict[str, Any]:
-    """What the preview shows: split sizes, task, a few samples. Runs on a worker thread."""
+    """What the preview shows: split sizes, task, a few samples. Runs on a worker thread;
+    a bad setting raises the runtime's DataError (a ValueError naming the problem)."""
     from runtime.data import DATASETS, load_dataset
 
     bundle = load_dataset(settings)

@@ -7,13 +7,13 @@ a new, unsaved project (``runtime.importer.import_file``). Both run on a backgro
 failure (``ExportError``, ``ModelImportError``) is shown as its one-line message in the dialog,
 which stays open so the user can fix the field or the graph and try again.
 
-The class list of a Python file comes from parsing it with ``ast``: listing names never runs
-the user's code (only the import itself does, as ``import_file`` documents).
+The class list of a Python file comes from gui/model_source.py, which parses it with ``ast``:
+listing names never runs the user's code (only the import itself does, as ``import_file``
+documents).
 """
 
 from __future__ import annotations
 
-import ast
 import copy
 import dataclasses
 import os
@@ -43,7 +43,10 @@ from PySide6.QtWidgets import (
 
 from graph.project import Project
 from gui import style
+from gui.form_layout import dialog_layout, dim_label
+from gui.model_source import declared_input_shapes, model_names
 from gui.tasks import TaskRunner
+from gui.text import counted
 
 # What each export kind is for, in the words of the dialog (keys of runtime.exporter.EXPORT_KINDS).
 FORMATS: dict[str, tuple[str, str]] = {
@@ -62,61 +65,6 @@ def _exporter() -> Any:
     from runtime import exporter  # imports torch: only once a dialog needs it
 
     return exporter
-
-
-# -- reading a Python model file without running it -------------------------------------------
-def _dotted(node: ast.expr) -> str:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return f"{_dotted(node.value)}.{node.attr}"
-    return ""
-
-
-def _is_module_base(name: str, modules: set[str]) -> bool:
-    return name in modules or name == "Module" or name.startswith(("nn.", "torch.nn."))
-
-
-def model_names(source: str) -> list[str]:
-    """The nn.Module subclasses, then the public top-level functions, defined in ``source``.
-
-    Classes come newest first: a file usually defines its blocks before the model built from
-    them, so the first name is the likeliest model. Raises SyntaxError.
-    """
-    tree = ast.parse(source)
-    modules: set[str] = set()
-    classes: list[str] = []
-    functions: list[str] = []
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef) and any(
-                _is_module_base(_dotted(base), modules) for base in node.bases):
-            modules.add(node.name)
-            classes.append(node.name)
-        elif isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
-            functions.append(node.name)
-    return classes[::-1] + functions
-
-
-def declared_input_shapes(source: str, name: str) -> str:
-    """The ``input_shapes`` a class declares (files exported by Plexus do), as the dialog's
-    shape text ("1,8,8", several inputs "1,8,8;3"); "" when it declares none."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return ""
-    for node in tree.body:
-        if not (isinstance(node, ast.ClassDef) and node.name == name):
-            continue
-        for item in node.body:
-            targets = item.targets if isinstance(item, ast.Assign) else \
-                [item.target] if isinstance(item, ast.AnnAssign) and item.value else []
-            if any(isinstance(t, ast.Name) and t.id == "input_shapes" for t in targets):
-                try:
-                    shapes = ast.literal_eval(item.value)
-                    return ";".join(",".join(str(int(v)) for v in s) for s in shapes.values())
-                except (ValueError, TypeError, AttributeError, SyntaxError):
-                    return ""
-    return ""
 
 
 # -- the shared dialog frame --------------------------------------------------------------------
@@ -138,13 +86,7 @@ class _ExchangeDialog(QDialog):
         self.runner = TaskRunner(self)
         self._dispose_when_idle = False
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 16, 16, 12)
-        layout.setSpacing(10)
-        intro_label = QLabel(intro)
-        intro_label.setProperty("role", "dim")
-        intro_label.setWordWrap(True)
-        layout.addWidget(intro_label)
+        layout = dialog_layout(self, intro, spacing=10)
         self.fields = QWidget()
         self.form = QFormLayout(self.fields)
         self.form.setContentsMargins(0, 4, 0, 4)
@@ -156,8 +98,7 @@ class _ExchangeDialog(QDialog):
         layout.addStretch(1)
 
         busy = QHBoxLayout()
-        self.busy_label = QLabel()
-        self.busy_label.setProperty("role", "dim")
+        self.busy_label = dim_label(wrap=False)
         self.busy_bar = QProgressBar()
         self.busy_bar.setObjectName("exchange_busy")
         self.busy_bar.setRange(0, 0)  # indeterminate: the runtime reports no fractions here
@@ -322,8 +263,7 @@ class ExportDialog(_ExchangeDialog):
             self.kind_group.addButton(button)
             self.kind_buttons[kind] = button
             box.addWidget(button)
-            note = QLabel(explanation)
-            note.setProperty("role", "dim")
+            note = dim_label(explanation, wrap=False)
             note.setContentsMargins(26, 0, 0, 6)  # under the button's text, past its circle
             box.addWidget(note)
         self.form.addRow("Format:", choices)
@@ -610,7 +550,7 @@ class ImportDialog(_ExchangeDialog):
         layers = sum(n.type not in ("Input", "Output") for n in project.graph.nodes.values())
         notes = project.metadata.get("import_notes", [])
         weights = "with its weights" if project.weights else "without weights"
-        message = (f"Imported {layers} layer{'s' if layers != 1 else ''} from "
+        message = (f"Imported {counted(layers, 'layer')} from "
                    f"{Path(source).name} ({weights})")
         self.window_.show_message(". ".join([message, *notes]) + ".", MESSAGE_MS)
         self.finish()
@@ -646,6 +586,5 @@ def install_exchange_actions(window: Any) -> dict[str, QAction]:
     return {"export": export, "import_model": action}
 
 
-__all__ = ["FORMATS", "ExportDialog", "ImportDialog", "declared_input_shapes",
-           "install_exchange_actions", "model_names", "open_export_dialog",
-           "open_import_dialog", "project_to_export"]
+__all__ = ["FORMATS", "ExportDialog", "ImportDialog", "install_exchange_actions",
+           "open_export_dialog", "open_import_dialog", "project_to_export"]

@@ -1,5 +1,5 @@
-"""How every form in the editor is laid out: section titles, dim notes, a label column of
-one width, and pages that take exactly their own height."""
+"""How every form and dialog in the editor is laid out: section titles, dim notes, a label
+column of one width, pages that take exactly their own height, a dialog's margins."""
 
 from __future__ import annotations
 
@@ -49,6 +49,25 @@ def dim_label(text: str = "", wrap: bool = True) -> QLabel:
     label.setProperty("role", "dim")
     label.setWordWrap(wrap)
     return label
+
+
+def page_layout(page: QWidget) -> QVBoxLayout:
+    """The column of an inspector page (the project's or a layer's form): every page keeps
+    the same margins, so switching pages does not shift the text."""
+    layout = QVBoxLayout(page)
+    layout.setContentsMargins(12, 10, 12, 12)
+    layout.setSpacing(6)
+    return layout
+
+
+def dialog_layout(dialog: QWidget, intro: str, spacing: int) -> QVBoxLayout:
+    """A dialog's column, with the margins every dialog has, opened by a dim line that says
+    what the dialog is for."""
+    layout = QVBoxLayout(dialog)
+    layout.setContentsMargins(16, 16, 16, 12)
+    layout.setSpacing(spacing)
+    layout.addWidget(dim_label(intro))
+    return layout
 
 
 def make_form() -> QFormLayout:

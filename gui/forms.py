@@ -60,53 +60,54 @@ class _NoWheelUnlessFocused:
             event.ignore()
 
 
-class IntEditor(_NoWheelUnlessFocused, QSpinBox):
+class _NumberEditor(_NoWheelUnlessFocused):
+    """What the int and float spin boxes share: values of one Python ``number`` type within
+    bounds, committed on Enter, the arrows or focus out (not per keystroke), and never while
+    the form itself sets the value."""
+
+    number: type = float
+
+    def _bound(self, low: float, high: float) -> None:
+        self.setRange(low, high)
+        self._pad_text()
+        self.setKeyboardTracking(False)
+        self.setAccelerated(True)
+        self.valueChanged.connect(lambda v: self.committed.emit(self.number(v)))
+
+    def set_value(self, value: Any) -> None:
+        with QSignalBlocker(self):
+            self.setValue(self.number(value))
+
+    def current(self) -> Any:
+        return self.number(self.value())
+
+
+class IntEditor(_NumberEditor, QSpinBox):
     """Whole number within the declaration's bounds; arrows and Enter commit."""
 
     committed = Signal(object)
+    number = int
 
     def __init__(self, param: Param, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         low = -INT_LIMIT if param.minimum is None else int(max(param.minimum, -INT_LIMIT))
         high = INT_LIMIT if param.maximum is None else int(min(param.maximum, INT_LIMIT))
-        self.setRange(low, high)
-        self._pad_text()
-        self.setKeyboardTracking(False)  # commit on Enter / focus out, not per keystroke
-        self.setAccelerated(True)
-        self.valueChanged.connect(lambda v: self.committed.emit(int(v)))
-
-    def set_value(self, value: Any) -> None:
-        with QSignalBlocker(self):
-            self.setValue(int(value))
-
-    def current(self) -> int:
-        return int(self.value())
+        self._bound(low, high)
 
 
-class FloatEditor(_NoWheelUnlessFocused, QDoubleSpinBox):
+class FloatEditor(_NumberEditor, QDoubleSpinBox):
     """A number within bounds, shown compactly (1e-5), stepped by a tenth of its magnitude."""
 
     committed = Signal(object)
+    number = float
 
     def __init__(self, param: Param, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setDecimals(12)
         low = -1e12 if param.minimum is None else float(param.minimum)
         high = 1e12 if param.maximum is None else float(param.maximum)
-        self.setRange(low, high)
-        self._pad_text()
-        span = high - low
-        self._zero_step = 0.1 if span <= 10 else 1.0
-        self.setKeyboardTracking(False)
-        self.setAccelerated(True)
-        self.valueChanged.connect(lambda v: self.committed.emit(float(v)))
-
-    def set_value(self, value: Any) -> None:
-        with QSignalBlocker(self):
-            self.setValue(float(value))
-
-    def current(self) -> float:
-        return float(self.value())
+        self._zero_step = 0.1 if high - low <= 10 else 1.0
+        self._bound(low, high)
 
     # -- text <-> value -------------------------------------------------------------------------
     def textFromValue(self, value: float) -> str:  # noqa: N802 (Qt override)

@@ -74,7 +74,7 @@ class Inspector(QWidget):
         project.graph.subscribe(self._on_graph_event)
         self.node_form.node_id = None
         self.node_form.layer_type = ""
-        self.project_form._preview_key = None
+        self.project_form.forget_preview()
         self.project_form.refresh()
         self.show_nodes([])
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSignalBlocker, Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QWidget
 
 from graph import catalog
 from graph.catalog import BOOL, FLOAT, Param
 from gui import forms, style, theme
 from gui.field_rows import same
-from gui.form_layout import dim_label, form_label, make_form, section_label
+from gui.form_layout import dim_label, form_label, make_form, page_layout, section_label
 
 if TYPE_CHECKING:
     from gui.inspector import Inspector
@@ -35,9 +35,7 @@ class NodeForm(QWidget):
         self.node_id: int | None = None
         self.editors: dict[str, QWidget] = {}
         self.layer_type = ""
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 10, 12, 12)
-        layout.setSpacing(6)
+        layout = page_layout(self)
 
         head = QHBoxLayout()
         head.setSpacing(8)

@@ -11,7 +11,6 @@ from PySide6.QtCore import QMimeData, QPoint, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QDrag, QFontMetrics, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QLabel,
     QLineEdit,
     QTreeWidget,
     QTreeWidgetItem,
@@ -21,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from graph import catalog
 from gui import style, theme
+from gui.form_layout import dim_label
 
 LAYER_MIME = "application/x-plexus-layer"
 LAYER_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -108,13 +108,12 @@ class Palette(QWidget):
         layout.addWidget(self.search)
         self.tree = LayerTree()
         layout.addWidget(self.tree, 1)
-        self.empty = QLabel("No layer matches.\nTry another word.")
-        self.empty.setProperty("role", "dim")
+        self.empty = dim_label("No layer matches.\nTry another word.", wrap=False)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.hide()
         layout.addWidget(self.empty)
-        self.hint = QLabel("Drag a layer onto the canvas,\nor double-click to add it.")
-        self.hint.setProperty("role", "dim")
+        self.hint = dim_label("Drag a layer onto the canvas,\nor double-click to add it.",
+                              wrap=False)
         self.hint.setFont(style.font("small"))
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.hint)

@@ -13,7 +13,7 @@ import copy
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QSignalBlocker, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QSignalBlocker, QTimer, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -36,10 +35,18 @@ from graph.settings import (
     TrainingSettings,
 )
 from gui import forms, style
-from gui.dataset_preview import DatasetPreview, PreviewJob, PreviewSignals
+from gui.dataset_preview import DatasetPreview, dataset_preview
 from gui.field_rows import field_editor, option_value, options_with, same
-from gui.form_layout import align_label_columns, dim_label, form_label, make_form, section_label
+from gui.form_layout import (
+    align_label_columns,
+    dim_label,
+    form_label,
+    make_form,
+    page_layout,
+    section_label,
+)
 from gui.settings_command import SetSettingsCommand
+from gui.tasks import TaskRunner
 
 if TYPE_CHECKING:
     from gui.inspector import Inspector
@@ -87,9 +94,7 @@ class ProjectForm(QWidget):
         super().__init__()
         self.inspector = inspector
         self.editors: dict[tuple[str, str], QWidget] = {}
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 10, 12, 12)
-        layout.setSpacing(6)
+        layout = page_layout(self)
         title = QLabel("Project")
         title.setFont(style.font("large", bold=True))
         layout.addWidget(title)
@@ -161,12 +166,8 @@ class ProjectForm(QWidget):
         self._dataset_options: tuple[Field, ...] = ()
         align_label_columns(*self.forms)
 
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._preview_signals = PreviewSignals()
-        self._preview_signals.done.connect(self._preview_done)
-        self._preview_generation = 0
-        self._preview_busy = False
+        # One loader thread; a newer request supersedes the older one (its result is dropped).
+        self._preview_runner = TaskRunner(self)
         self._preview_key: Any = None
         self._preview_timer = QTimer(self)
         self._preview_timer.setSingleShot(True)
@@ -331,6 +332,8 @@ class ProjectForm(QWidget):
 
     # -- preview --------------------------------------------------------------------------------
     def request_preview(self) -> None:
+        """Load the preview of the project's dataset if its settings changed since the last
+        request (after a short pause, so typing in a field loads once)."""
         project = self.inspector.project
         if project is None or not self.datasets:
             if not self.datasets:
@@ -340,44 +343,38 @@ class ProjectForm(QWidget):
         if key == self._preview_key:
             return
         self._preview_key = key
-        self._preview_generation += 1
+        self._preview_runner.drop("preview")  # whatever a load now running returns is stale
         self.preview.show_loading()
         self._preview_timer.start()
+
+    def forget_preview(self) -> None:
+        """Reload the preview at the next request even if the settings look the same (another
+        project was opened)."""
+        self._preview_key = None
 
     def _start_preview(self) -> None:
         project = self.inspector.project
         if project is None:
             return
-        if self._preview_busy:
-            self._preview_timer.start()
-            return
-        self._preview_busy = True
         settings = copy.deepcopy(project.dataset)
-        self._pool.start(PreviewJob(settings, self._preview_generation, self._preview_signals))
+        self._preview_runner.run("preview", lambda progress, cancel: dataset_preview(settings),
+                                 "Loading the preview", on_done=self._preview_loaded,
+                                 on_error=self._preview_failed)
 
-    def _preview_done(self, generation: int, data: Any, error: str) -> None:
-        self._preview_busy = False
-        if generation != self._preview_generation:
-            return  # a newer request is queued on the timer
-        if error:
-            self.preview.show_error(error)
-        else:
-            self.preview.show_data(data)
+    def _preview_loaded(self, data: dict[str, Any]) -> None:
+        self.preview.show_data(data)
+        self.show_task(self.inspector.graph)
+
+    def _preview_failed(self, message: str) -> None:
+        self.preview.show_error(message)
         self.show_task(self.inspector.graph)
 
     def wait_preview(self, timeout_ms: int = 10_000) -> None:
         """Block until the preview is loaded (tests, screenshots)."""
-        from PySide6.QtCore import QCoreApplication, QDeadlineTimer
-
-        deadline = QDeadlineTimer(timeout_ms)
-        while ((self._preview_timer.isActive() or self._preview_busy)
-               and not deadline.hasExpired()):
-            if self._preview_timer.isActive() and not self._preview_busy:
-                self._preview_timer.stop()
-                self._start_preview()
-            QCoreApplication.processEvents()
-            self._pool.waitForDone(5)
-        QCoreApplication.processEvents()
+        if self._preview_timer.isActive():
+            self._preview_timer.stop()
+            self._start_preview()
+        self._preview_runner.wait(timeout_ms)
 
     # -- editing --------------------------------------------------------------------------------
     def _push(self, section: str, name: str, value: Any) -> None:

@@ -153,10 +153,7 @@ class TaskRunner(QObject):
             on_cancelled: Callable[[], None] | None = None) -> Task:
         """Queue ``work(progress, cancel)``; an active task of the same ``name`` is cancelled
         (its result dropped). ``label`` is what the task bar says while it runs."""
-        for old in self._tasks.values():
-            if old.name == name and old.active:
-                old.cancel()
-                old.on_done = old.on_error = None  # superseded: nobody wants its outcome
+        self.drop(name)
         self._count += 1
         task = Task(name, label or name, self._count)
         task.on_done, task.on_error, task.on_cancelled = on_done, on_error, on_cancelled
@@ -166,6 +163,13 @@ class TaskRunner(QObject):
         if not was_busy:
             self.busy_changed.emit(True)
         return task
+
+    def drop(self, name: str) -> None:
+        """Cancel the active tasks of ``name`` and drop whatever they return: superseded,
+        nobody wants their outcome (even one already computed but not yet delivered)."""
+        for old in self.active(name):
+            old.cancel()
+            old.on_done = old.on_error = None
 
     def cancel(self, name: str | None = None) -> None:
         """Cancel the active tasks (of ``name``, or all)."""

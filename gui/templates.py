@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from graph.model import Graph
 from graph.project import ProjectError, load_project
 from gui import style
+from gui.form_layout import dialog_layout, dim_label
 from gui.network_picture import network_picture
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "resources" / "examples"
@@ -65,14 +66,8 @@ class TemplateDialog(QDialog):
         self.resize(820, 480)
         self.templates = templates
         self.chosen: Template | None = None
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 16, 16, 12)
-        layout.setSpacing(10)
-        intro = QLabel("Start from a ready network. Each one opens untrained, with its dataset "
-                       "and training settings.")
-        intro.setProperty("role", "dim")
-        intro.setWordWrap(True)
-        layout.addWidget(intro)
+        layout = dialog_layout(self, "Start from a ready network. Each one opens untrained, "
+                               "with its dataset and training settings.", spacing=10)
         body = QHBoxLayout()
         body.setSpacing(14)
         self.list = QListWidget()
@@ -90,8 +85,7 @@ class TemplateDialog(QDialog):
         self.title = QLabel()
         self.title.setFont(style.font("title", bold=True))
         detail.addWidget(self.title)
-        self.facts = QLabel()
-        self.facts.setProperty("role", "dim")
+        self.facts = dim_label(wrap=False)
         detail.addWidget(self.facts)
         self.picture = QLabel()
         self.picture.setObjectName("template_picture")

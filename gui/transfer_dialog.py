@@ -28,13 +28,14 @@ from PySide6.QtWidgets import (
     QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
 from graph.project import Project, ProjectError
 from gui import style, theme
+from gui.form_layout import dialog_layout, dim_label
 from gui.network_picture import network_picture
+from gui.text import counted
 
 if TYPE_CHECKING:  # runtime.transfer imports torch: loaded when the dialog first needs it
     from runtime import transfer
@@ -56,7 +57,7 @@ class ImportLayersCommand(QUndoCommand):
     def __init__(self, project: Project, plan: transfer.ImportPlan, source_name: str,
                  parent: QUndoCommand | None = None) -> None:
         count = len(plan.nodes)
-        super().__init__(f"Import {count} layer{'s' if count != 1 else ''} from {source_name}",
+        super().__init__(f"Import {counted(count, 'layer')} from {source_name}",
                          parent)
         self.project = project
         self.plan = plan
@@ -84,14 +85,9 @@ class TransferDialog(QDialog):
         self.layers: list[transfer.ImportableLayer] = []
         self._filling = False
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 16, 16, 12)
-        layout.setSpacing(8)
-        intro = QLabel("Copy layers, with their trained weights, from another project: keep "
-                       "the general part of a trained network and give it a new head.")
-        intro.setProperty("role", "dim")
-        intro.setWordWrap(True)
-        layout.addWidget(intro)
+        layout = dialog_layout(self, "Copy layers, with their trained weights, from another "
+                               "project: keep the general part of a trained network and give "
+                               "it a new head.", spacing=8)
 
         row = QHBoxLayout()
         self.path_edit = QLineEdit()
@@ -134,8 +130,7 @@ class TransferDialog(QDialog):
             button.clicked.connect(slot)
             picks.addWidget(button)
         picks.addStretch(1)
-        self.count_label = QLabel()
-        self.count_label.setProperty("role", "dim")
+        self.count_label = dim_label(wrap=False)
         picks.addWidget(self.count_label)
         layout.addLayout(picks)
 
@@ -160,11 +155,9 @@ class TransferDialog(QDialog):
         layout.addLayout(rate)
         self.freeze_box.toggled.connect(self._freeze_toggled)
         self._freeze_toggled(True)
-        hint = QLabel("The layers arrive connected to each other only: wire your Input into "
-                      "the first one and a new head after the last.")
-        hint.setProperty("role", "dim")
-        hint.setWordWrap(True)
-        layout.addWidget(hint)
+        layout.addWidget(dim_label("The layers arrive connected to each other only: wire "
+                                   "your Input into the first one and a new head after the "
+                                   "last."))
         self.error = QLabel()
         self.error.setProperty("role", "error")
         self.error.setWordWrap(True)
@@ -340,7 +333,7 @@ def push_import(window: Any, command: ImportLayersCommand) -> list[int]:
     count = len(ids)
     frozen = sum(1 for n in command.plan.nodes if n.frozen)
     note = f", {frozen} frozen" if frozen else ""
-    window.show_message(f"Imported {count} layer{'s' if count != 1 else ''} with "
+    window.show_message(f"Imported {counted(count, 'layer')} with "
                         f"{command.plan.copied} trained tensors{note}. Connect them to your "
                         "network.")
     return ids

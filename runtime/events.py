@@ -147,6 +147,21 @@ class Finished(Event):
     crashed: bool | None = optional()
 
 
+@dataclass
+class Paused(Event):
+    """The run has reached its pause and waits (sent only where the control was given a
+    ``report``): nothing more comes from it until ``Resumed``."""
+
+    kind: ClassVar[str] = "paused"
+
+
+@dataclass
+class Resumed(Event):
+    """A run that sent ``Paused`` goes on (resumed, or woken to stop)."""
+
+    kind: ClassVar[str] = "resumed"
+
+
 # -- the training process -----------------------------------------------------------------------
 @dataclass
 class Devices(Event):

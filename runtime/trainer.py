@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor, nn
 
-from runtime.events import Batch, Event, Finished
+from runtime.events import Batch, Event, Finished, Paused, Resumed
 from runtime.heads import TrainingFailed
 
 Callback = Callable[[Event], None]
@@ -42,13 +42,17 @@ class TrainControl:
 
     Pass a multiprocessing context (``multiprocessing.get_context("spawn")``) to back the flags
     with process-shared events, so the GUI can hand the control to its training process.
+    Pass ``report`` to hear when the run actually stops at its pause (``Paused``) and goes on
+    (``Resumed``): a pause takes effect only at the next step, so whoever paused learns from
+    these, not from a guess of how long that takes.
     """
 
-    def __init__(self, context: Any = None) -> None:
+    def __init__(self, context: Any = None, report: Callback | None = None) -> None:
         make = context.Event if context is not None else threading.Event
         self._stop = make()
         self._running = make()  # set while not paused
         self._running.set()
+        self._report = report
 
     def stop(self) -> None:
         """End the run after the current step; the best weights so far are kept."""
@@ -79,7 +83,11 @@ class TrainControl:
         if not self.paused:
             return 0.0
         start = time.perf_counter()
+        if self._report is not None:
+            self._report(Paused())
         self.wait_while_paused()
+        if self._report is not None:
+            self._report(Resumed())
         return time.perf_counter() - start
 
 

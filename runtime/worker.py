@@ -21,7 +21,8 @@ and warm; during a run every trainer event (Started, Batch, Epoch, Probe: live p
 time budget, see ``ProbeBudget``) plus Weights just *before* each Epoch (so the GUI holds the
 last completed epoch's weights if this process dies), and finally Finished with the kept
 weights (or None), the project's new history run and the device, just after one last round of
-probes on the final (best) weights (``final=True``). ``probe_now`` answers with Probe events
+probes on the final (best) weights (``final=True``). A pause is answered by Paused when the run
+actually stops at it, and Resumed when it goes on. ``probe_now`` answers with Probe events
 (``live=False``) and ProbesDone. Problems that are not a run's failure arrive as Notice.
 
 A reader thread takes commands off the queue all the time, so pause/stop/configure reach a run
@@ -128,7 +129,7 @@ class Worker:
                     from runtime.trainer import TrainControl
 
                     # made here, so a stop sent right after start reaches this run
-                    message["control"] = self.control = TrainControl()
+                    message["control"] = self.control = TrainControl(report=self.send)
                 with self.wake:
                     self.inbox.append(message)
                     self.wake.notify()

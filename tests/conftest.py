@@ -168,21 +168,12 @@ def editor_window(make_window):
 
 # -- the training controller -----------------------------------------------------------------------
 def _fake_controller_class() -> type:
-    from PySide6.QtCore import QObject, Signal
+    from gui.training.controller import TrainingSignals
 
-    class FakeController(QObject):
+    class FakeController(TrainingSignals):
         """The public surface of gui.training.TrainingController that panels use: its signals
         (fed by hand or from an in-process run) and its probe methods, recording what it is
         asked."""
-
-        started = Signal(object)
-        batch = Signal(object, list)
-        epoch = Signal(object)
-        probe = Signal(dict)
-        finished = Signal(object)
-        failed = Signal(str)
-        state_changed = Signal(str)
-        project_updated = Signal(object)
 
         def __init__(self) -> None:
             super().__init__()

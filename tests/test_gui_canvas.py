@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from canvas_driver import CTRL, LEFT, NO_MOD, CanvasDriver
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import (
     QColor,
@@ -18,7 +19,6 @@ from PySide6.QtGui import (
     QDropEvent,
     QImage,
     QPainter,
-    QUndoStack,
     QWheelEvent,
 )
 from PySide6.QtTest import QTest
@@ -27,31 +27,17 @@ from PySide6.QtWidgets import QApplication
 from graph.layout import HEADER_HEIGHT, NODE_WIDTH
 from graph.model import Edge, Graph
 from gui import theme
-from gui.canvas import EMPTY_TEXT, LAYER_MIME, GraphScene, GraphView
+from gui.canvas import EMPTY_TEXT, LAYER_MIME
 from gui.canvas.edge_item import EdgeItem
 from gui.canvas.node_item import NodeItem
 from gui.commands import AutoLayoutCommand
 
-LEFT = Qt.MouseButton.LeftButton
-NO_MOD = Qt.KeyboardModifier.NoModifier
-CTRL = Qt.KeyboardModifier.ControlModifier
 
-
-class Canvas:
+class Canvas(CanvasDriver):
     def __init__(self, qtbot, graph: Graph | None = None) -> None:
-        self.graph = graph or Graph()
-        self.stack = QUndoStack()
-        self.scene = GraphScene(self.graph, self.stack)
-        self.view = GraphView(self.scene)
-        self.messages: list[str] = []
-        self.scene.status_message.connect(self.messages.append)
-        qtbot.addWidget(self.view)
-        self.view.resize(1200, 800)
-        self.view.show()
-        qtbot.waitExposed(self.view)
+        super().__init__(qtbot, graph)
         self.view.resetTransform()
         self.view.centerOn(500, 150)
-        self.view.setFocus()
 
     @property
     def viewport(self):
@@ -92,9 +78,6 @@ class Canvas:
 
     def wire(self, src: int, src_port: str, dst: int, dst_port: str) -> None:
         self.mouse_drag(self.port_pos(src, src_port, False), self.port_pos(dst, dst_port, True))
-
-    def key(self, key: Qt.Key, modifier=NO_MOD) -> None:
-        QTest.keyClick(self.view, key, modifier)
 
 
 @pytest.fixture

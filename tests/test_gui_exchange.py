@@ -219,7 +219,7 @@ def test_the_exported_project_is_a_snapshot(window):
 
 # -- import ---------------------------------------------------------------------------------------
 def test_model_names_lists_modules_and_functions_without_running_the_file():
-    from gui.exchange import declared_input_shapes, model_names
+    from gui.model_source import declared_input_shapes, model_names
 
     source = ("raise SystemExit('never run')\n"
               "from torch import nn\n"

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from canvas_driver import CTRL, LEFT, NO_MOD, CanvasDriver
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QGuiApplication, QUndoStack
 from PySide6.QtTest import QTest
 
 from graph.model import Edge, Graph
 from graph.project import Project, load_project, save_project
-from gui.canvas import GraphScene, GraphView
 from gui.canvas.group_commands import (
     GroupCommand,
     RenameGroupCommand,
@@ -21,29 +21,13 @@ from gui.canvas.group_commands import (
 from gui.canvas.group_geometry import block_position, boundary_ports, node_rect
 from gui.canvas.group_items import GroupBlockItem
 
-LEFT = Qt.MouseButton.LeftButton
-CTRL = Qt.KeyboardModifier.ControlModifier
 SHIFT = Qt.KeyboardModifier.ShiftModifier
-NO_MOD = Qt.KeyboardModifier.NoModifier
 
 
-class Canvas:
+class Canvas(CanvasDriver):
     def __init__(self, qtbot, graph: Graph) -> None:
-        self.graph = graph
-        self.stack = QUndoStack()
-        self.scene = GraphScene(graph, self.stack)
-        self.view = GraphView(self.scene)
-        self.messages: list[str] = []
-        self.scene.status_message.connect(self.messages.append)
-        qtbot.addWidget(self.view)
-        self.view.resize(1400, 700)
-        self.view.show()
-        qtbot.waitExposed(self.view)
+        super().__init__(qtbot, graph, size=(1400, 700))
         self.view.fit_all()
-        self.view.setFocus()
-
-    def key(self, key: Qt.Key, modifier=NO_MOD) -> None:
-        QTest.keyClick(self.view, key, modifier)
 
     def double_click(self, scene_pos: QPointF) -> None:
         """Click, then double-click (QTest's double-click alone reaches an item that did not

@@ -11,8 +11,8 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QObject, Signal  # noqa: E402
 
+from gui.training.controller import TrainingSignals  # noqa: E402
 from resources.examples.make import build  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -45,16 +45,9 @@ def test_contextual_panels_apply_to_the_projects_that_use_them():
     assert all(spec(key).applies is None for key in ("filters", "adversarial", "explain"))
 
 
-class Controller(QObject):
+class Controller(TrainingSignals):
     """What the panels connect to of a ``gui.training.TrainingController``."""
 
-    probe = Signal(object)
-    started = Signal(object)
-    epoch = Signal(object)
-    batch = Signal(object)
-    finished = Signal(object)
-    project_updated = Signal(object)
-    state_changed = Signal(str)
     state = "idle"
 
     def __init__(self) -> None:

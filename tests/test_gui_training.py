@@ -49,12 +49,18 @@ def wait_idle(qtbot, controller) -> None:
     qtbot.waitUntil(lambda: controller.state == "idle", timeout=WAIT)
 
 
+def open_idle(qtbot, window, tmp_path, **settings):
+    """Open the example (``settings`` as open_example takes them) and wait until the training
+    process is idle; the window's controller and the example's path."""
+    path = open_example(window, tmp_path, **settings)
+    wait_idle(qtbot, window.training)
+    return window.training, path
+
+
 @pytest.mark.slow
 def test_xor_run_from_the_gui_reaches_accuracy_one_and_fills_the_curves(qtbot, window,
                                                                          tmp_path):
-    controller = window.training
-    open_example(window, tmp_path, epochs=25)
-    wait_idle(qtbot, controller)
+    controller, _ = open_idle(qtbot, window, tmp_path, epochs=25)
     assert controller.qt_in_child is False  # the training process never imports Qt
     assert [d["id"] for d in controller.devices()][0] == "cpu"
     epochs, finished = [], []
@@ -121,23 +127,23 @@ def test_xor_run_from_the_gui_reaches_accuracy_one_and_fills_the_curves(qtbot, w
 
 @pytest.mark.slow
 def test_pause_resume_and_stop_keep_the_best_weights(qtbot, window, tmp_path):
-    controller = window.training
-    open_example(window, tmp_path, epochs=400)
-    wait_idle(qtbot, controller)
-    epochs, finished = [], []
+    controller, _ = open_idle(qtbot, window, tmp_path, epochs=400)
+    epochs, finished, log = [], [], []
     controller.epoch.connect(epochs.append)
     controller.finished.connect(finished.append)
+    for name in ("epoch", "batch", "paused", "resumed"):
+        getattr(controller, name).connect(lambda *_, name=name: log.append(name))
     assert controller.start(window.project, device="cpu")
     qtbot.waitUntil(lambda: len(epochs) >= 2, timeout=WAIT)
     window.actions["pause"].trigger()
     assert controller.state == "paused"
     assert window.actions["pause"].text() == "&Resume"
-    qtbot.wait(700)  # events already on their way still arrive
+    qtbot.waitUntil(lambda: "paused" in log, timeout=WAIT)  # the run has stopped at its pause
     seen = len(epochs)
-    qtbot.wait(1500)
-    assert len(epochs) == seen  # nothing new while paused
     window.actions["pause"].trigger()
     assert controller.state == "running"
+    qtbot.waitUntil(lambda: "resumed" in log, timeout=WAIT)
+    assert log[log.index("paused") + 1] == "resumed"  # nothing new while paused
     qtbot.waitUntil(lambda: len(epochs) >= seen + 3, timeout=WAIT)
     window.actions["stop"].trigger()
     assert controller.state == "stopping"
@@ -157,9 +163,7 @@ def test_killing_the_training_process_keeps_the_gui_and_last_epoch_weights(qtbot
                                                                           tmp_path):
     from runtime.compile import weights_from_bytes
 
-    controller = window.training
-    open_example(window, tmp_path, epochs=400)
-    wait_idle(qtbot, controller)
+    controller, _ = open_idle(qtbot, window, tmp_path, epochs=400)
     epochs, failures, weights = [], [], []
     controller.epoch.connect(epochs.append)
     controller.failed.connect(failures.append)
@@ -198,9 +202,7 @@ def test_killing_the_training_process_keeps_the_gui_and_last_epoch_weights(qtbot
 
 @pytest.mark.slow
 def test_reopening_a_trained_project_shows_its_curves_and_continues(qtbot, window, tmp_path):
-    controller = window.training
-    path = open_example(window, tmp_path, epochs=4)
-    wait_idle(qtbot, controller)
+    controller, path = open_idle(qtbot, window, tmp_path, epochs=4)
     finished = []
     controller.finished.connect(finished.append)
     assert controller.start(window.project)
@@ -234,9 +236,7 @@ def test_reopening_a_trained_project_shows_its_curves_and_continues(qtbot, windo
 
 
 def test_reset_weights_and_a_cuda_choice_without_cuda(qtbot, window, tmp_path):
-    controller = window.training
-    open_example(window, tmp_path)
-    wait_idle(qtbot, controller)
+    controller, _ = open_idle(qtbot, window, tmp_path)
     window.project.weights = b"placeholder"
     window.training_controls._update_actions()
     assert window.training_controls.reset_weights()  # not interactive: no question

@@ -174,11 +174,10 @@ def test_the_spawned_process_trains_pauses_stops_probes_and_quits():
         commands.put({"type": "configure_probes", "config": {"histograms": True}})
         _read(reader, lambda e: e.kind == "probe" and e.probe == "batch")
         commands.put({"type": "pause"})
-        time.sleep(0.5)
-        while reader.poll(0.3):  # what was sent before the pause
-            reader.recv()
-        assert not reader.poll(1.0)  # paused: silence
+        _read(reader, lambda e: e.kind == "paused")  # the run has stopped at its pause
         commands.put({"type": "resume"})
+        events = _read(reader, lambda e: e.kind == "resumed")
+        assert [e.kind for e in events] == ["resumed"]  # paused: silence until resumed
         _read(reader, lambda e: e.kind == "epoch")
         commands.put({"type": "stop"})
         events = _read(reader, lambda e: e.kind == "finished")
@@ -216,3 +215,26 @@ def test_a_stop_sent_right_after_start_reaches_that_run():
     worker.train(message)
     assert events[-1].status == "stopped"
     assert len([e for e in events if e.kind == "epoch"]) <= 1
+
+
+def test_a_pause_is_answered_when_the_run_reaches_it_and_then_nothing_until_resumed():
+    events: list = []
+    commands: queue.Queue = queue.Queue()
+
+    def send(event) -> None:
+        events.append(event)
+        if event.kind == "paused":
+            worker.control.resume()
+
+    worker = Worker(commands, send)
+    project = xor(1)
+    commands.put({"type": "start", "project": project_to_json(project), "weights": None,
+                  "device": "cpu", "epochs": None, "probes": None})
+    commands.put({"type": "pause"})
+    commands.put({"type": "quit"})
+    worker.listen()
+    worker.train(worker.next_message())
+    kinds = [e.kind for e in events]
+    assert kinds.count("paused") == 1 and kinds.count("resumed") == 1
+    assert kinds[kinds.index("paused") + 1] == "resumed"
+    assert kinds[-1] == "finished" and events[-1].status == "completed"

@@ -6,7 +6,6 @@ from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPainterPathStroker, QPen
 from PySide6.QtWidgets import (
     QGraphicsItem,
-    QGraphicsSceneHoverEvent,
     QStyleOptionGraphicsItem,
     QWidget,
 )
@@ -14,6 +13,7 @@ from PySide6.QtWidgets import (
 from graph.layout import port_offset
 from graph.model import Edge
 from gui.canvas import style
+from gui.canvas.hover_item import HoverItem
 from gui.canvas.node_item import NodeItem
 
 _SELECTABLE = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
@@ -35,7 +35,7 @@ def wire_path(p1: QPointF, p2: QPointF) -> QPainterPath:
     return path
 
 
-class EdgeItem(QGraphicsItem):
+class EdgeItem(HoverItem):
     """The view of one ``graph.Edge``; the scene sets its label from the analysis."""
 
     def __init__(self, edge: Edge, src: NodeItem, dst: NodeItem) -> None:
@@ -47,7 +47,6 @@ class EdgeItem(QGraphicsItem):
         self._dst_offset = QPointF(*port_offset(dst.layer_id, edge.dst_port, True))
         self.label = ""
         self.error = False
-        self.hovered = False
         self._path = QPainterPath()
         self._shape = QPainterPath()
         self._label_rect = QRectF()
@@ -56,7 +55,6 @@ class EdgeItem(QGraphicsItem):
         self._anchors: list[tuple[QGraphicsItem, QPointF] | None] = [None, None]
         self._show_label = True  # False: a parallel wire into the same group block has it
         self.setZValue(-1)
-        self.setAcceptHoverEvents(True)
         self.setFlag(_SELECTABLE, True)
         self.setCacheMode(_DEVICE_CACHE)
         self.update_path()
@@ -162,15 +160,6 @@ class EdgeItem(QGraphicsItem):
         painter.setFont(style.font("small"))
         painter.setPen(style.color("text") if self.hovered else _label_colour())
         painter.drawText(self._label_rect, Qt.AlignmentFlag.AlignCenter, self.label)
-
-    def hoverEnterEvent(self, event: QGraphicsSceneHoverEvent) -> None:
-        self.hovered = True
-        self.setToolTip(self.tooltip_text())
-        self.update()
-
-    def hoverLeaveEvent(self, event: QGraphicsSceneHoverEvent) -> None:
-        self.hovered = False
-        self.update()
 
 
 def _label_colour() -> QColor:

@@ -13,7 +13,6 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
     QGraphicsItem,
-    QGraphicsSceneHoverEvent,
     QGraphicsSceneMouseEvent,
     QStyleOptionGraphicsItem,
     QWidget,
@@ -31,6 +30,7 @@ from gui.canvas.card import (
     paint_card_outline,
 )
 from gui.canvas.group_geometry import TITLE_HEIGHT, BoundaryPort
+from gui.canvas.hover_item import HoverItem
 from gui.text import counted
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def group_color(role: str) -> QColor:
     return QColor(ROLE_COLORS.get(role, ROLE_COLORS[""]))
 
 
-class _GroupItem(QGraphicsItem):
+class _GroupItem(HoverItem):
     """What a frame and a block share: the group they show, hover highlight and tooltip, and
     dragging the group's layers with the left button."""
 
@@ -62,29 +62,15 @@ class _GroupItem(QGraphicsItem):
         self.name = ""
         self.role = ""
         self.count = 0
-        self.hovered = False
         self.setZValue(z)
-        self.setAcceptHoverEvents(True)
-
-    def tooltip_text(self) -> str:
-        raise NotImplementedError
-
-    def hoverEnterEvent(self, event: QGraphicsSceneHoverEvent) -> None:
-        self.hovered = True
-        self.setToolTip(self.tooltip_text())
-        self.update()
-
-    def hoverLeaveEvent(self, event: QGraphicsSceneHoverEvent) -> None:
-        self.hovered = False
-        self.update()
 
     def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         if event.buttons() & _LEFT:
-            self.layer.drag_to(event.scenePos())
+            self.layer.scene.node_drag_to(event.scenePos())
 
     def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         super().mouseReleaseEvent(event)  # selection, for a block
-        self.layer.end_drag()
+        self.layer.scene.end_node_drag()
 
 
 class GroupFrameItem(_GroupItem):

@@ -15,12 +15,11 @@ outlines, block places and boundary ports in ``group_geometry``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPointF
-from PySide6.QtGui import QKeySequence, QUndoCommand
+from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import QGraphicsItem, QInputDialog, QMenu
 
 from graph.model import Edge, Graph, GraphEvent
@@ -34,20 +33,12 @@ from gui.canvas.group_commands import (
 )
 from gui.canvas.group_geometry import block_position, boundary_ports, frame_geometry, node_rect
 from gui.canvas.group_items import GroupBlockItem, GroupFrameItem
-from gui.commands import MoveNodesCommand, new_drag_id
+from gui.canvas.menus import menu_action
 
 if TYPE_CHECKING:
     from gui.canvas.scene import GraphScene
 
 # the GAN role menu: "None", "Generator", "Discriminator"
-
-
-@dataclass
-class _Drag:
-    drag_id: int
-    start: QPointF
-    positions: dict[int, tuple[float, float]]
-    moved: bool = False
 
 
 class GroupLayer:
@@ -60,7 +51,6 @@ class GroupLayer:
         self.blocks: dict[str, GroupBlockItem] = {}
         self._hidden: dict[int, str] = {}  # node id -> collapsed group hiding it
         self._touched: set[Edge] = set()  # edges hidden or re-routed by a collapsed group
-        self._drag: _Drag | None = None
         self._analysis: Any = None
         self.graph.subscribe(self._on_graph_event)
         self.sync()
@@ -201,59 +191,41 @@ class GroupLayer:
         members = self.graph.group_members(group_id)
         if select:
             self.scene.select_nodes(members)
-        ids = set(members) | set(self.scene.selected_node_ids())
-        self._drag = _Drag(new_drag_id(), QPointF(scene_pos),
-                           {i: self.graph.nodes[i].pos for i in sorted(ids)
-                            if i in self.graph.nodes})
-
-    def drag_to(self, scene_pos: QPointF) -> None:
-        drag = self._drag
-        if drag is None or not drag.positions:
-            return
-        dx = round(scene_pos.x() - drag.start.x())
-        dy = round(scene_pos.y() - drag.start.y())
-        if not drag.moved and abs(dx) + abs(dy) < 2:
-            return
-        drag.moved = True
-        moves = {i: (p, (p[0] + dx, p[1] + dy)) for i, p in drag.positions.items()}
-        self.push(MoveNodesCommand(self.graph, moves, drag_id=drag.drag_id))
-
-    def end_drag(self) -> None:
-        self._drag = None
+        self.scene.begin_drag_of(set(members) | set(self.scene.selected_node_ids()), scene_pos)
 
     # -- menus --------------------------------------------------------------------------------
     def fill_group_menu(self, menu: QMenu, group_id: str) -> None:
         """The menu of a group's title bar or block."""
         group = self.graph.group(group_id)
         if group.collapsed:
-            _action(menu, "Expand group", lambda: self.set_collapsed(group_id, False))
+            menu_action(menu, "Expand group", lambda: self.set_collapsed(group_id, False))
         else:
-            _action(menu, "Collapse group", lambda: self.set_collapsed(group_id, True))
-        _action(menu, "Rename group\u2026", lambda: self.ask_rename(group_id))
+            menu_action(menu, "Collapse group", lambda: self.set_collapsed(group_id, True))
+        menu_action(menu, "Rename group\u2026", lambda: self.ask_rename(group_id))
         roles = menu.addMenu("GAN role")
         for role, spec in GROUP_ROLES.items():
             act = roles.addAction(spec.title)
             act.setCheckable(True)
             act.setChecked(group.role == role)
             act.triggered.connect(lambda _=False, r=role: self.set_role(group_id, r))
-        _action(menu, "Select its layers",
+        menu_action(menu, "Select its layers",
                 lambda: self.scene.select_nodes(self.graph.group_members(group_id)))
         menu.addSeparator()
-        _action(menu, "Ungroup", lambda: self.ungroup([group_id]), "Ctrl+Shift+G")
+        menu_action(menu, "Ungroup", lambda: self.ungroup([group_id]), "Ctrl+Shift+G")
 
     def add_node_actions(self, menu: QMenu, node_ids: list[int]) -> None:
         """Group / Ungroup entries for the layer context menu."""
         groups = self.groups_of(node_ids)
         grouped = bool(groups)
-        act = _action(menu, "Group", self.group_selection, "Ctrl+G")
+        act = menu_action(menu, "Group", self.group_selection, "Ctrl+G")
         act.setEnabled(bool(node_ids) and not grouped)
         act.setToolTip("Put the selected layers in a named group that can collapse into one "
                        "block.")
         if grouped:
             names = ", ".join(f"'{self.graph.groups[g].name}'" for g in groups)
-            _action(menu, f"Collapse {names}", lambda: [self.set_collapsed(g, True)
+            menu_action(menu, f"Collapse {names}", lambda: [self.set_collapsed(g, True)
                                                         for g in groups])
-            _action(menu, f"Ungroup {names}", lambda: self.ungroup(groups), "Ctrl+Shift+G")
+            menu_action(menu, f"Ungroup {names}", lambda: self.ungroup(groups), "Ctrl+Shift+G")
 
     # -- model -> items -----------------------------------------------------------------------
     def _on_graph_event(self, event: GraphEvent) -> None:
@@ -395,14 +367,3 @@ class GroupLayer:
         if boundary is None:
             return None
         return block, block.port_offset(boundary)
-
-
-def _action(menu: QMenu, text: str, slot: Callable[[], object],
-            shortcut: str | None = None) -> Any:
-    act = menu.addAction(text)
-    act.triggered.connect(lambda _=False: slot())
-    if shortcut:
-        act.setShortcut(QKeySequence(shortcut))
-        act.setShortcutVisibleInContextMenu(True)
-    return act
-

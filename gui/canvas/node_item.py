@@ -13,7 +13,6 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
     QGraphicsItem,
-    QGraphicsSceneHoverEvent,
     QGraphicsSceneMouseEvent,
     QStyleOptionGraphicsItem,
     QWidget,
@@ -34,6 +33,7 @@ from gui.canvas.card import (
     paint_card,
     paint_card_outline,
 )
+from gui.canvas.hover_item import HoverItem
 from gui.canvas.port_item import PortItem
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ class BadgeItem(QGraphicsItem):
                                 2 * BADGE_RADIUS), Qt.AlignmentFlag.AlignCenter, "!")
 
 
-class NodeItem(QGraphicsItem):
+class NodeItem(HoverItem):
     """One layer on the canvas (see the module docstring)."""
 
     def __init__(self, node: Node) -> None:
@@ -93,14 +93,12 @@ class NodeItem(QGraphicsItem):
         self.port_shapes: dict[str, str] = {}  # port name -> shape text, for tooltips
         self.severity: str | None = None  # "error", "warning" or None
         self.message = ""
-        self.hovered = False
         self.edges: set[EdgeItem] = set()
         self._elided: tuple[str, str] = ("", "")
 
         # Enum members are looked up once (module constants): building 1000 nodes calls these
         # thousands of times. No ItemSendsGeometryChanges: the scene moves wires itself.
         self.setFlag(_SELECTABLE, True)
-        self.setAcceptHoverEvents(True)
         self.setCacheMode(_DEVICE_CACHE)
 
         self.inputs: dict[str, PortItem] = {}
@@ -261,15 +259,6 @@ class NodeItem(QGraphicsItem):
         """Re-route this node's wires (the scene calls it after moving the node)."""
         for edge in self.edges:
             edge.update_path()
-
-    def hoverEnterEvent(self, event: QGraphicsSceneHoverEvent) -> None:
-        self.hovered = True
-        self.setToolTip(self.tooltip_text())  # built on demand: cheaper than on every change
-        self.update()
-
-    def hoverLeaveEvent(self, event: QGraphicsSceneHoverEvent) -> None:
-        self.hovered = False
-        self.update()
 
     def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         super().mousePressEvent(event)  # selection (Ctrl toggles on release)

@@ -9,14 +9,12 @@ events redraw the canvas. Shapes and diagnostics arrive through ``set_analysis``
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
 from PySide6.QtCore import QLineF, QMimeData, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QAction, QColor, QGuiApplication, QKeySequence, QPainter, QPen, QUndoStack
+from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPen, QUndoStack
 from PySide6.QtWidgets import (
-    QGraphicsPathItem,
     QGraphicsScene,
     QGraphicsSceneContextMenuEvent,
     QInputDialog,
@@ -28,22 +26,26 @@ from graph import catalog
 from graph.layout import NODE_WIDTH, node_size, port_offset
 from graph.model import Edge, Graph, GraphEvent, Node
 from gui.canvas import style
-from gui.canvas.edge_item import EdgeItem, wire_path
+from gui.canvas.edge_item import EdgeItem
 from gui.canvas.groups import GroupLayer  # group frames and collapsed blocks (issue 8)
+from gui.canvas.menus import context_menu
 from gui.canvas.node_item import NodeItem
 from gui.canvas.port_item import PortItem
+from gui.canvas.wire_drag import WireDrag
 from gui.commands import (
     AddNodeCommand,
     AutoLayoutCommand,
     ConnectCommand,
     DisconnectCommand,
     MoveNodesCommand,
+    NodeDrag,
     PasteCommand,
     RemoveItemsCommand,
     RenameCommand,
     SetNodeOptionsCommand,
     new_drag_id,
 )
+from gui.text import counted
 
 LAYER_MIME = "application/x-plexus-layer"  # palette drags: the layer id as UTF-8
 CLIPBOARD_MIME = "application/x-plexus-graph"  # copied layers: Graph.subgraph_dict as JSON
@@ -51,25 +53,6 @@ CLIPBOARD_MIME = "application/x-plexus-graph"  # copied layers: Graph.subgraph_d
 GRID_MINOR = 24.0
 GRID_MAJOR = GRID_MINOR * 5
 SCENE_MARGIN = 1500.0
-SNAP_PIXELS = 26.0  # a dragged wire snaps to a compatible port this close (screen pixels)
-
-
-@dataclass
-class _WireDrag:
-    fixed: PortItem  # the end that stays put
-    from_output: bool  # True: the fixed end is an output and the free end seeks an input
-    blocked: set[int]  # nodes the free end may not reach without making a cycle
-    detached: Edge | None  # an edge picked up from an input port (re-route or remove)
-    item: QGraphicsPathItem
-    target: PortItem | None = None
-
-
-@dataclass
-class _NodeDrag:
-    drag_id: int
-    start: QPointF
-    positions: dict[int, tuple[float, float]]
-    moved: bool = False
 
 
 class GraphScene(QGraphicsScene):
@@ -93,8 +76,8 @@ class GraphScene(QGraphicsScene):
         self._nodes: dict[int, NodeItem] = {}
         self._edges: dict[Edge, EdgeItem] = {}
         self._analysis: Any = None
-        self._wire: _WireDrag | None = None
-        self._drag: _NodeDrag | None = None
+        self._wire: WireDrag | None = None
+        self._drag: NodeDrag | None = None
         self._last_selection: list[int] = []
         self._was_empty = True
         self._paste_serial = 0
@@ -267,7 +250,7 @@ class GraphScene(QGraphicsScene):
         data.setData(CLIPBOARD_MIME, json.dumps(self._graph.subgraph_dict(ids)).encode())
         QGuiApplication.clipboard().setMimeData(data)
         self._paste_serial = 0
-        self.status_message.emit(f"Copied {len(ids)} layer{'s' if len(ids) != 1 else ''}.")
+        self.status_message.emit(f"Copied {counted(len(ids), 'layer')}.")
         return len(ids)
 
     def can_paste(self) -> bool:
@@ -368,8 +351,8 @@ class GraphScene(QGraphicsScene):
         ids = [i for i in node_ids if i in self._graph.nodes]
         if not ids:
             return
-        self._undo.beginMacro(f"{'Freeze' if frozen else 'Unfreeze'} {len(ids)} layer"
-                              f"{'s' if len(ids) != 1 else ''}")
+        self._undo.beginMacro(f"{'Freeze' if frozen else 'Unfreeze'} "
+                              f"{counted(len(ids), 'layer')}")
         for node_id in ids:
             self.push(SetNodeOptionsCommand(self._graph, node_id, frozen=frozen))
         self._undo.endMacro()
@@ -510,177 +493,43 @@ class GraphScene(QGraphicsScene):
 
     # -- node drag (one undo step per drag) ---------------------------------------------------
     def begin_node_drag(self, item: NodeItem, scene_pos: QPointF) -> None:
-        ids = set(self.selected_node_ids()) | {item.node_id}
-        self._drag = _NodeDrag(new_drag_id(), QPointF(scene_pos),
-                               {i: self._graph.nodes[i].pos for i in ids if i in self._graph.nodes})
+        self.begin_drag_of(set(self.selected_node_ids()) | {item.node_id}, scene_pos)
+
+    def begin_drag_of(self, node_ids: Iterable[int], scene_pos: QPointF) -> None:
+        """Start moving these layers with the pointer (a layer's card or a group's frame)."""
+        self._drag = NodeDrag(self._graph, node_ids, scene_pos.x(), scene_pos.y())
 
     def node_drag_to(self, scene_pos: QPointF) -> None:
-        drag = self._drag
-        if drag is None or not drag.positions:
-            return
-        dx = round(scene_pos.x() - drag.start.x())
-        dy = round(scene_pos.y() - drag.start.y())
-        if not drag.moved and abs(dx) + abs(dy) < 2:
-            return
-        drag.moved = True
-        moves = {i: (p, (p[0] + dx, p[1] + dy)) for i, p in drag.positions.items()}
-        self.push(MoveNodesCommand(self._graph, moves, drag_id=drag.drag_id))
+        command = self._drag.move_to(scene_pos.x(), scene_pos.y()) if self._drag else None
+        if command is not None:
+            self.push(command)
 
     def end_node_drag(self) -> None:
         self._drag = None
 
-    # -- wire drag ----------------------------------------------------------------------------
+    # -- wire drag (canvas/wire_drag.py) -------------------------------------------------------
     def start_wire(self, port: PortItem, scene_pos: QPointF) -> None:
         """Begin dragging a wire from ``port``; from a connected input, pick up its wire."""
         self.cancel_gestures()
-        detached = None
-        fixed = port
-        if port.is_input:
-            detached = self._graph.edge_into(port.node_id, port.name)
-            if detached is not None:
-                src_item = self._nodes[detached.src]
-                fixed = src_item.port(detached.src_port, False) or port
-                self._edges[detached].hide()
-        from_output = not fixed.is_input
-        if from_output:
-            blocked = self._graph.leading_to([fixed.node_id])
-        else:
-            blocked = self._graph.reached_from([fixed.node_id])
-        wire = QGraphicsPathItem()
-        pen = QPen(style.color("accent"), 2.0, Qt.PenStyle.DashLine)
-        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
-        wire.setPen(pen)
-        wire.setZValue(10)
-        self.addItem(wire)
-        self._wire = _WireDrag(fixed, from_output, blocked, detached, wire)
-        self.drag_wire(scene_pos)
+        self._wire = WireDrag(self, port)
+        self._wire.drag_to(scene_pos)
 
     def drag_wire(self, scene_pos: QPointF) -> None:
-        wire = self._wire
-        if wire is None:
-            return
-        target = self._snap_target(scene_pos)
-        if target is not wire.target:
-            if wire.target is not None:
-                wire.target.set_highlighted(False)
-            if target is not None:
-                target.set_highlighted(True)
-            wire.target = target
-        free = target.scene_center() if target is not None else scene_pos
-        fixed = wire.fixed.scene_center()
-        path = wire_path(fixed, free) if wire.from_output else wire_path(free, fixed)
-        wire.item.setPath(path)
+        if self._wire is not None:
+            self._wire.drag_to(scene_pos)
 
     def finish_wire(self, scene_pos: QPointF) -> None:
-        wire = self._wire
-        if wire is None:
-            return
-        target = self._snap_target(scene_pos)
-        under = self._port_near(scene_pos)
-        self.cancel_gestures()
-        if target is not None:
-            edge = self._wire_edge(wire, target)
-            if edge == wire.detached:
-                return
-            reason = self._graph.check_connection(edge)
-            if reason:
-                self.status_message.emit(f"Cannot connect: {reason}")
-                return
-            if wire.detached is not None:
-                self._undo.beginMacro("Reconnect")
-                self.push(DisconnectCommand(self._graph, wire.detached))
-                self.push(ConnectCommand(self._graph, edge))
-                self._undo.endMacro()
-            else:
-                self.push(ConnectCommand(self._graph, edge))
-            return
-        if under is not None and under.is_input == wire.from_output:
-            edge = self._wire_edge(wire, under)
-            if edge != wire.detached:
-                reason = self._graph.check_connection(edge) or "these ports cannot be joined"
-                self.status_message.emit(f"Cannot connect: {reason}")
-            return
-        if under is not None and under is not wire.fixed:
-            self.status_message.emit("Cannot connect: wires run from an output port (right "
-                                     "side) to an input port (left side).")
-            return
-        node = self.item_at(scene_pos)
-        if isinstance(node, NodeItem) and node is not wire.fixed.node_item:
-            ports = list(node.inputs.values() if wire.from_output else node.outputs.values())
-            if not ports:
-                side = "inputs" if wire.from_output else "outputs"
-                self.status_message.emit(f"Cannot connect: {node.label} has no {side}.")
-            else:
-                reason = self._graph.check_connection(self._wire_edge(wire, ports[0]))
-                self.status_message.emit(f"Cannot connect: {reason or 'no free port'}")
-            return  # a picked-up wire dropped on the wrong layer stays where it was
-        if wire.detached is not None:
-            self.push(DisconnectCommand(self._graph, wire.detached))
-            self.status_message.emit("Connection removed.")
+        wire, self._wire = self._wire, None
+        self._drag = None
+        if wire is not None:
+            wire.drop(scene_pos)
 
     def cancel_gestures(self) -> None:
         """Drop a wire or node drag in progress (Esc, reset)."""
         self._drag = None
         wire, self._wire = self._wire, None
-        if wire is None:
-            return
-        if wire.target is not None:
-            wire.target.set_highlighted(False)
-        self.removeItem(wire.item)
-        if wire.detached is not None and wire.detached in self._edges:
-            self._edges[wire.detached].show()
-
-    def _wire_edge(self, wire: _WireDrag, other: PortItem) -> Edge:
-        if wire.from_output:
-            return Edge(wire.fixed.node_id, wire.fixed.name, other.node_id, other.name)
-        return Edge(other.node_id, other.name, wire.fixed.node_id, wire.fixed.name)
-
-    def _snap_radius(self) -> float:
-        views = self.views()
-        scale = views[0].transform().m11() if views else 1.0
-        return SNAP_PIXELS / max(scale, 0.05)
-
-    def _ports_near(self, scene_pos: QPointF) -> list[tuple[float, PortItem]]:
-        r = self._snap_radius()
-        found = []
-        for item in self.items(QRectF(scene_pos.x() - r, scene_pos.y() - r, 2 * r, 2 * r)):
-            if isinstance(item, PortItem):
-                d = item.scene_center() - scene_pos
-                distance = (d.x() ** 2 + d.y() ** 2) ** 0.5
-                if distance <= r:
-                    found.append((distance, item))
-        found.sort(key=lambda f: f[0])
-        return found
-
-    def _port_near(self, scene_pos: QPointF) -> PortItem | None:
-        found = self._ports_near(scene_pos)
-        return found[0][1] if found else None
-
-    def _compatible(self, port: PortItem) -> bool:
-        """Whether the free end of the wire being dragged may attach to ``port``."""
-        wire = self._wire
-        if wire is None or port.is_input != wire.from_output or port.node_id in wire.blocked:
-            return False
-        if port.is_input:
-            taken = self._graph.edge_into(port.node_id, port.name)
-            return taken is None or taken == wire.detached
-        return True
-
-    def _snap_target(self, scene_pos: QPointF) -> PortItem | None:
-        """A compatible port near the cursor, else the first free one of the node under it
-        (required ports before optional ones)."""
-        if self._wire is None:
-            return None
-        for _, port in self._ports_near(scene_pos):
-            if self._compatible(port):
-                return port
-        node = self.item_at(scene_pos)
-        if isinstance(node, NodeItem):
-            ports = node.inputs if self._wire.from_output else node.outputs
-            candidates = [p for p in ports.values() if self._compatible(p)]
-            if candidates:
-                return min(candidates, key=lambda p: p.optional)  # stable: port order kept
-        return None
+        if wire is not None:
+            wire.remove()
 
     # -- context menus ------------------------------------------------------------------------
     def contextMenuEvent(self, event: QGraphicsSceneContextMenuEvent) -> None:
@@ -703,78 +552,10 @@ class GraphScene(QGraphicsScene):
         return None
 
     def build_context_menu(self, scene_pos: QPointF, parent: QWidget | None = None) -> QMenu:
-        """The menu for what is under ``scene_pos``: a node, an edge or the empty canvas."""
-        menu = QMenu(parent)
-        group_id = self.groups.group_at(scene_pos)
-        item = self.item_at(scene_pos)
-        if group_id is not None and not isinstance(item, NodeItem):
-            self.groups.fill_group_menu(menu, group_id)  # a group's title bar or block
-        elif isinstance(item, NodeItem):
-            self._node_menu(menu, item)
-        elif isinstance(item, EdgeItem):
-            self._edge_menu(menu, item.edge)
-        else:
-            self._canvas_menu(menu, scene_pos)
-        return menu
+        """The menu for what is under ``scene_pos``: a node, an edge, a group or the canvas."""
+        return context_menu(self, scene_pos, parent)
 
-    def _node_menu(self, menu: QMenu, item: NodeItem) -> None:
-        if item.node_id not in self.selected_node_ids():
-            self.select_node(item.node_id)
-        ids = self.selected_node_ids()
-        node = self._graph.node(item.node_id)
-        rename = _action(menu, "Rename\u2026", lambda: self._ask_rename(item.node_id), "F2")
-        rename.setEnabled(len(ids) == 1)
-        _action(menu, "Duplicate", self.duplicate_selection, "Ctrl+D")
-        _action(menu, "Copy", self.copy_selection, "Ctrl+C")
-        menu.addSeparator()
-        self.groups.add_node_actions(menu, ids)
-        menu.addSeparator()
-        freeze = _action(menu, "Freeze weights", lambda: self.set_frozen(ids, not node.frozen))
-        freeze.setCheckable(True)
-        freeze.setChecked(node.frozen)
-        freeze.setToolTip("A frozen layer keeps its weights while the rest trains.")
-        menu.addSeparator()
-        _action(menu, "Delete", self.delete_selection, "Del")
-
-    def _edge_menu(self, menu: QMenu, edge: Edge) -> None:
-        insert = menu.addMenu("Insert layer here")
-        self.add_layer_menu(insert, lambda layer: self.insert_layer_on_edge(edge, layer),
-                            needs_ports=True)
-        menu.addSeparator()
-        _action(menu, "Delete connection",
-                lambda: self.push(DisconnectCommand(self._graph, edge))
-                if edge in self._graph.edges else None, "Del")
-
-    def _canvas_menu(self, menu: QMenu, scene_pos: QPointF) -> None:
-        add = menu.addMenu("Add layer")
-        self.add_layer_menu(add, lambda layer: self.add_layer(layer, scene_pos))
-        paste = _action(menu, "Paste", lambda: self.paste(scene_pos), "Ctrl+V")
-        paste.setEnabled(self.can_paste())
-        menu.addSeparator()
-        _action(menu, "Select all", self.select_all, "Ctrl+A").setEnabled(bool(self._nodes))
-        _action(menu, "Auto layout", self.auto_layout).setEnabled(bool(self._nodes))
-        views = self.views()
-        if views and hasattr(views[0], "fit_all"):
-            _action(menu, "Fit to view", views[0].fit_all, "F")
-
-    @staticmethod
-    def add_layer_menu(menu: QMenu, callback: Callable[[str], object],
-                       needs_ports: bool = False) -> None:
-        """Fill ``menu`` with one submenu per catalog category; choosing calls ``callback``."""
-        for _cid, title, specs in catalog.by_category():
-            if needs_ports:
-                specs = [s for s in specs if s.inputs and s.outputs]
-            if not specs:
-                continue
-            sub = menu.addMenu(title)
-            for spec in specs:
-                act = sub.addAction(spec.title)
-                act.setToolTip(spec.description)
-                act.setData(spec.id)
-                act.triggered.connect(lambda _=False, layer=spec.id: callback(layer))
-            sub.setToolTipsVisible(True)
-
-    def _ask_rename(self, node_id: int) -> None:
+    def ask_rename(self, node_id: int) -> None:
         node = self._graph.node(node_id)
         views = self.views()
         name, ok = QInputDialog.getText(views[0] if views else None, "Rename layer",
@@ -785,7 +566,7 @@ class GraphScene(QGraphicsScene):
     def rename_selected(self) -> None:
         ids = self.selected_node_ids()
         if len(ids) == 1:
-            self._ask_rename(ids[0])
+            self.ask_rename(ids[0])
 
     # -- background ---------------------------------------------------------------------------
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
@@ -828,14 +609,3 @@ def release_clipboard() -> None:
     data = clipboard.mimeData() if clipboard is not None else None
     if data is not None and data.hasFormat(CLIPBOARD_MIME):
         clipboard.clear()
-
-
-def _action(menu: QMenu, text: str, slot: Callable[[], object],
-            shortcut: str | None = None) -> QAction:
-    act = menu.addAction(text)
-    act.triggered.connect(lambda _=False: slot())
-    if shortcut:
-        act.setShortcut(QKeySequence(shortcut))
-        act.setShortcutVisibleInContextMenu(True)
-    return act
-

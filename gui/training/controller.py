@@ -18,7 +18,10 @@ Signals (payloads are the worker's ``runtime.events`` dataclasses):
     finished(Finished)  without the weight bytes and history run (the controller stores them);
                     also sent after the process died, with ``crashed`` True
     failed(str)     a one-line message: the run failed, or the process died
-    state_changed(str)  "starting", "idle", "running", "paused" or "stopping"
+    state_changed(str)  "starting", "idle", "running", "paused" or "stopping"; "paused" shows at
+                    once, though the run stops only at its next step
+    paused(Paused)  the run has actually stopped at the pause: nothing comes until ...
+    resumed(Resumed)  ... it goes on (resumed, or woken by Stop)
 Extra: devices_changed(list), notice(str) (status-bar notes), project_updated(object) (weights
 or history stored in that project: the window marks it modified), probes_done().
 
@@ -46,9 +49,11 @@ from runtime.events import (
     Event,
     Finished,
     Notice,
+    Paused,
     Probe,
     ProbesDone,
     Ready,
+    Resumed,
     Started,
     Weights,
 )
@@ -78,8 +83,9 @@ def describe_exit(code: int | None) -> str:
     return f"exited unexpectedly with code {code}"
 
 
-class TrainingController(QObject):
-    """Train, pause, resume, stop, reset weights and live probes for the editor window."""
+class TrainingSignals(QObject):
+    """The signals of a training controller (see the module docstring), declared once: what
+    the window and the panels connect to, and what the tests' stand-in controllers emit."""
 
     started = Signal(object)
     batch = Signal(object, list)
@@ -88,10 +94,16 @@ class TrainingController(QObject):
     finished = Signal(object)
     failed = Signal(str)
     state_changed = Signal(str)
+    paused = Signal(object)
+    resumed = Signal(object)
     devices_changed = Signal(list)
     notice = Signal(str)
     project_updated = Signal(object)
     probes_done = Signal()
+
+
+class TrainingController(TrainingSignals):
+    """Train, pause, resume, stop, reset weights and live probes for the editor window."""
 
     def __init__(self, parent: QObject | None = None, start_process: bool = True,
                  poll_ms: int = POLL_MS) -> None:
@@ -376,6 +388,10 @@ class TrainingController(QObject):
             self.notice.emit(event.message)
         elif isinstance(event, ProbesDone):
             self.probes_done.emit()
+        elif isinstance(event, Paused):
+            self.paused.emit(event)
+        elif isinstance(event, Resumed):
+            self.resumed.emit(event)
 
     def _finished(self, event: Finished) -> None:
         project = self._project
