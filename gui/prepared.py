@@ -19,7 +19,11 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:  # torch loads on the first analysis, not with the window
+    from runtime.compile import Compiled
+    from runtime.datasets.core import DataBundle
 
 T = TypeVar("T")
 
@@ -51,7 +55,7 @@ def snapshot(project: Any) -> Snapshot:
     return Snapshot(copied, project_key(project))
 
 
-def prepare_network(snap: Snapshot) -> tuple[Any, Any]:
+def prepare_network(snap: Snapshot) -> tuple[Compiled, DataBundle]:
     """(compiled network in eval mode, its data) of a snapshot (worker thread)."""
     from runtime.prepare import prepare
 
