@@ -26,6 +26,8 @@ SAMPLES = [
     ev.Ready(pid=1, qt_loaded=False),
     ev.Notice(message="hello"),
     ev.ProbesDone(ok=True),
+    ev.Paused(),
+    ev.Resumed(),
 ]
 
 
