@@ -118,6 +118,7 @@ def main() -> int:  # noqa: PLR0915 - one straight script
     from gui.panels.registry import PROBED
     from gui.training import install_training
     from resources.examples.make import build
+    from runtime.events import Epoch, Finished
 
     folder = tempfile.mkdtemp(prefix="plexus_bench_")
     project = build("digits_cnn")
@@ -229,9 +230,9 @@ def main() -> int:  # noqa: PLR0915 - one straight script
         seconds, cpu_seconds = headless_run(path, args.epochs)
         cli_speed.append(throughput(seconds, samples))
         cli_per_cpu.append(samples * args.epochs / cpu_seconds)
-        epochs: list[dict] = []
+        epochs: list[Epoch] = []
         run_cpu: list[float] = []  # the training process' CPU seconds at started, finished
-        done: list[dict] = []
+        done: list[Finished] = []
         if profiler is not None:
             profiler.enable()
         controller.epoch.connect(epochs.append)
@@ -265,10 +266,10 @@ def main() -> int:  # noqa: PLR0915 - one straight script
         controller.finished.disconnect(mark)
         if os.environ.get("BENCH_DEBUG"):
             print("debug: wall", round(elapsed, 2), "epoch seconds",
-                  [round(e["seconds"], 2) for e in epochs], "child cpu", run_cpu)
+                  [round(e.seconds, 2) for e in epochs], "child cpu", run_cpu)
         if len(run_cpu) == 2 and run_cpu[1] > run_cpu[0]:
             gui_per_cpu.append(samples * args.epochs / (run_cpu[1] - run_cpu[0]))
-        if not done or done[0].get("status") != "completed":
+        if not done or done[0].status != "completed":
             print(f"run {round_ + 1} did not complete: {done}", file=sys.stderr)
             return 1
         for index in range(1, len(ticks)):
@@ -279,8 +280,8 @@ def main() -> int:  # noqa: PLR0915 - one straight script
                 late_cpu += cpu_ticks[index] - cpu_ticks[index - 1]
         if panel.first_point_drawn is not None:
             first_point.append(panel.first_point_drawn - pressed)
-        gui_speed.append(throughput([e["seconds"] for e in epochs], samples))
-        epoch_seconds.extend(e["seconds"] for e in epochs)
+        gui_speed.append(throughput([e.seconds for e in epochs], samples))
+        epoch_seconds.extend(e.seconds for e in epochs)
         redraw_rates.append((panel.redraws - redraws) / elapsed)
         wait(lambda: controller.state == "idle", 60)
     timer.stop()
