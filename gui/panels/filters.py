@@ -13,7 +13,21 @@ import numpy as np
 from PySide6.QtCore import QPointF, Signal
 from PySide6.QtWidgets import QComboBox, QLabel, QWidget
 
-from gui.panels import plotting as P
+from gui import theme
+from gui.panels.colormaps import diverging_colormap, lookup_table, symmetric_levels
+from gui.panels.image_grid import tile_at, tile_grid
+from gui.panels.monitor_panel import MonitorPanel
+from gui.panels.plot_style import format_value, style_axis, style_plot
+from gui.panels.plot_widgets import (
+    center_pixels,
+    hover_position,
+    image_plot,
+    index_axes,
+    index_pixel,
+    make_colorbar,
+    make_layout_widget,
+    set_colorbar,
+)
 from runtime.probes.payloads import Filters
 
 EMPTY_TEXT = ("Select a Conv2d or Linear layer on the canvas, then train the network "
@@ -58,7 +72,7 @@ def shape_text(shape: Any) -> str:
     return " \u00d7 ".join(str(int(s)) for s in shape)
 
 
-class FiltersPanel(P.MonitorPanel):
+class FiltersPanel(MonitorPanel):
     """Signals: ``node_chosen(int)`` when the user picks a layer in the panel,
     ``options_changed()`` when the input channel changes (the probe config follows)."""
 
@@ -86,11 +100,11 @@ class FiltersPanel(P.MonitorPanel):
         self.layer_combo.currentIndexChanged.connect(self._layer_picked)
         self.channel_combo.currentIndexChanged.connect(lambda _i: self.options_changed.emit())
 
-        self.view = P.make_layout_widget()
-        self.plot = self.view.addPlot(row=0, col=0, axisItems=P.index_axes("left", "bottom"))
-        P.style_plot(self.plot)
-        self.image = P.image_plot(self.plot)
-        self.bar = P.make_colorbar(self.view.ci, self.image, label="weight")
+        self.view = make_layout_widget()
+        self.plot = self.view.addPlot(row=0, col=0, axisItems=index_axes("left", "bottom"))
+        style_plot(self.plot)
+        self.image = image_plot(self.plot)
+        self.bar = make_colorbar(self.view.ci, self.image, label="weight")
         self.body_layout.addWidget(self.view, 1)
         self.view.scene().sigMouseMoved.connect(self._hover)
         self.kind = ""
@@ -186,7 +200,7 @@ class FiltersPanel(P.MonitorPanel):
             kernels = kernels[None]
         count, kh, kw = kernels.shape
         aspect = self.body_aspect(3.0) * 0.85  # the colour bar takes a slice
-        grid, cols, _rows, pad = P.tile_grid(kernels, aspect=aspect)
+        grid, cols, _rows, pad = tile_grid(kernels, aspect=aspect)
         self.kind = "conv"
         self.tile_count, self.tile_shape, self.columns, self._pad = count, (kh, kw), cols, pad
         self.matrix_shape = (0, 0)
@@ -203,21 +217,21 @@ class FiltersPanel(P.MonitorPanel):
         self._values = weights
         self._draw(weights, float(payload.get("vmax") or 0.0), locked=False)
         rows, cols = self.matrix_shape
-        P.center_pixels(self.image, rows, cols)
+        center_pixels(self.image, rows, cols)
         self.plot.getViewBox().autoRange(padding=0.01)
         self.plot.showAxis("left")
         self.plot.showAxis("bottom")
-        P.style_axis(self.plot.getAxis("left"), "output unit")
-        P.style_axis(self.plot.getAxis("bottom"), "input feature")
+        style_axis(self.plot.getAxis("left"), "output unit")
+        style_axis(self.plot.getAxis("bottom"), "input feature")
         self.plot.getAxis("left").set_names(rows)
         self.plot.getAxis("bottom").set_names(cols)
 
     def _draw(self, values: np.ndarray, vmax: float, locked: bool) -> None:
-        levels = P.symmetric_levels(values, vmax or None)
-        cmap = P.diverging_colormap()
-        self.image.setImage(values, levels=levels, lut=P.lookup_table(cmap), autoLevels=False)
+        levels = symmetric_levels(values, vmax or None)
+        cmap = diverging_colormap()
+        self.image.setImage(values, levels=levels, lut=lookup_table(cmap), autoLevels=False)
         self.image.setRect(0, 0, values.shape[1], values.shape[0])
-        P.set_colorbar(self.bar, cmap, levels)
+        set_colorbar(self.bar, cmap, levels)
         box = self.plot.getViewBox()
         box.setAspectLocked(locked)
         if locked:
@@ -226,20 +240,20 @@ class FiltersPanel(P.MonitorPanel):
         box.autoRange(padding=0.01)
 
     def refresh_theme(self) -> None:
-        self.view.setBackground(P.theme.current().window)
-        P.style_plot(self.plot)
+        self.view.setBackground(theme.current().window)
+        style_plot(self.plot)
         super().refresh_theme()
 
     def _hover(self, pos: QPointF) -> None:
         if self._values is None or self.is_empty:
             return
-        point = P.hover_position(self.plot, pos)
+        point = hover_position(self.plot, pos)
         if point is None:
             self.set_readout("")
             return
         x, y = point.x(), point.y()
         if self.kind == "conv":
-            hit = P.tile_at(x, y, self.tile_shape, self.columns, self._pad, self.tile_count)
+            hit = tile_at(x, y, self.tile_shape, self.columns, self._pad, self.tile_count)
             if hit is None:
                 self.set_readout("")
                 return
@@ -248,13 +262,13 @@ class FiltersPanel(P.MonitorPanel):
             value = self._values[(index // self.columns) * (h + self._pad) + row,
                                  (index % self.columns) * (w + self._pad) + col]
             self.set_readout(f"kernel {index} (output channel {index}) \u00b7 row {row}, "
-                             f"column {col} \u00b7 weight {P.format_value(float(value))}")
+                             f"column {col} \u00b7 weight {format_value(float(value))}")
         else:
             rows, cols = self.matrix_shape
-            r, c = P.index_pixel(y), P.index_pixel(x)
+            r, c = index_pixel(y), index_pixel(x)
             if 0 <= r < rows and 0 <= c < cols:
                 self.set_readout(f"output unit {r} \u2190 input {c} \u00b7 weight "
-                                 f"{P.format_value(float(self._values[r, c]))}")
+                                 f"{format_value(float(self._values[r, c]))}")
             else:
                 self.set_readout("")
 

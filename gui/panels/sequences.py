@@ -37,7 +37,19 @@ from PySide6.QtWidgets import (
 
 from graph.catalog import CONTEXT
 from gui import style, theme
-from gui.panels import plotting
+from gui.panels import plot_style
+from gui.panels.colormaps import lookup_table, sequential_colormap, value_levels
+from gui.panels.plot_items import IndexAxis
+from gui.panels.plot_style import style_axis
+from gui.panels.plot_widgets import (
+    center_pixels,
+    hover_position,
+    image_plot,
+    index_pixel,
+    make_colorbar,
+    make_layout_widget,
+    set_colorbar,
+)
 from gui.panels.trained import WatchedPanel, plot_widget, style_plot
 from gui.panels.upright_axis import UprightNamesAxis
 
@@ -226,13 +238,13 @@ class SequencePanel(WatchedPanel):
             combo.currentIndexChanged.connect(self._draw_attention)
             row.addWidget(combo, 1)
         box.addLayout(row)
-        self.attention_view = plotting.make_layout_widget()
+        self.attention_view = make_layout_widget()
         self.attention_plot = self.attention_view.addPlot(
-            row=0, col=0, axisItems={"left": plotting.IndexAxis("left"),
+            row=0, col=0, axisItems={"left": IndexAxis("left"),
                                      "bottom": UprightNamesAxis("bottom")})
-        self.attention_image = plotting.image_plot(self.attention_plot, top_down=True,
+        self.attention_image = image_plot(self.attention_plot, top_down=True,
                                                    axes=True)
-        self.attention_bar = plotting.make_colorbar(self.attention_view.ci,
+        self.attention_bar = make_colorbar(self.attention_view.ci,
                                                     self.attention_image, label="weight")
         self.attention_view.scene().sigMouseMoved.connect(self._hover_attention)
         self.attention_view.installEventFilter(self)  # resizes: compact in a short dock
@@ -401,10 +413,10 @@ class SequencePanel(WatchedPanel):
 
         t = theme.current()
         self.attention_view.setBackground(t.window)
-        plotting.style_plot(self.attention_plot, x="key: the word attended to",
+        plot_style.style_plot(self.attention_plot, x="key: the word attended to",
                             y="query: the word attending")
         self.attention_bar.getViewBox().setBorder(pg.mkPen(t.border))
-        plotting.style_axis(self.attention_bar.getAxis("right"), "weight")
+        style_axis(self.attention_bar.getAxis("right"), "weight")
         self._fit_attention()  # styling shows the axis titles again
 
     def _show_attention(self, attention: TokenAttention | None) -> None:
@@ -465,12 +477,12 @@ class SequencePanel(WatchedPanel):
                 f"Sample #{attention.indices[position]} has no words (it is all padding); "
                 "choose another sample.")
             return
-        cmap = plotting.sequential_colormap()
-        levels, _ = plotting.value_levels(weights)
-        self.attention_image.setImage(weights, levels=levels, lut=plotting.lookup_table(cmap),
+        cmap = sequential_colormap()
+        levels, _ = value_levels(weights)
+        self.attention_image.setImage(weights, levels=levels, lut=lookup_table(cmap),
                                       autoLevels=False)
-        plotting.center_pixels(self.attention_image, count, count)
-        plotting.set_colorbar(self.attention_bar, cmap, levels)
+        center_pixels(self.attention_image, count, count)
+        set_colorbar(self.attention_bar, cmap, levels)
         self.attention_plot.getViewBox().autoRange(padding=0.01)
         self.attention_readout.setText(self._attention_summary(attention, node_id, position))
 
@@ -489,8 +501,8 @@ class SequencePanel(WatchedPanel):
             return
         attention, node_id, position = shown
         tokens = attention.tokens[position]
-        point = plotting.hover_position(self.attention_plot, pos)
-        r, c = (plotting.index_pixel(point.y()), plotting.index_pixel(point.x())) \
+        point = hover_position(self.attention_plot, pos)
+        r, c = (index_pixel(point.y()), index_pixel(point.x())) \
             if point is not None else (-1, -1)
         if not (0 <= r < len(tokens) and 0 <= c < len(tokens)):
             self.attention_readout.setText(self._attention_summary(attention, node_id,
