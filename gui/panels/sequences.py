@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +41,6 @@ from gui import style, theme
 from gui.panels import plot_style
 from gui.panels.colormaps import lookup_table, sequential_colormap, value_levels
 from gui.panels.plot_items import IndexAxis
-from gui.panels.plot_style import style_axis
 from gui.panels.plot_widgets import (
     center_pixels,
     hover_position,
@@ -140,6 +140,35 @@ class SeriesAnalysis:
 COMPACT_HEIGHT = 300  # px of attention map area below which it goes compact
 
 
+def _flush_column(widget: QWidget, spacing: int = 6) -> QVBoxLayout:
+    """A column filling ``widget`` edge to edge (the panel's own margins frame it)."""
+    box = QVBoxLayout(widget)
+    box.setContentsMargins(0, 0, 0, 0)
+    box.setSpacing(spacing)
+    return box
+
+
+def _control_row(label: str | None = None) -> QHBoxLayout:
+    """A row of choosers above a view, opened by ``label`` when given."""
+    row = QHBoxLayout()
+    row.setSpacing(6)
+    if label is not None:
+        row.addWidget(QLabel(label))
+    return row
+
+
+def _spin(name: str, tip: str, changed: Callable[[int], Any], minimum: int | None = None
+          ) -> QSpinBox:
+    """A named spin box that redraws (``changed``) on every new value."""
+    spin = QSpinBox()
+    spin.setObjectName(name)
+    if minimum is not None:
+        spin.setMinimum(minimum)
+    spin.setToolTip(tip)
+    spin.valueChanged.connect(changed)
+    return spin
+
+
 class SequencePanel(WatchedPanel):
     """Token colouring by a hidden unit (text) or forecast against actual (series)."""
 
@@ -155,22 +184,17 @@ class SequencePanel(WatchedPanel):
     # -- construction ----------------------------------------------------------------------------
     def _text_page(self) -> QWidget:
         page = QWidget()
-        box = QVBoxLayout(page)
-        box.setContentsMargins(0, 0, 0, 0)
-        box.setSpacing(6)
-        row = QHBoxLayout()
-        row.setSpacing(6)
-        row.addWidget(QLabel("Layer"))
+        box = _flush_column(page)
+        row = _control_row("Layer")
         self.layer_combo = QComboBox()
         self.layer_combo.setObjectName("sequences_layer")
         self.layer_combo.setToolTip("A layer with one vector per word (N x L x H)")
         self.layer_combo.activated.connect(self._layer_picked)
         row.addWidget(self.layer_combo)
         row.addWidget(QLabel("Unit"))
-        self.unit_spin = QSpinBox()
-        self.unit_spin.setObjectName("sequences_unit")
-        self.unit_spin.setToolTip("The hidden unit whose activation colours the words")
-        self.unit_spin.valueChanged.connect(self._draw_text)
+        self.unit_spin = _spin("sequences_unit",
+                               "The hidden unit whose activation colours the words",
+                               self._draw_text)
         row.addWidget(self.unit_spin)
         self.busiest = QPushButton("Next lively unit")
         self.busiest.setToolTip("Step through the units that vary most over the shown words")
@@ -191,9 +215,7 @@ class SequencePanel(WatchedPanel):
             row.addWidget(widget)
         box.addLayout(row)
         words = QWidget()
-        words_box = QVBoxLayout(words)
-        words_box.setContentsMargins(0, 0, 0, 0)
-        words_box.setSpacing(6)
+        words_box = _flush_column(words)
         self.text = QTextBrowser()
         self.text.setObjectName("sequences_tokens")
         self.text.setOpenLinks(False)
@@ -217,11 +239,8 @@ class SequencePanel(WatchedPanel):
         """Heat map of one sample's self-attention (shown only for networks that attend)."""
         self.attention = QWidget()
         self.attention.setObjectName("sequences_attention")
-        box = QVBoxLayout(self.attention)
-        box.setContentsMargins(0, 0, 0, 0)
-        box.setSpacing(4)
-        row = QHBoxLayout()
-        row.setSpacing(6)
+        box = _flush_column(self.attention, spacing=4)
+        row = _control_row()
         title = QLabel("Attention")  # the choosers' items name themselves: no more labels
         title.setFont(style.font("base"))
         row.addWidget(title)
@@ -261,24 +280,15 @@ class SequencePanel(WatchedPanel):
         import pyqtgraph as pg
 
         page = QWidget()
-        box = QVBoxLayout(page)
-        box.setContentsMargins(0, 0, 0, 0)
-        box.setSpacing(6)
-        row = QHBoxLayout()
-        row.setSpacing(6)
-        row.addWidget(QLabel("Series"))
-        self.series_spin = QSpinBox()
-        self.series_spin.setObjectName("sequences_series")
-        self.series_spin.setMinimum(1)
-        self.series_spin.setToolTip("Which validation series to draw")
-        self.series_spin.valueChanged.connect(self._series_changed)
+        box = _flush_column(page)
+        row = _control_row("Series")
+        self.series_spin = _spin("sequences_series", "Which validation series to draw",
+                                 self._series_changed, minimum=1)
         row.addWidget(self.series_spin)
         row.addWidget(QLabel("Steps ahead"))
-        self.ahead_spin = QSpinBox()
-        self.ahead_spin.setObjectName("sequences_ahead")
-        self.ahead_spin.setMinimum(1)
-        self.ahead_spin.setToolTip("Which of the predicted steps is drawn: 1 = the next value")
-        self.ahead_spin.valueChanged.connect(self._series_changed)
+        self.ahead_spin = _spin("sequences_ahead",
+                                "Which of the predicted steps is drawn: 1 = the next value",
+                                self._series_changed, minimum=1)
         row.addWidget(self.ahead_spin)
         row.addStretch(1)
         box.addLayout(row)
@@ -416,7 +426,7 @@ class SequencePanel(WatchedPanel):
         plot_style.style_plot(self.attention_plot, x="key: the word attended to",
                             y="query: the word attending")
         self.attention_bar.getViewBox().setBorder(pg.mkPen(t.border))
-        style_axis(self.attention_bar.getAxis("right"), "weight")
+        plot_style.style_axis(self.attention_bar.getAxis("right"), "weight")
         self._fit_attention()  # styling shows the axis titles again
 
     def _show_attention(self, attention: TokenAttention | None) -> None:
