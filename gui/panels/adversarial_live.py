@@ -36,6 +36,7 @@ from gui.panels.controls import control_form, controls_beside, dim_label, spin
 from gui.panels.lab import class_name, display_image, signed_map
 from gui.panels.plot_style import set_title, style_plot
 from gui.panels.plot_widgets import make_plot_widget
+from gui.panels.thumbnails import crisp_pixmap
 from gui.panels.visibility import on_screen
 from runtime.probes.payloads import Robustness
 
@@ -327,7 +328,7 @@ def _mini_triptych(x: np.ndarray, delta: np.ndarray, adv: np.ndarray,
     h = parts[0].shape[0]
     gap = np.zeros((h, 1, 3), np.uint8) + np.array(rgb(theme.current().window), np.uint8)
     strip = np.concatenate([parts[0], gap, parts[1], gap, parts[2]], axis=1)
-    return lab.rgb_pixmap(strip, max(strip.shape[1], THUMB * strip.shape[1] // max(1, h)))
+    return crisp_pixmap(strip, max(strip.shape[1], THUMB * strip.shape[1] // max(1, h)))
 
 
 __all__ = ["LIVE_EXAMPLES", "LivePage"]

@@ -33,7 +33,13 @@ def thumbnail(sample: np.ndarray, side: int = 48) -> QPixmap | None:
     a = array_image(sample)
     if a is None:
         return None
-    a = np.ascontiguousarray(a)
+    return crisp_pixmap(a, side)
+
+
+def crisp_pixmap(pixels: np.ndarray, side: int) -> QPixmap:
+    """A (H, W) grey or (H, W, 3) RGB uint8 array as a pixmap enlarged by a whole factor
+    towards ``side`` pixels on its long side, nearest neighbour, so pixels stay sharp."""
+    a = np.ascontiguousarray(pixels, dtype=np.uint8)
     h, w = a.shape[:2]
     if a.ndim == 2:
         qimage = QImage(a.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
