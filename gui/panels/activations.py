@@ -28,9 +28,10 @@ from PySide6.QtWidgets import (
 
 from gui import style, theme
 from gui.panels.colormaps import diverging_colormap, lookup_table, sequential_colormap, value_levels
-from gui.panels.filters import fill_node_combo, node_combo, select_in_combo, shape_text
-from gui.panels.image_grid import tile_at, tile_grid
+from gui.panels.filters import shape_text
+from gui.panels.image_grid import tile_grid, tile_value
 from gui.panels.monitor_panel import MonitorPanel
+from gui.panels.node_choice import RememberedNode, fill_node_combo, node_combo, select_in_combo
 from gui.panels.plot_style import format_value, set_title, style_axis, style_plot
 from gui.panels.plot_widgets import (
     center_pixels,
@@ -51,7 +52,7 @@ EMPTY_TEXT = ("Train the network (press Train) to follow a validation sample thr
 INPUT_SIDE = 96
 
 
-class ActivationsPanel(MonitorPanel):
+class ActivationsPanel(RememberedNode, MonitorPanel):
     """Signals: ``sample_chosen(int)`` (an index into the picker's samples) and
     ``node_chosen(int)`` when the user picks a layer in the panel."""
 
@@ -232,23 +233,6 @@ class ActivationsPanel(MonitorPanel):
             self.input_nodes = list(input_nodes)
         self._node = current
 
-    def set_node(self, node_id: int | None) -> None:
-        """Show ``node_id``'s output (no signal); repaints from the last payload."""
-        self._node = node_id
-        if node_id is not None:
-            select_in_combo(self.layer_combo, node_id)
-        self.request_repaint()
-
-    @property
-    def node_id(self) -> int | None:
-        return self._node
-
-    def _layer_picked(self, _index: int) -> None:
-        data = self.layer_combo.currentData()
-        if data is not None:
-            self._node = int(data)
-            self.request_repaint()
-            self.node_chosen.emit(int(data))
 
     # drawing -----------------------------------------------------------------------------------
     def layout_depends_on_size(self) -> bool:
@@ -265,12 +249,7 @@ class ActivationsPanel(MonitorPanel):
         return next(iter(nodes), None)
 
     def render(self, payload: Any) -> None:
-        if not payload:
-            self.show_empty()
-            return
-        if payload.get("error"):
-            self.title.setText("Activations")
-            self.show_empty(str(payload["error"]))
+        if not self.drawable(payload, "Activations"):
             return
         nodes = {int(k): v for k, v in (payload.get("nodes") or {}).items()}
         self._render_input(payload, nodes)
@@ -446,22 +425,17 @@ class ActivationsPanel(MonitorPanel):
         super().refresh_theme()
 
     def _hover(self, pos: QPointF) -> None:
-        if self._values is None or self.is_empty:
-            return
-        point = hover_position(self.plot, pos)
+        point = self.hovered(self.plot, pos) if self._values is not None else None
         if point is None:
-            self.set_readout("")
             return
         x, y = point.x(), point.y()
         if self.kind in ("maps", "strip"):
-            hit = tile_at(x, y, self._tile, self._columns, self._pad, self.tile_count)
+            hit = tile_value(self._values, x, y, self._tile, self._columns, self._pad,
+                             self.tile_count)
             if hit is None:
                 self.set_readout("")
                 return
-            index, row, col = hit
-            h, w = self._tile
-            value = float(self._values[(index // self._columns) * (h + self._pad) + row,
-                                       (index % self._columns) * (w + self._pad) + col])
+            index, row, col, value = hit
             where = (f"channel {index} \u00b7 row {row}, column {col}" if self.kind == "maps"
                      else f"unit {index}")
             self.set_readout(f"{where} \u00b7 activation {format_value(value)}")

@@ -7,7 +7,6 @@ They draw numpy arrays handed to them; nothing here computes.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -22,9 +21,8 @@ from gui.panels.colormaps import class_color, diverging_colormap, lookup_table
 from gui.panels.lab import display_image, grey_lut, signed_map
 from gui.panels.plot_style import css_size, format_value, set_title, style_axis, style_plot
 from gui.panels.plot_widgets import (
-    hover_position,
+    hovered_place,
     image_plot,
-    index_pixel,
     index_ticks,
     make_layout_widget,
 )
@@ -231,33 +229,18 @@ class Triptych(QWidget):
     def _hover(self, pos: QPointF) -> None:
         if not self.arrays or self.on_hover is None:
             return
-        for plot in self.plots:
-            point = hover_position(plot, pos)
-            if point is None:
-                continue
-            if self.mode == "image":
-                r, c = math.floor(point.y()), math.floor(point.x())
-                shape = self.arrays["perturbation"].shape
-                if 0 <= r < shape[0] and 0 <= c < shape[1]:
-                    parts = [f"row {r}, column {c}"]
-                    for key in ("original", "perturbation", "adversarial"):
-                        v = self.arrays[key][r, c]
-                        v = float(np.mean(v))
-                        sign = "+" if key == "perturbation" and v > 0 else ""
-                        parts.append(f"{key} {sign}{format_value(v)}")
-                    self.on_hover(" \u00b7 ".join(parts))
-                    return
-            else:
-                i = index_pixel(point.x())
-                if 0 <= i < len(self.feature_names):
-                    parts = [self.feature_names[i]]
-                    for key in ("original", "perturbation", "adversarial"):
-                        v = float(self.arrays[key][i])
-                        sign = "+" if key == "perturbation" and v > 0 else ""
-                        parts.append(f"{key} {sign}{format_value(v)}")
-                    self.on_hover(" \u00b7 ".join(parts))
-                    return
-        self.on_hover("")
+        image = self.mode == "image"
+        shape = self.arrays["perturbation"].shape if image else (len(self.feature_names),)
+        place = hovered_place(self.plots, pos, image, shape)
+        if place is None:
+            self.on_hover("")
+            return
+        parts = [f"row {place[0]}, column {place[1]}" if image else self.feature_names[place[0]]]
+        for key in ("original", "perturbation", "adversarial"):
+            v = float(np.mean(self.arrays[key][place]))
+            sign = "+" if key == "perturbation" and v > 0 else ""
+            parts.append(f"{key} {sign}{format_value(v)}")
+        self.on_hover(" \u00b7 ".join(parts))
 
 
 # -- sample cards ------------------------------------------------------------------------------

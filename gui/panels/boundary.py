@@ -28,8 +28,8 @@ from gui.panels.colormaps import (
     sequential_colormap,
     value_levels,
 )
-from gui.panels.filters import fill_node_combo, node_combo, select_in_combo
 from gui.panels.monitor_panel import MonitorPanel
+from gui.panels.node_choice import combo_node, fill_node_combo, node_combo, select_in_combo
 from gui.panels.plot_style import format_value, set_title, style_axis, style_plot
 from gui.panels.plot_widgets import hover_position, image_plot, make_plot_widget
 from runtime.probes.payloads import Boundary, Hidden
@@ -175,8 +175,7 @@ class BoundaryPanel(MonitorPanel):
 
     @property
     def node_id(self) -> int | None:
-        data = self.layer_combo.currentData()
-        return int(data) if data is not None else None
+        return combo_node(self.layer_combo)
 
     def _layer_picked(self, _index: int) -> None:
         node_id = self.node_id

@@ -133,12 +133,7 @@ class ConfusionPanel(MonitorPanel):
         return self.matrix is not None
 
     def render(self, payload: Any) -> None:
-        if not payload:
-            self.show_empty()
-            return
-        if payload.get("error"):
-            self.title.setText("Confusion")
-            self.show_empty(str(payload["error"]))
+        if not self.drawable(payload, "Confusion"):
             return
         matrix = np.asarray(payload["matrix"], np.int64)
         names = list(payload.get("class_names") or self.class_names)

@@ -44,6 +44,7 @@ from gui.panels.plot_style import format_value, set_title, style_axis, style_plo
 from gui.panels.plot_widgets import (
     center_pixels,
     hover_position,
+    hovered_place,
     image_plot,
     index_pixel,
     index_ticks,
@@ -435,27 +436,23 @@ class ExplainPanel(AnalysisPanel):
     def _hover_saliency(self, pos: QPointF) -> None:
         if not self._arrays or self.runner.busy:
             return
-        for plot in self.plots:
-            point = hover_position(plot, pos)
-            if point is None:
-                continue
-            if self.mode == "image":
-                shape = self._arrays["attribution"].shape
-                r, c = int(np.floor(point.y())), int(np.floor(point.x()))
-                if 0 <= r < shape[0] and 0 <= c < shape[1]:
-                    value = float(np.mean(self._arrays["input"][r, c]))
-                    self.task_bar.show_hover(
-                        f"row {r}, column {c} \u00b7 input {format_value(value)} \u00b7 "
-                        f"attribution {format_value(float(self._arrays['attribution'][r, c]))}")
-                    return
-            else:
-                i = index_pixel(point.x())
-                if 0 <= i < len(self._arrays["features"]):
-                    self.task_bar.show_hover(
-                        f"{self._arrays['features'][i]} \u00b7 input "
-                        f"{format_value(float(self._arrays['input'][i]))} \u00b7 attribution "
-                        f"{format_value(float(self._arrays['attribution'][i]))}")
-                    return
+        image = self.mode == "image"
+        shape = self._arrays["attribution"].shape if image else (len(self._arrays["features"]),)
+        place = hovered_place(self.plots, pos, image, shape)
+        if place is None:
+            return
+        if image:
+            r, c = place
+            value = float(np.mean(self._arrays["input"][r, c]))
+            self.task_bar.show_hover(
+                f"row {r}, column {c} \u00b7 input {format_value(value)} \u00b7 "
+                f"attribution {format_value(float(self._arrays['attribution'][r, c]))}")
+        else:
+            i = place[0]
+            self.task_bar.show_hover(
+                f"{self._arrays['features'][i]} \u00b7 input "
+                f"{format_value(float(self._arrays['input'][i]))} \u00b7 attribution "
+                f"{format_value(float(self._arrays['attribution'][i]))}")
 
     # -- activation maximization ----------------------------------------------------------------
     def set_layer(self, node_id: int) -> None:

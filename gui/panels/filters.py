@@ -15,12 +15,12 @@ from PySide6.QtWidgets import QComboBox, QLabel, QWidget
 
 from gui import theme
 from gui.panels.colormaps import diverging_colormap, lookup_table, symmetric_levels
-from gui.panels.image_grid import tile_at, tile_grid
+from gui.panels.image_grid import tile_grid, tile_value
 from gui.panels.monitor_panel import MonitorPanel
+from gui.panels.node_choice import combo_node, fill_node_combo, node_combo, select_in_combo
 from gui.panels.plot_style import format_value, style_axis, style_plot
 from gui.panels.plot_widgets import (
     center_pixels,
-    hover_position,
     image_plot,
     index_axes,
     index_pixel,
@@ -32,40 +32,6 @@ from runtime.probes.payloads import Filters
 
 EMPTY_TEXT = ("Select a Conv2d or Linear layer on the canvas, then train the network "
               "(press Train) to see its filters.")
-
-
-def node_combo(tip: str, min_width: int = 150) -> QComboBox:
-    """A layer picker: canvas selection sets it, the user can pick another."""
-    combo = QComboBox()
-    combo.setToolTip(tip)
-    combo.setMinimumWidth(min_width)
-    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-    return combo
-
-
-def fill_node_combo(combo: QComboBox, choices: list[tuple[int, str]], current: int | None,
-                    placeholder: str = "") -> None:
-    """Replace the items (node id, label) without emitting, keeping ``current`` selected."""
-    combo.blockSignals(True)
-    combo.clear()
-    if placeholder:
-        combo.addItem(placeholder, None)
-    for node_id, label in choices:
-        combo.addItem(label, node_id)
-    index = combo.findData(current) if current is not None else (0 if placeholder else -1)
-    combo.setCurrentIndex(max(index, 0) if combo.count() else -1)
-    combo.setEnabled(combo.count() > 0)
-    combo.blockSignals(False)
-
-
-def select_in_combo(combo: QComboBox, node_id: int | None) -> bool:
-    index = combo.findData(node_id)
-    if index < 0:
-        return False
-    combo.blockSignals(True)
-    combo.setCurrentIndex(index)
-    combo.blockSignals(False)
-    return True
 
 
 def shape_text(shape: Any) -> str:
@@ -130,8 +96,7 @@ class FiltersPanel(MonitorPanel):
 
     @property
     def node_id(self) -> int | None:
-        data = self.layer_combo.currentData()
-        return int(data) if data is not None else None
+        return combo_node(self.layer_combo)
 
     @property
     def in_channel(self) -> int | None:
@@ -165,12 +130,7 @@ class FiltersPanel(MonitorPanel):
         return self.kind == "conv"
 
     def render(self, payload: Any) -> None:
-        if not payload:
-            self.show_empty()
-            return
-        if payload.get("error"):
-            self.title.setText("Filters")
-            self.show_empty(str(payload["error"]))
+        if not self.drawable(payload, "Filters"):
             return
         name = payload.get("name", "")
         layer = payload.get("layer_type", "")
@@ -245,24 +205,19 @@ class FiltersPanel(MonitorPanel):
         super().refresh_theme()
 
     def _hover(self, pos: QPointF) -> None:
-        if self._values is None or self.is_empty:
-            return
-        point = hover_position(self.plot, pos)
+        point = self.hovered(self.plot, pos) if self._values is not None else None
         if point is None:
-            self.set_readout("")
             return
         x, y = point.x(), point.y()
         if self.kind == "conv":
-            hit = tile_at(x, y, self.tile_shape, self.columns, self._pad, self.tile_count)
+            hit = tile_value(self._values, x, y, self.tile_shape, self.columns, self._pad,
+                             self.tile_count)
             if hit is None:
                 self.set_readout("")
                 return
-            index, row, col = hit
-            h, w = self.tile_shape
-            value = self._values[(index // self.columns) * (h + self._pad) + row,
-                                 (index % self.columns) * (w + self._pad) + col]
+            index, row, col, value = hit
             self.set_readout(f"kernel {index} (output channel {index}) \u00b7 row {row}, "
-                             f"column {col} \u00b7 weight {format_value(float(value))}")
+                             f"column {col} \u00b7 weight {format_value(value)}")
         else:
             rows, cols = self.matrix_shape
             r, c = index_pixel(y), index_pixel(x)
@@ -273,5 +228,4 @@ class FiltersPanel(MonitorPanel):
                 self.set_readout("")
 
 
-__all__ = ["EMPTY_TEXT", "FiltersPanel", "fill_node_combo", "node_combo",
-           "select_in_combo", "shape_text"]
+__all__ = ["EMPTY_TEXT", "FiltersPanel", "shape_text"]

@@ -18,8 +18,8 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QWidget
 
 from gui import style, theme
-from gui.panels.filters import fill_node_combo, node_combo, select_in_combo
 from gui.panels.monitor_panel import MonitorPanel
+from gui.panels.node_choice import RememberedNode, fill_node_combo, node_combo, select_in_combo
 from gui.panels.plot_style import format_value, set_title, style_axis, style_plot
 from gui.panels.plot_widgets import hover_position, index_pixel, make_plot_widget
 from runtime.probes.payloads import NodeHistograms
@@ -37,7 +37,7 @@ def power_label(exponent: int) -> str:
     return "1" if exponent == 0 else "10" + str(exponent).translate(SUPERSCRIPT)
 
 
-class HistogramsPanel(MonitorPanel):
+class HistogramsPanel(RememberedNode, MonitorPanel):
     """Signal ``node_chosen(int)``: the user picked a layer in the panel."""
 
     node_chosen = Signal(int)
@@ -141,31 +141,10 @@ class HistogramsPanel(MonitorPanel):
         fill_node_combo(self.layer_combo, choices, current)
         self._node = current
 
-    def set_node(self, node_id: int | None) -> None:
-        self._node = node_id
-        if node_id is not None:
-            select_in_combo(self.layer_combo, node_id)
-        self.request_repaint()
-
-    @property
-    def node_id(self) -> int | None:
-        return self._node
-
-    def _layer_picked(self, _index: int) -> None:
-        data = self.layer_combo.currentData()
-        if data is not None:
-            self._node = int(data)
-            self.request_repaint()
-            self.node_chosen.emit(int(data))
 
     # drawing -----------------------------------------------------------------------------------
     def render(self, payload: Any) -> None:
-        if not payload:
-            self.show_empty()
-            return
-        if payload.get("error"):
-            self.title.setText("Weights and gradients")
-            self.show_empty(str(payload["error"]))
+        if not self.drawable(payload, "Weights and gradients"):
             return
         nodes = {int(k): v for k, v in (payload.get("nodes") or {}).items()}
         if not nodes:

@@ -57,6 +57,19 @@ def tile_at(x: float, y: float, shape: tuple[int, int], columns: int, pad: int, 
     return (index, cy, cx) if index < count else None
 
 
+
+def tile_value(grid: np.ndarray, x: float, y: float, shape: tuple[int, int], columns: int,
+               pad: int, count: int) -> tuple[int, int, int, float] | None:
+    """(tile index, row, column inside the tile, value) under pixel (x, y) of a ``tile_grid``
+    result, or None between and beyond the tiles."""
+    hit = tile_at(x, y, shape, columns, pad, count)
+    if hit is None:
+        return None
+    index, row, col = hit
+    h, w = shape
+    return index, row, col, float(grid[(index // columns) * (h + pad) + row,
+                                       (index % columns) * (w + pad) + col])
+
 def view_aspect(area: QWidget, fallback: float = 2.0) -> float:
     """Width / height of ``area`` (the fallback while it has no size yet)."""
     w, h = area.width(), area.height()

@@ -8,9 +8,9 @@ per event. ``MonitorPanel`` adds the header, the empty state and the hover read-
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -22,6 +22,10 @@ from PySide6.QtWidgets import (
 
 from gui import style
 from gui.panels.image_grid import view_aspect
+from gui.panels.plot_widgets import hover_position
+
+if TYPE_CHECKING:
+    import pyqtgraph as pg
 
 REDRAW_HZ = 30
 REDRAW_MS = math.ceil(1000 / REDRAW_HZ)
@@ -151,12 +155,34 @@ class MonitorPanel(ThrottledRedraw, QWidget):
         self._pending, self._has_pending, self.payload = None, False, None
         self.show_empty()
 
+    def drawable(self, payload: Any, title: str) -> bool:
+        """Whether ``payload`` has something to draw; if not, the empty state shows instead,
+        with the probe's error (under ``title``) when it failed."""
+        if not payload:
+            self.show_empty()
+            return False
+        if payload.get("error"):
+            self.title.setText(title)
+            self.show_empty(str(payload["error"]))
+            return False
+        return True
+
     def set_readout(self, text: str) -> None:
         self.readout.setText(text or " ")
 
     def refresh_theme(self) -> None:
         """Re-style the plots and repaint with the new colours (panels extend this)."""
         self.request_repaint()
+
+    def hovered(self, plot: pg.PlotItem, scene_pos: QPointF) -> QPointF | None:
+        """The view coordinates under the pointer in ``plot`` while the panel shows plots (the
+        read-out cleared when the pointer is outside the plot), else None."""
+        if self.is_empty:
+            return None
+        point = hover_position(plot, scene_pos)
+        if point is None:
+            self.set_readout("")
+        return point
 
     # events ------------------------------------------------------------------------------------
     def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt override)

@@ -112,3 +112,22 @@ def hover_position(plot: pg.PlotItem, scene_pos: QPointF) -> QPointF | None:
     if not box.sceneBoundingRect().contains(scene_pos):
         return None
     return box.mapSceneToView(scene_pos)
+
+
+def hovered_place(plots: Sequence[pg.PlotItem], scene_pos: QPointF, image: bool,
+                  shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    """Where the pointer is over side-by-side views of one sample: (row, column) of an image of
+    ``shape``, or (index,) of one of ``shape[0]`` bars; None when it is over neither."""
+    for plot in plots:
+        point = hover_position(plot, scene_pos)
+        if point is None:
+            continue
+        if image:
+            r, c = math.floor(point.y()), math.floor(point.x())
+            if 0 <= r < shape[0] and 0 <= c < shape[1]:
+                return r, c
+        else:
+            i = index_pixel(point.x())
+            if 0 <= i < shape[0]:
+                return (i,)
+    return None
