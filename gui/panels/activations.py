@@ -418,8 +418,8 @@ class ActivationsPanel(RememberedNode, MonitorPanel):
         self._style_probs()
 
     def refresh_theme(self) -> None:
-        self.view.setBackground(theme.current().window)
-        self.probs_view.setBackground(theme.current().window)
+        for view in (self.view, self.probs_view):
+            view.setBackground(theme.current().window)
         style_plot(self.plot)
         self._style_probs()
         super().refresh_theme()
