@@ -432,18 +432,17 @@ class ActivationsPanel(RememberedNode, MonitorPanel):
         if self.kind in ("maps", "strip"):
             hit = tile_value(self._values, x, y, self._tile, self._columns, self._pad,
                              self.tile_count)
-            if hit is None:
-                self.set_readout("")
-                return
-            index, row, col, value = hit
-            where = (f"channel {index} \u00b7 row {row}, column {col}" if self.kind == "maps"
-                     else f"unit {index}")
-            self.set_readout(f"{where} \u00b7 activation {format_value(value)}")
+            self.set_readout("" if hit is None else self._tile_text(*hit))
         elif self.kind == "sequence":
             r, c = index_pixel(y), index_pixel(x)
             if 0 <= r < self._values.shape[0] and 0 <= c < self._values.shape[1]:
                 self.set_readout(f"step {r} \u00b7 feature {c} \u00b7 activation "
                                  f"{format_value(float(self._values[r, c]))}")
+
+    def _tile_text(self, index: int, row: int, col: int, value: float) -> str:
+        where = (f"channel {index} \u00b7 row {row}, column {col}" if self.kind == "maps"
+                 else f"unit {index}")
+        return f"{where} \u00b7 activation {format_value(value)}"
 
     def _hover_probs(self, pos: QPointF) -> None:
         if self.probabilities is None:

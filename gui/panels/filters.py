@@ -212,12 +212,7 @@ class FiltersPanel(MonitorPanel):
         if self.kind == "conv":
             hit = tile_value(self._values, x, y, self.tile_shape, self.columns, self._pad,
                              self.tile_count)
-            if hit is None:
-                self.set_readout("")
-                return
-            index, row, col, value = hit
-            self.set_readout(f"kernel {index} (output channel {index}) \u00b7 row {row}, "
-                             f"column {col} \u00b7 weight {format_value(value)}")
+            self.set_readout("" if hit is None else _kernel_text(*hit))
         else:
             rows, cols = self.matrix_shape
             r, c = index_pixel(y), index_pixel(x)
@@ -226,6 +221,12 @@ class FiltersPanel(MonitorPanel):
                                  f"{format_value(float(self._values[r, c]))}")
             else:
                 self.set_readout("")
+
+
+
+def _kernel_text(index: int, row: int, col: int, value: float) -> str:
+    return (f"kernel {index} (output channel {index}) \u00b7 row {row}, column {col} \u00b7 "
+            f"weight {format_value(value)}")
 
 
 __all__ = ["EMPTY_TEXT", "FiltersPanel", "shape_text"]
