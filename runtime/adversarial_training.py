@@ -15,8 +15,8 @@ import torch
 
 from graph.settings import TRAINING_OPTIONS
 from runtime.attacks import METHODS, craft, default_eps
+from runtime.batches import map_tensors
 from runtime.crafting import ValueRange, crafting, range_tensors
-from runtime.evaluation import map_tensors
 
 
 def adversarial_batch_hook(

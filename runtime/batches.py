@@ -16,7 +16,8 @@ from runtime.compile import Compiled
 
 
 def map_tensors(obj: Any, fn: Callable[[Tensor], Tensor]) -> Any:
-    """Apply ``fn`` to every tensor in a tensor, tuple/list or dict of tensors."""
+    """``fn`` on every tensor of a tensor, tuple/list or dict of tensors (several Inputs or
+    several heads' targets)."""
     if isinstance(obj, Tensor):
         return fn(obj)
     if isinstance(obj, dict):

@@ -9,7 +9,7 @@ layer back into training mode, another stacking targets differently).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -26,7 +26,6 @@ __all__ = [
     "eval_mode",
     "evaluating",
     "evaluation_set",
-    "map_tensors",
     "model_device",
     "row_count",
     "take_rows",
@@ -73,18 +72,6 @@ def class_probabilities(head: Head, out: Tensor) -> Tensor:
     if head.loss_kind(out) == "bce":
         return torch.sigmoid(out)
     return torch.softmax(out, dim=1)
-
-
-def map_tensors(obj: Any, fn: Callable[[Tensor], Tensor]) -> Any:
-    """``fn`` on every tensor of a tensor, tuple/list or dict of tensors (several Inputs or
-    several heads' targets)."""
-    if isinstance(obj, Tensor):
-        return fn(obj)
-    if isinstance(obj, dict):
-        return {k: map_tensors(v, fn) for k, v in obj.items()}
-    if isinstance(obj, (tuple, list)):
-        return type(obj)(map_tensors(v, fn) for v in obj)
-    return obj
 
 
 def take_rows(x: Any, index: Tensor | slice) -> Any:

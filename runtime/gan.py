@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -57,9 +56,9 @@ from runtime.gan_samples import (
 from runtime.heads import Metrics, TrainingFailed
 from runtime.optim import base_lr, make_optimizer, make_schedule, param_groups
 from runtime.trainer import (
-    BatchWindow,
     Callback,
     Hooks,
+    StepClock,
     TrainControl,
     TrainResult,
     not_finite,
@@ -192,14 +191,13 @@ class GanLoop:
         real_target = 1.0 - options.label_smoothing
         global_step = 0
         status, message = "completed", f"trained {settings.epochs} epochs"
-        window = BatchWindow()
+        clock = StepClock(self.control, self.emit)
         for epoch in range(1, settings.epochs + 1):
-            started, paused_for = time.perf_counter(), 0.0
+            clock.start_epoch()
             gen.train()
             disc.train()
             sums = {"d_loss": 0.0, "g_loss": 0.0, "real": 0, "fake": 0, "n": 0, "g_n": 0}
             stopped = False
-            step_start = time.perf_counter()
             g_value = float("nan")
             for step, (real, _labels) in enumerate(batches, start=1):
                 self.where = (epoch, step)
@@ -242,15 +240,9 @@ class GanLoop:
                     sums["g_n"] += n
                 global_step += 1
                 self.result.steps.append((global_step, d_value))
-                now = time.perf_counter()
-                window.add(n, now - step_start, loss=d_value, d_loss=d_value,
-                           g_loss=g_value if math.isfinite(g_value) else 0.0)
-                event = window.take(now, epoch, step, d_per_epoch, global_step)
-                if event is not None:
-                    self.emit(event)
-                paused_for += self.control.pause_point()
-                step_start = time.perf_counter()
-                if self.control.stopped:
+                if clock.step_done(n, epoch, step, d_per_epoch, global_step, loss=d_value,
+                                   d_loss=d_value,
+                                   g_loss=g_value if math.isfinite(g_value) else 0.0):
                     stopped = True
                     break
             if stopped:
@@ -272,7 +264,7 @@ class GanLoop:
                 self.best_key, self.result.best_epoch = key, epoch
                 self.best_snapshot = gan_state(self.g, self.d)
             record = Epoch(epoch=epoch, metrics=metrics, best_epoch=self.result.best_epoch,
-                           seconds=time.perf_counter() - started - paused_for)
+                           seconds=clock.epoch_seconds())
             self.result.epochs.append(record.record())
             self.emit(record)
             if self.control.stopped:

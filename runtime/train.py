@@ -15,7 +15,6 @@ Finished, always last.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,10 +37,10 @@ from runtime.heads import (
 from runtime.optim import base_lr, frozen_modules, make_optimizer, make_schedule, param_groups
 from runtime.trainer import (
     BatchHook,
-    BatchWindow,
     Callback,
     EpochHook,
     Hooks,
+    StepClock,
     StepHook,
     TrainControl,
     TrainResult,
@@ -165,15 +164,13 @@ class StandardLoop:
         stale = 0
         global_step = 0
         status, message = "completed", f"trained {settings.epochs} epochs"
-        window = BatchWindow()
+        clock = StepClock(self.control, self.emit)
         for epoch in range(1, settings.epochs + 1):
-            started = time.perf_counter()
-            paused_for = 0.0
+            clock.start_epoch()
             self._train_mode()
             meters = [Meter(h) for h in self.loss_fn.heads]
             total_loss, total_samples = 0.0, 0
             stopped = False
-            step_start = time.perf_counter()
             for step, (x, y) in enumerate(train_set, start=1):
                 self.where = (epoch, step)
                 for hook in self.batch_hooks:
@@ -207,14 +204,7 @@ class StandardLoop:
                         self._probe(hook(module, epoch, step, global_step), epoch=epoch,
                                     step=step, global_step=global_step)
                     self._train_mode()
-                now = time.perf_counter()
-                window.add(batch, now - step_start, loss=value)
-                event = window.take(now, epoch, step, steps_per_epoch, global_step)
-                if event is not None:
-                    self.emit(event)
-                paused_for += self.control.pause_point()
-                step_start = time.perf_counter()
-                if self.control.stopped:
+                if clock.step_done(batch, epoch, step, steps_per_epoch, global_step, loss=value):
                     stopped = True
                     break
             if stopped:
@@ -243,7 +233,7 @@ class StandardLoop:
                 module.eval()
                 for epoch_hook in self.epoch_end_hooks:
                     self._probe(epoch_hook(module, epoch), epoch=epoch)
-            record.seconds = time.perf_counter() - started - paused_for
+            record.seconds = clock.epoch_seconds()
             self.result.epochs.append(record.record())
             self.emit(record)
             if patience and stale >= patience:

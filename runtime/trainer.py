@@ -247,6 +247,39 @@ class BatchWindow:
         return event
 
 
+class StepClock:
+    """The per-step bookkeeping every training loop shares: batch events through a
+    ``BatchWindow``, a pause point after each step, and an epoch's seconds without pauses."""
+
+    def __init__(self, control: TrainControl, emit: Callable[[Any], None]) -> None:
+        self.window = BatchWindow()
+        self.control = control
+        self.emit = emit
+        self.started = self.step_start = time.perf_counter()
+        self.paused_for = 0.0
+
+    def start_epoch(self) -> None:
+        self.started = self.step_start = time.perf_counter()
+        self.paused_for = 0.0
+
+    def step_done(self, samples: int, epoch: int, step: int, steps_per_epoch: int,
+                  global_step: int, **losses: float) -> bool:
+        """Count a finished step (a batch event when one is due), wait here while paused;
+        True when the user stopped the run."""
+        now = time.perf_counter()
+        self.window.add(samples, now - self.step_start, **losses)
+        event = self.window.take(now, epoch, step, steps_per_epoch, global_step)
+        if event is not None:
+            self.emit(event)
+        self.paused_for += self.control.pause_point()
+        self.step_start = time.perf_counter()
+        return self.control.stopped
+
+    def epoch_seconds(self) -> float:
+        """Seconds since the epoch started, pauses left out."""
+        return time.perf_counter() - self.started - self.paused_for
+
+
 def run_loop(loop: Loop, settings: Any, callback: Callback | None) -> TrainResult:
     """Run ``loop`` in the shell: threads, one-line failures, ``finish``, the Finished event.
 

@@ -364,7 +364,7 @@ def test_styled_axes_never_rescale_small_values(qapp):
     off, and setLabel resets the guard; a styled axis keeps reading 0..0.3 as 0..0.3."""
     import pyqtgraph as pg
 
-    from gui.panels.plotting import style_axis
+    from gui.panels.plot_style import style_axis
 
     axis = pg.AxisItem("right")
     style_axis(axis, "weight")

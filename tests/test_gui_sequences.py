@@ -176,16 +176,16 @@ def test_attention_heat_map_names_the_words_and_reads_out_a_cell(qtbot, attentio
 @pytest.mark.slow
 def test_attention_follows_the_theme(qtbot, qapp, attention_project):
     from gui import style
-    from gui.panels import plotting
+    from gui.panels import colormaps
     from gui.panels.sequences import SequencePanel
 
     panel = _shown(_panel(qtbot, SequencePanel), attention_project)
-    dark = plotting.lookup_table(plotting.sequential_colormap())
+    dark = colormaps.lookup_table(colormaps.sequential_colormap())
     assert np.array_equal(panel.attention_image.lut, dark)
     style.apply_theme("light", qapp)
     try:
         panel.refresh_theme()
-        light = plotting.lookup_table(plotting.sequential_colormap())
+        light = colormaps.lookup_table(colormaps.sequential_colormap())
         assert not np.array_equal(light, dark)
         assert np.array_equal(panel.attention_image.lut, light)
         top = float(panel.attention_image.image.max())

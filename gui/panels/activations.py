@@ -27,8 +27,24 @@ from PySide6.QtWidgets import (
 )
 
 from gui import style, theme
-from gui.panels import plotting as P
-from gui.panels.filters import fill_node_combo, node_combo, select_in_combo, shape_text
+from gui.panels.colormaps import diverging_colormap, lookup_table, sequential_colormap, value_levels
+from gui.panels.filters import shape_text
+from gui.panels.image_grid import tile_grid, tile_value
+from gui.panels.monitor_panel import MonitorPanel
+from gui.panels.node_choice import RememberedNode, fill_node_combo, node_combo, select_in_combo
+from gui.panels.plot_style import format_value, set_title, style_axis, style_plot
+from gui.panels.plot_widgets import (
+    center_pixels,
+    hover_position,
+    image_plot,
+    index_axes,
+    index_pixel,
+    make_colorbar,
+    make_layout_widget,
+    make_plot_widget,
+    set_colorbar,
+)
+from gui.panels.thumbnails import describe_sample, thumbnail
 from runtime.probes.payloads import ActivationEntry, Activations, ProbeSamples
 
 EMPTY_TEXT = ("Train the network (press Train) to follow a validation sample through it: "
@@ -36,7 +52,7 @@ EMPTY_TEXT = ("Train the network (press Train) to follow a validation sample thr
 INPUT_SIDE = 96
 
 
-class ActivationsPanel(P.MonitorPanel):
+class ActivationsPanel(RememberedNode, MonitorPanel):
     """Signals: ``sample_chosen(int)`` (an index into the picker's samples) and
     ``node_chosen(int)`` when the user picks a layer in the panel."""
 
@@ -101,16 +117,16 @@ class ActivationsPanel(P.MonitorPanel):
         row.addWidget(self.input_card)
 
         # the layer's output
-        self.view = P.make_layout_widget()
-        self.plot = self.view.addPlot(row=0, col=0, axisItems=P.index_axes("left", "bottom"))
-        P.style_plot(self.plot)
-        self.image = P.image_plot(self.plot)
-        self.bar = P.make_colorbar(self.view.ci, self.image, label="activation")
+        self.view = make_layout_widget()
+        self.plot = self.view.addPlot(row=0, col=0, axisItems=index_axes("left", "bottom"))
+        style_plot(self.plot)
+        self.image = image_plot(self.plot)
+        self.bar = make_colorbar(self.view.ci, self.image, label="activation")
         self.view.scene().sigMouseMoved.connect(self._hover)
         row.addWidget(self.view, 1)
 
         # predicted class probabilities
-        self.probs_view = P.make_plot_widget(index=("left",))
+        self.probs_view = make_plot_widget(index=("left",))
         self.probs_plot = self.probs_view.getPlotItem()
         self.probs_view.setFixedWidth(230)
         self.probs_bars = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[])
@@ -157,11 +173,11 @@ class ActivationsPanel(P.MonitorPanel):
         return button
 
     def _style_probs(self) -> None:
-        P.style_plot(self.probs_plot)
+        style_plot(self.probs_plot)
         if self.compact:
             self.probs_plot.getAxis("bottom").showLabel(False)
         else:
-            P.style_axis(self.probs_plot.getAxis("bottom"), "probability")
+            style_axis(self.probs_plot.getAxis("bottom"), "probability")
         self.probs_plot.setXRange(0, 1, padding=0.02)
         self.probs_plot.getAxis("bottom").setTicks([[(0, "0"), (0.5, "0.5"), (1, "1")], []])
 
@@ -186,11 +202,11 @@ class ActivationsPanel(P.MonitorPanel):
                     text = f"{names[i]}  \u00b7  sample #{val_index}"
                 icon = QIcon()
                 if isinstance(inputs, np.ndarray) and i < len(inputs):
-                    pm = P.thumbnail(inputs[i], 24)
+                    pm = thumbnail(inputs[i], 24)
                     if pm is not None:
                         icon = QIcon(pm)
                     else:
-                        text += f"  {P.describe_sample(inputs[i], 2)}"
+                        text += f"  {describe_sample(inputs[i], 2)}"
                 self.sample_combo.addItem(icon, text, i)
         self.sample_combo.setCurrentIndex(min(max(current, 0), self.sample_combo.count() - 1))
         self.sample_combo.blockSignals(False)
@@ -217,23 +233,6 @@ class ActivationsPanel(P.MonitorPanel):
             self.input_nodes = list(input_nodes)
         self._node = current
 
-    def set_node(self, node_id: int | None) -> None:
-        """Show ``node_id``'s output (no signal); repaints from the last payload."""
-        self._node = node_id
-        if node_id is not None:
-            select_in_combo(self.layer_combo, node_id)
-        self.request_repaint()
-
-    @property
-    def node_id(self) -> int | None:
-        return self._node
-
-    def _layer_picked(self, _index: int) -> None:
-        data = self.layer_combo.currentData()
-        if data is not None:
-            self._node = int(data)
-            self.request_repaint()
-            self.node_chosen.emit(int(data))
 
     # drawing -----------------------------------------------------------------------------------
     def layout_depends_on_size(self) -> bool:
@@ -250,12 +249,7 @@ class ActivationsPanel(P.MonitorPanel):
         return next(iter(nodes), None)
 
     def render(self, payload: Any) -> None:
-        if not payload:
-            self.show_empty()
-            return
-        if payload.get("error"):
-            self.title.setText("Activations")
-            self.show_empty(str(payload["error"]))
+        if not self.drawable(payload, "Activations"):
             return
         nodes = {int(k): v for k, v in (payload.get("nodes") or {}).items()}
         self._render_input(payload, nodes)
@@ -281,7 +275,7 @@ class ActivationsPanel(P.MonitorPanel):
         if kind == "maps":
             maps = np.asarray(entry["maps"], np.float32)
             count, h, w = maps.shape
-            grid, cols, _rows, pad = P.tile_grid(maps, aspect=self._grid_aspect())
+            grid, cols, _rows, pad = tile_grid(maps, aspect=self._grid_aspect())
             self.kind, self.grid_shape, self.tile_count = "maps", (count, h, w), count
             self._tile, self._columns, self._pad, self._values = (h, w), cols, pad, grid
             total = int(entry.get("channels", count))
@@ -295,7 +289,7 @@ class ActivationsPanel(P.MonitorPanel):
         elif kind == "strip":
             values = np.asarray(entry["values"], np.float32).reshape(-1)
             count = values.size
-            grid, cols, _rows, _pad = P.tile_grid(values.reshape(-1, 1, 1), pad=0,
+            grid, cols, _rows, _pad = tile_grid(values.reshape(-1, 1, 1), pad=0,
                                                   aspect=self._grid_aspect())
             self.kind, self.grid_shape, self.tile_count = "strip", (count,), count
             self._tile, self._columns, self._pad, self._values = (1, 1), cols, 0, grid
@@ -313,14 +307,14 @@ class ActivationsPanel(P.MonitorPanel):
             self.title.setText(f"{name} \u00b7 sequence of {values.shape[0]} steps \u00d7 "
                                f"{values.shape[1]} features \u00b7 output {full}")
             self._draw(values, values)
-            P.center_pixels(self.image, values.shape[0], values.shape[1])
+            center_pixels(self.image, values.shape[0], values.shape[1])
             self.plot.getAxis("left").set_names(values.shape[0])
             self.plot.getAxis("bottom").set_names(values.shape[1])
             box.setAspectLocked(False)
             self.plot.showAxis("left")
             self.plot.showAxis("bottom")
-            P.style_axis(self.plot.getAxis("left"), "step")
-            P.style_axis(self.plot.getAxis("bottom"), "feature")
+            style_axis(self.plot.getAxis("left"), "step")
+            style_axis(self.plot.getAxis("bottom"), "feature")
         else:
             self.kind, self._values = "omitted", None
             self.grid_shape = tuple(entry.get("shape", ()))
@@ -335,11 +329,11 @@ class ActivationsPanel(P.MonitorPanel):
         return max(0.5, rest / max(1, self.body.height() or 200))
 
     def _draw(self, grid: np.ndarray, values: np.ndarray) -> None:
-        levels, diverging = P.value_levels(values)
-        cmap = P.diverging_colormap() if diverging else P.sequential_colormap()
-        self.image.setImage(grid, levels=levels, lut=P.lookup_table(cmap), autoLevels=False)
+        levels, diverging = value_levels(values)
+        cmap = diverging_colormap() if diverging else sequential_colormap()
+        self.image.setImage(grid, levels=levels, lut=lookup_table(cmap), autoLevels=False)
         self.image.setRect(0, 0, grid.shape[1], grid.shape[0])
-        P.set_colorbar(self.bar, cmap, levels)
+        set_colorbar(self.bar, cmap, levels)
 
     def _render_input(self, payload: Activations, nodes: dict[int, ActivationEntry]) -> None:
         sample = None
@@ -360,12 +354,12 @@ class ActivationsPanel(P.MonitorPanel):
                 if entry is not None and entry.get("kind") in ("maps", "strip", "sequence"):
                     sample = entry.get("maps", entry.get("values"))
                     break
-        pixmap = P.thumbnail(sample, INPUT_SIDE) if sample is not None else None
+        pixmap = thumbnail(sample, INPUT_SIDE) if sample is not None else None
         if pixmap is not None:
             self.input_view.setPixmap(pixmap)
         else:
             self.input_view.setPixmap(QIcon().pixmap(1, 1))
-            self.input_view.setText(P.describe_sample(sample, 4) if sample is not None
+            self.input_view.setText(describe_sample(sample, 4) if sample is not None
                                     else "\u2014")
         label = payload.get("label")
         name = self._class_name(label) if label is not None else None
@@ -389,8 +383,8 @@ class ActivationsPanel(P.MonitorPanel):
                 text = "\u2014"
             else:
                 flat = np.asarray(values, np.float32).reshape(-1)
-                text = (P.format_value(float(flat[0])) if flat.size == 1
-                        else P.describe_sample(flat, 4))
+                text = (format_value(float(flat[0])) if flat.size == 1
+                        else describe_sample(flat, 4))
             self.output_text.setText(text)
             self.side.setCurrentWidget(self.output_card)
             return
@@ -418,51 +412,45 @@ class ActivationsPanel(P.MonitorPanel):
         verdict = ""
         if label is not None:
             verdict = " \u2713" if int(label) == predicted else " \u2717"
-        P.set_title(plot, f"Predicted {names[predicted]} \u00b7 {probs[predicted]:.0%}{verdict}")
+        set_title(plot, f"Predicted {names[predicted]} \u00b7 {probs[predicted]:.0%}{verdict}")
 
     def set_compact(self, compact: bool) -> None:
         self._style_probs()
 
     def refresh_theme(self) -> None:
-        self.view.setBackground(theme.current().window)
-        self.probs_view.setBackground(theme.current().window)
-        P.style_plot(self.plot)
+        for view in (self.view, self.probs_view):
+            view.setBackground(theme.current().window)
+        style_plot(self.plot)
         self._style_probs()
         super().refresh_theme()
 
     def _hover(self, pos: QPointF) -> None:
-        if self._values is None or self.is_empty:
-            return
-        point = P.hover_position(self.plot, pos)
+        point = self.hovered(self.plot, pos) if self._values is not None else None
         if point is None:
-            self.set_readout("")
             return
         x, y = point.x(), point.y()
         if self.kind in ("maps", "strip"):
-            hit = P.tile_at(x, y, self._tile, self._columns, self._pad, self.tile_count)
-            if hit is None:
-                self.set_readout("")
-                return
-            index, row, col = hit
-            h, w = self._tile
-            value = float(self._values[(index // self._columns) * (h + self._pad) + row,
-                                       (index % self._columns) * (w + self._pad) + col])
-            where = (f"channel {index} \u00b7 row {row}, column {col}" if self.kind == "maps"
-                     else f"unit {index}")
-            self.set_readout(f"{where} \u00b7 activation {P.format_value(value)}")
+            hit = tile_value(self._values, x, y, self._tile, self._columns, self._pad,
+                             self.tile_count)
+            self.set_readout("" if hit is None else self._tile_text(*hit))
         elif self.kind == "sequence":
-            r, c = P.index_pixel(y), P.index_pixel(x)
+            r, c = index_pixel(y), index_pixel(x)
             if 0 <= r < self._values.shape[0] and 0 <= c < self._values.shape[1]:
                 self.set_readout(f"step {r} \u00b7 feature {c} \u00b7 activation "
-                                 f"{P.format_value(float(self._values[r, c]))}")
+                                 f"{format_value(float(self._values[r, c]))}")
+
+    def _tile_text(self, index: int, row: int, col: int, value: float) -> str:
+        where = (f"channel {index} \u00b7 row {row}, column {col}" if self.kind == "maps"
+                 else f"unit {index}")
+        return f"{where} \u00b7 activation {format_value(value)}"
 
     def _hover_probs(self, pos: QPointF) -> None:
         if self.probabilities is None:
             return
-        point = P.hover_position(self.probs_plot, pos)
+        point = hover_position(self.probs_plot, pos)
         if point is None:
             return
-        c = P.index_pixel(point.y())
+        c = index_pixel(point.y())
         if 0 <= c < self.probabilities.size:
             self.set_readout(f"class {self._class_name(c)} \u00b7 probability "
                              f"{float(self.probabilities[c]):.4f}")

@@ -12,7 +12,6 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QDoubleSpinBox, QPushButton, QVBoxLayout, QWidget
 
 from gui import theme
-from gui.panels import plotting as P
 from gui.panels.adversarial_views import (
     CONTROLS_WIDTH,
     FGSM_COLOR,
@@ -22,6 +21,8 @@ from gui.panels.adversarial_views import (
 )
 from gui.panels.controls import control_form, controls_beside, spin
 from gui.panels.lab import Prepared
+from gui.panels.plot_style import css_size, set_title, style_plot
+from gui.panels.plot_widgets import hover_position, make_plot_widget
 
 if TYPE_CHECKING:  # the GUI imports torch lazily, on first analysis
     from runtime.attacks import RobustnessCurve
@@ -60,10 +61,10 @@ class CurvePage(QWidget):
         self.curve_button.clicked.connect(self.compute_curve)
         form.addRow("", self.curve_button)
 
-        self.curve_view = P.make_plot_widget()
+        self.curve_view = make_plot_widget()
         self.curve_plot = self.curve_view.getPlotItem()
         self._style()
-        self.curve_legend = self.curve_plot.addLegend(offset=(-8, 8), labelTextSize=P.css_size())
+        self.curve_legend = self.curve_plot.addLegend(offset=(-8, 8), labelTextSize=css_size())
         self.fgsm_curve = self.curve_plot.plot([], [], pen=pg.mkPen(FGSM_COLOR, width=2),
                                                symbol="o", symbolSize=5,
                                                symbolBrush=FGSM_COLOR, symbolPen=None,
@@ -85,11 +86,11 @@ class CurvePage(QWidget):
         content.addWidget(self.curve_view, 1)
         self.curve_view.scene().sigMouseMoved.connect(self._hover_curve)
         controls_beside(self, controls, content, CONTROLS_WIDTH)
-        P.set_title(self.curve_plot, "Accuracy under attack: press Compute curve")
+        set_title(self.curve_plot, "Accuracy under attack: press Compute curve")
         self.set_eps_range(1.0)
 
     def _style(self) -> None:
-        P.style_plot(self.curve_plot, x="\u03b5 (data units)", y="accuracy (%)")
+        style_plot(self.curve_plot, x="\u03b5 (data units)", y="accuracy (%)")
         percent_axis(self.curve_plot)
 
     def forget(self) -> None:
@@ -171,7 +172,7 @@ class CurvePage(QWidget):
         self.curve_plot.setXRange(0, top, padding=0.03)
         n = self.curves["fgsm"].n
         steps = self.curve_steps.value()
-        P.set_title(self.curve_plot, f"Accuracy under attack \u00b7 {n} validation samples "
+        set_title(self.curve_plot, f"Accuracy under attack \u00b7 {n} validation samples "
                     f"\u00b7 PGD {steps} steps")
         self.draw_eps_line()
 
@@ -186,7 +187,7 @@ class CurvePage(QWidget):
             self.draw_eps_line()
 
     def _hover_curve(self, pos: QPointF) -> None:
-        point = P.hover_position(self.curve_plot, pos)
+        point = hover_position(self.curve_plot, pos)
         if point is None or not self.curves or self.panel.runner.busy:
             return
         eps = np.asarray(self.curves["fgsm"].eps)

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
 from gui import theme
 from gui.panels import lab
-from gui.panels import plotting as P
 from gui.panels.adversarial_views import (
     CONTROLS_WIDTH,
     PGD_COLOR,
@@ -32,8 +31,12 @@ from gui.panels.adversarial_views import (
     fmt_eps,
     percent_axis,
 )
+from gui.panels.colormaps import diverging_colormap, rgb
 from gui.panels.controls import control_form, controls_beside, dim_label, spin
 from gui.panels.lab import class_name, display_image, signed_map
+from gui.panels.plot_style import set_title, style_plot
+from gui.panels.plot_widgets import make_plot_widget
+from gui.panels.thumbnails import crisp_pixmap
 from gui.panels.visibility import on_screen
 from runtime.probes.payloads import Robustness
 
@@ -80,7 +83,7 @@ class LivePage(QWidget):
 
         content = QHBoxLayout()
         content.setSpacing(10)
-        self.live_view = P.make_plot_widget()
+        self.live_view = make_plot_widget()
         self.live_plot = self.live_view.getPlotItem()
         self._style()
         t = theme.current()
@@ -117,14 +120,14 @@ class LivePage(QWidget):
         self.probe_timer.start()
 
     def _style(self) -> None:
-        P.style_plot(self.live_plot, x="epoch", y="accuracy (%)")
+        style_plot(self.live_plot, x="epoch", y="accuracy (%)")
         percent_axis(self.live_plot)
 
     def show_empty(self) -> None:
         text = ("Train the network (press Train): after each epoch its robustness is "
                 "measured here" if self.panel.controller is not None else
                 "Robustness during training needs the training controller")
-        P.set_title(self.live_plot, text)
+        set_title(self.live_plot, text)
         self.live_cards.set_cards([])
         self.live_title.setText(EXAMPLES_TEXT)
 
@@ -210,7 +213,7 @@ class LivePage(QWidget):
         if payload.get("probe") != "robustness":
             return
         if payload.get("error"):
-            P.set_title(self.live_plot, str(payload["error"]))
+            set_title(self.live_plot, str(payload["error"]))
             return
         epoch = payload.get("epoch")
         if epoch is not None:
@@ -251,7 +254,7 @@ class LivePage(QWidget):
                 [[(e, str(e)) for e in range(1, last + 1) if e % step == 0 or e == 1], []])
         method = str(payload.get("method", "")).upper()
         eps = fmt_eps(float(payload["eps"]))
-        P.set_title(self.live_plot, _legend_html([
+        set_title(self.live_plot, _legend_html([
             (t.accent, f"clean {payload['clean_accuracy']:.0%}"),
             (PGD_COLOR, f"{method} \u03b5 {eps}: {payload['robust_accuracy']:.0%}")])
             + f'<span style="color:{t.text_dim}"> \u00b7 {payload.get("n", 0)} validation '
@@ -271,7 +274,7 @@ class LivePage(QWidget):
         t = theme.current()
         lo, hi = payload.get("value_range", (0.0, 1.0))
         cards = []
-        cmap = P.diverging_colormap()
+        cmap = diverging_colormap()
         delta = np.asarray(ex.get("perturbation", np.zeros((0,))), np.float32)
         vmax, factor = amplification(delta, (hi - lo) or 1.0)
         for i in range(len(inputs)):
@@ -323,9 +326,9 @@ def _mini_triptych(x: np.ndarray, delta: np.ndarray, adv: np.ndarray,
 
     parts = [grey(x), lab.signed_rgb(signed_map(delta), vmax, cmap), grey(adv)]
     h = parts[0].shape[0]
-    gap = np.zeros((h, 1, 3), np.uint8) + np.array(P.rgb(theme.current().window), np.uint8)
-    rgb = np.concatenate([parts[0], gap, parts[1], gap, parts[2]], axis=1)
-    return lab.rgb_pixmap(rgb, max(rgb.shape[1], THUMB * rgb.shape[1] // max(1, h)))
+    gap = np.zeros((h, 1, 3), np.uint8) + np.array(rgb(theme.current().window), np.uint8)
+    strip = np.concatenate([parts[0], gap, parts[1], gap, parts[2]], axis=1)
+    return crisp_pixmap(strip, max(strip.shape[1], THUMB * strip.shape[1] // max(1, h)))
 
 
 __all__ = ["LIVE_EXAMPLES", "LivePage"]

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
 )
 
 from gui import style, theme
-from gui.panels import plotting as P
 from gui.panels.adversarial_views import (
     CONTROLS_WIDTH,
     THUMB,
@@ -29,6 +28,8 @@ from gui.panels.adversarial_views import (
 )
 from gui.panels.controls import control_form, controls_beside, fill_class_combo, spin
 from gui.panels.lab import Prepared, class_name, display_image, grey_lut
+from gui.panels.plot_style import set_title, style_plot
+from gui.panels.plot_widgets import image_plot, make_layout_widget, make_plot_widget
 
 if TYPE_CHECKING:  # the GUI imports torch lazily, on first analysis
     from runtime.patches import PatchResult
@@ -76,15 +77,15 @@ class PatchPage(QWidget):
 
         content = QHBoxLayout()
         content.setSpacing(10)
-        self.patch_view = P.make_layout_widget()
+        self.patch_view = make_layout_widget()
         self.patch_view.setFixedWidth(170)
         self.patch_plot = self.patch_view.addPlot(row=0, col=0)
-        P.style_plot(self.patch_plot)
-        self.patch_image = P.image_plot(self.patch_plot)
+        style_plot(self.patch_plot)
+        self.patch_image = image_plot(self.patch_plot)
         self.patch_frame = QGraphicsRectItem(0, 0, 1, 1)  # the patch's edge, on any content
         self.patch_frame.hide()
         self.patch_plot.addItem(self.patch_frame)
-        P.set_title(self.patch_plot, "Patch")
+        set_title(self.patch_plot, "Patch")
         content.addWidget(self.patch_view)
         middle = QVBoxLayout()
         middle.setSpacing(4)
@@ -100,7 +101,7 @@ class PatchPage(QWidget):
         holder.setLayout(middle)
         holder.setFixedWidth(4 * (THUMB + 14) + 8)
         content.addWidget(holder)
-        self.rate_view = P.make_plot_widget()
+        self.rate_view = make_plot_widget()
         self.rate_plot = self.rate_view.getPlotItem()
         self.rate_bars = pg.BarGraphItem(x0=[], y=[], height=0.6, width=[])
         self.rate_plot.addItem(self.rate_bars)
@@ -110,12 +111,12 @@ class PatchPage(QWidget):
         controls_beside(self, controls, content, CONTROLS_WIDTH)
 
     def _style_rate_plot(self) -> None:
-        P.style_plot(self.rate_plot, x="predicted as the target (%)")
+        style_plot(self.rate_plot, x="predicted as the target (%)")
         self.rate_plot.setXRange(0, 100, padding=0.02)
         self.rate_plot.setYRange(-0.5, 2.5, padding=0)
         self.rate_plot.getAxis("left").setTicks(
             [[(0, "optimised patch"), (1, "random patch"), (2, "no patch")], []])
-        P.set_title(self.rate_plot, "Success rate")
+        set_title(self.rate_plot, "Success rate")
 
     def forget(self) -> None:
         self.patch = None
@@ -175,7 +176,7 @@ class PatchPage(QWidget):
         target = class_name(names, result.target_class)
         self._draw_patch(result.patch, prep.value_range)
         size = result.patch.shape[-1]
-        P.set_title(self.patch_plot, f"Patch {size}\u00d7{size} \u2192 {target}")
+        set_title(self.patch_plot, f"Patch {size}\u00d7{size} \u2192 {target}")
         t = theme.current()
         cards = []
         for i in range(min(PATCH_CARDS, len(result.examples))):
@@ -192,7 +193,7 @@ class PatchPage(QWidget):
         self.patch_title.setText("Patched samples \u2192 prediction")
         self._draw_rates([100 * result.success_rate, 100 * rate,
                           100 * result.clean_target_rate])
-        P.set_title(self.rate_plot, f"Read as {target}: {result.n} validation samples")
+        set_title(self.rate_plot, f"Read as {target}: {result.n} validation samples")
         self.panel.status(
             self, f"Patch \u2192 {target}: {result.success_rate:.0%} of {result.n} validation "
             f"samples read as {target} (random patch {rate:.0%}, no patch "

@@ -7,7 +7,6 @@ They draw numpy arrays handed to them; nothing here computes.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -18,8 +17,16 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from gui import style, theme
 from gui.panels import lab
-from gui.panels import plotting as P
+from gui.panels.colormaps import class_color, diverging_colormap, lookup_table
 from gui.panels.lab import display_image, grey_lut, signed_map
+from gui.panels.plot_style import css_size, format_value, set_title, style_axis, style_plot
+from gui.panels.plot_widgets import (
+    hovered_place,
+    image_plot,
+    index_ticks,
+    make_layout_widget,
+)
+from gui.panels.thumbnails import thumbnail
 
 POSITIVE = "#d8682e"  # perturbation bars: the diverging map's ends
 NEGATIVE = "#3c84d6"
@@ -60,7 +67,7 @@ def outlined_thumbnail(sample: np.ndarray, row: int, col: int, size: int, color:
               side: int = THUMB) -> QPixmap | None:
     """A thumbnail with the patch's square outlined (a black patch on a black background is
     otherwise invisible)."""
-    pixmap = P.thumbnail(sample, side)
+    pixmap = thumbnail(sample, side)
     if pixmap is None:
         return None
     h = np.asarray(sample).shape[-2]
@@ -82,13 +89,13 @@ class Triptych(QWidget):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.view = P.make_layout_widget()
+        self.view = make_layout_widget()
         self.view.ci.setSpacing(10)
         layout.addWidget(self.view)
         self.plots = [self.view.addPlot(row=0, col=i) for i in range(3)]
         for plot in self.plots:
-            P.style_plot(plot)
-        self.images = [P.image_plot(plot) for plot in self.plots]
+            style_plot(plot)
+        self.images = [image_plot(plot) for plot in self.plots]
         self.factor = pg.TextItem(anchor=(1, 1))
         self.plots[1].addItem(self.factor, ignoreBounds=True)
         self.bars = [pg.BarGraphItem(x=[], height=[], width=0.7) for _ in range(3)]
@@ -114,7 +121,7 @@ class Triptych(QWidget):
         self.arrays = {}
         for plot, text in zip(self.plots, ("Original", "Perturbation", "Adversarial"),
                               strict=True):
-            P.set_title(plot, text)
+            set_title(plot, text)
 
     def _set_mode(self, mode: str) -> None:
         if mode == self.mode:
@@ -130,15 +137,15 @@ class Triptych(QWidget):
             for name in ("left", "bottom"):
                 plot.showAxis(name, not images)
             if not images:
-                P.style_axis(plot.getAxis("left"))
-                P.style_axis(plot.getAxis("bottom"))
+                style_axis(plot.getAxis("left"))
+                style_axis(plot.getAxis("bottom"))
         self.ghost.setVisible(not images)
         self.factor.setVisible(images)
 
     def set_titles(self, titles: list[str]) -> None:
         self.titles = list(titles)
         for plot, text in zip(self.plots, titles, strict=True):
-            P.set_title(plot, text)
+            set_title(plot, text)
 
     def show_images(self, original: np.ndarray, delta: np.ndarray, adversarial: np.ndarray,
                     value_range: tuple[float, float], titles: list[str]) -> None:
@@ -155,7 +162,7 @@ class Triptych(QWidget):
             if index == 1:
                 levels = (-vmax, vmax) if vmax > 0 else (-1.0, 1.0)
                 image.setImage(picture, levels=levels, autoLevels=False,
-                               lut=P.lookup_table(P.diverging_colormap()))
+                               lut=lookup_table(diverging_colormap()))
             elif picture.ndim == 3:
                 image.setImage(np.clip((picture - lo) / width, 0, 1), levels=(0, 1),
                                autoLevels=False, lut=None)
@@ -168,7 +175,7 @@ class Triptych(QWidget):
         t = theme.current()
         amount = f"{factor_text(factor)}" if factor <= 0 else \
             f"{factor_text(factor)}  \u00b1{fmt_eps(vmax)}"
-        self.factor.setHtml(f'<span style="color:#f4f6f8; font-size:{P.css_size()}">'
+        self.factor.setHtml(f'<span style="color:#f4f6f8; font-size:{css_size()}">'
                             f'{amount}</span>')
         self.factor.fill = pg.mkBrush(0, 0, 0, 150)
         self.factor.border = pg.mkPen(t.border)
@@ -194,7 +201,7 @@ class Triptych(QWidget):
         self.ghost.setOpts(x=x, height=values[0], width=0.7, brush=pg.mkBrush(None),
                            pen=pg.mkPen(t.text_dim, width=1, style=Qt.PenStyle.DashLine))
         self.bars[2].setOpts(x=x, height=values[2], width=0.5,
-                             brush=pg.mkBrush(P.class_color(0)), pen=pg.mkPen(None))
+                             brush=pg.mkBrush(class_color(0)), pen=pg.mkPen(None))
         low = float(min(values[0].min(initial=0), values[2].min(initial=0)))
         high = float(max(values[0].max(initial=0), values[2].max(initial=0)))
         span = max(abs(float(values[1].min(initial=0))), abs(float(values[1].max(initial=0))))
@@ -202,7 +209,7 @@ class Triptych(QWidget):
         pad = 0.05 * ((high - low) or 1.0)
         for index, plot in enumerate(self.plots):
             room = plot.getViewBox().width() or None
-            P.index_ticks(plot.getAxis("bottom"), n, self.feature_names, room=room,
+            index_ticks(plot.getAxis("bottom"), n, self.feature_names, room=room,
                           spacing=42)
             plot.setXRange(-0.6, n - 0.4, padding=0)
             if index == 1:
@@ -214,7 +221,7 @@ class Triptych(QWidget):
     def refresh_theme(self) -> None:
         self.view.setBackground(theme.current().window)
         for plot in self.plots:
-            P.style_plot(plot)
+            style_plot(plot)
         mode, self.mode = self.mode, ""
         self._set_mode(mode or "image")
         self.set_titles(self.titles)
@@ -222,33 +229,18 @@ class Triptych(QWidget):
     def _hover(self, pos: QPointF) -> None:
         if not self.arrays or self.on_hover is None:
             return
-        for plot in self.plots:
-            point = P.hover_position(plot, pos)
-            if point is None:
-                continue
-            if self.mode == "image":
-                r, c = math.floor(point.y()), math.floor(point.x())
-                shape = self.arrays["perturbation"].shape
-                if 0 <= r < shape[0] and 0 <= c < shape[1]:
-                    parts = [f"row {r}, column {c}"]
-                    for key in ("original", "perturbation", "adversarial"):
-                        v = self.arrays[key][r, c]
-                        v = float(np.mean(v))
-                        sign = "+" if key == "perturbation" and v > 0 else ""
-                        parts.append(f"{key} {sign}{P.format_value(v)}")
-                    self.on_hover(" \u00b7 ".join(parts))
-                    return
-            else:
-                i = P.index_pixel(point.x())
-                if 0 <= i < len(self.feature_names):
-                    parts = [self.feature_names[i]]
-                    for key in ("original", "perturbation", "adversarial"):
-                        v = float(self.arrays[key][i])
-                        sign = "+" if key == "perturbation" and v > 0 else ""
-                        parts.append(f"{key} {sign}{P.format_value(v)}")
-                    self.on_hover(" \u00b7 ".join(parts))
-                    return
-        self.on_hover("")
+        image = self.mode == "image"
+        shape = self.arrays["perturbation"].shape if image else (len(self.feature_names),)
+        place = hovered_place(self.plots, pos, image, shape)
+        if place is None:
+            self.on_hover("")
+            return
+        parts = [f"row {place[0]}, column {place[1]}" if image else self.feature_names[place[0]]]
+        for key in ("original", "perturbation", "adversarial"):
+            v = float(np.mean(self.arrays[key][place]))
+            sign = "+" if key == "perturbation" and v > 0 else ""
+            parts.append(f"{key} {sign}{format_value(v)}")
+        self.on_hover(" \u00b7 ".join(parts))
 
 
 # -- sample cards ------------------------------------------------------------------------------
@@ -270,7 +262,7 @@ class SampleCard(QFrame):
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setObjectName("sample_card")
         pixmap = sample if isinstance(sample, QPixmap) else (
-            P.thumbnail(sample, side) if sample is not None else None)
+            thumbnail(sample, side) if sample is not None else None)
         if pixmap is not None:
             self.picture.setPixmap(pixmap)
         else:

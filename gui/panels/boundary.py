@@ -18,8 +18,20 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QWidget
 
 from gui import style, theme
-from gui.panels import plotting as P
-from gui.panels.filters import fill_node_combo, node_combo, select_in_combo
+from gui.panels.colormaps import (
+    CLASS_COLORS,
+    blend,
+    class_color,
+    class_colors,
+    diverging_colormap,
+    lookup_table,
+    sequential_colormap,
+    value_levels,
+)
+from gui.panels.monitor_panel import MonitorPanel
+from gui.panels.node_choice import combo_node, fill_node_combo, node_combo, select_in_combo
+from gui.panels.plot_style import format_value, set_title, style_axis, style_plot
+from gui.panels.plot_widgets import hover_position, image_plot, make_plot_widget
 from runtime.probes.payloads import Boundary, Hidden
 
 EMPTY_TEXT = ("Train the network (press Train) to watch it split the plane: the field shows "
@@ -33,7 +45,7 @@ def not_two_d_text(dataset: str) -> str:
             f"{name}.")
 
 
-class BoundaryPanel(P.MonitorPanel):
+class BoundaryPanel(MonitorPanel):
     """Signal ``node_chosen(int)``: the user picked the hidden layer in the panel."""
 
     node_chosen = Signal(int)
@@ -63,9 +75,9 @@ class BoundaryPanel(P.MonitorPanel):
         row.setSpacing(8)
         self.body_layout.addLayout(row, 1)
         self.left = QStackedWidget()
-        self.field_view = P.make_plot_widget()
+        self.field_view = make_plot_widget()
         self.field_plot = self.field_view.getPlotItem()
-        self.field = P.image_plot(self.field_plot, top_down=False, axes=True)
+        self.field = image_plot(self.field_plot, top_down=False, axes=True)
         self.points = pg.ScatterPlotItem(size=6, pxMode=True)
         self.field_plot.addItem(self.points)
         self.field_view.scene().sigMouseMoved.connect(self._hover_field)
@@ -80,7 +92,7 @@ class BoundaryPanel(P.MonitorPanel):
         row.addWidget(self.left, 1)
 
         self.right = QStackedWidget()
-        self.hidden_view = P.make_plot_widget()
+        self.hidden_view = make_plot_widget()
         self.hidden_plot = self.hidden_view.getPlotItem()
         self.hidden_points = pg.ScatterPlotItem(size=5, pxMode=True)
         self.hidden_plot.addItem(self.hidden_points)
@@ -101,8 +113,8 @@ class BoundaryPanel(P.MonitorPanel):
         self._boundary: dict[str, Any] | None = None
 
     def _style_plots(self) -> None:
-        P.style_plot(self.field_plot)
-        P.style_plot(self.hidden_plot)
+        style_plot(self.field_plot)
+        style_plot(self.hidden_plot)
         self._axis_titles()
         self.field_plot.getViewBox().setAspectLocked(True)
 
@@ -118,7 +130,7 @@ class BoundaryPanel(P.MonitorPanel):
             if self.compact:
                 axis.showLabel(False)
             else:
-                P.style_axis(axis, text)
+                style_axis(axis, text)
 
     def set_compact(self, compact: bool) -> None:
         self._axis_titles()
@@ -163,8 +175,7 @@ class BoundaryPanel(P.MonitorPanel):
 
     @property
     def node_id(self) -> int | None:
-        data = self.layer_combo.currentData()
-        return int(data) if data is not None else None
+        return combo_node(self.layer_combo)
 
     def _layer_picked(self, _index: int) -> None:
         node_id = self.node_id
@@ -220,15 +231,15 @@ class BoundaryPanel(P.MonitorPanel):
             probs = np.asarray(probs, np.float32)
             count = probs.shape[-1]
             names = names + [str(i) for i in range(len(names), count)]
-            rgb = P.blend(P.class_colors(count), probs, t.window, strength=0.62)
+            rgb = blend(class_colors(count), probs, t.window, strength=0.62)
             self.field.setImage(rgb, autoLevels=False, levels=(0, 255), lut=None)
             self.field_rgb = rgb
             self._update_legend(count, names)
         else:
             values = np.asarray(payload.get("values"), np.float32)
-            levels, diverging = P.value_levels(values)
-            cmap = P.diverging_colormap() if diverging else P.sequential_colormap()
-            self.field.setImage(values, levels=levels, lut=P.lookup_table(cmap),
+            levels, diverging = value_levels(values)
+            cmap = diverging_colormap() if diverging else sequential_colormap()
+            self.field.setImage(values, levels=levels, lut=lookup_table(cmap),
                                 autoLevels=False)
             self.field_rgb = None
             self.legend.setText("")
@@ -246,7 +257,7 @@ class BoundaryPanel(P.MonitorPanel):
         self.field_plot.setRange(xRange=(float(xs[0]) - dx / 2, float(xs[-1]) + dx / 2),
                                  yRange=(float(ys[0]) - dy / 2, float(ys[-1]) + dy / 2),
                                  padding=0)
-        P.set_title(self.field_plot, "Prediction")
+        set_title(self.field_plot, "Prediction")
         self.left.setCurrentWidget(self.field_view)
 
     def _render_hidden(self, payload: Hidden | None) -> None:
@@ -266,10 +277,10 @@ class BoundaryPanel(P.MonitorPanel):
         dims = int(payload.get("dims", 2))
         ratios = list(payload.get("explained_variance") or [0.0, 0.0])
         if payload.get("method") == "pca":
-            P.set_title(self.hidden_plot, f"{name} \u00b7 {dims} dimensions, PCA to 2 "
+            set_title(self.hidden_plot, f"{name} \u00b7 {dims} dimensions, PCA to 2 "
                         f"({ratios[0]:.0%} + {ratios[1]:.0%} of the variance)")
         else:
-            P.set_title(self.hidden_plot, f"{name} \u00b7 {dims} dimension"
+            set_title(self.hidden_plot, f"{name} \u00b7 {dims} dimension"
                         f"{'s' if dims != 1 else ''}, as they are")
         if len(points):
             low = points.min(0).astype(float)
@@ -284,12 +295,12 @@ class BoundaryPanel(P.MonitorPanel):
         if labels.size != count:
             return [pg.mkBrush(theme.current().text)] * count
         if labels.dtype.kind == "f":  # regression targets: a colour scale
-            levels, _ = P.value_levels(labels)
-            lut = P.lookup_table(P.sequential_colormap())
+            levels, _ = value_levels(labels)
+            lut = lookup_table(sequential_colormap())
             span = (levels[1] - levels[0]) or 1.0
             index = np.clip(((labels - levels[0]) / span * 255).astype(int), 0, 255)
             return [pg.mkBrush(*lut[i]) for i in index]
-        palette = [pg.mkBrush(c) for c in P.CLASS_COLORS]
+        palette = [pg.mkBrush(c) for c in CLASS_COLORS]
         return [palette[int(v) % len(palette)] for v in labels]
 
     def _update_legend(self, count: int, names: list[str] | None = None) -> None:
@@ -298,7 +309,7 @@ class BoundaryPanel(P.MonitorPanel):
         labels = np.asarray((hidden or {}).get("labels", np.zeros(0)))
         if count <= 0 and labels.dtype.kind == "f" and labels.size:
             t = theme.current()
-            lut = P.lookup_table(P.sequential_colormap())
+            lut = lookup_table(sequential_colormap())
             low, high = (f"rgb({r},{g},{b})" for r, g, b in (lut[40], lut[-1]))
             self.legend.setText(f'<span style="color:{low}">\u25cf</span>&nbsp;<span '
                                 f'style="color:{t.text_dim}">low target</span>&nbsp;&nbsp;'
@@ -309,7 +320,7 @@ class BoundaryPanel(P.MonitorPanel):
             self.legend.setText("")
             return
         t = theme.current()
-        parts = [f'<span style="color:{P.class_color(c)}">\u25cf</span>'
+        parts = [f'<span style="color:{class_color(c)}">\u25cf</span>'
                  f'&nbsp;<span style="color:{t.text_dim}">'
                  f'{names[c] if c < len(names) else c}</span>' for c in range(count)]
         self.legend.setText("&nbsp;&nbsp;&nbsp;".join(parts))
@@ -324,7 +335,7 @@ class BoundaryPanel(P.MonitorPanel):
     # hover -------------------------------------------------------------------------------------
     def _hover_field(self, pos: QPointF) -> None:
         payload = self._boundary
-        point = P.hover_position(self.field_plot, pos)
+        point = hover_position(self.field_plot, pos)
         if payload is None or point is None:
             return
         xs, ys = np.asarray(payload["xs"]), np.asarray(payload["ys"])
@@ -339,11 +350,11 @@ class BoundaryPanel(P.MonitorPanel):
             name = names[c] if c < len(names) else str(c)
             text += f" \u00b7 predicts {name} ({float(p[c]):.0%})"
         elif payload.get("values") is not None:
-            text += f" \u00b7 output {P.format_value(float(np.asarray(payload['values'])[j, i]))}"
+            text += f" \u00b7 output {format_value(float(np.asarray(payload['values'])[j, i]))}"
         self.set_readout(text)
 
     def _hover_hidden(self, pos: QPointF) -> None:
-        point = P.hover_position(self.hidden_plot, pos)
+        point = hover_position(self.hidden_plot, pos)
         hidden = (self.payload or {}).get("hidden") or {}
         if point is None or not self.hidden_count or "points" not in hidden:
             return
@@ -356,7 +367,7 @@ class BoundaryPanel(P.MonitorPanel):
         if labels.size == len(points):
             value = labels[nearest]
             if labels.dtype.kind == "f":
-                what = f"target {P.format_value(float(value))}"
+                what = f"target {format_value(float(value))}"
             else:
                 names = self.class_names
                 what = f"class {names[int(value)] if int(value) < len(names) else int(value)}"

@@ -24,7 +24,18 @@ from PySide6.QtWidgets import (
 )
 
 from gui import style, theme
-from gui.panels import plotting as P
+from gui.panels.colormaps import lookup_table, sequential_colormap
+from gui.panels.monitor_panel import MonitorPanel
+from gui.panels.plot_items import GridLabels
+from gui.panels.plot_style import set_title, style_axis, style_plot
+from gui.panels.plot_widgets import (
+    center_pixels,
+    hover_position,
+    image_plot,
+    index_pixel,
+    make_plot_widget,
+)
+from gui.panels.thumbnails import describe_sample, thumbnail
 from runtime.probes.payloads import Confusion
 
 EMPTY_TEXT = ("Train the network (press Train) to see which classes it confuses on the "
@@ -33,15 +44,15 @@ THUMB = 44
 MIN_CELL_FOR_TEXT = 11  # pixels: smaller cells show their count on hover only
 
 
-class ConfusionPanel(P.MonitorPanel):
+class ConfusionPanel(MonitorPanel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(EMPTY_TEXT, parent)
         self.setObjectName("confusion_panel")
         self.class_names: list[str] = []
         self.matrix: np.ndarray | None = None
         self.per_class: np.ndarray | None = None
-        self.cell_labels = P.GridLabels((0.5, 0.5), MIN_CELL_FOR_TEXT)
-        self.acc_labels = P.GridLabels((0.0, 0.5), MIN_CELL_FOR_TEXT)
+        self.cell_labels = GridLabels((0.5, 0.5), MIN_CELL_FOR_TEXT)
+        self.acc_labels = GridLabels((0.0, 0.5), MIN_CELL_FOR_TEXT)
         self.wrong_cards: list[QFrame] = []
         self._thumbnails: dict[int, Any] = {}  # validation index -> pixmap
         row = QHBoxLayout()
@@ -49,15 +60,15 @@ class ConfusionPanel(P.MonitorPanel):
         row.setSpacing(8)
         self.body_layout.addLayout(row, 1)
 
-        self.matrix_view = P.make_plot_widget(index=("left", "bottom"))
+        self.matrix_view = make_plot_widget(index=("left", "bottom"))
         self.matrix_plot = self.matrix_view.getPlotItem()
-        self.image = P.image_plot(self.matrix_plot, top_down=True, axes=True)
+        self.image = image_plot(self.matrix_plot, top_down=True, axes=True)
         self.matrix_plot.getViewBox().setAspectLocked(False)  # cells fill the plot
         self.matrix_view.scene().sigMouseMoved.connect(self._hover_matrix)
         self.matrix_plot.addItem(self.cell_labels, ignoreBounds=True)
         row.addWidget(self.matrix_view, 3)
 
-        self.acc_view = P.make_plot_widget(index=("left",))
+        self.acc_view = make_plot_widget(index=("left",))
         self.acc_plot = self.acc_view.getPlotItem()
         self.acc_bars = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[])
         self.acc_plot.addItem(self.acc_bars)
@@ -90,8 +101,8 @@ class ConfusionPanel(P.MonitorPanel):
         self._style_plots()
 
     def _style_plots(self) -> None:
-        P.style_plot(self.matrix_plot)
-        P.style_plot(self.acc_plot)
+        style_plot(self.matrix_plot)
+        style_plot(self.acc_plot)
         self.set_compact(self.compact)
         self.acc_plot.getAxis("bottom").setTicks([[(0, "0"), (0.5, "50%"), (1, "100%")], []])
         self.acc_plot.getAxis("bottom").setStyle(hideOverlappingLabels=False)
@@ -104,10 +115,10 @@ class ConfusionPanel(P.MonitorPanel):
             if compact:
                 plot.getAxis(side).showLabel(False)
             else:
-                P.style_axis(plot.getAxis(side), text)
-        P.set_title(self.matrix_plot, "True class (rows) \u00d7 predicted" if compact
+                style_axis(plot.getAxis(side), text)
+        set_title(self.matrix_plot, "True class (rows) \u00d7 predicted" if compact
                     else "Confusion matrix")
-        P.set_title(self.acc_plot, "Per-class accuracy")
+        set_title(self.acc_plot, "Per-class accuracy")
 
     def set_classes(self, names: list[str]) -> None:
         """The data set's class names (a data set was loaded: old thumbnails are stale)."""
@@ -122,12 +133,7 @@ class ConfusionPanel(P.MonitorPanel):
         return self.matrix is not None
 
     def render(self, payload: Any) -> None:
-        if not payload:
-            self.show_empty()
-            return
-        if payload.get("error"):
-            self.title.setText("Confusion")
-            self.show_empty(str(payload["error"]))
+        if not self.drawable(payload, "Confusion"):
             return
         matrix = np.asarray(payload["matrix"], np.int64)
         names = list(payload.get("class_names") or self.class_names)
@@ -148,10 +154,10 @@ class ConfusionPanel(P.MonitorPanel):
         count = matrix.shape[0]
         rows = matrix.sum(1, keepdims=True)
         share = np.where(rows > 0, matrix / np.maximum(rows, 1), 0.0).astype(np.float32)
-        cmap = P.sequential_colormap()
-        self.image.setImage(share, levels=(0.0, 1.0), lut=P.lookup_table(cmap),
+        cmap = sequential_colormap()
+        self.image.setImage(share, levels=(0.0, 1.0), lut=lookup_table(cmap),
                             autoLevels=False)
-        P.center_pixels(self.image, count, count)
+        center_pixels(self.image, count, count)
         self.matrix_plot.getViewBox().setRange(xRange=(-0.5, count - 0.5),
                                                yRange=(-0.5, count - 0.5), padding=0.02)
         self.matrix_plot.getAxis("left").set_names(count, names)
@@ -229,13 +235,13 @@ class ConfusionPanel(P.MonitorPanel):
         index = int(item["index"])
         pixmap = self._thumbnails.get(index)
         if pixmap is None and sample is not None:
-            pixmap = P.thumbnail(sample, THUMB)
+            pixmap = thumbnail(sample, THUMB)
             if pixmap is not None:
                 self._thumbnails[index] = pixmap
         if pixmap is not None:
             card.picture.setPixmap(pixmap)
         else:
-            card.picture.setText(P.describe_sample(sample, 2) if sample is not None else "")
+            card.picture.setText(describe_sample(sample, 2) if sample is not None else "")
             card.picture.setFont(style.font("small"))
         true_name = self._name(int(item["true"]), names)
         pred_name = self._name(int(item["pred"]), names)
@@ -263,10 +269,10 @@ class ConfusionPanel(P.MonitorPanel):
         return names
 
     def _hover_matrix(self, pos: QPointF) -> None:
-        point = P.hover_position(self.matrix_plot, pos)
+        point = hover_position(self.matrix_plot, pos)
         if self.matrix is None or point is None:
             return
-        r, c = P.index_pixel(point.y()), P.index_pixel(point.x())
+        r, c = index_pixel(point.y()), index_pixel(point.x())
         count = self.matrix.shape[0]
         if 0 <= r < count and 0 <= c < count:
             names = self._names()
@@ -277,10 +283,10 @@ class ConfusionPanel(P.MonitorPanel):
                              f"predicted as {self._name(c, names)}{share}")
 
     def _hover_accuracy(self, pos: QPointF) -> None:
-        point = P.hover_position(self.acc_plot, pos)
+        point = hover_position(self.acc_plot, pos)
         if self.per_class is None or point is None:
             return
-        r = P.index_pixel(point.y())
+        r = index_pixel(point.y())
         if 0 <= r < self.per_class.size:
             value = float(self.per_class[r])
             text = "no samples" if np.isnan(value) else f"{value:.1%} correct"

@@ -30,10 +30,27 @@ from PySide6.QtWidgets import (
 from graph.catalog import UNITS
 from gui import theme
 from gui.panels import lab
-from gui.panels import plotting as P
 from gui.panels.analysis_panel import AnalysisPanel
+from gui.panels.colormaps import (
+    diverging_colormap,
+    lookup_table,
+    sequential_colormap,
+    symmetric_levels,
+)
 from gui.panels.controls import control_form, controls_column, dim_label, fill_class_combo
+from gui.panels.image_grid import tile_at, tile_grid, view_aspect
 from gui.panels.lab import class_name, display_image, grey_lut, signed_map
+from gui.panels.plot_style import format_value, set_title, style_axis, style_plot
+from gui.panels.plot_widgets import (
+    center_pixels,
+    hover_position,
+    hovered_place,
+    image_plot,
+    index_pixel,
+    index_ticks,
+    make_layout_widget,
+)
+from gui.panels.thumbnails import describe_sample, thumbnail
 from gui.panels.visibility import on_screen
 from runtime.probes.payloads import ProbeSamples
 
@@ -112,12 +129,12 @@ class ExplainPanel(AnalysisPanel):
         row.addWidget(controls_column(controls, 236))
 
         # saliency views
-        self.view = P.make_layout_widget()
+        self.view = make_layout_widget()
         self.view.ci.setSpacing(10)
         self.plots = [self.view.addPlot(row=0, col=i) for i in range(3)]
         for plot in self.plots:
-            P.style_plot(plot)
-        self.images = [P.image_plot(plot) for plot in self.plots]
+            style_plot(plot)
+        self.images = [image_plot(plot) for plot in self.plots]
         self.bars = [pg.BarGraphItem(x=[], height=[], width=0.7) for _ in range(2)]
         for plot, bars in zip(self.plots, self.bars, strict=False):
             plot.addItem(bars)
@@ -159,10 +176,10 @@ class ExplainPanel(AnalysisPanel):
         head.addWidget(self.actmax_steps)
         head.addWidget(self.actmax_button)
         side.addLayout(head)
-        self.grid_view = P.make_layout_widget()
+        self.grid_view = make_layout_widget()
         self.grid_plot = self.grid_view.addPlot(row=0, col=0)
-        P.style_plot(self.grid_plot)
-        self.grid_image = P.image_plot(self.grid_plot)
+        style_plot(self.grid_plot)
+        self.grid_image = image_plot(self.grid_plot)
         self.grid_view.scene().sigMouseMoved.connect(self._hover_grid)
         side.addWidget(self.grid_view, 1)
         row.addWidget(right, 4)
@@ -213,7 +230,7 @@ class ExplainPanel(AnalysisPanel):
         self.layer_combo.setEnabled(has)
         self.actmax_button.setEnabled(has)
         if not has:
-            P.set_title(self.grid_plot, "No Conv2d or Linear layer to maximise")
+            set_title(self.grid_plot, "No Conv2d or Linear layer to maximise")
 
     def on_selection(self, ids: list[int]) -> None:
         """The canvas selection picks the layer; a Conv/Linear one is maximised at once when
@@ -247,11 +264,11 @@ class ExplainPanel(AnalysisPanel):
         for i, val_index in enumerate(self.picks["indices"]):
             text = f"{label_names[i]} \u00b7 #{val_index}" if i < len(label_names) \
                 else f"#{val_index}"
-            pixmap = P.thumbnail(inputs[i], 20)
+            pixmap = thumbnail(inputs[i], 20)
             if pixmap is not None:
                 self.sample_combo.addItem(QIcon(pixmap), text, i)
             else:
-                self.sample_combo.addItem(f"{text}  {P.describe_sample(inputs[i], 2)}", i)
+                self.sample_combo.addItem(f"{text}  {describe_sample(inputs[i], 2)}", i)
         self.sample_combo.setCurrentIndex(min(max(0, current), self.sample_combo.count() - 1))
         self.sample_combo.blockSignals(False)
         fill_class_combo(self.class_combo, names, "Predicted class")
@@ -363,9 +380,9 @@ class ExplainPanel(AnalysisPanel):
                                     levels=(0, 1), autoLevels=False, lut=None)
         else:
             self.images[0].setImage(picture, levels=(lo, hi), autoLevels=False, lut=grey_lut())
-        levels = P.symmetric_levels(signed)
+        levels = symmetric_levels(signed)
         self.images[1].setImage(signed, levels=levels, autoLevels=False,
-                                lut=P.lookup_table(P.diverging_colormap()))
+                                lut=lookup_table(diverging_colormap()))
         self.images[2].setImage(overlay, autoLevels=False, levels=(0, 255), lut=None)
         h, w = signed.shape[:2]
         for plot, image in zip(self.plots, self.images, strict=True):
@@ -373,7 +390,7 @@ class ExplainPanel(AnalysisPanel):
             plot.getViewBox().autoRange(padding=0.02)
         self._arrays = {"input": picture, "attribution": signed, "strength": heat}
         for plot, text in zip(self.plots, titles, strict=True):
-            P.set_title(plot, text)
+            set_title(plot, text)
 
     def _show_bars(self, x: np.ndarray, result: Saliency, names: list[str],
                    titles: list[str]) -> None:
@@ -391,9 +408,9 @@ class ExplainPanel(AnalysisPanel):
                              brushes=[pg.mkBrush(POSITIVE if v >= 0 else NEGATIVE)
                                       for v in values[1]])
         for index, plot in enumerate(self.plots[:2]):
-            P.style_axis(plot.getAxis("left"))
-            P.style_axis(plot.getAxis("bottom"))
-            P.index_ticks(plot.getAxis("bottom"), n, features,
+            style_axis(plot.getAxis("left"))
+            style_axis(plot.getAxis("bottom"))
+            index_ticks(plot.getAxis("bottom"), n, features,
                           room=plot.getViewBox().width() or None, spacing=42)
             plot.setXRange(-0.6, n - 0.4, padding=0)
             v = values[index]
@@ -403,7 +420,7 @@ class ExplainPanel(AnalysisPanel):
                 plot.setYRange(-1.1 * top, 1.1 * top, padding=0)
             else:
                 plot.enableAutoRange(axis="y")
-            P.set_title(plot, titles[index])
+            set_title(plot, titles[index])
 
     def _clear_views(self) -> None:
         for image in (*self.images, self.grid_image):
@@ -413,33 +430,29 @@ class ExplainPanel(AnalysisPanel):
         self._arrays: dict[str, Any] = {}
         self._set_mode("image")
         for plot, text in zip(self.plots, ("Input", "Saliency", "Overlay"), strict=True):
-            P.set_title(plot, text)
-        P.set_title(self.grid_plot, "Generate: the input each channel likes most")
+            set_title(plot, text)
+        set_title(self.grid_plot, "Generate: the input each channel likes most")
 
     def _hover_saliency(self, pos: QPointF) -> None:
         if not self._arrays or self.runner.busy:
             return
-        for plot in self.plots:
-            point = P.hover_position(plot, pos)
-            if point is None:
-                continue
-            if self.mode == "image":
-                shape = self._arrays["attribution"].shape
-                r, c = int(np.floor(point.y())), int(np.floor(point.x()))
-                if 0 <= r < shape[0] and 0 <= c < shape[1]:
-                    value = float(np.mean(self._arrays["input"][r, c]))
-                    self.task_bar.show_hover(
-                        f"row {r}, column {c} \u00b7 input {P.format_value(value)} \u00b7 "
-                        f"attribution {P.format_value(float(self._arrays['attribution'][r, c]))}")
-                    return
-            else:
-                i = P.index_pixel(point.x())
-                if 0 <= i < len(self._arrays["features"]):
-                    self.task_bar.show_hover(
-                        f"{self._arrays['features'][i]} \u00b7 input "
-                        f"{P.format_value(float(self._arrays['input'][i]))} \u00b7 attribution "
-                        f"{P.format_value(float(self._arrays['attribution'][i]))}")
-                    return
+        image = self.mode == "image"
+        shape = self._arrays["attribution"].shape if image else (len(self._arrays["features"]),)
+        place = hovered_place(self.plots, pos, image, shape)
+        if place is None:
+            return
+        if image:
+            r, c = place
+            value = float(np.mean(self._arrays["input"][r, c]))
+            self.task_bar.show_hover(
+                f"row {r}, column {c} \u00b7 input {format_value(value)} \u00b7 "
+                f"attribution {format_value(float(self._arrays['attribution'][r, c]))}")
+        else:
+            i = place[0]
+            self.task_bar.show_hover(
+                f"{self._arrays['features'][i]} \u00b7 input "
+                f"{format_value(float(self._arrays['input'][i]))} \u00b7 attribution "
+                f"{format_value(float(self._arrays['attribution'][i]))}")
 
     # -- activation maximization ----------------------------------------------------------------
     def set_layer(self, node_id: int) -> None:
@@ -488,8 +501,8 @@ class ExplainPanel(AnalysisPanel):
             lows = tiles.reshape(k, -1).min(axis=1)[:, None, None]
             highs = tiles.reshape(k, -1).max(axis=1)[:, None, None]
             tiles = (tiles - lows) / np.where(highs > lows, highs - lows, 1.0)
-            aspect = P.view_aspect(self.grid_view, 1.6)
-            grid, cols, _rows, pad = P.tile_grid(tiles, aspect=aspect)
+            aspect = view_aspect(self.grid_view, 1.6)
+            grid, cols, _rows, pad = tile_grid(tiles, aspect=aspect)
             self._grid = {"shape": (h, w), "columns": cols, "pad": pad, "count": k,
                           "kind": "tiles"}
             self.grid_image.setImage(grid, levels=(0, 1), autoLevels=False, lut=grey_lut())
@@ -504,16 +517,16 @@ class ExplainPanel(AnalysisPanel):
                           "features": [prep.feature_names[i] if i < len(prep.feature_names)
                                        else f"x{i}" for i in range(matrix.shape[0])]}
             self.grid_image.setImage(matrix, levels=(lo, hi), autoLevels=False,
-                                     lut=P.lookup_table(P.sequential_colormap()))
-            P.center_pixels(self.grid_image, matrix.shape[0], matrix.shape[1])
+                                     lut=lookup_table(sequential_colormap()))
+            center_pixels(self.grid_image, matrix.shape[0], matrix.shape[1])
             box.setAspectLocked(False)
             self.grid_plot.showAxis("left")
             self.grid_plot.showAxis("bottom")
-            P.style_axis(self.grid_plot.getAxis("bottom"), "unit")
-            P.style_axis(self.grid_plot.getAxis("left"))
-            P.index_ticks(self.grid_plot.getAxis("left"), matrix.shape[0],
+            style_axis(self.grid_plot.getAxis("bottom"), "unit")
+            style_axis(self.grid_plot.getAxis("left"))
+            index_ticks(self.grid_plot.getAxis("left"), matrix.shape[0],
                           self._grid["features"], room=box.height() or None, spacing=14)
-            P.index_ticks(self.grid_plot.getAxis("bottom"), k, room=box.width() or None,
+            index_ticks(self.grid_plot.getAxis("bottom"), k, room=box.width() or None,
                           spacing=24)
         self.actmax_tiles = k
         box.autoRange(padding=0.02)
@@ -524,9 +537,9 @@ class ExplainPanel(AnalysisPanel):
         unit = "channel" if images.ndim == 4 and node is not None and \
             node.type.startswith("Conv") else "unit"
         t = theme.current()
-        P.set_title(self.grid_plot, f"{name} \u00b7 one input per {unit} ({k}) "
+        set_title(self.grid_plot, f"{name} \u00b7 one input per {unit} ({k}) "
                     f'<span style="color:{t.text_dim}">\u00b7 activation '
-                    f"{P.format_value(start)} \u2192 {P.format_value(end)}</span>")
+                    f"{format_value(start)} \u2192 {format_value(end)}</span>")
         self.grid_view.setToolTip("Each tile: the input synthesised to excite one channel most. "
                                   "'activation a \u2192 b': the channels' mean activation on "
                                   "the starting noise and on the final inputs (medians)")
@@ -538,18 +551,18 @@ class ExplainPanel(AnalysisPanel):
     def _hover_grid(self, pos: QPointF) -> None:
         if not self._grid or self.actmax is None or self.runner.busy:
             return
-        point = P.hover_position(self.grid_plot, pos)
+        point = hover_position(self.grid_plot, pos)
         if point is None:
             return
         if self._grid["kind"] == "matrix":
-            r, c = P.index_pixel(point.y()), P.index_pixel(point.x())
+            r, c = index_pixel(point.y()), index_pixel(point.x())
             matrix = self._grid["matrix"]
             if not (0 <= r < matrix.shape[0] and 0 <= c < matrix.shape[1]):
                 return
             index = c
-            where = f"{self._grid['features'][r]} {P.format_value(float(matrix[r, c]))} \u00b7 "
+            where = f"{self._grid['features'][r]} {format_value(float(matrix[r, c]))} \u00b7 "
         else:
-            hit = P.tile_at(point.x(), point.y(), self._grid["shape"], self._grid["columns"],
+            hit = tile_at(point.x(), point.y(), self._grid["shape"], self._grid["columns"],
                             self._grid["pad"], self._grid["count"])
             if hit is None:
                 return
@@ -558,7 +571,7 @@ class ExplainPanel(AnalysisPanel):
         end = float(self.actmax.end_activation[index])
         self.task_bar.show_hover(
             f"{where}channel {self.actmax.channels[index]} \u00b7 mean activation "
-            f"{P.format_value(start)} on noise \u2192 {P.format_value(end)} "
+            f"{format_value(start)} on noise \u2192 {format_value(end)} "
             f"(\u00d7{float(self.actmax.gain[index]):.1f})")
 
     # -- look -------------------------------------------------------------------------------------
@@ -567,7 +580,7 @@ class ExplainPanel(AnalysisPanel):
         for view in (self.view, self.grid_view):
             view.setBackground(t.window)
         for plot in (*self.plots, self.grid_plot):
-            P.style_plot(plot)
+            style_plot(plot)
         mode, self.mode = self.mode, ""
         self._set_mode(mode or "image")
         if self.saliency is not None:

@@ -13,52 +13,32 @@ import numpy as np
 from PySide6.QtCore import QPointF, Signal
 from PySide6.QtWidgets import QComboBox, QLabel, QWidget
 
-from gui.panels import plotting as P
+from gui import theme
+from gui.panels.colormaps import diverging_colormap, lookup_table, symmetric_levels
+from gui.panels.image_grid import tile_grid, tile_value
+from gui.panels.monitor_panel import MonitorPanel
+from gui.panels.node_choice import combo_node, fill_node_combo, node_combo, select_in_combo
+from gui.panels.plot_style import format_value, style_axis, style_plot
+from gui.panels.plot_widgets import (
+    center_pixels,
+    image_plot,
+    index_axes,
+    index_pixel,
+    make_colorbar,
+    make_layout_widget,
+    set_colorbar,
+)
 from runtime.probes.payloads import Filters
 
 EMPTY_TEXT = ("Select a Conv2d or Linear layer on the canvas, then train the network "
               "(press Train) to see its filters.")
 
 
-def node_combo(tip: str, min_width: int = 150) -> QComboBox:
-    """A layer picker: canvas selection sets it, the user can pick another."""
-    combo = QComboBox()
-    combo.setToolTip(tip)
-    combo.setMinimumWidth(min_width)
-    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-    return combo
-
-
-def fill_node_combo(combo: QComboBox, choices: list[tuple[int, str]], current: int | None,
-                    placeholder: str = "") -> None:
-    """Replace the items (node id, label) without emitting, keeping ``current`` selected."""
-    combo.blockSignals(True)
-    combo.clear()
-    if placeholder:
-        combo.addItem(placeholder, None)
-    for node_id, label in choices:
-        combo.addItem(label, node_id)
-    index = combo.findData(current) if current is not None else (0 if placeholder else -1)
-    combo.setCurrentIndex(max(index, 0) if combo.count() else -1)
-    combo.setEnabled(combo.count() > 0)
-    combo.blockSignals(False)
-
-
-def select_in_combo(combo: QComboBox, node_id: int | None) -> bool:
-    index = combo.findData(node_id)
-    if index < 0:
-        return False
-    combo.blockSignals(True)
-    combo.setCurrentIndex(index)
-    combo.blockSignals(False)
-    return True
-
-
 def shape_text(shape: Any) -> str:
     return " \u00d7 ".join(str(int(s)) for s in shape)
 
 
-class FiltersPanel(P.MonitorPanel):
+class FiltersPanel(MonitorPanel):
     """Signals: ``node_chosen(int)`` when the user picks a layer in the panel,
     ``options_changed()`` when the input channel changes (the probe config follows)."""
 
@@ -86,11 +66,11 @@ class FiltersPanel(P.MonitorPanel):
         self.layer_combo.currentIndexChanged.connect(self._layer_picked)
         self.channel_combo.currentIndexChanged.connect(lambda _i: self.options_changed.emit())
 
-        self.view = P.make_layout_widget()
-        self.plot = self.view.addPlot(row=0, col=0, axisItems=P.index_axes("left", "bottom"))
-        P.style_plot(self.plot)
-        self.image = P.image_plot(self.plot)
-        self.bar = P.make_colorbar(self.view.ci, self.image, label="weight")
+        self.view = make_layout_widget()
+        self.plot = self.view.addPlot(row=0, col=0, axisItems=index_axes("left", "bottom"))
+        style_plot(self.plot)
+        self.image = image_plot(self.plot)
+        self.bar = make_colorbar(self.view.ci, self.image, label="weight")
         self.body_layout.addWidget(self.view, 1)
         self.view.scene().sigMouseMoved.connect(self._hover)
         self.kind = ""
@@ -116,8 +96,7 @@ class FiltersPanel(P.MonitorPanel):
 
     @property
     def node_id(self) -> int | None:
-        data = self.layer_combo.currentData()
-        return int(data) if data is not None else None
+        return combo_node(self.layer_combo)
 
     @property
     def in_channel(self) -> int | None:
@@ -151,12 +130,7 @@ class FiltersPanel(P.MonitorPanel):
         return self.kind == "conv"
 
     def render(self, payload: Any) -> None:
-        if not payload:
-            self.show_empty()
-            return
-        if payload.get("error"):
-            self.title.setText("Filters")
-            self.show_empty(str(payload["error"]))
+        if not self.drawable(payload, "Filters"):
             return
         name = payload.get("name", "")
         layer = payload.get("layer_type", "")
@@ -186,7 +160,7 @@ class FiltersPanel(P.MonitorPanel):
             kernels = kernels[None]
         count, kh, kw = kernels.shape
         aspect = self.body_aspect(3.0) * 0.85  # the colour bar takes a slice
-        grid, cols, _rows, pad = P.tile_grid(kernels, aspect=aspect)
+        grid, cols, _rows, pad = tile_grid(kernels, aspect=aspect)
         self.kind = "conv"
         self.tile_count, self.tile_shape, self.columns, self._pad = count, (kh, kw), cols, pad
         self.matrix_shape = (0, 0)
@@ -203,21 +177,21 @@ class FiltersPanel(P.MonitorPanel):
         self._values = weights
         self._draw(weights, float(payload.get("vmax") or 0.0), locked=False)
         rows, cols = self.matrix_shape
-        P.center_pixels(self.image, rows, cols)
+        center_pixels(self.image, rows, cols)
         self.plot.getViewBox().autoRange(padding=0.01)
         self.plot.showAxis("left")
         self.plot.showAxis("bottom")
-        P.style_axis(self.plot.getAxis("left"), "output unit")
-        P.style_axis(self.plot.getAxis("bottom"), "input feature")
+        style_axis(self.plot.getAxis("left"), "output unit")
+        style_axis(self.plot.getAxis("bottom"), "input feature")
         self.plot.getAxis("left").set_names(rows)
         self.plot.getAxis("bottom").set_names(cols)
 
     def _draw(self, values: np.ndarray, vmax: float, locked: bool) -> None:
-        levels = P.symmetric_levels(values, vmax or None)
-        cmap = P.diverging_colormap()
-        self.image.setImage(values, levels=levels, lut=P.lookup_table(cmap), autoLevels=False)
+        levels = symmetric_levels(values, vmax or None)
+        cmap = diverging_colormap()
+        self.image.setImage(values, levels=levels, lut=lookup_table(cmap), autoLevels=False)
         self.image.setRect(0, 0, values.shape[1], values.shape[0])
-        P.set_colorbar(self.bar, cmap, levels)
+        set_colorbar(self.bar, cmap, levels)
         box = self.plot.getViewBox()
         box.setAspectLocked(locked)
         if locked:
@@ -226,38 +200,33 @@ class FiltersPanel(P.MonitorPanel):
         box.autoRange(padding=0.01)
 
     def refresh_theme(self) -> None:
-        self.view.setBackground(P.theme.current().window)
-        P.style_plot(self.plot)
+        self.view.setBackground(theme.current().window)
+        style_plot(self.plot)
         super().refresh_theme()
 
     def _hover(self, pos: QPointF) -> None:
-        if self._values is None or self.is_empty:
-            return
-        point = P.hover_position(self.plot, pos)
+        point = self.hovered(self.plot, pos) if self._values is not None else None
         if point is None:
-            self.set_readout("")
             return
         x, y = point.x(), point.y()
         if self.kind == "conv":
-            hit = P.tile_at(x, y, self.tile_shape, self.columns, self._pad, self.tile_count)
-            if hit is None:
-                self.set_readout("")
-                return
-            index, row, col = hit
-            h, w = self.tile_shape
-            value = self._values[(index // self.columns) * (h + self._pad) + row,
-                                 (index % self.columns) * (w + self._pad) + col]
-            self.set_readout(f"kernel {index} (output channel {index}) \u00b7 row {row}, "
-                             f"column {col} \u00b7 weight {P.format_value(float(value))}")
+            hit = tile_value(self._values, x, y, self.tile_shape, self.columns, self._pad,
+                             self.tile_count)
+            self.set_readout("" if hit is None else _kernel_text(*hit))
         else:
             rows, cols = self.matrix_shape
-            r, c = P.index_pixel(y), P.index_pixel(x)
+            r, c = index_pixel(y), index_pixel(x)
             if 0 <= r < rows and 0 <= c < cols:
                 self.set_readout(f"output unit {r} \u2190 input {c} \u00b7 weight "
-                                 f"{P.format_value(float(self._values[r, c]))}")
+                                 f"{format_value(float(self._values[r, c]))}")
             else:
                 self.set_readout("")
 
 
-__all__ = ["EMPTY_TEXT", "FiltersPanel", "fill_node_combo", "node_combo",
-           "select_in_combo", "shape_text"]
+
+def _kernel_text(index: int, row: int, col: int, value: float) -> str:
+    return (f"kernel {index} (output channel {index}) \u00b7 row {row}, column {col} \u00b7 "
+            f"weight {format_value(value)}")
+
+
+__all__ = ["EMPTY_TEXT", "FiltersPanel", "shape_text"]

@@ -23,7 +23,10 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QWidget
 
 from graph.roles import GAN_MODE, training_mode
 from gui import style, theme
-from gui.panels import plotting as P
+from gui.panels.image_grid import tile_grid
+from gui.panels.monitor_panel import MonitorPanel
+from gui.panels.plot_style import set_title, style_plot
+from gui.panels.plot_widgets import image_plot, make_plot_widget
 from gui.tasks import TaskRunner
 from runtime.events import Batch, Epoch, Finished, Started
 
@@ -58,7 +61,7 @@ def _samples(project: Any) -> Any:
         return str(exc)
 
 
-class GanPanel(P.MonitorPanel):
+class GanPanel(MonitorPanel):
     """See the module docstring. ``attach(controller)`` follows a TrainingController."""
 
     def __init__(self, controller: Any = None, parent: QWidget | None = None) -> None:
@@ -93,13 +96,13 @@ class GanPanel(P.MonitorPanel):
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(8)
         self.body_layout.addLayout(row, 1)
-        self.loss_view = P.make_plot_widget()
+        self.loss_view = make_plot_widget()
         self.loss_plot = self.loss_view.getPlotItem()
         self.d_curve = self.loss_plot.plot()
         self.g_curve = self.loss_plot.plot()
         row.addWidget(self.loss_view, 1)
 
-        self.acc_view = P.make_plot_widget()
+        self.acc_view = make_plot_widget()
         self.acc_plot = self.acc_view.getPlotItem()
         self.real_curve = self.acc_plot.plot(symbol="o", symbolSize=4)
         self.fake_curve = self.acc_plot.plot(symbol="o", symbolSize=4)
@@ -109,7 +112,7 @@ class GanPanel(P.MonitorPanel):
         row.addWidget(self.acc_view, 1)
 
         self.sample_stack = QStackedWidget()
-        self.points_view = P.make_plot_widget()
+        self.points_view = make_plot_widget()
         self.points_plot = self.points_view.getPlotItem()
         self.points_plot.getViewBox().setAspectLocked(True)
         self.real_points = pg.ScatterPlotItem(size=9, pxMode=True)  # a halo under the fakes
@@ -117,9 +120,9 @@ class GanPanel(P.MonitorPanel):
         self.fake_points = pg.ScatterPlotItem(size=4, pxMode=True)
         for item in (self.real_points, self.mode_rings, self.fake_points):
             self.points_plot.addItem(item)
-        self.grid_view = P.make_plot_widget()
+        self.grid_view = make_plot_widget()
         self.grid_plot = self.grid_view.getPlotItem()
-        self.grid_image = P.image_plot(self.grid_plot, top_down=True, axes=False)
+        self.grid_image = image_plot(self.grid_plot, top_down=True, axes=False)
         self.sample_message = QLabel()
         self.sample_message.setWordWrap(True)
         self.sample_message.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -233,16 +236,16 @@ class GanPanel(P.MonitorPanel):
     def _style(self) -> None:
         t = theme.current()
         # the titles double as legends: each series named in its own colour
-        P.style_plot(self.loss_plot, f"Loss of the {_in(t.accent, 'discriminator')} and the "
+        style_plot(self.loss_plot, f"Loss of the {_in(t.accent, 'discriminator')} and the "
                      f"{_in(G_COLOR, 'generator')}", "epoch", "loss")
-        P.style_plot(self.acc_plot, f"D accuracy on {_in(REAL_COLOR, 'real')} and "
+        style_plot(self.acc_plot, f"D accuracy on {_in(REAL_COLOR, 'real')} and "
                      f"{_in(G_COLOR, 'generated')}", "epoch", "accuracy (%)")
         for plot in (self.loss_plot, self.acc_plot):  # a short dock keeps the plots large
             for side in ("left", "bottom"):
                 plot.getAxis(side).showLabel(not self.compact)
-        P.style_plot(self.points_plot, f"{_in(G_COLOR, 'Generated')} points over "
+        style_plot(self.points_plot, f"{_in(G_COLOR, 'Generated')} points over "
                      f"{_in(t.text_dim, 'real')} ones")
-        P.style_plot(self.grid_plot, "Samples from fixed noise")
+        style_plot(self.grid_plot, "Samples from fixed noise")
         self.d_curve.setPen(pg.mkPen(t.accent, width=1.6))
         self.g_curve.setPen(pg.mkPen(G_COLOR, width=1.6))
         self.real_curve.setPen(pg.mkPen(REAL_COLOR, width=1.6))
@@ -336,18 +339,18 @@ class GanPanel(P.MonitorPanel):
         images = np.asarray(samples["images"], dtype=np.float32)
         low, high = samples.get("value_range", (0.0, 1.0))
         if images.ndim == 4 and images.shape[1] == 3:  # colour: tile each channel
-            grids = [P.tile_grid(images[:, c], columns=GRID_COLUMNS)[0] for c in range(3)]
+            grids = [tile_grid(images[:, c], columns=GRID_COLUMNS)[0] for c in range(3)]
             grid = np.stack(grids, -1)
             grid = np.nan_to_num((grid - low) / max(high - low, 1e-9), nan=0.0)
             self.grid_image.setImage(np.clip(grid, 0, 1), levels=(0, 1))
         else:
             flat = images[:, 0] if images.ndim == 4 else images
-            grid, _cols, _rows, _pad = P.tile_grid(flat, columns=GRID_COLUMNS)
+            grid, _cols, _rows, _pad = tile_grid(flat, columns=GRID_COLUMNS)
             self.grid_image.setLookupTable(_grey_lut())
             self.grid_image.setImage(grid, levels=(low, high))
         epoch = samples.get("epoch")
         title = "Samples from fixed noise" + (f", epoch {epoch}" if epoch else "")
-        P.set_title(self.grid_plot, title)
+        set_title(self.grid_plot, title)
         self.grid_plot.getViewBox().autoRange(padding=0.02)
 
     def status_text(self) -> str:

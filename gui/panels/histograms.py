@@ -18,8 +18,10 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QWidget
 
 from gui import style, theme
-from gui.panels import plotting as P
-from gui.panels.filters import fill_node_combo, node_combo, select_in_combo
+from gui.panels.monitor_panel import MonitorPanel
+from gui.panels.node_choice import RememberedNode, fill_node_combo, node_combo, select_in_combo
+from gui.panels.plot_style import format_value, set_title, style_axis, style_plot
+from gui.panels.plot_widgets import hover_position, index_pixel, make_plot_widget
 from runtime.probes.payloads import NodeHistograms
 
 EMPTY_TEXT = ("Train the network (press Train) to see the weights and gradients of every "
@@ -35,7 +37,7 @@ def power_label(exponent: int) -> str:
     return "1" if exponent == 0 else "10" + str(exponent).translate(SUPERSCRIPT)
 
 
-class HistogramsPanel(P.MonitorPanel):
+class HistogramsPanel(RememberedNode, MonitorPanel):
     """Signal ``node_chosen(int)``: the user picked a layer in the panel."""
 
     node_chosen = Signal(int)
@@ -57,7 +59,7 @@ class HistogramsPanel(P.MonitorPanel):
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(8)
         self.body_layout.addLayout(row, 1)
-        self.norm_view = P.make_plot_widget(index=("left",))
+        self.norm_view = make_plot_widget(index=("left",))
         self.norm_plot = self.norm_view.getPlotItem()
         self.norm_plot.getViewBox().invertY(True)
         self.highlight = pg.BarGraphItem(x0=[0], y=[0], height=1.0, width=[0])
@@ -69,7 +71,7 @@ class HistogramsPanel(P.MonitorPanel):
         self.norm_view.scene().sigMouseClicked.connect(self._click_norms)
         row.addWidget(self.norm_view, 4)
 
-        self.weight_view = P.make_plot_widget()
+        self.weight_view = make_plot_widget()
         self.weight_plot = self.weight_view.getPlotItem()
         self.weight_curve = pg.PlotDataItem(stepMode="center", fillLevel=0, antialias=False)
         self.weight_plot.addItem(self.weight_curve)
@@ -77,7 +79,7 @@ class HistogramsPanel(P.MonitorPanel):
             lambda pos: self._hover_hist(pos, self.weight_plot, "weights"))
         row.addWidget(self.weight_view, 3)
 
-        self.grad_view = P.make_plot_widget()
+        self.grad_view = make_plot_widget()
         self.grad_plot = self.grad_view.getPlotItem()
         self.grad_curve = pg.PlotDataItem(stepMode="center", fillLevel=0, antialias=False)
         self.grad_plot.addItem(self.grad_curve)
@@ -105,9 +107,9 @@ class HistogramsPanel(P.MonitorPanel):
 
     def _style_plots(self) -> None:
         t = theme.current()
-        P.style_plot(self.norm_plot)
-        P.style_plot(self.weight_plot)
-        P.style_plot(self.grad_plot)
+        style_plot(self.norm_plot)
+        style_plot(self.weight_plot)
+        style_plot(self.grad_plot)
         self.set_compact(self.compact)
         self.weight_curve.setPen(pg.mkPen(style.mix(t.window, t.text, 0.75), width=1))
         self.weight_curve.setBrush(pg.mkBrush(style.mix(t.window, t.text_dim, 0.45)))
@@ -128,7 +130,7 @@ class HistogramsPanel(P.MonitorPanel):
             if compact:
                 plot.getAxis(side).showLabel(False)
             else:
-                P.style_axis(plot.getAxis(side), text)
+                style_axis(plot.getAxis(side), text)
 
     def _weight_color(self) -> str:
         t = theme.current()
@@ -139,31 +141,10 @@ class HistogramsPanel(P.MonitorPanel):
         fill_node_combo(self.layer_combo, choices, current)
         self._node = current
 
-    def set_node(self, node_id: int | None) -> None:
-        self._node = node_id
-        if node_id is not None:
-            select_in_combo(self.layer_combo, node_id)
-        self.request_repaint()
-
-    @property
-    def node_id(self) -> int | None:
-        return self._node
-
-    def _layer_picked(self, _index: int) -> None:
-        data = self.layer_combo.currentData()
-        if data is not None:
-            self._node = int(data)
-            self.request_repaint()
-            self.node_chosen.emit(int(data))
 
     # drawing -----------------------------------------------------------------------------------
     def render(self, payload: Any) -> None:
-        if not payload:
-            self.show_empty()
-            return
-        if payload.get("error"):
-            self.title.setText("Weights and gradients")
-            self.show_empty(str(payload["error"]))
+        if not self.drawable(payload, "Weights and gradients"):
             return
         nodes = {int(k): v for k, v in (payload.get("nodes") or {}).items()}
         if not nodes:
@@ -201,7 +182,7 @@ class HistogramsPanel(P.MonitorPanel):
             return (f"Vanishing gradients in {self.nodes[small[0]]['name']}: try ReLU, "
                     "normalization or residual connections")
         norms = [g for _, g in grads]
-        return (f"Gradient norms {P.format_value(min(norms))} to {P.format_value(max(norms))} "
+        return (f"Gradient norms {format_value(min(norms))} to {format_value(max(norms))} "
                 "across layers")
 
     def _render_norms(self, chosen: int) -> None:
@@ -242,14 +223,14 @@ class HistogramsPanel(P.MonitorPanel):
             [[(e, power_label(e)) for e in range(low, high + 1, step)], []])
         self.norm_plot.setXRange(base, high + 0.5, padding=0)
         self.norm_plot.setYRange(-0.6, count - 0.4, padding=0)
-        P.set_title(self.norm_plot, "Norms per layer")
+        set_title(self.norm_plot, "Norms per layer")
 
     def _render_histograms(self, entry: NodeHistograms) -> None:
         name = entry.get("name", "")
         counts, edges = (np.asarray(a) for a in entry["weights"])
         self.weight_curve.setData(edges.astype(float), counts.astype(float))
-        P.set_title(self.weight_plot, f"{name} weights \u00b7 \u2016w\u2016 "
-                    f"{P.format_value(float(entry['weight_norm']))}")
+        set_title(self.weight_plot, f"{name} weights \u00b7 \u2016w\u2016 "
+                    f"{format_value(float(entry['weight_norm']))}")
         self.weight_plot.enableAutoRange()
         grads = entry.get("grads")
         if grads is None:
@@ -266,8 +247,8 @@ class HistogramsPanel(P.MonitorPanel):
             flag = " \u00b7 exploding?"
         elif norm is not None and norm < VANISHING:
             flag = " \u00b7 vanishing?"
-        norm_text = P.format_value(float(norm)) if norm is not None else "\u2013"
-        P.set_title(self.grad_plot, f"{name} gradients \u00b7 \u2016g\u2016 {norm_text}{flag}")
+        norm_text = format_value(float(norm)) if norm is not None else "\u2013"
+        set_title(self.grad_plot, f"{name} gradients \u00b7 \u2016g\u2016 {norm_text}{flag}")
 
     def refresh_theme(self) -> None:
         for view in (self.norm_view, self.weight_view, self.grad_view):
@@ -277,10 +258,10 @@ class HistogramsPanel(P.MonitorPanel):
 
     # hover and click ---------------------------------------------------------------------------
     def _row_at(self, pos: QPointF) -> int | None:
-        point = P.hover_position(self.norm_plot, pos)
+        point = hover_position(self.norm_plot, pos)
         if point is None or not self.order:
             return None
-        row = P.index_pixel(point.y())
+        row = index_pixel(point.y())
         return row if 0 <= row < len(self.order) else None
 
     def _hover_norms(self, pos: QPointF) -> None:
@@ -289,9 +270,9 @@ class HistogramsPanel(P.MonitorPanel):
             return
         entry = self.nodes[self.order[row]]
         grad = entry.get("grad_norm")
-        grad_text = P.format_value(float(grad)) if grad is not None else "none yet"
+        grad_text = format_value(float(grad)) if grad is not None else "none yet"
         self.set_readout(f"{entry['name']}: {int(entry.get('params', 0)):,} parameters \u00b7 "
-                         f"weight norm {P.format_value(float(entry['weight_norm']))} \u00b7 "
+                         f"weight norm {format_value(float(entry['weight_norm']))} \u00b7 "
                          f"gradient norm {grad_text} (click to show its histograms)")
 
     def _click_norms(self, event: Any) -> None:
@@ -302,7 +283,7 @@ class HistogramsPanel(P.MonitorPanel):
             self.node_chosen.emit(node_id)
 
     def _hover_hist(self, pos: QPointF, plot: pg.PlotItem, key: str) -> None:
-        point = P.hover_position(plot, pos)
+        point = hover_position(plot, pos)
         entry = self.nodes.get(self.shown_node) if self.shown_node is not None else None
         if point is None or entry is None or entry.get(key) is None:
             return
@@ -311,8 +292,8 @@ class HistogramsPanel(P.MonitorPanel):
         if 0 <= index < len(counts):
             what = "weights" if key == "weights" else "gradients"
             self.set_readout(f"{int(counts[index]):,} {what} between "
-                             f"{P.format_value(float(edges[index]))} and "
-                             f"{P.format_value(float(edges[index + 1]))}")
+                             f"{format_value(float(edges[index]))} and "
+                             f"{format_value(float(edges[index + 1]))}")
 
 
 __all__ = ["EMPTY_TEXT", "HistogramsPanel", "power_label"]

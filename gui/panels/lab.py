@@ -197,21 +197,6 @@ def signed_rgb(values: np.ndarray, vmax: float, cmap: Any) -> np.ndarray:
     return np.clip(rgb * 255, 0, 255).astype(np.uint8)
 
 
-def rgb_pixmap(rgb: np.ndarray, side: int) -> Any:
-    """A crisp (nearest neighbour) QPixmap of an (H, W, 3) uint8 array, ``side`` pixels on
-    its long side."""
-    from PySide6.QtCore import Qt
-    from PySide6.QtGui import QImage, QPixmap
-
-    a = np.ascontiguousarray(rgb, dtype=np.uint8)
-    h, w = a.shape[:2]
-    image = QImage(a.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-    scale = max(1, side // max(h, w))
-    return QPixmap.fromImage(image.scaled(w * scale, h * scale,
-                                          Qt.AspectRatioMode.KeepAspectRatio,
-                                          Qt.TransformationMode.FastTransformation))
-
-
 def vector_text(sample: Any, limit: int = 3) -> str:
     """A vector sample as short lines, one value each (cards of tabular and 2-D data)."""
     a = np.asarray(sample, dtype=np.float32).reshape(-1)
@@ -223,5 +208,5 @@ def vector_text(sample: Any, limit: int = 3) -> str:
 
 __all__ = ["NEEDS_CLASSIFICATION", "NEEDS_WEIGHTS", "Prepared", "SAMPLES", "attack_blocker",
            "class_name", "display_image", "grey_lut", "heat_overlay",
-           "is_classification", "output_tasks", "prepare_lab", "rgb_pixmap", "signed_map",
+           "is_classification", "output_tasks", "prepare_lab", "signed_map",
            "signed_rgb", "vector_text"]

@@ -31,22 +31,14 @@ from PySide6.QtWidgets import (
 
 from gui import style, theme
 from gui.panels.metrics_items import LegendLabel, ValueAxis
-from gui.panels.plotting import no_si_prefix
+from gui.panels.metrics_readout import VAL_COLOR, readout_html
+from gui.panels.plot_style import no_si_prefix
 from gui.panels.run_curves import RunCurves, metric_kind
 from runtime.events import Batch, Epoch, Finished, Started
 
 REDRAW_HZ = 30  # at most; what the user does (hover, options, a new epoch) shows this fast
 STREAM_HZ = 10  # while only new batch losses arrive: a growing curve needs no more
 MAX_EARLIER = 5  # earlier runs drawn faintly
-VAL_COLOR = "#e08a3c"  # validation curves; training uses the theme's accent
-
-
-def _fmt(value: float | None, percent: bool = False) -> str:
-    if value is None or not math.isfinite(value):
-        return "-"
-    if percent:
-        return f"{100 * value:.1f}%"
-    return f"{value:.4g}"
 
 
 class MetricsPanel(QWidget):
@@ -519,53 +511,7 @@ class MetricsPanel(QWidget):
         self._update_readout()
 
     def _update_readout(self) -> None:
-        t = theme.current()
-        run = self.current
-        epochs = run.epochs
-        if not epochs and not run.steps.size:
-            self.readout.setText(f"<span style='color:{t.text_dim}'>"
-                                 + ("Waiting for the first steps\u2026" if self.live else
-                                    "Train to see the loss; hover a plot to read values")
-                                 + "</span>")
-            return
-        dim = t.text_dim
-        sep = f" <span style='color:{dim}'>\u2502</span> "
-
-        def pair(label: str, train: str, val: str) -> str:
-            return (f"<span style='color:{dim}'>{label}</span> "
-                    f"<span style='color:{t.accent}'>train {train}</span> \u00b7 "
-                    f"<span style='color:{VAL_COLOR}'>val {val}</span>")
-
-        parts: list[str] = []
-        record: dict[str, Any] | None = None  # an epoch as the history keeps it
-        if self._hover_x is not None and epochs:
-            record = min(epochs, key=lambda e: abs(e["epoch"] - self._hover_x))
-        elif epochs:
-            record = epochs[-1]
-        if self._hover_x is not None and run.steps.size:
-            xs, ys = run.steps.view()
-            index = int(np.clip(np.searchsorted(xs, self._hover_x), 0, len(xs) - 1))
-            if index and abs(xs[index - 1] - self._hover_x) < abs(xs[index] - self._hover_x):
-                index -= 1  # the nearest recorded step on either side
-            parts.append(f"<span style='color:{dim}'>step</span> "
-                         f"{round(xs[index] * run.spe)} <span style='color:{t.accent}'>"
-                         f"train loss {_fmt(float(ys[index]))}</span>")
-        if record is not None:
-            accuracy = self.kind != "r2"
-            key = "accuracy" if accuracy else "r2"
-            total = f"/{run.total_epochs}" if run.total_epochs and self.live else ""
-            parts.append(f"<span style='color:{dim}'>epoch</span> <b>{record['epoch']}{total}"
-                         "</b>")
-            parts.append(pair("loss", _fmt(record.get("train_loss")),
-                              _fmt(record.get("val_loss"))))
-            if self.kind is not None:
-                parts.append(pair("accuracy" if accuracy else "R\u00b2",
-                                  _fmt(record.get(f"train_{key}"), accuracy),
-                                  _fmt(record.get(f"val_{key}"), accuracy)))
-            parts.append(f"<span style='color:{dim}'>lr</span> {_fmt(record.get('lr'))}")
-            if run.best_epoch and self._hover_x is None:
-                parts.append(f"<span style='color:{dim}'>best epoch {run.best_epoch}</span>")
-        self.readout.setText(f"<span style='color:{t.text}'>{sep.join(parts)}</span>")
+        self.readout.setText(readout_html(self.current, self.kind, self.live, self._hover_x))
 
     # -- look -----------------------------------------------------------------------------------
     def refresh_theme(self, *_args: Any) -> None:

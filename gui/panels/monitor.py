@@ -4,7 +4,7 @@
 panels and gives them a ``ProbeMonitor`` that
 
 * routes the controller's ``probe`` events to the panel that draws them (panels keep only the
-  latest payload and repaint from a timer, see ``plotting.ThrottledRedraw``);
+  latest payload and repaint from a timer, see ``monitor_panel.ThrottledRedraw``);
 * builds the probe configuration (``runtime.probes.schedule``'s format) from what is on
   screen and what is selected: a panel that is hidden, closed or behind another tab asks for
   nothing, so an unseen panel costs the training process nothing. Selecting nodes on the canvas

@@ -16,13 +16,12 @@ this module only draws; ``gui.panels.registry`` docks it.
 from __future__ import annotations
 
 import html
-import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, Qt
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -37,7 +36,19 @@ from PySide6.QtWidgets import (
 
 from graph.catalog import CONTEXT
 from gui import style, theme
-from gui.panels import plotting
+from gui.panels import plot_style
+from gui.panels.colormaps import lookup_table, sequential_colormap, value_levels
+from gui.panels.plot_items import IndexAxis
+from gui.panels.plot_widgets import (
+    center_pixels,
+    hover_position,
+    image_plot,
+    index_pixel,
+    make_colorbar,
+    make_layout_widget,
+    set_colorbar,
+)
+from gui.panels.token_html import legend_html, tokens_html
 from gui.panels.trained import WatchedPanel, plot_widget, style_plot
 from gui.panels.upright_axis import UprightNamesAxis
 
@@ -49,62 +60,8 @@ PAGE = 8  # text samples shown at once
 NEEDS_WEIGHTS = ("Train the network first: the Sequences panel shows what a trained recurrent "
                  "network does over the words of a text or along a time series.")
 NO_PROJECT = "Open a project with a text or time-series dataset."
-NEGATIVE, POSITIVE = "#3f7fd8", "#e04a3c"
 TOKEN_LABEL = 12  # characters of a token shown on the attention map's axes
 ATTENTION_HINT = "Hover a cell to read how much one word attends to another."
-
-
-def unit_color(value: float, vmax: float, base: str) -> str:
-    """``value`` on a diverging scale: ``base`` at 0, blue at -vmax, red at +vmax."""
-    if not vmax or not math.isfinite(value):
-        return base
-    t = max(-1.0, min(1.0, value / vmax))
-    return style.mix(base, POSITIVE if t > 0 else NEGATIVE, abs(t) ** 0.8 * 0.9)
-
-
-def readable_text(background: str) -> str:
-    c = QColor(background)
-    return "#111111" if 0.299 * c.red() + 0.587 * c.green() + 0.114 * c.blue() > 140 else \
-        "#f4f4f4"
-
-
-def tokens_html(view: TokenActivations, unit: int, tokenizer: str = "word") -> str:
-    """The shown samples as rich text: each token on its unit's colour, a line per sample."""
-    t = theme.current()
-    values = view.values
-    vmax = max((float(np.abs(v[:, unit]).max()) for v in values if len(v)), default=0.0)
-    joiner = "" if tokenizer == "char" else " "
-    rows = []
-    for index, tokens, vals, label, predicted in zip(
-            view.indices, view.tokens, values, view.labels, view.predicted,
-            strict=False):
-        parts = []
-        for token, value in zip(tokens, vals[:, unit] if len(vals) else [], strict=False):
-            bg = unit_color(float(value), vmax, t.base)
-            shown = html.escape(token).replace(" ", "&nbsp;") or "&nbsp;"
-            parts.append(f'<span style="background-color:{bg}; color:{readable_text(bg)}"'
-                         f' title="{float(value):+.3f}">&nbsp;{shown}&nbsp;</span>')
-        verdict = ""
-        if label:
-            ok = predicted == label
-            mark = t.ok if ok else t.error
-            guess = "" if ok or not predicted else f" (predicted {html.escape(predicted)})"
-            verdict = (f'<span style="color:{mark}">\u25cf</span> '
-                       f'<b>{html.escape(label)}</b>{guess}&nbsp;&nbsp;')
-        rows.append(f'<p style="margin:0 0 7px 0; line-height:150%">'
-                    f'<span style="color:{t.text_dim}">#{index}</span>&nbsp;{verdict}'
-                    f'{joiner.join(parts)}</p>')
-    return "".join(rows)
-
-
-def legend_html(vmax: float) -> str:
-    t = theme.current()
-    cells = []
-    for step in np.linspace(-1, 1, 9):
-        bg = unit_color(step * vmax, vmax, t.base)
-        cells.append(f'<span style="background-color:{bg}">&nbsp;&nbsp;&nbsp;</span>')
-    return (f'<span style="color:{t.text_dim}">{-vmax:+.2f}</span>&nbsp;{"".join(cells)}'
-            f'&nbsp;<span style="color:{t.text_dim}">{vmax:+.2f}</span>')
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,6 +85,35 @@ class SeriesAnalysis:
 COMPACT_HEIGHT = 300  # px of attention map area below which it goes compact
 
 
+def _flush_column(widget: QWidget, spacing: int = 6) -> QVBoxLayout:
+    """A column filling ``widget`` edge to edge (the panel's own margins frame it)."""
+    box = QVBoxLayout(widget)
+    box.setContentsMargins(0, 0, 0, 0)
+    box.setSpacing(spacing)
+    return box
+
+
+def _control_row(label: str | None = None) -> QHBoxLayout:
+    """A row of choosers above a view, opened by ``label`` when given."""
+    row = QHBoxLayout()
+    row.setSpacing(6)
+    if label is not None:
+        row.addWidget(QLabel(label))
+    return row
+
+
+def _spin(name: str, tip: str, changed: Callable[[int], Any], minimum: int | None = None
+          ) -> QSpinBox:
+    """A named spin box that redraws (``changed``) on every new value."""
+    spin = QSpinBox()
+    spin.setObjectName(name)
+    if minimum is not None:
+        spin.setMinimum(minimum)
+    spin.setToolTip(tip)
+    spin.valueChanged.connect(changed)
+    return spin
+
+
 class SequencePanel(WatchedPanel):
     """Token colouring by a hidden unit (text) or forecast against actual (series)."""
 
@@ -143,22 +129,17 @@ class SequencePanel(WatchedPanel):
     # -- construction ----------------------------------------------------------------------------
     def _text_page(self) -> QWidget:
         page = QWidget()
-        box = QVBoxLayout(page)
-        box.setContentsMargins(0, 0, 0, 0)
-        box.setSpacing(6)
-        row = QHBoxLayout()
-        row.setSpacing(6)
-        row.addWidget(QLabel("Layer"))
+        box = _flush_column(page)
+        row = _control_row("Layer")
         self.layer_combo = QComboBox()
         self.layer_combo.setObjectName("sequences_layer")
         self.layer_combo.setToolTip("A layer with one vector per word (N x L x H)")
         self.layer_combo.activated.connect(self._layer_picked)
         row.addWidget(self.layer_combo)
         row.addWidget(QLabel("Unit"))
-        self.unit_spin = QSpinBox()
-        self.unit_spin.setObjectName("sequences_unit")
-        self.unit_spin.setToolTip("The hidden unit whose activation colours the words")
-        self.unit_spin.valueChanged.connect(self._draw_text)
+        self.unit_spin = _spin("sequences_unit",
+                               "The hidden unit whose activation colours the words",
+                               self._draw_text)
         row.addWidget(self.unit_spin)
         self.busiest = QPushButton("Next lively unit")
         self.busiest.setToolTip("Step through the units that vary most over the shown words")
@@ -179,9 +160,7 @@ class SequencePanel(WatchedPanel):
             row.addWidget(widget)
         box.addLayout(row)
         words = QWidget()
-        words_box = QVBoxLayout(words)
-        words_box.setContentsMargins(0, 0, 0, 0)
-        words_box.setSpacing(6)
+        words_box = _flush_column(words)
         self.text = QTextBrowser()
         self.text.setObjectName("sequences_tokens")
         self.text.setOpenLinks(False)
@@ -205,11 +184,8 @@ class SequencePanel(WatchedPanel):
         """Heat map of one sample's self-attention (shown only for networks that attend)."""
         self.attention = QWidget()
         self.attention.setObjectName("sequences_attention")
-        box = QVBoxLayout(self.attention)
-        box.setContentsMargins(0, 0, 0, 0)
-        box.setSpacing(4)
-        row = QHBoxLayout()
-        row.setSpacing(6)
+        box = _flush_column(self.attention, spacing=4)
+        row = _control_row()
         title = QLabel("Attention")  # the choosers' items name themselves: no more labels
         title.setFont(style.font("base"))
         row.addWidget(title)
@@ -226,13 +202,13 @@ class SequencePanel(WatchedPanel):
             combo.currentIndexChanged.connect(self._draw_attention)
             row.addWidget(combo, 1)
         box.addLayout(row)
-        self.attention_view = plotting.make_layout_widget()
+        self.attention_view = make_layout_widget()
         self.attention_plot = self.attention_view.addPlot(
-            row=0, col=0, axisItems={"left": plotting.IndexAxis("left"),
+            row=0, col=0, axisItems={"left": IndexAxis("left"),
                                      "bottom": UprightNamesAxis("bottom")})
-        self.attention_image = plotting.image_plot(self.attention_plot, top_down=True,
+        self.attention_image = image_plot(self.attention_plot, top_down=True,
                                                    axes=True)
-        self.attention_bar = plotting.make_colorbar(self.attention_view.ci,
+        self.attention_bar = make_colorbar(self.attention_view.ci,
                                                     self.attention_image, label="weight")
         self.attention_view.scene().sigMouseMoved.connect(self._hover_attention)
         self.attention_view.installEventFilter(self)  # resizes: compact in a short dock
@@ -249,24 +225,15 @@ class SequencePanel(WatchedPanel):
         import pyqtgraph as pg
 
         page = QWidget()
-        box = QVBoxLayout(page)
-        box.setContentsMargins(0, 0, 0, 0)
-        box.setSpacing(6)
-        row = QHBoxLayout()
-        row.setSpacing(6)
-        row.addWidget(QLabel("Series"))
-        self.series_spin = QSpinBox()
-        self.series_spin.setObjectName("sequences_series")
-        self.series_spin.setMinimum(1)
-        self.series_spin.setToolTip("Which validation series to draw")
-        self.series_spin.valueChanged.connect(self._series_changed)
+        box = _flush_column(page)
+        row = _control_row("Series")
+        self.series_spin = _spin("sequences_series", "Which validation series to draw",
+                                 self._series_changed, minimum=1)
         row.addWidget(self.series_spin)
         row.addWidget(QLabel("Steps ahead"))
-        self.ahead_spin = QSpinBox()
-        self.ahead_spin.setObjectName("sequences_ahead")
-        self.ahead_spin.setMinimum(1)
-        self.ahead_spin.setToolTip("Which of the predicted steps is drawn: 1 = the next value")
-        self.ahead_spin.valueChanged.connect(self._series_changed)
+        self.ahead_spin = _spin("sequences_ahead",
+                                "Which of the predicted steps is drawn: 1 = the next value",
+                                self._series_changed, minimum=1)
         row.addWidget(self.ahead_spin)
         row.addStretch(1)
         box.addLayout(row)
@@ -401,10 +368,10 @@ class SequencePanel(WatchedPanel):
 
         t = theme.current()
         self.attention_view.setBackground(t.window)
-        plotting.style_plot(self.attention_plot, x="key: the word attended to",
+        plot_style.style_plot(self.attention_plot, x="key: the word attended to",
                             y="query: the word attending")
         self.attention_bar.getViewBox().setBorder(pg.mkPen(t.border))
-        plotting.style_axis(self.attention_bar.getAxis("right"), "weight")
+        plot_style.style_axis(self.attention_bar.getAxis("right"), "weight")
         self._fit_attention()  # styling shows the axis titles again
 
     def _show_attention(self, attention: TokenAttention | None) -> None:
@@ -465,12 +432,12 @@ class SequencePanel(WatchedPanel):
                 f"Sample #{attention.indices[position]} has no words (it is all padding); "
                 "choose another sample.")
             return
-        cmap = plotting.sequential_colormap()
-        levels, _ = plotting.value_levels(weights)
-        self.attention_image.setImage(weights, levels=levels, lut=plotting.lookup_table(cmap),
+        cmap = sequential_colormap()
+        levels, _ = value_levels(weights)
+        self.attention_image.setImage(weights, levels=levels, lut=lookup_table(cmap),
                                       autoLevels=False)
-        plotting.center_pixels(self.attention_image, count, count)
-        plotting.set_colorbar(self.attention_bar, cmap, levels)
+        center_pixels(self.attention_image, count, count)
+        set_colorbar(self.attention_bar, cmap, levels)
         self.attention_plot.getViewBox().autoRange(padding=0.01)
         self.attention_readout.setText(self._attention_summary(attention, node_id, position))
 
@@ -489,8 +456,8 @@ class SequencePanel(WatchedPanel):
             return
         attention, node_id, position = shown
         tokens = attention.tokens[position]
-        point = plotting.hover_position(self.attention_plot, pos)
-        r, c = (plotting.index_pixel(point.y()), plotting.index_pixel(point.x())) \
+        point = hover_position(self.attention_plot, pos)
+        r, c = (index_pixel(point.y()), index_pixel(point.x())) \
             if point is not None else (-1, -1)
         if not (0 <= r < len(tokens) and 0 <= c < len(tokens)):
             self.attention_readout.setText(self._attention_summary(attention, node_id,

@@ -252,16 +252,11 @@ def grey_pixmap(values: Any, side: int, low: float = 0.0, high: float = 1.0) -> 
     """A crisp (nearest-neighbour) grey QPixmap of a (H, W) array, ``side`` pixels on its long
     side; values from ``low`` (black) to ``high`` (white)."""
     import numpy as np
-    from PySide6.QtGui import QImage, QPixmap
+
+    from gui.panels.thumbnails import crisp_pixmap
 
     a = np.asarray(values, dtype=np.float32)
     if a.ndim == 1:
         a = a[None, :]
     span = high - low if high > low else 1.0
-    grey = np.ascontiguousarray((np.clip((a - low) / span, 0, 1) * 255).astype(np.uint8))
-    h, w = grey.shape
-    image = QImage(grey.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
-    scale = max(1, side // max(h, w))
-    return QPixmap.fromImage(image.scaled(w * scale, h * scale,
-                                          Qt.AspectRatioMode.KeepAspectRatio,
-                                          Qt.TransformationMode.FastTransformation))
+    return crisp_pixmap((np.clip((a - low) / span, 0, 1) * 255).astype(np.uint8), side)

@@ -8,16 +8,18 @@ from typing import Any
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QFont, QFontMetrics
 
-from gui.panels import plotting
+from gui.panels.plot_items import IndexAxis
+from gui.panels.plot_style import small_font
+from gui.panels.plot_widgets import index_pixel
 
 
-class UprightNamesAxis(plotting.IndexAxis):
+class UprightNamesAxis(IndexAxis):
     """A bottom ``IndexAxis`` whose names stand upright (read bottom to top): a column needs
     one font height instead of one word's width, so every word of a sentence keeps its name
     where flat labels would be thinned to one in five. The axis grows to the longest name."""
 
     def _font(self) -> QFont:
-        return self.style.get("tickFont") or plotting.small_font()
+        return self.style.get("tickFont") or small_font()
 
     def _needed(self) -> float:
         return QFontMetrics(self._font()).height() + 1.0
@@ -57,7 +59,7 @@ class UprightNamesAxis(plotting.IndexAxis):
         top = bounds.top() + self._text_offset()
         texts = []
         for _pen, start, _end in tick_specs:
-            text = self._label(plotting.index_pixel(low + start.x() * scale))
+            text = self._label(index_pixel(low + start.x() * scale))
             width, height = metrics.horizontalAdvance(text), metrics.height()
             texts.append((QRectF(start.x() - height / 2, top, height, width),
                           Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text))

@@ -17,14 +17,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from runtime.batches import tensor_pair
+from runtime.batches import map_tensors, tensor_pair
 from runtime.capture import Sweep, first_classifier, output_list, sweep, value_nodes
 from runtime.compile import Compiled
 from runtime.evaluation import (
     class_probabilities,
     dataset_tensors,
     evaluation_set,
-    map_tensors,
     model_device,
     take_rows,
 )

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graph.model import Node
+from runtime.batches import map_tensors
 from runtime.capture import (
     Sweep,
     as_batch,
@@ -36,7 +37,6 @@ from runtime.evaluation import (
     dataset_tensors,
     evaluating,
     evaluation_set,
-    map_tensors,
     model_device,
     row_count,
     take_rows,
