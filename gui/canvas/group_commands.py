@@ -41,12 +41,14 @@ class GroupCommand(QUndoCommand):
 
 
 class UngroupCommand(QUndoCommand):
-    """Dissolve a group; its layers stay. Undo brings the group back as it was."""
+    """Dissolve a group; its layers and nested groups stay, in its parent. Undo brings the
+    group back as it was, around the same nested groups."""
 
     def __init__(self, graph: Graph, group_id: str, parent: QUndoCommand | None = None) -> None:
         super().__init__(parent)
         self.graph = graph
         self.snapshot = copy.deepcopy(graph.group(group_id))
+        self.children = graph.child_groups(group_id)
         self.setText(f"Ungroup '{self.snapshot.name}'")
 
     def redo(self) -> None:
@@ -54,7 +56,7 @@ class UngroupCommand(QUndoCommand):
             self.graph.remove_group(self.snapshot.id)
 
     def undo(self) -> None:
-        self.graph.insert_group(copy.deepcopy(self.snapshot))
+        self.graph.insert_group(copy.deepcopy(self.snapshot), self.children)
 
 
 class _SetGroupValueCommand(QUndoCommand):
