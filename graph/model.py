@@ -420,7 +420,7 @@ class Graph:
         children = list(dict.fromkeys(child_groups))
         if not ids and not children:
             raise GraphError("select at least one layer to group")
-        parent = self._common_parent(ids, children)
+        parent = self.common_parent(ids, children)
         self._check_role(role, None)
         if group_id is None:
             group_id = self.new_group_id()
@@ -437,8 +437,9 @@ class Graph:
         self._emit("group_added", group_id=group_id)
         return group
 
-    def _common_parent(self, ids: list[int], children: list[str]) -> str:
-        """The group that directly holds all of ``ids`` and ``children`` ("" for none)."""
+    def common_parent(self, ids: Iterable[int], children: Iterable[str] = ()) -> str:
+        """The group that directly holds all of ``ids`` and ``children`` ("" for none), where
+        a new group of them goes; GraphError when they sit in different groups."""
         places: dict[str, str] = {}
         for node_id in ids:
             node = self.node(node_id)

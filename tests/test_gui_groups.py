@@ -178,7 +178,8 @@ def test_ctrl_shift_g_ungroups_and_refusals_say_why(canvas: Canvas) -> None:
     canvas.key(Qt.Key.Key_G, CTRL)
     assert len(graph.groups) == 1
     assert canvas.messages[-1] == ("Cannot group: ReLU 'act' is already in group 'Group'; "
-                                   "ungroup it first (groups do not nest).")
+                                   "ungroup it first (a group nests inside one group: pick "
+                                   "layers of the same group).")
     canvas.key(Qt.Key.Key_G, CTRL | SHIFT)
     assert graph.groups == {} and canvas.stack.undoText() == "Ungroup 'Group'"
     assert all(item.isVisible() for item in scene.node_items())

@@ -17,6 +17,7 @@ from graph.model import Graph
 
 FRAME_PAD = 18.0  # space between the layers and the frame
 TITLE_HEIGHT = 28.0  # the frame's title bar, above the layers
+NEST_PAD = 10.0  # extra space a frame keeps around each level of frames nested in it
 
 @dataclass(frozen=True)
 class BoundaryPort:
@@ -85,8 +86,11 @@ def members_rect(graph: Graph, node_ids: Iterable[int]) -> QRectF:
     return rect
 
 
-def frame_geometry(graph: Graph, members: list[int]) -> tuple[QPainterPath, QRectF]:
-    """The outline of an expanded group and its title bar, in scene coordinates.
+def frame_geometry(graph: Graph, members: list[int], levels: int = 0
+                   ) -> tuple[QPainterPath, QRectF]:
+    """The outline of an expanded group and its title bar, in scene coordinates. ``levels``
+    (how deep expanded groups nest inside it) widens the frame and lifts its title bar so the
+    nested frames and their titles stay inside.
 
     The outline hugs the layers instead of taking their bounding box, so layers of other
     groups or none that sit between them (a network wrapped into bands) stay outside: each
@@ -96,10 +100,11 @@ def frame_geometry(graph: Graph, members: list[int]) -> tuple[QPainterPath, QRec
     rects = {i: node_rect(graph, i) for i in members}
     inside = set(members)
     others = [node_rect(graph, i) for i in graph.nodes if i not in inside]
-    pad = FRAME_PAD
+    pad = FRAME_PAD + levels * NEST_PAD
+    lift = levels * TITLE_HEIGHT  # room above each layer for the nested title bars
     radius = CORNER_RADIUS + 3
     grip = 2 * radius + 1  # bridges reach this far into what they join, so no seam shows
-    parts = [r.adjusted(-pad, -pad, pad, pad) for r in rects.values()]
+    parts = [r.adjusted(-pad, -pad - lift, pad, pad) for r in rects.values()]
     ordered = sorted(rects.values(), key=lambda r: (r.left(), r.top()))
     for index, a in enumerate(ordered):
         right = below = None
@@ -130,7 +135,7 @@ def frame_geometry(graph: Graph, members: list[int]) -> tuple[QPainterPath, QRec
     first_row = [r for r in rects.values() if r.top() <= top + 12]
     left = min(r.left() for r in first_row) - pad
     width = max(r.right() for r in first_row) + pad - left
-    title = QRectF(left, top - pad - TITLE_HEIGHT, width, TITLE_HEIGHT)
+    title = QRectF(left, top - pad - lift - TITLE_HEIGHT, width, TITLE_HEIGHT)
     parts.append(title.adjusted(0, 0, 0, grip))
     core = QPainterPath()
     core.setFillRule(Qt.FillRule.WindingFill)

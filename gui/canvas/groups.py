@@ -8,6 +8,12 @@ that leaves it, and the group's own Input / Output layers as ports without wires
 generator shows "noise" in and "sample" out). The wires that cross the boundary are re-routed to
 the block's ports; expanding restores everything.
 
+Groups nest (an imported ResNet's stages hold blocks, its blocks hold layers). A collapsed group
+hides everything inside it, nested frames and blocks included: the outermost collapsed group is
+the block that stands in. Expanding it shows its nested groups as they were left, each one
+collapsible on its own; when the unfolded layers would land on others, the canvas is laid out
+again in the same undo step.
+
 ``GroupLayer`` only follows the model: every change is one of the undo commands in
 ``group_commands`` and the graph's events redraw. The items are in ``group_items``, the
 outlines, block places and boundary ports in ``group_geometry``.
@@ -23,7 +29,7 @@ from PySide6.QtCore import QPointF
 from PySide6.QtGui import QKeySequence, QUndoCommand
 from PySide6.QtWidgets import QGraphicsItem, QInputDialog, QMenu
 
-from graph.model import Edge, Graph, GraphEvent
+from graph.model import Edge, Graph, GraphError, GraphEvent
 from graph.roles import GROUP_ROLES
 from gui.canvas.group_commands import (
     GroupCommand,
@@ -33,8 +39,8 @@ from gui.canvas.group_commands import (
     UngroupCommand,
 )
 from gui.canvas.group_geometry import block_position, boundary_ports, frame_geometry, node_rect
-from gui.canvas.group_items import GroupBlockItem, GroupFrameItem
-from gui.commands import MoveNodesCommand, new_drag_id
+from gui.canvas.group_items import FRAME_Z, GroupBlockItem, GroupFrameItem
+from gui.commands import AutoLayoutCommand, MoveNodesCommand, new_drag_id
 
 if TYPE_CHECKING:
     from gui.canvas.scene import GraphScene
@@ -104,12 +110,26 @@ class GroupLayer:
         return None
 
     def groups_of(self, node_ids: Iterable[int]) -> list[str]:
+        """The groups the user sees the layers in: the collapsed block hiding a layer, else
+        its innermost group."""
         found = []
         for node_id in node_ids:
-            group = self.graph.group_of(node_id)
-            if group is not None and group.id not in found:
-                found.append(group.id)
+            group_id = self.visible_group(node_id)
+            if group_id and group_id not in found:
+                found.append(group_id)
         return found
+
+    def visible_group(self, node_id: int) -> str:
+        """The collapsed group hiding ``node_id``, else its innermost group ("" for none)."""
+        hiding = self._hidden.get(node_id)
+        if hiding is not None:
+            return hiding
+        group = self.graph.group_of(node_id)
+        return group.id if group is not None else ""
+
+    def hidden_by(self, group_id: str) -> bool:
+        """Whether a collapsed group around ``group_id`` hides it."""
+        return any(self.graph.groups[g].collapsed for g in self.graph.group_ancestors(group_id))
 
     # -- editing (each one undo step) -----------------------------------------------------------
     def push(self, command: QUndoCommand) -> None:
@@ -123,15 +143,15 @@ class GroupLayer:
             self.scene.status_message.emit("Select the layers to group first (Ctrl+G groups "
                                            "them).")
             return None
-        for node_id in ids:
-            group = self.graph.group_of(node_id)
-            if group is not None:
-                node = self.graph.nodes[node_id]
-                self.scene.status_message.emit(
-                    f"Cannot group: {node.label} is already in group '{group.name}'; ungroup "
-                    "it first (groups do not nest).")
-                return None
-        command = GroupCommand(self.graph, ids, name, role)
+        # a selected collapsed block joins the new group whole, as a nested group
+        blocks = list(dict.fromkeys(self._hidden[i] for i in ids if i in self._hidden))
+        layers = [i for i in ids if i not in self._hidden]
+        try:
+            self.graph.common_parent(layers, blocks)
+        except GraphError as exc:
+            self.scene.status_message.emit(f"Cannot group: {exc}.")
+            return None
+        command = GroupCommand(self.graph, layers, name, role, child_groups=blocks)
         self.push(command)
         return command.group_id
 
@@ -157,10 +177,33 @@ class GroupLayer:
         return count
 
     def set_collapsed(self, group_id: str, collapsed: bool) -> None:
+        """Collapse or expand one level; an expanded group whose layers would land on other
+        layers or blocks lays the canvas out again, in the same undo step."""
         group = self.graph.groups.get(group_id)
-        if group is not None and group.collapsed != collapsed:
-            self.scene.select_node(None)
-            self.push(SetGroupCollapsedCommand(self.graph, group_id, collapsed))
+        if group is None or group.collapsed == collapsed:
+            return
+        self.scene.select_node(None)
+        command = SetGroupCollapsedCommand(self.graph, group_id, collapsed)
+        if collapsed or not self._unfolds_onto_others(group_id):
+            self.push(command)
+            return
+        stack = self.scene.undo_stack
+        stack.beginMacro(command.text())
+        self.push(command)
+        self.push(AutoLayoutCommand(self.graph))
+        stack.endMacro()
+
+    def _unfolds_onto_others(self, group_id: str) -> bool:
+        """Whether the layers of ``group_id``, expanded, overlap a visible layer or block
+        outside it."""
+        graph = self.graph
+        inside = set(graph.group_members(group_id))
+        rects = [node_rect(graph, i) for i in inside]  # its frame goes around them all
+        others = [node_rect(graph, i) for i in graph.nodes
+                  if i not in inside and i not in self._hidden]
+        others += [b.sceneBoundingRect() for g, b in self.blocks.items()
+                   if b.isVisible() and g != group_id]
+        return any(r.intersects(o) for r in rects for o in others)
 
     def toggle_selection_collapsed(self) -> None:
         for group_id in self.groups_of(self.scene.selected_node_ids()):
@@ -246,7 +289,7 @@ class GroupLayer:
         groups = self.groups_of(node_ids)
         grouped = bool(groups)
         act = _action(menu, "Group", self.group_selection, "Ctrl+G")
-        act.setEnabled(bool(node_ids) and not grouped)
+        act.setEnabled(bool(node_ids))
         act.setToolTip("Put the selected layers in a named group that can collapse into one "
                        "block.")
         if grouped:
@@ -260,9 +303,10 @@ class GroupLayer:
         if not self.graph.groups and not self.frames and not self.blocks and not self._hidden:
             return
         if event.kind == "node_moved" and event.node_id is not None:
-            group = self.graph.group_of(event.node_id)
-            if group is not None:
-                self._place(group.id)
+            holding = self.graph.groups_holding(event.node_id)
+            if holding:
+                for group_id in holding:
+                    self._place(group_id)
             elif event.node_id in self.graph.nodes:  # a layer moving past a frame: re-bridge
                 rect = node_rect(self.graph, event.node_id)
                 for group_id, frame in self.frames.items():
@@ -292,12 +336,14 @@ class GroupLayer:
         hidden: dict[int, str] = {}
         for group_id, group in graph.groups.items():
             members = graph.group_members(group_id)
-            if group.collapsed and members:
+            covered = self.hidden_by(group_id)
+            if group.collapsed and members and not covered:
                 hidden.update((i, group_id) for i in members)
             self._ensure_items(group_id)
             frame, block = self.frames[group_id], self.blocks[group_id]
-            frame.setVisible(bool(members) and not group.collapsed)
-            block.setVisible(bool(members) and group.collapsed)
+            frame.setZValue(FRAME_Z + 0.01 * len(graph.group_ancestors(group_id)))
+            frame.setVisible(bool(members) and not group.collapsed and not covered)
+            block.setVisible(bool(members) and group.collapsed and not covered)
             if block.isVisible():
                 self._update_block(group_id)
             self._place(group_id, reroute=False)
@@ -348,7 +394,7 @@ class GroupLayer:
             return
         frame = self.frames[group_id]
         if not group.collapsed:
-            path, title = frame_geometry(self.graph, members)
+            path, title = frame_geometry(self.graph, members, self._levels_inside(group_id))
             frame.set_state(group.name, group.role, len(members), path, title)
         block = self.blocks[group_id]
         if group.collapsed:
@@ -358,6 +404,14 @@ class GroupLayer:
                     item = self.scene.edge_item(edge)
                     if item is not None:
                         item.update_path()
+
+    def _levels_inside(self, group_id: str) -> int:
+        """How many expanded frames nest inside ``group_id`` at most (its frame leaves room
+        for their title bars)."""
+        graph = self.graph
+        return max((1 + self._levels_inside(c) for c in graph.child_groups(group_id)
+                    if not graph.groups[c].collapsed and c not in graph.group_ancestors(
+                        group_id)), default=0)
 
     def _reroute_all(self) -> None:
         """Hide wires inside collapsed groups; attach wires crossing into one to its block."""
