@@ -9,6 +9,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QGuiApplication, QUndoStack
 from PySide6.QtTest import QTest
 
+from graph.boundary import boundary_ports
 from graph.model import Edge, Graph
 from graph.project import Project, load_project, save_project
 from gui.canvas import GraphScene, GraphView
@@ -18,7 +19,7 @@ from gui.canvas.group_commands import (
     SetGroupCollapsedCommand,
     SetGroupRoleCommand,
 )
-from gui.canvas.group_geometry import block_position, boundary_ports, node_rect
+from gui.canvas.group_geometry import block_position, node_rect
 from gui.canvas.group_items import GroupBlockItem
 
 LEFT = Qt.MouseButton.LeftButton

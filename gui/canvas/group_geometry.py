@@ -1,5 +1,5 @@
 """Where a group sits on the canvas: its frame's outline and title bar, its collapsed block's
-place, and the block's boundary ports (which layer ports the outside sees).
+place (its boundary ports, which layer ports the outside sees, are ``graph.boundary``'s).
 
 Pure geometry over the ``Graph`` model: no items, so the controller and the items both ask here.
 """
@@ -7,7 +7,6 @@ Pure geometry over the ``Graph`` model: no items, so the controller and the item
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QPainterPath, QPainterPathStroker
@@ -18,59 +17,6 @@ from graph.model import Graph
 FRAME_PAD = 18.0  # space between the layers and the frame
 TITLE_HEIGHT = 28.0  # the frame's title bar, above the layers
 NEST_PAD = 10.0  # extra space a frame keeps around each level of frames nested in it
-
-@dataclass(frozen=True)
-class BoundaryPort:
-    """A port of a collapsed group: a port of one of its layers that the outside sees."""
-
-    node_id: int
-    port: str
-    is_input: bool
-    label: str
-    wired: bool  # False for the group's own Input / Output layers (no wire crosses)
-
-    @property
-    def key(self) -> tuple[int, str, bool]:
-        return self.node_id, self.port, self.is_input
-
-
-def boundary_ports(graph: Graph, group_id: str) -> tuple[list[BoundaryPort], list[BoundaryPort]]:
-    """(inputs, outputs) of a group as a block, top to bottom as the layers sit.
-
-    Inputs: each layer input fed from outside the group, then the group's Input layers.
-    Outputs: each layer output read outside the group, then the group's Output layers.
-    """
-    members = graph.group_members(group_id)
-    inside = set(members)
-    nodes = graph.nodes
-    ins: dict[tuple[int, str], BoundaryPort] = {}
-    outs: dict[tuple[int, str], BoundaryPort] = {}
-
-    def label(node_id: int, port: str, is_input: bool) -> str:
-        node = nodes[node_id]
-        spec = node.spec
-        ports = (spec.inputs if is_input else spec.outputs) if spec else ()
-        return f"{node.name}.{port}" if len(ports) > 1 else node.name
-
-    for edge in graph.edges:
-        if edge.dst in inside and edge.src not in inside and edge.src in nodes:
-            ins.setdefault((edge.dst, edge.dst_port), BoundaryPort(
-                edge.dst, edge.dst_port, True, label(edge.dst, edge.dst_port, True), True))
-        if edge.src in inside and edge.dst not in inside and edge.dst in nodes:
-            outs.setdefault((edge.src, edge.src_port), BoundaryPort(
-                edge.src, edge.src_port, False, label(edge.src, edge.src_port, False), True))
-    for node_id in members:
-        node = nodes[node_id]
-        if node.type == "Input":
-            ins.setdefault((node_id, "out"), BoundaryPort(node_id, "out", True, node.name, False))
-        elif node.type == "Output":
-            outs.setdefault((node_id, "in"), BoundaryPort(node_id, "in", False, node.name, False))
-
-    def order(port: BoundaryPort) -> tuple[bool, float, int, str]:
-        return not port.wired, nodes[port.node_id].pos[1], port.node_id, port.port
-
-    return sorted(ins.values(), key=order), sorted(outs.values(), key=order)
-
 
 def node_rect(graph: Graph, node_id: int) -> QRectF:
     node = graph.nodes[node_id]

@@ -29,6 +29,7 @@ from PySide6.QtCore import QPointF
 from PySide6.QtGui import QKeySequence, QUndoCommand
 from PySide6.QtWidgets import QGraphicsItem, QInputDialog, QMenu
 
+from graph.boundary import boundary_ports
 from graph.model import Edge, Graph, GraphError, GraphEvent
 from graph.roles import GROUP_ROLES
 from gui.canvas.group_commands import (
@@ -38,7 +39,7 @@ from gui.canvas.group_commands import (
     SetGroupRoleCommand,
     UngroupCommand,
 )
-from gui.canvas.group_geometry import block_position, boundary_ports, frame_geometry, node_rect
+from gui.canvas.group_geometry import block_position, frame_geometry, node_rect
 from gui.canvas.group_items import FRAME_Z, GroupBlockItem, GroupFrameItem
 from gui.commands import AutoLayoutCommand, MoveNodesCommand, new_drag_id
 
