@@ -32,20 +32,19 @@ def members_rect(graph: Graph, node_ids: Iterable[int]) -> QRectF:
     return rect
 
 
-def frame_geometry(graph: Graph, members: list[int], levels: int = 0
+def frame_geometry(inside: list[QRectF], others: list[QRectF], levels: int = 0
                    ) -> tuple[QPainterPath, QRectF]:
-    """The outline of an expanded group and its title bar, in scene coordinates. ``levels``
-    (how deep expanded groups nest inside it) widens the frame and lifts its title bar so the
-    nested frames and their titles stay inside.
+    """The outline of an expanded group around the rectangles ``inside`` (its layers and the
+    blocks of collapsed nested groups), keeping ``others`` out, and its title bar, in scene
+    coordinates. ``levels`` (how deep expanded groups nest inside it) widens the frame and
+    lifts its title bar so the nested frames and their titles stay inside.
 
     The outline hugs the layers instead of taking their bounding box, so layers of other
     groups or none that sit between them (a network wrapped into bands) stay outside: each
     layer gets a padded rectangle, and neighbours in the same row or column are bridged when
     no other layer is in between. The title bar spans the top row. Corners are rounded.
     """
-    rects = {i: node_rect(graph, i) for i in members}
-    inside = set(members)
-    others = [node_rect(graph, i) for i in graph.nodes if i not in inside]
+    rects = dict(enumerate(inside))
     pad = FRAME_PAD + levels * NEST_PAD
     lift = levels * TITLE_HEIGHT  # room above each layer for the nested title bars
     radius = CORNER_RADIUS + 3

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QKeySequence, QUndoCommand
 from PySide6.QtWidgets import QGraphicsItem, QInputDialog, QMenu
 
@@ -345,14 +345,18 @@ class GroupLayer:
             frame.setZValue(FRAME_Z + 0.01 * len(graph.group_ancestors(group_id)))
             frame.setVisible(bool(members) and not group.collapsed and not covered)
             block.setVisible(bool(members) and group.collapsed and not covered)
-            if block.isVisible():
-                self._update_block(group_id)
-            self._place(group_id, reroute=False)
         for node_id in set(self._hidden) | set(hidden):
             item = self.scene.node_item(node_id)
             if item is not None:
                 item.setVisible(node_id not in hidden)
         self._hidden = hidden
+        shown = [g for g in graph.groups if self.blocks[g].isVisible() or
+                 self.frames[g].isVisible()]
+        for group_id in shown:  # blocks first: frames around them need their size
+            if self.blocks[group_id].isVisible():
+                self._update_block(group_id)
+        for group_id in shown:
+            self._place(group_id, reroute=False)
         self._reroute_all()
 
     def _ensure_items(self, group_id: str) -> None:
@@ -394,8 +398,9 @@ class GroupLayer:
         if not members:
             return
         frame = self.frames[group_id]
-        if not group.collapsed:
-            path, title = frame_geometry(self.graph, members, self._levels_inside(group_id))
+        if not group.collapsed and frame.isVisible():
+            rects, others = self._frame_rects(group_id, members)
+            path, title = frame_geometry(rects, others, self._levels_inside(group_id))
             frame.set_state(group.name, group.role, len(members), path, title)
         block = self.blocks[group_id]
         if group.collapsed:
@@ -405,6 +410,44 @@ class GroupLayer:
                     item = self.scene.edge_item(edge)
                     if item is not None:
                         item.update_path()
+
+    def _frame_rects(self, group_id: str, members: list[int]
+                     ) -> tuple[list[QRectF], list[QRectF]]:
+        """What an expanded group's frame goes around (its visible layers and the blocks of
+        its collapsed nested groups) and what stays outside (the rest that is visible)."""
+        graph = self.graph
+        inside: list[QRectF] = []
+        covering: set[str] = set()
+        for node_id in members:
+            block = self._covering(node_id, group_id)
+            if block is None:
+                inside.append(node_rect(graph, node_id))
+            elif block not in covering:
+                covering.add(block)
+                inside.append(self._block_rect(block))
+        nested = {group_id, *graph.group_descendants(group_id)}
+        held = set(members)
+        others = [node_rect(graph, i) for i in graph.nodes
+                  if i not in held and i not in self._hidden]
+        others += [self._block_rect(g) for g, b in self.blocks.items()
+                   if g not in nested and b.isVisible()]
+        return inside, others
+
+    def _covering(self, node_id: int, group_id: str) -> str | None:
+        """The outermost collapsed group inside ``group_id`` that hides ``node_id``."""
+        found = None
+        for holder in self.graph.groups_holding(node_id):
+            if holder == group_id:
+                break
+            if self.graph.groups[holder].collapsed:
+                found = holder
+        return found
+
+    def _block_rect(self, group_id: str) -> QRectF:
+        block = self.blocks[group_id]
+        pos = block_position(self.graph, self.graph.group_members(group_id), block.width,
+                             block.height)
+        return QRectF(pos.x(), pos.y(), block.width, block.height)
 
     def _levels_inside(self, group_id: str) -> int:
         """How many expanded frames nest inside ``group_id`` at most (its frame leaves room
