@@ -147,8 +147,8 @@ def _layout_scope(graph: Graph, scope: str, chains: dict[int, list[int | str]],
         if graph.groups[unit].collapsed:
             sizes[r] = (BLOCK_WIDTH, block_height(graph, members))
         else:
-            sizes[r] = (inner[r].width + 2 * GROUP_MARGIN,
-                        inner[r].height + GROUP_MARGIN + GROUP_TITLE)
+            # as much room below as the title takes above: its middle row stays in line
+            sizes[r] = (inner[r].width + 2 * GROUP_MARGIN, inner[r].height + 2 * GROUP_TITLE)
     links = {(rank[unit_of[e.src]], rank[unit_of[e.dst]]) for e in graph.edges
              if e.src in unit_of and e.dst in unit_of and unit_of[e.src] != unit_of[e.dst]}
     placed = _arrange(sorted(rank.values()), links, sizes, heights, wrap)

@@ -67,6 +67,7 @@ class GroupLayer:
         self.blocks: dict[str, GroupBlockItem] = {}
         self._hidden: dict[int, str] = {}  # node id -> collapsed group hiding it
         self._touched: set[Edge] = set()  # edges hidden or re-routed by a collapsed group
+        self._wired: dict[str, list[Edge]] = {}  # collapsed group -> edges ending at its block
         self._drag: _Drag | None = None
         self._analysis: Any = None
         self.graph.subscribe(self._on_graph_event)
@@ -406,7 +407,7 @@ class GroupLayer:
         if group.collapsed:
             block.setPos(block_position(self.graph, members, block.width, block.height))
             if reroute:
-                for edge in self._touched:
+                for edge in self._wired.get(group_id, ()):
                     item = self.scene.edge_item(edge)
                     if item is not None:
                         item.update_path()
@@ -429,8 +430,8 @@ class GroupLayer:
         held = set(members)
         others = [node_rect(graph, i) for i in graph.nodes
                   if i not in held and i not in self._hidden]
-        others += [self._block_rect(g) for g, b in self.blocks.items()
-                   if g not in nested and b.isVisible()]
+        others += [QRectF(b.pos().x(), b.pos().y(), b.width, b.height)
+                   for g, b in self.blocks.items() if g not in nested and b.isVisible()]
         return inside, others
 
     def _covering(self, node_id: int, group_id: str) -> str | None:
@@ -461,6 +462,7 @@ class GroupLayer:
         """Hide wires inside collapsed groups; attach wires crossing into one to its block."""
         hidden = self._hidden
         touched: set[Edge] = set()
+        wired: dict[str, list[Edge]] = {}
         bundles: set[tuple[int, str, int | str]] = set()
         for edge in self.graph.edges:
             src_group, dst_group = hidden.get(edge.src), hidden.get(edge.dst)
@@ -482,7 +484,10 @@ class GroupLayer:
             bundles.add(bundle)
             if src is not None or dst is not None:
                 touched.add(edge)
+            for group_id in {src_group, dst_group} - {None}:
+                wired.setdefault(group_id, []).append(edge)
         self._touched = touched
+        self._wired = wired
 
     def _anchor(self, group_id: str | None, node_id: int, port: str, is_input: bool
                 ) -> tuple[QGraphicsItem, QPointF] | None:
