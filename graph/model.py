@@ -470,7 +470,7 @@ class Graph(GroupTree):
             "edges": [e.to_dict() for e in sorted(self.edges)],
             "next_id": self.next_id,
         }
-        groups = {gid: g.to_dict(self.nodes) for gid, g in sorted(self.groups.items())
+        groups = {gid: g.to_dict(self.nodes) for gid, g in self.groups.items()  # made order
                   if self.group_members(gid)}
         if groups:  # optional: files without groups stay as they were
             out["groups"] = groups

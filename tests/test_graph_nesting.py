@@ -114,3 +114,13 @@ def test_validation_reports_missing_parents_cycles_and_a_layer_in_two_groups():
     with pytest.raises(GraphError, match="field 'parent' must be a group id"):
         data["groups"]["g1"]["parent"] = 3
         Graph.from_dict(data)
+
+
+def test_nested_groups_keep_their_order_through_a_file():
+    g = Graph()
+    ids = [g.add_node("ReLU").id for _ in range(12)]
+    blocks = [g.add_group(ids[i:i + 1], f"b{i}").id for i in range(11)]  # g1 .. g11
+    g.add_group([ids[11]], "stage", child_groups=blocks)
+    loaded = Graph.from_dict(json.loads(json.dumps(g.to_dict())))
+    assert [loaded.groups[c].name for c in loaded.child_groups("g12")] == [
+        f"b{i}" for i in range(11)]
