@@ -4,9 +4,11 @@ The model knows nothing of any view. The editor's scene subscribes to its events
 undo commands call its mutation methods. Node ids are stable integers saved in the file.
 
 Groups name a set of nodes (a block the editor can collapse, or the generator and the
-discriminator of a GAN). A node belongs to at most one group. A group keeps the ids of members
-that were deleted, so undoing the delete puts them back in the group; ``group_members`` lists
-only the nodes that exist, and saving drops the rest.
+discriminator of a GAN). Groups nest: a group may sit in a parent group (an imported ResNet's
+stage holds its blocks, a block its layers). ``node_ids`` are a group's own layers, so a node
+belongs to one innermost group; ``group_members`` also counts the layers of nested groups. A
+group keeps the ids of members that were deleted, so undoing the delete puts them back in the
+group; ``group_members`` lists only the nodes that exist, and saving drops the rest.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 import networkx as nx
 
 from graph import catalog
+from graph.group_tree import GroupTree
 from graph.roles import GROUP_ROLES
 
 
@@ -82,6 +85,7 @@ class Group:
     node_ids: list[int] = field(default_factory=list)  # may hold deleted ids (see module doc)
     collapsed: bool = False
     role: str = ""  # a key of graph.roles.GROUP_ROLES
+    parent: str = ""  # the id of the group this one sits in ("" at the top)
 
     def to_dict(self, alive: Iterable[int] | None = None) -> dict[str, Any]:
         """The file form; ``alive`` (node ids) drops members that no longer exist."""
@@ -94,6 +98,8 @@ class Group:
                                "collapsed": self.collapsed}
         if self.role:
             out["role"] = self.role
+        if self.parent:
+            out["parent"] = self.parent
         return out
 
 
@@ -114,8 +120,9 @@ EVENT_KINDS = ("node_added", "node_removed", "node_changed", "node_moved",
 Listener = Callable[[GraphEvent], None]
 
 
-class Graph:
-    """A network design: nodes keyed by stable id, edges between ports."""
+class Graph(GroupTree):
+    """A network design: nodes keyed by stable id, edges between ports. The queries over its
+    group hierarchy are ``GroupTree``'s."""
 
     def __init__(self) -> None:
         self.nodes: dict[int, Node] = {}
@@ -328,69 +335,82 @@ class Graph:
         self._emit("reset")
 
     # -- groups -------------------------------------------------------------------------------
-    def group_of(self, node_id: int) -> Group | None:
-        """The group holding ``node_id`` (the first one, should a broken file name two)."""
-        return next((g for g in self.groups.values() if node_id in g.node_ids), None)
-
     def group(self, group_id: str) -> Group:
         try:
             return self.groups[group_id]
         except KeyError:
             raise GraphError(f"there is no group with id {group_id!r}") from None
-
-    def group_members(self, group_id: str) -> list[int]:
-        """The ids of the group's nodes that exist, in the group's order."""
-        return [i for i in self.group(group_id).node_ids if i in self.nodes]
-
-    def group_by_role(self, role: str) -> Group | None:
-        return next((g for g in self.groups.values() if role and g.role == role), None)
-
-    def new_group_id(self) -> str:
-        index = 1
-        while f"g{index}" in self.groups:
-            index += 1
-        return f"g{index}"
-
-    def unique_group_name(self, base: str = "Group") -> str:
-        """``base`` or "base 2", "base 3"... so that no two groups share a name."""
-        taken = {g.name for g in self.groups.values()}
-        if base not in taken:
-            return base
-        index = 2
-        while f"{base} {index}" in taken:
-            index += 1
-        return f"{base} {index}"
-
     def add_group(self, node_ids: Iterable[int], name: str | None = None, role: str = "",
-                  collapsed: bool = False, group_id: str | None = None) -> Group:
-        """Group existing, ungrouped nodes; GraphError says why not (groups do not nest)."""
+                  collapsed: bool = False, group_id: str | None = None,
+                  child_groups: Iterable[str] = ()) -> Group:
+        """Group nodes and groups that share a parent (or none): the new group takes their
+        place inside that parent. GraphError says why not."""
         ids = list(dict.fromkeys(node_ids))
-        if not ids:
+        children = list(dict.fromkeys(child_groups))
+        if not ids and not children:
             raise GraphError("select at least one layer to group")
-        for node_id in ids:
-            node = self.node(node_id)
-            other = self.group_of(node_id)
-            if other is not None:
-                raise GraphError(f"{node.label} is already in group '{other.name}'; ungroup "
-                                 "it first (groups do not nest)")
+        parent = self.common_parent(ids, children)
         self._check_role(role, None)
         if group_id is None:
             group_id = self.new_group_id()
         elif group_id in self.groups:
             raise GraphError(f"group id {group_id!r} is already used")
         name = (name or "").strip() or self.unique_group_name()
-        group = Group(group_id, name, ids, bool(collapsed), role)
+        if parent:
+            holder = self.groups[parent]
+            holder.node_ids = [i for i in holder.node_ids if i not in set(ids)]
+        for child in children:
+            self.groups[child].parent = group_id
+        group = Group(group_id, name, ids, bool(collapsed), role, parent)
         self.groups[group_id] = group
         self._emit("group_added", group_id=group_id)
         return group
 
-    def insert_group(self, group: Group) -> Group:
-        """Put back a removed group with its id, members and state (undo of Ungroup)."""
-        return self.add_group(group.node_ids, group.name, group.role, group.collapsed, group.id)
+    def common_parent(self, ids: Iterable[int], children: Iterable[str] = ()) -> str:
+        """The group that directly holds all of ``ids`` and ``children`` ("" for none), where
+        a new group of them goes; GraphError when they sit in different groups."""
+        places: dict[str, str] = {}
+        for node_id in ids:
+            node = self.node(node_id)
+            group = self.group_of(node_id)
+            places.setdefault(group.id if group else "", node.label)
+        for child in children:
+            places.setdefault(self.parent_of(child), f"group '{self.group(child).name}'")
+        if len(places) > 1:
+            inside = next(p for p in places if p)
+            raise GraphError(f"{places[inside]} is already in group "
+                             f"'{self.groups[inside].name}'; ungroup it first (a group "
+                             "nests inside one group: pick layers of the same group)")
+        return next(iter(places), "")
+
+    def insert_group(self, group: Group, child_groups: Iterable[str] = ()) -> Group:
+        """Put back a removed group with its id, members, nested groups and state (undo of
+        Ungroup): its layers leave the parent again, ``child_groups`` go back inside."""
+        if group.id in self.groups:
+            raise GraphError(f"group id {group.id!r} is already used")
+        parent = group.parent if group.parent in self.groups else ""
+        if parent:
+            holder = self.groups[parent]
+            holder.node_ids = [i for i in holder.node_ids if i not in set(group.node_ids)]
+        restored = Group(group.id, group.name, list(group.node_ids), group.collapsed,
+                         group.role, parent)
+        for child in child_groups:
+            if child in self.groups:
+                self.groups[child].parent = group.id
+        self.groups[group.id] = restored
+        self._emit("group_added", group_id=group.id)
+        return restored
 
     def remove_group(self, group_id: str) -> Group:
-        """Ungroup: the group goes, its nodes stay. Returns it so the removal can be undone."""
+        """Ungroup: the group goes, its nodes and nested groups stay, in its parent. Returns
+        it so the removal can be undone (``insert_group`` with its ``child_groups``)."""
         group = self.group(group_id)
+        parent = self.parent_of(group_id)
+        children = self.child_groups(group_id)
+        for child in children:
+            self.groups[child].parent = parent
+        if parent:
+            self.groups[parent].node_ids.extend(group.node_ids)
         del self.groups[group_id]
         self._emit("group_removed", group_id=group_id)
         return group
@@ -450,7 +470,7 @@ class Graph:
             "edges": [e.to_dict() for e in sorted(self.edges)],
             "next_id": self.next_id,
         }
-        groups = {gid: g.to_dict(self.nodes) for gid, g in sorted(self.groups.items())
+        groups = {gid: g.to_dict(self.nodes) for gid, g in self.groups.items()  # made order
                   if self.group_members(gid)}
         if groups:  # optional: files without groups stay as they were
             out["groups"] = groups
@@ -535,8 +555,9 @@ def _node_dict(node: Node) -> dict[str, Any]:
 
 
 def _groups_from(raw: Any, nodes: dict[int, Node]) -> dict[str, Group]:
-    """Groups of a file. Members that do not exist are dropped; a node named by two groups
-    is kept in both, so the file still opens and validation reports it."""
+    """Groups of a file. Members that do not exist are dropped; a node named by two groups,
+    or a parent that is missing or makes a cycle, is kept, so the file still opens and
+    validation reports it."""
     if not isinstance(raw, dict):
         raise GraphError(f"'groups' must be an object, not {type(raw).__name__}")
     groups: dict[str, Group] = {}
@@ -553,9 +574,12 @@ def _groups_from(raw: Any, nodes: dict[int, Node]) -> dict[str, Group]:
         if role not in GROUP_ROLES:
             raise GraphError(f"{where} field 'role' must be one of "
                              f"{', '.join(map(repr, GROUP_ROLES))}, not {role!r}")
+        parent = data.get("parent", "")
+        if not isinstance(parent, str):
+            raise GraphError(f"{where} field 'parent' must be a group id, not {parent!r}")
         groups[str(group_id)] = Group(str(group_id), name.strip() or str(group_id),
                                       [i for i in dict.fromkeys(ids) if i in nodes],
-                                      bool(data.get("collapsed", False)), role)
+                                      bool(data.get("collapsed", False)), role, parent)
     return groups
 
 

@@ -35,7 +35,7 @@ from graph.fields import SettingsError
 from graph.model import Graph, GraphError
 from graph.settings import DatasetSettings, TrainingSettings
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: groups may nest (a group's optional "parent")
 PROJECT_MEMBER = "project.json"
 WEIGHTS_MEMBER = "weights.safetensors"
 
@@ -216,9 +216,16 @@ def _migrate_0_to_1(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _migrate_1_to_2(data: dict[str, Any]) -> dict[str, Any]:
+    """Format 2 lets groups nest through an optional "parent"; format 1 groups are all at the
+    top, which is what a group without "parent" means, so only the version changes."""
+    return {**data, "format_version": 2}
+
+
 # format version -> function turning that version's project.json dict into the next version's
 _MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     0: _migrate_0_to_1,
+    1: _migrate_1_to_2,
 }
 
 

@@ -276,13 +276,15 @@ def _check_reachability(graph: Graph, edges: list[Edge], out: list[Diagnostic]) 
 
 
 def _check_groups(graph: Graph, out: list[Diagnostic]) -> None:
-    """A node belongs to at most one group; a role (GAN generator, discriminator) to one group.
+    """A node belongs to one innermost group; a role (GAN generator, discriminator) to one
+    group; a group's parent exists and nesting never loops back.
 
-    The editor never makes either; a hand-edited or merged file can, and still opens.
+    The editor never makes any of these; a hand-edited or merged file can, and still opens.
     """
+    _check_nesting(graph, out)
     owners: dict[int, list[str]] = defaultdict(list)
     for group in graph.groups.values():
-        for node_id in graph.group_members(group.id):
+        for node_id in graph.direct_members(group.id):
             owners[node_id].append(group.name)
     for node_id, names in sorted(owners.items()):
         if len(names) > 1:
@@ -300,6 +302,29 @@ def _check_groups(graph: Graph, out: list[Diagnostic]) -> None:
             out.append(Diagnostic(
                 ERROR, f"groups {listed} are all marked {role}; a project has one {role}, so "
                 "clear the role of the others"))
+
+
+def _check_nesting(graph: Graph, out: list[Diagnostic]) -> None:
+    """Each group's parent names an existing group, and following parents ends at the top."""
+    looped: set[str] = set()
+    for group in graph.groups.values():
+        if group.parent and group.parent not in graph.groups:
+            out.append(Diagnostic(
+                ERROR, f"group '{group.name}' sits in group id {group.parent!r}, which does not "
+                "exist; ungroup it or fix the file"))
+            continue
+        seen = [group.id]
+        parent = group.parent
+        while parent in graph.groups and parent not in seen:
+            seen.append(parent)
+            parent = graph.groups[parent].parent
+        if parent == group.id and group.id not in looped:
+            cycle = seen[:]
+            looped.update(cycle)
+            listed = " in ".join(f"'{graph.groups[g].name}'" for g in [*cycle, group.id])
+            out.append(Diagnostic(
+                ERROR, f"groups nest in a circle ({listed}); a group cannot sit inside "
+                "itself, so ungroup one of them"))
 
 
 # -- wording ------------------------------------------------------------------------------------

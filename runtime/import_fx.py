@@ -25,7 +25,8 @@ import torch
 from torch import Tensor, fx, nn
 
 from graph import catalog
-from graph.model import Edge
+from graph.hierarchy import dotted_scopes, group_by_scopes
+from graph.model import Edge, Graph
 from graph.project import Project
 from runtime import fx_layers, ops
 from runtime.fx_layers import Unsupported
@@ -196,7 +197,9 @@ def import_module(source: str | Path | nn.Module, name: str | None = None,
                                f"{' and '.join('x'.join(map(str, s)) for s in shapes)} at {at}: "
                                f"{_line(exc)}; check the input shape") from None
     builder = GraphBuilder(where)
-    _Walker(gm, builder, model).walk(shapes, dtypes)
+    walker = _Walker(gm, builder, model)
+    walker.walk(shapes, dtypes)
+    _group_by_modules(gm, walker.values, builder.graph)
 
     def reference(inputs: list[Tensor]) -> list[Tensor]:
         out = model(*inputs)
@@ -549,3 +552,21 @@ def _is_last_step(index: Any) -> bool:
         return False
     full = slice(None, None, None)
     return index[0] == full and index[1] == -1 and (len(index) == 2 or index[2] == full)
+
+
+def _group_by_modules(gm: fx.GraphModule, values: dict[fx.Node, Any], graph: Graph) -> None:
+    """Nested groups from the module hierarchy: each layer sits in the modules around it
+    ("layer1.0.conv1" in "layer1" and "layer1.0"; an addition in a block's forward in that
+    block). A layer belongs to the first fx node that produced it."""
+    scopes: dict[int, list[str]] = {}
+    for n in gm.graph.nodes:
+        ref = values.get(n)
+        if not isinstance(ref, Ref) or ref.node in scopes:
+            continue
+        if n.op == "call_module":
+            scopes[ref.node] = dotted_scopes(str(n.target))
+        else:
+            stack = list((n.meta.get("nn_module_stack") or {}).values())
+            path = str(stack[-1][0]) if stack else ""
+            scopes[ref.node] = [*dotted_scopes(path), path] if path else []
+    group_by_scopes(graph, scopes)

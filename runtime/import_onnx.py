@@ -20,6 +20,8 @@ import numpy as np
 import torch
 
 from graph.catalog import TOKENS
+from graph.hierarchy import group_by_scopes, onnx_scopes
+from graph.model import Graph
 from graph.project import Project
 from runtime.import_builder import GraphBuilder, ModelImportError, Ref
 from runtime.onnx_layers import (
@@ -61,6 +63,7 @@ def import_onnx(path: str | Path, project_name: str | None = None) -> Project:
     builder = GraphBuilder(path.name)
     walker = _Walker(model, builder)
     walker.walk()
+    _group_by_scopes(model, walker.values, builder.graph)
     reference, example = _onnxruntime_reference(path, walker.input_names, builder)
     return builder.finish(project_name or path.stem, f"Imported from {path.name}.",
                           reference, example)
@@ -271,3 +274,14 @@ class _Walker(LayerReaders):
                 return value.ref
         raise Unsupported(f"axes={axes}")
 
+
+def _group_by_scopes(model: Any, values: dict[str, Any], graph: Graph) -> None:
+    """Nested groups from the exporter's scoped node names ("/layer1/layer1.0/conv1/Conv"
+    sits in "layer1", "layer1.0" and "conv1"); names without scopes leave the graph flat.
+    A layer belongs to the first ONNX node that produced it."""
+    scopes: dict[int, list[str]] = {}
+    for node in model.graph.node:
+        ref = values.get(node.output[0]) if node.output else None
+        if isinstance(ref, Ref) and ref.node not in scopes:
+            scopes[ref.node] = onnx_scopes(node.name)
+    group_by_scopes(graph, scopes)

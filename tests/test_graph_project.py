@@ -128,7 +128,7 @@ def test_file_layout(tmp_path):
         assert zf.getinfo("weights.safetensors").compress_type == zipfile.ZIP_STORED
     assert list(data) == ["format_version", "name", "description", "graph", "layout", "dataset",
                           "training", "history", "metadata"]
-    assert data["format_version"] == FORMAT_VERSION == 1
+    assert data["format_version"] == FORMAT_VERSION == 2
     assert data["layout"] == {"positions": {"1": [0.0, 0.0], "2": [0.0, 90.5],
                                             "3": [0.0, 180.0], "4": [0.0, 270.0],
                                             "5": [-12.25, 360.0], "6": [0.0, 450.0]},
@@ -397,7 +397,7 @@ def test_future_format_version(tmp_path):
     data["format_version"] = 7
     target = write_zip(tmp_path / "future.plexus", {"project.json": json.dumps(data)})
     assert error_of(target) == (f"{target} was saved by a newer Plexus (format 7); this "
-                                "version reads up to 1: update Plexus to open it")
+                                "version reads up to 2: update Plexus to open it")
 
 
 def test_damaged_weights(tmp_path):

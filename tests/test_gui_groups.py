@@ -10,6 +10,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QGuiApplication, QUndoStack
 from PySide6.QtTest import QTest
 
+from graph.boundary import boundary_ports
 from graph.model import Edge, Graph
 from graph.project import Project, load_project, save_project
 from gui.canvas.group_commands import (
@@ -18,7 +19,7 @@ from gui.canvas.group_commands import (
     SetGroupCollapsedCommand,
     SetGroupRoleCommand,
 )
-from gui.canvas.group_geometry import block_position, boundary_ports, node_rect
+from gui.canvas.group_geometry import block_position, node_rect
 from gui.canvas.group_items import GroupBlockItem
 
 SHIFT = Qt.KeyboardModifier.ShiftModifier
@@ -162,7 +163,8 @@ def test_ctrl_shift_g_ungroups_and_refusals_say_why(canvas: Canvas) -> None:
     canvas.key(Qt.Key.Key_G, CTRL)
     assert len(graph.groups) == 1
     assert canvas.messages[-1] == ("Cannot group: ReLU 'act' is already in group 'Group'; "
-                                   "ungroup it first (groups do not nest).")
+                                   "ungroup it first (a group nests inside one group: pick "
+                                   "layers of the same group).")
     canvas.key(Qt.Key.Key_G, CTRL | SHIFT)
     assert graph.groups == {} and canvas.stack.undoText() == "Ungroup 'Group'"
     assert all(item.isVisible() for item in scene.node_items())

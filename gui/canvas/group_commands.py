@@ -20,10 +20,12 @@ class GroupCommand(QUndoCommand):
     """Group layers into a new named group (redo after undo gives the same id and name)."""
 
     def __init__(self, graph: Graph, node_ids: Iterable[int], name: str | None = None,
-                 role: str = "", parent: QUndoCommand | None = None) -> None:
+                 role: str = "", parent: QUndoCommand | None = None,
+                 child_groups: Iterable[str] = ()) -> None:
         super().__init__(parent)
         self.graph = graph
         self.node_ids = list(node_ids)
+        self.child_groups = list(child_groups)
         self.name = name
         self.role = role
         self.group_id: str | None = None
@@ -31,7 +33,7 @@ class GroupCommand(QUndoCommand):
 
     def redo(self) -> None:
         group = self.graph.add_group(self.node_ids, self.name, self.role,
-                                     group_id=self.group_id)
+                                     group_id=self.group_id, child_groups=self.child_groups)
         self.group_id, self.name = group.id, group.name
         self.setText(f"Group {counted(len(self.node_ids), 'layer')} as '{group.name}'")
 
@@ -41,12 +43,14 @@ class GroupCommand(QUndoCommand):
 
 
 class UngroupCommand(QUndoCommand):
-    """Dissolve a group; its layers stay. Undo brings the group back as it was."""
+    """Dissolve a group; its layers and nested groups stay, in its parent. Undo brings the
+    group back as it was, around the same nested groups."""
 
     def __init__(self, graph: Graph, group_id: str, parent: QUndoCommand | None = None) -> None:
         super().__init__(parent)
         self.graph = graph
         self.snapshot = copy.deepcopy(graph.group(group_id))
+        self.children = graph.child_groups(group_id)
         self.setText(f"Ungroup '{self.snapshot.name}'")
 
     def redo(self) -> None:
@@ -54,7 +58,7 @@ class UngroupCommand(QUndoCommand):
             self.graph.remove_group(self.snapshot.id)
 
     def undo(self) -> None:
-        self.graph.insert_group(copy.deepcopy(self.snapshot))
+        self.graph.insert_group(copy.deepcopy(self.snapshot), self.children)
 
 
 class _SetGroupValueCommand(QUndoCommand):

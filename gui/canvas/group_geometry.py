@@ -1,5 +1,5 @@
 """Where a group sits on the canvas: its frame's outline and title bar, its collapsed block's
-place, and the block's boundary ports (which layer ports the outside sees).
+place (its boundary ports, which layer ports the outside sees, are ``graph.boundary``'s).
 
 Pure geometry over the ``Graph`` model: no items, so the controller and the items both ask here.
 """
@@ -7,7 +7,6 @@ Pure geometry over the ``Graph`` model: no items, so the controller and the item
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QPainterPath, QPainterPathStroker
@@ -17,59 +16,7 @@ from graph.model import Graph
 
 FRAME_PAD = 18.0  # space between the layers and the frame
 TITLE_HEIGHT = 28.0  # the frame's title bar, above the layers
-
-@dataclass(frozen=True)
-class BoundaryPort:
-    """A port of a collapsed group: a port of one of its layers that the outside sees."""
-
-    node_id: int
-    port: str
-    is_input: bool
-    label: str
-    wired: bool  # False for the group's own Input / Output layers (no wire crosses)
-
-    @property
-    def key(self) -> tuple[int, str, bool]:
-        return self.node_id, self.port, self.is_input
-
-
-def boundary_ports(graph: Graph, group_id: str) -> tuple[list[BoundaryPort], list[BoundaryPort]]:
-    """(inputs, outputs) of a group as a block, top to bottom as the layers sit.
-
-    Inputs: each layer input fed from outside the group, then the group's Input layers.
-    Outputs: each layer output read outside the group, then the group's Output layers.
-    """
-    members = graph.group_members(group_id)
-    inside = set(members)
-    nodes = graph.nodes
-    ins: dict[tuple[int, str], BoundaryPort] = {}
-    outs: dict[tuple[int, str], BoundaryPort] = {}
-
-    def label(node_id: int, port: str, is_input: bool) -> str:
-        node = nodes[node_id]
-        spec = node.spec
-        ports = (spec.inputs if is_input else spec.outputs) if spec else ()
-        return f"{node.name}.{port}" if len(ports) > 1 else node.name
-
-    for edge in graph.edges:
-        if edge.dst in inside and edge.src not in inside and edge.src in nodes:
-            ins.setdefault((edge.dst, edge.dst_port), BoundaryPort(
-                edge.dst, edge.dst_port, True, label(edge.dst, edge.dst_port, True), True))
-        if edge.src in inside and edge.dst not in inside and edge.dst in nodes:
-            outs.setdefault((edge.src, edge.src_port), BoundaryPort(
-                edge.src, edge.src_port, False, label(edge.src, edge.src_port, False), True))
-    for node_id in members:
-        node = nodes[node_id]
-        if node.type == "Input":
-            ins.setdefault((node_id, "out"), BoundaryPort(node_id, "out", True, node.name, False))
-        elif node.type == "Output":
-            outs.setdefault((node_id, "in"), BoundaryPort(node_id, "in", False, node.name, False))
-
-    def order(port: BoundaryPort) -> tuple[bool, float, int, str]:
-        return not port.wired, nodes[port.node_id].pos[1], port.node_id, port.port
-
-    return sorted(ins.values(), key=order), sorted(outs.values(), key=order)
-
+NEST_PAD = 10.0  # extra space a frame keeps around each level of frames nested in it
 
 def node_rect(graph: Graph, node_id: int) -> QRectF:
     node = graph.nodes[node_id]
@@ -85,21 +32,24 @@ def members_rect(graph: Graph, node_ids: Iterable[int]) -> QRectF:
     return rect
 
 
-def frame_geometry(graph: Graph, members: list[int]) -> tuple[QPainterPath, QRectF]:
-    """The outline of an expanded group and its title bar, in scene coordinates.
+def frame_geometry(inside: list[QRectF], others: list[QRectF], levels: int = 0
+                   ) -> tuple[QPainterPath, QRectF]:
+    """The outline of an expanded group around the rectangles ``inside`` (its layers and the
+    blocks of collapsed nested groups), keeping ``others`` out, and its title bar, in scene
+    coordinates. ``levels`` (how deep expanded groups nest inside it) widens the frame and
+    lifts its title bar so the nested frames and their titles stay inside.
 
     The outline hugs the layers instead of taking their bounding box, so layers of other
     groups or none that sit between them (a network wrapped into bands) stay outside: each
     layer gets a padded rectangle, and neighbours in the same row or column are bridged when
     no other layer is in between. The title bar spans the top row. Corners are rounded.
     """
-    rects = {i: node_rect(graph, i) for i in members}
-    inside = set(members)
-    others = [node_rect(graph, i) for i in graph.nodes if i not in inside]
-    pad = FRAME_PAD
+    rects = dict(enumerate(inside))
+    pad = FRAME_PAD + levels * NEST_PAD
+    lift = levels * TITLE_HEIGHT  # room above each layer for the nested title bars
     radius = CORNER_RADIUS + 3
     grip = 2 * radius + 1  # bridges reach this far into what they join, so no seam shows
-    parts = [r.adjusted(-pad, -pad, pad, pad) for r in rects.values()]
+    parts = [r.adjusted(-pad, -pad - lift, pad, pad) for r in rects.values()]
     ordered = sorted(rects.values(), key=lambda r: (r.left(), r.top()))
     for index, a in enumerate(ordered):
         right = below = None
@@ -130,7 +80,7 @@ def frame_geometry(graph: Graph, members: list[int]) -> tuple[QPainterPath, QRec
     first_row = [r for r in rects.values() if r.top() <= top + 12]
     left = min(r.left() for r in first_row) - pad
     width = max(r.right() for r in first_row) + pad - left
-    title = QRectF(left, top - pad - TITLE_HEIGHT, width, TITLE_HEIGHT)
+    title = QRectF(left, top - pad - lift - TITLE_HEIGHT, width, TITLE_HEIGHT)
     parts.append(title.adjusted(0, 0, 0, grip))
     core = QPainterPath()
     core.setFillRule(Qt.FillRule.WindingFill)

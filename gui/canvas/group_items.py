@@ -18,7 +18,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from graph.layout import CORNER_RADIUS, HEADER_HEIGHT, NODE_WIDTH, PORT_RADIUS
+from graph.boundary import BoundaryPort
+from graph.layout import BLOCK_PORT_ROW as PORT_ROW
+from graph.layout import BLOCK_SUMMARY_HEIGHT as SUMMARY_HEIGHT
+from graph.layout import BLOCK_WIDTH, CORNER_RADIUS, HEADER_HEIGHT, PORT_RADIUS
 from gui.canvas import style
 from gui.canvas.card import (
     card_bounding_rect,
@@ -29,7 +32,7 @@ from gui.canvas.card import (
     paint_card,
     paint_card_outline,
 )
-from gui.canvas.group_geometry import TITLE_HEIGHT, BoundaryPort
+from gui.canvas.group_geometry import TITLE_HEIGHT
 from gui.canvas.hover_item import HoverItem
 from gui.text import counted
 
@@ -37,9 +40,6 @@ if TYPE_CHECKING:
     from gui.canvas.groups import GroupLayer
 
 CHEVRON = 22.0  # the collapse arrow's square at the left of a title
-BLOCK_WIDTH = NODE_WIDTH + 40.0
-SUMMARY_HEIGHT = 22.0  # the block's "3 layers · 1,234 parameters" line
-PORT_ROW = 20.0  # the block's port rows
 FRAME_Z, BLOCK_Z = -2.0, 0.5  # frames under wires (-1) and layers (0); blocks among layers
 
 ROLE_COLORS = {"": "#7c8aa5", "generator": "#3fa796", "discriminator": "#d4803f"}

@@ -8,6 +8,12 @@ that leaves it, and the group's own Input / Output layers as ports without wires
 generator shows "noise" in and "sample" out). The wires that cross the boundary are re-routed to
 the block's ports; expanding restores everything.
 
+Groups nest (an imported ResNet's stages hold blocks, its blocks hold layers). A collapsed group
+hides everything inside it, nested frames and blocks included: the outermost collapsed group is
+the block that stands in. Expanding it shows its nested groups as they were left, each one
+collapsible on its own; when the unfolded layers would land on others, the canvas is laid out
+again in the same undo step.
+
 ``GroupLayer`` only follows the model: every change is one of the undo commands in
 ``group_commands`` and the graph's events redraw. The items are in ``group_items``, the
 outlines, block places and boundary ports in ``group_geometry``.
@@ -18,11 +24,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import QGraphicsItem, QInputDialog, QMenu
 
-from graph.model import Edge, Graph, GraphEvent
+from graph.boundary import boundary_ports
+from graph.model import Edge, Graph, GraphError, GraphEvent
 from graph.roles import GROUP_ROLES
 from gui.canvas.group_commands import (
     GroupCommand,
@@ -31,9 +38,10 @@ from gui.canvas.group_commands import (
     SetGroupRoleCommand,
     UngroupCommand,
 )
-from gui.canvas.group_geometry import block_position, boundary_ports, frame_geometry, node_rect
-from gui.canvas.group_items import GroupBlockItem, GroupFrameItem
+from gui.canvas.group_geometry import block_position, frame_geometry, node_rect
+from gui.canvas.group_items import FRAME_Z, GroupBlockItem, GroupFrameItem
 from gui.canvas.menus import menu_action
+from gui.commands import AutoLayoutCommand
 
 if TYPE_CHECKING:
     from gui.canvas.scene import GraphScene
@@ -51,6 +59,7 @@ class GroupLayer:
         self.blocks: dict[str, GroupBlockItem] = {}
         self._hidden: dict[int, str] = {}  # node id -> collapsed group hiding it
         self._touched: set[Edge] = set()  # edges hidden or re-routed by a collapsed group
+        self._wired: dict[str, list[Edge]] = {}  # collapsed group -> edges ending at its block
         self._analysis: Any = None
         self.graph.subscribe(self._on_graph_event)
         self.sync()
@@ -94,12 +103,26 @@ class GroupLayer:
         return None
 
     def groups_of(self, node_ids: Iterable[int]) -> list[str]:
+        """The groups the user sees the layers in: the collapsed block hiding a layer, else
+        its innermost group."""
         found = []
         for node_id in node_ids:
-            group = self.graph.group_of(node_id)
-            if group is not None and group.id not in found:
-                found.append(group.id)
+            group_id = self.visible_group(node_id)
+            if group_id and group_id not in found:
+                found.append(group_id)
         return found
+
+    def visible_group(self, node_id: int) -> str:
+        """The collapsed group hiding ``node_id``, else its innermost group ("" for none)."""
+        hiding = self._hidden.get(node_id)
+        if hiding is not None:
+            return hiding
+        group = self.graph.group_of(node_id)
+        return group.id if group is not None else ""
+
+    def hidden_by(self, group_id: str) -> bool:
+        """Whether a collapsed group around ``group_id`` hides it."""
+        return any(self.graph.groups[g].collapsed for g in self.graph.group_ancestors(group_id))
 
     # -- editing (each one undo step) -----------------------------------------------------------
     def push(self, command: QUndoCommand) -> None:
@@ -113,15 +136,15 @@ class GroupLayer:
             self.scene.status_message.emit("Select the layers to group first (Ctrl+G groups "
                                            "them).")
             return None
-        for node_id in ids:
-            group = self.graph.group_of(node_id)
-            if group is not None:
-                node = self.graph.nodes[node_id]
-                self.scene.status_message.emit(
-                    f"Cannot group: {node.label} is already in group '{group.name}'; ungroup "
-                    "it first (groups do not nest).")
-                return None
-        command = GroupCommand(self.graph, ids, name, role)
+        # a selected collapsed block joins the new group whole, as a nested group
+        blocks = list(dict.fromkeys(self._hidden[i] for i in ids if i in self._hidden))
+        layers = [i for i in ids if i not in self._hidden]
+        try:
+            self.graph.common_parent(layers, blocks)
+        except GraphError as exc:
+            self.scene.status_message.emit(f"Cannot group: {exc}.")
+            return None
+        command = GroupCommand(self.graph, layers, name, role, child_groups=blocks)
         self.push(command)
         return command.group_id
 
@@ -147,10 +170,33 @@ class GroupLayer:
         return count
 
     def set_collapsed(self, group_id: str, collapsed: bool) -> None:
+        """Collapse or expand one level; an expanded group whose layers would land on other
+        layers or blocks lays the canvas out again, in the same undo step."""
         group = self.graph.groups.get(group_id)
-        if group is not None and group.collapsed != collapsed:
-            self.scene.select_node(None)
-            self.push(SetGroupCollapsedCommand(self.graph, group_id, collapsed))
+        if group is None or group.collapsed == collapsed:
+            return
+        self.scene.select_node(None)
+        command = SetGroupCollapsedCommand(self.graph, group_id, collapsed)
+        if collapsed or not self._unfolds_onto_others(group_id):
+            self.push(command)
+            return
+        stack = self.scene.undo_stack
+        stack.beginMacro(command.text())
+        self.push(command)
+        self.push(AutoLayoutCommand(self.graph))
+        stack.endMacro()
+
+    def _unfolds_onto_others(self, group_id: str) -> bool:
+        """Whether the layers of ``group_id``, expanded, overlap a visible layer or block
+        outside it."""
+        graph = self.graph
+        inside = set(graph.group_members(group_id))
+        rects = [node_rect(graph, i) for i in inside]  # its frame goes around them all
+        others = [node_rect(graph, i) for i in graph.nodes
+                  if i not in inside and i not in self._hidden]
+        others += [b.sceneBoundingRect() for g, b in self.blocks.items()
+                   if b.isVisible() and g != group_id]
+        return any(r.intersects(o) for r in rects for o in others)
 
     def toggle_selection_collapsed(self) -> None:
         for group_id in self.groups_of(self.scene.selected_node_ids()):
@@ -218,7 +264,7 @@ class GroupLayer:
         groups = self.groups_of(node_ids)
         grouped = bool(groups)
         act = menu_action(menu, "Group", self.group_selection, "Ctrl+G")
-        act.setEnabled(bool(node_ids) and not grouped)
+        act.setEnabled(bool(node_ids))
         act.setToolTip("Put the selected layers in a named group that can collapse into one "
                        "block.")
         if grouped:
@@ -232,9 +278,10 @@ class GroupLayer:
         if not self.graph.groups and not self.frames and not self.blocks and not self._hidden:
             return
         if event.kind == "node_moved" and event.node_id is not None:
-            group = self.graph.group_of(event.node_id)
-            if group is not None:
-                self._place(group.id)
+            holding = self.graph.groups_holding(event.node_id)
+            if holding:
+                for group_id in holding:
+                    self._place(group_id)
             elif event.node_id in self.graph.nodes:  # a layer moving past a frame: re-bridge
                 rect = node_rect(self.graph, event.node_id)
                 for group_id, frame in self.frames.items():
@@ -264,20 +311,26 @@ class GroupLayer:
         hidden: dict[int, str] = {}
         for group_id, group in graph.groups.items():
             members = graph.group_members(group_id)
-            if group.collapsed and members:
+            covered = self.hidden_by(group_id)
+            if group.collapsed and members and not covered:
                 hidden.update((i, group_id) for i in members)
             self._ensure_items(group_id)
             frame, block = self.frames[group_id], self.blocks[group_id]
-            frame.setVisible(bool(members) and not group.collapsed)
-            block.setVisible(bool(members) and group.collapsed)
-            if block.isVisible():
-                self._update_block(group_id)
-            self._place(group_id, reroute=False)
+            frame.setZValue(FRAME_Z + 0.01 * len(graph.group_ancestors(group_id)))
+            frame.setVisible(bool(members) and not group.collapsed and not covered)
+            block.setVisible(bool(members) and group.collapsed and not covered)
         for node_id in set(self._hidden) | set(hidden):
             item = self.scene.node_item(node_id)
             if item is not None:
                 item.setVisible(node_id not in hidden)
         self._hidden = hidden
+        shown = [g for g in graph.groups if self.blocks[g].isVisible() or
+                 self.frames[g].isVisible()]
+        for group_id in shown:  # blocks first: frames around them need their size
+            if self.blocks[group_id].isVisible():
+                self._update_block(group_id)
+        for group_id in shown:
+            self._place(group_id, reroute=False)
         self._reroute_all()
 
     def _ensure_items(self, group_id: str) -> None:
@@ -319,22 +372,70 @@ class GroupLayer:
         if not members:
             return
         frame = self.frames[group_id]
-        if not group.collapsed:
-            path, title = frame_geometry(self.graph, members)
+        if not group.collapsed and frame.isVisible():
+            rects, others = self._frame_rects(group_id, members)
+            path, title = frame_geometry(rects, others, self._levels_inside(group_id))
             frame.set_state(group.name, group.role, len(members), path, title)
         block = self.blocks[group_id]
         if group.collapsed:
             block.setPos(block_position(self.graph, members, block.width, block.height))
             if reroute:
-                for edge in self._touched:
+                for edge in self._wired.get(group_id, ()):
                     item = self.scene.edge_item(edge)
                     if item is not None:
                         item.update_path()
+
+    def _frame_rects(self, group_id: str, members: list[int]
+                     ) -> tuple[list[QRectF], list[QRectF]]:
+        """What an expanded group's frame goes around (its visible layers and the blocks of
+        its collapsed nested groups) and what stays outside (the rest that is visible)."""
+        graph = self.graph
+        inside: list[QRectF] = []
+        covering: set[str] = set()
+        for node_id in members:
+            block = self._covering(node_id, group_id)
+            if block is None:
+                inside.append(node_rect(graph, node_id))
+            elif block not in covering:
+                covering.add(block)
+                inside.append(self._block_rect(block))
+        nested = {group_id, *graph.group_descendants(group_id)}
+        held = set(members)
+        others = [node_rect(graph, i) for i in graph.nodes
+                  if i not in held and i not in self._hidden]
+        others += [QRectF(b.pos().x(), b.pos().y(), b.width, b.height)
+                   for g, b in self.blocks.items() if g not in nested and b.isVisible()]
+        return inside, others
+
+    def _covering(self, node_id: int, group_id: str) -> str | None:
+        """The outermost collapsed group inside ``group_id`` that hides ``node_id``."""
+        found = None
+        for holder in self.graph.groups_holding(node_id):
+            if holder == group_id:
+                break
+            if self.graph.groups[holder].collapsed:
+                found = holder
+        return found
+
+    def _block_rect(self, group_id: str) -> QRectF:
+        block = self.blocks[group_id]
+        pos = block_position(self.graph, self.graph.group_members(group_id), block.width,
+                             block.height)
+        return QRectF(pos.x(), pos.y(), block.width, block.height)
+
+    def _levels_inside(self, group_id: str) -> int:
+        """How many expanded frames nest inside ``group_id`` at most (its frame leaves room
+        for their title bars)."""
+        graph = self.graph
+        return max((1 + self._levels_inside(c) for c in graph.child_groups(group_id)
+                    if not graph.groups[c].collapsed and c not in graph.group_ancestors(
+                        group_id)), default=0)
 
     def _reroute_all(self) -> None:
         """Hide wires inside collapsed groups; attach wires crossing into one to its block."""
         hidden = self._hidden
         touched: set[Edge] = set()
+        wired: dict[str, list[Edge]] = {}
         bundles: set[tuple[int, str, int | str]] = set()
         for edge in self.graph.edges:
             src_group, dst_group = hidden.get(edge.src), hidden.get(edge.dst)
@@ -356,7 +457,10 @@ class GroupLayer:
             bundles.add(bundle)
             if src is not None or dst is not None:
                 touched.add(edge)
+            for group_id in {src_group, dst_group} - {None}:
+                wired.setdefault(group_id, []).append(edge)
         self._touched = touched
+        self._wired = wired
 
     def _anchor(self, group_id: str | None, node_id: int, port: str, is_input: bool
                 ) -> tuple[QGraphicsItem, QPointF] | None:

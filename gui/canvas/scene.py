@@ -156,7 +156,11 @@ class GraphScene(QGraphicsScene):
     def nodes_bounding_rect(self) -> QRectF:
         rect = QRectF()
         for item in self._nodes.values():
-            rect = rect.united(item.sceneBoundingRect())
+            if item.isVisible():  # layers in a collapsed group: their block counts instead
+                rect = rect.united(item.sceneBoundingRect())
+        for block in self.groups.blocks.values():
+            if block.isVisible():
+                rect = rect.united(block.sceneBoundingRect())
         return rect
 
     def set_analysis(self, analysis: Any) -> None:
