@@ -17,6 +17,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QColor, QUndoCommand
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
@@ -32,12 +33,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from graph.catalog import HEAD
 from graph.project import Project, ProjectError
 from gui import style, theme
 from gui.network_picture import network_picture
 
 if TYPE_CHECKING:  # runtime.transfer imports torch: loaded when the dialog first needs it
-    from runtime import transfer
+    from runtime import backbone, transfer
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "resources" / "examples"
 FILE_FILTER = "Plexus projects (*.plexus);;All files (*)"
@@ -48,6 +50,12 @@ def _transfer() -> Any:
     from runtime import transfer
 
     return transfer
+
+
+def _backbone() -> Any:
+    from runtime import backbone
+
+    return backbone
 
 
 class ImportLayersCommand(QUndoCommand):
@@ -83,6 +91,7 @@ class TransferDialog(QDialog):
         self.source_path: str | None = None
         self.layers: list[transfer.ImportableLayer] = []
         self._filling = False
+        self._head: backbone.NewHead | None = None  # the target data's head, once computed
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 16, 16, 12)
@@ -133,6 +142,15 @@ class TransferDialog(QDialog):
             button.setObjectName(f"transfer_select_{text.lower()}")
             button.clicked.connect(slot)
             picks.addWidget(button)
+        picks.addSpacing(12)
+        picks.addWidget(QLabel("Trunk ends after:"))
+        self.end_combo = QComboBox()
+        self.end_combo.setObjectName("transfer_trunk_end")
+        self.end_combo.setToolTip("Cut the network here: this layer and every layer before it "
+                                  "are ticked (only layers that are the trunk's one way out "
+                                  "are listed)")
+        self.end_combo.activated.connect(self._end_chosen)
+        picks.addWidget(self.end_combo, 1)
         picks.addStretch(1)
         self.count_label = QLabel()
         self.count_label.setProperty("role", "dim")
@@ -160,11 +178,23 @@ class TransferDialog(QDialog):
         layout.addLayout(rate)
         self.freeze_box.toggled.connect(self._freeze_toggled)
         self._freeze_toggled(True)
-        hint = QLabel("The layers arrive connected to each other only: wire your Input into "
-                      "the first one and a new head after the last.")
-        hint.setProperty("role", "dim")
-        hint.setWordWrap(True)
-        layout.addWidget(hint)
+        self.head_box = QCheckBox("New head: connect this project's Input to the trunk and put "
+                                  "pooling, a Linear layer for this project's classes and an "
+                                  "Output after it")
+        self.head_box.setObjectName("transfer_new_head")
+        has_output = any(n.spec is not None and n.spec.role == HEAD
+                         for n in target.graph.nodes.values())
+        self.head_box.setEnabled(not has_output)
+        if has_output:
+            self.head_box.setToolTip("This project already has an Output: wire the imported "
+                                     "layers to it yourself.")
+        self.head_box.toggled.connect(self._head_toggled)
+        layout.addWidget(self.head_box)
+        self.hint = QLabel()
+        self.hint.setProperty("role", "dim")
+        self.hint.setWordWrap(True)
+        layout.addWidget(self.hint)
+        self._head_toggled(self.head_box.isChecked())
         self.error = QLabel()
         self.error.setProperty("role", "error")
         self.error.setWordWrap(True)
@@ -202,7 +232,32 @@ class TransferDialog(QDialog):
         self.path_edit.setText(path)
         self._show_error("")
         self._fill()
+        self._fill_ends()
         return True
+
+    def _fill_ends(self) -> None:
+        """List where the trunk can end; the default selection's end is current."""
+        self.end_combo.clear()
+        if self.source is None:
+            return
+        graph = self.source.graph
+        for end in _backbone().trunk_ends(graph):
+            self.end_combo.addItem(graph.nodes[end].label, end)
+        default = _backbone().default_end(graph, (layer.node_id for layer in self.layers
+                                                  if layer.trunk))
+        index = self.end_combo.findData(default) if default is not None else -1
+        self.end_combo.setCurrentIndex(index)
+
+    def choose_end(self, node_id: int) -> None:
+        """Tick the trunk that ends after ``node_id`` (one of the listed ends)."""
+        if self.source is None:
+            return
+        self.end_combo.setCurrentIndex(self.end_combo.findData(node_id))
+        self.set_selected(_backbone().trunk_until(self.source.graph, node_id))
+
+    def _end_chosen(self, index: int) -> None:
+        if index >= 0:
+            self.choose_end(int(self.end_combo.itemData(index)))
 
     def _fill(self) -> None:
         self._filling = True
@@ -259,6 +314,12 @@ class TransferDialog(QDialog):
         self.rate_spin.setEnabled(not frozen)
         self.rate_label.setEnabled(not frozen)
 
+    def _head_toggled(self, head: bool) -> None:
+        self.hint.setText("The trunk must end in one layer (Trunk ends after); the new head's "
+                          "layers train from scratch." if head else
+                          "The layers arrive connected to each other only: wire your Input "
+                          "into the first one and a new head after the last.")
+
     def _update(self) -> None:
         ids = set(self.selected_ids())
         by_id = {layer.node_id: layer for layer in self.layers}
@@ -292,14 +353,23 @@ class TransferDialog(QDialog):
             return None
         frozen = self.freeze_box.isChecked()
         try:
+            head = self.new_head() if self.head_box.isChecked() else None
             plan = _transfer().plan_import(self.source, self.selected_ids(), self.target,
                                         freeze=frozen,
-                                        lr_mult=None if frozen else self.rate_spin.value())
+                                        lr_mult=None if frozen else self.rate_spin.value(),
+                                        head=head)
         except ValueError as exc:
             self._show_error(str(exc))
             return None
         self._show_error("")
         return plan
+
+    def new_head(self) -> backbone.NewHead:
+        """The head this project's data set needs (its data is loaded once, to count its
+        classes); ValueError naming the data set when it has none."""
+        if self._head is None:
+            self._head = _backbone().head_for(self.target)
+        return self._head
 
     def command(self) -> ImportLayersCommand | None:
         plan = self.plan()
