@@ -142,3 +142,48 @@ def test_cli_imports_a_pth_state_dict(tmp_path):
         "plexus: bad.pth: not a state dict that loads safely (it holds objects other than "
         "tensors, or is damaged); save model.state_dict() with torch.save, or convert the file to "
         "safetensors"]
+
+
+TORCHVISION_RESNET = '''
+import sys
+import types
+
+# torchvision's compiled ops do not register beside this torch; its model classes are plain
+# Python and work once the part that loads them is kept out.
+sys.modules.setdefault("torchvision._meta_registrations",
+                       types.ModuleType("torchvision._meta_registrations"))
+from torchvision.models import resnet18  # noqa: E402,F401
+'''
+
+
+def test_torchvisions_resnet18_with_a_pth_checkpoint_becomes_a_frozen_backbone(tmp_path):
+    """The user's path: torchvision's own class, its weights as a .pth checkpoint (here
+    random, saved from DataParallel), imported, then its trunk frozen under a new head."""
+    from graph.model import Graph
+    from graph.project import Project
+    from graph.settings import DatasetSettings
+    from runtime.backbone import NewHead
+    from runtime.shapes import analyze
+    from runtime.transfer import import_layers, trunk_ids
+
+    source = tmp_path / "resnet.py"
+    source.write_text(TORCHVISION_RESNET)
+    try:
+        factory = load_factory(source, "resnet18")
+    except ModelImportError as exc:
+        pytest.skip(f"torchvision does not load here: {exc}")
+    torch.manual_seed(5)
+    model = factory().eval()
+    path = tmp_path / "resnet18.pth"
+    torch.save({"state_dict": {f"module.{k}": v for k, v in model.state_dict().items()}}, path)
+    shape = (3, 64, 64)  # layer4 still gives 2x2 maps, so the trunk is all four stages
+    project = import_module(source, "resnet18", input_shape=shape, weights=path)
+    x = torch.randn(2, *shape)
+    with torch.no_grad():
+        assert float((outputs(project, x) - model(x)).abs().max()) < 1e-4
+    target = Project(graph=Graph(), dataset=DatasetSettings(name="shapes"))
+    import_layers(project, trunk_ids(project.graph), target, freeze=True,
+                  head=NewHead(10, "classification", shape))
+    assert analyze(target.graph).ok
+    assert sum(n.frozen for n in target.graph.nodes.values()) == 40  # 20 convs, 20 norms
+    assert target.graph.nodes_of_type("Linear")[0].params["out_features"] == 10
