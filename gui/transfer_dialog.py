@@ -2,9 +2,13 @@
 
 The dialog lists the chosen project's layers with a tick box each (the convolutional trunk is
 ticked by default), how many trained values each brings, and a picture of the network with the
-ticked layers highlighted. Importing is one undo step (``ImportLayersCommand``): the layers
-arrive on the canvas with their connections and trained weights, optionally frozen; undo takes
-both the nodes and their weights out again. The work itself is ``runtime.transfer``.
+ticked layers highlighted. The project can be one made by File > Import Model (a torchvision
+ResNet with its pretrained weights): "Trunk ends after" cuts it where its trunk has one way
+out, and "New head" connects this project's Input to that trunk and puts pooling, a Linear
+layer for this project's classes and an Output after it. Importing is one undo step
+(``ImportLayersCommand``): the layers arrive on the canvas with their connections and trained
+weights, optionally frozen; undo takes both the nodes and their weights out again. The work
+itself is ``runtime.transfer`` and ``runtime.backbone``.
 """
 
 from __future__ import annotations
@@ -329,7 +333,8 @@ class TransferDialog(QDialog):
         self.import_button.setEnabled(bool(ids))
         if self.source is None:
             self.facts.setText("Choose a trained .plexus project, e.g. the shapes_source "
-                               "example.")
+                               "example, or a network made by File > Import Model with its "
+                               "pretrained weights.")
             self.picture.clear()
             return
         total = sum(layer.values for layer in self.layers)
@@ -410,9 +415,11 @@ def push_import(window: Any, command: ImportLayersCommand) -> list[int]:
     count = len(ids)
     frozen = sum(1 for n in command.plan.nodes if n.frozen)
     note = f", {frozen} frozen" if frozen else ""
+    headed = any(n.spec is not None and n.spec.role == HEAD for n in command.plan.nodes)
+    after = ("A new head follows the trunk: train it." if headed else
+             "Connect them to your network.")
     window.show_message(f"Imported {count} layer{'s' if count != 1 else ''} with "
-                        f"{command.plan.copied} trained tensors{note}. Connect them to your "
-                        "network.")
+                        f"{command.plan.copied} trained tensors{note}. {after}")
     return ids
 
 

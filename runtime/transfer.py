@@ -5,7 +5,10 @@ trunk: edges, corners, strokes) and replaces the task-specific part (the classif
 Here that is a copy between two projects: the chosen nodes keep their parameters, the
 connections among them, their frozen / learning-rate options, and their trained tensors,
 which are re-keyed to the new node ids and merged into the target's weights. Connections to
-layers that were not chosen are left out; the user wires the imported block into the target.
+layers that were not chosen are left out; the user wires the imported block into the target,
+or asks for a new head (``runtime.backbone``): the target's Input feeds the imported trunk and
+a head for the target's data follows it, as when a torchvision network brought in by
+``main.py import`` becomes the frozen backbone of a new task.
 
 Importing is split in two so the editor can undo it in one step: ``plan_import`` computes
 everything (new nodes and ids, edges, the target's weights after the import) without touching

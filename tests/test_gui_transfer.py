@@ -166,6 +166,8 @@ def test_an_imported_backbone_gets_its_trunk_frozen_and_a_new_head(qtbot, window
     command = dialog.command()
     assert command is not None and dialog.error.isHidden()
     push_import(window, command)
+    assert window.statusBar().currentMessage().endswith("A new head follows the trunk: train "
+                                                        "it.")
     graph = window.graph
     types = [n.type for n in graph.nodes.values()]
     assert types.count("Input") == 1 and types.count("Output") == 1
