@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import networkx as nx
 
@@ -110,7 +111,45 @@ def plan_head(source: Graph, id_map: dict[int, int], planned: dict[int, Node], t
     target's Input to the imported trunk (``id_map``: source id -> the ``planned`` node's id)
     and put ``head`` after it; ValueError saying what to choose when the trunk has no single
     entry or end."""
-    chosen = set(id_map)
+    entries, source_input, end = _cut(source, set(id_map))
+    shape = infer_shapes(source).outputs.get(end, {}).get("out")
+    if shape is None:
+        raise ValueError(f"{source.nodes[end].label} has no output shape; fix the source "
+                         "network first")
+    existing = [n for n in target.nodes.values() if n.spec is not None and n.spec.role == INPUT]
+    if len(existing) > 1:
+        raise ValueError("the project has several Inputs; connect the trunk yourself")
+    fresh: list[Node] = []
+    next_id = max([target.next_id, *(i + 1 for i in planned)])
+
+    def add(layer: str, params: dict[str, Any], base: str, pos: tuple[float, float]) -> Node:
+        spec = catalog.get(layer)
+        node = Node(next_id + len(fresh), layer, new_name(base),
+                    {**(spec.defaults() if spec else {}), **params}, pos)
+        fresh.append(node)
+        return node
+
+    if existing:
+        image = existing[0]
+    else:
+        x, y = min((planned[id_map[e.dst]] for e in entries), key=lambda n: n.pos[0]).pos
+        params = dict(source.nodes[source_input].params)
+        if head.input_shape is not None:
+            params["shape"] = tuple(head.input_shape)
+        image = add("Input", params, "image", (x - STEP, y))
+    edges = [Edge(image.id, "out", id_map[e.dst], e.dst_port) for e in entries]
+    src = id_map[end]
+    x, y = planned[src].pos
+    for step, (layer, params, base) in enumerate(_head_layers(shape, head), start=1):
+        node = add(layer, params, base, (x + step * STEP, y))
+        edges.append(Edge(src, "out", node.id, "in"))
+        src = node.id
+    return HeadPlan(fresh, edges)
+
+
+def _cut(source: Graph, chosen: set[int]) -> tuple[list[Edge], int, int]:
+    """The edges into the chosen trunk, the Input they all come from, and the trunk's one end;
+    ValueError saying what to choose otherwise."""
     if any(_is_io(source.nodes[i]) for i in chosen):
         raise ValueError("untick the Inputs and Outputs to put a new head on the trunk")
     entries = [e for e in sorted(source.edges) if e.dst in chosen and e.src not in chosen]
@@ -118,55 +157,24 @@ def plan_head(source: Graph, id_map: dict[int, int], planned: dict[int, Node], t
     if len(inputs) != 1 or not _is_io(source.nodes[next(iter(inputs))]):
         raise ValueError("the chosen layers must be fed by the network's one Input; choose the "
                          "trunk from its first layer (the Trunk button)")
-    ends = sorted({i for i in chosen if any(e.dst not in chosen for e in source.out_edges(i))
-                   or not source.out_edges(i)})
+    ends = sorted(i for i in chosen if not source.out_edges(i)
+                  or any(e.dst not in chosen for e in source.out_edges(i)))
     if len(ends) != 1:
         names = ", ".join(source.nodes[i].label for i in ends[:3])
         raise ValueError(f"the chosen layers end in {len(ends)} places ({names}); choose a "
                          "trunk that ends in one layer (Trunk ends after)")
-    end = ends[0]
-    shape = infer_shapes(source).outputs.get(end, {}).get("out")
-    if shape is None:
-        raise ValueError(f"{source.nodes[end].label} has no output shape; fix the source "
-                         "network first")
-    fresh: list[Node] = []
-    edges: list[Edge] = []
-    next_id = max([target.next_id, *(i + 1 for i in planned)])
+    return entries, next(iter(inputs)), ends[0]
 
-    def add(layer: str, params: dict, base: str, pos: tuple[float, float]) -> Node:
-        spec = catalog.get(layer)
-        node = Node(next_id + len(fresh), layer, new_name(base),
-                    {**(spec.defaults() if spec else {}), **params}, pos)
-        fresh.append(node)
-        return node
 
-    first = min((planned[id_map[e.dst]] for e in entries), key=lambda n: n.pos[0])
-    existing = [n for n in target.nodes.values() if n.spec is not None and n.spec.role == INPUT]
-    if len(existing) > 1:
-        raise ValueError("the project has several Inputs; connect the trunk yourself")
-    if existing:
-        image = existing[0]
-    else:
-        x, y = first.pos
-        params = dict(source.nodes[next(iter(inputs))].params)
-        if head.input_shape is not None:
-            params["shape"] = tuple(head.input_shape)
-        image = add("Input", params, "image", (x - STEP, y))
-    edges += [Edge(image.id, "out", id_map[e.dst], e.dst_port) for e in entries]
-
-    previous = planned[id_map[end]]
-    x, y = previous.pos
-    layers: list[tuple[str, dict, str]] = []
+def _head_layers(shape: tuple[int, ...], head: NewHead) -> list[tuple[str, dict[str, Any], str]]:
+    """(layer, params, name) of the head after a trunk whose output has ``shape``: global
+    average pooling while it is a feature map, Flatten while it has more than one dimension
+    per sample, then BatchNorm1d, Linear and Output (see the module docstring)."""
+    layers: list[tuple[str, dict[str, Any], str]] = []
     if len(shape) == 4 and math.prod(shape[2:]) > 1:
         layers.append(("AdaptiveAvgPool2d", {"output_size": (1, 1)}, "global_pool"))
     if len(shape) > 2:
         layers.append(("Flatten", {}, "flatten"))
-    layers.append(("BatchNorm1d", {}, "feature_norm"))
-    layers += [("Linear", {"out_features": head.outputs}, "new_head"),
-               ("Output", {"task": head.task}, "output")]
-    src = previous.id
-    for step, (layer, params, base) in enumerate(layers, start=1):
-        node = add(layer, params, base, (x + step * STEP, y))
-        edges.append(Edge(src, "out", node.id, "in"))
-        src = node.id
-    return HeadPlan(fresh, edges)
+    return [*layers, ("BatchNorm1d", {}, "feature_norm"),
+            ("Linear", {"out_features": head.outputs}, "new_head"),
+            ("Output", {"task": head.task}, "output")]
