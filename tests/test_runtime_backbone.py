@@ -132,3 +132,14 @@ def test_backbone_transfer_example_trains_its_head_well_above_chance(train_examp
     best = train_example("backbone_transfer").best["val_accuracy"]
     print(f"backbone_transfer: val_accuracy {best:.3f} (chance 0.2)")
     assert best >= 0.4
+
+
+def test_the_trunk_can_fine_tune_at_a_learning_rate_factor_under_its_new_head(backbone):
+    target = _shapes_target()
+    plan = plan_import(backbone, trunk_ids(backbone.graph), target, freeze=False, lr_mult=0.1,
+                       head=NewHead(3, "classification", (3, 32, 32)))
+    trunk = {n.name: n for n in plan.nodes[:28]}
+    assert not any(n.frozen for n in plan.nodes)
+    assert {n.lr_mult for n in trunk.values() if n.type in ("Conv2d", "BatchNorm2d")} == {0.1}
+    assert {n.lr_mult for n in plan.nodes[28:]} == {1.0}  # the new head learns at full rate
+    assert plan.copied == len(weights_from_bytes(backbone.weights)) - 2  # all but fc's two
