@@ -8,7 +8,7 @@
     python main.py attack FILE --method fgsm|pgd --eps E [--steps K] [--json]
     python main.py export FILE --to python|script|onnx [-o PATH]
     python main.py import SOURCE.py|SOURCE.onnx -o OUT.plexus [--class NAME] [--args JSON]
-                          [--input-shape 1,8,8] [--weights W.safetensors]
+                          [--input-shape 1,8,8] [--weights W.safetensors|W.pth]
 
 No traceback reaches the user: errors are one line on stderr and a non-zero exit code.
 """
@@ -73,8 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one sample's shape without the batch, e.g. 1,8,8 (several inputs: "
                    "1,8,8;3)")
     p.add_argument("--weights", metavar="PATH",
-                   help="safetensors weights to load first (default: SOURCE's stem "
-                   ".safetensors when present)")
+                   help="weights to load first: .safetensors, or a .pth/.pt state dict "
+                   "(torch.save(model.state_dict()); read with weights_only=True) (default: "
+                   "SOURCE's stem .safetensors when present)")
     return parser
 
 

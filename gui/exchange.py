@@ -57,7 +57,7 @@ FORMATS: dict[str, tuple[str, str]] = {
     "onnx": ("ONNX (.onnx)", "Graph and weights in one file, for ONNX Runtime and other engines"),
 }
 IMPORT_FILTER = "Models (*.py *.onnx);;All files (*)"
-WEIGHTS_FILTER = "Weights (*.safetensors);;All files (*)"
+WEIGHTS_FILTER = "Weights (*.safetensors *.pth *.pt);;All files (*)"
 MESSAGE_MS = 10_000
 
 
@@ -430,7 +430,10 @@ class ImportDialog(_ExchangeDialog):
         self.shape_edit.textEdited.connect(self._shape_typed)
         self.weights_edit = QLineEdit()
         self.weights_edit.setObjectName("import_weights")
-        self.weights_edit.setToolTip("A safetensors file keyed like the module's state_dict")
+        self.weights_edit.setToolTip("Pretrained weights keyed like the module's state_dict: "
+                                     ".safetensors, or .pth/.pt saved with "
+                                     "torch.save(model.state_dict()) (read safely, "
+                                     "with weights_only=True)")
         self.python_rows = [
             ("Class:", self.class_combo),
             ("Constructor args:", self.args_edit),
@@ -471,7 +474,7 @@ class ImportDialog(_ExchangeDialog):
         beside = path.with_suffix(".safetensors") if text.strip() else None
         self.weights_edit.setPlaceholderText(
             f"default: {beside.name}, found beside the file" if beside and beside.is_file()
-            else "optional .safetensors file")
+            else "optional .safetensors, .pth or .pt file")
         self.show_error("")  # also fits the height to the rows now shown
         if not python or not path.is_file():
             return

@@ -2,9 +2,13 @@
 
 The dialog lists the chosen project's layers with a tick box each (the convolutional trunk is
 ticked by default), how many trained values each brings, and a picture of the network with the
-ticked layers highlighted. Importing is one undo step (``ImportLayersCommand``): the layers
-arrive on the canvas with their connections and trained weights, optionally frozen; undo takes
-both the nodes and their weights out again. The work itself is ``runtime.transfer``.
+ticked layers highlighted. The project can be one made by File > Import Model (a torchvision
+ResNet with its pretrained weights): "Trunk ends after" cuts it where its trunk has one way
+out, and "New head" connects this project's Input to that trunk and puts pooling, a Linear
+layer for this project's classes and an Output after it. Importing is one undo step
+(``ImportLayersCommand``): the layers arrive on the canvas with their connections and trained
+weights, optionally frozen; undo takes both the nodes and their weights out again. The work
+itself is ``runtime.transfer`` and ``runtime.backbone``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QColor, QUndoCommand
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
@@ -31,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from graph.catalog import HEAD
 from graph.project import Project, ProjectError
 from gui import style, theme
 from gui.form_layout import dialog_layout, dim_label
@@ -38,7 +44,7 @@ from gui.network_picture import network_picture
 from gui.text import counted
 
 if TYPE_CHECKING:  # runtime.transfer imports torch: loaded when the dialog first needs it
-    from runtime import transfer
+    from runtime import backbone, transfer
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "resources" / "examples"
 FILE_FILTER = "Plexus projects (*.plexus);;All files (*)"
@@ -49,6 +55,12 @@ def _transfer() -> Any:
     from runtime import transfer
 
     return transfer
+
+
+def _backbone() -> Any:
+    from runtime import backbone
+
+    return backbone
 
 
 class ImportLayersCommand(QUndoCommand):
@@ -84,6 +96,7 @@ class TransferDialog(QDialog):
         self.source_path: str | None = None
         self.layers: list[transfer.ImportableLayer] = []
         self._filling = False
+        self._head: backbone.NewHead | None = None  # the target data's head, once computed
 
         layout = dialog_layout(self, "Copy layers, with their trained weights, from another "
                                "project: keep the general part of a trained network and give "
@@ -129,6 +142,15 @@ class TransferDialog(QDialog):
             button.setObjectName(f"transfer_select_{text.lower()}")
             button.clicked.connect(slot)
             picks.addWidget(button)
+        picks.addSpacing(12)
+        picks.addWidget(QLabel("Trunk ends after:"))
+        self.end_combo = QComboBox()
+        self.end_combo.setObjectName("transfer_trunk_end")
+        self.end_combo.setToolTip("Cut the network here: this layer and every layer before it "
+                                  "are ticked (only layers that are the trunk's one way out "
+                                  "are listed)")
+        self.end_combo.activated.connect(self._end_chosen)
+        picks.addWidget(self.end_combo, 1)
         picks.addStretch(1)
         self.count_label = dim_label(wrap=False)
         picks.addWidget(self.count_label)
@@ -155,9 +177,21 @@ class TransferDialog(QDialog):
         layout.addLayout(rate)
         self.freeze_box.toggled.connect(self._freeze_toggled)
         self._freeze_toggled(True)
-        layout.addWidget(dim_label("The layers arrive connected to each other only: wire "
-                                   "your Input into the first one and a new head after the "
-                                   "last."))
+        self.head_box = QCheckBox("New head: connect this project's Input to the trunk and put "
+                                  "pooling, a Linear layer for this project's classes and an "
+                                  "Output after it")
+        self.head_box.setObjectName("transfer_new_head")
+        has_output = any(n.spec is not None and n.spec.role == HEAD
+                         for n in target.graph.nodes.values())
+        self.head_box.setEnabled(not has_output)
+        if has_output:
+            self.head_box.setToolTip("This project already has an Output: wire the imported "
+                                     "layers to it yourself.")
+        self.head_box.toggled.connect(self._head_toggled)
+        layout.addWidget(self.head_box)
+        self.hint = dim_label()
+        layout.addWidget(self.hint)
+        self._head_toggled(self.head_box.isChecked())
         self.error = QLabel()
         self.error.setProperty("role", "error")
         self.error.setWordWrap(True)
@@ -195,7 +229,32 @@ class TransferDialog(QDialog):
         self.path_edit.setText(path)
         self._show_error("")
         self._fill()
+        self._fill_ends()
         return True
+
+    def _fill_ends(self) -> None:
+        """List where the trunk can end; the default selection's end is current."""
+        self.end_combo.clear()
+        if self.source is None:
+            return
+        graph = self.source.graph
+        for end in _backbone().trunk_ends(graph):
+            self.end_combo.addItem(graph.nodes[end].label, end)
+        default = _backbone().default_end(graph, (layer.node_id for layer in self.layers
+                                                  if layer.trunk))
+        index = self.end_combo.findData(default) if default is not None else -1
+        self.end_combo.setCurrentIndex(index)
+
+    def choose_end(self, node_id: int) -> None:
+        """Tick the trunk that ends after ``node_id`` (one of the listed ends)."""
+        if self.source is None:
+            return
+        self.end_combo.setCurrentIndex(self.end_combo.findData(node_id))
+        self.set_selected(_backbone().trunk_until(self.source.graph, node_id))
+
+    def _end_chosen(self, index: int) -> None:
+        if index >= 0:
+            self.choose_end(int(self.end_combo.itemData(index)))
 
     def _fill(self) -> None:
         self._filling = True
@@ -252,6 +311,12 @@ class TransferDialog(QDialog):
         self.rate_spin.setEnabled(not frozen)
         self.rate_label.setEnabled(not frozen)
 
+    def _head_toggled(self, head: bool) -> None:
+        self.hint.setText("The trunk must end in one layer (Trunk ends after); the new head's "
+                          "layers train from scratch." if head else
+                          "The layers arrive connected to each other only: wire your Input "
+                          "into the first one and a new head after the last.")
+
     def _update(self) -> None:
         ids = set(self.selected_ids())
         by_id = {layer.node_id: layer for layer in self.layers}
@@ -261,7 +326,8 @@ class TransferDialog(QDialog):
         self.import_button.setEnabled(bool(ids))
         if self.source is None:
             self.facts.setText("Choose a trained .plexus project, e.g. the shapes_source "
-                               "example.")
+                               "example, or a network made by File > Import Model with its "
+                               "pretrained weights.")
             self.picture.clear()
             return
         total = sum(layer.values for layer in self.layers)
@@ -285,14 +351,23 @@ class TransferDialog(QDialog):
             return None
         frozen = self.freeze_box.isChecked()
         try:
+            head = self.new_head() if self.head_box.isChecked() else None
             plan = _transfer().plan_import(self.source, self.selected_ids(), self.target,
                                         freeze=frozen,
-                                        lr_mult=None if frozen else self.rate_spin.value())
+                                        lr_mult=None if frozen else self.rate_spin.value(),
+                                        head=head)
         except ValueError as exc:
             self._show_error(str(exc))
             return None
         self._show_error("")
         return plan
+
+    def new_head(self) -> backbone.NewHead:
+        """The head this project's data set needs (its data is loaded once, to count its
+        classes); ValueError naming the data set when it has none."""
+        if self._head is None:
+            self._head = _backbone().head_for(self.target)
+        return self._head
 
     def command(self) -> ImportLayersCommand | None:
         plan = self.plan()
@@ -333,9 +408,11 @@ def push_import(window: Any, command: ImportLayersCommand) -> list[int]:
     count = len(ids)
     frozen = sum(1 for n in command.plan.nodes if n.frozen)
     note = f", {frozen} frozen" if frozen else ""
+    headed = any(n.spec is not None and n.spec.role == HEAD for n in command.plan.nodes)
+    after = ("A new head follows the trunk: train it." if headed else
+             "Connect them to your network.")
     window.show_message(f"Imported {counted(count, 'layer')} with "
-                        f"{command.plan.copied} trained tensors{note}. Connect them to your "
-                        "network.")
+                        f"{command.plan.copied} trained tensors{note}. {after}")
     return ids
 
 

@@ -31,6 +31,7 @@ from graph.project import Project
 from runtime import fx_layers, ops
 from runtime.fx_layers import Unsupported
 from runtime.import_builder import GraphBuilder, ModelImportError, Ref
+from runtime.import_weights import load_weights
 
 F = nn.functional
 EXAMPLE_BATCH = 2
@@ -71,22 +72,6 @@ def load_factory(path: Path, name: str | None) -> Callable[..., Any]:
         raise ModelImportError(f"{path.name} defines {what}; choose the model's class or "
                                "factory function by name")
     return getattr(module, main[0])
-
-
-def load_weights(model: nn.Module, path: Path, where: str) -> None:
-    """Load a safetensors file keyed like the model's state_dict (no pickle: no code runs)."""
-    import safetensors.torch
-
-    try:
-        state = safetensors.torch.load_file(str(path))
-    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
-        raise ModelImportError(f"{path.name}: not a readable safetensors file "
-                               f"({_line(exc)})") from None
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise ModelImportError(f"{path.name} does not fit {where}: "
-                               f"{_line(exc).rstrip(':. ')}") from None
 
 
 def _candidates(module: Any) -> list[str]:

@@ -32,9 +32,10 @@ def import_module(source: str | Path | torch.nn.Module, name: str | None = None,
     instance. ``name`` is the nn.Module class or factory function in the file (default: the
     only one), called with ``args``/``kwargs``. ``input_shape`` is one sample's shape without
     the batch (a list of shapes for several inputs); files exported by Plexus carry it.
-    ``weights`` is a safetensors file keyed like the module's state_dict, loaded first; for a
-    file it defaults to "<file stem>.safetensors" beside it when that exists (as Plexus
-    exports them). Raises ModelImportError.
+    ``weights`` is a .safetensors file or a .pth/.pt state dict (read with
+    ``weights_only=True``; see ``runtime/import_weights.py``) keyed like the module's
+    state_dict, loaded first; for a file it defaults to "<file stem>.safetensors" beside it
+    when that exists (as Plexus exports them). Raises ModelImportError.
     """
     return import_fx.import_module(source, name, args, kwargs, input_shape, project_name, weights)
 

@@ -5,7 +5,10 @@ trunk: edges, corners, strokes) and replaces the task-specific part (the classif
 Here that is a copy between two projects: the chosen nodes keep their parameters, the
 connections among them, their frozen / learning-rate options, and their trained tensors,
 which are re-keyed to the new node ids and merged into the target's weights. Connections to
-layers that were not chosen are left out; the user wires the imported block into the target.
+layers that were not chosen are left out; the user wires the imported block into the target,
+or asks for a new head (``runtime.backbone``): the target's Input feeds the imported trunk and
+a head for the target's data follows it, as when a torchvision network brought in by
+``main.py import`` becomes the frozen backbone of a new task.
 
 Importing is split in two so the editor can undo it in one step: ``plan_import`` computes
 everything (new nodes and ids, edges, the target's weights after the import) without touching
@@ -27,6 +30,7 @@ from graph.catalog import ENDS_TRUNK, FILTERS, HEAD, INPUT
 from graph.layout import graph_bounds
 from graph.model import Edge, Graph, Node
 from graph.project import Project, load_project
+from runtime.backbone import NewHead, plan_head
 from runtime.compile import weights_from_bytes, weights_to_bytes
 from runtime.shapes import infer_shapes
 
@@ -172,14 +176,17 @@ def placement_offset(source: Project, node_ids: Iterable[int], target: Project
 
 def plan_import(source: Project, node_ids: Iterable[int], target: Project,
                 offset: tuple[float, float] | None = None, *, freeze: bool | None = None,
-                lr_mult: float | None = None) -> ImportPlan:
+                lr_mult: float | None = None, head: NewHead | None = None) -> ImportPlan:
     """Everything importing ``node_ids`` of ``source`` into ``target`` would do; the target
     is not changed.
 
     ``offset`` shifts the source positions (default: ``placement_offset``). ``freeze`` True or
     False sets the frozen option of every imported layer that has trained weights (None keeps
-    the source's options); ``lr_mult`` likewise sets their learning-rate multiplier. Raises
-    ValueError with a user message for an empty selection, unknown node ids or damaged weights.
+    the source's options); ``lr_mult`` likewise sets their learning-rate multiplier. With
+    ``head`` (see ``runtime.backbone.head_for``) the imported layers must be a trunk: the
+    target's Input (made when it has none) feeds it and a new head follows it
+    (``runtime.backbone.plan_head``). Raises ValueError with a user message for an empty
+    selection, unknown node ids, a selection that is no trunk, or damaged weights.
     """
     ids = sorted(set(node_ids))
     if not ids:
@@ -218,13 +225,23 @@ def plan_import(source: Project, node_ids: Iterable[int], target: Project,
         next_id += 1
     edges = [Edge(id_map[e.src], e.src_port, id_map[e.dst], e.dst_port)
              for e in sorted(source.graph.edges) if e.src in id_map and e.dst in id_map]
+    if head is not None:
+
+        def new_name(base: str) -> str:
+            name = base if base not in taken else _unique(graph, base, taken)
+            taken.add(name)
+            return name
+
+        extra = plan_head(source.graph, id_map, {n.id: n for n in nodes}, graph, new_name, head)
+        nodes += extra.nodes
+        edges += extra.edges
 
     copied = {f"{id_map[n]}.{k.split('.', 1)[1]}": t for k, t in tensors.items()
               if (n := _node_of(k)) in id_map}
     before = target.weights
     after = before
     if copied:
-        after = merge_weights(before, copied, set(id_map.values()))
+        after = merge_weights(before, copied, {n.id for n in nodes})
     return ImportPlan(nodes, edges, before, after, id_map, len(copied))
 
 
@@ -258,11 +275,11 @@ def remove_plan(target: Project, plan: ImportPlan) -> None:
 
 def import_layers(source: Project, node_ids: Iterable[int], target: Project,
                   offset: tuple[float, float] | None = None, *, freeze: bool | None = None,
-                  lr_mult: float | None = None) -> list[int]:
+                  lr_mult: float | None = None, head: NewHead | None = None) -> list[int]:
     """Copy ``node_ids`` of ``source`` (parameters, internal edges, frozen options and trained
     weights) into ``target``; returns the new node ids in source id order. See plan_import."""
     return apply_plan(target, plan_import(source, node_ids, target, offset, freeze=freeze,
-                                          lr_mult=lr_mult))
+                                          lr_mult=lr_mult, head=head))
 
 
 def _base_name(name: str) -> str:

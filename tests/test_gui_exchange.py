@@ -316,3 +316,34 @@ def test_escape_closes_the_dialogs(qtbot, window):
     for dialog in (_export_dialog(qtbot, window), _import_dialog(qtbot, window)):
         qtbot.keyClick(dialog, Qt.Key.Key_Escape)
         assert not dialog.isVisible()
+
+
+def test_import_takes_a_pth_state_dict_as_weights(qtbot, window, tmp_path):
+    import torch
+
+    from gui.exchange import WEIGHTS_FILTER
+    from runtime.compile import weights_from_bytes
+
+    assert "*.safetensors *.pth *.pt" in WEIGHTS_FILTER
+    source = tmp_path / "net.py"
+    source.write_text(NET, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("net_for_pth", source)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    state = module.Net().state_dict()
+    torch.save({"state_dict": state}, tmp_path / "net.pth")
+    torch.save(torch.nn.Linear(4, 2), tmp_path / "whole.pth")  # a whole module: refused
+    dialog = _import_dialog(qtbot, window)
+    dialog.set_source(source)
+    assert "optional .safetensors, .pth or .pt file" == dialog.weights_edit.placeholderText()
+    dialog.shape_edit.setText("4")
+    dialog.weights_edit.setText(str(tmp_path / "whole.pth"))
+    dialog.accept()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=TIMEOUT_MS)
+    assert dialog.error.text().startswith("whole.pth: not a state dict that loads safely")
+    dialog.weights_edit.setText(str(tmp_path / "net.pth"))
+    dialog.accept()
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=TIMEOUT_MS)
+    tensors = weights_from_bytes(window.project.weights)
+    fc1 = window.graph.node_by_name("fc1").id
+    assert torch.equal(tensors[f"{fc1}.weight"], state["fc1.weight"])

@@ -137,3 +137,47 @@ def test_dataset_preview_of_a_multi_target_set_labels_by_the_first_head(qtbot):
     qtbot.addWidget(preview)
     preview.show_data(data)  # used to fail on the dict of targets
     assert int(data["y"][0]) in range(10)
+
+
+def test_an_imported_backbone_gets_its_trunk_frozen_and_a_new_head(qtbot, window, tmp_path):
+    from graph.project import save_project
+    from graph.settings import DatasetSettings
+    from gui.transfer_dialog import TransferDialog, push_import
+    from resources.examples import backbone
+    from runtime.shapes import analyze
+
+    source = backbone.imported_backbone()  # what main.py import makes of tiny_resnet.py
+    path = tmp_path / "tiny_resnet.plexus"
+    save_project(source, path)
+    window.project.dataset = DatasetSettings(name="shapes", samples=200, seed=0, options={
+        "classes": ["ring", "L", "T", "bar"], "channels": "3"})
+    dialog = TransferDialog(window.project, window)
+    qtbot.addWidget(dialog)
+    assert dialog.head_box.isEnabled() and not dialog.head_box.isChecked()
+    assert dialog.load_source(path)
+    ends = [dialog.end_combo.itemText(i) for i in range(dialog.end_combo.count())]
+    assert ends[-4:] == ["ReLU 'layer3_0_relu_2'", "AdaptiveAvgPool2d 'avgpool'",
+                         "Flatten 'flatten'", "Linear 'fc'"]
+    assert dialog.end_combo.currentText() == "ReLU 'layer3_0_relu_2'"
+    assert len(dialog.selected_ids()) == 28
+    dialog.end_combo.activated.emit(ends.index("Flatten 'flatten'"))  # as a user's choice
+    assert len(dialog.selected_ids()) == 30
+    dialog.head_box.setChecked(True)
+    command = dialog.command()
+    assert command is not None and dialog.error.isHidden()
+    push_import(window, command)
+    assert window.statusBar().currentMessage().endswith("A new head follows the trunk: train "
+                                                        "it.")
+    graph = window.graph
+    types = [n.type for n in graph.nodes.values()]
+    assert types.count("Input") == 1 and types.count("Output") == 1
+    (linear,) = graph.nodes_of_type("Linear")
+    assert linear.params["out_features"] == 4  # the project's four shapes
+    assert sum(n.frozen for n in graph.nodes.values()) == 18
+    assert analyze(graph).ok
+    window.undo_stack.undo()
+    assert not graph.nodes
+
+    dialog.choose_end(source.graph.node_by_name("layer1_0_bn2").id)  # not a listed end
+    assert dialog.command() is None
+    assert "the chosen layers end in 2 places" in dialog.error.text()

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui import style
+from gui import form_layout, style
 
 
 def control_form() -> tuple[QWidget, QFormLayout]:
@@ -41,10 +41,8 @@ def spin(low: int, high: int, value: int, tip: str) -> QSpinBox:
 
 
 def dim_label(text: str, wrap: bool = True) -> QLabel:
-    """A small, dim note."""
-    label = QLabel(text)
-    label.setProperty("role", "dim")
-    label.setWordWrap(wrap)
+    """A small, dim note (the inspector's dim note in the panels' small font)."""
+    label = form_layout.dim_label(text, wrap)
     label.setFont(style.font("small"))
     return label
 

@@ -15,6 +15,7 @@ from graph.layout import auto_layout
 from graph.model import Edge, Graph, Node
 from graph.project import Project, save_project
 from graph.settings import DatasetSettings, TrainingSettings
+from resources.examples import backbone as backbone_examples
 from resources.examples import gan as gan_examples
 from resources.examples import transfer as transfer_examples
 
@@ -339,6 +340,9 @@ EXAMPLES: dict[str, Callable[[], Project]] = {
     "fewshot_scratch": transfer_examples.fewshot_scratch,
     "fewshot_transfer": transfer_examples.fewshot_transfer,
     "digits_multitask": transfer_examples.digits_multitask,
+    # issue 13: an imported torchvision-style backbone, frozen, with a new head
+    # (resources/examples/backbone.py)
+    "backbone_transfer": backbone_examples.backbone_transfer,
 }
 
 
