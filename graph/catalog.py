@@ -512,7 +512,10 @@ LAYERS: tuple[LayerSpec, ...] = (
                 (Param("negative_slope", FLOAT, 0.01, "Slope for x < 0.", 0.0, 1.0),),
                 fx=FxMap(functions=("F.leaky_relu",)),
                 onnx=OnnxMap(ops=("LeakyRelu",), attributes=(("negative_slope", "alpha"),))),
-    _activation("GELU", "Smooth ReLU used in transformers.", fixed={"approximate": "none"},
+    _activation("GELU", "Smooth ReLU used in transformers; 'tanh' is the faster "
+                "approximation (GPT-2, BERT's original code).",
+                (Param("approximate", CHOICE, "none", "Exact (erf) or the tanh approximation.",
+                       choices=("none", "tanh"), choice_labels=("Exact", "tanh")),),
                 fx=FxMap(functions=("F.gelu",)), onnx=OnnxMap(ops=("Gelu",))),
     _activation("Sigmoid", "Squashes to (0, 1).", fx=FxMap(functions=_calls("sigmoid")),
                 onnx=OnnxMap(ops=("Sigmoid",))),
@@ -526,6 +529,35 @@ LAYERS: tuple[LayerSpec, ...] = (
                 (Param("dim", INT, -1, "Dimension that sums to 1.", -8, 8),),
                 fx=FxMap(functions=_calls("softmax")),
                 onnx=OnnxMap(ops=("Softmax",), reader="softmax")),
+    _activation("ReLU6", "min(max(0, x), 6): a ReLU capped at 6 (MobileNet).",
+                fx=FxMap(functions=("F.relu6",)), onnx=OnnxMap(ops=("Clip",), reader="clip")),
+    _activation("Hardsigmoid", "A piecewise-linear sigmoid, cheap to compute (MobileNetV3's "
+                "squeeze-and-excitation gates).", fx=FxMap(functions=("F.hardsigmoid",)),
+                onnx=OnnxMap(ops=("HardSigmoid",), reader="hard_sigmoid")),
+    _activation("Mish", "x * tanh(softplus(x)): a smooth, non-monotonic ReLU (YOLOv4).",
+                fx=FxMap(functions=("F.mish",)), onnx=OnnxMap(ops=("Mish",))),
+    _activation("ELU", "Exponential linear unit: x for x > 0, alpha * (exp(x) - 1) below.",
+                (Param("alpha", FLOAT, 1.0, "Value it approaches for very negative x.", 0.0,
+                       100.0),),
+                fx=FxMap(functions=("F.elu",)), onnx=OnnxMap(ops=("Elu",))),
+    _activation("SELU", "Scaled ELU whose fixed constants keep activations normalized "
+                "(self-normalizing networks).", fx=FxMap(functions=("torch.selu", "F.selu")),
+                onnx=OnnxMap(ops=("Selu",))),
+    _activation("Softplus", "log(1 + exp(beta * x)) / beta: a smooth ReLU; linear above the "
+                "threshold.",
+                (Param("beta", FLOAT, 1.0, "Sharpness of the bend.", 0.001, 1000.0),
+                 Param("threshold", FLOAT, 20.0, "Above beta * x > threshold it is x.", 0.0,
+                       1000.0)),
+                fx=FxMap(functions=("F.softplus",)),
+                onnx=OnnxMap(ops=("Softplus",), importable=False,
+                             why="torch's exporter writes the threshold as Greater and Where "
+                             "around Softplus, which import as no layer")),
+    _activation("PReLU", "Like LeakyReLU with a learned negative slope: one shared, or one per "
+                "channel (dimension 1).",
+                (Param("num_parameters", INT, 1, "1 (one slope) or the number of channels.", 1,
+                       65536, label="Slopes"),
+                 Param("init", FLOAT, 0.25, "Initial slope.", 0.0, 1.0)),
+                weights=True, onnx=OnnxMap(ops=("PRelu",), reader="prelu")),
     # -- merge -----------------------------------------------------------------------------------
     _merge("Add", "Add", "Element-wise sum of its inputs (residual connections).",
            merge="add", fx=FxMap(functions=(

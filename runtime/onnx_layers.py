@@ -506,6 +506,36 @@ class LayerReaders:
             raise Unsupported("axis other than the last before opset 13")
         return self.b.add(specs[0].id, {"dim": axis}, self.label(node), [self.ref(node.input[0])])
 
+    # -- activations with constants (issue 13) ------------------------------------------------
+    def read_clip(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
+        """Clip to [0, 6] is ReLU6 (bounds as inputs from opset 11, attributes before)."""
+        bounds = [attrs.get("min"), attrs.get("max")]
+        for index, name in enumerate(node.input[1:3]):
+            if name:
+                bounds[index] = float(np.asarray(self.const(name, "the bound")).reshape(-1)[0])
+        if bounds != [0.0, 6.0]:
+            raise Unsupported(f"bounds {bounds} (only Clip to 0..6, ReLU6, is a layer)")
+        return self.b.add(specs[0].id, {}, self.label(node), [self.ref(node.input[0])])
+
+    def read_hard_sigmoid(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]
+                          ) -> Ref:
+        """torch's Hardsigmoid is max(0, min(1, x / 6 + 1 / 2)); ONNX's default alpha differs."""
+        alpha, beta = float(attrs.get("alpha", 0.2)), float(attrs.get("beta", 0.5))
+        if abs(alpha - 1 / 6) > 1e-6 or abs(beta - 0.5) > 1e-6:
+            raise Unsupported(f"alpha={alpha}, beta={beta} (Hardsigmoid is x / 6 + 1 / 2)")
+        return self.b.add(specs[0].id, {}, self.label(node), [self.ref(node.input[0])])
+
+    def read_prelu(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
+        """A constant slope, one shared or one per channel (dimension 1)."""
+        slope = np.asarray(self.const(node.input[1], "the slope"), np.float32)
+        rank = self.rank(node.input[0]) or max(slope.ndim, 2)
+        sizes = [1] * (rank - slope.ndim) + list(slope.shape)
+        if slope.size != 1 and (len(sizes) < 2 or slope.size != sizes[1]):
+            raise Unsupported(f"a slope of shape {list(slope.shape)} (PReLU learns one slope "
+                              "or one per channel)")
+        return self.b.add(specs[0].id, {"num_parameters": int(slope.size)}, self.label(node),
+                          [self.ref(node.input[0])], {"weight": self.tensor(slope.reshape(-1))})
+
 
 def _reorder(array: np.ndarray, gates: list[int]) -> np.ndarray:
     """Gate blocks (stacked along the first axis) in PyTorch's order."""
