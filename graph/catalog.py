@@ -245,15 +245,31 @@ def _pair(name: str, default: tuple[int, int], help: str, minimum: int = 0) -> P
     return Param(name, INTS, default, help, minimum=minimum, maximum=1024, length=2)
 
 
+def _size(dims: int, name: str, default: tuple[int, int], help: str, minimum: int = 0
+          ) -> Param:
+    """A size per spatial dimension: a pair for 2-D layers, one whole number for 1-D ones."""
+    if dims == 2:
+        return _pair(name, default, help, minimum)
+    return Param(name, INT, default[0], help, minimum=minimum, maximum=1024)
+
+
+def _groups() -> Param:
+    return Param("groups", INT, 1, "Split the channels into this many groups, each filtered "
+                 "on its own; must divide the input and output channels (groups = input "
+                 "channels: depthwise).", 1, 65536)
+
+
 def _conv_params(dims: int) -> tuple[Param, ...]:
-    size: Any = (lambda n, d, h, m=0: _pair(n, d, h, m)) if dims == 2 else (
-        lambda n, d, h, m=0: Param(n, INT, d[0], h, minimum=m, maximum=1024))
     return (
         Param("out_channels", INT, 16, "Number of filters (output channels).", 1, 65536),
-        size("kernel_size", (3, 3), "Size of each filter.", 1),
-        size("stride", (1, 1), "Step between filter positions.", 1),
-        size("padding", (0, 0), "Zeros added on each side of the input."),
-        size("dilation", (1, 1), "Spacing between filter taps.", 1),
+        _size(dims, "kernel_size", (3, 3), "Size of each filter.", 1),
+        _size(dims, "stride", (1, 1), "Step between filter positions.", 1),
+        _size(dims, "padding", (0, 0), "Values added on each side of the input."),
+        _size(dims, "dilation", (1, 1), "Spacing between filter taps.", 1),
+        _groups(),
+        Param("padding_mode", CHOICE, "zeros", "What the padding holds: zeros, the mirrored "
+              "edge, the repeated edge or the other side (circular).",
+              choices=("zeros", "reflect", "replicate", "circular")),
         _bias(),
     )
 
@@ -307,16 +323,37 @@ def _merge(layer_id: str, title: str, description: str, params: tuple[Param, ...
     )
 
 
-def _pool(layer_id: str, title: str, description: str, **declared: Any) -> LayerSpec:
+def _pool(layer_id: str, title: str, description: str, dims: int = 2,
+          extra: tuple[Param, ...] = (), **declared: Any) -> LayerSpec:
+    """A max or average pooling; ``extra`` are the options after the padding, in the order
+    of the torch function's arguments (F.max_pool2d, F.avg_pool2d)."""
     return LayerSpec(
         layer_id, "pooling", title, description,
         params=(
-            _pair("kernel_size", (2, 2), "Size of each pooling window.", 1),
-            _pair("stride", (2, 2), "Step between windows.", 1),
-            _pair("padding", (0, 0), "Zeros added on each side."),
+            _size(dims, "kernel_size", (2, 2), "Size of each pooling window.", 1),
+            _size(dims, "stride", (2, 2), "Step between windows.", 1),
+            _size(dims, "padding", (0, 0), "Values added on each side."),
+            *extra,
         ),
-        torch_class=layer_id, summary="{kernel_size}", **_IMAGE, **declared,
+        torch_class=layer_id, summary="{kernel_size}", **(_IMAGE if dims == 2 else _CHANNELS),
+        **declared,
     )
+
+
+def _ceil_mode() -> Param:
+    return Param("ceil_mode", BOOL, False, "Round the output size up: a last, partial window "
+                 "at the edge counts too.")
+
+
+def _max_pool_options(dims: int) -> tuple[Param, ...]:
+    return (_size(dims, "dilation", (1, 1), "Spacing between the values of a window.", 1),
+            _ceil_mode())
+
+
+def _avg_pool_options() -> tuple[Param, ...]:
+    return (_ceil_mode(),
+            Param("count_include_pad", BOOL, True, "Count the padding zeros in each average "
+                  "(off: average only the real values)."))
 
 
 LAYERS: tuple[LayerSpec, ...] = (
@@ -401,6 +438,8 @@ LAYERS: tuple[LayerSpec, ...] = (
             _pair("stride", (2, 2), "Upsampling step.", 1),
             _pair("padding", (0, 0), "Rows and columns removed from each side."),
             _pair("output_padding", (0, 0), "Extra rows and columns added on one side."),
+            _groups(),
+            _pair("dilation", (1, 1), "Spacing between filter taps.", 1),
             _bias(),
         ),
         torch_class="ConvTranspose2d", inferred=(("in_channels", 1),),
@@ -410,9 +449,10 @@ LAYERS: tuple[LayerSpec, ...] = (
     ),
     # -- pooling ----------------------------------------------------------------------------------
     _pool("MaxPool2d", "MaxPool2d", "Keeps the largest value of each window.",
+          extra=_max_pool_options(2),
           fx=FxMap(module="pool", functions=("F.max_pool2d",), call="pool"),
           onnx=OnnxMap(ops=("MaxPool",), reader="pool")),
-    _pool("AvgPool2d", "AvgPool2d", "Averages each window.",
+    _pool("AvgPool2d", "AvgPool2d", "Averages each window.", extra=_avg_pool_options(),
           fx=FxMap(module="pool", functions=("F.avg_pool2d",), call="pool"),
           onnx=OnnxMap(ops=("AveragePool",), reader="pool")),
     LayerSpec(
@@ -423,6 +463,33 @@ LAYERS: tuple[LayerSpec, ...] = (
         fx=FxMap(module="adaptive_pool", functions=("F.adaptive_avg_pool2d",),
                  call="adaptive_pool"),
         onnx=OnnxMap(ops=("GlobalAveragePool", "ReduceMean"), reader="global_pool"),
+    ),
+    _pool("MaxPool1d", "MaxPool1d", "Keeps the largest value of each window along a "
+          "sequence (N x C x L).", dims=1, extra=_max_pool_options(1),
+          fx=FxMap(module="pool", functions=("F.max_pool1d",), call="pool"),
+          onnx=OnnxMap(ops=("MaxPool",), reader="pool")),
+    _pool("AvgPool1d", "AvgPool1d", "Averages each window along a sequence (N x C x L).",
+          dims=1, extra=_avg_pool_options(),
+          fx=FxMap(module="pool", functions=("F.avg_pool1d",), call="pool"),
+          onnx=OnnxMap(ops=("AveragePool",), reader="pool")),
+    LayerSpec(
+        "AdaptiveAvgPool1d", "pooling", "AdaptiveAvgPool1d", "Averages a sequence (N x C x L) "
+        "down to a fixed length, whatever its length.",
+        params=(Param("output_size", INT, 1, "Length of the output.", 1, 65536),),
+        torch_class="AdaptiveAvgPool1d", summary="{output_size}", **_CHANNELS,
+        fx=FxMap(functions=("F.adaptive_avg_pool1d",)),
+        onnx=OnnxMap(importable=False, why="exported as Unsqueeze, ReduceMean and Squeeze, "
+                     "which import as no layer"),
+    ),
+    LayerSpec(
+        "AdaptiveMaxPool2d", "pooling", "AdaptiveMaxPool2d", "Keeps the largest values down to "
+        "a fixed output size, whatever the input size.",
+        params=(_pair("output_size", (1, 1), "Height and width of the output.", 1),),
+        torch_class="AdaptiveMaxPool2d", fixed={"return_indices": False},
+        summary="{output_size}", **_IMAGE,
+        fx=FxMap(module="adaptive_pool", functions=("F.adaptive_max_pool2d",),
+                 call="adaptive_pool"),
+        onnx=OnnxMap(ops=("GlobalMaxPool", "ReduceMax"), reader="global_pool"),
     ),
     # -- recurrent & attention -----------------------------------------------------------------
     _recurrent("RNN", "RNN", "Simple recurrent layer over a sequence (N x L x F).",

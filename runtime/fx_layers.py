@@ -145,26 +145,22 @@ def _conv_padding(m: nn.modules.conv._ConvNd) -> tuple[int, ...]:
 
 def _conv(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
           ) -> tuple[dict[str, Any], str]:
-    if m.groups != 1:
-        raise Unsupported(f"groups={m.groups} (grouped convolution)")
-    if m.padding_mode != "zeros":
-        raise Unsupported(f"padding_mode='{m.padding_mode}'")
     names = {p.name for p in spec.params}
-    if "dilation" not in names and any(d != 1 for d in m.dilation):
-        raise Unsupported(f"dilation={m.dilation}")
+    if "padding_mode" not in names and m.padding_mode != "zeros":
+        raise Unsupported(f"padding_mode='{m.padding_mode}'")
     return attributes(m, spec, padding=_conv_padding(m)), ""
 
 
-def pool_params(kernel: Any, stride: Any, padding: Any, ceil_mode: bool, dilation: Any,
-                count_include_pad: bool, divisor_override: Any, return_indices: bool
-                ) -> dict[str, Any]:
-    """A max or average pooling's params; Unsupported for what Plexus' pools lack."""
-    if ceil_mode or return_indices or pair(dilation) != (1, 1) or not count_include_pad \
-            or divisor_override is not None:
-        raise Unsupported("ceil_mode, dilation, return_indices, count_include_pad=False or "
-                          "divisor_override")
-    stride = kernel if stride is None or stride == [] or stride == () else stride
-    return {"kernel_size": pair(kernel), "stride": pair(stride), "padding": pair(padding)}
+def pool_params(spec: LayerSpec, arguments: dict[str, Any]) -> dict[str, Any]:
+    """A max or average pooling's params from its torch arguments by name (a missing one
+    takes the declared default; no stride: the kernel size); Unsupported for the options
+    Plexus' pools lack (return_indices, divisor_override)."""
+    if arguments.get("return_indices") or arguments.get("divisor_override") is not None:
+        raise Unsupported("return_indices or divisor_override")
+    known = dict(arguments)
+    if known.get("stride") in (None, [], ()):
+        known["stride"] = known["kernel_size"]
+    return {p.name: value(p, known.get(p.name, p.default)) for p in spec.params}
 
 
 def pair(size: Any) -> tuple[int, int]:
@@ -177,10 +173,9 @@ def pair(size: Any) -> tuple[int, int]:
 
 def _pool(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
           ) -> tuple[dict[str, Any], str]:
-    return pool_params(m.kernel_size, m.stride, m.padding, m.ceil_mode,
-                       getattr(m, "dilation", 1), getattr(m, "count_include_pad", True),
-                       getattr(m, "divisor_override", None),
-                       getattr(m, "return_indices", False)), ""
+    names = ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "count_include_pad",
+             "divisor_override", "return_indices")
+    return pool_params(spec, {k: getattr(m, k) for k in names if hasattr(m, k)}), ""
 
 
 def _adaptive_pool(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]

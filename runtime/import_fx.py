@@ -410,11 +410,14 @@ class _Walker:
         return self.b.add(spec.id, params, n.name, [self.ref(n.args[0], n)])
 
     def call_pool(self, n: fx.Node, spec: catalog.LayerSpec) -> Ref:
-        params = fx_layers.pool_params(
-            _arg(n, 1, "kernel_size"), _arg(n, 2, "stride", None), _arg(n, 3, "padding", 0),
-            bool(n.kwargs.get("ceil_mode", False)), n.kwargs.get("dilation", 1),
-            n.kwargs.get("count_include_pad", True), n.kwargs.get("divisor_override", None),
-            bool(n.kwargs.get("return_indices", False)))
+        # the declared params follow the function's arguments (kernel, stride, padding, ...)
+        names = [p.name for p in spec.params]
+        arguments = {name: _arg(n, index, name) for index, name in enumerate(names, start=1)
+                     if _arg(n, index, name) is not None}
+        arguments.update({k: v for k, v in n.kwargs.items() if k not in names})
+        if any(a not in (False, None) for a in n.args[len(names) + 1:]):
+            raise Unsupported("return_indices or divisor_override")
+        params = fx_layers.pool_params(spec, arguments)
         return self.b.add(spec.id, params, n.name, [self.ref(n.args[0], n)])
 
     def call_adaptive_pool(self, n: fx.Node, spec: catalog.LayerSpec) -> Ref:

@@ -264,8 +264,6 @@ class LayerReaders:
         dims = weight.ndim - 2
         if dims not in (1, 2):
             raise Unsupported(f"{dims}-D convolution")
-        if int(attrs.get("group", 1)) != 1:
-            raise Unsupported(f"group={attrs.get('group')} (grouped convolution)")
         padding = self.padding(attrs, weight.shape[2:], attrs.get("dilations", [1] * dims))
         params: dict[str, Any] = {
             "out_channels": int(weight.shape[0]),
@@ -273,6 +271,7 @@ class LayerReaders:
             "stride": tuple(int(s) for s in attrs.get("strides", [1] * dims)),
             "padding": padding,
             "dilation": tuple(int(d) for d in attrs.get("dilations", [1] * dims)),
+            "groups": int(attrs.get("group", 1)),
         }
         if dims == 1:
             params = {k: (v[0] if isinstance(v, tuple) else v) for k, v in params.items()}
@@ -307,8 +306,6 @@ class LayerReaders:
         weight = self.const(node.input[1], "the weight")
         if weight.ndim != 4:
             raise Unsupported("only 2-D transposed convolution")
-        if int(attrs.get("group", 1)) != 1 or any(d != 1 for d in attrs.get("dilations", [1])):
-            raise Unsupported("group or dilation")
         if "output_shape" in attrs:
             raise Unsupported("output_shape")
         pads = [int(p) for p in attrs.get("pads", [0, 0, 0, 0])]
@@ -317,11 +314,14 @@ class LayerReaders:
         weights = {"weight": self.tensor(weight)}
         if len(node.input) > 2 and node.input[2]:
             weights["bias"] = self.tensor(self.const(node.input[2], "the bias"))
-        params = {"out_channels": int(weight.shape[1]),
+        groups = int(attrs.get("group", 1))
+        params = {"out_channels": int(weight.shape[1]) * groups,
                   "kernel_size": tuple(int(k) for k in weight.shape[2:]),
                   "stride": tuple(int(s) for s in attrs.get("strides", [1, 1])),
                   "padding": tuple(pads[:2]),
                   "output_padding": tuple(int(p) for p in attrs.get("output_padding", [0, 0])),
+                  "groups": groups,
+                  "dilation": tuple(int(d) for d in attrs.get("dilations", [1, 1])),
                   "bias": "bias" in weights}
         return self.b.add(specs[0].id, params, self.label(node),
                           [self.ref(node.input[0])], weights)
@@ -330,38 +330,50 @@ class LayerReaders:
         if len(node.output) > 1 and self.consumers[node.output[1]]:
             raise Unsupported("uses the indices output")
         kernel = [int(k) for k in attrs.get("kernel_shape", [])]
-        if len(kernel) != 2:
-            raise Unsupported("only 2-D pooling")
-        if attrs.get("ceil_mode", 0) or any(d != 1 for d in attrs.get("dilations", [1, 1])):
-            raise Unsupported("ceil_mode or dilations")
-        padding = self.padding(attrs, kernel, [1, 1])
-        if node.op_type == "AveragePool" and any(padding) \
-                and not attrs.get("count_include_pad", 0):
-            raise Unsupported("count_include_pad=0 with padding")
-        params = {"kernel_size": tuple(kernel),
-                  "stride": tuple(int(s) for s in attrs.get("strides", [1, 1])),
-                  "padding": padding}
-        return self.b.add(specs[0].id, params, self.label(node), [self.ref(node.input[0])])
+        dims = len(kernel)
+        if dims not in (1, 2):
+            raise Unsupported(f"{dims}-D pooling")
+        spec = _by_rank(specs, dims + 2)
+        names = {p.name for p in spec.params}
+        dilation = tuple(int(d) for d in attrs.get("dilations", [1] * dims))
+        if "dilation" not in names and any(d != 1 for d in dilation):
+            raise Unsupported(f"dilations {list(dilation)}")
+        padding = self.padding(attrs, kernel, [1] * dims)
+        found: dict[str, Any] = {
+            "kernel_size": tuple(kernel),
+            "stride": tuple(int(s) for s in attrs.get("strides", [1] * dims)),
+            "padding": padding, "dilation": dilation,
+            "ceil_mode": bool(attrs.get("ceil_mode", 0)),
+            # ONNX counts no padding by default, torch does; without padding it is the same
+            "count_include_pad": bool(attrs.get("count_include_pad", 0)) or not any(padding)}
+        params = {k: (v[0] if dims == 1 and isinstance(v, tuple) else v)
+                  for k, v in found.items() if k in names}
+        return self.b.add(spec.id, params, self.label(node), [self.ref(node.input[0])])
 
     def read_global_pool(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]
                          ) -> Ref:
-        if node.op_type == "ReduceMean":
-            return self.reduce_mean(node, attrs, specs[0])
+        if node.op_type.startswith("Reduce"):
+            return self.reduce_spatial(node, attrs, specs)
         if self.rank(node.input[0]) not in (0, 4):
             raise Unsupported("only 2-D pooling")
         return self.b.add(specs[0].id, {"output_size": (1, 1)}, self.label(node),
                           [self.ref(node.input[0])])
 
-    def reduce_mean(self, node: Any, attrs: dict[str, Any], spec: LayerSpec) -> Ref:
-        """A mean over height and width is global average pooling (what exporters make of
-        ``AdaptiveAvgPool2d(1)``), followed by a flatten when the dimensions are dropped."""
-        rank = self.rank(node.input[0])
+    def reduce_axes(self, node: Any, attrs: dict[str, Any]) -> list[int] | None:
+        """A reduction's axes (an attribute before opset 18, an input since); None: all."""
         axes = attrs.get("axes")
         if axes is None and len(node.input) > 1 and node.input[1]:
             axes = self.const(node.input[1], "the axes").tolist()
-        if rank != 4 or axes is None or sorted(int(a) % 4 for a in axes) != [2, 3]:
-            raise Unsupported("only a mean over height and width of N x C x H x W")
-        ref = self.b.add(spec.id, {"output_size": (1, 1)}, self.label(node),
+        return None if axes is None else [int(a) for a in np.atleast_1d(axes)]
+
+    def reduce_spatial(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
+        """A mean or maximum over height and width is global pooling (what exporters make of
+        ``AdaptiveAvgPool2d(1)``), followed by a flatten when the dimensions are dropped."""
+        rank = self.rank(node.input[0])
+        axes = self.reduce_axes(node, attrs)
+        if rank != 4 or axes is None or sorted(a % 4 for a in axes) != [2, 3]:
+            raise Unsupported("only a reduction over height and width of N x C x H x W")
+        ref = self.b.add(specs[0].id, {"output_size": (1, 1)}, self.label(node),
                          [self.ref(node.input[0])])
         if attrs.get("keepdims", 1):
             return ref
