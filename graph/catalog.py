@@ -413,6 +413,23 @@ LAYERS: tuple[LayerSpec, ...] = (
         dtype=TOKENS, weights=True, traits=frozenset({SEQUENCE}),
         fx=FxMap(module="embedding"), onnx=OnnxMap(ops=("Gather",), reader="gather"),
     ),
+    LayerSpec(
+        "Identity", "core", "Identity", "Passes its input through unchanged: a placeholder "
+        "(a residual shortcut, a layer switched off).",
+        torch_class="Identity", dtype=ANY,
+    ),
+    LayerSpec(
+        "StochasticDepth", "core", "Stochastic depth",
+        "Randomly drops a residual branch while training, as torchvision.ops.StochasticDepth: "
+        "'row' zeroes whole samples, 'batch' the whole batch, with probability p, and scales "
+        "what survives by 1 / (1 - p); in evaluation it passes its input through. Put it at "
+        "the end of a branch, before the Add.",
+        params=(Param("p", FLOAT, 0.1, "Probability of dropping the branch.", 0.0, 1.0,
+                      label="Drop rate"),
+                Param("mode", CHOICE, "row", "Drop per sample or for the whole batch.",
+                      choices=("row", "batch"), choice_labels=("Per sample", "Whole batch"))),
+        ops_class="StochasticDepth", summary="p={p}",  # ONNX: inference leaves it out
+    ),
     # -- convolution ----------------------------------------------------------------------------
     LayerSpec(
         "Conv1d", "convolution", "Conv1d", "1-D convolution over sequences (N x C x L).",
@@ -490,6 +507,23 @@ LAYERS: tuple[LayerSpec, ...] = (
         fx=FxMap(module="adaptive_pool", functions=("F.adaptive_max_pool2d",),
                  call="adaptive_pool"),
         onnx=OnnxMap(ops=("GlobalMaxPool", "ReduceMax"), reader="global_pool"),
+    ),
+    LayerSpec(
+        "Upsample", "pooling", "Upsample", "Resizes images (N x C x H x W), as F.interpolate: "
+        "by a scale factor, or to a fixed size when one is set (U-Net decoders, feature "
+        "pyramids).",
+        params=(
+            Param("scale_factor", FLOAT, 2.0, "Multiplies height and width (when no size is "
+                  "set).", 0.01, 1024.0, label="Scale"),
+            _pair("size", (0, 0), "Height and width of the output; 0 x 0: use the scale."),
+            Param("mode", CHOICE, "nearest", "Repeat the nearest pixel, or interpolate "
+                  "between the four nearest.", choices=("nearest", "bilinear")),
+            Param("align_corners", BOOL, False, "Bilinear only: align the corner pixels of "
+                  "input and output (as older code did) instead of their edges."),
+        ),
+        ops_class="Upsample", summary="{mode}", **_IMAGE,
+        fx=FxMap(module="upsample", functions=("F.interpolate",), call="interpolate"),
+        onnx=OnnxMap(ops=("Resize",), reader="resize"),
     ),
     # -- recurrent & attention -----------------------------------------------------------------
     _recurrent("RNN", "RNN", "Simple recurrent layer over a sequence (N x L x F).",
@@ -660,6 +694,54 @@ LAYERS: tuple[LayerSpec, ...] = (
         traits=frozenset({ENDS_TRUNK}),
         fx=FxMap(functions=("torch.reshape", "Tensor.reshape", "Tensor.view"), call="reshape"),
         onnx=OnnxMap(ops=("Reshape",), reader="reshape"),
+    ),
+    LayerSpec(
+        "Permute", "reshape", "Permute", "Reorders the dimensions of each sample; the batch "
+        "stays first. Dimensions are numbered as in torch, 1 being the first after the batch: "
+        "2, 3, 1 turns N x C x H x W into N x H x W x C (x.permute(0, 2, 3, 1)).",
+        params=(Param("dims", INTS, (2, 3, 1), "The sample's dimensions (1 on) in their new "
+                      "order.", minimum=1, maximum=8),),
+        summary="{dims}", ops_class="Permute", role=TENSOR_OP, dtype=ANY,
+        fx=FxMap(functions=("torch.permute", "Tensor.permute"), call="permute"),
+        onnx=OnnxMap(ops=("Transpose",), reader="transpose"),
+    ),
+    LayerSpec(
+        "Transpose", "reshape", "Transpose", "Swaps two dimensions of each sample "
+        "(x.transpose(dim0, dim1)); dimensions are numbered as in torch and the batch (0) "
+        "stays first.",
+        params=(Param("dim0", INT, 1, "One dimension (1 or later; negative: from the end).",
+                      -8, 8),
+                Param("dim1", INT, 2, "The other dimension.", -8, 8)),
+        summary="{dim0}<->{dim1}", ops_class="Transpose", role=TENSOR_OP, dtype=ANY,
+        fx=FxMap(functions=("torch.transpose", "Tensor.transpose", "torch.swapaxes",
+                            "Tensor.swapaxes"), call="transpose"),
+        onnx=OnnxMap(ops=("Transpose",), reader="transpose"),
+    ),
+    LayerSpec(
+        "Slice", "reshape", "Slice", "Keeps positions start to end (exclusive) in steps along "
+        "one dimension of each sample, as x[:, start:end:step]; dimensions are numbered as in "
+        "torch and the batch (0) stays whole. Negative positions count from the end; an end "
+        "past the size stops at the end.",
+        params=(Param("dim", INT, 1, "Dimension to slice (1 or later; negative: from the end).",
+                      -8, 8),
+                Param("start", INT, 0, "First position kept.", -1_000_000, 1_000_000),
+                Param("end", INT, 1, "Position where it stops (not kept).", -1_000_000,
+                      1_000_000),
+                Param("step", INT, 1, "Keep every step-th position.", 1, 1_000_000)),
+        summary="{start}:{end}:{step}", ops_class="Slice", role=TENSOR_OP, dtype=ANY,
+        fx=FxMap(functions=("operator.getitem",), call="getitem"),
+        onnx=OnnxMap(ops=("Slice",), reader="slice"),
+    ),
+    LayerSpec(
+        "Select", "reshape", "Select", "Keeps one position along a dimension, which goes away "
+        "(x.select(dim, index), x[:, index]); dimensions are numbered as in torch and the "
+        "batch (0) stays whole.",
+        params=(Param("dim", INT, 1, "Dimension to select from (1 or later).", -8, 8),
+                Param("index", INT, 0, "Position kept (negative: from the end).", -1_000_000,
+                      1_000_000)),
+        summary="{dim}[{index}]", ops_class="Select", role=TENSOR_OP, dtype=ANY,
+        fx=FxMap(functions=("torch.select", "Tensor.select")),
+        onnx=OnnxMap(ops=("Gather",), reader="gather"),
     ),
 )
 

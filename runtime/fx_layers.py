@@ -252,9 +252,35 @@ def _transformer(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
             "dropout": float(m.dropout.p), "activation": activation}, ""
 
 
+def upsample_params(size: Any, scale_factor: Any, mode: Any, align_corners: Any
+                    ) -> dict[str, Any]:
+    """An Upsample's params from F.interpolate's arguments (or nn.Upsample's attributes)."""
+    if mode not in ("nearest", "bilinear"):
+        raise Unsupported(f"mode={mode!r} (Upsample is nearest or bilinear)")
+    params: dict[str, Any] = {"mode": mode, "align_corners": bool(align_corners)}
+    if size is not None:
+        params["size"] = pair(size)
+        return params
+    scales = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor,)
+    if scale_factor is None or len(set(scales)) != 1:
+        raise Unsupported(f"scale_factor={scale_factor!r} (one scale for height and width)")
+    params["scale_factor"] = float(scales[0])
+    return params
+
+
+def _upsample(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
+              ) -> tuple[dict[str, Any], str]:
+    """torch's nn.Upsample (no size: None) or the class exported files define (0 x 0)."""
+    size = m.size if m.size is not None and any(pair(m.size)) else None
+    if getattr(m, "recompute_scale_factor", None):
+        raise Unsupported("recompute_scale_factor=True")
+    params = upsample_params(size, m.scale_factor, m.mode, m.align_corners)
+    return {p.name: value(p, params.get(p.name, p.default)) for p in spec.params}, ""
+
+
 # The readers catalog declarations name in ``FxMap.module``.
 READERS: dict[str, Reader] = {
     "attributes": _attributes, "conv": _conv, "pool": _pool, "adaptive_pool": _adaptive_pool,
     "batchnorm": _batchnorm, "layernorm": _layernorm, "embedding": _embedding,
-    "recurrent": _recurrent, "transformer": _transformer,
+    "recurrent": _recurrent, "transformer": _transformer, "upsample": _upsample,
 }

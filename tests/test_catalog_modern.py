@@ -137,3 +137,81 @@ def test_one_dimensional_pools_come_back_from_fx_and_onnx(tmp_path):
     assert nodes_of(project, "AvgPool1d")[0].params["count_include_pad"] is False
     back = onnx_round_trip(project, tmp_path, [(3, 10)])
     assert nodes_of(back, "AvgPool1d")[0].params["padding"] == 1
+
+
+# -- tensor ops ----------------------------------------------------------------------------------
+class Sliced(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = x[:, 1:3]
+        b = x[:, :, ::2][..., 0]
+        c = x.select(2, -1).permute(0, 2, 1).transpose(1, 2)
+        return torch.cat([a.flatten(1), b.flatten(1), c.flatten(1)], 1)
+
+
+def test_slicing_selecting_and_permuting_come_back_from_fx():
+    project, _ = imported(Sliced(), (4, 6, 5))
+    slices = sorted((n.params["dim"], n.params["start"], n.params["end"], n.params["step"])
+                    for n in nodes_of(project, "Slice"))
+    assert slices == [(1, 1, 3, 1), (2, 0, 1_000_000, 2)]  # x[:, 1:3]; x[:, :, ::2]
+    selects = sorted((n.params["dim"], n.params["index"]) for n in nodes_of(project, "Select"))
+    assert selects == [(2, -1), (3, 0)]  # x.select(2, -1); [..., 0] of a 4-D tensor
+    (permute,) = nodes_of(project, "Permute")
+    assert permute.params["dims"] == (2, 1)
+    (transpose,) = nodes_of(project, "Transpose")
+    assert (transpose.params["dim0"], transpose.params["dim1"]) == (1, 2)
+
+
+def test_tensor_ops_come_back_from_onnx(tmp_path):
+    build = Builder()
+    x = build("Input", "x", shape=(4, 6, 5))
+    y = build("Slice", "s", x, dim=2, start=1, end=5, step=2)
+    y = build("Select", "pick", y, dim=-1, index=1)
+    y = build("Transpose", "t", build("Reshape", "r", y, shape=(2, 2, 2)), dim0=1, dim1=-1)
+    y = build("Upsample", "up", y, size=(4, 3), mode="bilinear")
+    build("Output", "out", build("Permute", "p", y, dims=(3, 1, 2)))
+    project = with_weights(Project(name="ops", graph=build.graph))
+    assert errors(build.graph) == []
+    back = onnx_round_trip(project, tmp_path, [(4, 6, 5)])
+    assert {n.type for n in back.graph.nodes.values()} >= {"Slice", "Select", "Permute",
+                                                            "Transpose", "Upsample"}
+    (up,) = nodes_of(back, "Upsample")
+    assert (up.params["size"], up.params["mode"]) == ((4, 3), "bilinear")
+
+
+@pytest.mark.parametrize(("layer", "params", "wanted"), [
+    ("Slice", {"dim": 0}, "dimension 0 is the batch"),
+    ("Select", {"dim": 5}, "dimension 5 does not exist"),
+    ("Transpose", {"dim0": 0, "dim1": 1}, "dimension 0 is the batch"),
+    ("Permute", {"dims": (1, 2)}, "dims (1, 2) must list the sample's dimensions 1 to 3"),
+])
+def test_tensor_op_messages_name_the_node(layer, params, wanted):
+    build = Builder()
+    x = build("Input", "x", shape=(3, 4, 4))
+    build("Output", "out", build(layer, "op", x, **params))
+    (message,) = errors(build.graph)
+    assert message.startswith(f"{layer} 'op'") and wanted in message
+
+
+def test_upsample_and_identity_come_back_from_fx():
+    model = nn.Sequential(nn.Upsample(scale_factor=2), nn.Identity(),
+                          nn.Upsample(size=(5, 7), mode="bilinear", align_corners=True))
+    project, _ = imported(model, (2, 3, 3))
+    first, second = nodes_of(project, "Upsample")
+    assert (first.params["scale_factor"], first.params["mode"]) == (2.0, "nearest")
+    assert (second.params["size"], second.params["align_corners"]) == ((5, 7), True)
+    assert len(nodes_of(project, "Identity")) == 1
+
+
+def test_stochastic_depth_drops_samples_only_while_training():
+    from runtime.ops import StochasticDepth
+
+    torch.manual_seed(0)
+    x = torch.ones(400, 3)
+    row = StochasticDepth(0.25, "row").train()(x)
+    kept = (row[:, 0] != 0).float()
+    assert torch.equal(row[:, 0], row[:, 2])  # whole samples
+    assert torch.allclose(row.unique(), torch.tensor([0.0, 4 / 3]))
+    assert 0.65 < float(kept.mean()) < 0.85
+    whole = StochasticDepth(0.5, "batch").train()(x)
+    assert len(whole.unique()) == 1
+    assert torch.equal(StochasticDepth(0.9).eval()(x), x)
