@@ -315,11 +315,35 @@ def _calls(name: str) -> tuple[str, ...]:
 
 
 def _merge(layer_id: str, title: str, description: str, params: tuple[Param, ...] = (),
-           **declared: Any) -> LayerSpec:
+           ports: int = 4, **declared: Any) -> LayerSpec:
+    """A merge of two required inputs and ``ports - 2`` optional ones."""
     return LayerSpec(
         layer_id, "merge", title, description, params=params, role=MERGE,
-        inputs=(Port("in1"), Port("in2"), Port("in3", optional=True), Port("in4", optional=True)),
+        inputs=(Port("in1"), Port("in2"),
+                *(Port(f"in{i}", optional=True) for i in range(3, ports + 1))),
         **declared,
+    )
+
+
+# How element-wise merges take inputs of different shapes; said in their descriptions.
+_BROADCASTS = (" Inputs may differ where one has size 1 (N x C x H x W with N x C x 1 x 1, "
+               "as squeeze-and-excitation does); they need the same number of dimensions.")
+
+
+def _reduction(layer_id: str, what: str, how: str, dtype: str, functions: tuple[str, ...],
+               onnx: OnnxMap) -> LayerSpec:
+    """The mean, sum or maximum over chosen dimensions of each sample."""
+    return LayerSpec(
+        layer_id, "reshape", layer_id,
+        f"The {what} over the chosen dimensions of each sample. Dimensions are numbered as in "
+        "torch: 0 is the batch, which is never reduced, 1 the channels or features; 2, 3 "
+        "reduce height and width of N x C x H x W (global pooling).",
+        params=(Param("dims", INTS, (2, 3), "Dimensions to reduce (1 or later; negative: "
+                      "from the end).", minimum=-8, maximum=8),
+                Param("keepdim", BOOL, False, "Keep the reduced dimensions as size 1.",
+                      label="Keep dimensions")),
+        ops_class="Reduce", fixed={"how": how}, summary="{dims}", dtype=dtype,
+        fx=FxMap(functions=functions, call="reduce"), onnx=onnx,
     )
 
 
@@ -543,8 +567,7 @@ LAYERS: tuple[LayerSpec, ...] = (
         inputs=(Port("in"), Port("mask", optional=True)),
         summary="{mode}", ops_class="SequenceReduce", dtype=ANY, **_SEQUENCE,
         traits=frozenset({SEQUENCE}),
-        onnx=OnnxMap(importable=False, why="exported as reductions over the steps, which "
-                     "import as no layer"),
+        onnx=OnnxMap(),  # exported as a reduction over the steps: imports as a Mean or Max
     ),
     LayerSpec(
         "PositionalEncoding", "recurrent", "Positional encoding",
@@ -660,19 +683,33 @@ LAYERS: tuple[LayerSpec, ...] = (
                  Param("init", FLOAT, 0.25, "Initial slope.", 0.0, 1.0)),
                 weights=True, onnx=OnnxMap(ops=("PRelu",), reader="prelu")),
     # -- merge -----------------------------------------------------------------------------------
-    _merge("Add", "Add", "Element-wise sum of its inputs (residual connections).",
+    _merge("Add", "Add", "Element-wise sum of its inputs (residual connections)." + _BROADCASTS,
            merge="add", fx=FxMap(functions=(
                "operator.add", "operator.iadd", "torch.add", "Tensor.add", "Tensor.add_",
                "Tensor.__add__"), call="merge"),
            onnx=OnnxMap(ops=("Add",), reader="add")),
-    _merge("Multiply", "Multiply", "Element-wise product of its inputs (gating).",
+    _merge("Multiply", "Multiply", "Element-wise product of its inputs (gating, "
+           "squeeze-and-excitation)." + _BROADCASTS,
            merge="mul", fx=FxMap(functions=(
                "operator.mul", "operator.imul", "torch.mul", "Tensor.mul", "Tensor.mul_",
                "Tensor.__mul__"), call="merge"),
            onnx=OnnxMap(ops=("Mul",), reader="merge")),
-    _merge("Concat", "Concat", "Joins its inputs along a dimension.",
+    _merge("Subtract", "Subtract", "Element-wise difference: the first input minus the "
+           "others." + _BROADCASTS,
+           merge="sub", fx=FxMap(functions=(
+               "operator.sub", "operator.isub", "torch.sub", "torch.subtract", "Tensor.sub",
+               "Tensor.sub_", "Tensor.__sub__"), call="merge"),
+           onnx=OnnxMap(ops=("Sub",), reader="merge")),
+    _merge("Divide", "Divide", "Element-wise quotient: the first input divided by the "
+           "others." + _BROADCASTS,
+           merge="div", fx=FxMap(functions=(
+               "operator.truediv", "operator.itruediv", "torch.div", "torch.divide",
+               "torch.true_divide", "Tensor.div", "Tensor.div_", "Tensor.__truediv__"),
+               call="merge"),
+           onnx=OnnxMap(ops=("Div",), reader="merge")),
+    _merge("Concat", "Concat", "Joins its inputs (up to 8) along a dimension.",
            (Param("dim", INT, 1, "Dimension to join along (1 = channels/features).", -8, 8),),
-           merge="cat", merge_dim="dim", dtype=ANY,
+           ports=8, merge="cat", merge_dim="dim", dtype=ANY,
            fx=FxMap(functions=("torch.cat", "torch.concat", "torch.concatenate"), call="cat"),
            onnx=OnnxMap(ops=("Concat",), reader="concat")),
     # -- reshape ---------------------------------------------------------------------------------
@@ -695,6 +732,12 @@ LAYERS: tuple[LayerSpec, ...] = (
         fx=FxMap(functions=("torch.reshape", "Tensor.reshape", "Tensor.view"), call="reshape"),
         onnx=OnnxMap(ops=("Reshape",), reader="reshape"),
     ),
+    _reduction("Mean", "mean", "mean", FLOATS, ("torch.mean", "Tensor.mean"),
+               OnnxMap(ops=("ReduceMean",), reader="reduce")),
+    _reduction("Sum", "sum", "sum", ANY, ("torch.sum", "Tensor.sum"),
+               OnnxMap(ops=("ReduceSum",), reader="reduce")),
+    _reduction("Max", "maximum", "amax", ANY, ("torch.amax", "Tensor.amax"),
+               OnnxMap(ops=("ReduceMax",), reader="reduce")),
     LayerSpec(
         "Permute", "reshape", "Permute", "Reorders the dimensions of each sample; the batch "
         "stays first. Dimensions are numbered as in torch, 1 being the first after the batch: "

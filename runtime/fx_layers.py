@@ -41,8 +41,11 @@ def declared(m: nn.Module) -> LayerSpec | None:
         specs = [s for s in catalog.LAYERS if s.ops_class == name]
         inner = next(iter(m.children()), None)
         for spec in specs:  # a wrapper: the wrapped torch module tells which layer
-            if spec.torch_class is None or (inner is not None and _torch_name(inner)
-                                            == spec.torch_class):
+            if spec.torch_class is None and all(getattr(m, key, want) == want
+                                                for key, want in spec.fixed.items()):
+                return spec  # one class for several layers (Reduce): its fixed values tell
+            if spec.torch_class is not None and inner is not None \
+                    and _torch_name(inner) == spec.torch_class:
                 return spec
         return None
     name = _torch_name(m)

@@ -237,7 +237,8 @@ def _vocab(gm: fx.GraphModule, p: fx.Node) -> int:
 # -- functions and methods -------------------------------------------------------------------------
 _PASS = {"contiguous", torch.Tensor.contiguous}
 _SPACES = {"torch": torch, "F": F, "operator": operator}
-_VERBS = {"add": "adds", "mul": "multiplies"}  # what a merge's torch function does to a constant
+# what a merge's torch function does to a constant
+_VERBS = {"add": "adds", "mul": "multiplies", "sub": "subtracts", "div": "divides"}
 
 
 def resolve_call(name: str) -> Any:
@@ -446,12 +447,12 @@ class _Walker:
         return self.b.add(spec.id, {"start_dim": start}, n.name, [self.ref(n.args[0], n)])
 
     def call_merge(self, n: fx.Node, spec: catalog.LayerSpec) -> Ref:
-        if n.kwargs.get("alpha", 1) != 1:
-            raise Unsupported("alpha")
+        if n.kwargs.get("alpha", 1) != 1 or n.kwargs.get("rounding_mode") is not None:
+            raise Unsupported("alpha or rounding_mode")
         a, b = _arg(n, 0, "input"), _arg(n, 1, "other")
         if not isinstance(a, fx.Node) or not isinstance(b, fx.Node):
             raise Unsupported(f"{_VERBS.get(spec.merge, 'merges')} a constant")
-        if self.shape(a) != self.shape(b):
+        if len(self.shape(a)) != len(self.shape(b)):  # (sizes of 1 broadcast; ranks must match)
             raise Unsupported(f"broadcasts {tuple(self.shape(a))} with {tuple(self.shape(b))}")
         refs = [self.ref(a, n), self.ref(b, n)]
         # a + b + c: fold the inner merge into one node when nothing else uses it
@@ -555,6 +556,18 @@ class _Walker:
             raise Unsupported("moves the batch dimension")
         return self.b.add(spec.id, {"dim0": first, "dim1": second}, n.name,
                           [self.ref(n.args[0], n)])
+
+    def call_reduce(self, n: fx.Node, spec: catalog.LayerSpec) -> Ref:
+        """``x.mean((2, 3))``, ``torch.sum(x, 1, keepdim=True)``, ``x.amax(-1)``."""
+        dims = _arg(n, 1, "dim")
+        rank = len(self.shape(n.args[0]))
+        if n.kwargs.get("dtype") is not None or isinstance(dims, fx.Node):
+            raise Unsupported("dtype")
+        dims = (dims,) if isinstance(dims, int) else tuple(dims or ())
+        if not dims or not rank or any(d % rank == 0 for d in dims):
+            raise Unsupported("reduces the batch dimension")
+        return self.b.add(spec.id, {"dims": dims, "keepdim": bool(_arg(n, 2, "keepdim", False))},
+                          n.name, [self.ref(n.args[0], n)])
 
     def call_interpolate(self, n: fx.Node, spec: catalog.LayerSpec) -> Ref:
         if _arg(n, 5, "recompute_scale_factor") or _arg(n, 6, "antialias"):

@@ -195,7 +195,7 @@ class LayerReaders:
         layer = specs[0]
         names = list(node.input[:2])
         refs = [self.ref(n) for n in names]
-        if self.shapes.get(names[0]) != self.shapes.get(names[1]):
+        if self.rank(names[0]) != self.rank(names[1]):  # sizes of 1 broadcast; ranks match
             raise Unsupported(f"broadcasts {self.shapes.get(names[0])} with "
                               f"{self.shapes.get(names[1])}")
         inner = self.created.get(names[0])
@@ -371,13 +371,23 @@ class LayerReaders:
         ``AdaptiveAvgPool2d(1)``), followed by a flatten when the dimensions are dropped."""
         rank = self.rank(node.input[0])
         axes = self.reduce_axes(node, attrs)
-        if rank != 4 or axes is None or sorted(a % 4 for a in axes) != [2, 3]:
-            raise Unsupported("only a reduction over height and width of N x C x H x W")
-        ref = self.b.add(specs[0].id, {"output_size": (1, 1)}, self.label(node),
-                         [self.ref(node.input[0])])
-        if attrs.get("keepdims", 1):
-            return ref
-        return self.b.add("Flatten", {"start_dim": 1}, f"{self.label(node)}_flat", [ref])
+        if rank != 4 or axes is None or sorted(a % 4 for a in axes) != [2, 3] \
+                or not attrs.get("keepdims", 1):
+            return self.read_reduce(node, attrs, specs)  # x.mean((2, 3)): a reduction
+        return self.b.add(specs[0].id, {"output_size": (1, 1)}, self.label(node),
+                          [self.ref(node.input[0])])
+
+    def read_reduce(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
+        """A mean, sum or maximum over some dimensions of each sample."""
+        rank = self.rank(node.input[0])
+        axes = self.reduce_axes(node, attrs)
+        if not axes and attrs.get("noop_with_empty_axes", 0):
+            return self.ref(node.input[0])
+        if not axes or not rank or any(a % rank == 0 for a in axes):
+            raise Unsupported("reduces the batch dimension")
+        return self.b.add(_with_param(specs, "dims").id,
+                          {"dims": tuple(axes), "keepdim": bool(attrs.get("keepdims", 1))},
+                          self.label(node), [self.ref(node.input[0])])
 
     def read_batchnorm(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
         if attrs.get("training_mode", 0):

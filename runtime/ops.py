@@ -235,6 +235,30 @@ class Select(nn.Module):
         return f"dim={self.dim}, index={self.index}"
 
 
+class Reduce(nn.Module):
+    """The mean, sum or maximum (``how``: a torch function) over ``dims`` of each sample,
+    numbered as torch numbers them: 0, the batch, is never reduced."""
+
+    HOWS = ("mean", "sum", "amax")
+
+    def __init__(self, *dims: int, how: str = "mean", keepdim: bool = False) -> None:
+        super().__init__()
+        if how not in self.HOWS:
+            raise ValueError(f"how must be one of {', '.join(self.HOWS)}, not {how!r}")
+        self.dims, self.how, self.keepdim = tuple(int(d) for d in dims), how, keepdim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for dim in self.dims:
+            x.size(dim)  # out of range: torch's error names the range
+        if any(dim % x.dim() == 0 for dim in self.dims):
+            raise ValueError("dimension 0 is the batch, which is never reduced; reduce "
+                             "dimension 1 or later ones")
+        return getattr(torch, self.how)(x, dim=self.dims, keepdim=self.keepdim)
+
+    def extra_repr(self) -> str:
+        return f"dims={self.dims}, how={self.how!r}, keepdim={self.keepdim}"
+
+
 class StochasticDepth(nn.Module):
     """Randomly drops a residual branch while training (Huang et al., 2016), as
     ``torchvision.ops.StochasticDepth``: "row" zeroes whole samples, "batch" the whole batch,
@@ -293,7 +317,8 @@ class Upsample(nn.Module):
 # The classes catalog declarations name as their ``ops_class``.
 CLASSES: dict[str, type[nn.Module]] = {
     cls.__name__: cls for cls in (Recurrent, SequenceReduce, PositionalEncoding, Reshape,
-                                  Permute, Transpose, Slice, Select, StochasticDepth, Upsample)}
+                                  Permute, Transpose, Slice, Select, Reduce, StochasticDepth,
+                                  Upsample)}
 
 
 def ops_class(spec: LayerSpec) -> type[nn.Module] | None:

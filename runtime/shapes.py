@@ -331,6 +331,8 @@ def _precheck(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape,
         return "rank"
     if "output_padding" in params and not _output_padding_ok(params):
         return "output_padding"  # the meta kernel does not check this; the CPU one does
+    if spec.role == MERGE and not spec.merge_dim and len({len(s) for s, _ in inputs}) > 1:
+        return "merge_rank"  # on meta, N of one input would meet a sample size of the other
     if _groups_problem(spec, params, shape):
         return "groups"  # torch's own message names neither the node nor the numbers
     if "dim" in params and isinstance(params["dim"], int):
@@ -433,6 +435,9 @@ def _message(node: Node, params: dict[str, Any], problem: str, detail: str,
         return (f"{label}: output padding {_dims(params.get('output_padding'))} must be smaller "
                 f"than the stride {_dims(params.get('stride'))}; lower the output padding or "
                 "raise the stride")
+    if problem == "merge_rank":
+        return (f"{label} cannot {node.type.lower()} {_listing(sources)}: they have different "
+                "numbers of dimensions; add a Reshape so they match (sizes of 1 broadcast)")
     if problem == "groups":
         groups, out, channels = params.get("groups"), params.get("out_channels"), shape[1]
         wrong = [f"its {what} ({count})" for what, count in (

@@ -215,3 +215,74 @@ def test_stochastic_depth_drops_samples_only_while_training():
     whole = StochasticDepth(0.5, "batch").train()(x)
     assert len(whole.unique()) == 1
     assert torch.equal(StochasticDepth(0.9).eval()(x), x)
+
+
+# -- merges and reductions -----------------------------------------------------------------------
+class SqueezeExcitation(nn.Module):
+    """MobileNetV3's block: a per-channel gate from the mean over height and width."""
+
+    def __init__(self, channels: int = 8, squeezed: int = 2) -> None:
+        super().__init__()
+        self.reduce = nn.Conv2d(channels, squeezed, 1)
+        self.expand = nn.Conv2d(squeezed, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate = x.mean((2, 3), keepdim=True)
+        gate = F.hardsigmoid(self.expand(F.relu(self.reduce(gate))))
+        return x * gate - x.amax(1, keepdim=True) / gate.sum(1, keepdim=True)
+
+
+def test_squeeze_and_excitation_broadcasts_through_fx_and_onnx(tmp_path):
+    project, _ = imported(SqueezeExcitation(), (8, 5, 5))
+    (mean,) = nodes_of(project, "Mean")
+    assert (mean.params["dims"], mean.params["keepdim"]) == ((2, 3), True)
+    (multiply,) = nodes_of(project, "Multiply")
+    edges = {analyze(project.graph).shapes.edges[e] for e in project.graph.in_edges(multiply.id)}
+    assert edges == {(2, 8, 5, 5), (2, 8, 1, 1)}
+    assert len(nodes_of(project, "Subtract")) == len(nodes_of(project, "Divide")) == 1
+    assert nodes_of(project, "Max")[0].params["dims"] == (1,)
+    back = onnx_round_trip(project, tmp_path, [(8, 5, 5)])
+    # ONNX writes the kept mean over height and width as global average pooling
+    assert {"AdaptiveAvgPool2d", "Multiply", "Subtract", "Divide", "Max", "Sum"} <= {
+        n.type for n in back.graph.nodes.values()}
+
+
+def test_mean_over_height_and_width_from_fx():
+    class Pooled(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x.mean((2, 3))
+
+    project, _ = imported(Pooled(), (3, 4, 6))
+    (mean,) = nodes_of(project, "Mean")
+    assert (mean.params["dims"], mean.params["keepdim"]) == ((2, 3), False)
+    assert {n.type for n in project.graph.nodes.values()} == {"Input", "Mean", "Output"}
+
+
+def test_reductions_come_back_from_onnx(tmp_path):
+    build = Builder()
+    x = build("Input", "x", shape=(3, 4, 6))
+    y = build("Sum", "s", build("Mean", "m", x, dims=(-1,), keepdim=True), dims=(1,))
+    build("Output", "out", build("Max", "top", y, dims=(1, 2), keepdim=True))
+    back = onnx_round_trip(with_weights(Project(name="r", graph=build.graph)), tmp_path,
+                           [(3, 4, 6)])
+    assert [(n.type, n.params["dims"], n.params["keepdim"]) for n in back.graph.nodes.values()
+            if n.type in ("Mean", "Sum", "Max")] == [("Mean", (-1,), True), ("Sum", (1,), False),
+                                                      ("Max", (1, 2), True)]
+
+
+def test_a_reduction_of_the_batch_is_named():
+    build = Builder()
+    x = build("Input", "x", shape=(3, 4))
+    build("Output", "out", build("Sum", "total", x, dims=(0, 1)))
+    (message,) = errors(build.graph)
+    assert message.startswith("Sum 'total': dimension 0 is the batch, which is never reduced")
+
+
+def test_concat_joins_eight_inputs():
+    build = Builder()
+    inputs = [build("Input", f"x{i}", shape=(i + 1, 2)) for i in range(8)]
+    join = build("Concat", "all", *inputs)
+    build("Output", "out", join)
+    analysis = analyze(build.graph)
+    assert analysis.ok
+    assert analysis.shapes.outputs[join.id]["out"] == (2, 36, 2)
