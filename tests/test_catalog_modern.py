@@ -286,3 +286,48 @@ def test_concat_joins_eight_inputs():
     analysis = analyze(build.graph)
     assert analysis.ok
     assert analysis.shapes.outputs[join.id]["out"] == (2, 36, 2)
+
+
+# -- activations and reshapes --------------------------------------------------------------------
+class Activations(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.prelu = nn.PReLU(3, init=0.1)
+        self.elu = nn.ELU(0.5)
+        self.softplus = nn.Softplus(2.0, 10.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.gelu(self.prelu(x), approximate="tanh")
+        x = F.relu6(self.softplus(self.elu(x)))
+        return F.hardsigmoid(F.mish(F.selu(x))).reshape(x.size(0), -1, 2)
+
+
+def test_activation_options_and_reshape_come_back_from_fx(tmp_path):
+    model = Activations()
+    with torch.no_grad():
+        model.prelu.weight.copy_(torch.tensor([0.1, -0.5, 2.0]))
+    project, _ = imported(model, (3, 4))
+    (gelu,) = nodes_of(project, "GELU")
+    assert gelu.params["approximate"] == "tanh"
+    (prelu,) = nodes_of(project, "PReLU")
+    assert prelu.params["num_parameters"] == 3
+    assert nodes_of(project, "ELU")[0].params["alpha"] == 0.5
+    assert (nodes_of(project, "Softplus")[0].params["beta"],
+            nodes_of(project, "Softplus")[0].params["threshold"]) == (2.0, 10.0)
+    assert nodes_of(project, "Reshape")[0].params["shape"] == (-1, 2)  # the batch kept first
+
+
+def test_activation_options_come_back_from_onnx(tmp_path):
+    build = Builder()
+    y = build("PReLU", "prelu", build("Input", "x", shape=(3, 4)), num_parameters=3)
+    y = build("ELU", "elu", build("GELU", "gelu", y, approximate="tanh"), alpha=0.5)
+    for layer in ("ReLU6", "SELU", "Mish", "Hardsigmoid"):
+        y = build(layer, layer.lower(), y)
+    build("Output", "out", y)
+    back = onnx_round_trip(with_weights(Project(name="a", graph=build.graph)), tmp_path,
+                           [(3, 4)])
+    chain = [(n.type, n.params) for n in back.graph.nodes.values()
+             if n.type not in ("Input", "Output")]
+    assert chain == [("PReLU", {"num_parameters": 3, "init": 0.25}),
+                     ("GELU", {"approximate": "tanh"}), ("ELU", {"alpha": 0.5}), ("ReLU6", {}), ("SELU", {}), ("Mish", {}),
+                     ("Hardsigmoid", {})]
