@@ -212,7 +212,8 @@ def layer_source(node: Node, input_shapes: list[Shape]) -> str:
 
 
 # -- forward --------------------------------------------------------------------------------------
-_OPERATORS = {torch.add: "+", torch.mul: "*", operator.add: "+", operator.mul: "*"}
+_OPERATORS = {torch.add: "+", torch.mul: "*", operator.add: "+", operator.mul: "*",
+              torch.sub: "-", torch.div: "/", operator.sub: "-", operator.truediv: "/"}
 
 
 def _forward_lines(gm: fx.GraphModule) -> tuple[list[str], list[str], list[str]]:

@@ -41,8 +41,11 @@ def declared(m: nn.Module) -> LayerSpec | None:
         specs = [s for s in catalog.LAYERS if s.ops_class == name]
         inner = next(iter(m.children()), None)
         for spec in specs:  # a wrapper: the wrapped torch module tells which layer
-            if spec.torch_class is None or (inner is not None and _torch_name(inner)
-                                            == spec.torch_class):
+            if spec.torch_class is None and all(getattr(m, key, want) == want
+                                                for key, want in spec.fixed.items()):
+                return spec  # one class for several layers (Reduce): its fixed values tell
+            if spec.torch_class is not None and inner is not None \
+                    and _torch_name(inner) == spec.torch_class:
                 return spec
         return None
     name = _torch_name(m)
@@ -145,26 +148,22 @@ def _conv_padding(m: nn.modules.conv._ConvNd) -> tuple[int, ...]:
 
 def _conv(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
           ) -> tuple[dict[str, Any], str]:
-    if m.groups != 1:
-        raise Unsupported(f"groups={m.groups} (grouped convolution)")
-    if m.padding_mode != "zeros":
-        raise Unsupported(f"padding_mode='{m.padding_mode}'")
     names = {p.name for p in spec.params}
-    if "dilation" not in names and any(d != 1 for d in m.dilation):
-        raise Unsupported(f"dilation={m.dilation}")
+    if "padding_mode" not in names and m.padding_mode != "zeros":
+        raise Unsupported(f"padding_mode='{m.padding_mode}'")
     return attributes(m, spec, padding=_conv_padding(m)), ""
 
 
-def pool_params(kernel: Any, stride: Any, padding: Any, ceil_mode: bool, dilation: Any,
-                count_include_pad: bool, divisor_override: Any, return_indices: bool
-                ) -> dict[str, Any]:
-    """A max or average pooling's params; Unsupported for what Plexus' pools lack."""
-    if ceil_mode or return_indices or pair(dilation) != (1, 1) or not count_include_pad \
-            or divisor_override is not None:
-        raise Unsupported("ceil_mode, dilation, return_indices, count_include_pad=False or "
-                          "divisor_override")
-    stride = kernel if stride is None or stride == [] or stride == () else stride
-    return {"kernel_size": pair(kernel), "stride": pair(stride), "padding": pair(padding)}
+def pool_params(spec: LayerSpec, arguments: dict[str, Any]) -> dict[str, Any]:
+    """A max or average pooling's params from its torch arguments by name (a missing one
+    takes the declared default; no stride: the kernel size); Unsupported for the options
+    Plexus' pools lack (return_indices, divisor_override)."""
+    if arguments.get("return_indices") or arguments.get("divisor_override") is not None:
+        raise Unsupported("return_indices or divisor_override")
+    known = dict(arguments)
+    if known.get("stride") in (None, [], ()):
+        known["stride"] = known["kernel_size"]
+    return {p.name: value(p, known.get(p.name, p.default)) for p in spec.params}
 
 
 def pair(size: Any) -> tuple[int, int]:
@@ -177,10 +176,9 @@ def pair(size: Any) -> tuple[int, int]:
 
 def _pool(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
           ) -> tuple[dict[str, Any], str]:
-    return pool_params(m.kernel_size, m.stride, m.padding, m.ceil_mode,
-                       getattr(m, "dilation", 1), getattr(m, "count_include_pad", True),
-                       getattr(m, "divisor_override", None),
-                       getattr(m, "return_indices", False)), ""
+    names = ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "count_include_pad",
+             "divisor_override", "return_indices")
+    return pool_params(spec, {k: getattr(m, k) for k in names if hasattr(m, k)}), ""
 
 
 def _adaptive_pool(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
@@ -257,9 +255,35 @@ def _transformer(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
             "dropout": float(m.dropout.p), "activation": activation}, ""
 
 
+def upsample_params(size: Any, scale_factor: Any, mode: Any, align_corners: Any
+                    ) -> dict[str, Any]:
+    """An Upsample's params from F.interpolate's arguments (or nn.Upsample's attributes)."""
+    if mode not in ("nearest", "bilinear"):
+        raise Unsupported(f"mode={mode!r} (Upsample is nearest or bilinear)")
+    params: dict[str, Any] = {"mode": mode, "align_corners": bool(align_corners)}
+    if size is not None:
+        params["size"] = pair(size)
+        return params
+    scales = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor,)
+    if scale_factor is None or len(set(scales)) != 1:
+        raise Unsupported(f"scale_factor={scale_factor!r} (one scale for height and width)")
+    params["scale_factor"] = float(scales[0])
+    return params
+
+
+def _upsample(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
+              ) -> tuple[dict[str, Any], str]:
+    """torch's nn.Upsample (no size: None) or the class exported files define (0 x 0)."""
+    size = m.size if m.size is not None and any(pair(m.size)) else None
+    if getattr(m, "recompute_scale_factor", None):
+        raise Unsupported("recompute_scale_factor=True")
+    params = upsample_params(size, m.scale_factor, m.mode, m.align_corners)
+    return {p.name: value(p, params.get(p.name, p.default)) for p in spec.params}, ""
+
+
 # The readers catalog declarations name in ``FxMap.module``.
 READERS: dict[str, Reader] = {
     "attributes": _attributes, "conv": _conv, "pool": _pool, "adaptive_pool": _adaptive_pool,
     "batchnorm": _batchnorm, "layernorm": _layernorm, "embedding": _embedding,
-    "recurrent": _recurrent, "transformer": _transformer,
+    "recurrent": _recurrent, "transformer": _transformer, "upsample": _upsample,
 }

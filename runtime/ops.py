@@ -156,9 +156,169 @@ class Reshape(nn.Module):
         return f"shape={self.shape}"
 
 
+# -- tensor ops of modern architectures (issue 13) ------------------------------------------
+# -- (each class stands alone: exported files carry its source and nothing around it) --------
+class Permute(nn.Module):
+    """Reorders the dimensions of each sample; the batch stays first. ``dims`` number them as
+    torch does (1 is the first after the batch): (2, 3, 1) turns N x C x H x W into
+    N x H x W x C, as ``x.permute(0, 2, 3, 1)``."""
+
+    def __init__(self, *dims: int) -> None:
+        super().__init__()
+        self.dims = tuple(int(d) for d in dims)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if sorted(self.dims) != list(range(1, x.dim())):
+            raise ValueError(f"dims {self.dims} must list the sample's dimensions 1 to "
+                             f"{x.dim() - 1} once each (its input has {x.dim()} with the batch)")
+        return x.permute(0, *self.dims)
+
+    def extra_repr(self) -> str:
+        return f"dims={self.dims}"
+
+
+class Transpose(nn.Module):
+    """Swaps two dimensions of each sample (``x.transpose(dim0, dim1)``; 0 is the batch, which
+    stays)."""
+
+    def __init__(self, dim0: int = 1, dim1: int = 2) -> None:
+        super().__init__()
+        self.dim0, self.dim1 = dim0, dim1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x.size(self.dim0), x.size(self.dim1)  # out of range: torch's error names the range
+        if 0 in (self.dim0 % x.dim(), self.dim1 % x.dim()):
+            raise ValueError("dimension 0 is the batch, which stays first; swap dimension 1 "
+                             "or a later one")
+        return x.transpose(self.dim0, self.dim1)
+
+    def extra_repr(self) -> str:
+        return f"dim0={self.dim0}, dim1={self.dim1}"
+
+
+class Slice(nn.Module):
+    """``x[:, start:end:step]`` along ``dim`` (0 is the batch, which is kept whole); negative
+    positions count from the end and an end past the size stops at the end."""
+
+    def __init__(self, dim: int = 1, start: int = 0, end: int = 1, step: int = 1) -> None:
+        super().__init__()
+        self.dim, self.start, self.end, self.step = dim, start, end, step
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x.size(self.dim)  # out of range: torch's error names the range
+        if self.dim % x.dim() == 0:
+            raise ValueError("dimension 0 is the batch, which stays whole; choose dimension 1 "
+                             "or a later one")
+        index = (slice(None),) * (self.dim % x.dim()) + (slice(self.start, self.end, self.step),)
+        return x[index]
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, start={self.start}, end={self.end}, step={self.step}"
+
+
+class Select(nn.Module):
+    """One position along ``dim``, which goes away: ``x.select(dim, index)``, ``x[:, index]``
+    (0 is the batch, which is kept whole; a negative index counts from the end)."""
+
+    def __init__(self, dim: int = 1, index: int = 0) -> None:
+        super().__init__()
+        self.dim, self.index = dim, index
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x.size(self.dim)  # out of range: torch's error names the range
+        if self.dim % x.dim() == 0:
+            raise ValueError("dimension 0 is the batch, which stays whole; choose dimension 1 "
+                             "or a later one")
+        return x.select(self.dim, self.index)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, index={self.index}"
+
+
+class Reduce(nn.Module):
+    """The mean, sum or maximum (``how``: a torch function) over ``dims`` of each sample,
+    numbered as torch numbers them: 0, the batch, is never reduced."""
+
+    HOWS = ("mean", "sum", "amax")
+
+    def __init__(self, *dims: int, how: str = "mean", keepdim: bool = False) -> None:
+        super().__init__()
+        if how not in self.HOWS:
+            raise ValueError(f"how must be one of {', '.join(self.HOWS)}, not {how!r}")
+        self.dims, self.how, self.keepdim = tuple(int(d) for d in dims), how, keepdim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for dim in self.dims:
+            x.size(dim)  # out of range: torch's error names the range
+        if any(dim % x.dim() == 0 for dim in self.dims):
+            raise ValueError("dimension 0 is the batch, which is never reduced; reduce "
+                             "dimension 1 or later ones")
+        return getattr(torch, self.how)(x, dim=self.dims, keepdim=self.keepdim)
+
+    def extra_repr(self) -> str:
+        return f"dims={self.dims}, how={self.how!r}, keepdim={self.keepdim}"
+
+
+class StochasticDepth(nn.Module):
+    """Randomly drops a residual branch while training (Huang et al., 2016), as
+    ``torchvision.ops.StochasticDepth``: "row" zeroes whole samples, "batch" the whole batch,
+    each with probability ``p``, and scales what survives by 1 / (1 - p); in evaluation it
+    passes its input through."""
+
+    MODES = ("row", "batch")
+
+    def __init__(self, p: float = 0.1, mode: str = "row") -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"drop probability has to be between 0 and 1, but got {p}")
+        if mode not in self.MODES:
+            raise ValueError(f"mode must be one of {', '.join(self.MODES)}, not {mode!r}")
+        self.p, self.mode = p, mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        survival = 1.0 - self.p
+        size = [x.shape[0]] + [1] * (x.dim() - 1) if self.mode == "row" else [1] * x.dim()
+        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
+        if survival > 0.0:
+            noise.div_(survival)
+        return x * noise
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, mode={self.mode!r}"
+
+
+class Upsample(nn.Module):
+    """Resizes images (N x C x H x W) with ``F.interpolate``: to ``size`` when it is set (not
+    0 x 0), else by ``scale_factor``. ``align_corners`` applies to bilinear only."""
+
+    MODES = ("nearest", "bilinear")
+
+    def __init__(self, scale_factor: float = 2.0, size: Sequence[int] = (0, 0),
+                 mode: str = "nearest", align_corners: bool = False) -> None:
+        super().__init__()
+        if mode not in self.MODES:
+            raise ValueError(f"mode must be one of {', '.join(self.MODES)}, not {mode!r}")
+        self.scale_factor, self.size = float(scale_factor), tuple(int(s) for s in size)
+        self.mode, self.align_corners = mode, bool(align_corners)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        size = self.size if any(self.size) else None
+        return torch.nn.functional.interpolate(
+            x, size=size, scale_factor=None if size else self.scale_factor, mode=self.mode,
+            align_corners=None if self.mode == "nearest" else self.align_corners)
+
+    def extra_repr(self) -> str:
+        how = f"size={self.size}" if any(self.size) else f"scale_factor={self.scale_factor}"
+        return f"{how}, mode={self.mode!r}"
+
+
 # The classes catalog declarations name as their ``ops_class``.
 CLASSES: dict[str, type[nn.Module]] = {
-    cls.__name__: cls for cls in (Recurrent, SequenceReduce, PositionalEncoding, Reshape)}
+    cls.__name__: cls for cls in (Recurrent, SequenceReduce, PositionalEncoding, Reshape,
+                                  Permute, Transpose, Slice, Select, Reduce, StochasticDepth,
+                                  Upsample)}
 
 
 def ops_class(spec: LayerSpec) -> type[nn.Module] | None:

@@ -331,6 +331,10 @@ def _precheck(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape,
         return "rank"
     if "output_padding" in params and not _output_padding_ok(params):
         return "output_padding"  # the meta kernel does not check this; the CPU one does
+    if spec.role == MERGE and not spec.merge_dim and len({len(s) for s, _ in inputs}) > 1:
+        return "merge_rank"  # on meta, N of one input would meet a sample size of the other
+    if _groups_problem(spec, params, shape):
+        return "groups"  # torch's own message names neither the node nor the numbers
     if "dim" in params and isinstance(params["dim"], int):
         dim, rank = params["dim"], len(shape)
         if not -rank <= dim < rank:
@@ -338,6 +342,15 @@ def _precheck(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape,
         if spec.role == MERGE and dim % rank == 0:
             return "batch_dim"
     return None
+
+
+def _groups_problem(spec: LayerSpec, params: dict[str, Any], shape: Shape) -> bool:
+    """Whether a grouped layer's input or output channels are not divisible by its groups."""
+    groups, channels = params.get("groups", 1), dict(spec.inferred).get("in_channels")
+    if not isinstance(groups, int) or groups <= 1 or channels is None or len(shape) < 2:
+        return False
+    out = params.get("out_channels", 0)
+    return shape[channels] % groups != 0 or (isinstance(out, int) and out % groups != 0)
 
 
 def _output_padding_ok(params: dict[str, Any]) -> bool:
@@ -422,6 +435,16 @@ def _message(node: Node, params: dict[str, Any], problem: str, detail: str,
         return (f"{label}: output padding {_dims(params.get('output_padding'))} must be smaller "
                 f"than the stride {_dims(params.get('stride'))}; lower the output padding or "
                 "raise the stride")
+    if problem == "merge_rank":
+        return (f"{label} cannot {node.type.lower()} {_listing(sources)}: they have different "
+                "numbers of dimensions; add a Reshape so they match (sizes of 1 broadcast)")
+    if problem == "groups":
+        groups, out, channels = params.get("groups"), params.get("out_channels"), shape[1]
+        wrong = [f"its {what} ({count})" for what, count in (
+            ("input channels", channels), ("output channels", out)) if count % groups]
+        return (f"{label} has {groups} groups, which do not divide {' or '.join(wrong)} "
+                f"(input {_received(first)}); choose groups that divide both (groups = input "
+                f"channels, {channels}, with output channels a multiple of it, is depthwise)")
     if problem == "batch_dim":
         return (f"{label} cannot join along dimension {params.get('dim')}, the batch; join "
                 "along dimension 1 (channels or features) or a later one")
