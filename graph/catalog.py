@@ -108,6 +108,9 @@ def _fmt(number: float) -> str:
 
 @dataclass(frozen=True)
 class Port:
+    """An input or output port. An optional input may stay unconnected; an optional output
+    may stay unwired, and may not exist for some params (Chunk's out3 with chunks=2)."""
+
     name: str
     optional: bool = False
 
@@ -275,6 +278,7 @@ def _recurrent(layer_id: str, title: str, description: str, extra: tuple[Param, 
                   choice_labels=("Every step (sequence)", "Last step only")),
         ),
         torch_class=layer_id, ops_class="Recurrent", weights=True,
+        outputs=(Port("out"), Port("h_n", optional=True)),
         traits=frozenset({SEQUENCE, CONTEXT, RECURRENT}),
         fx=FxMap(module="recurrent"),
         onnx=OnnxMap(ops=(layer_id,), reader="recurrent", importable=False,

@@ -293,6 +293,39 @@ class _RnnTuple:
         self.ref, self.module, self.path = ref, module, path
 
 
+class _Outputs:
+    """What a layer with several output ports returns: a tuple, one tensor per port."""
+
+    def __init__(self, ref: Ref, spec: catalog.LayerSpec) -> None:
+        self.ref, self.spec = ref, spec
+
+    def port(self, index: Any) -> Ref:
+        ports = self.spec.outputs
+        if not isinstance(index, int) or not -len(ports) <= index < len(ports):
+            raise Unsupported(f"output {index!r} of a {self.spec.id}")
+        return Ref(self.ref.node, ports[index].name)
+
+
+class _HiddenState:
+    """A plain RNN's h_n (num_layers * directions x N x H), or an LSTM's (h_n, c_n)."""
+
+    def __init__(self, rnn: _RnnTuple, pair: bool) -> None:
+        self.rnn, self.pair = rnn, pair
+
+    def item(self, index: Any) -> Any:
+        """h_n[-1] (the top layer) is the layer's ``h_n`` port; (h_n, c_n)[0] is h_n."""
+        module = self.rnn.module
+        if self.pair:
+            if index == 0:
+                return _HiddenState(self.rnn, pair=False)
+            raise Unsupported(f"uses the cell state c_n of '{self.rnn.path}'")
+        last = module.num_layers * (2 if module.bidirectional else 1) - 1
+        if isinstance(index, int) and index in (-1, last) and not module.bidirectional:
+            return Ref(self.rnn.ref.node, "h_n")
+        raise Unsupported(f"uses h_n[{index!r}] of '{self.rnn.path}' (Plexus gives the top "
+                          "layer's final state, h_n[-1], of a one-direction layer)")
+
+
 class _Walker:
     """Turns the traced fx graph into builder nodes."""
 
@@ -350,6 +383,11 @@ class _Walker:
                 raise _Downstream
             if isinstance(got, _RnnTuple):
                 raise Unsupported(f"uses the (output, hidden) tuple of '{got.path}'")
+            if isinstance(got, _HiddenState):
+                raise Unsupported(f"uses the whole hidden state of '{got.rnn.path}'; take "
+                                  "its top layer, h_n[-1]")
+            if isinstance(got, _Outputs):
+                raise Unsupported(f"uses the tuple of outputs of a {got.spec.id} as a tensor")
             raise Unsupported("uses a size or shape as a tensor")
         raise Unsupported(f"a constant {value!r} where a tensor is expected")
 
@@ -376,7 +414,8 @@ class _Walker:
         ref = self.b.add(layer, params, path, inputs, weights)
         if isinstance(m, nn.RNNBase):
             return _RnnTuple(ref, m, path)
-        return ref
+        spec = catalog.spec(layer)
+        return _Outputs(ref, spec) if len(spec.outputs) > 1 else ref
 
     # functions
     def function(self, n: fx.Node) -> Any:
@@ -484,11 +523,17 @@ class _Walker:
             if index == 0:
                 return _Batch()
             raise Unsupported("reads a size other than the batch size")
+        if isinstance(got, _Outputs):
+            return got.port(index)
+        if isinstance(got, _HiddenState):
+            return got.item(index)
         if isinstance(got, _RnnTuple):
             if index == 0:
                 self.sequence_of[got.ref.node] = got
                 return got.ref
-            raise Unsupported(f"uses the hidden state of '{got.path}'")
+            if index == 1:
+                return _HiddenState(got, pair=isinstance(got.module, nn.LSTM))
+            raise Unsupported(f"uses item {index!r} of the output of '{got.path}'")
         if isinstance(got, Ref) and got.node in self.sequence_of and _is_last_step(index) \
                 and len(source.users) == 1:
             rnn = self.sequence_of[got.node]

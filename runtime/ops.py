@@ -19,12 +19,14 @@ from graph.catalog import MERGE, LayerSpec
 
 
 class Recurrent(nn.Module):
-    """An RNN, LSTM or GRU that returns one tensor, as the graph's ports expect.
+    """An RNN, LSTM or GRU that returns (out, h_n), the tensors of its two ports.
 
-    ``output="sequence"`` returns every step (N x L x H, H doubled when bidirectional);
-    ``output="last"`` returns the final state (N x H): for a bidirectional layer the forward
+    ``out``: with ``output="sequence"`` every step (N x L x H, H doubled when bidirectional);
+    with ``output="last"`` the final state (N x H): for a bidirectional layer the forward
     direction's last step next to the backward direction's first step, which is where each
-    direction has read the whole sequence.
+    direction has read the whole sequence. ``h_n``: the top layer's final hidden state, batch
+    first, its directions side by side (N x H, doubled when bidirectional), read from torch's
+    h_n (num_layers * directions x N x H); for an LSTM its hidden state, not its cell state.
     """
 
     def __init__(self, rnn: nn.RNNBase, output: str = "sequence") -> None:
@@ -34,16 +36,19 @@ class Recurrent(nn.Module):
         self.rnn = rnn
         self.output = output
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if x.dim() != 3:
             raise ValueError(f"expected a sequence N x L x F, got {x.dim()}-D input")
-        out, _ = self.rnn(x)
+        out, state = self.rnn(x)
+        h_n = state[0] if isinstance(state, tuple) else state  # an LSTM's (h_n, c_n)
+        directions = 2 if self.rnn.bidirectional else 1
+        final = h_n[-directions:].transpose(0, 1).flatten(1)
         if self.output == "sequence":
-            return out
+            return out, final
         if not self.rnn.bidirectional:
-            return out[:, -1]
+            return out[:, -1], final
         hidden = self.rnn.hidden_size
-        return torch.cat([out[:, -1, :hidden], out[:, 0, hidden:]], dim=1)
+        return torch.cat([out[:, -1, :hidden], out[:, 0, hidden:]], dim=1), final
 
     def extra_repr(self) -> str:
         return f"output={self.output!r}"

@@ -180,7 +180,32 @@ def infer_shapes(graph: Graph, skip: Iterable[int] = ()) -> ShapeResult:
         shape = result.outputs.get(edge.src, {}).get(edge.src_port)
         if shape is not None and edge.dst in nodes:
             result.edges[edge] = shape
+    result.diagnostics += _absent_outputs(graph, result)
     return result
+
+
+def _absent_outputs(graph: Graph, result: ShapeResult) -> list[Diagnostic]:
+    """One error per node with a wired output port that the layer, with its params, does not
+    give (Chunk's out3 when it makes 2 chunks)."""
+    absent: dict[int, set[str]] = {}
+    for edge in graph.edges:
+        ports = result.outputs.get(edge.src)
+        if ports is not None and edge.src_port not in ports:
+            absent.setdefault(edge.src, set()).add(edge.src_port)
+    found = []
+    for node_id, wired in absent.items():
+        node = graph.nodes[node_id]
+        spec = node.spec
+        names = [p.name for p in spec.outputs] if spec is not None else []
+        missing = [name for name in names if name in wired]  # unknown ports: validation's
+        if spec is None or spec.role == HEAD or not missing:
+            continue
+        given = ", ".join(name for name in names if name in result.outputs[node_id])
+        found.append(Diagnostic(
+            "error", f"{node.label} gives only {given} with its parameters, but "
+            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} connected; raise its "
+            "number of outputs or move the connection", node_id))
+    return found
 
 
 def _topological(succ: dict[int, list[int]], indegree: dict[int, int]) -> Iterable[int]:
@@ -321,6 +346,8 @@ def _execute(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape, 
 def _precheck(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape, torch.dtype]]
               ) -> str | None:
     """Problems the meta device would not catch (dtypes, unbatched inputs, dims)."""
+    if not inputs:
+        return None  # a source (a Learned tensor): nothing to check
     shape, dtype = inputs[0]
     if spec.dtype == TOKENS:
         if dtype.is_floating_point:
