@@ -568,6 +568,46 @@ LAYERS: tuple[LayerSpec, ...] = (
     ),
 )
 
+
+
+# -- structural layers: several outputs --------------------------------------------------------
+MAX_PIECES = 4  # output ports of Chunk and Split; the first ``chunks`` (or sizes) are used
+
+
+def _pieces() -> tuple[Port, ...]:
+    """out1 .. out4: two always there, the others used when the params ask for them."""
+    return tuple(Port(f"out{i}", optional=i > 2) for i in range(1, MAX_PIECES + 1))
+
+
+_PIECES_DIM = Param("dim", INT, 1, "Dimension to cut along (1 = channels/features; not the "
+                    "batch).", -8, 8)
+
+LAYERS += (
+    LayerSpec(
+        "Chunk", "reshape", "Chunk", "Cuts each sample into equal pieces along a dimension, "
+        f"one per output (out1 .. out{MAX_PIECES}).",
+        params=(Param("chunks", INT, 2, "Number of pieces (outputs used).", 2, MAX_PIECES),
+                _PIECES_DIM),
+        outputs=_pieces(), summary="{chunks} on dim {dim}", ops_class="Chunk",
+        role=TENSOR_OP, dtype=ANY,
+        fx=FxMap(functions=("torch.chunk", "Tensor.chunk"), call="chunk"),
+        onnx=OnnxMap(importable=False, why="exported as an ONNX Split with several outputs, "
+                     "which the ONNX importer reads as no layer"),
+    ),
+    LayerSpec(
+        "Split", "reshape", "Split", "Cuts each sample into pieces of the given sizes along a "
+        f"dimension, one per output (out1 .. out{MAX_PIECES}).",
+        params=(Param("sizes", INTS, (2, 2), f"Size of each piece (2 to {MAX_PIECES}); they "
+                      "must add up to the dimension's size.", minimum=1, maximum=1_000_000),
+                _PIECES_DIM),
+        outputs=_pieces(), summary="{sizes} on dim {dim}", ops_class="Split",
+        role=TENSOR_OP, dtype=ANY,
+        fx=FxMap(functions=("torch.split", "Tensor.split"), call="split"),
+        onnx=OnnxMap(importable=False, why="exported as an ONNX Split with several outputs, "
+                     "which the ONNX importer reads as no layer"),
+    ),
+)
+
 _BY_ID: dict[str, LayerSpec] = {spec.id: spec for spec in LAYERS}
 
 

@@ -28,6 +28,7 @@ from graph import catalog
 from graph.model import Edge
 from graph.project import Project
 from runtime import fx_layers, ops
+from runtime.fx_calls import Outputs, StructuralCalls
 from runtime.fx_layers import Unsupported
 from runtime.import_builder import GraphBuilder, ModelImportError, Ref
 
@@ -293,19 +294,6 @@ class _RnnTuple:
         self.ref, self.module, self.path = ref, module, path
 
 
-class _Outputs:
-    """What a layer with several output ports returns: a tuple, one tensor per port."""
-
-    def __init__(self, ref: Ref, spec: catalog.LayerSpec) -> None:
-        self.ref, self.spec = ref, spec
-
-    def port(self, index: Any) -> Ref:
-        ports = self.spec.outputs
-        if not isinstance(index, int) or not -len(ports) <= index < len(ports):
-            raise Unsupported(f"output {index!r} of a {self.spec.id}")
-        return Ref(self.ref.node, ports[index].name)
-
-
 class _HiddenState:
     """A plain RNN's h_n (num_layers * directions x N x H), or an LSTM's (h_n, c_n)."""
 
@@ -326,7 +314,7 @@ class _HiddenState:
                           "layer's final state, h_n[-1], of a one-direction layer)")
 
 
-class _Walker:
+class _Walker(StructuralCalls):
     """Turns the traced fx graph into builder nodes."""
 
     def __init__(self, gm: fx.GraphModule, builder: GraphBuilder, model: nn.Module) -> None:
@@ -386,7 +374,7 @@ class _Walker:
             if isinstance(got, _HiddenState):
                 raise Unsupported(f"uses the whole hidden state of '{got.rnn.path}'; take "
                                   "its top layer, h_n[-1]")
-            if isinstance(got, _Outputs):
+            if isinstance(got, Outputs):
                 raise Unsupported(f"uses the tuple of outputs of a {got.spec.id} as a tensor")
             raise Unsupported("uses a size or shape as a tensor")
         raise Unsupported(f"a constant {value!r} where a tensor is expected")
@@ -415,7 +403,7 @@ class _Walker:
         if isinstance(m, nn.RNNBase):
             return _RnnTuple(ref, m, path)
         spec = catalog.spec(layer)
-        return _Outputs(ref, spec) if len(spec.outputs) > 1 else ref
+        return Outputs(ref, spec) if len(spec.outputs) > 1 else ref
 
     # functions
     def function(self, n: fx.Node) -> Any:
@@ -523,7 +511,7 @@ class _Walker:
             if index == 0:
                 return _Batch()
             raise Unsupported("reads a size other than the batch size")
-        if isinstance(got, _Outputs):
+        if isinstance(got, Outputs):
             return got.port(index)
         if isinstance(got, _HiddenState):
             return got.item(index)

@@ -161,9 +161,53 @@ class Reshape(nn.Module):
         return f"shape={self.shape}"
 
 
+# -- layers with several outputs --------------------------------------------------------------
+class Chunk(nn.Module):
+    """Cuts each sample into ``chunks`` equal pieces along ``dim`` (the last piece smaller when
+    the size does not divide; fewer pieces when it is smaller than ``chunks``)."""
+
+    def __init__(self, chunks: int = 2, dim: int = 1) -> None:
+        super().__init__()
+        self.chunks, self.dim = int(chunks), int(dim)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if self.dim % x.dim() == 0:
+            raise ValueError(f"cannot cut along dimension {self.dim}, the batch; cut along "
+                             "dimension 1 or a later one")
+        return torch.chunk(x, self.chunks, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"chunks={self.chunks}, dim={self.dim}"
+
+
+class Split(nn.Module):
+    """Cuts each sample into pieces of the given sizes along ``dim``; the sizes must add up
+    to that dimension's size."""
+
+    def __init__(self, sizes: tuple[int, ...] = (1, 1), dim: int = 1) -> None:
+        super().__init__()
+        if not 2 <= len(sizes) <= 4:
+            raise ValueError(f"gives one output per size, 2 to 4, but has {len(sizes)} sizes")
+        self.sizes, self.dim = tuple(int(s) for s in sizes), int(dim)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if self.dim % x.dim() == 0:
+            raise ValueError(f"cannot cut along dimension {self.dim}, the batch; cut along "
+                             "dimension 1 or a later one")
+        if sum(self.sizes) != x.shape[self.dim]:
+            raise ValueError(f"its sizes {' + '.join(map(str, self.sizes))} add up to "
+                             f"{sum(self.sizes)} but dimension {self.dim} of its input has "
+                             f"{x.shape[self.dim]}; make them add up to {x.shape[self.dim]}")
+        return torch.split(x, list(self.sizes), self.dim)
+
+    def extra_repr(self) -> str:
+        return f"sizes={self.sizes}, dim={self.dim}"
+
+
 # The classes catalog declarations name as their ``ops_class``.
 CLASSES: dict[str, type[nn.Module]] = {
-    cls.__name__: cls for cls in (Recurrent, SequenceReduce, PositionalEncoding, Reshape)}
+    cls.__name__: cls for cls in (Recurrent, SequenceReduce, PositionalEncoding, Reshape,
+                                  Chunk, Split)}
 
 
 def ops_class(spec: LayerSpec) -> type[nn.Module] | None:

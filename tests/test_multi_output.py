@@ -144,3 +144,94 @@ class CellState(nn.Module):
 def test_fx_import_refuses_the_cell_state_by_name():
     with pytest.raises(ModelImportError, match="cell state c_n of 'lstm'"):
         import_module(CellState(), input_shape=(6, 8))
+
+
+# -- Chunk and Split ----------------------------------------------------------------------------
+def chunk_graph(chunks: int = 2) -> Graph:
+    """x (8 features) -> Chunk -> out1 through a Linear, out2 through a ReLU -> Concat."""
+    g = Graph()
+    x = g.add_node("Input", {"shape": (8,)}, name="x")
+    chunk = g.add_node("Chunk", {"chunks": chunks, "dim": 1}, name="halves")
+    fc = g.add_node("Linear", {"out_features": 4}, name="fc")
+    act = g.add_node("ReLU", name="act")
+    join = g.add_node("Concat", {"dim": 1}, name="join")
+    head = g.add_node("Output", name="y")
+    connect(g, x.id, "out", chunk.id)
+    connect(g, chunk.id, "out1", fc.id)
+    connect(g, chunk.id, "out2", act.id)
+    connect(g, fc.id, "out", join.id, "in1")
+    connect(g, act.id, "out", join.id, "in2")
+    connect(g, join.id, "out", head.id)
+    return g
+
+
+def test_chunk_feeds_two_branches():
+    g = chunk_graph()
+    analysis = analyze(g)
+    assert analysis.ok, [d.message for d in analysis.diagnostics]
+    chunk = g.node_by_name("halves").id
+    assert analysis.shapes.outputs[chunk] == {"out1": (2, 4), "out2": (2, 4)}
+    compiled = compile_graph(g)
+    x = torch.randn(3, 8)
+    with torch.no_grad():
+        got = compiled.module(x)
+        want = torch.cat([compiled.module.fc(x[:, :4]), torch.relu(x[:, 4:])], dim=1)
+    assert torch.allclose(got, want)
+    text = export.export_python(Project(name="chunky", graph=g))
+    assert "        halves, halves_out2 = self.halves(x)\n" in text
+
+
+def test_a_wired_output_the_params_do_not_give_is_an_error():
+    g = chunk_graph(chunks=3)
+    g.set_param(g.node_by_name("halves").id, "chunks", 2)
+    extra = g.add_node("Output", name="third")
+    connect(g, g.node_by_name("halves").id, "out3", extra.id)
+    messages = [d.message for d in analyze(g).diagnostics if d.severity == "error"]
+    assert messages == ["Chunk 'halves' gives only out1, out2 with its parameters, but out3 "
+                        "is connected; raise its number of outputs or move the connection"]
+    with pytest.raises(ValueError, match="gives only out1, out2"):
+        compile_graph(g)
+
+
+def test_split_sizes_that_do_not_add_up_are_explained():
+    g = Graph()
+    x = g.add_node("Input", {"shape": (8,)}, name="x")
+    split = g.add_node("Split", {"sizes": (3, 4), "dim": 1}, name="cut")
+    head = g.add_node("Output", name="y")
+    connect(g, x.id, "out", split.id)
+    connect(g, split.id, "out1", head.id)
+    messages = [d.message for d in analyze(g).diagnostics if d.severity == "error"]
+    assert messages == ["Split 'cut': its sizes 3 + 4 add up to 7 but dimension 1 of its "
+                        "input has 8; make them add up to 8"]
+
+
+class Gated(nn.Module):
+    """A GLU-style block: the features cut in two, one half gating the other."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(6, 8)
+        self.head = nn.Linear(4, 3)
+        self.side = nn.Linear(2, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = self.fc(x).chunk(2, dim=1)
+        c, d, e = torch.split(x, [2, 2, 2], dim=-1)
+        return self.head(a * torch.sigmoid(b)) + self.side(c + d + e)
+
+
+def test_fx_import_of_chunk_and_split_wires_each_piece():
+    torch.manual_seed(0)
+    model = Gated().eval()
+    project = import_module(model, input_shape=(6,))
+    types = sorted(n.type for n in project.graph.nodes.values())
+    assert types.count("Chunk") == 1 and types.count("Split") == 1
+    split = project.graph.nodes_of_type("Split")[0]
+    assert split.params["sizes"] == (2, 2, 2) and split.params["dim"] == -1
+    assert sorted(e.src_port for e in project.graph.out_edges(split.id)) == \
+        ["out1", "out2", "out3"]
+    x = torch.randn(4, 6)
+    with torch.no_grad():
+        want = model(x)
+    (got,) = outputs_of(project, [x])
+    assert float((got - want).abs().max()) < 1e-5
