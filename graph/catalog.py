@@ -608,6 +608,34 @@ LAYERS += (
     ),
 )
 
+
+# -- structural layers: learned tensors -----------------------------------------------------------
+LAYERS += (
+    LayerSpec(
+        "LearnedTensor", "core", "Learned tensor",
+        "A trained tensor that the network adds, multiplies or joins: a class token, a "
+        "positional embedding, a layer scale. Alone it gives 1 x shape, which Add and Multiply "
+        "broadcast over the batch; connect any tensor to 'like' to repeat it for each of that "
+        "tensor's samples (N x shape), as Concat needs.",
+        params=(
+            Param("shape", INTS, (1, 8), "Shape of the tensor, without the batch (1 x 8 for a "
+                  "class token of 8 features, L x D for a positional embedding, C x 1 x 1 for "
+                  "a per-channel layer scale).", minimum=1, maximum=1_000_000),
+            Param("init", CHOICE, "normal", "Starting values.", choices=("zeros", "normal",
+                                                                          "ones"),
+                  choice_labels=("Zeros", "Normal (random)", "Ones")),
+            Param("std", FLOAT, 0.02, "Spread of the normal starting values.", 0.0, 10.0),
+        ),
+        inputs=(Port("like", optional=True),), summary="{shape}",
+        ops_class="LearnedTensor", dtype=ANY, weights=True,
+        fx=FxMap(module="learned_tensor"),
+        onnx=OnnxMap(importable=False, why="repeated for a batch it is exported as an "
+                     "initializer expanded to the batch's shape (Shape, Expand), which imports "
+                     "as no layer; an initializer that an Add, Mul or Concat uses directly "
+                     "imports as a Learned tensor"),
+    ),
+)
+
 _BY_ID: dict[str, LayerSpec] = {spec.id: spec for spec in LAYERS}
 
 

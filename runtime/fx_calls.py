@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch import fx
+from torch import Tensor, fx, nn
 
 from graph import catalog
 from runtime.fx_layers import Unsupported
@@ -37,10 +37,37 @@ class Outputs:
         return Ref(self.ref.node, ports[index].name)
 
 
+class Batch:
+    """The batch size of some tensor (x.size(0), x.shape[0]): allowed as a reshape size, and
+    as the size a Learned tensor is repeated to (``of`` is that tensor)."""
+
+    def __init__(self, of: Any = None) -> None:
+        self.of = of
+
+
+class TensorShape:
+    """x.shape or x.size(): only its batch entry may be used."""
+
+    def __init__(self, of: Any = None) -> None:
+        self.of = of
+
+
+class LearnedValue:
+    """A module parameter that forward uses directly (``get_attr``): it becomes a Learned
+    tensor node where a layer uses it, shaped for that use."""
+
+    def __init__(self, path: str, tensor: Tensor) -> None:
+        self.path, self.tensor = path, tensor
+        self.made: Ref | None = None  # the node, once one use made it
+
+
 class StructuralCalls:
-    """Call readers for the walker (which provides ``b``, ``ref`` and ``shape``)."""
+    """Call readers for the walker (which provides ``b``, ``gm``, ``values``, ``ref`` and
+    ``shape``)."""
 
     b: GraphBuilder
+    gm: fx.GraphModule
+    values: dict[fx.Node, Any]
 
     def ref(self, value: Any, n: fx.Node) -> Ref:
         raise NotImplementedError
@@ -84,3 +111,55 @@ class StructuralCalls:
             raise Unsupported("cuts into one piece")
         return self._pieces(spec, {"sizes": tuple(sizes), "dim": dim}, n, len(sizes))
 
+
+    # -- parameters used directly in forward: Learned tensors ---------------------------------
+    def attribute(self, n: fx.Node) -> LearnedValue:
+        """A ``get_attr`` of a trained parameter; buffers (constants) have no Plexus layer."""
+        found: Any = self.gm
+        for part in str(n.target).split("."):
+            found = getattr(found, part)
+        if not isinstance(found, nn.Parameter):
+            raise Unsupported(f"buffer '{n.target}' used directly in forward (a constant "
+                              "tensor; Plexus learns its tensors)")
+        return LearnedValue(str(n.target), found)
+
+    def learned(self, value: LearnedValue, user: fx.Node) -> Ref:
+        """The Learned tensor for ``value`` used as it is by ``user`` (an Add, Mul, ...): its
+        1 x shape output must broadcast like the parameter, so a parameter as long as the
+        result's rank loses its leading 1 (1 x L x D: shape L x D)."""
+        if value.made is not None:
+            return value.made
+        shape = tuple(int(d) for d in value.tensor.shape)
+        rank = len(self.shape(user))
+        if len(shape) >= rank:
+            if len(shape) > rank or shape[:1] != (1,):
+                raise Unsupported(f"parameter '{value.path}' of shape "
+                                  f"{'x'.join(map(str, shape))} used where the batch is; "
+                                  "its first size must be 1")
+            shape = shape[1:]
+        value.made = self._learned_node(value, shape, [])
+        return value.made
+
+    def expand_learned(self, n: fx.Node) -> Ref:
+        """``token.expand(x.shape[0], -1, -1)``: a Learned tensor repeated for x's samples."""
+        value: LearnedValue = self.values[n.args[0]]
+        sizes = list(n.args[1:])
+        if len(sizes) == 1 and isinstance(sizes[0], (list, tuple)):
+            sizes = list(sizes[0])
+        shape = tuple(int(d) for d in value.tensor.shape)
+        batch = self.values.get(sizes[0]) if sizes and isinstance(sizes[0], fx.Node) else None
+        rest = [d if d != -1 else have for d, have in zip(sizes[1:], shape[1:], strict=False)]
+        if not isinstance(batch, Batch) or batch.of is None or shape[:1] != (1,) \
+                or len(sizes) != len(shape) or rest != list(shape[1:]):
+            raise Unsupported(f"expands parameter '{value.path}' other than to the batch "
+                              "(token.expand(x.shape[0], -1, ...))")
+        return self._learned_node(value, shape[1:], [self.ref(batch.of, n)])
+
+    def _learned_node(self, value: LearnedValue, shape: tuple[int, ...], like: list[Ref]
+                      ) -> Ref:
+        if not shape:
+            raise Unsupported(f"parameter '{value.path}' is a single number")
+        spec = catalog.spec("LearnedTensor")
+        params = {"shape": shape, "init": "normal", "std": spec.param("std").default}
+        return self.b.add(spec.id, params, value.path, like,
+                          {"value": value.tensor.detach().reshape(shape)})

@@ -257,9 +257,20 @@ def _transformer(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
             "dropout": float(m.dropout.p), "activation": activation}, ""
 
 
+def _learned_tensor(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
+                    ) -> tuple[dict[str, Any], str]:
+    """The Learned tensor class Plexus-exported files define: its value's shape (read from
+    ``_parameters``: while tracing, fx turns the attribute into a proxy)."""
+    value = m._parameters["value"]
+    assert value is not None
+    return {"shape": tuple(int(s) for s in value.shape), "init": m.init,
+            "std": float(m.std)}, ""
+
+
 # The readers catalog declarations name in ``FxMap.module``.
 READERS: dict[str, Reader] = {
     "attributes": _attributes, "conv": _conv, "pool": _pool, "adaptive_pool": _adaptive_pool,
     "batchnorm": _batchnorm, "layernorm": _layernorm, "embedding": _embedding,
     "recurrent": _recurrent, "transformer": _transformer,
+    "learned_tensor": _learned_tensor,
 }

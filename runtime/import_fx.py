@@ -28,7 +28,7 @@ from graph import catalog
 from graph.model import Edge
 from graph.project import Project
 from runtime import fx_layers, ops
-from runtime.fx_calls import Outputs, StructuralCalls
+from runtime.fx_calls import Batch, LearnedValue, Outputs, StructuralCalls, TensorShape
 from runtime.fx_layers import Unsupported
 from runtime.import_builder import GraphBuilder, ModelImportError, Ref
 
@@ -279,14 +279,6 @@ def _arg(n: fx.Node, index: int, key: str, default: Any = None) -> Any:
     return n.kwargs.get(key, default)
 
 
-class _Batch:
-    """The batch size of some tensor (x.size(0), x.shape[0]): allowed as a reshape size."""
-
-
-class _Shape:
-    """x.shape or x.size(): only its batch entry may be used."""
-
-
 class _RnnTuple:
     """What a plain nn.LSTM/GRU/RNN returns: (sequence, hidden state)."""
 
@@ -339,8 +331,7 @@ class _Walker(StructuralCalls):
                 elif n.op in ("call_function", "call_method"):
                     self.values[n] = self.function(n)
                 elif n.op == "get_attr":
-                    raise Unsupported(f"parameter or buffer '{n.target}' used directly in "
-                                      "forward")
+                    self.values[n] = self.attribute(n)
                 elif n.op == "output":
                     self.output(n)
             except Unsupported as exc:
@@ -376,6 +367,8 @@ class _Walker(StructuralCalls):
                                   "its top layer, h_n[-1]")
             if isinstance(got, Outputs):
                 raise Unsupported(f"uses the tuple of outputs of a {got.spec.id} as a tensor")
+            if isinstance(got, LearnedValue):
+                return self.learned(got, n)
             raise Unsupported("uses a size or shape as a tensor")
         raise Unsupported(f"a constant {value!r} where a tensor is expected")
 
@@ -395,7 +388,8 @@ class _Walker(StructuralCalls):
                               "equivalent)")
         inputs = [self.ref(a, n) for a in n.args]
         ports = len(catalog.spec(layer).inputs)
-        if n.kwargs or not 1 <= len(inputs) <= ports:
+        required = sum(not p.optional for p in catalog.spec(layer).inputs)
+        if n.kwargs or not required <= len(inputs) <= ports:
             raise Unsupported(f"called with {len(inputs)} inputs and {len(n.kwargs)} keyword "
                               f"arguments ({layer} takes {ports})")
         weights = {prefix + k: v for k, v in m.state_dict().items()}
@@ -414,6 +408,8 @@ class _Walker(StructuralCalls):
             return self.size(n)
         if t is operator.getitem:
             return self.getitem(n)
+        if t == "expand" and isinstance(self.values.get(n.args[0]), LearnedValue):
+            return self.expand_learned(n)
         spec = _declared_calls().get(_call_key(n))
         if spec is None:
             raise Unsupported("")
@@ -477,7 +473,9 @@ class _Walker(StructuralCalls):
         a, b = _arg(n, 0, "input"), _arg(n, 1, "other")
         if not isinstance(a, fx.Node) or not isinstance(b, fx.Node):
             raise Unsupported(f"{_VERBS.get(spec.merge, 'merges')} a constant")
-        if self.shape(a) != self.shape(b):
+        # torch.add broadcasts as the original does where one side gives the result's shape
+        # (x + a Learned tensor's 1 x L x D)
+        if self.shape(n) not in (self.shape(a), self.shape(b)):
             raise Unsupported(f"broadcasts {tuple(self.shape(a))} with {tuple(self.shape(b))}")
         refs = [self.ref(a, n), self.ref(b, n)]
         # a + b + c: fold the inner merge into one node when nothing else uses it
@@ -496,20 +494,20 @@ class _Walker(StructuralCalls):
         if n.target is getattr:
             if n.args[1] != "shape":
                 raise Unsupported(f"attribute '{n.args[1]}'")
-            return _Shape()
+            return TensorShape(n.args[0])
         dim = _arg(n, 1, "dim")
         if dim is None:
-            return _Shape()
+            return TensorShape(n.args[0])
         if dim == 0:
-            return _Batch()
+            return Batch(n.args[0])
         raise Unsupported("reads a size other than the batch size")
 
     def getitem(self, n: fx.Node) -> Any:
         source, index = n.args
         got = self.values.get(source) if isinstance(source, fx.Node) else None
-        if isinstance(got, _Shape):
+        if isinstance(got, TensorShape):
             if index == 0:
-                return _Batch()
+                return Batch(got.of)
             raise Unsupported("reads a size other than the batch size")
         if isinstance(got, Outputs):
             return got.port(index)
@@ -537,7 +535,7 @@ class _Walker(StructuralCalls):
             sizes = list(sizes[0])
         first = sizes[0] if sizes else None
         rest = sizes[1:]
-        batch = isinstance(first, fx.Node) and isinstance(self.values.get(first), _Batch)
+        batch = isinstance(first, fx.Node) and isinstance(self.values.get(first), Batch)
         if not (batch or first == -1) or not all(isinstance(s, int) for s in rest) or not rest:
             raise Unsupported("a reshape that does not keep the batch dimension first")
         if first == -1 and (any(s < 0 for s in rest)

@@ -204,10 +204,45 @@ class Split(nn.Module):
         return f"sizes={self.sizes}, dim={self.dim}"
 
 
+# -- sources ----------------------------------------------------------------------------------
+class LearnedTensor(nn.Module):
+    """A trained tensor of a given shape that forward uses directly: a class token, a
+    positional embedding, a layer scale.
+
+    ``forward()`` gives it with a leading 1 (1 x shape), which an addition or multiplication
+    broadcasts over the batch; ``forward(like)`` repeats it for each sample of ``like``
+    (N x shape), as joining it to a batch (``torch.cat``) needs.
+    """
+
+    INITS = ("zeros", "normal", "ones")
+
+    def __init__(self, shape: tuple[int, ...], init: str = "normal", std: float = 0.02
+                 ) -> None:
+        super().__init__()
+        if init not in self.INITS:
+            raise ValueError(f"init must be one of {', '.join(self.INITS)}, not {init!r}")
+        self.init, self.std = init, float(std)
+        value = torch.empty(tuple(int(s) for s in shape))
+        if init == "normal":
+            nn.init.normal_(value, std=self.std)
+        else:
+            nn.init.constant_(value, 0.0 if init == "zeros" else 1.0)
+        self.value = nn.Parameter(value)
+
+    def forward(self, like: torch.Tensor | None = None) -> torch.Tensor:
+        value = self.value.unsqueeze(0)
+        if like is None:
+            return value
+        return value.expand(like.shape[0], *self.value.shape)
+
+    def extra_repr(self) -> str:
+        return f"shape={tuple(self.value.shape)}, init={self.init!r}"
+
+
 # The classes catalog declarations name as their ``ops_class``.
 CLASSES: dict[str, type[nn.Module]] = {
     cls.__name__: cls for cls in (Recurrent, SequenceReduce, PositionalEncoding, Reshape,
-                                  Chunk, Split)}
+                                  Chunk, Split, LearnedTensor)}
 
 
 def ops_class(spec: LayerSpec) -> type[nn.Module] | None:

@@ -49,10 +49,13 @@ Shape = tuple[int, ...]
 
 
 def format_shape(shape: Sequence[int]) -> str:
-    """How users read a shape: the batch dimension is always "N" ("N x 16 x 8 x 8")."""
+    """How users read an inferred shape: the batch dimension is "N" ("N x 16 x 8 x 8"); a
+    leading 1 (inference runs a batch of ``BATCH``, never 1) is one tensor for every sample,
+    as a Learned tensor gives before broadcasting ("1 x 5 x 8")."""
     if len(shape) == 0:
         return "scalar"
-    return " x ".join(["N", *(str(int(d)) for d in shape[1:])])
+    first = "1" if int(shape[0]) == 1 else "N"
+    return " x ".join([first, *(str(int(d)) for d in shape[1:])])
 
 
 @dataclass
@@ -253,7 +256,7 @@ def _infer_node(node: Node, spec: LayerSpec, nodes: dict[int, Node],
             result.not_inferred.add(node.id)  # an earlier node failed: no follow-up error
             return
         inputs.append((port.name, shape, dtypes[edge.src][edge.src_port], edge))
-    if not inputs and spec.inputs:
+    if not inputs and not all(port.optional for port in spec.inputs):  # sources run alone
         result.not_inferred.add(node.id)
         return
     result.inputs[node.id] = [shape for _, shape, _, _ in inputs]
