@@ -139,3 +139,45 @@ class Buffered(nn.Module):
 def test_fx_import_refuses_a_buffer_by_name():
     with pytest.raises(ModelImportError, match="buffer 'offset' used directly in forward"):
         import_module(Buffered(), input_shape=(5,))
+
+
+class Positions(nn.Module):
+    """A positional embedding added to a sequence, then a layer scale."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+        self.pos_embedding = nn.Parameter(torch.randn(1, 5, 8))
+        self.scale = nn.Parameter(torch.rand(8))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.fc(x) + self.pos_embedding) * self.scale
+
+
+@pytest.mark.parametrize("dynamo", [True, False])
+def test_onnx_import_makes_initializer_operands_learned_tensors(tmp_path, dynamo):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxscript")
+    from runtime.importer import import_onnx
+    from runtime.export_onnx import _quiet_exporter
+
+    torch.manual_seed(0)
+    model = Positions().eval()
+    path = tmp_path / "positions.onnx"
+    x = torch.randn(2, 5, 8)
+    with _quiet_exporter():
+        if dynamo:
+            torch.onnx.export(model, (x,), str(path), dynamo=True, external_data=False,
+                              input_names=["x"],
+                              dynamic_shapes=({0: torch.export.Dim("batch", min=1)},))
+        else:
+            torch.onnx.export(model, (x,), str(path), dynamo=False, input_names=["x"],
+                              dynamic_axes={"x": {0: "batch"}})
+    project = import_onnx(path)
+    shapes = sorted(tuple(n.params["shape"])
+                    for n in project.graph.nodes_of_type("LearnedTensor"))
+    assert shapes == [(5, 8), (8,)]
+    x = torch.randn(3, 5, 8)
+    with torch.no_grad():
+        want = model(x)
+    assert float((outputs_of(project, [x])[0] - want).abs().max()) < 1e-5
