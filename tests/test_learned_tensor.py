@@ -158,8 +158,8 @@ class Positions(nn.Module):
 def test_onnx_import_makes_initializer_operands_learned_tensors(tmp_path, dynamo):
     pytest.importorskip("onnx")
     pytest.importorskip("onnxscript")
-    from runtime.importer import import_onnx
     from runtime.export_onnx import _quiet_exporter
+    from runtime.importer import import_onnx
 
     torch.manual_seed(0)
     model = Positions().eval()
