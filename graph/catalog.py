@@ -458,8 +458,8 @@ LAYERS: tuple[LayerSpec, ...] = (
                       choice_labels=("Sinusoidal (fixed)", "Learned")),),
         inferred=(("length", 1), ("features", -1)), summary="{kind}",
         ops_class="PositionalEncoding", weights=True, traits=frozenset({SEQUENCE}),
-        onnx=OnnxMap(importable=False, why="exported as an addition of a constant table, "
-                     "which imports as no layer"),
+        onnx=OnnxMap(why="exported as an addition of a constant table, which imports as "
+                     "a Learned tensor and an Add"),
         **_SEQUENCE,
     ),
     LayerSpec(
@@ -633,6 +633,68 @@ LAYERS += (
                      "initializer expanded to the batch's shape (Shape, Expand), which imports "
                      "as no layer; an initializer that an Add, Mul or Concat uses directly "
                      "imports as a Learned tensor"),
+    ),
+)
+
+# -- structural layers: attention and Transformer stacks ------------------------------------------
+def _transformer_params() -> tuple[Param, ...]:
+    """The parameters a Transformer encoder or decoder layer shares."""
+    return (
+        Param("nhead", INT, 4, "Attention heads; must divide the feature size.", 1, 256,
+              label="Heads"),
+        Param("dim_feedforward", INT, 128, "Width of the feed-forward block.", 1, 65536,
+              label="Feed-forward"),
+        Param("dropout", FLOAT, 0.1, "Dropout rate.", 0.0, 0.99),
+        Param("activation", CHOICE, "relu", "Feed-forward activation.", choices=("relu", "gelu")),
+    )
+
+
+_ATTENTION_ONNX = OnnxMap(importable=False, why="exported as attention arithmetic (MatMul, "
+                          "Softmax, Split), which imports as no layer")
+
+LAYERS += (
+    LayerSpec(
+        "MultiheadAttention", "recurrent", "Multi-head attention",
+        "Each query step reads a weighted mix of the value steps, weighted by how well it "
+        "matches each key step (N x L x D). Leave key and value open for self-attention. "
+        "Masks read nonzero as 'may attend', so token ids connect directly: key_padding_mask "
+        "(N x S) leaves padding keys out, attn_mask (N x L x S) says which key each query "
+        "may read. 'weights' gives the attention (N x L x S), averaged over heads.",
+        params=(
+            Param("num_heads", INT, 4, "Attention heads; must divide the feature size.", 1,
+                  256, label="Heads"),
+            Param("dropout", FLOAT, 0.0, "Dropout on the attention weights.", 0.0, 0.99),
+            _bias(),
+        ),
+        inputs=(Port("query"), Port("key", optional=True), Port("value", optional=True),
+                Port("key_padding_mask", optional=True), Port("attn_mask", optional=True)),
+        outputs=(Port("out"), Port("weights", optional=True)),
+        torch_class="MultiheadAttention", ops_class="Attention",
+        inferred=(("embed_dim", -1),), fixed={"batch_first": True},
+        summary="{num_heads} heads", dtype=ANY, weights=True,
+        traits=frozenset({SEQUENCE, CONTEXT}), fx=FxMap(module="attention"),
+        onnx=_ATTENTION_ONNX, **_SEQUENCE,
+    ),
+    LayerSpec(
+        "TransformerEncoder", "recurrent", "Transformer encoder stack",
+        "Several Transformer encoder layers of the same size, one after the other (N x L x D).",
+        params=(*_transformer_params(),
+                Param("num_layers", INT, 2, "Encoder layers stacked.", 1, 64, label="Layers")),
+        ops_class="EncoderStack", inferred=(("d_model", -1),),
+        summary="{num_layers} x {nhead} heads", weights=True,
+        traits=frozenset({SEQUENCE, CONTEXT}),
+        fx=FxMap(module="encoder_stack", classes=("TransformerEncoder",)),
+        onnx=_ATTENTION_ONNX, **_SEQUENCE,
+    ),
+    LayerSpec(
+        "TransformerDecoderLayer", "recurrent", "Transformer decoder",
+        "Self-attention over the target sequence (tgt, N x T x D), attention to the encoder's "
+        "output (memory, N x S x D), and a feed-forward block.",
+        params=_transformer_params(), inputs=(Port("tgt"), Port("memory")),
+        torch_class="TransformerDecoderLayer", inferred=(("d_model", -1),),
+        fixed={"batch_first": True}, summary="{nhead} heads", weights=True,
+        traits=frozenset({SEQUENCE, CONTEXT}), fx=FxMap(module="transformer"),
+        onnx=_ATTENTION_ONNX, **_SEQUENCE,
     ),
 )
 

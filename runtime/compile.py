@@ -97,19 +97,20 @@ def compile_graph(graph: Graph) -> Compiled:
             continue
         spec = node.spec
         assert spec is not None  # analysis found no errors
-        args = [values[(e.src, e.src_port)] for e in
-                (into.get((node_id, p.name)) for p in spec.inputs) if e is not None]
+        given = {p.name: values[(e.src, e.src_port)] for p, e in
+                 ((p, into.get((node_id, p.name))) for p in spec.inputs) if e is not None}
         name = names[node_id]
         if roles[node_id] == MERGE:
-            value = _merge(fx_graph, node, name, args, taken)
+            value = _merge(fx_graph, node, name, list(given.values()), taken)
         else:
             module = build_layer(node, shapes.inputs[node_id])
             assert module is not None
             root.add_module(name, module)
             module_names[node_id] = name
+            args, kwargs = ops.port_arguments(spec, given)
             several = len(spec.outputs) > 1  # its first output keeps the node's name
             value = fx_graph.create_node(
-                "call_module", name, tuple(args),
+                "call_module", name, tuple(args), kwargs,
                 name=_python_name(f"{name}_outputs", taken) if several else name)
         if len(spec.outputs) == 1:
             values[(node_id, spec.outputs[0].name)] = value

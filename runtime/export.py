@@ -263,7 +263,8 @@ def _forward_lines(gm: fx.GraphModule, returns: dict[str, int] | None = None
     body = []
     for n in statements:
         if n.op == "call_module":
-            value = f"self.{n.target}({', '.join(expr(a) for a in n.args)})"
+            arguments = [expr(a) for a in n.args] + [f"{k}={expr(v)}" for k, v in n.kwargs.items()]
+            value = f"self.{n.target}({', '.join(arguments)})"
         else:
             value = _merge_expr(n, expr)
         if n in unpacked:

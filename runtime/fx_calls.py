@@ -61,6 +61,11 @@ class LearnedValue:
         self.made: Ref | None = None  # the node, once one use made it
 
 
+# Keyword arguments of a torch module's call that change nothing Plexus computes, with the
+# value they must have (None: any): nn.MultiheadAttention's.
+_HARMLESS = {"need_weights": None, "average_attn_weights": True, "is_causal": False}
+
+
 class StructuralCalls:
     """Call readers for the walker (which provides ``b``, ``gm``, ``values``, ``ref`` and
     ``shape``)."""
@@ -74,6 +79,37 @@ class StructuralCalls:
 
     def shape(self, n: fx.Node) -> tuple[int, ...]:
         raise NotImplementedError
+
+    def module_inputs(self, n: fx.Node, spec: catalog.LayerSpec, plexus: bool
+                      ) -> dict[str, Any]:
+        """The fx value each input port of a module call takes: arguments by position, then
+        keywords named like the ports. An optional port given the same tensor as the port
+        before it is left open, as it defaults to that (attention's key and value in
+        self-attention). A torch module's masks are refused: torch marks left-out steps
+        True, Plexus' mask ports read nonzero as kept (``plexus``: a Plexus-exported class,
+        whose masks are the ports')."""
+        names = [p.name for p in spec.inputs]
+        if len(n.args) > len(names):
+            raise Unsupported(f"called with {len(n.args)} inputs ({spec.id} takes "
+                              f"{len(names)})")
+        given: dict[str, Any] = dict(zip(names, n.args, strict=False))
+        for key, value in n.kwargs.items():
+            if key in names:
+                given[key] = value
+            elif key not in _HARMLESS or _HARMLESS[key] not in (None, value):
+                raise Unsupported(f"keyword argument {key}={value!r}")
+        given = {k: v for k, v in given.items() if v is not None}
+        if not plexus and any(k.endswith("mask") for k in given):
+            raise Unsupported("a mask (torch marks left-out steps True; connect Plexus' "
+                              "mask ports, which read nonzero as kept, in the editor)")
+        for index, port in enumerate(spec.inputs[1:], start=1):
+            before = given.get(names[index - 1], given.get(names[0]))
+            if port.optional and port.name in given and given[port.name] is before:
+                del given[port.name]
+        missing = [p.name for p in spec.inputs if not p.optional and p.name not in given]
+        if missing:
+            raise Unsupported(f"called without its {', '.join(missing)} input")
+        return given
 
     def _cut_dim(self, n: fx.Node, index: int) -> int:
         dim = argument(n, index, "dim", 0)

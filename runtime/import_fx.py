@@ -386,17 +386,15 @@ class _Walker(StructuralCalls):
         if count > 1 and any(True for _ in m.parameters()):
             raise Unsupported(f"called {count} times (shared weights have no Plexus "
                               "equivalent)")
-        inputs = [self.ref(a, n) for a in n.args]
-        ports = len(catalog.spec(layer).inputs)
-        required = sum(not p.optional for p in catalog.spec(layer).inputs)
-        if n.kwargs or not required <= len(inputs) <= ports:
-            raise Unsupported(f"called with {len(inputs)} inputs and {len(n.kwargs)} keyword "
-                              f"arguments ({layer} takes {ports})")
+        spec = catalog.spec(layer)
+        given = self.module_inputs(n, spec, fx_layers.is_plexus_class(m))
         weights = {prefix + k: v for k, v in m.state_dict().items()}
-        ref = self.b.add(layer, params, path, inputs, weights)
+        ref = self.b.add(layer, params, path, [], weights)
+        for port, value in given.items():
+            source = self.ref(value, n)
+            self.b.graph.connect(Edge(source.node, source.port, ref.node, port), check=False)
         if isinstance(m, nn.RNNBase):
             return _RnnTuple(ref, m, path)
-        spec = catalog.spec(layer)
         return Outputs(ref, spec) if len(spec.outputs) > 1 else ref
 
     # functions

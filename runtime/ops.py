@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
 
 from graph.catalog import MERGE, LayerSpec
+
+T = TypeVar("T")
 
 
 class Recurrent(nn.Module):
@@ -239,10 +241,56 @@ class LearnedTensor(nn.Module):
         return f"shape={tuple(self.value.shape)}, init={self.init!r}"
 
 
+# -- attention ----------------------------------------------------------------------------------
+class Attention(nn.Module):
+    """Multi-head attention over batch-first sequences, returning (out, weights).
+
+    ``key`` defaults to ``query`` and ``value`` to ``key`` (self-attention). Both masks read
+    any nonzero value as "may attend", so token ids connect directly (id 0 is padding):
+    ``key_padding_mask`` is N x S (the keys of each sample), ``attn_mask`` N x L x S (which
+    key each query may read). ``weights`` are N x L x S, averaged over the heads.
+    """
+
+    def __init__(self, attention: nn.MultiheadAttention) -> None:
+        super().__init__()
+        self.attention = attention
+
+    def forward(self, query: torch.Tensor, key: torch.Tensor | None = None,
+                value: torch.Tensor | None = None,
+                key_padding_mask: torch.Tensor | None = None,
+                attn_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        if query.dim() != 3:
+            raise ValueError(f"expected a sequence N x L x D, got {query.dim()}-D input")
+        key = query if key is None else key
+        value = key if value is None else value
+        padding = None if key_padding_mask is None else key_padding_mask == 0
+        blocked = None
+        if attn_mask is not None:  # per sample: one N x L x S mask per head
+            blocked = (attn_mask == 0).repeat_interleave(self.attention.num_heads, dim=0)
+        out, weights = self.attention(query, key, value, key_padding_mask=padding,
+                                      attn_mask=blocked, need_weights=True)
+        return out, weights
+
+
+class EncoderStack(nn.Module):
+    """``num_layers`` Transformer encoder layers of the same configuration, one after the
+    other (torch's nn.TransformerEncoder, batch first, without nested tensors)."""
+
+    def __init__(self, d_model: int, nhead: int = 4, dim_feedforward: int = 128,
+                 dropout: float = 0.1, activation: str = "relu", num_layers: int = 2) -> None:
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout,
+                                           activation, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+
 # The classes catalog declarations name as their ``ops_class``.
 CLASSES: dict[str, type[nn.Module]] = {
     cls.__name__: cls for cls in (Recurrent, SequenceReduce, PositionalEncoding, Reshape,
-                                  Chunk, Split, LearnedTensor)}
+                                  Chunk, Split, LearnedTensor, Attention, EncoderStack)}
 
 
 def ops_class(spec: LayerSpec) -> type[nn.Module] | None:
@@ -325,6 +373,22 @@ def build_module(spec: LayerSpec, params: dict[str, Any],
     if torch_cls is None:
         return construct(own, kwargs)
     return construct(own, wrapper_kwargs(spec, params), construct(torch_cls, kwargs))
+
+
+def port_arguments(spec: LayerSpec, given: dict[str, T]) -> tuple[list[T], dict[str, T]]:
+    """A module's forward arguments from its connected input ports: by position up to the
+    first unconnected port, by name (the port's name) after it, so an optional port in the
+    middle (an attention's key) may stay open while a later one (its mask) is connected."""
+    args: list[T] = []
+    kwargs: dict[str, T] = {}
+    for port in spec.inputs:
+        if port.name not in given:
+            continue
+        if not kwargs and len(args) == [p.name for p in spec.inputs].index(port.name):
+            args.append(given[port.name])
+        else:
+            kwargs[port.name] = given[port.name]
+    return args, kwargs
 
 
 def apply_merge(spec: LayerSpec, params: dict[str, Any], inputs: Sequence[torch.Tensor]

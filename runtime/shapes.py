@@ -271,7 +271,8 @@ def _infer_node(node: Node, spec: LayerSpec, nodes: dict[int, Node],
     outcome = _CACHE.get(key)
     if outcome is None:
         before = len(caught)
-        outcome = _run(spec, params, [(shape, dtype) for _, shape, dtype in signature])
+        outcome = _run(spec, params, [(shape, dtype) for _, shape, dtype in signature],
+                       [port for port, _, _ in signature])
         found = tuple(dict.fromkeys(_warning_text(w) for w in caught[before:]
                                     if _worth_reporting(w)))
         del caught[before:]
@@ -309,19 +310,19 @@ def _freeze(value: Any) -> Any:
     return (type(value).__name__, value)
 
 
-def _run(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape, torch.dtype]]
-         ) -> _Outcome:
+def _run(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape, torch.dtype]],
+         ports: list[str]) -> _Outcome:
     problem = _precheck(spec, params, inputs)
     if problem is not None:
         return _Outcome(problem=problem)
     try:
-        return _execute(spec, params, inputs, "meta")
+        return _execute(spec, params, inputs, "meta", ports)
     except NotImplementedError as exc:
         if "Meta" not in str(exc):
             return _Outcome(problem="torch", detail=_first_line(exc))
         # An op without a meta kernel (a future layer): run it once on small real zeros.
         try:
-            return _execute(spec, params, inputs, "cpu")
+            return _execute(spec, params, inputs, "cpu", ports)
         except Exception as inner:  # noqa: BLE001 - torch's reason becomes a diagnostic
             return _Outcome(problem="torch", detail=_first_line(inner))
     except Exception as exc:  # noqa: BLE001 - torch's reason becomes a diagnostic
@@ -329,7 +330,7 @@ def _run(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape, torc
 
 
 def _execute(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape, torch.dtype]],
-             device: str) -> _Outcome:
+             device: str, ports: list[str]) -> _Outcome:
     tensors = [torch.zeros(shape, dtype=dtype, device=device) if device != "meta"
                else torch.empty(shape, dtype=dtype, device=device) for shape, dtype in inputs]
     count = 0
@@ -339,7 +340,8 @@ def _execute(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape, 
         with torch.device(device):
             module = ops.build_module(spec, params, [shape for shape, _ in inputs])
         assert module is not None
-        out = module(*tensors)
+        args, kwargs = ops.port_arguments(spec, dict(zip(ports, tensors, strict=True)))
+        out = module(*args, **kwargs)
         count = sum(p.numel() for p in module.parameters() if p.requires_grad)
     outs = out if isinstance(out, (tuple, list)) else (out,)
     return _Outcome(tuple(tuple(int(d) for d in t.shape) for t in outs),

@@ -90,7 +90,7 @@ class ViT(nn.Module):
         self.pos_embedding = nn.Parameter(torch.randn(1, 5, 16) * 0.02)
         layer = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True)
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
-        self.head = nn.Linear(16, 3)
+        self.head = nn.Linear(5 * 16, 3)  # (x[:, 0], the class token, is Slice's to import)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n = x.shape[0]
@@ -100,7 +100,7 @@ class ViT(nn.Module):
         x = torch.cat([token, x], dim=1)
         x = x + self.pos_embedding
         x = self.encoder(x)
-        return self.head(x[:, 0])
+        return self.head(x.flatten(1))
 
 
 class LayerScale(nn.Module):
@@ -181,3 +181,26 @@ def test_onnx_import_makes_initializer_operands_learned_tensors(tmp_path, dynamo
     with torch.no_grad():
         want = model(x)
     assert float((outputs_of(project, [x])[0] - want).abs().max()) < 1e-5
+
+
+def test_vit_with_a_transformer_encoder_imports_compiles_and_exports(tmp_path):
+    """The ViT pattern end to end: fx import (class token, positions, nn.TransformerEncoder),
+    then the imported project's Python export, re-imported, all within 1e-5."""
+    torch.manual_seed(0)
+    model = ViT().eval()
+    project = import_module(model, input_shape=(3, 8, 8))
+    types = sorted(n.type for n in project.graph.nodes.values())
+    assert types.count("LearnedTensor") == 2 and types.count("TransformerEncoder") == 1
+    encoder = project.graph.nodes_of_type("TransformerEncoder")[0]
+    assert encoder.params["num_layers"] == 2 and encoder.params["nhead"] == 4
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        want = model(x)
+    assert float((outputs_of(project, [x])[0] - want).abs().max()) < 1e-5
+    project.name = "vit"
+    path = tmp_path / "vit.py"
+    export.write_python(project, path)
+    text = path.read_text()
+    assert "class EncoderStack(nn.Module):" in text
+    again = import_module(path)
+    assert float((outputs_of(again, [x])[0] - want).abs().max()) < 1e-5
