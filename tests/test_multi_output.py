@@ -235,3 +235,20 @@ def test_fx_import_of_chunk_and_split_wires_each_piece():
         want = model(x)
     (got,) = outputs_of(project, [x])
     assert float((got - want).abs().max()) < 1e-5
+
+
+@pytest.mark.parametrize("make", [lstm_graph, chunk_graph], ids=["h_n", "chunk"])
+def test_onnx_export_of_several_outputs_runs_the_same(make, tmp_path):
+    pytest.importorskip("onnxscript")
+    ort = pytest.importorskip("onnxruntime")
+    from runtime.export_onnx import export_onnx
+
+    project = with_weights(Project(name="several", graph=make()))
+    path = export_onnx(project, tmp_path / "several.onnx")
+    x = torch.randn(3, *project.graph.node_by_name("x").param("shape"))
+    want = compiled_outputs(project, [x])
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    assert len(got) == len(want)
+    for a, b in zip(got, want, strict=True):
+        assert float((torch.from_numpy(a) - b).abs().max()) < 1e-5
