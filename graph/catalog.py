@@ -108,6 +108,9 @@ def _fmt(number: float) -> str:
 
 @dataclass(frozen=True)
 class Port:
+    """An input or output port. An optional input may stay unconnected; an optional output
+    may stay unwired, and may not exist for some params (Chunk's out3 with chunks=2)."""
+
     name: str
     optional: bool = False
 
@@ -291,6 +294,7 @@ def _recurrent(layer_id: str, title: str, description: str, extra: tuple[Param, 
                   choice_labels=("Every step (sequence)", "Last step only")),
         ),
         torch_class=layer_id, ops_class="Recurrent", weights=True,
+        outputs=(Port("out"), Port("h_n", optional=True)),
         traits=frozenset({SEQUENCE, CONTEXT, RECURRENT}),
         fx=FxMap(module="recurrent"),
         onnx=OnnxMap(ops=(layer_id,), reader="recurrent", importable=False,
@@ -578,8 +582,8 @@ LAYERS: tuple[LayerSpec, ...] = (
                       choice_labels=("Sinusoidal (fixed)", "Learned")),),
         inferred=(("length", 1), ("features", -1)), summary="{kind}",
         ops_class="PositionalEncoding", weights=True, traits=frozenset({SEQUENCE}),
-        onnx=OnnxMap(importable=False, why="exported as an addition of a constant table, "
-                     "which imports as no layer"),
+        onnx=OnnxMap(why="exported as an addition of a constant table, which imports as "
+                     "a Learned tensor and an Add"),
         **_SEQUENCE,
     ),
     LayerSpec(
@@ -785,6 +789,136 @@ LAYERS: tuple[LayerSpec, ...] = (
         summary="{dim}[{index}]", ops_class="Select", role=TENSOR_OP, dtype=ANY,
         fx=FxMap(functions=("torch.select", "Tensor.select")),
         onnx=OnnxMap(ops=("Gather",), reader="gather"),
+    ),
+)
+
+
+
+# -- structural layers: several outputs --------------------------------------------------------
+MAX_PIECES = 4  # output ports of Chunk and Split; the first ``chunks`` (or sizes) are used
+
+
+def _pieces() -> tuple[Port, ...]:
+    """out1 .. out4: two always there, the others used when the params ask for them."""
+    return tuple(Port(f"out{i}", optional=i > 2) for i in range(1, MAX_PIECES + 1))
+
+
+_PIECES_DIM = Param("dim", INT, 1, "Dimension to cut along (1 = channels/features; not the "
+                    "batch).", -8, 8)
+
+LAYERS += (
+    LayerSpec(
+        "Chunk", "reshape", "Chunk", "Cuts each sample into equal pieces along a dimension, "
+        f"one per output (out1 .. out{MAX_PIECES}).",
+        params=(Param("chunks", INT, 2, "Number of pieces (outputs used).", 2, MAX_PIECES),
+                _PIECES_DIM),
+        outputs=_pieces(), summary="{chunks} on dim {dim}", ops_class="Chunk",
+        role=TENSOR_OP, dtype=ANY,
+        fx=FxMap(functions=("torch.chunk", "Tensor.chunk"), call="chunk"),
+        onnx=OnnxMap(importable=False, why="exported as an ONNX Split with several outputs, "
+                     "which the ONNX importer reads as no layer"),
+    ),
+    LayerSpec(
+        "Split", "reshape", "Split", "Cuts each sample into pieces of the given sizes along a "
+        f"dimension, one per output (out1 .. out{MAX_PIECES}).",
+        params=(Param("sizes", INTS, (2, 2), f"Size of each piece (2 to {MAX_PIECES}); they "
+                      "must add up to the dimension's size.", minimum=1, maximum=1_000_000),
+                _PIECES_DIM),
+        outputs=_pieces(), summary="{sizes} on dim {dim}", ops_class="Split",
+        role=TENSOR_OP, dtype=ANY,
+        fx=FxMap(functions=("torch.split", "Tensor.split"), call="split"),
+        onnx=OnnxMap(importable=False, why="exported as an ONNX Split with several outputs, "
+                     "which the ONNX importer reads as no layer"),
+    ),
+)
+
+
+# -- structural layers: learned tensors -----------------------------------------------------------
+LAYERS += (
+    LayerSpec(
+        "LearnedTensor", "core", "Learned tensor",
+        "A trained tensor that the network adds, multiplies or joins: a class token, a "
+        "positional embedding, a layer scale. Alone it gives 1 x shape, which Add and Multiply "
+        "broadcast over the batch; connect any tensor to 'like' to repeat it for each of that "
+        "tensor's samples (N x shape), as Concat needs.",
+        params=(
+            Param("shape", INTS, (1, 8), "Shape of the tensor, without the batch (1 x 8 for a "
+                  "class token of 8 features, L x D for a positional embedding, C x 1 x 1 for "
+                  "a per-channel layer scale).", minimum=1, maximum=1_000_000),
+            Param("init", CHOICE, "normal", "Starting values.", choices=("zeros", "normal",
+                                                                          "ones"),
+                  choice_labels=("Zeros", "Normal (random)", "Ones")),
+            Param("std", FLOAT, 0.02, "Spread of the normal starting values.", 0.0, 10.0),
+        ),
+        inputs=(Port("like", optional=True),), summary="{shape}",
+        ops_class="LearnedTensor", dtype=ANY, weights=True,
+        fx=FxMap(module="learned_tensor"),
+        onnx=OnnxMap(importable=False, why="repeated for a batch it is exported as an "
+                     "initializer expanded to the batch's shape (Shape, Expand), which imports "
+                     "as no layer; an initializer that an Add, Mul or Concat uses directly "
+                     "imports as a Learned tensor"),
+    ),
+)
+
+# -- structural layers: attention and Transformer stacks ------------------------------------------
+def _transformer_params() -> tuple[Param, ...]:
+    """The parameters a Transformer encoder or decoder layer shares."""
+    return (
+        Param("nhead", INT, 4, "Attention heads; must divide the feature size.", 1, 256,
+              label="Heads"),
+        Param("dim_feedforward", INT, 128, "Width of the feed-forward block.", 1, 65536,
+              label="Feed-forward"),
+        Param("dropout", FLOAT, 0.1, "Dropout rate.", 0.0, 0.99),
+        Param("activation", CHOICE, "relu", "Feed-forward activation.", choices=("relu", "gelu")),
+    )
+
+
+_ATTENTION_ONNX = OnnxMap(importable=False, why="exported as attention arithmetic (MatMul, "
+                          "Softmax, Split), which imports as no layer")
+
+LAYERS += (
+    LayerSpec(
+        "MultiheadAttention", "recurrent", "Multi-head attention",
+        "Each query step reads a weighted mix of the value steps, weighted by how well it "
+        "matches each key step (N x L x D). Leave key and value open for self-attention. "
+        "Masks read nonzero as 'may attend', so token ids connect directly: key_padding_mask "
+        "(N x S) leaves padding keys out, attn_mask (N x L x S) says which key each query "
+        "may read. 'weights' gives the attention (N x L x S), averaged over heads.",
+        params=(
+            Param("num_heads", INT, 4, "Attention heads; must divide the feature size.", 1,
+                  256, label="Heads"),
+            Param("dropout", FLOAT, 0.0, "Dropout on the attention weights.", 0.0, 0.99),
+            _bias(),
+        ),
+        inputs=(Port("query"), Port("key", optional=True), Port("value", optional=True),
+                Port("key_padding_mask", optional=True), Port("attn_mask", optional=True)),
+        outputs=(Port("out"), Port("weights", optional=True)),
+        torch_class="MultiheadAttention", ops_class="Attention",
+        inferred=(("embed_dim", -1),), fixed={"batch_first": True},
+        summary="{num_heads} heads", dtype=ANY, weights=True,
+        traits=frozenset({SEQUENCE, CONTEXT}), fx=FxMap(module="attention"),
+        onnx=_ATTENTION_ONNX, **_SEQUENCE,
+    ),
+    LayerSpec(
+        "TransformerEncoder", "recurrent", "Transformer encoder stack",
+        "Several Transformer encoder layers of the same size, one after the other (N x L x D).",
+        params=(*_transformer_params(),
+                Param("num_layers", INT, 2, "Encoder layers stacked.", 1, 64, label="Layers")),
+        ops_class="EncoderStack", inferred=(("d_model", -1),),
+        summary="{num_layers} x {nhead} heads", weights=True,
+        traits=frozenset({SEQUENCE, CONTEXT}),
+        fx=FxMap(module="encoder_stack", classes=("TransformerEncoder",)),
+        onnx=_ATTENTION_ONNX, **_SEQUENCE,
+    ),
+    LayerSpec(
+        "TransformerDecoderLayer", "recurrent", "Transformer decoder",
+        "Self-attention over the target sequence (tgt, N x T x D), attention to the encoder's "
+        "output (memory, N x S x D), and a feed-forward block.",
+        params=_transformer_params(), inputs=(Port("tgt"), Port("memory")),
+        torch_class="TransformerDecoderLayer", inferred=(("d_model", -1),),
+        fixed={"batch_first": True}, summary="{nhead} heads", weights=True,
+        traits=frozenset({SEQUENCE, CONTEXT}), fx=FxMap(module="transformer"),
+        onnx=_ATTENTION_ONNX, **_SEQUENCE,
     ),
 )
 

@@ -31,7 +31,8 @@ class Unsupported(Exception):
 
 @functools.cache
 def _by_torch_class() -> dict[str, LayerSpec]:
-    return {spec.torch_class: spec for spec in catalog.LAYERS if spec.torch_class}
+    found = {name: spec for spec in catalog.LAYERS for name in spec.fx.classes}
+    return {**found, **{spec.torch_class: spec for spec in catalog.LAYERS if spec.torch_class}}
 
 
 def declared(m: nn.Module) -> LayerSpec | None:
@@ -281,9 +282,49 @@ def _upsample(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
     return {p.name: value(p, params.get(p.name, p.default)) for p in spec.params}, ""
 
 
+def _learned_tensor(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
+                    ) -> tuple[dict[str, Any], str]:
+    """The Learned tensor class Plexus-exported files define: its value's shape (read from
+    ``_parameters``: while tracing, fx turns the attribute into a proxy)."""
+    value = m._parameters["value"]
+    assert value is not None
+    return {"shape": tuple(int(s) for s in value.shape), "init": m.init,
+            "std": float(m.std)}, ""
+
+
+def _attention(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
+               ) -> tuple[dict[str, Any], str]:
+    """nn.MultiheadAttention (its weights go under the wrapper's ``attention.``) or the
+    Attention wrapper that exported files define."""
+    wrapper = not isinstance(m, nn.MultiheadAttention)
+    mha = m.attention if wrapper else m
+    if not mha.batch_first:
+        raise Unsupported("batch_first=False (Plexus sequences are batch first, N x L x D)")
+    if not mha._qkv_same_embed_dim:
+        raise Unsupported("kdim or vdim other than embed_dim")
+    if mha.bias_k is not None or mha.add_zero_attn:
+        raise Unsupported("add_bias_kv or add_zero_attn")
+    return {"num_heads": int(mha.num_heads), "dropout": float(mha.dropout),
+            "bias": mha.in_proj_bias is not None}, "" if wrapper else "attention."
+
+
+def _encoder_stack(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
+                   ) -> tuple[dict[str, Any], str]:
+    """nn.TransformerEncoder (its weights go under the stack's ``encoder.``) or the
+    EncoderStack that exported files define: its layers' configuration and their number."""
+    wrapper = not isinstance(m, nn.TransformerEncoder)
+    encoder = m.encoder if wrapper else m
+    if encoder.norm is not None:
+        raise Unsupported("a final norm (Plexus' stack has none: add a LayerNorm after it)")
+    params, _ = _transformer(encoder.layers[0], spec, where, notes)
+    return {**params, "num_layers": len(encoder.layers)}, "" if wrapper else "encoder."
+
+
 # The readers catalog declarations name in ``FxMap.module``.
 READERS: dict[str, Reader] = {
     "attributes": _attributes, "conv": _conv, "pool": _pool, "adaptive_pool": _adaptive_pool,
     "batchnorm": _batchnorm, "layernorm": _layernorm, "embedding": _embedding,
     "recurrent": _recurrent, "transformer": _transformer, "upsample": _upsample,
+    "learned_tensor": _learned_tensor, "attention": _attention,
+    "encoder_stack": _encoder_stack,
 }

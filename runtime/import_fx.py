@@ -28,6 +28,7 @@ from graph import catalog
 from graph.model import Edge
 from graph.project import Project
 from runtime import fx_layers, ops
+from runtime.fx_calls import Batch, LearnedValue, Outputs, StructuralCalls, TensorShape
 from runtime.fx_layers import Unsupported
 from runtime.import_builder import GraphBuilder, ModelImportError, Ref
 
@@ -279,14 +280,6 @@ def _arg(n: fx.Node, index: int, key: str, default: Any = None) -> Any:
     return n.kwargs.get(key, default)
 
 
-class _Batch:
-    """The batch size of some tensor (x.size(0), x.shape[0]): allowed as a reshape size."""
-
-
-class _Shape:
-    """x.shape or x.size(): only its batch entry may be used."""
-
-
 class _RnnTuple:
     """What a plain nn.LSTM/GRU/RNN returns: (sequence, hidden state)."""
 
@@ -294,7 +287,27 @@ class _RnnTuple:
         self.ref, self.module, self.path = ref, module, path
 
 
-class _Walker:
+class _HiddenState:
+    """A plain RNN's h_n (num_layers * directions x N x H), or an LSTM's (h_n, c_n)."""
+
+    def __init__(self, rnn: _RnnTuple, pair: bool) -> None:
+        self.rnn, self.pair = rnn, pair
+
+    def item(self, index: Any) -> Any:
+        """h_n[-1] (the top layer) is the layer's ``h_n`` port; (h_n, c_n)[0] is h_n."""
+        module = self.rnn.module
+        if self.pair:
+            if index == 0:
+                return _HiddenState(self.rnn, pair=False)
+            raise Unsupported(f"uses the cell state c_n of '{self.rnn.path}'")
+        last = module.num_layers * (2 if module.bidirectional else 1) - 1
+        if isinstance(index, int) and index in (-1, last) and not module.bidirectional:
+            return Ref(self.rnn.ref.node, "h_n")
+        raise Unsupported(f"uses h_n[{index!r}] of '{self.rnn.path}' (Plexus gives the top "
+                          "layer's final state, h_n[-1], of a one-direction layer)")
+
+
+class _Walker(StructuralCalls):
     """Turns the traced fx graph into builder nodes."""
 
     def __init__(self, gm: fx.GraphModule, builder: GraphBuilder, model: nn.Module) -> None:
@@ -319,8 +332,7 @@ class _Walker:
                 elif n.op in ("call_function", "call_method"):
                     self.values[n] = self.function(n)
                 elif n.op == "get_attr":
-                    raise Unsupported(f"parameter or buffer '{n.target}' used directly in "
-                                      "forward")
+                    self.values[n] = self.attribute(n)
                 elif n.op == "output":
                     self.output(n)
             except Unsupported as exc:
@@ -351,6 +363,13 @@ class _Walker:
                 raise _Downstream
             if isinstance(got, _RnnTuple):
                 raise Unsupported(f"uses the (output, hidden) tuple of '{got.path}'")
+            if isinstance(got, _HiddenState):
+                raise Unsupported(f"uses the whole hidden state of '{got.rnn.path}'; take "
+                                  "its top layer, h_n[-1]")
+            if isinstance(got, Outputs):
+                raise Unsupported(f"uses the tuple of outputs of a {got.spec.id} as a tensor")
+            if isinstance(got, LearnedValue):
+                return self.learned(got, n)
             raise Unsupported("uses a size or shape as a tensor")
         raise Unsupported(f"a constant {value!r} where a tensor is expected")
 
@@ -366,16 +385,16 @@ class _Walker:
         if count > 1 and any(True for _ in m.parameters()):
             raise Unsupported(f"called {count} times (shared weights have no Plexus "
                               "equivalent)")
-        inputs = [self.ref(a, n) for a in n.args]
-        ports = len(catalog.spec(layer).inputs)
-        if n.kwargs or not 1 <= len(inputs) <= ports:
-            raise Unsupported(f"called with {len(inputs)} inputs and {len(n.kwargs)} keyword "
-                              f"arguments ({layer} takes {ports})")
+        spec = catalog.spec(layer)
+        given = self.module_inputs(n, spec, fx_layers.is_plexus_class(m))
         weights = {prefix + k: v for k, v in m.state_dict().items()}
-        ref = self.b.add(layer, params, path, inputs, weights)
+        ref = self.b.add(layer, params, path, [], weights)
+        for port, value in given.items():
+            source = self.ref(value, n)
+            self.b.graph.connect(Edge(source.node, source.port, ref.node, port), check=False)
         if isinstance(m, nn.RNNBase):
             return _RnnTuple(ref, m, path)
-        return ref
+        return Outputs(ref, spec) if len(spec.outputs) > 1 else ref
 
     # functions
     def function(self, n: fx.Node) -> Any:
@@ -386,6 +405,8 @@ class _Walker:
             return self.size(n)
         if t is operator.getitem:
             return self.getitem(n)
+        if t == "expand" and isinstance(self.values.get(n.args[0]), LearnedValue):
+            return self.expand_learned(n)
         spec = _declared_calls().get(_call_key(n))
         if spec is None:
             raise Unsupported("")
@@ -452,7 +473,10 @@ class _Walker:
         a, b = _arg(n, 0, "input"), _arg(n, 1, "other")
         if not isinstance(a, fx.Node) or not isinstance(b, fx.Node):
             raise Unsupported(f"{_VERBS.get(spec.merge, 'merges')} a constant")
-        if len(self.shape(a)) != len(self.shape(b)):  # (sizes of 1 broadcast; ranks must match)
+        # sizes of 1 broadcast between equal ranks; across ranks, one side must give the
+        # result's shape (x + a Learned tensor's 1 x L x D)
+        if len(self.shape(a)) != len(self.shape(b)) \
+                and self.shape(n) not in (self.shape(a), self.shape(b)):
             raise Unsupported(f"broadcasts {tuple(self.shape(a))} with {tuple(self.shape(b))}")
         refs = [self.ref(a, n), self.ref(b, n)]
         # a + b + c: fold the inner merge into one node when nothing else uses it
@@ -471,26 +495,32 @@ class _Walker:
         if n.target is getattr:
             if n.args[1] != "shape":
                 raise Unsupported(f"attribute '{n.args[1]}'")
-            return _Shape()
+            return TensorShape(n.args[0])
         dim = _arg(n, 1, "dim")
         if dim is None:
-            return _Shape()
+            return TensorShape(n.args[0])
         if dim == 0:
-            return _Batch()
+            return Batch(n.args[0])
         raise Unsupported("reads a size other than the batch size")
 
     def getitem(self, n: fx.Node) -> Any:
         source, index = n.args
         got = self.values.get(source) if isinstance(source, fx.Node) else None
-        if isinstance(got, _Shape):
+        if isinstance(got, TensorShape):
             if index == 0:
-                return _Batch()
+                return Batch(got.of)
             raise Unsupported("reads a size other than the batch size")
+        if isinstance(got, Outputs):
+            return got.port(index)
+        if isinstance(got, _HiddenState):
+            return got.item(index)
         if isinstance(got, _RnnTuple):
             if index == 0:
                 self.sequence_of[got.ref.node] = got
                 return got.ref
-            raise Unsupported(f"uses the hidden state of '{got.path}'")
+            if index == 1:
+                return _HiddenState(got, pair=isinstance(got.module, nn.LSTM))
+            raise Unsupported(f"uses item {index!r} of the output of '{got.path}'")
         if isinstance(got, Ref) and got.node in self.sequence_of and _is_last_step(index) \
                 and len(source.users) == 1:
             rnn = self.sequence_of[got.node]
@@ -586,7 +616,7 @@ class _Walker:
             sizes = list(sizes[0])
         first = sizes[0] if sizes else None
         rest = sizes[1:]
-        batch = isinstance(first, fx.Node) and isinstance(self.values.get(first), _Batch)
+        batch = isinstance(first, fx.Node) and isinstance(self.values.get(first), Batch)
         if not (batch or first == -1) or not all(isinstance(s, int) for s in rest) or not rest:
             raise Unsupported("a reshape that does not keep the batch dimension first")
         if first == -1 and (any(s < 0 for s in rest)

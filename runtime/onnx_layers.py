@@ -176,6 +176,8 @@ class LayerReaders:
             a, b = b, a
         if isinstance(a, Ref) and isinstance(b, Const):
             linear = self.pending_bias.pop(a.node, None)
+            if linear is None and b.value is not None:
+                return self.read_merge(node, attrs, specs)  # a Learned tensor operand
             if linear is None or b.value is None:
                 raise Unsupported("adds a constant")
             node_ = self.b.graph.nodes[a.node]
@@ -194,8 +196,11 @@ class LayerReaders:
     def read_merge(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
         layer = specs[0]
         names = list(node.input[:2])
-        refs = [self.ref(n) for n in names]
-        if self.rank(names[0]) != self.rank(names[1]):  # sizes of 1 broadcast; ranks match
+        refs = [self.operand(n, names[1 - i], node) for i, n in enumerate(names)]
+        result = self.shapes.get(node.output[0])
+        learned = any(isinstance(self.values.get(n), Const) for n in names)  # broadcasts alike
+        if self.rank(names[0]) != self.rank(names[1]) and not learned and not (
+                result is not None and result in [self.shapes.get(n) for n in names]):
             raise Unsupported(f"broadcasts {self.shapes.get(names[0])} with "
                               f"{self.shapes.get(names[1])}")
         inner = self.created.get(names[0])
@@ -209,6 +214,28 @@ class LayerReaders:
         ref = self.b.add(layer.id, {}, self.label(node), refs)
         self.created[node.output[0]] = ref.node
         return ref
+
+    def operand(self, name: str, other: str, node: Any) -> Ref:
+        """A graph tensor, or an initializer used directly as an operand of an Add or Mul (a
+        positional embedding, a layer scale): a Learned tensor holding it. Its 1 x shape
+        output broadcasts as the initializer did, so a leading 1 as long as the other
+        operand's rank is dropped (1 x L x D: shape L x D)."""
+        value = self.values.get(name)
+        if not isinstance(value, Const) or value.value is None or not isinstance(
+                self.values.get(other), Ref):
+            return self.ref(name)
+        array = np.asarray(value.value)
+        shape = tuple(int(d) for d in array.shape)
+        if array.size <= 1 or not np.issubdtype(array.dtype, np.floating):
+            raise Unsupported(f"{node.op_type} by a constant number")
+        if len(shape) >= self.rank(other):
+            if len(shape) > self.rank(other) or shape[0] != 1:
+                raise Unsupported(f"constant '{name}' of shape {'x'.join(map(str, shape))} "
+                                  "where the batch is")
+            shape = shape[1:]
+        return self.b.add("LearnedTensor", {"shape": shape, "init": "normal"},
+                          name or "learned", [],
+                          {"value": self.tensor(array.reshape(shape))})
 
     def read_concat(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
         spec = specs[0]
