@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from types import CodeType
 from typing import Any
 
 from torch import nn
@@ -38,7 +39,7 @@ def _by_torch_class() -> dict[str, LayerSpec]:
 def declared(m: nn.Module) -> LayerSpec | None:
     """The declaration of the layer ``m`` is, by its class; None when no layer is."""
     name = type(m).__name__
-    if name in ops.CLASSES and type(m).__module__ != "torch.nn":
+    if plexus_class(type(m)):
         specs = [s for s in catalog.LAYERS if s.ops_class == name]
         inner = next(iter(m.children()), None)
         for spec in specs:  # a wrapper: the wrapped torch module tells which layer
@@ -51,6 +52,28 @@ def declared(m: nn.Module) -> LayerSpec | None:
         return None
     name = _torch_name(m)
     return _by_torch_class().get(name) if name else None
+
+
+def plexus_class(cls: type) -> bool:
+    """``cls`` is a ``runtime.ops`` class or the copy of one a Plexus-exported file carries
+    (the same code). A user's class that only shares the name (a tutorial's own
+    PositionalEncoding) is not: fx traces through it."""
+    own = ops.CLASSES.get(cls.__name__)
+    if own is None or cls.__module__.startswith("torch."):
+        return False
+    return cls is own or _code_of(cls) == _code_of(own)
+
+
+def _code_of(cls: type) -> dict[str, Any]:
+    """What each method of ``cls`` itself does (its bytecode, constants and names; not its
+    line numbers: an exported file puts the class elsewhere)."""
+    return {key: _code_key(f.__code__) for key, f in vars(cls).items()
+            if callable(f) and hasattr(f, "__code__")}
+
+
+def _code_key(code: CodeType) -> tuple[Any, ...]:
+    consts = tuple(_code_key(c) if isinstance(c, CodeType) else c for c in code.co_consts)
+    return code.co_code, consts, code.co_names, code.co_varnames
 
 
 def _torch_name(m: nn.Module) -> str | None:
@@ -74,7 +97,7 @@ def read(m: nn.Module, where: str, notes: list[str]) -> tuple[str, dict[str, Any
 def is_plexus_class(m: nn.Module) -> bool:
     """A module of a class Plexus-exported files define (a ``runtime.ops`` class) that reads
     as its layer: traced as one leaf, like a ``torch.nn`` module."""
-    if type(m).__name__ not in ops.CLASSES or type(m).__module__ == "torch.nn":
+    if not plexus_class(type(m)):
         return False
     try:
         read(m, "", [])

@@ -27,9 +27,10 @@ from torch import Tensor, fx, nn
 from graph import catalog
 from graph.model import Edge
 from graph.project import Project
-from runtime import fx_layers, ops
+from runtime import fx_layers
 from runtime.fx_calls import Batch, LearnedValue, Outputs, StructuralCalls, TensorShape
 from runtime.fx_layers import Unsupported
+from runtime.fx_sizes import SizeCalls
 from runtime.import_builder import GraphBuilder, ModelImportError, Ref
 
 F = nn.functional
@@ -65,7 +66,8 @@ def load_factory(path: Path, name: str | None) -> Callable[..., Any]:
                                    f"its modules are: {', '.join(_candidates(module)) or 'none'}")
         return found
     candidates = _candidates(module)
-    main = [c for c in candidates if c not in ops.CLASSES] or candidates
+    main = [c for c in candidates if not fx_layers.plexus_class(getattr(module, c))] \
+        or candidates
     if len(main) != 1:
         what = ", ".join(main) if main else "no nn.Module class"
         raise ModelImportError(f"{path.name} defines {what}; choose the model's class or "
@@ -307,7 +309,7 @@ class _HiddenState:
                           "layer's final state, h_n[-1], of a one-direction layer)")
 
 
-class _Walker(StructuralCalls):
+class _Walker(SizeCalls, StructuralCalls):
     """Turns the traced fx graph into builder nodes."""
 
     def __init__(self, gm: fx.GraphModule, builder: GraphBuilder, model: nn.Module) -> None:
@@ -370,7 +372,7 @@ class _Walker(StructuralCalls):
                 raise Unsupported(f"uses the tuple of outputs of a {got.spec.id} as a tensor")
             if isinstance(got, LearnedValue):
                 return self.learned(got, n)
-            raise Unsupported("uses a size or shape as a tensor")
+            raise Unsupported("uses a size, shape or constant as a tensor")
         raise Unsupported(f"a constant {value!r} where a tensor is expected")
 
     def shape(self, n: fx.Node) -> tuple[int, ...]:
@@ -398,10 +400,13 @@ class _Walker(StructuralCalls):
 
     # functions
     def function(self, n: fx.Node) -> Any:
+        folded = self.fold_constants(n)
+        if folded is not None:
+            return folded
         t = n.target
         if t in _PASS:
             return self.ref(n.args[0], n)
-        if t in ("size",) or t is getattr:
+        if t in ("size", "dim") or t is getattr:
             return self.size(n)
         if t is operator.getitem:
             return self.getitem(n)
@@ -491,25 +496,11 @@ class _Walker(StructuralCalls):
         self.created[n] = ref.node
         return ref
 
-    def size(self, n: fx.Node) -> Any:
-        if n.target is getattr:
-            if n.args[1] != "shape":
-                raise Unsupported(f"attribute '{n.args[1]}'")
-            return TensorShape(n.args[0])
-        dim = _arg(n, 1, "dim")
-        if dim is None:
-            return TensorShape(n.args[0])
-        if dim == 0:
-            return Batch(n.args[0])
-        raise Unsupported("reads a size other than the batch size")
-
     def getitem(self, n: fx.Node) -> Any:
         source, index = n.args
         got = self.values.get(source) if isinstance(source, fx.Node) else None
         if isinstance(got, TensorShape):
-            if index == 0:
-                return Batch(got.of)
-            raise Unsupported("reads a size other than the batch size")
+            return self.shape_item(got, index)
         if isinstance(got, Outputs):
             return got.port(index)
         if isinstance(got, _HiddenState):
