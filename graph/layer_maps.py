@@ -24,6 +24,9 @@ class FxMap:
     module: str = "attributes"
     functions: tuple[str, ...] = ()
     call: str = "arguments"
+    # Other torch.nn classes this layer reads (nn.TransformerEncoder for a layer whose
+    # implementation is an ops class that builds one).
+    classes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -260,7 +260,10 @@ def _check_reachability(graph: Graph, edges: list[Edge], out: list[Diagnostic]) 
         out.append(Diagnostic(ERROR, "the network has no Output node; add one from the palette "
                               "(Input / Output) and connect the last layer to it"))
     if inputs:
-        fed = graph.reached_from(inputs, edges)
+        # sources (a Learned tensor: no input ports, or none connected) run without an Input
+        sources = [n.id for n in nodes.values() if n.spec is not None
+                   and all(p.optional for p in n.spec.inputs)]
+        fed = graph.reached_from(inputs + sources, edges)
         for node_id in sorted(set(nodes) - fed):
             out.append(Diagnostic(
                 WARNING, f"{nodes[node_id].label} is not reached from any Input, so it never "

@@ -8,6 +8,7 @@ computed; they read it here, so every one of them finds a node's value the same 
 
 from __future__ import annotations
 
+import operator
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -103,7 +104,7 @@ def _find_value_nodes(compiled: Compiled) -> dict[int, fx.Node]:
     by_target = {n.target: n for n in fx_nodes if n.op == "call_module"}
     for node_id, name in compiled.module_names.items():
         if name in by_target:
-            found[node_id] = by_target[name]
+            found[node_id] = _first_output(by_target[name])
     graph = compiled.graph
     into = {(e.dst, e.dst_port): e for e in graph.edges}
     for node_id in graph.topological_order():
@@ -134,6 +135,13 @@ def _find_value_nodes(compiled: Compiled) -> dict[int, fx.Node]:
         if edge is not None and edge.src in found:
             found[node_id] = found[edge.src]
     return found
+
+
+def _first_output(call: fx.Node) -> fx.Node:
+    """A layer with several output ports returns a tuple, which the compiler unpacks with
+    ``getitem``: the node shows its first port's value."""
+    return next((n for n in call.users if n.op == "call_function"
+                 and n.target is operator.getitem and n.args[1] == 0), call)
 
 
 class _Capture(fx.Interpreter):

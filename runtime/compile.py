@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import builtins
 import keyword
+import operator
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -79,6 +80,7 @@ def compile_graph(graph: Graph) -> Compiled:
     names = {node_id: _python_name(nodes[node_id].name, taken)
              for node_id in sorted(used) if roles[node_id] != HEAD}
     into = {(e.dst, e.dst_port): e for e in snapshot.edges}
+    wired = {(e.src, e.src_port) for e in snapshot.edges if e.dst in used}
 
     fx_graph = fx.Graph()
     fx_graph.on_generate_code(lambda _previous: _without_deletions)
@@ -95,18 +97,25 @@ def compile_graph(graph: Graph) -> Compiled:
             continue
         spec = node.spec
         assert spec is not None  # analysis found no errors
-        args = [values[(e.src, e.src_port)] for e in
-                (into.get((node_id, p.name)) for p in spec.inputs) if e is not None]
+        given = {p.name: values[(e.src, e.src_port)] for p, e in
+                 ((p, into.get((node_id, p.name))) for p in spec.inputs) if e is not None}
         name = names[node_id]
         if roles[node_id] == MERGE:
-            value = _merge(fx_graph, node, name, args, taken)
+            value = _merge(fx_graph, node, name, list(given.values()), taken)
         else:
             module = build_layer(node, shapes.inputs[node_id])
             assert module is not None
             root.add_module(name, module)
             module_names[node_id] = name
-            value = fx_graph.create_node("call_module", name, tuple(args), name=name)
-        values[(node_id, spec.outputs[0].name)] = value
+            args, kwargs = ops.port_arguments(spec, given)
+            several = len(spec.outputs) > 1  # its first output keeps the node's name
+            value = fx_graph.create_node(
+                "call_module", name, tuple(args), kwargs,
+                name=_python_name(f"{name}_outputs", taken) if several else name)
+        if len(spec.outputs) == 1:
+            values[(node_id, spec.outputs[0].name)] = value
+        else:
+            values.update(_unpack(fx_graph, node, name, value, wired, taken))
 
     results = [values[(e.src, e.src_port)] for e in (into[(i, "in")] for i in outputs)]
     fx_graph.output(results[0] if len(results) == 1 else tuple(results))
@@ -130,6 +139,22 @@ def _merge(fx_graph: fx.Graph, node: Node, name: str, args: list[fx.Node],
         step = name if last else _python_name(f"{name}_partial", taken)
         value = fx_graph.create_node("call_function", function, (value, other), name=step)
     return value
+
+
+def _unpack(fx_graph: fx.Graph, node: Node, name: str, value: fx.Node,
+            wired: set[tuple[int, str]], taken: set[str]) -> dict[tuple[int, str], fx.Node]:
+    """The values of a node with several output ports: ``value[i]`` of its tuple result for
+    the first port (the node's own value, as probes show it, named after the node) and every
+    wired one ("<node>_<port>"), so the code reads ``lstm, lstm_h_n = self.lstm(x)``."""
+    spec = node.spec
+    assert spec is not None
+    found = {}
+    for index, port in enumerate(spec.outputs):
+        if index == 0 or (node.id, port.name) in wired:
+            found[(node.id, port.name)] = fx_graph.create_node(
+                "call_function", operator.getitem, (value, index),
+                name=name if index == 0 else _python_name(f"{name}_{port.name}", taken))
+    return found
 
 
 # Names a node's attribute or variable must not take: Python keywords and builtins, names

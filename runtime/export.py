@@ -23,7 +23,7 @@ import math
 import operator
 import re
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,8 @@ class Design:
     inputs: dict[int, list[Shape]]  # node id -> input shapes (batch first)
     outputs: dict[int, Shape]  # Output node id -> shape it receives
     trained: bool
+    # Attribute name -> how many tensors its layer returns, for layers with several outputs.
+    returns: dict[str, int] = field(default_factory=dict)
 
     @property
     def graph_nodes(self) -> dict[int, Node]:
@@ -102,7 +104,10 @@ def design(project: Project) -> Design:
     for node_id in compiled.output_nodes:
         edge = compiled.graph.edge_into(node_id, "in")
         outputs[node_id] = shapes.edges.get(edge, ()) if edge else ()
-    return Design(project, compiled, dict(shapes.inputs), outputs, trained)
+    returns = {name: len(shapes.outputs.get(node_id, {}))
+               for node_id, name in compiled.module_names.items()
+               if len(compiled.graph.nodes[node_id].spec.outputs) > 1}  # type: ignore[union-attr]
+    return Design(project, compiled, dict(shapes.inputs), outputs, trained, returns)
 
 
 # -- constructor calls --------------------------------------------------------------------------
@@ -212,15 +217,19 @@ def layer_source(node: Node, input_shapes: list[Shape]) -> str:
 
 
 # -- forward --------------------------------------------------------------------------------------
-_OPERATORS = {torch.add: "+", torch.mul: "*", operator.add: "+", operator.mul: "*"}
+_OPERATORS = {torch.add: "+", torch.mul: "*", operator.add: "+", operator.mul: "*",
+              torch.sub: "-", torch.div: "/", operator.sub: "-", operator.truediv: "/"}
 
 
-def _forward_lines(gm: fx.GraphModule) -> tuple[list[str], list[str], list[str]]:
+def _forward_lines(gm: fx.GraphModule, returns: dict[str, int] | None = None
+                   ) -> tuple[list[str], list[str], list[str]]:
     """(argument names, body lines, returned names) of ``forward``, from the fx graph.
 
     A value used once, by the very next statement, flows through a running ``x`` as in
     hand-written code; values used later or more than once keep their node's name. The
-    partial sums of a merge with three or four inputs fold into one expression.
+    partial sums of a merge with three or four inputs fold into one expression. A layer that
+    returns several tensors (``returns``: attribute -> how many) is unpacked in one line,
+    ``chunk_out1, _ = self.chunk(x)``.
     """
     nodes = list(gm.graph.nodes)
     args = [n.name for n in nodes if n.op == "placeholder"]
@@ -232,12 +241,15 @@ def _forward_lines(gm: fx.GraphModule) -> tuple[list[str], list[str], list[str]]
         if n.op == "call_function" and n.target in _OPERATORS and n.name.endswith("_partial") \
                 and len(users[n]) == 1 and users[n][0].target is n.target:
             folded.add(n)
+    unpacked = _unpacked(nodes, returns or {})
+    items = {item for targets in unpacked.values() for item in targets if item is not None}
     statements = [n for n in nodes if n.op in ("call_module", "call_function")
-                  and n not in folded]
+                  and n not in folded and n not in items]
     var: dict[fx.Node, str] = {n: n.name for n in nodes}
     for index, n in enumerate(statements):
         after = statements[index + 1] if index + 1 < len(statements) else None
-        if len(users[n]) == 1 and after is not None and users[n][0] is after:
+        if len(users[n]) == 1 and after is not None and users[n][0] is after \
+                and n not in unpacked:
             var[n] = running
 
     def expr(arg: Any) -> str:
@@ -252,9 +264,14 @@ def _forward_lines(gm: fx.GraphModule) -> tuple[list[str], list[str], list[str]]
     body = []
     for n in statements:
         if n.op == "call_module":
-            value = f"self.{n.target}({', '.join(expr(a) for a in n.args)})"
+            arguments = [expr(a) for a in n.args] + [f"{k}={expr(v)}" for k, v in n.kwargs.items()]
+            value = f"self.{n.target}({', '.join(arguments)})"
         else:
             value = _merge_expr(n, expr)
+        if n in unpacked:
+            body.append(f"{', '.join('_' if t is None else var[t] for t in unpacked[n])} "
+                        f"= {value}")
+            continue
         body.append(f"{var[n]} = {value}")
     output = next(n for n in nodes if n.op == "output")
     result = output.args[0]
@@ -263,6 +280,21 @@ def _forward_lines(gm: fx.GraphModule) -> tuple[list[str], list[str], list[str]]
     if len(results) == 1 and results[0] is last and len(users[last]) == 1:
         return args, body[:-1], [body[-1].split(" = ", 1)[1]]  # return self.logits(x)
     return args, body, [expr(r) for r in results]
+
+
+def _unpacked(nodes: list[fx.Node], returns: dict[str, int]) -> dict[fx.Node, list[Any]]:
+    """Each call of a layer with several outputs -> the ``getitem`` node of each of its
+    results in order (None where the code ignores one: ``_``)."""
+    found: dict[fx.Node, list[Any]] = {}
+    for n in nodes:
+        if n.op != "call_module" or n.target not in returns:
+            continue
+        targets: list[Any] = [None] * returns[str(n.target)]
+        for user in n.users:
+            if user.op == "call_function" and user.target is operator.getitem:
+                targets[int(user.args[1])] = user
+        found[n] = targets
+    return found
 
 
 def _merge_expr(n: fx.Node, expr: Any) -> str:
@@ -369,7 +401,7 @@ def class_source(d: Design, name: str) -> list[str]:
     project = d.project
     inputs = [nodes[i] for i in d.compiled.input_nodes]
     outputs = [nodes[i] for i in d.compiled.output_nodes]
-    args, body, returns = _forward_lines(gm)
+    args, body, returns = _forward_lines(gm, d.returns)
     doc = project.description or f"The network of the Plexus project '{project.name}'."
     lines += ["", f"class {name}(nn.Module):", *wrap_text('"""' + safe_text(doc), "    ",
                                                           WIDTH - 3)]

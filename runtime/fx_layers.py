@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from types import CodeType
 from typing import Any
 
 from torch import nn
@@ -31,22 +32,48 @@ class Unsupported(Exception):
 
 @functools.cache
 def _by_torch_class() -> dict[str, LayerSpec]:
-    return {spec.torch_class: spec for spec in catalog.LAYERS if spec.torch_class}
+    found = {name: spec for spec in catalog.LAYERS for name in spec.fx.classes}
+    return {**found, **{spec.torch_class: spec for spec in catalog.LAYERS if spec.torch_class}}
 
 
 def declared(m: nn.Module) -> LayerSpec | None:
     """The declaration of the layer ``m`` is, by its class; None when no layer is."""
     name = type(m).__name__
-    if name in ops.CLASSES and type(m).__module__ != "torch.nn":
+    if plexus_class(type(m)):
         specs = [s for s in catalog.LAYERS if s.ops_class == name]
         inner = next(iter(m.children()), None)
         for spec in specs:  # a wrapper: the wrapped torch module tells which layer
-            if spec.torch_class is None or (inner is not None and _torch_name(inner)
-                                            == spec.torch_class):
+            if spec.torch_class is None and all(getattr(m, key, want) == want
+                                                for key, want in spec.fixed.items()):
+                return spec  # one class for several layers (Reduce): its fixed values tell
+            if spec.torch_class is not None and inner is not None \
+                    and _torch_name(inner) == spec.torch_class:
                 return spec
         return None
     name = _torch_name(m)
     return _by_torch_class().get(name) if name else None
+
+
+def plexus_class(cls: type) -> bool:
+    """``cls`` is a ``runtime.ops`` class or the copy of one a Plexus-exported file carries
+    (the same code). A user's class that only shares the name (a tutorial's own
+    PositionalEncoding) is not: fx traces through it."""
+    own = ops.CLASSES.get(cls.__name__)
+    if own is None or cls.__module__.startswith("torch."):
+        return False
+    return cls is own or _code_of(cls) == _code_of(own)
+
+
+def _code_of(cls: type) -> dict[str, Any]:
+    """What each method of ``cls`` itself does (its bytecode, constants and names; not its
+    line numbers: an exported file puts the class elsewhere)."""
+    return {key: _code_key(f.__code__) for key, f in vars(cls).items()
+            if callable(f) and hasattr(f, "__code__")}
+
+
+def _code_key(code: CodeType) -> tuple[Any, ...]:
+    consts = tuple(_code_key(c) if isinstance(c, CodeType) else c for c in code.co_consts)
+    return code.co_code, consts, code.co_names, code.co_varnames
 
 
 def _torch_name(m: nn.Module) -> str | None:
@@ -70,7 +97,7 @@ def read(m: nn.Module, where: str, notes: list[str]) -> tuple[str, dict[str, Any
 def is_plexus_class(m: nn.Module) -> bool:
     """A module of a class Plexus-exported files define (a ``runtime.ops`` class) that reads
     as its layer: traced as one leaf, like a ``torch.nn`` module."""
-    if type(m).__name__ not in ops.CLASSES or type(m).__module__ == "torch.nn":
+    if not plexus_class(type(m)):
         return False
     try:
         read(m, "", [])
@@ -145,26 +172,22 @@ def _conv_padding(m: nn.modules.conv._ConvNd) -> tuple[int, ...]:
 
 def _conv(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
           ) -> tuple[dict[str, Any], str]:
-    if m.groups != 1:
-        raise Unsupported(f"groups={m.groups} (grouped convolution)")
-    if m.padding_mode != "zeros":
-        raise Unsupported(f"padding_mode='{m.padding_mode}'")
     names = {p.name for p in spec.params}
-    if "dilation" not in names and any(d != 1 for d in m.dilation):
-        raise Unsupported(f"dilation={m.dilation}")
+    if "padding_mode" not in names and m.padding_mode != "zeros":
+        raise Unsupported(f"padding_mode='{m.padding_mode}'")
     return attributes(m, spec, padding=_conv_padding(m)), ""
 
 
-def pool_params(kernel: Any, stride: Any, padding: Any, ceil_mode: bool, dilation: Any,
-                count_include_pad: bool, divisor_override: Any, return_indices: bool
-                ) -> dict[str, Any]:
-    """A max or average pooling's params; Unsupported for what Plexus' pools lack."""
-    if ceil_mode or return_indices or pair(dilation) != (1, 1) or not count_include_pad \
-            or divisor_override is not None:
-        raise Unsupported("ceil_mode, dilation, return_indices, count_include_pad=False or "
-                          "divisor_override")
-    stride = kernel if stride is None or stride == [] or stride == () else stride
-    return {"kernel_size": pair(kernel), "stride": pair(stride), "padding": pair(padding)}
+def pool_params(spec: LayerSpec, arguments: dict[str, Any]) -> dict[str, Any]:
+    """A max or average pooling's params from its torch arguments by name (a missing one
+    takes the declared default; no stride: the kernel size); Unsupported for the options
+    Plexus' pools lack (return_indices, divisor_override)."""
+    if arguments.get("return_indices") or arguments.get("divisor_override") is not None:
+        raise Unsupported("return_indices or divisor_override")
+    known = dict(arguments)
+    if known.get("stride") in (None, [], ()):
+        known["stride"] = known["kernel_size"]
+    return {p.name: value(p, known.get(p.name, p.default)) for p in spec.params}
 
 
 def pair(size: Any) -> tuple[int, int]:
@@ -177,10 +200,9 @@ def pair(size: Any) -> tuple[int, int]:
 
 def _pool(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
           ) -> tuple[dict[str, Any], str]:
-    return pool_params(m.kernel_size, m.stride, m.padding, m.ceil_mode,
-                       getattr(m, "dilation", 1), getattr(m, "count_include_pad", True),
-                       getattr(m, "divisor_override", None),
-                       getattr(m, "return_indices", False)), ""
+    names = ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "count_include_pad",
+             "divisor_override", "return_indices")
+    return pool_params(spec, {k: getattr(m, k) for k in names if hasattr(m, k)}), ""
 
 
 def _adaptive_pool(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
@@ -257,9 +279,75 @@ def _transformer(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
             "dropout": float(m.dropout.p), "activation": activation}, ""
 
 
+def upsample_params(size: Any, scale_factor: Any, mode: Any, align_corners: Any
+                    ) -> dict[str, Any]:
+    """An Upsample's params from F.interpolate's arguments (or nn.Upsample's attributes)."""
+    if mode not in ("nearest", "bilinear"):
+        raise Unsupported(f"mode={mode!r} (Upsample is nearest or bilinear)")
+    params: dict[str, Any] = {"mode": mode, "align_corners": bool(align_corners)}
+    if size is not None:
+        params["size"] = pair(size)
+        return params
+    scales = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor,)
+    if scale_factor is None or len(set(scales)) != 1:
+        raise Unsupported(f"scale_factor={scale_factor!r} (one scale for height and width)")
+    params["scale_factor"] = float(scales[0])
+    return params
+
+
+def _upsample(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
+              ) -> tuple[dict[str, Any], str]:
+    """torch's nn.Upsample (no size: None) or the class exported files define (0 x 0)."""
+    size = m.size if m.size is not None and any(pair(m.size)) else None
+    if getattr(m, "recompute_scale_factor", None):
+        raise Unsupported("recompute_scale_factor=True")
+    params = upsample_params(size, m.scale_factor, m.mode, m.align_corners)
+    return {p.name: value(p, params.get(p.name, p.default)) for p in spec.params}, ""
+
+
+def _learned_tensor(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
+                    ) -> tuple[dict[str, Any], str]:
+    """The Learned tensor class Plexus-exported files define: its value's shape (read from
+    ``_parameters``: while tracing, fx turns the attribute into a proxy)."""
+    value = m._parameters["value"]
+    assert value is not None
+    return {"shape": tuple(int(s) for s in value.shape), "init": m.init,
+            "std": float(m.std)}, ""
+
+
+def _attention(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
+               ) -> tuple[dict[str, Any], str]:
+    """nn.MultiheadAttention (its weights go under the wrapper's ``attention.``) or the
+    Attention wrapper that exported files define."""
+    wrapper = not isinstance(m, nn.MultiheadAttention)
+    mha = m.attention if wrapper else m
+    if not mha.batch_first:
+        raise Unsupported("batch_first=False (Plexus sequences are batch first, N x L x D)")
+    if not mha._qkv_same_embed_dim:
+        raise Unsupported("kdim or vdim other than embed_dim")
+    if mha.bias_k is not None or mha.add_zero_attn:
+        raise Unsupported("add_bias_kv or add_zero_attn")
+    return {"num_heads": int(mha.num_heads), "dropout": float(mha.dropout),
+            "bias": mha.in_proj_bias is not None}, "" if wrapper else "attention."
+
+
+def _encoder_stack(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
+                   ) -> tuple[dict[str, Any], str]:
+    """nn.TransformerEncoder (its weights go under the stack's ``encoder.``) or the
+    EncoderStack that exported files define: its layers' configuration and their number."""
+    wrapper = not isinstance(m, nn.TransformerEncoder)
+    encoder = m.encoder if wrapper else m
+    if encoder.norm is not None:
+        raise Unsupported("a final norm (Plexus' stack has none: add a LayerNorm after it)")
+    params, _ = _transformer(encoder.layers[0], spec, where, notes)
+    return {**params, "num_layers": len(encoder.layers)}, "" if wrapper else "encoder."
+
+
 # The readers catalog declarations name in ``FxMap.module``.
 READERS: dict[str, Reader] = {
     "attributes": _attributes, "conv": _conv, "pool": _pool, "adaptive_pool": _adaptive_pool,
     "batchnorm": _batchnorm, "layernorm": _layernorm, "embedding": _embedding,
-    "recurrent": _recurrent, "transformer": _transformer,
+    "recurrent": _recurrent, "transformer": _transformer, "upsample": _upsample,
+    "learned_tensor": _learned_tensor, "attention": _attention,
+    "encoder_stack": _encoder_stack,
 }

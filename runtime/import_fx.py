@@ -28,8 +28,10 @@ from graph import catalog
 from graph.hierarchy import dotted_scopes, group_by_scopes
 from graph.model import Edge, Graph
 from graph.project import Project
-from runtime import fx_layers, ops
+from runtime import fx_layers
+from runtime.fx_calls import Batch, LearnedValue, Outputs, StructuralCalls, TensorShape
 from runtime.fx_layers import Unsupported
+from runtime.fx_sizes import SizeCalls
 from runtime.import_builder import GraphBuilder, ModelImportError, Ref
 from runtime.import_weights import load_weights
 
@@ -66,7 +68,8 @@ def load_factory(path: Path, name: str | None) -> Callable[..., Any]:
                                    f"its modules are: {', '.join(_candidates(module)) or 'none'}")
         return found
     candidates = _candidates(module)
-    main = [c for c in candidates if c not in ops.CLASSES] or candidates
+    main = [c for c in candidates if not fx_layers.plexus_class(getattr(module, c))] \
+        or candidates
     if len(main) != 1:
         what = ", ".join(main) if main else "no nn.Module class"
         raise ModelImportError(f"{path.name} defines {what}; choose the model's class or "
@@ -225,7 +228,8 @@ def _vocab(gm: fx.GraphModule, p: fx.Node) -> int:
 # -- functions and methods -------------------------------------------------------------------------
 _PASS = {"contiguous", torch.Tensor.contiguous}
 _SPACES = {"torch": torch, "F": F, "operator": operator}
-_VERBS = {"add": "adds", "mul": "multiplies"}  # what a merge's torch function does to a constant
+# what a merge's torch function does to a constant
+_VERBS = {"add": "adds", "mul": "multiplies", "sub": "subtracts", "div": "divides"}
 
 
 def resolve_call(name: str) -> Any:
@@ -266,14 +270,6 @@ def _arg(n: fx.Node, index: int, key: str, default: Any = None) -> Any:
     return n.kwargs.get(key, default)
 
 
-class _Batch:
-    """The batch size of some tensor (x.size(0), x.shape[0]): allowed as a reshape size."""
-
-
-class _Shape:
-    """x.shape or x.size(): only its batch entry may be used."""
-
-
 class _RnnTuple:
     """What a plain nn.LSTM/GRU/RNN returns: (sequence, hidden state)."""
 
@@ -281,7 +277,27 @@ class _RnnTuple:
         self.ref, self.module, self.path = ref, module, path
 
 
-class _Walker:
+class _HiddenState:
+    """A plain RNN's h_n (num_layers * directions x N x H), or an LSTM's (h_n, c_n)."""
+
+    def __init__(self, rnn: _RnnTuple, pair: bool) -> None:
+        self.rnn, self.pair = rnn, pair
+
+    def item(self, index: Any) -> Any:
+        """h_n[-1] (the top layer) is the layer's ``h_n`` port; (h_n, c_n)[0] is h_n."""
+        module = self.rnn.module
+        if self.pair:
+            if index == 0:
+                return _HiddenState(self.rnn, pair=False)
+            raise Unsupported(f"uses the cell state c_n of '{self.rnn.path}'")
+        last = module.num_layers * (2 if module.bidirectional else 1) - 1
+        if isinstance(index, int) and index in (-1, last) and not module.bidirectional:
+            return Ref(self.rnn.ref.node, "h_n")
+        raise Unsupported(f"uses h_n[{index!r}] of '{self.rnn.path}' (Plexus gives the top "
+                          "layer's final state, h_n[-1], of a one-direction layer)")
+
+
+class _Walker(SizeCalls, StructuralCalls):
     """Turns the traced fx graph into builder nodes."""
 
     def __init__(self, gm: fx.GraphModule, builder: GraphBuilder, model: nn.Module) -> None:
@@ -306,8 +322,7 @@ class _Walker:
                 elif n.op in ("call_function", "call_method"):
                     self.values[n] = self.function(n)
                 elif n.op == "get_attr":
-                    raise Unsupported(f"parameter or buffer '{n.target}' used directly in "
-                                      "forward")
+                    self.values[n] = self.attribute(n)
                 elif n.op == "output":
                     self.output(n)
             except Unsupported as exc:
@@ -338,7 +353,14 @@ class _Walker:
                 raise _Downstream
             if isinstance(got, _RnnTuple):
                 raise Unsupported(f"uses the (output, hidden) tuple of '{got.path}'")
-            raise Unsupported("uses a size or shape as a tensor")
+            if isinstance(got, _HiddenState):
+                raise Unsupported(f"uses the whole hidden state of '{got.rnn.path}'; take "
+                                  "its top layer, h_n[-1]")
+            if isinstance(got, Outputs):
+                raise Unsupported(f"uses the tuple of outputs of a {got.spec.id} as a tensor")
+            if isinstance(got, LearnedValue):
+                return self.learned(got, n)
+            raise Unsupported("uses a size, shape or constant as a tensor")
         raise Unsupported(f"a constant {value!r} where a tensor is expected")
 
     def shape(self, n: fx.Node) -> tuple[int, ...]:
@@ -348,33 +370,36 @@ class _Walker:
     def module(self, n: fx.Node) -> Any:
         m = self.gm.get_submodule(n.target)
         path = str(n.target)
-        if isinstance(m, nn.Identity):
-            return self.ref(n.args[0], n)
         layer, params, prefix = fx_layers.read(m, f"'{path}'", self.b.notes)
         count = self.calls[path] = self.calls.get(path, 0) + 1
         if count > 1 and any(True for _ in m.parameters()):
             raise Unsupported(f"called {count} times (shared weights have no Plexus "
                               "equivalent)")
-        inputs = [self.ref(a, n) for a in n.args]
-        ports = len(catalog.spec(layer).inputs)
-        if n.kwargs or not 1 <= len(inputs) <= ports:
-            raise Unsupported(f"called with {len(inputs)} inputs and {len(n.kwargs)} keyword "
-                              f"arguments ({layer} takes {ports})")
+        spec = catalog.spec(layer)
+        given = self.module_inputs(n, spec, fx_layers.is_plexus_class(m))
         weights = {prefix + k: v for k, v in m.state_dict().items()}
-        ref = self.b.add(layer, params, path, inputs, weights)
+        ref = self.b.add(layer, params, path, [], weights)
+        for port, value in given.items():
+            source = self.ref(value, n)
+            self.b.graph.connect(Edge(source.node, source.port, ref.node, port), check=False)
         if isinstance(m, nn.RNNBase):
             return _RnnTuple(ref, m, path)
-        return ref
+        return Outputs(ref, spec) if len(spec.outputs) > 1 else ref
 
     # functions
     def function(self, n: fx.Node) -> Any:
+        folded = self.fold_constants(n)
+        if folded is not None:
+            return folded
         t = n.target
         if t in _PASS:
             return self.ref(n.args[0], n)
-        if t in ("size",) or t is getattr:
+        if t in ("size", "dim") or t is getattr:
             return self.size(n)
         if t is operator.getitem:
             return self.getitem(n)
+        if t == "expand" and isinstance(self.values.get(n.args[0]), LearnedValue):
+            return self.expand_learned(n)
         spec = _declared_calls().get(_call_key(n))
         if spec is None:
             raise Unsupported("")
@@ -398,11 +423,14 @@ class _Walker:
         return self.b.add(spec.id, params, n.name, [self.ref(n.args[0], n)])
 
     def call_pool(self, n: fx.Node, spec: catalog.LayerSpec) -> Ref:
-        params = fx_layers.pool_params(
-            _arg(n, 1, "kernel_size"), _arg(n, 2, "stride", None), _arg(n, 3, "padding", 0),
-            bool(n.kwargs.get("ceil_mode", False)), n.kwargs.get("dilation", 1),
-            n.kwargs.get("count_include_pad", True), n.kwargs.get("divisor_override", None),
-            bool(n.kwargs.get("return_indices", False)))
+        # the declared params follow the function's arguments (kernel, stride, padding, ...)
+        names = [p.name for p in spec.params]
+        arguments = {name: _arg(n, index, name) for index, name in enumerate(names, start=1)
+                     if _arg(n, index, name) is not None}
+        arguments.update({k: v for k, v in n.kwargs.items() if k not in names})
+        if any(a not in (False, None) for a in n.args[len(names) + 1:]):
+            raise Unsupported("return_indices or divisor_override")
+        params = fx_layers.pool_params(spec, arguments)
         return self.b.add(spec.id, params, n.name, [self.ref(n.args[0], n)])
 
     def call_adaptive_pool(self, n: fx.Node, spec: catalog.LayerSpec) -> Ref:
@@ -433,12 +461,15 @@ class _Walker:
         return self.b.add(spec.id, {"start_dim": start}, n.name, [self.ref(n.args[0], n)])
 
     def call_merge(self, n: fx.Node, spec: catalog.LayerSpec) -> Ref:
-        if n.kwargs.get("alpha", 1) != 1:
-            raise Unsupported("alpha")
+        if n.kwargs.get("alpha", 1) != 1 or n.kwargs.get("rounding_mode") is not None:
+            raise Unsupported("alpha or rounding_mode")
         a, b = _arg(n, 0, "input"), _arg(n, 1, "other")
         if not isinstance(a, fx.Node) or not isinstance(b, fx.Node):
             raise Unsupported(f"{_VERBS.get(spec.merge, 'merges')} a constant")
-        if self.shape(a) != self.shape(b):
+        # sizes of 1 broadcast between equal ranks; across ranks, one side must give the
+        # result's shape (x + a Learned tensor's 1 x L x D)
+        if len(self.shape(a)) != len(self.shape(b)) \
+                and self.shape(n) not in (self.shape(a), self.shape(b)):
             raise Unsupported(f"broadcasts {tuple(self.shape(a))} with {tuple(self.shape(b))}")
         refs = [self.ref(a, n), self.ref(b, n)]
         # a + b + c: fold the inner merge into one node when nothing else uses it
@@ -453,37 +484,109 @@ class _Walker:
         self.created[n] = ref.node
         return ref
 
-    def size(self, n: fx.Node) -> Any:
-        if n.target is getattr:
-            if n.args[1] != "shape":
-                raise Unsupported(f"attribute '{n.args[1]}'")
-            return _Shape()
-        dim = _arg(n, 1, "dim")
-        if dim is None:
-            return _Shape()
-        if dim == 0:
-            return _Batch()
-        raise Unsupported("reads a size other than the batch size")
-
     def getitem(self, n: fx.Node) -> Any:
         source, index = n.args
         got = self.values.get(source) if isinstance(source, fx.Node) else None
-        if isinstance(got, _Shape):
-            if index == 0:
-                return _Batch()
-            raise Unsupported("reads a size other than the batch size")
+        if isinstance(got, TensorShape):
+            return self.shape_item(got, index)
+        if isinstance(got, Outputs):
+            return got.port(index)
+        if isinstance(got, _HiddenState):
+            return got.item(index)
         if isinstance(got, _RnnTuple):
             if index == 0:
                 self.sequence_of[got.ref.node] = got
                 return got.ref
-            raise Unsupported(f"uses the hidden state of '{got.path}'")
+            if index == 1:
+                return _HiddenState(got, pair=isinstance(got.module, nn.LSTM))
+            raise Unsupported(f"uses item {index!r} of the output of '{got.path}'")
         if isinstance(got, Ref) and got.node in self.sequence_of and _is_last_step(index) \
                 and len(source.users) == 1:
             rnn = self.sequence_of[got.node]
             if not rnn.module.bidirectional:
                 self.b.graph.nodes[got.node].params["output"] = "last"
                 return got
-        raise Unsupported("indexing or slicing a tensor")
+        return self.call_getitem(n, _declared_calls()[operator.getitem])
+
+    # -- tensor ops of modern architectures (issue 13) ----------------------------------------
+    def call_getitem(self, n: fx.Node, spec: catalog.LayerSpec) -> Ref:
+        """``x[:, 1:3]``, ``x[..., ::2]``, ``x[:, 0]``: a Slice per sliced dimension and, for
+        a position, what ``x.select`` maps to; the batch stays whole."""
+        source, index = n.args
+        ref = self.ref(source, n)
+        rank = len(self.shape(source))
+        entries = list(index) if isinstance(index, tuple) else [index]
+        ellipses = [i for i, e in enumerate(entries) if e is Ellipsis]
+        if len(ellipses) > 1:
+            raise Unsupported("indexing with two ellipses")
+        if ellipses:
+            at = ellipses[0]
+            entries[at:at + 1] = [slice(None)] * (rank - len(entries) + 1)
+        if not entries or len(entries) > rank or entries[0] != slice(None):
+            raise Unsupported("indexing or slicing the batch dimension")
+        select = _declared_calls()["Tensor.select"]
+        end = spec.param("end")
+        for dim in reversed(range(1, len(entries))):  # later dimensions first: no renumbering
+            entry = entries[dim]
+            if isinstance(entry, slice) and entry == slice(None):
+                continue
+            if isinstance(entry, int) and not isinstance(entry, bool):
+                ref = self.b.add(select.id, {"dim": dim, "index": entry}, n.name, [ref])
+                continue
+            parts = (entry.start, entry.stop, entry.step) if isinstance(entry, slice) else ()
+            if not parts or not all(v is None or (isinstance(v, int) and not isinstance(v, bool))
+                                    for v in parts) or (entry.step or 1) < 1:
+                raise Unsupported("indexing with tensors, None or negative steps")
+            stop = end.maximum if entry.stop is None else min(max(entry.stop, end.minimum),
+                                                              end.maximum)
+            ref = self.b.add(spec.id, {"dim": dim, "start": entry.start or 0, "end": int(stop),
+                                       "step": entry.step or 1}, n.name, [ref])
+        return ref
+
+    def call_permute(self, n: fx.Node, spec: catalog.LayerSpec) -> Ref:
+        dims = list(n.args[1:]) or [n.kwargs.get("dims")]
+        if len(dims) == 1 and isinstance(dims[0], (list, tuple)):
+            dims = list(dims[0])
+        rank = len(self.shape(n.args[0]))
+        if not dims or not all(isinstance(d, int) for d in dims) or len(dims) != rank:
+            raise Unsupported(f"dims {dims}")
+        dims = [d % rank for d in dims]
+        if dims[0] != 0:
+            raise Unsupported("moves the batch dimension")
+        return self.b.add(spec.id, {"dims": tuple(dims[1:])}, n.name, [self.ref(n.args[0], n)])
+
+    def call_transpose(self, n: fx.Node, spec: catalog.LayerSpec) -> Ref:
+        first = _arg(n, 1, "dim0", n.kwargs.get("axis0"))
+        second = _arg(n, 2, "dim1", n.kwargs.get("axis1"))
+        rank = len(self.shape(n.args[0]))
+        if not isinstance(first, int) or not isinstance(second, int) or not rank:
+            raise Unsupported("")
+        if 0 in (first % rank, second % rank):
+            raise Unsupported("moves the batch dimension")
+        return self.b.add(spec.id, {"dim0": first, "dim1": second}, n.name,
+                          [self.ref(n.args[0], n)])
+
+    def call_reduce(self, n: fx.Node, spec: catalog.LayerSpec) -> Ref:
+        """``x.mean((2, 3))``, ``torch.sum(x, 1, keepdim=True)``, ``x.amax(-1)``."""
+        dims = _arg(n, 1, "dim")
+        rank = len(self.shape(n.args[0]))
+        if n.kwargs.get("dtype") is not None or isinstance(dims, fx.Node):
+            raise Unsupported("dtype")
+        dims = (dims,) if isinstance(dims, int) else tuple(dims or ())
+        if not dims or not rank or any(d % rank == 0 for d in dims):
+            raise Unsupported("reduces the batch dimension")
+        return self.b.add(spec.id, {"dims": dims, "keepdim": bool(_arg(n, 2, "keepdim", False))},
+                          n.name, [self.ref(n.args[0], n)])
+
+    def call_interpolate(self, n: fx.Node, spec: catalog.LayerSpec) -> Ref:
+        if _arg(n, 5, "recompute_scale_factor") or _arg(n, 6, "antialias"):
+            raise Unsupported("recompute_scale_factor or antialias")
+        if len(self.shape(n.args[0])) != 4:
+            raise Unsupported("only images (N x C x H x W)")
+        params = fx_layers.upsample_params(_arg(n, 1, "size"), _arg(n, 2, "scale_factor"),
+                                           _arg(n, 3, "mode", "nearest"),
+                                           _arg(n, 4, "align_corners"))
+        return self.b.add(spec.id, params, n.name, [self.ref(n.args[0], n)])
 
     def call_reshape(self, n: fx.Node, spec: catalog.LayerSpec) -> Ref:
         source = self.ref(n.args[0], n)
@@ -492,7 +595,7 @@ class _Walker:
             sizes = list(sizes[0])
         first = sizes[0] if sizes else None
         rest = sizes[1:]
-        batch = isinstance(first, fx.Node) and isinstance(self.values.get(first), _Batch)
+        batch = isinstance(first, fx.Node) and isinstance(self.values.get(first), Batch)
         if not (batch or first == -1) or not all(isinstance(s, int) for s in rest) or not rest:
             raise Unsupported("a reshape that does not keep the batch dimension first")
         if first == -1 and (any(s < 0 for s in rest)

@@ -176,6 +176,8 @@ class LayerReaders:
             a, b = b, a
         if isinstance(a, Ref) and isinstance(b, Const):
             linear = self.pending_bias.pop(a.node, None)
+            if linear is None and b.value is not None:
+                return self.read_merge(node, attrs, specs)  # a Learned tensor operand
             if linear is None or b.value is None:
                 raise Unsupported("adds a constant")
             node_ = self.b.graph.nodes[a.node]
@@ -194,8 +196,11 @@ class LayerReaders:
     def read_merge(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
         layer = specs[0]
         names = list(node.input[:2])
-        refs = [self.ref(n) for n in names]
-        if self.shapes.get(names[0]) != self.shapes.get(names[1]):
+        refs = [self.operand(n, names[1 - i], node) for i, n in enumerate(names)]
+        result = self.shapes.get(node.output[0])
+        learned = any(isinstance(self.values.get(n), Const) for n in names)  # broadcasts alike
+        if self.rank(names[0]) != self.rank(names[1]) and not learned and not (
+                result is not None and result in [self.shapes.get(n) for n in names]):
             raise Unsupported(f"broadcasts {self.shapes.get(names[0])} with "
                               f"{self.shapes.get(names[1])}")
         inner = self.created.get(names[0])
@@ -209,6 +214,28 @@ class LayerReaders:
         ref = self.b.add(layer.id, {}, self.label(node), refs)
         self.created[node.output[0]] = ref.node
         return ref
+
+    def operand(self, name: str, other: str, node: Any) -> Ref:
+        """A graph tensor, or an initializer used directly as an operand of an Add or Mul (a
+        positional embedding, a layer scale): a Learned tensor holding it. Its 1 x shape
+        output broadcasts as the initializer did, so a leading 1 as long as the other
+        operand's rank is dropped (1 x L x D: shape L x D)."""
+        value = self.values.get(name)
+        if not isinstance(value, Const) or value.value is None or not isinstance(
+                self.values.get(other), Ref):
+            return self.ref(name)
+        array = np.asarray(value.value)
+        shape = tuple(int(d) for d in array.shape)
+        if array.size <= 1 or not np.issubdtype(array.dtype, np.floating):
+            raise Unsupported(f"{node.op_type} by a constant number")
+        if len(shape) >= self.rank(other):
+            if len(shape) > self.rank(other) or shape[0] != 1:
+                raise Unsupported(f"constant '{name}' of shape {'x'.join(map(str, shape))} "
+                                  "where the batch is")
+            shape = shape[1:]
+        return self.b.add("LearnedTensor", {"shape": shape, "init": "normal"},
+                          name or "learned", [],
+                          {"value": self.tensor(array.reshape(shape))})
 
     def read_concat(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
         spec = specs[0]
@@ -264,8 +291,6 @@ class LayerReaders:
         dims = weight.ndim - 2
         if dims not in (1, 2):
             raise Unsupported(f"{dims}-D convolution")
-        if int(attrs.get("group", 1)) != 1:
-            raise Unsupported(f"group={attrs.get('group')} (grouped convolution)")
         padding = self.padding(attrs, weight.shape[2:], attrs.get("dilations", [1] * dims))
         params: dict[str, Any] = {
             "out_channels": int(weight.shape[0]),
@@ -273,6 +298,7 @@ class LayerReaders:
             "stride": tuple(int(s) for s in attrs.get("strides", [1] * dims)),
             "padding": padding,
             "dilation": tuple(int(d) for d in attrs.get("dilations", [1] * dims)),
+            "groups": int(attrs.get("group", 1)),
         }
         if dims == 1:
             params = {k: (v[0] if isinstance(v, tuple) else v) for k, v in params.items()}
@@ -307,8 +333,6 @@ class LayerReaders:
         weight = self.const(node.input[1], "the weight")
         if weight.ndim != 4:
             raise Unsupported("only 2-D transposed convolution")
-        if int(attrs.get("group", 1)) != 1 or any(d != 1 for d in attrs.get("dilations", [1])):
-            raise Unsupported("group or dilation")
         if "output_shape" in attrs:
             raise Unsupported("output_shape")
         pads = [int(p) for p in attrs.get("pads", [0, 0, 0, 0])]
@@ -317,11 +341,14 @@ class LayerReaders:
         weights = {"weight": self.tensor(weight)}
         if len(node.input) > 2 and node.input[2]:
             weights["bias"] = self.tensor(self.const(node.input[2], "the bias"))
-        params = {"out_channels": int(weight.shape[1]),
+        groups = int(attrs.get("group", 1))
+        params = {"out_channels": int(weight.shape[1]) * groups,
                   "kernel_size": tuple(int(k) for k in weight.shape[2:]),
                   "stride": tuple(int(s) for s in attrs.get("strides", [1, 1])),
                   "padding": tuple(pads[:2]),
                   "output_padding": tuple(int(p) for p in attrs.get("output_padding", [0, 0])),
+                  "groups": groups,
+                  "dilation": tuple(int(d) for d in attrs.get("dilations", [1, 1])),
                   "bias": "bias" in weights}
         return self.b.add(specs[0].id, params, self.label(node),
                           [self.ref(node.input[0])], weights)
@@ -330,42 +357,64 @@ class LayerReaders:
         if len(node.output) > 1 and self.consumers[node.output[1]]:
             raise Unsupported("uses the indices output")
         kernel = [int(k) for k in attrs.get("kernel_shape", [])]
-        if len(kernel) != 2:
-            raise Unsupported("only 2-D pooling")
-        if attrs.get("ceil_mode", 0) or any(d != 1 for d in attrs.get("dilations", [1, 1])):
-            raise Unsupported("ceil_mode or dilations")
-        padding = self.padding(attrs, kernel, [1, 1])
-        if node.op_type == "AveragePool" and any(padding) \
-                and not attrs.get("count_include_pad", 0):
-            raise Unsupported("count_include_pad=0 with padding")
-        params = {"kernel_size": tuple(kernel),
-                  "stride": tuple(int(s) for s in attrs.get("strides", [1, 1])),
-                  "padding": padding}
-        return self.b.add(specs[0].id, params, self.label(node), [self.ref(node.input[0])])
+        dims = len(kernel)
+        if dims not in (1, 2):
+            raise Unsupported(f"{dims}-D pooling")
+        spec = _by_rank(specs, dims + 2)
+        names = {p.name for p in spec.params}
+        dilation = tuple(int(d) for d in attrs.get("dilations", [1] * dims))
+        if "dilation" not in names and any(d != 1 for d in dilation):
+            raise Unsupported(f"dilations {list(dilation)}")
+        padding = self.padding(attrs, kernel, [1] * dims)
+        found: dict[str, Any] = {
+            "kernel_size": tuple(kernel),
+            "stride": tuple(int(s) for s in attrs.get("strides", [1] * dims)),
+            "padding": padding, "dilation": dilation,
+            "ceil_mode": bool(attrs.get("ceil_mode", 0)),
+            # ONNX counts no padding by default, torch does; without padding it is the same
+            "count_include_pad": bool(attrs.get("count_include_pad", 0)) or not any(padding)}
+        params = {k: (v[0] if dims == 1 and isinstance(v, tuple) else v)
+                  for k, v in found.items() if k in names}
+        return self.b.add(spec.id, params, self.label(node), [self.ref(node.input[0])])
 
     def read_global_pool(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]
                          ) -> Ref:
-        if node.op_type == "ReduceMean":
-            return self.reduce_mean(node, attrs, specs[0])
+        if node.op_type.startswith("Reduce"):
+            return self.reduce_spatial(node, attrs, specs)
         if self.rank(node.input[0]) not in (0, 4):
             raise Unsupported("only 2-D pooling")
         return self.b.add(specs[0].id, {"output_size": (1, 1)}, self.label(node),
                           [self.ref(node.input[0])])
 
-    def reduce_mean(self, node: Any, attrs: dict[str, Any], spec: LayerSpec) -> Ref:
-        """A mean over height and width is global average pooling (what exporters make of
-        ``AdaptiveAvgPool2d(1)``), followed by a flatten when the dimensions are dropped."""
-        rank = self.rank(node.input[0])
+    def reduce_axes(self, node: Any, attrs: dict[str, Any]) -> list[int] | None:
+        """A reduction's axes (an attribute before opset 18, an input since); None: all."""
         axes = attrs.get("axes")
         if axes is None and len(node.input) > 1 and node.input[1]:
             axes = self.const(node.input[1], "the axes").tolist()
-        if rank != 4 or axes is None or sorted(int(a) % 4 for a in axes) != [2, 3]:
-            raise Unsupported("only a mean over height and width of N x C x H x W")
-        ref = self.b.add(spec.id, {"output_size": (1, 1)}, self.label(node),
-                         [self.ref(node.input[0])])
-        if attrs.get("keepdims", 1):
-            return ref
-        return self.b.add("Flatten", {"start_dim": 1}, f"{self.label(node)}_flat", [ref])
+        return None if axes is None else [int(a) for a in np.atleast_1d(axes)]
+
+    def reduce_spatial(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
+        """A mean or maximum over height and width is global pooling (what exporters make of
+        ``AdaptiveAvgPool2d(1)``), followed by a flatten when the dimensions are dropped."""
+        rank = self.rank(node.input[0])
+        axes = self.reduce_axes(node, attrs)
+        if rank != 4 or axes is None or sorted(a % 4 for a in axes) != [2, 3] \
+                or not attrs.get("keepdims", 1):
+            return self.read_reduce(node, attrs, specs)  # x.mean((2, 3)): a reduction
+        return self.b.add(specs[0].id, {"output_size": (1, 1)}, self.label(node),
+                          [self.ref(node.input[0])])
+
+    def read_reduce(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
+        """A mean, sum or maximum over some dimensions of each sample."""
+        rank = self.rank(node.input[0])
+        axes = self.reduce_axes(node, attrs)
+        if not axes and attrs.get("noop_with_empty_axes", 0):
+            return self.ref(node.input[0])
+        if not axes or not rank or any(a % rank == 0 for a in axes):
+            raise Unsupported("reduces the batch dimension")
+        return self.b.add(_with_param(specs, "dims").id,
+                          {"dims": tuple(axes), "keepdim": bool(attrs.get("keepdims", 1))},
+                          self.label(node), [self.ref(node.input[0])])
 
     def read_batchnorm(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
         if attrs.get("training_mode", 0):
@@ -385,7 +434,10 @@ class LayerReaders:
         """A lookup in a constant table (an embedding), or a recurrent layer's last step."""
         table = self.values.get(node.input[0])
         if isinstance(table, Ref):
-            return self.last_step(node, table, int(attrs.get("axis", 0)))
+            try:
+                return self.last_step(node, table, int(attrs.get("axis", 0)))
+            except Unsupported:
+                return self.select(node, table, int(attrs.get("axis", 0)), specs)
         if not isinstance(table, Const) or table.value is None or table.value.ndim != 2 \
                 or int(attrs.get("axis", 0)) != 0:
             raise Unsupported("only a lookup in a constant table (an embedding)")
@@ -505,6 +557,129 @@ class LayerReaders:
         if self.opset < 13 and rank and axis % rank != rank - 1:
             raise Unsupported("axis other than the last before opset 13")
         return self.b.add(specs[0].id, {"dim": axis}, self.label(node), [self.ref(node.input[0])])
+
+    # -- activations with constants (issue 13) ------------------------------------------------
+    def read_clip(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
+        """Clip to [0, 6] is ReLU6 (bounds as inputs from opset 11, attributes before)."""
+        bounds = [attrs.get("min"), attrs.get("max")]
+        for index, name in enumerate(node.input[1:3]):
+            if name:
+                bounds[index] = float(np.asarray(self.const(name, "the bound")).reshape(-1)[0])
+        if bounds != [0.0, 6.0]:
+            raise Unsupported(f"bounds {bounds} (only Clip to 0..6, ReLU6, is a layer)")
+        return self.b.add(specs[0].id, {}, self.label(node), [self.ref(node.input[0])])
+
+    def read_hard_sigmoid(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]
+                          ) -> Ref:
+        """torch's Hardsigmoid is max(0, min(1, x / 6 + 1 / 2)); ONNX's default alpha differs."""
+        alpha, beta = float(attrs.get("alpha", 0.2)), float(attrs.get("beta", 0.5))
+        if abs(alpha - 1 / 6) > 1e-6 or abs(beta - 0.5) > 1e-6:
+            raise Unsupported(f"alpha={alpha}, beta={beta} (Hardsigmoid is x / 6 + 1 / 2)")
+        return self.b.add(specs[0].id, {}, self.label(node), [self.ref(node.input[0])])
+
+    def read_prelu(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
+        """A constant slope, one shared or one per channel (dimension 1)."""
+        slope = np.asarray(self.const(node.input[1], "the slope"), np.float32)
+        rank = self.rank(node.input[0]) or max(slope.ndim, 2)
+        sizes = [1] * (rank - slope.ndim) + list(slope.shape)
+        if slope.size != 1 and (len(sizes) < 2 or slope.size != sizes[1]):
+            raise Unsupported(f"a slope of shape {list(slope.shape)} (PReLU learns one slope "
+                              "or one per channel)")
+        return self.b.add(specs[0].id, {"num_parameters": int(slope.size)}, self.label(node),
+                          [self.ref(node.input[0])], {"weight": self.tensor(slope.reshape(-1))})
+
+    # -- tensor ops (issue 13) ---------------------------------------------------------------
+    def select(self, node: Any, data: Ref, axis: int, specs: list[LayerSpec]) -> Ref:
+        """One position of a graph tensor along ``axis`` (``x[:, 2]``, ``x.select(1, 2)``)."""
+        index = self.values.get(node.input[1])
+        rank = self.rank(node.input[0])
+        if not isinstance(index, Const) or index.value is None or np.ndim(index.value) != 0:
+            raise Unsupported("only one constant position (a Select)")
+        if rank and axis % rank == 0:
+            raise Unsupported("selects along the batch dimension")
+        spec = _with_param(specs, "index")
+        return self.b.add(spec.id, {"dim": axis, "index": int(index.value)}, self.label(node),
+                          [data])
+
+    def read_transpose(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Any:
+        """A Transpose (two dimensions swapped) or Permute of each sample; other orders are
+        the layouts exporters put around recurrent layers (the walker's op_Transpose)."""
+        value = self.values.get(node.input[0])
+        perm = [int(p) for p in attrs.get("perm", [])]
+        if not isinstance(value, Ref) or not perm or perm[0] != 0:
+            return self.op_Transpose(node, attrs)  # type: ignore[attr-defined]
+        moved = [i for i, p in enumerate(perm) if p != i]
+        if not moved:
+            return value
+        if len(moved) == 2:
+            return self.b.add(_with_param(specs, "dim0").id,
+                              {"dim0": moved[0], "dim1": moved[1]}, self.label(node), [value])
+        return self.b.add(_with_param(specs, "dims").id, {"dims": tuple(perm[1:])},
+                          self.label(node), [value])
+
+    def read_slice(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
+        """One Slice per sliced axis (inputs since opset 10, attributes before)."""
+        def listed(index: int, key: str) -> list[int] | None:
+            if len(node.input) > index and node.input[index]:
+                return [int(v) for v in np.atleast_1d(self.const(node.input[index], key))]
+            return [int(v) for v in attrs[key]] if key in attrs else None
+
+        starts, ends = listed(1, "starts"), listed(2, "ends")
+        if starts is None or ends is None:
+            raise Unsupported("starts and ends must be constants")
+        axes = listed(3, "axes") or list(range(len(starts)))
+        steps = listed(4, "steps") or [1] * len(starts)
+        rank = self.rank(node.input[0])
+        spec = _with_param(specs, "step")
+        end = spec.param("end")
+        ref = self.ref(node.input[0])
+        for axis, start, stop, step in zip(axes, starts, ends, steps, strict=True):
+            if step < 1:
+                raise Unsupported("a negative step")
+            if rank and axis % rank == 0:
+                if start == 0 and stop >= end.maximum and step == 1:
+                    continue  # the whole batch
+                raise Unsupported("slices the batch dimension")
+            stop = min(max(stop, int(end.minimum or 0)), int(end.maximum or 0))
+            ref = self.b.add(spec.id, {"dim": axis, "start": start, "end": stop, "step": step},
+                             self.label(node), [ref])
+        return ref
+
+    def read_resize(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
+        """torch's nearest (asymmetric, floor) or bilinear resize of an image, by one scale
+        for height and width or to the output size."""
+        if self.rank(node.input[0]) not in (0, 4):
+            raise Unsupported("only images (N x C x H x W)")
+        mode, where = attrs.get("mode", "nearest"), attrs.get("coordinate_transformation_mode",
+                                                              "half_pixel")
+        if mode == "nearest" and where == "asymmetric" \
+                and attrs.get("nearest_mode", "round_prefer_floor") == "floor":
+            params: dict[str, Any] = {"mode": "nearest"}
+        elif mode == "linear" and where in ("align_corners", "half_pixel", "pytorch_half_pixel"):
+            params = {"mode": "bilinear", "align_corners": where == "align_corners"}
+        else:
+            raise Unsupported(f"mode={mode}, coordinate_transformation_mode={where}")
+        scales = self.values.get(node.input[2]) if len(node.input) > 2 and node.input[2] \
+            else None
+        if isinstance(scales, Const) and scales.value is not None and scales.value.size == 4:
+            factors = [float(v) for v in scales.value]
+            if factors[:2] != [1.0, 1.0] or factors[2] != factors[3]:
+                raise Unsupported(f"scales {factors} (one scale for height and width)")
+            params["scale_factor"] = factors[2]
+        else:
+            out = self.shapes.get(node.output[0]) or []
+            if len(out) != 4 or not all(isinstance(d, int) for d in out[2:]):
+                raise Unsupported("sizes that are not known")
+            params["size"] = (int(out[2]), int(out[3]))
+        return self.b.add(specs[0].id, params, self.label(node), [self.ref(node.input[0])])
+
+
+def _with_param(specs: list[LayerSpec], name: str) -> LayerSpec:
+    """The one of ``specs`` (layers that share an operator) with a parameter ``name``."""
+    for spec in specs:
+        if any(p.name == name for p in spec.params):
+            return spec
+    raise Unsupported("no layer of this kind")
 
 
 def _reorder(array: np.ndarray, gates: list[int]) -> np.ndarray:

@@ -10,21 +10,25 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
 
 from graph.catalog import MERGE, LayerSpec
 
+T = TypeVar("T")
+
 
 class Recurrent(nn.Module):
-    """An RNN, LSTM or GRU that returns one tensor, as the graph's ports expect.
+    """An RNN, LSTM or GRU that returns (out, h_n), the tensors of its two ports.
 
-    ``output="sequence"`` returns every step (N x L x H, H doubled when bidirectional);
-    ``output="last"`` returns the final state (N x H): for a bidirectional layer the forward
+    ``out``: with ``output="sequence"`` every step (N x L x H, H doubled when bidirectional);
+    with ``output="last"`` the final state (N x H): for a bidirectional layer the forward
     direction's last step next to the backward direction's first step, which is where each
-    direction has read the whole sequence.
+    direction has read the whole sequence. ``h_n``: the top layer's final hidden state, batch
+    first, its directions side by side (N x H, doubled when bidirectional), read from torch's
+    h_n (num_layers * directions x N x H); for an LSTM its hidden state, not its cell state.
     """
 
     def __init__(self, rnn: nn.RNNBase, output: str = "sequence") -> None:
@@ -34,16 +38,19 @@ class Recurrent(nn.Module):
         self.rnn = rnn
         self.output = output
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if x.dim() != 3:
             raise ValueError(f"expected a sequence N x L x F, got {x.dim()}-D input")
-        out, _ = self.rnn(x)
+        out, state = self.rnn(x)
+        h_n = state[0] if isinstance(state, tuple) else state  # an LSTM's (h_n, c_n)
+        directions = 2 if self.rnn.bidirectional else 1
+        final = h_n[-directions:].transpose(0, 1).flatten(1)
         if self.output == "sequence":
-            return out
+            return out, final
         if not self.rnn.bidirectional:
-            return out[:, -1]
+            return out[:, -1], final
         hidden = self.rnn.hidden_size
-        return torch.cat([out[:, -1, :hidden], out[:, 0, hidden:]], dim=1)
+        return torch.cat([out[:, -1, :hidden], out[:, 0, hidden:]], dim=1), final
 
     def extra_repr(self) -> str:
         return f"output={self.output!r}"
@@ -156,9 +163,294 @@ class Reshape(nn.Module):
         return f"shape={self.shape}"
 
 
+# -- tensor ops of modern architectures (issue 13) ------------------------------------------
+# -- (each class stands alone: exported files carry its source and nothing around it) --------
+class Permute(nn.Module):
+    """Reorders the dimensions of each sample; the batch stays first. ``dims`` number them as
+    torch does (1 is the first after the batch): (2, 3, 1) turns N x C x H x W into
+    N x H x W x C, as ``x.permute(0, 2, 3, 1)``."""
+
+    def __init__(self, *dims: int) -> None:
+        super().__init__()
+        self.dims = tuple(int(d) for d in dims)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if sorted(self.dims) != list(range(1, x.dim())):
+            raise ValueError(f"dims {self.dims} must list the sample's dimensions 1 to "
+                             f"{x.dim() - 1} once each (its input has {x.dim()} with the batch)")
+        return x.permute(0, *self.dims)
+
+    def extra_repr(self) -> str:
+        return f"dims={self.dims}"
+
+
+class Transpose(nn.Module):
+    """Swaps two dimensions of each sample (``x.transpose(dim0, dim1)``; 0 is the batch, which
+    stays)."""
+
+    def __init__(self, dim0: int = 1, dim1: int = 2) -> None:
+        super().__init__()
+        self.dim0, self.dim1 = dim0, dim1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x.size(self.dim0), x.size(self.dim1)  # out of range: torch's error names the range
+        if 0 in (self.dim0 % x.dim(), self.dim1 % x.dim()):
+            raise ValueError("dimension 0 is the batch, which stays first; swap dimension 1 "
+                             "or a later one")
+        return x.transpose(self.dim0, self.dim1)
+
+    def extra_repr(self) -> str:
+        return f"dim0={self.dim0}, dim1={self.dim1}"
+
+
+class Slice(nn.Module):
+    """``x[:, start:end:step]`` along ``dim`` (0 is the batch, which is kept whole); negative
+    positions count from the end and an end past the size stops at the end."""
+
+    def __init__(self, dim: int = 1, start: int = 0, end: int = 1, step: int = 1) -> None:
+        super().__init__()
+        self.dim, self.start, self.end, self.step = dim, start, end, step
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x.size(self.dim)  # out of range: torch's error names the range
+        if self.dim % x.dim() == 0:
+            raise ValueError("dimension 0 is the batch, which stays whole; choose dimension 1 "
+                             "or a later one")
+        index = (slice(None),) * (self.dim % x.dim()) + (slice(self.start, self.end, self.step),)
+        return x[index]
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, start={self.start}, end={self.end}, step={self.step}"
+
+
+class Select(nn.Module):
+    """One position along ``dim``, which goes away: ``x.select(dim, index)``, ``x[:, index]``
+    (0 is the batch, which is kept whole; a negative index counts from the end)."""
+
+    def __init__(self, dim: int = 1, index: int = 0) -> None:
+        super().__init__()
+        self.dim, self.index = dim, index
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x.size(self.dim)  # out of range: torch's error names the range
+        if self.dim % x.dim() == 0:
+            raise ValueError("dimension 0 is the batch, which stays whole; choose dimension 1 "
+                             "or a later one")
+        return x.select(self.dim, self.index)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, index={self.index}"
+
+
+class Reduce(nn.Module):
+    """The mean, sum or maximum (``how``: a torch function) over ``dims`` of each sample,
+    numbered as torch numbers them: 0, the batch, is never reduced."""
+
+    HOWS = ("mean", "sum", "amax")
+
+    def __init__(self, *dims: int, how: str = "mean", keepdim: bool = False) -> None:
+        super().__init__()
+        if how not in self.HOWS:
+            raise ValueError(f"how must be one of {', '.join(self.HOWS)}, not {how!r}")
+        self.dims, self.how, self.keepdim = tuple(int(d) for d in dims), how, keepdim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for dim in self.dims:
+            x.size(dim)  # out of range: torch's error names the range
+        if any(dim % x.dim() == 0 for dim in self.dims):
+            raise ValueError("dimension 0 is the batch, which is never reduced; reduce "
+                             "dimension 1 or later ones")
+        return getattr(torch, self.how)(x, dim=self.dims, keepdim=self.keepdim)
+
+    def extra_repr(self) -> str:
+        return f"dims={self.dims}, how={self.how!r}, keepdim={self.keepdim}"
+
+
+class StochasticDepth(nn.Module):
+    """Randomly drops a residual branch while training (Huang et al., 2016), as
+    ``torchvision.ops.StochasticDepth``: "row" zeroes whole samples, "batch" the whole batch,
+    each with probability ``p``, and scales what survives by 1 / (1 - p); in evaluation it
+    passes its input through."""
+
+    MODES = ("row", "batch")
+
+    def __init__(self, p: float = 0.1, mode: str = "row") -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"drop probability has to be between 0 and 1, but got {p}")
+        if mode not in self.MODES:
+            raise ValueError(f"mode must be one of {', '.join(self.MODES)}, not {mode!r}")
+        self.p, self.mode = p, mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        survival = 1.0 - self.p
+        size = [x.shape[0]] + [1] * (x.dim() - 1) if self.mode == "row" else [1] * x.dim()
+        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
+        if survival > 0.0:
+            noise.div_(survival)
+        return x * noise
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, mode={self.mode!r}"
+
+
+class Upsample(nn.Module):
+    """Resizes images (N x C x H x W) with ``F.interpolate``: to ``size`` when it is set (not
+    0 x 0), else by ``scale_factor``. ``align_corners`` applies to bilinear only."""
+
+    MODES = ("nearest", "bilinear")
+
+    def __init__(self, scale_factor: float = 2.0, size: Sequence[int] = (0, 0),
+                 mode: str = "nearest", align_corners: bool = False) -> None:
+        super().__init__()
+        if mode not in self.MODES:
+            raise ValueError(f"mode must be one of {', '.join(self.MODES)}, not {mode!r}")
+        self.scale_factor, self.size = float(scale_factor), tuple(int(s) for s in size)
+        self.mode, self.align_corners = mode, bool(align_corners)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        size = self.size if any(self.size) else None
+        return torch.nn.functional.interpolate(
+            x, size=size, scale_factor=None if size else self.scale_factor, mode=self.mode,
+            align_corners=None if self.mode == "nearest" else self.align_corners)
+
+    def extra_repr(self) -> str:
+        how = f"size={self.size}" if any(self.size) else f"scale_factor={self.scale_factor}"
+        return f"{how}, mode={self.mode!r}"
+
+
+# -- layers with several outputs --------------------------------------------------------------
+class Chunk(nn.Module):
+    """Cuts each sample into ``chunks`` equal pieces along ``dim`` (the last piece smaller when
+    the size does not divide; fewer pieces when it is smaller than ``chunks``)."""
+
+    def __init__(self, chunks: int = 2, dim: int = 1) -> None:
+        super().__init__()
+        self.chunks, self.dim = int(chunks), int(dim)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if self.dim % x.dim() == 0:
+            raise ValueError(f"cannot cut along dimension {self.dim}, the batch; cut along "
+                             "dimension 1 or a later one")
+        return torch.chunk(x, self.chunks, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"chunks={self.chunks}, dim={self.dim}"
+
+
+class Split(nn.Module):
+    """Cuts each sample into pieces of the given sizes along ``dim``; the sizes must add up
+    to that dimension's size."""
+
+    def __init__(self, sizes: tuple[int, ...] = (1, 1), dim: int = 1) -> None:
+        super().__init__()
+        if not 2 <= len(sizes) <= 4:
+            raise ValueError(f"gives one output per size, 2 to 4, but has {len(sizes)} sizes")
+        self.sizes, self.dim = tuple(int(s) for s in sizes), int(dim)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if self.dim % x.dim() == 0:
+            raise ValueError(f"cannot cut along dimension {self.dim}, the batch; cut along "
+                             "dimension 1 or a later one")
+        if sum(self.sizes) != x.shape[self.dim]:
+            raise ValueError(f"its sizes {' + '.join(map(str, self.sizes))} add up to "
+                             f"{sum(self.sizes)} but dimension {self.dim} of its input has "
+                             f"{x.shape[self.dim]}; make them add up to {x.shape[self.dim]}")
+        return torch.split(x, list(self.sizes), self.dim)
+
+    def extra_repr(self) -> str:
+        return f"sizes={self.sizes}, dim={self.dim}"
+
+
+# -- sources ----------------------------------------------------------------------------------
+class LearnedTensor(nn.Module):
+    """A trained tensor of a given shape that forward uses directly: a class token, a
+    positional embedding, a layer scale.
+
+    ``forward()`` gives it with a leading 1 (1 x shape), which an addition or multiplication
+    broadcasts over the batch; ``forward(like)`` repeats it for each sample of ``like``
+    (N x shape), as joining it to a batch (``torch.cat``) needs.
+    """
+
+    INITS = ("zeros", "normal", "ones")
+
+    def __init__(self, shape: tuple[int, ...], init: str = "normal", std: float = 0.02
+                 ) -> None:
+        super().__init__()
+        if init not in self.INITS:
+            raise ValueError(f"init must be one of {', '.join(self.INITS)}, not {init!r}")
+        self.init, self.std = init, float(std)
+        value = torch.empty(tuple(int(s) for s in shape))
+        if init == "normal":
+            nn.init.normal_(value, std=self.std)
+        else:
+            nn.init.constant_(value, 0.0 if init == "zeros" else 1.0)
+        self.value = nn.Parameter(value)
+
+    def forward(self, like: torch.Tensor | None = None) -> torch.Tensor:
+        value = self.value.unsqueeze(0)
+        if like is None:
+            return value
+        return value.expand(like.shape[0], *self.value.shape)
+
+    def extra_repr(self) -> str:
+        return f"shape={tuple(self.value.shape)}, init={self.init!r}"
+
+
+# -- attention ----------------------------------------------------------------------------------
+class Attention(nn.Module):
+    """Multi-head attention over batch-first sequences, returning (out, weights).
+
+    ``key`` defaults to ``query`` and ``value`` to ``key`` (self-attention). Both masks read
+    any nonzero value as "may attend", so token ids connect directly (id 0 is padding):
+    ``key_padding_mask`` is N x S (the keys of each sample), ``attn_mask`` N x L x S (which
+    key each query may read). ``weights`` are N x L x S, averaged over the heads.
+    """
+
+    def __init__(self, attention: nn.MultiheadAttention) -> None:
+        super().__init__()
+        self.attention = attention
+
+    def forward(self, query: torch.Tensor, key: torch.Tensor | None = None,
+                value: torch.Tensor | None = None,
+                key_padding_mask: torch.Tensor | None = None,
+                attn_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        if query.dim() != 3:
+            raise ValueError(f"expected a sequence N x L x D, got {query.dim()}-D input")
+        key = query if key is None else key
+        value = key if value is None else value
+        padding = None if key_padding_mask is None else key_padding_mask == 0
+        blocked = None
+        if attn_mask is not None:  # per sample: one N x L x S mask per head
+            blocked = (attn_mask == 0).repeat_interleave(self.attention.num_heads, dim=0)
+        out, weights = self.attention(query, key, value, key_padding_mask=padding,
+                                      attn_mask=blocked, need_weights=True)
+        return out, weights
+
+
+class EncoderStack(nn.Module):
+    """``num_layers`` Transformer encoder layers of the same configuration, one after the
+    other (torch's nn.TransformerEncoder, batch first, without nested tensors)."""
+
+    def __init__(self, d_model: int, nhead: int = 4, dim_feedforward: int = 128,
+                 dropout: float = 0.1, activation: str = "relu", num_layers: int = 2) -> None:
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout,
+                                           activation, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+
 # The classes catalog declarations name as their ``ops_class``.
 CLASSES: dict[str, type[nn.Module]] = {
-    cls.__name__: cls for cls in (Recurrent, SequenceReduce, PositionalEncoding, Reshape)}
+    cls.__name__: cls for cls in (Recurrent, SequenceReduce, PositionalEncoding, Reshape,
+                                  Permute, Transpose, Slice, Select, Reduce, StochasticDepth,
+                                  Upsample, Chunk, Split, LearnedTensor, Attention,
+                                  EncoderStack)}
 
 
 def ops_class(spec: LayerSpec) -> type[nn.Module] | None:
@@ -241,6 +533,22 @@ def build_module(spec: LayerSpec, params: dict[str, Any],
     if torch_cls is None:
         return construct(own, kwargs)
     return construct(own, wrapper_kwargs(spec, params), construct(torch_cls, kwargs))
+
+
+def port_arguments(spec: LayerSpec, given: dict[str, T]) -> tuple[list[T], dict[str, T]]:
+    """A module's forward arguments from its connected input ports: by position up to the
+    first unconnected port, by name (the port's name) after it, so an optional port in the
+    middle (an attention's key) may stay open while a later one (its mask) is connected."""
+    args: list[T] = []
+    kwargs: dict[str, T] = {}
+    for port in spec.inputs:
+        if port.name not in given:
+            continue
+        if not kwargs and len(args) == [p.name for p in spec.inputs].index(port.name):
+            args.append(given[port.name])
+        else:
+            kwargs[port.name] = given[port.name]
+    return args, kwargs
 
 
 def apply_merge(spec: LayerSpec, params: dict[str, Any], inputs: Sequence[torch.Tensor]

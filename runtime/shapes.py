@@ -49,10 +49,13 @@ Shape = tuple[int, ...]
 
 
 def format_shape(shape: Sequence[int]) -> str:
-    """How users read a shape: the batch dimension is always "N" ("N x 16 x 8 x 8")."""
+    """How users read an inferred shape: the batch dimension is "N" ("N x 16 x 8 x 8"); a
+    leading 1 (inference runs a batch of ``BATCH``, never 1) is one tensor for every sample,
+    as a Learned tensor gives before broadcasting ("1 x 5 x 8")."""
     if len(shape) == 0:
         return "scalar"
-    return " x ".join(["N", *(str(int(d)) for d in shape[1:])])
+    first = "1" if int(shape[0]) == 1 else "N"
+    return " x ".join([first, *(str(int(d)) for d in shape[1:])])
 
 
 @dataclass
@@ -180,7 +183,32 @@ def infer_shapes(graph: Graph, skip: Iterable[int] = ()) -> ShapeResult:
         shape = result.outputs.get(edge.src, {}).get(edge.src_port)
         if shape is not None and edge.dst in nodes:
             result.edges[edge] = shape
+    result.diagnostics += _absent_outputs(graph, result)
     return result
+
+
+def _absent_outputs(graph: Graph, result: ShapeResult) -> list[Diagnostic]:
+    """One error per node with a wired output port that the layer, with its params, does not
+    give (Chunk's out3 when it makes 2 chunks)."""
+    absent: dict[int, set[str]] = {}
+    for edge in graph.edges:
+        ports = result.outputs.get(edge.src)
+        if ports is not None and edge.src_port not in ports:
+            absent.setdefault(edge.src, set()).add(edge.src_port)
+    found = []
+    for node_id, wired in absent.items():
+        node = graph.nodes[node_id]
+        spec = node.spec
+        names = [p.name for p in spec.outputs] if spec is not None else []
+        missing = [name for name in names if name in wired]  # unknown ports: validation's
+        if spec is None or spec.role == HEAD or not missing:
+            continue
+        given = ", ".join(name for name in names if name in result.outputs[node_id])
+        found.append(Diagnostic(
+            "error", f"{node.label} gives only {given} with its parameters, but "
+            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} connected; raise its "
+            "number of outputs or move the connection", node_id))
+    return found
 
 
 def _topological(succ: dict[int, list[int]], indegree: dict[int, int]) -> Iterable[int]:
@@ -228,7 +256,7 @@ def _infer_node(node: Node, spec: LayerSpec, nodes: dict[int, Node],
             result.not_inferred.add(node.id)  # an earlier node failed: no follow-up error
             return
         inputs.append((port.name, shape, dtypes[edge.src][edge.src_port], edge))
-    if not inputs and spec.inputs:
+    if not inputs and not all(port.optional for port in spec.inputs):  # sources run alone
         result.not_inferred.add(node.id)
         return
     result.inputs[node.id] = [shape for _, shape, _, _ in inputs]
@@ -243,7 +271,8 @@ def _infer_node(node: Node, spec: LayerSpec, nodes: dict[int, Node],
     outcome = _CACHE.get(key)
     if outcome is None:
         before = len(caught)
-        outcome = _run(spec, params, [(shape, dtype) for _, shape, dtype in signature])
+        outcome = _run(spec, params, [(shape, dtype) for _, shape, dtype in signature],
+                       [port for port, _, _ in signature])
         found = tuple(dict.fromkeys(_warning_text(w) for w in caught[before:]
                                     if _worth_reporting(w)))
         del caught[before:]
@@ -281,19 +310,19 @@ def _freeze(value: Any) -> Any:
     return (type(value).__name__, value)
 
 
-def _run(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape, torch.dtype]]
-         ) -> _Outcome:
+def _run(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape, torch.dtype]],
+         ports: list[str]) -> _Outcome:
     problem = _precheck(spec, params, inputs)
     if problem is not None:
         return _Outcome(problem=problem)
     try:
-        return _execute(spec, params, inputs, "meta")
+        return _execute(spec, params, inputs, "meta", ports)
     except NotImplementedError as exc:
         if "Meta" not in str(exc):
             return _Outcome(problem="torch", detail=_first_line(exc))
         # An op without a meta kernel (a future layer): run it once on small real zeros.
         try:
-            return _execute(spec, params, inputs, "cpu")
+            return _execute(spec, params, inputs, "cpu", ports)
         except Exception as inner:  # noqa: BLE001 - torch's reason becomes a diagnostic
             return _Outcome(problem="torch", detail=_first_line(inner))
     except Exception as exc:  # noqa: BLE001 - torch's reason becomes a diagnostic
@@ -301,7 +330,7 @@ def _run(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape, torc
 
 
 def _execute(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape, torch.dtype]],
-             device: str) -> _Outcome:
+             device: str, ports: list[str]) -> _Outcome:
     tensors = [torch.zeros(shape, dtype=dtype, device=device) if device != "meta"
                else torch.empty(shape, dtype=dtype, device=device) for shape, dtype in inputs]
     count = 0
@@ -311,7 +340,8 @@ def _execute(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape, 
         with torch.device(device):
             module = ops.build_module(spec, params, [shape for shape, _ in inputs])
         assert module is not None
-        out = module(*tensors)
+        args, kwargs = ops.port_arguments(spec, dict(zip(ports, tensors, strict=True)))
+        out = module(*args, **kwargs)
         count = sum(p.numel() for p in module.parameters() if p.requires_grad)
     outs = out if isinstance(out, (tuple, list)) else (out,)
     return _Outcome(tuple(tuple(int(d) for d in t.shape) for t in outs),
@@ -321,6 +351,8 @@ def _execute(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape, 
 def _precheck(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape, torch.dtype]]
               ) -> str | None:
     """Problems the meta device would not catch (dtypes, unbatched inputs, dims)."""
+    if not inputs:
+        return None  # a source (a Learned tensor): nothing to check
     shape, dtype = inputs[0]
     if spec.dtype == TOKENS:
         if dtype.is_floating_point:
@@ -331,6 +363,10 @@ def _precheck(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape,
         return "rank"
     if "output_padding" in params and not _output_padding_ok(params):
         return "output_padding"  # the meta kernel does not check this; the CPU one does
+    if spec.role == MERGE and not spec.merge_dim and len({len(s) for s, _ in inputs}) > 1:
+        return "merge_rank"  # on meta, N of one input would meet a sample size of the other
+    if _groups_problem(spec, params, shape):
+        return "groups"  # torch's own message names neither the node nor the numbers
     if "dim" in params and isinstance(params["dim"], int):
         dim, rank = params["dim"], len(shape)
         if not -rank <= dim < rank:
@@ -338,6 +374,15 @@ def _precheck(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape,
         if spec.role == MERGE and dim % rank == 0:
             return "batch_dim"
     return None
+
+
+def _groups_problem(spec: LayerSpec, params: dict[str, Any], shape: Shape) -> bool:
+    """Whether a grouped layer's input or output channels are not divisible by its groups."""
+    groups, channels = params.get("groups", 1), dict(spec.inferred).get("in_channels")
+    if not isinstance(groups, int) or groups <= 1 or channels is None or len(shape) < 2:
+        return False
+    out = params.get("out_channels", 0)
+    return shape[channels] % groups != 0 or (isinstance(out, int) and out % groups != 0)
 
 
 def _output_padding_ok(params: dict[str, Any]) -> bool:
@@ -422,6 +467,16 @@ def _message(node: Node, params: dict[str, Any], problem: str, detail: str,
         return (f"{label}: output padding {_dims(params.get('output_padding'))} must be smaller "
                 f"than the stride {_dims(params.get('stride'))}; lower the output padding or "
                 "raise the stride")
+    if problem == "merge_rank":
+        return (f"{label} cannot {node.type.lower()} {_listing(sources)}: they have different "
+                "numbers of dimensions; add a Reshape so they match (sizes of 1 broadcast)")
+    if problem == "groups":
+        groups, out, channels = params.get("groups"), params.get("out_channels"), shape[1]
+        wrong = [f"its {what} ({count})" for what, count in (
+            ("input channels", channels), ("output channels", out)) if count % groups]
+        return (f"{label} has {groups} groups, which do not divide {' or '.join(wrong)} "
+                f"(input {_received(first)}); choose groups that divide both (groups = input "
+                f"channels, {channels}, with output channels a multiple of it, is depthwise)")
     if problem == "batch_dim":
         return (f"{label} cannot join along dimension {params.get('dim')}, the batch; join "
                 "along dimension 1 (channels or features) or a later one")

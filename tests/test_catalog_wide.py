@@ -14,10 +14,12 @@ import pytest
 import torch
 
 from graph import catalog
+from graph.model import Edge, Graph
 from graph.project import Project
 from runtime import export, export_onnx
 from runtime.compile import compile_graph, load_node_state, weights_from_bytes
 from runtime.importer import ModelImportError, import_module, import_onnx
+from runtime.shapes import analyze
 from tests.test_catalog_layers import single_layer_graph
 from tests.test_runtime_export import compiled_outputs, example_input, with_weights
 
@@ -108,7 +110,12 @@ def load_exported(path: Path) -> type[torch.nn.Module]:
 
 @pytest.mark.parametrize("spec", LAYERS, ids=ids)
 def test_python_export_runs_and_fx_import_brings_the_layer_back(spec, tmp_path):
-    project = layer_project(spec)
+    python_and_fx_round_trip(spec, layer_project(spec), tmp_path)
+
+
+def python_and_fx_round_trip(spec: catalog.LayerSpec, project: Project, tmp_path: Path
+                             ) -> None:
+    """The exported file runs alone and computes what ``project`` does; fx brings it back."""
     project.name = "layer"
     path = tmp_path / "layer.py"
     export.write_python(project, path)
@@ -129,10 +136,14 @@ def test_python_export_runs_and_fx_import_brings_the_layer_back(spec, tmp_path):
 
 @pytest.mark.parametrize("spec", LAYERS, ids=ids)
 def test_onnx_export_and_import_round_trip(spec, tmp_path):
+    onnx_round_trip(spec, layer_project(spec), tmp_path)
+
+
+def onnx_round_trip(spec: catalog.LayerSpec, project: Project, tmp_path: Path) -> None:
+    """onnxruntime computes what ``project`` does, and the ONNX import brings it back."""
     onnx = pytest.importorskip("onnx")
     pytest.importorskip("onnxscript")
     ort = pytest.importorskip("onnxruntime")
-    project = layer_project(spec)
     path = export_onnx.export_onnx(project, tmp_path / "layer.onnx")
     x = example_input(project, 3)
     want = compiled_outputs(project, x)
@@ -153,6 +164,49 @@ def test_onnx_export_and_import_round_trip(spec, tmp_path):
         # a tensor op may come back as an equal one (Reshape to one vector: a Flatten)
         assert spec.id in types or (spec.role == catalog.TENSOR_OP and len(types) == 3), types
     assert_same(outputs_of(imported, x), want, "ONNX import")
+
+
+# -- element-wise merges broadcast ---------------------------------------------------------------
+BROADCASTING = [spec for spec in LAYERS if spec.role == catalog.MERGE and not spec.merge_dim]
+
+
+def broadcast_project(spec: catalog.LayerSpec, other: tuple[int, ...]) -> Project:
+    """N x 3 x 4 x 4 and N x ``other`` -> the merge -> Output (squeeze-and-excitation's
+    N x C x H x W times N x C x 1 x 1 when ``other`` is 3, 1, 1)."""
+    graph = Graph()
+    first = graph.add_node("Input", {"shape": (3, 4, 4)}, name="features")
+    second = graph.add_node("Input", {"shape": other}, name="gate")
+    layer = graph.add_node(spec.id, name="layer")
+    graph.connect(Edge(first.id, "out", layer.id, "in1"))
+    graph.connect(Edge(second.id, "out", layer.id, "in2"))
+    graph.connect(Edge(layer.id, "out", graph.add_node("Output", name="out").id, "in"))
+    return with_weights(Project(name=f"broadcast {spec.id}", graph=graph))
+
+
+@pytest.mark.parametrize("spec", BROADCASTING, ids=ids)
+def test_element_wise_merges_broadcast_sizes_of_one(spec, tmp_path):
+    project = broadcast_project(spec, (3, 1, 1))
+    analysis = analyze(project.graph)
+    assert analysis.ok, [d.message for d in analysis.diagnostics]
+    assert set(analysis.shapes.edges.values()) >= {(2, 3, 4, 4), (2, 3, 1, 1)}
+    python_and_fx_round_trip(spec, project, tmp_path)
+    onnx_round_trip(spec, project, tmp_path)
+
+
+@pytest.mark.parametrize("spec", BROADCASTING, ids=ids)
+@pytest.mark.parametrize(("other", "why"), [
+    ((2, 4, 4), "the shapes must be equal (or 1 where they differ)"),
+    ((4, 4), "they have different numbers of dimensions")])
+def test_element_wise_merges_name_both_shapes_they_cannot_broadcast(spec, other, why):
+    project = broadcast_project(spec, (3, 1, 1))
+    gate = next(n for n in project.graph.nodes.values() if n.name == "gate")
+    gate.params["shape"] = other
+    errors = [d.message for d in analyze(project.graph).diagnostics if d.severity == "error"]
+    shape = " x ".join(["N", *map(str, other)])
+    (message,) = errors
+    assert message.startswith(f"{spec.id} 'layer' cannot {spec.title.lower()} N x 3 x 4 x 4 "
+                              f"from Input 'features' and {shape} from Input 'gate'")
+    assert why in message
 
 
 # -- every name a declaration gives resolves ----------------------------------------------------

@@ -113,7 +113,7 @@ def test_per_step_linear_acts_on_the_last_dimension():
     inputs = torch.randn(3, 7, 3)
     result = compiled.module(inputs)
     assert result.shape == (3, 7, 4)
-    step = compiled.module.lstm(inputs)[:, 2]
+    step = compiled.module.lstm(inputs)[0][:, 2]  # (out, h_n)
     assert torch.allclose(result[:, 2], compiled.module.per_step(step), atol=1e-6)
 
 

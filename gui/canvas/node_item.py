@@ -227,13 +227,22 @@ class NodeItem(HoverItem):
         multi = len(self.inputs) > 1
         widest = max((style.text_width("small", name) for name in self.inputs), default=0)
         left = PAD + (widest + 8 if multi else 0)  # clear of the port names
-        room = self.width - left - PAD
+        several = len(self.outputs) > 1
+        right = max((style.text_width("small", name) for name in self.outputs), default=0)
+        room = self.width - left - PAD - (right + 8 if several else 0)
         if multi:  # name the input ports next to their circles
             painter.setFont(style.font("small"))
             painter.setPen(style.color("text_dim"))
             cap = style.metrics("small").capHeight()
             for port in self.inputs.values():
                 painter.drawText(QPointF(PAD, port.pos().y() + cap / 2), port.name)
+        if several:  # and the output ports, right-aligned next to theirs
+            painter.setFont(style.font("small"))
+            painter.setPen(style.color("text_dim"))
+            cap = style.metrics("small").capHeight()
+            for port in self.outputs.values():
+                x = self.width - PAD - style.text_width("small", port.name)
+                painter.drawText(QPointF(x, port.pos().y() + cap / 2), port.name)
         body_top = HEADER_HEIGHT
         body_h = self.height - HEADER_HEIGHT
         lines: list[tuple[str, str, QColor]] = []

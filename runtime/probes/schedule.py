@@ -128,6 +128,7 @@ class _Recorder:
             self.current = (0, rows)
 
     def _hidden(self, module: nn.Module, args: Any, output: Any) -> None:
+        output = output[0] if isinstance(output, tuple) else output  # a multi-output layer
         if self.current is not None and isinstance(output, Tensor):
             offset, rows = self.current
             keep = min(rows, self.capture - offset)

@@ -1,0 +1,138 @@
+"""torchvision's classification families, from their own model classes with random weights:
+each imports through torch.fx with the original's outputs, validates, shows shapes, trains one
+epoch on the procedural colour shapes and exports to ONNX that onnxruntime runs alike.
+
+torchvision is installed without its compiled operators (``make`` adds it with --no-deps),
+which fail to register beside this torch; its pure-Python model classes work once the module
+that registers them is kept from loading. The tests skip where torchvision is missing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import types
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from graph.settings import DatasetSettings
+from runtime.compile import compile_graph, load_node_state, weights_from_bytes
+from runtime.importer import import_module
+from runtime.shapes import analyze
+
+pytestmark = pytest.mark.slow
+
+SAMPLE = (3, 32, 32)  # the shapes dataset's colour images
+CLASSES = "circle,square,triangle,cross,bar"
+TOLERANCE = 1e-4
+
+
+def torchvision_models() -> Any:
+    """torchvision.models, its compiled operators kept from registering; skips without it."""
+    if importlib.util.find_spec("torchvision") is None:
+        pytest.skip("torchvision is not installed")
+    sys.modules.setdefault("torchvision._meta_registrations",
+                           types.ModuleType("torchvision._meta_registrations"))
+    from torchvision import models
+
+    return models
+
+
+def _vit(models: Any) -> nn.Module:
+    return models.VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2,
+                                    hidden_dim=32, mlp_dim=64, num_classes=5)
+
+
+FAMILIES: dict[str, Callable[[Any], nn.Module]] = {
+    "resnet": lambda m: m.resnet18(num_classes=5),
+    "vgg": lambda m: m.vgg11(num_classes=5),
+    "densenet": lambda m: m.DenseNet(growth_rate=8, block_config=(2, 2, 2, 2),
+                                     num_init_features=16, num_classes=5),
+    "mobilenet_v2": lambda m: m.mobilenet_v2(num_classes=5, width_mult=0.5),
+    "mobilenet_v3": lambda m: m.mobilenet_v3_small(num_classes=5),
+    "efficientnet": lambda m: m.efficientnet_b0(num_classes=5),
+    "squeezenet": lambda m: m.squeezenet1_1(num_classes=5),
+    "shufflenet_v2": lambda m: m.shufflenet_v2_x0_5(num_classes=5),
+    "regnet": lambda m: m.regnet_y_400mf(num_classes=5),
+    "convnext": lambda m: m.convnext_tiny(num_classes=5),
+    "vit": _vit,
+}
+
+
+def _original(family: str) -> nn.Module:
+    torch.manual_seed(0)
+    model = FAMILIES[family](torchvision_models())
+    # random but not degenerate batch-norm statistics: the import must carry them over
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.1, 0.1)
+            module.running_var.uniform_(0.5, 1.5)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def imported() -> dict[str, tuple[nn.Module, Any]]:
+    return {}
+
+
+def _import(family: str, cache: dict[str, tuple[nn.Module, Any]]) -> tuple[nn.Module, Any]:
+    if family not in cache:
+        original = _original(family)
+        cache[family] = (original, import_module(original, input_shape=SAMPLE))
+    return cache[family]
+
+
+def _outputs(project: Any, x: torch.Tensor) -> torch.Tensor:
+    compiled = compile_graph(project.graph)
+    assert load_node_state(compiled, weights_from_bytes(project.weights)) == []
+    compiled.module.eval()
+    with torch.no_grad():
+        return compiled.module(x)
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_family_imports_with_equal_outputs_and_shapes(family, imported):
+    original, project = _import(family, imported)
+    x = torch.rand(3, *SAMPLE)
+    with torch.no_grad():
+        want = original(x)
+    got = _outputs(project, x)
+    assert got.shape == want.shape == (3, 5)
+    assert float((got - want).abs().max()) < TOLERANCE
+    analysis = analyze(project.graph)
+    assert [d.message for d in analysis.diagnostics if d.severity == "error"] == []
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_family_trains_one_epoch_on_colour_shapes(family, imported):
+    from runtime.session import run_training
+
+    _, project = _import(family, imported)
+    project.dataset = DatasetSettings(name="shapes", samples=40, seed=0,
+                                      options={"channels": "3", "classes": CLASSES})
+    project.training.epochs = 1
+    project.training.batch_size = 8
+    result = run_training(project, epochs=1, device="cpu")
+    assert result.status == "completed", result.message
+    assert len(result.epochs) == 1
+    assert all(np.isfinite(loss) for _, loss in result.steps) and result.steps
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_family_exports_to_onnx_that_runs_alike(family, imported, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    from runtime.export_onnx import export_onnx
+
+    _, project = _import(family, imported)
+    path = export_onnx(project, tmp_path / f"{family}.onnx")
+    x = torch.rand(2, *SAMPLE)
+    want = _outputs(project, x).numpy()
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+    assert got.shape == want.shape
+    assert float(np.abs(got - want).max()) < TOLERANCE
