@@ -258,8 +258,8 @@ def _conv_params(dims: int) -> tuple[Param, ...]:
     )
 
 
-def _recurrent(layer_id: str, title: str, description: str, extra: tuple[Param, ...] = ()
-               ) -> LayerSpec:
+def _recurrent(layer_id: str, title: str, description: str, extra: tuple[Param, ...] = (),
+               unrolled: bool = False) -> LayerSpec:
     return LayerSpec(
         layer_id, "recurrent", title, description,
         params=(
@@ -277,9 +277,9 @@ def _recurrent(layer_id: str, title: str, description: str, extra: tuple[Param, 
         torch_class=layer_id, ops_class="Recurrent", weights=True,
         traits=frozenset({SEQUENCE, CONTEXT, RECURRENT}),
         fx=FxMap(module="recurrent"),
-        onnx=OnnxMap(ops=(layer_id,), reader="recurrent", importable=False,
-                     why="torch's exporter unrolls it or computes its weights in the graph; "
-                     "files that keep them as initializers import"),
+        onnx=OnnxMap(ops=(layer_id,), reader="recurrent", importable=not unrolled,
+                     why="torch's exporter unrolls it into matrix products, step by step"
+                     if unrolled else ""),
         inferred=(("input_size", -1),),
         fixed={"batch_first": True},
         summary="{hidden_size}", **_SEQUENCE,
@@ -427,7 +427,7 @@ LAYERS: tuple[LayerSpec, ...] = (
     # -- recurrent & attention -----------------------------------------------------------------
     _recurrent("RNN", "RNN", "Simple recurrent layer over a sequence (N x L x F).",
                (Param("nonlinearity", CHOICE, "tanh", "Activation of the hidden state.",
-                      choices=("tanh", "relu")),)),
+                      choices=("tanh", "relu")),), unrolled=True),
     _recurrent("LSTM", "LSTM", "Long short-term memory: a recurrent layer with gates that "
                "keep information over long sequences."),
     _recurrent("GRU", "GRU", "Gated recurrent unit: a lighter LSTM."),
@@ -442,8 +442,8 @@ LAYERS: tuple[LayerSpec, ...] = (
         inputs=(Port("in"), Port("mask", optional=True)),
         summary="{mode}", ops_class="SequenceReduce", dtype=ANY, **_SEQUENCE,
         traits=frozenset({SEQUENCE}),
-        onnx=OnnxMap(importable=False, why="exported as reductions over the steps, which "
-                     "import as no layer"),
+        onnx=OnnxMap(ops=("Equal", "Not", "Cast", "Unsqueeze", "Mul", "ReduceSum", "Clip",
+                          "Div", "ReduceMean", "ReduceMax", "Gather"), reader="masked"),
     ),
     LayerSpec(
         "PositionalEncoding", "recurrent", "Positional encoding",
@@ -454,8 +454,7 @@ LAYERS: tuple[LayerSpec, ...] = (
                       choice_labels=("Sinusoidal (fixed)", "Learned")),),
         inferred=(("length", 1), ("features", -1)), summary="{kind}",
         ops_class="PositionalEncoding", weights=True, traits=frozenset({SEQUENCE}),
-        onnx=OnnxMap(importable=False, why="exported as an addition of a constant table, "
-                     "which imports as no layer"),
+        onnx=OnnxMap(ops=("Add",), reader="position_table"),
         **_SEQUENCE,
     ),
     LayerSpec(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,44 +19,39 @@ from graph import catalog
 from graph.catalog import RECURRENT, LayerSpec
 from graph.model import Edge
 from runtime.import_builder import GraphBuilder, Ref
-
-
-class Unsupported(Exception):
-    """An operator use with no catalog equivalent; the message says why."""
-
-
-class Downstream(Exception):
-    """A value computed from something already refused: not listed again."""
-
-
-@dataclass
-class Const:
-    """A constant value (None when it is not worth evaluating)."""
-
-    value: np.ndarray | None
-
-
-class ShapeValue:
-    """A value computed from tensor shapes (the batch size is only known at run time)."""
-
-
-@dataclass(frozen=True)
-class Laid:
-    """A graph tensor in another memory layout than Plexus' batch-first one, as exporters
-    arrange recurrent layers: "time_major" is ``ref`` (N x L x F) as L x N x F; "rnn_y" is
-    the Y output of an ONNX LSTM/GRU/RNN (L x dirs x N x H, layout 0) whose batch-first
-    sequence is ``ref``; "rnn_y_t" that Y as L x N x dirs x H; "rnn_y_bf" the Y of layout 1
-    (N x L x dirs x H)."""
-
-    ref: Ref
-    kind: str
-    dirs: int = 1
-
+from runtime.onnx_fold import Sym
+from runtime.onnx_sequence import SequenceReaders
+from runtime.onnx_values import (
+    GRAPH_VALUES,
+    Const,
+    Downstream,
+    Laid,
+    Mask,
+    MaskedSum,
+    ShapeValue,
+    Unsupported,
+)
 
 # ONNX gate order of each recurrent operator, as PyTorch's order (iofc -> ifgo, zrh -> rzn),
 # and the activations PyTorch's layers use.
 _GATES = {"LSTM": [0, 2, 3, 1], "GRU": [1, 0, 2], "RNN": [0]}
 _TORCH_ACTIVATIONS = {"LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "Tanh"]}
+# What a value in another layout is, as refusals say it.
+_LAYOUTS = {
+    "time_major": "a sequence transposed to steps first (L x N x F, a Transpose perm=[1, 0, 2]), "
+                  "which Plexus layers read only as a recurrent layer's input",
+    "rnn_y": "a recurrent layer's output in a layout other than batch first",
+    "rnn_y_t": "a recurrent layer's output in a layout other than batch first",
+    "rnn_y_bf": "a recurrent layer's output in a layout other than batch first",
+    "rnn_h": "a recurrent layer's final hidden state Y_h (directions x N x H); only one "
+             "direction's state, taken with a Gather or Squeeze on its first axis, imports",
+    "rnn_c": "an LSTM's final cell state Y_c (torch's c_n), which no Plexus layer gives; read "
+             "the final hidden state (h_n) or the sequence output instead",
+}
+
+
+def _tokens(value: Mask | MaskedSum) -> Ref:
+    return value.tokens if isinstance(value, Mask) else value.mask.tokens
 
 
 @functools.cache
@@ -78,7 +72,7 @@ def _by_rank(specs: list[LayerSpec], rank: int) -> LayerSpec:
     raise Unsupported(f"a {rank}-D input")
 
 
-class LayerReaders:
+class LayerReaders(SequenceReaders):
     """The readers of the operators catalog declarations list; mixed into the walker, whose
     state (values, shapes, consumers, the builder) they read and extend."""
 
@@ -90,6 +84,7 @@ class LayerReaders:
     consumers: Any
     pending_bias: dict[int, str]
     created: dict[str, int]
+    sequence_used: dict[int, bool]  # recurrent node id -> whether its Y output is read
 
     def attrs(self, node: Any) -> dict[str, Any]:
         out = {}
@@ -105,14 +100,31 @@ class LayerReaders:
         if name in self.values and value is None:
             raise Downstream
         if isinstance(value, Laid):
-            raise Unsupported(f"input '{name}' is a recurrent layer's output in a layout "
-                              "other than batch first")
+            raise Unsupported(f"input '{name}' is {_LAYOUTS[value.kind]}")
+        if isinstance(value, (Mask, MaskedSum)):
+            raise Unsupported(f"input '{name}' is part of a padding mask computed from the "
+                              f"token ids '{self.b.graph.nodes[_tokens(value).node].name}'; "
+                              "only a masked mean over the steps (SequenceReduce) imports")
+        if isinstance(value, ShapeValue):
+            raise Unsupported(f"input '{name}' is computed from tensor shapes where a tensor "
+                              "is expected")
         raise Unsupported(f"input '{name}' is a constant where a tensor is expected")
 
     def const(self, name: str, what: str) -> np.ndarray:
+        """The value of a constant input; Unsupported says what it is instead."""
         value = self.values.get(name)
-        if isinstance(value, Const) and value.value is not None:
+        if isinstance(value, Const) and value.value is not None and not value.batched:
             return value.value
+        if isinstance(value, Const) and value.batched:
+            raise Unsupported(f"{what} depends on the batch size")
+        if isinstance(value, Const) and value.source:
+            raise Unsupported(f"{what} is computed from constants by {value.source}, which "
+                              "the importer cannot evaluate")
+        if isinstance(value, ShapeValue):
+            raise Unsupported(f"{what} depends on tensor shapes known only at run time")
+        if isinstance(value, GRAPH_VALUES):
+            raise Unsupported(f"{what} is computed from the network's input; it must be a "
+                              "constant (an initializer)")
         raise Unsupported(f"{what} must be a constant (an initializer)")
 
     def tensor(self, array: np.ndarray) -> torch.Tensor:
@@ -246,6 +258,8 @@ class LayerReaders:
         if after and before and after[0] == before[0] and all(
                 isinstance(d, int) and d > 0 for d in after[1:]):
             rest = [int(d) for d in after[1:]]
+        elif isinstance(self.values.get(node.input[1]), ShapeValue):
+            rest = _batch_kept(self.values[node.input[1]])
         else:
             target = self.values.get(node.input[1])
             if isinstance(target, Const) and target.value is not None and \
@@ -384,6 +398,12 @@ class LayerReaders:
     def read_gather(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
         """A lookup in a constant table (an embedding), or a recurrent layer's last step."""
         table = self.values.get(node.input[0])
+        if isinstance(table, Laid) and table.kind in ("rnn_h", "rnn_c") \
+                and int(attrs.get("axis", 0)) == 0:
+            index = self.const(node.input[1], "the index")
+            if index.size != 1:
+                raise Unsupported("gathers several directions of a final state")
+            return self.final_state(table, int(index.reshape(-1)[0]))
         if isinstance(table, Ref):
             return self.last_step(node, table, int(attrs.get("axis", 0)))
         if not isinstance(table, Const) or table.value is None or table.value.ndim != 2 \
@@ -439,6 +459,9 @@ class LayerReaders:
             held = self.values.get(state) if state else None
             if isinstance(held, Const) and held.value is not None and np.any(held.value):
                 raise Unsupported("a non-zero initial state")
+            if isinstance(held, Const) and held.value is None and held.source:
+                raise Unsupported(f"an initial state computed by {held.source}, which the "
+                                  "importer cannot evaluate")
             if isinstance(held, (Ref, Laid)):
                 raise Unsupported("an initial state computed by the network")
         if attrs.get("clip") is not None or attrs.get("input_forget", 0):
@@ -477,7 +500,30 @@ class LayerReaders:
         # exporters name recurrent weights "val_N"; their node names say more ("node_lstm__2")
         name = re.sub(r"^node_|__\d+$", "", node.name or "") or layer.id.lower()
         ref = self.b.add(layer.id, params, name, [source], weights)
-        return Laid(ref, "rnn_y" if layout == 0 else "rnn_y_bf", dirs)
+        self.sequence_used[ref.node] = bool(self.consumers[node.output[0]])
+        return [Laid(ref, "rnn_y" if layout == 0 else "rnn_y_bf", dirs),
+                Laid(ref, "rnn_h", dirs), Laid(ref, "rnn_c", dirs)]
+
+    def final_state(self, state: Laid, index: int | None) -> Ref:
+        """One direction's final hidden state (``index`` of Y_h's first axis; None: its only
+        one): the node's ``h_n`` port when its declaration has one, else its "last" output
+        (the same values for one direction) when nothing reads its sequence."""
+        rnn = self.b.graph.nodes[state.ref.node]
+        if state.kind != "rnn_h":
+            raise Unsupported(_LAYOUTS[state.kind])
+        if state.dirs != 1 or index not in (None, 0, -1):
+            raise Unsupported(f"takes one direction of the final state of the bidirectional "
+                              f"layer '{rnn.name}'; only a one-direction state imports")
+        spec = rnn.spec
+        assert spec is not None
+        if spec.output_port("h_n") is not None:
+            return Ref(rnn.id, "h_n")
+        if self.sequence_used.get(rnn.id) or rnn.params["output"] != "sequence":
+            raise Unsupported(f"reads both the sequence (Y) and the final hidden state (Y_h) of "
+                              f"'{rnn.name}', and Plexus' {spec.id} gives one of them; read "
+                              "the last step of the sequence (y[:, -1]) instead of h_n")
+        rnn.params["output"] = "last"
+        return state.ref
 
     def read_attributes(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]
                         ) -> Ref:
@@ -505,6 +551,22 @@ class LayerReaders:
         if self.opset < 13 and rank and axis % rank != rank - 1:
             raise Unsupported("axis other than the last before opset 13")
         return self.b.add(specs[0].id, {"dim": axis}, self.label(node), [self.ref(node.input[0])])
+
+
+def _batch_kept(target: ShapeValue) -> list[int] | None:
+    """The sizes after the batch of a Reshape target computed from shapes, as
+    ``x.view(x.size(0), -1)`` exports (Shape, Gather 0, Unsqueeze, Concat): None unless its
+    first entry is the batch (or 0, "keep") and the others are numbers."""
+    dims = target.dims
+    if dims is None or dims.ndim != 1 or len(dims) < 2:
+        return None
+    first, rest = dims[0], list(dims[1:])
+    if not ((isinstance(first, Sym) and first.batch) or (isinstance(first, int) and first == 0)):
+        return None
+    if any(isinstance(d, Sym) or int(d) == 0 or int(d) < -1 for d in rest) \
+            or sum(int(d) == -1 for d in rest) > 1:
+        return None
+    return [int(d) for d in rest]
 
 
 def _reorder(array: np.ndarray, gates: list[int]) -> np.ndarray:
