@@ -49,6 +49,9 @@ _LAYOUTS = {
              "the final hidden state (h_n) or the sequence output instead",
 }
 
+_ATTENTION = ("no Plexus layer imports attention from ONNX yet; import the Python model "
+              "instead (main.py import MODEL.py), which reads its attention layers")
+
 
 def _tokens(value: Mask | MaskedSum) -> Ref:
     return value.tokens if isinstance(value, Mask) else value.mask.tokens
@@ -171,6 +174,15 @@ class LayerReaders(SequenceReaders):
                           [self.ref(node.input[0])], weights)
 
     def matmul(self, node: Any, spec: LayerSpec) -> Ref:
+        first, second = (self.values.get(n) for n in node.input[:2])
+        if isinstance(first, GRAPH_VALUES) and isinstance(second, GRAPH_VALUES):
+            raise Unsupported(f"multiplies two computed tensors ('{node.input[0]}' by "
+                              f"'{node.input[1]}'), as attention multiplies queries by keys "
+                              f"and weights by values; {_ATTENTION}")
+        if isinstance(first, Laid) and first.kind == "time_major":
+            raise Unsupported(f"projects '{node.input[0]}', a sequence transposed to steps "
+                              "first (L x N x F), as torch's attention does (nn."
+                              f"MultiheadAttention, nn.TransformerEncoderLayer); {_ATTENTION}")
         weight = self.const(node.input[1], "the second input").T
         if weight.ndim != 2:
             raise Unsupported("a batched matrix product")
@@ -498,7 +510,9 @@ class LayerReaders(SequenceReaders):
             weights[f"rnn.bias_ih{suffix}"] = self.tensor(_reorder(b[d][:half], gates))
             weights[f"rnn.bias_hh{suffix}"] = self.tensor(_reorder(b[d][half:], gates))
         # exporters name recurrent weights "val_N"; their node names say more ("node_lstm__2")
-        name = re.sub(r"^node_|__\d+$", "", node.name or "") or layer.id.lower()
+        # and the legacy exporter "/lstm/LSTM"
+        raw = re.sub(rf"/{op}(_\d+)?$", "", node.name or "")
+        name = re.sub(r"^node_|__\d+$", "", raw) or layer.id.lower()
         ref = self.b.add(layer.id, params, name, [source], weights)
         self.sequence_used[ref.node] = bool(self.consumers[node.output[0]])
         return [Laid(ref, "rnn_y" if layout == 0 else "rnn_y_bf", dirs),
