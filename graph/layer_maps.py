@@ -30,10 +30,13 @@ class FxMap:
 class OnnxMap:
     """How the ONNX importer maps operators back to this layer.
 
-    ``ops`` are the ONNX operators read by ``reader`` (a reader in ``runtime/import_onnx.py``;
-    "attributes" takes parameters from the ONNX attributes named in ``attributes``, default
-    the parameter's name). With no ``ops`` the exporter writes the layer as other operators
-    (SiLU as Sigmoid and Mul), which import as those layers. ``importable`` is False for a
+    ``ops`` are the ONNX operators read by ``reader`` (a ``read_`` method of
+    ``runtime.onnx_layers.LayerReaders``; "attributes" takes parameters from the ONNX
+    attributes named in ``attributes``, default the parameter's name). Several layers may
+    declare one operator (Add: a merge, or a positional encoding's table): the importer
+    tries their readers in catalog order and the first whose pattern matches reads it. With
+    no ``ops`` the exporter writes the layer as other operators (SiLU as Sigmoid and Mul),
+    which import as those layers. ``importable`` is False for a
     layer whose operators, as torch's ONNX exporter writes them, do not come back; ``why``
     says so.
     """

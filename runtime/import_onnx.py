@@ -1,14 +1,14 @@
 """Import an ONNX model's common operators as a Plexus graph, weights included.
 
-Values in the ONNX graph are of three kinds while walking it: graph tensors (a node's output,
-``Ref``), constants (initializers, Constant nodes and what folds from them) and shape values
-(computed from ``Shape``, as exporters build the size argument of a Reshape). Operators on
-graph tensors become catalog nodes; constant and shape arithmetic disappears, because a
-Reshape reads its target from the shapes ONNX shape inference gives each value. Operators are
-read by the reader their catalog declaration names (``runtime/onnx_layers.py``); every
+Values in the ONNX graph are of a few kinds while walking it (``runtime/onnx_values.py``):
+graph tensors (a node's output, ``Ref``), constants (initializers, Constant nodes and what
+folds from them: ``runtime/onnx_fold.py`` evaluates the Slice/Concat/Transpose/... that
+exporters build weights with) and shape vectors (computed from ``Shape``, with the batch as a
+symbol, as exporters build the target of ``x.view(x.size(0), -1)``). Operators on graph
+tensors become catalog nodes; constant and shape arithmetic disappears. Operators are read by
+the readers of the catalog declarations that list them (``runtime/onnx_layers.py``); every
 operator without a catalog equivalent is listed by name (and the ONNX node's name) in the
-refusal.
-"""
+refusal, with its true cause."""
 
 from __future__ import annotations
 

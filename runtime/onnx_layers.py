@@ -9,20 +9,21 @@ the layouts exporters put around recurrent layers), which are defined here.
 from __future__ import annotations
 
 import functools
-import re
 from typing import Any
 
 import numpy as np
 import torch
 
 from graph import catalog
-from graph.catalog import RECURRENT, LayerSpec
+from graph.catalog import LayerSpec
 from graph.model import Edge
 from runtime.import_builder import GraphBuilder, Ref
 from runtime.onnx_fold import Sym
+from runtime.onnx_recurrent import RecurrentReaders
 from runtime.onnx_sequence import SequenceReaders
 from runtime.onnx_values import (
     GRAPH_VALUES,
+    LAYOUTS,
     Const,
     Downstream,
     Laid,
@@ -31,23 +32,6 @@ from runtime.onnx_values import (
     ShapeValue,
     Unsupported,
 )
-
-# ONNX gate order of each recurrent operator, as PyTorch's order (iofc -> ifgo, zrh -> rzn),
-# and the activations PyTorch's layers use.
-_GATES = {"LSTM": [0, 2, 3, 1], "GRU": [1, 0, 2], "RNN": [0]}
-_TORCH_ACTIVATIONS = {"LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "Tanh"]}
-# What a value in another layout is, as refusals say it.
-_LAYOUTS = {
-    "time_major": "a sequence transposed to steps first (L x N x F, a Transpose perm=[1, 0, 2]), "
-                  "which Plexus layers read only as a recurrent layer's input",
-    "rnn_y": "a recurrent layer's output in a layout other than batch first",
-    "rnn_y_t": "a recurrent layer's output in a layout other than batch first",
-    "rnn_y_bf": "a recurrent layer's output in a layout other than batch first",
-    "rnn_h": "a recurrent layer's final hidden state Y_h (directions x N x H); only one "
-             "direction's state, taken with a Gather or Squeeze on its first axis, imports",
-    "rnn_c": "an LSTM's final cell state Y_c (torch's c_n), which no Plexus layer gives; read "
-             "the final hidden state (h_n) or the sequence output instead",
-}
 
 _ATTENTION = ("no Plexus layer imports attention from ONNX yet; import the Python model "
               "instead (main.py import MODEL.py), which reads its attention layers")
@@ -75,7 +59,7 @@ def _by_rank(specs: list[LayerSpec], rank: int) -> LayerSpec:
     raise Unsupported(f"a {rank}-D input")
 
 
-class LayerReaders(SequenceReaders):
+class LayerReaders(SequenceReaders, RecurrentReaders):
     """The readers of the operators catalog declarations list; mixed into the walker, whose
     state (values, shapes, consumers, the builder) they read and extend."""
 
@@ -87,7 +71,6 @@ class LayerReaders(SequenceReaders):
     consumers: Any
     pending_bias: dict[int, str]
     created: dict[str, int]
-    sequence_used: dict[int, bool]  # recurrent node id -> whether its Y output is read
 
     def attrs(self, node: Any) -> dict[str, Any]:
         out = {}
@@ -103,7 +86,7 @@ class LayerReaders(SequenceReaders):
         if name in self.values and value is None:
             raise Downstream
         if isinstance(value, Laid):
-            raise Unsupported(f"input '{name}' is {_LAYOUTS[value.kind]}")
+            raise Unsupported(f"input '{name}' is {LAYOUTS[value.kind]}")
         if isinstance(value, (Mask, MaskedSum)):
             raise Unsupported(f"input '{name}' is part of a padding mask computed from the "
                               f"token ids '{self.b.graph.nodes[_tokens(value).node].name}'; "
@@ -439,106 +422,6 @@ class LayerReaders(SequenceReaders):
         return self.b.add(specs[0].id, {"eps": float(attrs.get("epsilon", 1e-5))},
                           self.label(node), [self.ref(node.input[0])], weights)
 
-    def last_step(self, node: Any, data: Ref, axis: int) -> Ref:
-        """``sequence[:, -1]`` after a recurrent layer: its "last" output."""
-        rnn = self.b.graph.nodes[data.node]
-        index = self.values.get(node.input[1])
-        shape = self.shapes.get(node.input[0]) or []
-        length = shape[1] if len(shape) == 3 else None
-        spec = rnn.spec
-        if spec is None or not spec.has(RECURRENT) or axis != 1 or rnn.params["bidirectional"] \
-                or rnn.params["output"] != "sequence" or self.consumers[node.input[0]] != 1 \
-                or not isinstance(index, Const) or index.value is None \
-                or index.value.size != 1 or int(index.value.reshape(-1)[0]) not in (-1, length):
-            raise Unsupported("only the last step of a recurrent layer's sequence")
-        rnn.params["output"] = "last"
-        return data
-
-    def read_recurrent(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Laid:
-        layer, op = specs[0], node.op_type
-        gates = _GATES[op]
-        value = self.values.get(node.input[0])
-        layout = int(attrs.get("layout", 0))
-        if layout == 0 and isinstance(value, Laid) and value.kind == "time_major":
-            source = value.ref
-        elif layout == 1 and isinstance(value, Ref):
-            source = value
-        else:
-            raise Unsupported("its input is not a batch of sequences")
-        if len(node.input) > 4 and node.input[4]:
-            raise Unsupported("sequence_lens")
-        for state in node.input[5:]:
-            held = self.values.get(state) if state else None
-            if isinstance(held, Const) and held.value is not None and np.any(held.value):
-                raise Unsupported("a non-zero initial state")
-            if isinstance(held, Const) and held.value is None and held.source:
-                raise Unsupported(f"an initial state computed by {held.source}, which the "
-                                  "importer cannot evaluate")
-            if isinstance(held, (Ref, Laid)):
-                raise Unsupported("an initial state computed by the network")
-        if attrs.get("clip") is not None or attrs.get("input_forget", 0):
-            raise Unsupported("clip or input_forget")
-        direction = attrs.get("direction", "forward")
-        if direction == "reverse":
-            raise Unsupported("direction='reverse'")
-        dirs = 2 if direction == "bidirectional" else 1
-        hidden = int(attrs["hidden_size"])
-        params: dict[str, Any] = {"hidden_size": hidden, "num_layers": 1,
-                                  "bidirectional": dirs == 2, "dropout": 0.0,
-                                  "output": "sequence"}
-        activations = [a.decode() if isinstance(a, bytes) else a
-                       for a in attrs.get("activations", [])]
-        if any(p.name == "nonlinearity" for p in layer.params):
-            kind = (activations or ["Tanh"])[0]
-            if kind not in ("Tanh", "Relu") or len(set(activations or ["Tanh"])) != 1:
-                raise Unsupported(f"activations {activations}")
-            params["nonlinearity"] = kind.lower()
-        elif activations and activations != _TORCH_ACTIVATIONS.get(op, []) * dirs:
-            raise Unsupported(f"activations {activations}")
-        if op == "GRU" and not attrs.get("linear_before_reset", 0):
-            raise Unsupported("linear_before_reset=0 (PyTorch's GRU resets after the product)")
-        w = self.const(node.input[1], "the weights W")
-        r = self.const(node.input[2], "the weights R")
-        b = (self.const(node.input[3], "the biases B") if len(node.input) > 3 and node.input[3]
-             else np.zeros((dirs, 2 * w.shape[1]), np.float32))
-        weights = {}
-        for d in range(dirs):
-            suffix = "_l0" + ("_reverse" if d else "")
-            half = w.shape[1]
-            weights[f"rnn.weight_ih{suffix}"] = self.tensor(_reorder(w[d], gates))
-            weights[f"rnn.weight_hh{suffix}"] = self.tensor(_reorder(r[d], gates))
-            weights[f"rnn.bias_ih{suffix}"] = self.tensor(_reorder(b[d][:half], gates))
-            weights[f"rnn.bias_hh{suffix}"] = self.tensor(_reorder(b[d][half:], gates))
-        # exporters name recurrent weights "val_N"; their node names say more ("node_lstm__2")
-        # and the legacy exporter "/lstm/LSTM"
-        raw = re.sub(rf"/{op}(_\d+)?$", "", node.name or "")
-        name = re.sub(r"^node_|__\d+$", "", raw) or layer.id.lower()
-        ref = self.b.add(layer.id, params, name, [source], weights)
-        self.sequence_used[ref.node] = bool(self.consumers[node.output[0]])
-        return [Laid(ref, "rnn_y" if layout == 0 else "rnn_y_bf", dirs),
-                Laid(ref, "rnn_h", dirs), Laid(ref, "rnn_c", dirs)]
-
-    def final_state(self, state: Laid, index: int | None) -> Ref:
-        """One direction's final hidden state (``index`` of Y_h's first axis; None: its only
-        one): the node's ``h_n`` port when its declaration has one, else its "last" output
-        (the same values for one direction) when nothing reads its sequence."""
-        rnn = self.b.graph.nodes[state.ref.node]
-        if state.kind != "rnn_h":
-            raise Unsupported(_LAYOUTS[state.kind])
-        if state.dirs != 1 or index not in (None, 0, -1):
-            raise Unsupported(f"takes one direction of the final state of the bidirectional "
-                              f"layer '{rnn.name}'; only a one-direction state imports")
-        spec = rnn.spec
-        assert spec is not None
-        if spec.output_port("h_n") is not None:
-            return Ref(rnn.id, "h_n")
-        if self.sequence_used.get(rnn.id) or rnn.params["output"] != "sequence":
-            raise Unsupported(f"reads both the sequence (Y) and the final hidden state (Y_h) of "
-                              f"'{rnn.name}', and Plexus' {spec.id} gives one of them; read "
-                              "the last step of the sequence (y[:, -1]) instead of h_n")
-        rnn.params["output"] = "last"
-        return state.ref
-
     def read_attributes(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]
                         ) -> Ref:
         """Parameters from the ONNX attributes the declaration names (default: the
@@ -581,9 +464,3 @@ def _batch_kept(target: ShapeValue) -> list[int] | None:
             or sum(int(d) == -1 for d in rest) > 1:
         return None
     return [int(d) for d in rest]
-
-
-def _reorder(array: np.ndarray, gates: list[int]) -> np.ndarray:
-    """Gate blocks (stacked along the first axis) in PyTorch's order."""
-    blocks = np.split(np.asarray(array), len(gates), axis=0)
-    return np.concatenate([blocks[g] for g in gates], axis=0)

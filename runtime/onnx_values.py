@@ -87,3 +87,16 @@ class Mismatch(Unsupported):
 
 # Values that come from the network's input, which operators on them make into layers.
 GRAPH_VALUES = (Ref, Laid, Mask, MaskedSum)
+
+# What a value in another layout is, as refusals say it.
+LAYOUTS = {
+    "time_major": "a sequence transposed to steps first (L x N x F, a Transpose perm=[1, 0, 2]), "
+                  "which Plexus layers read only as a recurrent layer's input",
+    "rnn_y": "a recurrent layer's output in a layout other than batch first",
+    "rnn_y_t": "a recurrent layer's output in a layout other than batch first",
+    "rnn_y_bf": "a recurrent layer's output in a layout other than batch first",
+    "rnn_h": "a recurrent layer's final hidden state Y_h (directions x N x H); only one "
+             "direction's state, taken with a Gather or Squeeze on its first axis, imports",
+    "rnn_c": "an LSTM's final cell state Y_c (torch's c_n), which no Plexus layer gives; read "
+             "the final hidden state (h_n) or the sequence output instead",
+}
