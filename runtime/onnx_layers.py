@@ -221,6 +221,9 @@ class LayerReaders(SequenceReaders, RecurrentReaders):
         spec = specs[0]
         axis = int(attrs.get("axis", 0))
         rank = self.rank(node.output[0])
+        state = self.both_directions([self.values.get(n) for n in node.input])
+        if state is not None and axis in (1, -1):
+            return state
         if axis == 0 or (axis < 0 and rank and axis + rank == 0):
             raise Unsupported("joins along the batch dimension")
         refs = [self.ref(n) for n in node.input]

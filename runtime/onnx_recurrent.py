@@ -115,16 +115,34 @@ class RecurrentReaders:
         return [Laid(ref, "rnn_y" if layout == 0 else "rnn_y_bf", dirs),
                 Laid(ref, "rnn_h", dirs), Laid(ref, "rnn_c", dirs)]
 
-    def final_state(self, state: Laid, index: int | None) -> Ref:
-        """One direction's final hidden state (``index`` of Y_h's first axis; None: its only
-        one): the node's ``h_n`` port when its declaration has one, else its "last" output
-        (the same values for one direction) when nothing reads its sequence."""
+    def final_state(self, state: Laid, index: int | None) -> Ref | Laid:
+        """A direction of the final hidden state (``index`` on Y_h's first axis; None: its
+        only one). One direction's is the whole state; of a bidirectional layer, a
+        "rnn_h_dir" value that ``both_directions`` joins."""
         rnn = self.b.graph.nodes[state.ref.node]
         if state.kind != "rnn_h":
             raise Unsupported(LAYOUTS[state.kind])
-        if state.dirs != 1 or index not in (None, 0, -1):
-            raise Unsupported(f"takes one direction of the final state of the bidirectional "
-                              f"layer '{rnn.name}'; only a one-direction state imports")
+        if state.dirs == 1 and index in (None, 0, -1):
+            return self.whole_state(state.ref)
+        if state.dirs == 2 and index in (0, 1, -2, -1):
+            return Laid(state.ref, "rnn_h_dir", index % 2)
+        raise Unsupported(f"reads the final state of '{rnn.name}' at index {index}")
+
+    def both_directions(self, parts: list[Any]) -> Ref | None:
+        """The final state of a bidirectional layer joined along the features, forward first
+        (``torch.cat((h[-2], h[-1]), 1)``); None when ``parts`` are not that."""
+        if len(parts) != 2 or not all(isinstance(p, Laid) and p.kind == "rnn_h_dir"
+                                      for p in parts):
+            return None
+        if parts[0].ref != parts[1].ref or [p.dirs for p in parts] != [0, 1]:
+            return None
+        return self.whole_state(parts[0].ref)
+
+    def whole_state(self, layer: Ref) -> Ref:
+        """The final hidden state of the top layer, N x H (directions side by side): the
+        node's ``h_n`` port when its declaration has one, else its "last" output (the same
+        values) when nothing reads its sequence."""
+        rnn = self.b.graph.nodes[layer.node]
         spec = rnn.spec
         assert spec is not None
         if spec.output_port("h_n") is not None:
@@ -134,8 +152,7 @@ class RecurrentReaders:
                               f"'{rnn.name}', and Plexus' {spec.id} gives one of them; read "
                               "the last step of the sequence (y[:, -1]) instead of h_n")
         rnn.params["output"] = "last"
-        return state.ref
-
+        return layer
 
 
 def _reorder(array: np.ndarray, gates: list[int]) -> np.ndarray:

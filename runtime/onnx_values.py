@@ -50,7 +50,8 @@ class Laid:
     the Y output of an ONNX LSTM/GRU/RNN (L x dirs x N x H, layout 0) whose batch-first
     sequence is ``ref``; "rnn_y_t" that Y as L x N x dirs x H; "rnn_y_bf" the Y of layout 1
     (N x L x dirs x H); "rnn_h" the final hidden state Y_h (dirs x N x H) of the recurrent
-    node ``ref`` names, "rnn_c" its final cell state Y_c."""
+    node ``ref`` names, "rnn_c" its final cell state Y_c; "rnn_h_dir" one direction of a
+    bidirectional Y_h (``dirs`` holds which: 0 forward, 1 backward)."""
 
     ref: Ref
     kind: str
@@ -97,6 +98,8 @@ LAYOUTS = {
     "rnn_y_bf": "a recurrent layer's output in a layout other than batch first",
     "rnn_h": "a recurrent layer's final hidden state Y_h (directions x N x H); only one "
              "direction's state, taken with a Gather or Squeeze on its first axis, imports",
+    "rnn_h_dir": "one direction of a bidirectional layer's final hidden state; only both "
+                 "joined, forward first (torch.cat((h[-2], h[-1]), 1)), import",
     "rnn_c": "an LSTM's final cell state Y_c (torch's c_n), which no Plexus layer gives; read "
              "the final hidden state (h_n) or the sequence output instead",
 }

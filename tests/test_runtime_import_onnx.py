@@ -136,6 +136,28 @@ def test_lstm_final_hidden_state_imports(tmp_path, dynamo):
     assert "LSTM" in assert_imports_equal(path, model, x)
 
 
+class BothWays(nn.Module):
+    """A bidirectional GRU whose two final states, joined, feed a Linear (the tutorial way)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gru = nn.GRU(6, 16, batch_first=True, bidirectional=True)
+        self.head = nn.Linear(32, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.gru(x)[1]
+        return self.head(torch.cat((h[-2], h[-1]), dim=1))
+
+
+@pytest.mark.parametrize("dynamo", [True, False], ids=["dynamo", "legacy"])
+def test_bidirectional_final_states_joined_import(tmp_path, dynamo):
+    torch.manual_seed(5)
+    model, x = BothWays(), torch.randn(2, 4, 6)
+    path = tmp_path / "bigru.onnx"
+    export(model, x, path, dynamo)
+    assert "GRU" in assert_imports_equal(path, model, x)
+
+
 def test_lstm_cell_state_is_refused_with_its_true_cause(tmp_path):
     torch.manual_seed(2)
     model, x = Reader("c_n"), torch.randn(2, 4, 8)
