@@ -472,8 +472,8 @@ LAYERS: tuple[LayerSpec, ...] = (
         torch_class="TransformerEncoderLayer", inferred=(("d_model", -1),),
         fixed={"batch_first": True}, summary="{nhead} heads", **_SEQUENCE,
         weights=True, traits=frozenset({SEQUENCE, CONTEXT}), fx=FxMap(module="transformer"),
-        onnx=OnnxMap(importable=False, why="exported as attention arithmetic (MatMul, "
-                     "Softmax, Split), which imports as no layer"),
+        onnx=OnnxMap(scope=True, sizes=(("nhead", "scores", 1),
+                                        ("dim_feedforward", "linear1.weight", 0))),
     ),
     # -- normalization ----------------------------------------------------------------------------
     LayerSpec(

@@ -46,3 +46,8 @@ class OnnxMap:
     attributes: tuple[tuple[str, str], ...] = ()  # (param name, ONNX attribute name)
     importable: bool = True
     why: str = ""
+    # With ``scope``, the operators torch's exporter marks as one module of the layer's
+    # torch class import as the layer (runtime/onnx_scopes.py); ``sizes`` reads params from
+    # a weight's shape or the attention scores' ("scores"): (param, source, dimension).
+    scope: bool = False
+    sizes: tuple[tuple[str, str, int], ...] = ()

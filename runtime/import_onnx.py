@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from graph.catalog import TOKENS
+from graph.catalog import TOKENS, LayerSpec
 from graph.project import Project
 from runtime.import_builder import GraphBuilder, ModelImportError, Ref
 from runtime.onnx_fold import Sym, as_numbers, constant_value, evaluate, has_symbols
 from runtime.onnx_layers import LayerReaders, declared_ops
+from runtime.onnx_scopes import ScopeReaders, module_of
 from runtime.onnx_values import (
     GRAPH_VALUES,
     Const,
@@ -113,7 +114,21 @@ def _dims(value_info: Any) -> list[int | str] | None:
             for d in tensor.shape.dim]
 
 
-class _Walker(LayerReaders):
+def _runs(nodes: Any) -> list[tuple[list[Any], tuple[str, LayerSpec] | None]]:
+    """The operators in order, those of one module the catalog imports by scope
+    (``onnx_scopes.module_of``) together: (operators, (module path, layer) or None)."""
+    runs: list[tuple[list[Any], tuple[str, LayerSpec] | None]] = []
+    for node in nodes:
+        module = module_of(node)
+        if module is not None and runs and runs[-1][1] is not None \
+                and runs[-1][1][0] == module[0]:
+            runs[-1][0].append(node)
+        else:
+            runs.append(([node], module))
+    return runs
+
+
+class _Walker(LayerReaders, ScopeReaders):
     def __init__(self, model: Any, builder: GraphBuilder) -> None:
         from onnx import helper, numpy_helper
 
@@ -157,21 +172,22 @@ class _Walker(LayerReaders):
             self.values[info.name] = self.b.add("Input", {"shape": tuple(dims[1:]),
                                                           "dtype": dtype}, info.name)
             self.input_names.append(info.name)
-        for node in self.graph.node:
+        for run, module in _runs(self.graph.node):
+            if module is None:
+                self.step(run[0])
+                continue
             try:
-                self.node(node)
+                self.read_scope(run, *module)
             except Unsupported as exc:
-                # keep walking through it, so that every unsupported operator gets listed
-                through = next((v for v in (self.values.get(n) for n in node.input)
-                                if isinstance(v, Ref)), None)
-                for out in node.output:
-                    self.values[out] = None
-                self.values[node.output[0]] = through
-                self.refused.setdefault(node.op_type, []).append(
-                    (node.name or node.output[0], str(exc)))
+                self.refused.setdefault(module[1].torch_class or module[1].id, []).append(
+                    (module[0], str(exc)))
+                for node in run:
+                    for out in node.output:
+                        self.values[out] = None
             except Downstream:
-                for out in node.output:
-                    self.values[out] = None
+                for node in run:
+                    for out in node.output:
+                        self.values[out] = None
         for info in self.graph.output:
             try:
                 ref = self.ref(info.name)
@@ -186,6 +202,23 @@ class _Walker(LayerReaders):
             where = f"node '{name}'" if len(uses) == 1 else f"{len(uses)} nodes, e.g. '{name}'"
             self.b.refuse(f"{op} ({where}{': ' + why if why else ''})")
         self.b.check_supported()
+
+    def step(self, node: Any) -> None:
+        """Read one operator; a refused one is listed, and the walk goes on through it so
+        that every unsupported operator gets listed."""
+        try:
+            self.node(node)
+        except Unsupported as exc:
+            through = next((v for v in (self.values.get(n) for n in node.input)
+                            if isinstance(v, Ref)), None)
+            for out in node.output:
+                self.values[out] = None
+            self.values[node.output[0]] = through
+            self.refused.setdefault(node.op_type, []).append(
+                (node.name or node.output[0], str(exc)))
+        except Downstream:
+            for out in node.output:
+                self.values[out] = None
 
     def node(self, node: Any) -> None:
         op = node.op_type

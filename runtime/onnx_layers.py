@@ -33,8 +33,9 @@ from runtime.onnx_values import (
     Unsupported,
 )
 
-_ATTENTION = ("no Plexus layer imports attention from ONNX yet; import the Python model "
-              "instead (main.py import MODEL.py), which reads its attention layers")
+_ATTENTION = ("from ONNX, attention imports only as a whole nn.TransformerEncoderLayer that "
+              "torch's dynamo exporter wrote; import the Python model instead (main.py import "
+              "MODEL.py), which reads its attention layers")
 
 
 def _tokens(value: Mask | MaskedSum) -> Ref:

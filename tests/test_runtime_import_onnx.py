@@ -248,8 +248,9 @@ def test_attention_is_not_blamed_on_a_recurrent_layer(tmp_path):
     message = str(info.value)
     assert "recurrent layer's output" not in message
     assert "as torch's attention does (nn.MultiheadAttention, nn.TransformerEncoderLayer); " \
-           "no Plexus layer imports attention from ONNX yet; import the Python model instead " \
-           "(main.py import MODEL.py)" in message
+           "from ONNX, attention imports only as a whole nn.TransformerEncoderLayer that " \
+           "torch's dynamo exporter wrote; import the Python model instead (main.py import " \
+           "MODEL.py)" in message
 
 
 def test_weights_that_cannot_be_folded_name_the_operator(tmp_path):
@@ -270,19 +271,40 @@ def test_weights_that_cannot_be_folded_name_the_operator(tmp_path):
                                "which the importer cannot evaluate)")
 
 
+class Encoder(nn.Module):
+    """A Transformer encoder layer with every weight moved off its initial value (a zero
+    bias would hide a weight read from the wrong operator)."""
+
+    def __init__(self, activation: str) -> None:
+        super().__init__()
+        self.encoder = nn.TransformerEncoderLayer(16, 4, 40, batch_first=True,
+                                                  activation=activation)
+        self.head = nn.Linear(16, 3)
+        with torch.no_grad():
+            for parameter in self.parameters():
+                parameter.add_(torch.randn_like(parameter) * 0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(x))
+
+
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+def test_transformer_encoder_layer_imports_from_its_module_scope(tmp_path, activation):
+    torch.manual_seed(6)
+    model, x = Encoder(activation), torch.randn(2, 7, 16)
+    path = tmp_path / "encoder.onnx"
+    export(model, x, path, dynamo=True)
+    assert {"MatMul", "Softmax"} <= {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert "TransformerEncoderLayer" in assert_imports_equal(path, model, x)
+    layer = next(iter(import_onnx(path).graph.nodes_of_type("TransformerEncoderLayer")))
+    assert (layer.name, layer.params["nhead"], layer.params["dim_feedforward"],
+            layer.params["activation"]) == ("encoder", 4, 40, activation)
+
+
 # -- Plexus re-imports what it exports -------------------------------------------------------
-# Examples whose ONNX export holds attention, which no Plexus layer imports from ONNX yet.
-ATTENTION_EXAMPLES = {"future_context_transformer", "sentiment_transformer"}
-
-
 def reimport(name: str, tmp_path) -> None:
     project = with_weights(make.build(name))
     path = export_onnx.export_onnx(project, tmp_path / f"{name}.onnx")
-    if name in ATTENTION_EXAMPLES:
-        with pytest.raises(ModelImportError, match="no Plexus layer imports attention from "
-                                                   "ONNX yet"):
-            import_onnx(path)
-        return
     imported = import_onnx(path)
     x = example_input(project, 3)
     want = compiled_outputs(project, x)
@@ -295,6 +317,13 @@ def reimport(name: str, tmp_path) -> None:
     feed = {i.name: t.numpy() for i, t in zip(session.get_inputs(), x, strict=True)}
     for a, b in zip(session.run(None, feed), got, strict=True):
         assert float(np.abs(a - b.numpy()).max()) < TOLERANCE, name
+
+
+def test_own_transformer_export_reimports(tmp_path):
+    """sentiment_transformer: positions, attention and the masked mean all come back."""
+    reimport("sentiment_transformer", tmp_path)
+    types = layer_types(import_onnx(tmp_path / "sentiment_transformer.onnx"))
+    assert {"PositionalEncoding", "TransformerEncoderLayer", "SequenceReduce"} <= types
 
 
 def test_own_export_with_a_padding_mask_reimports(tmp_path):
