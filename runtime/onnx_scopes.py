@@ -120,7 +120,7 @@ class ScopeReaders:
             names = [n for n in parameters_read(node) if n not in found]
             for position, name in enumerate(node.input):
                 value = self.values.get(name) if name else None
-                if position == 0 or not isinstance(value, Const) or value.value is None \
+                if not isinstance(value, Const) or value.value is None \
                         or value.value.dtype.kind != "f" or not names:
                     continue
                 found[names.pop(0)] = as_parameter(node, position, value.value, attrs)
