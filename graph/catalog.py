@@ -443,7 +443,8 @@ LAYERS: tuple[LayerSpec, ...] = (
         summary="{mode}", ops_class="SequenceReduce", dtype=ANY, **_SEQUENCE,
         traits=frozenset({SEQUENCE}),
         onnx=OnnxMap(ops=("Equal", "Not", "Cast", "Unsqueeze", "Mul", "ReduceSum", "Clip",
-                          "Div", "ReduceMean", "ReduceMax", "Gather"), reader="masked"),
+                          "Div", "ReduceMean", "ReduceMax", "Where", "Gather"),
+                     reader="masked"),
     ),
     LayerSpec(
         "PositionalEncoding", "recurrent", "Positional encoding",

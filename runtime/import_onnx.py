@@ -232,7 +232,7 @@ class _Walker(LayerReaders, ScopeReaders):
         if any(name in self.values and self.values[name] is None for name in inputs):
             raise Downstream
         present = [self.values.get(name) for name in inputs]
-        if op in _SHAPE_OPS and isinstance(present[0], (Ref, Laid)):
+        if op in _SHAPE_OPS and isinstance(present[0], GRAPH_VALUES):
             self.values[node.output[0]] = self.shape_of(node, attrs)
             return
         if not any(isinstance(v, GRAPH_VALUES) for v in present):

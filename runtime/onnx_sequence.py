@@ -1,11 +1,13 @@
 """ONNX readers for layers that exporters write as several operators over a sequence.
 
 ``SequenceReduce`` with its padding mask exports as a test of the token ids (Equal 0, Not,
-Cast, Unsqueeze), a product with the sequence, two sums over the steps, a Clip and a Div;
-without a mask as ReduceMean, ReduceMax or a Gather of the last step. ``PositionalEncoding``
-exports as the addition of a constant table (one row per step). The masking operators pass
-``Mask`` and ``MaskedSum`` values along until the Div completes the pattern; any other use
-is refused with what the mask was computed from.
+Cast, Unsqueeze), then for the mean a product with the sequence, two sums over the steps, a
+Clip and a Div, for the max the padding set to -inf (Where), a ReduceMax and a Where that
+gives zeros to all-padding sequences; without a mask as ReduceMean, ReduceMax or a Gather of
+the last step (the masked "last" mode, index arithmetic, does not import).
+``PositionalEncoding`` exports as the addition of a constant table (one row per step). The
+masking operators pass ``Mask`` and ``MaskedSum`` values along until the Div (or the last
+Where) completes the pattern; any other use is refused with what the mask was computed from.
 """
 
 from __future__ import annotations
@@ -59,9 +61,10 @@ class SequenceReaders:
             return Mask(mask.tokens, not mask.keep, mask.unsqueezed)
         raise Mismatch(f"negates a computed tensor; {_MASK_ONLY}")
 
-    def _masked_cast(self, node: Any, attrs: dict[str, Any], spec: LayerSpec) -> Mask:
+    def _masked_cast(self, node: Any, attrs: dict[str, Any], spec: LayerSpec
+                     ) -> Mask | MaskedSum:
         mask = self._values(node)[0]
-        if isinstance(mask, Mask):
+        if isinstance(mask, Mask) or (isinstance(mask, MaskedSum) and mask.stage == "any"):
             return mask
         raise Mismatch(f"converts a computed tensor's type; {_MASK_ONLY}")
 
@@ -116,8 +119,35 @@ class SequenceReaders:
     def _masked_reducemean(self, node: Any, attrs: dict[str, Any], spec: LayerSpec) -> Ref:
         return self._over_steps(node, attrs, spec, "mean")
 
-    def _masked_reducemax(self, node: Any, attrs: dict[str, Any], spec: LayerSpec) -> Ref:
+    def _masked_reducemax(self, node: Any, attrs: dict[str, Any], spec: LayerSpec
+                          ) -> Ref | MaskedSum:
+        """A max over the steps; of the mask itself (keeping the dimension), whether a
+        sequence has any real step; of the sequence with its padding at -inf, a masked max."""
+        value = self._values(node)[0]
+        axes, keep = self._axes(node, attrs), attrs.get("keepdims", 1)
+        if isinstance(value, Mask) and value.keep and not value.unsqueezed and axes == [1] \
+                and keep:
+            return MaskedSum(None, value, "any")
+        if isinstance(value, MaskedSum) and value.stage == "filled" and axes == [1] \
+                and not keep:
+            return MaskedSum(value.sequence, value.mask, "max")
         return self._over_steps(node, attrs, spec, "max")
+
+    def _masked_where(self, node: Any, attrs: dict[str, Any], spec: LayerSpec
+                      ) -> Ref | MaskedSum:
+        """The padding of a sequence set to -inf; then the masked max where a sequence has a
+        real step, else zeros."""
+        condition, a, b = self._values(node)[:3]
+        if isinstance(condition, Mask) and not condition.keep and condition.unsqueezed \
+                and isinstance(b, Ref) and _filled_with(a, -np.inf):
+            return MaskedSum(b, condition, "filled")
+        if isinstance(condition, MaskedSum) and condition.stage == "any" \
+                and isinstance(a, MaskedSum) and a.stage == "max" and a.sequence is not None \
+                and a.mask.tokens == condition.mask.tokens and _filled_with(b, 0.0):
+            return self.b.add(spec.id, {"mode": "max"}, self.label(node),
+                              [a.sequence, a.mask.tokens])
+        raise Mismatch("selects between tensors; only a masked max over the steps "
+                       "(SequenceReduce) imports")
 
     def _over_steps(self, node: Any, attrs: dict[str, Any], spec: LayerSpec, mode: str) -> Ref:
         if self.rank(node.input[0]) != 3 or self._axes(node, attrs) not in ([1], [-2]) \
@@ -166,3 +196,9 @@ class SequenceReaders:
         weights = {"position": self.tensor(rows)}
         return self.b.add(specs[0].id, {"kind": "learned"}, self.label(node), [sequence],
                           weights)
+
+
+def _filled_with(value: Any, number: float) -> bool:
+    """Whether ``value`` is a constant that holds only ``number``."""
+    return isinstance(value, Const) and value.value is not None and value.value.size > 0 \
+        and bool(np.all(np.asarray(value.value, np.float64) == number))

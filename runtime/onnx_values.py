@@ -71,9 +71,11 @@ class Mask:
 
 @dataclass(frozen=True)
 class MaskedSum:
-    """A step of a masked mean over a sequence: "product" is ``sequence`` times the mask,
-    "sum" its sum over the steps, "count" the number of real steps (``clamped`` once it is
-    at least 1)."""
+    """A step of a masked reduction over a sequence: for the mean, "product" is
+    ``sequence`` times the mask, "sum" its sum over the steps, "count" the number of real
+    steps (``clamped`` once it is at least 1); for the max, "filled" is the sequence with its
+    padding at -inf, "max" its max over the steps, "any" whether a sequence has a real
+    step."""
 
     sequence: Ref | None
     mask: Mask

@@ -13,6 +13,8 @@ import torch
 from torch import nn
 
 from graph import catalog
+from graph.model import Edge, Graph
+from graph.project import Project
 from resources.examples import make
 from runtime import export_onnx
 from runtime.importer import ModelImportError, import_onnx
@@ -335,6 +337,36 @@ def test_own_export_with_a_padding_mask_reimports(tmp_path):
     assert reduce.params["mode"] == "mean"
     masks = [e for e in project.graph.in_edges(reduce.id) if e.dst_port == "mask"]
     assert [project.graph.nodes[e.src].type for e in masks] == ["Input"]
+
+
+def masked_reduce(mode: str) -> Project:
+    """Token ids -> Embedding -> SequenceReduce(mode) with the ids as its mask."""
+    graph = Graph()
+    tokens = graph.add_node("Input", {"shape": (6,), "dtype": "long"}, name="tokens")
+    embed = graph.add_node("Embedding", {"num_embeddings": 20, "embedding_dim": 4},
+                           name="embed")
+    reduce = graph.add_node("SequenceReduce", {"mode": mode}, name="reduce")
+    head = graph.add_node("Output", {"task": "regression"}, name="out")
+    for src, dst, port in [(tokens, embed, "in"), (embed, reduce, "in"),
+                           (tokens, reduce, "mask"), (reduce, head, "in")]:
+        graph.connect(Edge(src.id, "out", dst.id, port))
+    return with_weights(Project(graph=graph, name=f"masked_{mode}"))
+
+
+def test_masked_max_reimports(tmp_path):
+    project = masked_reduce("max")
+    path = export_onnx.export_onnx(project, tmp_path / "masked_max.onnx")
+    assert "Where" in {n.op_type for n in onnx.load(str(path)).graph.node}
+    imported = import_onnx(path)
+    x = example_input(project, 4)
+    x[0][1] = 0  # one review all padding: zeros
+    x[0][2, 3:] = 0
+    want, got = compiled_outputs(project, x), outputs_of(imported, x)
+    assert float((want[0] - got[0]).abs().max()) < TOLERANCE
+    assert not got[0][1].any()
+    reduce = next(iter(imported.graph.nodes_of_type("SequenceReduce")))
+    assert reduce.params["mode"] == "max"
+    assert {e.dst_port for e in imported.graph.in_edges(reduce.id)} == {"in", "mask"}
 
 
 @pytest.mark.slow
