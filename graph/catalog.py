@@ -443,7 +443,8 @@ LAYERS: tuple[LayerSpec, ...] = (
         summary="{mode}", ops_class="SequenceReduce", dtype=ANY, **_SEQUENCE,
         traits=frozenset({SEQUENCE}),
         onnx=OnnxMap(ops=("Equal", "Not", "Cast", "Unsqueeze", "Mul", "ReduceSum", "Clip",
-                          "Div", "ReduceMean", "ReduceMax", "Where", "Gather"),
+                          "Div", "ReduceMean", "ReduceMax", "Where", "Concat",
+                          "GatherND", "Gather"),
                      reader="masked"),
     ),
     LayerSpec(

@@ -4,7 +4,8 @@
 Cast, Unsqueeze), then for the mean a product with the sequence, two sums over the steps, a
 Clip and a Div, for the max the padding set to -inf (Where), a ReduceMax and a Where that
 gives zeros to all-padding sequences; without a mask as ReduceMean, ReduceMax or a Gather of
-the last step (the masked "last" mode, index arithmetic, does not import).
+the last step; for "last" with a mask, each real step's position (Where), their ReduceMax,
+and a GatherND of that step.
 ``PositionalEncoding`` exports as the addition of a constant table (one row per step). The
 masking operators pass ``Mask`` and ``MaskedSum`` values along until the Div (or the last
 Where) completes the pattern; any other use is refused with what the mask was computed from.
@@ -18,7 +19,7 @@ import numpy as np
 
 from graph.catalog import LayerSpec
 from runtime.import_builder import GraphBuilder, Ref
-from runtime.onnx_values import Const, Mask, MaskedSum, Mismatch
+from runtime.onnx_values import Const, Mask, MaskedSum, Mismatch, ShapeValue
 
 _MASK_ONLY = "only the padding mask of token ids (SequenceReduce's mask) imports"
 
@@ -68,11 +69,14 @@ class SequenceReaders:
             return mask
         raise Mismatch(f"converts a computed tensor's type; {_MASK_ONLY}")
 
-    def _masked_unsqueeze(self, node: Any, attrs: dict[str, Any], spec: LayerSpec) -> Mask:
+    def _masked_unsqueeze(self, node: Any, attrs: dict[str, Any], spec: LayerSpec
+                          ) -> Mask | MaskedSum:
         mask = self._values(node)[0]
-        if isinstance(mask, Mask) and not mask.unsqueezed and self._axes(node, attrs) in (
-                [2], [-1]):
+        axes = self._axes(node, attrs)
+        if isinstance(mask, Mask) and not mask.unsqueezed and axes in ([2], [-1]):
             return Mask(mask.tokens, mask.keep, unsqueezed=True)
+        if isinstance(mask, MaskedSum) and mask.stage == "last index" and axes in ([1], [-1]):
+            return MaskedSum(None, mask.mask, "last index column")
         raise Mismatch(f"adds a dimension to a computed tensor; {_MASK_ONLY}")
 
     def _masked_mul(self, node: Any, attrs: dict[str, Any], spec: LayerSpec) -> MaskedSum:
@@ -128,9 +132,10 @@ class SequenceReaders:
         if isinstance(value, Mask) and value.keep and not value.unsqueezed and axes == [1] \
                 and keep:
             return MaskedSum(None, value, "any")
-        if isinstance(value, MaskedSum) and value.stage == "filled" and axes == [1] \
-                and not keep:
-            return MaskedSum(value.sequence, value.mask, "max")
+        if isinstance(value, MaskedSum) and value.stage in ("filled", "positions") \
+                and axes == [1] and not keep:
+            stage = "max" if value.stage == "filled" else "last index"
+            return MaskedSum(value.sequence, value.mask, stage)
         return self._over_steps(node, attrs, spec, "max")
 
     def _masked_where(self, node: Any, attrs: dict[str, Any], spec: LayerSpec
@@ -141,13 +146,37 @@ class SequenceReaders:
         if isinstance(condition, Mask) and not condition.keep and condition.unsqueezed \
                 and isinstance(b, Ref) and _filled_with(a, -np.inf):
             return MaskedSum(b, condition, "filled")
+        if isinstance(condition, Mask) and condition.keep and not condition.unsqueezed \
+                and isinstance(a, Const) and a.value is not None \
+                and np.array_equal(a.value, np.arange(a.value.size)) and _filled_with(b, 0.0):
+            return MaskedSum(None, condition, "positions")  # each real step's position
         if isinstance(condition, MaskedSum) and condition.stage == "any" \
-                and isinstance(a, MaskedSum) and a.stage == "max" and a.sequence is not None \
-                and a.mask.tokens == condition.mask.tokens and _filled_with(b, 0.0):
-            return self.b.add(spec.id, {"mode": "max"}, self.label(node),
+                and isinstance(a, MaskedSum) and a.stage in ("max", "picked") \
+                and a.sequence is not None and a.mask.tokens == condition.mask.tokens \
+                and _filled_with(b, 0.0):
+            mode = "max" if a.stage == "max" else "last"
+            return self.b.add(spec.id, {"mode": mode}, self.label(node),
                               [a.sequence, a.mask.tokens])
-        raise Mismatch("selects between tensors; only a masked max over the steps "
-                       "(SequenceReduce) imports")
+        raise Mismatch("selects between tensors; only a masked max or last step over the "
+                       "steps (SequenceReduce) imports")
+
+    def _masked_concat(self, node: Any, attrs: dict[str, Any], spec: LayerSpec) -> MaskedSum:
+        """Each row's index next to its last real step's: where the last step is."""
+        rows, index = (self._values(node) + [None, None])[:2]
+        if len(node.input) == 2 and isinstance(rows, ShapeValue) \
+                and isinstance(index, MaskedSum) and index.stage == "last index column" \
+                and int(attrs.get("axis", 0)) in (1, -1):
+            return MaskedSum(None, index.mask, "where last")
+        raise Mismatch("not the index of the last real step")
+
+    def _masked_gathernd(self, node: Any, attrs: dict[str, Any], spec: LayerSpec
+                         ) -> MaskedSum:
+        sequence, where = self._values(node)[:2]
+        if isinstance(sequence, Ref) and isinstance(where, MaskedSum) \
+                and where.stage == "where last" and not attrs.get("batch_dims", 0):
+            return MaskedSum(sequence, where.mask, "picked")
+        raise Mismatch("gathers by computed indices; only the last real step of a masked "
+                       "sequence (SequenceReduce) imports")
 
     def _over_steps(self, node: Any, attrs: dict[str, Any], spec: LayerSpec, mode: str) -> Ref:
         if self.rank(node.input[0]) != 3 or self._axes(node, attrs) not in ([1], [-2]) \

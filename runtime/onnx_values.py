@@ -75,7 +75,9 @@ class MaskedSum:
     ``sequence`` times the mask, "sum" its sum over the steps, "count" the number of real
     steps (``clamped`` once it is at least 1); for the max, "filled" is the sequence with its
     padding at -inf, "max" its max over the steps, "any" whether a sequence has a real
-    step."""
+    step; for the last step, "positions" each real step's position (else 0), "last index"
+    their max ("last index column" as N x 1), "where last" that index next to the row's, "picked"
+    the sequence's step there."""
 
     sequence: Ref | None
     mask: Mask

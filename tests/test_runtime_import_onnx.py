@@ -353,9 +353,10 @@ def masked_reduce(mode: str) -> Project:
     return with_weights(Project(graph=graph, name=f"masked_{mode}"))
 
 
-def test_masked_max_reimports(tmp_path):
-    project = masked_reduce("max")
-    path = export_onnx.export_onnx(project, tmp_path / "masked_max.onnx")
+@pytest.mark.parametrize("mode", ["max", "last"])
+def test_masked_max_and_last_reimport(tmp_path, mode):
+    project = masked_reduce(mode)
+    path = export_onnx.export_onnx(project, tmp_path / f"masked_{mode}.onnx")
     assert "Where" in {n.op_type for n in onnx.load(str(path)).graph.node}
     imported = import_onnx(path)
     x = example_input(project, 4)
@@ -365,7 +366,7 @@ def test_masked_max_reimports(tmp_path):
     assert float((want[0] - got[0]).abs().max()) < TOLERANCE
     assert not got[0][1].any()
     reduce = next(iter(imported.graph.nodes_of_type("SequenceReduce")))
-    assert reduce.params["mode"] == "max"
+    assert reduce.params["mode"] == mode
     assert {e.dst_port for e in imported.graph.in_edges(reduce.id)} == {"in", "mask"}
 
 
