@@ -277,8 +277,8 @@ def _conv_params(dims: int) -> tuple[Param, ...]:
     )
 
 
-def _recurrent(layer_id: str, title: str, description: str, extra: tuple[Param, ...] = ()
-               ) -> LayerSpec:
+def _recurrent(layer_id: str, title: str, description: str, extra: tuple[Param, ...] = (),
+               unrolled: bool = False) -> LayerSpec:
     return LayerSpec(
         layer_id, "recurrent", title, description,
         params=(
@@ -297,9 +297,9 @@ def _recurrent(layer_id: str, title: str, description: str, extra: tuple[Param, 
         outputs=(Port("out"), Port("h_n", optional=True)),
         traits=frozenset({SEQUENCE, CONTEXT, RECURRENT}),
         fx=FxMap(module="recurrent"),
-        onnx=OnnxMap(ops=(layer_id,), reader="recurrent", importable=False,
-                     why="torch's exporter unrolls it or computes its weights in the graph; "
-                     "files that keep them as initializers import"),
+        onnx=OnnxMap(ops=(layer_id,), reader="recurrent", importable=not unrolled,
+                     why="torch's exporter unrolls it into matrix products, step by step"
+                     if unrolled else ""),
         inferred=(("input_size", -1),),
         fixed={"batch_first": True},
         summary="{hidden_size}", **_SEQUENCE,
@@ -556,7 +556,7 @@ LAYERS: tuple[LayerSpec, ...] = (
     # -- recurrent & attention -----------------------------------------------------------------
     _recurrent("RNN", "RNN", "Simple recurrent layer over a sequence (N x L x F).",
                (Param("nonlinearity", CHOICE, "tanh", "Activation of the hidden state.",
-                      choices=("tanh", "relu")),)),
+                      choices=("tanh", "relu")),), unrolled=True),
     _recurrent("LSTM", "LSTM", "Long short-term memory: a recurrent layer with gates that "
                "keep information over long sequences."),
     _recurrent("GRU", "GRU", "Gated recurrent unit: a lighter LSTM."),
@@ -571,7 +571,10 @@ LAYERS: tuple[LayerSpec, ...] = (
         inputs=(Port("in"), Port("mask", optional=True)),
         summary="{mode}", ops_class="SequenceReduce", dtype=ANY, **_SEQUENCE,
         traits=frozenset({SEQUENCE}),
-        onnx=OnnxMap(),  # exported as a reduction over the steps: imports as a Mean or Max
+        onnx=OnnxMap(ops=("Equal", "Not", "Cast", "Unsqueeze", "Mul", "ReduceSum", "Clip",
+                          "Div", "ReduceMean", "ReduceMax", "Where", "Concat",
+                          "GatherND", "Gather"),
+                     reader="masked"),
     ),
     LayerSpec(
         "PositionalEncoding", "recurrent", "Positional encoding",
@@ -582,8 +585,7 @@ LAYERS: tuple[LayerSpec, ...] = (
                       choice_labels=("Sinusoidal (fixed)", "Learned")),),
         inferred=(("length", 1), ("features", -1)), summary="{kind}",
         ops_class="PositionalEncoding", weights=True, traits=frozenset({SEQUENCE}),
-        onnx=OnnxMap(why="exported as an addition of a constant table, which imports as "
-                     "a Learned tensor and an Add"),
+        onnx=OnnxMap(ops=("Add",), reader="position_table"),
         **_SEQUENCE,
     ),
     LayerSpec(
@@ -601,8 +603,8 @@ LAYERS: tuple[LayerSpec, ...] = (
         torch_class="TransformerEncoderLayer", inferred=(("d_model", -1),),
         fixed={"batch_first": True}, summary="{nhead} heads", **_SEQUENCE,
         weights=True, traits=frozenset({SEQUENCE, CONTEXT}), fx=FxMap(module="transformer"),
-        onnx=OnnxMap(importable=False, why="exported as attention arithmetic (MatMul, "
-                     "Softmax, Split), which imports as no layer"),
+        onnx=OnnxMap(scope=True, sizes=(("nhead", "scores", 1),
+                                        ("dim_feedforward", "linear1.weight", 0))),
     ),
     # -- normalization ----------------------------------------------------------------------------
     LayerSpec(

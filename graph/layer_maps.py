@@ -33,10 +33,13 @@ class FxMap:
 class OnnxMap:
     """How the ONNX importer maps operators back to this layer.
 
-    ``ops`` are the ONNX operators read by ``reader`` (a reader in ``runtime/import_onnx.py``;
-    "attributes" takes parameters from the ONNX attributes named in ``attributes``, default
-    the parameter's name). With no ``ops`` the exporter writes the layer as other operators
-    (SiLU as Sigmoid and Mul), which import as those layers. ``importable`` is False for a
+    ``ops`` are the ONNX operators read by ``reader`` (a ``read_`` method of
+    ``runtime.onnx_layers.LayerReaders``; "attributes" takes parameters from the ONNX
+    attributes named in ``attributes``, default the parameter's name). Several layers may
+    declare one operator (Add: a merge, or a positional encoding's table): the importer
+    tries their readers in catalog order and the first whose pattern matches reads it. With
+    no ``ops`` the exporter writes the layer as other operators (SiLU as Sigmoid and Mul),
+    which import as those layers. ``importable`` is False for a
     layer whose operators, as torch's ONNX exporter writes them, do not come back; ``why``
     says so.
     """
@@ -46,3 +49,8 @@ class OnnxMap:
     attributes: tuple[tuple[str, str], ...] = ()  # (param name, ONNX attribute name)
     importable: bool = True
     why: str = ""
+    # With ``scope``, the operators torch's exporter marks as one module of the layer's
+    # torch class import as the layer (runtime/onnx_scopes.py); ``sizes`` reads params from
+    # a weight's shape or the attention scores' ("scores"): (param, source, dimension).
+    scope: bool = False
+    sizes: tuple[tuple[str, str, int], ...] = ()

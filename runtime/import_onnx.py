@@ -1,14 +1,14 @@
 """Import an ONNX model's common operators as a Plexus graph, weights included.
 
-Values in the ONNX graph are of three kinds while walking it: graph tensors (a node's output,
-``Ref``), constants (initializers, Constant nodes and what folds from them) and shape values
-(computed from ``Shape``, as exporters build the size argument of a Reshape). Operators on
-graph tensors become catalog nodes; constant and shape arithmetic disappears, because a
-Reshape reads its target from the shapes ONNX shape inference gives each value. Operators are
-read by the reader their catalog declaration names (``runtime/onnx_layers.py``); every
+Values in the ONNX graph are of a few kinds while walking it (``runtime/onnx_values.py``):
+graph tensors (a node's output, ``Ref``), constants (initializers, Constant nodes and what
+folds from them: ``runtime/onnx_fold.py`` evaluates the Slice/Concat/Transpose/... that
+exporters build weights with) and shape vectors (computed from ``Shape``, with the batch as a
+symbol, as exporters build the target of ``x.view(x.size(0), -1)``). Operators on graph
+tensors become catalog nodes; constant and shape arithmetic disappears. Operators are read by
+the readers of the catalog declarations that list them (``runtime/onnx_layers.py``); every
 operator without a catalog equivalent is listed by name (and the ONNX node's name) in the
-refusal.
-"""
+refusal, with its true cause."""
 
 from __future__ import annotations
 
@@ -19,22 +19,26 @@ from typing import Any
 import numpy as np
 import torch
 
-from graph.catalog import TOKENS
+from graph.catalog import TOKENS, LayerSpec
 from graph.hierarchy import group_by_scopes, onnx_scopes
 from graph.model import Graph
 from graph.project import Project
 from runtime.import_builder import GraphBuilder, ModelImportError, Ref
-from runtime.onnx_layers import (
+from runtime.onnx_fold import Sym, as_numbers, constant_value, evaluate, has_symbols
+from runtime.onnx_layers import LayerReaders, declared_ops
+from runtime.onnx_scopes import ScopeReaders, module_of
+from runtime.onnx_values import (
+    GRAPH_VALUES,
     Const,
     Downstream,
     Laid,
-    LayerReaders,
+    Mismatch,
     ShapeValue,
     Unsupported,
-    declared_ops,
 )
 
 _SHAPE_OPS = frozenset({"Shape", "Size"})
+_FILLS = frozenset({"Expand", "ConstantOfShape"})  # their last input is a shape
 
 
 def _require_onnx() -> Any:
@@ -113,7 +117,21 @@ def _dims(value_info: Any) -> list[int | str] | None:
             for d in tensor.shape.dim]
 
 
-class _Walker(LayerReaders):
+def _runs(nodes: Any) -> list[tuple[list[Any], tuple[str, LayerSpec] | None]]:
+    """The operators in order, those of one module the catalog imports by scope
+    (``onnx_scopes.module_of``) together: (operators, (module path, layer) or None)."""
+    runs: list[tuple[list[Any], tuple[str, LayerSpec] | None]] = []
+    for node in nodes:
+        module = module_of(node)
+        if module is not None and runs and runs[-1][1] is not None \
+                and runs[-1][1][0] == module[0]:
+            runs[-1][0].append(node)
+        else:
+            runs.append(([node], module))
+    return runs
+
+
+class _Walker(LayerReaders, ScopeReaders):
     def __init__(self, model: Any, builder: GraphBuilder) -> None:
         from onnx import helper, numpy_helper
 
@@ -136,6 +154,7 @@ class _Walker(LayerReaders):
             self.consumers[out.name] += 1
         self.pending_bias: dict[int, str] = {}  # Linear node id -> MatMul output awaiting Add
         self.created: dict[str, int] = {}  # merge output name -> its node
+        self.sequence_used: dict[int, bool] = {}  # recurrent node id -> its Y is read
         self.refused: dict[str, list[tuple[str, str]]] = {}  # op type -> (node, why)
         self.input_names: list[str] = []  # ONNX names of the graph inputs, in Input order
 
@@ -156,25 +175,29 @@ class _Walker(LayerReaders):
             self.values[info.name] = self.b.add("Input", {"shape": tuple(dims[1:]),
                                                           "dtype": dtype}, info.name)
             self.input_names.append(info.name)
-        for node in self.graph.node:
+        for run, module in _runs(self.graph.node):
+            if module is None:
+                self.step(run[0])
+                continue
             try:
-                self.node(node)
+                self.read_scope(run, *module)
             except Unsupported as exc:
-                # keep walking through it, so that every unsupported operator gets listed
-                through = next((v for v in (self.values.get(n) for n in node.input)
-                                if isinstance(v, Ref)), None)
-                for out in node.output:
-                    self.values[out] = None
-                self.values[node.output[0]] = through
-                self.refused.setdefault(node.op_type, []).append(
-                    (node.name or node.output[0], str(exc)))
+                self.refused.setdefault(module[1].torch_class or module[1].id, []).append(
+                    (module[0], str(exc)))
+                for node in run:
+                    for out in node.output:
+                        self.values[out] = None
             except Downstream:
-                for out in node.output:
-                    self.values[out] = None
+                for node in run:
+                    for out in node.output:
+                        self.values[out] = None
         for info in self.graph.output:
             try:
                 ref = self.ref(info.name)
-            except (Unsupported, Downstream):
+            except Downstream:
+                continue
+            except Unsupported as exc:
+                self.b.refuse(f"the graph output '{info.name}' ({exc})")
                 continue
             self.b.add("Output", {"task": "classification"}, info.name, [ref])
         for op, uses in self.refused.items():  # one entry per operator type
@@ -183,72 +206,119 @@ class _Walker(LayerReaders):
             self.b.refuse(f"{op} ({where}{': ' + why if why else ''})")
         self.b.check_supported()
 
+    def step(self, node: Any) -> None:
+        """Read one operator; a refused one is listed, and the walk goes on through it so
+        that every unsupported operator gets listed."""
+        try:
+            self.node(node)
+        except Unsupported as exc:
+            through = next((v for v in (self.values.get(n) for n in node.input)
+                            if isinstance(v, Ref)), None)
+            for out in node.output:
+                self.values[out] = None
+            self.values[node.output[0]] = through
+            self.refused.setdefault(node.op_type, []).append(
+                (node.name or node.output[0], str(exc)))
+        except Downstream:
+            for out in node.output:
+                self.values[out] = None
+
     def node(self, node: Any) -> None:
         op = node.op_type
-        inputs = [name for name in node.input]
-        present = [self.values.get(name) for name in inputs if name]
         if node.domain not in ("", "ai.onnx"):
             raise Unsupported(f"domain '{node.domain}'")
+        attrs = self.attrs(node)
         if op == "Constant":
-            self.values[node.output[0]] = Const(self.numpy_helper.to_array(node.attribute[0].t)
-                                                if node.attribute[0].name == "value" else None)
+            self.values[node.output[0]] = Const(constant_value(attrs, self.numpy_helper.to_array))
             return
-        if op in _SHAPE_OPS:
-            self.values[node.output[0]] = ShapeValue()
-            return
-        if any(v is None and name in self.values for v, name in zip(
-                present, [n for n in inputs if n], strict=True)):
+        inputs = [name for name in node.input if name]
+        if any(name in self.values and self.values[name] is None for name in inputs):
             raise Downstream
-        if not any(isinstance(v, (Ref, Laid)) for v in present):
-            shape = any(isinstance(v, ShapeValue) for v in present)
-            for out in node.output:
-                self.values[out] = ShapeValue() if shape else Const(self.fold(node))
+        present = [self.values.get(name) for name in inputs]
+        if op in _SHAPE_OPS and isinstance(present[0], GRAPH_VALUES):
+            self.values[node.output[0]] = self.shape_of(node, attrs)
             return
+        if not any(isinstance(v, GRAPH_VALUES) for v in present):
+            self.fold(node, attrs)
+            return
+        result = self.read(node, attrs)
+        results = result if isinstance(result, list) else [result]
+        for name, value in zip(node.output, results, strict=False):
+            self.values[name] = value
+        for extra in node.output[len(results):]:
+            self.values[extra] = None if self.consumers[extra] else Const(None)
+
+    def read(self, node: Any, attrs: dict[str, Any]) -> Any:
+        """Read an operator on graph tensors by the readers of the layers that declare it,
+        in catalog order (the first whose pattern matches wins), else by a layout handler."""
+        op = node.op_type
         specs = declared_ops().get(op)
-        if specs is not None:
-            result = getattr(self, f"read_{specs[0].onnx.reader}")(node, self.attrs(node), specs)
-        else:
+        if specs is None:
             handler = getattr(self, f"op_{op}", None)  # layout operators around layers
             if handler is None:
                 raise Unsupported("")
-            result = handler(node, self.attrs(node))
-        self.values[node.output[0]] = result
-        for extra in node.output[1:]:
-            self.values[extra] = None if self.consumers[extra] else Const(None)
+            return handler(node, attrs)
+        refusals: list[Unsupported] = []
+        for reader in dict.fromkeys(spec.onnx.reader for spec in specs):
+            claiming = [spec for spec in specs if spec.onnx.reader == reader]
+            try:
+                return getattr(self, f"read_{reader}")(node, attrs, claiming)
+            except Unsupported as exc:
+                refusals.append(exc)
+        causes = [str(e) for e in refusals if not isinstance(e, Mismatch)] or \
+            [str(e) for e in refusals]
+        raise Unsupported("; ".join(dict.fromkeys(c for c in causes if c)))
 
-    def fold(self, node: Any) -> np.ndarray | None:
-        """Evaluate a constant node where that is simple; None otherwise."""
-        values = [self.values[n].value if isinstance(self.values.get(n), Const) else None
-                  for n in node.input if n]
-        if any(v is None for v in values):
-            return None
-        attrs = self.attrs(node)
-        op = node.op_type
-        try:
-            if op == "Identity":
-                return values[0]
-            if op == "Transpose":
-                return np.transpose(values[0], attrs.get("perm"))
-            if op == "Reshape":
-                return values[0].reshape([int(s) for s in values[1]])
-            if op == "Cast":
-                return values[0]
-            if op == "Unsqueeze" and len(values) == 2:
-                return np.expand_dims(values[0], tuple(int(a) for a in values[1]))
-            if op == "Squeeze" and len(values) == 2:
-                return np.squeeze(values[0], tuple(int(a) for a in values[1]))
-            if op == "Concat":
-                return np.concatenate(values, attrs.get("axis", 0))
-        except (ValueError, TypeError, IndexError):
-            return None
-        return None
+    def shape_of(self, node: Any, attrs: dict[str, Any]) -> ShapeValue:
+        """The shape vector of a graph tensor: known sizes as numbers, the others (the
+        batch) as symbols."""
+        name = node.input[0]
+        dims = self.shapes.get(name)
+        if dims is None:
+            return ShapeValue()
+        batch_first = isinstance(self.values.get(name), Ref)
+        vector = np.array([d if isinstance(d, int) and d > 0 else
+                           Sym(str(d), batch=batch_first and axis == 0)
+                           for axis, d in enumerate(dims)], dtype=object)
+        if node.op_type == "Size":
+            return ShapeValue(np.array(Sym("?"), dtype=object))
+        return ShapeValue(vector[int(attrs.get("start", 0)):attrs.get("end")])
 
-    # -- operators on graph tensors ---------------------------------------------------------------
-    # -- operators on graph tensors ---------------------------------------------------------------
+    def fold(self, node: Any, attrs: dict[str, Any]) -> None:
+        """Evaluate an operator whose inputs are all constants or shape vectors."""
+        arrays: list[np.ndarray | None] = []
+        unknown, shape, batched, source = False, False, False, ""
+        for name in node.input:
+            value = self.values.get(name) if name else None
+            array = None
+            if isinstance(value, ShapeValue):
+                shape, array = True, value.dims
+            elif isinstance(value, Const):
+                array, batched = value.value, batched or value.batched
+                source = source or value.source
+            unknown = unknown or (bool(name) and array is None)
+            arrays.append(array)
+        where = f"{node.op_type} node '{node.name or node.output[0]}'"
+        results = None
+        if not unknown:
+            if node.op_type in _FILLS and has_symbols(arrays[-1]):
+                # a constant repeated along the batch: keep it with the batch as 1
+                arrays[-1] = np.array([1 if isinstance(d, Sym) else d for d in arrays[-1]])
+                batched = True
+            results = evaluate(node.op_type, arrays, attrs, len(node.output),
+                               self.numpy_helper.to_array)
+        for index, out in enumerate(node.output):
+            if results is None or index >= len(results):
+                self.values[out] = ShapeValue() if shape else Const(None, source or where)
+            elif has_symbols(results[index]):
+                self.values[out] = ShapeValue(results[index])
+            else:
+                self.values[out] = Const(as_numbers(results[index]), batched=batched)
+
+    # -- layout operators around layers -------------------------------------------------------
     def op_Identity(self, node: Any, attrs: dict[str, Any]) -> Ref:
         return self.ref(node.input[0])
 
-    # -- recurrent layers -------------------------------------------------------------------
     def op_Transpose(self, node: Any, attrs: dict[str, Any]) -> Any:
         value = self.values.get(node.input[0])
         perm = list(attrs.get("perm", []))
@@ -267,6 +337,8 @@ class _Walker(LayerReaders):
         if axes is None and len(node.input) > 1 and node.input[1]:
             axes = self.const(node.input[1], "the axes").tolist()
         axes = [int(a) for a in np.atleast_1d(axes)] if axes is not None else None
+        if isinstance(value, Laid) and value.kind in ("rnn_h", "rnn_c") and axes in ([0], [-3]):
+            return self.final_state(value, None)
         if isinstance(value, Laid) and value.dirs == 1:
             if value.kind == "rnn_y" and axes in ([1], [-3]):
                 return Laid(value.ref, "time_major")

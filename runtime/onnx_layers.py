@@ -9,55 +9,37 @@ the layouts exporters put around recurrent layers), which are defined here.
 from __future__ import annotations
 
 import functools
-import re
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
 from graph import catalog
-from graph.catalog import RECURRENT, LayerSpec
+from graph.catalog import LayerSpec
 from graph.model import Edge
 from runtime.import_builder import GraphBuilder, Ref
+from runtime.onnx_fold import Sym
+from runtime.onnx_recurrent import RecurrentReaders
+from runtime.onnx_sequence import SequenceReaders
+from runtime.onnx_values import (
+    GRAPH_VALUES,
+    LAYOUTS,
+    Const,
+    Downstream,
+    Laid,
+    Mask,
+    MaskedSum,
+    ShapeValue,
+    Unsupported,
+)
+
+_ATTENTION = ("from ONNX, attention imports only as a whole nn.TransformerEncoderLayer that "
+              "torch's dynamo exporter wrote; import the Python model instead (main.py import "
+              "MODEL.py), which reads its attention layers")
 
 
-class Unsupported(Exception):
-    """An operator use with no catalog equivalent; the message says why."""
-
-
-class Downstream(Exception):
-    """A value computed from something already refused: not listed again."""
-
-
-@dataclass
-class Const:
-    """A constant value (None when it is not worth evaluating)."""
-
-    value: np.ndarray | None
-
-
-class ShapeValue:
-    """A value computed from tensor shapes (the batch size is only known at run time)."""
-
-
-@dataclass(frozen=True)
-class Laid:
-    """A graph tensor in another memory layout than Plexus' batch-first one, as exporters
-    arrange recurrent layers: "time_major" is ``ref`` (N x L x F) as L x N x F; "rnn_y" is
-    the Y output of an ONNX LSTM/GRU/RNN (L x dirs x N x H, layout 0) whose batch-first
-    sequence is ``ref``; "rnn_y_t" that Y as L x N x dirs x H; "rnn_y_bf" the Y of layout 1
-    (N x L x dirs x H)."""
-
-    ref: Ref
-    kind: str
-    dirs: int = 1
-
-
-# ONNX gate order of each recurrent operator, as PyTorch's order (iofc -> ifgo, zrh -> rzn),
-# and the activations PyTorch's layers use.
-_GATES = {"LSTM": [0, 2, 3, 1], "GRU": [1, 0, 2], "RNN": [0]}
-_TORCH_ACTIVATIONS = {"LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "Tanh"]}
+def _tokens(value: Mask | MaskedSum) -> Ref:
+    return value.tokens if isinstance(value, Mask) else value.mask.tokens
 
 
 @functools.cache
@@ -78,7 +60,7 @@ def _by_rank(specs: list[LayerSpec], rank: int) -> LayerSpec:
     raise Unsupported(f"a {rank}-D input")
 
 
-class LayerReaders:
+class LayerReaders(SequenceReaders, RecurrentReaders):
     """The readers of the operators catalog declarations list; mixed into the walker, whose
     state (values, shapes, consumers, the builder) they read and extend."""
 
@@ -105,14 +87,31 @@ class LayerReaders:
         if name in self.values and value is None:
             raise Downstream
         if isinstance(value, Laid):
-            raise Unsupported(f"input '{name}' is a recurrent layer's output in a layout "
-                              "other than batch first")
+            raise Unsupported(f"input '{name}' is {LAYOUTS[value.kind]}")
+        if isinstance(value, (Mask, MaskedSum)):
+            raise Unsupported(f"input '{name}' is part of a padding mask computed from the "
+                              f"token ids '{self.b.graph.nodes[_tokens(value).node].name}'; "
+                              "only a masked mean over the steps (SequenceReduce) imports")
+        if isinstance(value, ShapeValue):
+            raise Unsupported(f"input '{name}' is computed from tensor shapes where a tensor "
+                              "is expected")
         raise Unsupported(f"input '{name}' is a constant where a tensor is expected")
 
     def const(self, name: str, what: str) -> np.ndarray:
+        """The value of a constant input; Unsupported says what it is instead."""
         value = self.values.get(name)
-        if isinstance(value, Const) and value.value is not None:
+        if isinstance(value, Const) and value.value is not None and not value.batched:
             return value.value
+        if isinstance(value, Const) and value.batched:
+            raise Unsupported(f"{what} depends on the batch size")
+        if isinstance(value, Const) and value.source:
+            raise Unsupported(f"{what} is computed from constants by {value.source}, which "
+                              "the importer cannot evaluate")
+        if isinstance(value, ShapeValue):
+            raise Unsupported(f"{what} depends on tensor shapes known only at run time")
+        if isinstance(value, GRAPH_VALUES):
+            raise Unsupported(f"{what} is computed from the network's input; it must be a "
+                              "constant (an initializer)")
         raise Unsupported(f"{what} must be a constant (an initializer)")
 
     def tensor(self, array: np.ndarray) -> torch.Tensor:
@@ -159,6 +158,15 @@ class LayerReaders:
                           [self.ref(node.input[0])], weights)
 
     def matmul(self, node: Any, spec: LayerSpec) -> Ref:
+        first, second = (self.values.get(n) for n in node.input[:2])
+        if isinstance(first, GRAPH_VALUES) and isinstance(second, GRAPH_VALUES):
+            raise Unsupported(f"multiplies two computed tensors ('{node.input[0]}' by "
+                              f"'{node.input[1]}'), as attention multiplies queries by keys "
+                              f"and weights by values; {_ATTENTION}")
+        if isinstance(first, Laid) and first.kind == "time_major":
+            raise Unsupported(f"projects '{node.input[0]}', a sequence transposed to steps "
+                              "first (L x N x F), as torch's attention does (nn."
+                              f"MultiheadAttention, nn.TransformerEncoderLayer); {_ATTENTION}")
         weight = self.const(node.input[1], "the second input").T
         if weight.ndim != 2:
             raise Unsupported("a batched matrix product")
@@ -241,6 +249,9 @@ class LayerReaders:
         spec = specs[0]
         axis = int(attrs.get("axis", 0))
         rank = self.rank(node.output[0])
+        state = self.both_directions([self.values.get(n) for n in node.input])
+        if state is not None and axis in (1, -1):
+            return state
         if axis == 0 or (axis < 0 and rank and axis + rank == 0):
             raise Unsupported("joins along the batch dimension")
         refs = [self.ref(n) for n in node.input]
@@ -273,6 +284,8 @@ class LayerReaders:
         if after and before and after[0] == before[0] and all(
                 isinstance(d, int) and d > 0 for d in after[1:]):
             rest = [int(d) for d in after[1:]]
+        elif isinstance(self.values.get(node.input[1]), ShapeValue):
+            rest = _batch_kept(self.values[node.input[1]])
         else:
             target = self.values.get(node.input[1])
             if isinstance(target, Const) and target.value is not None and \
@@ -433,6 +446,12 @@ class LayerReaders:
     def read_gather(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
         """A lookup in a constant table (an embedding), or a recurrent layer's last step."""
         table = self.values.get(node.input[0])
+        if isinstance(table, Laid) and table.kind in ("rnn_h", "rnn_c") \
+                and int(attrs.get("axis", 0)) == 0:
+            index = self.const(node.input[1], "the index")
+            if index.size != 1:
+                raise Unsupported("gathers several directions of a final state")
+            return self.final_state(table, int(index.reshape(-1)[0]))
         if isinstance(table, Ref):
             try:
                 return self.last_step(node, table, int(attrs.get("axis", 0)))
@@ -458,78 +477,6 @@ class LayerReaders:
                    "bias": self.tensor(self.const(node.input[2], "the bias"))}
         return self.b.add(specs[0].id, {"eps": float(attrs.get("epsilon", 1e-5))},
                           self.label(node), [self.ref(node.input[0])], weights)
-
-    def last_step(self, node: Any, data: Ref, axis: int) -> Ref:
-        """``sequence[:, -1]`` after a recurrent layer: its "last" output."""
-        rnn = self.b.graph.nodes[data.node]
-        index = self.values.get(node.input[1])
-        shape = self.shapes.get(node.input[0]) or []
-        length = shape[1] if len(shape) == 3 else None
-        spec = rnn.spec
-        if spec is None or not spec.has(RECURRENT) or axis != 1 or rnn.params["bidirectional"] \
-                or rnn.params["output"] != "sequence" or self.consumers[node.input[0]] != 1 \
-                or not isinstance(index, Const) or index.value is None \
-                or index.value.size != 1 or int(index.value.reshape(-1)[0]) not in (-1, length):
-            raise Unsupported("only the last step of a recurrent layer's sequence")
-        rnn.params["output"] = "last"
-        return data
-
-    def read_recurrent(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Laid:
-        layer, op = specs[0], node.op_type
-        gates = _GATES[op]
-        value = self.values.get(node.input[0])
-        layout = int(attrs.get("layout", 0))
-        if layout == 0 and isinstance(value, Laid) and value.kind == "time_major":
-            source = value.ref
-        elif layout == 1 and isinstance(value, Ref):
-            source = value
-        else:
-            raise Unsupported("its input is not a batch of sequences")
-        if len(node.input) > 4 and node.input[4]:
-            raise Unsupported("sequence_lens")
-        for state in node.input[5:]:
-            held = self.values.get(state) if state else None
-            if isinstance(held, Const) and held.value is not None and np.any(held.value):
-                raise Unsupported("a non-zero initial state")
-            if isinstance(held, (Ref, Laid)):
-                raise Unsupported("an initial state computed by the network")
-        if attrs.get("clip") is not None or attrs.get("input_forget", 0):
-            raise Unsupported("clip or input_forget")
-        direction = attrs.get("direction", "forward")
-        if direction == "reverse":
-            raise Unsupported("direction='reverse'")
-        dirs = 2 if direction == "bidirectional" else 1
-        hidden = int(attrs["hidden_size"])
-        params: dict[str, Any] = {"hidden_size": hidden, "num_layers": 1,
-                                  "bidirectional": dirs == 2, "dropout": 0.0,
-                                  "output": "sequence"}
-        activations = [a.decode() if isinstance(a, bytes) else a
-                       for a in attrs.get("activations", [])]
-        if any(p.name == "nonlinearity" for p in layer.params):
-            kind = (activations or ["Tanh"])[0]
-            if kind not in ("Tanh", "Relu") or len(set(activations or ["Tanh"])) != 1:
-                raise Unsupported(f"activations {activations}")
-            params["nonlinearity"] = kind.lower()
-        elif activations and activations != _TORCH_ACTIVATIONS.get(op, []) * dirs:
-            raise Unsupported(f"activations {activations}")
-        if op == "GRU" and not attrs.get("linear_before_reset", 0):
-            raise Unsupported("linear_before_reset=0 (PyTorch's GRU resets after the product)")
-        w = self.const(node.input[1], "the weights W")
-        r = self.const(node.input[2], "the weights R")
-        b = (self.const(node.input[3], "the biases B") if len(node.input) > 3 and node.input[3]
-             else np.zeros((dirs, 2 * w.shape[1]), np.float32))
-        weights = {}
-        for d in range(dirs):
-            suffix = "_l0" + ("_reverse" if d else "")
-            half = w.shape[1]
-            weights[f"rnn.weight_ih{suffix}"] = self.tensor(_reorder(w[d], gates))
-            weights[f"rnn.weight_hh{suffix}"] = self.tensor(_reorder(r[d], gates))
-            weights[f"rnn.bias_ih{suffix}"] = self.tensor(_reorder(b[d][:half], gates))
-            weights[f"rnn.bias_hh{suffix}"] = self.tensor(_reorder(b[d][half:], gates))
-        # exporters name recurrent weights "val_N"; their node names say more ("node_lstm__2")
-        name = re.sub(r"^node_|__\d+$", "", node.name or "") or layer.id.lower()
-        ref = self.b.add(layer.id, params, name, [source], weights)
-        return Laid(ref, "rnn_y" if layout == 0 else "rnn_y_bf", dirs)
 
     def read_attributes(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]
                         ) -> Ref:
@@ -682,7 +629,17 @@ def _with_param(specs: list[LayerSpec], name: str) -> LayerSpec:
     raise Unsupported("no layer of this kind")
 
 
-def _reorder(array: np.ndarray, gates: list[int]) -> np.ndarray:
-    """Gate blocks (stacked along the first axis) in PyTorch's order."""
-    blocks = np.split(np.asarray(array), len(gates), axis=0)
-    return np.concatenate([blocks[g] for g in gates], axis=0)
+def _batch_kept(target: ShapeValue) -> list[int] | None:
+    """The sizes after the batch of a Reshape target computed from shapes, as
+    ``x.view(x.size(0), -1)`` exports (Shape, Gather 0, Unsqueeze, Concat): None unless its
+    first entry is the batch (or 0, "keep") and the others are numbers."""
+    dims = target.dims
+    if dims is None or dims.ndim != 1 or len(dims) < 2:
+        return None
+    first, rest = dims[0], list(dims[1:])
+    if not ((isinstance(first, Sym) and first.batch) or (isinstance(first, int) and first == 0)):
+        return None
+    if any(isinstance(d, Sym) or int(d) == 0 or int(d) < -1 for d in rest) \
+            or sum(int(d) == -1 for d in rest) > 1:
+        return None
+    return [int(d) for d in rest]

@@ -1,0 +1,178 @@
+"""ONNX operators that torch's exporter marks as one torch module, imported as that layer.
+
+torch's dynamo exporter records, on every ONNX node, the module path and class it came from
+(``pkg.torch.onnx.name_scopes``, ``pkg.torch.onnx.class_hierarchy``) and the fx call it
+computes (``pkg.torch.onnx.fx_node``, which names the parameters it reads, "%p_attention_
+linear1_weight"). A catalog layer whose declaration sets ``OnnxMap.scope`` (a
+TransformerEncoderLayer, exported as attention arithmetic) imports from the run of operators
+of one such module: one input, one output, its weights taken from the constants each
+operator reads, by the parameter names its fx call gives. The import's final comparison with
+onnxruntime checks the result.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import re
+from typing import Any
+
+import numpy as np
+import torch
+
+from graph import catalog
+from graph.catalog import LayerSpec
+from runtime.import_builder import Ref
+from runtime.onnx_values import GRAPH_VALUES, Const, Unsupported
+from runtime.ops import build_module
+
+_PARAMETER = re.compile(r"%p_(\w+)")
+
+
+@functools.cache
+def scoped_classes() -> dict[str, LayerSpec]:
+    """torch class name -> the catalog layer that imports from its exported operators."""
+    return {spec.torch_class: spec for spec in catalog.LAYERS
+            if spec.onnx.scope and spec.torch_class}
+
+
+def module_of(node: Any) -> tuple[str, LayerSpec] | None:
+    """(module path, catalog layer) of the outermost module the exporter says ``node``
+    belongs to whose class the catalog imports by scope; None for any other node."""
+    meta = {p.key: p.value for p in node.metadata_props}
+    try:
+        classes = ast.literal_eval(meta.get("pkg.torch.onnx.class_hierarchy", "[]"))
+        scopes = ast.literal_eval(meta.get("pkg.torch.onnx.name_scopes", "[]"))
+    except (ValueError, SyntaxError):
+        return None
+    for depth, cls in enumerate(classes):
+        module, _, name = str(cls).rpartition(".")
+        spec = scoped_classes().get(name)
+        if spec is not None and module.startswith("torch.nn") and depth < len(scopes):
+            return str(scopes[depth]), spec
+    return None
+
+
+def parameters_read(node: Any) -> list[str]:
+    """The parameters (flattened names, "attention_linear1_weight") the node's fx call
+    reads, in argument order."""
+    meta = {p.key: p.value for p in node.metadata_props}
+    return _PARAMETER.findall(meta.get("pkg.torch.onnx.fx_node", ""))
+
+
+def as_parameter(node: Any, position: int, array: np.ndarray, attrs: dict[str, Any]
+                 ) -> np.ndarray:
+    """A constant input as the torch parameter it holds: MatMul multiplies by a Linear's
+    weight transposed, Gemm without transB too."""
+    if node.op_type == "MatMul" and position == 1:
+        return array.T
+    if node.op_type == "Gemm" and position == 1 and not attrs.get("transB", 0):
+        return array.T
+    return array
+
+
+def state_keys(module: Any, scope: str) -> dict[str, str]:
+    """Flattened exported parameter name -> the module's state dict key."""
+    prefix = scope.replace(".", "_")
+    return {f"{prefix}_{key.replace('.', '_')}": key for key in module.state_dict()}
+
+
+class ScopeReaders:
+    """Reads a run of operators of one module as its catalog layer; mixed into the walker,
+    whose state and helpers (``fold``, ``attrs``, ``tensor``) it uses."""
+
+    b: Any
+    values: dict[str, Any]
+    shapes: dict[str, list[int | str]]
+    consumers: Any
+    fold: Any
+    attrs: Any
+    tensor: Any
+
+    def read_scope(self, run: list[Any], scope: str, spec: LayerSpec) -> None:
+        """Import ``run`` (the operators of module ``scope``) as one ``spec`` layer."""
+        inside = {out for node in run for out in node.output}
+        uses = {}  # output name -> uses inside the run
+        sources: list[str] = []
+        for node in run:
+            computed = [n for n in node.input if n in inside or (
+                n and isinstance(self.values.get(n), GRAPH_VALUES))]
+            for name in node.input:
+                if name in inside:
+                    uses[name] = uses.get(name, 0) + 1
+                elif name and isinstance(self.values.get(name), GRAPH_VALUES):
+                    sources.append(name)
+            if not computed:
+                self.fold(node, self.attrs(node))
+        entering = list(dict.fromkeys(sources))
+        leaving = [n for n in dict.fromkeys(out for node in run for out in node.output)
+                   if self.consumers[n] > uses.get(n, 0)]
+        where = f"the operators of {spec.torch_class} '{scope}'"
+        if len(entering) != 1 or not isinstance(self.values[entering[0]], Ref) \
+                or len(leaving) != 1:
+            raise Unsupported(f"{where} take {len(entering)} tensors and give {len(leaving)}; "
+                              "only one of each imports")
+        shape = self.shapes.get(entering[0]) or []
+        params = self._scope_params(run, shape, spec)
+        found: dict[str, np.ndarray] = {}
+        for node in run:
+            attrs = self.attrs(node)
+            names = [n for n in parameters_read(node) if n not in found]
+            for position, name in enumerate(node.input):
+                value = self.values.get(name) if name else None
+                if not isinstance(value, Const) or value.value is None \
+                        or value.value.dtype.kind != "f" or not names:
+                    continue
+                found[names.pop(0)] = as_parameter(node, position, value.value, attrs)
+        weights = self._scope_weights(spec, params, shape, scope, found, where)
+        ref = self.b.add(spec.id, params, scope, [self.values[entering[0]]], weights)
+        for node in run:
+            for out in node.output:
+                self.values[out] = Const(None) if out not in leaving else ref
+
+    def _scope_params(self, run: list[Any], shape: list[Any], spec: LayerSpec
+                      ) -> dict[str, Any]:
+        """The params ``OnnxMap.sizes`` reads from the attention scores (their shape,
+        N x heads x L x L), and the activation from its operator."""
+        params: dict[str, Any] = spec.defaults()
+        if len(shape) != 3 or not isinstance(shape[-1], int):
+            raise Unsupported(f"{spec.torch_class} reads no sequence N x L x D")
+        scores = next((self.shapes.get(n.input[0]) for n in run if n.op_type == "Softmax"),
+                      None) or []
+        for param, source, dim in spec.onnx.sizes:
+            if source == "scores":
+                if len(scores) != 4 or not isinstance(scores[dim], int):
+                    raise Unsupported(f"the attention scores of {spec.torch_class} are not "
+                                      "N x heads x L x L")
+                params[param] = int(scores[dim])
+        if "activation" in params:
+            ops = {n.op_type for n in run}
+            params["activation"] = "gelu" if ops & {"Gelu", "Erf"} else "relu"
+        return params
+
+    def _scope_weights(self, spec: LayerSpec, params: dict[str, Any], shape: list[Any],
+                       scope: str, found: dict[str, np.ndarray], where: str) -> dict[str, Any]:
+        """The module's state from the parameters found; one the exporter left out (a zero
+        bias it optimised away) is zeros."""
+        flat = scope.replace(".", "_")
+        for param, source, dim in spec.onnx.sizes:
+            array = found.get(f"{flat}_{source.replace('.', '_')}")
+            if source != "scores" and array is not None:
+                params[param] = int(array.shape[dim])
+        module = build_module(spec, params, [tuple(int(d) if isinstance(d, int) else 1
+                                                   for d in shape)])
+        assert module is not None
+        keys = state_keys(module, scope)
+        state = module.state_dict()
+        unknown = sorted(set(found) - set(keys))
+        if unknown:
+            raise Unsupported(f"{where} read {', '.join(unknown)}, which "
+                              f"{spec.torch_class} does not have")
+        weights = {key: torch.zeros_like(tensor) for key, tensor in state.items()}
+        for name, array in found.items():
+            key = keys[name]
+            if tuple(array.shape) != tuple(state[key].shape):
+                raise Unsupported(f"{where}: {key} is {tuple(array.shape)}, expected "
+                                  f"{tuple(state[key].shape)}")
+            weights[key] = self.tensor(array)
+        return weights
