@@ -329,5 +329,5 @@ def test_activation_options_come_back_from_onnx(tmp_path):
     chain = [(n.type, n.params) for n in back.graph.nodes.values()
              if n.type not in ("Input", "Output")]
     assert chain == [("PReLU", {"num_parameters": 3, "init": 0.25}),
-                     ("GELU", {"approximate": "tanh"}), ("ELU", {"alpha": 0.5}), ("ReLU6", {}), ("SELU", {}), ("Mish", {}),
-                     ("Hardsigmoid", {})]
+                     ("GELU", {"approximate": "tanh"}), ("ELU", {"alpha": 0.5}), ("ReLU6", {}),
+                     ("SELU", {}), ("Mish", {}), ("Hardsigmoid", {})]
