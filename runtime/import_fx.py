@@ -3,8 +3,9 @@
 Leaf modules (everything in ``torch.nn``, and the ``runtime.ops`` classes Plexus' own
 exported files define) become catalog nodes, their parameters read by the reader their
 declaration names (``runtime/fx_layers.py``); the functions and tensor methods catalog
-declarations list (add, mul, cat, flatten, view/reshape of each sample, relu and friends,
-functional pooling and dropout) become merge, reshape, activation and pooling nodes.
+declarations list (add, sub, mul, div, cat, flatten, view/reshape of each sample, permute,
+transpose, ``x[:, a:b]`` and select, mean/sum/amax, interpolate, relu and friends, functional
+pooling and dropout) become merge, tensor-op, activation and pooling nodes.
 The example input runs through the traced graph so that every value has a shape and
 the imported graph can be checked against the original's outputs.
 """

@@ -331,3 +331,29 @@ def test_activation_options_come_back_from_onnx(tmp_path):
     assert chain == [("PReLU", {"num_parameters": 3, "init": 0.25}),
                      ("GELU", {"approximate": "tanh"}), ("ELU", {"alpha": 0.5}), ("ReLU6", {}),
                      ("SELU", {}), ("Mish", {}), ("Hardsigmoid", {})]
+
+
+# -- torchvision's families that need these layers ------------------------------------------------
+@pytest.fixture(scope="module")
+def torchvision_models():
+    """torchvision's pure-Python model classes (its compiled ops fail to register beside this
+    torch, so their meta registrations are kept from loading)."""
+    import sys
+    import types
+
+    sys.modules.setdefault("torchvision._meta_registrations",
+                           types.ModuleType("torchvision._meta_registrations"))
+    return pytest.importorskip("torchvision").models
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("family", "layers"), [
+    ("mobilenet_v3_small", {"Hardsigmoid", "Multiply", "Conv2d"}),
+    ("efficientnet_b0", {"StochasticDepth", "Multiply", "SiLU"})])
+def test_torchvision_families_with_depthwise_convs_and_gates_import(torchvision_models, family,
+                                                                    layers):
+    torch.manual_seed(0)
+    model = getattr(torchvision_models, family)(num_classes=5)
+    project, _ = imported(model, (3, 32, 32))  # outputs equal within 1e-4
+    assert layers <= {n.type for n in project.graph.nodes.values()}
+    assert any(n.params.get("groups", 1) > 1 for n in nodes_of(project, "Conv2d"))
