@@ -213,7 +213,7 @@ CATEGORIES: tuple[tuple[str, str], ...] = (
     ("normalization", "Normalization"),
     ("activation", "Activation"),
     ("merge", "Merge"),
-    ("reshape", "Reshape"),
+    ("reshape", "Tensor ops"),
 )
 
 # Tasks an Output head can train for (runtime/heads.py gives each its loss and metrics):
@@ -439,12 +439,13 @@ LAYERS: tuple[LayerSpec, ...] = (
     ),
     LayerSpec(
         "Identity", "core", "Identity", "Passes its input through unchanged: a placeholder "
-        "(a residual shortcut, a layer switched off).",
+        "(a shortcut that changes nothing, a layer switched off).",
         torch_class="Identity", dtype=ANY,
     ),
     LayerSpec(
         "StochasticDepth", "core", "Stochastic depth",
-        "Randomly drops a residual branch while training, as torchvision.ops.StochasticDepth: "
+        "Randomly drops a skip-connected branch while training, as "
+        "torchvision.ops.StochasticDepth: "
         "'row' zeroes whole samples, 'batch' the whole batch, with probability p, and scales "
         "what survives by 1 / (1 - p); in evaluation it passes its input through. Put it at "
         "the end of a branch, before the Add.",
