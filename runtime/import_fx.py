@@ -395,13 +395,15 @@ class _Walker:
     # the call readers catalog declarations name in ``FxMap.call``
     def call_arguments(self, n: fx.Node, spec: catalog.LayerSpec) -> Ref:
         """Parameters from the arguments after the input, in declared order (keywords by
-        name); a missing one takes the function's own default."""
+        name); a missing one takes the function's own default, or for a builtin without a
+        signature (F.softplus) the declared one, which follows torch's."""
         defaults = _defaults(n.target)
         params: dict[str, Any] = {}
         index = 1
         for param in spec.params:
             if param.torch_arg:
-                raw = _arg(n, index, param.name, defaults.get(param.name))
+                raw = _arg(n, index, param.name, defaults.get(param.name, param.default)
+                           if defaults else param.default)
                 params[param.name] = fx_layers.value(param, raw)
                 index += 1
         fixed = {key: _arg(n, index + i, key, want)

@@ -357,3 +357,25 @@ def test_torchvision_families_with_depthwise_convs_and_gates_import(torchvision_
     project, _ = imported(model, (3, 32, 32))  # outputs equal within 1e-4
     assert layers <= {n.type for n in project.graph.nodes.values()}
     assert any(n.params.get("groups", 1) > 1 for n in nodes_of(project, "Conv2d"))
+
+
+class Functional(nn.Module):
+    """The functional spellings, with the defaults of builtins that have no signature."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.hardsigmoid(F.mish(F.selu(F.elu(F.softplus(F.relu6(x))))))
+        x = F.adaptive_max_pool2d(F.gelu(x, approximate="tanh"), 2).flatten(2)
+        return F.max_pool1d(F.avg_pool1d(x, 2, ceil_mode=True), 1)
+
+
+def test_functional_activations_and_pools_come_back_from_fx():
+    project, _ = imported(Functional(), (3, 4, 4))
+    chain = [(n.type, n.params) for n in project.graph.nodes.values()
+             if n.type not in ("Input", "Output")]
+    assert [t for t, _ in chain] == ["ReLU6", "Softplus", "ELU", "SELU", "Mish", "Hardsigmoid",
+                                     "GELU", "AdaptiveMaxPool2d", "Flatten", "AvgPool1d",
+                                     "MaxPool1d"]
+    params = dict(chain)
+    assert params["Softplus"] == {"beta": 1.0, "threshold": 20.0}
+    assert params["ELU"] == {"alpha": 1.0} and params["GELU"] == {"approximate": "tanh"}
+    assert params["AvgPool1d"]["ceil_mode"] is True and params["MaxPool1d"]["kernel_size"] == 1
