@@ -461,7 +461,8 @@ LAYERS: tuple[LayerSpec, ...] = (
         params=_conv_params(1), torch_class="Conv1d", inferred=(("in_channels", 1),),
         summary="{out_channels}@{kernel_size}", **_CHANNELS,
         weights=True, traits=frozenset({FILTERS, UNITS}),
-        fx=FxMap(module="conv"), onnx=OnnxMap(ops=("Conv",), reader="conv"),
+        fx=FxMap(module="conv"),  # a Pad before the Conv: its padding_mode
+        onnx=OnnxMap(ops=("Conv", "Pad"), reader="conv"),
     ),
     LayerSpec(
         "Conv2d", "convolution", "Conv2d", "2-D convolution: learned filters slide over an "
@@ -469,7 +470,8 @@ LAYERS: tuple[LayerSpec, ...] = (
         params=_conv_params(2), torch_class="Conv2d", inferred=(("in_channels", 1),),
         summary="{out_channels}@{kernel_size}", **_IMAGE,
         weights=True, traits=frozenset({FILTERS, UNITS}),
-        fx=FxMap(module="conv"), onnx=OnnxMap(ops=("Conv",), reader="conv"),
+        fx=FxMap(module="conv"),  # a Pad before the Conv: its padding_mode
+        onnx=OnnxMap(ops=("Conv", "Pad"), reader="conv"),
     ),
     LayerSpec(
         "ConvTranspose2d", "convolution", "ConvTranspose2d", "Transposed 2-D convolution: "

@@ -76,14 +76,21 @@ def test_depthwise_and_grouped_convolutions_come_back_from_fx():
 def test_grouped_convolutions_come_back_from_onnx(tmp_path):
     build = Builder()
     x = build("Input", "x", shape=(4, 8, 8))
-    conv = build("Conv2d", "depthwise", x, out_channels=8, groups=4, dilation=(2, 2))
+    conv = build("Conv2d", "depthwise", x, out_channels=8, groups=4, dilation=(2, 2),
+                 padding=(1, 2), padding_mode="reflect")
+    conv = build("Conv1d", "line", build("Reshape", "rows", conv, shape=(8, -1)),
+                 out_channels=8, padding=1, padding_mode="replicate")
+    conv = build("Reshape", "grid", conv, shape=(8, 8, 6))
     up = build("ConvTranspose2d", "up", conv, out_channels=4, groups=2, dilation=(2, 2))
     build("Output", "out", up)
     back = onnx_round_trip(with_weights(Project(name="g", graph=build.graph)), tmp_path,
                            [(4, 8, 8)])
     (conv,) = nodes_of(back, "Conv2d")
     (up,) = nodes_of(back, "ConvTranspose2d")
-    assert (conv.params["groups"], conv.params["dilation"]) == (4, (2, 2))
+    assert (conv.params["groups"], conv.params["dilation"], conv.params["padding"],
+            conv.params["padding_mode"]) == (4, (2, 2), (1, 2), "reflect")
+    (line,) = nodes_of(back, "Conv1d")
+    assert (line.params["padding"], line.params["padding_mode"]) == (1, "replicate")
     assert (up.params["groups"], up.params["out_channels"], up.params["dilation"]) == (
         2, 4, (2, 2))
 
