@@ -386,3 +386,17 @@ def test_functional_activations_and_pools_come_back_from_fx():
     assert params["Softplus"] == {"beta": 1.0, "threshold": 20.0}
     assert params["ELU"] == {"alpha": 1.0} and params["GELU"] == {"approximate": "tanh"}
     assert params["AvgPool1d"]["ceil_mode"] is True and params["MaxPool1d"]["kernel_size"] == 1
+
+
+class EightWay(nn.Module):
+    def forward(self, a, b, c, d, e, f, g, h):
+        return torch.cat([a, b, c, d, e, f, g, h], dim=-1)
+
+
+def test_concat_of_eight_inputs_is_one_node_through_fx_and_onnx(tmp_path):
+    shapes = [(2, i + 1) for i in range(8)]
+    project, _ = imported(EightWay(), *shapes)
+    (concat,) = nodes_of(project, "Concat")
+    assert len(project.graph.in_edges(concat.id)) == 8 and concat.params["dim"] == -1
+    back = onnx_round_trip(project, tmp_path, shapes)
+    assert len(nodes_of(back, "Concat")) == 1
