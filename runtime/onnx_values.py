@@ -59,6 +59,16 @@ class Laid:
 
 
 @dataclass(frozen=True)
+class Padded(Laid):
+    """A graph tensor padded (reflect or replicate) by ``pads`` per spatial dimension, as
+    torch writes a convolution's ``padding_mode`` before it: laid out for that convolution
+    only."""
+
+    pads: tuple[int, ...] = ()
+    mode: str = "reflect"
+
+
+@dataclass(frozen=True)
 class Mask:
     """Which steps of the token sequence ``tokens`` (N x L) are real: ``keep`` True where
     the value is true for real tokens (False: true for padding); ``unsqueezed`` when it is
