@@ -201,6 +201,74 @@ def test_killing_the_training_process_keeps_the_gui_and_last_epoch_weights(qtbot
 
 
 @pytest.mark.slow
+def test_a_healthy_run_and_an_idle_process_keep_the_watchdog_quiet(qtbot, window, tmp_path):
+    import time
+
+    controller, _ = open_idle(qtbot, window, tmp_path, epochs=30)
+    alarms, notices, finished = [], [], []
+    controller.unresponsive.connect(alarms.append)
+    controller.notice.connect(notices.append)
+    controller.finished.connect(finished.append)
+    # idle, the process sends nothing but its heartbeats: they keep arriving
+    qtbot.wait(2500)
+    assert time.monotonic() - controller.watchdog.heard_at < 2.0
+    assert controller.start(window.project)
+    qtbot.waitUntil(lambda: bool(finished), timeout=WAIT)
+    controller.unresponsive.disconnect(alarms.append)
+    controller.notice.disconnect(notices.append)
+    controller.finished.disconnect(finished.append)
+    assert finished[0].status == "completed"
+    assert alarms == [] and not controller.watchdog.silent and not controller.watchdog.ended
+    assert not [n for n in notices if "answer" in n], notices
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="SIGSTOP is POSIX")
+def test_stop_ends_a_hung_training_process_and_keeps_the_last_epoch(qtbot, window, tmp_path):
+    import time
+
+    from runtime.compile import weights_from_bytes
+
+    controller, _ = open_idle(qtbot, window, tmp_path, epochs=400)
+    epochs, failures, alarms = [], [], []
+    controller.epoch.connect(epochs.append)
+    controller.failed.connect(failures.append)
+    controller.unresponsive.connect(alarms.append)
+    assert controller.start(window.project)
+    qtbot.waitUntil(lambda: len(epochs) >= 3, timeout=WAIT)
+    hung = controller.pid
+    os.kill(hung, signal.SIGSTOP)  # hangs: no events, no heartbeats, no answer to Stop
+    try:
+        window.actions["stop"].trigger()
+        assert controller.state == "stopping"
+        assert not window.actions["train"].isEnabled()
+        pressed = time.monotonic()
+        qtbot.waitUntil(lambda: window.actions["train"].isEnabled(), timeout=10_000)
+        assert time.monotonic() - pressed < 10.0
+    finally:
+        try:
+            os.kill(hung, signal.SIGKILL)  # never leave a stopped process behind
+        except ProcessLookupError:
+            pass
+    controller.epoch.disconnect(epochs.append)
+    controller.failed.disconnect(failures.append)
+    controller.unresponsive.disconnect(alarms.append)
+    assert controller.pid != hung and controller.state in ("starting", "idle")
+    assert len(failures) == 1
+    assert "did not stop when asked, so it was ended" in failures[0]
+    kept = re.search(r"Kept the weights of epoch (\d+)\.", failures[0])
+    assert kept, failures[0]
+    run = window.project.history[-1]
+    assert run["status"] == "failed" and len(run["epochs"]) >= 3
+    assert int(kept.group(1)) >= len(run["epochs"])  # the last completed epoch's weights
+    weights = weights_from_bytes(window.project.weights)
+    assert weights and all(np.isfinite(t.numpy()).all() for t in weights.values())
+    assert "ended" in window.statusBar().currentMessage()
+    assert alarms in ([], [True, False])  # a warning, if any, is taken back
+    wait_idle(qtbot, controller)  # and the fresh process takes the next run
+
+
+@pytest.mark.slow
 def test_reopening_a_trained_project_shows_its_curves_and_continues(qtbot, window, tmp_path):
     controller, path = open_idle(qtbot, window, tmp_path, epochs=4)
     finished = []
