@@ -3,7 +3,11 @@ polite stop to terminate to kill (the real process is in tests/test_gui_training
 
 from __future__ import annotations
 
+import pytest
+
 from gui.training.watchdog import STOP_GRACE, STOP_PATIENCE, Watchdog
+from runtime.events import Heartbeat
+from runtime.worker import beat
 
 
 def ticks(dog: Watchdog, start: float, end: float, active: bool = True,
@@ -81,3 +85,19 @@ def test_a_run_that_finishes_after_stop_is_left_alone():
     dog.run_ended()  # Finished arrived
     assert ticks(dog, 1.5, 4.0, active=False) == []
     assert not dog.ended
+
+
+def test_the_training_process_heartbeat_loop_sends_heartbeats():
+    sent = []
+
+    class Enough(Exception):
+        pass
+
+    def send(event):
+        sent.append(event)
+        if len(sent) == 3:
+            raise Enough
+
+    with pytest.raises(Enough):
+        beat(send, interval=0.0)
+    assert sent == [Heartbeat(), Heartbeat(), Heartbeat()]
