@@ -387,3 +387,58 @@ def test_probe_results_reach_the_panels_one_per_tick_in_order(qtbot):
     controller.poll()  # the newer histograms replace the queued ones; the epoch flushes all
     assert got == ["filters", "confusion", "histograms*", "filters", "epoch 2"]
     controller._events = None
+
+
+class FakeProcess:
+    """A training process that never dies by itself; records what it was sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def is_alive(self) -> bool:
+        return True
+
+    def terminate(self) -> None:
+        self.sent.append("terminate")
+
+    def kill(self) -> None:
+        self.sent.append("kill")
+
+
+def test_the_watchdog_shows_a_silent_process_and_ends_one_that_ignores_stop(qtbot,
+                                                                           editor_window):
+    import time
+
+    from gui.training import install_training
+    from runtime.events import Heartbeat
+
+    controller = install_training(editor_window, start_process=False)
+    status = editor_window.training_controls.status
+    process, notices, alarms = FakeProcess(), [], []
+    controller.notice.connect(notices.append)
+    controller.unresponsive.connect(alarms.append)
+    controller._process, controller._events = process, FakePipe([])
+    controller._set_state("running")
+    controller.watchdog.reset(time.monotonic() - 6.0)  # nothing heard for 6 s
+    controller.poll()
+    assert alarms == [True]
+    assert notices == ["The training process has not answered for 5 s; Stop ends it if it "
+                       "does not answer."]
+    assert status.state_label.text() == "Training process not responding\u2026"
+    controller._events = FakePipe([Heartbeat()])
+    controller.poll()
+    assert alarms == [True, False] and notices[-1] == "The training process answers again."
+    assert status.state_label.text() == "Preparing\u2026"  # the running state's text again
+    editor_window.actions["stop"].trigger()
+    assert controller.state == "stopping"
+    controller.poll()
+    assert process.sent == []  # it was just heard: the polite stop gets its grace
+    controller.watchdog.heard_at = controller.watchdog.stop_asked_at = time.monotonic() - 2.5
+    controller.poll()
+    assert process.sent == ["terminate"]
+    controller.watchdog.terminated_at = time.monotonic() - 2.5
+    controller.poll()
+    assert process.sent == ["terminate", "kill"]
+    controller.poll()
+    assert process.sent == ["terminate", "kill"]  # each once
+    controller._process = controller._events = None
