@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 Record = dict[str, Any]
+HEARTBEAT_INTERVAL = 1.0  # seconds between two Heartbeat events of the training process
 _FLAT, _OPTIONAL = "flat", "optional"
 
 
@@ -180,6 +181,15 @@ class Ready(Event):
     kind: ClassVar[str] = "ready"
     pid: int
     qt_loaded: bool
+
+
+@dataclass
+class Heartbeat(Event):
+    """The training process is alive: sent about once a second by a thread of its own,
+    whatever the training loop is doing, so the editor can tell a busy process from a hung
+    one (``HEARTBEAT_INTERVAL``)."""
+
+    kind: ClassVar[str] = "heartbeat"
 
 
 @dataclass

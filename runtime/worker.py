@@ -23,7 +23,9 @@ last completed epoch's weights if this process dies), and finally Finished with 
 weights (or None), the project's new history run and the device, just after one last round of
 probes on the final (best) weights (``final=True``). A pause is answered by Paused when the run
 actually stops at it, and Resumed when it goes on. ``probe_now`` answers with Probe events
-(``live=False``) and ProbesDone. Problems that are not a run's failure arrive as Notice.
+(``live=False``) and ProbesDone. Problems that are not a run's failure arrive as Notice. All the
+while, from start to end, a thread of its own sends a Heartbeat every ``HEARTBEAT_INTERVAL``,
+whatever the training loop does: the editor's watchdog tells a busy process from a hung one.
 
 A reader thread takes commands off the queue all the time, so pause/stop/configure reach a run
 in progress at once (they only set flags; probe configs are applied by the training thread
@@ -45,10 +47,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from runtime.events import (
+    HEARTBEAT_INTERVAL,
     Devices,
     Epoch,
     Event,
     Finished,
+    Heartbeat,
     Notice,
     Probe,
     ProbesDone,
@@ -363,6 +367,15 @@ def _qt_loaded() -> bool:
                for name in sys.modules)
 
 
+def beat(send: Callable[[Event], None], interval: float = HEARTBEAT_INTERVAL) -> None:
+    """Send a Heartbeat every ``interval`` seconds, forever (a daemon thread's loop)."""
+    import time
+
+    while True:
+        send(Heartbeat())
+        time.sleep(interval)
+
+
 def main(commands: Any, events: Any) -> None:
     """Entry point of the spawned process: ``commands`` a multiprocessing queue, ``events``
     the write end of a one-way pipe.
@@ -384,6 +397,8 @@ def main(commands: Any, events: Any) -> None:
 
     sender = threading.Thread(target=deliver, name="plexus-events", daemon=True)
     sender.start()
+    threading.Thread(target=beat, args=(outbox.put,), name="plexus-heartbeat",
+                     daemon=True).start()
     worker = Worker(commands, outbox.put)
     reader = threading.Thread(target=worker.listen, name="plexus-commands", daemon=True)
     reader.start()

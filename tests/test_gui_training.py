@@ -201,6 +201,74 @@ def test_killing_the_training_process_keeps_the_gui_and_last_epoch_weights(qtbot
 
 
 @pytest.mark.slow
+def test_a_healthy_run_and_an_idle_process_keep_the_watchdog_quiet(qtbot, window, tmp_path):
+    import time
+
+    controller, _ = open_idle(qtbot, window, tmp_path, epochs=30)
+    alarms, notices, finished = [], [], []
+    controller.unresponsive.connect(alarms.append)
+    controller.notice.connect(notices.append)
+    controller.finished.connect(finished.append)
+    # idle, the process sends nothing but its heartbeats: they keep arriving
+    qtbot.wait(2500)
+    assert time.monotonic() - controller.watchdog.heard_at < 2.0
+    assert controller.start(window.project)
+    qtbot.waitUntil(lambda: bool(finished), timeout=WAIT)
+    controller.unresponsive.disconnect(alarms.append)
+    controller.notice.disconnect(notices.append)
+    controller.finished.disconnect(finished.append)
+    assert finished[0].status == "completed"
+    assert alarms == [] and not controller.watchdog.silent and not controller.watchdog.ended
+    assert not [n for n in notices if "answer" in n], notices
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="SIGSTOP is POSIX")
+def test_stop_ends_a_hung_training_process_and_keeps_the_last_epoch(qtbot, window, tmp_path):
+    import time
+
+    from runtime.compile import weights_from_bytes
+
+    controller, _ = open_idle(qtbot, window, tmp_path, epochs=400)
+    epochs, failures, alarms = [], [], []
+    controller.epoch.connect(epochs.append)
+    controller.failed.connect(failures.append)
+    controller.unresponsive.connect(alarms.append)
+    assert controller.start(window.project)
+    qtbot.waitUntil(lambda: len(epochs) >= 3, timeout=WAIT)
+    hung = controller.pid
+    os.kill(hung, signal.SIGSTOP)  # hangs: no events, no heartbeats, no answer to Stop
+    try:
+        window.actions["stop"].trigger()
+        assert controller.state == "stopping"
+        assert not window.actions["train"].isEnabled()
+        pressed = time.monotonic()
+        qtbot.waitUntil(lambda: window.actions["train"].isEnabled(), timeout=10_000)
+        assert time.monotonic() - pressed < 10.0
+    finally:
+        try:
+            os.kill(hung, signal.SIGKILL)  # never leave a stopped process behind
+        except ProcessLookupError:
+            pass
+    controller.epoch.disconnect(epochs.append)
+    controller.failed.disconnect(failures.append)
+    controller.unresponsive.disconnect(alarms.append)
+    assert controller.pid != hung and controller.state in ("starting", "idle")
+    assert len(failures) == 1
+    assert "did not stop when asked, so it was ended" in failures[0]
+    kept = re.search(r"Kept the weights of epoch (\d+)\.", failures[0])
+    assert kept, failures[0]
+    run = window.project.history[-1]
+    assert run["status"] == "failed" and len(run["epochs"]) >= 3
+    assert int(kept.group(1)) >= len(run["epochs"])  # the last completed epoch's weights
+    weights = weights_from_bytes(window.project.weights)
+    assert weights and all(np.isfinite(t.numpy()).all() for t in weights.values())
+    assert "ended" in window.statusBar().currentMessage()
+    assert alarms in ([], [True, False])  # a warning, if any, is taken back
+    wait_idle(qtbot, controller)  # and the fresh process takes the next run
+
+
+@pytest.mark.slow
 def test_reopening_a_trained_project_shows_its_curves_and_continues(qtbot, window, tmp_path):
     controller, path = open_idle(qtbot, window, tmp_path, epochs=4)
     finished = []
@@ -319,3 +387,58 @@ def test_probe_results_reach_the_panels_one_per_tick_in_order(qtbot):
     controller.poll()  # the newer histograms replace the queued ones; the epoch flushes all
     assert got == ["filters", "confusion", "histograms*", "filters", "epoch 2"]
     controller._events = None
+
+
+class FakeProcess:
+    """A training process that never dies by itself; records what it was sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def is_alive(self) -> bool:
+        return True
+
+    def terminate(self) -> None:
+        self.sent.append("terminate")
+
+    def kill(self) -> None:
+        self.sent.append("kill")
+
+
+def test_the_watchdog_shows_a_silent_process_and_ends_one_that_ignores_stop(qtbot,
+                                                                           editor_window):
+    import time
+
+    from gui.training import install_training
+    from runtime.events import Heartbeat
+
+    controller = install_training(editor_window, start_process=False)
+    status = editor_window.training_controls.status
+    process, notices, alarms = FakeProcess(), [], []
+    controller.notice.connect(notices.append)
+    controller.unresponsive.connect(alarms.append)
+    controller._process, controller._events = process, FakePipe([])
+    controller._set_state("running")
+    controller.watchdog.reset(time.monotonic() - 6.0)  # nothing heard for 6 s
+    controller.poll()
+    assert alarms == [True]
+    assert notices == ["The training process has not answered for 5 s; Stop ends it if it "
+                       "does not answer."]
+    assert status.state_label.text() == "Training process not responding\u2026"
+    controller._events = FakePipe([Heartbeat()])
+    controller.poll()
+    assert alarms == [True, False] and notices[-1] == "The training process answers again."
+    assert status.state_label.text() == "Preparing\u2026"  # the running state's text again
+    editor_window.actions["stop"].trigger()
+    assert controller.state == "stopping"
+    controller.poll()
+    assert process.sent == []  # it was just heard: the polite stop gets its grace
+    controller.watchdog.heard_at = controller.watchdog.stop_asked_at = time.monotonic() - 2.5
+    controller.poll()
+    assert process.sent == ["terminate"]
+    controller.watchdog.terminated_at = time.monotonic() - 2.5
+    controller.poll()
+    assert process.sent == ["terminate", "kill"]
+    controller.poll()
+    assert process.sent == ["terminate", "kill"]  # each once
+    controller._process = controller._events = None

@@ -258,6 +258,8 @@ def test_contextual_docks_follow_the_project_and_the_layout_keeps_the_size(
 
 
 def test_autosave_and_recovery_after_a_crash(window, make_window, tmp_path, monkeypatch):
+    from gui.recovery import RecoveryChoice
+
     assert not window.autosave()  # nothing unsaved
     node = window.graph.nodes_of_type("Linear")[0]
     window.undo_stack.push(SetParamCommand(window.graph, node.id, "out_features", 7))
@@ -265,9 +267,12 @@ def test_autosave_and_recovery_after_a_crash(window, make_window, tmp_path, monk
     assert window.recovery.available() is not None
     expected = window.graph.to_dict()
 
-    # A crash: the window never closes cleanly, the next start finds the file.
+    # A crash: the window never closes cleanly (its process, and with it the lock on its
+    # recovery, is gone), the next start finds the file.
+    window.recovery.lock.release()
     later = make_window()
-    monkeypatch.setattr(later, "ask_recover", lambda info: True)
+    monkeypatch.setattr(later, "ask_recover",
+                        lambda orphans: RecoveryChoice(restore=orphans[0]))
     assert later.offer_recovery()
     assert later.graph.to_dict() == expected
     assert later.isWindowModified()  # recovered work is unsaved until the user saves it
@@ -279,13 +284,16 @@ def test_autosave_and_recovery_after_a_crash(window, make_window, tmp_path, monk
 
 def test_declined_recovery_is_discarded(make_window, tmp_path):
     from graph.project import Project
-    from gui.recovery import Recovery
+    from gui.recovery import Recovery, RecoveryChoice
 
-    Recovery(tmp_path / "appdata").write(Project(name="lost"), None)
+    crashed = Recovery(tmp_path / "appdata")
+    crashed.write(Project(name="lost"), None)
+    crashed.lock.release()
     window = make_window()
-    window.ask_recover = lambda info: False
+    window.ask_recover = lambda orphans: RecoveryChoice(discard=orphans)
     assert not window.offer_recovery()
     assert window.recovery.available() is None
+    assert not crashed.path.exists()  # discarded
 
 
 def test_layout_and_theme_persist(make_window, qsettings):

@@ -28,6 +28,7 @@ SAMPLES = [
     ev.ProbesDone(ok=True),
     ev.Paused(),
     ev.Resumed(),
+    ev.Heartbeat(),
 ]
 
 

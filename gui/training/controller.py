@@ -23,11 +23,17 @@ Signals (payloads are the worker's ``runtime.events`` dataclasses):
     paused(Paused)  the run has actually stopped at the pause: nothing comes until ...
     resumed(Resumed)  ... it goes on (resumed, or woken by Stop)
 Extra: devices_changed(list), notice(str) (status-bar notes), project_updated(object) (weights
-or history stored in that project: the window marks it modified), probes_done().
+or history stored in that project: the window marks it modified), probes_done(),
+unresponsive(bool) (True: the process of the active run has gone silent; False: it answers
+again, or it was replaced).
 
 If the process dies (killed, out of memory, a crash) the controller keeps the weights of the
 last completed epoch (the worker sends them before each epoch event), stores them and the
 run's history so far in the project, says what happened and spawns a fresh process.
+
+A watchdog (``gui.training.watchdog``) listens for the process's heartbeats: a run whose
+process goes silent is reported, and a process that does not stop when asked is terminated,
+then killed, within a few seconds; what it leaves is kept as after a crash.
 """
 
 from __future__ import annotations
@@ -42,12 +48,14 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from graph.project import project_to_json
+from gui.training.watchdog import Watchdog
 from runtime.events import (
     Batch,
     Devices,
     Epoch,
     Event,
     Finished,
+    Heartbeat,
     Notice,
     Paused,
     Probe,
@@ -100,6 +108,7 @@ class TrainingSignals(QObject):
     notice = Signal(str)
     project_updated = Signal(object)
     probes_done = Signal()
+    unresponsive = Signal(bool)
 
 
 class TrainingController(TrainingSignals):
@@ -123,6 +132,7 @@ class TrainingController(TrainingSignals):
         self.qt_in_child: bool | None = None
         self._probe_config: dict[str, Any] = {}
         self._probe_sources: dict[str, dict[str, Any]] = {}
+        self.watchdog = Watchdog()
         self._reset_run(None)
         self._timer = QTimer(self)
         self._timer.setInterval(poll_ms)
@@ -168,6 +178,7 @@ class TrainingController(TrainingSignals):
             return False
         self.ensure_process()
         self._reset_run(project)
+        self._hear_from_fresh(time.monotonic())
         self._run_device = device
         self._send({"type": "start", "project": project_to_json(project),
                     "weights": project.weights, "device": device, "epochs": epochs,
@@ -189,6 +200,7 @@ class TrainingController(TrainingSignals):
         """End the run after the current step; the best weights so far go into the project."""
         if self._state in ("running", "paused"):
             self._send({"type": "stop"})
+            self.watchdog.stop_asked(time.monotonic())
             self._set_state("stopping")
 
     def reset_weights(self, project: Any) -> bool:
@@ -272,6 +284,7 @@ class TrainingController(TrainingSignals):
         writer.close()  # only the child writes: its death shows here as end-of-file
         self._process, self._events = process, reader
         self.pid = process.pid
+        self._hear_from_fresh(time.monotonic())
         self._ready = False
         if self._state not in ACTIVE:
             self._set_state("starting")
@@ -296,6 +309,13 @@ class TrainingController(TrainingSignals):
             self._commands.put(message)
         except (OSError, ValueError) as exc:
             self.notice.emit(f"Cannot reach the training process ({exc}); it is restarted.")
+
+    def _hear_from_fresh(self, now: float) -> None:
+        """A new process or a new run: the watchdog starts over (and takes back a warning)."""
+        was_silent = self.watchdog.silent
+        self.watchdog.reset(now)
+        if was_silent:
+            self.unresponsive.emit(False)
 
     def _set_state(self, state: str) -> None:
         if state != self._state:
@@ -324,7 +344,7 @@ class TrainingController(TrainingSignals):
         pending_batch: Batch | None = None
         points: list[list[float]] = []
         probes = self._probe_queue
-        dead = False
+        dead = heard = False
 
         def flush(probe_limit: int | None = None) -> None:
             nonlocal pending_batch, points
@@ -345,6 +365,9 @@ class TrainingController(TrainingSignals):
             except Exception as exc:  # noqa: BLE001 - a message we cannot unpickle
                 self.notice.emit(f"Unreadable message from the training process ({exc}).")
                 continue
+            heard = True
+            if isinstance(event, Heartbeat):
+                continue  # a sign of life, nothing to show
             if isinstance(event, Batch):
                 pending_batch = event
                 points.append([event.global_step, event.loss])
@@ -361,8 +384,29 @@ class TrainingController(TrainingSignals):
         # panel on screen the GUI thread still answers within a frame or two.
         flush(probe_limit=1)
         process = self._process
-        if not self._closing and process is not None and (dead or not process.is_alive()):
+        if self._closing or process is None:
+            return
+        if dead or not process.is_alive():
             self._died(process)
+            return
+        self._watch(process, heard)
+
+    def _watch(self, process: Any, heard: bool) -> None:
+        """Feed the watchdog what this tick heard and carry out what it answers."""
+        now = time.monotonic()
+        if heard and self.watchdog.heard(now):
+            self.unresponsive.emit(False)
+            self.notice.emit("The training process answers again.")
+        action = self.watchdog.check(now, self._state in ACTIVE)
+        if action == "silent":
+            self.unresponsive.emit(True)
+            self.notice.emit(f"The training process has not answered for "
+                             f"{self.watchdog.silent_after:g} s; Stop ends it if it does not "
+                             "answer.")
+        elif action == "terminate":
+            process.terminate()
+        elif action == "kill":
+            process.kill()
 
     def _handle(self, event: Event) -> None:
         if isinstance(event, Devices):
@@ -394,6 +438,7 @@ class TrainingController(TrainingSignals):
             self.resumed.emit(event)
 
     def _finished(self, event: Finished) -> None:
+        self.watchdog.run_ended()
         project = self._project
         weights, run = event.weights, event.history_run
         if project is not None and (weights is not None or run is not None):
@@ -411,7 +456,9 @@ class TrainingController(TrainingSignals):
     def _died(self, process: Any) -> None:
         """The process is gone: keep what we have, say so, start a fresh one."""
         process.join(0.5)
-        reason = describe_exit(process.exitcode)
+        reason = ("did not stop when asked, so it was ended" if self.watchdog.ended
+                  else describe_exit(process.exitcode))
+        self._hear_from_fresh(time.monotonic())
         self._process = None
         self._close_channels()
         was = self._state

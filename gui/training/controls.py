@@ -123,6 +123,7 @@ class TrainingControls(QObject):
         controller.finished.connect(self._finished)
         controller.devices_changed.connect(self._fill_devices)
         controller.project_updated.connect(self._project_updated)
+        controller.unresponsive.connect(self._unresponsive)
         self._fill_devices(controller.devices())
         self._state_changed(controller.state)
 
@@ -345,6 +346,15 @@ class TrainingControls(QObject):
             s.speed.hide()
             s.eta.hide()
             self._update_device_label()
+
+    def _unresponsive(self, silent: bool) -> None:
+        """The watchdog's word on the training process, shown where the run's state is."""
+        if silent:
+            self.status.set_state_text("Training process not responding\u2026", "error")
+            self.status.speed.hide()
+            self.status.eta.hide()
+        else:
+            self._state_changed(self.controller.state)
 
     def _started(self, event: Started) -> None:
         self._run = event
