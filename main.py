@@ -82,10 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--method", choices=("fgsm", "pgd"), default="fgsm")
     p.add_argument("--eps", type=float, required=True, help="L-infinity budget in input units")
-    p.add_argument("--steps", type=int, default=10, help="PGD steps")
+    p.add_argument("--steps", type=positive_int, default=10, help="PGD steps (1 or more)")
     p.add_argument("--range", type=float, nargs=2, metavar=("LOW", "HIGH"),
                    help="keep adversarial inputs in LOW..HIGH (default: the data's range)")
-    p.add_argument("--limit", type=int, help="attack at most this many samples")
+    p.add_argument("--limit", type=positive_int, help="attack at most this many samples")
     p.add_argument("--json", action="store_true", help="print one JSON object on the last line")
 
     p = sub.add_parser("export", help="write PyTorch code, a training script or ONNX")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
@@ -231,9 +232,11 @@ def cmd_attack(args: argparse.Namespace) -> int:
     from runtime.attacks import attack_project
 
     project = open_project(args.file)
-    if args.eps < 0:
+    if not math.isfinite(args.eps) or args.eps < 0:
         raise CommandError("--eps must be 0 or more (an L-infinity budget in input units)")
     value_range = getattr(args, "range", None)
+    if value_range is not None and not all(map(math.isfinite, value_range)):
+        raise CommandError("--range LOW HIGH: give finite numbers")
     if value_range is not None and value_range[0] >= value_range[1]:
         raise CommandError(f"--range {value_range[0]:g} {value_range[1]:g}: the low end must "
                            "be below the high end")

@@ -121,3 +121,19 @@ def test_import_contains_an_exit_from_the_models_constructor(tmp_path: Path) -> 
     assert result.returncode == 1
     assert one_line(result) == ("plexus: net.py: the model's code called sys.exit(3); nothing "
                                 "was imported")
+
+
+@pytest.mark.parametrize("args, code, line", [
+    (["--method", "pgd", "--steps", "0"], 2,
+     "plexus attack: argument --steps: 0 is below 1; give 1 or more (see plexus attack --help)"),
+    (["--limit", "-2"], 2,
+     "plexus attack: argument --limit: -2 is below 1; give 1 or more (see plexus attack --help)"),
+    (["--eps", "nan"], 1, "plexus: --eps must be 0 or more (an L-infinity budget in input units)"),
+    (["--range", "nan", "1"], 1, "plexus: --range LOW HIGH: give finite numbers"),
+])
+def test_attack_arguments_out_of_range_are_one_line(args: list[str], code: int,
+                                                    line: str) -> None:
+    eps = [] if "--eps" in args else ["--eps", "0.1"]
+    result = plexus("attack", str(make.path("shapes_source")), *eps, *args)
+    assert result.returncode == code
+    assert one_line(result) == line
