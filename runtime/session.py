@@ -72,6 +72,8 @@ def open_session(project: Any, epochs: int | None = None, device: str | None = N
     settings = project.training
     overrides: dict[str, Any] = {}
     if epochs is not None:
+        if int(epochs) < 1:  # would record an empty "completed" run
+            raise ValueError(f"epochs must be 1 or more, not {int(epochs)}")
         overrides["epochs"] = int(epochs)
     if device:
         overrides["device"] = str(device)

@@ -35,6 +35,17 @@ def xor_file(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.parametrize("epochs", [0, -3])
+def test_a_session_refuses_fewer_than_one_epoch(epochs: int) -> None:
+    """Below the command line too: the GUI's training process opens the same session."""
+    from runtime.session import run_training
+
+    project = make.build("xor_mlp")
+    result = run_training(project, epochs=epochs)
+    assert (result.status, result.message) == ("failed", f"epochs must be 1 or more, not {epochs}")
+    assert not project.history
+
+
 @pytest.mark.parametrize("epochs", ["0", "-3", "two"])
 def test_epochs_below_one_are_refused_in_one_line(xor_file: Path, epochs: str) -> None:
     before = xor_file.read_bytes()

@@ -152,3 +152,4 @@ def test_allocator_errors_become_one_line_in_the_shell() -> None:
     other = run_loop(RaisingLoop(RuntimeError("shapes differ\nsecond line")),
                      TrainingSettings(), None)
     assert other.message == "training failed at epoch 2, step 5: shapes differ"
+
