@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
@@ -39,6 +40,10 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("plexus: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        print("plexus: out of memory; make the network, the batch or the data smaller",
+              file=sys.stderr)
+        return EXIT_FAILED
     except Exception as exc:  # a bug: still one line, never a traceback
         print(f"plexus: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -172,8 +177,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from runtime.session import run_training
 
     project = open_project(args.file)
-    output = args.output or args.file
-    metrics = open(args.metrics_jsonl, "w", encoding="utf-8") if args.metrics_jsonl else None
+    output = training_output(args)
+    metrics = open_metrics(args.metrics_jsonl)
     try:
         result = run_training(project, callback=ProgressPrinter(sys.stderr, metrics),
                               epochs=args.epochs, device=args.device)
@@ -197,13 +202,41 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def training_output(args: argparse.Namespace) -> str:
+    """Where ``train`` saves: ``-o OUT``, or FILE itself only with ``--in-place`` (so the
+    examples shipped with the package are never rewritten by accident). Checked before
+    training, so a typo does not cost a run."""
+    if getattr(args, "in_place", False):
+        return str(args.file)
+    if not args.output:
+        raise CommandError(f"train saves the trained project to -o OUT; pass --in-place to "
+                           f"overwrite {args.file}")
+    folder = Path(args.output).parent
+    if not folder.is_dir():
+        raise CommandError(f"-o {args.output}: the folder {folder} does not exist")
+    return str(args.output)
+
+
+def open_metrics(path: str | None) -> TextIO | None:
+    """The ``--metrics-jsonl`` file, opened for writing before training starts."""
+    if not path:
+        return None
+    try:
+        return open(path, "w", encoding="utf-8")
+    except OSError as exc:
+        raise CommandError(f"--metrics-jsonl {path}: cannot write it "
+                           f"({exc.strerror or type(exc).__name__})") from None
+
+
 def cmd_attack(args: argparse.Namespace) -> int:
     from runtime.attacks import attack_project
 
     project = open_project(args.file)
-    if args.eps < 0:
+    if not math.isfinite(args.eps) or args.eps < 0:
         raise CommandError("--eps must be 0 or more (an L-infinity budget in input units)")
     value_range = getattr(args, "range", None)
+    if value_range is not None and not all(map(math.isfinite, value_range)):
+        raise CommandError("--range LOW HIGH: give finite numbers")
     if value_range is not None and value_range[0] >= value_range[1]:
         raise CommandError(f"--range {value_range[0]:g} {value_range[1]:g}: the low end must "
                            "be below the high end")
@@ -284,6 +317,12 @@ def cmd_import(args: argparse.Namespace) -> int:
                               weights=args.weights)
     except ModelImportError as exc:
         raise CommandError(str(exc)) from None
+    except SystemExit as exc:  # the model's constructor or forward called sys.exit()
+        raise CommandError(f"{source.name}: the model's code called sys.exit({exc.code!r}); "
+                           "nothing was imported") from None
+    except KeyboardInterrupt:
+        raise CommandError(f"{source.name}: interrupted while its code ran; nothing was "
+                           "imported") from None
     try:
         save_project(project, args.output)
     except ProjectError as exc:

@@ -55,7 +55,8 @@ class _Downstream(Exception):
 
 # -- loading the user's file -------------------------------------------------------------------
 def load_factory(path: Path, name: str | None) -> Callable[..., Any]:
-    """The class or function ``name`` defined in the Python file ``path`` (runs the file)."""
+    """The class or function ``name`` defined in the Python file ``path`` (runs the file:
+    its SystemExit and KeyboardInterrupt become a ModelImportError naming it)."""
     if not path.is_file():
         raise ModelImportError(f"{path}: file not found")
     module_name = f"plexus_import_{uuid.uuid4().hex[:8]}"
@@ -69,6 +70,12 @@ def load_factory(path: Path, name: str | None) -> Callable[..., Any]:
     except Exception as exc:  # noqa: BLE001 - the user's code can raise anything
         raise ModelImportError(f"{path.name}: running the file failed: "
                                f"{type(exc).__name__}: {_line(exc)}") from None
+    except SystemExit as exc:  # sys.exit() at import time must not end Plexus (or the CLI)
+        raise ModelImportError(f"{path.name}: running the file called sys.exit({exc.code!r}); "
+                               "a model file should only define the model") from None
+    except KeyboardInterrupt:
+        raise ModelImportError(f"{path.name}: running the file raised KeyboardInterrupt; "
+                               "nothing was imported") from None
     finally:
         sys.modules.pop(module_name, None)
     if name:

@@ -17,13 +17,15 @@ def prepare(project: Any) -> tuple[Compiled, Any]:
     """Compile the graph, load the dataset and the project's weights.
 
     Seeds torch with the training seed first, so a fresh network starts from the same weights
-    every time. Raises ValueError (compile or data errors, an Input that does not fit the data)
-    with a one-line message.
+    every time. Raises ValueError (compile or data errors, an Input that does not fit the data,
+    weights that cannot fit in the free memory) with a one-line message.
     """
     from runtime.compile import compile_graph, load_node_state, weights_from_bytes
     from runtime.data import load_dataset
+    from runtime.memory import check_fits
 
     torch.manual_seed(project.training.seed)
+    check_fits(project.graph)  # before anything is allocated: a 4 TB layer is a message
     compiled = compile_graph(project.graph)
     data = load_dataset(project.dataset)
     check_input_fits(compiled, data)

@@ -19,6 +19,7 @@ from runtime.events import Finished
 from runtime.gan import GanTrainer
 from runtime.heads import Metrics
 from runtime.history import store_result
+from runtime.memory import check_fits
 from runtime.prepare import prepare
 from runtime.train import StandardTrainer, evaluate_model
 from runtime.trainer import Callback, Hooks, Prepared, TrainControl, Trainer, TrainResult
@@ -65,11 +66,14 @@ class Session:
 def open_session(project: Any, epochs: int | None = None, device: str | None = None
                  ) -> Session:
     """Prepare a run of the project; ``epochs`` and ``device`` override its settings for this
-    run only. ValueError (one line) when the project cannot be compiled, its data loaded or
-    its training options used."""
+    run only. ValueError (one line) when the project cannot be compiled, its data loaded, its
+    training options used, or its network trained in the device's free memory (checked on
+    the meta device, before anything is allocated)."""
     settings = project.training
     overrides: dict[str, Any] = {}
     if epochs is not None:
+        if int(epochs) < 1:  # would record an empty "completed" run
+            raise ValueError(f"epochs must be 1 or more, not {int(epochs)}")
         overrides["epochs"] = int(epochs)
     if device:
         overrides["device"] = str(device)
@@ -77,6 +81,7 @@ def open_session(project: Any, epochs: int | None = None, device: str | None = N
         settings = dataclasses.replace(settings, **overrides)
     started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     trainer = trainer_for(settings)
+    check_fits(project.graph, settings)
     prepared = trainer.prepare(project)
     hooks = Hooks(batch=adversarial_hooks(prepared, settings)) if trainer.takes_hooks \
         else Hooks()

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from runtime.events import Batch, Event, Finished, Paused, Resumed
 from runtime.heads import TrainingFailed
+from runtime.memory import failed_allocation
 
 Callback = Callable[[Event], None]
 StepHook = Callable[[nn.Module, int, int, int], "dict[str, Any] | None"]
@@ -280,6 +281,21 @@ class StepClock:
         return time.perf_counter() - self.started - self.paused_for
 
 
+def failure_message(loop: Loop, exc: BaseException) -> str:
+    """One line for a run that raised: out of memory (torch.OutOfMemoryError, MemoryError or
+    the allocator's raw text) says so, with the size asked for and what to do; anything else
+    names the loop, where it was, and the first line of the error."""
+    epoch, step = loop.where
+    asked = failed_allocation(exc)
+    if asked is not None:
+        size = f" (it could not allocate {asked})" if asked else ""
+        return (f"the {loop.result.device} device ran out of memory at epoch {epoch}, "
+                f"step {step}{size}; lower the batch size or use {loop.smaller}")
+    where = f" at epoch {epoch}, step {step}" if epoch else ""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"{loop.name} failed{where}: {text}"
+
+
 def run_loop(loop: Loop, settings: Any, callback: Callback | None) -> TrainResult:
     """Run ``loop`` in the shell: threads, one-line failures, ``finish``, the Finished event.
 
@@ -294,16 +310,8 @@ def run_loop(loop: Loop, settings: Any, callback: Callback | None) -> TrainResul
         loop.execute()
     except TrainingFailed as exc:
         result.status, result.message = "failed", str(exc)
-    except torch.cuda.OutOfMemoryError:
-        epoch, step = loop.where
-        result.status = "failed"
-        result.message = (f"the {result.device} device ran out of memory at epoch {epoch}, "
-                          f"step {step}; lower the batch size or use {loop.smaller}")
-    except (RuntimeError, ValueError, IndexError) as exc:
-        epoch, step = loop.where
-        where = f" at epoch {epoch}, step {step}" if epoch else ""
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        result.status, result.message = "failed", f"{loop.name} failed{where}: {text}"
+    except (RuntimeError, ValueError, IndexError, MemoryError) as exc:
+        result.status, result.message = "failed", failure_message(loop, exc)
     finally:
         try:
             loop.finish()

@@ -98,7 +98,7 @@ def test_train_invalid_project_fails_cleanly(tmp_path):
     project.graph.remove_node(project.graph.nodes_of_type("Input")[0].id)
     path = tmp_path / "bad.plexus"
     save_project(project, path)
-    result = plexus("train", str(path), "--epochs", "1")
+    result = plexus("train", str(path), "--epochs", "1", "--in-place")
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

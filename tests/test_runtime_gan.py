@@ -161,8 +161,9 @@ def test_gan_ring_reaches_its_target_and_the_cli_writes_the_metrics(tmp_path):
     path = tmp_path / "gan_ring.plexus"
     save_project(make.build("gan_ring"), path)
     metrics = tmp_path / "metrics.jsonl"
-    done = subprocess.run([sys.executable, "main.py", "train", str(path), "--metrics-jsonl",
-                           str(metrics)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "main.py", "train", str(path), "--in-place",
+                           "--metrics-jsonl", str(metrics)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in metrics.read_text().splitlines()]
     assert len(lines) == make.build("gan_ring").training.epochs

@@ -8,6 +8,8 @@ cheaply into the training process.
 
 from __future__ import annotations
 
+import math
+import re
 import struct
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,31 @@ def _pil() -> Any:
     return Image
 
 
+# What Pillow raises on a broken or hostile file: its plugins use SyntaxError, struct.error and
+# EOFError for bad headers, and DecompressionBombError (an Exception) for a header that claims
+# more than twice Image.MAX_IMAGE_PIXELS, before any pixel is decoded.
+_BROKEN: tuple[type[BaseException], ...] = (OSError, ValueError, SyntaxError, EOFError,
+                                            struct.error, IndexError, TypeError)
+
+
+def unreadable() -> tuple[type[BaseException], ...]:
+    """The exceptions that mean "this image file cannot be read" (Pillow imported lazily)."""
+    return (*_BROKEN, _pil().DecompressionBombError)
+_BOMB_TEXT = re.compile(r"\((\d+) pixels\) exceeds limit of (\d+) pixels")
+
+
+def unreadable_image(name: str, exc: BaseException) -> DataError:
+    """The one-line error for an image file Pillow cannot (or will not) read, naming it."""
+    found = _BOMB_TEXT.search(str(exc))
+    if isinstance(exc, _pil().DecompressionBombError) or found:
+        size = f"{int(found.group(1)):,} pixels, over the limit of {int(found.group(2)):,}" \
+            if found else f"more than {2 * (_pil().MAX_IMAGE_PIXELS or 0):,} pixels"
+        return DataError(f"{name}: its header claims {size} (Pillow's MAX_IMAGE_PIXELS guard "
+                         "against decompression bombs); shrink the image or remove it")
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return DataError(f"{name}: cannot read this image ({text}); replace or remove it")
+
+
 class ImageFolderDataset(Dataset):
     """Images read from their files one item at a time, resized, as float32 (C, H, W) in
     [0, 1]. ``targets`` holds every item's class index without reading any image."""
@@ -64,10 +91,9 @@ class ImageFolderDataset(Dataset):
                 image = image.convert("L" if self.channels == 1 else "RGB")
                 image = image.resize((self.size[1], self.size[0]), image_module.BILINEAR)
                 pixels = np.asarray(image, dtype=np.float32) / 255.0
-        except (OSError, ValueError) as exc:
+        except unreadable() as exc:
             name = Path(path).relative_to(Path(self.root).parent).as_posix()
-            raise DataError(f"{name}: cannot read this image ({exc}); replace or remove it") \
-                from exc
+            raise unreadable_image(name, exc) from None
         pixels = pixels[None] if self.channels == 1 else pixels.transpose(2, 0, 1)
         return torch.from_numpy(np.ascontiguousarray(pixels)), torch.tensor(self.targets[i])
 
@@ -93,9 +119,8 @@ def _channels(settings: DatasetSettings, first: Path, folder: str) -> int:
     try:  # auto: from the first image's mode (reads its header only)
         with _pil().open(first) as image:
             return 1 if image.mode in _GRAY_MODES else 3
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{folder}/{first.parent.name}/{first.name}: cannot read this image "
-                        f"({exc}); replace or remove it") from exc
+    except unreadable() as exc:
+        raise unreadable_image(f"{folder}/{first.parent.name}/{first.name}", exc) from None
 
 
 def _images_in(folder: Path) -> list[Path]:
@@ -154,6 +179,7 @@ def load_images(settings: DatasetSettings) -> DataBundle:
 
 # -- IDX (MNIST's file format) ------------------------------------------------------------------
 
+MAX_IDX_CLASSES = 65536  # labels are class indices: one of 2**31 would mean 2**31 classes
 _IDX_TYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
               0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
@@ -177,7 +203,7 @@ def read_idx_header(path: Path) -> tuple[np.dtype, tuple[int, ...], int]:
     dims = struct.unpack(f">{ndim}I", raw)
     dtype = _IDX_TYPES[magic[2]]
     offset = 4 + 4 * ndim
-    expected = offset + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected = offset + math.prod(dims) * dtype.itemsize  # Python ints: no overflow
     actual = path.stat().st_size
     if actual < expected:
         raise DataError(f"{path.name}: the header promises {expected} bytes but the file has "
@@ -270,6 +296,10 @@ def load_idx(settings: DatasetSettings) -> DataBundle:
     if len(dims) not in (2, 3):
         raise DataError(f"{images.name}: IDX images must have 2 or 3 dimensions (samples, "
                         f"height, width), found {len(dims)}; choose the images file")
+    if 0 in dims:
+        what = "samples" if dims[0] == 0 else "pixels in each image"
+        raise DataError(f"{images.name}: its IDX header says {' x '.join(map(str, dims))}, so "
+                        f"there are no {what}; choose a file with data")
     labels_path = _labels_file(images, settings)
     l_dtype, l_dims, l_offset = read_idx_header(labels_path)
     if len(l_dims) != 1 or l_dtype.kind not in "iu":
@@ -282,6 +312,9 @@ def load_idx(settings: DatasetSettings) -> DataBundle:
                                  shape=l_dims), dtype=np.int64)
     if targets.min() < 0:
         raise DataError(f"{labels_path.name}: labels must not be negative")
+    if targets.max() >= MAX_IDX_CLASSES:
+        raise DataError(f"{labels_path.name}: label {int(targets.max()):,} is not a class index "
+                        f"(labels are 0 to {MAX_IDX_CLASSES - 1:,}); choose the labels file")
     num_classes = int(targets.max()) + 1
     if dtype == np.uint8:
         scale, value_range = 1.0 / 255.0, (0.0, 1.0)

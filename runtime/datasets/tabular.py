@@ -305,8 +305,16 @@ def npz_table(path: Path, input_dtype: str, task: str) -> dict[str, Any]:
     with archive:
         x = _array(archive, file, "X")
         y = _array(archive, file, "y")
+    for key, array in (("X", x), ("y", y)):
+        if array.ndim == 0:
+            raise DataError(f"{file}: {key} is a single value; it needs one row per sample")
+    if len(x) == 0:
+        raise DataError(f"{file}: X holds no samples (shape {x.shape}); add some")
     if x.ndim == 1:
         x = x[:, None]
+    if x[0].size == 0:
+        raise DataError(f"{file}: X has no values per sample (shape {x.shape}); each sample "
+                        "needs at least one feature")
     if len(x) != len(y):
         raise DataError(f"{file}: X has {len(x)} samples but y has {len(y)}; they must match")
     if x.dtype.kind not in "biuf":
@@ -326,6 +334,9 @@ def npz_table(path: Path, input_dtype: str, task: str) -> dict[str, Any]:
         if y.ndim != 1:
             raise DataError(f"{file}: y must hold one class label per sample, found shape "
                             f"{y.shape}")
+        if y.dtype.kind == "f" and not np.isfinite(y).all():
+            raise DataError(f"{file}: y[{int(np.flatnonzero(~np.isfinite(y))[0])}] is NaN or "
+                            "infinite, not a class label; fix or remove that sample")
         if y.dtype.kind in "iu" and y.min() >= 0 and y.max() < 2 * len(np.unique(y)):
             # integer labels keep their meaning: label 7 is class "7" even if a few classes
             # are absent from the file
