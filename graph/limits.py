@@ -42,5 +42,5 @@ MAX_OPTIONS = 1_000  # entries of the dataset or training options
 
 # -- settings ----------------------------------------------------------------------------------
 MAX_SAMPLES = 1_000_000  # samples of a generated data set
-MAX_GENERATED_BYTES = 2 * 1024 ** 3  # memory a generated data set may take, all samples
+MAX_GENERATED_BYTES = 1024 ** 3  # bytes a generated data set's inputs may take
 PREVIEW_SAMPLES = 2_000  # samples the editor's dataset preview generates at most

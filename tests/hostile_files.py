@@ -44,16 +44,16 @@ def deflate_zeros(total: int, block: int = 16 << 20) -> bytes:
     return part * max(1, total // block) + compressor.flush()
 
 
-def lying_zip(members: list[tuple[str, bytes, int, int]]) -> bytes:
-    """A zip of (name, stored payload, declared size, method) members whose headers claim
-    ``declared size`` whatever the payload inflates to (CRC 0)."""
+def lying_zip(members: list[tuple[str, bytes, int, int, int]]) -> bytes:
+    """A zip of (name, stored payload, declared size, method, CRC) members whose headers
+    claim ``declared size`` whatever the payload inflates to."""
     body, central = b"", b""
-    for name, payload, claimed, method in members:
+    for name, payload, claimed, method, crc in members:
         raw = name.encode()
         offset = len(body)
-        body += struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, method, 0, 0, 0, len(payload),
+        body += struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, method, 0, 0, crc, len(payload),
                             claimed, len(raw), 0) + raw + payload
-        central += struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, method, 0, 0, 0,
+        central += struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, method, 0, 0, crc,
                                len(payload), claimed, len(raw), 0, 0, 0, 0, 0, offset) + raw
     end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(members), len(members),
                       len(central), len(body), 0)
@@ -63,7 +63,8 @@ def lying_zip(members: list[tuple[str, bytes, int, int]]) -> bytes:
 def bomb_project(path: Path, expanded: int = 1900 << 20, claimed: int = 4096) -> Path:
     """A ~2 MB project whose project.json inflates to ``expanded`` bytes, its headers
     claiming ``claimed``."""
-    path.write_bytes(lying_zip([("project.json", deflate_zeros(expanded), claimed, DEFLATED)]))
+    path.write_bytes(lying_zip([("project.json", deflate_zeros(expanded), claimed, DEFLATED,
+                                 0)]))
     return path
 
 

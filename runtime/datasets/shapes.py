@@ -27,6 +27,7 @@ from runtime.datasets.core import (
     DataBundle,
     DataError,
     DatasetInfo,
+    check_generated_size,
     from_arrays,
     option_choice,
     option_int,
@@ -182,6 +183,7 @@ def shapes(settings: DatasetSettings) -> DataBundle:
     names = class_list(settings)
     channels = int(option_choice(settings, CHANNELS))
     per_class = option_int(settings, TRAIN_PER_CLASS)
+    check_generated_size(settings, channels * SIZE * SIZE * 4)
     rng = np.random.default_rng([settings.seed, GENERATE_STREAM])
     labels = rng.permutation(np.arange(settings.samples) % len(names))
     images = render(labels, names, settings.noise, channels, rng)
