@@ -113,7 +113,10 @@ def project_from_json(data: Any, source: str | os.PathLike[str] = "project.json"
         raise ProjectError(f"{where}: project.json must hold an object, not "
                            f"{_kind(data)}; the file is not a Plexus project")
     data = _migrate(data, where)
-    _check_counts(data, where)
+    try:
+        limits.check_project_json(data)
+    except limits.LimitError as exc:
+        raise ProjectError(f"{where}: {exc}") from None
 
     graph_data = data.get("graph")
     if graph_data is None:
@@ -164,82 +167,6 @@ def project_from_json(data: Any, source: str | os.PathLike[str] = "project.json"
         layout={k: v for k, v in layout.items() if k != "positions"},
         metadata=_field(data, "metadata", dict, {}, where),
     )
-
-
-# -- the format's bounds (graph.limits), checked before anything is built ----------------------
-def _check_counts(data: dict[str, Any], where: str) -> None:
-    """Refuse a project.json whose counts or sizes pass ``graph.limits``, naming the field.
-    Only sizes are checked here; types and values are checked where they are read."""
-    _check_text(data.get("name"), "'name'", limits.MAX_NAME_CHARS, where)
-    _check_text(data.get("description"), "'description'", limits.MAX_DESCRIPTION_CHARS, where)
-    graph = data.get("graph")
-    if isinstance(graph, dict):
-        _check_graph(graph, where)
-    for key in ("dataset", "training"):
-        settings = data.get(key)
-        if isinstance(settings, dict):
-            _check_settings(settings, key, where)
-    history = data.get("history")
-    _check_len(history, "'history'", limits.MAX_RUNS, "training runs", where)
-    for index, run in enumerate(history if isinstance(history, list) else ()):
-        for key in ("epochs", "steps"):
-            value = run.get(key) if isinstance(run, dict) else None
-            _check_len(value, f"history run {index + 1} field '{key}'",
-                       limits.MAX_RUN_RECORDS, "records", where)
-
-
-def _check_graph(graph: dict[str, Any], where: str) -> None:
-    nodes, edges = graph.get("nodes"), graph.get("edges")
-    _check_len(nodes, "'graph.nodes'", limits.MAX_NODES, "nodes", where)
-    _check_len(edges, "'graph.edges'", limits.MAX_EDGES, "edges", where)
-    _check_len(graph.get("groups"), "'graph.groups'", limits.MAX_GROUPS, "groups", where)
-    _check_id(graph.get("next_id"), "'graph.next_id'", where, limits.MAX_NODE_ID + 1)
-    for raw in nodes if isinstance(nodes, list) else ():
-        if not isinstance(raw, dict):
-            continue
-        _check_id(raw.get("id"), "a node id", where)
-        what = f"node {raw.get('id')}"
-        _check_text(raw.get("name"), f"{what} name", limits.MAX_NAME_CHARS, where)
-        params = raw.get("params")
-        for name, value in params.items() if isinstance(params, dict) else ():
-            _check_len(value, f"{what} parameter '{name}'", limits.MAX_PARAM_LIST, "values",
-                       where)
-            _check_text(value, f"{what} parameter '{name}'", limits.MAX_TEXT_CHARS, where)
-    for raw in edges if isinstance(edges, list) else ():
-        if isinstance(raw, dict):
-            _check_id(raw.get("src"), "an edge's source id", where)
-            _check_id(raw.get("dst"), "an edge's target id", where)
-
-
-def _check_settings(settings: dict[str, Any], key: str, where: str) -> None:
-    for name, value in settings.items():
-        if isinstance(value, dict):
-            _check_len(value, f"'{key}.{name}'", limits.MAX_OPTIONS, "entries", where)
-            for option, entry in value.items():
-                _check_text(entry, f"'{key}.{name}.{option}'", limits.MAX_TEXT_CHARS, where)
-                _check_len(entry, f"'{key}.{name}.{option}'", limits.MAX_PARAM_LIST, "values",
-                           where)
-        else:
-            _check_text(value, f"'{key}.{name}'", limits.MAX_TEXT_CHARS, where)
-
-
-def _check_len(value: Any, what: str, most: int, unit: str, where: str) -> None:
-    if isinstance(value, (list, dict)) and len(value) > most:
-        raise ProjectError(f"{where}: {what} holds {len(value):,} {unit}; the format allows "
-                           f"at most {most:,}")
-
-
-def _check_text(value: Any, what: str, most: int, where: str) -> None:
-    if isinstance(value, str) and len(value) > most:
-        raise ProjectError(f"{where}: {what} is {len(value):,} characters long; the format "
-                           f"allows at most {most:,}")
-
-
-def _check_id(value: Any, what: str, where: str, most: int = limits.MAX_NODE_ID) -> None:
-    if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= most:
-        shown = f"{value}" if abs(value) < 10 ** 30 else f"a {len(str(abs(value)))}-digit number"
-        raise ProjectError(f"{where}: {what} is {shown}; ids are whole numbers from 0 to "
-                           f"{most:,}")
 
 
 def _field(data: dict[str, Any], key: str, kind: type, default: Any, where: str) -> Any:
