@@ -3,12 +3,16 @@
 A project file is read from mail and downloads, so nothing it declares is trusted to be
 reasonable: graph/project.py checks the zip's sizes while reading and ``check_project_json``
 checks every count of project.json before anything is built from it; a file past one of them
-is refused with a one-line error naming the file and the field. The settings' own bounds (samples, lengths, epochs) are
-declared on their Fields (graph/settings.py, runtime/datasets) and read from here where the
-format sets them.
+is refused with a one-line error naming the file and the field. The settings' own bounds
+(samples, lengths, epochs) are declared on their Fields (graph/settings.py, runtime/datasets)
+and read from here where the format sets them.
 
-What the editor does at each bound: the file does not open; the message says which count is
-too large and what the format allows, and the project already open stays as it was.
+What the editor does at each bound: past a zip or project.json bound the file does not open
+(the message says which count is too large and what the format allows; the open project
+stays). A generated set past MAX_GENERATED_BYTES is refused before it is allocated, naming
+the samples to lower to; the dataset preview builds at most PREVIEW_SAMPLES samples. Weights
+that do not fit the graph (runtime/weights_check.py) open with a notice listing the layers
+that start fresh.
 """
 
 from __future__ import annotations
