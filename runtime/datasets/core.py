@@ -176,7 +176,7 @@ def load_preview(settings: DatasetSettings) -> Preview:
     small_n = limits.PREVIEW_SAMPLES
     bundle = load_dataset(dataclasses.replace(settings, samples=small_n))
     if len(bundle.train) + len(bundle.val) == small_n:  # one item per sample: sizes scale
-        val = validation_count(n, settings.val_split)
+        val = len(split_indices(n, settings.val_split, settings.seed)[1])  # indices only
         return Preview(bundle, n - val, val, n)
     return Preview(bundle, None, None, n)
 
@@ -234,11 +234,6 @@ def check_generated_size(settings: DatasetSettings, bytes_per_sample: int) -> No
                         f"{need / 1024 ** 3:.1f} GB; lower samples to {most:,} or fewer")
 
 
-def validation_count(n: int, val_split: float) -> int:
-    """How many of ``n`` samples ``split_indices`` holds out for validation."""
-    return 0 if val_split <= 0 or n < 2 else min(n - 1, math.ceil(val_split * n - 1e-9))
-
-
 def split_indices(n: int, val_split: float, seed: int,
                   labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Train and validation indices: ``ceil(val_split * n)`` go to validation.
@@ -247,7 +242,7 @@ def split_indices(n: int, val_split: float, seed: int,
     settle the rounding), so class balance is the same in both splits.
     """
     rng = np.random.default_rng([seed, SPLIT_STREAM])
-    n_val = validation_count(n, val_split)
+    n_val = 0 if val_split <= 0 or n < 2 else min(n - 1, math.ceil(val_split * n - 1e-9))
     if labels is None:
         order = rng.permutation(n)
         return order[n_val:], order[:n_val]
@@ -310,6 +305,8 @@ def split_arrays(x: np.ndarray, y: np.ndarray, classify: bool, val_split: float,
     offset = scale = t_offset = t_scale = None
     if long_inputs:
         x = np.asarray(x, dtype=np.int64)
+    elif scaling == "none":  # no statistics: no float64 copy of the whole set (images)
+        x = np.asarray(x, dtype=np.float32)
     else:
         x = np.asarray(x, dtype=np.float64)
         offset, scale = fit_scaling(x[train], scaling, per_feature, keep)
