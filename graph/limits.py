@@ -17,6 +17,7 @@ that start fresh.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 # -- the zip -----------------------------------------------------------------------------------
@@ -124,6 +125,10 @@ def _check_text(value: Any, what: str, most: int) -> None:
 
 
 def _check_id(value: Any, what: str, most: int = MAX_NODE_ID) -> None:
-    if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= most:
-        shown = f"{value}" if abs(value) < 10 ** 30 else f"a {len(str(abs(value)))}-digit number"
+    if isinstance(value, float) and not math.isfinite(value):
+        return  # never a number: reading the graph says so
+    if isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and not 0 <= value <= most:
+        shown = f"{value}" if isinstance(value, float) or abs(value) < 10 ** 30 \
+            else f"a {len(str(abs(value)))}-digit number"
         raise LimitError(f"{what} is {shown}; ids are whole numbers from 0 to {most:,}")

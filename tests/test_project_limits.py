@@ -132,6 +132,9 @@ def test_edge_ids_and_next_id_are_bounded(tmp_path):
     assert load_project(project_zip(tmp_path / "n.plexus", data)).graph.next_id == 2 ** 31
     data["graph"]["next_id"] = 2 ** 31 + 1
     assert "'graph.next_id' is 2147483649" in error_of(project_zip(tmp_path / "n.plexus", data))
+    data["graph"]["next_id"] = 1e20  # a float would become an id once the user adds a node
+    assert "'graph.next_id' is 1e+20; ids are whole numbers" in error_of(
+        project_zip(tmp_path / "n.plexus", data))
 
 
 def test_largest_node_id_still_opens(tmp_path):
