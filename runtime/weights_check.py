@@ -129,7 +129,8 @@ def check_weights(graph: Graph, data: bytes | None) -> WeightsCheck:
     fresh: list[str] = []
     for entry in entries:
         node_text, _, path = entry.key.partition(".")
-        node_id = int(node_text) if node_text.isdigit() and len(node_text) < 12 else None
+        node_id = int(node_text) if node_text.isascii() and node_text.isdigit() \
+            and len(node_text) < 12 else None
         node = graph.nodes.get(node_id) if node_id is not None else None
         if node is None:
             diagnostics.append(Diagnostic(ERROR, f"weights: tensor '{entry.key[:200]}' belongs "

@@ -131,3 +131,18 @@ def test_validate_fitting_weights_stays_valid(tmp_path, capsys):
     assert code == 0 and "ok.plexus: valid (0 warnings)" in out
     code, out, _ = run_cli(capsys, "info", str(path))
     assert "trained: yes" in out
+
+
+NO_LAYER = "weights: tensor '{}' belongs to no layer of the graph; it is ignored"
+
+
+@pytest.mark.parametrize("key, expected", [
+    ("\u00b2.weight", NO_LAYER), ("99999999999999999999.weight", NO_LAYER),
+    (".weight", NO_LAYER), ("weight", NO_LAYER),
+    ("2", "conv1: has no parameter ''; tensor '{}' is ignored"),
+])
+def test_keys_that_name_no_layer_are_ignored_with_a_diagnostic(key, expected):
+    data = safetensors_bytes({key: f32([1], 0, 4)}, bytes(4))
+    check = check_weights(small_graph(), data)
+    assert check.usable and check.fresh == []
+    assert [d.message for d in check.diagnostics] == [expected.format(key)]
