@@ -24,6 +24,7 @@ from hostile_files import (
     lying_zip,
     project_zip,
     safetensors_bytes,
+    small_graph,
     valid_json,
 )
 from hypothesis import HealthCheck, given, settings
@@ -31,7 +32,7 @@ from hypothesis import strategies as st
 
 from graph.project import ProjectError, load_project
 from runtime.compile import weights_to_bytes
-from runtime.weights_check import WeightsError, read_header
+from runtime.weights_check import WeightsError, check_weights, read_header
 
 ROOT = Path(__file__).resolve().parents[1]
 CASE_SECONDS = 5  # each case, however hostile, ends well within this
@@ -87,6 +88,7 @@ def valid_file() -> bytes:
 
 
 VALID = valid_file()
+GRAPH = small_graph()
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-(10 ** 30), max_value=10 ** 30)
@@ -147,13 +149,16 @@ tensor_entries = st.fixed_dictionaries({}, optional={
 
 @FUZZ
 @given(header=st.dictionaries(st.sampled_from(["2.weight", "2.bias", "4.weight", "9.x",
-                                               "__metadata__", ""]),
+                                               "\u00b2.weight", "__metadata__", ""]),
                               tensor_entries | json_values, max_size=4),
        data_size=st.integers(0, 512))
 def test_safetensors_headers_mutated(tmp_path, header, data_size):
     weights = safetensors_bytes(header, bytes(data_size))
     with time_limit(CASE_SECONDS):
         weights_or_one_line(weights)
+        check = check_weights(GRAPH, weights)  # against the layers: diagnostics, no raise
+        assert all("\n" not in d.message for d in check.diagnostics)
+        assert check.usable or check.fresh == ["every layer"]
     load_or_one_line(project_zip(tmp_path / "w.plexus", valid_json(), weights).read_bytes(),
                      tmp_path)
 
@@ -164,7 +169,7 @@ import resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (1536 * 1024 ** 2, 1536 * 1024 ** 2))
 sys.path.insert(0, {root!r})
 from graph.project import ProjectError, load_project
-from runtime.weights_check import WeightsError, read_header
+from runtime.weights_check import WeightsError, check_weights, read_header
 try:
     project = load_project({path!r})
     if project.weights is not None:
