@@ -276,8 +276,13 @@ def save_project(project: Project, path: str | os.PathLike[str]) -> None:
     if weights is not None and not isinstance(weights, (bytes, bytearray, memoryview)):
         raise ProjectError(f"cannot save {path}: weights must be bytes of a safetensors file, "
                            f"not {type(weights).__name__}")
+    content = project_to_json(project)
     try:
-        text = json.dumps(project_to_json(project), indent=1, ensure_ascii=False)
+        limits.check_project_json(content)  # a file Plexus writes always opens again
+    except limits.LimitError as exc:
+        raise ProjectError(f"cannot save {path}: {exc}") from None
+    try:
+        text = json.dumps(content, indent=1, ensure_ascii=False)
     except (TypeError, ValueError, RecursionError) as exc:
         raise ProjectError(f"cannot save {path}: the project holds a value that JSON cannot "
                            f"store ({exc})") from None

@@ -145,8 +145,8 @@ def test_largest_node_id_still_opens(tmp_path):
 
 
 @pytest.mark.parametrize("change, expected", [
-    (lambda d: d.update(description="x" * 100_001),
-     "'description' is 100,001 characters long; the format allows at most 100,000"),
+    (lambda d: d.update(description="x" * 20_001),
+     "'description' is 20,001 characters long; the format allows at most 20,000"),
     (lambda d: d.update(name="n" * 1001),
      "'name' is 1,001 characters long; the format allows at most 1,000"),
     (lambda d: d["graph"]["nodes"][1].update(name="c" * 1001),
@@ -179,6 +179,17 @@ def test_too_many_nodes_is_refused_before_building(tmp_path, monkeypatch):
     monkeypatch.setattr(limits, "MAX_NODES", 3)
     message = error_of(project_zip(tmp_path / "nodes.plexus"))  # five nodes
     assert "'graph.nodes' holds 5 nodes; the format allows at most 3" in message
+
+
+def test_saving_past_a_bound_is_refused_so_every_saved_file_opens(tmp_path):
+    target = tmp_path / "long.plexus"
+    with pytest.raises(ProjectError) as info:
+        save_project(Project(description="d" * 20_001), target)
+    assert str(info.value) == (f"cannot save {target}: 'description' is 20,001 characters "
+                               "long; the format allows at most 20,000")
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+    save_project(Project(description="d" * 20_000), target)
+    assert len(load_project(target).description) == 20_000
 
 
 # -- temporary files of killed saves ------------------------------------------------------------
