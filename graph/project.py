@@ -11,6 +11,12 @@ the previous version stays intact.
 
 Schema changes bump ``FORMAT_VERSION`` and add a step to ``_MIGRATIONS`` that upgrades the
 previous version's project.json dict, so old files keep opening.
+
+FORMAT: memory and time are bounded by what the file holds, never by what it claims. Members
+are inflated in chunks and counted (``graph.limits``: at most 64 MB of project.json, 16 GB of
+weights compressed at most 200 times); every count project.json declares (nodes, edges,
+groups, node ids, name and text lengths, list parameters, history runs and records, options)
+is checked against ``graph.limits`` before anything is built from it.
 """
 
 from __future__ import annotations
@@ -20,8 +26,10 @@ import errno
 import json
 import math
 import os
+import re
 import secrets
 import struct
+import time
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -30,6 +38,7 @@ from importlib import metadata as _metadata
 from pathlib import Path
 from typing import Any
 
+from graph import limits
 from graph import settings as _settings
 from graph.fields import SettingsError
 from graph.model import Graph, GraphError
@@ -38,13 +47,7 @@ from graph.settings import DatasetSettings, TrainingSettings
 FORMAT_VERSION = 2  # 2: groups may nest (a group's optional "parent")
 PROJECT_MEMBER = "project.json"
 WEIGHTS_MEMBER = "weights.safetensors"
-
-# Guards against zip bombs and absurd files: sizes are the uncompressed sizes the zip
-# declares (zipfile never reads past them).
-MAX_JSON_BYTES = 64 * 1024 * 1024
-MAX_WEIGHTS_BYTES = 16 * 1024 ** 3
-MAX_WEIGHTS_RATIO = 200  # weights barely compress; a far higher ratio means a bomb
-MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024  # safetensors' own limit
+TEMP_AGE_S = 60  # a save's temporary file older than this was left by a killed save
 
 
 class ProjectError(Exception):
@@ -110,6 +113,10 @@ def project_from_json(data: Any, source: str | os.PathLike[str] = "project.json"
         raise ProjectError(f"{where}: project.json must hold an object, not "
                            f"{_kind(data)}; the file is not a Plexus project")
     data = _migrate(data, where)
+    try:
+        limits.check_project_json(data)
+    except limits.LimitError as exc:
+        raise ProjectError(f"{where}: {exc}") from None
 
     graph_data = data.get("graph")
     if graph_data is None:
@@ -269,14 +276,20 @@ def save_project(project: Project, path: str | os.PathLike[str]) -> None:
     if weights is not None and not isinstance(weights, (bytes, bytearray, memoryview)):
         raise ProjectError(f"cannot save {path}: weights must be bytes of a safetensors file, "
                            f"not {type(weights).__name__}")
+    content = project_to_json(project)
     try:
-        text = json.dumps(project_to_json(project), indent=1, ensure_ascii=False)
+        limits.check_project_json(content)  # a file Plexus writes always opens again
+    except limits.LimitError as exc:
+        raise ProjectError(f"cannot save {path}: {exc}") from None
+    try:
+        text = json.dumps(content, indent=1, ensure_ascii=False)
     except (TypeError, ValueError, RecursionError) as exc:
         raise ProjectError(f"cannot save {path}: the project holds a value that JSON cannot "
                            f"store ({exc})") from None
     data = text.encode("utf-8")
 
     folder = path.parent
+    remove_stale_temps(path)
     tmp = None
     try:
         fd, tmp = _create_temp(folder, path.name)
@@ -303,6 +316,34 @@ def save_project(project: Project, path: str | os.PathLike[str]) -> None:
                 os.unlink(tmp)
             except OSError:
                 pass
+
+
+def remove_stale_temps(path: str | os.PathLike[str], older_than_s: float = TEMP_AGE_S
+                       ) -> list[Path]:
+    """Delete the temporary files a killed save of ``path`` left beside it; the removed paths.
+
+    Only names of exactly the form ``_create_temp`` makes (``.NAME.<8 hex>.tmp``) and only
+    files older than ``older_than_s``, so a save running in another window is never touched.
+    """
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[0-9a-f]{{8}}\.tmp")
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        if not pattern.fullmatch(entry.name):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False) \
+                    and now - entry.stat(follow_symlinks=False).st_mtime > older_than_s:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            continue
+    return removed
 
 
 def _create_temp(folder: Path, name: str) -> tuple[int, str]:
@@ -344,7 +385,7 @@ def load_project(path: str | os.PathLike[str]) -> Project:
     except (ValueError, EOFError, RuntimeError, struct.error) as exc:  # zipfile giving up
         raise ProjectError(f"{where} is a damaged zip archive ({exc})") from None
     with zf:
-        raw = _read_member(zf, PROJECT_MEMBER, MAX_JSON_BYTES, where, required=True)
+        raw = _read_member(zf, PROJECT_MEMBER, limits.MAX_JSON_BYTES, where, required=True)
         assert raw is not None
         try:
             text = raw.decode("utf-8")
@@ -363,7 +404,7 @@ def load_project(path: str | os.PathLike[str]) -> Project:
             raise ProjectError(f"{where}: project.json holds a value Plexus cannot read "
                                f"({exc})") from None
         project = project_from_json(data, where)
-        weights = _read_member(zf, WEIGHTS_MEMBER, MAX_WEIGHTS_BYTES, where, required=False)
+        weights = _read_member(zf, WEIGHTS_MEMBER, limits.MAX_WEIGHTS_BYTES, where, required=False)
         if weights is not None:
             _check_safetensors(weights, where)
         project.weights = weights
@@ -372,6 +413,8 @@ def load_project(path: str | os.PathLike[str]) -> Project:
 
 def _read_member(zf: zipfile.ZipFile, member: str, limit: int, where: str,
                  required: bool) -> bytes | None:
+    """The member's bytes; a declared size past ``limit`` is refused, and memory stays
+    bounded by that size whatever the compressed stream really holds (``_read_chunked``)."""
     try:
         info = zf.getinfo(member)
     except KeyError:
@@ -382,14 +425,14 @@ def _read_member(zf: zipfile.ZipFile, member: str, limit: int, where: str,
     if info.file_size > limit:
         raise ProjectError(f"{where}: {member} would unpack to {_size(info.file_size)}, more "
                            f"than the {_size(limit)} a project may hold; refusing to open it")
-    if (member == WEIGHTS_MEMBER and info.file_size > MAX_JSON_BYTES
-            and info.file_size > MAX_WEIGHTS_RATIO * max(info.compress_size, 1)):
+    if (member == WEIGHTS_MEMBER and info.file_size > limits.MAX_JSON_BYTES
+            and info.file_size > limits.MAX_WEIGHTS_RATIO * max(info.compress_size, 1)):
         ratio = info.file_size // max(info.compress_size, 1)
         raise ProjectError(f"{where}: {member} is compressed {ratio} times, which real weights "
                            "never are; refusing to unpack it")
     try:
-        return zf.read(info)
-    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as exc:
+        return _read_chunked(zf, info)
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, struct.error) as exc:
         raise ProjectError(f"{where}: {member} is damaged ({exc}); the file was cut short or "
                            "corrupted") from None
     except NotImplementedError as exc:
@@ -401,13 +444,25 @@ def _read_member(zf: zipfile.ZipFile, member: str, limit: int, where: str,
         raise ProjectError(f"cannot read {where}: {_os_problem(exc)}") from None
 
 
+def _read_chunked(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """Inflate ``info`` a chunk at a time. ``ZipFile.read`` inflates the whole compressed
+    stream in one call before anything is checked (a 2 MB stream can give gigabytes); in
+    chunks, zipfile stops at the declared size, which ``_read_member`` checked, and a stream
+    that goes on past it ends in a CRC error after at most one more chunk."""
+    out = bytearray()
+    with zf.open(info) as stream:
+        while chunk := stream.read(limits.UNPACK_CHUNK):
+            out += chunk
+    return bytes(out)
+
+
 def _check_safetensors(data: bytes, where: str) -> None:
-    """Cheap sanity check of the safetensors framing; tensors are parsed by runtime."""
+    """Cheap sanity check of the safetensors framing; runtime.weights_check checks tensors."""
     if len(data) < 8:
         raise ProjectError(f"{where}: {WEIGHTS_MEMBER} is too short to hold weights "
                            f"({len(data)} bytes); the file is damaged")
     (header,) = struct.unpack("<Q", data[:8])
-    if header > MAX_SAFETENSORS_HEADER or 8 + header > len(data) or data[8:9] != b"{":
+    if header > limits.MAX_SAFETENSORS_HEADER or 8 + header > len(data) or data[8:9] != b"{":
         raise ProjectError(f"{where}: {WEIGHTS_MEMBER} is not a safetensors file (header of "
                            f"{header} bytes in {len(data)}); the file is damaged")
 

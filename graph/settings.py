@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from graph import limits
 from graph.catalog import CHOICE, FLOAT, INT, STR, Param
 from graph.fields import Field, SettingsError, by_name, parse
 
@@ -27,7 +28,7 @@ DATASET_FIELDS: dict[str, Field] = by_name(
                 "data.", label="Dataset")),
     Field(Param("path", STR, "", "The file or folder with your data.", label="File"),
           per_dataset=True),
-    Field(Param("samples", INT, 1000, "How many points to generate.", 10, 10_000_000,
+    Field(Param("samples", INT, 1000, "How many points to generate.", 10, limits.MAX_SAMPLES,
                 label="Samples"), per_dataset=True),
     Field(Param("noise", FLOAT, 0.1, "Standard deviation of the noise added to generated "
                 "points.", 0.0, 10.0, label="Noise"), per_dataset=True),

@@ -32,9 +32,10 @@ PREVIEW_ROWS = 6
 def dataset_preview(settings: DatasetSettings) -> dict[str, Any]:
     """What the preview shows: split sizes, task, a few samples. Runs on a worker thread;
     a bad setting raises the runtime's DataError (a ValueError naming the problem)."""
-    from runtime.data import DATASETS, load_dataset
+    from runtime.data import DATASETS, load_preview
 
-    bundle = load_dataset(settings)
+    loaded = load_preview(settings)
+    bundle = loaded.bundle
     info = DATASETS.get(settings.name)
     kind = info.kind if info else "file"
     shape = tuple(bundle.input_shape)
@@ -62,7 +63,8 @@ def dataset_preview(settings: DatasetSettings) -> dict[str, Any]:
         joiner = "" if bundle.tokenizer == "char" else " "
         texts = [joiner.join(bundle.decode(x.astype(np.int64))) for x in xs]
     return {
-        "kind": kind, "train": len(bundle.train), "val": len(bundle.val), "shape": shape,
+        "kind": kind, "train": loaded.train, "val": loaded.val,
+        "sampled_from": loaded.sampled_from, "shape": shape,
         "task": bundle.task, "num_classes": bundle.num_classes,
         "class_names": list(bundle.class_names), "feature_names": list(bundle.feature_names),
         "value_range": tuple(bundle.value_range), "x": xs, "y": ys, "texts": texts,
@@ -132,9 +134,12 @@ class DatasetPreview(QFrame):
         task = data["task"]
         if task == "classification":
             task = f"classification, {data['num_classes']} classes"
-        self.facts.setText(
-            f"<b>{data['train']:,}</b> training \u00b7 <b>{data['val']:,}</b> validation "
-            f"samples<br>Task: {task} \u00b7 input {shape}")
+        if data["train"] is None:
+            sizes = f"<b>{data['sampled_from']:,}</b> samples (a preview of a few)"
+        else:
+            sizes = (f"<b>{data['train']:,}</b> training \u00b7 <b>{data['val']:,}</b> "
+                     "validation samples")
+        self.facts.setText(f"{sizes}<br>Task: {task} \u00b7 input {shape}")
         kind = data["kind"]
         if kind == "image" and data["x"]:
             self._show_images(data)

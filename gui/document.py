@@ -9,13 +9,14 @@ panel keep following the same object. The undo stack's clean state is "saved".
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
-from graph.project import Project, ProjectError, load_project, save_project
+from graph.project import Project, ProjectError, load_project, remove_stale_temps, save_project
 from gui.templates import TemplateDialog, list_templates
 
 APP_NAME = "Plexus"
@@ -136,6 +137,7 @@ class DocumentMixin:
         if ask and not self.maybe_save():
             return False
         path = os.fspath(path)
+        self.weights_notice = ""
         try:
             project = load_project(path)
         except ProjectError as exc:
@@ -144,10 +146,40 @@ class DocumentMixin:
         except Exception as exc:  # never lose the open project over a bad file
             self.show_error("Cannot open project", f"{path}: {type(exc).__name__}: {exc}")
             return False
-        self._set_project(project, path)
+        remove_stale_temps(path)
+        had_weights = project.weights is not None
+        notice = self._check_weights(project, path)
+        self._set_project(project, path, modified=had_weights and project.weights is None)
         self._remember(path)
         self.show_message(f"Opened {path}", 5000)
+        if notice:
+            self.show_weights_notice(notice)
         return True
+
+    def _check_weights(self, project: Project, path: str) -> str:
+        """Check the file's weights against its graph before any panel or training uses them;
+        the notice that says which layers start fresh ("" when all fit). Damaged weights are
+        dropped here, so nothing meets them later."""
+        from runtime.weights_check import check_weights
+
+        check = check_weights(project.graph, project.weights)
+        if not check.usable:
+            project.weights = None
+        if not check.fresh:
+            return ""
+        reasons = "; ".join(d.message for d in check.diagnostics[:5])
+        return (f"{Path(path).name}: {', '.join(check.fresh)} start"
+                f"{'s' * (len(check.fresh) == 1)} fresh, because the saved weights do not fit "
+                f"({reasons}). Saving replaces those weights.")
+
+    def show_weights_notice(self, text: str) -> None:
+        """Say which layers start fresh (stderr when not interactive); kept in
+        ``weights_notice`` until the next open."""
+        self.weights_notice = text
+        if not self.interactive:
+            print(f"plexus: {text}", file=sys.stderr)
+            return
+        QMessageBox.warning(self, "Some layers start fresh", text)
 
     def save(self) -> bool:
         if self.path is None:

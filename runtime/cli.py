@@ -62,13 +62,16 @@ def format_diagnostic(diagnostic: Diagnostic) -> str:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from runtime.shapes import analyze
+    from runtime.weights_check import check_weights
 
     project = open_project(args.file)
     analysis = analyze(project.graph)
-    for diagnostic in analysis.diagnostics:
+    diagnostics = [*analysis.diagnostics,
+                   *check_weights(project.graph, project.weights).diagnostics]
+    for diagnostic in diagnostics:
         print(format_diagnostic(diagnostic))
-    errors = sum(d.severity == "error" for d in analysis.diagnostics)
-    warnings = len(analysis.diagnostics) - errors
+    errors = sum(d.severity == "error" for d in diagnostics)
+    warnings = len(diagnostics) - errors
     name = Path(args.file).name
     if errors:
         print(f"{name}: invalid ({errors} error{'s' * (errors != 1)}, "
@@ -81,6 +84,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     from runtime.shapes import analyze, format_shape
+    from runtime.weights_check import check_weights
 
     project = open_project(args.file)
     graph = project.graph
@@ -107,11 +111,14 @@ def cmd_info(args: argparse.Namespace) -> int:
             print("-" * (sum(widths) + 4))
     print("-" * (sum(widths) + 4))
     print(f"Total trainable parameters: {shapes.total_params:,}")
-    print(f"Dataset: {project.dataset.name}; trained: {'yes' if project.weights else 'no'}; "
-          f"runs: {len(project.history)}")
-    for diagnostic in analysis.diagnostics:
+    weights = check_weights(graph, project.weights)
+    trained = "no" if not project.weights else "yes" if not weights.fresh else \
+        f"partly ({', '.join(weights.fresh)} start{'s' * (len(weights.fresh) == 1)} fresh)" \
+        if weights.usable else "no (the weights are damaged; every layer starts fresh)"
+    print(f"Dataset: {project.dataset.name}; trained: {trained}; runs: {len(project.history)}")
+    for diagnostic in [*analysis.diagnostics, *weights.diagnostics]:
         print(format_diagnostic(diagnostic))
-    return EXIT_OK if analysis.ok else EXIT_FAILED
+    return EXIT_OK if analysis.ok and not weights.diagnostics else EXIT_FAILED
 
 
 def _safe_order(project: Project) -> list[int]:

@@ -15,10 +15,11 @@ from runtime.datasets.core import (
     describe,
     from_arrays,
     load_dataset,
+    load_preview,
     preview,
     register,
     split_indices,
 )
 
 __all__ = ["BUILDERS", "DATASETS", "DataBundle", "DataError", "DatasetInfo", "describe",
-           "from_arrays", "load_dataset", "preview", "register", "split_indices"]
+           "from_arrays", "load_dataset", "load_preview", "preview", "register", "split_indices"]

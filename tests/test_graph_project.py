@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from graph import catalog
+from graph import catalog, limits
 from graph import project as project_mod
 from graph.model import Edge, Graph
 from graph.project import (
@@ -421,7 +421,7 @@ def test_corrupted_member_data_is_reported(tmp_path):
 
 
 def test_zip_bomb_guard(tmp_path, monkeypatch):
-    monkeypatch.setattr(project_mod, "MAX_JSON_BYTES", 4096)
+    monkeypatch.setattr(limits, "MAX_JSON_BYTES", 4096)
     text = json.dumps(good_json())
     text += " " * (16 * 1024 - len(text))  # deflates to little, unpacks past the limit
     target = tmp_path / "bomb.plexus"
@@ -436,7 +436,7 @@ def test_highly_compressed_weights_are_refused(tmp_path, monkeypatch):
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("project.json", json.dumps(good_json()).replace("  ", ""))
         zf.writestr("weights.safetensors", b"\0" * 1_000_000)
-    monkeypatch.setattr(project_mod, "MAX_JSON_BYTES", 64 * 1024)
+    monkeypatch.setattr(limits, "MAX_JSON_BYTES", 64 * 1024)
     assert "weights.safetensors is compressed" in error_of(target)
 
 

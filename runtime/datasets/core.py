@@ -7,6 +7,7 @@ statistics always come from the training split only (no validation leakage).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
+from graph import limits
 from graph.catalog import Param
 from graph.fields import Field
 from graph.settings import DatasetSettings
@@ -150,13 +152,42 @@ def load_dataset(settings: DatasetSettings) -> DataBundle:
     return BUILDERS[info.id](settings)
 
 
+@dataclass(frozen=True)
+class Preview:
+    """A data set as a preview shows it: ``bundle`` holds at most ``PREVIEW_SAMPLES``
+    generated samples; ``train`` and ``val`` are the full set's split sizes, or None when
+    only building it would tell (then ``sampled_from`` says how many samples it has)."""
+
+    bundle: DataBundle
+    train: int | None
+    val: int | None
+    sampled_from: int = 0  # samples of the full set when the bundle is a smaller one
+
+
+def load_preview(settings: DatasetSettings) -> Preview:
+    """What the editor's preview shows, built in bounded memory: a generated set of more than
+    ``PREVIEW_SAMPLES`` samples is built with that many (the same generator, seed and split),
+    so a file declaring millions of samples never builds them in the editor."""
+    info = DATASETS.get(settings.name)
+    n = settings.samples
+    if info is None or "samples" not in info.uses or n <= limits.PREVIEW_SAMPLES:
+        bundle = load_dataset(settings)
+        return Preview(bundle, len(bundle.train), len(bundle.val))
+    small_n = limits.PREVIEW_SAMPLES
+    bundle = load_dataset(dataclasses.replace(settings, samples=small_n))
+    if len(bundle.train) + len(bundle.val) == small_n:  # one item per sample: sizes scale
+        val = len(split_indices(n, settings.val_split, settings.seed)[1])  # indices only
+        return Preview(bundle, n - val, val, n)
+    return Preview(bundle, None, None, n)
+
+
 def preview(settings: DatasetSettings | DataBundle, n: int = 8) -> list[tuple[np.ndarray, str]]:
     """A few training samples for the editor's dataset preview: (input, label text).
 
     Inputs are in the source's units (feature scaling undone); images are (C, H, W) in
     ``value_range``. Accepts an already loaded bundle to avoid loading twice.
     """
-    bundle = settings if isinstance(settings, DataBundle) else load_dataset(settings)
+    bundle = settings if isinstance(settings, DataBundle) else load_preview(settings).bundle
     source = bundle.train if len(bundle.train) else bundle.val
     items = []
     for i in range(min(n, len(source))):
@@ -192,6 +223,16 @@ def _number(v: float) -> str:
 
 
 # -- split and scaling --------------------------------------------------------------------------
+
+def check_generated_size(settings: DatasetSettings, bytes_per_sample: int) -> None:
+    """Refuse to generate a set that would take more than ``MAX_GENERATED_BYTES``, before any
+    of it is allocated, naming the samples setting."""
+    need = settings.samples * bytes_per_sample
+    if need > limits.MAX_GENERATED_BYTES:
+        most = limits.MAX_GENERATED_BYTES // bytes_per_sample
+        raise DataError(f"dataset '{settings.name}': {settings.samples:,} samples would take "
+                        f"{need / 1024 ** 3:.1f} GB; lower samples to {most:,} or fewer")
+
 
 def split_indices(n: int, val_split: float, seed: int,
                   labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -264,6 +305,8 @@ def split_arrays(x: np.ndarray, y: np.ndarray, classify: bool, val_split: float,
     offset = scale = t_offset = t_scale = None
     if long_inputs:
         x = np.asarray(x, dtype=np.int64)
+    elif scaling == "none":  # no statistics: no float64 copy of the whole set (images)
+        x = np.asarray(x, dtype=np.float32)
     else:
         x = np.asarray(x, dtype=np.float64)
         offset, scale = fit_scaling(x[train], scaling, per_feature, keep)

@@ -41,6 +41,7 @@ from runtime.datasets.core import (
     DataBundle,
     DataError,
     DatasetInfo,
+    check_generated_size,
     fit_scaling,
     from_arrays,
     option_choice,
@@ -272,6 +273,7 @@ def sines(settings: DatasetSettings) -> SequenceBundle:
     window = option_int(settings, SINES_WINDOW)
     horizon = option_int(settings, SINES_HORIZON)
     length = option_int(settings, SERIES_LENGTH, low=window + horizon + 1)
+    check_generated_size(settings, (window + horizon) * 4)
     per_series = length - window - horizon + 1
     count = max(2, math.ceil(settings.samples / per_series))
     series = sine_series(count, length, settings.noise, _rng(settings))

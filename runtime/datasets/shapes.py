@@ -27,6 +27,7 @@ from runtime.datasets.core import (
     DataBundle,
     DataError,
     DatasetInfo,
+    check_generated_size,
     from_arrays,
     option_choice,
     option_int,
@@ -34,6 +35,7 @@ from runtime.datasets.core import (
 )
 
 SIZE = 32  # image height and width
+RENDER_CHUNK = 4096  # images composed at a time: bounds the temporaries whatever the samples
 Sdf = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -131,6 +133,24 @@ def render(labels: np.ndarray, names: list[str], noise: float, channels: int,
     else:
         fg_color = bg_color = np.ones((n, 1))
 
+    images = np.empty((n, channels, SIZE, SIZE), np.float32)
+    for start in range(0, n, RENDER_CHUNK):  # temporaries for a chunk, not for the whole set
+        part = slice(start, start + RENDER_CHUNK)
+        images[part] = _compose(labels[part], names, scale[part], cx[part], cy[part],
+                                angle[part], fg[part], bg[part], tilt[part], fg_color[part],
+                                bg_color[part])
+    for start in range(0, n, RENDER_CHUNK):  # the same noise stream as one draw
+        if noise > 0:
+            chunk = images[start:start + RENDER_CHUNK]
+            chunk += np.float32(noise) * rng.standard_normal(chunk.shape, dtype=np.float32)
+    return np.clip(images, 0.0, 1.0, out=images)
+
+
+def _compose(labels: np.ndarray, names: list[str], scale: np.ndarray, cx: np.ndarray,
+             cy: np.ndarray, angle: np.ndarray, fg: np.ndarray, bg: np.ndarray,
+             tilt: np.ndarray, fg_color: np.ndarray, bg_color: np.ndarray) -> np.ndarray:
+    """Noise-free images of one chunk of samples, from their drawn parameters."""
+    n = len(labels)
     grid = np.arange(SIZE, dtype=np.float32) + 0.5
     coverage = np.empty((n, SIZE, SIZE), np.float32)
     for index, name in enumerate(names):
@@ -153,10 +173,7 @@ def render(labels: np.ndarray, names: list[str], noise: float, channels: int,
             + tilt[:, 1, None, None] * (grid[None, :, None] / SIZE - 0.5))
     background = (bg[:, None, None] + ramp)[:, None] * bg_color.astype(np.float32)[:, :, None, None]
     foreground = fg[:, None, None, None] * fg_color.astype(np.float32)[:, :, None, None]
-    images = background + coverage[:, None] * (foreground - background)
-    if noise > 0:
-        images += np.float32(noise) * rng.standard_normal(images.shape, dtype=np.float32)
-    return np.clip(images, 0.0, 1.0, out=images)
+    return background + coverage[:, None] * (foreground - background)
 
 
 CLASSES = Param("classes", STR, ", ".join(DEFAULT_CLASSES), "The shapes to tell apart, in "
@@ -182,6 +199,7 @@ def shapes(settings: DatasetSettings) -> DataBundle:
     names = class_list(settings)
     channels = int(option_choice(settings, CHANNELS))
     per_class = option_int(settings, TRAIN_PER_CLASS)
+    check_generated_size(settings, channels * SIZE * SIZE * 4)
     rng = np.random.default_rng([settings.seed, GENERATE_STREAM])
     labels = rng.permutation(np.arange(settings.samples) % len(names))
     images = render(labels, names, settings.noise, channels, rng)
