@@ -913,7 +913,8 @@ LAYERS += (
         summary="{num_layers} x {nhead} heads", weights=True,
         traits=frozenset({SEQUENCE, CONTEXT}),
         fx=FxMap(module="encoder_stack", classes=("TransformerEncoder",)),
-        onnx=_ATTENTION_ONNX, **_SEQUENCE,
+        # exported as its encoder layers' scopes, which import as TransformerEncoderLayer nodes
+        onnx=OnnxMap(), **_SEQUENCE,
     ),
     LayerSpec(
         "TransformerDecoderLayer", "recurrent", "Transformer decoder",

@@ -281,6 +281,8 @@ class LayerReaders(SequenceReaders, RecurrentReaders):
                 return Laid(laid.ref, "time_major")
             if laid.kind == "rnn_y_bf":  # N x L x dirs x H -> N x L x dirs*H
                 return laid.ref
+        if isinstance(laid, Laid) and laid.kind == "rnn_h_bf" and self.rank(node.output[0]) == 2:
+            return self.whole_state(laid.ref)  # N x dirs x H -> N x dirs*H: torch's h_n port
         source = self.ref(node.input[0])
         before = self.shapes.get(node.input[0])
         after = self.shapes.get(node.output[0])
