@@ -553,7 +553,8 @@ LAYERS: tuple[LayerSpec, ...] = (
                   "input and output (as older code did) instead of their edges."),
         ),
         ops_class="Upsample", summary="{mode}", **_IMAGE,
-        fx=FxMap(module="upsample", functions=("F.interpolate",), call="interpolate"),
+        fx=FxMap(module="upsample", functions=("F.interpolate",), call="interpolate",
+                 classes=("Upsample",)),
         onnx=OnnxMap(ops=("Resize",), reader="resize"),
     ),
     # -- recurrent & attention -----------------------------------------------------------------
