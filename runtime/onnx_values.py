@@ -51,8 +51,9 @@ class Laid:
     sequence is ``ref``; "rnn_y_t" that Y as L x N x dirs x H; "rnn_y_bf" the Y of layout 1
     (N x L x dirs x H); "rnn_h" the final hidden state Y_h (dirs x N x H) of the recurrent
     node ``ref`` names, "rnn_h_bf" that Y_h transposed to N x dirs x H (as
-    ``h_n.transpose(0, 1)`` before a reshape to N x dirs*H), "rnn_c" its final cell state Y_c; "rnn_h_dir" one direction of a
-    bidirectional Y_h (``dirs`` holds which: 0 forward, 1 backward)."""
+    ``h_n.transpose(0, 1)`` before a reshape to N x dirs*H), "rnn_c" its final cell state
+    Y_c; "rnn_h_dir" one direction of a bidirectional Y_h (``dirs`` holds which: 0
+    forward, 1 backward)."""
 
     ref: Ref
     kind: str
