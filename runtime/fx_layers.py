@@ -15,7 +15,7 @@ from typing import Any
 
 from torch import nn
 
-from graph import catalog
+import graph.layers
 from graph.catalog import BOOL, FLOAT, INT, INTS, LayerSpec, Param
 from runtime import ops
 
@@ -32,15 +32,15 @@ class Unsupported(Exception):
 
 @functools.cache
 def _by_torch_class() -> dict[str, LayerSpec]:
-    found = {name: spec for spec in catalog.LAYERS for name in spec.fx.classes}
-    return {**found, **{spec.torch_class: spec for spec in catalog.LAYERS if spec.torch_class}}
+    found = {name: spec for spec in graph.layers.LAYERS for name in spec.fx.classes}
+    return {**found, **{spec.torch_class: spec for spec in graph.layers.LAYERS if spec.torch_class}}
 
 
 def declared(m: nn.Module) -> LayerSpec | None:
     """The declaration of the layer ``m`` is, by its class; None when no layer is."""
     name = type(m).__name__
     if plexus_class(type(m)):
-        specs = [s for s in catalog.LAYERS if s.ops_class == name]
+        specs = [s for s in graph.layers.LAYERS if s.ops_class == name]
         inner = next(iter(m.children()), None)
         for spec in specs:  # a wrapper: the wrapped torch module tells which layer
             if spec.torch_class is None and all(getattr(m, key, want) == want

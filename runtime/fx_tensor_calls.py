@@ -11,6 +11,7 @@ from typing import Any
 
 from torch import fx
 
+import graph.layers
 from graph import catalog
 from runtime import fx_layers
 from runtime.fx_calls import argument as _arg
@@ -20,7 +21,7 @@ from runtime.import_builder import GraphBuilder, Ref
 
 def _selecting() -> catalog.LayerSpec:
     """The layer ``x.select`` (and indexing by one position) maps to."""
-    return next(s for s in catalog.LAYERS if "Tensor.select" in s.fx.functions)
+    return next(s for s in graph.layers.LAYERS if "Tensor.select" in s.fx.functions)
 
 
 class TensorCalls:

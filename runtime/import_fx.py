@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor, fx, nn
 
+import graph.layers
 from graph import catalog
 from graph.hierarchy import dotted_scopes, group_by_scopes
 from graph.model import Edge, Graph
@@ -255,7 +256,7 @@ def resolve_call(name: str) -> Any:
 @functools.cache
 def _declared_calls() -> dict[Any, catalog.LayerSpec]:
     """Every call a catalog declaration lists in ``FxMap.functions``, to its declaration."""
-    return {resolve_call(name): spec for spec in catalog.LAYERS for name in spec.fx.functions}
+    return {resolve_call(name): spec for spec in graph.layers.LAYERS for name in spec.fx.functions}
 
 
 def _call_key(n: fx.Node) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from graph import catalog
+import graph.layers
 from graph.catalog import LayerSpec
 from graph.model import Edge
 from runtime.import_builder import GraphBuilder, Ref
@@ -48,7 +48,7 @@ def _tokens(value: Mask | MaskedSum) -> Ref:
 def declared_ops() -> dict[str, list[LayerSpec]]:
     """Each ONNX operator catalog declarations list in ``OnnxMap.ops``, to those layers."""
     found: dict[str, list[LayerSpec]] = {}
-    for spec in catalog.LAYERS:
+    for spec in graph.layers.LAYERS:
         for op in spec.onnx.ops:
             found.setdefault(op, []).append(spec)
     return found
