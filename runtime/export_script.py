@@ -302,11 +302,11 @@ def script_source(d: export.Design, name: str, weights_file: str, data_file: str
     if task == "tagging":
         consts.append("IGNORE = -100  # the tag of steps without a label (padding)")
     if frozen:
-        consts.append(f"FROZEN = {export.literal(frozen)}")
+        consts += export.fit_line(f"FROZEN = {export.literal(frozen)}")
     if lr_mult and not frozen:
         consts.append("FROZEN: list[str] = []")
     if lr_mult or frozen:
-        consts.append(f"LR_MULT = {export.literal(lr_mult)}")
+        consts += export.fit_line(f"LR_MULT = {export.literal(lr_mult)}")
     consts += ["WEIGHTS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),",
                f"                            {export.literal(weights_file)})"]
     if d.trained:

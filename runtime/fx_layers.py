@@ -15,7 +15,7 @@ from typing import Any
 
 from torch import nn
 
-from graph import catalog
+import graph.layers
 from graph.catalog import BOOL, FLOAT, INT, INTS, LayerSpec, Param
 from runtime import ops
 
@@ -32,15 +32,15 @@ class Unsupported(Exception):
 
 @functools.cache
 def _by_torch_class() -> dict[str, LayerSpec]:
-    found = {name: spec for spec in catalog.LAYERS for name in spec.fx.classes}
-    return {**found, **{spec.torch_class: spec for spec in catalog.LAYERS if spec.torch_class}}
+    found = {name: spec for spec in graph.layers.LAYERS for name in spec.fx.classes}
+    return {**found, **{spec.torch_class: spec for spec in graph.layers.LAYERS if spec.torch_class}}
 
 
 def declared(m: nn.Module) -> LayerSpec | None:
     """The declaration of the layer ``m`` is, by its class; None when no layer is."""
     name = type(m).__name__
     if plexus_class(type(m)):
-        specs = [s for s in catalog.LAYERS if s.ops_class == name]
+        specs = [s for s in graph.layers.LAYERS if s.ops_class == name]
         inner = next(iter(m.children()), None)
         for spec in specs:  # a wrapper: the wrapped torch module tells which layer
             if spec.torch_class is None and all(getattr(m, key, want) == want
@@ -297,8 +297,8 @@ def upsample_params(size: Any, scale_factor: Any, mode: Any, align_corners: Any
 
 def _upsample(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
               ) -> tuple[dict[str, Any], str]:
-    """torch's nn.Upsample (no size: None) or the class exported files define (0 x 0); the
-    torch class finds the declaration by the class name the two share."""
+    """torch's nn.Upsample (no size: None; declared in the layer's ``FxMap.classes``) or the
+    class exported files define (0 x 0)."""
     size = m.size if m.size is not None and any(pair(m.size)) else None
     if getattr(m, "recompute_scale_factor", None):
         raise Unsupported("recompute_scale_factor=True")

@@ -329,6 +329,8 @@ class _Walker(LayerReaders, ScopeReaders):
                 return value.ref
             if value.kind == "rnn_y" and perm == [0, 2, 1, 3]:
                 return Laid(value.ref, "rnn_y_t", value.dirs)
+            if value.kind == "rnn_h" and perm == [1, 0, 2]:
+                return Laid(value.ref, "rnn_h_bf", value.dirs)
         raise Unsupported(f"perm={perm}")
 
     def op_Squeeze(self, node: Any, attrs: dict[str, Any]) -> Any:

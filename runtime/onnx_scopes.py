@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from graph import catalog
+import graph.layers
 from graph.catalog import LayerSpec
 from runtime.import_builder import Ref
 from runtime.onnx_values import GRAPH_VALUES, Const, Unsupported
@@ -32,7 +32,7 @@ _PARAMETER = re.compile(r"%p_(\w+)")
 @functools.cache
 def scoped_classes() -> dict[str, LayerSpec]:
     """torch class name -> the catalog layer that imports from its exported operators."""
-    return {spec.torch_class: spec for spec in catalog.LAYERS
+    return {spec.torch_class: spec for spec in graph.layers.LAYERS
             if spec.onnx.scope and spec.torch_class}
 
 

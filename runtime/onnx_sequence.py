@@ -203,8 +203,10 @@ class SequenceReaders:
     # -- PositionalEncoding -----------------------------------------------------------------
     def read_position_table(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]
                             ) -> Ref:
-        """A sequence N x L x F plus a constant table L x F: the sinusoidal encoding when the
-        table is Plexus' sines and cosines, else a learned one holding the table."""
+        """A sequence N x L x F plus a constant table L x F that is Plexus' sines and
+        cosines: the sinusoidal encoding. Any other table is not this layer's pattern: the
+        merge reader makes it a Learned tensor added to the sequence (the same trainable
+        table, as a ViT's position embedding)."""
         a, b = self._values(node)[:2]
         sequence, table = (a, b) if isinstance(a, Ref) else (b, a)
         name = node.input[0] if sequence is a else node.input[1]
@@ -219,12 +221,9 @@ class SequenceReaders:
         from runtime.ops import PositionalEncoding
 
         sines = PositionalEncoding(*rows.shape).position.numpy()
-        if np.allclose(rows, sines, atol=1e-6):
-            return self.b.add(specs[0].id, {"kind": "sinusoidal"}, self.label(node),
-                              [sequence])
-        weights = {"position": self.tensor(rows)}
-        return self.b.add(specs[0].id, {"kind": "learned"}, self.label(node), [sequence],
-                          weights)
+        if not np.allclose(rows, sines, atol=1e-6):
+            raise Mismatch("a table other than the sinusoidal encoding")
+        return self.b.add(specs[0].id, {"kind": "sinusoidal"}, self.label(node), [sequence])
 
 
 def _filled_with(value: Any, number: float) -> bool:

@@ -50,8 +50,10 @@ class Laid:
     the Y output of an ONNX LSTM/GRU/RNN (L x dirs x N x H, layout 0) whose batch-first
     sequence is ``ref``; "rnn_y_t" that Y as L x N x dirs x H; "rnn_y_bf" the Y of layout 1
     (N x L x dirs x H); "rnn_h" the final hidden state Y_h (dirs x N x H) of the recurrent
-    node ``ref`` names, "rnn_c" its final cell state Y_c; "rnn_h_dir" one direction of a
-    bidirectional Y_h (``dirs`` holds which: 0 forward, 1 backward)."""
+    node ``ref`` names, "rnn_h_bf" that Y_h transposed to N x dirs x H (as
+    ``h_n.transpose(0, 1)`` before a reshape to N x dirs*H), "rnn_c" its final cell state
+    Y_c; "rnn_h_dir" one direction of a bidirectional Y_h (``dirs`` holds which: 0
+    forward, 1 backward)."""
 
     ref: Ref
     kind: str
@@ -112,6 +114,8 @@ LAYOUTS = {
     "rnn_y_bf": "a recurrent layer's output in a layout other than batch first",
     "rnn_h": "a recurrent layer's final hidden state Y_h (directions x N x H); only one "
              "direction's state, taken with a Gather or Squeeze on its first axis, imports",
+    "rnn_h_bf": "a recurrent layer's final hidden state as N x directions x H; only reshaped "
+                "to N x directions*H (the h_n port) it imports",
     "rnn_h_dir": "one direction of a bidirectional layer's final hidden state; only both "
                  "joined, forward first (torch.cat((h[-2], h[-1]), 1)), import",
     "rnn_c": "an LSTM's final cell state Y_c (torch's c_n), which no Plexus layer gives; read "

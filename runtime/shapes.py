@@ -363,7 +363,7 @@ def _precheck(spec: LayerSpec, params: dict[str, Any], inputs: list[Operand]) ->
         return "rank"
     if "output_padding" in params and not _output_padding_ok(params):
         return "output_padding"  # the meta kernel does not check this; the CPU one does
-    if spec.role == MERGE and not spec.merge_dim and len({len(s) for s, _ in inputs}) > 1:
+    if spec.role == MERGE and not spec.merge_dim and not _ranks_align(inputs):
         return "merge_rank"  # on meta, N of one input would meet a sample size of the other
     if _groups_problem(spec, params, shape):
         return "groups"  # torch's own message names neither the node nor the numbers
@@ -374,6 +374,17 @@ def _precheck(spec: LayerSpec, params: dict[str, Any], inputs: list[Operand]) ->
         if spec.role == MERGE and dim % rank == 0:
             return "batch_dim"
     return None
+
+
+def _ranks_align(inputs: list[Operand]) -> bool:
+    """Whether an element-wise merge's inputs line up dimension by dimension: the
+    per-sample ones (batch N) have one rank, so N meets N. A tensor one for all samples (a
+    Learned tensor's leading 1) may have fewer dimensions: torch aligns it from the right,
+    and its leading 1 broadcasts (a layer scale of 1 x D times N x L x D)."""
+    per_sample = {len(s) for s, _, _ in inputs if len(s) and s[0] != 1}
+    shared = [len(s) for s, _, _ in inputs if not (len(s) and s[0] != 1)]
+    return len(per_sample) <= 1 and all(rank <= max(per_sample, default=rank)
+                                        for rank in shared)
 
 
 def _groups_problem(spec: LayerSpec, params: dict[str, Any], shape: Shape) -> bool:

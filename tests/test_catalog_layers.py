@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+import graph.layers
 from graph import catalog
 from graph.model import Edge, Graph
 from runtime.compile import compile_graph
@@ -68,7 +69,7 @@ def real_input(shape: tuple[int, ...], dtype: str) -> torch.Tensor:
     return torch.randn(BATCH, *shape)
 
 
-@pytest.mark.parametrize("spec", catalog.LAYERS, ids=lambda s: s.id)
+@pytest.mark.parametrize("spec", graph.layers.LAYERS, ids=lambda s: s.id)
 def test_default_layer_builds_and_meta_shape_matches_cpu(spec: catalog.LayerSpec) -> None:
     torch.manual_seed(0)
     graph, inputs, layer_id = single_layer_graph(spec)
@@ -93,7 +94,7 @@ def test_default_layer_builds_and_meta_shape_matches_cpu(spec: catalog.LayerSpec
     assert counted == real
 
 
-@pytest.mark.parametrize("spec", catalog.LAYERS, ids=lambda s: s.id)
+@pytest.mark.parametrize("spec", graph.layers.LAYERS, ids=lambda s: s.id)
 def test_default_layer_graph_round_trips_through_dict(spec: catalog.LayerSpec) -> None:
     graph, _, _ = single_layer_graph(spec)
     data = graph.to_dict()

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import graph.layers
 from graph import catalog
 from graph.model import Edge, Graph
 from graph.project import Project
@@ -23,7 +24,7 @@ from runtime.shapes import analyze
 from tests.test_catalog_layers import single_layer_graph
 from tests.test_runtime_export import compiled_outputs, example_input, with_weights
 
-LAYERS = [spec for spec in catalog.LAYERS if spec.role not in (catalog.INPUT, catalog.HEAD)]
+LAYERS = [spec for spec in graph.layers.LAYERS if spec.role not in (catalog.INPUT, catalog.HEAD)]
 TOLERANCE = 1e-4
 
 
@@ -69,10 +70,10 @@ def test_palette_lists_every_layer(qtbot):
     for index in range(palette.tree.topLevelItemCount()):
         category = palette.tree.topLevelItem(index)
         listed |= {category.child(i).data(0, LAYER_ROLE) for i in range(category.childCount())}
-    assert listed == {spec.id for spec in catalog.LAYERS}
+    assert listed == {spec.id for spec in graph.layers.LAYERS}
 
 
-@pytest.mark.parametrize("spec", catalog.LAYERS, ids=ids)
+@pytest.mark.parametrize("spec", graph.layers.LAYERS, ids=ids)
 def test_inspector_builds_a_form_for_every_layer(spec, qtbot):
     from PySide6.QtGui import QUndoStack
 
@@ -210,7 +211,7 @@ def test_element_wise_merges_name_both_shapes_they_cannot_broadcast(spec, other,
 
 
 # -- every name a declaration gives resolves ----------------------------------------------------
-@pytest.mark.parametrize("spec", catalog.LAYERS, ids=ids)
+@pytest.mark.parametrize("spec", graph.layers.LAYERS, ids=ids)
 def test_every_declared_name_resolves(spec):
     from runtime import fx_layers, ops
     from runtime.import_fx import _Walker, resolve_call

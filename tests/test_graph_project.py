@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import graph.layers
 from graph import catalog, limits
 from graph import project as project_mod
 from graph.model import Edge, Graph
@@ -600,7 +601,7 @@ def param_values(param: catalog.Param) -> st.SearchStrategy:
 @st.composite
 def graphs(draw) -> Graph:
     g = Graph()
-    layers = draw(st.lists(st.sampled_from(catalog.LAYERS), min_size=1, max_size=10))
+    layers = draw(st.lists(st.sampled_from(graph.layers.LAYERS), min_size=1, max_size=10))
     n = len(layers)
     names = draw(st.lists(st.text(min_size=1, max_size=12).filter(str.strip), min_size=n,
                           max_size=n, unique=True))

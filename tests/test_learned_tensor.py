@@ -219,3 +219,33 @@ def test_onnx_export_of_learned_tensors_runs_the_same(tmp_path, layers):
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (got,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
     assert float((torch.from_numpy(got) - want[0]).abs().max()) < 1e-5
+
+
+def scaled_graph(shape: tuple[int, ...]) -> Graph:
+    """N x 5 x 8 times a Learned tensor of ``shape`` (one for all samples: 1 x shape)."""
+    g = Graph()
+    x = g.add_node("Input", {"shape": (5, 8)}, name="x")
+    scale = g.add_node("LearnedTensor", {"shape": shape}, name="scale")
+    mul = g.add_node("Multiply", name="scaled")
+    head = g.add_node("Output", name="y")
+    g.connect(Edge(x.id, "out", mul.id, "in1"))
+    g.connect(Edge(scale.id, "out", mul.id, "in2"))
+    g.connect(Edge(mul.id, "out", head.id, "in"))
+    return g
+
+
+def test_a_tensor_for_all_samples_may_have_fewer_dimensions_than_the_batch():
+    g = scaled_graph((8,))  # 1 x 8 against N x 5 x 8: torch aligns from the right
+    analysis = analyze(g)
+    assert analysis.ok, [d.message for d in analysis.diagnostics]
+    mul = g.node_by_name("scaled").id
+    assert format_shape(analysis.shapes.outputs[mul]["out"]) == "N x 5 x 8"
+    x = torch.randn(3, 5, 8)
+    compiled = compile_graph(g)
+    assert torch.allclose(compiled.module(x), x * compiled.module.scale.value)
+
+
+def test_a_tensor_for_all_samples_with_more_dimensions_is_refused():
+    # 1 x 2 x 5 x 8 against N x 5 x 8 would meet the batch with a sample size
+    messages = [d.message for d in analyze(scaled_graph((2, 5, 8))).diagnostics]
+    assert any("different numbers of dimensions" in m for m in messages), messages

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+import graph.layers
 from graph import catalog
 from gui import theme
 
@@ -34,7 +35,7 @@ def search_layers(text: str) -> list[catalog.LayerSpec]:
     words = text.lower().split()
     category_titles = dict(catalog.CATEGORIES)
     ranked: list[tuple[int, int, catalog.LayerSpec]] = []
-    for index, spec in enumerate(catalog.LAYERS):
+    for index, spec in enumerate(graph.layers.LAYERS):
         names = f"{spec.id} {spec.title}".lower()
         everything = f"{names} {spec.description} {category_titles.get(spec.category, '')}"
         everything = everything.lower()
