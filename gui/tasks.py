@@ -92,28 +92,36 @@ class _Job(QRunnable):
     def run(self) -> None:
         task, number = self.task, self.task.number
         if task.cancel_requested:
-            self.signals.done.emit(number, "cancelled", None)
+            self._emit("done", number, "cancelled", None)
             return
-        self.signals.started.emit(number)
+        self._emit("started", number)
         last = [0.0]
 
         def progress(fraction: float) -> None:
             now = time.perf_counter()
             if now - last[0] >= 1.0 / PROGRESS_HZ or fraction >= 1.0:
                 last[0] = now
-                self.signals.progress.emit(number, float(fraction))
+                self._emit("progress", number, float(fraction))
 
         try:
             value = self.work(progress, task._cancel.is_set)
         except BaseException as exc:  # noqa: BLE001 - reported on the GUI thread, never raised
             if is_cancellation(exc) or task.cancel_requested:
-                self.signals.done.emit(number, "cancelled", None)
+                self._emit("done", number, "cancelled", None)
             else:
                 traceback.print_exc()
-                self.signals.done.emit(number, "failed", one_line(exc))
+                self._emit("done", number, "failed", one_line(exc))
             return
         outcome = "cancelled" if task.cancel_requested else "done"
-        self.signals.done.emit(number, outcome, value if outcome == "done" else None)
+        self._emit("done", number, outcome, value if outcome == "done" else None)
+
+    def _emit(self, signal: str, *args: Any) -> None:
+        """Tell the runner, unless it is gone: a window closed (or the app quit) while this
+        job ran has no one left to tell, and that is not an error."""
+        try:
+            getattr(self.signals, signal).emit(*args)
+        except RuntimeError:  # "Signal source has been deleted"
+            pass
 
 
 class TaskRunner(QObject):
