@@ -457,6 +457,7 @@ LAYERS: tuple[LayerSpec, ...] = (
                 Param("mode", CHOICE, "row", "Drop per sample or for the whole batch.",
                       choices=("row", "batch"), choice_labels=("Per sample", "Whole batch"))),
         ops_class="StochasticDepth", summary="p={p}",  # ONNX: inference leaves it out
+        fx=FxMap(classes=("torchvision.ops.stochastic_depth.StochasticDepth",)),
     ),
     # -- convolution ----------------------------------------------------------------------------
     LayerSpec(
@@ -550,7 +551,8 @@ LAYERS: tuple[LayerSpec, ...] = (
                   "input and output (as older code did) instead of their edges."),
         ),
         ops_class="Upsample", summary="{mode}", **_IMAGE,
-        fx=FxMap(module="upsample", functions=("F.interpolate",), call="interpolate"),
+        fx=FxMap(module="upsample", functions=("F.interpolate",), call="interpolate",
+                 classes=("Upsample",)),
         onnx=OnnxMap(ops=("Resize",), reader="resize"),
     ),
     # -- recurrent & attention -----------------------------------------------------------------
@@ -629,7 +631,7 @@ LAYERS: tuple[LayerSpec, ...] = (
         "sample.",
         params=(Param("eps", FLOAT, 1e-5, "Added to the variance for stability.", 0.0, 1.0),),
         torch_class="LayerNorm", inferred=(("normalized_shape", -1),), weights=True,
-        fx=FxMap(module="layernorm"),
+        fx=FxMap(module="layernorm", functions=("F.layer_norm",), call="layer_norm"),
         onnx=OnnxMap(ops=("LayerNormalization",), reader="layernorm"),
     ),
     # -- activation -------------------------------------------------------------------------------

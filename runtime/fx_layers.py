@@ -76,9 +76,23 @@ def _code_key(code: CodeType) -> tuple[Any, ...]:
     return code.co_code, consts, code.co_names, code.co_varnames
 
 
+def foreign_layer(m: nn.Module) -> bool:
+    """``m``'s own class is one another library defines that a declaration reads by its
+    qualified name (torchvision's StochasticDepth): traced as one leaf."""
+    return _qualified(type(m)) in _by_torch_class()
+
+
+def _qualified(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__name__}"
+
+
 def _torch_name(m: nn.Module) -> str | None:
-    """The name of the first ``torch.nn`` class in ``m``'s ancestry that the catalog names."""
+    """The first ``torch.nn`` class in ``m``'s ancestry that the catalog names, or ``m``'s own
+    class when a declaration names it by its qualified name (a subclass is not taken for
+    it: its forward may differ)."""
     known = _by_torch_class()
+    if _qualified(type(m)) in known:
+        return _qualified(type(m))
     for cls in type(m).__mro__:
         if cls.__module__.startswith("torch.nn") and cls.__name__ in known:
             return cls.__name__

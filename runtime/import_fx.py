@@ -29,6 +29,7 @@ from graph.model import Edge
 from graph.project import Project
 from runtime import fx_layers
 from runtime.fx_calls import Batch, LearnedValue, Outputs, StructuralCalls, TensorShape
+from runtime.fx_functional import FunctionalCalls
 from runtime.fx_layers import Unsupported
 from runtime.fx_sizes import SizeCalls
 from runtime.import_builder import GraphBuilder, ModelImportError, Ref
@@ -130,7 +131,8 @@ class _Shapes(fx.Interpreter):
 
 class _Tracer(fx.Tracer):
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
-        return fx_layers.is_plexus_class(m) or super().is_leaf_module(m, module_qualified_name)
+        return fx_layers.is_plexus_class(m) or fx_layers.foreign_layer(m) \
+            or super().is_leaf_module(m, module_qualified_name)
 
 
 def _shapes(input_shape: Any, count: int, module: nn.Module, where: str) -> list[tuple[int, ...]]:
@@ -309,7 +311,7 @@ class _HiddenState:
                           "layer's final state, h_n[-1], of a one-direction layer)")
 
 
-class _Walker(SizeCalls, StructuralCalls):
+class _Walker(SizeCalls, FunctionalCalls, StructuralCalls):
     """Turns the traced fx graph into builder nodes."""
 
     def __init__(self, gm: fx.GraphModule, builder: GraphBuilder, model: nn.Module) -> None:
