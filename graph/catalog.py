@@ -216,7 +216,7 @@ CATEGORIES: tuple[tuple[str, str], ...] = (
     ("normalization", "Normalization"),
     ("activation", "Activation"),
     ("merge", "Merge"),
-    ("reshape", "Reshape"),
+    ("reshape", "Tensor ops"),
 )
 
 # Tasks an Output head can train for (runtime/heads.py gives each its loss and metrics):
@@ -443,12 +443,13 @@ LAYERS: tuple[LayerSpec, ...] = (
     ),
     LayerSpec(
         "Identity", "core", "Identity", "Passes its input through unchanged: a placeholder "
-        "(a residual shortcut, a layer switched off).",
+        "(a shortcut that changes nothing, a layer switched off).",
         torch_class="Identity", dtype=ANY,
     ),
     LayerSpec(
         "StochasticDepth", "core", "Stochastic depth",
-        "Randomly drops a residual branch while training, as torchvision.ops.StochasticDepth: "
+        "Randomly drops a skip-connected branch while training, as "
+        "torchvision.ops.StochasticDepth: "
         "'row' zeroes whole samples, 'batch' the whole batch, with probability p, and scales "
         "what survives by 1 / (1 - p); in evaluation it passes its input through. Put it at "
         "the end of a branch, before the Add.",
@@ -465,7 +466,8 @@ LAYERS: tuple[LayerSpec, ...] = (
         params=_conv_params(1), torch_class="Conv1d", inferred=(("in_channels", 1),),
         summary="{out_channels}@{kernel_size}", **_CHANNELS,
         weights=True, traits=frozenset({FILTERS, UNITS}),
-        fx=FxMap(module="conv"), onnx=OnnxMap(ops=("Conv",), reader="conv"),
+        fx=FxMap(module="conv"),  # a Pad before the Conv: its padding_mode
+        onnx=OnnxMap(ops=("Conv", "Pad"), reader="conv"),
     ),
     LayerSpec(
         "Conv2d", "convolution", "Conv2d", "2-D convolution: learned filters slide over an "
@@ -473,7 +475,8 @@ LAYERS: tuple[LayerSpec, ...] = (
         params=_conv_params(2), torch_class="Conv2d", inferred=(("in_channels", 1),),
         summary="{out_channels}@{kernel_size}", **_IMAGE,
         weights=True, traits=frozenset({FILTERS, UNITS}),
-        fx=FxMap(module="conv"), onnx=OnnxMap(ops=("Conv",), reader="conv"),
+        fx=FxMap(module="conv"),  # a Pad before the Conv: its padding_mode
+        onnx=OnnxMap(ops=("Conv", "Pad"), reader="conv"),
     ),
     LayerSpec(
         "ConvTranspose2d", "convolution", "ConvTranspose2d", "Transposed 2-D convolution: "

@@ -311,7 +311,8 @@ def upsample_params(size: Any, scale_factor: Any, mode: Any, align_corners: Any
 
 def _upsample(m: nn.Module, spec: LayerSpec, where: str, notes: list[str]
               ) -> tuple[dict[str, Any], str]:
-    """torch's nn.Upsample (no size: None) or the class exported files define (0 x 0)."""
+    """torch's nn.Upsample (no size: None) or the class exported files define (0 x 0); the
+    torch class finds the declaration by the class name the two share."""
     size = m.size if m.size is not None and any(pair(m.size)) else None
     if getattr(m, "recompute_scale_factor", None):
         raise Unsupported("recompute_scale_factor=True")

@@ -3,8 +3,9 @@
 Leaf modules (everything in ``torch.nn``, and the ``runtime.ops`` classes Plexus' own
 exported files define) become catalog nodes, their parameters read by the reader their
 declaration names (``runtime/fx_layers.py``); the functions and tensor methods catalog
-declarations list (add, mul, cat, flatten, view/reshape of each sample, relu and friends,
-functional pooling and dropout) become merge, reshape, activation and pooling nodes.
+declarations list (add, sub, mul, div, cat, flatten, view/reshape of each sample, permute,
+transpose, ``x[:, a:b]`` and select, mean/sum/amax, interpolate, relu and friends, functional
+pooling and dropout) become merge, tensor-op, activation and pooling nodes.
 The example input runs through the traced graph so that every value has a shape and
 the imported graph can be checked against the original's outputs.
 """
@@ -422,13 +423,15 @@ class _Walker(SizeCalls, FunctionalCalls, StructuralCalls):
     # the call readers catalog declarations name in ``FxMap.call``
     def call_arguments(self, n: fx.Node, spec: catalog.LayerSpec) -> Ref:
         """Parameters from the arguments after the input, in declared order (keywords by
-        name); a missing one takes the function's own default."""
+        name); a missing one takes the function's own default, or for a builtin without a
+        signature (F.softplus) the declared one, which follows torch's."""
         defaults = _defaults(n.target)
         params: dict[str, Any] = {}
         index = 1
         for param in spec.params:
             if param.torch_arg:
-                raw = _arg(n, index, param.name, defaults.get(param.name))
+                raw = _arg(n, index, param.name, defaults.get(param.name, param.default)
+                           if defaults else param.default)
                 params[param.name] = fx_layers.value(param, raw)
                 index += 1
         fixed = {key: _arg(n, index + i, key, want)

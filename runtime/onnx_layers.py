@@ -54,6 +54,16 @@ class Laid:
     dirs: int = 1
 
 
+@dataclass(frozen=True)
+class Padded(Laid):
+    """A graph tensor padded (reflect or replicate) by ``pads`` per spatial dimension, as
+    torch writes a convolution's ``padding_mode`` before it: laid out for that convolution
+    only."""
+
+    pads: tuple[int, ...] = ()
+    mode: str = "reflect"
+
+
 # ONNX gate order of each recurrent operator, as PyTorch's order (iofc -> ifgo, zrh -> rzn),
 # and the activations PyTorch's layers use.
 _GATES = {"LSTM": [0, 2, 3, 1], "GRU": [1, 0, 2], "RNN": [0]}
@@ -104,6 +114,9 @@ class LayerReaders:
             return value
         if name in self.values and value is None:
             raise Downstream
+        if isinstance(value, Padded):
+            raise Unsupported(f"input '{name}' is padded ({value.mode}), which only a "
+                              "convolution takes")
         if isinstance(value, Laid):
             raise Unsupported(f"input '{name}' is a recurrent layer's output in a layout "
                               "other than batch first")
@@ -286,12 +299,20 @@ class LayerReaders:
             return self.b.add("Flatten", {"start_dim": 1}, name, [source])
         return self.b.add(specs[0].id, {"shape": tuple(rest)}, name, [source])
 
-    def read_conv(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
+    def read_conv(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Any:
+        if node.op_type == "Pad":
+            return self.pad_before_conv(node, attrs)
         weight = self.const(node.input[1], "the weight")
         dims = weight.ndim - 2
         if dims not in (1, 2):
             raise Unsupported(f"{dims}-D convolution")
         padding = self.padding(attrs, weight.shape[2:], attrs.get("dilations", [1] * dims))
+        source = self.values.get(node.input[0])
+        mode = "zeros"
+        if isinstance(source, Padded):  # torch writes padding_mode as a Pad before the Conv
+            if any(padding) or len(source.pads) != dims:
+                raise Unsupported("a Pad before a padded convolution")
+            padding, mode = source.pads, source.mode
         params: dict[str, Any] = {
             "out_channels": int(weight.shape[0]),
             "kernel_size": tuple(int(k) for k in weight.shape[2:]),
@@ -299,6 +320,7 @@ class LayerReaders:
             "padding": padding,
             "dilation": tuple(int(d) for d in attrs.get("dilations", [1] * dims)),
             "groups": int(attrs.get("group", 1)),
+            "padding_mode": mode,
         }
         if dims == 1:
             params = {k: (v[0] if isinstance(v, tuple) else v) for k, v in params.items()}
@@ -306,8 +328,23 @@ class LayerReaders:
         if len(node.input) > 2 and node.input[2]:
             weights["bias"] = self.tensor(self.const(node.input[2], "the bias"))
         params["bias"] = "bias" in weights
-        return self.b.add(_by_rank(specs, dims + 2).id, params, self.label(node),
-                          [self.ref(node.input[0])], weights)
+        data = source.ref if isinstance(source, Padded) else self.ref(node.input[0])
+        return self.b.add(_by_rank(specs, dims + 2).id, params, self.label(node), [data],
+                          weights)
+
+    def pad_before_conv(self, node: Any, attrs: dict[str, Any]) -> Padded:
+        """A reflect or replicate Pad of height and width that only a Conv reads: that
+        convolution's padding_mode."""
+        mode = {"reflect": "reflect", "edge": "replicate"}.get(attrs.get("mode", "constant"))
+        rank = self.rank(node.input[0])
+        pads = [int(p) for p in self.const(node.input[1], "the pads")] \
+            if len(node.input) > 1 and node.input[1] else [int(p) for p in attrs.get("pads", [])]
+        batch_and_channels = pads[:2] + pads[rank:rank + 2]
+        if mode is None or rank < 3 or len(pads) != 2 * rank or any(batch_and_channels) \
+                or pads[2:rank] != pads[rank + 2:] or (len(node.input) > 3 and node.input[3]):
+            raise Unsupported(f"mode {attrs.get('mode', 'constant')}, pads {pads} (only the "
+                              "reflect or replicate padding of a convolution)")
+        return Padded(self.ref(node.input[0]), "padded", pads=tuple(pads[2:rank]), mode=mode)
 
     def padding(self, attrs: dict[str, Any], kernel: Any, dilation: Any) -> tuple[int, ...]:
         auto = attrs.get("auto_pad", "NOTSET")

@@ -76,14 +76,21 @@ def test_depthwise_and_grouped_convolutions_come_back_from_fx():
 def test_grouped_convolutions_come_back_from_onnx(tmp_path):
     build = Builder()
     x = build("Input", "x", shape=(4, 8, 8))
-    conv = build("Conv2d", "depthwise", x, out_channels=8, groups=4, dilation=(2, 2))
+    conv = build("Conv2d", "depthwise", x, out_channels=8, groups=4, dilation=(2, 2),
+                 padding=(1, 2), padding_mode="reflect")
+    conv = build("Conv1d", "line", build("Reshape", "rows", conv, shape=(8, -1)),
+                 out_channels=8, padding=1, padding_mode="replicate")
+    conv = build("Reshape", "grid", conv, shape=(8, 8, 6))
     up = build("ConvTranspose2d", "up", conv, out_channels=4, groups=2, dilation=(2, 2))
     build("Output", "out", up)
     back = onnx_round_trip(with_weights(Project(name="g", graph=build.graph)), tmp_path,
                            [(4, 8, 8)])
     (conv,) = nodes_of(back, "Conv2d")
     (up,) = nodes_of(back, "ConvTranspose2d")
-    assert (conv.params["groups"], conv.params["dilation"]) == (4, (2, 2))
+    assert (conv.params["groups"], conv.params["dilation"], conv.params["padding"],
+            conv.params["padding_mode"]) == (4, (2, 2), (1, 2), "reflect")
+    (line,) = nodes_of(back, "Conv1d")
+    assert (line.params["padding"], line.params["padding_mode"]) == (1, "replicate")
     assert (up.params["groups"], up.params["out_channels"], up.params["dilation"]) == (
         2, 4, (2, 2))
 
@@ -329,5 +336,67 @@ def test_activation_options_come_back_from_onnx(tmp_path):
     chain = [(n.type, n.params) for n in back.graph.nodes.values()
              if n.type not in ("Input", "Output")]
     assert chain == [("PReLU", {"num_parameters": 3, "init": 0.25}),
-                     ("GELU", {"approximate": "tanh"}), ("ELU", {"alpha": 0.5}), ("ReLU6", {}), ("SELU", {}), ("Mish", {}),
-                     ("Hardsigmoid", {})]
+                     ("GELU", {"approximate": "tanh"}), ("ELU", {"alpha": 0.5}), ("ReLU6", {}),
+                     ("SELU", {}), ("Mish", {}), ("Hardsigmoid", {})]
+
+
+# -- torchvision's families that need these layers ------------------------------------------------
+@pytest.fixture(scope="module")
+def torchvision_models():
+    """torchvision's pure-Python model classes (its compiled ops fail to register beside this
+    torch, so their meta registrations are kept from loading)."""
+    import sys
+    import types
+
+    sys.modules.setdefault("torchvision._meta_registrations",
+                           types.ModuleType("torchvision._meta_registrations"))
+    return pytest.importorskip("torchvision").models
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("family", "layers"), [
+    ("mobilenet_v3_small", {"Hardsigmoid", "Multiply", "Conv2d"}),
+    ("efficientnet_b0", {"StochasticDepth", "Multiply", "SiLU"})])
+def test_torchvision_families_with_depthwise_convs_and_gates_import(torchvision_models, family,
+                                                                    layers):
+    torch.manual_seed(0)
+    model = getattr(torchvision_models, family)(num_classes=5)
+    project, _ = imported(model, (3, 32, 32))  # outputs equal within 1e-4
+    assert layers <= {n.type for n in project.graph.nodes.values()}
+    assert any(n.params.get("groups", 1) > 1 for n in nodes_of(project, "Conv2d"))
+
+
+class Functional(nn.Module):
+    """The functional spellings, with the defaults of builtins that have no signature."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.hardsigmoid(F.mish(F.selu(F.elu(F.softplus(F.relu6(x))))))
+        x = F.adaptive_max_pool2d(F.gelu(x, approximate="tanh"), 2).flatten(2)
+        return F.max_pool1d(F.avg_pool1d(x, 2, ceil_mode=True), 1)
+
+
+def test_functional_activations_and_pools_come_back_from_fx():
+    project, _ = imported(Functional(), (3, 4, 4))
+    chain = [(n.type, n.params) for n in project.graph.nodes.values()
+             if n.type not in ("Input", "Output")]
+    assert [t for t, _ in chain] == ["ReLU6", "Softplus", "ELU", "SELU", "Mish", "Hardsigmoid",
+                                     "GELU", "AdaptiveMaxPool2d", "Flatten", "AvgPool1d",
+                                     "MaxPool1d"]
+    params = dict(chain)
+    assert params["Softplus"] == {"beta": 1.0, "threshold": 20.0}
+    assert params["ELU"] == {"alpha": 1.0} and params["GELU"] == {"approximate": "tanh"}
+    assert params["AvgPool1d"]["ceil_mode"] is True and params["MaxPool1d"]["kernel_size"] == 1
+
+
+class EightWay(nn.Module):
+    def forward(self, a, b, c, d, e, f, g, h):
+        return torch.cat([a, b, c, d, e, f, g, h], dim=-1)
+
+
+def test_concat_of_eight_inputs_is_one_node_through_fx_and_onnx(tmp_path):
+    shapes = [(2, i + 1) for i in range(8)]
+    project, _ = imported(EightWay(), *shapes)
+    (concat,) = nodes_of(project, "Concat")
+    assert len(project.graph.in_edges(concat.id)) == 8 and concat.params["dim"] == -1
+    back = onnx_round_trip(project, tmp_path, shapes)
+    assert len(nodes_of(back, "Concat")) == 1
