@@ -61,6 +61,52 @@ class LearnedValue:
         self.made: Ref | None = None  # the node, once one use made it
 
 
+class RnnTuple:
+    """What a plain nn.LSTM/GRU/RNN returns: (sequence, hidden state)."""
+
+    def __init__(self, ref: Ref, module: nn.RNNBase, path: str) -> None:
+        self.ref, self.module, self.path = ref, module, path
+
+
+class Direction:
+    """One direction of a bidirectional layer's top h_n (h_n[-2] forward, h_n[-1]
+    backward): joined side by side (``torch.cat``, dim 1) they are its h_n port."""
+
+    def __init__(self, rnn: RnnTuple, backward: bool) -> None:
+        self.rnn, self.backward = rnn, backward
+
+
+class HiddenState:
+    """A plain RNN's h_n (num_layers * directions x N x H), or an LSTM's (h_n, c_n)."""
+
+    def __init__(self, rnn: RnnTuple, pair: bool) -> None:
+        self.rnn, self.pair = rnn, pair
+
+    def item(self, index: Any) -> Any:
+        """h_n[-1] (the top layer) is the layer's ``h_n`` port; (h_n, c_n)[0] is h_n."""
+        module = self.rnn.module
+        if self.pair:
+            if index == 0:
+                return HiddenState(self.rnn, pair=False)
+            raise Unsupported(f"uses the cell state c_n of '{self.rnn.path}'")
+        last = module.num_layers * (2 if module.bidirectional else 1) - 1
+        if isinstance(index, int) and index in (-1, last) and not module.bidirectional:
+            return Ref(self.rnn.ref.node, "h_n")
+        if isinstance(index, int) and module.bidirectional and index in (-2, -1, last - 1,
+                                                                         last):
+            return Direction(self.rnn, backward=index in (-1, last))
+        raise Unsupported(f"uses h_n[{index!r}] of '{self.rnn.path}' (Plexus gives the top "
+                          "layer's final state: h_n[-1], or both directions joined)")
+
+    def squeezed(self, dim: Any) -> Ref:
+        """``h_n.squeeze(0)`` of a one-layer, one-direction layer: its h_n port."""
+        module = self.rnn.module
+        if self.pair or dim != 0 or module.num_layers != 1 or module.bidirectional:
+            raise Unsupported(f"squeezes h_n of '{self.rnn.path}' other than a one-layer, "
+                              "one-direction layer's h_n.squeeze(0)")
+        return Ref(self.rnn.ref.node, "h_n")
+
+
 # Keyword arguments of a torch module's call that change nothing Plexus computes, with the
 # value they must have (None: any): nn.MultiheadAttention's.
 _HARMLESS = {"need_weights": None, "average_attn_weights": True, "is_causal": False}

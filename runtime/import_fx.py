@@ -29,7 +29,16 @@ from graph import catalog
 from graph.model import Edge
 from graph.project import Project
 from runtime import fx_layers
-from runtime.fx_calls import Batch, LearnedValue, Outputs, StructuralCalls, TensorShape
+from runtime.fx_calls import (
+    Batch,
+    Direction,
+    HiddenState,
+    LearnedValue,
+    Outputs,
+    RnnTuple,
+    StructuralCalls,
+    TensorShape,
+)
 from runtime.fx_functional import FunctionalCalls
 from runtime.fx_layers import Unsupported
 from runtime.fx_sizes import SizeCalls
@@ -285,33 +294,6 @@ def _arg(n: fx.Node, index: int, key: str, default: Any = None) -> Any:
     return n.kwargs.get(key, default)
 
 
-class _RnnTuple:
-    """What a plain nn.LSTM/GRU/RNN returns: (sequence, hidden state)."""
-
-    def __init__(self, ref: Ref, module: nn.RNNBase, path: str) -> None:
-        self.ref, self.module, self.path = ref, module, path
-
-
-class _HiddenState:
-    """A plain RNN's h_n (num_layers * directions x N x H), or an LSTM's (h_n, c_n)."""
-
-    def __init__(self, rnn: _RnnTuple, pair: bool) -> None:
-        self.rnn, self.pair = rnn, pair
-
-    def item(self, index: Any) -> Any:
-        """h_n[-1] (the top layer) is the layer's ``h_n`` port; (h_n, c_n)[0] is h_n."""
-        module = self.rnn.module
-        if self.pair:
-            if index == 0:
-                return _HiddenState(self.rnn, pair=False)
-            raise Unsupported(f"uses the cell state c_n of '{self.rnn.path}'")
-        last = module.num_layers * (2 if module.bidirectional else 1) - 1
-        if isinstance(index, int) and index in (-1, last) and not module.bidirectional:
-            return Ref(self.rnn.ref.node, "h_n")
-        raise Unsupported(f"uses h_n[{index!r}] of '{self.rnn.path}' (Plexus gives the top "
-                          "layer's final state, h_n[-1], of a one-direction layer)")
-
-
 class _Walker(SizeCalls, FunctionalCalls, StructuralCalls):
     """Turns the traced fx graph into builder nodes."""
 
@@ -320,7 +302,7 @@ class _Walker(SizeCalls, FunctionalCalls, StructuralCalls):
         self.b = builder
         self.model = model
         self.values: dict[fx.Node, Any] = {}
-        self.sequence_of: dict[int, _RnnTuple] = {}  # node id -> the raw RNN producing it
+        self.sequence_of: dict[int, RnnTuple] = {}  # node id -> the raw RNN producing it
         self.created: dict[fx.Node, int] = {}  # fx node -> the merge node it created
         self.calls: dict[str, int] = {}
 
@@ -366,9 +348,12 @@ class _Walker(SizeCalls, FunctionalCalls, StructuralCalls):
                 return got
             if got is None and value in self.values:
                 raise _Downstream
-            if isinstance(got, _RnnTuple):
+            if isinstance(got, RnnTuple):
                 raise Unsupported(f"uses the (output, hidden) tuple of '{got.path}'")
-            if isinstance(got, _HiddenState):
+            if isinstance(got, Direction):
+                raise Unsupported(f"uses one direction of the h_n of '{got.rnn.path}'; join "
+                                  "both: torch.cat([h_n[-2], h_n[-1]], dim=1)")
+            if isinstance(got, HiddenState):
                 raise Unsupported(f"uses the whole hidden state of '{got.rnn.path}'; take "
                                   "its top layer, h_n[-1]")
             if isinstance(got, Outputs):
@@ -398,7 +383,7 @@ class _Walker(SizeCalls, FunctionalCalls, StructuralCalls):
             source = self.ref(value, n)
             self.b.graph.connect(Edge(source.node, source.port, ref.node, port), check=False)
         if isinstance(m, nn.RNNBase):
-            return _RnnTuple(ref, m, path)
+            return RnnTuple(ref, m, path)
         return Outputs(ref, spec) if len(spec.outputs) > 1 else ref
 
     # functions
@@ -415,6 +400,10 @@ class _Walker(SizeCalls, FunctionalCalls, StructuralCalls):
             return self.getitem(n)
         if t == "expand" and isinstance(self.values.get(n.args[0]), LearnedValue):
             return self.expand_learned(n)
+        if t == "squeeze" and isinstance(self.values.get(n.args[0]), HiddenState):
+            return self.values[n.args[0]].squeezed(_arg(n, 1, "dim"))
+        if t in (torch.cat, torch.concat) and _final_directions(self.values, n):
+            return _final_directions(self.values, n)
         spec = _declared_calls().get(_call_key(n))
         if spec is None:
             raise Unsupported("")
@@ -508,14 +497,14 @@ class _Walker(SizeCalls, FunctionalCalls, StructuralCalls):
             return self.shape_item(got, index)
         if isinstance(got, Outputs):
             return got.port(index)
-        if isinstance(got, _HiddenState):
+        if isinstance(got, HiddenState):
             return got.item(index)
-        if isinstance(got, _RnnTuple):
+        if isinstance(got, RnnTuple):
             if index == 0:
                 self.sequence_of[got.ref.node] = got
                 return got.ref
             if index == 1:
-                return _HiddenState(got, pair=isinstance(got.module, nn.LSTM))
+                return HiddenState(got, pair=isinstance(got.module, nn.LSTM))
             raise Unsupported(f"uses item {index!r} of the output of '{got.path}'")
         if isinstance(got, Ref) and got.node in self.sequence_of and _is_last_step(index) \
                 and len(source.users) == 1:
@@ -640,6 +629,18 @@ class _Walker(SizeCalls, FunctionalCalls, StructuralCalls):
                 head = heads[name]  # type: ignore[index]
                 params = dict(head) if isinstance(head, dict) else {"task": head}
             self.b.add("Output", params, name, [ref])
+
+
+def _final_directions(values: dict[fx.Node, Any], n: fx.Node) -> Ref | None:
+    """``torch.cat([h_n[-2], h_n[-1]], dim=1)``: a bidirectional layer's h_n port."""
+    tensors, dim = _arg(n, 0, "tensors"), _arg(n, 1, "dim", 0)
+    if not isinstance(tensors, (list, tuple)) or len(tensors) != 2 or dim not in (1, -1):
+        return None
+    got = [values.get(t) for t in tensors]
+    if all(isinstance(g, Direction) for g in got) and got[0].rnn is got[1].rnn \
+            and (got[0].backward, got[1].backward) == (False, True):
+        return Ref(got[0].rnn.ref.node, "h_n")
+    return None
 
 
 def _defaults(function: Any) -> dict[str, Any]:

@@ -46,6 +46,7 @@ BATCH = 2  # batch size of the meta tensors: 2, so BatchNorm in training mode ac
 DTYPES = {"float": torch.float32, "long": torch.int64}
 
 Shape = tuple[int, ...]
+Operand = tuple[Shape, torch.dtype, str]  # an input of a layer: shape, dtype, its port
 
 
 def format_shape(shape: Sequence[int]) -> str:
@@ -271,8 +272,7 @@ def _infer_node(node: Node, spec: LayerSpec, nodes: dict[int, Node],
     outcome = _CACHE.get(key)
     if outcome is None:
         before = len(caught)
-        outcome = _run(spec, params, [(shape, dtype) for _, shape, dtype in signature],
-                       [port for port, _, _ in signature])
+        outcome = _run(spec, params, [(shape, dtype, port) for port, shape, dtype in signature])
         found = tuple(dict.fromkeys(_warning_text(w) for w in caught[before:]
                                     if _worth_reporting(w)))
         del caught[before:]
@@ -310,36 +310,37 @@ def _freeze(value: Any) -> Any:
     return (type(value).__name__, value)
 
 
-def _run(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape, torch.dtype]],
-         ports: list[str]) -> _Outcome:
+def _run(spec: LayerSpec, params: dict[str, Any], inputs: list[Operand]) -> _Outcome:
+    """Run one layer on ``inputs``: (shape, dtype, input port) each."""
     problem = _precheck(spec, params, inputs)
     if problem is not None:
         return _Outcome(problem=problem)
     try:
-        return _execute(spec, params, inputs, "meta", ports)
+        return _execute(spec, params, inputs, "meta")
     except NotImplementedError as exc:
         if "Meta" not in str(exc):
             return _Outcome(problem="torch", detail=_first_line(exc))
         # An op without a meta kernel (a future layer): run it once on small real zeros.
         try:
-            return _execute(spec, params, inputs, "cpu", ports)
+            return _execute(spec, params, inputs, "cpu")
         except Exception as inner:  # noqa: BLE001 - torch's reason becomes a diagnostic
             return _Outcome(problem="torch", detail=_first_line(inner))
     except Exception as exc:  # noqa: BLE001 - torch's reason becomes a diagnostic
         return _Outcome(problem="torch", detail=_first_line(exc))
 
 
-def _execute(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape, torch.dtype]],
-             device: str, ports: list[str]) -> _Outcome:
+def _execute(spec: LayerSpec, params: dict[str, Any], inputs: list[Operand], device: str
+             ) -> _Outcome:
     tensors = [torch.zeros(shape, dtype=dtype, device=device) if device != "meta"
-               else torch.empty(shape, dtype=dtype, device=device) for shape, dtype in inputs]
+               else torch.empty(shape, dtype=dtype, device=device) for shape, dtype, _ in inputs]
     count = 0
     if spec.role == MERGE:
         out = ops.apply_merge(spec, params, tensors)
     else:
         with torch.device(device):
-            module = ops.build_module(spec, params, [shape for shape, _ in inputs])
+            module = ops.build_module(spec, params, [shape for shape, _, _ in inputs])
         assert module is not None
+        ports = [port for _, _, port in inputs]
         args, kwargs = ops.port_arguments(spec, dict(zip(ports, tensors, strict=True)))
         out = module(*args, **kwargs)
         count = sum(p.numel() for p in module.parameters() if p.requires_grad)
@@ -348,16 +349,15 @@ def _execute(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape, 
                     tuple(t.dtype for t in outs), count)
 
 
-def _precheck(spec: LayerSpec, params: dict[str, Any], inputs: list[tuple[Shape, torch.dtype]]
-              ) -> str | None:
+def _precheck(spec: LayerSpec, params: dict[str, Any], inputs: list[Operand]) -> str | None:
     """Problems the meta device would not catch (dtypes, unbatched inputs, dims)."""
     if not inputs:
         return None  # a source (a Learned tensor): nothing to check
-    shape, dtype = inputs[0]
+    shape, dtype, _ = inputs[0]
     if spec.dtype == TOKENS:
         if dtype.is_floating_point:
             return "float_tokens"
-    elif spec.dtype != ANY and any(not d.is_floating_point for _, d in inputs):
+    elif spec.dtype != ANY and any(not d.is_floating_point for _, d, _ in inputs):
         return "int_input"
     if spec.ranks and len(shape) not in spec.ranks:
         return "rank"

@@ -122,3 +122,37 @@ def test_fx_import_of_an_encoder_stack_and_a_decoder_layer():
     with torch.no_grad():
         want = model(source, target)
     assert float((outputs_of(project, [source, target])[0] - want).abs().max()) < 1e-5
+
+
+class EncoderBlock(nn.Module):
+    """torchvision's ViT encoder block: pre-norm self-attention and MLP, each residual."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(8, eps=1e-6)
+        self.self_attention = nn.MultiheadAttention(8, 2, dropout=0.0, batch_first=True)
+        self.dropout = nn.Dropout(0.0)
+        self.ln_2 = nn.LayerNorm(8, eps=1e-6)
+        self.mlp = nn.Sequential(nn.Linear(8, 16), nn.GELU(), nn.Dropout(0.0),
+                                 nn.Linear(16, 8), nn.Dropout(0.0))
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        x = self.ln_1(input)
+        x, _ = self.self_attention(x, x, x, need_weights=False)
+        x = self.dropout(x)
+        x = x + input
+        y = self.ln_2(x)
+        y = self.mlp(y)
+        return x + y
+
+
+def test_fx_import_of_a_vit_encoder_block():
+    torch.manual_seed(0)
+    model = EncoderBlock().eval()
+    project = import_module(model, input_shape=(5, 8))
+    (attn,) = project.graph.nodes_of_type("MultiheadAttention")
+    assert [e.dst_port for e in project.graph.in_edges(attn.id)] == ["query"]
+    x = torch.randn(3, 5, 8)
+    with torch.no_grad():
+        want = model(x)
+    assert float((outputs_of(project, [x])[0] - want).abs().max()) < 1e-5

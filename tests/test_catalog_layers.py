@@ -51,10 +51,14 @@ def single_layer_graph(spec: catalog.LayerSpec) -> tuple[Graph, list[int], int]:
         x = graph.add_node("Input", {"shape": shape, "dtype": dtype}, name=f"x{index}")
         graph.connect(Edge(x.id, "out", layer.id, port.name))
         inputs.append(x.id)
-    given = [p for p in spec.outputs if not p.optional]
-    for port in given:
-        out = graph.add_node("Output", name="out" if len(given) == 1 else f"out_{port.name}")
-        graph.connect(Edge(layer.id, port.name, out.id, "in"))
+    # Every output port the layer gives with its default params gets its own Output (only
+    # its first when it has one), so a layer's optional outputs (an LSTM's h_n) go through
+    # every round trip too.
+    given = analyze(graph).shapes.outputs.get(layer.id, {})
+    ports = [p.name for p in spec.outputs if p.name in given or not p.optional]
+    for port in ports:
+        out = graph.add_node("Output", name="out" if len(ports) == 1 else f"out_{port}")
+        graph.connect(Edge(layer.id, port, out.id, "in"))
     return graph, inputs, layer.id
 
 

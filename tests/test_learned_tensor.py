@@ -204,3 +204,18 @@ def test_vit_with_a_transformer_encoder_imports_compiles_and_exports(tmp_path):
     assert "class EncoderStack(nn.Module):" in text
     again = import_module(path)
     assert float((outputs_of(again, [x])[0] - want).abs().max()) < 1e-5
+
+
+@pytest.mark.parametrize("layers", ["TransformerEncoderLayer", "TransformerEncoder"])
+def test_onnx_export_of_learned_tensors_runs_the_same(tmp_path, layers):
+    pytest.importorskip("onnxscript")
+    ort = pytest.importorskip("onnxruntime")
+    from runtime.export_onnx import export_onnx
+
+    project = with_weights(Project(name="vit", graph=tiny_vit_graph(layers)))
+    path = export_onnx(project, tmp_path / "vit.onnx")
+    x = torch.randn(3, 4, 8)
+    want = compiled_outputs(project, [x])
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    assert float((torch.from_numpy(got) - want[0]).abs().max()) < 1e-5

@@ -115,13 +115,37 @@ class GruHidden(nn.Module):
         return self.fc(h[-1]) + self.skip(out[:, -1])
 
 
-@pytest.mark.parametrize("cls", [LastHidden, GruHidden])
+class BothDirections(nn.Module):
+    """A bidirectional GRU's two final states joined, as sentiment tutorials write it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gru = nn.GRU(8, 16, num_layers=2, batch_first=True, bidirectional=True)
+        self.fc = nn.Linear(32, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, hidden = self.gru(x)
+        return self.fc(torch.cat([hidden[-2], hidden[-1]], dim=1))
+
+
+class Squeezed(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rnn = nn.RNN(8, 16, batch_first=True)
+        self.fc = nn.Linear(16, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, hidden = self.rnn(x)
+        return self.fc(hidden.squeeze(0))
+
+
+@pytest.mark.parametrize("cls", [LastHidden, GruHidden, BothDirections, Squeezed])
 def test_fx_import_reads_h_n_into_the_h_n_port(cls):
     torch.manual_seed(0)
     model = cls().eval()
     project = import_module(model, input_shape=(6, 8))
     edges = project.graph.edges
-    rnn = next(n for n in project.graph.nodes.values() if n.type in ("LSTM", "GRU"))
+    rnn = next(n for n in project.graph.nodes.values() if n.type in ("LSTM", "GRU", "RNN"))
     fcs = [e for e in edges if e.src == rnn.id and e.src_port == "h_n"]
     assert len(fcs) == 1 and project.graph.nodes[fcs[0].dst].type == "Linear"
     x = torch.randn(3, 6, 8)
@@ -139,6 +163,20 @@ class CellState(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _, (_, c) = self.lstm(x)
         return c[-1]
+
+
+class OneDirection(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.gru = nn.GRU(8, 16, batch_first=True, bidirectional=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.gru(x)[1][-1]
+
+
+def test_fx_import_refuses_one_direction_and_says_how_to_join_both():
+    with pytest.raises(ModelImportError, match=r"join both: torch.cat\(\[h_n\[-2\], "):
+        import_module(OneDirection(), input_shape=(6, 8))
 
 
 def test_fx_import_refuses_the_cell_state_by_name():
