@@ -363,7 +363,7 @@ def _precheck(spec: LayerSpec, params: dict[str, Any], inputs: list[Operand]) ->
         return "rank"
     if "output_padding" in params and not _output_padding_ok(params):
         return "output_padding"  # the meta kernel does not check this; the CPU one does
-    if spec.role == MERGE and not spec.merge_dim and len({len(s) for s, _ in inputs}) > 1:
+    if spec.role == MERGE and not spec.merge_dim and len({len(s) for s, *_ in inputs}) > 1:
         return "merge_rank"  # on meta, N of one input would meet a sample size of the other
     if _groups_problem(spec, params, shape):
         return "groups"  # torch's own message names neither the node nor the numbers
