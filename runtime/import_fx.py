@@ -140,6 +140,10 @@ class _Shapes(fx.Interpreter):
 
 
 class _Tracer(fx.Tracer):
+    # a buffer used in forward (a sliced table of positions) stays a node, so that its use
+    # is refused by name rather than failing the trace
+    proxy_buffer_attributes = True
+
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
         return fx_layers.is_plexus_class(m) or fx_layers.foreign_layer(m) \
             or super().is_leaf_module(m, module_qualified_name)

@@ -452,3 +452,71 @@ def test_onnx_lstm_and_gru_as_exporters_lay_them_out(tmp_path):
         None, {"x": x})[0]
     got = run(project, torch.from_numpy(x))[0].numpy()
     assert float(np.abs(got - want).max()) < 1e-5
+
+
+# A tutorial's positional encodings: classes that share the name of Plexus' layer but not its
+# code, traced through rather than taken for it.
+USER_POSITIONS = '''
+import math
+
+import torch
+from torch import nn
+
+
+class PositionalEncoding(nn.Module):
+    def __init__(self, d_model, max_len=50):
+        super().__init__()
+        position = torch.arange(max_len).unsqueeze(1)
+        div_term = torch.exp(torch.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
+        pe = torch.zeros(1, max_len, d_model)
+        pe[0, :, 0::2] = torch.sin(position * div_term)
+        pe[0, :, 1::2] = torch.cos(position * div_term)
+        self.register_buffer("pe", pe)
+
+    def forward(self, x):
+        return x + self.pe[:, :x.size(1)]
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Linear(4, 8)
+        self.pos = PositionalEncoding(8)
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.head(self.pos(self.embed(x)).mean(1))
+'''
+
+
+class PositionalEncoding(nn.Module):
+    """Learned positions under Plexus' layer's name: fx traces it into a Learned tensor."""
+
+    def __init__(self, length: int, features: int) -> None:
+        super().__init__()
+        self.pe = nn.Parameter(torch.randn(1, length, features))
+
+    def forward(self, x):
+        return x + self.pe
+
+
+def test_a_user_class_named_like_a_plexus_layer_is_traced_through():
+    model = nn.Sequential(nn.Linear(4, 8), PositionalEncoding(6, 8), nn.ReLU())
+    project = import_module(model, input_shape=(6, 4))
+    types = sorted(n.type for n in project.graph.nodes.values())
+    assert "PositionalEncoding" not in types and "LearnedTensor" in types
+    compiled = compile_graph(project.graph)
+    load_node_state(compiled, weights_from_bytes(project.weights))
+    x = torch.randn(3, 6, 4)
+    with torch.no_grad():
+        assert float((compiled.module.eval()(x) - model(x)).abs().max()) < 1e-6
+
+
+def test_a_user_class_named_like_a_plexus_layer_is_refused_for_what_it_does(tmp_path):
+    path = tmp_path / "tutorial.py"
+    path.write_text(USER_POSITIONS)
+    with pytest.raises(ModelImportError) as error:
+        import_file(path, "Model", input_shape=(5, 4))
+    message = str(error.value)
+    assert "buffer 'pos.pe' used directly in forward" in message
+    assert "do not fit" not in message and "'pos' (PositionalEncoding" not in message
