@@ -142,6 +142,23 @@ def value(param: Param, raw: Any) -> Any:
     return got
 
 
+def check_inferred(m: nn.Module, spec: LayerSpec, shape: tuple[int, ...]) -> None:
+    """The constructor arguments Plexus infers from the input (in_features, normalized_shape,
+    a positional table's length) must be what the module has for this input: a layer built
+    for other sizes would not take its weights."""
+    for name, dim in spec.inferred:
+        raw = getattr(m, name, None)
+        got = raw[0] if isinstance(raw, (tuple, list)) and len(raw) == 1 else raw
+        if not isinstance(got, int) or not shape or not -len(shape) <= dim < len(shape):
+            if raw is not None and not isinstance(got, int):
+                raise Unsupported(f"{name}={raw!r} (Plexus infers {name}, one size, from "
+                                  f"dimension {dim} of the input)")
+            continue
+        if got != shape[dim]:
+            raise Unsupported(f"{name}={got} but its input has {shape[dim]} there (Plexus "
+                              f"infers {name} from the input: build it for this input shape)")
+
+
 def check_fixed(spec: LayerSpec, found: Callable[[str], Any]) -> None:
     """The declared fixed constructor arguments must be what the model uses."""
     for key, want in spec.fixed.items():

@@ -29,6 +29,7 @@ from graph import catalog
 from graph.model import Edge
 from graph.project import Project
 from runtime import fx_layers
+from runtime.compile import build_layer
 from runtime.fx_calls import (
     Batch,
     Direction,
@@ -381,14 +382,36 @@ class _Walker(SizeCalls, FunctionalCalls, StructuralCalls):
                               "equivalent)")
         spec = catalog.spec(layer)
         given = self.module_inputs(n, spec, fx_layers.is_plexus_class(m))
+        first = given.get(spec.inputs[0].name) if spec.inputs else None
+        if isinstance(first, fx.Node):
+            fx_layers.check_inferred(m, spec, self.shape(first))
         weights = {prefix + k: v for k, v in m.state_dict().items()}
         ref = self.b.add(layer, params, path, [], weights)
+        self.check_weights(ref, [self.shape(v) for v in given.values()
+                                 if isinstance(v, fx.Node)], weights)
         for port, value in given.items():
             source = self.ref(value, n)
             self.b.graph.connect(Edge(source.node, source.port, ref.node, port), check=False)
         if isinstance(m, nn.RNNBase):
             return RnnTuple(ref, m, path)
         return Outputs(ref, spec) if len(spec.outputs) > 1 else ref
+
+    def check_weights(self, ref: Ref, shapes: list[tuple[int, ...]],
+                      weights: dict[str, Tensor]) -> None:
+        """The layer Plexus builds for these input shapes must take the module's weights (a
+        table of positions built longer than the sequence would not)."""
+        try:
+            built = build_layer(self.b.graph.nodes[ref.node], shapes)
+        except Exception:  # noqa: BLE001 - the graph check reports what cannot be built
+            return
+        mine = built.state_dict() if built is not None else {}
+        for key, tensor in weights.items():
+            want = mine.get(key)
+            if want is not None and tuple(want.shape) != tuple(tensor.shape):
+                raise Unsupported(f"its {key} is {'x'.join(map(str, tensor.shape))} but the "
+                                  f"layer Plexus builds for this input has "
+                                  f"{'x'.join(map(str, want.shape))}: build it for this "
+                                  "input shape")
 
     # functions
     def function(self, n: fx.Node) -> Any:

@@ -520,3 +520,13 @@ def test_a_user_class_named_like_a_plexus_layer_is_refused_for_what_it_does(tmp_
     message = str(error.value)
     assert "buffer 'pos.pe' used directly in forward" in message
     assert "do not fit" not in message and "'pos' (PositionalEncoding" not in message
+
+
+def test_a_layer_built_for_other_sizes_than_its_input_is_refused_by_name():
+    from runtime import ops
+
+    model = nn.Sequential(nn.Linear(4, 8), ops.PositionalEncoding(9, 8, kind="learned"))
+    with pytest.raises(ModelImportError, match=r"'1' \(PositionalEncoding: its position is "
+                                               r"9x8 but the layer Plexus builds for this "
+                                               r"input has 5x8"):
+        import_module(model, input_shape=(5, 4))
