@@ -1,9 +1,12 @@
-"""The fx import's readers of structural calls: the calls that cut a tensor into several
-outputs (chunk, split) and the module parameters that forward uses directly (class tokens,
-positional embeddings, layer scales), which become Learned tensor nodes.
+"""The fx import's readers of structure: values that are not one graph tensor, and calls
+that make or take several.
 
-``runtime.import_fx._Walker`` takes these as a mixin: catalog declarations name the readers
-(``FxMap.call``) and the walker finds them as ``call_<name>``.
+The tuples layers return (a layer with several output ports; a torch RNN's output and hidden
+state, whose top layer is the layer's h_n port), the calls that cut a tensor into pieces
+(chunk, split), which input port each argument of a module call feeds, and the module
+parameters that forward uses directly (class tokens, positional embeddings, layer scales),
+which become Learned tensor nodes. ``runtime.import_fx._Walker`` takes ``StructuralCalls`` as
+a mixin: catalog declarations name its readers (``FxMap.call``) as ``call_<name>``.
 """
 
 from __future__ import annotations
