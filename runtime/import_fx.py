@@ -13,12 +13,9 @@ the imported graph can be checked against the original's outputs.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import inspect
 import operator
-import sys
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +40,7 @@ from runtime.fx_calls import (
 from runtime.fx_functional import FunctionalCalls
 from runtime.fx_layers import Unsupported
 from runtime.fx_sizes import SizeCalls
+from runtime.fx_source import first_line, load_factory, load_weights
 from runtime.import_builder import GraphBuilder, ModelImportError, Ref
 
 F = nn.functional
@@ -51,68 +49,6 @@ EXAMPLE_BATCH = 2
 
 class _Downstream(Exception):
     """A value computed from something already refused: not listed again."""
-
-
-# -- loading the user's file -------------------------------------------------------------------
-def load_factory(path: Path, name: str | None) -> Callable[..., Any]:
-    """The class or function ``name`` defined in the Python file ``path`` (runs the file)."""
-    if not path.is_file():
-        raise ModelImportError(f"{path}: file not found")
-    module_name = f"plexus_import_{uuid.uuid4().hex[:8]}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise ModelImportError(f"{path.name}: not a Python file that can be imported")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module  # dataclasses and pickling look modules up here
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:  # noqa: BLE001 - the user's code can raise anything
-        raise ModelImportError(f"{path.name}: running the file failed: "
-                               f"{type(exc).__name__}: {_line(exc)}") from None
-    finally:
-        sys.modules.pop(module_name, None)
-    if name:
-        found = getattr(module, name, None)
-        if found is None or not callable(found):
-            raise ModelImportError(f"{path.name} defines no class or function '{name}'; "
-                                   f"its modules are: {', '.join(_candidates(module)) or 'none'}")
-        return found
-    candidates = _candidates(module)
-    main = [c for c in candidates if not fx_layers.plexus_class(getattr(module, c))] \
-        or candidates
-    if len(main) != 1:
-        what = ", ".join(main) if main else "no nn.Module class"
-        raise ModelImportError(f"{path.name} defines {what}; choose the model's class or "
-                               "factory function by name")
-    return getattr(module, main[0])
-
-
-def load_weights(model: nn.Module, path: Path, where: str) -> None:
-    """Load a safetensors file keyed like the model's state_dict (no pickle: no code runs)."""
-    import safetensors.torch
-
-    try:
-        state = safetensors.torch.load_file(str(path))
-    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
-        raise ModelImportError(f"{path.name}: not a readable safetensors file "
-                               f"({_line(exc)})") from None
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise ModelImportError(f"{path.name} does not fit {where}: "
-                               f"{_line(exc).rstrip(':. ')}") from None
-
-
-def _candidates(module: Any) -> list[str]:
-    """nn.Module classes defined in the file itself (not imported into it)."""
-    return [key for key, value in vars(module).items()
-            if inspect.isclass(value) and issubclass(value, nn.Module)
-            and value.__module__ == module.__name__]
-
-
-def _line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
 # -- tracing ---------------------------------------------------------------------------------------
@@ -186,7 +122,7 @@ def import_module(source: str | Path | nn.Module, name: str | None = None,
             model = factory(*args, **(kwargs or {}))
         except Exception as exc:  # noqa: BLE001 - the user's constructor
             raise ModelImportError(f"{where}(...) failed: {type(exc).__name__}: "
-                                   f"{_line(exc)}; check the constructor arguments") from None
+                                   f"{first_line(exc)}; check the constructor arguments") from None
         if not isinstance(model, nn.Module):
             raise ModelImportError(f"{where} returned a {type(model).__name__}, not an "
                                    "nn.Module")
@@ -196,7 +132,7 @@ def import_module(source: str | Path | nn.Module, name: str | None = None,
     try:
         graph = _Tracer().trace(model)
     except Exception as exc:  # noqa: BLE001 - fx raises TraceError, TypeError, ...
-        raise ModelImportError(f"cannot trace {where} with torch.fx: {_line(exc)}; forward "
+        raise ModelImportError(f"cannot trace {where} with torch.fx: {first_line(exc)}; forward "
                                "must not branch on tensor values") from None
     gm = fx.GraphModule(model, graph)
     gm.graph.eliminate_dead_code()
@@ -214,7 +150,7 @@ def import_module(source: str | Path | nn.Module, name: str | None = None,
         at = f"'{n.target}'" if n.op == "call_module" else f"node '{n.name}'"
         raise ModelImportError(f"{where} fails on an input of shape "
                                f"{' and '.join('x'.join(map(str, s)) for s in shapes)} at {at}: "
-                               f"{_line(exc)}; check the input shape") from None
+                               f"{first_line(exc)}; check the input shape") from None
     builder = GraphBuilder(where)
     _Walker(gm, builder, model).walk(shapes, dtypes)
 
