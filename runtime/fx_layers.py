@@ -103,7 +103,8 @@ def read(m: nn.Module, where: str, notes: list[str]) -> tuple[str, dict[str, Any
     """(catalog layer id, params, prefix of its weights in the compiled module)."""
     spec = declared(m)
     if spec is None:
-        raise Unsupported(type(m).__name__)
+        raise Unsupported("not in Plexus' catalog; rebuild it from catalog layers or leave "
+                          "it out")
     params, prefix = READERS[spec.fx.module](m, spec, where, notes)
     return spec.id, params, prefix
 

@@ -530,3 +530,12 @@ def test_a_layer_built_for_other_sizes_than_its_input_is_refused_by_name():
                                                r"9x8 but the layer Plexus builds for this "
                                                r"input has 5x8"):
         import_module(model, input_shape=(5, 4))
+
+
+def test_a_torch_module_the_catalog_does_not_declare_is_refused_by_path_and_class():
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.PixelShuffle(2))
+    with pytest.raises(ModelImportError) as info:
+        import_module(model, input_shape=(3, 6, 6))
+    assert str(info.value) == ("cannot import Sequential: no Plexus layer for '1' (PixelShuffle: "
+                               "not in Plexus' catalog; rebuild it from catalog layers or leave "
+                               "it out)")
