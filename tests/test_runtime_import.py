@@ -539,3 +539,52 @@ def test_a_torch_module_the_catalog_does_not_declare_is_refused_by_path_and_clas
     assert str(info.value) == ("cannot import Sequential: no Plexus layer for '1' (PixelShuffle: "
                                "not in Plexus' catalog; rebuild it from catalog layers or leave "
                                "it out)")
+
+
+class PatchTokens(nn.Module):
+    """ViT's patching as torchvision writes it: sizes read from x.shape, checked with
+    torch._assert and computed with //; a channels-last LayerNorm through F.layer_norm."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Conv2d(3, 8, 2, stride=2)
+        self.norm = nn.LayerNorm(8)
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        torch._assert(x.dim() == 4, "not an image")
+        torch._assert(h == 6, "wrong image size")
+        x = self.proj(x)
+        x = x.reshape(n, 8, (h // 2) * (w // 2)).permute(0, 2, 1)
+        return F.layer_norm(x, self.norm.normalized_shape, self.norm.weight, self.norm.bias,
+                            1e-6)
+
+
+def test_sizes_of_the_sample_are_constants_and_layer_norm_calls_become_nodes():
+    model = PatchTokens()
+    nn.init.normal_(model.norm.weight)
+    project = import_module(model, input_shape=(3, 6, 4))
+    norms = [n for n in project.graph.nodes.values() if n.type == "LayerNorm"]
+    assert [n.params["eps"] for n in norms] == [1e-6]
+    reshape = next(n for n in project.graph.nodes.values() if n.type == "Reshape")
+    assert tuple(reshape.params["shape"]) == (8, 6)
+    compiled = compile_graph(project.graph)
+    load_node_state(compiled, weights_from_bytes(project.weights))
+    x = torch.randn(2, 3, 6, 4)
+    with torch.no_grad():
+        assert float((compiled.module.eval()(x) - model(x)).abs().max()) < 1e-5
+
+
+def test_a_failed_size_check_and_sizes_with_the_batch_are_refused_by_node():
+    with pytest.raises(ModelImportError) as info:
+        import_module(PatchTokens(), input_shape=(3, 4, 4))
+    assert str(info.value) == ("PatchTokens fails on an input of shape 3x4x4 at node "
+                               "'_assert_1': wrong image size; check the input shape")
+
+    class Sizes(nn.Module):
+        def forward(self, x):
+            return x.reshape(x.shape[:2] + (-1,))
+
+    with pytest.raises(ModelImportError, match=r"reads the sizes slice\(None, 2, None\), "
+                                               r"which include the batch size"):
+        import_module(Sizes(), input_shape=(3, 4, 4))
