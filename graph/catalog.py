@@ -419,6 +419,7 @@ LAYERS: tuple[LayerSpec, ...] = (
                 _bias()),
         torch_class="Linear", inferred=(("in_features", -1),), summary="{out_features}",
         weights=True, traits=frozenset({UNITS, ENDS_TRUNK}),
+        fx=FxMap(functions=("F.linear",), call="linear"),
         onnx=OnnxMap(ops=("Gemm", "MatMul"), reader="linear"),
     ),
     LayerSpec(

@@ -1,6 +1,7 @@
 """The fx import's readers of functional forms of weighted layers: ``F.layer_norm(x, shape,
 self.weight, self.bias, eps)`` as a user's module writes it (torchvision's LayerNorm2d, which
-permutes around it), whose parameters become the layer's weights.
+permutes around it) and ``F.linear(x, self.weight, self.bias)`` (a subclass of nn.Linear
+whose forward calls ``super().forward``), whose parameters become the layer's weights.
 
 ``runtime.import_fx._Walker`` takes these as a mixin; catalog declarations name them in
 ``FxMap.call``.
@@ -54,3 +55,11 @@ class FunctionalCalls:
         params = {p.name: value(p, argument(n, 4, p.name, p.default)) for p in spec.params}
         return self.b.add(spec.id, params, n.name, [self.ref(n.args[0], n)],
                           {"weight": weight, "bias": bias})
+
+    def call_linear(self, n: fx.Node, spec: catalog.LayerSpec) -> Ref:
+        weight, bias = self.own_parameter(n, 1, "weight"), self.own_parameter(n, 2, "bias")
+        if weight is None or weight.dim() != 2:
+            raise Unsupported("a weight that is not a matrix")
+        params = {"out_features": int(weight.shape[0]), "bias": bias is not None}
+        weights = {"weight": weight, **({"bias": bias} if bias is not None else {})}
+        return self.b.add(spec.id, params, n.name, [self.ref(n.args[0], n)], weights)

@@ -588,3 +588,23 @@ def test_a_failed_size_check_and_sizes_with_the_batch_are_refused_by_node():
     with pytest.raises(ModelImportError, match=r"reads the sizes slice\(None, 2, None\), "
                                                r"which include the batch size"):
         import_module(Sizes(), input_shape=(3, 4, 4))
+
+
+class Linear(nn.Linear):
+    """A user's Linear under Plexus' layer's name, doing more than it: traced through."""
+
+    def forward(self, x):
+        return torch.relu(super().forward(x))
+
+
+def test_a_subclass_of_a_torch_layer_with_its_own_forward_is_traced_through():
+    model = nn.Sequential(Linear(4, 3), nn.Tanh())
+    project = import_module(model, input_shape=(4,))
+    graph = project.graph
+    order = [graph.nodes[i].type for i in nx.topological_sort(graph.to_networkx())]
+    assert order == ["Input", "Linear", "ReLU", "Tanh", "Output"]
+    compiled = compile_graph(graph)
+    load_node_state(compiled, weights_from_bytes(project.weights))
+    x = torch.randn(5, 4)
+    with torch.no_grad():
+        assert float((compiled.module.eval()(x) - model(x)).abs().max()) < 1e-6
