@@ -5,6 +5,10 @@
 #
 # torch is installed first, as a CPU build, only when the venv has none: an unpinned torch
 # would pull a multi-GB CUDA build. Pick another build with TORCH_SPEC / TORCH_PIP_ARGS.
+# Beside the default torch, torchvision (TORCHVISION_SPEC) is added without its dependencies
+# for the model-zoo tests, which use its pure-Python model classes: its compiled operators do
+# not register with this torch, so `import torchvision` fails and presence is checked with
+# importlib.util.find_spec.
 
 PYTHON ?= python3
 VENV := .venv
@@ -12,6 +16,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.plexus-installed
 TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
+TORCHVISION_SPEC ?= torchvision==0.28.0
+DEFAULT_TORCH := 2.13.0
 
 .PHONY: run test test-quick lint examples clean
 
@@ -38,6 +44,9 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	@$(BIN)/python -c "import torch" 2>/dev/null || \
 		$(BIN)/python -m pip install --quiet $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
+	@if $(BIN)/python -c "import importlib.util, sys, torch; sys.exit(importlib.util.find_spec( \
+		'torchvision') is not None or torch.__version__.split('+')[0] != '$(DEFAULT_TORCH)')"; \
+	then $(BIN)/python -m pip install --quiet --no-deps $(TORCH_PIP_ARGS) "$(TORCHVISION_SPEC)"; fi
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	@touch $(STAMP)
 

@@ -25,7 +25,8 @@ class FxMap:
     functions: tuple[str, ...] = ()
     call: str = "arguments"
     # Other torch.nn classes this layer reads (nn.TransformerEncoder for a layer whose
-    # implementation is an ops class that builds one).
+    # implementation is an ops class that builds one), or another library's class by its
+    # qualified name ("torchvision.ops.stochastic_depth.StochasticDepth": that class only).
     classes: tuple[str, ...] = ()
 
 

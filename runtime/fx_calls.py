@@ -205,7 +205,7 @@ class StructuralCalls:
             found = getattr(found, part)
         if not isinstance(found, nn.Parameter):
             raise Unsupported(f"buffer '{n.target}' used directly in forward (a constant "
-                              "tensor; Plexus learns its tensors)")
+                              "tensor; Plexus learns its tensors: make it an nn.Parameter)")
         return LearnedValue(str(n.target), found)
 
     def learned(self, value: LearnedValue, user: fx.Node) -> Ref:

@@ -76,9 +76,23 @@ def _code_key(code: CodeType) -> tuple[Any, ...]:
     return code.co_code, consts, code.co_names, code.co_varnames
 
 
+def foreign_layer(m: nn.Module) -> bool:
+    """``m``'s own class is one another library defines that a declaration reads by its
+    qualified name (torchvision's StochasticDepth): traced as one leaf."""
+    return _qualified(type(m)) in _by_torch_class()
+
+
+def _qualified(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__name__}"
+
+
 def _torch_name(m: nn.Module) -> str | None:
-    """The name of the first ``torch.nn`` class in ``m``'s ancestry that the catalog names."""
+    """The first ``torch.nn`` class in ``m``'s ancestry that the catalog names, or ``m``'s own
+    class when a declaration names it by its qualified name (a subclass is not taken for
+    it: its forward may differ)."""
     known = _by_torch_class()
+    if _qualified(type(m)) in known:
+        return _qualified(type(m))
     for cls in type(m).__mro__:
         if cls.__module__.startswith("torch.nn") and cls.__name__ in known:
             return cls.__name__
@@ -89,7 +103,8 @@ def read(m: nn.Module, where: str, notes: list[str]) -> tuple[str, dict[str, Any
     """(catalog layer id, params, prefix of its weights in the compiled module)."""
     spec = declared(m)
     if spec is None:
-        raise Unsupported(type(m).__name__)
+        raise Unsupported("not in Plexus' catalog; rebuild it from catalog layers or leave "
+                          "it out")
     params, prefix = READERS[spec.fx.module](m, spec, where, notes)
     return spec.id, params, prefix
 
@@ -126,6 +141,23 @@ def value(param: Param, raw: Any) -> Any:
     if param.check(got) is not None:
         raise Unsupported(f"{param.name}={raw!r}")
     return got
+
+
+def check_inferred(m: nn.Module, spec: LayerSpec, shape: tuple[int, ...]) -> None:
+    """The constructor arguments Plexus infers from the input (in_features, normalized_shape,
+    a positional table's length) must be what the module has for this input: a layer built
+    for other sizes would not take its weights."""
+    for name, dim in spec.inferred:
+        raw = getattr(m, name, None)
+        got = raw[0] if isinstance(raw, (tuple, list)) and len(raw) == 1 else raw
+        if not isinstance(got, int) or not shape or not -len(shape) <= dim < len(shape):
+            if raw is not None and not isinstance(got, int):
+                raise Unsupported(f"{name}={raw!r} (Plexus infers {name}, one size, from "
+                                  f"dimension {dim} of the input)")
+            continue
+        if got != shape[dim]:
+            raise Unsupported(f"{name}={got} but its input has {shape[dim]} there (Plexus "
+                              f"infers {name} from the input: build it for this input shape)")
 
 
 def check_fixed(spec: LayerSpec, found: Callable[[str], Any]) -> None:

@@ -13,12 +13,9 @@ the imported graph can be checked against the original's outputs.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import inspect
 import operator
-import sys
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +28,7 @@ from graph.hierarchy import dotted_scopes, group_by_scopes
 from graph.model import Edge, Graph
 from graph.project import Project
 from runtime import fx_layers
+from runtime.compile import build_layer
 from runtime.fx_calls import (
     Batch,
     Direction,
@@ -41,8 +39,10 @@ from runtime.fx_calls import (
     StructuralCalls,
     TensorShape,
 )
+from runtime.fx_functional import FunctionalCalls
 from runtime.fx_layers import Unsupported
 from runtime.fx_sizes import SizeCalls
+from runtime.fx_source import first_line, load_factory
 from runtime.fx_tensor_calls import TensorCalls
 from runtime.import_builder import GraphBuilder, ModelImportError, Ref
 from runtime.import_weights import load_weights
@@ -53,59 +53,6 @@ EXAMPLE_BATCH = 2
 
 class _Downstream(Exception):
     """A value computed from something already refused: not listed again."""
-
-
-# -- loading the user's file -------------------------------------------------------------------
-def load_factory(path: Path, name: str | None) -> Callable[..., Any]:
-    """The class or function ``name`` defined in the Python file ``path`` (runs the file:
-    its SystemExit and KeyboardInterrupt become a ModelImportError naming it)."""
-    if not path.is_file():
-        raise ModelImportError(f"{path}: file not found")
-    module_name = f"plexus_import_{uuid.uuid4().hex[:8]}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise ModelImportError(f"{path.name}: not a Python file that can be imported")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module  # dataclasses and pickling look modules up here
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:  # noqa: BLE001 - the user's code can raise anything
-        raise ModelImportError(f"{path.name}: running the file failed: "
-                               f"{type(exc).__name__}: {_line(exc)}") from None
-    except SystemExit as exc:  # sys.exit() at import time must not end Plexus (or the CLI)
-        raise ModelImportError(f"{path.name}: running the file called sys.exit({exc.code!r}); "
-                               "a model file should only define the model") from None
-    except KeyboardInterrupt:
-        raise ModelImportError(f"{path.name}: running the file raised KeyboardInterrupt; "
-                               "nothing was imported") from None
-    finally:
-        sys.modules.pop(module_name, None)
-    if name:
-        found = getattr(module, name, None)
-        if found is None or not callable(found):
-            raise ModelImportError(f"{path.name} defines no class or function '{name}'; "
-                                   f"its modules are: {', '.join(_candidates(module)) or 'none'}")
-        return found
-    candidates = _candidates(module)
-    main = [c for c in candidates if not fx_layers.plexus_class(getattr(module, c))] \
-        or candidates
-    if len(main) != 1:
-        what = ", ".join(main) if main else "no nn.Module class"
-        raise ModelImportError(f"{path.name} defines {what}; choose the model's class or "
-                               "factory function by name")
-    return getattr(module, main[0])
-
-
-def _candidates(module: Any) -> list[str]:
-    """nn.Module classes defined in the file itself (not imported into it)."""
-    return [key for key, value in vars(module).items()
-            if inspect.isclass(value) and issubclass(value, nn.Module)
-            and value.__module__ == module.__name__]
-
-
-def _line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
 # -- tracing ---------------------------------------------------------------------------------------
@@ -134,8 +81,13 @@ class _Shapes(fx.Interpreter):
 
 
 class _Tracer(fx.Tracer):
+    # a buffer used in forward (a sliced table of positions) stays a node, so that its use
+    # is refused by name rather than failing the trace
+    proxy_buffer_attributes = True
+
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
-        return fx_layers.is_plexus_class(m) or super().is_leaf_module(m, module_qualified_name)
+        return fx_layers.is_plexus_class(m) or fx_layers.foreign_layer(m) \
+            or super().is_leaf_module(m, module_qualified_name)
 
 
 def _shapes(input_shape: Any, count: int, module: nn.Module, where: str) -> list[tuple[int, ...]]:
@@ -174,7 +126,7 @@ def import_module(source: str | Path | nn.Module, name: str | None = None,
             model = factory(*args, **(kwargs or {}))
         except Exception as exc:  # noqa: BLE001 - the user's constructor
             raise ModelImportError(f"{where}(...) failed: {type(exc).__name__}: "
-                                   f"{_line(exc)}; check the constructor arguments") from None
+                                   f"{first_line(exc)}; check the constructor arguments") from None
         if not isinstance(model, nn.Module):
             raise ModelImportError(f"{where} returned a {type(model).__name__}, not an "
                                    "nn.Module")
@@ -184,7 +136,7 @@ def import_module(source: str | Path | nn.Module, name: str | None = None,
     try:
         graph = _Tracer().trace(model)
     except Exception as exc:  # noqa: BLE001 - fx raises TraceError, TypeError, ...
-        raise ModelImportError(f"cannot trace {where} with torch.fx: {_line(exc)}; forward "
+        raise ModelImportError(f"cannot trace {where} with torch.fx: {first_line(exc)}; forward "
                                "must not branch on tensor values") from None
     gm = fx.GraphModule(model, graph)
     gm.graph.eliminate_dead_code()
@@ -202,7 +154,7 @@ def import_module(source: str | Path | nn.Module, name: str | None = None,
         at = f"'{n.target}'" if n.op == "call_module" else f"node '{n.name}'"
         raise ModelImportError(f"{where} fails on an input of shape "
                                f"{' and '.join('x'.join(map(str, s)) for s in shapes)} at {at}: "
-                               f"{_line(exc)}; check the input shape") from None
+                               f"{first_line(exc)}; check the input shape") from None
     builder = GraphBuilder(where)
     walker = _Walker(gm, builder, model)
     walker.walk(shapes, dtypes)
@@ -289,7 +241,7 @@ def _arg(n: fx.Node, index: int, key: str, default: Any = None) -> Any:
     return n.kwargs.get(key, default)
 
 
-class _Walker(SizeCalls, StructuralCalls, TensorCalls):
+class _Walker(SizeCalls, FunctionalCalls, StructuralCalls, TensorCalls):
     """Turns the traced fx graph into builder nodes."""
 
     def __init__(self, gm: fx.GraphModule, builder: GraphBuilder, model: nn.Module) -> None:
@@ -372,14 +324,36 @@ class _Walker(SizeCalls, StructuralCalls, TensorCalls):
                               "equivalent)")
         spec = catalog.spec(layer)
         given = self.module_inputs(n, spec, fx_layers.is_plexus_class(m))
+        first = given.get(spec.inputs[0].name) if spec.inputs else None
+        if isinstance(first, fx.Node):
+            fx_layers.check_inferred(m, spec, self.shape(first))
         weights = {prefix + k: v for k, v in m.state_dict().items()}
         ref = self.b.add(layer, params, path, [], weights)
+        self.check_weights(ref, [self.shape(v) for v in given.values()
+                                 if isinstance(v, fx.Node)], weights)
         for port, value in given.items():
             source = self.ref(value, n)
             self.b.graph.connect(Edge(source.node, source.port, ref.node, port), check=False)
         if isinstance(m, nn.RNNBase):
             return RnnTuple(ref, m, path)
         return Outputs(ref, spec) if len(spec.outputs) > 1 else ref
+
+    def check_weights(self, ref: Ref, shapes: list[tuple[int, ...]],
+                      weights: dict[str, Tensor]) -> None:
+        """The layer Plexus builds for these input shapes must take the module's weights (a
+        table of positions built longer than the sequence would not)."""
+        try:
+            built = build_layer(self.b.graph.nodes[ref.node], shapes)
+        except Exception:  # noqa: BLE001 - the graph check reports what cannot be built
+            return
+        mine = built.state_dict() if built is not None else {}
+        for key, tensor in weights.items():
+            want = mine.get(key)
+            if want is not None and tuple(want.shape) != tuple(tensor.shape):
+                raise Unsupported(f"its {key} is {'x'.join(map(str, tensor.shape))} but the "
+                                  f"layer Plexus builds for this input has "
+                                  f"{'x'.join(map(str, want.shape))}: build it for this "
+                                  "input shape")
 
     # functions
     def function(self, n: fx.Node) -> Any:

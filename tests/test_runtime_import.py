@@ -452,3 +452,159 @@ def test_onnx_lstm_and_gru_as_exporters_lay_them_out(tmp_path):
         None, {"x": x})[0]
     got = run(project, torch.from_numpy(x))[0].numpy()
     assert float(np.abs(got - want).max()) < 1e-5
+
+
+# A tutorial's positional encodings: classes that share the name of Plexus' layer but not its
+# code, traced through rather than taken for it.
+USER_POSITIONS = '''
+import math
+
+import torch
+from torch import nn
+
+
+class PositionalEncoding(nn.Module):
+    def __init__(self, d_model, max_len=50):
+        super().__init__()
+        position = torch.arange(max_len).unsqueeze(1)
+        div_term = torch.exp(torch.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
+        pe = torch.zeros(1, max_len, d_model)
+        pe[0, :, 0::2] = torch.sin(position * div_term)
+        pe[0, :, 1::2] = torch.cos(position * div_term)
+        self.register_buffer("pe", pe)
+
+    def forward(self, x):
+        return x + self.pe[:, :x.size(1)]
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Linear(4, 8)
+        self.pos = PositionalEncoding(8)
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.head(self.pos(self.embed(x)).mean(1))
+'''
+
+
+class PositionalEncoding(nn.Module):
+    """Learned positions under Plexus' layer's name: fx traces it into a Learned tensor."""
+
+    def __init__(self, length: int, features: int) -> None:
+        super().__init__()
+        self.pe = nn.Parameter(torch.randn(1, length, features))
+
+    def forward(self, x):
+        return x + self.pe
+
+
+def test_a_user_class_named_like_a_plexus_layer_is_traced_through():
+    model = nn.Sequential(nn.Linear(4, 8), PositionalEncoding(6, 8), nn.ReLU())
+    project = import_module(model, input_shape=(6, 4))
+    types = sorted(n.type for n in project.graph.nodes.values())
+    assert "PositionalEncoding" not in types and "LearnedTensor" in types
+    compiled = compile_graph(project.graph)
+    load_node_state(compiled, weights_from_bytes(project.weights))
+    x = torch.randn(3, 6, 4)
+    with torch.no_grad():
+        assert float((compiled.module.eval()(x) - model(x)).abs().max()) < 1e-6
+
+
+def test_a_user_class_named_like_a_plexus_layer_is_refused_for_what_it_does(tmp_path):
+    path = tmp_path / "tutorial.py"
+    path.write_text(USER_POSITIONS)
+    with pytest.raises(ModelImportError) as error:
+        import_file(path, "Model", input_shape=(5, 4))
+    message = str(error.value)
+    assert "buffer 'pos.pe' used directly in forward" in message
+    assert "do not fit" not in message and "'pos' (PositionalEncoding" not in message
+
+
+def test_a_layer_built_for_other_sizes_than_its_input_is_refused_by_name():
+    from runtime import ops
+
+    model = nn.Sequential(nn.Linear(4, 8), ops.PositionalEncoding(9, 8, kind="learned"))
+    with pytest.raises(ModelImportError, match=r"'1' \(PositionalEncoding: its position is "
+                                               r"9x8 but the layer Plexus builds for this "
+                                               r"input has 5x8"):
+        import_module(model, input_shape=(5, 4))
+
+
+def test_a_torch_module_the_catalog_does_not_declare_is_refused_by_path_and_class():
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.PixelShuffle(2))
+    with pytest.raises(ModelImportError) as info:
+        import_module(model, input_shape=(3, 6, 6))
+    assert str(info.value) == ("cannot import Sequential: no Plexus layer for '1' (PixelShuffle: "
+                               "not in Plexus' catalog; rebuild it from catalog layers or leave "
+                               "it out)")
+
+
+class PatchTokens(nn.Module):
+    """ViT's patching as torchvision writes it: sizes read from x.shape, checked with
+    torch._assert and computed with //; a channels-last LayerNorm through F.layer_norm."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Conv2d(3, 8, 2, stride=2)
+        self.norm = nn.LayerNorm(8)
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        torch._assert(x.dim() == 4, "not an image")
+        torch._assert(h == 6, "wrong image size")
+        x = self.proj(x)
+        x = x.reshape(n, 8, (h // 2) * (w // 2)).permute(0, 2, 1)
+        return F.layer_norm(x, self.norm.normalized_shape, self.norm.weight, self.norm.bias,
+                            1e-6)
+
+
+def test_sizes_of_the_sample_are_constants_and_layer_norm_calls_become_nodes():
+    model = PatchTokens()
+    nn.init.normal_(model.norm.weight)
+    project = import_module(model, input_shape=(3, 6, 4))
+    norms = [n for n in project.graph.nodes.values() if n.type == "LayerNorm"]
+    assert [n.params["eps"] for n in norms] == [1e-6]
+    reshape = next(n for n in project.graph.nodes.values() if n.type == "Reshape")
+    assert tuple(reshape.params["shape"]) == (8, 6)
+    compiled = compile_graph(project.graph)
+    load_node_state(compiled, weights_from_bytes(project.weights))
+    x = torch.randn(2, 3, 6, 4)
+    with torch.no_grad():
+        assert float((compiled.module.eval()(x) - model(x)).abs().max()) < 1e-5
+
+
+def test_a_failed_size_check_and_sizes_with_the_batch_are_refused_by_node():
+    with pytest.raises(ModelImportError) as info:
+        import_module(PatchTokens(), input_shape=(3, 4, 4))
+    assert str(info.value) == ("PatchTokens fails on an input of shape 3x4x4 at node "
+                               "'_assert_1': wrong image size; check the input shape")
+
+    class Sizes(nn.Module):
+        def forward(self, x):
+            return x.reshape(x.shape[:2] + (-1,))
+
+    with pytest.raises(ModelImportError, match=r"reads the sizes slice\(None, 2, None\), "
+                                               r"which include the batch size"):
+        import_module(Sizes(), input_shape=(3, 4, 4))
+
+
+class Linear(nn.Linear):
+    """A user's Linear under Plexus' layer's name, doing more than it: traced through."""
+
+    def forward(self, x):
+        return torch.relu(super().forward(x))
+
+
+def test_a_subclass_of_a_torch_layer_with_its_own_forward_is_traced_through():
+    model = nn.Sequential(Linear(4, 3), nn.Tanh())
+    project = import_module(model, input_shape=(4,))
+    graph = project.graph
+    order = [graph.nodes[i].type for i in nx.topological_sort(graph.to_networkx())]
+    assert order == ["Input", "Linear", "ReLU", "Tanh", "Output"]
+    compiled = compile_graph(graph)
+    load_node_state(compiled, weights_from_bytes(project.weights))
+    x = torch.randn(5, 4)
+    with torch.no_grad():
+        assert float((compiled.module.eval()(x) - model(x)).abs().max()) < 1e-6

@@ -30,6 +30,7 @@ LAYERS: tuple[LayerSpec, ...] = (
                 bias_param()),
         torch_class="Linear", inferred=(("in_features", -1),), summary="{out_features}",
         weights=True, traits=frozenset({UNITS, ENDS_TRUNK}),
+        fx=FxMap(functions=("F.linear",), call="linear"),
         onnx=OnnxMap(ops=("Gemm", "MatMul"), reader="linear"),
     ),
     LayerSpec(
@@ -69,6 +70,7 @@ LAYERS: tuple[LayerSpec, ...] = (
                 Param("mode", CHOICE, "row", "Drop per sample or for the whole batch.",
                       choices=("row", "batch"), choice_labels=("Per sample", "Whole batch"))),
         ops_class="StochasticDepth", summary="p={p}",  # ONNX: inference leaves it out
+        fx=FxMap(classes=("torchvision.ops.stochastic_depth.StochasticDepth",)),
     ),
     LayerSpec(
         "LearnedTensor", "core", "Learned tensor",

@@ -31,7 +31,7 @@ LAYERS: tuple[LayerSpec, ...] = (
         "sample.",
         params=(Param("eps", FLOAT, 1e-5, "Added to the variance for stability.", 0.0, 1.0),),
         torch_class="LayerNorm", inferred=(("normalized_shape", -1),), weights=True,
-        fx=FxMap(module="layernorm"),
+        fx=FxMap(module="layernorm", functions=("F.layer_norm",), call="layer_norm"),
         onnx=OnnxMap(ops=("LayerNormalization",), reader="layernorm"),
     ),
 )
