@@ -242,3 +242,22 @@ def lab_panel(qtbot, lab_cache) -> Iterator[Callable[[type, Any], Any]]:
     yield make
     for widget in made:
         widget.shutdown()
+
+
+# -- torchvision's model classes -------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def torchvision_models() -> Any:
+    """torchvision.models with random weights: its compiled operators do not register beside
+    this torch, so the module that registers them is kept from loading (its model classes are
+    plain Python). Skips where torchvision is not installed (``make`` adds it)."""
+    import importlib.util
+    import sys
+    import types
+
+    if importlib.util.find_spec("torchvision") is None:
+        pytest.skip("torchvision is not installed")
+    sys.modules.setdefault("torchvision._meta_registrations",
+                           types.ModuleType("torchvision._meta_registrations"))
+    from torchvision import models
+
+    return models

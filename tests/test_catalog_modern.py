@@ -341,18 +341,6 @@ def test_activation_options_come_back_from_onnx(tmp_path):
 
 
 # -- torchvision's families that need these layers ------------------------------------------------
-@pytest.fixture(scope="module")
-def torchvision_models():
-    """torchvision's pure-Python model classes (its compiled ops fail to register beside this
-    torch, so their meta registrations are kept from loading)."""
-    import sys
-    import types
-
-    sys.modules.setdefault("torchvision._meta_registrations",
-                           types.ModuleType("torchvision._meta_registrations"))
-    return pytest.importorskip("torchvision").models
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(("family", "layers"), [
     ("mobilenet_v3_small", {"Hardsigmoid", "Multiply", "Conv2d"}),

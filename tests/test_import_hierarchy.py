@@ -4,9 +4,6 @@ level at a time."""
 
 from __future__ import annotations
 
-import sys
-import types
-
 import pytest
 import torch
 from PySide6.QtCore import Qt
@@ -240,10 +237,8 @@ def test_editor_expands_a_stage_then_a_block_one_level_at_a_time(make_window, tm
 
 
 @pytest.mark.slow
-def test_torchvision_resnet50_opens_with_four_collapsed_stages():
-    sys.modules.setdefault("torchvision._meta_registrations",
-                           types.ModuleType("torchvision._meta_registrations"))
-    from torchvision.models import resnet50
+def test_torchvision_resnet50_opens_with_four_collapsed_stages(torchvision_models):
+    resnet50 = torchvision_models.resnet50
 
     torch.manual_seed(0)
     graph = import_module(resnet50(), input_shape=(3, 64, 64)).graph

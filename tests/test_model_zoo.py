@@ -9,9 +9,6 @@ that registers them is kept from loading. The tests skip where torchvision is mi
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-import types
 from collections.abc import Callable
 from typing import Any
 
@@ -30,17 +27,6 @@ pytestmark = pytest.mark.slow
 SAMPLE = (3, 32, 32)  # the shapes dataset's colour images
 CLASSES = "circle,square,triangle,cross,bar"
 TOLERANCE = 1e-4
-
-
-def torchvision_models() -> Any:
-    """torchvision.models, its compiled operators kept from registering; skips without it."""
-    if importlib.util.find_spec("torchvision") is None:
-        pytest.skip("torchvision is not installed")
-    sys.modules.setdefault("torchvision._meta_registrations",
-                           types.ModuleType("torchvision._meta_registrations"))
-    from torchvision import models
-
-    return models
 
 
 def _vit(models: Any) -> nn.Module:
@@ -64,9 +50,9 @@ FAMILIES: dict[str, Callable[[Any], nn.Module]] = {
 }
 
 
-def _original(family: str) -> nn.Module:
+def _original(family: str, models: Any) -> nn.Module:
     torch.manual_seed(0)
-    model = FAMILIES[family](torchvision_models())
+    model = FAMILIES[family](models)
     # random but not degenerate batch-norm statistics: the import must carry them over
     for module in model.modules():
         if isinstance(module, nn.BatchNorm2d):
@@ -76,15 +62,17 @@ def _original(family: str) -> nn.Module:
 
 
 @pytest.fixture(scope="module")
-def imported() -> dict[str, tuple[nn.Module, Any]]:
-    return {}
+def imported(torchvision_models: Any) -> Callable[[str], tuple[nn.Module, Any]]:
+    """``imported(family)``: the original module and its imported project, made once."""
+    cache: dict[str, tuple[nn.Module, Any]] = {}
 
+    def get(family: str) -> tuple[nn.Module, Any]:
+        if family not in cache:
+            original = _original(family, torchvision_models)
+            cache[family] = (original, import_module(original, input_shape=SAMPLE))
+        return cache[family]
 
-def _import(family: str, cache: dict[str, tuple[nn.Module, Any]]) -> tuple[nn.Module, Any]:
-    if family not in cache:
-        original = _original(family)
-        cache[family] = (original, import_module(original, input_shape=SAMPLE))
-    return cache[family]
+    return get
 
 
 def _outputs(project: Any, x: torch.Tensor) -> torch.Tensor:
@@ -97,7 +85,7 @@ def _outputs(project: Any, x: torch.Tensor) -> torch.Tensor:
 
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_family_imports_with_equal_outputs_and_shapes(family, imported):
-    original, project = _import(family, imported)
+    original, project = imported(family)
     x = torch.rand(3, *SAMPLE)
     with torch.no_grad():
         want = original(x)
@@ -112,7 +100,7 @@ def test_family_imports_with_equal_outputs_and_shapes(family, imported):
 def test_family_trains_one_epoch_on_colour_shapes(family, imported):
     from runtime.session import run_training
 
-    _, project = _import(family, imported)
+    _, project = imported(family)
     project.dataset = DatasetSettings(name="shapes", samples=40, seed=0,
                                       options={"channels": "3", "classes": CLASSES})
     project.training.epochs = 1
@@ -128,7 +116,7 @@ def test_family_exports_to_onnx_that_runs_alike(family, imported, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     from runtime.export_onnx import export_onnx
 
-    _, project = _import(family, imported)
+    _, project = imported(family)
     path = export_onnx(project, tmp_path / f"{family}.onnx")
     x = torch.rand(2, *SAMPLE)
     want = _outputs(project, x).numpy()
