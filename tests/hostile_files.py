@@ -11,8 +11,10 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from graph.model import Edge, Graph
-from graph.project import Project, project_to_json
+from graph.project import Project, ProjectError, load_project, project_to_json
 
 DEFLATED, STORED = 8, 0
 
@@ -84,3 +86,12 @@ def project_zip(path: Path, data: dict[str, Any] | None = None,
             zf.writestr("weights.safetensors", weights, compress_type=zipfile.ZIP_STORED)
     path.write_bytes(buffer.getvalue())
     return path
+
+
+def error_of(path: Path) -> str:
+    """The one-line error loading ``path`` raises; it names the file."""
+    with pytest.raises(ProjectError) as info:
+        load_project(path)
+    message = str(info.value)
+    assert str(path) in message and "\n" not in message
+    return message

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from hostile_files import error_of
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -92,14 +93,6 @@ def write_zip(path: Path, members: dict[str, bytes | str]) -> Path:
         for name, data in members.items():
             zf.writestr(name, data)
     return path
-
-
-def error_of(path: Path) -> str:
-    with pytest.raises(ProjectError) as info:
-        load_project(path)
-    message = str(info.value)
-    assert str(path) in message and "\n" not in message
-    return message
 
 
 # -- round trips -------------------------------------------------------------------------------

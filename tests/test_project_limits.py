@@ -17,6 +17,7 @@ from hostile_files import (
     STORED,
     bomb_project,
     deflate_zeros,
+    error_of,
     lying_zip,
     project_zip,
     valid_json,
@@ -26,14 +27,6 @@ from graph import limits
 from graph.project import Project, ProjectError, load_project, remove_stale_temps, save_project
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def error_of(path: Path) -> str:
-    with pytest.raises(ProjectError) as info:
-        load_project(path)
-    message = str(info.value)
-    assert str(path) in message and "\n" not in message
-    return message
 
 
 # -- decompression -----------------------------------------------------------------------------
