@@ -23,8 +23,8 @@ last completed epoch's weights if this process dies), and finally Finished with 
 weights (or None), the project's new history run and the device, just after one last round of
 probes on the final (best) weights (``final=True``). A pause is answered by Paused when the run
 actually stops at it, and Resumed when it goes on. ``probe_now`` answers with Probe events
-(``live=False``) and ProbesDone. Problems that are not a run's failure arrive as Notice. All the
-while, from start to end, a thread of its own sends a Heartbeat every ``HEARTBEAT_INTERVAL``,
+(``live=False``) and ProbesDone. Problems that are not a run's failure arrive as Notice. From the
+Devices event to the end, a thread of its own sends a Heartbeat every ``HEARTBEAT_INTERVAL``,
 whatever the training loop does: the editor's watchdog tells a busy process from a hung one.
 
 A reader thread takes commands off the queue all the time, so pause/stop/configure reach a run
@@ -160,6 +160,8 @@ class Worker:
         torch.set_num_threads(default_threads())
         devices, note = list_devices()
         self.send(Devices(devices=devices, cuda_note=note, torch=torch.__version__))
+        threading.Thread(target=beat, args=(self.send,), name="plexus-heartbeat",
+                         daemon=True).start()  # after Devices: the protocol opens with it
         warm_up()
         import runtime.compile  # noqa: F401  (imported now, not when Train is pressed)
         import runtime.data  # noqa: F401
@@ -397,8 +399,6 @@ def main(commands: Any, events: Any) -> None:
 
     sender = threading.Thread(target=deliver, name="plexus-events", daemon=True)
     sender.start()
-    threading.Thread(target=beat, args=(outbox.put,), name="plexus-heartbeat",
-                     daemon=True).start()
     worker = Worker(commands, outbox.put)
     reader = threading.Thread(target=worker.listen, name="plexus-commands", daemon=True)
     reader.start()

@@ -278,7 +278,7 @@ def test_an_unsupported_module_is_named_and_the_project_kept(qtbot, window, tmp_
     qtbot.waitUntil(lambda: not dialog.busy, timeout=TIMEOUT_MS)
     assert dialog.isVisible()
     message = dialog.error.text()
-    assert "'mix' (Bilinear)" in message and "pairwise.py" in message
+    assert "'mix' (Bilinear" in message and "pairwise.py" in message
     assert dialog.error.textInteractionFlags() & Qt.TextInteractionFlag.TextSelectableByMouse
     assert window.project is before and window.graph.to_dict() == nodes
     assert not window.isWindowModified()
