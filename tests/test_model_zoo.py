@@ -141,8 +141,6 @@ ONNX_GAPS: dict[tuple[str, str], str] = {
     # the legacy exporter itself refuses the model, before the importer sees a file
     ("vgg", "legacy"): "torch.onnx.export refuses adaptive_avg_pool2d whose output size is not a "
                        "factor of the input size",
-    ("shufflenet_v2", "dynamo"): "no Plexus layer for Split (the branch split before the channel "
-                                 "shuffle)",
     ("shufflenet_v2", "legacy"): "no Plexus layer for Slice (ends depend on tensor shapes known "
                                  "only at run time); Reshape (the channel shuffle does not keep "
                                  "the batch dimension first)",
