@@ -84,6 +84,33 @@ class TensorOpReaders:
                              self.label(node), [ref])
         return ref
 
+    def read_split(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]
+                   ) -> list[Ref]:
+        """A Split of each sample into pieces (torch.split and torch.chunk): one output port
+        per piece; sizes from the input (opset 13), the attribute, or equal pieces."""
+        rank = self.rank(node.input[0])
+        axis = int(attrs.get("axis", 0))
+        if not rank or axis % rank == 0:
+            raise Unsupported("splits the batch dimension" if rank else "an input of unknown rank")
+        axis %= rank
+        if len(node.input) > 1 and node.input[1]:
+            sizes = [int(v) for v in np.atleast_1d(self.const(node.input[1], "split"))]
+        elif "split" in attrs:
+            sizes = [int(v) for v in attrs["split"]]
+        else:
+            size = self.shapes.get(node.input[0], [])[axis]
+            if not isinstance(size, int) or size <= 0:
+                raise Unsupported("equal pieces of a dimension whose size is unknown")
+            count = len(node.output)
+            step = -(-size // count)
+            sizes = [min(step, size - i * step) for i in range(count)]
+        spec = specs[0]
+        if not 2 <= len(sizes) <= len(spec.outputs):
+            raise Unsupported(f"{len(sizes)} pieces (a Split has 2 to {len(spec.outputs)})")
+        ref = self.b.add(spec.id, {"sizes": tuple(sizes), "dim": axis}, self.label(node),
+                         [self.ref(node.input[0])])
+        return [Ref(ref.node, port.name) for port in spec.outputs[:len(sizes)]]
+
     def read_resize(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
         """torch's nearest (asymmetric, floor) or bilinear resize of an image, by one scale
         for height and width or to the output size."""

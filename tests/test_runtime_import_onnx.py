@@ -233,6 +233,24 @@ def test_view_by_the_batch_size_imports_as_a_flatten(tmp_path, dynamo):
     assert "Flatten" in assert_imports_equal(path, model, x)
 
 
+class Pieces(nn.Module):
+    """A ShuffleNet-like branch: channels cut by torch.chunk and torch.split, then rejoined."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        left, right = x.chunk(2, dim=1)
+        a, b, c = right.split([1, 2, 1], dim=1)
+        return torch.cat([torch.relu(left), c, a * b.sum(1, keepdim=True)], dim=1)
+
+
+@pytest.mark.parametrize("dynamo", [True, False], ids=["dynamo", "legacy"])
+def test_split_into_pieces_imports_with_one_port_per_piece(tmp_path, dynamo):
+    model, x = Pieces(), torch.randn(3, 8, 4)
+    path = tmp_path / "pieces.onnx"
+    export(model, x, path, dynamo)
+    assert "Split" in {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert "Split" in assert_imports_equal(path, model, x)
+
+
 def test_attention_is_not_blamed_on_a_recurrent_layer(tmp_path):
     class Attention(nn.Module):
         def __init__(self) -> None:

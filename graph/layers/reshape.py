@@ -100,8 +100,7 @@ LAYERS: tuple[LayerSpec, ...] = (
         outputs=_pieces(), summary="{chunks} on dim {dim}", ops_class="Chunk",
         role=TENSOR_OP, dtype=ANY,
         fx=FxMap(functions=("torch.chunk", "Tensor.chunk"), call="chunk"),
-        onnx=OnnxMap(importable=False, why="exported as an ONNX Split with several outputs, "
-                     "which the ONNX importer reads as no layer"),
+        onnx=OnnxMap(),  # exported as an ONNX Split, which imports as a Split of equal sizes
     ),
     LayerSpec(
         "Split", "reshape", "Split", "Cuts each sample into pieces of the given sizes along a "
@@ -112,7 +111,6 @@ LAYERS: tuple[LayerSpec, ...] = (
         outputs=_pieces(), summary="{sizes} on dim {dim}", ops_class="Split",
         role=TENSOR_OP, dtype=ANY,
         fx=FxMap(functions=("torch.split", "Tensor.split"), call="split"),
-        onnx=OnnxMap(importable=False, why="exported as an ONNX Split with several outputs, "
-                     "which the ONNX importer reads as no layer"),
+        onnx=OnnxMap(ops=("Split",), reader="split"),
     ),
 )
