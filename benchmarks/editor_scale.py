@@ -99,7 +99,7 @@ def generate_mixed(layers: int, channels: int = 8) -> tuple[Graph, int]:
         graph.connect(Edge(prev, "out", node, port))
         return node
 
-    conv = {"out_channels": channels, "kernel_size": 3, "padding": 1}
+    conv = {"out_channels": channels, "kernel_size": [3, 3], "padding": [1, 1]}
     while len(graph.nodes) < layers - 6:
         skip = prev
         for kind in ("Conv2d", "BatchNorm2d", "ReLU", "Conv2d", "BatchNorm2d"):

@@ -16,7 +16,7 @@ import contextlib
 import keyword
 import operator
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import safetensors.torch
@@ -56,11 +56,16 @@ class Compiled:
     module_names: dict[int, str] = field(default_factory=dict)  # node id -> attribute name
 
 
-def compile_graph(graph: Graph, meta: bool = False) -> Compiled:
+LayerBuilder = Callable[[Node, Sequence[Shape]], "nn.Module | None"]
+
+
+def compile_graph(graph: Graph, meta: bool = False,
+                  build: LayerBuilder = build_layer) -> Compiled:
     """Compile ``graph``; ValueError with the first error diagnostic's message if invalid.
 
     ``meta`` builds the layers on torch's meta device: the same structure and code, but no
-    weights are allocated or initialised (the Code panel only reads the source).
+    weights are allocated or initialised (the Code panel only reads the source). ``build``
+    makes each layer's module (the Code panel reuses the unchanged ones of its last compile).
 
     Nodes that do not lead to any Output (validation warns about them) are left out.
     ``forward(*inputs)`` takes the Input nodes in id order and returns one tensor for one
@@ -108,7 +113,7 @@ def compile_graph(graph: Graph, meta: bool = False) -> Compiled:
             value = _merge(fx_graph, node, name, list(given.values()), taken)
         else:
             with torch.device("meta") if meta else contextlib.nullcontext():
-                module = build_layer(node, shapes.inputs[node_id])
+                module = build(node, shapes.inputs[node_id])
             assert module is not None
             root.add_module(name, module)
             module_names[node_id] = name

@@ -91,3 +91,26 @@ def test_hidden_panel_compiles_nothing_until_shown(window):
     window.show_dock("code")
     assert window.code.jobs.wait()
     assert "Conv2d(1, 20" in window.code.text.toPlainText()
+
+
+def test_reused_layers_give_the_same_code_and_only_changed_layers_are_rebuilt(monkeypatch):
+    from gui.panels import code as code_panel
+    from runtime import compile as compile_module
+
+    graph = build("digits_cnn").graph
+    reuse = code_panel.LayerReuse()
+    generated_code(graph.copy(), reuse)
+    built = []
+    real = compile_module.build_layer
+
+    def counting(node, shapes):
+        built.append(node.type)
+        return real(node, shapes)
+
+    monkeypatch.setattr(compile_module, "build_layer", counting)
+    linear = graph.nodes_of_type("Linear")[-1]
+    graph.set_param(linear.id, "out_features", 7)
+    text = generated_code(graph.copy(), reuse)
+    assert built == ["Linear"]  # only the edited layer; its inputs kept their shapes
+    assert text == real_weights_code(graph)
+    assert "out_features=7" in text
