@@ -14,6 +14,7 @@ group; ``group_members`` lists only the nodes that exist, and saving drops the r
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -118,6 +119,16 @@ EVENT_KINDS = ("node_added", "node_removed", "node_changed", "node_moved",
                "reset")
 
 Listener = Callable[[GraphEvent], None]
+
+def _copied_node(node: Node) -> Node:
+    """A deep copy of ``node``; plain values are shared, as deepcopy would, but without its
+    per-value bookkeeping (copying a 5,000-layer graph per edit showed in profiles)."""
+    params = {k: v if isinstance(v, _ATOMIC) else copy.deepcopy(v)
+              for k, v in node.params.items()}
+    return dataclasses.replace(node, params=params)
+
+
+_ATOMIC = (str, int, float, bool, type(None))
 
 # The events after which a cached topological order may be wrong.
 _ORDER_CHANGING = frozenset({"node_added", "node_removed", "edge_added", "edge_removed",
@@ -466,7 +477,7 @@ class Graph(GroupTree):
     def copy(self) -> Graph:
         """A deep copy without observers."""
         clone = Graph()
-        clone.nodes = copy.deepcopy(self.nodes)
+        clone.nodes = {i: _copied_node(n) for i, n in self.nodes.items()}
         clone.edges = list(self.edges)
         clone.groups = copy.deepcopy(self.groups)
         clone.next_id = self.next_id
