@@ -77,3 +77,14 @@ def test_direct_edits_of_the_lists_and_copies_stay_right(sorts):
     clone.disconnect(clone.edges[-1])
     assert clone.topological_order() == [1, 2, 3]
     assert g.topological_order() == [1, 3, 2]
+
+
+def test_copy_is_deep_for_mutable_params():
+    g = Graph()
+    conv = g.add_node("Conv2d", {"out_channels": 4, "kernel_size": [3, 3]}, name="c")
+    clone = g.copy()
+    clone.nodes[conv.id].params["kernel_size"].append(9)
+    clone.nodes[conv.id].params["out_channels"] = 8
+    assert g.nodes[conv.id].params["kernel_size"] == [3, 3]
+    assert g.nodes[conv.id].param("out_channels") == 4
+    assert clone.to_dict()["nodes"][0]["name"] == "c"
