@@ -317,12 +317,13 @@ def bench_window(path: Path, head_name: str | None, head: int | None, folder: Pa
     visible (background meta compile) and visible with the old synchronous compile."""
     from PySide6.QtCore import QSettings
 
-    from gui.app import install_features
+    from gui.app import freeze_after_open, install_features
     from gui.main_window import MainWindow
 
     window = MainWindow(settings=QSettings(str(folder / "window.ini"), QSettings.Format.IniFormat),
                         data_dir=folder / "appdata", restore_layout=False, interactive=False)
     install_features(window, start_process=False)
+    freeze_after_open(window)  # as run_gui does
     window.resize(1600, 1000)
     window.show()
     QApplication.processEvents()
