@@ -345,7 +345,7 @@ def bench_window(path: Path, head_name: str | None, head: int | None, folder: Pa
             wait_for(shown, before)
             totals.append(time.perf_counter() - t0)
             if code_too:
-                window.code.jobs.wait(120_000)
+                window.code.wait(120_000)
                 coded.append(time.perf_counter() - t0)
         return statistics.median(totals), statistics.median(coded) if coded else 0.0
 
@@ -353,7 +353,7 @@ def bench_window(path: Path, head_name: str | None, head: int | None, folder: Pa
     QApplication.processEvents()
     hidden, _ = edit_times()
     window.show_dock("code")
-    window.code.jobs.wait(120_000)
+    window.code.wait(120_000)
     visible, code_shown = edit_times(code_too=True)
     window.code.refresh = types.MethodType(synchronous_code_refresh, window.code)
     old, _ = edit_times()

@@ -7,6 +7,8 @@ import pytest
 
 pytest.importorskip("PySide6")
 
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
 from graph.project import save_project  # noqa: E402
 from gui.commands import SetParamCommand  # noqa: E402
 from gui.panels.code import generated_code  # noqa: E402
@@ -46,7 +48,7 @@ def test_visible_panel_shows_the_code_and_follows_an_edit(window):
     window.show()
     window.show_dock("code")
     window.runner.run_now()
-    assert window.code.jobs.wait()
+    assert window.code.wait()
     assert window.code.text.toPlainText() == real_weights_code(window.graph)
     conv = window.graph.nodes_of_type("Conv2d")[0]
     window.undo_stack.push(SetParamCommand(window.graph, conv.id, "out_channels", 24))
@@ -54,7 +56,7 @@ def test_visible_panel_shows_the_code_and_follows_an_edit(window):
     assert window.code.updating  # the previous code stays, dimmed, meanwhile
     assert "updating" in window.code.status.text()
     assert not window.code.text.isEnabled()
-    assert window.code.jobs.wait()
+    assert window.code.wait()
     assert not window.code.updating and window.code.text.isEnabled()
     text = window.code.text.toPlainText()
     assert text == real_weights_code(window.graph)
@@ -65,14 +67,15 @@ def test_edits_coalesce_into_the_latest_revision(window):
     window.show()
     window.show_dock("code")
     window.runner.run_now()
-    assert window.code.jobs.wait()
+    assert window.code.wait()
     conv = window.graph.nodes_of_type("Conv2d")[0]
     for channels in (9, 10, 11):
         window.undo_stack.push(SetParamCommand(window.graph, conv.id, "out_channels", channels))
         window.runner.run_now()
-    live = [t for t in window.code.jobs.active("code") if not t.cancel_requested]
-    assert len(live) == 1  # the superseded jobs are cancelled before they start compiling
-    assert window.code.jobs.wait()
+    assert window.code.updating and not window.code.jobs.busy  # starts after the event
+    QApplication.processEvents()
+    assert len(window.code.jobs.active("code")) == 1  # one job for the three edits
+    assert window.code.wait()
     assert "Conv2d(1, 11" in window.code.text.toPlainText()
 
 
@@ -80,16 +83,17 @@ def test_hidden_panel_compiles_nothing_until_shown(window):
     window.show()
     window.show_dock("code")
     window.runner.run_now()
-    assert window.code.jobs.wait()
+    assert window.code.wait()
     before = window.code.text.toPlainText()
     window.docks["code"].close()
     conv = window.graph.nodes_of_type("Conv2d")[0]
     window.undo_stack.push(SetParamCommand(window.graph, conv.id, "out_channels", 20))
     window.runner.run_now()
+    QApplication.processEvents()
     assert not window.code.jobs.busy
     assert window.code.text.toPlainText() == before
     window.show_dock("code")
-    assert window.code.jobs.wait()
+    assert window.code.wait()
     assert "Conv2d(1, 20" in window.code.text.toPlainText()
 
 

@@ -14,7 +14,7 @@ import keyword
 import re
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QSyntaxHighlighter, QTextCharFormat
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -147,6 +147,12 @@ class CodePanel(QWidget):
         self.error = ""
         self.jobs = TaskRunner(self)  # one thread: the jobs share ``self._reuse``
         self._reuse = LayerReuse()
+        # the compile starts once the event that delivered the analysis is over: the other
+        # panels show their diagnostics first, without a worker holding the GIL beside them
+        self._start = QTimer(self)
+        self._start.setSingleShot(True)
+        self._start.setInterval(0)
+        self._start.timeout.connect(self.refresh)
         self.refresh_theme()
 
     def refresh_theme(self) -> None:
@@ -158,8 +164,23 @@ class CodePanel(QWidget):
         """Remember the newest graph state; compile now if on screen, else when shown."""
         self._graph, self._analysis = graph, analysis
         self._stale = True
-        if on_screen(self):
-            self.refresh()
+        if not on_screen(self):
+            return
+        if self._errors():
+            self.refresh()  # the message at once: nothing to compile
+        else:
+            self._set_updating(True)
+            self._start.start()
+
+    def _errors(self) -> list[Any]:
+        return [d for d in getattr(self._analysis, "diagnostics", []) if d.severity == "error"]
+
+    def wait(self, timeout_ms: int = 30_000) -> bool:
+        """Block until the newest code is shown (tests, benchmarks); False on time out."""
+        from PySide6.QtCore import QCoreApplication
+
+        QCoreApplication.processEvents()
+        return self.jobs.wait(timeout_ms)
 
     def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt override)
         super().showEvent(event)
@@ -171,8 +192,8 @@ class CodePanel(QWidget):
         self._stale = False
         if self._graph is None:
             return
-        errors = [d for d in getattr(self._analysis, "diagnostics", [])
-                  if d.severity == "error"]
+        self._start.stop()
+        errors = self._errors()
         if errors:
             self.jobs.drop(JOB)
             self._set_updating(False)
