@@ -118,3 +118,11 @@ def test_reused_layers_give_the_same_code_and_only_changed_layers_are_rebuilt(mo
     assert built == ["Linear"]  # only the edited layer; its inputs kept their shapes
     assert text == real_weights_code(graph)
     assert "out_features=7" in text
+
+
+def test_every_catalog_layer_shows_the_same_code_from_the_meta_build():
+    from test_catalog_wide import LAYERS, ids, layer_project
+
+    for spec in LAYERS:
+        graph = layer_project(spec).graph
+        assert generated_code(graph.copy()) == real_weights_code(graph), ids(spec)

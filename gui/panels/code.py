@@ -3,7 +3,8 @@
 The code is the ``forward`` of the torch.fx module the compiler builds, preceded by the
 submodules it calls. Compiling only happens while the panel is on screen, off the GUI thread
 (a 5,000-layer network takes a second to compile) and on torch's meta device (the source needs
-the structure, not initialised weights). Edits coalesce: a newer revision's job replaces the
+the structure, not initialised weights), reusing the layer modules an edit did not change.
+Edits coalesce: a newer revision's job replaces the
 queued one, and the previous code stays, dimmed, with "updating…" until the new one arrives. An
 invalid graph shows its first error instead.
 """
