@@ -16,8 +16,18 @@ every few layers) are measured side by side in one run:
                       open (until the first diagnostics and shapes are shown), edit->diagnostics,
                       fit-to-view (with a render), expand one stage (with a render)
 
+  real window         (issue 16) generated convolutional networks of 1000 and 5000 layers with
+                      mixed types (Conv2d, BatchNorm2d, ReLU, Add residuals, Flatten, Linear)
+                      and the imported ResNet-50, opened in a real MainWindow with its default
+                      panels: edit->diagnostics with the Code panel hidden, visible (compiling
+                      on the meta device in the background; edit->code shown is timed too) and
+                      visible with the old synchronous compile (real weights on the GUI thread),
+                      side by side in one process, as a ratio
+
 Run: QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/editor_scale.py
+     (EDITOR_SCALE_WINDOW_ONLY=1 runs only the real-window rows)
 Targets (issue 3): edit->diagnostics <= 50 ms at 100 layers, <= 250 ms at 1000; pan >= 30 fps.
+Targets (issue 16): edit->diagnostics in the real window <= 50 ms at 1000, <= 250 ms at 5000.
 """
 
 from __future__ import annotations
@@ -75,6 +85,36 @@ def generate(layers: int) -> tuple[Graph, list[int]]:
     for node_id, pos in auto_layout(graph).items():
         graph.nodes[node_id].pos = pos
     return graph, [head]
+
+
+def generate_mixed(layers: int, channels: int = 8) -> tuple[Graph, int]:
+    """A convolutional network of about ``layers`` nodes: residual blocks Conv2d-BatchNorm2d-
+    ReLU-Conv2d-BatchNorm2d-Add(skip)-ReLU, then Flatten-Linear-ReLU-Linear and an Output.
+    Returns the graph and the id of the last Linear (its width is what the edits change)."""
+    graph = Graph()
+    prev = graph.add_node("Input", {"shape": (channels, 8, 8)}).id
+
+    def add(kind: str, params: dict[str, object] | None = None, port: str = "in") -> int:
+        node = graph.add_node(kind, params or {}).id
+        graph.connect(Edge(prev, "out", node, port))
+        return node
+
+    conv = {"out_channels": channels, "kernel_size": [3, 3], "padding": [1, 1]}
+    while len(graph.nodes) < layers - 6:
+        skip = prev
+        for kind in ("Conv2d", "BatchNorm2d", "ReLU", "Conv2d", "BatchNorm2d"):
+            prev = add(kind, conv if kind == "Conv2d" else None)
+        prev = add("Add", port="in1")
+        graph.connect(Edge(skip, "out", prev, "in2"))
+        prev = add("ReLU")
+    for kind, params in (("Flatten", {}), ("Linear", {"out_features": 32}), ("ReLU", {}),
+                         ("Linear", {"out_features": 10})):
+        prev = add(kind, params)
+    head = prev
+    prev = add("Output")
+    for node_id, pos in auto_layout(graph).items():
+        graph.nodes[node_id].pos = pos
+    return graph, head
 
 
 def ms(seconds: float) -> str:
@@ -254,10 +294,105 @@ def bench_imported(folder: Path, edits: int = 5) -> list[str]:
     ]
 
 
+def synchronous_code_refresh(panel: object) -> None:
+    """The Code panel's refresh before issue 16: compile with real weights on the GUI thread
+    (and a copy of the graph more), kept here to time it beside the new one."""
+    from runtime.compile import compile_graph
+
+    panel._stale = False  # type: ignore[attr-defined]
+    graph, analysis = panel._graph, panel._analysis  # type: ignore[attr-defined]
+    if graph is None or any(d.severity == "error" for d in analysis.diagnostics):
+        return
+    module = compile_graph(graph.copy().copy()).module
+    lines = ["# Submodules:"] + [f"#   self.{name} = {child!r}".replace("\n", " ")
+                                 for name, child in module.named_children()]
+    code = "\n".join(lines) + "\n" + module.code
+    if panel.text.toPlainText() != code:  # type: ignore[attr-defined]
+        panel.text.setPlainText(code)  # type: ignore[attr-defined]
+
+
+def bench_window(path: Path, head_name: str | None, head: int | None, folder: Path,
+                 label: str, edits: int = 5) -> list[str]:
+    """Median edit->diagnostics in a real MainWindow over ``path`` with the Code panel hidden,
+    visible (background meta compile) and visible with the old synchronous compile."""
+    from PySide6.QtCore import QSettings
+
+    from gui.app import freeze_after_open, install_features
+    from gui.main_window import MainWindow
+
+    window = MainWindow(settings=QSettings(str(folder / "window.ini"), QSettings.Format.IniFormat),
+                        data_dir=folder / "appdata", restore_layout=False, interactive=False)
+    install_features(window, start_process=False)
+    freeze_after_open(window)  # as run_gui does
+    window.resize(1600, 1000)
+    window.show()
+    QApplication.processEvents()
+    shown: list[object] = []
+    window.analysis_updated.connect(shown.append)
+    assert window.open_project(str(path), ask=False)
+    wait_for(shown, 0)
+    node = window.graph.node_by_name(head_name).id if head_name else head
+    width = [100]
+
+    def edit_times(code_too: bool = False) -> tuple[float, float]:
+        totals, coded = [], []
+        for _ in range(edits):
+            width[0] += 1
+            before = len(shown)
+            t0 = time.perf_counter()
+            window.undo_stack.push(SetParamCommand(window.graph, node, "out_features",
+                                                   width[0]))
+            wait_for(shown, before)
+            totals.append(time.perf_counter() - t0)
+            if code_too:
+                window.code.wait(120_000)
+                coded.append(time.perf_counter() - t0)
+        return statistics.median(totals), statistics.median(coded) if coded else 0.0
+
+    window.docks["code"].close()
+    QApplication.processEvents()
+    hidden, _ = edit_times()
+    window.show_dock("code")
+    window.code.wait(120_000)
+    visible, code_shown = edit_times(code_too=True)
+    window.code.refresh = types.MethodType(synchronous_code_refresh, window.code)
+    old, _ = edit_times()
+    window.undo_stack.setClean()
+    window.persist = False
+    window.close()
+    layers = len(window.graph.nodes)
+    return [f"real window {label} ({layers} layers) edit->diagnostics: Code panel hidden "
+            f"{ms(hidden)}, visible {ms(visible)} (code shown after {ms(code_shown)}), "
+            f"visible with the old synchronous compile {ms(old)}: old/new "
+            f"{old / visible:.1f}x"]
+
+
+def bench_real_window(folder: Path) -> None:
+    """Issue 16's rows: generated mixed networks and the imported ResNet-50."""
+    from graph.project import Project, save_project
+
+    for layers in (1000, 5000):
+        graph, head = generate_mixed(layers)
+        path = folder / f"mixed_{layers}.plexus"
+        save_project(Project(graph=graph), path)
+        for row in bench_window(path, None, head, folder, f"mixed {layers}"):
+            print(row, flush=True)
+    resnet = folder / "resnet50.plexus"
+    if not resnet.exists():  # bench_imported saves it; alone, import it here
+        from runtime.importer import import_module
+
+        save_project(import_module(torchvision_resnet50(), input_shape=(3, 224, 224)), resnet)
+    for row in bench_window(resnet, "fc", None, folder, "imported ResNet-50"):
+        print(row, flush=True)
+
+
 def main() -> None:
     app = QApplication.instance() or QApplication(sys.argv)
     rows: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
+        if os.environ.get("EDITOR_SCALE_WINDOW_ONLY"):
+            bench_real_window(Path(tmp))
+            return
         for layers in (100, 1000):
             graph, (head,) = generate(layers)
             stack = QUndoStack()
@@ -287,6 +422,7 @@ def main() -> None:
                 print(row, flush=True)
         for row in bench_imported(Path(tmp)):
             print(row, flush=True)
+        bench_real_window(Path(tmp))
 
 
 if __name__ == "__main__":

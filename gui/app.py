@@ -8,13 +8,14 @@ that is how we look at every screen without a display (QT_QPA_PLATFORM=offscreen
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from typing import Any
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")  # before anything imports pyqtgraph
 
-from PySide6.QtCore import QCoreApplication, QSettings  # noqa: E402
+from PySide6.QtCore import QCoreApplication, QSettings, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from gui import style  # noqa: E402
@@ -51,6 +52,7 @@ def run_gui(path: str | None = None, screenshot: str | None = None) -> int:
     window = MainWindow(settings=settings, restore_layout=not screenshot,
                         interactive=not screenshot)
     install_features(window, start_process=not screenshot)
+    freeze_after_open(window)
     if path is None and DEFAULT_EXAMPLE.is_file():
         path = str(DEFAULT_EXAMPLE)
     opened = window.open_project(path, ask=False) if path else False
@@ -61,6 +63,24 @@ def run_gui(path: str | None = None, screenshot: str | None = None) -> int:
     window.show()
     window.offer_recovery()
     return app.exec()
+
+
+def freeze_heap() -> None:
+    """Collect once, then move every live object out of the collector's reach (``gc.freeze``).
+
+    A project's objects (graph, scene items, panels, torch modules) live as long as it is
+    open; with them in the oldest generation every full collection walked them all, a pause
+    of 300-460 ms in the middle of an edit at 1,000 layers. Frozen, a full collection walks
+    only what was made since. Unfrozen first, so the previous project's garbage goes.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
+def freeze_after_open(window: Any) -> None:
+    """``freeze_heap`` once each opened project is on screen (the running app's windows)."""
+    window.project_changed.connect(lambda _project: QTimer.singleShot(0, freeze_heap))
 
 
 def install_features(window: Any, start_process: bool = True) -> Any:

@@ -12,10 +12,11 @@ its trained weights.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import keyword
 import operator
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import safetensors.torch
@@ -55,8 +56,16 @@ class Compiled:
     module_names: dict[int, str] = field(default_factory=dict)  # node id -> attribute name
 
 
-def compile_graph(graph: Graph) -> Compiled:
+LayerBuilder = Callable[[Node, Sequence[Shape]], "nn.Module | None"]
+
+
+def compile_graph(graph: Graph, meta: bool = False,
+                  build: LayerBuilder = build_layer) -> Compiled:
     """Compile ``graph``; ValueError with the first error diagnostic's message if invalid.
+
+    ``meta`` builds the layers on torch's meta device: the same structure and code, but no
+    weights are allocated or initialised (the Code panel only reads the source). ``build``
+    makes each layer's module (the Code panel reuses the unchanged ones of its last compile).
 
     Nodes that do not lead to any Output (validation warns about them) are left out.
     ``forward(*inputs)`` takes the Input nodes in id order and returns one tensor for one
@@ -103,7 +112,8 @@ def compile_graph(graph: Graph) -> Compiled:
         if roles[node_id] == MERGE:
             value = _merge(fx_graph, node, name, list(given.values()), taken)
         else:
-            module = build_layer(node, shapes.inputs[node_id])
+            with torch.device("meta") if meta else contextlib.nullcontext():
+                module = build(node, shapes.inputs[node_id])
             assert module is not None
             root.add_module(name, module)
             module_names[node_id] = name

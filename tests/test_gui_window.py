@@ -205,6 +205,7 @@ def test_code_panel_shows_code_or_the_first_error(window):
     window.show()
     window.show_dock("code")
     window.runner.run_now()
+    assert window.code.wait()
     text = window.code.text.toPlainText()
     assert "def forward" in text and "conv1" in text
     assert window.code.copy_button.isEnabled()
