@@ -1,5 +1,9 @@
 """The Problems panel: every diagnostic of the latest analysis, errors first.
 
+A diagnostic caused by another one (a layer not reached because of an unplugged input) is
+listed under its root cause, so one mistake reads as one problem. Messages wrap: the fix is
+always read in full.
+
 Clicking (or pressing Enter on) a row emits ``node_activated(node_id)``; the main window selects
 and centres that node on the canvas.
 """
@@ -35,8 +39,8 @@ class ProblemsPanel(QWidget):
         self.tree = QTreeWidget()
         self.tree.setColumnCount(2)
         self.tree.setHeaderLabels(["Problem", "Layer"])
-        self.tree.setRootIsDecorated(False)
-        self.tree.setUniformRowHeights(True)
+        self.tree.setRootIsDecorated(True)
+        self.tree.setWordWrap(True)
         self.tree.setAlternatingRowColors(True)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         header = self.tree.header()
@@ -64,13 +68,13 @@ class ProblemsPanel(QWidget):
         self.tree.clear()
         icons = {"error": style.icon("error", t.error), "warning": style.icon("warning",
                                                                               t.warning)}
-        for diag in self.diagnostics:
-            item = QTreeWidgetItem([diag.message, self._where(diag)])
-            item.setIcon(0, icons.get(diag.severity, style.icon("about", t.text_dim)))
-            item.setToolTip(0, diag.message)
-            node_id = self._node_of(diag)
-            item.setData(0, NODE_ROLE, node_id if node_id is not None else -1)
+        roots = [d for d in self.diagnostics if getattr(d, "cause", None) is None]
+        for diag in roots:
+            item = self._item(diag, icons.get(diag.severity, style.icon("about", t.text_dim)))
             self.tree.addTopLevelItem(item)
+            if diag.severity == "error" and diag.node_id is not None:
+                for caused in self.consequences(diag.node_id):
+                    item.addChild(self._item(caused, style.icon("about", t.text_dim)))
         has = bool(self.diagnostics)
         self.tree.setVisible(has)
         self.empty.setVisible(not has)
@@ -78,8 +82,22 @@ class ProblemsPanel(QWidget):
                            else "Validating\u2026")
 
     def counts(self) -> tuple[int, int]:
-        errors = sum(d.severity == "error" for d in self.diagnostics)
-        return errors, len(self.diagnostics) - errors
+        """(errors, warnings) among root causes; consequences are not problems of their own."""
+        roots = [d for d in self.diagnostics if getattr(d, "cause", None) is None]
+        errors = sum(d.severity == "error" for d in roots)
+        return errors, len(roots) - errors
+
+    def consequences(self, node_id: int) -> list[Any]:
+        """Diagnostics that the error on ``node_id`` explains."""
+        return [d for d in self.diagnostics if getattr(d, "cause", None) == node_id]
+
+    def _item(self, diag: Any, icon: Any) -> QTreeWidgetItem:
+        item = QTreeWidgetItem([diag.message, self._where(diag)])
+        item.setIcon(0, icon)
+        item.setToolTip(0, diag.message)
+        node_id = self._node_of(diag)
+        item.setData(0, NODE_ROLE, node_id if node_id is not None else -1)
+        return item
 
     def _node_of(self, diag: Any) -> int | None:
         if diag.node_id is not None:
