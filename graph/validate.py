@@ -35,6 +35,7 @@ class Diagnostic:
     # The node whose error explains this one (a layer after an unplugged input is not reached
     # because of it): the Problems panel lists it under that error, not as a problem of its own.
     cause: int | None = None
+    fix: str | None = None  # a one-click fix the editor offers (runtime.head_shapes names them)
 
 
 def has_errors(diags: Iterable[Diagnostic]) -> bool:
@@ -272,7 +273,7 @@ def _root_causes(graph: Graph, edges: list[Edge], unplugged: list[int]
     for root in unplugged:
         for node_id in graph.reached_from([root], edges):
             after.setdefault(node_id, root)
-        for node_id in graph.leading_to([root], edges) - {root}:
+        for node_id in graph.leading_to([root], edges):
             before.setdefault(node_id, root)
     if len(unplugged) == 1:
         inputs = [n.id for n in graph.nodes.values() if n.type == "Input"]

@@ -103,7 +103,7 @@ class MainWindow(WindowActionsMixin, DocksMixin, DocumentMixin, AutosaveMixin, Q
 
         self.palette = Palette()
         self.inspector = Inspector(self.undo_stack)
-        self.problems = ProblemsPanel()
+        self.problems = ProblemsPanel(self.undo_stack)
         self.code = CodePanel()
         self.history = QUndoView(self.undo_stack)
         self.history.setEmptyLabel("Opened project")

@@ -106,7 +106,10 @@ def analyze(graph: Graph) -> Analysis:
                 and not _params_ok(graph.nodes[diag.node_id]):
             skip.add(diag.node_id)
     shapes = infer_shapes(graph, skip)
-    return Analysis(diagnostics + shapes.diagnostics, shapes)
+    from runtime.head_shapes import check_classification_heads  # it formats with this module
+
+    heads = check_classification_heads(graph, shapes.edges)
+    return Analysis(diagnostics + shapes.diagnostics + heads, shapes)
 
 
 def warm_up() -> None:

@@ -4,8 +4,9 @@ A diagnostic caused by another one (a layer not reached because of an unplugged 
 listed under its root cause, so one mistake reads as one problem. Messages wrap: the fix is
 always read in full.
 
-Clicking (or pressing Enter on) a row emits ``node_activated(node_id)``; the main window selects
-and centres that node on the canvas.
+A problem with a one-click fix (runtime.head_shapes: "insert Flatten") gets a button above the
+list that applies it as one undo step. Clicking (or pressing Enter on) a row emits
+``node_activated(node_id)``; the main window selects and centres that node on the canvas.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
     QLabel,
+    QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -31,11 +33,16 @@ NODE_ROLE = Qt.ItemDataRole.UserRole + 1
 class ProblemsPanel(QWidget):
     node_activated = Signal(int)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, undo_stack: Any = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.undo_stack = undo_stack
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
+        self.fix_button = QPushButton()
+        self.fix_button.clicked.connect(self.apply_fix)
+        layout.addWidget(self.fix_button)
+        self._fixable: Any = None
         self.tree = QTreeWidget()
         self.tree.setColumnCount(2)
         self.tree.setHeaderLabels(["Problem", "Layer"])
@@ -75,11 +82,30 @@ class ProblemsPanel(QWidget):
             if diag.severity == "error" and diag.node_id is not None:
                 for caused in self.consequences(diag.node_id):
                     item.addChild(self._item(caused, style.icon("about", t.text_dim)))
+        self._fixable = next((d for d in roots if getattr(d, "fix", None) and d.edge), None)
+        if self._fixable is not None:
+            self.fix_button.setText(self.fix_text(self._fixable))
+        self.fix_button.setVisible(self._fixable is not None and self.undo_stack is not None)
         has = bool(self.diagnostics)
         self.tree.setVisible(has)
         self.empty.setVisible(not has)
         self.empty.setText("No problems: the network is valid." if graph is not None
                            else "Validating\u2026")
+
+    def fix_text(self, diag: Any) -> str:
+        """The button's words: "Insert Flatten before fc1"."""
+        node = self._graph.nodes.get(diag.node_id) if self._graph is not None else None
+        return f"Insert {diag.fix.split(' ', 1)[1]} before {node.name if node else 'it'}"
+
+    def apply_fix(self) -> None:
+        """Apply the first problem's quick fix as one undo step."""
+        from gui.commands import InsertOnWireCommand
+
+        diag = self._fixable
+        if diag is None or self.undo_stack is None or self._graph is None:
+            return
+        self.undo_stack.push(InsertOnWireCommand(self._graph, diag.edge,
+                                                 diag.fix.split(" ", 1)[1]))
 
     def counts(self) -> tuple[int, int]:
         """(errors, warnings) among root causes; consequences are not problems of their own."""

@@ -1,0 +1,50 @@
+"""Issue 14: wiring pool2 straight into fc1 is an error on fc1 before Train, naming Flatten, with a
+one-click fix that inserts the Flatten in one undo step."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from editor_driver import open_example  # noqa: E402
+
+from graph.model import Edge  # noqa: E402
+from runtime.shapes import analyze  # noqa: E402
+
+POOL2, FLATTEN, FC1 = 7, 8, 9
+MESSAGE = ("Linear 'fc1' receives N x 32 x 2 x 2 but a Linear reads the last dimension only: "
+           "Output 'digit' then gets 32 x 2 x 10 values per sample instead of one score per "
+           "class; insert a Flatten before fc1")
+
+
+def test_missing_flatten_is_an_error_on_fc1_with_a_one_step_fix(editor_window, tmp_path):
+    window = editor_window
+    open_example(window, tmp_path, "digits_cnn")
+    graph = window.graph
+    graph.remove_node(FLATTEN)  # the user deletes the Flatten and wires pool2 to fc1
+    graph.connect(Edge(POOL2, "out", FC1, "in"))
+    window.runner.run_now()
+    errors = [d for d in window.analysis.diagnostics if d.severity == "error"]
+    assert [(d.node_id, d.message) for d in errors] == [(FC1, MESSAGE)]
+    assert window.problems.counts() == (1, 0)
+    assert window.scene.node_item(FC1).severity == "error"
+    wire = window.scene._edges[Edge(POOL2, "out", FC1, "in")]
+    assert wire.error  # drawn red
+    button = window.problems.fix_button
+    assert button.isVisibleTo(window.problems) and button.text() == "Insert Flatten before fc1"
+    depth = window.undo_stack.count()
+    button.click()
+    assert window.undo_stack.count() == depth + 1
+    assert window.undo_stack.undoText() == "Insert Flatten before fc1"
+    window.runner.run_now()
+    assert window.analysis.diagnostics == []
+    flatten = [n for n in graph.nodes.values() if n.type == "Flatten"]
+    assert len(flatten) == 1
+    assert analyze(graph).shapes.inputs[FC1] == [(2, 128)]  # 32 x 2 x 2 flattened
+    assert not button.isVisibleTo(window.problems)
+    window.undo_stack.undo()
+    assert [n.type for n in graph.nodes.values()].count("Flatten") == 0
+    assert Edge(POOL2, "out", FC1, "in") in graph.edges
+    window.runner.run_now()
+    assert [d.node_id for d in window.analysis.diagnostics if d.severity == "error"] == [FC1]
