@@ -7,11 +7,13 @@ that reads the last dimension only (a Linear) fed a feature map, where a Flatten
 
 from __future__ import annotations
 
+from graph.catalog import UNITS
 from graph.model import Edge, Graph
 from graph.validate import ERROR, Diagnostic
 from runtime.shapes import format_shape
 
 INSERT_FLATTEN = "insert Flatten"
+SET_WIDTH = "set "  # + "<param>=<value>": the layer before the Output gives one score per class
 
 
 def _reads_last_dim(graph: Graph, node_id: int) -> bool:
@@ -33,9 +35,10 @@ def _chain_into(graph: Graph, node_id: int, edges: dict[int, Edge]) -> list[Edge
     return chain
 
 
-def check_classification_heads(graph: Graph, shapes: dict[Edge, tuple[int, ...]]
-                               ) -> list[Diagnostic]:
-    """One error per classification Output fed a feature map, on the layer that caused it."""
+def check_classification_heads(graph: Graph, shapes: dict[Edge, tuple[int, ...]],
+                               classes: int | None = None) -> list[Diagnostic]:
+    """One error per classification Output fed a feature map, on the layer that caused it;
+    with the data's ``classes`` known, one where the scores per sample are not one per class."""
     first_in: dict[int, Edge] = {}
     for edge in graph.edges:
         node = graph.nodes.get(edge.dst)
@@ -47,7 +50,10 @@ def check_classification_heads(graph: Graph, shapes: dict[Edge, tuple[int, ...]]
         if node.type != "Output" or node.all_params().get("task") != "classification":
             continue
         chain = _chain_into(graph, node.id, first_in)
-        if not chain or len(shapes.get(chain[0], ())) <= 2:
+        if not chain or chain[0] not in shapes:
+            continue
+        if len(shapes[chain[0]]) == 2:
+            found += _width_problem(graph, node.label, chain[0], shapes[chain[0]][1], classes)
             continue
         culprits = [e for e in chain if _reads_last_dim(graph, e.dst)
                     and len(shapes.get(e, ())) > 3]
@@ -63,3 +69,19 @@ def check_classification_heads(graph: Graph, shapes: dict[Edge, tuple[int, ...]]
             f"of one score per class; insert a Flatten before {layer.name}", layer.id, edge,
             fix=INSERT_FLATTEN))
     return found
+
+
+def _width_problem(graph: Graph, output: str, edge: Edge, width: int, classes: int | None
+                   ) -> list[Diagnostic]:
+    """The layer before the Output gives ``width`` scores where the data has ``classes``."""
+    if not classes or classes < 2 or width == classes:
+        return []
+    layer = graph.nodes[edge.src]
+    spec = layer.spec
+    if spec is None or not spec.has(UNITS) or not spec.params:
+        return []
+    param = spec.params[0].name  # a units layer's first setting is its width (out_features)
+    return [Diagnostic(
+        ERROR, f"{layer.label} gives {width} scores per sample but the dataset has {classes} "
+        f"classes, and {output} needs one score per class; set {layer.name} to {classes} "
+        "outputs", layer.id, fix=f"{SET_WIDTH}{param}={classes}")]

@@ -10,9 +10,11 @@ pytest.importorskip("pytestqt")
 from editor_driver import open_example  # noqa: E402
 
 from graph.model import Edge  # noqa: E402
+from gui.commands import SetParamCommand  # noqa: E402
+from resources.examples.make import build  # noqa: E402
 from runtime.shapes import analyze  # noqa: E402
 
-POOL2, FLATTEN, FC1 = 7, 8, 9
+POOL2, FLATTEN, FC1, LOGITS = 7, 8, 9, 12
 MESSAGE = ("Linear 'fc1' receives N x 32 x 2 x 2 but a Linear reads the last dimension only: "
            "Output 'digit' then gets 32 x 2 x 10 values per sample instead of one score per "
            "class; insert a Flatten before fc1")
@@ -48,3 +50,32 @@ def test_missing_flatten_is_an_error_on_fc1_with_a_one_step_fix(editor_window, t
     assert Edge(POOL2, "out", FC1, "in") in graph.edges
     window.runner.run_now()
     assert [d.node_id for d in window.analysis.diagnostics if d.severity == "error"] == [FC1]
+
+
+def test_logits_width_is_checked_against_the_classes_with_a_one_step_fix(editor_window, tmp_path):
+    window = editor_window
+    open_example(window, tmp_path, "digits_cnn")
+    window.inspector.project_form.wait_preview()
+    assert window.runner.classes == 10  # from the dataset preview, loaded off the GUI thread
+    window.undo_stack.push(SetParamCommand(window.graph, LOGITS, "out_features", 7))
+    window.runner.run_now()
+    errors = [(d.node_id, d.message) for d in window.analysis.diagnostics]
+    assert errors == [(LOGITS, "Linear 'logits' gives 7 scores per sample but the dataset has "
+                               "10 classes, and Output 'digit' needs one score per class; set "
+                               "logits to 10 outputs")]
+    button = window.problems.fix_button
+    assert button.text() == "Set logits to 10 outputs"
+    button.click()
+    assert window.graph.nodes[LOGITS].params["out_features"] == 10
+    window.runner.run_now()
+    assert window.analysis.diagnostics == []
+    window.undo_stack.undo()
+    assert window.graph.nodes[LOGITS].params["out_features"] == 7
+
+
+def test_without_known_classes_the_width_is_not_judged():
+    graph = build("digits_cnn").graph
+    graph.nodes[LOGITS].params["out_features"] = 7
+    assert analyze(graph).diagnostics == []
+    assert [d.node_id for d in analyze(graph, classes=10).diagnostics] == [LOGITS]
+    assert analyze(graph, classes=7).diagnostics == []

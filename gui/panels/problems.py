@@ -82,7 +82,7 @@ class ProblemsPanel(QWidget):
             if diag.severity == "error" and diag.node_id is not None:
                 for caused in self.consequences(diag.node_id):
                     item.addChild(self._item(caused, style.icon("about", t.text_dim)))
-        self._fixable = next((d for d in roots if getattr(d, "fix", None) and d.edge), None)
+        self._fixable = next((d for d in roots if getattr(d, "fix", None)), None)
         if self._fixable is not None:
             self.fix_button.setText(self.fix_text(self._fixable))
         self.fix_button.setVisible(self._fixable is not None and self.undo_stack is not None)
@@ -93,19 +93,27 @@ class ProblemsPanel(QWidget):
                            else "Validating\u2026")
 
     def fix_text(self, diag: Any) -> str:
-        """The button's words: "Insert Flatten before fc1"."""
+        """The button's words: "Insert Flatten before fc1", "Set logits to 10 outputs"."""
         node = self._graph.nodes.get(diag.node_id) if self._graph is not None else None
-        return f"Insert {diag.fix.split(' ', 1)[1]} before {node.name if node else 'it'}"
+        name = node.name if node else "it"
+        verb, what = diag.fix.split(" ", 1)
+        if verb == "set":
+            return f"Set {name} to {what.split('=')[1]} outputs"
+        return f"Insert {what} before {name}"
 
     def apply_fix(self) -> None:
         """Apply the first problem's quick fix as one undo step."""
-        from gui.commands import InsertOnWireCommand
+        from gui.commands import InsertOnWireCommand, SetParamCommand
 
         diag = self._fixable
         if diag is None or self.undo_stack is None or self._graph is None:
             return
-        self.undo_stack.push(InsertOnWireCommand(self._graph, diag.edge,
-                                                 diag.fix.split(" ", 1)[1]))
+        verb, what = diag.fix.split(" ", 1)
+        if verb == "set":
+            param, value = what.split("=")
+            self.undo_stack.push(SetParamCommand(self._graph, diag.node_id, param, int(value)))
+        else:
+            self.undo_stack.push(InsertOnWireCommand(self._graph, diag.edge, what))
 
     def counts(self) -> tuple[int, int]:
         """(errors, warnings) among root causes; consequences are not problems of their own."""
