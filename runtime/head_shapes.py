@@ -73,9 +73,10 @@ def check_classification_heads(graph: Graph, shapes: dict[Edge, tuple[int, ...]]
 
 def _width_problem(graph: Graph, output: str, edge: Edge, width: int, classes: int | None
                    ) -> list[Diagnostic]:
-    """The layer before the Output gives ``width`` scores where the data has ``classes``."""
-    if not classes or classes < 2 or width == classes:
-        return []
+    """The layer before the Output gives fewer scores than the data has ``classes`` (Train
+    would refuse it)."""
+    if not classes or width in (1, classes) or width > classes:
+        return []  # 1: a bce score; more scores than classes train (the extra ones idle)
     layer = graph.nodes[edge.src]
     spec = layer.spec
     if spec is None or not spec.has(UNITS) or not spec.params:

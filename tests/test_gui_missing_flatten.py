@@ -79,3 +79,10 @@ def test_without_known_classes_the_width_is_not_judged():
     assert analyze(graph).diagnostics == []
     assert [d.node_id for d in analyze(graph, classes=10).diagnostics] == [LOGITS]
     assert analyze(graph, classes=7).diagnostics == []
+
+
+def test_a_single_bce_score_and_spare_scores_are_not_width_errors():
+    graph = build("digits_cnn").graph
+    for width in (1, 12):
+        graph.nodes[LOGITS].params["out_features"] = width
+        assert analyze(graph, classes=10).diagnostics == []
