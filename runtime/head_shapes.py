@@ -45,10 +45,12 @@ def check_classification_heads(graph: Graph, shapes: dict[Edge, tuple[int, ...]]
         spec = node.spec if node is not None else None
         if spec is not None and spec.inputs and edge.dst_port == spec.inputs[0].name:
             first_in.setdefault(edge.dst, edge)
+    heads = [node for node in graph.nodes.values()
+             if node.type == "Output" and node.all_params().get("task") == "classification"]
+    if len(heads) > 1:
+        classes = None  # the data's class count is one head's; the others have their own
     found: list[Diagnostic] = []
-    for node in graph.nodes.values():
-        if node.type != "Output" or node.all_params().get("task") != "classification":
-            continue
+    for node in heads:
         chain = _chain_into(graph, node.id, first_in)
         if not chain or chain[0] not in shapes:
             continue

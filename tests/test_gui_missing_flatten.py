@@ -86,3 +86,12 @@ def test_a_single_bce_score_and_spare_scores_are_not_width_errors():
     for width in (1, 12):
         graph.nodes[LOGITS].params["out_features"] = width
         assert analyze(graph, classes=10).diagnostics == []
+
+
+def test_several_classification_heads_are_not_judged_by_one_class_count():
+    graph = build("digits_cnn").graph
+    graph.nodes[LOGITS].params["out_features"] = 2
+    assert [d.node_id for d in analyze(graph, classes=10).diagnostics] == [LOGITS]
+    second = graph.add_node("Output", name="even")
+    graph.connect(Edge(LOGITS, "out", second.id, "in"))
+    assert analyze(graph, classes=10).diagnostics == []
