@@ -30,6 +30,8 @@ def test_missing_flatten_is_an_error_on_fc1_with_a_one_step_fix(editor_window, t
     errors = [d for d in window.analysis.diagnostics if d.severity == "error"]
     assert [(d.node_id, d.message) for d in errors] == [(FC1, MESSAGE)]
     assert window.problems.counts() == (1, 0)
+    assert window.problems.detail.text() == MESSAGE  # the whole fix text, wrapped
+    assert window.problems.detail.wordWrap()
     assert window.scene.node_item(FC1).severity == "error"
     wire = window.scene._edges[Edge(POOL2, "out", FC1, "in")]
     assert wire.error  # drawn red
