@@ -37,18 +37,21 @@ def _chain_into(graph: Graph, node_id: int, edges: dict[int, Edge]) -> list[Edge
 
 def check_classification_heads(graph: Graph, shapes: dict[Edge, tuple[int, ...]],
                                classes: int | None = None) -> list[Diagnostic]:
-    """One error per classification Output fed a feature map, on the layer that caused it;
-    with the data's ``classes`` known, one where the scores per sample are not one per class."""
+    """With the data's ``classes`` known (one class label per sample): one error per
+    classification Output fed a feature map, on the layer that caused it, or fed fewer scores
+    than classes."""
     first_in: dict[int, Edge] = {}
     for edge in graph.edges:
         node = graph.nodes.get(edge.dst)
         spec = node.spec if node is not None else None
         if spec is not None and spec.inputs and edge.dst_port == spec.inputs[0].name:
             first_in.setdefault(edge.dst, edge)
+    if not classes:
+        return []  # only the data says a head reads one class label per sample
     heads = [node for node in graph.nodes.values()
              if node.type == "Output" and node.all_params().get("task") == "classification"]
     if len(heads) > 1:
-        classes = None  # the data's class count is one head's; the others have their own
+        return []  # the data's class count is one head's; the others have their own
     found: list[Diagnostic] = []
     for node in heads:
         chain = _chain_into(graph, node.id, first_in)
@@ -73,11 +76,11 @@ def check_classification_heads(graph: Graph, shapes: dict[Edge, tuple[int, ...]]
     return found
 
 
-def _width_problem(graph: Graph, output: str, edge: Edge, width: int, classes: int | None
+def _width_problem(graph: Graph, output: str, edge: Edge, width: int, classes: int
                    ) -> list[Diagnostic]:
     """The layer before the Output gives fewer scores than the data has ``classes`` (Train
     would refuse it)."""
-    if not classes or width in (1, classes) or width > classes:
+    if width in (1, classes) or width > classes:
         return []  # 1: a bce score; more scores than classes train (the extra ones idle)
     layer = graph.nodes[edge.src]
     spec = layer.spec

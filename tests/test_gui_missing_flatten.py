@@ -26,6 +26,7 @@ def test_missing_flatten_is_an_error_on_fc1_with_a_one_step_fix(editor_window, t
     graph = window.graph
     graph.remove_node(FLATTEN)  # the user deletes the Flatten and wires pool2 to fc1
     graph.connect(Edge(POOL2, "out", FC1, "in"))
+    window.inspector.project_form.wait_preview()  # the data's class count, off the GUI thread
     window.runner.run_now()
     errors = [d for d in window.analysis.diagnostics if d.severity == "error"]
     assert [(d.node_id, d.message) for d in errors] == [(FC1, MESSAGE)]
@@ -88,6 +89,14 @@ def test_a_single_bce_score_and_spare_scores_are_not_width_errors():
     for width in (1, 12):
         graph.nodes[LOGITS].params["out_features"] = width
         assert analyze(graph, classes=10).diagnostics == []
+
+
+def test_without_the_data_a_feature_map_into_an_output_is_not_judged():
+    graph = build("digits_cnn").graph
+    graph.remove_node(FLATTEN)
+    graph.connect(Edge(POOL2, "out", FC1, "in"))
+    assert analyze(graph).diagnostics == []  # a per-position head may be meant
+    assert [d.node_id for d in analyze(graph, classes=10).diagnostics] == [FC1]
 
 
 def test_several_classification_heads_are_not_judged_by_one_class_count():
