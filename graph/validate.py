@@ -32,6 +32,10 @@ class Diagnostic:
     message: str
     node_id: int | None = None
     edge: Edge | None = None
+    # The node whose error explains this one (a layer after an unplugged input is not reached
+    # because of it): the Problems panel lists it under that error, not as a problem of its own.
+    cause: int | None = None
+    fix: str | None = None  # a one-click fix the editor offers (runtime.head_shapes names them)
 
 
 def has_errors(diags: Iterable[Diagnostic]) -> bool:
@@ -51,7 +55,7 @@ def validate(graph: Graph) -> list[Diagnostic]:
     _check_types_and_params(nodes.values(), specs, out)
     _check_names(nodes.values(), out)
     valid_edges = _check_edges(graph, specs, out)
-    _check_inputs_connected(nodes, specs, valid_edges, out)
+    unplugged = _check_inputs_connected(nodes, specs, valid_edges, out)
 
     succ: dict[int, list[int]] = {i: [] for i in nodes}
     pred: dict[int, list[int]] = {i: [] for i in nodes}
@@ -59,7 +63,7 @@ def validate(graph: Graph) -> list[Diagnostic]:
         succ[e.src].append(e.dst)
         pred[e.dst].append(e.src)
     _check_cycles(nodes, succ, pred, out)
-    _check_reachability(graph, valid_edges, out)
+    _check_reachability(graph, valid_edges, unplugged, out)
     if graph.groups:
         _check_groups(graph, out)
 
@@ -182,7 +186,10 @@ def _check_edges(graph: Graph, specs: Specs, out: list[Diagnostic]) -> list[Edge
 
 
 def _check_inputs_connected(nodes: dict[int, Node], specs: Specs, edges: list[Edge],
-                            out: list[Diagnostic]) -> None:
+                            out: list[Diagnostic]) -> list[int]:
+    """Errors for required inputs left empty; returns those nodes (root causes of the
+    reachability warnings around them)."""
+    unplugged: list[int] = []
     connected = {(e.dst, e.dst_port) for e in edges}
     required = {t: [p.name for p in s.inputs if not p.optional] for t, s in specs.items() if s}
     for node in nodes.values():
@@ -191,6 +198,9 @@ def _check_inputs_connected(nodes: dict[int, Node], specs: Specs, edges: list[Ed
                 out.append(Diagnostic(
                     ERROR, f"input '{port}' of {node.label} is not connected; drag a "
                     "connection to it from a layer's output", node.id))
+                if not unplugged or unplugged[-1] != node.id:
+                    unplugged.append(node.id)
+    return unplugged
 
 
 def _check_cycles(nodes: dict[int, Node], succ: dict[int, list[int]],
@@ -249,8 +259,34 @@ def _cycle_order(g: nx.DiGraph, component: set[int]) -> list[int]:
     return sorted(component)  # unreachable for a real component; keeps the message whole
 
 
-def _check_reachability(graph: Graph, edges: list[Edge], out: list[Diagnostic]) -> None:
+def _root_causes(graph: Graph, edges: list[Edge], unplugged: list[int]
+                 ) -> tuple[dict[int, int], dict[int, int]]:
+    """(node -> unplugged node it comes after, node -> unplugged node it leads to): the nodes
+    whose reachability warning is only a consequence of that node's empty input.
+
+    With a single unplugged node, the dead end fed by an Input (the layers whose wire to it was
+    deleted) is its consequence too: plugging them into it fixes both. A node with no wire
+    is left alone (a spare Input is a problem of its own).
+    """
+    after: dict[int, int] = {}
+    before: dict[int, int] = {}
+    for root in unplugged:
+        for node_id in graph.reached_from([root], edges):
+            after.setdefault(node_id, root)
+        for node_id in graph.leading_to([root], edges):
+            before.setdefault(node_id, root)
+    if len(unplugged) == 1:
+        inputs = [n.id for n in graph.nodes.values() if n.type == "Input"]
+        wired = {e.src for e in edges} | {e.dst for e in edges}  # a lone node: its own
+        for node_id in (graph.reached_from(inputs, edges) & wired) - after.keys():
+            before.setdefault(node_id, unplugged[0])
+    return after, before
+
+
+def _check_reachability(graph: Graph, edges: list[Edge], unplugged: list[int],
+                        out: list[Diagnostic]) -> None:
     nodes = graph.nodes
+    after, before = _root_causes(graph, edges, unplugged)
     inputs = [n.id for n in nodes.values() if n.type == "Input"]
     outputs = [n.id for n in nodes.values() if n.type == "Output"]
     if not inputs:
@@ -267,7 +303,7 @@ def _check_reachability(graph: Graph, edges: list[Edge], out: list[Diagnostic]) 
         for node_id in sorted(set(nodes) - fed):
             out.append(Diagnostic(
                 WARNING, f"{nodes[node_id].label} is not reached from any Input, so it never "
-                "runs; connect it or delete it", node_id))
+                "runs; connect it or delete it", node_id, cause=after.get(node_id)))
     if outputs:
         used = graph.leading_to(outputs, edges)
         for node_id in sorted(set(nodes) - used):
@@ -275,7 +311,7 @@ def _check_reachability(graph: Graph, edges: list[Edge], out: list[Diagnostic]) 
             what = "its data is" if node.type == "Input" else "its result is"
             out.append(Diagnostic(
                 WARNING, f"{node.label} does not lead to any Output, so {what} never used; "
-                "connect it or delete it", node_id))
+                "connect it or delete it", node_id, cause=before.get(node_id)))
 
 
 def _check_groups(graph: Graph, out: list[Diagnostic]) -> None:

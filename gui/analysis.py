@@ -23,17 +23,17 @@ FRAME_S = 0.016  # a run slower than this leaves the GUI thread
 DEBOUNCE_MS = 16  # one frame: the events of one edit (a paste, a drag) coalesce into one run
 
 
-def _analyze(graph: Graph) -> Any:
+def _analyze(graph: Graph, classes: int | None) -> Any:
     from runtime.shapes import analyze  # imports torch: only when the first run happens
 
-    return analyze(graph)
+    return analyze(graph, classes)
 
 
-def _timed_analysis(graph: Graph) -> tuple[Any, float, str]:
+def _timed_analysis(graph: Graph, classes: int | None) -> tuple[Any, float, str]:
     """(analysis, seconds, error traceback) of a graph copy (worker thread)."""
     start = time.perf_counter()
     try:
-        result, error = _analyze(graph), ""
+        result, error = _analyze(graph, classes), ""
     except Exception:  # a bug in analysis must not take the editor down
         result, error = None, traceback.format_exc(limit=3)
     return result, time.perf_counter() - start, error
@@ -54,6 +54,7 @@ class AnalysisRunner(QObject):
         super().__init__(parent)
         self.graph = graph
         self.last: Any = None
+        self.classes: int | None = None  # the dataset's class count, once its preview loaded
         self.last_seconds = 0.0
         self._generation = 0  # bumped by every relevant graph event
         self._busy = False  # a worker run is in flight
@@ -69,6 +70,13 @@ class AnalysisRunner(QObject):
             return
         self._generation += 1
         self._timer.start()
+
+    def set_classes(self, classes: int | None) -> None:
+        """The dataset's class count (from the project form's preview, loaded off the GUI
+        thread): Outputs are checked against it from the next run on."""
+        if classes != self.classes:
+            self.classes = classes
+            self.schedule()
 
     def schedule(self) -> None:
         """Analyse soon (debounced), e.g. after settings that affect shapes changed."""
@@ -109,14 +117,14 @@ class AnalysisRunner(QObject):
             self._run_sync()
         else:
             self._busy = True
-            graph, generation = self.graph.copy(), self._generation
-            self._jobs.run("analysis", lambda _progress, _cancel: _timed_analysis(graph),
+            graph, generation, classes = self.graph.copy(), self._generation, self.classes
+            self._jobs.run("analysis", lambda _progress, _cancel: _timed_analysis(graph, classes),
                            on_done=lambda done: self._worker_done(generation, *done))
 
     def _run_sync(self) -> None:
         start = time.perf_counter()
         try:
-            result = _analyze(self.graph)
+            result = _analyze(self.graph, self.classes)
         except Exception:
             self.last_seconds = time.perf_counter() - start
             self.failed.emit("Analysis failed: " + traceback.format_exc(limit=3).splitlines()[-1])

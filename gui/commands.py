@@ -373,3 +373,37 @@ class AutoLayoutCommand(MoveNodesCommand):
 
     def _update_text(self) -> None:
         self.setText("Auto layout")
+
+
+class InsertOnWireCommand(QUndoCommand):
+    """Put a new layer on a wire (src -> new layer -> dst) in one undo step: the quick fix
+    "Insert Flatten before fc1"."""
+
+    def __init__(self, graph: Graph, edge: Edge, layer_id: str,
+                 parent: QUndoCommand | None = None) -> None:
+        super().__init__(parent)
+        src, dst = graph.nodes[edge.src], graph.nodes[edge.dst]
+        pos = ((src.pos[0] + dst.pos[0]) / 2, (src.pos[1] + dst.pos[1]) / 2)
+        self.graph, self.edge = graph, edge
+        self.add = AddNodeCommand(graph, layer_id, pos)
+        self.setText(f"Insert {layer_id} before {dst.name}")
+        self._wires: list[QUndoCommand] = []
+
+    def redo(self) -> None:
+        self.add.redo()
+        new = self.add.node_id
+        assert new is not None
+        spec = self.graph.nodes[new].spec
+        assert spec is not None
+        self._wires = [DisconnectCommand(self.graph, self.edge),
+                       ConnectCommand(self.graph, Edge(self.edge.src, self.edge.src_port, new,
+                                                       spec.inputs[0].name)),
+                       ConnectCommand(self.graph, Edge(new, spec.outputs[0].name, self.edge.dst,
+                                                       self.edge.dst_port))]
+        for wire in self._wires:
+            wire.redo()
+
+    def undo(self) -> None:
+        for wire in reversed(self._wires):
+            wire.undo()
+        self.add.undo()

@@ -103,7 +103,7 @@ class MainWindow(WindowActionsMixin, DocksMixin, DocumentMixin, AutosaveMixin, Q
 
         self.palette = Palette()
         self.inspector = Inspector(self.undo_stack)
-        self.problems = ProblemsPanel()
+        self.problems = ProblemsPanel(self.undo_stack)
         self.code = CodePanel()
         self.history = QUndoView(self.undo_stack)
         self.history.setEmptyLabel("Opened project")
@@ -112,6 +112,7 @@ class MainWindow(WindowActionsMixin, DocksMixin, DocumentMixin, AutosaveMixin, Q
         self.runner = AnalysisRunner(self.graph, parent=self)
         self.runner.finished.connect(self._analysis_done)
         self.runner.failed.connect(self.show_message)
+        self.inspector.project_form.classes_known.connect(self.runner.set_classes)
 
         self._make_actions()
         self._make_menus()

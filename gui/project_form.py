@@ -90,6 +90,8 @@ class DescriptionEdit(QPlainTextEdit):
 class ProjectForm(QWidget):
     """Project name and description, dataset with preview, task and training settings."""
 
+    classes_known = Signal(object)  # the dataset's class count (None: not classification)
+
     def __init__(self, inspector: Inspector) -> None:
         super().__init__()
         self.inspector = inspector
@@ -363,6 +365,7 @@ class ProjectForm(QWidget):
 
     def _preview_loaded(self, data: dict[str, Any]) -> None:
         self.preview.show_data(data)
+        self.classes_known.emit(data.get("num_classes") or None)
         self.show_task(self.inspector.graph)
 
     def _preview_failed(self, message: str) -> None:

@@ -88,12 +88,13 @@ class Analysis:
         return not has_errors(self.diagnostics)
 
 
-def analyze(graph: Graph) -> Analysis:
+def analyze(graph: Graph, classes: int | None = None) -> Analysis:
     """Validate the graph, then infer shapes of every node not involved in a structural error.
 
     Nodes with bad parameters, unknown types or bad connections are not run (validation
     already explains them); errors that do not change what a layer computes (duplicate names,
-    a bad learning-rate multiplier) do not stop shape inference.
+    a bad learning-rate multiplier) do not stop shape inference. ``classes``: the dataset's
+    class count when known, so a classification Output's width is checked before Train.
     """
     diagnostics = list(validate(graph))
     skip: set[int] = set()
@@ -106,7 +107,10 @@ def analyze(graph: Graph) -> Analysis:
                 and not _params_ok(graph.nodes[diag.node_id]):
             skip.add(diag.node_id)
     shapes = infer_shapes(graph, skip)
-    return Analysis(diagnostics + shapes.diagnostics, shapes)
+    from runtime.head_shapes import check_classification_heads  # it formats with this module
+
+    heads = check_classification_heads(graph, shapes.edges, classes)
+    return Analysis(diagnostics + shapes.diagnostics + heads, shapes)
 
 
 def warm_up() -> None:

@@ -176,7 +176,7 @@ class GraphScene(QGraphicsScene):
         messages: dict[int, list[tuple[str, str]]] = {}
         bad_edges: set[Edge] = set()
         for diag in getattr(analysis, "diagnostics", None) or []:
-            if diag.node_id is not None:
+            if diag.node_id is not None and getattr(diag, "cause", None) is None:
                 messages.setdefault(diag.node_id, []).append((diag.severity, diag.message))
             if diag.edge is not None and diag.severity == "error":
                 bad_edges.add(diag.edge)
