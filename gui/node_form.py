@@ -235,7 +235,7 @@ class NodeForm(QWidget):
 
 def format_shape(shape: Any) -> str:
     try:
-        from runtime.shapes import format_shape as fmt
+        from runtime.shape_text import format_shape as fmt
 
         return fmt(tuple(shape))
     except ImportError:  # pragma: no cover - runtime.shapes is part of the app

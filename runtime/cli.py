@@ -83,7 +83,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from runtime.shapes import analyze, format_shape
+    from runtime.shape_text import format_shape
+    from runtime.shapes import analyze
     from runtime.weights_check import check_weights
 
     project = open_project(args.file)

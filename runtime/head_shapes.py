@@ -10,7 +10,7 @@ from __future__ import annotations
 from graph.catalog import UNITS
 from graph.model import Edge, Graph
 from graph.validate import ERROR, Diagnostic
-from runtime.shapes import format_shape
+from runtime.shape_text import format_shape
 
 INSERT_FLATTEN = "insert Flatten"
 SET_WIDTH = "set "  # + "<param>=<value>": the layer before the Output gives one score per class

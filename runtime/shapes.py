@@ -25,6 +25,7 @@ import torch
 from graph.catalog import ANY, HEAD, INPUT, MERGE, TOKENS, LayerSpec
 from graph.model import Edge, Graph, Node
 from runtime import ops
+from runtime.shape_text import format_shape
 
 try:
     from graph.validate import Diagnostic, has_errors, validate
@@ -47,16 +48,6 @@ DTYPES = {"float": torch.float32, "long": torch.int64}
 
 Shape = tuple[int, ...]
 Operand = tuple[Shape, torch.dtype, str]  # an input of a layer: shape, dtype, its port
-
-
-def format_shape(shape: Sequence[int]) -> str:
-    """How users read an inferred shape: the batch dimension is "N" ("N x 16 x 8 x 8"); a
-    leading 1 (inference runs a batch of ``BATCH``, never 1) is one tensor for every sample,
-    as a Learned tensor gives before broadcasting ("1 x 5 x 8")."""
-    if len(shape) == 0:
-        return "scalar"
-    first = "1" if int(shape[0]) == 1 else "N"
-    return " x ".join([first, *(str(int(d)) for d in shape[1:])])
 
 
 @dataclass

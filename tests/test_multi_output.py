@@ -12,7 +12,8 @@ from graph.project import Project
 from runtime import export
 from runtime.compile import compile_graph
 from runtime.importer import ModelImportError, import_module
-from runtime.shapes import analyze, format_shape
+from runtime.shape_text import format_shape
+from runtime.shapes import analyze
 from tests.test_catalog_wide import load_exported, outputs_of
 from tests.test_runtime_export import compiled_outputs, with_weights
 

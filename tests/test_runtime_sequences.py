@@ -20,7 +20,8 @@ from runtime.data import DataError, load_dataset
 from runtime.datasets import sequences as data_seq
 from runtime.heads import IGNORE, Head, Meter, TrainingFailed, forecast_baseline
 from runtime.prepare import prepare
-from runtime.shapes import analyze, format_shape
+from runtime.shape_text import format_shape
+from runtime.shapes import analyze
 
 pytestmark = pytest.mark.usefixtures("warm_trainer")
 

@@ -10,7 +10,8 @@ from graph_builder import Builder
 
 from graph.model import Edge, Graph, Node
 from runtime import shapes
-from runtime.shapes import BATCH, analyze, describe_failure, format_shape, infer_shapes
+from runtime.shape_text import format_shape
+from runtime.shapes import BATCH, analyze, describe_failure, infer_shapes
 
 
 def errors(analysis: shapes.Analysis) -> list[str]:

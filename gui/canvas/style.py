@@ -73,7 +73,7 @@ def format_shape(shape: tuple[int, ...]) -> str:
 @lru_cache(maxsize=1)
 def _shape_formatter() -> Callable[[tuple[int, ...]], str]:
     try:
-        from runtime.shapes import format_shape as runtime_format
+        from runtime.shape_text import format_shape as runtime_format
     except ImportError:  # the shapes module is optional for the canvas itself
         return lambda shape: " x ".join(["N", *(str(d) for d in shape[1:])])
     return runtime_format
