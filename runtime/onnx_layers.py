@@ -1,9 +1,10 @@
 """The ONNX import's layer readers: each turns one operator into a catalog layer.
 
 Catalog declarations name the ONNX operators that map back to each layer and the reader that
-reads them (``OnnxMap``); the walker in ``runtime/import_onnx.py`` finds the reader through
-the declaration and keeps the values between operators (graph tensors, constants, shapes and
-the layouts exporters put around recurrent layers), which are defined here.
+reads them (``OnnxMap``); the walker in ``runtime/import_onnx.py`` finds the readers through
+the declarations and keeps the values between operators (``runtime/onnx_values.py``). The
+readers of recurrent layers (``runtime/onnx_recurrent.py``) and of layers exported as several
+operators over a sequence (``runtime/onnx_sequence.py``) are mixed in from their own modules.
 """
 
 from __future__ import annotations
