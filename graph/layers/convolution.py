@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from graph.catalog import FILTERS, INT, UNITS, LayerSpec, Param
 from graph.layer_maps import FxMap, OnnxMap
 from graph.layers.common import (
@@ -13,24 +15,24 @@ from graph.layers.common import (
     pair_param,
 )
 
+
+def _convolution(layer_id: str, dims: int, description: str, ranks: dict[str, Any]
+                 ) -> LayerSpec:
+    """Conv1d or Conv2d: the same declaration over one or two spatial dimensions."""
+    return LayerSpec(
+        layer_id, "convolution", layer_id, description,
+        params=conv_params(dims), torch_class=layer_id, inferred=(("in_channels", 1),),
+        summary="{out_channels}@{kernel_size}", **ranks,
+        weights=True, traits=frozenset({FILTERS, UNITS}),
+        fx=FxMap(module="conv"),  # a Pad before the Conv: its padding_mode
+        onnx=OnnxMap(ops=("Conv", "Pad"), reader="conv"),
+    )
+
+
 LAYERS: tuple[LayerSpec, ...] = (
-    LayerSpec(
-        "Conv1d", "convolution", "Conv1d", "1-D convolution over sequences (N x C x L).",
-        params=conv_params(1), torch_class="Conv1d", inferred=(("in_channels", 1),),
-        summary="{out_channels}@{kernel_size}", **CHANNEL_RANKS,
-        weights=True, traits=frozenset({FILTERS, UNITS}),
-        fx=FxMap(module="conv"),  # a Pad before the Conv: its padding_mode
-        onnx=OnnxMap(ops=("Conv", "Pad"), reader="conv"),
-    ),
-    LayerSpec(
-        "Conv2d", "convolution", "Conv2d", "2-D convolution: learned filters slide over an "
-        "image (N x C x H x W).",
-        params=conv_params(2), torch_class="Conv2d", inferred=(("in_channels", 1),),
-        summary="{out_channels}@{kernel_size}", **IMAGE_RANKS,
-        weights=True, traits=frozenset({FILTERS, UNITS}),
-        fx=FxMap(module="conv"),  # a Pad before the Conv: its padding_mode
-        onnx=OnnxMap(ops=("Conv", "Pad"), reader="conv"),
-    ),
+    _convolution("Conv1d", 1, "1-D convolution over sequences (N x C x L).", CHANNEL_RANKS),
+    _convolution("Conv2d", 2, "2-D convolution: learned filters slide over an image "
+                 "(N x C x H x W).", IMAGE_RANKS),
     LayerSpec(
         "ConvTranspose2d", "convolution", "ConvTranspose2d", "Transposed 2-D convolution: "
         "upsamples feature maps (decoders, generators).",
