@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from graph import model
+from graph import paths
 from graph.model import Edge, Graph
 
 
@@ -12,13 +12,13 @@ from graph.model import Edge, Graph
 def sorts(monkeypatch):
     """Counts the sorts the graph model runs."""
     calls = []
-    real = model.nx.lexicographical_topological_sort
+    real = paths.nx.lexicographical_topological_sort
 
     def counting(g):
         calls.append(1)
         return real(g)
 
-    monkeypatch.setattr(model.nx, "lexicographical_topological_sort", counting)
+    monkeypatch.setattr(paths.nx, "lexicographical_topological_sort", counting)
     return calls
 
 
