@@ -268,9 +268,9 @@ def _root_causes(graph: Graph, edges: list[Edge], unplugged: list[int]
     deleted) is its consequence too: plugging them into it fixes both. A node with no wire
     is left alone (a spare Input is a problem of its own).
     """
-    after: dict[int, int] = {}
-    before: dict[int, int] = {}
-    for root in unplugged:
+    after = {root: root for root in unplugged}  # a root's own warnings go under itself
+    before = dict(after)
+    for root in sorted(unplugged):  # the same causes whatever order the nodes were stored in
         for node_id in graph.reached_from([root], edges):
             after.setdefault(node_id, root)
         for node_id in graph.leading_to([root], edges):
