@@ -187,6 +187,7 @@ def main() -> None:
               f"{val_score:.4f}; saved {args.out}")
     if distributed:
         print(f"rank {rank} of {world} finished", flush=True)
+        dist.barrier()  # gloo aborts a rank that tears down while its peer still saves
         dist.destroy_process_group()
 
 
