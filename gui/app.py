@@ -89,6 +89,7 @@ def install_features(window: Any, start_process: bool = True) -> Any:
     controller. The panels are ``gui.panels.registry``'s; project-specific ones (GAN,
     Sequences, ...) show for projects that use them."""
     from gui.exchange import install_exchange_actions
+    from gui.lessons_panel import install_lessons
     from gui.panels.registry import install_panels
     from gui.training import install_training
     from gui.transfer_dialog import install_transfer_action
@@ -97,6 +98,7 @@ def install_features(window: Any, start_process: bool = True) -> Any:
     install_panels(window, controller)
     install_exchange_actions(window)
     install_transfer_action(window)
+    install_lessons(window, controller)
     window.apply_icons()
     return controller
 

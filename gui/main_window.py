@@ -297,7 +297,7 @@ class MainWindow(WindowActionsMixin, DocksMixin, DocumentMixin, AutosaveMixin, Q
             area = dock.property("default_area") or BOTTOM
             self.removeDockWidget(dock)
             self.addDockWidget(area, dock)
-            dock.show()
+            dock.setVisible(not dock.property("default_hidden"))  # Lessons: on request
             self.docks[key] = dock
         bottom = [d for _, d in sorted(self.docks.items(), key=lambda kv: _tab_rank(kv[0]))
                   if self.dockWidgetArea(d) == BOTTOM]

@@ -62,6 +62,7 @@ class AttackPage(QWidget):
     """
 
     changed = Signal()
+    attacked = Signal(object)  # an AttackResult, once shown (lessons watch it)
 
     def __init__(self, panel: Any) -> None:
         super().__init__()
@@ -385,6 +386,7 @@ class AttackPage(QWidget):
             f"{res.clean_accuracy:.0%} \u2192 {res.adversarial_accuracy:.0%} on these "
             f"{res.n} samples \u00b7 {changed} predictions changed \u00b7 mean confidence "
             f"{float(res.clean_conf.mean()):.0%} \u2192 {float(res.adv_conf.mean()):.0%}")
+        self.attacked.emit(res)
 
     def _show_current(self, *_args: Any) -> None:
         res, picks = self.result, self.picks
