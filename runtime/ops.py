@@ -29,14 +29,25 @@ class Recurrent(nn.Module):
     direction has read the whole sequence. ``h_n``: the top layer's final hidden state, batch
     first, its directions side by side (N x H, doubled when bidirectional), read from torch's
     h_n (num_layers * directions x N x H); for an LSTM its hidden state, not its cell state.
+    ``forget_bias`` (LSTM): the forget gates' starting bias; 1 keeps long memories from the
+    start (Jozefowicz et al. 2015), 0 leaves torch's initialisation.
     """
 
-    def __init__(self, rnn: nn.RNNBase, output: str = "sequence") -> None:
+    def __init__(self, rnn: nn.RNNBase, output: str = "sequence", forget_bias: float = 0.0
+                 ) -> None:
         super().__init__()
         if output not in ("sequence", "last"):
             raise ValueError(f"output must be 'sequence' or 'last', not {output!r}")
         self.rnn = rnn
         self.output = output
+        self.forget_bias = forget_bias
+        if forget_bias and isinstance(rnn, nn.LSTM):
+            # gates are ordered input, forget, cell, output; the two biases add up
+            size = rnn.hidden_size
+            with torch.no_grad():
+                for name, bias in rnn.named_parameters():
+                    if name.startswith("bias_"):
+                        bias[size:2 * size] = forget_bias if name.startswith("bias_ih") else 0.0
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if x.dim() != 3:

@@ -376,3 +376,29 @@ def test_metrics_jsonl_carries_the_issue_keys(tmp_path):
     (line,) = metrics.read_text().splitlines()
     event = json.loads(line)
     assert 0.0 <= event["val_accuracy"] <= 1.0 and "train_accuracy" in event
+
+
+def test_lstm_forget_bias_starts_the_forget_gates_open():
+    """forget_bias sets the forget gates' summed bias (input, forget, cell, output order) in
+    every layer and direction, and leaves the other gates as torch initialised them."""
+    graph = Graph()
+    words = graph.add_node("Input", {"shape": [12], "dtype": "long"}, name="words")
+    embed = graph.add_node("Embedding", {"num_embeddings": 10, "embedding_dim": 4})
+    lstm = graph.add_node("LSTM", {"hidden_size": 6, "num_layers": 2, "bidirectional": True,
+                                   "output": "last", "forget_bias": 1.0}, name="memory")
+    plain = graph.add_node("LSTM", {"hidden_size": 6, "output": "last"}, name="plain")
+    for src, dst in ((words, embed), (embed, lstm), (embed, plain)):
+        graph.connect(Edge(src.id, "out", dst.id, "in"))
+    for src, name in ((lstm, "a"), (plain, "b")):
+        out = graph.add_node("Output", {"task": "classification"}, name=name)
+        graph.connect(Edge(src.id, "out", out.id, "in"))
+    compiled = compile_graph(graph)
+    rnn = compiled.module.get_submodule(compiled.module_names[lstm.id]).rnn
+    biases = {name: p for name, p in rnn.named_parameters() if name.startswith("bias")}
+    assert len(biases) == 8  # ih and hh, 2 layers, 2 directions
+    for name, bias in biases.items():
+        want = 1.0 if name.startswith("bias_ih") else 0.0
+        assert torch.equal(bias[6:12], torch.full((6,), want)), name
+        assert bias[:6].abs().sum() > 0 and bias[12:].abs().sum() > 0  # untouched
+    default = compiled.module.get_submodule(compiled.module_names[plain.id]).rnn
+    assert default.bias_hh_l0[6:12].abs().sum() > 0  # 0: torch's own initialisation

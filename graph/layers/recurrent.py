@@ -29,7 +29,12 @@ LAYERS: tuple[LayerSpec, ...] = (
                     (Param("nonlinearity", CHOICE, "tanh", "Activation of the hidden state.",
                            choices=("tanh", "relu")),), unrolled=True),
     recurrent_layer("LSTM", "LSTM", "Long short-term memory: a recurrent layer with gates that "
-                    "keep information over long sequences."),
+                    "keep information over long sequences.",
+                    (Param("forget_bias", FLOAT, 0.0, "Starting bias of the forget gates. 1 "
+                           "starts them open, so the cell keeps what it read over long "
+                           "sequences from the first step of training (Keras' default); 0 is "
+                           "PyTorch's.", -10.0, 10.0, torch_arg=False,
+                           label="Forget-gate bias"),)),
     recurrent_layer("GRU", "GRU", "Gated recurrent unit: a lighter LSTM."),
     LayerSpec(
         "SequenceReduce", "recurrent", "Sequence reduce",
