@@ -28,7 +28,7 @@ CORNER_RADIUS = 7.0
 COLUMN_GAP = 104.0  # horizontal space between auto-layout columns (room for shape labels)
 ROW_GAP = 36.0
 SKIP_SLOT = 56.0  # height reserved in a column for a wire that skips it
-MAX_COLUMNS = 5  # more generations than this wrap into another band below
+MAX_COLUMNS = 3  # more generations than this wrap into bands below (a band fits a laptop)
 BAND_GAP = 90.0  # vertical space between bands (room for the wire back to the left)
 
 BLOCK_WIDTH = NODE_WIDTH + 40.0  # a collapsed group's block
@@ -218,14 +218,18 @@ def _arrange(units: list[int], links: set[tuple[int, int]],
         column_of.update((n, index) for n in column)
         columns.append(column)
 
-    # Layered graph: long edges become chains through placeholder slots ("d", edge, column).
+    bands = -(-len(columns) // MAX_COLUMNS) if wrap else 1  # long networks wrap into bands
+    per_band = -(-len(columns) // bands)
+
+    # Layered graph: long edges become chains through placeholder slots ("d", edge, column),
+    # within a band (a wire to another band is routed by the canvas, along the band gap).
     preds: dict[Slot, list[Slot]] = {}
     for number, (u, v) in enumerate(sorted(set(g.edges()))):
         cu, cv = column_of[u], column_of[v]
         if cv <= cu:
             continue  # inside a cycle
         previous: Slot = u
-        for col in range(cu + 1, cv):
+        for col in range(cu + 1, cv) if cu // per_band == cv // per_band else ():
             dummy: Slot = ("d", number, col)
             columns[col].append(dummy)
             preds.setdefault(dummy, []).append(previous)
@@ -252,8 +256,6 @@ def _arrange(units: list[int], links: set[tuple[int, int]],
                   default=NODE_WIDTH) for column in ordered]
     totals = [sum(h) + ROW_GAP * (len(h) - 1) for h in slot_heights]
     positions: dict[int, tuple[float, float]] = {}
-    bands = -(-len(ordered) // MAX_COLUMNS) if wrap else 1  # long networks wrap into bands
-    per_band = -(-len(ordered) // bands)
     band_top = 0.0
     for band in range(bands):
         indices = range(band * per_band, min(len(ordered), (band + 1) * per_band))

@@ -1,5 +1,7 @@
-"""Where a wire runs: a smooth curve when that passes clear of every node, else the shortest
-orthogonal detour around them (rounded corners), so no wire is ever hidden behind a layer.
+"""Where a wire runs: a smooth curve when it runs forward, not too steep, clear of every node;
+else the shortest orthogonal detour around them (rounded corners), so no wire is ever hidden
+behind a layer, and a wire back to the next band of a wrapped layout runs along the gap
+between the bands instead of diagonally across them.
 
 Pure geometry on scene coordinates: ``route(p1, p2, obstacles)`` takes the output port (p1),
 the input port (p2) and the rectangles of the other nodes, and returns the path with the point
@@ -19,6 +21,7 @@ LEAD = 22.0  # straight run out of a port and into one before a detour turns
 CLEAR = 12.0  # distance a detour keeps from the nodes it passes
 CORNER = 10.0  # radius of a detour's rounded corners
 BEND_COST = 40.0  # one bend is worth this much extra length (fewer bends read better)
+STEEPEST = 2.0  # a curve may climb at most this much per unit forward; steeper wires turn
 
 
 def curve(p1: QPointF, p2: QPointF) -> QPainterPath:
@@ -38,7 +41,9 @@ def route(p1: QPointF, p2: QPointF, obstacles: Sequence[QRectF],
     by a detour's middle, not by the runs out of and into the ports."""
     grown = [r.adjusted(-CLEAR + 1, -CLEAR + 1, CLEAR - 1, CLEAR - 1) for r in obstacles]
     smooth = curve(p1, p2)
-    if not any(_curve_hits(smooth, r) for r in grown):
+    forward = p2.x() - p1.x()
+    gentle = forward >= LEAD and abs(p2.y() - p1.y()) <= STEEPEST * forward
+    if gentle and not any(_curve_hits(smooth, r) for r in grown):
         return smooth, (p1 + p2) / 2
     points = _detour(p1, p2, grown, [r.adjusted(-CLEAR + 1, -CLEAR + 1, CLEAR - 1, CLEAR - 1)
                                      for r in ends])
