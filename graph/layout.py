@@ -23,6 +23,8 @@ HEADER_HEIGHT = 26.0
 BODY_MIN_HEIGHT = 46.0  # two text lines: the parameter summary and the output shape
 PORT_SPACING = 18.0
 PORT_RADIUS = 5.5
+PORT_CHAR = 6.6  # width of a port-name character in the canvas' small font, generously
+SUMMARY_ROOM = 96.0  # what a node keeps for its summary between its named ports
 CORNER_RADIUS = 7.0
 
 COLUMN_GAP = 104.0  # horizontal space between auto-layout columns (room for shape labels)
@@ -56,9 +58,19 @@ def body_height(layer_id: str) -> float:
     return max(BODY_MIN_HEIGHT, count * PORT_SPACING + 10.0)
 
 
+@cache
+def node_width(layer_id: str) -> float:
+    """NODE_WIDTH, or wider for a layer whose several ports are named on the card (attention:
+    query ... attn_mask), so its summary keeps room between the names."""
+    inputs, outputs = port_names(layer_id)
+    named = sum(PORT_CHAR * max(map(len, names)) + 8.0
+                for names in (inputs, outputs) if len(names) > 1)
+    return max(NODE_WIDTH, round(20.0 + named + SUMMARY_ROOM))
+
+
 def node_size(layer_id: str) -> tuple[float, float]:
     """Width and height of a node of this layer type."""
-    return NODE_WIDTH, HEADER_HEIGHT + body_height(layer_id)
+    return node_width(layer_id), HEADER_HEIGHT + body_height(layer_id)
 
 
 @cache
@@ -70,7 +82,7 @@ def port_offset(layer_id: str, port: str, is_input: bool) -> tuple[float, float]
     count = max(len(names), 1)
     body = body_height(layer_id)
     y = HEADER_HEIGHT + body / 2 + (index - (count - 1) / 2) * PORT_SPACING
-    return (0.0 if is_input else NODE_WIDTH), y
+    return (0.0 if is_input else node_width(layer_id)), y
 
 
 def auto_layout(graph: Graph) -> dict[int, tuple[float, float]]:
