@@ -23,7 +23,8 @@ _DEVICE_CACHE = QGraphicsItem.CacheMode.DeviceCoordinateCache
 
 PILL_PAD_X, PILL_H = 6.0, 16.0
 LOD_LABEL = 0.5  # below this zoom the shape labels are hidden
-ROUTE_MARGIN = 400.0  # how far beside its ports a wire looks for layers in its way
+ROUTE_MARGIN = 300.0  # how far above and below its ports a wire looks for layers in its way
+_BOUNDS = Qt.ItemSelectionMode.IntersectsItemBoundingRect
 
 
 def card_rect(item: QGraphicsItem) -> QRectF:
@@ -95,9 +96,9 @@ class EdgeItem(HoverItem):
         obstacles: list[QRectF] = []
         scene = self.scene()
         if scene is not None:
-            area = QRectF(p1, p2).normalized().adjusted(-ROUTE_MARGIN / 2, -ROUTE_MARGIN,
-                                                        ROUTE_MARGIN / 2, ROUTE_MARGIN)
-            obstacles = [card_rect(item) for item in scene.items(area)
+            area = QRectF(p1, p2).normalized().adjusted(-ROUTE_MARGIN / 3, -ROUTE_MARGIN,
+                                                        ROUTE_MARGIN / 3, ROUTE_MARGIN)
+            obstacles = [card_rect(item) for item in scene.items(area, _BOUNDS)
                          if is_card(item) and item not in ends]
         self._path, self._label_at = route(p1, p2, obstacles, [card_rect(i) for i in ends])
         self._shape = QPainterPath()  # built lazily: picking is rarer than moving

@@ -34,22 +34,32 @@ def curve(p1: QPointF, p2: QPointF) -> QPainterPath:
     return path
 
 
+Box = tuple[float, float, float, float]  # left, top, right, bottom
+Point = tuple[float, float]
+
+
 def route(p1: QPointF, p2: QPointF, obstacles: Sequence[QRectF],
           ends: Sequence[QRectF] = ()) -> tuple[QPainterPath, QPointF]:
     """The path of a wire from ``p1`` to ``p2`` that crosses none of ``obstacles`` (the
     other nodes), and where its label goes. ``ends`` (its own nodes' rectangles) are avoided
     by a detour's middle, not by the runs out of and into the ports."""
-    grown = [r.adjusted(-CLEAR + 1, -CLEAR + 1, CLEAR - 1, CLEAR - 1) for r in obstacles]
+    grown = [_grow(r) for r in obstacles]
     smooth = curve(p1, p2)
     forward = p2.x() - p1.x()
     gentle = forward >= LEAD and abs(p2.y() - p1.y()) <= STEEPEST * forward
-    if gentle and not any(_curve_hits(smooth, r) for r in grown):
+    if gentle and not any(_curve_hits(smooth, QRectF(r[0], r[1], r[2] - r[0], r[3] - r[1]))
+                          for r in grown):
         return smooth, (p1 + p2) / 2
-    points = _detour(p1, p2, grown, [r.adjusted(-CLEAR + 1, -CLEAR + 1, CLEAR - 1, CLEAR - 1)
-                                     for r in ends])
+    points = _detour((p1.x(), p1.y()), (p2.x(), p2.y()), grown, [_grow(r) for r in ends])
     if points is None:
         return smooth, (p1 + p2) / 2
     return _rounded(points), _label_point(points)
+
+
+def _grow(rect: QRectF) -> Box:
+    """The rectangle with the clearance a detour keeps around it."""
+    return (rect.left() - CLEAR + 1, rect.top() - CLEAR + 1, rect.right() + CLEAR - 1,
+            rect.bottom() + CLEAR - 1)
 
 
 def _curve_hits(path: QPainterPath, rect: QRectF) -> bool:
@@ -59,70 +69,65 @@ def _curve_hits(path: QPainterPath, rect: QRectF) -> bool:
     return any(rect.contains(path.pointAtPercent(i / steps)) for i in range(steps + 1))
 
 
-def _segment_hits(a: QPointF, b: QPointF, rect: QRectF) -> bool:
-    """Whether the axis-parallel segment a-b passes through the inside of ``rect``."""
-    if a.y() == b.y():
-        lo, hi = sorted((a.x(), b.x()))
-        return rect.top() < a.y() < rect.bottom() and lo < rect.right() and hi > rect.left()
-    lo, hi = sorted((a.y(), b.y()))
-    return rect.left() < a.x() < rect.right() and lo < rect.bottom() and hi > rect.top()
+def _segment_hits(a: Point, b: Point, box: Box) -> bool:
+    """Whether the axis-parallel segment a-b passes through the inside of ``box``."""
+    left, top, right, bottom = box
+    if a[1] == b[1]:
+        lo, hi = (a[0], b[0]) if a[0] < b[0] else (b[0], a[0])
+        return top < a[1] < bottom and lo < right and hi > left
+    lo, hi = (a[1], b[1]) if a[1] < b[1] else (b[1], a[1])
+    return left < a[0] < right and lo < bottom and hi > top
 
 
-def _detour(p1: QPointF, p2: QPointF, obstacles: list[QRectF], ends: list[QRectF]
-            ) -> list[QPointF] | None:
+def _detour(p1: Point, p2: Point, obstacles: list[Box], ends: list[Box]) -> list[Point] | None:
     """The cheapest clear orthogonal polyline: out of p1 to the right, over to a vertical at
     ``xa``, along a horizontal channel at ``y``, down a vertical at ``xb``, into p2 from the
     left; or, for a forward wire, a Z with one vertical at ``xm``. Costs are summed without
     building paths; only the cheapest candidates are built and checked."""
-    x1, x2 = p1.x() + LEAD, p2.x() - LEAD
-    xs_out = sorted({x1, *(r.right() + 1 for r in obstacles if r.right() + 1 > x1)})[:5]
-    xs_in = sorted({x2, *(r.left() - 1 for r in obstacles if r.left() - 1 < x2)})[-5:]
-    ys = {p1.y(), p2.y(), *(r.top() - 1 for r in obstacles), *(r.bottom() + 1 for r in obstacles),
-          *(r.top() - 1 for r in ends), *(r.bottom() + 1 for r in ends)}
+    (px1, py1), (px2, py2) = p1, p2
+    x1, x2 = px1 + LEAD, px2 - LEAD
+    xs_out = sorted({x1, *(r[2] + 1 for r in obstacles if r[2] + 1 > x1)})[:5]
+    xs_in = sorted({x2, *(r[0] - 1 for r in obstacles if r[0] - 1 < x2)})[-5:]
+    ys = {py1, py2, *(r[1] - 1 for r in obstacles), *(r[3] + 1 for r in obstacles),
+          *(r[1] - 1 for r in ends), *(r[3] + 1 for r in ends)}
     candidates: list[tuple[float, tuple[float, ...]]] = []
     for xa, xb, y in itertools.product(xs_out, xs_in, ys):
-        length = (abs(xa - p1.x()) + abs(y - p1.y()) + abs(xb - xa) + abs(p2.y() - y)
-                  + abs(p2.x() - xb))
-        bends = (2 if y != p1.y() else 0) + (2 if y != p2.y() else 0)
+        length = (abs(xa - px1) + abs(y - py1) + abs(xb - xa) + abs(py2 - y) + abs(px2 - xb))
+        bends = (2 if y != py1 else 0) + (2 if y != py2 else 0)
         candidates.append((length + BEND_COST * bends, (xa, xb, y)))
-    straight = abs(p2.x() - p1.x()) + abs(p2.y() - p1.y())
-    for xm in {(x1 + x2) / 2, *(r.right() + 1 for r in obstacles),
-               *(r.left() - 1 for r in obstacles)}:
+    straight = abs(px2 - px1) + abs(py2 - py1)
+    for xm in {(x1 + x2) / 2, *(r[2] + 1 for r in obstacles), *(r[0] - 1 for r in obstacles)}:
         if x1 <= xm <= x2:  # a forward wire: one vertical between the two ports
             candidates.append((straight + BEND_COST * 2, (xm,)))
     candidates.sort(key=lambda c: c[0])
     for _cost, spec in candidates:
         if len(spec) == 1:
-            points = _simplify([p1, QPointF(spec[0], p1.y()), QPointF(spec[0], p2.y()), p2])
+            points = _simplify([p1, (spec[0], py1), (spec[0], py2), p2])
         else:
-            points = _polyline(p1, p2, *spec)
+            xa, xb, y = spec
+            points = _simplify([p1, (xa, py1), (xa, y), (xb, y), (xb, py2), p2])
         if _clear(points, obstacles, ends):
             return points
     return None
 
 
-def _polyline(p1: QPointF, p2: QPointF, xa: float, xb: float, y: float) -> list[QPointF]:
-    return _simplify([p1, QPointF(xa, p1.y()), QPointF(xa, y), QPointF(xb, y),
-                      QPointF(xb, p2.y()), p2])
-
-
-def _simplify(points: list[QPointF]) -> list[QPointF]:
+def _simplify(points: list[Point]) -> list[Point]:
     """Drop repeated points and the middle of three in a line."""
-    out: list[QPointF] = []
+    out: list[Point] = []
     for p in points:
-        if out and math.isclose(p.x(), out[-1].x()) and math.isclose(p.y(), out[-1].y()):
+        if out and math.isclose(p[0], out[-1][0]) and math.isclose(p[1], out[-1][1]):
             continue
-        if len(out) >= 2 and ((math.isclose(out[-2].x(), out[-1].x())
-                               and math.isclose(out[-1].x(), p.x()))
-                              or (math.isclose(out[-2].y(), out[-1].y())
-                                  and math.isclose(out[-1].y(), p.y()))):
+        if len(out) >= 2 and ((math.isclose(out[-2][0], out[-1][0])
+                               and math.isclose(out[-1][0], p[0]))
+                              or (math.isclose(out[-2][1], out[-1][1])
+                                  and math.isclose(out[-1][1], p[1]))):
             out[-1] = p
             continue
         out.append(p)
     return out
 
 
-def _clear(points: list[QPointF], obstacles: list[QRectF], ends: list[QRectF]) -> bool:
+def _clear(points: list[Point], obstacles: list[Box], ends: list[Box]) -> bool:
     segments = list(itertools.pairwise(points))
     if any(_segment_hits(a, b, r) for a, b in segments for r in obstacles):
         return False
@@ -130,30 +135,28 @@ def _clear(points: list[QPointF], obstacles: list[QRectF], ends: list[QRectF]) -
     return not any(_segment_hits(a, b, r) for a, b in middle for r in ends)
 
 
-def _rounded(points: list[QPointF]) -> QPainterPath:
+def _rounded(points: list[Point]) -> QPainterPath:
     """The polyline with its corners rounded (quadratic arcs of up to ``CORNER``)."""
-    path = QPainterPath(points[0])
+    path = QPainterPath(QPointF(*points[0]))
     for before, corner, after in zip(points, points[1:], points[2:], strict=False):
-        into = _toward(corner, before, CORNER)
-        out_of = _toward(corner, after, CORNER)
-        path.lineTo(into)
-        path.quadTo(corner, out_of)
-    path.lineTo(points[-1])
+        path.lineTo(_toward(corner, before, CORNER))
+        path.quadTo(QPointF(*corner), _toward(corner, after, CORNER))
+    path.lineTo(QPointF(*points[-1]))
     return path
 
 
-def _toward(corner: QPointF, other: QPointF, radius: float) -> QPointF:
+def _toward(corner: Point, other: Point, radius: float) -> QPointF:
     """The point ``radius`` (at most half the segment) from ``corner`` toward ``other``."""
-    dx, dy = other.x() - corner.x(), other.y() - corner.y()
+    dx, dy = other[0] - corner[0], other[1] - corner[1]
     length = math.hypot(dx, dy) or 1.0
     step = min(radius, length / 2)
-    return QPointF(corner.x() + dx / length * step, corner.y() + dy / length * step)
+    return QPointF(corner[0] + dx / length * step, corner[1] + dy / length * step)
 
 
-def _label_point(points: list[QPointF]) -> QPointF:
+def _label_point(points: list[Point]) -> QPointF:
     """The middle of the longest horizontal run (where a shape label reads best)."""
-    runs = [(abs(b.x() - a.x()), (a + b) / 2) for a, b in itertools.pairwise(points)
-            if math.isclose(a.y(), b.y())]
+    runs = [(abs(b[0] - a[0]), ((a[0] + b[0]) / 2, a[1])) for a, b in itertools.pairwise(points)
+            if math.isclose(a[1], b[1])]
     if not runs:
-        return (points[0] + points[-1]) / 2
-    return max(runs, key=lambda run: run[0])[1]
+        return QPointF((points[0][0] + points[-1][0]) / 2, (points[0][1] + points[-1][1]) / 2)
+    return QPointF(*max(runs, key=lambda run: run[0])[1])
