@@ -67,3 +67,16 @@ def test_now_if_idle_draws_a_lone_update_at_once_and_queues_the_next(panels):
     assert drawn == [1] and clock.waiting(front)
     assert clock.draw_now(front) and drawn == [1, 2]
     assert not clock.draw_now(front)
+
+
+def test_a_slow_draw_makes_the_clock_rest_as_long(panels):
+    import time
+
+    _tabs, front, _behind = panels
+    clock = FrameClock(interval_ms=10)
+    clock.request(front, lambda: time.sleep(0.08))
+    clock.tick()
+    assert clock._timer.interval() >= 75  # rests about as long as the draw took
+    clock.request(front, lambda: None)
+    clock.tick()
+    assert clock._timer.interval() == 10  # fast draws: back to the frame rate

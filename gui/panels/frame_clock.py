@@ -5,7 +5,8 @@ at once (or on each panel's own timer) piles several renders, and the repaints t
 into one pass of the event loop: the window stalls for their sum. Panels instead ask this
 clock for a frame (``request_frame(panel, draw)``): it calls at most one ``draw`` per tick,
 ``FRAME_HZ`` ticks a second, oldest request first, so a panel is drawn at most once per
-frame it can be seen in, and the GUI never waits for more than one panel's render. A request
+frame it can be seen in, and the GUI never waits for more than one panel's render; after a
+slow render the clock rests as long as the render took (``REST``). A request
 may ask to be drawn at once when it finds the clock idle (nothing drawn for a frame), so a
 lone update is not delayed.
 
@@ -25,6 +26,10 @@ from PySide6.QtWidgets import QWidget
 
 FRAME_HZ = 30
 FRAME_MS = round(1000 / FRAME_HZ)
+# After a draw that took d ms, the next waits at least REST * d ms: panels that render slowly
+# are drawn less often instead of keeping the GUI thread (and a CPU the training process
+# needs) busy.
+REST = 1.0
 
 Draw = Callable[[], None]
 
@@ -41,6 +46,7 @@ class FrameClock(QObject):
 
     def __init__(self, parent: QObject | None = None, interval_ms: int = FRAME_MS) -> None:
         super().__init__(parent)
+        self.interval_ms = interval_ms
         self._waiting: dict[int, tuple[QWidget, Draw]] = {}  # id(widget): oldest first
         self.draws = 0
         self._last_draw = 0.0  # perf_counter of the last draw
@@ -52,7 +58,7 @@ class FrameClock(QObject):
         """Call ``draw`` at one of the next frames in which ``widget`` can be seen; with
         ``now_if_idle``, at once when the clock is idle (a lone update, not a stream)."""
         if now_if_idle and not self._timer.isActive() and seen(widget) \
-                and time.perf_counter() - self._last_draw >= self._timer.interval() / 1000:
+                and time.perf_counter() - self._last_draw >= self.interval_ms / 1000:
             self._draw(draw)  # the clock was idle: this frame is free, draw at once
             self._timer.start()  # and the requests that follow in this frame wait a tick
             return
@@ -89,8 +95,11 @@ class FrameClock(QObject):
 
     def _draw(self, draw: Draw) -> None:
         self.draws += 1
-        self._last_draw = time.perf_counter()
+        started = time.perf_counter()
         draw()
+        self._last_draw = time.perf_counter()
+        took_ms = 1000 * (self._last_draw - started)
+        self._timer.setInterval(max(self.interval_ms, round(REST * took_ms)))
 
 
 _CLOCK: list[FrameClock] = []
