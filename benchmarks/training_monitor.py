@@ -367,8 +367,10 @@ def main() -> int:  # noqa: PLR0915 - one straight script
         widget = window.docks[key].widget()
         if before is not None:
             slowest = getattr(widget, "slowest_render", None)
+            total = getattr(widget, "render_seconds", None)
             rendered.append(f"{key} {widget.redraws - before}"
-                            + (f" (slowest {1000 * slowest:.0f} ms)" if slowest else ""))
+                            + (f" (slowest {1000 * slowest:.0f} ms, all {1000 * total:.0f} ms)"
+                               if slowest else ""))
     print("monitor renders (payloads drawn, all runs and the idle wait): " + ", ".join(rendered))
     controller.shutdown()
     window.undo_stack.setClean()

@@ -39,7 +39,7 @@ class ThrottledRedraw:
     A panel calls ``_init_redraw()`` in its constructor and implements ``render(payload)``.
     ``submit`` only stores and asks for a frame; a hidden panel does not paint until it is
     shown again. ``flush`` paints now (tests, screenshots). ``redraws`` counts paints,
-    ``slowest_render`` is the longest one in seconds.
+    ``slowest_render`` is the longest one and ``render_seconds`` all of them (seconds).
     """
 
     def _init_redraw(self) -> None:
@@ -47,7 +47,8 @@ class ThrottledRedraw:
         self._has_pending = False
         self.payload: Any = None  # the last payload painted
         self.redraws = 0
-        self.slowest_render = 0.0
+        self.slowest_render = 0.0  # seconds
+        self.render_seconds = 0.0  # all renders together
 
     def submit(self, payload: Any) -> None:
         """Take a new payload; it is drawn at a coming frame (older ones are dropped)."""
@@ -74,7 +75,9 @@ class ThrottledRedraw:
         self.redraws += 1
         started = time.perf_counter()
         self.render(payload)
-        self.slowest_render = max(self.slowest_render, time.perf_counter() - started)
+        took = time.perf_counter() - started
+        self.slowest_render = max(self.slowest_render, took)
+        self.render_seconds += took
 
     def render(self, payload: Any) -> None:  # pragma: no cover - every panel overrides
         raise NotImplementedError
