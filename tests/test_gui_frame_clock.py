@@ -8,7 +8,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtWidgets import QLabel, QTabWidget  # noqa: E402
 
-from gui.panels.frame_clock import FrameClock, seen  # noqa: E402
+from gui.panels.frame_clock import UNSEEN_POLL_MS, FrameClock, seen  # noqa: E402
 
 
 @pytest.fixture
@@ -52,10 +52,13 @@ def test_a_panel_behind_a_tab_waits_until_shown(panels, qtbot):
     clock.request(behind, lambda: drawn.append("behind"))
     clock.tick()
     assert drawn == [] and clock.waiting(behind)
-    tabs.setCurrentWidget(behind)
+    assert clock._timer.isActive() and clock._timer.interval() == UNSEEN_POLL_MS  # looks, slowly
+    tabs.setCurrentWidget(behind)  # raised: no request needed, the next look draws it
     qtbot.waitUntil(lambda: seen(behind), timeout=2000)
     clock.tick()
     assert drawn == ["behind"] and not clock.waiting(behind)
+    clock.tick()
+    assert not clock._timer.isActive()  # nothing waits: the clock stops
 
 
 def test_now_if_idle_draws_a_lone_update_at_once_and_queues_the_next(panels):

@@ -10,9 +10,10 @@ slow render the clock rests as long as the render took (``REST``). A request
 may ask to be drawn at once when it finds the clock idle (nothing drawn for a frame), so a
 lone update is not delayed.
 
-A request for a panel that is not on screen (closed, behind another tab, minimised) waits,
-without costing a tick, until the panel is shown and asks again; a newer request of the same
-panel replaces its older one (only the latest data is drawn).
+A request for a panel that is not on screen (closed, behind another tab, minimised) waits
+until the panel can be seen (while nothing waiting can be, the clock only looks every
+``UNSEEN_POLL_MS``); a newer request of the same panel replaces its older one (only the
+latest data is drawn).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ FRAME_MS = round(1000 / FRAME_HZ)
 # are drawn less often instead of keeping the GUI thread (and a CPU the training process
 # needs) busy.
 REST = 1.0
+# While every waiting panel is out of sight, the clock looks this often whether one came
+# into view: Qt sends no show event when a tabbed dock is raised or a window restored.
+UNSEEN_POLL_MS = 250
 
 Draw = Callable[[], None]
 
@@ -47,6 +51,7 @@ class FrameClock(QObject):
     def __init__(self, parent: QObject | None = None, interval_ms: int = FRAME_MS) -> None:
         super().__init__(parent)
         self.interval_ms = interval_ms
+        self._pace = interval_ms  # the frame interval now (longer after a slow render)
         self._waiting: dict[int, tuple[QWidget, Draw]] = {}  # id(widget): oldest first
         self.draws = 0
         self._last_draw = 0.0  # perf_counter of the last draw
@@ -64,8 +69,8 @@ class FrameClock(QObject):
             return
         # a panel already waiting keeps its place in the queue and draws its newest state
         self._waiting[id(widget)] = (widget, draw)
-        if not self._timer.isActive():
-            self._timer.start()
+        if not self._timer.isActive() or self._timer.interval() > self._pace:
+            self._timer.start(self._pace)  # (from polling for unseen panels) back to frames
 
     def cancel(self, widget: QWidget) -> None:
         self._waiting.pop(id(widget), None)
@@ -91,7 +96,10 @@ class FrameClock(QObject):
                 del self._waiting[key]
                 self._draw(draw)
                 return
-        self._timer.stop()  # nothing (more) to draw: the panels ask again when shown
+        if self._waiting:  # all out of sight: look now and then whether one came into view
+            self._timer.setInterval(UNSEEN_POLL_MS)
+        else:
+            self._timer.stop()
 
     def _draw(self, draw: Draw) -> None:
         self.draws += 1
@@ -99,7 +107,8 @@ class FrameClock(QObject):
         draw()
         self._last_draw = time.perf_counter()
         took_ms = 1000 * (self._last_draw - started)
-        self._timer.setInterval(max(self.interval_ms, round(REST * took_ms)))
+        self._pace = max(self.interval_ms, round(REST * took_ms))
+        self._timer.setInterval(self._pace)
 
 
 _CLOCK: list[FrameClock] = []
