@@ -101,9 +101,9 @@ class GraphView(QGraphicsView):
         self.scale(min_zoom, min_zoom)
         visible = self.mapToScene(self.viewport().rect()).boundingRect()
         x = rect.center().x() if rect.width() + 80 <= visible.width() else \
-            rect.left() - 40 + visible.width() / 2
+            rect.left() - 24 + visible.width() / 2
         y = rect.center().y() if rect.height() + 80 <= visible.height() else \
-            rect.top() - 40 + visible.height() / 2
+            rect.top() - 24 + visible.height() / 2
         self.centerOn(x, y)
         self.zoom_changed.emit(self.zoom())
 
