@@ -18,7 +18,9 @@ Train; the training process is already warm). Prints:
 - the time from pressing Train to the first plotted loss point (target <= 1 s);
 - how often the Metrics panel redrew (at most 30 a second by design);
 - the cost of the live robustness probe (the attack at each epoch end) in the training
-  process, against the epoch time.
+  process, against the epoch time;
+- per panel: how many times Qt painted its widgets while training, and how many times the
+  monitor panels rendered a payload (and their slowest render).
 
 Qt is imported inside ``main`` only: the training process is spawned, and a spawned process
 imports this file again as ``__mp_main__``; it must not pull Qt in.
@@ -109,7 +111,8 @@ def main() -> int:  # noqa: PLR0915 - one straight script
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
-    from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
+    from PySide6.QtCore import QEvent, QEventLoop, QObject, QSettings, Qt, QTimer
+    from PySide6.QtWidgets import QDockWidget
 
     from graph.project import save_project
     from gui import style
@@ -149,6 +152,34 @@ def main() -> int:  # noqa: PLR0915 - one straight script
         dock.show()
     if args.select:  # e.g. conv1: its filters, activations and hidden representation
         window.scene.select_node(window.graph.node_by_name(args.select).id)
+
+    class PaintCounter(QObject):
+        """Counts the paint events Qt delivers to each dock's widgets while ``on``."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.on = False
+            self.counts: dict[str, int] = {}
+            self.widgets: dict[str, int] = {}  # "dock/class" -> paints
+            self.owner: dict[int, str] = {}  # widget id -> dock title (parents walked once)
+
+        def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
+            if self.on and event.type() == QEvent.Type.Paint:
+                key = id(watched)
+                if key not in self.owner:
+                    widget = watched
+                    while widget is not None and not isinstance(widget, QDockWidget):
+                        widget = widget.parent()
+                    self.owner[key] = widget.objectName() if widget is not None else "window"
+                name = self.owner[key]
+                self.counts[name] = self.counts.get(name, 0) + 1
+                which = f"{name}/{type(watched).__name__}"
+                self.widgets[which] = self.widgets.get(which, 0) + 1
+            return False
+
+    painted = PaintCounter()
+    app.installEventFilter(painted)
+    renders = {key: getattr(window.docks[key].widget(), "redraws", None) for key in monitored}
 
     def wait(condition, timeout: float) -> bool:
         """Run the event loop until ``condition()`` or ``timeout`` seconds."""
@@ -245,6 +276,7 @@ def main() -> int:  # noqa: PLR0915 - one straight script
         ticks.clear()
         cpu_ticks.clear()
         recording[0] = True
+        painted.on = True
         pressed = time.perf_counter()
         cpu = time.process_time()
         child = process_cpu(controller.pid)
@@ -255,6 +287,7 @@ def main() -> int:  # noqa: PLR0915 - one straight script
             panel.grab().save(args.png.replace(".png", "_metrics.png"))
         wait(lambda: bool(done), 900)  # noqa: B023
         recording[0] = False
+        painted.on = False
         if profiler is not None:
             profiler.disable()
         elapsed = time.perf_counter() - pressed
@@ -324,6 +357,21 @@ def main() -> int:  # noqa: PLR0915 - one straight script
               f"each, {100 * cost / epoch:.1f}% of the median epoch ({epoch:.2f} s)")
     else:
         print("live robustness probe: did not run (is the Adversarial panel on screen?)")
+    print("paint events while training (all runs), by dock: " + ", ".join(
+        f"{name} {count}" for name, count in sorted(painted.counts.items(),
+                                                    key=lambda item: -item[1])))
+    busiest = sorted(painted.widgets.items(), key=lambda item: -item[1])[:8]
+    print("most painted widgets: " + ", ".join(f"{name} {count}" for name, count in busiest))
+    rendered = []
+    for key, before in renders.items():
+        widget = window.docks[key].widget()
+        if before is not None:
+            slowest = getattr(widget, "slowest_render", None)
+            total = getattr(widget, "render_seconds", None)
+            rendered.append(f"{key} {widget.redraws - before}"
+                            + (f" (slowest {1000 * slowest:.0f} ms, all {1000 * total:.0f} ms)"
+                               if slowest else ""))
+    print("monitor renders (payloads drawn, all runs and the idle wait): " + ", ".join(rendered))
     controller.shutdown()
     window.undo_stack.setClean()
     window.persist = False

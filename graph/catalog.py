@@ -176,6 +176,16 @@ class LayerSpec:
     fixed: dict[str, Any] = field(default_factory=dict)
     # Format of the one-line summary on the node, filled from params, e.g. "{out_channels}@...".
     summary: str = ""
+    # Settings that change what the layer is (bidirectional, stride, groups): the node adds
+    # each to its summary while it differs from its default, so two nodes of the same type
+    # with different key settings never look the same.
+    key_params: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        names = {p.name for p in self.params}
+        unknown = [k for k in self.key_params if k not in names]
+        if unknown:
+            raise ValueError(f"{self.id}: key_params {unknown} are not parameters")
 
     def has(self, trait: str) -> bool:
         """Whether the declaration lists ``trait`` (FILTERS, SEQUENCE, ...)."""
@@ -197,16 +207,33 @@ class LayerSpec:
         return next((p for p in self.outputs if p.name == name), None)
 
     def describe(self, params: dict[str, Any]) -> str:
-        """The short summary shown on the node body ("16@3x3")."""
-        if not self.summary:
-            return ""
+        """The short summary shown on the node body ("16@3x3 · stride 2"): the summary
+        format, then each key setting that differs from its default."""
         values = {**self.defaults(), **params}
-        shown = {k: "x".join(map(str, v)) if isinstance(v, (tuple, list)) else v
-                 for k, v in values.items()}
-        try:
-            return self.summary.format(**shown)
-        except (KeyError, IndexError, ValueError):
-            return ""
+        shown = {k: _short(v) for k, v in values.items()}
+        parts = []
+        if self.summary:
+            try:
+                parts.append(self.summary.format(**shown))
+            except (KeyError, IndexError, ValueError):
+                pass
+        for name in self.key_params:
+            param = self.param(name)
+            value = values.get(name, param.default)
+            if value == param.default or (isinstance(value, (list, tuple))
+                                          and tuple(value) == tuple(param.default)):
+                continue
+            words = param.title.lower()
+            if param.kind == BOOL:
+                parts.append(words if value else f"no {words}")
+            else:
+                parts.append(f"{words} {shown[name]}")
+        return " \u00b7 ".join(p for p in parts if p)
+
+
+def _short(value: Any) -> Any:
+    """How a value reads on a node: sizes as 3x3."""
+    return "x".join(map(str, value)) if isinstance(value, (tuple, list)) else value
 
 
 # Categories in palette order: (id, title).

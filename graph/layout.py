@@ -23,12 +23,14 @@ HEADER_HEIGHT = 26.0
 BODY_MIN_HEIGHT = 46.0  # two text lines: the parameter summary and the output shape
 PORT_SPACING = 18.0
 PORT_RADIUS = 5.5
+PORT_CHAR = 6.6  # width of a port-name character in the canvas' small font, generously
+SUMMARY_ROOM = 96.0  # what a node keeps for its summary between its named ports
 CORNER_RADIUS = 7.0
 
 COLUMN_GAP = 104.0  # horizontal space between auto-layout columns (room for shape labels)
 ROW_GAP = 36.0
 SKIP_SLOT = 56.0  # height reserved in a column for a wire that skips it
-MAX_COLUMNS = 5  # more generations than this wrap into another band below
+MAX_COLUMNS = 3  # more generations than this wrap into bands below (a band fits a laptop)
 BAND_GAP = 90.0  # vertical space between bands (room for the wire back to the left)
 
 BLOCK_WIDTH = NODE_WIDTH + 40.0  # a collapsed group's block
@@ -56,9 +58,19 @@ def body_height(layer_id: str) -> float:
     return max(BODY_MIN_HEIGHT, count * PORT_SPACING + 10.0)
 
 
+@cache
+def node_width(layer_id: str) -> float:
+    """NODE_WIDTH, or wider for a layer whose several ports are named on the card (attention:
+    query ... attn_mask), so its summary keeps room between the names."""
+    inputs, outputs = port_names(layer_id)
+    named = sum(PORT_CHAR * max(map(len, names)) + 8.0
+                for names in (inputs, outputs) if len(names) > 1)
+    return max(NODE_WIDTH, round(20.0 + named + SUMMARY_ROOM))
+
+
 def node_size(layer_id: str) -> tuple[float, float]:
     """Width and height of a node of this layer type."""
-    return NODE_WIDTH, HEADER_HEIGHT + body_height(layer_id)
+    return node_width(layer_id), HEADER_HEIGHT + body_height(layer_id)
 
 
 @cache
@@ -70,7 +82,7 @@ def port_offset(layer_id: str, port: str, is_input: bool) -> tuple[float, float]
     count = max(len(names), 1)
     body = body_height(layer_id)
     y = HEADER_HEIGHT + body / 2 + (index - (count - 1) / 2) * PORT_SPACING
-    return (0.0 if is_input else NODE_WIDTH), y
+    return (0.0 if is_input else node_width(layer_id)), y
 
 
 def auto_layout(graph: Graph) -> dict[int, tuple[float, float]]:
@@ -218,14 +230,18 @@ def _arrange(units: list[int], links: set[tuple[int, int]],
         column_of.update((n, index) for n in column)
         columns.append(column)
 
-    # Layered graph: long edges become chains through placeholder slots ("d", edge, column).
+    bands = -(-len(columns) // MAX_COLUMNS) if wrap else 1  # long networks wrap into bands
+    per_band = -(-len(columns) // bands)
+
+    # Layered graph: long edges become chains through placeholder slots ("d", edge, column),
+    # within a band (a wire to another band is routed by the canvas, along the band gap).
     preds: dict[Slot, list[Slot]] = {}
     for number, (u, v) in enumerate(sorted(set(g.edges()))):
         cu, cv = column_of[u], column_of[v]
         if cv <= cu:
             continue  # inside a cycle
         previous: Slot = u
-        for col in range(cu + 1, cv):
+        for col in range(cu + 1, cv) if cu // per_band == cv // per_band else ():
             dummy: Slot = ("d", number, col)
             columns[col].append(dummy)
             preds.setdefault(dummy, []).append(previous)
@@ -252,8 +268,6 @@ def _arrange(units: list[int], links: set[tuple[int, int]],
                   default=NODE_WIDTH) for column in ordered]
     totals = [sum(h) + ROW_GAP * (len(h) - 1) for h in slot_heights]
     positions: dict[int, tuple[float, float]] = {}
-    bands = -(-len(ordered) // MAX_COLUMNS) if wrap else 1  # long networks wrap into bands
-    per_band = -(-len(ordered) // bands)
     band_top = 0.0
     for band in range(bands):
         indices = range(band * per_band, min(len(ordered), (band + 1) * per_band))

@@ -50,7 +50,8 @@ TRAINING_FIELDS: dict[str, Field] = by_name(
                 choices=OPTIMIZERS, choice_labels=("SGD", "Adam", "AdamW", "RMSprop"),
                 label="Optimizer")),
     Field(Param("lr", FLOAT, 1e-3, "Step size of each weight update.", 1e-8, 10.0,
-                label="Learning rate")),
+                label="Learning rate"),
+          shown_when=("mode", ("standard",))),  # a GAN shows its D and G rates instead
     Field(Param("momentum", FLOAT, 0.9, "SGD and RMSprop: how much of the previous update "
                 "is kept.", 0.0, 0.9999, label="Momentum"),
           shown_when=("optimizer", ("sgd", "rmsprop"))),

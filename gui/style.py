@@ -37,6 +37,31 @@ def mix(a: str, b: str, t: float) -> str:
     ).name()
 
 
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two colours (1 to 21)."""
+    def luminance(colour: str) -> float:
+        c = QColor(colour)
+        linear = [v / 255 / 12.92 if v / 255 <= 0.03928 else ((v / 255 + 0.055) / 1.055) ** 2.4
+                  for v in (c.red(), c.green(), c.blue())]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+CONTROL_CONTRAST = 3.0  # WCAG's least contrast for the parts of a control one must see
+
+
+def indicator_border(t: Theme) -> str:
+    """The ring of check boxes and radio buttons: the theme's border moved toward its text
+    just far enough to stand out from the window and from input fields."""
+    for step in range(21):
+        colour = mix(t.border, t.text, step / 20)
+        if min(contrast(colour, t.window), contrast(colour, t.base)) >= CONTROL_CONTRAST:
+            return colour
+    return t.text
+
+
 def font(size: str = "base", bold: bool = False, mono: bool = False) -> QFont:
     """A font from the one scale: the system UI font (or fixed font) at a scale step."""
     f = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont) if mono else QFont(
@@ -159,6 +184,7 @@ def stylesheet(t: Theme) -> str:
     header = mix(t.window, t.base, 0.55)
     select = mix(t.base, t.accent, 0.35)
     field_border = mix(t.border, t.text, 0.08)
+    ring = indicator_border(t)
     return f"""
 QMainWindow, QDialog {{ background: {t.window}; }}
 QMainWindow::separator {{ background: {t.border}; width: 1px; height: 1px; }}
@@ -240,12 +266,17 @@ QComboBox::down-arrow:on {{ image: url({a['down-on']}); }}
 QComboBox QAbstractItemView {{ background: {t.node_body}; border: 1px solid {t.border};
     selection-background-color: {t.accent}; selection-color: #f4f6f8; outline: 0; }}
 
-QCheckBox {{ spacing: 6px; }}
-QCheckBox::indicator {{ width: 14px; height: 14px; border: 1px solid {field_border};
+QCheckBox, QRadioButton {{ spacing: 6px; }}
+QCheckBox::indicator {{ width: 14px; height: 14px; border: 1px solid {ring};
     border-radius: 3px; background: {t.base}; }}
-QCheckBox::indicator:hover {{ border-color: {t.accent}; }}
+QCheckBox::indicator:hover, QRadioButton::indicator:hover {{ border-color: {t.accent}; }}
 QCheckBox::indicator:checked {{ background: {t.accent}; border-color: {t.accent};
     image: url({a['check-white']}); }}
+QRadioButton::indicator {{ width: 14px; height: 14px; border: 1px solid {ring};
+    border-radius: 8px; background: {t.base}; }}
+QRadioButton::indicator:checked {{ border-color: {t.accent}; background: qradialgradient(
+    cx: 0.5, cy: 0.5, radius: 0.5, fx: 0.5, fy: 0.5, stop: 0 #f4f6f8, stop: 0.38 #f4f6f8,
+    stop: 0.48 {t.accent}, stop: 1 {t.accent}); }}
 
 QPushButton {{ background: {t.node_body}; color: {t.text}; border: 1px solid {t.border};
     border-radius: 4px; padding: 4px 12px; }}

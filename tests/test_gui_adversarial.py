@@ -12,6 +12,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+from gui.panels.frame_clock import clock  # noqa: E402
 from resources.examples.make import build, digits_cnn, house_prices_mlp, spirals_mlp  # noqa: E402
 from runtime.prepare import prepare  # noqa: E402
 
@@ -223,6 +224,8 @@ def test_live_robustness_requests_the_probe_and_plots_it(qtbot, panel, project,
         controller.probe.emit({"type": "probe", "epoch": epoch, **schedule.run("robustness")})
     assert [e["epoch"] for e in panel.live_page.live_epochs] == [1, 2]
     assert all(e["robust"] <= e["clean"] for e in panel.live_page.live_epochs)
+    # two payloads in one instant: the first is drawn at once, the second at the next frame
+    qtbot.waitUntil(lambda: not clock().waiting(panel), timeout=2000)
     x, y = panel.live_page.live_robust.getData()
     assert list(x) == [1, 2]
     assert len(panel.live_page.live_cards.cards) == 4

@@ -24,6 +24,7 @@ from PySide6.QtGui import (
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
+from graph import layout
 from graph.layout import HEADER_HEIGHT, NODE_WIDTH
 from graph.model import Edge, Graph
 from gui import theme
@@ -361,7 +362,8 @@ def test_warnings_are_amber_and_edges_with_errors_turn_red(canvas: Canvas) -> No
     assert item.shape_text == "\u2192 ?"  # analysed, but no shape for it
 
 
-def test_auto_layout_orders_columns_by_generation(canvas: Canvas) -> None:
+def test_auto_layout_orders_columns_by_generation(canvas: Canvas, monkeypatch) -> None:
+    monkeypatch.setattr(layout, "MAX_COLUMNS", 5)  # one band: columns, not wrapping
     g = canvas.graph
     inp = g.add_node("Input", pos=(900, 900)).id
     x1 = g.add_node("Linear", pos=(0, 0)).id

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtGui import QUndoStack
 
+from graph import layout
 from graph.layout import node_size
 from graph.model import Edge, Graph
 from gui.commands import (
@@ -163,7 +164,8 @@ def test_paste_gives_new_ids_unique_names_and_internal_edges(stack: QUndoStack) 
     assert graph.to_dict() == after
 
 
-def test_auto_layout_columns_follow_generations(stack: QUndoStack) -> None:
+def test_auto_layout_columns_follow_generations(stack: QUndoStack, monkeypatch) -> None:
+    monkeypatch.setattr(layout, "MAX_COLUMNS", 5)  # one band: columns, not wrapping
     graph = Graph()
     inp = graph.add_node("Input", pos=(500, 300)).id
     left = graph.add_node("Linear", pos=(0, 900)).id

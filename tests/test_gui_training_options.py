@@ -184,3 +184,16 @@ def test_gan_panel_follows_the_training_mode(editor_window, tmp_path, fake_contr
     window.undo_stack.undo()
     assert panel.active and panel.empty.text() == UNTRAINED_TEXT
     assert not window.docks["gan"].isHidden()  # choosing GAN mode brings its panel up
+
+
+def test_a_gan_shows_its_d_and_g_learning_rates_not_a_generic_one(editor_window, tmp_path):
+    open_example(editor_window, tmp_path, "xor_mlp")
+    form = project_form(editor_window)
+    rate = form.editors[("training", "lr")]
+    assert form.training_form.isRowVisible(rate)
+    assert not shown(form, "d_lr") and not shown(form, "g_lr")
+    choose(form.option_editors["mode"], "gan")
+    assert not form.training_form.isRowVisible(rate)  # the generic rate would do nothing
+    assert shown(form, "d_lr") and shown(form, "g_lr")
+    editor_window.undo_stack.undo()
+    assert form.training_form.isRowVisible(rate) and not shown(form, "g_lr")

@@ -11,6 +11,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
 from torch import nn
 
+from graph import layout
 from graph.hierarchy import dotted_scopes, group_by_scopes, onnx_scopes
 from graph.layout import BLOCK_WIDTH, COLUMN_GAP, GROUP_MARGIN, auto_layout, node_size
 from graph.model import Graph
@@ -124,7 +125,8 @@ def test_fx_import_groups_stages_and_blocks_and_collapses_big_networks():
     assert [(n, c) for n, c, _, _ in tree(small)] == [("layer1", False), ("layer2", False)]
 
 
-def test_layout_gives_a_collapsed_stage_the_room_of_a_block(tmp_path):
+def test_layout_gives_a_collapsed_stage_the_room_of_a_block(tmp_path, monkeypatch):
+    monkeypatch.setattr(layout, "MAX_COLUMNS", 5)  # bands of up to five columns
     graph = imported()
     stages = graph.child_groups("")
     top = [n for n in graph.nodes.values() if graph.group_of(n.id) is None]

@@ -71,7 +71,8 @@ def recurrent_layer(layer_id: str, title: str, description: str, extra: tuple[Pa
         layer_id, "recurrent", title, description,
         params=(
             Param("hidden_size", INT, 64, "Features in the hidden state.", 1, 65536),
-            Param("num_layers", INT, 1, "Recurrent layers stacked on each other.", 1, 16),
+            Param("num_layers", INT, 1, "Recurrent layers stacked on each other.", 1, 16,
+                  label="Layers"),
             Param("bidirectional", BOOL, False,
                   "Also read the sequence backwards, so each step sees what comes after it."),
             Param("dropout", FLOAT, 0.0, "Dropout between stacked layers.", 0.0, 0.99),
@@ -90,7 +91,7 @@ def recurrent_layer(layer_id: str, title: str, description: str, extra: tuple[Pa
                      if unrolled else ""),
         inferred=(("input_size", -1),),
         fixed={"batch_first": True},
-        summary="{hidden_size}", **SEQUENCE_RANKS,
+        summary="{hidden_size}", key_params=("bidirectional", "num_layers"), **SEQUENCE_RANKS,
     )
 
 
@@ -151,7 +152,7 @@ def pool_layer(layer_id: str, title: str, description: str, dims: int = 2,
             size_param(dims, "padding", (0, 0), "Values added on each side."),
             *extra,
         ),
-        torch_class=layer_id, summary="{kernel_size}",
+        torch_class=layer_id, summary="{kernel_size}", key_params=("stride",),
         **(IMAGE_RANKS if dims == 2 else CHANNEL_RANKS),
         **declared,
     )

@@ -15,6 +15,8 @@ from graph.layers.common import (
     pair_param,
 )
 
+CONV_KEYS = ("stride", "dilation", "groups")  # shown on the node when not their defaults
+
 
 def _convolution(layer_id: str, dims: int, description: str, ranks: dict[str, Any]
                  ) -> LayerSpec:
@@ -22,7 +24,8 @@ def _convolution(layer_id: str, dims: int, description: str, ranks: dict[str, An
     return LayerSpec(
         layer_id, "convolution", layer_id, description,
         params=conv_params(dims), torch_class=layer_id, inferred=(("in_channels", 1),),
-        summary="{out_channels}@{kernel_size}", **ranks,
+        summary="{out_channels}@{kernel_size}", key_params=CONV_KEYS,
+        **ranks,
         weights=True, traits=frozenset({FILTERS, UNITS}),
         fx=FxMap(module="conv"),  # a Pad before the Conv: its padding_mode
         onnx=OnnxMap(ops=("Conv", "Pad"), reader="conv"),
@@ -47,7 +50,8 @@ LAYERS: tuple[LayerSpec, ...] = (
             bias_param(),
         ),
         torch_class="ConvTranspose2d", inferred=(("in_channels", 1),),
-        summary="{out_channels}@{kernel_size}", **IMAGE_RANKS,
+        summary="{out_channels}@{kernel_size}", key_params=CONV_KEYS,
+        **IMAGE_RANKS,
         weights=True, traits=frozenset({FILTERS, UNITS}),
         fx=FxMap(module="conv"), onnx=OnnxMap(ops=("ConvTranspose",), reader="conv_transpose"),
     ),

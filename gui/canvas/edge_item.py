@@ -1,4 +1,5 @@
-"""A wire between two ports: a smooth cubic curve with the tensor shape in a pill at its middle."""
+"""A wire between two ports: a smooth curve, or a detour around the layers in its way
+(``wire_route``), with the tensor shape in a pill at its middle."""
 
 from __future__ import annotations
 
@@ -15,24 +16,25 @@ from graph.model import Edge
 from gui.canvas import style
 from gui.canvas.hover_item import HoverItem
 from gui.canvas.node_item import NodeItem
+from gui.canvas.wire_route import route
 
 _SELECTABLE = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
 _DEVICE_CACHE = QGraphicsItem.CacheMode.DeviceCoordinateCache
 
 PILL_PAD_X, PILL_H = 6.0, 16.0
 LOD_LABEL = 0.5  # below this zoom the shape labels are hidden
+ROUTE_MARGIN = 300.0  # how far above and below its ports a wire looks for layers in its way
+_BOUNDS = Qt.ItemSelectionMode.IntersectsItemBoundingRect
 
 
-def wire_path(p1: QPointF, p2: QPointF) -> QPainterPath:
-    """A horizontal-tangent cubic from an output (p1) to an input (p2); its t=0.5 is the midpoint.
+def card_rect(item: QGraphicsItem) -> QRectF:
+    """The scene rectangle of a node's or a collapsed group's card (without its ports)."""
+    return QRectF(item.scenePos(), QSizeF(item.width, item.height))  # type: ignore[attr-defined]
 
-    Wires that run backwards get wider handles so they loop around instead of folding.
-    """
-    dx = p2.x() - p1.x()
-    handle = max(40.0, abs(dx) * 0.5) if dx >= 0 else max(80.0, min(-dx, 240.0))
-    path = QPainterPath(p1)
-    path.cubicTo(QPointF(p1.x() + handle, p1.y()), QPointF(p2.x() - handle, p2.y()), p2)
-    return path
+
+def is_card(item: QGraphicsItem) -> bool:
+    """Whether ``item`` is a card a wire must not pass behind (a layer or a group block)."""
+    return getattr(item, "wire_obstacle", False) and item.isVisible()
 
 
 class EdgeItem(HoverItem):
@@ -50,6 +52,7 @@ class EdgeItem(HoverItem):
         self._path = QPainterPath()
         self._shape = QPainterPath()
         self._label_rect = QRectF()
+        self._label_at = QPointF()
         self._bounds = QRectF()
         # (item, offset) that replaces an end while its node is hidden in a collapsed group
         self._anchors: list[tuple[QGraphicsItem, QPointF] | None] = [None, None]
@@ -78,16 +81,34 @@ class EdgeItem(HoverItem):
         return (src[0] if src else self.src_item), (dst[0] if dst else self.dst_item)
 
     def midpoint(self) -> QPointF:
-        p1, p2 = self.endpoints()
-        return (p1 + p2) / 2
+        """Where the shape label sits: the middle of the curve, or of a detour's longest
+        horizontal run."""
+        return self._label_at
+
+    def path(self) -> QPainterPath:
+        return self._path
 
     def update_path(self) -> None:
-        """Recompute the curve after a node moved."""
+        """Recompute the route after a node moved (around the cards now in its way)."""
         self.prepareGeometryChange()
         p1, p2 = self.endpoints()
-        self._path = wire_path(p1, p2)
+        ends = self._end_items()
+        obstacles: list[QRectF] = []
+        scene = self.scene()
+        if scene is not None:
+            area = QRectF(p1, p2).normalized().adjusted(-ROUTE_MARGIN / 3, -ROUTE_MARGIN,
+                                                        ROUTE_MARGIN / 3, ROUTE_MARGIN)
+            obstacles = [card_rect(item) for item in scene.items(area, _BOUNDS)
+                         if is_card(item) and item not in ends]
+        self._path, self._label_at = route(p1, p2, obstacles, [card_rect(i) for i in ends])
         self._shape = QPainterPath()  # built lazily: picking is rarer than moving
         self._layout_label()
+
+    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: object) -> object:
+        """Route around the scene's cards once the wire is in a scene."""
+        if change == QGraphicsItem.GraphicsItemChange.ItemSceneHasChanged and value is not None:
+            self.update_path()
+        return super().itemChange(change, value)
 
     def set_label(self, text: str, error: bool = False) -> bool:
         if (text, error) == (self.label, self.error):

@@ -173,6 +173,8 @@ class GroupFrameItem(_GroupItem):
 class GroupBlockItem(_GroupItem):
     """A collapsed group: one card with the group's name and boundary ports."""
 
+    wire_obstacle = True  # wires route around it
+
     def __init__(self, layer: GroupLayer, group_id: str) -> None:
         super().__init__(layer, group_id, BLOCK_Z)
         self.params: int | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
     QGraphicsItem,
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 _SELECTABLE = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
 _DEVICE_CACHE = QGraphicsItem.CacheMode.DeviceCoordinateCache
 _LEFT = Qt.MouseButton.LeftButton
+_BOUNDS = Qt.ItemSelectionMode.IntersectsItemBoundingRect
 
 PAD = 10.0
 BADGE_RADIUS = 8.0
@@ -77,6 +78,8 @@ class BadgeItem(QGraphicsItem):
 class NodeItem(HoverItem):
     """One layer on the canvas (see the module docstring)."""
 
+    wire_obstacle = True  # wires route around it
+
     def __init__(self, node: Node) -> None:
         super().__init__()
         self.node_id = node.id
@@ -94,6 +97,7 @@ class NodeItem(HoverItem):
         self.severity: str | None = None  # "error", "warning" or None
         self.message = ""
         self.edges: set[EdgeItem] = set()
+        self._card_rect: QRectF | None = None  # where update_edges last saw the card
         self._elided: tuple[str, str] = ("", "")
 
         # Enum members are looked up once (module constants): building 1000 nodes calls these
@@ -130,6 +134,8 @@ class NodeItem(HoverItem):
         self.frozen = node.frozen
         self._elided = self._elide_header()
         self.setPos(QPointF(*node.pos))
+        if self._card_rect is None:
+            self._card_rect = QRectF(self.scenePos(), QSizeF(self.width, self.height))
         self.update()
 
     def set_analysis_state(self, shape_text: str, port_shapes: dict[str, str],
@@ -265,9 +271,22 @@ class NodeItem(HoverItem):
 
     # -- interaction --------------------------------------------------------------------------
     def update_edges(self) -> None:
-        """Re-route this node's wires (the scene calls it after moving the node)."""
+        """Re-route this node's wires, and the wires it left or now sits on (the scene calls
+        it after moving the node)."""
         for edge in self.edges:
             edge.update_path()
+        scene = self.scene()
+        rect = QRectF(self.scenePos(), QSizeF(self.width, self.height))
+        left, self._card_rect = self._card_rect or rect, rect
+        if scene is None:
+            return
+        # wires around the old place may straighten; wires under the new place must detour
+        wires = [item for item in scene.items(left, _BOUNDS) if hasattr(item, "update_path")]
+        wires += [item for item in scene.items(rect) if hasattr(item, "update_path")
+                  and item.path().intersects(rect)]
+        for item in dict.fromkeys(wires):
+            if item not in self.edges:
+                item.update_path()
 
     def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         super().mousePressEvent(event)  # selection (Ctrl toggles on release)

@@ -15,7 +15,11 @@ from PySide6.QtWidgets import QApplication
 from gui import theme
 
 # One type scale for the canvas (pixel sizes): node titles, body text, small labels.
-TITLE_PX, BODY_PX, SMALL_PX = 12, 11, 10
+TITLE_PX, BODY_PX, SMALL_PX = 13, 12, 11
+READABLE_PX = 10.0  # the smallest text size on screen that reads comfortably
+# The least zoom at which every canvas text (wire labels included) is READABLE_PX or more:
+# a freshly opened project is never shown smaller (it scrolls instead).
+READABLE_ZOOM = READABLE_PX / SMALL_PX
 
 HEADER_TEXT = QColor(245, 247, 250)
 HEADER_TEXT_DIM = QColor(245, 247, 250, 175)

@@ -22,7 +22,6 @@ from gui.canvas.quick_add import QuickAddPopup
 from gui.canvas.scene import LAYER_MIME, GraphScene
 
 MIN_ZOOM, MAX_ZOOM = 0.08, 3.0
-READABLE_ZOOM = 0.65  # below this node text gets too small to read
 _ARROWS = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (0, -1),
            Qt.Key.Key_Down: (0, 1)}
 EMPTY_TEXT = "Drag a layer here from the palette, or press Tab to search"
@@ -90,9 +89,10 @@ class GraphView(QGraphicsView):
                 self.centerOn(rect.center())
         self.zoom_changed.emit(self.zoom())
 
-    def fit_readable(self, min_zoom: float = READABLE_ZOOM) -> None:
-        """The view for a freshly opened project: everything if that stays readable, else
-        the start of the network (its left end) at ``min_zoom`` so labels can be read."""
+    def fit_readable(self, min_zoom: float = style.READABLE_ZOOM) -> None:
+        """The view for a freshly opened project: everything if that keeps every text at
+        ``style.READABLE_PX`` or more, else the start of the network (its top-left corner,
+        where the reading starts) at ``min_zoom``; the rest is a pan away."""
         self.fit_all()
         rect = self._scene.nodes_bounding_rect()
         if rect.isNull() or self.zoom() >= min_zoom:
@@ -100,7 +100,11 @@ class GraphView(QGraphicsView):
         self.resetTransform()
         self.scale(min_zoom, min_zoom)
         visible = self.mapToScene(self.viewport().rect()).boundingRect()
-        self.centerOn(rect.left() - 40 + visible.width() / 2, rect.center().y())
+        x = rect.center().x() if rect.width() + 80 <= visible.width() else \
+            rect.left() - 24 + visible.width() / 2
+        y = rect.center().y() if rect.height() + 80 <= visible.height() else \
+            rect.top() - 24 + visible.height() / 2
+        self.centerOn(x, y)
         self.zoom_changed.emit(self.zoom())
 
     def center_on_node(self, node_id: int) -> None:

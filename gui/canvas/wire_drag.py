@@ -16,9 +16,9 @@ from PySide6.QtWidgets import QGraphicsPathItem
 
 from graph.model import Edge
 from gui.canvas import style
-from gui.canvas.edge_item import wire_path
 from gui.canvas.node_item import NodeItem
 from gui.canvas.port_item import PortItem
+from gui.canvas.wire_route import curve
 from gui.commands import ConnectCommand, DisconnectCommand
 
 if TYPE_CHECKING:
@@ -65,8 +65,8 @@ class WireDrag:
             self.target = target
         free = target.scene_center() if target is not None else scene_pos
         fixed = self.fixed.scene_center()
-        self.item.setPath(wire_path(fixed, free) if self.from_output
-                          else wire_path(free, fixed))
+        self.item.setPath(curve(fixed, free) if self.from_output
+                          else curve(free, fixed))
 
     def remove(self) -> None:
         """Take the dashed wire away and show a picked-up wire again (until an edit)."""

@@ -33,6 +33,7 @@ from gui.panels.adversarial_views import (
 )
 from gui.panels.colormaps import diverging_colormap, rgb
 from gui.panels.controls import control_form, controls_beside, dim_label, spin
+from gui.panels.frame_clock import request_frame
 from gui.panels.lab import class_name, display_image, signed_map
 from gui.panels.plot_style import set_title, style_plot
 from gui.panels.plot_widgets import make_plot_widget
@@ -226,7 +227,7 @@ class LivePage(QWidget):
         if self.panel.blocker is not None and self.panel.is_empty:
             self.panel.show_blocker()  # the first run's live page opens
         if on_screen(self.panel):
-            self.render_live()
+            request_frame(self.panel, self.render_live, now_if_idle=True)
         else:
             self._stale = True
 

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui import style, theme
+from gui.panels.frame_clock import request_frame
 from gui.panels.metrics_items import LegendLabel, ValueAxis
 from gui.panels.metrics_readout import VAL_COLOR, readout_html
 from gui.panels.plot_style import no_si_prefix
@@ -65,7 +66,7 @@ class MetricsPanel(QWidget):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(round(1000 / REDRAW_HZ))
-        self._timer.timeout.connect(self.redraw)
+        self._timer.timeout.connect(lambda: request_frame(self, self.redraw))  # shared frames
         self.refresh_theme()
         if controller is not None:
             self.bind(controller)

@@ -1,16 +1,16 @@
 """The base of the live monitor panels.
 
 Arrays arrive from the training process several times a second; ``ThrottledRedraw`` keeps only
-the latest payload and repaints from a timer at most ``REDRAW_HZ`` times a second, never once
-per event. ``MonitorPanel`` adds the header, the empty state and the hover read-out.
+the latest payload and repaints it at a frame of the shared frame clock (one panel per frame,
+never once per event). ``MonitorPanel`` adds the header, the empty state and the hover read-out.
 """
 
 from __future__ import annotations
 
-import math
+import time
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -21,24 +21,25 @@ from PySide6.QtWidgets import (
 )
 
 from gui import style
+from gui.panels.frame_clock import clock, request_frame
 from gui.panels.image_grid import view_aspect
 from gui.panels.plot_widgets import hover_position
 
 if TYPE_CHECKING:
     import pyqtgraph as pg
 
-REDRAW_HZ = 30
-REDRAW_MS = math.ceil(1000 / REDRAW_HZ)
 MIN_PANEL_WIDTH, MIN_PANEL_HEIGHT = 100, 100
 COMPACT_HEIGHT = 280  # below this panel height, axis titles make way for the plots
 
 
 class ThrottledRedraw:
-    """Keep the latest payload; repaint from a timer at most ``REDRAW_HZ`` times a second.
+    """Keep the latest payload; paint it at a frame of the application's frame clock
+    (``gui.panels.frame_clock``: one panel per frame, only panels that can be seen).
 
     A panel calls ``_init_redraw()`` in its constructor and implements ``render(payload)``.
-    ``submit`` only stores; a hidden panel does not paint until it is shown again. ``flush``
-    paints now (tests, screenshots). ``redraws`` counts paints.
+    ``submit`` only stores and asks for a frame; a hidden panel does not paint until it is
+    shown again. ``flush`` paints now (tests, screenshots). ``redraws`` counts paints,
+    ``slowest_render`` is the longest one and ``render_seconds`` all of them (seconds).
     """
 
     def _init_redraw(self) -> None:
@@ -46,17 +47,14 @@ class ThrottledRedraw:
         self._has_pending = False
         self.payload: Any = None  # the last payload painted
         self.redraws = 0
-        self._redraw_timer = QTimer(self)  # type: ignore[arg-type]
-        self._redraw_timer.setSingleShot(True)
-        self._redraw_timer.setInterval(REDRAW_MS)
-        self._redraw_timer.timeout.connect(self._redraw_due)
+        self.slowest_render = 0.0  # seconds
+        self.render_seconds = 0.0  # all renders together
 
     def submit(self, payload: Any) -> None:
-        """Take a new payload; it is drawn at the next frame (older ones are dropped)."""
+        """Take a new payload; it is drawn at a coming frame (older ones are dropped)."""
         self._pending = payload
         self._has_pending = True
-        if not self._redraw_timer.isActive():
-            self._redraw_timer.start()
+        request_frame(self, self._paint_pending)  # type: ignore[arg-type]
 
     def request_repaint(self) -> None:
         """Paint the last payload again at the next frame (resize, theme, a control)."""
@@ -65,27 +63,32 @@ class ThrottledRedraw:
 
     def flush(self) -> None:
         """Paint the pending payload now."""
-        self._redraw_timer.stop()
+        clock().cancel(self)  # type: ignore[arg-type]
         if self._has_pending:
             self._paint_pending()
 
-    def _redraw_due(self) -> None:
-        if not self.isVisible():  # type: ignore[attr-defined]
-            return  # painted by showEvent
-        self._paint_pending()
-
     def _paint_pending(self) -> None:
+        if not self._has_pending:
+            return
         payload, self._pending, self._has_pending = self._pending, None, False
         self.payload = payload
         self.redraws += 1
+        started = time.perf_counter()
         self.render(payload)
+        took = time.perf_counter() - started
+        self.slowest_render = max(self.slowest_render, took)
+        self.render_seconds += took
 
     def render(self, payload: Any) -> None:  # pragma: no cover - every panel overrides
         raise NotImplementedError
 
     def _shown(self) -> None:
-        if self._has_pending and not self._redraw_timer.isActive():
-            self._redraw_timer.start()
+        if self._has_pending:
+            request_frame(self, self._paint_pending)  # type: ignore[arg-type]
+
+    def _forget_pending(self) -> None:
+        clock().cancel(self)  # type: ignore[arg-type]
+        self._pending, self._has_pending = None, False
 
 
 class MonitorPanel(ThrottledRedraw, QWidget):
@@ -151,8 +154,8 @@ class MonitorPanel(ThrottledRedraw, QWidget):
 
     def reset(self) -> None:
         """Forget what was drawn (a new project, a rebuilt network)."""
-        self._redraw_timer.stop()
-        self._pending, self._has_pending, self.payload = None, False, None
+        self._forget_pending()
+        self.payload = None
         self.show_empty()
 
     def drawable(self, payload: Any, title: str) -> bool:
