@@ -1,0 +1,75 @@
+"""Panels that follow the project's task: a tagger's token-level confusion matrix, a GAN's
+own empty-state texts, the decision boundary drawn with equal aspect."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from graph.project import load_project  # noqa: E402
+from runtime.prepare import prepare  # noqa: E402
+from runtime.probes.schedule import ProbeSchedule  # noqa: E402
+from runtime.train import train  # noqa: E402
+
+EXAMPLES = "resources/examples"
+
+
+def trained(name: str, epochs: int) -> tuple:
+    project = load_project(f"{EXAMPLES}/{name}.plexus")
+    project.weights = None
+    compiled, data = prepare(project)
+    train(compiled, data, dataclasses.replace(project.training, epochs=epochs))
+    return project, compiled, data
+
+
+@pytest.fixture(scope="module")
+def tagger():
+    return trained("future_context_bilstm", 3)
+
+
+def show(qtbot, panel, payload, size=(1000, 330)):
+    qtbot.addWidget(panel)
+    panel.resize(*size)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.submit({"type": "probe", "epoch": 3, **payload})
+    panel.flush()
+    return panel
+
+
+def test_a_tagger_gets_a_token_level_confusion_matrix(tagger):
+    _project, compiled, data = tagger
+    payload = ProbeSchedule(compiled, data, {"confusion": True}).run("confusion")
+    assert payload is not None and "error" not in payload, payload
+    matrix = payload["matrix"]
+    assert matrix.shape == (2, 2) and payload["class_names"] == ["character", "actor"]
+    labelled = int((data_targets(data) != -100).sum())
+    assert int(matrix.sum()) == payload["samples"] == labelled  # every labelled token once
+    assert payload["unit"] == "tokens" and payload["wrong"] == []
+    assert payload["accuracy"] == pytest.approx(np.trace(matrix) / matrix.sum())
+
+
+def data_targets(data):
+    from runtime.evaluation import dataset_tensors, evaluation_set
+
+    _x, y = dataset_tensors(evaluation_set(data))
+    return y.reshape(-1)
+
+
+def test_the_confusion_panel_counts_tokens_for_a_tagger(qtbot, tagger, tmp_path):
+    from gui.panels.confusion import ConfusionPanel
+
+    _project, compiled, data = tagger
+    payload = ProbeSchedule(compiled, data, {"confusion": True}).run("confusion")
+    panel = show(qtbot, ConfusionPanel(), payload)
+    total = int(payload["matrix"].sum())
+    assert f"on {total:,} validation tokens" in panel.title.text()
+    counts = [int(text) for text in panel.cell_labels.texts]
+    assert counts == [int(v) for v in payload["matrix"].reshape(-1)] and sum(counts) == total
+    assert not panel.wrong_widget.isVisible()  # tokens have no thumbnails
+    assert panel.color_bar.values == (0.0, 1.0)
+    panel.grab().save(str(tmp_path / "tagger_confusion.png"))
