@@ -73,3 +73,22 @@ def test_the_confusion_panel_counts_tokens_for_a_tagger(qtbot, tagger, tmp_path)
     assert not panel.wrong_widget.isVisible()  # tokens have no thumbnails
     assert panel.color_bar.values == (0.0, 1.0)
     panel.grab().save(str(tmp_path / "tagger_confusion.png"))
+
+
+def test_the_decision_boundary_keeps_equal_aspect_with_the_points_over_it(qtbot, tmp_path):
+    from gui.panels.boundary import BoundaryPanel
+
+    project, compiled, data = trained("spirals_mlp", 4)
+    payload = ProbeSchedule(compiled, data, {"boundary": {"resolution": 48}}).run("boundary")
+    panel = BoundaryPanel()
+    panel.set_dataset("spirals", True, data.class_names)
+    show(qtbot, panel, payload, (1100, 520))
+    box = panel.field_plot.getViewBox()
+    assert box.state["aspectLocked"] == 1.0  # one unit of x1 is as long as one of x2
+    (x0, x1), (y0, y1) = box.viewRange()
+    width, height = box.width(), box.height()
+    assert width / (x1 - x0) == pytest.approx(height / (y1 - y0), rel=0.02)
+    assert min(width, height) > 300  # large in a large dock, not a stamp
+    assert panel.points.zValue() >= panel.field.zValue()
+    assert len(panel.points.data) == len(data.val)
+    panel.grab().save(str(tmp_path / "boundary.png"))
