@@ -92,3 +92,57 @@ def test_the_decision_boundary_keeps_equal_aspect_with_the_points_over_it(qtbot,
     assert panel.points.zValue() >= panel.field.zValue()
     assert len(panel.points.data) == len(data.val)
     panel.grab().save(str(tmp_path / "boundary.png"))
+
+
+def test_each_project_has_its_task():
+    from gui.panels.task_notes import project_task
+    from resources.examples.make import build
+
+    tasks = {name: project_task(build(name)) for name in (
+        "gan_ring", "future_context_bilstm", "sine_forecast_lstm", "digits_cnn",
+        "autoencoder_latent2d", "house_prices_mlp")}
+    assert tasks == {"gan_ring": "gan", "future_context_bilstm": "tagging",
+                     "sine_forecast_lstm": "forecasting", "digits_cnn": "classification",
+                     "autoencoder_latent2d": "reconstruction", "house_prices_mlp": "regression"}
+
+
+@pytest.mark.parametrize("name, pointer", [("gan_ring", "GAN panel"),
+                                           ("sine_forecast_lstm", "Sequences panel"),
+                                           ("autoencoder_latent2d", "Autoencoder panel")])
+def test_the_lab_never_asks_a_non_classifier_to_become_one(name, pointer):
+    from gui.panels.lab import attack_blocker
+    from resources.examples.make import build
+
+    project = build(name)
+    project.weights = b"trained"  # the blocker reads the graph only
+    for needs in ("attacks", "explanations"):
+        text = attack_blocker(project, needs)
+        assert text is not None and pointer in text, text
+        assert "set it to classification" not in text and "press Train" not in text
+
+
+def test_live_panels_of_a_gan_point_to_where_its_training_shows(qtbot, editor_window,
+                                                                 fake_controller):
+    from gui.panels.monitor import ProbeMonitor
+    from gui.panels.registry import PROBED, install_panels
+    from gui.panels.task_notes import NOTES
+
+    window = editor_window
+    panels = install_panels(window, fake_controller, PROBED)
+    monitor = window.findChild(ProbeMonitor)
+    assert window.open_project(f"{EXAMPLES}/gan_ring.plexus", ask=False)
+    monitor.load_dataset(window.project, wait=True)
+    window.resize(1400, 900)
+    window.show()
+    qtbot.waitExposed(window)
+    for key in ("confusion", "activations"):
+        window.docks[key].raise_()
+        qtbot.wait(50)
+        assert panels[key].is_empty
+        assert panels[key].empty.text() == NOTES[(key, "gan")]
+        assert "press Train" not in panels[key].empty.text()
+        assert key not in monitor.build_config()  # no probe the GAN trainer cannot answer
+    assert window.open_project(f"{EXAMPLES}/digits_cnn.plexus", ask=False)
+    monitor.load_dataset(window.project, wait=True)
+    assert "press Train" in panels["confusion"].empty.text()  # a classifier's own text
+    assert "press Train" in panels["activations"].empty.text()
