@@ -146,3 +146,31 @@ def test_live_panels_of_a_gan_point_to_where_its_training_shows(qtbot, editor_wi
     monitor.load_dataset(window.project, wait=True)
     assert "press Train" in panels["confusion"].empty.text()  # a classifier's own text
     assert "press Train" in panels["activations"].empty.text()
+
+
+def test_autoencoder_views_open_where_the_project_points_and_keep_their_shape(
+        qtbot, train_example, tmp_path):
+    from gui.panels.autoencoder import HIST_Y, LATENT_TAB, AutoencoderPanel
+
+    def opened(name: str, epochs: int) -> AutoencoderPanel:
+        panel = AutoencoderPanel()
+        qtbot.addWidget(panel)
+        panel.resize(1100, 260)  # a short bottom dock
+        panel.show()
+        panel.set_project(train_example(name, epochs, threads=1).project)
+        assert panel.analyst.wait()
+        assert panel.pages.currentWidget() is panel.tabs, panel.message.text()
+        return panel
+
+    latent = opened("autoencoder_latent2d", 2)
+    assert latent.tabs.currentIndex() == LATENT_TAB  # its 2-D map is the point
+    for view in (latent.latent_view, latent.pca_view):
+        assert view.getPlotItem().getViewBox().state["aspectLocked"] == 1.0
+    latent.grab().save(str(tmp_path / "latent.png"))
+    anomaly = opened("autoencoder_anomaly_digits", 2)
+    assert anomaly.tabs.currentIndex() == 0
+    legend = anomaly.hist_legend.text()
+    assert "normal" in legend and "anomalous" in legend
+    assert anomaly.hist_view.getPlotItem().getAxis("left").labelText == HIST_Y
+    qtbot.waitUntil(lambda: anomaly.hist_view.height() > 150, timeout=5000)  # the read-out
+    assert anomaly.readout.geometry().left() > anomaly.hist_view.geometry().right()  # beside
