@@ -352,7 +352,7 @@ class ExplainPanel(AnalysisPanel):
             f"{method} for class {class_name(names, target)} (score {score:.2f}) on "
             f"validation sample #{picks['indices'][i]}"
             + (f", a {class_name(names, label)}" if label is not None else "")
-            + "; brighter = the input values that move the score most")
+            + "; orange pixels raise the score, blue ones lower it")
 
     def _set_mode(self, mode: str) -> None:
         if mode == self.mode:
