@@ -243,6 +243,8 @@ def test_live_robustness_requests_the_probe_and_plots_it(qtbot, panel, project,
     assert list(x) == [1, 2]
     assert len(panel.live_page.live_cards.cards) == 4
     assert "after epoch 2" in panel.live_page.live_title.text()
+    title = panel.live_page.live_plot.titleLabel  # short enough to be read whole
+    assert "validation samples" not in title.text and f"n={wanted['samples']}" in title.text
     panel.live_page.live_check.setChecked(False)
     qtbot.waitUntil(lambda: "robustness" not in controller.probe_config, timeout=5000)
     assert controller.probe_config == {"filters": 2}

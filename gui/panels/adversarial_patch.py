@@ -201,7 +201,7 @@ class PatchPage(QWidget):
         self.patch_title.setText("Patched samples \u2192 prediction")
         self._draw_rates([100 * result.success_rate, 100 * rate,
                           100 * result.clean_target_rate])
-        set_title(self.rate_plot, f"Read as {target}: {result.n} validation samples")
+        set_title(self.rate_plot, f"Read as {target} \u00b7 n={result.n}")
         self.panel.status(
             self, f"Patch \u2192 {target}: {result.success_rate:.0%} of {result.n} validation "
             f"samples read as {target} (random patch {rate:.0%}, no patch "
