@@ -174,3 +174,23 @@ def test_autoencoder_views_open_where_the_project_points_and_keep_their_shape(
     assert anomaly.hist_view.getPlotItem().getAxis("left").labelText == HIST_Y
     qtbot.waitUntil(lambda: anomaly.hist_view.height() > 150, timeout=5000)  # the read-out
     assert anomaly.readout.geometry().left() > anomaly.hist_view.geometry().right()  # beside
+
+
+def test_the_confusion_matrix_names_every_class_in_a_short_dock(qtbot):
+    from gui.panels.confusion import ConfusionPanel
+
+    rng = np.random.default_rng(0)
+    matrix = rng.integers(0, 5, (10, 10)) + np.diag(np.full(10, 30))
+    payload = {"probe": "confusion", "matrix": matrix, "accuracy": 0.8,
+               "per_class_accuracy": np.full(10, 0.8, np.float32),
+               "class_names": [str(i) for i in range(10)], "samples": int(matrix.sum()),
+               "wrong": [], "wrong_inputs": np.zeros((0, 1, 8, 8), np.float32)}
+    panel = show(qtbot, ConfusionPanel(), payload, (1000, 230))  # the default bottom dock
+    for axis in (panel.matrix_plot.getAxis("left"), panel.matrix_plot.getAxis("bottom")):
+        low, high = axis.range
+        length = axis.height() if axis.orientation == "left" else axis.width()
+        ticks = axis.tickValues(low, high, length)
+        assert ticks and ticks[0][0] == 1.0 and len(ticks[0][1]) == 10, (axis.orientation,
+                                                                           length, ticks)
+    counts = [int(text) for text in panel.cell_labels.texts]
+    assert sum(counts) == int(matrix.sum())
