@@ -42,6 +42,7 @@ class LayerRow:
     macs: int | None
     activation_bytes: int
     error: str = ""
+    inferred: bool = True  # False: an error before it (or in it) left it unmeasured
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,11 @@ class LayerTable:
         return sum(row.activation_bytes for row in self.rows)
 
     @property
+    def unmeasured(self) -> int:
+        """Layers left out of the totals (behind an error)."""
+        return sum(1 for row in self.rows if not row.inferred)
+
+    @property
     def errors(self) -> int:
         return sum(1 for row in self.rows if row.error)
 
@@ -90,7 +96,7 @@ def layer_table(graph: Graph, batch: int = 1) -> LayerTable:
             node_id, node.name, node.type, outputs, shapes.params.get(node_id, 0),
             0 if head else count,
             sum(_numel(shape) for shape in outputs) * max(1, batch) * FLOAT_BYTES,
-            errors.get(node_id, "")))
+            errors.get(node_id, ""), node_id not in shapes.not_inferred))
     return LayerTable(tuple(rows), max(1, batch))
 
 

@@ -59,7 +59,8 @@ def test_a_layer_that_cannot_run_keeps_its_row_with_the_error(digits):
     assert table.errors == 1
     assert "pool2" in by_name["pool2"].error and by_name["pool2"].outputs == ()
     assert by_name["conv1"].error == "" and by_name["conv1"].params == 160
-    assert by_name["fc1"].macs is None  # behind the error: not inferred
+    assert by_name["fc1"].macs is None and not by_name["fc1"].inferred  # behind the error
+    assert by_name["conv1"].inferred and table.unmeasured == 7  # pool2 .. digit
     assert table.total_macs is None  # unknown until the network runs
 
 
@@ -91,3 +92,23 @@ def test_the_layers_panel_shows_the_table_with_totals(qtbot, editor_window):
     assert panel.table.item(1, 4).text() == "9,216"
     assert panel.table.item(rows - 1, 3).text() == "13,706"
     assert "13,706 parameters" in panel.summary.text()
+
+
+def test_the_layers_panel_draws_error_rows_in_red_and_leaves_unmeasured_ones_blank(
+        qtbot, digits):
+    pytest.importorskip("pytestqt")
+    from gui import theme
+    from gui.panels.layer_table import LayerTablePanel
+
+    graph = digits.graph.copy()
+    next(n for n in graph.nodes.values() if n.name == "pool2").params["kernel_size"] = 8
+    panel = LayerTablePanel()
+    qtbot.addWidget(panel)
+    panel.show_table(layer_table(graph, 32))
+    names = [panel.table.item(row, 0).text() for row in range(panel.table.rowCount())]
+    pool2, fc1 = names.index("pool2"), names.index("fc1")
+    assert panel.table.item(pool2, 0).foreground().color().name() == theme.current().error
+    assert "pool2" in panel.table.item(pool2, 6).text()
+    assert panel.table.item(fc1, 3).text() == "" and panel.table.item(fc1, 4).text() == ""
+    assert panel.table.item(names.index("conv1"), 3).text() == "160"
+    assert "1 layer(s) cannot run" in panel.summary.text()

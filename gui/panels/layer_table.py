@@ -111,17 +111,20 @@ class LayerTablePanel(QWidget):
         for index, row in enumerate(rows):
             shapes = ", ".join(" x ".join(str(d) for d in shape) or "scalar"
                                for shape in row.outputs)
-            macs = "" if row.macs is None else f"{row.macs:,}"
-            self._fill(index, (row.name, row.type, shapes or "-", f"{row.params:,}", macs,
-                               format_bytes(row.activation_bytes), row.error),
-                       error=bool(row.error))
+            known = row.inferred  # behind an error nothing is measured: blank, not 0
+            macs = "" if row.macs is None or not known else f"{row.macs:,}"
+            self._fill(index, (row.name, row.type, shapes or ("" if known else "-"),
+                               f"{row.params:,}" if known else "",
+                               macs, format_bytes(row.activation_bytes) if known else "",
+                               row.error), error=bool(row.error))
         total_macs = data.total_macs
         self._fill(len(rows), ("Total", f"{len(rows)} layers", "", f"{data.total_params:,}",
                                "" if total_macs is None else f"{total_macs:,}",
                                format_bytes(data.total_activation_bytes),
                                f"{data.errors} with errors" if data.errors else ""),
                    bold=True)
-        errors = f"; {data.errors} layer(s) cannot run (red rows)" if data.errors else ""
+        errors = (f"; {data.errors} layer(s) cannot run (red rows), {data.unmeasured} not "
+                  "counted" if data.errors else "")
         self.summary.setText(
             f"{data.total_params:,} parameters, "
             + ("multiply-adds unknown until the errors are fixed" if total_macs is None
