@@ -91,6 +91,13 @@ def test_the_decision_boundary_keeps_equal_aspect_with_the_points_over_it(qtbot,
     assert min(width, height) > 300  # large in a large dock, not a stamp
     assert panel.points.zValue() >= panel.field.zValue()
     assert len(panel.points.data) == len(data.val)
+    panel.resize(1000, 230)  # the default bottom dock: no title row, the field gets its height
+    qtbot.waitUntil(lambda: panel.compact, timeout=5000)
+    panel.flush()
+    assert not panel.field_plot.titleLabel.isVisible()
+    qtbot.waitUntil(lambda: box.height() >= 140, timeout=5000)
+    (x0, x1), (y0, y1) = box.viewRange()
+    assert box.width() / (x1 - x0) == pytest.approx(box.height() / (y1 - y0), rel=0.02)
     panel.grab().save(str(tmp_path / "boundary.png"))
 
 
