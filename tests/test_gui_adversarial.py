@@ -182,6 +182,22 @@ def test_patch_section_reports_a_success_rate(panel):
     assert f"{result.success_rate:.0%}" in text and "random patch" in text
 
 
+def test_the_default_patch_shows_a_clear_effect_on_digits(panel):
+    """The defaults the page offers for 8x8 digits (a centred 4x4 patch, 200 steps) make the
+    patch far better than a random one: the demo shows something."""
+    panel.tabs.setCurrentIndex(2)
+    panel.attack_page.run_attack()
+    assert panel.runner.wait(WAIT)
+    page = panel.patch_page
+    assert page.patch_size.value() == 4 and page.patch_steps.value() == 200
+    assert page.patch_position.currentData() == "fixed"
+    page.run_patch()
+    assert panel.runner.wait(WAIT)
+    optimised, random_rate = page.patch.success_rate, page.random_patch_rate
+    assert optimised >= 0.8 and random_rate <= 0.15, (optimised, random_rate)
+    assert optimised - random_rate >= 0.6
+
+
 def test_vector_data_shows_perturbation_bars(qtbot, train_project):
     from gui.panels.adversarial import AdversarialPanel
 
@@ -230,6 +246,8 @@ def test_live_robustness_requests_the_probe_and_plots_it(qtbot, panel, project,
     assert list(x) == [1, 2]
     assert len(panel.live_page.live_cards.cards) == 4
     assert "after epoch 2" in panel.live_page.live_title.text()
+    title = panel.live_page.live_plot.titleLabel  # short enough to be read whole
+    assert "validation samples" not in title.text and f"n={wanted['samples']}" in title.text
     panel.live_page.live_check.setChecked(False)
     qtbot.waitUntil(lambda: "robustness" not in controller.probe_config, timeout=5000)
     assert controller.probe_config == {"filters": 2}

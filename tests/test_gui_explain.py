@@ -56,6 +56,20 @@ def test_saliency_image_has_the_inputs_height_and_width(panel, method):
     assert np.abs(panel.saliency.values).max() > 0
 
 
+def test_saliency_shows_the_input_once_and_a_signed_colour_scale(panel):
+    from gui.panels.colormaps import symmetric_levels
+
+    panel.run_saliency()
+    assert panel.runner.wait(WAIT)
+    drawn = [item for item in panel.view.ci.items if item in panel.plots]
+    assert drawn == panel.plots[:2]  # input and attribution; no third copy of the input
+    signed = panel.images[1].image
+    low, high = (float(v) for v in symmetric_levels(signed))
+    assert low == pytest.approx(-high) and high > 0
+    assert panel.color_bar.isVisible()
+    assert panel.color_bar.levels() == pytest.approx((low, high))
+
+
 def test_saliency_for_a_chosen_class(panel):
     panel.run_saliency()  # prepares: the class list arrives
     assert panel.runner.wait(WAIT)

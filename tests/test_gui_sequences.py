@@ -220,6 +220,8 @@ def test_forecast_is_drawn_against_the_actual_series(qtbot, projects, tmp_path):
     assert np.isnan(predicted[:24]).all() and np.isfinite(predicted[24:]).all()
     text = panel.readout.text()
     assert "MSE" in text and "of the baseline" in text
+    legend = panel.plot_view.getPlotItem().titleLabel.text  # above the data, never over it
+    assert all(name in legend for name in ("actual", "repeat last value", "forecast"))
     _render(panel, tmp_path, "sequences_forecast")
     panel.ahead_spin.setValue(4)
     assert panel.analyst.wait()

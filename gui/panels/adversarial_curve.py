@@ -172,8 +172,9 @@ class CurvePage(QWidget):
         self.curve_plot.setXRange(0, top, padding=0.03)
         n = self.curves["fgsm"].n
         steps = self.curve_steps.value()
-        set_title(self.curve_plot, f"Accuracy under attack \u00b7 {n} validation samples "
-                    f"\u00b7 PGD {steps} steps")
+        set_title(self.curve_plot, f"Accuracy under attack \u00b7 n={n} \u00b7 PGD {steps} steps")
+        self.curve_view.setToolTip(f"Accuracy of the {n} validation samples attacked at each "
+                                   "\u03b5 (FGSM: one step; PGD: the steps shown)")
         self.draw_eps_line()
 
     def draw_eps_line(self) -> None:

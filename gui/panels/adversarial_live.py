@@ -258,8 +258,9 @@ class LivePage(QWidget):
         set_title(self.live_plot, _legend_html([
             (t.accent, f"clean {payload['clean_accuracy']:.0%}"),
             (PGD_COLOR, f"{method} \u03b5 {eps}: {payload['robust_accuracy']:.0%}")])
-            + f'<span style="color:{t.text_dim}"> \u00b7 {payload.get("n", 0)} validation '
-            "samples</span>")
+            + f'<span style="color:{t.text_dim}"> \u00b7 n={payload.get("n", 0)}</span>')
+        self.live_plot.setToolTip(f"Accuracy at each epoch's end on the same "
+                                  f"{payload.get('n', 0)} validation samples, clean and attacked")
         seconds = payload.get("seconds")
         if seconds is not None:
             self.live_note.setText(f"{method} \u03b5 {eps}: {1000 * float(seconds):.0f} ms "

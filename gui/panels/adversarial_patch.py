@@ -35,6 +35,10 @@ if TYPE_CHECKING:  # the GUI imports torch lazily, on first analysis
     from runtime.patches import PatchResult
 
 PATCH_CARDS = 8
+# Images up to this side get a centred patch by default: on an 8x8 digit a 4x4 patch that
+# must work anywhere succeeded 6% against a random patch's 2% (nothing to see), the same patch
+# in the centre 100% against 0% in 200 steps (about 3 s on one core).
+FIXED_UP_TO = 16
 
 
 class PatchPage(QWidget):
@@ -121,14 +125,18 @@ class PatchPage(QWidget):
     def forget(self) -> None:
         self.patch = None
 
-    def show_prepared(self, prep: Prepared, _first: bool) -> None:
-        """Its classes and image side; vectors cannot be patched."""
+    def show_prepared(self, prep: Prepared, first: bool) -> None:
+        """Its classes and image side; vectors cannot be patched. The first time, defaults
+        that show a clear effect: half the side and centred on small images."""
         names = prep.class_names or [str(i) for i in range(prep.num_classes)]
         fill_class_combo(self.patch_target, names)
         if prep.is_image:
             side = min(prep.input_shape[-2:])
             self.patch_size.setMaximum(side)
-            self.patch_size.setValue(max(1, side // 2 if side <= 16 else side // 5))
+            self.patch_size.setValue(max(1, side // 2 if side <= FIXED_UP_TO else side // 5))
+            if first:
+                position = "fixed" if side <= FIXED_UP_TO else "random"
+                self.patch_position.setCurrentIndex(self.patch_position.findData(position))
         self.patch_button.setEnabled(prep.is_image)
         if not prep.is_image:
             self.patch_title.setText("Patch attacks need image inputs (N x C x H x W); this "
@@ -193,7 +201,7 @@ class PatchPage(QWidget):
         self.patch_title.setText("Patched samples \u2192 prediction")
         self._draw_rates([100 * result.success_rate, 100 * rate,
                           100 * result.clean_target_rate])
-        set_title(self.rate_plot, f"Read as {target}: {result.n} validation samples")
+        set_title(self.rate_plot, f"Read as {target} \u00b7 n={result.n}")
         self.panel.status(
             self, f"Patch \u2192 {target}: {result.success_rate:.0%} of {result.n} validation "
             f"samples read as {target} (random patch {rate:.0%}, no patch "

@@ -48,6 +48,9 @@ if TYPE_CHECKING:  # the GUI imports torch lazily, on first analysis
 
 PAIRS = 12  # reconstructions shown
 THUMB = 64  # pixels per thumbnail side
+LATENT_TAB = 2  # index of the Latent space tab
+HIST_X = "reconstruction error (mean squared, per sample)"
+HIST_Y = "samples"  # short: the axis is as tall as a short dock allows
 NO_PROJECT = "Open a project whose Output has the task reconstruction (an autoencoder)."
 NEEDS_WEIGHTS = ("Train the autoencoder first: this panel shows its reconstruction errors, "
                  "what it rebuilds and its latent space.")
@@ -89,6 +92,7 @@ class AutoencoderPanel(WatchedPanel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("autoencoder", NO_PROJECT, parent)
         self.threshold = 0.0
+        self._tab_chosen = False  # the first result of a project picks the tab
         self.tabs = QTabWidget()
         self.tabs.setObjectName("autoencoder_tabs")
         self.tabs.setDocumentMode(True)
@@ -120,26 +124,32 @@ class AutoencoderPanel(WatchedPanel):
         row.addWidget(self.percentile_spin)
         row.addWidget(QLabel("of the training errors"))
         row.addStretch(1)
+        self.hist_legend = QLabel()  # beside the controls: over the bars it hid them
+        self.hist_legend.setObjectName("autoencoder_hist_legend")
+        self.hist_legend.setTextFormat(Qt.TextFormat.RichText)
+        row.addWidget(self.hist_legend)
         box.addLayout(row)
-        self.hist_view = plot_widget("", "reconstruction error (mean squared, per sample)",
-                                     "validation samples")
+        self.hist_view = plot_widget("", HIST_X, HIST_Y)
         plot = self.hist_view.getPlotItem()
-        self.hist_legend = plot.addLegend(offset=(-8, 8))
         self.normal_bars = pg.BarGraphItem(x=[], height=[], width=1.0, name="normal")
         self.anomalous_bars = pg.BarGraphItem(x=[], height=[], width=1.0, name="anomalous")
         plot.addItem(self.normal_bars)
         plot.addItem(self.anomalous_bars)
         self.threshold_line = pg.InfiniteLine(angle=90, movable=True)
-        self.threshold_label = pg.InfLineLabel(self.threshold_line, "threshold", position=0.92,
-                                               rotateAxis=(1, 0), anchor=(1, 1))
+        self.threshold_label = pg.InfLineLabel(self.threshold_line, "threshold", position=0.9,
+                                               anchor=(-0.05, 0.5))  # across: always fits
         self.threshold_line.sigPositionChanged.connect(self._line_moved)
         plot.addItem(self.threshold_line)
-        box.addWidget(self.hist_view, 1)
+        body = QHBoxLayout()  # the read-out beside the histogram: a short dock keeps it tall
+        body.addWidget(self.hist_view, 3)
         self.readout = QLabel()
         self.readout.setObjectName("autoencoder_readout")
         self.readout.setTextFormat(Qt.TextFormat.RichText)
         self.readout.setWordWrap(True)
-        box.addWidget(self.readout)
+        self.readout.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.readout.setMinimumWidth(200)
+        body.addWidget(self.readout, 1)
+        box.addLayout(body, 1)
         return page
 
     def _pairs_page(self) -> QWidget:
@@ -174,6 +184,8 @@ class AutoencoderPanel(WatchedPanel):
         row = QHBoxLayout()
         self.latent_view = plot_widget("", "", "")
         self.pca_view = plot_widget("", "", "")
+        for view in (self.latent_view, self.pca_view):  # distances read the same both ways
+            view.getPlotItem().getViewBox().setAspectLocked(True)
         row.addWidget(self.latent_view, 1)
         row.addWidget(self.pca_view, 1)
         box.addLayout(row, 1)
@@ -191,8 +203,7 @@ class AutoencoderPanel(WatchedPanel):
         for view in (self.hist_view, self.latent_view, self.pca_view):
             view.setBackground(t.window)
             style_plot(view.getPlotItem())
-        style_plot(self.hist_view.getPlotItem(), "", "reconstruction error (mean squared, per "
-                   "sample)", "validation samples")
+        style_plot(self.hist_view.getPlotItem(), "", HIST_X, HIST_Y)
         normal = pg.mkColor(t.accent)
         normal.setAlpha(170)
         odd = pg.mkColor(t.error)
@@ -202,7 +213,15 @@ class AutoencoderPanel(WatchedPanel):
         self.threshold_line.setPen(pg.mkPen(t.warning, width=2))
         self.threshold_line.setHoverPen(pg.mkPen(t.warning, width=4))
         self.threshold_label.setColor(t.warning)
-        self.hist_legend.setLabelTextColor(t.text_dim)
+        self._legend_text()
+
+    def _legend_text(self) -> None:
+        t = theme.current()
+        binary = bool(self.result) and self._binary()
+        parts = [(t.accent, "normal")] + ([(t.error, "anomalous")] if binary else [])
+        self.hist_legend.setText("&nbsp;&nbsp;".join(
+            f"<span style='color:{color}'>\u25a0</span>&nbsp;<span style='color:{t.text_dim}'>"
+            f"{name}</span>" for color, name in parts))
 
     # -- project ---------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -234,8 +253,13 @@ class AutoencoderPanel(WatchedPanel):
         self.request(work)
 
     def show_result(self, result: AutoencoderAnalysis) -> None:
+        first = not self._tab_chosen
         self.result = result
         self.pages.setCurrentWidget(self.tabs)
+        if first:  # a 2-D bottleneck is the project's point: open on its map
+            two_d = not isinstance(result.latent, str) and result.latent.dims == 2
+            self.tabs.setCurrentIndex(LATENT_TAB if two_d else 0)
+            self._tab_chosen = True
         self._draw_histogram()
         self._draw_pairs()
         self._draw_latent()
@@ -254,6 +278,7 @@ class AutoencoderPanel(WatchedPanel):
         self.normal_bars.setOpts(x=centers, height=hist.normal, width=width * 0.95)
         self.anomalous_bars.setOpts(x=centers, height=hist.anomalous, width=width * 0.95)
         self.anomalous_bars.setVisible(self._binary())
+        self._legend_text()
         self.hist_view.getPlotItem().setXRange(0.0, float(edges[-1]), padding=0.02)
         self.hist_view.getPlotItem().setYRange(
             0.0, float(max(hist.normal.max(initial=0), hist.anomalous.max(initial=0)))
@@ -380,6 +405,9 @@ class AutoencoderPanel(WatchedPanel):
             f"2-D points, training points as neighbours; the bottleneck keeps the classes "
             f"{'better' if better > 0 else 'less well'} apart than PCA "
             f"({better * 100:+.1f} points).</span>")
+
+    def forget(self) -> None:
+        self._tab_chosen = False
 
     def refresh_theme(self, *_args: Any) -> None:
         self._style()

@@ -134,6 +134,16 @@ class BoundaryPanel(MonitorPanel):
 
     def set_compact(self, compact: bool) -> None:
         self._axis_titles()
+        self._field_title()
+
+    def _field_title(self) -> None:
+        """"Prediction" above the field, or no title row in a short dock: the panel's own
+        title names it, and the row's height goes to the field."""
+        if self.compact:
+            self.field_plot.setTitle(None)
+            self.field_plot._plexus_title = None  # set_title draws it again when tall
+        else:
+            set_title(self.field_plot, "Prediction")
 
     def fit_to_size(self) -> None:
         """The field is square: give it about as much width as it has height, the hidden
@@ -146,7 +156,7 @@ class BoundaryPanel(MonitorPanel):
                 span_y = float(ys[-1] - ys[0])
                 aspect = float(xs[-1] - xs[0]) / span_y if span_y > 0 else 1.0
             aspect = min(max(aspect, 0.5), 2.0)
-            chrome = 40 if self.compact else 58  # title and x axis; the y axis beside
+            chrome = 24 if self.compact else 58  # title and x axis; the y axis beside
             self.left.setMaximumWidth(max(170, int((height - chrome) * aspect + 52)))
         else:
             self.left.setMaximumWidth(max(220, min(420, self.width() // 3)))
@@ -257,7 +267,7 @@ class BoundaryPanel(MonitorPanel):
         self.field_plot.setRange(xRange=(float(xs[0]) - dx / 2, float(xs[-1]) + dx / 2),
                                  yRange=(float(ys[0]) - dy / 2, float(ys[-1]) + dy / 2),
                                  padding=0)
-        set_title(self.field_plot, "Prediction")
+        self._field_title()
         self.left.setCurrentWidget(self.field_view)
 
     def _render_hidden(self, payload: Hidden | None) -> None:

@@ -49,6 +49,7 @@ class ConfusionPanel(MonitorPanel):
         super().__init__(EMPTY_TEXT, parent)
         self.setObjectName("confusion_panel")
         self.class_names: list[str] = []
+        self.unit = "samples"  # what the matrix counts: samples, or a tagger's tokens
         self.matrix: np.ndarray | None = None
         self.per_class: np.ndarray | None = None
         self.cell_labels = GridLabels((0.5, 0.5), MIN_CELL_FOR_TEXT)
@@ -66,6 +67,9 @@ class ConfusionPanel(MonitorPanel):
         self.matrix_plot.getViewBox().setAspectLocked(False)  # cells fill the plot
         self.matrix_view.scene().sigMouseMoved.connect(self._hover_matrix)
         self.matrix_plot.addItem(self.cell_labels, ignoreBounds=True)
+        self.color_bar = pg.ColorBarItem(values=(0.0, 1.0), colorMap=sequential_colormap(),
+                                         interactive=False, width=10, label="share of row")
+        self.color_bar.setImageItem(self.image, insert_in=self.matrix_plot)
         row.addWidget(self.matrix_view, 3)
 
         self.acc_view = make_plot_widget(index=("left",))
@@ -142,8 +146,10 @@ class ConfusionPanel(MonitorPanel):
         self.matrix = matrix
         samples = int(payload.get("samples", matrix.sum()))
         epoch = payload.get("epoch")
+        self.unit = str(payload.get("unit") or "samples")
         self.title.setText(f"Accuracy {float(payload.get('accuracy', 0.0)):.1%} on {samples:,} "
-                           f"validation samples" + (f" \u00b7 epoch {epoch}" if epoch else ""))
+                           f"validation {self.unit}" + (f" \u00b7 epoch {epoch}" if epoch else ""))
+        self.wrong_widget.setVisible(self.unit == "samples")  # a token has no thumbnail
         self.show_body()
         self._render_matrix(matrix, names)
         self._render_accuracy(np.asarray(payload.get("per_class_accuracy"), np.float32), names)
@@ -157,6 +163,7 @@ class ConfusionPanel(MonitorPanel):
         cmap = sequential_colormap()
         self.image.setImage(share, levels=(0.0, 1.0), lut=lookup_table(cmap),
                             autoLevels=False)
+        self.color_bar.setColorMap(cmap)
         center_pixels(self.image, count, count)
         self.matrix_plot.getViewBox().setRange(xRange=(-0.5, count - 0.5),
                                                yRange=(-0.5, count - 0.5), padding=0.02)
@@ -279,7 +286,7 @@ class ConfusionPanel(MonitorPanel):
             total = int(self.matrix[r].sum())
             value = int(self.matrix[r, c])
             share = f" ({value / total:.0%} of them)" if total else ""
-            self.set_readout(f"{value} of {total} samples of class {self._name(r, names)} "
+            self.set_readout(f"{value} of {total} {self.unit} of class {self._name(r, names)} "
                              f"predicted as {self._name(c, names)}{share}")
 
     def _hover_accuracy(self, pos: QPointF) -> None:

@@ -135,6 +135,11 @@ class ExplainPanel(AnalysisPanel):
         for plot in self.plots:
             style_plot(plot)
         self.images = [image_plot(plot) for plot in self.plots]
+        # the signed map's scale: blue lowers the class score, orange raises it
+        self.color_bar = pg.ColorBarItem(values=(-1.0, 1.0), colorMap=diverging_colormap(),
+                                         interactive=False, width=10, label="score change")
+        self.color_bar.setImageItem(self.images[1], insert_in=self.plots[1])
+        self.view.ci.removeItem(self.plots[2])  # the overlay would show the input a third time
         self.bars = [pg.BarGraphItem(x=[], height=[], width=0.7) for _ in range(2)]
         for plot, bars in zip(self.plots, self.bars, strict=False):
             plot.addItem(bars)
@@ -347,7 +352,7 @@ class ExplainPanel(AnalysisPanel):
             f"{method} for class {class_name(names, target)} (score {score:.2f}) on "
             f"validation sample #{picks['indices'][i]}"
             + (f", a {class_name(names, label)}" if label is not None else "")
-            + "; brighter = the input values that move the score most")
+            + "; orange pixels raise the score, blue ones lower it")
 
     def _set_mode(self, mode: str) -> None:
         if mode == self.mode:
@@ -363,7 +368,7 @@ class ExplainPanel(AnalysisPanel):
             box.invertY(images)
             for name in ("left", "bottom"):
                 plot.showAxis(name, not images)
-        self.plots[2].setVisible(images)
+        self.color_bar.setVisible(images)
 
     def _show_images(self, x: np.ndarray, result: Saliency, value_range: tuple[float, float],
                      titles: list[str]) -> None:
@@ -383,6 +388,8 @@ class ExplainPanel(AnalysisPanel):
         levels = symmetric_levels(signed)
         self.images[1].setImage(signed, levels=levels, autoLevels=False,
                                 lut=lookup_table(diverging_colormap()))
+        self.color_bar.setColorMap(diverging_colormap())
+        self.color_bar.setLevels(tuple(float(v) for v in levels))
         self.images[2].setImage(overlay, autoLevels=False, levels=(0, 255), lut=None)
         h, w = signed.shape[:2]
         for plot, image in zip(self.plots, self.images, strict=True):
@@ -431,7 +438,7 @@ class ExplainPanel(AnalysisPanel):
         self._set_mode("image")
         for plot, text in zip(self.plots, ("Input", "Saliency", "Overlay"), strict=True):
             set_title(plot, text)
-        set_title(self.grid_plot, "Generate: the input each channel likes most")
+        set_title(self.grid_plot, "Generate: what each channel likes")
 
     def _hover_saliency(self, pos: QPointF) -> None:
         if not self._arrays or self.runner.busy:
@@ -536,15 +543,13 @@ class ExplainPanel(AnalysisPanel):
         name = node.name if node is not None else result.layer
         unit = "channel" if images.ndim == 4 and node is not None and \
             node.type.startswith("Conv") else "unit"
-        t = theme.current()
-        set_title(self.grid_plot, f"{name} \u00b7 one input per {unit} ({k}) "
-                    f'<span style="color:{t.text_dim}">\u00b7 activation '
-                    f"{format_value(start)} \u2192 {format_value(end)}</span>")
+        set_title(self.grid_plot, f"{name} \u00b7 {k} {unit}s")  # short: it is never cut
         self.grid_view.setToolTip("Each tile: the input synthesised to excite one channel most. "
                                   "'activation a \u2192 b': the channels' mean activation on "
                                   "the starting noise and on the final inputs (medians)")
         self.task_bar.show_status(
-            f"{name}: {k} {unit}s maximised in {self.actmax_steps.value()} steps \u00b7 "
+            f"{name}: {k} {unit}s maximised in {self.actmax_steps.value()} steps, activation "
+            f"{format_value(start)} \u2192 {format_value(end)} \u00b7 "
             + ("each tile scaled to its own contrast \u00b7 hover a tile for its channel"
                if images.ndim == 4 else "colour = input value \u00b7 hover for values"))
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gui.panels.task_notes import lab_reason
 from gui.prepared import Snapshot, prepare_network
 from runtime.probes.payloads import ProbeSamples
 
@@ -47,6 +48,9 @@ def attack_blocker(project: Any, needs: str = "attacks") -> str | None:
     tasks = output_tasks(graph)
     if not tasks:
         return f"Add an Output node with task 'classification': {needs} need a classifier"
+    reason = lab_reason(project)
+    if reason is not None:
+        return f"{needs.capitalize()} work on classifiers, and {reason}"
     if tasks[0] != "classification":
         text = NEEDS_CLASSIFICATION if needs == "attacks" else \
             f"{needs.capitalize()} need a classification project"

@@ -31,10 +31,11 @@ from PySide6.QtWidgets import (
 
 from gui import style, theme
 from gui.panels.frame_clock import request_frame
+from gui.panels.metric_columns import columns_for, metric_kind
 from gui.panels.metrics_items import LegendLabel, ValueAxis
 from gui.panels.metrics_readout import VAL_COLOR, readout_html
 from gui.panels.plot_style import no_si_prefix
-from gui.panels.run_curves import RunCurves, metric_kind
+from gui.panels.run_curves import RunCurves
 from runtime.events import Batch, Epoch, Finished, Started
 
 REDRAW_HZ = 30  # at most; what the user does (hover, options, a new epoch) shows this fast
@@ -312,19 +313,19 @@ class MetricsPanel(QWidget):
             self.curves["train_step"].setData(x, y)
             if len(x) and self.first_point_drawn is None:
                 self.first_point_drawn = time.perf_counter()
-        percent = 100.0 if self.kind == "accuracy" else 1.0
-        key = "r2" if self.kind == "r2" else "accuracy"
+        columns = columns_for(self.kind)
+        percent = 100.0 if columns.percent and columns.metric_label else 1.0
         epochs_key = (id(run), len(run.epochs), self.kind, run.best_epoch)
         if epochs_key != self._drawn.get("epochs"):
             self._drawn["epochs"] = epochs_key
-            label = "R\u00b2" if self.kind == "r2" else "accuracy (%)"
+            label = columns.metric_label or "accuracy (%)"
             if self.metric_plot.getAxis("left").labelText != label:
                 self.metric_plot.setLabel("left", label)
-            self.curves["train_loss"].setData(*run.column("train_loss"))
-            self.curves["val_loss"].setData(*run.column("val_loss"))
-            self.curves["train_metric"].setData(*run.column(f"train_{key}", percent))
-            self.curves["val_metric"].setData(*run.column(f"val_{key}", percent))
-            self.curves["lr"].setData(*run.column("lr"))
+            for name, curve in zip(("train_loss", "val_loss"), columns.loss, strict=True):
+                self.curves[name].setData(*run.column(curve.column))
+            for name, curve in zip(("train_metric", "val_metric"), columns.metric, strict=True):
+                self.curves[name].setData(*run.column(curve.column, percent))
+            self.curves["lr"].setData(*run.column(columns.lr))
             if run.best_epoch:
                 self.best_line.setPos(run.best_epoch)
                 self.best_line.show()
@@ -337,9 +338,9 @@ class MetricsPanel(QWidget):
             for index in range(MAX_EARLIER):
                 old = self.earlier[-1 - index] if show_earlier and index < len(self.earlier) \
                     else None
-                for name, column, scale in (("loss", "val_loss", 1.0),
-                                            ("metric", f"val_{key}", percent),
-                                            ("lr", "lr", 1.0)):
+                for name, column, scale in (("loss", columns.loss[1].column, 1.0),
+                                            ("metric", columns.metric[1].column, percent),
+                                            ("lr", columns.lr, 1.0)):
                     item = self.faint[name][index]
                     if old is None or (name == "metric" and metric_kind(old.epochs) != self.kind):
                         item.setData([], [])
@@ -360,16 +361,17 @@ class MetricsPanel(QWidget):
         when the data fills less than 60% of it, the learning rate starts at 0. Each range
         change re-lays out and repaints axes, which costs more than drawing the curves."""
         run = self.current
+        columns = columns_for(self.kind)
         key = (self._drawn.get("epochs"), self._drawn.get("earlier"))
         if key != self._drawn.get("range_key"):
             self._drawn["range_key"] = key
-            tops = [float(np.nanmax(c)) for c in [run.column("lr")[1]] + [
-                r.column("lr")[1] for r in self.earlier] if len(c)]
+            tops = [float(np.nanmax(c)) for c in [run.column(columns.lr)[1]] + [
+                r.column(columns.lr)[1] for r in self.earlier] if len(c)]
             top = max(tops) if tops else 0.0
             self.lr_plot.setYRange(0.0, top * 1.15 if top > 0 else 1.0, padding=0)
-            losses = [run.column(k)[1] for k in ("train_loss", "val_loss")]
+            losses = [run.column(k)[1] for k in columns.loss_columns()]
             if self.earlier_box.isChecked():
-                losses += [r.column("val_loss")[1] for r in self.earlier]
+                losses += [r.column(columns.loss[1].column)[1] for r in self.earlier]
             values = np.concatenate([v for v in losses if len(v)] or [np.zeros(0)])
             self._epoch_losses = values[np.isfinite(values)]
         planned = run.total_epochs if self.live else 0  # a run that ended shows what it did
@@ -417,12 +419,14 @@ class MetricsPanel(QWidget):
         size = f"{font.pointSizeF():.0f}pt"
         metrics = QFontMetricsF(font)
         faint = style.mix(t.window, t.accent, 0.5)
+        columns = columns_for(self.kind)
+        (first, second), (bright, other) = columns.loss, columns.metric
         entries = {
-            self.loss_plot: [("\u2500\u2500", faint, "train (per step)", "step"),
-                             ("\u2501\u2501", t.accent, "train", "train"),
-                             ("\u2501\u2501", VAL_COLOR, "validation", "val")],
-            self.metric_plot: [("\u2501\u25cf", t.accent, "train", "train"),
-                               ("\u2501\u25cf", VAL_COLOR, "validation", "val")],
+            self.loss_plot: [("\u2500\u2500", faint, columns.step.name, columns.step.brief),
+                             ("\u2501\u2501", t.accent, first.name, first.brief),
+                             ("\u2501\u2501", VAL_COLOR, second.name, second.brief)],
+            self.metric_plot: [("\u2501\u25cf", t.accent, bright.name, bright.brief),
+                               ("\u2501\u25cf", VAL_COLOR, other.name, other.brief)],
             self.lr_plot: [("\u2501\u2501", t.ok, "this run", "now")],
         }
         for plot, items in entries.items():

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from gui import theme
+from gui.panels.metric_columns import columns_for
 from gui.panels.run_curves import RunCurves
 
 VAL_COLOR = "#e08a3c"  # validation curves; training uses the theme's accent
@@ -36,10 +37,12 @@ def readout_html(run: RunCurves, kind: str | None, live: bool, hover_x: float | 
     dim = t.text_dim
     sep = f" <span style='color:{dim}'>\u2502</span> "
 
-    def pair(label: str, train: str, val: str) -> str:
+    columns = columns_for(kind)
+
+    def pair(label: str, first: tuple[str, str], second: tuple[str, str]) -> str:
         return (f"<span style='color:{dim}'>{label}</span> "
-                f"<span style='color:{t.accent}'>train {train}</span> \u00b7 "
-                f"<span style='color:{VAL_COLOR}'>val {val}</span>")
+                f"<span style='color:{t.accent}'>{first[0]} {first[1]}</span> \u00b7 "
+                f"<span style='color:{VAL_COLOR}'>{second[0]} {second[1]}</span>")
 
     parts: list[str] = []
     record: dict[str, Any] | None = None  # an epoch as the history keeps it
@@ -56,18 +59,22 @@ def readout_html(run: RunCurves, kind: str | None, live: bool, hover_x: float | 
                      f"{round(xs[index] * run.spe)} <span style='color:{t.accent}'>"
                      f"train loss {format_metric(float(ys[index]))}</span>")
     if record is not None:
-        accuracy = kind != "r2"
-        key = "accuracy" if accuracy else "r2"
         total = f"/{run.total_epochs}" if run.total_epochs and live else ""
         parts.append(f"<span style='color:{dim}'>epoch</span> <b>{record['epoch']}{total}"
                      "</b>")
-        parts.append(pair("loss", format_metric(record.get("train_loss")),
-                          format_metric(record.get("val_loss"))))
-        if kind is not None:
-            parts.append(pair("accuracy" if accuracy else "R\u00b2",
-                              format_metric(record.get(f"train_{key}"), accuracy),
-                              format_metric(record.get(f"val_{key}"), accuracy)))
-        parts.append(f"<span style='color:{dim}'>lr</span> {format_metric(record.get('lr'))}")
+        first, second = columns.loss
+        parts.append(pair("loss",
+                          (first.brief, format_metric(record.get(first.column))),
+                          (second.brief, format_metric(record.get(second.column)))))
+        if columns.metric_label is not None:
+            first, second = columns.metric
+            parts.append(pair(columns.metric_label.removesuffix(" (%)"),
+                              (first.brief, format_metric(record.get(first.column),
+                                                          columns.percent)),
+                              (second.brief, format_metric(record.get(second.column),
+                                                           columns.percent))))
+        parts.append(f"<span style='color:{dim}'>lr</span> "
+                     f"{format_metric(record.get(columns.lr))}")
         if run.best_epoch and hover_x is None:
             parts.append(f"<span style='color:{dim}'>best epoch {run.best_epoch}</span>")
     return f"<span style='color:{t.text}'>{sep.join(parts)}</span>"

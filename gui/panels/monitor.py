@@ -27,12 +27,14 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QWidget
 
 from graph.catalog import FILTERS
+from gui.panels.activations import EMPTY_TEXT as ACTIVATIONS_EMPTY
 from gui.panels.activations import ActivationsPanel
 from gui.panels.boundary import BoundaryPanel
 from gui.panels.confusion import EMPTY_TEXT as CONFUSION_EMPTY
 from gui.panels.confusion import ConfusionPanel
 from gui.panels.filters import FiltersPanel
 from gui.panels.histograms import HistogramsPanel
+from gui.panels.task_notes import task_note
 from gui.panels.visibility import on_screen
 from gui.tasks import TaskRunner
 from runtime.events import Probe
@@ -42,6 +44,8 @@ from runtime.probes.payloads import ProbeSamples
 ROUTES = {"filters": "filters", "activations": "activations", "boundary": "boundary",
           "hidden": "boundary", "confusion": "confusion", "histograms": "histograms"}
 BOUNDARY_RESOLUTION = 96  # grid points a side: smooth edges, ~9k points through an MLP
+# the live panels whose empty state follows the project's task (gui.panels.task_notes)
+OWN_TEXTS = {"activations": ACTIVATIONS_EMPTY, "confusion": CONFUSION_EMPTY}
 PUSH_DELAY_MS = 40  # coalesce a burst of selection / visibility changes into one push
 
 
@@ -62,6 +66,7 @@ class ProbeMonitor(QObject):
         self.selection: list[int] = []
         self.config: dict[str, Any] = {}  # the last configuration pushed
         self.dataset: DatasetInfo | None = None  # None while loading
+        self.notes: dict[str, str] = {}  # panel key -> why it does not apply to this project
         self._activation_node: int | None = None  # None: every node
         self._dataset_key: Any = None
         self._generation = 0
@@ -238,7 +243,7 @@ class ProbeMonitor(QObject):
                 channel = filters.in_channel
                 config["filters"] = node if channel is None else {"node_id": node,
                                                                   "in_channel": channel}
-        if self.visible("activations"):
+        if self.visible("activations") and "activations" not in self.notes:
             activations: ActivationsPanel = self.panels["activations"]  # type: ignore
             node = self._activation_node if self._activation_node in graph.nodes else None
             ids = None if node is None else [*(i for i in self.input_nodes() if i != node),
@@ -252,8 +257,9 @@ class ProbeMonitor(QObject):
                 self.default_hidden_node()
             if node is not None:
                 config["hidden"] = node
-        if self.visible("confusion") and (self.dataset.task if self.dataset else
-                                          "classification") == "classification":
+        task = self.dataset.task if self.dataset else "classification"
+        if self.visible("confusion") and "confusion" not in self.notes \
+                and task == "classification":
             config["confusion"] = True
         if self.visible("histograms"):
             config["histograms"] = True
@@ -314,10 +320,22 @@ class ProbeMonitor(QObject):
             panel.reset()  # type: ignore[attr-defined]
         self.selection, self._activation_node = [], None
         self.refresh_nodes()
+        self.apply_notes(project)
         self.load_dataset(project)
         self.schedule_push(probes=True)
 
+    def apply_notes(self, project: Any) -> None:
+        """Panels that do not draw this project's task say so, and ask for no probes."""
+        self.notes = {key: note for key in OWN_TEXTS
+                      if (note := task_note(key, project)) is not None}
+        for key, own in OWN_TEXTS.items():
+            panel = self.panels[key]
+            panel.empty_text = self.notes.get(key, own)  # type: ignore[attr-defined]
+            if panel.is_empty:  # type: ignore[attr-defined]
+                panel.show_empty()  # type: ignore[attr-defined]
+
     def _settings_changed(self, section: str, _field: str) -> None:
+        self.apply_notes(self.window.project)  # the training mode may have made it a GAN
         if section == "dataset":
             self.load_dataset(self.window.project)
 
@@ -358,7 +376,8 @@ class ProbeMonitor(QObject):
                              names)
         confusion: ConfusionPanel = self.panels["confusion"]  # type: ignore[assignment]
         confusion.set_classes(names)
-        confusion.empty_text = CONFUSION_EMPTY if info.task == "classification" else (
+        confusion.empty_text = self.notes.get("confusion") or (
+            CONFUSION_EMPTY if info.task == "classification" else None) or (
             f"The confusion matrix needs a classification data set; {info.title} is "
             "regression. Choose a classification data set in the project settings.")
         if confusion.is_empty:

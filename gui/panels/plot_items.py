@@ -44,8 +44,8 @@ class IndexAxis(pg.AxisItem):
     def _needed(self) -> float:
         """Pixels one label needs along the axis."""
         metrics = QFontMetrics(self.style.get("tickFont") or small_font())
-        if self.orientation in ("left", "right"):
-            return metrics.height() + 1.0
+        if self.orientation in ("left", "right"):  # rows: a label's letters, not its line
+            return metrics.ascent() + 1.0  # gap (ten class names fit 11 px rows: all shown)
         labels = [self._label(i) for i in range(min(self.count, 200))] or ["0"]
         return max(metrics.horizontalAdvance(t) for t in labels) + 10.0
 

@@ -28,6 +28,7 @@ from gui.panels.explain import ExplainPanel
 from gui.panels.filters import FiltersPanel
 from gui.panels.gan import gan_panel, is_gan
 from gui.panels.histograms import HistogramsPanel
+from gui.panels.layer_table import LayerTablePanel
 from gui.panels.monitor import ROUTES, ProbeMonitor
 from gui.panels.sequences import SequencePanel
 from gui.panels.trained import WatchedPanel
@@ -89,6 +90,7 @@ PANELS: tuple[PanelSpec, ...] = (
     PanelSpec("autoencoder", "Autoencoder", BOTTOM, 9, _watching(AutoencoderPanel),
               has_reconstruction_head),
     PanelSpec("gan", "GAN", BOTTOM, 10, gan_panel, is_gan),
+    PanelSpec("layers", "Layers", BOTTOM, 14, _watching(LayerTablePanel)),
 )
 PROBED = tuple(dict.fromkeys(ROUTES.values()))  # the panels the ProbeMonitor feeds
 # The window's own docks and the training's Metrics, placed among the panels' tabs.

@@ -44,16 +44,6 @@ class Buffer:
         return self.data[0, :self.size], self.data[1, :self.size]
 
 
-def metric_kind(epochs: list[dict[str, Any]]) -> str | None:
-    """"accuracy" (classification), "r2" (regression) or None, from a run's epoch events."""
-    for event in epochs:
-        if "val_accuracy" in event or "train_accuracy" in event:
-            return "accuracy"
-        if "val_r2" in event or "train_r2" in event:
-            return "r2"
-    return None
-
-
 def steps_per_epoch(run: dict[str, Any]) -> float:
     """A history run's steps per epoch: stored by the GUI, estimated for command-line runs."""
     if run.get("steps_per_epoch"):

@@ -240,7 +240,6 @@ class SequencePanel(WatchedPanel):
         self.plot_view = plot_widget("", "time step", "value")
         plot = self.plot_view.getPlotItem()
         plot.showGrid(x=True, y=True, alpha=0.15)
-        self.plot_legend = plot.addLegend(offset=(8, 8))
         self.actual_curve = pg.PlotDataItem(name="actual")
         self.forecast_curve = pg.PlotDataItem(name="forecast")
         self.baseline_curve = pg.PlotDataItem(name="repeat last value")
@@ -489,12 +488,17 @@ class SequencePanel(WatchedPanel):
 
         t = theme.current()
         self.plot_view.setBackground(t.window)
-        style_plot(self.plot_view.getPlotItem(), "", "time step", "value")
+        legend = "&nbsp;&nbsp;&nbsp;".join(  # the title row: a legend never hides a curve
+            f"<span style='color:{color}'>{glyph}</span>&nbsp;"
+            f"<span style='color:{t.text_dim}'>{name}</span>"
+            for color, glyph, name in ((t.text_dim, "\u2501\u2501", "actual"),
+                                       (t.warning, "\u254c\u254c", "repeat last value"),
+                                       (t.accent, "\u2501\u2501", "forecast")))
+        style_plot(self.plot_view.getPlotItem(), legend, "time step", "value")
         self.actual_curve.setPen(pg.mkPen(t.text_dim, width=1.5))
         self.forecast_curve.setPen(pg.mkPen(t.accent, width=2))
         self.baseline_curve.setPen(pg.mkPen(t.warning, width=1, style=Qt.PenStyle.DashLine))
         self.window_line.setPen(pg.mkPen(t.border, width=1, style=Qt.PenStyle.DotLine))
-        self.plot_legend.setLabelTextColor(t.text_dim)
 
     def _show_series(self, result: SeriesAnalysis) -> None:
         view = result.view

@@ -9,7 +9,7 @@ Arrays are float32 numpy unless said otherwise.
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 
@@ -118,6 +118,7 @@ class Confusion(TypedDict):
     samples: int
     wrong: list[WrongSample]  # most confident first
     wrong_inputs: Any  # (k, *input_shape) array, or a list of arrays
+    unit: NotRequired[str]  # what a count is: "tokens" for a tagger (default: samples)
 
 
 class NodeHistograms(TypedDict):

@@ -54,6 +54,7 @@ from runtime.probes.payloads import (
     ProbeSamples,
     WrongSample,
 )
+from runtime.probes.tokens import confusion_counts, token_confusion
 
 # Size caps: what one view may send. Larger things are downsampled (averaged) or cut, and the
 # dict says so ("shape" is always the full size).
@@ -437,8 +438,7 @@ def confusion(compiled: Compiled, data: Any, max_wrong: int = 12, max_samples: i
     if swept is None:
         swept = sweep(compiled, data, max_samples=max_samples)
     if swept.probabilities is None:
-        raise ValueError("the network has no classification Output; set an Output's task to "
-                         "classification")
+        return token_confusion(compiled, data, swept.x, swept.y)  # a tagger, else its error
     x, y, probs = swept.x, swept.y, swept.probabilities
     if isinstance(y, dict):  # targets of several heads: those of the first classification head
         head = next(h for h in make_heads(compiled) if h.task == "classification")
@@ -447,11 +447,7 @@ def confusion(compiled: Compiled, data: Any, max_wrong: int = 12, max_samples: i
     classes = max(int(getattr(data, "num_classes", 0) or 0), int(probs.shape[1]),
                   int(truth.max()) + 1 if truth.numel() else 0)
     confidence, predicted = probs.max(1)
-    matrix = torch.bincount(truth * classes + predicted, minlength=classes * classes)
-    matrix = matrix.reshape(classes, classes).numpy().astype(np.int64)
-    rows = matrix.sum(1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_class = np.where(rows > 0, np.diag(matrix) / np.maximum(rows, 1), np.nan)
+    matrix, per_class = confusion_counts(truth, predicted, classes)
     wrong_idx = torch.nonzero(predicted != truth).reshape(-1)
     order = wrong_idx[torch.argsort(confidence[wrong_idx], descending=True, stable=True)]
     order = order[:max(0, int(max_wrong))]
@@ -466,7 +462,7 @@ def confusion(compiled: Compiled, data: Any, max_wrong: int = 12, max_samples: i
         wrong_inputs: Any = as_numpy(inputs)
     else:
         wrong_inputs = [as_numpy(torch.as_tensor(v).float()) for v in inputs]
-    return {"matrix": matrix, "per_class_accuracy": per_class.astype(np.float32),
+    return {"matrix": matrix, "per_class_accuracy": per_class,
             "accuracy": float(np.trace(matrix) / max(1, matrix.sum())),
             "class_names": [names[c] if c < len(names) else str(c) for c in range(classes)],
             "samples": int(truth.numel()), "wrong": wrong, "wrong_inputs": wrong_inputs}
