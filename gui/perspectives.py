@@ -96,10 +96,12 @@ class PerspectivesMixin:
         return shown[0] if shown else None
 
     def _bottom_on_screen(self) -> list[QDockWidget]:
-        """The docked bottom panels the user sees now (the front tab of each group)."""
-        return [dock for dock in self.docks.values()
-                if not dock.isFloating() and self.dockWidgetArea(dock) == BOTTOM
-                and on_screen(dock)]
+        """The docked bottom panels the user sees now, the front tab of a tab group first
+        (the tab the user chose), then panels standing alone (Metrics beside it)."""
+        shown = [dock for dock in self.docks.values()
+                 if not dock.isFloating() and self.dockWidgetArea(dock) == BOTTOM
+                 and on_screen(dock)]
+        return sorted(shown, key=lambda dock: not self.tabifiedDockWidgets(dock))
 
     # -- the training layout ----------------------------------------------------------------------
     def training_layout_enabled(self) -> bool:
@@ -137,7 +139,10 @@ class PerspectivesMixin:
         if metrics is not None and not metrics.isFloating():
             metrics.show()
             if front and not on_screen(metrics):
-                self.splitDockWidget(front[0], metrics, Qt.Orientation.Horizontal)
+                # out of the tab group, then beside it (splitDockWidget would tab it again)
+                self.removeDockWidget(metrics)
+                self.addDockWidget(BOTTOM, metrics, Qt.Orientation.Horizontal)
+                metrics.show()
                 self.resizeDocks([front[0], metrics], [1, 1], Qt.Orientation.Horizontal)
         anchor = front[0] if front else metrics
         if anchor is not None:
