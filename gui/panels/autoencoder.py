@@ -234,11 +234,15 @@ class AutoencoderPanel(WatchedPanel):
         self.request(work)
 
     def show_result(self, result: AutoencoderAnalysis) -> None:
+        first = self.result is None
         self.result = result
         self.pages.setCurrentWidget(self.tabs)
         self._draw_histogram()
         self._draw_pairs()
         self._draw_latent()
+        if first:  # a project's first result: the tab that shows it best, not always Anomalies
+            self.tabs.setCurrentIndex(0 if self._binary() else
+                                      1 if isinstance(result.latent, str) else 2)
 
     # -- anomalies -------------------------------------------------------------------------------
     def _binary(self) -> bool:
