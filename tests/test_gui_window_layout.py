@@ -89,6 +89,10 @@ def test_laptop_sizes_have_no_stray_widgets_no_elided_tabs_and_a_readable_inspec
     touching = [d for d in docks if abs(d.geometry().top() - bar.geometry().bottom() - 1) <= 2]
     assert touching, "the tab bar sits right above its docks"
     assert window.docks["inspector"].width() >= MIN_WIDTH
+    tree = window.palette.tree  # every layer name whole beside its swatch
+    longest = max(tree.fontMetrics().horizontalAdvance(item.text(0))
+                  for item in window.palette._items.values())
+    assert tree.viewport().width() >= longest + 30
     assert window.inspector.scroll.horizontalScrollBarPolicy() == \
         Qt.ScrollBarPolicy.ScrollBarAsNeeded
     status = window.statusBar()
