@@ -228,9 +228,11 @@ class DocksMixin:
         for bar in bars:
             bar.setGeometry(QRect())
         layout = self.layout()
-        rect = self.rect()  # the window's size now, which the layout may not have seen yet
-        layout.setGeometry(rect.adjusted(0, 0, -1, 0))  # the same rect again is not laid out
-        layout.setGeometry(rect)
+        # Laid out at once at a rect one pixel narrower (the same rect again would not be laid
+        # out), then Qt lays it out again where it belongs, under the menu bar.
+        layout.setGeometry(self.rect().adjusted(0, 0, -1, 0))
+        layout.invalidate()
+        layout.activate()
         return bars
 
     def _tab_double_clicked(self, index: int) -> None:

@@ -7,9 +7,10 @@ which provides ``docks``, ``settings``, ``actions``, ``tidy_tab_bars`` and ``sho
 * Maximise: any docked panel fills the window (canvas and other docks hidden); double-click
   its title or tab, its title bar's button or View > Maximise Panel; Esc or the same again
   restores.
-* Training layout: on Train, the bottom panels grow to ``TRAIN_SHARE`` of the window height
-  and Metrics is split off beside the tab the user is watching (never raised over it); when
-  the run ends the earlier layout comes back with the user's current tab still in front.
+* Training layout: on Train, the bottom panels span the window's width and grow to
+  ``TRAIN_SHARE`` of its height, and Metrics is split off beside the tab the user is watching
+  (never raised over it); when the run ends the earlier layout comes back with the user's
+  current tab still in front.
   Whether it is used and how tall the user made it are remembered (QSettings).
 """
 
@@ -30,6 +31,7 @@ MAX_TRAIN_SHARE = 0.75
 TRAIN_LAYOUT_KEY = "layout/training_layout"
 TRAIN_SHARE_KEY = "layout/training_share"
 STATE_VERSION = 7  # of the temporary saved states (never written to settings)
+BOTTOM_CORNERS = (Qt.Corner.BottomLeftCorner, Qt.Corner.BottomRightCorner)
 
 
 class PerspectivesMixin:
@@ -38,6 +40,7 @@ class PerspectivesMixin:
     _maximised: QDockWidget | None = None
     _maximised_state: QByteArray | None = None
     _training_state: QByteArray | None = None
+    _training_corners: dict[Qt.Corner, Qt.DockWidgetArea] = {}
 
     def _make_perspective_controls(self) -> None:
         """Esc (only while a panel is maximised) and the View menu's two commands."""
@@ -134,6 +137,9 @@ class PerspectivesMixin:
         if self._maximised is not None:
             return  # the user is looking at one panel: leave it so
         self._training_state = self.saveState(STATE_VERSION)
+        self._training_corners = {corner: self.corner(corner) for corner in BOTTOM_CORNERS}
+        for corner in BOTTOM_CORNERS:  # the plots span the whole width, under the side docks
+            self.setCorner(corner, BOTTOM)
         metrics = self.docks.get("metrics")
         front = [d for d in self._bottom_on_screen() if d is not metrics]
         if metrics is not None and not metrics.isFloating():
@@ -160,6 +166,8 @@ class PerspectivesMixin:
             share = front[0].height() / self.height()
             if share >= MIN_TRAIN_SHARE:
                 self.settings.setValue(TRAIN_SHARE_KEY, round(share, 3))
+        for corner, area in self._training_corners.items():
+            self.setCorner(corner, area)
         if self._maximised is not None:
             self._maximised_state = state  # Esc will bring back the pre-training layout
             return

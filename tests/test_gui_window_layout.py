@@ -57,6 +57,17 @@ def stray_widgets(window) -> list[str]:
     return bad
 
 
+def frame_intact(window) -> bool:
+    """Menu bar on top, toolbar under it, every docked panel and the canvas under both."""
+    menu, tools = window.menuBar().geometry(), window.toolbar.geometry()
+    below = [d.geometry() for d in window.docks.values()
+             if d.isVisible() and not d.isFloating() and on_screen(d)]
+    if not window.centralWidget().isHidden():
+        below.append(window.centralWidget().geometry())
+    return (menu.top() == 0 and menu.height() > 0 and tools.top() > menu.bottom()
+            and all(rect.top() > tools.bottom() for rect in below))
+
+
 def tab_of(window, title: str) -> tuple[QTabBar, int]:
     for bar in window_tab_bars(window):
         for index in range(bar.count()):
@@ -74,7 +85,7 @@ def test_laptop_sizes_have_no_stray_widgets_no_elided_tabs_and_a_readable_inspec
     open_example(window, tmp_path, "spirals_mlp")  # the most tabs: Boundary applies too
     settle(qtbot, window, size)
     assert window.size().toTuple() == size  # no panel's minimum widens the window
-    assert stray_widgets(window) == []
+    assert stray_widgets(window) == [] and frame_intact(window)
     bars = window_tab_bars(window)
     assert len(bars) == 1  # the bottom panels' tabs, no stale "Problems | Code" strip
     bar = bars[0]
@@ -142,6 +153,7 @@ def test_a_panel_is_maximised_by_double_click_and_restored_by_escape(full_window
     assert {key: dock.isHidden() for key, dock in window.docks.items()} == before
     assert on_screen(filters) and abs(filters.height() - bottom_height) <= 2
     assert stray_widgets(window) == [] and len(window_tab_bars(window)) == 1
+    assert frame_intact(window)
     # a docked panel's title bar: double-click maximises it, the button restores
     palette = window.docks["palette"]
     qtbot.mouseDClick(palette.title_bar.label, Qt.MouseButton.LeftButton)
@@ -170,13 +182,15 @@ def test_training_layout_puts_metrics_beside_the_chosen_tab_and_comes_back(
     assert on_screen(histograms) and on_screen(metrics)  # side by side, the tab kept
     assert metrics.geometry().left() >= histograms.geometry().right()
     assert histograms.height() >= MIN_TRAIN_SHARE * window.height() - 30
-    assert chosen_tab(window) == "histograms"
+    assert histograms.width() + metrics.width() > 0.95 * window.width()  # the whole width
+    assert chosen_tab(window) == "histograms" and frame_intact(window)
     window.leave_training_layout()
     qtbot.wait(30)
     window.grab()
     assert not window.in_training_layout and on_screen(histograms) and not on_screen(metrics)
     assert abs(histograms.height() - height) <= 2
     assert stray_widgets(window) == [] and len(window_tab_bars(window)) == 1
+    assert frame_intact(window)
     # the user's choice is remembered: a new window reads it
     window.actions["training_layout"].setChecked(False)
     window.enter_training_layout()
