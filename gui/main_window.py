@@ -50,6 +50,7 @@ from gui.window_actions import WindowActionsMixin
 
 DEFAULT_SIZE = QSize(1600, 1000)
 LEFT_WIDTH, RIGHT_WIDTH, BOTTOM_HEIGHT = 232, 390, 230
+BOTTOM_SHARE = 0.3  # of the window height for the panels below, when that is more than 230 px
 
 
 class MainWindow(WindowActionsMixin, DocksMixin, PerspectivesMixin, DocumentMixin, AutosaveMixin,
@@ -95,8 +96,6 @@ class MainWindow(WindowActionsMixin, DocksMixin, PerspectivesMixin, DocumentMixi
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks
                             | QMainWindow.DockOption.AllowTabbedDocks
                             | QMainWindow.DockOption.AllowNestedDocks)
-        self.setCorner(Qt.Corner.BottomLeftCorner, LEFT)
-        self.setCorner(Qt.Corner.BottomRightCorner, RIGHT)
         self.setTabPosition(BOTTOM, QTabWidget.TabPosition.North)
 
         self.scene = GraphScene(self.graph, self.undo_stack)
@@ -299,6 +298,8 @@ class MainWindow(WindowActionsMixin, DocksMixin, PerspectivesMixin, DocumentMixi
         if self._maximised is not None:
             self.restore_maximised()
         self._training_state = None  # the default layout replaces the one from before Train
+        self.setCorner(Qt.Corner.BottomLeftCorner, LEFT)  # side docks reach down to the bottom
+        self.setCorner(Qt.Corner.BottomRightCorner, RIGHT)
         for key, dock in sorted(self.docks.items(), key=lambda kv: _tab_rank(kv[0])):
             dock.setFloating(False)
             area = dock.property("default_area") or BOTTOM
@@ -318,7 +319,8 @@ class MainWindow(WindowActionsMixin, DocksMixin, PerspectivesMixin, DocumentMixi
         self.resizeDocks([self.docks["palette"], self.docks["inspector"]],
                          [LEFT_WIDTH, min(RIGHT_WIDTH, width // 4)], Qt.Orientation.Horizontal)
         if bottom:
-            self.resizeDocks([bottom[0]], [BOTTOM_HEIGHT], Qt.Orientation.Vertical)
+            height = max(BOTTOM_HEIGHT, round(size.height() * BOTTOM_SHARE))
+            self.resizeDocks([bottom[0]], [height], Qt.Orientation.Vertical)
         self.resize(size)  # many docks' minimum sizes must not grow the window
         self.tidy_tab_bars()
 
