@@ -16,8 +16,6 @@ which provides ``docks``, ``settings``, ``actions``, ``tidy_tab_bars`` and ``sho
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QDockWidget
@@ -40,7 +38,7 @@ class PerspectivesMixin:
     _maximised: QDockWidget | None = None
     _maximised_state: QByteArray | None = None
     _training_state: QByteArray | None = None
-    _training_corners: dict[Qt.Corner, Qt.DockWidgetArea] = {}
+    _training_corners: tuple[tuple[Qt.Corner, Qt.DockWidgetArea], ...] = ()
 
     def _make_perspective_controls(self) -> None:
         """Esc (only while a panel is maximised) and the View menu's two commands."""
@@ -98,6 +96,11 @@ class PerspectivesMixin:
         shown = self._bottom_on_screen()
         return shown[0] if shown else None
 
+    def chosen_tab(self) -> str | None:
+        """The key of the bottom panel the user has in front (None when none is shown)."""
+        front = self._front_bottom_dock()
+        return next((key for key, dock in self.docks.items() if dock is front), None)
+
     def _bottom_on_screen(self) -> list[QDockWidget]:
         """The docked bottom panels the user sees now, the front tab of a tab group first
         (the tab the user chose), then panels standing alone (Metrics beside it)."""
@@ -137,7 +140,7 @@ class PerspectivesMixin:
         if self._maximised is not None:
             return  # the user is looking at one panel: leave it so
         self._training_state = self.saveState(STATE_VERSION)
-        self._training_corners = {corner: self.corner(corner) for corner in BOTTOM_CORNERS}
+        self._training_corners = tuple((corner, self.corner(corner)) for corner in BOTTOM_CORNERS)
         for corner in BOTTOM_CORNERS:  # the plots span the whole width, under the side docks
             self.setCorner(corner, BOTTOM)
         metrics = self.docks.get("metrics")
@@ -166,7 +169,7 @@ class PerspectivesMixin:
             share = front[0].height() / self.height()
             if share >= MIN_TRAIN_SHARE:
                 self.settings.setValue(TRAIN_SHARE_KEY, round(share, 3))
-        for corner, area in self._training_corners.items():
+        for corner, area in self._training_corners:
             self.setCorner(corner, area)
         if self._maximised is not None:
             self._maximised_state = state  # Esc will bring back the pre-training layout
@@ -177,12 +180,4 @@ class PerspectivesMixin:
         self.tidy_tab_bars()
 
 
-def chosen_tab(window: Any) -> str | None:
-    """The key of the bottom panel in front (None when none is docked there)."""
-    front = window._front_bottom_dock()
-    if front is None:
-        return None
-    return next((key for key, dock in window.docks.items() if dock is front), None)
-
-
-__all__ = ["MIN_TRAIN_SHARE", "PerspectivesMixin", "TRAIN_SHARE", "chosen_tab"]
+__all__ = ["MIN_TRAIN_SHARE", "PerspectivesMixin", "TRAIN_SHARE"]

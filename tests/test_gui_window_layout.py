@@ -164,7 +164,7 @@ def test_a_panel_is_maximised_by_double_click_and_restored_by_escape(full_window
 
 def test_training_layout_puts_metrics_beside_the_chosen_tab_and_comes_back(
         full_window, qtbot, tmp_path):
-    from gui.perspectives import MIN_TRAIN_SHARE, chosen_tab
+    from gui.perspectives import MIN_TRAIN_SHARE
 
     window = full_window()
     open_example(window, tmp_path, "digits_cnn")
@@ -183,7 +183,7 @@ def test_training_layout_puts_metrics_beside_the_chosen_tab_and_comes_back(
     assert metrics.geometry().left() >= histograms.geometry().right()
     assert histograms.height() >= MIN_TRAIN_SHARE * window.height() - 30
     assert histograms.width() + metrics.width() > 0.95 * window.width()  # the whole width
-    assert chosen_tab(window) == "histograms" and frame_intact(window)
+    assert window.chosen_tab() == "histograms" and frame_intact(window)
     window.leave_training_layout()
     qtbot.wait(30)
     window.grab()
@@ -219,8 +219,6 @@ def test_train_is_disabled_on_an_empty_project_and_says_why(full_window, qtbot, 
 @pytest.mark.slow
 def test_train_keeps_the_chosen_tab_and_its_probes_flow_every_epoch(full_window, qtbot,
                                                                     tmp_path):
-    from gui.perspectives import chosen_tab
-
     window = full_window(start_process=True)
     controller = window.training
     try:
@@ -243,7 +241,7 @@ def test_train_keeps_the_chosen_tab_and_its_probes_flow_every_epoch(full_window,
             panel.submit = record
         epochs, finished, during = [], [], []
         controller.epoch.connect(lambda e: (epochs.append(e.epoch),
-                                            during.append(chosen_tab(window))))
+                                            during.append(window.chosen_tab())))
         controller.finished.connect(finished.append)
         qtbot.wait(100)
         window.actions["train"].trigger()
@@ -253,7 +251,7 @@ def test_train_keeps_the_chosen_tab_and_its_probes_flow_every_epoch(full_window,
         assert len(epochs) == 3 and set(during) == {"filters"}
         assert set(received["filters"]) >= set(epochs)  # a filters picture after each epoch
         assert received["histograms"] == []  # behind another tab: not computed
-        assert chosen_tab(window) == "filters" and not window.in_training_layout
+        assert window.chosen_tab() == "filters" and not window.in_training_layout
         # a panel brought into view during a run gets its probes from then on
         finished.clear()
         epochs.clear()
@@ -268,7 +266,7 @@ def test_train_keeps_the_chosen_tab_and_its_probes_flow_every_epoch(full_window,
         window.actions["train"].trigger()
         qtbot.waitUntil(lambda: bool(finished), timeout=240_000)
         assert finished[0].status == "completed", finished[0].message
-        assert len(epochs) == 4 and chosen_tab(window) == "histograms"
+        assert len(epochs) == 4 and window.chosen_tab() == "histograms"
         assert set(received["histograms"]) >= set(epochs[2:])
     finally:
         controller.shutdown()
