@@ -1,5 +1,6 @@
-"""The window's docks: a compact title bar, adding a panel as a dock, docks shown only for the
-projects they apply to, and saving and restoring where the user put them.
+"""The window's docks: a compact title bar, panels that scroll rather than widen the window,
+adding a panel as a dock, tab bars without stale copies or elided titles, docks shown only for
+the projects they apply to, and saving and restoring where the user put them.
 
 ``DocksMixin`` is mixed into ``gui.main_window.MainWindow``, which decides the default layout
 (``apply_default_layout``) and calls ``_restore_saved_layout`` over it at start.
@@ -10,8 +11,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSize, Qt
-from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QToolButton, QWidget
+from PySide6.QtCore import QByteArray, QRect, QSize, Qt, QTimer
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QTabBar,
+    QToolButton,
+    QWidget,
+)
 
 from graph.project import Project
 from gui import style, theme
@@ -37,9 +48,12 @@ class DockTitleBar(QWidget):
         self.label.setObjectName("dock_title_label")
         self.label.setFont(style.font("small", bold=True))
         layout.addWidget(self.label, 1)
+        self.max_button = self._button("Maximise this panel (double-click its title or tab; "
+                                       "Esc restores)", self._toggle_maximised)
         self.float_button = self._button("Float or dock this panel", self._toggle_float)
         self.close_button = self._button("Close this panel (View > Panels brings it back)",
                                          dock.close)
+        layout.addWidget(self.max_button)
         layout.addWidget(self.float_button)
         layout.addWidget(self.close_button)
         dock.windowTitleChanged.connect(self.label.setText)
@@ -57,11 +71,47 @@ class DockTitleBar(QWidget):
     def _toggle_float(self) -> None:
         self.dock.setFloating(not self.dock.isFloating())
 
+    def _toggle_maximised(self) -> None:
+        toggle = getattr(self.dock.parent(), "toggle_maximised", None)
+        if callable(toggle):
+            toggle(self.dock)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt override)
+        """Double-click maximises (Qt's own double-click would float the dock)."""
+        if self.dock.isFloating():
+            super().mouseDoubleClickEvent(event)
+            return
+        self._toggle_maximised()
+        event.accept()
+
     def refresh_theme(self) -> None:
         t = theme.current()
         self.label.setText(self.dock.windowTitle())
+        self.max_button.setIcon(style.icon("maximize", t.text_dim))
         self.float_button.setIcon(style.icon("panel", t.text_dim))
         self.close_button.setIcon(style.icon("close", t.text_dim))
+
+
+class PanelDock(QDockWidget):
+    """A dock whose panel scrolls when the dock is smaller than the panel's minimum size.
+
+    Some panels need 860 px side by side; docked directly they would widen the window past a
+    laptop screen (1280 px). In a scroll area they keep their size and the window its own.
+    ``widget()`` is the panel, as for any dock.
+    """
+
+    def __init__(self, title: str, parent: QWidget, panel: QWidget) -> None:
+        super().__init__(title, parent)
+        self.panel = panel
+        self.scroll = QScrollArea()
+        self.scroll.setObjectName("panel_scroll")
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setWidget(panel)
+        self.setWidget(self.scroll)
+
+    def widget(self) -> QWidget:  # the panel, not the scroll area around it
+        return self.panel
 
 
 class DocksMixin:
@@ -69,6 +119,8 @@ class DocksMixin:
     (key -> applies-to-project), ``panels_menu``, ``project`` and ``settings``."""
 
     _layout_restored = False  # after start-up, a new dock goes where the saved layout had it
+    _tidying = False
+    _tidy_timer: QTimer | None = None
 
     def add_panel(self, widget: QWidget, title: str,
                   area: Qt.DockWidgetArea = BOTTOM, name: str | None = None,
@@ -80,9 +132,12 @@ class DocksMixin:
         with the first dock already there when ``tabify``.
         """
         key = name or title.lower().replace(" ", "_")
-        dock = QDockWidget(title, self)
+        if area == BOTTOM:
+            dock: QDockWidget = PanelDock(title, self, widget)
+        else:
+            dock = QDockWidget(title, self)
+            dock.setWidget(widget)
         dock.setObjectName(f"dock_{key}")
-        dock.setWidget(widget)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable
                          | QDockWidget.DockWidgetFeature.DockWidgetClosable)
@@ -127,7 +182,15 @@ class DocksMixin:
                 dock.setVisible(wanted)
 
     def _update_title_bars(self, *_args: Any) -> None:
-        """Tabbed docks show their name on the tab: hide their own title bar then."""
+        """Tabbed docks show their name on the tab: hide their own title bar then. Qt may
+        have made or dropped a tab bar: tidy them once the moves settle."""
+        if not self._tidying:
+            if self._tidy_timer is None:
+                self._tidy_timer = QTimer(self)
+                self._tidy_timer.setSingleShot(True)
+                self._tidy_timer.setInterval(0)
+                self._tidy_timer.timeout.connect(self.tidy_tab_bars)
+            self._tidy_timer.start()
         for dock in self.docks.values():
             tabbed = not dock.isFloating() and bool(self.tabifiedDockWidgets(dock))
             wanted = dock.no_title_bar if tabbed else dock.title_bar
@@ -135,6 +198,51 @@ class DocksMixin:
                 dock.titleBarWidget().hide()
                 dock.setTitleBarWidget(wanted)
                 wanted.show()
+
+    def tidy_tab_bars(self) -> None:
+        """After docks moved: hide the tab bars Qt left behind, and let the live ones scroll.
+
+        Removing a tabbed dock and adding it again leaves its old tab bar on the window, shown
+        and stale (a "Problems | Code" strip drawn over another panel). The live bars are the
+        ones the layout places: null every bar's geometry, lay the window out, and the bars
+        still null are the strays. Live bars keep whole titles and scroll instead of eliding.
+        """
+        self._tidying = True
+        try:
+            bars = self._lay_out_tab_bars()
+        finally:
+            self._tidying = False
+        for bar in bars:
+            if bar.count() == 0 or bar.geometry().isEmpty():
+                bar.hide()
+                continue
+            bar.setElideMode(Qt.TextElideMode.ElideNone)
+            bar.setUsesScrollButtons(True)
+            if not bar.property("plexus_tidied"):
+                bar.setProperty("plexus_tidied", True)
+                bar.tabBarDoubleClicked.connect(self._tab_double_clicked)
+
+    def _lay_out_tab_bars(self) -> list[QTabBar]:
+        """Every tab bar of the window, the strays with a null geometry (see above)."""
+        bars = [bar for bar in self.findChildren(QTabBar) if bar.parent() is self]
+        for bar in bars:
+            bar.setGeometry(QRect())
+        layout = self.layout()
+        # Laid out at once at a rect one pixel narrower (the same rect again would not be laid
+        # out), then Qt lays it out again where it belongs, under the menu bar.
+        layout.setGeometry(self.rect().adjusted(0, 0, -1, 0))
+        layout.invalidate()
+        layout.activate()
+        return bars
+
+    def _tab_double_clicked(self, index: int) -> None:
+        bar = self.sender()
+        if not isinstance(bar, QTabBar) or index < 0:
+            return
+        title = bar.tabText(index)
+        dock = next((d for d in self.docks.values() if d.windowTitle() == title), None)
+        if dock is not None:
+            self.toggle_maximised(dock)
 
     def show_dock(self, key: str) -> None:
         dock = self.docks[key]
@@ -153,3 +261,4 @@ class DocksMixin:
             self.restoreGeometry(geometry)
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state, STATE_VERSION)
+        self.tidy_tab_bars()

@@ -22,6 +22,8 @@ from gui.form_layout import Pages, dim_label
 from gui.node_form import NodeForm
 from gui.project_form import ProjectForm
 
+MIN_WIDTH = 290  # px: the labels and an editable field side by side
+
 
 class Inspector(QWidget):
     """Shows the node form for one selected node, a summary for several, else the project.
@@ -41,9 +43,12 @@ class Inspector(QWidget):
         self.selection: list[int] = []
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        # Narrower than this, the form's fields are cut to a few letters ("autoencod"); a
+        # form that still needs more room scrolls sideways rather than being cut.
+        self.setMinimumWidth(MIN_WIDTH)
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
         layout.addWidget(self.scroll)
         self.stack = Pages()

@@ -6,7 +6,8 @@ The window owns one ``Graph`` for its whole life (opening a file replaces its co
 ``actions`` (e.g. ``actions["train"]``), ``add_status_widget`` and the signals below.
 
 The window is assembled from one mixin per concern: ``WindowActionsMixin`` (actions, menus,
-toolbar, help), ``DocksMixin`` (docks and their saved layout), ``DocumentMixin`` (new, open,
+toolbar, help), ``DocksMixin`` (docks and their saved layout), ``PerspectivesMixin`` (a
+maximised panel, the training layout), ``DocumentMixin`` (new, open,
 save, recent files) and ``AutosaveMixin`` (autosave and crash recovery). This module keeps the
 shell: building the window, following the model, the theme and the default layout.
 """
@@ -42,15 +43,18 @@ from gui.inspector import Inspector
 from gui.palette import Palette
 from gui.panels.code import CodePanel
 from gui.panels.problems import ProblemsPanel
+from gui.perspectives import PerspectivesMixin
 from gui.recovery import AutosaveMixin
 from gui.text import counted
 from gui.window_actions import WindowActionsMixin
 
 DEFAULT_SIZE = QSize(1600, 1000)
 LEFT_WIDTH, RIGHT_WIDTH, BOTTOM_HEIGHT = 232, 390, 230
+BOTTOM_SHARE = 0.3  # of the window height for the panels below, when that is more than 230 px
 
 
-class MainWindow(WindowActionsMixin, DocksMixin, DocumentMixin, AutosaveMixin, QMainWindow):
+class MainWindow(WindowActionsMixin, DocksMixin, PerspectivesMixin, DocumentMixin, AutosaveMixin,
+                 QMainWindow):
     """The Plexus editor window.
 
     Signals: ``project_changed(project)`` after New/Open/recovery (panels rebind to it),
@@ -92,8 +96,6 @@ class MainWindow(WindowActionsMixin, DocksMixin, DocumentMixin, AutosaveMixin, Q
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks
                             | QMainWindow.DockOption.AllowTabbedDocks
                             | QMainWindow.DockOption.AllowNestedDocks)
-        self.setCorner(Qt.Corner.BottomLeftCorner, LEFT)
-        self.setCorner(Qt.Corner.BottomRightCorner, RIGHT)
         self.setTabPosition(BOTTOM, QTabWidget.TabPosition.North)
 
         self.scene = GraphScene(self.graph, self.undo_stack)
@@ -119,6 +121,7 @@ class MainWindow(WindowActionsMixin, DocksMixin, DocumentMixin, AutosaveMixin, Q
         self._make_toolbar()
         self._make_status_bar()
         self._make_docks()
+        self._make_perspective_controls()
         self._connect()
         self.apply_icons()
 
@@ -292,6 +295,11 @@ class MainWindow(WindowActionsMixin, DocksMixin, DocumentMixin, AutosaveMixin, Q
         """First-launch layout: palette left, inspector right, panels tabbed below (training
         panels first, Metrics in front), at the window's present size."""
         size = self.size()
+        if self._maximised is not None:
+            self.restore_maximised()
+        self._training_state = None  # the default layout replaces the one from before Train
+        self.setCorner(Qt.Corner.BottomLeftCorner, LEFT)  # side docks reach down to the bottom
+        self.setCorner(Qt.Corner.BottomRightCorner, RIGHT)
         for key, dock in sorted(self.docks.items(), key=lambda kv: _tab_rank(kv[0])):
             dock.setFloating(False)
             area = dock.property("default_area") or BOTTOM
@@ -311,8 +319,10 @@ class MainWindow(WindowActionsMixin, DocksMixin, DocumentMixin, AutosaveMixin, Q
         self.resizeDocks([self.docks["palette"], self.docks["inspector"]],
                          [LEFT_WIDTH, min(RIGHT_WIDTH, width // 4)], Qt.Orientation.Horizontal)
         if bottom:
-            self.resizeDocks([bottom[0]], [BOTTOM_HEIGHT], Qt.Orientation.Vertical)
+            height = max(BOTTOM_HEIGHT, round(size.height() * BOTTOM_SHARE))
+            self.resizeDocks([bottom[0]], [height], Qt.Orientation.Vertical)
         self.resize(size)  # many docks' minimum sizes must not grow the window
+        self.tidy_tab_bars()
 
     def restore_layout(self, use_saved: bool = True) -> None:
         """The user's saved geometry and docks, or the default layout at 1600x1000."""

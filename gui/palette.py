@@ -24,6 +24,7 @@ from gui.form_layout import dim_label
 
 LAYER_MIME = "application/x-plexus-layer"
 LAYER_ROLE = Qt.ItemDataRole.UserRole + 1
+PALETTE_ITEM_CHROME = 44  # px beside a layer's name: indentation, swatch, padding
 
 
 class LayerTree(QTreeWidget):
@@ -149,7 +150,18 @@ class Palette(QWidget):
                 cat.addChild(item)
                 self._items[spec.id] = item
             cat.setExpanded(True)
+        self.setMinimumWidth(self._readable_width())
         self.refresh_theme()
+
+    def _readable_width(self) -> int:
+        """Wide enough for the longest layer name whole ("AdaptiveMaxPool2d", not
+        "AdaptiveMaxPool..."): indent, swatch and scroll bar beside the text."""
+        metrics = self.tree.fontMetrics()
+        longest = max((metrics.horizontalAdvance(item.text(0)) for item in self._items.values()),
+                      default=0)
+        scroll = self.tree.verticalScrollBar().sizeHint().width()
+        margins = self.layout().contentsMargins()
+        return longest + PALETTE_ITEM_CHROME + scroll + margins.left() + margins.right()
 
     def refresh_theme(self) -> None:
         """Recolour swatches and the search icon after a theme switch."""

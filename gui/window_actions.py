@@ -104,6 +104,12 @@ class WindowActionsMixin:
             group.addAction(action)
         a("reset_layout", "&Reset Layout", self.reset_layout, None, "reset",
           "Put every panel back where it started")
+        a("maximise", "&Maximise Panel", lambda: self.toggle_maximised(), "Ctrl+Shift+M",
+          "maximize", "Let the panel in front fill the window; Esc brings the layout back")
+        a("training_layout", "T&raining Layout", None, None, None,
+          "While training, give the plots the lower half of the window and show Metrics "
+          "beside the panel you watch")
+        self.actions["training_layout"].setCheckable(True)
 
         a("validate", "&Validate", self.validate_now, "F7", "validate",
           "Check the network and list its problems")
@@ -172,7 +178,7 @@ class WindowActionsMixin:
         self.theme_menu.addAction(acts["theme_dark"])
         self.theme_menu.addAction(acts["theme_light"])
         menu("view", "&View", ["fit", "layout", None, self.theme_menu, None, self.panels_menu,
-                               "reset_layout"])
+                               "maximise", "training_layout", "reset_layout"])
         menu("model", "&Model", ["validate", "show_code"])
         menu("train", "&Train", ["train", "pause", "stop"])
         menu("help", "&Help", ["shortcuts", None, "about"])

@@ -42,7 +42,13 @@ def test_contextual_panels_apply_to_the_projects_that_use_them():
     assert applying("gan_ring") == {"gan"}
     assert applying("digits_cnn") == set()
     assert "boundary" in applying("spirals_mlp")
-    assert all(spec(key).applies is None for key in ("filters", "adversarial", "explain"))
+    assert all(spec(key).applies is None for key in ("filters", "histograms"))
+    # the classifier's panels are hidden where they could only advise "use classification"
+    for key in ("confusion", "adversarial", "explain"):
+        assert spec(key).applies(build("digits_cnn")), key
+        for other in ("gan_ring", "house_prices_mlp", "sine_forecast_lstm",
+                      "future_context_lstm", "autoencoder_latent2d"):
+            assert not spec(key).applies(build(other)), (key, other)
 
 
 class Controller(TrainingSignals):

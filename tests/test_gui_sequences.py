@@ -278,6 +278,7 @@ def test_reconstructions_and_latent_space(qtbot, projects, tmp_path):
     from gui.panels.autoencoder import PAIRS, AutoencoderPanel
 
     panel = _shown(_panel(qtbot, AutoencoderPanel), projects["anomaly"])
+    assert panel.tabs.currentIndex() == 0  # anomaly labels: the Anomalies tab first
     panel.tabs.setCurrentIndex(1)
     assert panel.pairs_grid.count() == PAIRS
     worst = panel.result.worst.errors
@@ -287,6 +288,7 @@ def test_reconstructions_and_latent_space(qtbot, projects, tmp_path):
     assert "in order" in panel.pairs_note.text()
 
     latent = _shown(_panel(qtbot, AutoencoderPanel), projects["latent"])
+    assert latent.tabs.currentIndex() == 2  # no anomaly labels, a 2-D code: Latent space
     latent.tabs.setCurrentIndex(2)
     data = latent.result.latent
     assert data.dims == 2 and data.latent.shape[1] == 2

@@ -129,7 +129,13 @@ class AnalysisPanel(QWidget):
         """Shown, or its dock's tab brought to the front (which sends no show event): analyse
         what changed while it was out of sight."""
         if visible and self.blocker is None and self._dirty:
-            QTimer.singleShot(0, self.refresh)
+            QTimer.singleShot(0, self._refresh_if_seen)
+
+    def _refresh_if_seen(self) -> None:
+        """A dock shown again behind another tab (a panel that applies to the new project)
+        gets a show event too: it waits until its tab is raised."""
+        if on_screen(self):
+            self.refresh()
 
     def refresh(self) -> None:
         """Analyse again with the current settings (new weights or project)."""

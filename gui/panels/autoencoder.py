@@ -256,13 +256,14 @@ class AutoencoderPanel(WatchedPanel):
         first = not self._tab_chosen
         self.result = result
         self.pages.setCurrentWidget(self.tabs)
-        if first:  # a 2-D bottleneck is the project's point: open on its map
-            two_d = not isinstance(result.latent, str) and result.latent.dims == 2
-            self.tabs.setCurrentIndex(LATENT_TAB if two_d else 0)
-            self._tab_chosen = True
         self._draw_histogram()
         self._draw_pairs()
         self._draw_latent()
+        if first:  # a project's first result opens on the tab that shows its point best
+            two_d = not isinstance(result.latent, str) and result.latent.dims == 2
+            self.tabs.setCurrentIndex(LATENT_TAB if two_d else 0 if self._binary() else
+                                      1 if isinstance(result.latent, str) else LATENT_TAB)
+            self._tab_chosen = True
 
     # -- anomalies -------------------------------------------------------------------------------
     def _binary(self) -> bool:

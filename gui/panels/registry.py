@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QWidget
 from gui.panels.activations import ActivationsPanel
 from gui.panels.adversarial import AdversarialPanel
 from gui.panels.analysis_panel import AnalysisPanel
-from gui.panels.applies import is_planar, is_sequence_model
+from gui.panels.applies import has_classifier, is_not_gan, is_planar, is_sequence_model
 from gui.panels.autoencoder import AutoencoderPanel, has_reconstruction_head
 from gui.panels.boundary import BoundaryPanel
 from gui.panels.confusion import ConfusionPanel
@@ -79,12 +79,13 @@ def _watching(cls: type[WatchedPanel]) -> Factory:
 
 PANELS: tuple[PanelSpec, ...] = (
     PanelSpec("filters", "Filters", BOTTOM, 1, _plain(FiltersPanel)),
-    PanelSpec("activations", "Activations", BOTTOM, 2, _plain(ActivationsPanel)),
+    PanelSpec("activations", "Activations", BOTTOM, 2, _plain(ActivationsPanel), is_not_gan),
     PanelSpec("boundary", "Boundary", BOTTOM, 3, _plain(BoundaryPanel), is_planar),
-    PanelSpec("confusion", "Confusion", BOTTOM, 4, _plain(ConfusionPanel)),
+    PanelSpec("confusion", "Confusion", BOTTOM, 4, _plain(ConfusionPanel), has_classifier),
     PanelSpec("histograms", "Histograms", BOTTOM, 5, _plain(HistogramsPanel)),
-    PanelSpec("adversarial", "Adversarial", BOTTOM, 6, _analysis(AdversarialPanel)),
-    PanelSpec("explain", "Explain", BOTTOM, 7, _analysis(ExplainPanel)),
+    PanelSpec("adversarial", "Adversarial", BOTTOM, 6, _analysis(AdversarialPanel),
+              has_classifier),
+    PanelSpec("explain", "Explain", BOTTOM, 7, _analysis(ExplainPanel), has_classifier),
     PanelSpec("sequences", "Sequences", BOTTOM, 8, _watching(SequencePanel),
               is_sequence_model),
     PanelSpec("autoencoder", "Autoencoder", BOTTOM, 9, _watching(AutoencoderPanel),

@@ -18,6 +18,7 @@ from gui import style, theme
 from runtime.events import Batch, Epoch, Finished, Started
 
 LABEL_INTERVAL = 0.25  # seconds between updates of the speed and ETA labels (readable)
+EMPTY_NETWORK = "Add layers to the network first: an empty network has nothing to train."
 
 
 def format_duration(seconds: float) -> str:
@@ -124,6 +125,9 @@ class TrainingControls(QObject):
         controller.devices_changed.connect(self._fill_devices)
         controller.project_updated.connect(self._project_updated)
         controller.unresponsive.connect(self._unresponsive)
+        analysis_updated = getattr(window, "analysis_updated", None)
+        if analysis_updated is not None:
+            analysis_updated.connect(self._analysis_updated)  # layers added or removed
         self._fill_devices(controller.devices())
         self._state_changed(controller.state)
 
@@ -177,9 +181,15 @@ class TrainingControls(QObject):
     def train(self) -> bool:
         w = self.window
         device = self.device_id()
+        if not self._trainable():
+            w.show_message(EMPTY_NETWORK, 6000)
+            return False
         if self.controller.start(w.project, device=device):
-            if "metrics" in getattr(w, "docks", {}):
-                w.show_dock("metrics")
+            # Never raise Metrics over the tab the user chose: the training layout puts it
+            # beside that tab, and that tab's panel keeps getting its probes.
+            enter = getattr(w, "enter_training_layout", None)
+            if callable(enter):
+                enter()
             where = device_label(device, self.controller.devices()) if device != "auto" \
                 or self.combo is None else self.combo.currentText()
             start = "from its trained weights" if w.project.weights else "from random weights"
@@ -197,6 +207,14 @@ class TrainingControls(QObject):
         self.controller.stop()
         self.window.show_message("Stopping after this step; the best weights so far are "
                                  "kept\u2026", 5000)
+
+    def _trainable(self) -> bool:
+        """A network to train: at least one layer (Train stays disabled on an empty one)."""
+        graph = getattr(getattr(self.window, "project", None), "graph", None)
+        return graph is None or bool(graph.nodes)
+
+    def _analysis_updated(self, _analysis: Any) -> None:
+        self._update_actions()
 
     def reset_weights(self) -> bool:
         w = self.window
@@ -306,7 +324,8 @@ class TrainingControls(QObject):
         state = self.controller.state
         active = state in ("running", "paused", "stopping")
         project = getattr(self.window, "project", None)
-        self.train_action.setEnabled(not active)
+        trainable = self._trainable()
+        self.train_action.setEnabled(not active and trainable)
         self.pause_action.setEnabled(state in ("running", "paused"))
         self.stop_action.setEnabled(state in ("running", "paused"))
         self.reset_action.setEnabled(not active and bool(getattr(project, "weights", None)))
@@ -316,8 +335,10 @@ class TrainingControls(QObject):
                                        else "Pause training; Resume goes on from the same step")
         self.pause_action.setIcon(style.icon("train" if paused else "pause"))
         trained = bool(getattr(project, "weights", None))
-        self.train_action.setStatusTip("Train the network, continuing from its trained weights"
-                                       if trained else "Train the network from random weights")
+        self.train_action.setStatusTip(
+            EMPTY_NETWORK if not trainable
+            else "Train the network, continuing from its trained weights" if trained
+            else "Train the network from random weights")
         for action in (self.train_action, self.pause_action, self.stop_action,
                        self.reset_action):
             self._tooltip(action)
@@ -394,6 +415,9 @@ class TrainingControls(QObject):
     def _finished(self, event: Finished) -> None:
         status, message = event.status, event.message
         self._run = None
+        leave = getattr(self.window, "leave_training_layout", None)
+        if callable(leave):
+            leave()
         self.status.speed.hide()
         self.status.eta.hide()
         if status == "failed":
