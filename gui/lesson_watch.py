@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from graph.lesson_checks import LessonState
 from graph.settings import to_dict
+from gui.panels.visibility import on_screen
 
 
 class LessonWatch(QObject):
@@ -65,9 +66,9 @@ class LessonWatch(QObject):
         self._pending.start()
 
     def visible_panels(self) -> frozenset[str]:
-        """The docks on screen: a tab behind another counts as hidden."""
+        """The panels on screen: a tab behind another counts as hidden."""
         return frozenset(key for key, dock in self.window.docks.items()
-                         if dock.isVisible() and not dock.visibleRegion().isEmpty())
+                         if dock.widget() is not None and on_screen(dock.widget()))
 
     def state(self) -> LessonState:
         project = self.window.project

@@ -46,7 +46,7 @@ class LessonsPanel(QWidget):
                  ) -> None:
         super().__init__()
         self.setObjectName("lessons_panel")
-        self.window = window
+        self.main_window = window
         self.watch = LessonWatch(window, controller)
         self.watch.changed.connect(self.check_step)
         self.lessons, self.errors = load_lessons(folder)
@@ -153,14 +153,14 @@ class LessonsPanel(QWidget):
         """Open the lesson's example (asking to save the current project first) and show
         where the learner left off, or step 1 when ``fresh``."""
         lesson = self.lesson(lesson_id)
-        if not self.window.maybe_save():
+        if not self.main_window.maybe_save():
             return False
         try:
             project = load_project(EXAMPLES_DIR / f"{lesson.template}.plexus")
         except ProjectError as exc:
-            self.window.show_error("Cannot open the lesson", str(exc))
+            self.main_window.show_error("Cannot open the lesson", str(exc))
             return False
-        self.window.open_unsaved(project)
+        self.main_window.open_unsaved(project)
         self.progress = (LessonProgress(lesson) if fresh else self._remembered(lesson))
         self.watch.restart()
         self.pages.setCurrentIndex(1)
@@ -238,11 +238,11 @@ class LessonsPanel(QWidget):
             return
         target = self.progress.step.highlight
         if "node" in target:
-            node = self.window.graph.node_by_name(target["node"])
+            node = self.main_window.graph.node_by_name(target["node"])
             if node is not None:
-                self.window.focus_node(node.id)
-        if "panel" in target and target["panel"] in self.window.docks:
-            dock = self.window.docks[target["panel"]]
+                self.main_window.focus_node(node.id)
+        if "panel" in target and target["panel"] in self.main_window.docks:
+            dock = self.main_window.docks[target["panel"]]
             if bring_to_front:
                 dock.show()
                 dock.raise_()
@@ -252,7 +252,7 @@ class LessonsPanel(QWidget):
             self._flash(target["widget"])
 
     def _flash_tab(self, title: str) -> None:
-        for bar in self.window.findChildren(QTabBar):
+        for bar in self.main_window.findChildren(QTabBar):
             for index in range(bar.count()):
                 if bar.tabText(index) == title:
                     bar.setTabTextColor(index, QColor(theme.current().accent))
@@ -260,8 +260,8 @@ class LessonsPanel(QWidget):
                                       lambda b=bar, i=index: b.setTabTextColor(i, QColor()))
 
     def _flash(self, name: str) -> None:
-        action = getattr(self.window, "actions", {}).get(name)
-        toolbar = getattr(self.window, "toolbar", None)
+        action = getattr(self.main_window, "actions", {}).get(name)
+        toolbar = getattr(self.main_window, "toolbar", None)
         widget = toolbar.widgetForAction(action) if action is not None and toolbar else None
         if widget is None:
             return
@@ -273,7 +273,7 @@ class LessonsPanel(QWidget):
         return f"lessons/{lesson.id}"
 
     def _remembered(self, lesson: Lesson) -> LessonProgress:
-        raw = self.window.settings.value(self._key(lesson), "")
+        raw = self.main_window.settings.value(self._key(lesson), "")
         try:
             data = json.loads(raw) if isinstance(raw, str) and raw else None
         except json.JSONDecodeError:
@@ -282,7 +282,7 @@ class LessonsPanel(QWidget):
 
     def _remember(self) -> None:
         if self.progress is not None:
-            self.window.settings.setValue(self._key(self.progress.lesson),
+            self.main_window.settings.setValue(self._key(self.progress.lesson),
                                           json.dumps(self.progress.to_json()))
 
 

@@ -8,7 +8,8 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtWidgets import QLabel, QTabWidget  # noqa: E402
 
-from gui.panels.frame_clock import UNSEEN_POLL_MS, FrameClock, seen  # noqa: E402
+from gui.panels.frame_clock import UNSEEN_POLL_MS, FrameClock  # noqa: E402
+from gui.panels.visibility import on_screen as seen  # noqa: E402
 
 
 @pytest.fixture

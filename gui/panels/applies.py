@@ -37,6 +37,14 @@ def has_classifier(project: Any) -> bool:
                     for n in project.graph.nodes_of_type("Output")))
 
 
+def has_class_outputs(project: Any) -> bool:
+    """Class predictions to count in a confusion matrix: a classifier's, or a tagger's per
+    token (not a GAN's discriminator)."""
+    return (not is_gan(project)
+            and any(n.param("task") in ("classification", "tagging")
+                    for n in project.graph.nodes_of_type("Output")))
+
+
 def is_not_gan(project: Any) -> bool:
     """Anything but a GAN: its generator has no data sample to show activations for."""
     return not is_gan(project)

@@ -25,6 +25,8 @@ import shiboken6
 from PySide6.QtCore import QCoreApplication, QObject, QTimer
 from PySide6.QtWidgets import QWidget
 
+from gui.panels.visibility import on_screen
+
 FRAME_HZ = 30
 FRAME_MS = round(1000 / FRAME_HZ)
 # After a draw that took d ms, the next waits at least REST * d ms: panels that render slowly
@@ -36,13 +38,6 @@ REST = 1.0
 UNSEEN_POLL_MS = 250
 
 Draw = Callable[[], None]
-
-
-def seen(widget: QWidget) -> bool:
-    """Whether drawing ``widget`` now could be seen: shown, in a window that is not
-    minimised, and not covered by another tab (Qt counts a tabbed-away dock as visible)."""
-    return (widget.isVisible() and not widget.window().isMinimized()
-            and not widget.visibleRegion().isEmpty())
 
 
 class FrameClock(QObject):
@@ -62,7 +57,7 @@ class FrameClock(QObject):
     def request(self, widget: QWidget, draw: Draw, now_if_idle: bool = False) -> None:
         """Call ``draw`` at one of the next frames in which ``widget`` can be seen; with
         ``now_if_idle``, at once when the clock is idle (a lone update, not a stream)."""
-        if now_if_idle and not self._timer.isActive() and seen(widget) \
+        if now_if_idle and not self._timer.isActive() and on_screen(widget) \
                 and time.perf_counter() - self._last_draw >= self.interval_ms / 1000:
             self._draw(draw)  # the clock was idle: this frame is free, draw at once
             self._timer.start()  # and the requests that follow in this frame wait a tick
@@ -92,7 +87,7 @@ class FrameClock(QObject):
             if not shiboken6.isValid(widget):
                 del self._waiting[key]
                 continue
-            if seen(widget):
+            if on_screen(widget):
                 del self._waiting[key]
                 self._draw(draw)
                 return

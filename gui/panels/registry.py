@@ -20,7 +20,13 @@ from PySide6.QtWidgets import QWidget
 from gui.panels.activations import ActivationsPanel
 from gui.panels.adversarial import AdversarialPanel
 from gui.panels.analysis_panel import AnalysisPanel
-from gui.panels.applies import has_classifier, is_not_gan, is_planar, is_sequence_model
+from gui.panels.applies import (
+    has_class_outputs,
+    has_classifier,
+    is_not_gan,
+    is_planar,
+    is_sequence_model,
+)
 from gui.panels.autoencoder import AutoencoderPanel, has_reconstruction_head
 from gui.panels.boundary import BoundaryPanel
 from gui.panels.confusion import ConfusionPanel
@@ -81,7 +87,7 @@ PANELS: tuple[PanelSpec, ...] = (
     PanelSpec("filters", "Filters", BOTTOM, 1, _plain(FiltersPanel)),
     PanelSpec("activations", "Activations", BOTTOM, 2, _plain(ActivationsPanel), is_not_gan),
     PanelSpec("boundary", "Boundary", BOTTOM, 3, _plain(BoundaryPanel), is_planar),
-    PanelSpec("confusion", "Confusion", BOTTOM, 4, _plain(ConfusionPanel), has_classifier),
+    PanelSpec("confusion", "Confusion", BOTTOM, 4, _plain(ConfusionPanel), has_class_outputs),
     PanelSpec("histograms", "Histograms", BOTTOM, 5, _plain(HistogramsPanel)),
     PanelSpec("adversarial", "Adversarial", BOTTOM, 6, _analysis(AdversarialPanel),
               has_classifier),

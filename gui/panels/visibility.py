@@ -11,5 +11,7 @@ from PySide6.QtWidgets import QWidget
 
 
 def on_screen(widget: QWidget) -> bool:
-    """Shown and not covered: not closed, not behind another tab."""
-    return widget.isVisible() and not widget.visibleRegion().isEmpty()
+    """Shown and not covered: not closed, not behind another tab, not in a minimised
+    window."""
+    return (widget.isVisible() and not widget.window().isMinimized()
+            and not widget.visibleRegion().isEmpty())
