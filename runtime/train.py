@@ -47,6 +47,7 @@ from runtime.trainer import (
     TrainResult,
     not_finite,
     read_losses,
+    reads_each_step,
     resolve_device,
     run_loop,
     snapshot,
@@ -142,10 +143,7 @@ class StandardLoop:
         self.plan = plan = plan_for(compiled.graph, device,
                                     getattr(settings, "accelerate", "auto"))
         runner = plan.prepare(module)
-        # Reading a loss (.item()) waits for the device to finish the step: on CUDA the losses
-        # stay on the device and are read once per epoch; on the CPU that costs nothing, and
-        # each one is read at once so that a NaN stops the run at its step.
-        read_each_step = device.type != "cuda"
+        read_each_step = reads_each_step(device)
         groups, self.frozen_params = param_groups(compiled)
         if not groups:
             raise TrainingFailed("nothing to train: every node is frozen or has learning-rate "

@@ -209,6 +209,14 @@ def snapshot(module: nn.Module) -> dict[str, Tensor]:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
+def reads_each_step(device: torch.device) -> bool:
+    """Whether a loop reads each step's loss at once. Reading (``.item()``) waits for the
+    device to finish the step: on CUDA the losses stay on the device and are read once per
+    epoch (``read_losses``), batch events read their window's mean; on the CPU reading costs
+    nothing, and a NaN stops the run at its own step."""
+    return device.type != "cuda"
+
+
 def read_losses(pending: Sequence[tuple[int, int, Tensor]]) -> list[tuple[int, int, float]]:
     """``(step, global step, loss)`` rows with the losses read from the device in one transfer:
     a loss kept on the device while the steps run makes the host wait for none of them."""
