@@ -230,7 +230,9 @@ class StandardLoop:
             if schedule is not None and not per_step:
                 schedule.step()
             with plan.precision():
-                val = evaluate_batches(runner, self.loss_fn, self.val_set, self.input_names)
+                val = evaluate_batches(runner, self.loss_fn,
+                                       ((plan.inputs(x), y) for x, y in self.val_set),
+                                       self.input_names)
             train_summary = summarize(float(total_loss) / max(1, total_samples), meters)
             record = Epoch(epoch=epoch, metrics={**prefixed("train", train_summary),
                                                  **prefixed("val", val), "lr": lr})

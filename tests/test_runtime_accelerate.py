@@ -3,6 +3,7 @@ train (and report themselves), and that losses kept on the device are read back 
 
 from __future__ import annotations
 
+import io
 import math
 import re
 from dataclasses import replace
@@ -170,3 +171,13 @@ def test_read_losses_and_the_batch_window_take_tensors() -> None:
     event = window.take(1.0, 1, 2, 10, 2)
     assert event is not None and event.loss == 2.0 and isinstance(event.loss, float)
     assert event.samples_per_s == pytest.approx(8.0)
+
+
+def test_the_command_line_prints_the_choice() -> None:
+    from runtime.cli import ProgressPrinter
+
+    stream = io.StringIO()
+    ProgressPrinter(stream, None)(Started(device="cpu", epochs=2, steps_per_epoch=3, params=10,
+                                          samples=5, val_samples=1,
+                                          accelerate="bfloat16 autocast (CUDA)"))
+    assert stream.getvalue().splitlines()[1] == "accelerate: bfloat16 autocast (CUDA)"
