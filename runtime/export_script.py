@@ -87,8 +87,8 @@ _MAIN = '''
 
 @torch.no_grad()
 def evaluate(model: nn.Module, data: TensorDataset, device: torch.device
-             ) -> tuple[float, float]:
-    """(mean loss, score) of the whole data set, in eval mode."""
+             ) -> tuple[float, dict[str, float]]:
+    """(mean loss, {metric: value}) of the whole data set, in eval mode."""
     model.eval()
     total, count, score = 0.0, 0, Score()
     for x, y in DataLoader(data, batch_size=EVAL_BATCH):
@@ -97,7 +97,12 @@ def evaluate(model: nn.Module, data: TensorDataset, device: torch.device
         total += float(compute_loss(out, y)) * len(x)
         count += len(x)
         score.update(out, y)
-    return total / max(1, count), score.value()
+    return total / max(1, count), score.values()
+
+
+def metrics_text(scores: dict[str, float], separator: str) -> str:
+    """"val accuracy 0.9722": every metric Plexus reports, the main one first."""
+    return separator.join(f"val {name} {value:.4f}" for name, value in scores.items())
 
 
 def main() -> None:
@@ -160,11 +165,11 @@ def main() -> None:
             loss = compute_loss(net(x), y)
             loss.backward()
             GRAD_CLIPoptimizer.step()
-            STEP_SCHEDULEsums += torch.tensor([loss.item() * len(x), len(x)], dtype=torch.float64,
-                                 device=device)
+            STEP_SCHEDULEsums[0] += loss.detach() * len(x)  # stays on the GPU: it never waits
+            sums[1] += len(x)
         if distributed:
             dist.all_reduce(sums)
-        EPOCH_SCHEDULEval_loss, val_score = evaluate(model, val_set, device)
+        EPOCH_SCHEDULEval_loss, val_scores = evaluate(model, val_set, device)
         if val_loss < best_loss:
             best_loss, best_epoch, stale = val_loss, epoch, 0
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -172,7 +177,7 @@ def main() -> None:
             stale += 1
         if rank == 0:
             print(f"epoch {epoch}/{args.epochs}  train loss {float(sums[0] / sums[1]):.4f}  "
-                  f"val loss {val_loss:.4f}  val {Score.name} {val_score:.4f}", flush=True)
+                  f"val loss {val_loss:.4f}  {metrics_text(val_scores, '  ')}", flush=True)
         if EARLY_STOPPING and stale >= EARLY_STOPPING:
             if rank == 0:
                 print(f"stopped early: no better validation loss for {EARLY_STOPPING} epochs")
@@ -181,10 +186,10 @@ def main() -> None:
     if best_state is not None:
         model.load_state_dict(best_state)  # the weights of the best validation loss
     if rank == 0:
-        val_loss, val_score = evaluate(model, val_set, device)
+        val_loss, val_scores = evaluate(model, val_set, device)
         save_weights(model, args.out)
-        print(f"best epoch {best_epoch}: val loss {val_loss:.4f}, val {Score.name} "
-              f"{val_score:.4f}; saved {args.out}")
+        print(f"best epoch {best_epoch}: val loss {val_loss:.4f}, "
+              f"{metrics_text(val_scores, ', ')}; saved {args.out}")
     if distributed:
         print(f"rank {rank} of {world} finished", flush=True)
         dist.barrier()  # gloo aborts a rank that tears down while its peer still saves
@@ -260,10 +265,13 @@ def script_source(d: export.Design, name: str, weights_file: str, data_file: str
     cycle = training.optimizer in ("adam", "adamw") or training.momentum > 0
     schedule = schedule.replace("{cycle}", repr(cycle))
     main = _MAIN.replace("MODEL", name)
-    if task == "reconstruction":  # the target is the input itself
+    if task == "reconstruction":  # the target is the input itself; labels, if any, score it
         main = main.replace("compute_loss(out, y)", "compute_loss(out, x)").replace(
             "compute_loss(net(x), y)", "compute_loss(net(x), x)").replace(
-            "score.update(out, y)", "score.update(out, x)")
+            "score.update(out, y)", "score.update(out, x)\n        score.add_labels(y)")
+    if task == "forecasting":
+        main = main.replace("score.update(out, y)",
+                            "score.update(out, y)\n        score.add_baseline(x, y)")
     if training.schedule == "none":
         main = main.replace("    SCHEDULE_LINE\n", "")
     elif per_step:
@@ -340,7 +348,9 @@ def script_source(d: export.Design, name: str, weights_file: str, data_file: str
     header = [line.replace("SCRIPT", "train.py") for line in header]
     stdlib = sorted({"import argparse", "import math", "import os", *(
         i for i in data_imports if i.startswith("import "))})
-    stdlib_from = _merged_from(["from typing import ClassVar",
+    # the forecast baseline is runtime.heads' own function, annotated with Any and Tensor
+    head_imports = ["from typing import Any"] if task == "forecasting" else []
+    stdlib_from = _merged_from(["from typing import ClassVar", *head_imports,
                                 *(i for i in data_imports if i.startswith("from "))])
     imports = [
         "", "from __future__ import annotations", "",
@@ -348,7 +358,7 @@ def script_source(d: export.Design, name: str, weights_file: str, data_file: str
         "import numpy as np",
         "import torch",
         "import torch.distributed as dist",
-        "from torch import nn",
+        "from torch import Tensor, nn" if task == "forecasting" else "from torch import nn",
         "from torch.nn.parallel import DistributedDataParallel",
         "from torch.utils.data import DataLoader, DistributedSampler, TensorDataset",
         "",
