@@ -232,3 +232,43 @@ def score_source(task: str, loss: str, width: int) -> str:
         predict = _THRESHOLD.replace("{threshold}", "0.0" if loss == "bce" else "0.5")
     return _accuracy("Accuracy over the batches seen (as Plexus measures it).", predict,
                      _TALLY_ALL)
+
+
+SEVERAL_TASKS = ("classification", "regression", "tagging")  # heads that read only (out, y)
+
+_SEVERAL = '''
+
+HEAD_LOSSES = [{losses}]  # (loss function, weight) per head
+
+
+def compute_loss(outs: tuple[torch.Tensor, ...], ys: list[torch.Tensor]) -> torch.Tensor:
+    """The weighted sum of every head's loss, as Plexus trains several heads."""
+    return sum(weight * loss(out, y)
+               for (loss, weight), out, y in zip(HEAD_LOSSES, outs, ys, strict=True))
+
+
+class Score:
+    """Every head's metrics as Plexus reports them: the first head of each kind gives the
+    plain key ("accuracy"), and each head its own ("accuracy/<head>")."""
+
+    def __init__(self) -> None:
+        self.heads = [{scores}]
+
+    def update(self, outs: tuple[torch.Tensor, ...], ys: list[torch.Tensor]) -> None:
+        for score, out, y in zip(self.heads, outs, ys, strict=True):
+            score.update(out, y)
+
+    def values(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for head, score in zip(HEADS, self.heads, strict=True):
+            for key, value in score.values().items():
+                out.setdefault(key, value)
+                out[f"{key}/{head}"] = value
+        return out
+'''
+
+
+def several_heads_source(losses: str, scores: str) -> str:
+    """The script's ``compute_loss`` and ``Score`` over several heads, from the heads' own
+    ``(loss function, weight)`` pairs and Score classes, in the order the model returns them."""
+    return _SEVERAL.replace("{losses}", losses).replace("{scores}", scores)

@@ -18,12 +18,21 @@ best-epoch decisions, and rank 0 saves the weights.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from graph.project import Project
 from runtime import export
 from runtime.export_data import data_source, saves_data, write_data
-from runtime.export_heads import LOSS_CALLS, loss_source, resolved_loss, score_source
+from runtime.export_heads import (
+    LOSS_CALLS,
+    SEVERAL_TASKS,
+    loss_source,
+    resolved_loss,
+    score_source,
+    several_heads_source,
+)
 
 
 def start_file(weights_file: str) -> str:
@@ -219,36 +228,24 @@ def script_source(d: export.Design, name: str, weights_file: str, data_file: str
     """The training script for the compiled design ``d``."""
     project = d.project
     nodes = d.graph_nodes
-    if len(d.compiled.input_nodes) != 1 or len(d.compiled.output_nodes) != 1:
+    if len(d.compiled.input_nodes) != 1:
         raise export.ExportError(
-            f"'{project.name}' has {len(d.compiled.input_nodes)} Input and "
-            f"{len(d.compiled.output_nodes)} Output nodes; training scripts are exported for "
-            "networks with one of each (export the module with --to python instead)")
+            f"'{project.name}' has {len(d.compiled.input_nodes)} Input nodes; training scripts "
+            "are exported for networks with one (export the module with --to python instead)")
     input_node = nodes[d.compiled.input_nodes[0]]
-    head = nodes[d.compiled.output_nodes[0]]
-    out_shape = d.outputs[head.id]
-    width = int(out_shape[-1]) if len(out_shape) > 1 else 1
-    task = str(head.param("task"))
-    if task not in TASKS:
-        raise export.ExportError(f"{head.label} trains for {task}; training scripts are "
-                                 f"exported for {', '.join(TASKS)} heads (export the module "
-                                 "with --to python instead)")
-    loss = resolved_loss(task, str(head.param("loss")), width)
-    if task == "tagging" and loss != "cross_entropy":
-        raise export.ExportError(f"{head.label} (tagging) trains with cross_entropy, not "
-                                 f"{loss}; set its loss to auto")
-    if task == "reconstruction" and loss == "cross_entropy":
-        raise export.ExportError(f"{head.label} (reconstruction) cannot train with "
-                                 "cross_entropy; choose auto, mse, bce, l1 or huber")
-    if task == "reconstruction" and str(input_node.param("dtype")) == "long":
-        raise export.ExportError(f"{head.label} (reconstruction) would rebuild integer token "
-                                 "ids; reconstruct float inputs, or use task tagging")
-    if loss not in LOSS_CALLS and loss != "cross_entropy":
-        raise export.ExportError(f"{head.label}: loss {loss!r} has no training script "
-                                 "equivalent; choose auto, cross_entropy, bce, mse, l1 or huber")
+    heads = [_head(d, nodes[i], input_node) for i in d.compiled.output_nodes]
+    several = len(heads) > 1
+    if several:
+        for head in heads:
+            if head.task not in SEVERAL_TASKS:
+                raise export.ExportError(
+                    f"{nodes[head.node_id].label} trains for {head.task}; training scripts "
+                    f"for several Output heads support {', '.join(SEVERAL_TASKS)} heads")
+    task = heads[0].task
     training = project.training
     dataset = project.dataset
-    data_consts, data_code, data_imports = data_source(dataset, data_file)
+    data_consts, data_code, data_imports = data_source(
+        dataset, data_file, [h.name for h in heads] if several else None)
 
     module_names = d.compiled.module_names
     frozen = sorted(module_names[i] for i in module_names if nodes[i].frozen)
@@ -265,6 +262,9 @@ def script_source(d: export.Design, name: str, weights_file: str, data_file: str
     cycle = training.optimizer in ("adam", "adamw") or training.momentum > 0
     schedule = schedule.replace("{cycle}", repr(cycle))
     main = _MAIN.replace("MODEL", name)
+    if several:  # batches are [x, y_head1, y_head2, ...]; y is the list of targets
+        main = main.replace("for x, y in", "for x, *y in").replace(
+            "x, y = x.to(device), y.to(device)", "x, y = x.to(device), [t.to(device) for t in y]")
     if task == "reconstruction":  # the target is the input itself; labels, if any, score it
         main = main.replace("compute_loss(out, y)", "compute_loss(out, x)").replace(
             "compute_loss(net(x), y)", "compute_loss(net(x), x)").replace(
@@ -308,8 +308,11 @@ def script_source(d: export.Design, name: str, weights_file: str, data_file: str
     if training.grad_clip > 0:
         consts.append(f"GRAD_CLIP = {float(training.grad_clip)!r}")
     consts.append(f"DEVICE = {export.literal(training.device)}")
-    if task == "tagging":
+    if any(head.task == "tagging" for head in heads):
         consts.append("IGNORE = -100  # the tag of steps without a label (padding)")
+    if several:
+        consts += export.fit_line(f"HEADS = {export.literal([h.name for h in heads])}  "
+                                  "# the Output heads, in the order the model returns them")
     if frozen:
         consts += export.fit_line(f"FROZEN = {export.literal(frozen)}")
     if lr_mult and not frozen:
@@ -327,7 +330,7 @@ def script_source(d: export.Design, name: str, weights_file: str, data_file: str
     title = (f"Train {name}, the network of the Plexus project "
              f"'{export.safe_text(project.name)}', on {dataset.name}.")
     saved = (f" It reads the data from {data_file}, which the export wrote beside it."
-             if saves_data(dataset) else "")
+             if saves_data(dataset, several) else "")
     if d.trained:
         saved += (f" It starts from the project's weights, {start_file(weights_file)} "
                   "beside it (--start '' for random ones).")
@@ -369,12 +372,70 @@ def script_source(d: export.Design, name: str, weights_file: str, data_file: str
         "# -- the model " + "-" * 81, *model, "", "",
         "# -- data " + "-" * 86, data_code.strip("\n"), "", "",
         "# -- loss, score and training " + "-" * 66,
-        loss_source(task, loss, width).strip("\n"), "",
-        score_source(task, loss, width).strip("\n"), "",
+        *_loss_and_score(heads),
         groups.strip("\n"), "",
         main.strip("\n"),
     ]
     return export.join_lines(sections)
+
+
+@dataclass(frozen=True)
+class ScriptHead:
+    """One Output head as the script trains it: its loss resolved, its output width."""
+
+    node_id: int
+    name: str
+    task: str
+    loss: str
+    width: int
+    weight: float
+
+
+def _head(d: export.Design, head: Any, input_node: Any) -> ScriptHead:
+    """The head of Output node ``head``; ExportError when a script cannot train it."""
+    out_shape = d.outputs[head.id]
+    width = int(out_shape[-1]) if len(out_shape) > 1 else 1
+    task = str(head.param("task"))
+    if task not in TASKS:
+        raise export.ExportError(f"{head.label} trains for {task}; training scripts are "
+                                 f"exported for {', '.join(TASKS)} heads (export the module "
+                                 "with --to python instead)")
+    loss = resolved_loss(task, str(head.param("loss")), width)
+    if task == "tagging" and loss != "cross_entropy":
+        raise export.ExportError(f"{head.label} (tagging) trains with cross_entropy, not "
+                                 f"{loss}; set its loss to auto")
+    if task == "reconstruction" and loss == "cross_entropy":
+        raise export.ExportError(f"{head.label} (reconstruction) cannot train with "
+                                 "cross_entropy; choose auto, mse, bce, l1 or huber")
+    if task == "reconstruction" and str(input_node.param("dtype")) == "long":
+        raise export.ExportError(f"{head.label} (reconstruction) would rebuild integer token "
+                                 "ids; reconstruct float inputs, or use task tagging")
+    if loss not in LOSS_CALLS and loss != "cross_entropy":
+        raise export.ExportError(f"{head.label}: loss {loss!r} has no training script "
+                                 "equivalent; choose auto, cross_entropy, bce, mse, l1 or huber")
+    weight = float(head.all_params().get("weight", 1.0))
+    return ScriptHead(head.id, head.name, task, loss, width, weight)
+
+
+def _loss_and_score(heads: list[ScriptHead]) -> list[str]:
+    """The script's ``compute_loss`` and ``Score`` sections: the head's own, or with several
+    heads one loss function and one Score class per head and the two that combine them."""
+    if len(heads) == 1:
+        head = heads[0]
+        return [loss_source(head.task, head.loss, head.width).strip("\n"), "",
+                score_source(head.task, head.loss, head.width).strip("\n"), ""]
+    parts = []
+    for head in heads:
+        suffix = export.class_name(head.name)
+        parts += [loss_source(head.task, head.loss, head.width).strip("\n").replace(
+                      "def compute_loss(", f"def loss_{export.file_stem(head.name)}("), "",
+                  score_source(head.task, head.loss, head.width).strip("\n").replace(
+                      "class Score:", f"class Score{suffix}:"), ""]
+    losses = ", ".join(f"(loss_{export.file_stem(h.name)}, {h.weight!r})" for h in heads)
+    scores = ", ".join(f"Score{export.class_name(h.name)}()" for h in heads)
+    parts.append(several_heads_source(losses, scores).strip("\n"))
+    parts.append("")
+    return parts
 
 
 # -- entry points ----------------------------------------------------------------------------------
@@ -403,7 +464,7 @@ def write_script(project: Project, path: str | Path) -> list[Path]:
     d = export.design(project)
     written = [export.write_text(path, script_source(d, export.class_name(project.name),
                                                      weights, data.name))]
-    if saves_data(project.dataset):
+    if saves_data(project.dataset, len(d.compiled.output_nodes) > 1):
         written.append(write_data(project.dataset, data))
     if d.trained:
         written.append(export.write_weights(path.with_name(start_file(weights)),

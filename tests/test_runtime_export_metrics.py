@@ -10,7 +10,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from resources.examples import make
-from runtime import export_heads, export_script
+from runtime import export, export_heads, export_script
 from runtime.heads import forecast_baseline
 
 
@@ -66,3 +66,24 @@ def test_scripts_feed_labels_and_inputs_to_their_scores() -> None:
     assert "score.add_baseline(x, y)" in forecast and "def forecast_baseline(" in forecast
     xor = export_script.export_script(make.build("xor_mlp"))
     assert "add_baseline" not in xor and "add_labels" not in xor and ".item()" not in xor
+
+
+def test_a_multi_head_script_trains_every_head_and_reports_each(tmp_path) -> None:
+    """digits_multitask: one loss function and Score per head, their weighted sum, and the
+    targets of each head saved beside the script."""
+    written = export_script.write_script(make.build("digits_multitask"), tmp_path / "train.py")
+    text = written[0].read_text()
+    assert 'HEADS = ["digit", "even"]' in text
+    assert "def loss_digit(" in text and "def loss_even(" in text
+    assert "HEAD_LOSSES = [(loss_digit, 1.0), (loss_even, 1.0)]" in text
+    assert "self.heads = [ScoreDigit(), ScoreEven()]" in text
+    assert "for x, *y in loader:" in text
+    with np.load(written[1]) as arrays:
+        assert sorted(arrays.files) == ["x_train", "x_val", "y_train.digit", "y_train.even",
+                                        "y_val.digit", "y_val.even"]
+        assert arrays["y_val.even"].shape == arrays["y_val.digit"].shape == (360,)
+    project = make.build("digits_multitask")
+    project.graph.set_param(project.graph.node_by_name("even").id, "task", "reconstruction")
+    with pytest.raises(export.ExportError, match="several Output heads support classification, "
+                       "regression, tagging heads"):
+        export_script.export_script(project)
