@@ -339,6 +339,8 @@ def script_source(d: export.Design, name: str, weights_file: str, data_file: str
         "",
         "One process:        python SCRIPT [--epochs N] [--device auto|cpu|cuda]",
         "Several processes:  torchrun --nproc_per_node N SCRIPT",
+        "Several machines:   torchrun --nnodes M --nproc_per_node N --rdzv-backend c10d",
+        "                    --rdzv-endpoint HOST:PORT SCRIPT  (the same line on every machine)",
         "",
         *export.wrap_text(
             "With torchrun the model trains with DistributedDataParallel (nccl on CUDA GPUs, "
