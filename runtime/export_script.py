@@ -154,9 +154,12 @@ def main() -> None:
     sampler = (DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True,
                                   seed=SEED) if distributed else None)
     per_process = len(sampler) if sampler is not None else len(train_set)
-    loader = DataLoader(train_set, batch_size=BATCH_SIZE, shuffle=sampler is None,
+    # BATCH_SIZE is the batch of one step, as in Plexus: each process takes its share, and
+    # DDP averages their gradients, so N processes take the same steps as one.
+    batch = max(1, BATCH_SIZE // world)
+    loader = DataLoader(train_set, batch_size=batch, shuffle=sampler is None,
                         sampler=sampler, generator=torch.Generator().manual_seed(SEED),
-                        drop_last=per_process % BATCH_SIZE == 1)  # BatchNorm needs 2 samples
+                        drop_last=per_process % batch == 1)  # BatchNorm needs 2 samples
     SCHEDULE_LINE
     if rank == 0:
         print(f"training on {device} x {world}: {args.epochs} epochs of {len(loader)} steps, "
