@@ -70,6 +70,15 @@ def load_data() -> tuple[TensorDataset, TensorDataset]:
 '''
 
 
+def merged_from(lines: list[str]) -> list[str]:
+    """``from m import a`` lines, one per module with its names sorted (as isort wants)."""
+    names: dict[str, set[str]] = {}
+    for line in lines:
+        module, _, imported = line.removeprefix("from ").partition(" import ")
+        names.setdefault(module, set()).update(n.strip() for n in imported.split(","))
+    return [f"from {m} import {', '.join(sorted(n))}" for m, n in sorted(names.items())]
+
+
 def _declaration(dataset: Any) -> Any:
     """The set's ScriptData, or None when the script reads the saved split."""
     from runtime.data import DATASETS

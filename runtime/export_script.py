@@ -24,7 +24,8 @@ from typing import Any
 
 from graph.project import Project
 from runtime import export
-from runtime.export_data import data_source, saves_data, write_data
+from runtime.export_data import data_source, merged_from, saves_data, write_data
+from runtime.export_gan import gan_script, write_gan_script
 from runtime.export_heads import (
     LOSS_CALLS,
     SEVERAL_TASKS,
@@ -38,15 +39,6 @@ from runtime.export_heads import (
 def start_file(weights_file: str) -> str:
     """The name of the weights a script starts from, beside its own output weights."""
     return weights_file.removesuffix(".safetensors") + "_start.safetensors"
-
-
-def _merged_from(lines: list[str]) -> list[str]:
-    """``from m import a`` lines, one per module with its names sorted (as isort wants)."""
-    names: dict[str, set[str]] = {}
-    for line in lines:
-        module, _, imported = line.removeprefix("from ").partition(" import ")
-        names.setdefault(module, set()).update(n.strip() for n in imported.split(","))
-    return [f"from {m} import {', '.join(sorted(n))}" for m, n in sorted(names.items())]
 
 
 # -- optimizer, schedule, loop --------------------------------------------------------------------
@@ -358,7 +350,7 @@ def script_source(d: export.Design, name: str, weights_file: str, data_file: str
         i for i in data_imports if i.startswith("import "))})
     # the forecast baseline is runtime.heads' own function, annotated with Any and Tensor
     head_imports = ["from typing import Any"] if task == "forecasting" else []
-    stdlib_from = _merged_from(["from typing import ClassVar", *head_imports,
+    stdlib_from = merged_from(["from typing import ClassVar", *head_imports,
                                 *(i for i in data_imports if i.startswith("from "))])
     imports = [
         "", "from __future__ import annotations", "",
@@ -444,13 +436,20 @@ def _loss_and_score(heads: list[ScriptHead]) -> list[str]:
 
 
 # -- entry points ----------------------------------------------------------------------------------
+def is_gan(project: Project) -> bool:
+    """Whether the project trains in GAN mode (runtime.export_gan writes its script)."""
+    return (project.training.options or {}).get("mode") == "gan"
+
+
 def export_script(project: Project, weights_file: str | None = None,
                   data_file: str | None = None) -> str:
     """A training script (``python train.py`` or ``torchrun --nproc_per_node N train.py``)
     with the module, the project's data, loss, optimizer, schedule and loop. Data sets the
     script cannot regenerate are read from ``data_file`` beside it (see write_script)."""
-    d = export.design(project)
     stem = export.file_stem(project.name)
+    if is_gan(project):
+        return gan_script(project, stem, data_file or f"{stem}_data.npz")[0]
+    d = export.design(project)
     weights_file = weights_file or f"{stem}.safetensors"
     data_file = data_file or f"{stem}_data.npz"
     return script_source(d, export.class_name(project.name), weights_file, data_file)
@@ -464,6 +463,8 @@ def write_script(project: Project, path: str | Path) -> list[Path]:
     path = Path(path)
     if path.suffix != ".py":
         raise export.ExportError(f"{path.name}: a training script file must end in .py")
+    if is_gan(project):
+        return write_gan_script(project, path)
     data = path.with_name(f"{path.stem}_data.npz")
     weights = path.with_suffix(".safetensors").name
     d = export.design(project)
