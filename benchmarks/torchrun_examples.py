@@ -6,10 +6,13 @@ exports them and its script starts from them, as Plexus goes on from them): expo
 --nproc_per_node 2 train.py --device cpu`` (gloo) in a clean interpreter, and train the same
 project for the same epochs (its own unless --epochs) in Plexus meanwhile. Compare after the
 project's epochs: after one or two, most examples are still at chance, where one batch order
-against another decides the metric. Prints
+against another decides the metric. GANs compare what Plexus shows for their best epoch:
+modes_covered (as a share of the modes), high_quality_share or sample_diversity. Prints
 every metric both report for the best epoch's weights and their difference in points:
-accuracy, r2 and roc_auc times 100; an mse as a percentage of Plexus' baseline_mse when there
-is one, else of Plexus' own value. Acceptance: every difference within 3 points.
+accuracy, r2, roc_auc and shares times 100; a forecast's mse as its share of the
+repeat-the-last-value baseline_mse; an mse without a baseline as a percentage of Plexus' value
+(judged only when no metric on a 0..1 scale is reported). Acceptance: every judged
+difference within 3 points.
 
     .venv/bin/python benchmarks/torchrun_examples.py [--epochs N] [NAME ...]
 """
@@ -30,9 +33,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 TOLERANCE = 3.0  # points
-BOUNDED = ("accuracy", "r2", "roc_auc")  # metrics on a 0..1 scale
-_FINAL = re.compile(r"^best epoch (\d+): val loss \S+, (.*); saved ", re.MULTILINE)
-_METRIC = re.compile(r"val (\S+) (\S+?)(?:,|$)")
+BOUNDED = ("accuracy", "r2", "roc_auc", "high_quality_share", "sample_diversity")  # 0..1
+GAN_SHOWN = ("modes_covered", "high_quality_share", "sample_diversity")
+_FINAL = re.compile(r"^best epoch (\d+): (.*); saved ", re.MULTILINE)
+_METRIC = re.compile(r"(?:val )?(\S+) (\S+?)(?:,|$)")
 
 
 @dataclass
@@ -59,12 +63,22 @@ def script_metrics(output: str) -> dict[str, float]:
     return {key: float(value) for key, value in _METRIC.findall(found[-1][1])}
 
 
-def points(key: str, script: float, plexus: float, baseline: float | None) -> float:
-    """The difference of one metric in points (see the module docstring)."""
-    if key.split("/")[0] in BOUNDED:
-        return 100.0 * abs(script - plexus)
-    scale = baseline if baseline else abs(plexus)
-    return 100.0 * abs(script - plexus) / max(scale, 1e-12)
+def differences(script: dict[str, float], plexus: dict[str, float]) -> dict[str, float]:
+    """The judged differences in points, by metric (see the module docstring)."""
+    out: dict[str, float] = {}
+    for key in (k for k in plexus if k in script and math.isfinite(plexus[k])):
+        kind = key.split("/")[0]
+        if kind in BOUNDED:
+            out[key] = 100.0 * abs(script[key] - plexus[key])
+        elif kind == "modes_covered":
+            out[key] = 100.0 * abs(script[key] - plexus[key]) / max(1.0, plexus["modes"])
+        elif kind == "mse" and "baseline_mse" in plexus and "baseline_mse" in script:
+            out[key] = 100.0 * abs(script[key] / script["baseline_mse"]
+                                   - plexus[key] / plexus["baseline_mse"])
+    if not out:  # only an mse without a baseline: how far apart, relative to Plexus'
+        out = {k: 100.0 * abs(script[k] - plexus[k]) / max(abs(plexus[k]), 1e-12)
+               for k in plexus if k in script and k.split("/")[0] == "mse"}
+    return out
 
 
 def seeded(name: str):  # noqa: ANN201 (a Project)
@@ -104,6 +118,8 @@ def plexus_metrics(name: str, epochs: int | None) -> dict[str, float]:
     if result.status not in ("completed", "early_stopped"):
         raise RuntimeError(f"{name}: Plexus training {result.status}: {result.message}")
     best = next(e for e in result.epochs if e["epoch"] == result.best_epoch)
+    if "d_loss" in best:  # a GAN: what its panel shows for the best epoch
+        return {key: float(best[key]) for key in ("modes", *GAN_SHOWN) if key in best}
     return {key.removeprefix("val_"): float(value) for key, value in best.items()
             if key.startswith("val_") and key != "val_loss" and "loss/" not in key}
 
@@ -128,9 +144,7 @@ def compare(name: str, epochs: int | None, folder: Path, timeout: float = 900) -
     if "rank 1 of 2 finished" not in output:
         return Comparison(name, {}, plexus, {}, "rank 1 did not finish")
     script = script_metrics(output)
-    baseline = plexus.get("baseline_mse")
-    shared = [k for k in plexus if k in script and math.isfinite(plexus[k])]
-    diffs = {k: points(k, script[k], plexus[k], baseline) for k in shared}
+    diffs = differences(script, plexus)
     missing = [k for k in plexus if k not in script]
     return Comparison(name, script, plexus, diffs,
                       f"the script does not print {', '.join(missing)}" if missing else "")
@@ -151,8 +165,9 @@ def main() -> int:
             folder.mkdir()
             row = compare(name, args.epochs, folder)
             failed += not row.ok
-            shown = "  ".join(f"{k} {row.script.get(k, math.nan):.4f}/{row.plexus[k]:.4f} "
-                              f"({row.points.get(k, math.nan):.2f} pts)" for k in row.plexus)
+            shown = "  ".join(f"{k} {row.script.get(k, math.nan):.4f}/{row.plexus[k]:.4f}"
+                              + (f" ({row.points[k]:.2f} pts)" if k in row.points else "")
+                              for k in row.plexus)
             print(f"{'ok  ' if row.ok else 'FAIL'} {name}: script/plexus {shown} {row.error}",
                   flush=True)
     print(f"{len(names) - failed} of {len(names)} within {TOLERANCE:g} points")

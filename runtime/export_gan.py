@@ -21,7 +21,7 @@ from pathlib import Path
 
 from graph.project import Project
 from runtime import export
-from runtime.export_data import data_source, merged_from, saves_data, write_data
+from runtime.export_data import STEP_BATCHES, data_source, merged_from, saves_data, write_data
 from runtime.gan_networks import gan_groups, group_graph, known_modes
 from runtime.gan_samples import COVERED_SHARE, diversity, mode_metrics
 
@@ -88,11 +88,7 @@ def main() -> None:
         ids = [local_rank] if cuda else None
         gen = DistributedDataParallel(generator, device_ids=ids)
         disc = DistributedDataParallel(discriminator, device_ids=ids)
-    sampler = (DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True,
-                                  seed=SEED) if distributed else None)
-    batch = max(1, BATCH_SIZE // world)  # BATCH_SIZE is one step's batch, as in Plexus
-    loader = DataLoader(train_set, batch_size=batch, shuffle=sampler is None, sampler=sampler,
-                        generator=torch.Generator().manual_seed(SEED))
+    loader = DataLoader(train_set, batch_sampler=StepBatches(len(train_set), rank, world))
     d_total = args.epochs * len(loader)
     d_opt, d_schedule = make_optimizer(discriminator, D_LR, d_total)
     g_opt, g_schedule = make_optimizer(generator, G_LR, args.epochs * math.ceil(
@@ -111,8 +107,6 @@ def main() -> None:
 
     best_key, best_epoch, best_state, best_metrics = None, 0, None, {}
     for epoch in range(1, args.epochs + 1):
-        if sampler is not None:
-            sampler.set_epoch(epoch)
         gen.train()
         disc.train()
         sums = torch.zeros(6, dtype=torch.float64, device=device)  # d, g, real, fake, n, g_n
@@ -308,7 +302,8 @@ def gan_script(project: Project, stem: str, data_file: str) -> tuple[str, bytes,
         "",
         *export.wrap_text(
             "With torchrun both networks train with DistributedDataParallel (nccl on CUDA GPUs, "
-            "gloo on the CPU) and each process reads its share of every epoch. Rank 0 saves the "
+            "gloo on the CPU) and each process takes its share of every step's batch. Rank 0 "
+            "saves the "
             f"weights of the best epoch to {stem}_generator.safetensors and "
             f"{stem}_discriminator.safetensors next to this file."
             + (f" It reads the data from {data_file}, which the export wrote beside it."
@@ -318,16 +313,18 @@ def gan_script(project: Project, stem: str, data_file: str) -> tuple[str, bytes,
     imports = ["", "from __future__ import annotations", "",
                *sorted({"import argparse", "import math", "import os",
                         *(i for i in data_imports if i.startswith("import "))}),
-               *merged_from(["from typing import Any, ClassVar",
+               *merged_from(["from collections.abc import Iterator",
+                             "from typing import Any, ClassVar",
                              *(i for i in data_imports if i.startswith("from "))]),
                "", "import numpy as np", "import torch", "import torch.distributed as dist",
                "from torch import nn", "from torch.nn.parallel import DistributedDataParallel",
-               "from torch.utils.data import DataLoader, DistributedSampler, TensorDataset", ""]
+               "from torch.utils.data import DataLoader, Sampler, TensorDataset", ""]
     sections = [
         *header, *imports, *consts, "",
         "# -- the networks " + "-" * 78, *gen_lines, "", *disc_lines, "", "",
         "# -- data " + "-" * 86, data_code.strip("\n"), "", "",
         "# -- metrics and training " + "-" * 70, helpers.strip("\n"), "",
+        STEP_BATCHES.strip("\n"), "",
         loop.strip("\n"),
     ]
     return export.join_lines(sections), g_start, d_start

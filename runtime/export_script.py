@@ -11,7 +11,7 @@ of the Output head (classification, regression, tagging, forecasting or reconstr
 best validation loss".
 
 With ``torchrun`` the model is wrapped in DistributedDataParallel (nccl on CUDA, gloo on the
-CPU) and each process reads its share of every epoch through a DistributedSampler; every
+CPU) and each process takes its share of every step's batch (``StepBatches``); every
 process evaluates the whole validation set, so they all take the same early-stopping and
 best-epoch decisions, and rank 0 saves the weights.
 """
@@ -24,7 +24,13 @@ from typing import Any
 
 from graph.project import Project
 from runtime import export
-from runtime.export_data import data_source, merged_from, saves_data, write_data
+from runtime.export_data import (
+    STEP_BATCHES,
+    data_source,
+    merged_from,
+    saves_data,
+    write_data,
+)
 from runtime.export_gan import gan_script, write_gan_script
 from runtime.export_heads import (
     LOSS_CALLS,
@@ -143,15 +149,10 @@ def main() -> None:
     net: nn.Module = model
     if distributed:
         net = DistributedDataParallel(model, device_ids=[local_rank] if cuda else None)
-    sampler = (DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True,
-                                  seed=SEED) if distributed else None)
-    per_process = len(sampler) if sampler is not None else len(train_set)
-    # BATCH_SIZE is the batch of one step, as in Plexus: each process takes its share, and
-    # DDP averages their gradients, so N processes take the same steps as one.
-    batch = max(1, BATCH_SIZE // world)
-    loader = DataLoader(train_set, batch_size=batch, shuffle=sampler is None,
-                        sampler=sampler, generator=torch.Generator().manual_seed(SEED),
-                        drop_last=per_process % batch == 1)  # BatchNorm needs 2 samples
+    if BATCH_SIZE < world:
+        raise SystemExit(f"BATCH_SIZE {BATCH_SIZE} is less than the {world} processes: each "
+                         "takes a share of every step's batch")
+    loader = DataLoader(train_set, batch_sampler=StepBatches(len(train_set), rank, world))
     SCHEDULE_LINE
     if rank == 0:
         print(f"training on {device} x {world}: {args.epochs} epochs of {len(loader)} steps, "
@@ -159,8 +160,6 @@ def main() -> None:
 
     best_loss, best_epoch, best_state, stale = math.inf, 0, None, 0
     for epoch in range(1, args.epochs + 1):
-        if sampler is not None:
-            sampler.set_epoch(epoch)
         net.train()
         FROZEN_EVALsums = torch.zeros(2, dtype=torch.float64, device=device)
         for x, y in loader:
@@ -339,8 +338,8 @@ def script_source(d: export.Design, name: str, weights_file: str, data_file: str
         "",
         *export.wrap_text(
             "With torchrun the model trains with DistributedDataParallel (nccl on CUDA GPUs, "
-            "gloo on the CPU) and each process reads its share of every epoch through a "
-            f"DistributedSampler. Rank 0 saves the weights of the best validation loss to "
+            "gloo on the CPU) and each process takes its share of every step's batch through the "
+            f"StepBatches sampler. Rank 0 saves the weights of the best validation loss to "
             f"{weights_file} (next to this file, or --out), which {name}().load_weights() "
             f"reads.{saved}"),
         '"""',
@@ -350,7 +349,8 @@ def script_source(d: export.Design, name: str, weights_file: str, data_file: str
         i for i in data_imports if i.startswith("import "))})
     # the forecast baseline is runtime.heads' own function, annotated with Any and Tensor
     head_imports = ["from typing import Any"] if task == "forecasting" else []
-    stdlib_from = merged_from(["from typing import ClassVar", *head_imports,
+    stdlib_from = merged_from(["from collections.abc import Iterator",
+                               "from typing import ClassVar", *head_imports,
                                 *(i for i in data_imports if i.startswith("from "))])
     imports = [
         "", "from __future__ import annotations", "",
@@ -360,7 +360,7 @@ def script_source(d: export.Design, name: str, weights_file: str, data_file: str
         "import torch.distributed as dist",
         "from torch import Tensor, nn" if task == "forecasting" else "from torch import nn",
         "from torch.nn.parallel import DistributedDataParallel",
-        "from torch.utils.data import DataLoader, DistributedSampler, TensorDataset",
+        "from torch.utils.data import DataLoader, Sampler, TensorDataset",
         "",
     ]
     model = export.class_source(d, name)
@@ -371,6 +371,7 @@ def script_source(d: export.Design, name: str, weights_file: str, data_file: str
         "# -- loss, score and training " + "-" * 66,
         *_loss_and_score(heads),
         groups.strip("\n"), "",
+        STEP_BATCHES.strip("\n"), "",
         main.strip("\n"),
     ]
     return export.join_lines(sections)

@@ -87,3 +87,29 @@ def test_a_multi_head_script_trains_every_head_and_reports_each(tmp_path) -> Non
     with pytest.raises(export.ExportError, match="several Output heads support classification, "
                        "regression, tagging heads"):
         export_script.export_script(project)
+
+
+def test_a_gan_script_trains_both_networks_as_plexus(tmp_path) -> None:
+    """gan_ring: both networks, the GAN options, the mode metrics Plexus shows; a trained
+    project's script starts from each network's weights."""
+    from resources.examples.make import build
+
+    project = build("gan_ring")
+    text = export_script.export_script(project)
+    for line in ("D_LR = 0.01", "D_STEPS = 1", "LABEL_SMOOTHING = 0.1", "BETA1 = 0.5",
+                 "R1 = 0.1", "START = False", "def mode_metrics(", "CosineAnnealingLR"):
+        assert line in text, line
+    assert "torch.optim.Adam(params, lr=lr, betas=(BETA1, 0.999)" in text
+    digits = export_script.export_script(build("gan_digits"))
+    assert "def diversity(" in digits and "mode_metrics" not in digits
+    torch.manual_seed(0)
+    from runtime.compile import node_state, weights_to_bytes
+    from runtime.gan_networks import compile_gan
+
+    generator, discriminator = compile_gan(project)
+    project.weights = weights_to_bytes({**node_state(generator), **node_state(discriminator)})
+    written = export_script.write_script(project, tmp_path / "train.py")
+    assert [p.name for p in written] == ["train.py", "train_data.npz",
+                                         "train_generator_start.safetensors",
+                                         "train_discriminator_start.safetensors"]
+    assert "START = True" in written[0].read_text()
