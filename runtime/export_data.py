@@ -70,33 +70,6 @@ def load_data() -> tuple[TensorDataset, TensorDataset]:
 '''
 
 
-# Both training scripts' batch order (runtime/export_script.py, runtime/export_gan.py).
-STEP_BATCHES = '''
-
-class StepBatches(Sampler[list[int]]):
-    """Plexus' batches: a shuffle per epoch (seeded once, as Plexus), cut into BATCH_SIZE
-    samples per step; a last batch of one sample joins the one before it (BatchNorm needs
-    two). With torchrun every process draws the same shuffle and takes its share of each
-    step's batch, and DDP averages their gradients: N processes take the steps one takes.
-    (Not DistributedSampler: it shuffles each process's share of the epoch on its own.)"""
-
-    def __init__(self, size: int, rank: int = 0, world: int = 1) -> None:
-        self.size, self.rank, self.world = size, rank, world
-        self.generator = torch.Generator().manual_seed(SEED)
-        self.bounds = [(s, min(s + BATCH_SIZE, size)) for s in range(0, size, BATCH_SIZE)]
-        if len(self.bounds) > 1 and self.bounds[-1][1] - self.bounds[-1][0] == 1:
-            self.bounds[-2:] = [(self.bounds[-2][0], size)]
-
-    def __len__(self) -> int:
-        return len(self.bounds)
-
-    def __iter__(self) -> Iterator[list[int]]:
-        order = torch.randperm(self.size, generator=self.generator)
-        for start, end in self.bounds:
-            yield order[start:end].tensor_split(self.world)[self.rank].tolist()
-'''
-
-
 def merged_from(lines: list[str]) -> list[str]:
     """``from m import a`` lines, one per module with its names sorted (as isort wants)."""
     names: dict[str, set[str]] = {}

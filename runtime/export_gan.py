@@ -21,7 +21,8 @@ from pathlib import Path
 
 from graph.project import Project
 from runtime import export
-from runtime.export_data import STEP_BATCHES, data_source, merged_from, saves_data, write_data
+from runtime.export_blocks import shared_blocks
+from runtime.export_data import data_source, merged_from, saves_data, write_data
 from runtime.gan_networks import gan_groups, group_graph, known_modes
 from runtime.gan_samples import COVERED_SHARE, diversity, mode_metrics
 
@@ -66,17 +67,7 @@ def main() -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=DEVICE)
     args = parser.parse_args()
 
-    distributed = "WORLD_SIZE" in os.environ  # torchrun sets RANK, LOCAL_RANK, WORLD_SIZE
-    rank = int(os.environ.get("RANK", 0))
-    world = int(os.environ.get("WORLD_SIZE", 1))
-    local_rank = int(os.environ.get("LOCAL_RANK", 0))
-    cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
-    device = torch.device("cuda", local_rank) if cuda else torch.device("cpu")
-    if cuda:
-        torch.cuda.set_device(device)
-    if distributed:
-        dist.init_process_group("nccl" if cuda else "gloo")
-
+    distributed, rank, world, local_rank, device = start_processes(args.device)
     torch.manual_seed(SEED)
     train_set, _ = load_data()
     generator, discriminator = GENERATOR().to(device), DISCRIMINATOR().to(device)
@@ -85,7 +76,7 @@ def main() -> None:
         discriminator.load_weights(D_START_FILE)
     gen, disc = generator, discriminator
     if distributed:
-        ids = [local_rank] if cuda else None
+        ids = [local_rank] if device.type == "cuda" else None
         gen = DistributedDataParallel(generator, device_ids=ids)
         disc = DistributedDataParallel(discriminator, device_ids=ids)
     loader = DataLoader(train_set, batch_sampler=StepBatches(len(train_set), rank, world))
@@ -168,25 +159,13 @@ def main() -> None:
         print(f"best epoch {best_epoch}: {metrics_text(best_metrics, ', ')}; saved "
               f"{G_WEIGHTS_FILE} and {D_WEIGHTS_FILE}")
     if distributed:
-        print(f"rank {rank} of {world} finished", flush=True)
-        dist.barrier()  # gloo aborts a rank that tears down while its peer still saves
-        dist.destroy_process_group()
+        finish_processes(rank, world)
 
 
 def metrics_text(metrics: dict[str, float], separator: str) -> str:
     """"d_loss 0.6931": every metric Plexus shows for a GAN epoch."""
     return separator.join(f"{name} {value:.4f}" if isinstance(value, float)
                           else f"{name} {value}" for name, value in metrics.items())
-
-
-def save_weights(model: nn.Module, path: str) -> None:
-    """Safetensors keyed like the model's state_dict, which its load_weights(path) reads."""
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    try:
-        from safetensors.torch import save_file
-    except ImportError:
-        raise SystemExit("saving the weights needs safetensors: pip install safetensors") from None
-    save_file(state, path)
 
 
 if __name__ == "__main__":
@@ -324,7 +303,7 @@ def gan_script(project: Project, stem: str, data_file: str) -> tuple[str, bytes,
         "# -- the networks " + "-" * 78, *gen_lines, "", *disc_lines, "", "",
         "# -- data " + "-" * 86, data_code.strip("\n"), "", "",
         "# -- metrics and training " + "-" * 70, helpers.strip("\n"), "",
-        STEP_BATCHES.strip("\n"), "",
+        *shared_blocks(),
         loop.strip("\n"),
     ]
     return export.join_lines(sections), g_start, d_start

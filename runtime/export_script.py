@@ -24,13 +24,8 @@ from typing import Any
 
 from graph.project import Project
 from runtime import export
-from runtime.export_data import (
-    STEP_BATCHES,
-    data_source,
-    merged_from,
-    saves_data,
-    write_data,
-)
+from runtime.export_blocks import shared_blocks
+from runtime.export_data import data_source, merged_from, saves_data, write_data
 from runtime.export_gan import gan_script, write_gan_script
 from runtime.export_heads import (
     LOSS_CALLS,
@@ -121,22 +116,7 @@ def main() -> None:
                         "project's, when it was exported trained); '' for random weights")
     args = parser.parse_args()
 
-    # torchrun sets RANK, LOCAL_RANK and WORLD_SIZE; plain python runs one process.
-    distributed = "WORLD_SIZE" in os.environ
-    rank = int(os.environ.get("RANK", 0))
-    world = int(os.environ.get("WORLD_SIZE", 1))
-    local_rank = int(os.environ.get("LOCAL_RANK", 0))
-    cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
-    if cuda and local_rank >= torch.cuda.device_count():
-        raise SystemExit(f"process {local_rank} has no GPU of its own ("
-                         f"{torch.cuda.device_count()} found): start at most that many "
-                         "processes per machine, or train with --device cpu")
-    device = torch.device("cuda", local_rank) if cuda else torch.device("cpu")
-    if cuda:
-        torch.cuda.set_device(device)
-    if distributed:
-        dist.init_process_group("nccl" if cuda else "gloo")
-
+    distributed, rank, world, local_rank, device = start_processes(args.device)
     torch.manual_seed(SEED)
     train_set, val_set = load_data()
     if len(val_set) == 0:
@@ -148,10 +128,8 @@ def main() -> None:
     optimizer = make_optimizer(model)
     net: nn.Module = model
     if distributed:
-        net = DistributedDataParallel(model, device_ids=[local_rank] if cuda else None)
-    if BATCH_SIZE < world:
-        raise SystemExit(f"BATCH_SIZE {BATCH_SIZE} is less than the {world} processes: each "
-                         "takes a share of every step's batch")
+        net = DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda"
+                                      else None)
     loader = DataLoader(train_set, batch_sampler=StepBatches(len(train_set), rank, world))
     SCHEDULE_LINE
     if rank == 0:
@@ -194,20 +172,7 @@ def main() -> None:
         print(f"best epoch {best_epoch}: val loss {val_loss:.4f}, "
               f"{metrics_text(val_scores, ', ')}; saved {args.out}")
     if distributed:
-        print(f"rank {rank} of {world} finished", flush=True)
-        dist.barrier()  # gloo aborts a rank that tears down while its peer still saves
-        dist.destroy_process_group()
-
-
-def save_weights(model: nn.Module, path: str) -> None:
-    """Safetensors keyed like the model's state_dict, which the model's load_weights(path)
-    reads."""
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    try:
-        from safetensors.torch import save_file
-    except ImportError:
-        raise SystemExit("saving the weights needs safetensors: pip install safetensors") from None
-    save_file(state, path)
+        finish_processes(rank, world)
 
 
 if __name__ == "__main__":
@@ -371,7 +336,7 @@ def script_source(d: export.Design, name: str, weights_file: str, data_file: str
         "# -- loss, score and training " + "-" * 66,
         *_loss_and_score(heads),
         groups.strip("\n"), "",
-        STEP_BATCHES.strip("\n"), "",
+        *shared_blocks(),
         main.strip("\n"),
     ]
     return export.join_lines(sections)
