@@ -144,6 +144,8 @@ class ProgressPrinter:
             print(f"training on {event.device}: {event.epochs} epochs, "
                   f"{event.steps_per_epoch} steps each, {event.params:,} parameters",
                   file=self.stream)
+            if event.accelerate:
+                print(f"accelerate: {event.accelerate}", file=self.stream)
         elif isinstance(event, Batch) and self.tty:
             done = event.step / max(1, event.steps_per_epoch)
             bar = "=" * int(done * 24)

@@ -62,6 +62,7 @@ class Started(Event):
     d_params: int | None = optional()
     sample_kind: str | None = optional()
     d_steps: int | None = optional()
+    accelerate: str | None = optional()  # the speed features chosen (runtime.accelerate)
 
 
 @dataclass

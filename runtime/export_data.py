@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from runtime import export
+from runtime.batches import tensor_pair
 from runtime.datasets.core import (
     GENERATE_STREAM,
     SPLIT_STREAM,
@@ -52,6 +53,31 @@ def load_data() -> tuple[TensorDataset, TensorDataset]:
     return TensorDataset(parts[0], parts[1]), TensorDataset(parts[2], parts[3])
 '''
 
+# Several heads: the targets of each head, in the order the model returns them (HEADS).
+_SAVED_TARGETS = '''
+def load_data() -> tuple[TensorDataset, TensorDataset]:
+    """{what} as Plexus split it, saved beside this script as
+    DATA_FILE when it was exported: x_train, x_val and each head's targets, y_train.<head>
+    and y_val.<head>. Batches are [x, targets of HEADS[0], targets of HEADS[1], ...]."""
+    path = Path(__file__).with_name(DATA_FILE)
+    if not path.is_file():
+        raise SystemExit(f"{path} is missing: it holds the training data; export the "
+                         "training script from Plexus again to write it")
+    with np.load(path, allow_pickle=False) as arrays:
+        return tuple(TensorDataset(torch.from_numpy(arrays[f"x_{part}"]), *(
+            torch.from_numpy(arrays[f"y_{part}.{head}"]) for head in HEADS))
+            for part in ("train", "val"))
+'''
+
+
+def merged_from(lines: list[str]) -> list[str]:
+    """``from m import a`` lines, one per module with its names sorted (as isort wants)."""
+    names: dict[str, set[str]] = {}
+    for line in lines:
+        module, _, imported = line.removeprefix("from ").partition(" import ")
+        names.setdefault(module, set()).update(n.strip() for n in imported.split(","))
+    return [f"from {m} import {', '.join(sorted(n))}" for m, n in sorted(names.items())]
+
 
 def _declaration(dataset: Any) -> Any:
     """The set's ScriptData, or None when the script reads the saved split."""
@@ -61,20 +87,24 @@ def _declaration(dataset: Any) -> Any:
     return info.script if info is not None else None
 
 
-def saves_data(dataset: Any) -> bool:
-    """Whether the script reads its data from a file written beside it."""
-    return _declaration(dataset) is None
+def saves_data(dataset: Any, several_heads: bool = False) -> bool:
+    """Whether the script reads its data from a file written beside it (always for several
+    heads: a set's script code gives one target)."""
+    return several_heads or _declaration(dataset) is None
 
 
-def data_source(dataset: Any, data_file: str) -> tuple[list[str], str, list[str]]:
-    """(constant lines, functions source, extra imports) that load the project's data."""
+def data_source(dataset: Any, data_file: str, heads: list[str] | None = None
+                ) -> tuple[list[str], str, list[str]]:
+    """(constant lines, functions source, extra imports) that load the project's data;
+    ``heads`` names the Output heads of a network with several."""
     consts = [f"DATASET = {export.literal(dataset.name)}", f"SEED = {int(dataset.seed)}",
               f"VAL_SPLIT = {float(dataset.val_split)!r}"]
     script = _declaration(dataset)
-    if script is None:
+    if script is None or heads:
         what = f"The '{dataset.name}' data set".replace('"', "'").replace("\\", "/")
         consts.append(f"DATA_FILE = {export.literal(data_file)}")
-        return consts, _SAVED_DATA.replace("{what}", what), ["from pathlib import Path"]
+        template = _SAVED_TARGETS if heads else _SAVED_DATA
+        return consts, template.replace("{what}", what), ["from pathlib import Path"]
     try:
         values = script.constants(dataset) if script.constants else {}
     except (DataError, ValueError) as exc:
@@ -106,17 +136,20 @@ def data_arrays(dataset: Any) -> dict[str, np.ndarray]:
         raise export.ExportError(f"the training data cannot be loaded: {exc}") from None
     arrays = {}
     for part, data in (("train", bundle.train), ("val", bundle.val)):
-        tensors = getattr(data, "tensors", None)
-        if tensors is None or len(tensors) != 2:  # a lazy set: read every item
+        tensors = tensor_pair(data)
+        if tensors is None:  # a lazy set: read every item
             items = [data[i] for i in range(len(data))]
             tensors = [torch.stack([torch.as_tensor(item[k]) for item in items])
                        if items else torch.zeros(0) for k in (0, 1)]
-        if not all(isinstance(t, torch.Tensor) for t in tensors):
+        x, y = tensors
+        targets = {f"y_{part}.{key}": t for key, t in y.items()} if isinstance(y, dict) \
+            else {f"y_{part}": y}
+        if not all(isinstance(t, torch.Tensor) for t in (x, *targets.values())):
             raise export.ExportError(f"the '{dataset.name}' data set gives inputs or targets "
                                      "that are not single tensors; training scripts are "
-                                     "exported for one input and one target per sample")
-        arrays[f"x_{part}"] = tensors[0].detach().cpu().contiguous().numpy()
-        arrays[f"y_{part}"] = tensors[1].detach().cpu().contiguous().numpy()
+                                     "exported for one input and one target per head")
+        for key, tensor in {f"x_{part}": x, **targets}.items():
+            arrays[key] = tensor.detach().cpu().contiguous().numpy()
     return arrays
 
 

@@ -11,33 +11,35 @@ of the Output head (classification, regression, tagging, forecasting or reconstr
 best validation loss".
 
 With ``torchrun`` the model is wrapped in DistributedDataParallel (nccl on CUDA, gloo on the
-CPU) and each process reads its share of every epoch through a DistributedSampler; every
+CPU) and each process takes its share of every step's batch (``StepBatches``); every
 process evaluates the whole validation set, so they all take the same early-stopping and
 best-epoch decisions, and rank 0 saves the weights.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from graph.project import Project
 from runtime import export
-from runtime.export_data import data_source, saves_data, write_data
-from runtime.export_heads import LOSS_CALLS, loss_source, resolved_loss, score_source
+from runtime.export_blocks import shared_blocks
+from runtime.export_data import data_source, merged_from, saves_data, write_data
+from runtime.export_gan import gan_script, write_gan_script
+from runtime.export_heads import (
+    LOSS_CALLS,
+    SEVERAL_TASKS,
+    loss_source,
+    resolved_loss,
+    score_source,
+    several_heads_source,
+)
 
 
 def start_file(weights_file: str) -> str:
     """The name of the weights a script starts from, beside its own output weights."""
     return weights_file.removesuffix(".safetensors") + "_start.safetensors"
-
-
-def _merged_from(lines: list[str]) -> list[str]:
-    """``from m import a`` lines, one per module with its names sorted (as isort wants)."""
-    names: dict[str, set[str]] = {}
-    for line in lines:
-        module, _, imported = line.removeprefix("from ").partition(" import ")
-        names.setdefault(module, set()).update(n.strip() for n in imported.split(","))
-    return [f"from {m} import {', '.join(sorted(n))}" for m, n in sorted(names.items())]
 
 
 # -- optimizer, schedule, loop --------------------------------------------------------------------
@@ -87,8 +89,8 @@ _MAIN = '''
 
 @torch.no_grad()
 def evaluate(model: nn.Module, data: TensorDataset, device: torch.device
-             ) -> tuple[float, float]:
-    """(mean loss, score) of the whole data set, in eval mode."""
+             ) -> tuple[float, dict[str, float]]:
+    """(mean loss, {metric: value}) of the whole data set, in eval mode."""
     model.eval()
     total, count, score = 0.0, 0, Score()
     for x, y in DataLoader(data, batch_size=EVAL_BATCH):
@@ -97,7 +99,12 @@ def evaluate(model: nn.Module, data: TensorDataset, device: torch.device
         total += float(compute_loss(out, y)) * len(x)
         count += len(x)
         score.update(out, y)
-    return total / max(1, count), score.value()
+    return total / max(1, count), score.values()
+
+
+def metrics_text(scores: dict[str, float], separator: str) -> str:
+    """"val accuracy 0.9722": every metric Plexus reports, the main one first."""
+    return separator.join(f"val {name} {value:.4f}" for name, value in scores.items())
 
 
 def main() -> None:
@@ -109,22 +116,7 @@ def main() -> None:
                         "project's, when it was exported trained); '' for random weights")
     args = parser.parse_args()
 
-    # torchrun sets RANK, LOCAL_RANK and WORLD_SIZE; plain python runs one process.
-    distributed = "WORLD_SIZE" in os.environ
-    rank = int(os.environ.get("RANK", 0))
-    world = int(os.environ.get("WORLD_SIZE", 1))
-    local_rank = int(os.environ.get("LOCAL_RANK", 0))
-    cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
-    if cuda and local_rank >= torch.cuda.device_count():
-        raise SystemExit(f"process {local_rank} has no GPU of its own ("
-                         f"{torch.cuda.device_count()} found): start at most that many "
-                         "processes per machine, or train with --device cpu")
-    device = torch.device("cuda", local_rank) if cuda else torch.device("cpu")
-    if cuda:
-        torch.cuda.set_device(device)
-    if distributed:
-        dist.init_process_group("nccl" if cuda else "gloo")
-
+    distributed, rank, world, local_rank, device = start_processes(args.device)
     torch.manual_seed(SEED)
     train_set, val_set = load_data()
     if len(val_set) == 0:
@@ -136,13 +128,9 @@ def main() -> None:
     optimizer = make_optimizer(model)
     net: nn.Module = model
     if distributed:
-        net = DistributedDataParallel(model, device_ids=[local_rank] if cuda else None)
-    sampler = (DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True,
-                                  seed=SEED) if distributed else None)
-    per_process = len(sampler) if sampler is not None else len(train_set)
-    loader = DataLoader(train_set, batch_size=BATCH_SIZE, shuffle=sampler is None,
-                        sampler=sampler, generator=torch.Generator().manual_seed(SEED),
-                        drop_last=per_process % BATCH_SIZE == 1)  # BatchNorm needs 2 samples
+        net = DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda"
+                                      else None)
+    loader = DataLoader(train_set, batch_sampler=StepBatches(len(train_set), rank, world))
     SCHEDULE_LINE
     if rank == 0:
         print(f"training on {device} x {world}: {args.epochs} epochs of {len(loader)} steps, "
@@ -150,8 +138,6 @@ def main() -> None:
 
     best_loss, best_epoch, best_state, stale = math.inf, 0, None, 0
     for epoch in range(1, args.epochs + 1):
-        if sampler is not None:
-            sampler.set_epoch(epoch)
         net.train()
         FROZEN_EVALsums = torch.zeros(2, dtype=torch.float64, device=device)
         for x, y in loader:
@@ -160,11 +146,11 @@ def main() -> None:
             loss = compute_loss(net(x), y)
             loss.backward()
             GRAD_CLIPoptimizer.step()
-            STEP_SCHEDULEsums += torch.tensor([loss.item() * len(x), len(x)], dtype=torch.float64,
-                                 device=device)
+            STEP_SCHEDULEsums[0] += loss.detach() * len(x)  # stays on the GPU: it never waits
+            sums[1] += len(x)
         if distributed:
             dist.all_reduce(sums)
-        EPOCH_SCHEDULEval_loss, val_score = evaluate(model, val_set, device)
+        EPOCH_SCHEDULEval_loss, val_scores = evaluate(model, val_set, device)
         if val_loss < best_loss:
             best_loss, best_epoch, stale = val_loss, epoch, 0
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -172,7 +158,7 @@ def main() -> None:
             stale += 1
         if rank == 0:
             print(f"epoch {epoch}/{args.epochs}  train loss {float(sums[0] / sums[1]):.4f}  "
-                  f"val loss {val_loss:.4f}  val {Score.name} {val_score:.4f}", flush=True)
+                  f"val loss {val_loss:.4f}  {metrics_text(val_scores, '  ')}", flush=True)
         if EARLY_STOPPING and stale >= EARLY_STOPPING:
             if rank == 0:
                 print(f"stopped early: no better validation loss for {EARLY_STOPPING} epochs")
@@ -181,25 +167,12 @@ def main() -> None:
     if best_state is not None:
         model.load_state_dict(best_state)  # the weights of the best validation loss
     if rank == 0:
-        val_loss, val_score = evaluate(model, val_set, device)
+        val_loss, val_scores = evaluate(model, val_set, device)
         save_weights(model, args.out)
-        print(f"best epoch {best_epoch}: val loss {val_loss:.4f}, val {Score.name} "
-              f"{val_score:.4f}; saved {args.out}")
+        print(f"best epoch {best_epoch}: val loss {val_loss:.4f}, "
+              f"{metrics_text(val_scores, ', ')}; saved {args.out}")
     if distributed:
-        print(f"rank {rank} of {world} finished", flush=True)
-        dist.barrier()  # gloo aborts a rank that tears down while its peer still saves
-        dist.destroy_process_group()
-
-
-def save_weights(model: nn.Module, path: str) -> None:
-    """Safetensors keyed like the model's state_dict, which the model's load_weights(path)
-    reads."""
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    try:
-        from safetensors.torch import save_file
-    except ImportError:
-        raise SystemExit("saving the weights needs safetensors: pip install safetensors") from None
-    save_file(state, path)
+        finish_processes(rank, world)
 
 
 if __name__ == "__main__":
@@ -214,36 +187,24 @@ def script_source(d: export.Design, name: str, weights_file: str, data_file: str
     """The training script for the compiled design ``d``."""
     project = d.project
     nodes = d.graph_nodes
-    if len(d.compiled.input_nodes) != 1 or len(d.compiled.output_nodes) != 1:
+    if len(d.compiled.input_nodes) != 1:
         raise export.ExportError(
-            f"'{project.name}' has {len(d.compiled.input_nodes)} Input and "
-            f"{len(d.compiled.output_nodes)} Output nodes; training scripts are exported for "
-            "networks with one of each (export the module with --to python instead)")
+            f"'{project.name}' has {len(d.compiled.input_nodes)} Input nodes; training scripts "
+            "are exported for networks with one (export the module with --to python instead)")
     input_node = nodes[d.compiled.input_nodes[0]]
-    head = nodes[d.compiled.output_nodes[0]]
-    out_shape = d.outputs[head.id]
-    width = int(out_shape[-1]) if len(out_shape) > 1 else 1
-    task = str(head.param("task"))
-    if task not in TASKS:
-        raise export.ExportError(f"{head.label} trains for {task}; training scripts are "
-                                 f"exported for {', '.join(TASKS)} heads (export the module "
-                                 "with --to python instead)")
-    loss = resolved_loss(task, str(head.param("loss")), width)
-    if task == "tagging" and loss != "cross_entropy":
-        raise export.ExportError(f"{head.label} (tagging) trains with cross_entropy, not "
-                                 f"{loss}; set its loss to auto")
-    if task == "reconstruction" and loss == "cross_entropy":
-        raise export.ExportError(f"{head.label} (reconstruction) cannot train with "
-                                 "cross_entropy; choose auto, mse, bce, l1 or huber")
-    if task == "reconstruction" and str(input_node.param("dtype")) == "long":
-        raise export.ExportError(f"{head.label} (reconstruction) would rebuild integer token "
-                                 "ids; reconstruct float inputs, or use task tagging")
-    if loss not in LOSS_CALLS and loss != "cross_entropy":
-        raise export.ExportError(f"{head.label}: loss {loss!r} has no training script "
-                                 "equivalent; choose auto, cross_entropy, bce, mse, l1 or huber")
+    heads = [_head(d, nodes[i], input_node) for i in d.compiled.output_nodes]
+    several = len(heads) > 1
+    if several:
+        for head in heads:
+            if head.task not in SEVERAL_TASKS:
+                raise export.ExportError(
+                    f"{nodes[head.node_id].label} trains for {head.task}; training scripts "
+                    f"for several Output heads support {', '.join(SEVERAL_TASKS)} heads")
+    task = heads[0].task
     training = project.training
     dataset = project.dataset
-    data_consts, data_code, data_imports = data_source(dataset, data_file)
+    data_consts, data_code, data_imports = data_source(
+        dataset, data_file, [h.name for h in heads] if several else None)
 
     module_names = d.compiled.module_names
     frozen = sorted(module_names[i] for i in module_names if nodes[i].frozen)
@@ -260,10 +221,16 @@ def script_source(d: export.Design, name: str, weights_file: str, data_file: str
     cycle = training.optimizer in ("adam", "adamw") or training.momentum > 0
     schedule = schedule.replace("{cycle}", repr(cycle))
     main = _MAIN.replace("MODEL", name)
-    if task == "reconstruction":  # the target is the input itself
+    if several:  # batches are [x, y_head1, y_head2, ...]; y is the list of targets
+        main = main.replace("for x, y in", "for x, *y in").replace(
+            "x, y = x.to(device), y.to(device)", "x, y = x.to(device), [t.to(device) for t in y]")
+    if task == "reconstruction":  # the target is the input itself; labels, if any, score it
         main = main.replace("compute_loss(out, y)", "compute_loss(out, x)").replace(
             "compute_loss(net(x), y)", "compute_loss(net(x), x)").replace(
-            "score.update(out, y)", "score.update(out, x)")
+            "score.update(out, y)", "score.update(out, x)\n        score.add_labels(y)")
+    if task == "forecasting":
+        main = main.replace("score.update(out, y)",
+                            "score.update(out, y)\n        score.add_baseline(x, y)")
     if training.schedule == "none":
         main = main.replace("    SCHEDULE_LINE\n", "")
     elif per_step:
@@ -300,8 +267,11 @@ def script_source(d: export.Design, name: str, weights_file: str, data_file: str
     if training.grad_clip > 0:
         consts.append(f"GRAD_CLIP = {float(training.grad_clip)!r}")
     consts.append(f"DEVICE = {export.literal(training.device)}")
-    if task == "tagging":
+    if any(head.task == "tagging" for head in heads):
         consts.append("IGNORE = -100  # the tag of steps without a label (padding)")
+    if several:
+        consts += export.fit_line(f"HEADS = {export.literal([h.name for h in heads])}  "
+                                  "# the Output heads, in the order the model returns them")
     if frozen:
         consts += export.fit_line(f"FROZEN = {export.literal(frozen)}")
     if lr_mult and not frozen:
@@ -319,7 +289,7 @@ def script_source(d: export.Design, name: str, weights_file: str, data_file: str
     title = (f"Train {name}, the network of the Plexus project "
              f"'{export.safe_text(project.name)}', on {dataset.name}.")
     saved = (f" It reads the data from {data_file}, which the export wrote beside it."
-             if saves_data(dataset) else "")
+             if saves_data(dataset, several) else "")
     if d.trained:
         saved += (f" It starts from the project's weights, {start_file(weights_file)} "
                   "beside it (--start '' for random ones).")
@@ -328,11 +298,13 @@ def script_source(d: export.Design, name: str, weights_file: str, data_file: str
         "",
         "One process:        python SCRIPT [--epochs N] [--device auto|cpu|cuda]",
         "Several processes:  torchrun --nproc_per_node N SCRIPT",
+        "Several machines:   torchrun --nnodes M --nproc_per_node N --rdzv-backend c10d",
+        "                    --rdzv-endpoint HOST:PORT SCRIPT  (the same line on every machine)",
         "",
         *export.wrap_text(
             "With torchrun the model trains with DistributedDataParallel (nccl on CUDA GPUs, "
-            "gloo on the CPU) and each process reads its share of every epoch through a "
-            f"DistributedSampler. Rank 0 saves the weights of the best validation loss to "
+            "gloo on the CPU) and each process takes its share of every step's batch through the "
+            f"StepBatches sampler. Rank 0 saves the weights of the best validation loss to "
             f"{weights_file} (next to this file, or --out), which {name}().load_weights() "
             f"reads.{saved}"),
         '"""',
@@ -340,7 +312,10 @@ def script_source(d: export.Design, name: str, weights_file: str, data_file: str
     header = [line.replace("SCRIPT", "train.py") for line in header]
     stdlib = sorted({"import argparse", "import math", "import os", *(
         i for i in data_imports if i.startswith("import "))})
-    stdlib_from = _merged_from(["from typing import ClassVar",
+    # the forecast baseline is runtime.heads' own function, annotated with Any and Tensor
+    head_imports = ["from typing import Any"] if task == "forecasting" else []
+    stdlib_from = merged_from(["from collections.abc import Iterator",
+                               "from typing import ClassVar", *head_imports,
                                 *(i for i in data_imports if i.startswith("from "))])
     imports = [
         "", "from __future__ import annotations", "",
@@ -348,9 +323,9 @@ def script_source(d: export.Design, name: str, weights_file: str, data_file: str
         "import numpy as np",
         "import torch",
         "import torch.distributed as dist",
-        "from torch import nn",
+        "from torch import Tensor, nn" if task == "forecasting" else "from torch import nn",
         "from torch.nn.parallel import DistributedDataParallel",
-        "from torch.utils.data import DataLoader, DistributedSampler, TensorDataset",
+        "from torch.utils.data import DataLoader, Sampler, TensorDataset",
         "",
     ]
     model = export.class_source(d, name)
@@ -359,22 +334,88 @@ def script_source(d: export.Design, name: str, weights_file: str, data_file: str
         "# -- the model " + "-" * 81, *model, "", "",
         "# -- data " + "-" * 86, data_code.strip("\n"), "", "",
         "# -- loss, score and training " + "-" * 66,
-        loss_source(task, loss, width).strip("\n"), "",
-        score_source(task, loss, width).strip("\n"), "",
+        *_loss_and_score(heads),
         groups.strip("\n"), "",
+        *shared_blocks(),
         main.strip("\n"),
     ]
     return export.join_lines(sections)
 
 
+@dataclass(frozen=True)
+class ScriptHead:
+    """One Output head as the script trains it: its loss resolved, its output width."""
+
+    node_id: int
+    name: str
+    task: str
+    loss: str
+    width: int
+    weight: float
+
+
+def _head(d: export.Design, head: Any, input_node: Any) -> ScriptHead:
+    """The head of Output node ``head``; ExportError when a script cannot train it."""
+    out_shape = d.outputs[head.id]
+    width = int(out_shape[-1]) if len(out_shape) > 1 else 1
+    task = str(head.param("task"))
+    if task not in TASKS:
+        raise export.ExportError(f"{head.label} trains for {task}; training scripts are "
+                                 f"exported for {', '.join(TASKS)} heads (export the module "
+                                 "with --to python instead)")
+    loss = resolved_loss(task, str(head.param("loss")), width)
+    if task == "tagging" and loss != "cross_entropy":
+        raise export.ExportError(f"{head.label} (tagging) trains with cross_entropy, not "
+                                 f"{loss}; set its loss to auto")
+    if task == "reconstruction" and loss == "cross_entropy":
+        raise export.ExportError(f"{head.label} (reconstruction) cannot train with "
+                                 "cross_entropy; choose auto, mse, bce, l1 or huber")
+    if task == "reconstruction" and str(input_node.param("dtype")) == "long":
+        raise export.ExportError(f"{head.label} (reconstruction) would rebuild integer token "
+                                 "ids; reconstruct float inputs, or use task tagging")
+    if loss not in LOSS_CALLS and loss != "cross_entropy":
+        raise export.ExportError(f"{head.label}: loss {loss!r} has no training script "
+                                 "equivalent; choose auto, cross_entropy, bce, mse, l1 or huber")
+    weight = float(head.all_params().get("weight", 1.0))
+    return ScriptHead(head.id, head.name, task, loss, width, weight)
+
+
+def _loss_and_score(heads: list[ScriptHead]) -> list[str]:
+    """The script's ``compute_loss`` and ``Score`` sections: the head's own, or with several
+    heads one loss function and one Score class per head and the two that combine them."""
+    if len(heads) == 1:
+        head = heads[0]
+        return [loss_source(head.task, head.loss, head.width).strip("\n"), "",
+                score_source(head.task, head.loss, head.width).strip("\n"), ""]
+    parts = []
+    for head in heads:
+        suffix = export.class_name(head.name)
+        parts += [loss_source(head.task, head.loss, head.width).strip("\n").replace(
+                      "def compute_loss(", f"def loss_{export.file_stem(head.name)}("), "",
+                  score_source(head.task, head.loss, head.width).strip("\n").replace(
+                      "class Score:", f"class Score{suffix}:"), ""]
+    losses = ", ".join(f"(loss_{export.file_stem(h.name)}, {h.weight!r})" for h in heads)
+    scores = ", ".join(f"Score{export.class_name(h.name)}()" for h in heads)
+    parts.append(several_heads_source(losses, scores).strip("\n"))
+    parts.append("")
+    return parts
+
+
 # -- entry points ----------------------------------------------------------------------------------
+def is_gan(project: Project) -> bool:
+    """Whether the project trains in GAN mode (runtime.export_gan writes its script)."""
+    return (project.training.options or {}).get("mode") == "gan"
+
+
 def export_script(project: Project, weights_file: str | None = None,
                   data_file: str | None = None) -> str:
     """A training script (``python train.py`` or ``torchrun --nproc_per_node N train.py``)
     with the module, the project's data, loss, optimizer, schedule and loop. Data sets the
     script cannot regenerate are read from ``data_file`` beside it (see write_script)."""
-    d = export.design(project)
     stem = export.file_stem(project.name)
+    if is_gan(project):
+        return gan_script(project, stem, data_file or f"{stem}_data.npz")[0]
+    d = export.design(project)
     weights_file = weights_file or f"{stem}.safetensors"
     data_file = data_file or f"{stem}_data.npz"
     return script_source(d, export.class_name(project.name), weights_file, data_file)
@@ -388,12 +429,14 @@ def write_script(project: Project, path: str | Path) -> list[Path]:
     path = Path(path)
     if path.suffix != ".py":
         raise export.ExportError(f"{path.name}: a training script file must end in .py")
+    if is_gan(project):
+        return write_gan_script(project, path)
     data = path.with_name(f"{path.stem}_data.npz")
     weights = path.with_suffix(".safetensors").name
     d = export.design(project)
     written = [export.write_text(path, script_source(d, export.class_name(project.name),
                                                      weights, data.name))]
-    if saves_data(project.dataset):
+    if saves_data(project.dataset, len(d.compiled.output_nodes) > 1):
         written.append(write_data(project.dataset, data))
     if d.trained:
         written.append(export.write_weights(path.with_name(start_file(weights)),

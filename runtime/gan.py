@@ -184,7 +184,8 @@ class GanLoop:
                           g_params=sum(p.numel() for p in g_params),
                           d_params=sum(p.numel() for p in d_params),
                           samples=len(self.data.train), val_samples=0, sample_kind=kind,
-                          d_steps=options.d_steps))
+                          d_steps=options.d_steps,
+                          accelerate="off (GAN training runs in float32)"))
         self.measure(0, eval_noise, real_shown, kind)  # what the untrained generator makes
 
         bce = nn.functional.binary_cross_entropy_with_logits

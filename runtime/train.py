@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from runtime.accelerate import Plan, plan_for
 from runtime.batches import Batches, first_tensor, forward, input_names
 from runtime.compile import Compiled
 from runtime.events import Epoch, Probe, Started
@@ -45,6 +46,8 @@ from runtime.trainer import (
     TrainControl,
     TrainResult,
     not_finite,
+    read_losses,
+    reads_each_step,
     resolve_device,
     run_loop,
     snapshot,
@@ -118,6 +121,7 @@ class StandardLoop:
         self.best_snapshot: dict[str, Tensor] | None = None
         self.initial: dict[str, Tensor] | None = None
         self.frozen_params: list[nn.Parameter] = []
+        self.plan = Plan()
         self.where = (0, 0)  # (epoch, step) for messages
 
     def emit(self, event: Any) -> None:
@@ -136,6 +140,10 @@ class StandardLoop:
         torch.manual_seed(settings.seed)
         module.to(device)
         self.initial = snapshot(module)
+        self.plan = plan = plan_for(compiled.graph, device,
+                                    getattr(settings, "accelerate", "auto"))
+        runner = plan.prepare(module)
+        read_each_step = reads_each_step(device)
         groups, self.frozen_params = param_groups(compiled)
         if not groups:
             raise TrainingFailed("nothing to train: every node is frozen or has learning-rate "
@@ -159,7 +167,8 @@ class StandardLoop:
         self.emit(Started(device=str(device), epochs=settings.epochs,
                           steps_per_epoch=steps_per_epoch,
                           params=sum(p.numel() for p in self.trainable),
-                          samples=len(self.data.train), val_samples=len(val_data)))
+                          samples=len(self.data.train), val_samples=len(val_data),
+                          accelerate=plan.describe()))
         patience = settings.early_stopping
         stale = 0
         global_step = 0
@@ -169,7 +178,9 @@ class StandardLoop:
             clock.start_epoch()
             self._train_mode()
             meters = [Meter(h) for h in self.loss_fn.heads]
-            total_loss, total_samples = 0.0, 0
+            total_loss: Tensor | float = 0.0
+            total_samples = 0
+            pending: list[tuple[int, int, Tensor]] = []  # (step, global step, loss) unread
             stopped = False
             for step, (x, y) in enumerate(train_set, start=1):
                 self.where = (epoch, step)
@@ -177,15 +188,14 @@ class StandardLoop:
                     x, y = hook(module, x, y)
                     self._train_mode()
                 optimizer.zero_grad(set_to_none=True)
-                outputs = forward(module, x, self.input_names)
-                triples = self.loss_fn.split(outputs, y)
-                loss, losses = self.loss_fn.total(triples, x)
-                value = float(loss.item())
-                if not math.isfinite(value):
-                    raise TrainingFailed(
-                        f"loss became {not_finite(value)} at epoch {epoch}, step {step}; lower "
-                        f"the learning rate (now {base_lr(optimizer):g}), turn on gradient "
-                        "clipping or check the data for missing values")
+                with plan.precision():
+                    outputs = forward(runner, plan.inputs(x), self.input_names)
+                    triples = self.loss_fn.split(outputs, y)
+                    loss, losses = self.loss_fn.total(triples, x)
+                value: Tensor | float = loss.detach()
+                if read_each_step:
+                    value = float(value)
+                    self._check_loss(value, epoch, step, optimizer)
                 loss.backward()
                 if settings.grad_clip > 0:
                     nn.utils.clip_grad_norm_(self.trainable, settings.grad_clip)
@@ -194,11 +204,14 @@ class StandardLoop:
                     schedule.step()
                 global_step += 1
                 batch = first_tensor(x).shape[0]
-                total_loss += value * batch
+                total_loss = total_loss + value * batch
                 total_samples += batch
                 for meter, (_, out, target), head_loss in zip(meters, triples, losses, strict=True):
                     meter.update(out, target, head_loss, batch, x)
-                self.result.steps.append((global_step, value))
+                if isinstance(value, Tensor):
+                    pending.append((step, global_step, value))
+                else:
+                    self.result.steps.append((global_step, value))
                 if self.step_hooks:
                     for hook in self.step_hooks:
                         self._probe(hook(module, epoch, step, global_step), epoch=epoch,
@@ -207,14 +220,20 @@ class StandardLoop:
                 if clock.step_done(batch, epoch, step, steps_per_epoch, global_step, loss=value):
                     stopped = True
                     break
+            for at_step, at_global_step, read in read_losses(pending):
+                self._check_loss(read, epoch, at_step, optimizer)
+                self.result.steps.append((at_global_step, read))
             if stopped:
                 status, message = "stopped", f"stopped by the user in epoch {epoch}"
                 break
             lr = base_lr(optimizer)
             if schedule is not None and not per_step:
                 schedule.step()
-            val = evaluate_batches(module, self.loss_fn, self.val_set, self.input_names)
-            train_summary = summarize(total_loss / max(1, total_samples), meters)
+            with plan.precision():
+                val = evaluate_batches(runner, self.loss_fn,
+                                       ((plan.inputs(x), y) for x, y in self.val_set),
+                                       self.input_names)
+            train_summary = summarize(float(total_loss) / max(1, total_samples), meters)
             record = Epoch(epoch=epoch, metrics={**prefixed("train", train_summary),
                                                  **prefixed("val", val), "lr": lr})
             if not math.isfinite(val["loss"]):
@@ -247,6 +266,14 @@ class StandardLoop:
         self.result.status, self.result.message = status, message
         return self.result
 
+    @staticmethod
+    def _check_loss(value: float, epoch: int, step: int, optimizer: Any) -> None:
+        if not math.isfinite(value):
+            raise TrainingFailed(
+                f"loss became {not_finite(value)} at epoch {epoch}, step {step}; lower "
+                f"the learning rate (now {base_lr(optimizer):g}), turn on gradient "
+                "clipping or check the data for missing values")
+
     def _train_mode(self) -> None:
         self.compiled.module.train()
         for sub in self.frozen_subs:
@@ -265,6 +292,8 @@ class StandardLoop:
             snapshot_ = self.initial
         if snapshot_ is not None:
             module.load_state_dict(snapshot_)
+        if self.plan.channels_last:
+            module.to(memory_format=torch.contiguous_format)
         for p in self.frozen_params:
             p.requires_grad_(True)
         module.to("cpu")

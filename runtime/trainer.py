@@ -209,6 +209,24 @@ def snapshot(module: nn.Module) -> dict[str, Tensor]:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
+def reads_each_step(device: torch.device) -> bool:
+    """Whether a loop reads each step's loss at once. Reading (``.item()``) waits for the
+    device to finish the step: on CUDA the losses stay on the device and are read once per
+    epoch (``read_losses``), batch events read their window's mean; on the CPU reading costs
+    nothing, and a NaN stops the run at its own step."""
+    return device.type != "cuda"
+
+
+def read_losses(pending: Sequence[tuple[int, int, Tensor]]) -> list[tuple[int, int, float]]:
+    """``(step, global step, loss)`` rows with the losses read from the device in one transfer:
+    a loss kept on the device while the steps run makes the host wait for none of them."""
+    if not pending:
+        return []
+    values = torch.stack([loss for _, _, loss in pending]).float().cpu().tolist()
+    return [(step, global_step, value)
+            for (step, global_step, _), value in zip(pending, values, strict=True)]
+
+
 def not_finite(value: float) -> str:
     """How a loss that is no longer a number reads in a message."""
     return "NaN" if math.isnan(value) else "infinite"
@@ -227,7 +245,8 @@ class BatchWindow:
         self.steps = self.samples = 0
         self.busy = 0.0
 
-    def add(self, samples: int, busy: float, **losses: float) -> None:
+    def add(self, samples: int, busy: float, **losses: float | Tensor) -> None:
+        """Count one step; losses may stay tensors on the device (read when an event is due)."""
         for key, value in losses.items():
             self.losses[key] = self.losses.get(key, 0.0) + value
         self.steps += 1
@@ -239,7 +258,7 @@ class BatchWindow:
         """The batch event when one is due (then the window starts over), else None."""
         if now - self.last < BATCH_EVENT_INTERVAL:
             return None
-        means = {key: total / self.steps for key, total in self.losses.items()}
+        means = {key: float(total) / self.steps for key, total in self.losses.items()}
         event = Batch(epoch=epoch, step=step, steps_per_epoch=steps_per_epoch,
                       global_step=global_step, loss=means.pop("loss"),
                       samples_per_s=self.samples / max(self.busy, 1e-9), **means)
@@ -264,7 +283,7 @@ class StepClock:
         self.paused_for = 0.0
 
     def step_done(self, samples: int, epoch: int, step: int, steps_per_epoch: int,
-                  global_step: int, **losses: float) -> bool:
+                  global_step: int, **losses: float | Tensor) -> bool:
         """Count a finished step (a batch event when one is due), wait here while paused;
         True when the user stopped the run."""
         now = time.perf_counter()

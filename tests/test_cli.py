@@ -73,6 +73,7 @@ def test_train_writes_project_and_metrics(tmp_path):
     result = plexus("train", str(make.path("xor_mlp")), "--epochs", "3", "--device", "cpu",
                     "-o", str(out), "--metrics-jsonl", str(metrics))
     assert result.returncode == 0, result.stderr
+    assert "accelerate: off (" in result.stderr  # an MLP gains nothing from bf16
     records = [json.loads(line) for line in metrics.read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2, 3]
     for record in records:

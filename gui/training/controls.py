@@ -386,6 +386,10 @@ class TrainingControls(QObject):
         self.status.set_state_text("")
         self.status.set_progress(1, event.epochs, 0, event.steps_per_epoch)
         self._update_device_label(event.device)
+        if event.accelerate:
+            self.status.device.setToolTip(f"Accelerate: {event.accelerate}")
+            if not event.accelerate.startswith("off"):
+                self.window.show_message(f"Accelerate: {event.accelerate}", 8000)
 
     def _batch(self, event: Batch, _points: list[list[float]]) -> None:
         run = self._run

@@ -143,7 +143,7 @@ def digits_cnn() -> Project:
         "from scikit-learn). Open the Filters and Activations panels to see what each "
         "convolution learns.",
         DatasetSettings(name="digits", seed=0),
-        TrainingSettings(optimizer="adam", lr=0.002, batch_size=32, epochs=20, seed=0),
+        TrainingSettings(optimizer="adam", lr=0.01, batch_size=64, epochs=20, seed=0),
     )
 
 
