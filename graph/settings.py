@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from graph import limits
-from graph.catalog import CHOICE, FLOAT, INT, STR, Param
+from graph.catalog import BOOL, CHOICE, FLOAT, INT, STR, Param
 from graph.fields import Field, SettingsError, by_name, parse
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
@@ -133,7 +133,14 @@ ADVERSARIAL_OPTIONS: tuple[Field, ...] = (
     Field(Param("adv_steps", INT, 7, "PGD: attack steps for each batch.", 1, 1000,
                 label="PGD steps"), shown_when=("adversarial", ("pgd",))),
 )
-TRAINING_OPTIONS: dict[str, Field] = by_name(*MODE_OPTIONS, *ADVERSARIAL_OPTIONS)
+DIAGNOSTIC_OPTIONS: tuple[Field, ...] = (
+    Field(Param("gradient_ratio", BOOL, False, "Record grad_ratio each epoch: the first "
+                "weighted layer's gradient norm over the last one's. Far below 1 the gradient "
+                "vanishes on its way back and the first layers stop learning.",
+                label="Record gradient ratio"), shown_when=("mode", ("standard",))),
+)
+TRAINING_OPTIONS: dict[str, Field] = by_name(*MODE_OPTIONS, *ADVERSARIAL_OPTIONS,
+                                             *DIAGNOSTIC_OPTIONS)
 
 
 def _default(fields: dict[str, Field], name: str) -> Any:

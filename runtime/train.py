@@ -26,6 +26,7 @@ from runtime.accelerate import Plan, plan_for
 from runtime.batches import Batches, first_tensor, forward, input_names
 from runtime.compile import Compiled
 from runtime.events import Epoch, Probe, Started
+from runtime.gradient_ratio import GradientRatio
 from runtime.heads import (
     LossFunction,
     Meter,
@@ -144,6 +145,7 @@ class StandardLoop:
                                     getattr(settings, "accelerate", "auto"))
         runner = plan.prepare(module)
         read_each_step = reads_each_step(device)
+        ratio = (GradientRatio(compiled) if settings.options.get("gradient_ratio") else None)
         groups, self.frozen_params = param_groups(compiled)
         if not groups:
             raise TrainingFailed("nothing to train: every node is frozen or has learning-rate "
@@ -197,6 +199,8 @@ class StandardLoop:
                     value = float(value)
                     self._check_loss(value, epoch, step, optimizer)
                 loss.backward()
+                if ratio is not None:
+                    ratio.observe()
                 if settings.grad_clip > 0:
                     nn.utils.clip_grad_norm_(self.trainable, settings.grad_clip)
                 optimizer.step()
@@ -235,7 +239,8 @@ class StandardLoop:
                                        self.input_names)
             train_summary = summarize(float(total_loss) / max(1, total_samples), meters)
             record = Epoch(epoch=epoch, metrics={**prefixed("train", train_summary),
-                                                 **prefixed("val", val), "lr": lr})
+                                                 **prefixed("val", val), "lr": lr,
+                                                 **(ratio.take() if ratio else {})})
             if not math.isfinite(val["loss"]):
                 raise TrainingFailed(
                     f"validation loss became {not_finite(val['loss'])} at epoch {epoch}; lower "

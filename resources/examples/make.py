@@ -16,6 +16,7 @@ from graph.model import Edge, Graph, Node
 from graph.project import Project, save_project
 from graph.settings import DatasetSettings, TrainingSettings
 from resources.examples import backbone as backbone_examples
+from resources.examples import experiments
 from resources.examples import gan as gan_examples
 from resources.examples import transfer as transfer_examples
 
@@ -343,6 +344,8 @@ EXAMPLES: dict[str, Callable[[], Project]] = {
     # issue 13: an imported torchvision-style backbone, frozen, with a new head
     # (resources/examples/backbone.py)
     "backbone_transfer": backbone_examples.backbone_transfer,
+    # issue 17: experiments that show one effect each (resources/examples/experiments.py)
+    **experiments.EXAMPLES,
 }
 
 
