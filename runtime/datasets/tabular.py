@@ -8,9 +8,6 @@ the column.
 
 from __future__ import annotations
 
-import csv
-import io
-import math
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -28,6 +25,15 @@ from runtime.datasets.core import (
     from_arrays,
     option_choice,
     register,
+)
+from runtime.datasets.csv_text import (
+    MAX_EXACT_BYTES,
+    SAMPLE_ROWS,
+    _Columns,
+    _number,
+    _Table,
+    _Unusual,
+    read_csv,
 )
 
 MAX_CATEGORIES = 50  # text feature columns with more distinct values are refused, not one-hot
@@ -66,100 +72,6 @@ def _scale_target(settings: DatasetSettings) -> bool:
 
 # -- CSV ----------------------------------------------------------------------------------------
 
-def _number(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-class _Table:
-    """The cells of a CSV file as text, with each data row's line number."""
-
-    def __init__(self, path: Path) -> None:
-        self.file = path.name
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise DataError(f"{self.file} is not UTF-8 text; save it as CSV UTF-8") from exc
-        except OSError as exc:
-            raise DataError(f"{self.file}: cannot read it ({exc.strerror})") from exc
-        first = text.split("\n", 1)[0]
-        delimiter = max([",", ";", "\t"], key=first.count)
-        reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-        self.header: list[str] = []
-        self.rows: list[list[str]] = []
-        self.lines: list[int] = []
-        try:
-            for row in reader:
-                if not any(cell.strip() for cell in row):
-                    continue
-                if not self.header:
-                    self.header = [c.strip() or f"column {i + 1}" for i, c in enumerate(row)]
-                    continue
-                if len(row) != len(self.header):
-                    raise DataError(f"{self.file} row {reader.line_num}: {len(row)} values, but "
-                                    f"the header has {len(self.header)} columns; fix the row")
-                self.rows.append([cell.strip() for cell in row])
-                self.lines.append(reader.line_num)
-        except csv.Error as exc:
-            raise DataError(f"{self.file} row {reader.line_num}: {exc}") from exc
-        if not self.header:
-            raise DataError(f"{self.file} is empty; it needs a header row and one row per sample")
-        for i, name in enumerate(self.header):
-            if name in self.header[:i]:
-                raise DataError(f"{self.file}: column '{name}' appears twice in the header; "
-                                "rename one of them")
-        if len(self.rows) < 2:
-            raise DataError(f"{self.file}: needs at least 2 data rows below the header, found "
-                            f"{len(self.rows)}")
-
-    def column(self, name: str) -> list[str]:
-        j = self.header.index(name)
-        return [row[j] for row in self.rows]
-
-    def where(self, i: int, name: str) -> str:
-        return f"{self.file} row {self.lines[i]}, column '{name}'"
-
-    def numbers(self, name: str) -> np.ndarray:
-        """A column as floats; the first empty, non-numeric or infinite cell is an error."""
-        values = np.empty(len(self.rows))
-        for i, cell in enumerate(self.column(name)):
-            if not cell:
-                raise DataError(f"{self.where(i, name)} is empty; fill it in or remove the row")
-            value = _number(cell)
-            if value is None:
-                raise DataError(f"{self.where(i, name)}: '{cell}' is not a number")
-            if not math.isfinite(value):
-                raise DataError(f"{self.where(i, name)}: '{cell}' is not a finite number")
-            values[i] = value
-        return values
-
-    def texts(self, name: str) -> list[str]:
-        cells = self.column(name)
-        for i, cell in enumerate(cells):
-            if not cell:
-                raise DataError(f"{self.where(i, name)} is empty; fill it in or remove the row")
-        return cells
-
-    def mostly_numeric(self, name: str) -> bool:
-        """Whether a column holds numbers (with perhaps a few typos) rather than text."""
-        cells = [c for c in self.column(name) if c]
-        numeric = sum(_number(c) is not None for c in cells)
-        return numeric > 0 and numeric * 2 >= len(cells)
-
-
-def _first_error(table: _Table, names: list[str]) -> None:
-    """Raise for the first bad cell in reading order (row by row) among numeric columns."""
-    columns = [(name, table.header.index(name)) for name in names]
-    for row in table.rows:
-        for name, j in columns:
-            cell = row[j]
-            value = _number(cell) if cell else None
-            if value is None or not math.isfinite(value):
-                table.numbers(name)  # raises with the exact message
-
-
 def _class_index(values: list[str] | np.ndarray) -> tuple[np.ndarray, list[str]]:
     """Class indices and names for labels (numbers sort by value, text alphabetically)."""
     classes, index = np.unique(np.asarray(values), return_inverse=True)
@@ -175,7 +87,7 @@ def csv_table(path: Path, target_column: str, categorical: list[str], task: str
     """A CSV table as arrays: x (numeric columns as they are, text and ``categorical``
     columns one-hot; ``keep`` marks those), y (class indices or numbers), the task ("auto"
     decided from the target) and the names of classes, features and target."""
-    table = _Table(path)
+    table = read_csv(path)
     target = target_column.strip() or table.header[-1]
     if target not in table.header:
         raise DataError(f"{table.file}: no column '{target}'; the columns are "
@@ -189,7 +101,11 @@ def csv_table(path: Path, target_column: str, categorical: list[str], task: str
                             f"'{name}'")
 
     numeric = [n for n in inputs if n not in categorical and table.mostly_numeric(n)]
-    _first_error(table, numeric)
+    table.first_error(numeric)
+    if numeric == inputs:  # a table of numbers: one float32 matrix, a view when it can be
+        return _target({"file": table.file, "x": table.matrix(inputs),
+                        "keep": np.zeros(len(inputs), bool), "feature_names": inputs,
+                        "target_names": [target], "class_names": []}, table, target, task)
     columns, names, keep = [], [], []
     for name in inputs:
         if name in numeric:
@@ -206,8 +122,16 @@ def csv_table(path: Path, target_column: str, categorical: list[str], task: str
         columns.append(np.eye(len(values))[index])
         names += [f"{name}={value}" for value in values]
         keep += [True] * len(values)
-    found = {"file": table.file, "x": np.concatenate(columns, 1), "keep": np.array(keep),
-             "feature_names": names, "target_names": [target], "class_names": []}
+    found = {"file": table.file, "x": np.concatenate(columns, 1).astype(np.float32),
+             "keep": np.array(keep), "feature_names": names, "target_names": [target],
+             "class_names": []}
+    return _target(found, table, target, task)
+
+
+def _target(found: dict[str, Any], table: _Columns | _Table, target: str, task: str
+            ) -> dict[str, Any]:
+    """``found`` with y (class indices or numbers) and the task ("auto" decided from the
+    target's values)."""
     if task == "auto":
         if table.mostly_numeric(target):
             y = table.numbers(target)
@@ -219,7 +143,7 @@ def csv_table(path: Path, target_column: str, categorical: list[str], task: str
         labels = table.numbers(target) if table.mostly_numeric(target) else table.texts(target)
         found["y"], found["class_names"] = _class_index(labels)
     else:
-        found["y"] = table.numbers(target)
+        found["y"] = np.array(table.numbers(target), dtype=np.float64)
     return {**found, "task": task}
 
 
@@ -254,13 +178,14 @@ def load_data() -> tuple[TensorDataset, TensorDataset]:
     table = csv_table(Path(DATA_PATH).expanduser(), TARGET_COLUMN, CATEGORICAL, DATA_TASK)
     return make_split(table["x"], table["y"], table["task"] == "classification",
                       scaling=SCALING, keep=table["keep"], scale_target=SCALE_TARGET)
-''', (_number, _Table, _first_error, _class_index, csv_table),
+''', (_number, _Table, _Unusual, _Columns, read_csv, _class_index, csv_table, _target),
         lambda settings: {**_file_constants(settings),
                           "TARGET_COLUMN": settings.target_column.strip(),
                           "CATEGORICAL": _categorical(settings),
                           "MAX_CATEGORIES": MAX_CATEGORIES,
+                          "MAX_EXACT_BYTES": MAX_EXACT_BYTES, "SAMPLE_ROWS": SAMPLE_ROWS,
                           "MAX_INTEGER_CLASSES": MAX_INTEGER_CLASSES},
-        ("import csv", "import io", "from pathlib import Path"))))
+        ("import csv", "import io", "import warnings", "from pathlib import Path"))))
 def load_csv(settings: DatasetSettings) -> DataBundle:
     table = csv_table(existing(settings), settings.target_column, _categorical(settings),
                       _task_option(settings))
