@@ -35,6 +35,14 @@ from runtime.datasets.csv_text import (
     _Unusual,
     read_csv,
 )
+from runtime.datasets.row_cache import cached, csv_layout, csv_to_rows, npz_members, npz_to_rows
+from runtime.datasets.streaming import (
+    NpyRows,
+    fits_in_memory,
+    gigabytes,
+    memory_budget,
+    streamed_bundle,
+)
 
 MAX_CATEGORIES = 50  # text feature columns with more distinct values are refused, not one-hot
 MAX_INTEGER_CLASSES = 20  # an integer target with at most this many values is a class label
@@ -187,7 +195,11 @@ def load_data() -> tuple[TensorDataset, TensorDataset]:
                           "MAX_INTEGER_CLASSES": MAX_INTEGER_CLASSES},
         ("import csv", "import io", "import warnings", "from pathlib import Path"))))
 def load_csv(settings: DatasetSettings) -> DataBundle:
-    table = csv_table(existing(settings), settings.target_column, _categorical(settings),
+    path = existing(settings)
+    need = csv_layout(path)[3]
+    if not fits_in_memory(need):
+        return _streamed_csv(path, settings, need)
+    table = csv_table(path, settings.target_column, _categorical(settings),
                       _task_option(settings))
     task = table["task"]
     common = dict(feature_names=table["feature_names"], scaling=settings.scaling,
@@ -230,6 +242,13 @@ def npz_table(path: Path, input_dtype: str, task: str) -> dict[str, Any]:
     with archive:
         x = _array(archive, file, "X")
         y = _array(archive, file, "y")
+    return arrays_table(file, x, y, input_dtype, task)
+
+
+def arrays_table(file: str, x: np.ndarray, y: np.ndarray, input_dtype: str, task: str
+                 ) -> dict[str, Any]:
+    """Inputs x and targets y (from an .npz file or a folder of .npy files), checked, with the
+    task ("auto": float y is regression) and the class names."""
     for key, array in (("X", x), ("y", y)):
         if array.ndim == 0:
             raise DataError(f"{file}: {key} is a single value; it needs one row per sample")
@@ -251,6 +270,12 @@ def npz_table(path: Path, input_dtype: str, task: str) -> dict[str, Any]:
     if input_dtype == "long" and x.dtype.kind not in "biu":
         raise DataError(f"{file}: option input_dtype 'long' needs integer X, found {x.dtype}")
 
+    return {"file": file, "x": x, **array_targets(file, y, task)}
+
+
+def array_targets(file: str, y: np.ndarray, task: str) -> dict[str, Any]:
+    """y as class indices (with class names) or float64 values, and the task ("auto": float
+    y is regression)."""
     if task == "auto":
         task = "regression" if y.dtype.kind == "f" else "classification"
     if task == "classification":
@@ -268,14 +293,14 @@ def npz_table(path: Path, input_dtype: str, task: str) -> dict[str, Any]:
             labels, names = y.astype(np.int64), [str(c) for c in range(int(y.max()) + 1)]
         else:
             labels, names = _class_index(y)
-        return {"file": file, "x": x, "y": labels, "task": task, "class_names": names}
+        return {"y": labels, "task": task, "class_names": names}
     if y.dtype.kind not in "biuf":
         raise DataError(f"{file}: regression needs numeric y, found {y.dtype} values")
     y = y.reshape(len(y), -1).astype(np.float64)
     if not np.isfinite(y).all():
         raise DataError(f"{file}: y[{int(np.flatnonzero(~np.isfinite(y).all(1))[0])}] contains "
                         "NaN or infinity; fix or remove that sample")
-    return {"file": file, "x": x, "y": y, "task": task, "class_names": []}
+    return {"y": y, "task": task, "class_names": []}
 
 
 @register(DatasetInfo(
@@ -292,13 +317,26 @@ def load_data() -> tuple[TensorDataset, TensorDataset]:
     return make_split(x, table["y"], table["task"] == "classification", scaling=SCALING,
                       per_feature=x.ndim == 2, long_inputs=INPUT_DTYPE == "long",
                       scale_target=SCALE_TARGET)
-''', (_array, _class_index, npz_table),
+''', (_array, _class_index, npz_table, arrays_table, array_targets),
         lambda settings: {**_file_constants(settings),
                           "INPUT_DTYPE": option_choice(settings, INPUT_DTYPE)},
         ("import zipfile", "from pathlib import Path"))))
 def load_npz(settings: DatasetSettings) -> DataBundle:
     input_dtype = option_choice(settings, INPUT_DTYPE)
-    table = npz_table(existing(settings), input_dtype, _task_option(settings))
+    path = existing(settings)
+    if path.is_dir() or path.suffix.lower() == ".npy":
+        return _npy_folder(path if path.is_dir() else path.parent, settings, input_dtype)
+    x_member, y_member = _members(path)
+    if x_member is not None and not fits_in_memory(x_member[2]):
+        folder = cached(path, x_member[2], "", lambda f: npz_to_rows(path, f, x_member[0],
+                                                                      y_member[0]))
+        return _npy_folder(folder, settings, input_dtype, path.name)
+    return _npz_bundle(npz_table(path, input_dtype, _task_option(settings)), settings,
+                       input_dtype)
+
+
+def _npz_bundle(table: dict[str, Any], settings: DatasetSettings, input_dtype: str
+                ) -> DataBundle:
     x, task = table["x"], table["task"]
     common = dict(scaling=settings.scaling, per_feature=x.ndim == 2, input_dtype=input_dtype)
     if task == "classification":
@@ -306,3 +344,80 @@ def load_npz(settings: DatasetSettings) -> DataBundle:
                            class_names=table["class_names"], **common)
     return from_arrays(table["file"], x, table["y"], task, settings,
                        scale_target=_scale_target(settings), **common)
+
+
+# -- sets too large to load whole ---------------------------------------------------------------
+
+def _members(path: Path) -> tuple[Any, Any]:
+    """(name, shape, float32 bytes) of the X and y arrays of an .npz file, from their headers;
+    Nones when the file is not a readable .npz (npz_table then says why)."""
+    try:
+        members = npz_members(path)
+    except (OSError, ValueError, zipfile.BadZipFile):
+        return None, None
+    found = []
+    for key in ("X", "y"):
+        name = next((k for k in members if k.lower() == key.lower()), None)
+        if name is None:
+            return None, None
+        shape = members[name][0]
+        found.append((name, shape, 4 * int(np.prod(shape))))
+    return found[0], found[1]
+
+
+def _too_large(file: str, need: int) -> str:
+    return (f"{file}: too large to load whole ({gigabytes(need)} as float32, "
+            f"{gigabytes(memory_budget())} may be used)")
+
+
+def _npy_folder(folder: Path, settings: DatasetSettings, input_dtype: str,
+                name: str | None = None) -> DataBundle:
+    """X.npy and y.npy in ``folder``: loaded whole when they fit the memory budget, else
+    their rows are read a batch at a time, never all at once."""
+    name = name or folder.name
+    paths = [folder / "X.npy", folder / "y.npy"]
+    if not all(p.is_file() for p in paths):
+        raise DataError(f"{name}: a folder of arrays needs X.npy (inputs) and y.npy (targets); "
+                        "save them with numpy.save")
+    rows = NpyRows(paths[0])
+    try:
+        y = np.load(paths[1], allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{name}: y.npy is not a readable array ({exc})") from None
+    need = 4 * int(np.prod(rows.shape))
+    task = _task_option(settings)
+    if fits_in_memory(need):
+        x = np.load(paths[0], mmap_mode="r", allow_pickle=False)
+        return _npz_bundle(arrays_table(name, x, y, input_dtype, task), settings, input_dtype)
+    if input_dtype == "long":
+        raise DataError(f"{_too_large(name, need)}; only float inputs stream from disk")
+    if len(y) != len(rows):
+        raise DataError(f"{name}: X has {len(rows)} samples but y has {len(y)}; they must match")
+    if rows.dtype.kind not in "biuf":
+        raise DataError(f"{name}: X must hold numbers, found {rows.dtype} values")
+    targets = array_targets(name, y, task)
+    return streamed_bundle(name, rows, targets["y"], targets["task"], settings,
+                           class_names=targets["class_names"],
+                           scale_target=_scale_target(settings))
+
+
+def _streamed_csv(path: Path, settings: DatasetSettings, need: int) -> DataBundle:
+    """A CSV file too large for memory, converted once into a row cache and streamed."""
+    header = csv_layout(path)[2]
+    target = settings.target_column.strip() or (header[-1] if header else "")
+    if _categorical(settings):
+        raise DataError(f"{_too_large(path.name, need)}; only a table of numbers streams from "
+                        "disk, so option 'categorical' cannot be used")
+    folder = cached(path, need, target,
+                    lambda f: csv_to_rows(path, f, target, _too_large(path.name, need)))
+    y = np.load(folder / "y.npy")
+    task = _task_option(settings)
+    if task == "auto":
+        few = len(np.unique(y)) <= MAX_INTEGER_CLASSES
+        task = "classification" if few and np.all(y == np.round(y)) else "regression"
+    names: list[str] = []
+    if task == "classification":
+        y, names = _class_index(y)
+    return streamed_bundle(path.name, NpyRows(folder / "X.npy"), y, task, settings,
+                           class_names=names, feature_names=[h for h in header if h != target],
+                           target_names=[target], scale_target=_scale_target(settings))
