@@ -97,7 +97,7 @@ class ImageFolderDataset(Dataset):
             with image_module.open(path) as image:
                 image = image.convert("L" if self.channels == 1 else "RGB")
                 image = image.resize((self.size[1], self.size[0]), image_module.BILINEAR)
-                pixels = np.asarray(image, dtype=np.uint8)
+                pixels = np.array(image, dtype=np.uint8)
         except unreadable() as exc:
             name = Path(path).relative_to(Path(self.root).parent).as_posix()
             raise unreadable_image(name, exc) from None

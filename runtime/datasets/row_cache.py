@@ -54,9 +54,11 @@ def cache_folder(source: Path, variant: str = "") -> Path:
                     f"({source.parent / CACHE_DIR} and {home} are not writable)")
 
 
-def cached(source: Path, need: int, variant: str, build: Callable[[Path], None]) -> Path:
+def cached(source: Path, need: int, variant: str, build: Callable[[Path], None], why: str
+           ) -> Path:
     """The cache folder of ``source``, built by ``build(folder)`` unless already complete.
-    ``need`` is the disk it takes; a disk without that room refuses with one line."""
+    ``need`` is the disk it takes; a disk without that room refuses with one line that
+    starts with ``why`` (the memory loading it whole would take)."""
     folder = cache_folder(source, variant)
     if (folder / "y.npy").is_file():  # written last: the cache is complete
         return folder
@@ -66,9 +68,8 @@ def cached(source: Path, need: int, variant: str, build: Callable[[Path], None])
     free = shutil.disk_usage(partial).free
     if free < need:
         shutil.rmtree(partial, ignore_errors=True)
-        raise DataError(f"{source.name}: too large to load whole, and its cache needs "
-                        f"{gigabytes(need)} of disk where {gigabytes(free)} is free; free some "
-                        "disk or memory")
+        raise DataError(f"{why}, and its cache needs {gigabytes(need)} of disk where "
+                        f"{gigabytes(free)} is free; free some disk or memory")
     try:
         build(partial)
         partial.rename(folder)

@@ -328,8 +328,9 @@ def load_npz(settings: DatasetSettings) -> DataBundle:
         return _npy_folder(path if path.is_dir() else path.parent, settings, input_dtype)
     x_member, y_member = _members(path)
     if x_member is not None and not fits_in_memory(x_member[2]):
-        folder = cached(path, x_member[2], "", lambda f: npz_to_rows(path, f, x_member[0],
-                                                                      y_member[0]))
+        folder = cached(path, x_member[2], "",
+                        lambda f: npz_to_rows(path, f, x_member[0], y_member[0]),
+                        _too_large(path.name, x_member[2]))
         return _npy_folder(folder, settings, input_dtype, path.name)
     return _npz_bundle(npz_table(path, input_dtype, _task_option(settings)), settings,
                        input_dtype)
@@ -408,8 +409,8 @@ def _streamed_csv(path: Path, settings: DatasetSettings, need: int) -> DataBundl
     if _categorical(settings):
         raise DataError(f"{_too_large(path.name, need)}; only a table of numbers streams from "
                         "disk, so option 'categorical' cannot be used")
-    folder = cached(path, need, target,
-                    lambda f: csv_to_rows(path, f, target, _too_large(path.name, need)))
+    why = _too_large(path.name, need)
+    folder = cached(path, need, target, lambda f: csv_to_rows(path, f, target, why), why)
     y = np.load(folder / "y.npy")
     task = _task_option(settings)
     if task == "auto":
