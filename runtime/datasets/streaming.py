@@ -130,13 +130,19 @@ class NpyRows:
         if self._fd is None:
             self._fd = os.open(self.path, os.O_RDONLY)
         wanted, back = np.unique(index, return_inverse=True)
-        # one read per run of consecutive rows
-        breaks = np.flatnonzero(np.diff(wanted) != 1) + 1
-        parts = [os.pread(self._fd, self.row_bytes * len(run),
-                          self.offset + int(run[0]) * self.row_bytes)
-                 for run in np.split(wanted, breaks) if len(run)]
-        rows = np.frombuffer(b"".join(parts), dtype=self.dtype).reshape(-1, *self.shape[1:])
-        return rows[back.reshape(-1)]
+        out = np.empty((len(wanted), *self.shape[1:]), dtype=self.dtype)
+        buffer = memoryview(out.reshape(-1).view(np.uint8))
+        # one read per run of consecutive rows, straight into the result
+        starts = np.flatnonzero(np.diff(wanted, prepend=-2) != 1)
+        for first, end in zip(starts, [*starts[1:], len(wanted)], strict=True):
+            into = buffer[first * self.row_bytes:end * self.row_bytes]
+            if os.preadv(self._fd, [into], self.offset + int(wanted[first]) * self.row_bytes) \
+                    != len(into):
+                raise DataError(f"{Path(self.path).name}: the file ended early; it changed "
+                                "while training")
+        if len(wanted) == len(index) and np.array_equal(wanted, index):
+            return out
+        return out[back.reshape(-1)]
 
     def __getitem__(self, rows: slice) -> np.ndarray:
         return self.read(np.arange(len(self))[rows])
