@@ -9,6 +9,7 @@ in one run (the machine is noisy; compare the ratios):
   MLP on it (wall time and peak RSS, ``ru_maxrss`` of the child), against ``main.py train``
   of xor_mlp (the RSS of training anything). Acceptance: wall <= 2x loadtxt + 6 s, peak RSS
   <= xor RSS + 3x the float32 data size.
+- NPZ: peak RSS of ``load_dataset`` against a plain ``np.load`` to torch (above imports).
 - Larger than memory: an .npy folder (X.npy, y.npy) and a CSV of ``--stream-mb`` MB of
   float32, trained one epoch under an address-space limit (RLIMIT_AS) of the training
   process' own footprint plus half the data: peak RSS and samples/s, against the same data
@@ -183,6 +184,41 @@ def csv_part(tmp: Path, megabytes: float) -> None:
     path.unlink()
 
 
+_NPZ_PLAIN = """
+import sys, numpy as np, torch
+with np.load(sys.argv[1]) as f:
+    x, y = torch.from_numpy(f["X"]), torch.from_numpy(f["y"])
+"""
+_NPZ_PLEXUS = """
+import sys
+from graph.settings import DatasetSettings
+from runtime.data import load_dataset
+bundle = load_dataset(DatasetSettings(name="npz", path=sys.argv[1], scaling=sys.argv[2]))
+"""
+_IMPORTS = "import torch, runtime.data"
+
+
+def npz_part(tmp: Path, megabytes: float) -> None:
+    """Peak RSS of load_dataset on an .npz against a plain np.load to torch, above the RSS of
+    the imports alone."""
+    rows = int(megabytes * 1e6 / (FEATURES * 4))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(rows, FEATURES)).astype(np.float32)
+    path = tmp / "table.npz"
+    np.savez(path, X=x, y=(x[:, 0] > 0).astype(np.int64))
+    del x
+    imports = measure([sys.executable, "-c", _IMPORTS])["rss_mb"]
+    plain = measure([sys.executable, "-c", _NPZ_PLAIN, str(path)])["rss_mb"] - imports
+    print(f"NPZ: {rows:,} x {FEATURES} float32 ({rows * FEATURES * 4 / 1e6:.0f} MB); peak RSS "
+          f"above the imports ({imports:.0f} MB):")
+    print(f"  np.load to torch  {plain:6.0f} MB")
+    for scaling in ("none", "standardize"):
+        used = measure([sys.executable, "-c", _NPZ_PLEXUS, str(path), scaling])["rss_mb"]
+        print(f"  load_dataset, scaling {scaling:11} {used - imports:6.0f} MB "
+              f"({(used - imports) / plain:.2f}x)")
+    path.unlink()
+
+
 def stream_part(tmp: Path, megabytes: float) -> None:
     """One epoch on a set of ``megabytes`` MB of float32 inputs, in memory and under an
     address-space limit of the training process' own footprint plus half the data."""
@@ -271,13 +307,15 @@ def main() -> int:
     parser.add_argument("--stream-mb", type=float, default=600,
                         help="float32 size of the larger-than-memory set (the issue: 4000)")
     parser.add_argument("--images", type=int, default=4000)
-    parser.add_argument("--parts", default="csv,stream,images")
+    parser.add_argument("--parts", default="csv,npz,stream,images")
     args = parser.parse_args()
     parts = args.parts.split(",")
     tmp = Path(tempfile.mkdtemp(prefix="plexus_data_scale_"))
     try:
         if "csv" in parts:
             csv_part(tmp, args.csv_mb)
+        if "npz" in parts:
+            npz_part(tmp, args.csv_mb * 0.44)  # the float32 size of the CSV's data
         if "stream" in parts:
             stream_part(tmp, args.stream_mb)
         if "images" in parts:

@@ -119,6 +119,18 @@ def test_split_keeps_float32_and_scales_like_float64(tmp_path):
     assert len(val) == 100
 
 
+def test_an_owned_array_is_reordered_and_scaled_in_place_like_a_copy():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(257, 3)).astype(np.float32)
+    y = rng.integers(0, 3, 257)
+    copied = core.split_arrays(x, y, True, 0.3, 7, "normalize")
+    given = x.copy()
+    moved = core.split_arrays(given, y, True, 0.3, 7, "normalize", in_place=True)
+    assert moved[0] is given  # no second array
+    assert np.array_equal(moved[0], copied[0]) and np.array_equal(moved[1], copied[1])
+    assert not np.array_equal(x, given)  # the copy path left x alone
+
+
 # -- streaming ----------------------------------------------------------------------------------
 
 def test_a_csv_too_large_for_memory_streams_the_same_batches(tmp_path, monkeypatch):

@@ -278,7 +278,7 @@ def fit_scaling(x: Any, method: str, per_feature: bool = True,
     if method not in ("standardize", "normalize"):
         raise DataError(f"dataset scaling must be none, standardize or normalize, not {method!r}")
     axis = 0 if per_feature else None
-    step = max(1, (1 << 21) // max(1, int(np.prod(x.shape[1:]))))
+    step = max(1, (1 << 18) // max(1, int(np.prod(x.shape[1:]))))
 
     def slices() -> Any:
         return (np.asarray(x[i:i + step], dtype=np.float64) for i in range(0, len(x), step))
@@ -301,24 +301,41 @@ def fit_scaling(x: Any, method: str, per_feature: bool = True,
 
 def split_arrays(x: np.ndarray, y: np.ndarray, classify: bool, val_split: float, seed: int,
                  scaling: str = "none", per_feature: bool = True, keep: np.ndarray | None = None,
-                 scale_target: bool = False, long_inputs: bool = False) -> tuple[Any, ...]:
+                 scale_target: bool = False, long_inputs: bool = False,
+                 in_place: bool = False) -> tuple[Any, ...]:
     """(x, y, train indices, val indices, (offset, scale), (target offset, target scale)):
     the arrays split (stratified for classes) and scaled with the training rows' statistics.
 
     The rows come back reordered, training rows first (``train`` is 0..n_train-1, ``val`` the
     rest), in one float32 (int64 for token inputs) copy filled and scaled a slice at a time:
-    the set costs its own size once more, never a float64 copy. Exported training scripts
-    copy this function (runtime/export_data.py), so they split and scale exactly as Plexus
-    does.
+    the set costs its own size once more, never a float64 copy. ``in_place``: the caller
+    gives ``x`` away, so a C-contiguous array of the right dtype is reordered and scaled where
+    it is, with one row of extra memory. Exported training scripts copy this function
+    (runtime/export_data.py), so they split and scale exactly as Plexus does.
     """
     x = x if hasattr(x, "shape") else np.asarray(x)
     n = len(x)
     train, val = split_indices(n, val_split, seed, y if classify else None)
     order = np.concatenate([train, val]).astype(np.int64)
-    rows = np.empty((n, *x.shape[1:]), dtype=np.int64 if long_inputs else np.float32)
-    step = max(1, (1 << 21) // max(1, int(np.prod(x.shape[1:]))))
-    for i in range(0, n, step):
-        rows[i:i + step] = x[order[i:i + step]]
+    dtype = np.int64 if long_inputs else np.float32
+    step = max(1, (1 << 18) // max(1, int(np.prod(x.shape[1:]))))
+    if in_place and x.dtype == dtype and x.flags.c_contiguous and x.flags.writeable:
+        done, targets = bytearray(n), order.tolist()
+        for start in range(n):  # x[:] = x[order], following each cycle of the permutation
+            if done[start]:
+                continue
+            first, i = x[start].copy(), start
+            while True:
+                done[i], j = 1, targets[i]
+                if j == start:
+                    x[i] = first
+                    break
+                x[i], i = x[j], j
+        rows = x
+    else:
+        rows = np.empty((n, *x.shape[1:]), dtype=dtype)
+        for i in range(0, n, step):
+            rows[i:i + step] = x[order[i:i + step]]
     x, y = rows, np.asarray(y)[order]
     train, val = np.arange(len(train)), np.arange(len(train), n)
     offset = scale = t_offset = t_scale = None
@@ -342,13 +359,14 @@ def from_arrays(name: str, x: np.ndarray, y: np.ndarray, task: str, settings: Da
                 target_names: Sequence[str] = (), scaling: str = "none",
                 per_feature: bool = True, keep: np.ndarray | None = None,
                 scale_target: bool = False, value_range: tuple[float, float] | None = None,
-                input_dtype: str = "float") -> DataBundle:
+                input_dtype: str = "float", owned: bool = False) -> DataBundle:
     """A bundle of in-memory arrays: split (stratified for classes), scaled with train
     statistics, as TensorDatasets (the trainer batches those by indexing, without a loader)
     that share one reordered copy of ``x``.
 
     ``y`` holds class indices 0..len(class_names)-1 for classification, or (N,) / (N, k)
-    values for regression.
+    values for regression. ``owned``: nothing else holds ``x`` (a file just read), so it is
+    reordered and scaled in place instead of copied.
     """
     n = len(x)
     if n < 2:
@@ -356,7 +374,7 @@ def from_arrays(name: str, x: np.ndarray, y: np.ndarray, task: str, settings: Da
     classify = task == "classification"
     x, y, train_idx, val_idx, (offset, scale), (t_offset, t_scale) = split_arrays(
         x, y, classify, settings.val_split, settings.seed, scaling, per_feature, keep,
-        scale_target, long_inputs=input_dtype == "long")
+        scale_target, long_inputs=input_dtype == "long", in_place=owned)
     if value_range is None:
         value_range = (float(x.min()), float(x.max()))
     if classify:

@@ -203,7 +203,7 @@ def load_csv(settings: DatasetSettings) -> DataBundle:
                       _task_option(settings))
     task = table["task"]
     common = dict(feature_names=table["feature_names"], scaling=settings.scaling,
-                  keep=table["keep"])
+                  keep=table["keep"], owned=True)
     if task == "classification":
         return from_arrays(table["file"], table["x"], table["y"], task, settings,
                            class_names=table["class_names"], **common)
@@ -339,7 +339,8 @@ def load_npz(settings: DatasetSettings) -> DataBundle:
 def _npz_bundle(table: dict[str, Any], settings: DatasetSettings, input_dtype: str
                 ) -> DataBundle:
     x, task = table["x"], table["task"]
-    common = dict(scaling=settings.scaling, per_feature=x.ndim == 2, input_dtype=input_dtype)
+    common = dict(scaling=settings.scaling, per_feature=x.ndim == 2, input_dtype=input_dtype,
+                  owned=True)
     if task == "classification":
         return from_arrays(table["file"], x, table["y"], task, settings,
                            class_names=table["class_names"], **common)
