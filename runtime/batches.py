@@ -9,6 +9,7 @@ Inputs and targets may be one tensor, a tuple or a dict of tensors (several Inpu
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -110,7 +111,9 @@ class Batches:
                        map_tensors(y, lambda t: _to(t, self.device, pin)))
             return
         sampler = [order[start:end].tolist() for start, end in bounds]
-        workers = getattr(self.dataset, "loader_workers", 0)
+        # a daemonic process (the window's training process) may not start workers
+        workers = 0 if multiprocessing.current_process().daemon else getattr(
+            self.dataset, "loader_workers", 0)
         loader = torch.utils.data.DataLoader(self.dataset, batch_sampler=sampler,
                                              num_workers=workers, pin_memory=pin,
                                              persistent_workers=False)
