@@ -1,9 +1,13 @@
-"""Users' tables: CSV files (a header row, one sample per row) and NPZ arrays (X and y).
+"""Users' tables: CSV files (a header row, one sample per row), NPZ arrays (X and y) and
+folders of X.npy and y.npy.
 
-Both are read whole (tables are small next to memory) and end in ``from_arrays``, so they
-split and scale like the built-in sets. Every problem is reported as one line naming the file,
-and for CSV the row (the file's line number, header = row 1, as a spreadsheet shows it) and
-the column.
+A table that fits the memory budget (runtime/datasets/streaming.py) is read whole, in
+float32 (CSV through numpy's C reader, runtime/datasets/csv_text.py), and ends in
+``from_arrays``, so it splits and scales like the built-in sets. A larger one streams: CSV
+and NPZ files are converted once into an .npy row cache (runtime/datasets/row_cache.py),
+.npy folders are read in place. Every problem is reported as one line naming the file, and
+for CSV the row (the file's line number, header = row 1, as a spreadsheet shows it) and the
+column.
 """
 
 from __future__ import annotations
@@ -305,7 +309,8 @@ def array_targets(file: str, y: np.ndarray, task: str) -> dict[str, Any]:
 
 @register(DatasetInfo(
     "npz", "NPZ arrays",
-    "A numpy .npz file with inputs X (one row per sample, any shape after it) and targets y. "
+    "A numpy .npz file with inputs X (one row per sample, any shape after it) and targets y, "
+    "or a folder holding X.npy and y.npy (read in place, so it may be larger than memory). "
     "Integer or text y means classification, floats regression.",
     "classification", "file", ("path", "scaling"),
     options=(Field(TASK), Field(SCALE_TARGET), Field(INPUT_DTYPE)),
