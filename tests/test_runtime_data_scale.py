@@ -60,8 +60,10 @@ def test_clean_csv_is_read_column_wise_into_float32(tmp_path):
     found = csv_text.read_csv(path)
     assert isinstance(found, csv_text._Columns)
     assert found.data.dtype == np.float32
-    assert found.matrix(["f0", "f1"]).tolist() == [[1.5, -2], [3, 4000], [0.25, 7]]
     assert list(found.texts("label")) == ["b", "a", "b"]
+    x = found.release_matrix(["f1", "f0"])
+    assert x.tolist() == [[-2, 1.5], [4000, 3], [7, 0.25]] and x.flags.c_contiguous
+    assert np.shares_memory(x, found.data)  # moved within the memory it was read into
     tab = csv_table(path, "", [], "auto")
     assert tab["task"] == "classification" and tab["class_names"] == ["a", "b"]
     assert tab["y"].tolist() == [1, 0, 1] and tab["x"].dtype == np.float32
@@ -73,14 +75,20 @@ def test_column_reader_and_row_reader_give_the_same_table(tmp_path, monkeypatch)
     path = tmp_path / "mixed.csv"
     path.write_text("size;colour;price\n" + "".join(
         f"{i * 1.5};{'red' if i % 3 else 'blue'};{i % 4}\n" for i in range(40)))
-    fast = csv_table(path, "", [], "auto")
+    numbers = tmp_path / "numbers.csv"
+    numbers.write_text("a,target,b\n" + "".join(f"{i / 7:.4f},{i % 5},{-i}\n"
+                                                 for i in range(60)))
+    fast = [csv_table(path, "", [], "auto"), csv_table(numbers, "target", [], "auto")]
     monkeypatch.setattr(csv_text, "_Columns", lambda p: (_ for _ in ()).throw(
         csv_text._Unusual()))
-    slow = csv_table(path, "", [], "auto")
-    assert fast["feature_names"] == slow["feature_names"] == ["size", "colour=blue",
-                                                              "colour=red"]
-    assert np.array_equal(fast["x"], slow["x"]) and np.array_equal(fast["y"], slow["y"])
-    assert fast["class_names"] == slow["class_names"] == ["0", "1", "2", "3"]
+    slow = [csv_table(path, "", [], "auto"), csv_table(numbers, "target", [], "auto")]
+    assert fast[0]["feature_names"] == slow[0]["feature_names"] == ["size", "colour=blue",
+                                                                    "colour=red"]
+    assert fast[0]["class_names"] == slow[0]["class_names"] == ["0", "1", "2", "3"]
+    assert fast[1]["class_names"] == slow[1]["class_names"] == ["0", "1", "2", "3", "4"]
+    for a, b in zip(fast, slow, strict=True):
+        assert a["x"].dtype == b["x"].dtype == np.float32
+        assert np.array_equal(a["x"], b["x"]) and np.array_equal(a["y"], b["y"])
 
 
 def test_an_error_past_the_sampled_rows_names_its_row_and_column(tmp_path):

@@ -119,7 +119,7 @@ class _Table:
                 if value is None or not math.isfinite(value):
                     self.numbers(name)  # raises with the exact message
 
-    def matrix(self, names: list[str]) -> np.ndarray:
+    def release_matrix(self, names: list[str]) -> np.ndarray:
         """Numeric columns side by side, float32 (one row per sample)."""
         return np.stack([self.numbers(name) for name in names], 1).astype(np.float32)
 
@@ -206,13 +206,18 @@ class _Columns:
     def first_error(self, names: list[str]) -> None:
         """Nothing to raise: every cell was checked while reading."""
 
-    def matrix(self, names: list[str]) -> np.ndarray:
-        """Number columns side by side, float32: a view of the file's matrix when they are
-        its columns in order (no copy)."""
+    def release_matrix(self, names: list[str]) -> np.ndarray:
+        """Number columns side by side, one C-ordered float32 array in the memory the file
+        was read into (moved there a block of rows at a time), so a table costs its size
+        once. The table's numbers are not read again after this."""
         index = [self.numeric[name] for name in names]
-        if index == list(range(index[0], index[0] + len(index))):
-            return self.data[:, index[0]:index[0] + len(index)]
-        return self.data[:, index]
+        rows, width = len(self.data), len(index)
+        flat = self.data.reshape(-1)
+        step = max(1, (1 << 18) // max(1, width))
+        for start in range(0, rows, step):  # each block lands at or before where it was
+            end = min(rows, start + step)
+            flat[start * width:end * width] = self.data[start:end][:, index].reshape(-1)
+        return flat[:rows * width].reshape(rows, width)
 
 
 def read_csv(path: Path) -> _Columns | _Table:

@@ -114,10 +114,11 @@ def csv_table(path: Path, target_column: str, categorical: list[str], task: str
 
     numeric = [n for n in inputs if n not in categorical and table.mostly_numeric(n)]
     table.first_error(numeric)
-    if numeric == inputs:  # a table of numbers: one float32 matrix, a view when it can be
-        return _target({"file": table.file, "x": table.matrix(inputs),
-                        "keep": np.zeros(len(inputs), bool), "feature_names": inputs,
-                        "target_names": [target], "class_names": []}, table, target, task)
+    if numeric == inputs:  # a table of numbers: y first, then x where the file was read
+        found = _target({"file": table.file, "keep": np.zeros(len(inputs), bool),
+                         "feature_names": inputs, "target_names": [target],
+                         "class_names": []}, table, target, task)
+        return {**found, "x": table.release_matrix(inputs)}
     columns, names, keep = [], [], []
     for name in inputs:
         if name in numeric:
