@@ -132,12 +132,14 @@ class NpyRows:
         wanted, back = np.unique(index, return_inverse=True)
         out = np.empty((len(wanted), *self.shape[1:]), dtype=self.dtype)
         buffer = memoryview(out.reshape(-1).view(np.uint8))
-        # one read per run of consecutive rows, straight into the result
-        starts = np.flatnonzero(np.diff(wanted, prepend=-2) != 1)
-        for first, end in zip(starts, [*starts[1:], len(wanted)], strict=True):
-            into = buffer[first * self.row_bytes:end * self.row_bytes]
-            if os.preadv(self._fd, [into], self.offset + int(wanted[first]) * self.row_bytes) \
-                    != len(into):
+        # one read per run of consecutive rows, straight into the result (plain ints: this
+        # loop runs once per row of a shuffled batch)
+        size, fd, base = self.row_bytes, self._fd, self.offset
+        starts = np.flatnonzero(np.diff(wanted, prepend=-2) != 1).tolist()
+        rows = wanted.tolist()
+        for first, end in zip(starts, [*starts[1:], len(rows)], strict=True):
+            into = buffer[first * size:end * size]
+            if os.preadv(fd, [into], base + rows[first] * size) != len(into):
                 raise DataError(f"{Path(self.path).name}: the file ended early; it changed "
                                 "while training")
         if len(wanted) == len(index) and np.array_equal(wanted, index):
