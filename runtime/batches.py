@@ -1,4 +1,7 @@
-"""Batches of a dataset on a device: in-memory sets indexed directly, others through a DataLoader.
+"""Batches of a dataset on a device: in-memory sets indexed directly, sets that read a whole
+batch at once (``batch(positions)``: rows streamed from disk, cached images) asked batch by
+batch, others through a DataLoader (with the set's ``loader_workers`` processes, and pinned
+memory on CUDA).
 
 Inputs and targets may be one tensor, a tuple or a dict of tensors (several Inputs or Outputs);
 ``forward`` calls a module with whichever form a batch has.
@@ -6,6 +9,7 @@ Inputs and targets may be one tensor, a tuple or a dict of tensors (several Inpu
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -99,11 +103,30 @@ class Batches:
                     yield (map_tensors(x_all, lambda t, i=index: t[i]),
                            map_tensors(y_all, lambda t, i=index: t[i]))
             return
+        pin = self.device.type == "cuda"
+        if callable(getattr(self.dataset, "batch", None)):
+            for start, end in bounds:
+                x, y = self.dataset.batch(order[start:end].numpy())
+                yield (map_tensors(x, lambda t: _to(t, self.device, pin)),
+                       map_tensors(y, lambda t: _to(t, self.device, pin)))
+            return
         sampler = [order[start:end].tolist() for start, end in bounds]
-        loader = torch.utils.data.DataLoader(self.dataset, batch_sampler=sampler, num_workers=0)
+        # a daemonic process (the window's training process) may not start workers
+        workers = 0 if multiprocessing.current_process().daemon else getattr(
+            self.dataset, "loader_workers", 0)
+        loader = torch.utils.data.DataLoader(self.dataset, batch_sampler=sampler,
+                                             num_workers=workers, pin_memory=pin,
+                                             persistent_workers=False)
         for x, y in loader:
-            yield (map_tensors(x, lambda t: t.to(self.device)),
-                   map_tensors(y, lambda t: t.to(self.device)))
+            yield (map_tensors(x, lambda t: t.to(self.device, non_blocking=pin)),
+                   map_tensors(y, lambda t: t.to(self.device, non_blocking=pin)))
+
+
+def _to(tensor: Tensor, device: torch.device, pin: bool) -> Tensor:
+    """``tensor`` on ``device``; through pinned memory, without waiting, on CUDA."""
+    if pin:
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
 
 
 def forward(module: nn.Module, x: Any, input_names: Sequence[str] = ()) -> Any:

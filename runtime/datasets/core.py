@@ -264,24 +264,32 @@ def split_indices(n: int, val_split: float, seed: int,
     return train, val
 
 
-def fit_scaling(x: np.ndarray, method: str, per_feature: bool = True,
+def fit_scaling(x: Any, method: str, per_feature: bool = True,
                 keep: np.ndarray | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(offset, scale) so that ``(x - offset) / scale`` is standardized or normalized.
 
     Fitted on training rows only. ``per_feature`` False uses one pair for all values (images);
     ``keep`` marks feature columns left as they are (one-hot columns). Constant features get
-    scale 1 so they never divide by zero.
+    scale 1 so they never divide by zero. ``x`` is read in slices of rows, in float64 a slice
+    at a time, so a float32 set (or rows read from a file) is never copied whole.
     """
     if method == "none":
         return None, None
-    axis = 0 if per_feature else None
-    if method == "standardize":
-        offset, scale = x.mean(axis=axis), x.std(axis=axis)
-    elif method == "normalize":
-        offset = x.min(axis=axis)
-        scale = x.max(axis=axis) - offset
-    else:
+    if method not in ("standardize", "normalize"):
         raise DataError(f"dataset scaling must be none, standardize or normalize, not {method!r}")
+    axis = 0 if per_feature else None
+    step = max(1, (1 << 18) // max(1, int(np.prod(x.shape[1:]))))
+
+    def slices() -> Any:
+        return (np.asarray(x[i:i + step], dtype=np.float64) for i in range(0, len(x), step))
+
+    if method == "standardize":
+        count = len(x) * (1 if per_feature else int(np.prod(x.shape[1:])))
+        offset = sum(part.sum(axis=axis) for part in slices()) / count
+        scale = np.sqrt(sum(((part - offset) ** 2).sum(axis=axis) for part in slices()) / count)
+    else:
+        offset = np.min([part.min(axis=axis) for part in slices()], axis=0)
+        scale = np.max([part.max(axis=axis) for part in slices()], axis=0) - offset
     offset = np.asarray(offset, dtype=np.float64)
     scale = np.asarray(scale, dtype=np.float64)
     scale = np.where(scale > 1e-12, scale, 1.0)
@@ -293,26 +301,48 @@ def fit_scaling(x: np.ndarray, method: str, per_feature: bool = True,
 
 def split_arrays(x: np.ndarray, y: np.ndarray, classify: bool, val_split: float, seed: int,
                  scaling: str = "none", per_feature: bool = True, keep: np.ndarray | None = None,
-                 scale_target: bool = False, long_inputs: bool = False) -> tuple[Any, ...]:
+                 scale_target: bool = False, long_inputs: bool = False,
+                 in_place: bool = False) -> tuple[Any, ...]:
     """(x, y, train indices, val indices, (offset, scale), (target offset, target scale)):
     the arrays split (stratified for classes) and scaled with the training rows' statistics.
 
-    Exported training scripts copy this function (runtime/export_data.py), so they split
-    and scale exactly as Plexus does.
+    The rows come back reordered, training rows first (``train`` is 0..n_train-1, ``val`` the
+    rest), in one float32 (int64 for token inputs) copy filled and scaled a slice at a time:
+    the set costs its own size once more, never a float64 copy. ``in_place``: the caller
+    gives ``x`` away, so a C-contiguous array of the right dtype is reordered and scaled where
+    it is, with one row of extra memory. Exported training scripts copy this function
+    (runtime/export_data.py), so they split and scale exactly as Plexus does.
     """
+    x = x if hasattr(x, "shape") else np.asarray(x)
     n = len(x)
     train, val = split_indices(n, val_split, seed, y if classify else None)
-    offset = scale = t_offset = t_scale = None
-    if long_inputs:
-        x = np.asarray(x, dtype=np.int64)
-    elif scaling == "none":  # no statistics: no float64 copy of the whole set (images)
-        x = np.asarray(x, dtype=np.float32)
+    order = np.concatenate([train, val]).astype(np.int64)
+    dtype = np.int64 if long_inputs else np.float32
+    step = max(1, (1 << 18) // max(1, int(np.prod(x.shape[1:]))))
+    if in_place and x.dtype == dtype and x.flags.c_contiguous and x.flags.writeable:
+        done, targets = bytearray(n), order.tolist()
+        for start in range(n):  # x[:] = x[order], following each cycle of the permutation
+            if done[start]:
+                continue
+            first, i = x[start].copy(), start
+            while True:
+                done[i], j = 1, targets[i]
+                if j == start:
+                    x[i] = first
+                    break
+                x[i], i = x[j], j
+        rows = x
     else:
-        x = np.asarray(x, dtype=np.float64)
-        offset, scale = fit_scaling(x[train], scaling, per_feature, keep)
-        if offset is not None:
-            x = (x - offset) / scale
-        x = x.astype(np.float32)
+        rows = np.empty((n, *x.shape[1:]), dtype=dtype)
+        for i in range(0, n, step):
+            rows[i:i + step] = x[order[i:i + step]]
+    x, y = rows, np.asarray(y)[order]
+    train, val = np.arange(len(train)), np.arange(len(train), n)
+    offset = scale = t_offset = t_scale = None
+    if not long_inputs and scaling != "none":
+        offset, scale = fit_scaling(x[:len(train)], scaling, per_feature, keep)
+        for i in range(0, n, step):
+            x[i:i + step] = (x[i:i + step] - offset) / scale
     if classify:
         y = np.asarray(y, dtype=np.int64)
     else:
@@ -329,12 +359,14 @@ def from_arrays(name: str, x: np.ndarray, y: np.ndarray, task: str, settings: Da
                 target_names: Sequence[str] = (), scaling: str = "none",
                 per_feature: bool = True, keep: np.ndarray | None = None,
                 scale_target: bool = False, value_range: tuple[float, float] | None = None,
-                input_dtype: str = "float") -> DataBundle:
+                input_dtype: str = "float", owned: bool = False) -> DataBundle:
     """A bundle of in-memory arrays: split (stratified for classes), scaled with train
-    statistics, as TensorDatasets (the trainer batches those by indexing, without a loader).
+    statistics, as TensorDatasets (the trainer batches those by indexing, without a loader)
+    that share one reordered copy of ``x``.
 
     ``y`` holds class indices 0..len(class_names)-1 for classification, or (N,) / (N, k)
-    values for regression.
+    values for regression. ``owned``: nothing else holds ``x`` (a file just read), so it is
+    reordered and scaled in place instead of copied.
     """
     n = len(x)
     if n < 2:
@@ -342,7 +374,7 @@ def from_arrays(name: str, x: np.ndarray, y: np.ndarray, task: str, settings: Da
     classify = task == "classification"
     x, y, train_idx, val_idx, (offset, scale), (t_offset, t_scale) = split_arrays(
         x, y, classify, settings.val_split, settings.seed, scaling, per_feature, keep,
-        scale_target, long_inputs=input_dtype == "long")
+        scale_target, long_inputs=input_dtype == "long", in_place=owned)
     if value_range is None:
         value_range = (float(x.min()), float(x.max()))
     if classify:
@@ -350,11 +382,13 @@ def from_arrays(name: str, x: np.ndarray, y: np.ndarray, task: str, settings: Da
     elif not target_names:
         target_names = [f"y{i}" for i in range(y.shape[1])]
 
-    def part(index: np.ndarray) -> TensorDataset:
-        return TensorDataset(torch.from_numpy(x[index]), torch.from_numpy(y[index]))
+    def part(rows: slice) -> TensorDataset:  # split_arrays put the training rows first
+        return TensorDataset(torch.from_numpy(x[rows]), torch.from_numpy(y[rows]))
 
+    n_train = len(train_idx)
     return DataBundle(
-        train=part(train_idx), val=part(val_idx), input_shape=tuple(x.shape[1:]),
+        train=part(slice(0, n_train)), val=part(slice(n_train, n)),
+        input_shape=tuple(x.shape[1:]),
         input_dtype=input_dtype, task=task, num_classes=len(class_names) if classify else 0,
         class_names=list(class_names) if classify else [], feature_names=list(feature_names),
         value_range=value_range, name=name,

@@ -1,14 +1,16 @@
 """Users' image data, read lazily: image folders (one subfolder per class) and MNIST IDX files.
 
 Image sets can be far larger than memory, so loading only lists files (or reads an IDX
-header) and each item is read when the trainer asks for it: an image file is opened per item,
-an IDX file is memory-mapped. The datasets keep paths, not open handles, so they pickle
+header) and each item is read when the trainer asks for it: an image file is decoded once
+into a uint8 cache when the whole set fits the memory budget, else every time by DataLoader
+workers; an IDX file is memory-mapped. The datasets keep paths, not open handles, so they pickle
 cheaply into the training process.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
 import struct
 from pathlib import Path
@@ -28,6 +30,7 @@ from runtime.datasets.core import (
     register,
     split_indices,
 )
+from runtime.datasets.streaming import fits_in_memory
 from runtime.datasets.tabular import existing
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -83,19 +86,53 @@ class ImageFolderDataset(Dataset):
     def __len__(self) -> int:
         return len(self.files)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+    # A DataLoader reads this set with this many worker processes (decoding is the cost).
+    loader_workers = max(0, min(4, (os.cpu_count() or 1) - 1))
+
+    def decode(self, i: int) -> np.ndarray:
+        """Image ``i`` as uint8 (C, H, W), resized."""
         image_module = _pil()
         path = self.files[i]
         try:
             with image_module.open(path) as image:
                 image = image.convert("L" if self.channels == 1 else "RGB")
                 image = image.resize((self.size[1], self.size[0]), image_module.BILINEAR)
-                pixels = np.asarray(image, dtype=np.float32) / 255.0
+                pixels = np.array(image, dtype=np.uint8)
         except unreadable() as exc:
             name = Path(path).relative_to(Path(self.root).parent).as_posix()
             raise unreadable_image(name, exc) from None
-        pixels = pixels[None] if self.channels == 1 else pixels.transpose(2, 0, 1)
-        return torch.from_numpy(np.ascontiguousarray(pixels)), torch.tensor(self.targets[i])
+        return pixels[None] if self.channels == 1 else pixels.transpose(2, 0, 1)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        pixels = torch.from_numpy(np.ascontiguousarray(self.decode(i)))
+        return pixels.float() / 255.0, torch.tensor(self.targets[i])
+
+
+class CachedImageFolder(ImageFolderDataset):
+    """An image folder small enough for memory: for training batches each image is decoded
+    once, the first time a batch holds it, into a uint8 array of the whole set, and later
+    batches are gathered from it (single items, for previews, are read from their files).
+    The cache is not pickled (a training process decodes its own)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._cache: np.ndarray | None = None
+        self._decoded: np.ndarray | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_cache": None, "_decoded": None}
+
+    def batch(self, positions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """The images at ``positions`` (decoding those not decoded yet) and their targets."""
+        if self._cache is None:
+            self._cache = np.empty((len(self), self.channels, *self.size), np.uint8)
+            self._decoded = np.zeros(len(self), bool)
+        positions = np.asarray(positions, dtype=np.int64)
+        for i in positions[~self._decoded[positions]]:
+            self._cache[i] = self.decode(int(i))
+            self._decoded[i] = True
+        pixels = torch.from_numpy(self._cache[positions])
+        return pixels.float() / 255.0, torch.from_numpy(self.targets[positions])
 
 
 def _image_size(settings: DatasetSettings) -> tuple[int, int]:
@@ -166,10 +203,12 @@ def load_images(settings: DatasetSettings) -> DataBundle:
     size = _image_size(settings)
     channels = _channels(settings, per_class[class_names[0]][0], folder)
     train, val = split_indices(len(files), settings.val_split, settings.seed, targets)
+    # decoded once into memory when the uint8 pixels fit the budget, else read by workers
+    kind = (CachedImageFolder if fits_in_memory(len(files) * channels * size[0] * size[1])
+            else ImageFolderDataset)
 
     def part(index: np.ndarray) -> ImageFolderDataset:
-        return ImageFolderDataset([files[i] for i in index], targets[index], size, channels,
-                                  str(root))
+        return kind([files[i] for i in index], targets[index], size, channels, str(root))
 
     return DataBundle(train=part(train), val=part(val), input_shape=(channels, *size),
                       input_dtype="float", task="classification", num_classes=len(class_names),

@@ -49,7 +49,8 @@ from runtime.datasets.core import (
     register,
     split_indices,
 )
-from runtime.datasets.tabular import _Table, existing
+from runtime.datasets.csv_text import _Table
+from runtime.datasets.tabular import existing
 
 PAD, OOV = 0, 1
 PAD_TEXT, OOV_TEXT = "<pad>", "<oov>"

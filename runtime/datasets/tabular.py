@@ -1,16 +1,17 @@
-"""Users' tables: CSV files (a header row, one sample per row) and NPZ arrays (X and y).
+"""Users' tables: CSV files (a header row, one sample per row), NPZ arrays (X and y) and
+folders of X.npy and y.npy.
 
-Both are read whole (tables are small next to memory) and end in ``from_arrays``, so they
-split and scale like the built-in sets. Every problem is reported as one line naming the file,
-and for CSV the row (the file's line number, header = row 1, as a spreadsheet shows it) and
-the column.
+A table that fits the memory budget (runtime/datasets/streaming.py) is read whole, in
+float32 (CSV through numpy's C reader, runtime/datasets/csv_text.py), and ends in
+``from_arrays``, so it splits and scales like the built-in sets. A larger one streams: CSV
+and NPZ files are converted once into an .npy row cache (runtime/datasets/row_cache.py),
+.npy folders are read in place. Every problem is reported as one line naming the file, and
+for CSV the row (the file's line number, header = row 1, as a spreadsheet shows it) and the
+column.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import math
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,23 @@ from runtime.datasets.core import (
     from_arrays,
     option_choice,
     register,
+)
+from runtime.datasets.csv_text import (
+    MAX_EXACT_BYTES,
+    SAMPLE_ROWS,
+    _Columns,
+    _number,
+    _Table,
+    _Unusual,
+    read_csv,
+)
+from runtime.datasets.row_cache import cached, csv_layout, csv_to_rows, npz_members, npz_to_rows
+from runtime.datasets.streaming import (
+    NpyRows,
+    fits_in_memory,
+    gigabytes,
+    memory_budget,
+    streamed_bundle,
 )
 
 MAX_CATEGORIES = 50  # text feature columns with more distinct values are refused, not one-hot
@@ -66,100 +84,6 @@ def _scale_target(settings: DatasetSettings) -> bool:
 
 # -- CSV ----------------------------------------------------------------------------------------
 
-def _number(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-class _Table:
-    """The cells of a CSV file as text, with each data row's line number."""
-
-    def __init__(self, path: Path) -> None:
-        self.file = path.name
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise DataError(f"{self.file} is not UTF-8 text; save it as CSV UTF-8") from exc
-        except OSError as exc:
-            raise DataError(f"{self.file}: cannot read it ({exc.strerror})") from exc
-        first = text.split("\n", 1)[0]
-        delimiter = max([",", ";", "\t"], key=first.count)
-        reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-        self.header: list[str] = []
-        self.rows: list[list[str]] = []
-        self.lines: list[int] = []
-        try:
-            for row in reader:
-                if not any(cell.strip() for cell in row):
-                    continue
-                if not self.header:
-                    self.header = [c.strip() or f"column {i + 1}" for i, c in enumerate(row)]
-                    continue
-                if len(row) != len(self.header):
-                    raise DataError(f"{self.file} row {reader.line_num}: {len(row)} values, but "
-                                    f"the header has {len(self.header)} columns; fix the row")
-                self.rows.append([cell.strip() for cell in row])
-                self.lines.append(reader.line_num)
-        except csv.Error as exc:
-            raise DataError(f"{self.file} row {reader.line_num}: {exc}") from exc
-        if not self.header:
-            raise DataError(f"{self.file} is empty; it needs a header row and one row per sample")
-        for i, name in enumerate(self.header):
-            if name in self.header[:i]:
-                raise DataError(f"{self.file}: column '{name}' appears twice in the header; "
-                                "rename one of them")
-        if len(self.rows) < 2:
-            raise DataError(f"{self.file}: needs at least 2 data rows below the header, found "
-                            f"{len(self.rows)}")
-
-    def column(self, name: str) -> list[str]:
-        j = self.header.index(name)
-        return [row[j] for row in self.rows]
-
-    def where(self, i: int, name: str) -> str:
-        return f"{self.file} row {self.lines[i]}, column '{name}'"
-
-    def numbers(self, name: str) -> np.ndarray:
-        """A column as floats; the first empty, non-numeric or infinite cell is an error."""
-        values = np.empty(len(self.rows))
-        for i, cell in enumerate(self.column(name)):
-            if not cell:
-                raise DataError(f"{self.where(i, name)} is empty; fill it in or remove the row")
-            value = _number(cell)
-            if value is None:
-                raise DataError(f"{self.where(i, name)}: '{cell}' is not a number")
-            if not math.isfinite(value):
-                raise DataError(f"{self.where(i, name)}: '{cell}' is not a finite number")
-            values[i] = value
-        return values
-
-    def texts(self, name: str) -> list[str]:
-        cells = self.column(name)
-        for i, cell in enumerate(cells):
-            if not cell:
-                raise DataError(f"{self.where(i, name)} is empty; fill it in or remove the row")
-        return cells
-
-    def mostly_numeric(self, name: str) -> bool:
-        """Whether a column holds numbers (with perhaps a few typos) rather than text."""
-        cells = [c for c in self.column(name) if c]
-        numeric = sum(_number(c) is not None for c in cells)
-        return numeric > 0 and numeric * 2 >= len(cells)
-
-
-def _first_error(table: _Table, names: list[str]) -> None:
-    """Raise for the first bad cell in reading order (row by row) among numeric columns."""
-    columns = [(name, table.header.index(name)) for name in names]
-    for row in table.rows:
-        for name, j in columns:
-            cell = row[j]
-            value = _number(cell) if cell else None
-            if value is None or not math.isfinite(value):
-                table.numbers(name)  # raises with the exact message
-
-
 def _class_index(values: list[str] | np.ndarray) -> tuple[np.ndarray, list[str]]:
     """Class indices and names for labels (numbers sort by value, text alphabetically)."""
     classes, index = np.unique(np.asarray(values), return_inverse=True)
@@ -175,7 +99,7 @@ def csv_table(path: Path, target_column: str, categorical: list[str], task: str
     """A CSV table as arrays: x (numeric columns as they are, text and ``categorical``
     columns one-hot; ``keep`` marks those), y (class indices or numbers), the task ("auto"
     decided from the target) and the names of classes, features and target."""
-    table = _Table(path)
+    table = read_csv(path)
     target = target_column.strip() or table.header[-1]
     if target not in table.header:
         raise DataError(f"{table.file}: no column '{target}'; the columns are "
@@ -189,7 +113,12 @@ def csv_table(path: Path, target_column: str, categorical: list[str], task: str
                             f"'{name}'")
 
     numeric = [n for n in inputs if n not in categorical and table.mostly_numeric(n)]
-    _first_error(table, numeric)
+    table.first_error(numeric)
+    if numeric == inputs:  # a table of numbers: y first, then x where the file was read
+        found = _target({"file": table.file, "keep": np.zeros(len(inputs), bool),
+                         "feature_names": inputs, "target_names": [target],
+                         "class_names": []}, table, target, task)
+        return {**found, "x": table.release_matrix(inputs)}
     columns, names, keep = [], [], []
     for name in inputs:
         if name in numeric:
@@ -206,8 +135,16 @@ def csv_table(path: Path, target_column: str, categorical: list[str], task: str
         columns.append(np.eye(len(values))[index])
         names += [f"{name}={value}" for value in values]
         keep += [True] * len(values)
-    found = {"file": table.file, "x": np.concatenate(columns, 1), "keep": np.array(keep),
-             "feature_names": names, "target_names": [target], "class_names": []}
+    found = {"file": table.file, "x": np.concatenate(columns, 1).astype(np.float32),
+             "keep": np.array(keep), "feature_names": names, "target_names": [target],
+             "class_names": []}
+    return _target(found, table, target, task)
+
+
+def _target(found: dict[str, Any], table: _Columns | _Table, target: str, task: str
+            ) -> dict[str, Any]:
+    """``found`` with y (class indices or numbers) and the task ("auto" decided from the
+    target's values)."""
     if task == "auto":
         if table.mostly_numeric(target):
             y = table.numbers(target)
@@ -219,7 +156,7 @@ def csv_table(path: Path, target_column: str, categorical: list[str], task: str
         labels = table.numbers(target) if table.mostly_numeric(target) else table.texts(target)
         found["y"], found["class_names"] = _class_index(labels)
     else:
-        found["y"] = table.numbers(target)
+        found["y"] = np.array(table.numbers(target), dtype=np.float64)
     return {**found, "task": task}
 
 
@@ -254,19 +191,24 @@ def load_data() -> tuple[TensorDataset, TensorDataset]:
     table = csv_table(Path(DATA_PATH).expanduser(), TARGET_COLUMN, CATEGORICAL, DATA_TASK)
     return make_split(table["x"], table["y"], table["task"] == "classification",
                       scaling=SCALING, keep=table["keep"], scale_target=SCALE_TARGET)
-''', (_number, _Table, _first_error, _class_index, csv_table),
+''', (_number, _Table, _Unusual, _Columns, read_csv, _class_index, csv_table, _target),
         lambda settings: {**_file_constants(settings),
                           "TARGET_COLUMN": settings.target_column.strip(),
                           "CATEGORICAL": _categorical(settings),
                           "MAX_CATEGORIES": MAX_CATEGORIES,
+                          "MAX_EXACT_BYTES": MAX_EXACT_BYTES, "SAMPLE_ROWS": SAMPLE_ROWS,
                           "MAX_INTEGER_CLASSES": MAX_INTEGER_CLASSES},
-        ("import csv", "import io", "from pathlib import Path"))))
+        ("import csv", "import io", "import warnings", "from pathlib import Path"))))
 def load_csv(settings: DatasetSettings) -> DataBundle:
-    table = csv_table(existing(settings), settings.target_column, _categorical(settings),
+    path = existing(settings)
+    need = csv_layout(path)[3]
+    if not fits_in_memory(need):
+        return _streamed_csv(path, settings, need)
+    table = csv_table(path, settings.target_column, _categorical(settings),
                       _task_option(settings))
     task = table["task"]
     common = dict(feature_names=table["feature_names"], scaling=settings.scaling,
-                  keep=table["keep"])
+                  keep=table["keep"], owned=True)
     if task == "classification":
         return from_arrays(table["file"], table["x"], table["y"], task, settings,
                            class_names=table["class_names"], **common)
@@ -305,6 +247,13 @@ def npz_table(path: Path, input_dtype: str, task: str) -> dict[str, Any]:
     with archive:
         x = _array(archive, file, "X")
         y = _array(archive, file, "y")
+    return arrays_table(file, x, y, input_dtype, task)
+
+
+def arrays_table(file: str, x: np.ndarray, y: np.ndarray, input_dtype: str, task: str
+                 ) -> dict[str, Any]:
+    """Inputs x and targets y (from an .npz file or a folder of .npy files), checked, with the
+    task ("auto": float y is regression) and the class names."""
     for key, array in (("X", x), ("y", y)):
         if array.ndim == 0:
             raise DataError(f"{file}: {key} is a single value; it needs one row per sample")
@@ -326,6 +275,12 @@ def npz_table(path: Path, input_dtype: str, task: str) -> dict[str, Any]:
     if input_dtype == "long" and x.dtype.kind not in "biu":
         raise DataError(f"{file}: option input_dtype 'long' needs integer X, found {x.dtype}")
 
+    return {"file": file, "x": x, **array_targets(file, y, task)}
+
+
+def array_targets(file: str, y: np.ndarray, task: str) -> dict[str, Any]:
+    """y as class indices (with class names) or float64 values, and the task ("auto": float
+    y is regression)."""
     if task == "auto":
         task = "regression" if y.dtype.kind == "f" else "classification"
     if task == "classification":
@@ -343,19 +298,20 @@ def npz_table(path: Path, input_dtype: str, task: str) -> dict[str, Any]:
             labels, names = y.astype(np.int64), [str(c) for c in range(int(y.max()) + 1)]
         else:
             labels, names = _class_index(y)
-        return {"file": file, "x": x, "y": labels, "task": task, "class_names": names}
+        return {"y": labels, "task": task, "class_names": names}
     if y.dtype.kind not in "biuf":
         raise DataError(f"{file}: regression needs numeric y, found {y.dtype} values")
     y = y.reshape(len(y), -1).astype(np.float64)
     if not np.isfinite(y).all():
         raise DataError(f"{file}: y[{int(np.flatnonzero(~np.isfinite(y).all(1))[0])}] contains "
                         "NaN or infinity; fix or remove that sample")
-    return {"file": file, "x": x, "y": y, "task": task, "class_names": []}
+    return {"y": y, "task": task, "class_names": []}
 
 
 @register(DatasetInfo(
     "npz", "NPZ arrays",
-    "A numpy .npz file with inputs X (one row per sample, any shape after it) and targets y. "
+    "A numpy .npz file with inputs X (one row per sample, any shape after it) and targets y, "
+    "or a folder holding X.npy and y.npy (read in place, so it may be larger than memory). "
     "Integer or text y means classification, floats regression.",
     "classification", "file", ("path", "scaling"),
     options=(Field(TASK), Field(SCALE_TARGET), Field(INPUT_DTYPE)),
@@ -367,17 +323,109 @@ def load_data() -> tuple[TensorDataset, TensorDataset]:
     return make_split(x, table["y"], table["task"] == "classification", scaling=SCALING,
                       per_feature=x.ndim == 2, long_inputs=INPUT_DTYPE == "long",
                       scale_target=SCALE_TARGET)
-''', (_array, _class_index, npz_table),
+''', (_array, _class_index, npz_table, arrays_table, array_targets),
         lambda settings: {**_file_constants(settings),
                           "INPUT_DTYPE": option_choice(settings, INPUT_DTYPE)},
         ("import zipfile", "from pathlib import Path"))))
 def load_npz(settings: DatasetSettings) -> DataBundle:
     input_dtype = option_choice(settings, INPUT_DTYPE)
-    table = npz_table(existing(settings), input_dtype, _task_option(settings))
+    path = existing(settings)
+    if path.is_dir() or path.suffix.lower() == ".npy":
+        return _npy_folder(path if path.is_dir() else path.parent, settings, input_dtype)
+    x_member, y_member = _members(path)
+    if x_member is not None and not fits_in_memory(x_member[2]):
+        folder = cached(path, x_member[2], "",
+                        lambda f: npz_to_rows(path, f, x_member[0], y_member[0]),
+                        _too_large(path.name, x_member[2]))
+        return _npy_folder(folder, settings, input_dtype, path.name)
+    return _npz_bundle(npz_table(path, input_dtype, _task_option(settings)), settings,
+                       input_dtype)
+
+
+def _npz_bundle(table: dict[str, Any], settings: DatasetSettings, input_dtype: str
+                ) -> DataBundle:
     x, task = table["x"], table["task"]
-    common = dict(scaling=settings.scaling, per_feature=x.ndim == 2, input_dtype=input_dtype)
+    common = dict(scaling=settings.scaling, per_feature=x.ndim == 2, input_dtype=input_dtype,
+                  owned=True)
     if task == "classification":
         return from_arrays(table["file"], x, table["y"], task, settings,
                            class_names=table["class_names"], **common)
     return from_arrays(table["file"], x, table["y"], task, settings,
                        scale_target=_scale_target(settings), **common)
+
+
+# -- sets too large to load whole ---------------------------------------------------------------
+
+def _members(path: Path) -> tuple[Any, Any]:
+    """(name, shape, float32 bytes) of the X and y arrays of an .npz file, from their headers;
+    Nones when the file is not a readable .npz (npz_table then says why)."""
+    try:
+        members = npz_members(path)
+    except (OSError, ValueError, zipfile.BadZipFile):
+        return None, None
+    found = []
+    for key in ("X", "y"):
+        name = next((k for k in members if k.lower() == key.lower()), None)
+        if name is None:
+            return None, None
+        shape = members[name][0]
+        found.append((name, shape, 4 * int(np.prod(shape))))
+    return found[0], found[1]
+
+
+def _too_large(file: str, need: int) -> str:
+    return (f"{file}: too large to load whole ({gigabytes(need)} as float32, "
+            f"{gigabytes(memory_budget())} may be used)")
+
+
+def _npy_folder(folder: Path, settings: DatasetSettings, input_dtype: str,
+                name: str | None = None) -> DataBundle:
+    """X.npy and y.npy in ``folder``: loaded whole when they fit the memory budget, else
+    their rows are read a batch at a time, never all at once."""
+    name = name or folder.name
+    paths = [folder / "X.npy", folder / "y.npy"]
+    if not all(p.is_file() for p in paths):
+        raise DataError(f"{name}: a folder of arrays needs X.npy (inputs) and y.npy (targets); "
+                        "save them with numpy.save")
+    rows = NpyRows(paths[0])
+    try:
+        y = np.load(paths[1], allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{name}: y.npy is not a readable array ({exc})") from None
+    need = 4 * int(np.prod(rows.shape))
+    task = _task_option(settings)
+    if fits_in_memory(need):
+        x = np.load(paths[0], mmap_mode="r", allow_pickle=False)
+        return _npz_bundle(arrays_table(name, x, y, input_dtype, task), settings, input_dtype)
+    if input_dtype == "long":
+        raise DataError(f"{_too_large(name, need)}; only float inputs stream from disk")
+    if len(y) != len(rows):
+        raise DataError(f"{name}: X has {len(rows)} samples but y has {len(y)}; they must match")
+    if rows.dtype.kind not in "biuf":
+        raise DataError(f"{name}: X must hold numbers, found {rows.dtype} values")
+    targets = array_targets(name, y, task)
+    return streamed_bundle(name, rows, targets["y"], targets["task"], settings,
+                           class_names=targets["class_names"],
+                           scale_target=_scale_target(settings))
+
+
+def _streamed_csv(path: Path, settings: DatasetSettings, need: int) -> DataBundle:
+    """A CSV file too large for memory, converted once into a row cache and streamed."""
+    header = csv_layout(path)[2]
+    target = settings.target_column.strip() or (header[-1] if header else "")
+    if _categorical(settings):
+        raise DataError(f"{_too_large(path.name, need)}; only a table of numbers streams from "
+                        "disk, so option 'categorical' cannot be used")
+    why = _too_large(path.name, need)
+    folder = cached(path, need, target, lambda f: csv_to_rows(path, f, target, why), why)
+    y = np.load(folder / "y.npy")
+    task = _task_option(settings)
+    if task == "auto":
+        few = len(np.unique(y)) <= MAX_INTEGER_CLASSES
+        task = "classification" if few and np.all(y == np.round(y)) else "regression"
+    names: list[str] = []
+    if task == "classification":
+        y, names = _class_index(y)
+    return streamed_bundle(path.name, NpyRows(folder / "X.npy"), y, task, settings,
+                           class_names=names, feature_names=[h for h in header if h != target],
+                           target_names=[target], scale_target=_scale_target(settings))
