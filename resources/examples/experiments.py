@@ -83,7 +83,7 @@ def _overfit(name: str, regularized: bool, description: str) -> Project:
     return make._project(
         name, graph, description,
         DatasetSettings(name="moons", samples=500, noise=0.3, val_split=0.8, seed=0),
-        TrainingSettings(optimizer="adamw", lr=0.003, batch_size=32, epochs=150, seed=0,
+        TrainingSettings(optimizer="adamw", lr=0.003, batch_size=32, epochs=200, seed=0,
                          weight_decay=0.3 if regularized else 0.0))
 
 

@@ -1,0 +1,73 @@
+"""The experiment templates show their effect, measured as the issue states it: vanishing
+gradients (grad_ratio), overfitting and regularisation (the validation-training loss gap),
+and learning rates (too low crawls, too high fails with a message)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from resources.examples import make
+from runtime.session import run_training
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_gradient_ratio_option_is_declared_and_off_by_default():
+    from graph.settings import TRAINING_OPTIONS
+
+    assert TRAINING_OPTIONS["gradient_ratio"].param.default is False
+    assert make.build("vanishing_sigmoid").training.options == {"gradient_ratio": True}
+    assert make.build("digits_cnn").training.options.get("gradient_ratio") is None
+
+
+@pytest.mark.slow
+def test_sigmoids_make_the_gradient_vanish_and_relu_learns(tmp_path):
+    """The first layer's share of the gradient is at least 10,000 times smaller with sigmoids,
+    which stay near chance while ReLU learns; --metrics-jsonl carries grad_ratio."""
+    records = {}
+    for name in ("vanishing_sigmoid", "vanishing_relu"):
+        out = tmp_path / f"{name}.jsonl"
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "main.py"), "train", str(make.path(name)), "-o",
+             str(tmp_path / f"{name}.plexus"), "--metrics-jsonl", str(out)],
+            capture_output=True, text=True, timeout=600, cwd=ROOT)
+        assert done.returncode == 0, done.stderr[-2000:]
+        records[name] = [json.loads(line) for line in out.read_text().splitlines()]
+    sigmoid, relu = records["vanishing_sigmoid"], records["vanishing_relu"]
+    assert len(sigmoid) == len(relu) == 20
+    assert sigmoid[0]["grad_ratio"] < 1e-6
+    assert sigmoid[0]["grad_ratio"] * 1e4 <= relu[0]["grad_ratio"]
+    assert max(r["val_accuracy"] for r in sigmoid) < 0.2  # ten classes: chance is 0.1
+    assert relu[-1]["val_accuracy"] >= 0.75
+
+
+@pytest.mark.slow
+def test_dropout_and_weight_decay_halve_the_overfitting_gap():
+    gaps = {}
+    for name in ("overfit_plain", "overfit_regularized"):
+        result = run_training(make.build(name))
+        assert result.status == "completed", result.message
+        last = result.epochs[-1]
+        gaps[name] = last["val_loss"] - last["train_loss"]
+    assert gaps["overfit_plain"] > 0.5  # the validation loss climbs away
+    assert gaps["overfit_regularized"] <= gaps["overfit_plain"] / 2
+
+
+@pytest.mark.slow
+def test_too_low_a_learning_rate_crawls_and_too_high_fails_with_a_message():
+    results = {}
+    for lr in (0.00001, 0.01, 5.0):
+        project = make.build("learning_rate_sweep")
+        project.training.lr = lr
+        results[lr] = run_training(project)
+    assert results[0.00001].status == "completed"
+    assert results[0.00001].epochs[-1]["val_r2"] < 0.2
+    assert results[0.01].epochs[-1]["val_r2"] >= 0.9
+    high = results[5.0]
+    assert high.status == "failed"
+    assert "lower the learning rate (now 5)" in high.message
