@@ -27,6 +27,7 @@ from runtime.import_builder import GraphBuilder, ModelImportError, Ref
 from runtime.onnx_fold import Sym, as_numbers, constant_value, evaluate, has_symbols
 from runtime.onnx_layers import LayerReaders, declared_ops
 from runtime.onnx_scopes import ScopeReaders, module_of
+from runtime.onnx_shapes import TensorShapes
 from runtime.onnx_values import (
     GRAPH_VALUES,
     Const,
@@ -144,11 +145,12 @@ class _Walker(LayerReaders, ScopeReaders):
         self.values: dict[str, Any] = {}
         for init in self.graph.initializer:
             self.values[init.name] = Const(numpy_helper.to_array(init))
-        self.shapes: dict[str, list[int | str]] = {}
+        inferred: dict[str, list[int | str]] = {}
         for info in [*self.graph.value_info, *self.graph.input, *self.graph.output]:
             dims = _dims(info)
             if dims is not None:
-                self.shapes[info.name] = dims
+                inferred[info.name] = dims
+        self.shapes = TensorShapes(inferred, self.values, builder)
         self.consumers = Counter(name for node in self.graph.node for name in node.input)
         for out in self.graph.output:
             self.consumers[out.name] += 1
@@ -322,6 +324,9 @@ class _Walker(LayerReaders, ScopeReaders):
     def op_Transpose(self, node: Any, attrs: dict[str, Any]) -> Any:
         value = self.values.get(node.input[0])
         perm = list(attrs.get("perm", []))
+        windows = self.transpose_windows(node, value, perm)
+        if windows is not None:
+            return windows
         if isinstance(value, Ref) and perm == [1, 0, 2]:
             return Laid(value, "time_major")
         if isinstance(value, Laid):

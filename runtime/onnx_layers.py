@@ -22,6 +22,7 @@ from runtime.import_builder import GraphBuilder, Ref
 from runtime.onnx_fold import Sym
 from runtime.onnx_recurrent import RecurrentReaders
 from runtime.onnx_sequence import SequenceReaders
+from runtime.onnx_shapes import TensorShapes
 from runtime.onnx_tensor_ops import TensorOpReaders, with_param
 from runtime.onnx_values import (
     GRAPH_VALUES,
@@ -34,7 +35,9 @@ from runtime.onnx_values import (
     Padded,
     ShapeValue,
     Unsupported,
+    Windows,
 )
+from runtime.onnx_windows import WindowReaders
 
 _ATTENTION = ("from ONNX, attention imports only as a whole nn.TransformerEncoderLayer that "
               "torch's dynamo exporter wrote; import the Python model instead (main.py import "
@@ -63,7 +66,7 @@ def _by_rank(specs: list[LayerSpec], rank: int) -> LayerSpec:
     raise Unsupported(f"a {rank}-D input")
 
 
-class LayerReaders(SequenceReaders, RecurrentReaders, TensorOpReaders):
+class LayerReaders(SequenceReaders, RecurrentReaders, TensorOpReaders, WindowReaders):
     """The readers of the operators catalog declarations list; mixed into the walker, whose
     state (values, shapes, consumers, the builder) they read and extend."""
 
@@ -71,7 +74,7 @@ class LayerReaders(SequenceReaders, RecurrentReaders, TensorOpReaders):
     helper: Any
     opset: int
     values: dict[str, Any]
-    shapes: dict[str, list[int | str]]
+    shapes: TensorShapes
     consumers: Any
     pending_bias: dict[int, str]
     created: dict[str, int]
@@ -424,6 +427,10 @@ class LayerReaders(SequenceReaders, RecurrentReaders, TensorOpReaders):
 
     def read_global_pool(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]
                          ) -> Ref:
+        if node.op_type == "GatherND":
+            return self.gather_windows(node, attrs)
+        if isinstance(self.values.get(node.input[0]), Windows):
+            return self.pool_windows(node, attrs, specs)
         if node.op_type.startswith("Reduce"):
             return self.reduce_spatial(node, attrs, specs)
         if self.rank(node.input[0]) not in (0, 4):

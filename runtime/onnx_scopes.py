@@ -23,6 +23,7 @@ import torch
 import graph.layers
 from graph.catalog import LayerSpec
 from runtime.import_builder import Ref
+from runtime.onnx_shapes import TensorShapes
 from runtime.onnx_values import GRAPH_VALUES, Const, Unsupported
 from runtime.ops import build_module
 
@@ -83,7 +84,7 @@ class ScopeReaders:
 
     b: Any
     values: dict[str, Any]
-    shapes: dict[str, list[int | str]]
+    shapes: TensorShapes
     consumers: Any
     fold: Any
     attrs: Any

@@ -28,7 +28,7 @@ LAYERS: tuple[LayerSpec, ...] = (
         torch_class="AdaptiveAvgPool2d", summary="{output_size}", **IMAGE_RANKS,
         fx=FxMap(module="adaptive_pool", functions=("F.adaptive_avg_pool2d",),
                  call="adaptive_pool"),
-        onnx=OnnxMap(ops=("GlobalAveragePool", "ReduceMean"), reader="global_pool"),
+        onnx=OnnxMap(ops=("GlobalAveragePool", "ReduceMean", "GatherND"), reader="global_pool"),
     ),
     pool_layer("MaxPool1d", "MaxPool1d", "Keeps the largest value of each window along a "
                "sequence (N x C x L).", dims=1, extra=max_pool_options(1),
