@@ -26,6 +26,7 @@ from graph.project import Project
 from runtime.import_builder import GraphBuilder, ModelImportError, Ref
 from runtime.onnx_fold import Sym, as_numbers, constant_value, evaluate, has_symbols
 from runtime.onnx_layers import LayerReaders, declared_ops
+from runtime.onnx_named_scopes import marked_scopes, named_module
 from runtime.onnx_scopes import ScopeReaders, module_of
 from runtime.onnx_shapes import TensorShapes
 from runtime.onnx_values import (
@@ -120,11 +121,16 @@ def _dims(value_info: Any) -> list[int | str] | None:
 
 def _runs(nodes: Any) -> list[tuple[list[Any], tuple[str, LayerSpec] | None]]:
     """The operators in order, those of one module the catalog imports by scope
-    (``onnx_scopes.module_of``) together: (operators, (module path, layer) or None)."""
+    (``onnx_scopes.module_of``, or ``onnx_named_scopes.named_module`` in a file without
+    module metadata) together: (operators, (module path, layer) or None). An operator without
+    inputs (a Constant) between two of a module's goes before the module's run."""
     runs: list[tuple[list[Any], tuple[str, LayerSpec] | None]] = []
+    named = marked_scopes(nodes)
     for node in nodes:
-        module = module_of(node)
-        if module is not None and runs and runs[-1][1] is not None \
+        module = module_of(node) or named_module(node, named)
+        if module is None and not node.input and runs and runs[-1][1] is not None:
+            runs.insert(len(runs) - 1, ([node], None))
+        elif module is not None and runs and runs[-1][1] is not None \
                 and runs[-1][1][0] == module[0]:
             runs[-1][0].append(node)
         else:

@@ -263,13 +263,32 @@ class LayerReaders(SequenceReaders, RecurrentReaders, TensorOpReaders, WindowRea
             return state
         if axis == 0 or (axis < 0 and rank and axis + rank == 0):
             raise Unsupported("joins along the batch dimension")
-        refs = [self.ref(n) for n in node.input]
+        like = next((v for v in (self.values.get(n) for n in node.input) if isinstance(v, Ref)),
+                    None)
+        refs = [self.repeated(n, like) for n in node.input]
         ref = refs[0]
         extra = len(spec.inputs) - 1
         for start in range(1, len(refs), extra):
             ref = self.b.add(spec.id, {spec.merge_dim: axis}, self.label(node),
                              [ref, *refs[start:start + extra]])
         return ref
+
+    def repeated(self, name: str, like: Ref | None) -> Ref:
+        """A graph tensor, or a constant repeated for each sample (an initializer expanded to
+        the batch, as a class token is before it joins the patches): a Learned tensor holding
+        one sample of it, repeated like ``like``."""
+        value = self.values.get(name)
+        if not isinstance(value, Const) or not value.batched or value.value is None \
+                or like is None:
+            return self.ref(name)
+        array = np.asarray(value.value)
+        if array.ndim < 2 or array.shape[0] != 1 or not np.issubdtype(array.dtype, np.floating):
+            raise Unsupported(f"constant '{name}' is repeated for the batch in a way no "
+                              "Learned tensor is")
+        shape = tuple(int(d) for d in array.shape[1:])
+        return self.b.add("LearnedTensor", {"shape": shape, "init": "normal"},
+                          name, [like],
+                          {"value": self.tensor(array.reshape(shape))})
 
     def read_flatten(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
         if int(attrs.get("axis", 1)) != 1:

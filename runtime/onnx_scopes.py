@@ -23,6 +23,7 @@ import torch
 import graph.layers
 from graph.catalog import LayerSpec
 from runtime.import_builder import Ref
+from runtime.onnx_named_scopes import assign_by_shape, evaluated_dims
 from runtime.onnx_shapes import TensorShapes
 from runtime.onnx_values import GRAPH_VALUES, Const, Unsupported
 from runtime.ops import build_module
@@ -72,10 +73,18 @@ def as_parameter(node: Any, position: int, array: np.ndarray, attrs: dict[str, A
     return array
 
 
-def state_keys(module: Any, scope: str) -> dict[str, str]:
-    """Flattened exported parameter name -> the module's state dict key."""
+def state_keys(module: Any, scope: str, torch_class: str | None) -> dict[str, str]:
+    """Flattened exported parameter name -> the module's state dict key. Where the layer's
+    module wraps its torch class (MultiheadAttention's ops class holds an
+    nn.MultiheadAttention), the exported names are those of the wrapped module."""
     prefix = scope.replace(".", "_")
-    return {f"{prefix}_{key.replace('.', '_')}": key for key in module.state_dict()}
+    inner = next((path for path, sub in module.named_modules()
+                  if path and type(sub).__name__ == torch_class), "")
+    keys = {}
+    for key in module.state_dict():
+        relative = key[len(inner) + 1:] if inner and key.startswith(inner + ".") else key
+        keys[f"{prefix}_{relative.replace('.', '_')}"] = key
+    return keys
 
 
 class ScopeReaders:
@@ -89,6 +98,7 @@ class ScopeReaders:
     fold: Any
     attrs: Any
     tensor: Any
+    opset: int
 
     def read_scope(self, run: list[Any], scope: str, spec: LayerSpec) -> None:
         """Import ``run`` (the operators of module ``scope``) as one ``spec`` layer."""
@@ -114,32 +124,45 @@ class ScopeReaders:
             raise Unsupported(f"{where} take {len(entering)} tensors and give {len(leaving)}; "
                               "only one of each imports")
         shape = self.shapes.get(entering[0]) or []
-        params = self._scope_params(run, shape, spec)
+        params = self._scope_params(run, shape, spec, entering[0])
         found: dict[str, np.ndarray] = {}
+        unnamed: list[np.ndarray] = []  # weights the legacy exporter renamed
+        named = any(parameters_read(node) for node in run)
+        flat = scope.replace(".", "_")
         for node in run:
             attrs = self.attrs(node)
             names = [n for n in parameters_read(node) if n not in found]
             for position, name in enumerate(node.input):
                 value = self.values.get(name) if name else None
                 if not isinstance(value, Const) or value.value is None \
-                        or value.value.dtype.kind != "f" or not names:
+                        or value.value.dtype.kind != "f":
                     continue
-                found[names.pop(0)] = as_parameter(node, position, value.value, attrs)
-        weights = self._scope_weights(spec, params, shape, scope, found, where)
+                array = as_parameter(node, position, value.value, attrs)
+                if names:
+                    found[names.pop(0)] = array
+                elif not named and name.startswith(scope + "."):
+                    found[f"{flat}_{name[len(scope) + 1:].replace('.', '_')}"] = array
+                elif not named:
+                    unnamed.append(array)
+        weights = self._scope_weights(spec, params, shape, scope, found, where, unnamed)
         ref = self.b.add(spec.id, params, scope, [self.values[entering[0]]], weights)
         for node in run:
             for out in node.output:
                 self.values[out] = Const(None) if out not in leaving else ref
 
-    def _scope_params(self, run: list[Any], shape: list[Any], spec: LayerSpec
-                      ) -> dict[str, Any]:
+    def _scope_params(self, run: list[Any], shape: list[Any], spec: LayerSpec,
+                      entering: str) -> dict[str, Any]:
         """The params ``OnnxMap.sizes`` reads from the attention scores (their shape,
-        N x heads x L x L), and the activation from its operator."""
+        N x heads x L x L; evaluated from an example input where ONNX does not know it), and
+        the activation from its operator."""
         params: dict[str, Any] = spec.defaults()
-        if len(shape) != 3 or not isinstance(shape[-1], int):
+        if len(shape) != 3 or not all(isinstance(d, int) for d in shape[1:]):
             raise Unsupported(f"{spec.torch_class} reads no sequence N x L x D")
-        scores = next((self.shapes.get(n.input[0]) for n in run if n.op_type == "Softmax"),
-                      None) or []
+        softmax = next((n.input[0] for n in run if n.op_type == "Softmax"), None)
+        scores = (self.shapes.get(softmax) or []) if softmax else []
+        if softmax and not all(isinstance(d, int) for d in scores[1:]):
+            scores = evaluated_dims(run, entering, [2, *shape[1:]], softmax, self.values,
+                                    self.opset)
         for param, source, dim in spec.onnx.sizes:
             if source == "scores":
                 if len(scores) != 4 or not isinstance(scores[dim], int):
@@ -152,7 +175,8 @@ class ScopeReaders:
         return params
 
     def _scope_weights(self, spec: LayerSpec, params: dict[str, Any], shape: list[Any],
-                       scope: str, found: dict[str, np.ndarray], where: str) -> dict[str, Any]:
+                       scope: str, found: dict[str, np.ndarray], where: str,
+                       unnamed: list[np.ndarray]) -> dict[str, Any]:
         """The module's state from the parameters found; one the exporter left out (a zero
         bias it optimised away) is zeros."""
         flat = scope.replace(".", "_")
@@ -163,8 +187,9 @@ class ScopeReaders:
         module = build_module(spec, params, [tuple(int(d) if isinstance(d, int) else 1
                                                    for d in shape)])
         assert module is not None
-        keys = state_keys(module, scope)
+        keys = state_keys(module, scope, spec.torch_class)
         state = module.state_dict()
+        assign_by_shape(found, unnamed, keys, state)
         unknown = sorted(set(found) - set(keys))
         if unknown:
             raise Unsupported(f"{where} read {', '.join(unknown)}, which "
