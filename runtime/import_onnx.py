@@ -350,6 +350,9 @@ class _Walker(LayerReaders, ScopeReaders):
         if axes is None and len(node.input) > 1 and node.input[1]:
             axes = self.const(node.input[1], "the axes").tolist()
         axes = [int(a) for a in np.atleast_1d(axes)] if axes is not None else None
+        lifted = self.squeeze_lifted(value, axes)
+        if lifted is not None:
+            return lifted
         if isinstance(value, Laid) and value.kind in ("rnn_h", "rnn_c") and axes in ([0], [-3]):
             return self.final_state(value, None)
         if isinstance(value, Laid) and value.dirs == 1:

@@ -20,9 +20,11 @@ from graph.catalog import LayerSpec
 from graph.model import Edge
 from runtime.import_builder import GraphBuilder, Ref
 from runtime.onnx_fold import Sym
+from runtime.onnx_lifted import LiftedReaders
 from runtime.onnx_recurrent import RecurrentReaders
 from runtime.onnx_sequence import SequenceReaders
 from runtime.onnx_shapes import TensorShapes
+from runtime.onnx_softplus import SoftplusReaders
 from runtime.onnx_tensor_ops import TensorOpReaders, with_param
 from runtime.onnx_values import (
     GRAPH_VALUES,
@@ -39,9 +41,10 @@ from runtime.onnx_values import (
 )
 from runtime.onnx_windows import WindowReaders
 
-_ATTENTION = ("from ONNX, attention imports only as a whole nn.TransformerEncoderLayer that "
-              "torch's dynamo exporter wrote; import the Python model instead (main.py import "
-              "MODEL.py), which reads its attention layers")
+_ATTENTION = ("Plexus has no product of two computed tensors: attention imports, from ONNX "
+              "as from Python, as a whole nn.MultiheadAttention or nn.TransformerEncoderLayer "
+              "(from the module scopes torch's exporters write); write the model's attention "
+              "with those modules")
 
 
 def _tokens(value: Mask | MaskedSum) -> Ref:
@@ -66,7 +69,8 @@ def _by_rank(specs: list[LayerSpec], rank: int) -> LayerSpec:
     raise Unsupported(f"a {rank}-D input")
 
 
-class LayerReaders(SequenceReaders, RecurrentReaders, TensorOpReaders, WindowReaders):
+class LayerReaders(SequenceReaders, RecurrentReaders, TensorOpReaders, WindowReaders,
+                   SoftplusReaders, LiftedReaders):
     """The readers of the operators catalog declarations list; mixed into the walker, whose
     state (values, shapes, consumers, the builder) they read and extend."""
 

@@ -25,7 +25,7 @@ from graph.catalog import LayerSpec
 from runtime.import_builder import Ref
 from runtime.onnx_named_scopes import assign_by_shape, evaluated_dims
 from runtime.onnx_shapes import TensorShapes
-from runtime.onnx_values import GRAPH_VALUES, Const, Unsupported
+from runtime.onnx_values import GRAPH_VALUES, Const, Laid, Unsupported
 from runtime.ops import build_module
 
 _PARAMETER = re.compile(r"%p_(\w+)")
@@ -119,12 +119,20 @@ class ScopeReaders:
         leaving = [n for n in dict.fromkeys(out for node in run for out in node.output)
                    if self.consumers[n] > uses.get(n, 0)]
         where = f"the operators of {spec.torch_class} '{scope}'"
-        if len(entering) != 1 or not isinstance(self.values[entering[0]], Ref) \
-                or len(leaving) != 1:
+        if len(entering) != 1 or len(leaving) != 1:
             raise Unsupported(f"{where} take {len(entering)} tensors and give {len(leaving)}; "
                               "only one of each imports")
-        shape = self.shapes.get(entering[0]) or []
-        params = self._scope_params(run, shape, spec, entering[0])
+        source = self.values[entering[0]]
+        shape = list(self.shapes.get(entering[0]) or [])
+        # a module of batch_first=False reads its sequence steps first (L x N x D): the layer
+        # (batch first) reads the sequence before that transpose, and gives its output so
+        steps_first = isinstance(source, Laid) and source.kind == "time_major"
+        if steps_first:
+            source = source.ref
+            shape = shape[1::-1] + shape[2:]
+        if not isinstance(source, Ref):
+            raise Unsupported(f"{where} read '{entering[0]}', which is not a sequence")
+        params = self._scope_params(run, shape, spec, entering[0], steps_first)
         found: dict[str, np.ndarray] = {}
         unnamed: list[np.ndarray] = []  # weights the legacy exporter renamed
         named = any(parameters_read(node) for node in run)
@@ -145,13 +153,14 @@ class ScopeReaders:
                 elif not named:
                     unnamed.append(array)
         weights = self._scope_weights(spec, params, shape, scope, found, where, unnamed)
-        ref = self.b.add(spec.id, params, scope, [self.values[entering[0]]], weights)
+        ref = self.b.add(spec.id, params, scope, [source], weights)
+        result = Laid(ref, "time_major") if steps_first else ref
         for node in run:
             for out in node.output:
-                self.values[out] = Const(None) if out not in leaving else ref
+                self.values[out] = Const(None) if out not in leaving else result
 
     def _scope_params(self, run: list[Any], shape: list[Any], spec: LayerSpec,
-                      entering: str) -> dict[str, Any]:
+                      entering: str, steps_first: bool) -> dict[str, Any]:
         """The params ``OnnxMap.sizes`` reads from the attention scores (their shape,
         N x heads x L x L; evaluated from an example input where ONNX does not know it), and
         the activation from its operator."""
@@ -161,8 +170,8 @@ class ScopeReaders:
         softmax = next((n.input[0] for n in run if n.op_type == "Softmax"), None)
         scores = (self.shapes.get(softmax) or []) if softmax else []
         if softmax and not all(isinstance(d, int) for d in scores[1:]):
-            scores = evaluated_dims(run, entering, [2, *shape[1:]], softmax, self.values,
-                                    self.opset)
+            example = [shape[1], 2, *shape[2:]] if steps_first else [2, *shape[1:]]
+            scores = evaluated_dims(run, entering, example, softmax, self.values, self.opset)
         for param, source, dim in spec.onnx.sizes:
             if source == "scores":
                 if len(scores) != 4 or not isinstance(scores[dim], int):

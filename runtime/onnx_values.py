@@ -110,6 +110,18 @@ class Windows(Laid):
     output_size: tuple[int, int] = (0, 0)
 
 
+@dataclass(frozen=True)
+class Scaled(Laid):
+    """A step of torch's Softplus with ``beta`` and ``threshold``, as its exporter writes it
+    (``x * beta``, Softplus, ``/ beta``, and Where ``x * beta > threshold`` keep ``x``):
+    "scaled" is the input ``ref`` times ``beta``; "undivided" the Softplus of that (``ref``
+    is then the Softplus layer already made, before its division by ``beta``); "above"
+    where the input ``ref`` times ``beta`` exceeds ``threshold``."""
+
+    beta: float = 1.0
+    threshold: float = 20.0
+
+
 class Mismatch(Unsupported):
     """A reader's pattern does not apply to this operator use; the walker tries the next
     layer that declares the operator (the message is the cause when none applies)."""
@@ -138,6 +150,14 @@ LAYOUTS = {
                "average pooling: GatherND, Transpose, ReduceMean)",
     "windows_bf": "windows gathered from an image, which import only averaged (an adaptive "
                   "average pooling: GatherND, Transpose, ReduceMean)",
+    "scaled": "a tensor multiplied by a constant number, which imports only as a Softplus's "
+              "beta (Mul, Softplus, Div)",
+    "undivided": "a Softplus of a scaled tensor not divided back (torch's Softplus with a beta "
+                 "divides by it)",
+    "above": "a comparison with a constant, which imports only as a Softplus's threshold "
+             "(Greater, Where)",
+    "lifted": "a sequence (N x C x L) unsqueezed to an image (N x C x 1 x L), which imports "
+              "only as the 1-D pooling torch writes this way",
     "rnn_c": "an LSTM's final cell state Y_c (torch's c_n), which no Plexus layer gives; read "
              "the final hidden state (h_n) or the sequence output instead",
 }

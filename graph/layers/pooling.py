@@ -44,8 +44,7 @@ LAYERS: tuple[LayerSpec, ...] = (
         params=(Param("output_size", INT, 1, "Length of the output.", 1, 65536),),
         torch_class="AdaptiveAvgPool1d", summary="{output_size}", **CHANNEL_RANKS,
         fx=FxMap(functions=("F.adaptive_avg_pool1d",)),
-        onnx=OnnxMap(importable=False, why="exported as Unsqueeze, ReduceMean and Squeeze, "
-                     "which import as no layer"),
+        onnx=OnnxMap(ops=("Unsqueeze", "AveragePool", "ReduceMean"), reader="lifted_pool"),
     ),
     LayerSpec(
         "AdaptiveMaxPool2d", "pooling", "AdaptiveMaxPool2d", "Keeps the largest values down to "
