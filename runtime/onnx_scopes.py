@@ -119,9 +119,9 @@ class ScopeReaders:
         leaving = [n for n in dict.fromkeys(out for node in run for out in node.output)
                    if self.consumers[n] > uses.get(n, 0)]
         where = f"the operators of {spec.torch_class} '{scope}'"
-        if len(entering) != 1 or len(leaving) != 1:
+        if len(entering) != 1 or not 1 <= len(leaving) <= len(spec.outputs):
             raise Unsupported(f"{where} take {len(entering)} tensors and give {len(leaving)}; "
-                              "only one of each imports")
+                              f"only one tensor in and at most {len(spec.outputs)} out import")
         source = self.values[entering[0]]
         shape = list(self.shapes.get(entering[0]) or [])
         # a module of batch_first=False reads its sequence steps first (L x N x D): the layer
@@ -154,10 +154,34 @@ class ScopeReaders:
                     unnamed.append(array)
         weights = self._scope_weights(spec, params, shape, scope, found, where, unnamed)
         ref = self.b.add(spec.id, params, scope, [source], weights)
-        result = Laid(ref, "time_major") if steps_first else ref
+        results = self._outputs_by_shape(ref, spec, leaving, where, steps_first)
         for node in run:
             for out in node.output:
-                self.values[out] = Const(None) if out not in leaving else result
+                result = results.get(out, Const(None))
+                self.values[out] = Laid(result, "time_major") if steps_first \
+                    and isinstance(result, Ref) and result.port == spec.outputs[0].name \
+                    else result
+
+    def _outputs_by_shape(self, ref: Ref, spec: LayerSpec, leaving: list[str], where: str,
+                          steps_first: bool) -> dict[str, Ref]:
+        """Which output port of the layer each tensor leaving the run is: the first for one,
+        else the one port whose shape it has (attention's output N x L x D, steps first
+        L x N x D for batch_first=False; its weights N x L x S)."""
+        if len(leaving) == 1:
+            return {leaving[0]: ref}
+        built = [list(self.shapes.layer_shape(Ref(ref.node, port.name)) or [])[1:]
+                 for port in spec.outputs]
+        results = {}
+        for name in leaving:
+            dims = list(self.shapes.get(name) or [])
+            ports = [port.name for index, port in enumerate(spec.outputs) if built[index]
+                     and built[index] == (dims[:1] + dims[2:] if steps_first and index == 0
+                                          else dims[1:])]
+            if len(ports) != 1:
+                raise Unsupported(f"{where} give '{name}' of shape {dims}, which is not one "
+                                  f"of {spec.id}'s outputs")
+            results[name] = Ref(ref.node, ports[0])
+        return results
 
     def _scope_params(self, run: list[Any], shape: list[Any], spec: LayerSpec,
                       entering: str, steps_first: bool) -> dict[str, Any]:
@@ -169,9 +193,11 @@ class ScopeReaders:
             raise Unsupported(f"{spec.torch_class} reads no sequence N x L x D")
         softmax = next((n.input[0] for n in run if n.op_type == "Softmax"), None)
         scores = (self.shapes.get(softmax) or []) if softmax else []
-        if softmax and not all(isinstance(d, int) for d in scores[1:]):
+        if softmax and (len(scores) == 3 or not all(isinstance(d, int) for d in scores[1:])):
             example = [shape[1], 2, *shape[2:]] if steps_first else [2, *shape[1:]]
             scores = evaluated_dims(run, entering, example, softmax, self.values, self.opset)
+            if len(scores) == 3:  # the batch and the heads merged: N * heads x L x S
+                scores = [2, scores[0] // 2, *scores[1:]]
         for param, source, dim in spec.onnx.sizes:
             if source == "scores":
                 if len(scores) != 4 or not isinstance(scores[dim], int):

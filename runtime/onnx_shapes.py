@@ -39,13 +39,14 @@ class TensorShapes:
         if dims is not None and _known(dims):
             return dims
         value = self.values.get(name)
-        built = self._layer_shape(value) if isinstance(value, Ref) else None
+        built = self.layer_shape(value) if isinstance(value, Ref) else None
         if built is None:
             return dims if dims is not None else default
         batch = dims[0] if dims else "batch"
         return [batch, *built[1:]]
 
-    def _layer_shape(self, ref: Ref) -> tuple[int, ...] | None:
+    def layer_shape(self, ref: Ref) -> tuple[int, ...] | None:
+        """The shape of a built layer's output (batch 2), as Plexus' shape inference gives it."""
         graph = self.builder.graph
         size = (len(graph.nodes), len(graph.edges))
         if size != self._built_for:  # the graph grew since the last inference

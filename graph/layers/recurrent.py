@@ -97,11 +97,7 @@ LAYERS: tuple[LayerSpec, ...] = (
         inferred=(("embed_dim", -1),), fixed={"batch_first": True},
         summary="{num_heads} heads", dtype=ANY, weights=True,
         traits=frozenset({SEQUENCE, CONTEXT}), fx=FxMap(module="attention"),
-        onnx=OnnxMap(scope=True, sizes=(("num_heads", "scores", 1),), marker="Softmax",
-                     importable=False,
-                     why="Plexus exports it with its attention weights as a second output, "
-                     "and a module's operators import with one output only; the "
-                     "nn.MultiheadAttention of torch's exporters (one output) imports"),
+        onnx=OnnxMap(scope=True, sizes=(("num_heads", "scores", 1),), marker="Softmax"),
         **SEQUENCE_RANKS,
     ),
     LayerSpec(
