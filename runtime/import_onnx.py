@@ -8,7 +8,8 @@ symbol, as exporters build the target of ``x.view(x.size(0), -1)``). Operators o
 tensors become catalog nodes; constant and shape arithmetic disappears. Operators are read by
 the readers of the catalog declarations that list them (``runtime/onnx_layers.py``); every
 operator without a catalog equivalent is listed by name (and the ONNX node's name) in the
-refusal, with its true cause."""
+refusal, with its true cause. Tensor sizes are ONNX's own shape inference's, completed from
+the layers already built where it loses track (``runtime/onnx_shapes.py``)."""
 
 from __future__ import annotations
 
