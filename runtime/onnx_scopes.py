@@ -4,10 +4,12 @@ torch's dynamo exporter records, on every ONNX node, the module path and class i
 (``pkg.torch.onnx.name_scopes``, ``pkg.torch.onnx.class_hierarchy``) and the fx call it
 computes (``pkg.torch.onnx.fx_node``, which names the parameters it reads, "%p_attention_
 linear1_weight"). A catalog layer whose declaration sets ``OnnxMap.scope`` (a
-TransformerEncoderLayer, exported as attention arithmetic) imports from the run of operators
-of one such module: one input, one output, its weights taken from the constants each
-operator reads, by the parameter names its fx call gives. The import's final comparison with
-onnxruntime checks the result.
+TransformerEncoderLayer or MultiheadAttention, exported as attention arithmetic) imports from
+the run of operators of one such module: one input (batch first, or steps first for
+batch_first=False), an output per port told apart by shape, its weights taken from the
+constants each operator reads, by the parameter names its fx call gives (the legacy exporter's
+files: ``runtime/onnx_named_scopes.py``). The import's final comparison with onnxruntime
+checks the result.
 """
 
 from __future__ import annotations
