@@ -192,18 +192,48 @@ def bench_pan(view: GraphView, frames: int = 90) -> float:
     return frames / (time.perf_counter() - t0)
 
 
-def torchvision_resnet50() -> object:
-    """torchvision's ResNet-50 class with random weights (no download). torchvision's compiled
-    ops fail to register beside this torch, so its meta registrations are kept from loading;
-    the pure-Python model classes work without them."""
+def torchvision_model(name: str) -> object:
+    """A torchvision model class (``name`` in torchvision.models) with random weights (no
+    download). torchvision's compiled ops fail to register beside this torch, so its meta
+    registrations are kept from loading; the pure-Python model classes work without them."""
     import torch
 
     sys.modules.setdefault("torchvision._meta_registrations",
                            types.ModuleType("torchvision._meta_registrations"))
-    from torchvision.models import resnet50
+    from torchvision import models
 
     torch.manual_seed(0)
-    return resnet50()
+    return getattr(models, name)()
+
+
+def torchvision_resnet50() -> object:
+    return torchvision_model("resnet50")
+
+
+def bench_imported_efficientnet(folder: Path) -> list[str]:
+    """torchvision's EfficientNet-B0 (3 x 64 x 64) beside the ResNet-50 rows: import through
+    fx, open (load + scene), edit->diagnostics on its classifier, build the scene."""
+    from runtime.importer import import_module
+
+    t0 = time.perf_counter()
+    graph = import_module(torchvision_model("efficientnet_b0"), input_shape=(3, 64, 64)).graph
+    imported = time.perf_counter() - t0
+    head = next(n.id for n in graph.nodes.values() if n.type == "Linear")
+    opened = bench_open(graph, folder)
+    stack = QUndoStack()
+    scene = GraphScene(graph, stack)
+    total, analysis_alone, draw_alone = bench_edit(graph, scene, stack, head)
+    scene.detach()
+    layers = len(graph.nodes)
+    return [
+        f"import EfficientNet-B0 (torchvision class, fx, 3x64x64): {ms(imported)}; {layers} "
+        f"layers, {len(graph.groups)} groups",
+        "open imported EfficientNet-B0 (load + scene): "
+        + (ms(opened) if opened is not None else "n/a"),
+        f"edit->diagnostics imported EfficientNet-B0 ({layers} layers, scene): {ms(total)} "
+        f"(analyze alone {ms(analysis_alone)}, set_analysis alone {ms(draw_alone)})",
+        f"build scene imported EfficientNet-B0: {ms(bench_build(graph))}",
+    ]
 
 
 def wait_for(count: list[object], before: int) -> None:
@@ -420,7 +450,7 @@ def main() -> None:
             scene.detach()
             for row in rows[-5:]:
                 print(row, flush=True)
-        for row in bench_imported(Path(tmp)):
+        for row in [*bench_imported(Path(tmp)), *bench_imported_efficientnet(Path(tmp))]:
             print(row, flush=True)
         bench_real_window(Path(tmp))
 

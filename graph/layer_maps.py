@@ -55,3 +55,7 @@ class OnnxMap:
     # a weight's shape or the attention scores' ("scores"): (param, source, dimension).
     scope: bool = False
     sizes: tuple[tuple[str, str, int], ...] = ()
+    # In a file without module metadata (torch's legacy exporter), the operator whose name
+    # scope ("/encoder/.../self_attention/Softmax") is a module of this layer
+    # (runtime/onnx_named_scopes.py).
+    marker: str = ""

@@ -8,7 +8,8 @@ symbol, as exporters build the target of ``x.view(x.size(0), -1)``). Operators o
 tensors become catalog nodes; constant and shape arithmetic disappears. Operators are read by
 the readers of the catalog declarations that list them (``runtime/onnx_layers.py``); every
 operator without a catalog equivalent is listed by name (and the ONNX node's name) in the
-refusal, with its true cause."""
+refusal, with its true cause. Tensor sizes are ONNX's own shape inference's, completed from
+the layers already built where it loses track (``runtime/onnx_shapes.py``)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,9 @@ from graph.project import Project
 from runtime.import_builder import GraphBuilder, ModelImportError, Ref
 from runtime.onnx_fold import Sym, as_numbers, constant_value, evaluate, has_symbols
 from runtime.onnx_layers import LayerReaders, declared_ops
+from runtime.onnx_named_scopes import marked_scopes, named_module
 from runtime.onnx_scopes import ScopeReaders, module_of
+from runtime.onnx_shapes import TensorShapes
 from runtime.onnx_values import (
     GRAPH_VALUES,
     Const,
@@ -119,11 +122,16 @@ def _dims(value_info: Any) -> list[int | str] | None:
 
 def _runs(nodes: Any) -> list[tuple[list[Any], tuple[str, LayerSpec] | None]]:
     """The operators in order, those of one module the catalog imports by scope
-    (``onnx_scopes.module_of``) together: (operators, (module path, layer) or None)."""
+    (``onnx_scopes.module_of``, or ``onnx_named_scopes.named_module`` in a file without
+    module metadata) together: (operators, (module path, layer) or None). An operator without
+    inputs (a Constant) between two of a module's goes before the module's run."""
     runs: list[tuple[list[Any], tuple[str, LayerSpec] | None]] = []
+    named = marked_scopes(nodes)
     for node in nodes:
-        module = module_of(node)
-        if module is not None and runs and runs[-1][1] is not None \
+        module = module_of(node) or named_module(node, named)
+        if module is None and not node.input and runs and runs[-1][1] is not None:
+            runs.insert(len(runs) - 1, ([node], None))
+        elif module is not None and runs and runs[-1][1] is not None \
                 and runs[-1][1][0] == module[0]:
             runs[-1][0].append(node)
         else:
@@ -144,11 +152,12 @@ class _Walker(LayerReaders, ScopeReaders):
         self.values: dict[str, Any] = {}
         for init in self.graph.initializer:
             self.values[init.name] = Const(numpy_helper.to_array(init))
-        self.shapes: dict[str, list[int | str]] = {}
+        inferred: dict[str, list[int | str]] = {}
         for info in [*self.graph.value_info, *self.graph.input, *self.graph.output]:
             dims = _dims(info)
             if dims is not None:
-                self.shapes[info.name] = dims
+                inferred[info.name] = dims
+        self.shapes = TensorShapes(inferred, self.values, builder)
         self.consumers = Counter(name for node in self.graph.node for name in node.input)
         for out in self.graph.output:
             self.consumers[out.name] += 1
@@ -322,6 +331,9 @@ class _Walker(LayerReaders, ScopeReaders):
     def op_Transpose(self, node: Any, attrs: dict[str, Any]) -> Any:
         value = self.values.get(node.input[0])
         perm = list(attrs.get("perm", []))
+        windows = self.transpose_windows(node, value, perm)
+        if windows is not None:
+            return windows
         if isinstance(value, Ref) and perm == [1, 0, 2]:
             return Laid(value, "time_major")
         if isinstance(value, Laid):
@@ -339,6 +351,9 @@ class _Walker(LayerReaders, ScopeReaders):
         if axes is None and len(node.input) > 1 and node.input[1]:
             axes = self.const(node.input[1], "the axes").tolist()
         axes = [int(a) for a in np.atleast_1d(axes)] if axes is not None else None
+        lifted = self.squeeze_lifted(value, axes)
+        if lifted is not None:
+            return lifted
         if isinstance(value, Laid) and value.kind in ("rnn_h", "rnn_c") and axes in ([0], [-3]):
             return self.final_state(value, None)
         if isinstance(value, Laid) and value.dirs == 1:

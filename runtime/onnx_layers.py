@@ -3,8 +3,11 @@
 Catalog declarations name the ONNX operators that map back to each layer and the reader that
 reads them (``OnnxMap``); the walker in ``runtime/import_onnx.py`` finds the readers through
 the declarations and keeps the values between operators (``runtime/onnx_values.py``). The
-readers of recurrent layers (``runtime/onnx_recurrent.py``) and of layers exported as several
-operators over a sequence (``runtime/onnx_sequence.py``) are mixed in from their own modules.
+readers of recurrent layers (``runtime/onnx_recurrent.py``), of merges
+(``runtime/onnx_merges.py``), of tensor operations (``runtime/onnx_tensor_ops.py``) and of
+layers exported as several operators (over a sequence: ``runtime/onnx_sequence.py``; gathered
+windows: ``runtime/onnx_windows.py``; Softplus: ``runtime/onnx_softplus.py``; 1-D pooling
+lifted to 2-D: ``runtime/onnx_lifted.py``) are mixed in from their own modules.
 """
 
 from __future__ import annotations
@@ -17,11 +20,14 @@ import torch
 
 import graph.layers
 from graph.catalog import LayerSpec
-from graph.model import Edge
 from runtime.import_builder import GraphBuilder, Ref
 from runtime.onnx_fold import Sym
+from runtime.onnx_lifted import LiftedReaders
+from runtime.onnx_merges import MergeReaders
 from runtime.onnx_recurrent import RecurrentReaders
 from runtime.onnx_sequence import SequenceReaders
+from runtime.onnx_shapes import TensorShapes
+from runtime.onnx_softplus import SoftplusReaders
 from runtime.onnx_tensor_ops import TensorOpReaders, with_param
 from runtime.onnx_values import (
     GRAPH_VALUES,
@@ -34,11 +40,14 @@ from runtime.onnx_values import (
     Padded,
     ShapeValue,
     Unsupported,
+    Windows,
 )
+from runtime.onnx_windows import WindowReaders
 
-_ATTENTION = ("from ONNX, attention imports only as a whole nn.TransformerEncoderLayer that "
-              "torch's dynamo exporter wrote; import the Python model instead (main.py import "
-              "MODEL.py), which reads its attention layers")
+_ATTENTION = ("Plexus has no product of two computed tensors: attention imports, from ONNX "
+              "as from Python, as a whole nn.MultiheadAttention or nn.TransformerEncoderLayer "
+              "(from the module scopes torch's exporters write); write the model's attention "
+              "with those modules")
 
 
 def _tokens(value: Mask | MaskedSum) -> Ref:
@@ -63,7 +72,8 @@ def _by_rank(specs: list[LayerSpec], rank: int) -> LayerSpec:
     raise Unsupported(f"a {rank}-D input")
 
 
-class LayerReaders(SequenceReaders, RecurrentReaders, TensorOpReaders):
+class LayerReaders(SequenceReaders, RecurrentReaders, TensorOpReaders, WindowReaders,
+                   SoftplusReaders, LiftedReaders, MergeReaders):
     """The readers of the operators catalog declarations list; mixed into the walker, whose
     state (values, shapes, consumers, the builder) they read and extend."""
 
@@ -71,7 +81,7 @@ class LayerReaders(SequenceReaders, RecurrentReaders, TensorOpReaders):
     helper: Any
     opset: int
     values: dict[str, Any]
-    shapes: dict[str, list[int | str]]
+    shapes: TensorShapes
     consumers: Any
     pending_bias: dict[int, str]
     created: dict[str, int]
@@ -206,67 +216,6 @@ class LayerReaders(SequenceReaders, RecurrentReaders, TensorOpReaders):
                 node_.name = self.b.name(bias_name[: -len(".bias")])  # "per_step.bias"
             return a
         return self.read_merge(node, attrs, specs)
-
-    def read_merge(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
-        layer = specs[0]
-        names = list(node.input[:2])
-        refs = [self.operand(n, names[1 - i], node) for i, n in enumerate(names)]
-        result = self.shapes.get(node.output[0])
-        learned = any(isinstance(self.values.get(n), Const) for n in names)  # broadcasts alike
-        if self.rank(names[0]) != self.rank(names[1]) and not learned and not (
-                result is not None and result in [self.shapes.get(n) for n in names]):
-            raise Unsupported(f"broadcasts {self.shapes.get(names[0])} with "
-                              f"{self.shapes.get(names[1])}")
-        inner = self.created.get(names[0])
-        if inner is not None and self.b.graph.nodes[inner].type == layer.id \
-                and self.consumers[names[0]] == 1 \
-                and len(self.b.graph.in_edges(inner)) < len(layer.inputs):
-            port = layer.inputs[len(self.b.graph.in_edges(inner))].name
-            self.b.graph.connect(Edge(refs[1].node, refs[1].port, inner, port), check=False)
-            self.created[node.output[0]] = inner
-            return refs[0]
-        ref = self.b.add(layer.id, {}, self.label(node), refs)
-        self.created[node.output[0]] = ref.node
-        return ref
-
-    def operand(self, name: str, other: str, node: Any) -> Ref:
-        """A graph tensor, or an initializer used directly as an operand of an Add or Mul (a
-        positional embedding, a layer scale): a Learned tensor holding it. Its 1 x shape
-        output broadcasts as the initializer did, so a leading 1 as long as the other
-        operand's rank is dropped (1 x L x D: shape L x D)."""
-        value = self.values.get(name)
-        if not isinstance(value, Const) or value.value is None or not isinstance(
-                self.values.get(other), Ref):
-            return self.ref(name)
-        array = np.asarray(value.value)
-        shape = tuple(int(d) for d in array.shape)
-        if array.size <= 1 or not np.issubdtype(array.dtype, np.floating):
-            raise Unsupported(f"{node.op_type} by a constant number")
-        if len(shape) >= self.rank(other):
-            if len(shape) > self.rank(other) or shape[0] != 1:
-                raise Unsupported(f"constant '{name}' of shape {'x'.join(map(str, shape))} "
-                                  "where the batch is")
-            shape = shape[1:]
-        return self.b.add("LearnedTensor", {"shape": shape, "init": "normal"},
-                          name or "learned", [],
-                          {"value": self.tensor(array.reshape(shape))})
-
-    def read_concat(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
-        spec = specs[0]
-        axis = int(attrs.get("axis", 0))
-        rank = self.rank(node.output[0])
-        state = self.both_directions([self.values.get(n) for n in node.input])
-        if state is not None and axis in (1, -1):
-            return state
-        if axis == 0 or (axis < 0 and rank and axis + rank == 0):
-            raise Unsupported("joins along the batch dimension")
-        refs = [self.ref(n) for n in node.input]
-        ref = refs[0]
-        extra = len(spec.inputs) - 1
-        for start in range(1, len(refs), extra):
-            ref = self.b.add(spec.id, {spec.merge_dim: axis}, self.label(node),
-                             [ref, *refs[start:start + extra]])
-        return ref
 
     def read_flatten(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]) -> Ref:
         if int(attrs.get("axis", 1)) != 1:
@@ -424,6 +373,10 @@ class LayerReaders(SequenceReaders, RecurrentReaders, TensorOpReaders):
 
     def read_global_pool(self, node: Any, attrs: dict[str, Any], specs: list[LayerSpec]
                          ) -> Ref:
+        if node.op_type == "GatherND":
+            return self.gather_windows(node, attrs)
+        if isinstance(self.values.get(node.input[0]), Windows):
+            return self.pool_windows(node, attrs, specs)
         if node.op_type.startswith("Reduce"):
             return self.reduce_spatial(node, attrs, specs)
         if self.rank(node.input[0]) not in (0, 4):

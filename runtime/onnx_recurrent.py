@@ -16,6 +16,7 @@ import numpy as np
 
 from graph.catalog import RECURRENT, LayerSpec
 from runtime.import_builder import GraphBuilder, Ref
+from runtime.onnx_shapes import TensorShapes
 from runtime.onnx_values import LAYOUTS, Const, Laid, Unsupported
 
 # ONNX gate order of each recurrent operator, as PyTorch's order (iofc -> ifgo, zrh -> rzn),
@@ -30,7 +31,7 @@ class RecurrentReaders:
 
     b: GraphBuilder
     values: dict[str, Any]
-    shapes: dict[str, list[int | str]]
+    shapes: TensorShapes
     consumers: Any
     sequence_used: dict[int, bool]  # recurrent node id -> whether its Y output is read
     const: Any

@@ -19,6 +19,7 @@ import numpy as np
 
 from graph.catalog import LayerSpec
 from runtime.import_builder import GraphBuilder, Ref
+from runtime.onnx_shapes import TensorShapes
 from runtime.onnx_values import Const, Mask, MaskedSum, Mismatch, ShapeValue
 
 _MASK_ONLY = "only the padding mask of token ids (SequenceReduce's mask) imports"
@@ -30,7 +31,7 @@ class SequenceReaders:
 
     b: GraphBuilder
     values: dict[str, Any]
-    shapes: dict[str, list[int | str]]
+    shapes: TensorShapes
     ref: Any  # LayerReaders.ref, .const, .label, .rank, .tensor
     const: Any
     label: Any

@@ -12,6 +12,7 @@ import numpy as np
 
 from graph.catalog import LayerSpec
 from runtime.import_builder import GraphBuilder, Ref
+from runtime.onnx_shapes import TensorShapes
 from runtime.onnx_values import Const, Unsupported
 
 
@@ -21,7 +22,7 @@ class TensorOpReaders:
 
     b: GraphBuilder
     values: dict[str, Any]
-    shapes: dict[str, list[int | str]]
+    shapes: TensorShapes
     ref: Any  # LayerReaders.ref, .const, .label, .rank
     const: Any
     label: Any

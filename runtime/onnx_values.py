@@ -97,6 +97,31 @@ class MaskedSum:
     clamped: bool = False
 
 
+@dataclass(frozen=True)
+class Windows(Laid):
+    """An image ``ref`` (N x C x H x W, ``size`` = (H, W)) on its way through the windows
+    torch's dynamo exporter gathers for ``adaptive_avg_pool2d``: "spatial_first" is it as
+    H x W x N x C (Transpose perm=[2, 3, 0, 1]); "windows" the GatherND of each output
+    position's window from it (oh x kh x ow x kw x N x C, ``output_size`` = (oh, ow));
+    "windows_bf" those windows transposed back (N x C x oh x kh x ow x kw), which a ReduceMean
+    over the window axes makes an adaptive average pooling."""
+
+    size: tuple[int, int] = (0, 0)
+    output_size: tuple[int, int] = (0, 0)
+
+
+@dataclass(frozen=True)
+class Scaled(Laid):
+    """A step of torch's Softplus with ``beta`` and ``threshold``, as its exporter writes it
+    (``x * beta``, Softplus, ``/ beta``, and Where ``x * beta > threshold`` keep ``x``):
+    "scaled" is the input ``ref`` times ``beta``; "undivided" the Softplus of that (``ref``
+    is then the Softplus layer already made, before its division by ``beta``); "above"
+    where the input ``ref`` times ``beta`` exceeds ``threshold``."""
+
+    beta: float = 1.0
+    threshold: float = 20.0
+
+
 class Mismatch(Unsupported):
     """A reader's pattern does not apply to this operator use; the walker tries the next
     layer that declares the operator (the message is the cause when none applies)."""
@@ -118,6 +143,21 @@ LAYOUTS = {
                 "to N x directions*H (the h_n port) it imports",
     "rnn_h_dir": "one direction of a bidirectional layer's final hidden state; only both "
                  "joined, forward first (torch.cat((h[-2], h[-1]), 1)), import",
+    "spatial_first": "an image transposed to height and width first (a Transpose perm=[2, "
+                     "3, 0, 1]), which imports only as the windows of an adaptive average "
+                     "pooling (GatherND, Transpose, ReduceMean)",
+    "windows": "windows gathered from an image, which import only averaged (an adaptive "
+               "average pooling: GatherND, Transpose, ReduceMean)",
+    "windows_bf": "windows gathered from an image, which import only averaged (an adaptive "
+                  "average pooling: GatherND, Transpose, ReduceMean)",
+    "scaled": "a tensor multiplied by a constant number, which imports only as a Softplus's "
+              "beta (Mul, Softplus, Div)",
+    "undivided": "a Softplus of a scaled tensor not divided back (torch's Softplus with a beta "
+                 "divides by it)",
+    "above": "a comparison with a constant, which imports only as a Softplus's threshold "
+             "(Greater, Where)",
+    "lifted": "a sequence (N x C x L) unsqueezed to an image (N x C x 1 x L), which imports "
+              "only as the 1-D pooling torch writes this way",
     "rnn_c": "an LSTM's final cell state Y_c (torch's c_n), which no Plexus layer gives; read "
              "the final hidden state (h_n) or the sequence output instead",
 }

@@ -9,6 +9,7 @@ that registers them is kept from loading. The tests skip where torchvision is mi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -129,34 +130,14 @@ def test_family_exports_to_onnx_that_runs_alike(family, imported, tmp_path):
 # --- the originals through torch.onnx.export, then the ONNX importer -------------------------
 
 EXPORTERS = {"dynamo": True, "legacy": False}
-# family/exporter pairs that do not import alike today, with the refusal's own cause; strict, so
-# a pair that starts importing alike fails here until its mark goes
-_ATTENTION = ("no Plexus layer for Concat (the class token is an Expand of a constant where a "
-              "tensor is expected); MatMul (attention imports from ONNX only as a whole "
-              "nn.TransformerEncoderLayer)")
-ONNX_GAPS: dict[tuple[str, str], str] = {
-    # adaptive_avg_pool2d((7, 7)) of a 1x1 map: the dynamo exporter writes it as gathers
-    ("vgg", "dynamo"): "no Plexus layer for Transpose (perm=[2, 3, 0, 1]); GatherND (gathers by "
-                       "computed indices)",
-    # the legacy exporter itself refuses the model, before the importer sees a file
-    ("vgg", "legacy"): "torch.onnx.export refuses adaptive_avg_pool2d whose output size is not a "
-                       "factor of the input size",
-    ("shufflenet_v2", "legacy"): "no Plexus layer for Slice (ends depend on tensor shapes known "
-                                 "only at run time); Reshape (the channel shuffle does not keep "
-                                 "the batch dimension first)",
-    ("vit", "dynamo"): _ATTENTION,
-    ("vit", "legacy"): _ATTENTION,
+# pairs torch.onnx.export itself refuses, before the importer sees a file: the test checks that
+# torch still refuses them (with this message) and skips
+TORCH_REFUSES: dict[tuple[str, str], str] = {
+    ("vgg", "legacy"): "adaptive_avg_pool2d, output size that are not factor of input size",
 }
-
-
-def _onnx_cases() -> list[Any]:
-    cases = []
-    for family in FAMILIES:
-        for exporter in EXPORTERS:
-            gap = ONNX_GAPS.get((family, exporter))
-            marks = [pytest.mark.xfail(strict=True, reason=gap)] if gap else []
-            cases.append(pytest.param(family, exporter, marks=marks, id=f"{family}-{exporter}"))
-    return cases
+# the pairs whose exports once needed more than the layers' own operators (gathered windows,
+# shapes computed at run time, a class token, attention): they also train, as the fx imports do
+PATTERNS = [("vgg", "dynamo"), ("shufflenet_v2", "legacy"), ("vit", "dynamo"), ("vit", "legacy")]
 
 
 def _export_original(original: nn.Module, exporter: str, path: Any) -> None:
@@ -169,19 +150,52 @@ def _export_original(original: nn.Module, exporter: str, path: Any) -> None:
                           output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
 
 
-@pytest.mark.parametrize(("family", "exporter"), _onnx_cases())
-def test_family_exported_by_torch_onnx_imports_with_equal_outputs(family, exporter,
-                                                                   torchvision_models, tmp_path):
+def _onnx_imported(family: str, exporter: str, models: Any, folder: Any) -> tuple[nn.Module, Any]:
+    """The original and its import from torch.onnx.export's file (skips where torch refuses
+    to export it, after checking that it still does)."""
     pytest.importorskip("onnx")
     from runtime.importer import import_onnx
 
-    original = _original(family, torchvision_models)
-    path = tmp_path / f"{family}-{exporter}.onnx"
+    original = _original(family, models)
+    path = folder / f"{family}-{exporter}.onnx"
+    refusal = TORCH_REFUSES.get((family, exporter))
+    if refusal is not None:
+        with pytest.raises(torch.onnx.errors.OnnxExporterError, match=re.escape(refusal)):
+            _export_original(original, exporter, path)
+        pytest.skip(f"torch.onnx.export (dynamo={EXPORTERS[exporter]}) refuses {family}: "
+                    f"{refusal}")
     _export_original(original, exporter, path)
-    project = import_onnx(path)
+    return original, import_onnx(path)
+
+
+@pytest.mark.parametrize("exporter", list(EXPORTERS))
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_family_exported_by_torch_onnx_imports_with_equal_outputs(family, exporter,
+                                                                   torchvision_models, tmp_path):
+    original, project = _onnx_imported(family, exporter, torchvision_models, tmp_path)
     x = torch.rand(3, *SAMPLE)
     with torch.no_grad():
         want = original(x)
     got = _outputs(project, x)
     assert got.shape == want.shape == (3, 5)
     assert float((got - want).abs().max()) < TOLERANCE
+    analysis = analyze(project.graph)
+    assert [d.message for d in analysis.diagnostics if d.severity == "error"] == []
+    assert analysis.shapes.not_inferred == set()
+    assert len(analysis.shapes.edges) == len(project.graph.edges)
+
+
+@pytest.mark.parametrize(("family", "exporter"), PATTERNS)
+def test_family_exported_by_torch_onnx_trains_one_epoch(family, exporter, torchvision_models,
+                                                       tmp_path):
+    from runtime.session import run_training
+
+    _, project = _onnx_imported(family, exporter, torchvision_models, tmp_path)
+    project.dataset = DatasetSettings(name="shapes", samples=40, seed=0,
+                                      options={"channels": "3", "classes": CLASSES})
+    project.training.epochs = 1
+    project.training.batch_size = 8
+    result = run_training(project, epochs=1, device="cpu")
+    assert result.status == "completed", result.message
+    assert len(result.epochs) == 1
+    assert all(np.isfinite(loss) for _, loss in result.steps) and result.steps

@@ -251,26 +251,57 @@ def test_split_into_pieces_imports_with_one_port_per_piece(tmp_path, dynamo):
     assert "Split" in assert_imports_equal(path, model, x)
 
 
-def test_attention_is_not_blamed_on_a_recurrent_layer(tmp_path):
-    class Attention(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.attention = nn.MultiheadAttention(8, 2)
+class StepsFirstAttention(nn.Module):
+    """nn.MultiheadAttention of batch_first=False, between transposes (L x N x D inside)."""
 
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            x = x.transpose(0, 1)
-            return self.attention(x, x, x, need_weights=False)[0].transpose(0, 1)
+    def __init__(self) -> None:
+        super().__init__()
+        self.attention = nn.MultiheadAttention(8, 2)
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.transpose(0, 1)
+        return self.attention(x, x, x, need_weights=False)[0].transpose(0, 1)
+
+
+@pytest.mark.parametrize("dynamo", [True, False], ids=["dynamo", "legacy"])
+def test_multihead_attention_imports_from_its_module_scope(tmp_path, dynamo):
+    """The dynamo exporter's module metadata, or the legacy exporter's name scope around the
+    Softmax, marks the attention's operators; a sequence-first module imports batch first."""
+    torch.manual_seed(3)
+    model, x = StepsFirstAttention(), torch.randn(3, 5, 8)
     path = tmp_path / "attention.onnx"
-    export(Attention(), torch.randn(2, 5, 8), path, dynamo=True)
+    export(model, torch.randn(2, 5, 8), path, dynamo=dynamo)
+    assert {"MatMul", "Softmax"} <= {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert assert_imports_equal(path, model, x) == {"Input", "MultiheadAttention", "Output"}
+    layer = next(iter(import_onnx(path).graph.nodes_of_type("MultiheadAttention")))
+    assert (layer.name, layer.params["num_heads"]) == ("attention", 2)
+
+
+class HandWrittenAttention(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.query, self.key = nn.Linear(8, 8), nn.Linear(8, 8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scores = (self.query(x) @ self.key(x).transpose(1, 2)).softmax(-1)
+        return scores @ x
+
+
+def test_hand_written_attention_is_refused_with_its_true_cause(tmp_path):
+    path = tmp_path / "attention.onnx"
+    export(HandWrittenAttention(), torch.randn(2, 5, 8), path, dynamo=True)
     with pytest.raises(ModelImportError) as info:
         import_onnx(path)
     message = str(info.value)
     assert "recurrent layer's output" not in message
-    assert "as torch's attention does (nn.MultiheadAttention, nn.TransformerEncoderLayer); " \
-           "from ONNX, attention imports only as a whole nn.TransformerEncoderLayer that " \
-           "torch's dynamo exporter wrote; import the Python model instead (main.py import " \
-           "MODEL.py)" in message
+    assert message.startswith("cannot import attention.onnx: no Plexus layer for MatMul (2 "
+                              "nodes, e.g. 'node_matmul': multiplies two computed tensors")
+    assert message.endswith("as attention multiplies queries by keys and weights by values; "
+                            "Plexus has no product of two computed tensors: attention imports, "
+                            "from ONNX as from Python, as a whole nn.MultiheadAttention or "
+                            "nn.TransformerEncoderLayer (from the module scopes torch's "
+                            "exporters write); write the model's attention with those "
+                            "modules)")
 
 
 def test_weights_that_cannot_be_folded_name_the_operator(tmp_path):

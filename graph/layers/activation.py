@@ -51,9 +51,8 @@ LAYERS: tuple[LayerSpec, ...] = (
                       Param("threshold", FLOAT, 20.0, "Above beta * x > threshold it is x.", 0.0,
                             1000.0)),
                      fx=FxMap(functions=("F.softplus",)),
-                     onnx=OnnxMap(ops=("Softplus",), importable=False,
-                                  why="torch's exporter writes the threshold as Greater and Where "
-                                  "around Softplus, which import as no layer")),
+                     onnx=OnnxMap(ops=("Softplus", "Mul", "Div", "Greater", "Where"),
+                                  reader="softplus")),
     activation_layer("PReLU", "Like LeakyReLU with a learned negative slope: one shared, or one "
                      "per channel (dimension 1).",
                      (Param("num_parameters", INT, 1, "1 (one slope) or the number of channels.", 1,

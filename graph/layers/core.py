@@ -90,9 +90,10 @@ LAYERS: tuple[LayerSpec, ...] = (
         inputs=(Port("like", optional=True),), summary="{shape}",
         ops_class="LearnedTensor", dtype=ANY, weights=True,
         fx=FxMap(module="learned_tensor"),
-        onnx=OnnxMap(importable=False, why="repeated for a batch it is exported as an "
-                     "initializer expanded to the batch's shape (Shape, Expand), which imports "
-                     "as no layer; an initializer that an Add, Mul or Concat uses directly "
-                     "imports as a Learned tensor"),
+        onnx=OnnxMap(importable=False, why="alone, repeated for a batch, it is exported as "
+                     "an initializer expanded to the batch's shape (Shape, Expand), which "
+                     "imports as no layer; an initializer that an Add, Mul or Concat uses "
+                     "directly, or expanded to the batch and joined by a Concat (a class "
+                     "token), imports as a Learned tensor"),
     ),
 )

@@ -28,7 +28,7 @@ LAYERS: tuple[LayerSpec, ...] = (
         torch_class="AdaptiveAvgPool2d", summary="{output_size}", **IMAGE_RANKS,
         fx=FxMap(module="adaptive_pool", functions=("F.adaptive_avg_pool2d",),
                  call="adaptive_pool"),
-        onnx=OnnxMap(ops=("GlobalAveragePool", "ReduceMean"), reader="global_pool"),
+        onnx=OnnxMap(ops=("GlobalAveragePool", "ReduceMean", "GatherND"), reader="global_pool"),
     ),
     pool_layer("MaxPool1d", "MaxPool1d", "Keeps the largest value of each window along a "
                "sequence (N x C x L).", dims=1, extra=max_pool_options(1),
@@ -44,8 +44,7 @@ LAYERS: tuple[LayerSpec, ...] = (
         params=(Param("output_size", INT, 1, "Length of the output.", 1, 65536),),
         torch_class="AdaptiveAvgPool1d", summary="{output_size}", **CHANNEL_RANKS,
         fx=FxMap(functions=("F.adaptive_avg_pool1d",)),
-        onnx=OnnxMap(importable=False, why="exported as Unsqueeze, ReduceMean and Squeeze, "
-                     "which import as no layer"),
+        onnx=OnnxMap(ops=("Unsqueeze", "AveragePool", "ReduceMean"), reader="lifted_pool"),
     ),
     LayerSpec(
         "AdaptiveMaxPool2d", "pooling", "AdaptiveMaxPool2d", "Keeps the largest values down to "

@@ -102,7 +102,8 @@ LAYERS: tuple[LayerSpec, ...] = (
         inferred=(("embed_dim", -1),), fixed={"batch_first": True},
         summary="{num_heads} heads", dtype=ANY, weights=True,
         traits=frozenset({SEQUENCE, CONTEXT}), fx=FxMap(module="attention"),
-        onnx=_ATTENTION_ONNX, **SEQUENCE_RANKS,
+        onnx=OnnxMap(scope=True, sizes=(("num_heads", "scores", 1),), marker="Softmax"),
+        **SEQUENCE_RANKS,
     ),
     LayerSpec(
         "TransformerEncoder", "recurrent", "Transformer encoder stack",
