@@ -63,6 +63,7 @@ class ProbeMonitor(QObject):
         self.config: dict[str, Any] = {}  # the last configuration pushed
         self.dataset: DatasetInfo | None = None  # None while loading
         self._activation_node: int | None = None  # None: every node
+        self._choices: Any = None  # the layer lists the pickers were last filled with
         self._dataset_key: Any = None
         self._generation = 0
         self._want_probes = False
@@ -157,13 +158,19 @@ class ProbeMonitor(QObject):
         hidden = [i for i in order if self._kind(i) not in ("Input", "Output")]
         return hidden[-1] if hidden else None
 
-    def refresh_nodes(self) -> None:
-        """Fill every panel's layer picker from the graph (after edits and project changes)."""
+    def _layer_choices(self) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+        """(layers with weights, every layer but Outputs) in dependency order, labelled."""
         graph = self.graph
         order = self._order()
         weighted = [(i, _node_label(graph.nodes[i])) for i in order if self.weighted(i)]
         everything = [(i, _node_label(graph.nodes[i])) for i in order
                       if self._kind(i) != "Output"]
+        return weighted, everything
+
+    def refresh_nodes(self) -> None:
+        """Fill every panel's layer picker from the graph (after edits and project changes)."""
+        graph = self.graph
+        self._choices = weighted, everything = self._layer_choices()
         hidden = [(i, label) for i, label in everything if self._kind(i) != "Input"]
         filters: FiltersPanel = self.panels["filters"]  # type: ignore[assignment]
         current = filters.node_id if filters.node_id in graph.nodes else None
@@ -223,7 +230,8 @@ class ProbeMonitor(QObject):
         self.schedule_push(probes=True)
 
     def _analysis_updated(self, _analysis: Any) -> None:
-        self.refresh_nodes()
+        if self._layer_choices() != self._choices:  # most edits change no picker: no refill
+            self.refresh_nodes()
 
     # -- configuration -----------------------------------------------------------------------------
     def build_config(self) -> dict[str, Any]:
