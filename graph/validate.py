@@ -15,11 +15,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from graph import catalog
 from graph.model import Edge, Graph, Node
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 ERROR, WARNING = "error", "warning"
 
@@ -263,6 +265,8 @@ def _check_cycles(nodes: dict[int, Node], succ: dict[int, list[int]],
     left = [i for i, d in indegree.items() if d > 0]
     if not left:
         return
+    import networkx as nx  # only when there is a cycle to explain (it takes long to import)
+
     g = nx.DiGraph()
     g.add_nodes_from(left)
     g.add_edges_from((u, v) for u in left for v in succ[u] if v in indegree and indegree[v] > 0)
