@@ -20,6 +20,7 @@ panels and gives them a ``ProbeMonitor`` that
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QWidget
 
 from graph.catalog import FILTERS
+from gui.dataset_cache import shared_datasets
 from gui.panels.activations import ActivationsPanel
 from gui.panels.boundary import BoundaryPanel
 from gui.panels.confusion import EMPTY_TEXT as CONFUSION_EMPTY
@@ -347,7 +349,7 @@ class ProbeMonitor(QObject):
         if wait:
             self._dataset_loaded(generation, *_load_dataset(settings))
         else:
-            self._loader.run("dataset", lambda _progress, _cancel: _load_dataset(settings),
+            self._loader.run("dataset", lambda _progress, cancel: _load_dataset(settings, cancel),
                              on_done=lambda loaded: self._dataset_loaded(generation, *loaded))
 
     def _dataset_loaded(self, generation: int, info: DatasetInfo | None, error: str) -> None:
@@ -378,10 +380,11 @@ class ProbeMonitor(QObject):
             panel.refresh_theme()  # type: ignore[attr-defined]
 
 
-def _load_dataset(settings: Any) -> tuple[DatasetInfo | None, str]:
+def _load_dataset(settings: Any, cancel: Callable[[], bool] | None = None
+                  ) -> tuple[DatasetInfo | None, str]:
     """(``dataset_info``, "") or (None, why it cannot be loaded)."""
     try:
-        return dataset_info(settings), ""
+        return dataset_info(settings, cancel), ""
     except Exception as exc:  # DataError carries the user message
         return None, (str(exc) or type(exc).__name__).splitlines()[0]
 
@@ -399,13 +402,13 @@ class DatasetInfo:
     error: str = ""  # why it could not be loaded
 
 
-def dataset_info(settings: Any) -> DatasetInfo:
+def dataset_info(settings: Any, cancel: Callable[[], bool] | None = None) -> DatasetInfo:
     """What the panels need to know of a data set: name, input shape, task, class names and
-    the activations picker's samples (the same ones the training process probes)."""
-    from runtime.data import load_dataset
+    the activations picker's samples (the same ones the training process probes). The load
+    is the editor's shared one (``gui.dataset_cache``), which the preview also reads."""
     from runtime.probes.views import pick_probe_samples
 
-    data = load_dataset(settings)
+    data = shared_datasets().full(settings, cancel)
     try:
         samples = pick_probe_samples(data)
     except ValueError:
