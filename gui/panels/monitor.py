@@ -162,11 +162,17 @@ class ProbeMonitor(QObject):
 
     def _layer_choices(self) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
         """(layers with weights, every layer but Outputs) in dependency order, labelled."""
-        graph = self.graph
-        order = self._order()
-        weighted = [(i, _node_label(graph.nodes[i])) for i in order if self.weighted(i)]
-        everything = [(i, _node_label(graph.nodes[i])) for i in order
-                      if self._kind(i) != "Output"]
+        nodes = self.graph.nodes
+        shapes = getattr(getattr(self.window, "analysis", None), "shapes", None)
+        counts = getattr(shapes, "params", None) or {}
+        weighted, everything = [], []
+        for i in self._order():  # what ``weighted`` and ``_kind`` say, in one pass (per edit)
+            node = nodes[i]
+            spec, label = node.spec, _node_label(node)
+            if (spec is not None and spec.weights) or counts.get(i, 0):
+                weighted.append((i, label))
+            if node.type != "Output":
+                everything.append((i, label))
         return weighted, everything
 
     def refresh_nodes(self) -> None:
