@@ -452,19 +452,18 @@ class Graph(GroupTree, GraphPaths):
     # -- copying and serialization ------------------------------------------------------------
     def copy(self) -> Graph:
         """A deep copy without observers."""
-        clone = self.copy_without_nodes()
+        clone = self._copy_without_nodes()
         clone.nodes = {i: _copied_node(n) for i, n in self.nodes.items()}
         clone._node_revisions = {i: self.node_revision(i) for i in self.nodes}
         return clone
 
     def snapshot(self, previous: Graph | None = None) -> Graph:
-        """A copy for a reader on another thread (the editor's analysis). Nodes whose revision
-        has not moved since ``previous``, an earlier snapshot of this graph, are shared with
-        it: snapshots are never edited, and copying every node of a 5,000-layer design after
-        each edit cost more than analysing it."""
+        """A copy for a reader on another thread (the editor's analysis) that shares with
+        ``previous``, an earlier snapshot, the nodes whose revision has not moved: snapshots
+        are never edited, and copying 5,000 nodes per edit cost more than analysing them."""
         if previous is None:
             return self.copy()
-        clone = self.copy_without_nodes()
+        clone = self._copy_without_nodes()
         old, revisions = previous.nodes, previous._node_revisions
         nodes: dict[int, Node] = {}
         for node_id, node in self.nodes.items():
@@ -477,8 +476,7 @@ class Graph(GroupTree, GraphPaths):
         clone._node_revisions = {i: self.node_revision(i) for i in nodes}
         return clone
 
-    def copy_without_nodes(self) -> Graph:
-        """Edges, groups, ids and the cached order of this graph, with no nodes yet."""
+    def _copy_without_nodes(self) -> Graph:
         clone = Graph()
         clone.edges = list(self.edges)
         clone.groups = copy.deepcopy(self.groups)
