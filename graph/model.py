@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import itertools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -129,6 +130,13 @@ def _copied_node(node: Node) -> Node:
 
 _ATOMIC = (str, int, float, bool, type(None))
 
+# Node revisions are drawn from one counter for every graph, so a memo keyed on them never
+# mistakes a node of one graph for a node of another; a copy keeps them (same content).
+_REVISIONS = itertools.count(1)
+
+# The events after which a node's own content (type, name, params, options) may differ.
+_NODE_CHANGING = frozenset({"node_added", "node_removed", "node_changed"})
+
 # The events after which a cached topological order may be wrong.
 _ORDER_CHANGING = frozenset({"node_added", "node_removed", "edge_added", "edge_removed",
                              "reset"})
@@ -146,6 +154,7 @@ class Graph(GroupTree, GraphPaths):
         self._listeners: list[Listener] = []
         self._structure_revision = 0  # bumped by every mutation that can change the order
         self._order: tuple[tuple[int, int, int, int], list[int]] | None = None
+        self._node_revisions: dict[int, int] = {}  # see node_revision
 
     # -- observers ------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:
@@ -159,9 +168,23 @@ class Graph(GroupTree, GraphPaths):
               group_id: str | None = None) -> None:
         if kind in _ORDER_CHANGING:
             self._structure_revision += 1
+        if kind in _NODE_CHANGING:
+            self._node_revisions.pop(node_id, None)  # type: ignore[arg-type]
+        elif kind == "reset":
+            self._node_revisions.clear()
         event = GraphEvent(kind, node_id, edge, group_id)
         for listener in list(self._listeners):
             listener(event)
+
+    def node_revision(self, node_id: int) -> int:
+        """A number that changes whenever the node's type, name, params or options change
+        through this API: the editor's analysis re-checks only nodes whose number moved (a
+        5,000-layer design must not be re-validated whole after one edit). Unique across
+        graphs; nodes put into ``nodes`` directly get a fresh one on first ask."""
+        revision = self._node_revisions.get(node_id)
+        if revision is None:
+            revision = self._node_revisions[node_id] = next(_REVISIONS)
+        return revision
 
     # -- queries ----------------------------------------------------------------------------
     def node(self, node_id: int) -> Node:
@@ -429,13 +452,38 @@ class Graph(GroupTree, GraphPaths):
     # -- copying and serialization ------------------------------------------------------------
     def copy(self) -> Graph:
         """A deep copy without observers."""
-        clone = Graph()
+        clone = self._copy_without_nodes()
         clone.nodes = {i: _copied_node(n) for i, n in self.nodes.items()}
+        clone._node_revisions = {i: self.node_revision(i) for i in self.nodes}
+        return clone
+
+    def snapshot(self, previous: Graph | None = None) -> Graph:
+        """A copy for a reader on another thread (the editor's analysis) that shares with
+        ``previous``, an earlier snapshot, the nodes whose revision has not moved: snapshots
+        are never edited, and copying 5,000 nodes per edit cost more than analysing them."""
+        if previous is None:
+            return self.copy()
+        clone = self._copy_without_nodes()
+        old, revisions = previous.nodes, previous._node_revisions
+        nodes: dict[int, Node] = {}
+        for node_id, node in self.nodes.items():
+            kept = old.get(node_id)
+            revision = self.node_revision(node_id)
+            if kept is None or revisions.get(node_id) != revision:
+                kept = _copied_node(node)
+            nodes[node_id] = kept
+        clone.nodes = nodes
+        clone._node_revisions = {i: self.node_revision(i) for i in nodes}
+        return clone
+
+    def _copy_without_nodes(self) -> Graph:
+        clone = Graph()
         clone.edges = list(self.edges)
         clone.groups = copy.deepcopy(self.groups)
         clone.next_id = self.next_id
         if self._order is not None and self._order[0] == self._order_key():
-            clone._order = (clone._order_key(), self._order[1])  # same structure, same order
+            clone._order = ((clone._structure_revision, id(clone.edges), len(clone.edges),
+                             len(self.nodes)), self._order[1])  # same structure, same order
         return clone
 
     def subgraph_dict(self, node_ids: Iterable[int]) -> dict[str, Any]:

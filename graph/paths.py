@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-import networkx as nx
-
 if TYPE_CHECKING:
+    import networkx as nx
+
     from graph.model import Edge, Node
 
 
@@ -27,6 +27,8 @@ class GraphPaths:
         """True when an edge src -> dst closes a cycle (dst already reaches src)."""
         if src == dst:
             return True
+        import networkx as nx  # imported on use: half a second of the command line's start
+
         return nx.has_path(self.to_networkx(), dst, src)
 
     def leading_to(self, targets: Iterable[int], edges: Iterable[Edge] | None = None
@@ -48,6 +50,8 @@ class GraphPaths:
 
     def to_networkx(self) -> nx.MultiDiGraph:
         """Nodes are ids (with a ``node`` attribute); edges carry their ``Edge``."""
+        import networkx as nx
+
         g = nx.MultiDiGraph()
         for node in self.nodes.values():
             g.add_node(node.id, node=node)
@@ -63,6 +67,8 @@ class GraphPaths:
         order; the key also notices ``nodes``/``edges`` replaced or resized directly."""
         key = self._order_key()
         if self._order is None or self._order[0] != key:
+            import networkx as nx
+
             self._order = (key, list(nx.lexicographical_topological_sort(self.to_networkx())))
         return list(self._order[1])
 

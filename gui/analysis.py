@@ -3,13 +3,16 @@
 Every graph event (except a plain move, which changes no shape) restarts a short single-shot
 timer; when it fires, ``runtime.shapes.analyze`` runs. A run that took less than a frame last
 time runs right away on the GUI thread (no copy, no latency); once runs get slower they move to
-a worker thread on a copy of the graph (``graph.copy()``), one at a time, and only the result
+a worker thread on a copy of the graph (``graph.snapshot()``: unchanged nodes shared with the
+last copy), one at a time, and only the result
 of the newest graph state is applied: a result that an edit overtook is dropped and the newest
-state analysed again.
+state analysed again. Every run shares one ``runtime.shapes.AnalysisMemo`` (a copy keeps the
+graph's node revisions), so after an edit only the nodes it touched are checked and run again.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 import traceback
 from typing import Any
@@ -23,17 +26,29 @@ FRAME_S = 0.016  # a run slower than this leaves the GUI thread
 DEBOUNCE_MS = 16  # one frame: the events of one edit (a paste, a drag) coalesce into one run
 
 
-def _analyze(graph: Graph, classes: int | None) -> Any:
-    from runtime.shapes import analyze  # imports torch: only when the first run happens
+class _SharedMemo:
+    """The runner's analysis memo, made on first use (it imports torch) and used by one run at
+    a time (a synchronous run_now may overlap a worker's)."""
 
-    return analyze(graph, classes)
+    def __init__(self) -> None:
+        self._memo: Any = None
+        self._lock = threading.Lock()
+
+    def analyze(self, graph: Graph, classes: int | None) -> Any:
+        from runtime.shapes import AnalysisMemo, analyze  # torch: only at the first run
+
+        with self._lock:
+            if self._memo is None:
+                self._memo = AnalysisMemo()
+            return analyze(graph, classes, self._memo)
 
 
-def _timed_analysis(graph: Graph, classes: int | None) -> tuple[Any, float, str]:
+def _timed_analysis(memo: _SharedMemo, graph: Graph, classes: int | None
+                    ) -> tuple[Any, float, str]:
     """(analysis, seconds, error traceback) of a graph copy (worker thread)."""
     start = time.perf_counter()
     try:
-        result, error = _analyze(graph, classes), ""
+        result, error = memo.analyze(graph, classes), ""
     except Exception:  # a bug in analysis must not take the editor down
         result, error = None, traceback.format_exc(limit=3)
     return result, time.perf_counter() - start, error
@@ -59,6 +74,8 @@ class AnalysisRunner(QObject):
         self._generation = 0  # bumped by every relevant graph event
         self._busy = False  # a worker run is in flight
         self._jobs = TaskRunner(self)
+        self._memo = _SharedMemo()
+        self._snapshot: Graph | None = None  # the last copy a worker analysed
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(delay_ms)
@@ -117,14 +134,16 @@ class AnalysisRunner(QObject):
             self._run_sync()
         else:
             self._busy = True
-            graph, generation, classes = self.graph.copy(), self._generation, self.classes
-            self._jobs.run("analysis", lambda _progress, _cancel: _timed_analysis(graph, classes),
+            graph = self._snapshot = self.graph.snapshot(self._snapshot)
+            generation, classes = self._generation, self.classes
+            self._jobs.run("analysis", lambda _progress, _cancel: _timed_analysis(self._memo, graph,
+                                                                      classes),
                            on_done=lambda done: self._worker_done(generation, *done))
 
     def _run_sync(self) -> None:
         start = time.perf_counter()
         try:
-            result = _analyze(self.graph, self.classes)
+            result = self._memo.analyze(self.graph, self.classes)
         except Exception:
             self.last_seconds = time.perf_counter() - start
             self.failed.emit("Analysis failed: " + traceback.format_exc(limit=3).splitlines()[-1])

@@ -5,6 +5,7 @@ thread."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from graph.settings import DatasetSettings
 from gui import forms, style, theme
+from gui.dataset_cache import shared_datasets
 from gui.form_layout import Pages, dim_label
 
 PREVIEW_IMAGES = 12
@@ -29,12 +31,14 @@ PREVIEW_POINTS = 400
 PREVIEW_ROWS = 6
 
 
-def dataset_preview(settings: DatasetSettings) -> dict[str, Any]:
+def dataset_preview(settings: DatasetSettings, cancel: Callable[[], bool] | None = None
+                    ) -> dict[str, Any]:
     """What the preview shows: split sizes, task, a few samples. Runs on a worker thread;
-    a bad setting raises the runtime's DataError (a ValueError naming the problem)."""
-    from runtime.data import DATASETS, load_preview
+    a bad setting raises the runtime's DataError (a ValueError naming the problem). The load
+    is the editor's shared one (``gui.dataset_cache``): the monitor panels reuse it."""
+    from runtime.data import DATASETS
 
-    loaded = load_preview(settings)
+    loaded = shared_datasets().preview(settings, cancel)
     bundle = loaded.bundle
     info = DATASETS.get(settings.name)
     kind = info.kind if info else "file"

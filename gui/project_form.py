@@ -359,7 +359,8 @@ class ProjectForm(QWidget):
         if project is None:
             return
         settings = copy.deepcopy(project.dataset)
-        self._preview_runner.run("preview", lambda progress, cancel: dataset_preview(settings),
+        self._preview_runner.run("preview",
+                                 lambda _progress, cancel: dataset_preview(settings, cancel),
                                  "Loading the preview", on_done=self._preview_loaded,
                                  on_error=self._preview_failed)
 

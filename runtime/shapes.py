@@ -12,8 +12,6 @@ only re-runs the nodes whose inputs or params actually changed.
 
 from __future__ import annotations
 
-import math
-import re
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,24 +22,9 @@ import torch
 
 from graph.catalog import ANY, HEAD, INPUT, MERGE, TOKENS, LayerSpec
 from graph.model import Edge, Graph, Node
+from graph.validate import Diagnostic, ValidationMemo, has_errors, validate
 from runtime import ops
-from runtime.shape_text import format_shape
-
-try:
-    from graph.validate import Diagnostic, has_errors, validate
-except ImportError:  # pragma: no cover - only while graph.validate is being written
-    @dataclass(frozen=True)
-    class Diagnostic:  # type: ignore[no-redef]
-        severity: str
-        message: str
-        node_id: int | None = None
-        edge: Edge | None = None
-
-    def has_errors(diags: Iterable[Diagnostic]) -> bool:  # type: ignore[misc]
-        return any(d.severity == "error" for d in diags)
-
-    def validate(graph: Graph) -> list[Diagnostic]:  # type: ignore[misc]
-        return []
+from runtime.shape_messages import problem_message
 
 BATCH = 2  # batch size of the meta tensors: 2, so BatchNorm in training mode accepts them
 DTYPES = {"float": torch.float32, "long": torch.int64}
@@ -79,15 +62,28 @@ class Analysis:
         return not has_errors(self.diagnostics)
 
 
-def analyze(graph: Graph, classes: int | None = None) -> Analysis:
+@dataclass
+class AnalysisMemo:
+    """What the editor's last analysis of its design found, per node, so the next one after
+    an edit redoes only what the edit touched (see ``Graph.node_revision``). One memo per
+    design; runs that share it must not overlap."""
+
+    validation: ValidationMemo = field(default_factory=ValidationMemo)
+    # node id -> (its revision, the shapes and dtypes it received, what running it gave)
+    outcomes: dict[int, tuple[int, tuple[Any, ...], _Outcome]] = field(default_factory=dict)
+
+
+def analyze(graph: Graph, classes: int | None = None, memo: AnalysisMemo | None = None
+            ) -> Analysis:
     """Validate the graph, then infer shapes of every node not involved in a structural error.
 
     Nodes with bad parameters, unknown types or bad connections are not run (validation
     already explains them); errors that do not change what a layer computes (duplicate names,
     a bad learning-rate multiplier) do not stop shape inference. ``classes``: the dataset's
     class count when known, so a classification Output's width is checked before Train.
+    ``memo``: the editor's (the result is the same without it, only slower).
     """
-    diagnostics = list(validate(graph))
+    diagnostics = list(validate(graph, memo.validation if memo is not None else None))
     skip: set[int] = set()
     for diag in diagnostics:
         if diag.severity != "error":
@@ -97,7 +93,7 @@ def analyze(graph: Graph, classes: int | None = None) -> Analysis:
         elif diag.node_id is not None and diag.node_id in graph.nodes \
                 and not _params_ok(graph.nodes[diag.node_id]):
             skip.add(diag.node_id)
-    shapes = infer_shapes(graph, skip)
+    shapes = infer_shapes(graph, skip, memo.outcomes if memo is not None else None)
     from runtime.head_shapes import check_classification_heads  # it formats with this module
 
     heads = check_classification_heads(graph, shapes.edges, classes)
@@ -145,12 +141,17 @@ _CACHE: dict[tuple[Any, ...], _Outcome] = {}
 _CACHE_LIMIT = 50_000
 
 
-def infer_shapes(graph: Graph, skip: Iterable[int] = ()) -> ShapeResult:
+Outcomes = dict[int, tuple[int, tuple[Any, ...], _Outcome]]
+
+
+def infer_shapes(graph: Graph, skip: Iterable[int] = (), memo: Outcomes | None = None
+                 ) -> ShapeResult:
     """Run every node (except ``skip``) on meta tensors in topological order.
 
     Never raises for a bad design: nodes that cannot run get one diagnostic (torch's reason in
     user words); nodes after them, nodes on cycles and nodes with unconnected inputs are only
-    listed in ``not_inferred``.
+    listed in ``not_inferred``. ``memo``: each node's last outcome, reused while the node's
+    revision and what it receives stay the same (no params to compare, nothing to run).
     """
     result = ShapeResult()
     nodes = graph.nodes
@@ -173,7 +174,11 @@ def infer_shapes(graph: Graph, skip: Iterable[int] = ()) -> ShapeResult:
             if node_id in skipped or node.spec is None:
                 result.not_inferred.add(node_id)
                 continue
-            _infer_node(node, node.spec, nodes, into, result, dtypes, caught)
+            _infer_node(node, node.spec, nodes, into, result, dtypes, caught,
+                        None if memo is None else (memo, graph.node_revision(node_id)))
+    if memo is not None:
+        for node_id in [i for i in memo if i not in nodes]:
+            del memo[node_id]
     result.not_inferred.update(i for i in nodes if i not in ordered)  # on or behind a cycle
     for edge in graph.edges:
         shape = result.outputs.get(edge.src, {}).get(edge.src_port)
@@ -223,9 +228,10 @@ def _topological(succ: dict[int, list[int]], indegree: dict[int, int]) -> Iterab
 
 def _infer_node(node: Node, spec: LayerSpec, nodes: dict[int, Node],
                 into: dict[tuple[int, str], Edge], result: ShapeResult,
-                dtypes: dict[int, dict[str, torch.dtype]], caught: list[Any]) -> None:
-    params = node.all_params()
+                dtypes: dict[int, dict[str, torch.dtype]], caught: list[Any],
+                memo: tuple[Outcomes, int] | None = None) -> None:
     if spec.role == INPUT:
+        params = node.all_params()
         try:
             sample = tuple(int(d) for d in params.get("shape", ()))
         except (TypeError, ValueError):
@@ -263,8 +269,14 @@ def _infer_node(node: Node, spec: LayerSpec, nodes: dict[int, Node],
         return
 
     signature = tuple((port, shape, dtype) for port, shape, dtype, _ in inputs)
-    key = (spec.id, _freeze(params), signature)
-    outcome = _CACHE.get(key)
+    remembered = memo[0].get(node.id) if memo is not None else None
+    if remembered is not None and remembered[0] == memo[1] and remembered[1] == signature:
+        outcome: _Outcome | None = remembered[2]
+        params = None  # only a problem's message needs them
+    else:
+        params = node.all_params()
+        key = (spec.id, _freeze(params), signature)
+        outcome = _CACHE.get(key)
     if outcome is None:
         before = len(caught)
         outcome = _run(spec, params, [(shape, dtype, port) for port, shape, dtype in signature])
@@ -277,12 +289,16 @@ def _infer_node(node: Node, spec: LayerSpec, nodes: dict[int, Node],
         if len(_CACHE) >= _CACHE_LIMIT:
             _CACHE.clear()
         _CACHE[key] = outcome
+    if memo is not None:
+        memo[0][node.id] = (memo[1], signature, outcome)
 
     for text in outcome.warnings:
         result.diagnostics.append(Diagnostic("warning", f"{node.label}: {text}", node.id))
     if outcome.problem is not None:
         sources = [(shape, dtype, nodes[edge.src].label) for _, shape, dtype, edge in inputs]
-        message = _message(node, params, outcome.problem, outcome.detail, sources)
+        if params is None:
+            params = node.all_params()
+        message = problem_message(node, params, outcome.problem, outcome.detail, sources)
         result.diagnostics.append(Diagnostic("error", message, node.id))
         result.not_inferred.add(node.id)
         return
@@ -420,163 +436,11 @@ def _warning_text(record: warnings.WarningMessage) -> str:
     return text
 
 
-# -- messages -------------------------------------------------------------------------------------
-Source = tuple[Shape, Any, str]  # (shape, dtype, label of the node it comes from)
-
-
 def describe_failure(node: Node, reason: str, inputs: Sequence[tuple[Shape, str]]) -> str:
     """Torch's ``reason`` for rejecting ``node`` in user words (one line, names the node).
 
     ``inputs`` are (shape, label of the source node) in port order.
     """
     sources = [(shape, torch.float32, label) for shape, label in inputs]
-    return _message(node, node.all_params(), "torch", _first_line(Exception(reason)), sources)
-
-
-def _received(source: Source) -> str:
-    return f"{format_shape(source[0])} from {source[2]}"
-
-
-def _listing(sources: Sequence[Source]) -> str:
-    parts = [_received(s) for s in sources]
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-
-
-def _message(node: Node, params: dict[str, Any], problem: str, detail: str,
-             sources: Sequence[Source]) -> str:
-    label = node.label
-    first = sources[0] if sources else ((), None, "its input")
-    shape = first[0]
-    if problem == "float_tokens":
-        return (f"{label} expects integer token ids but receives float values from {first[2]}; "
-                "feed it from an Input whose dtype is long")
-    if problem == "int_input":
-        src = next(s for s in sources if s[1] is not None and not s[1].is_floating_point)
-        return (f"{label} receives integer token ids from {src[2]}; add an Embedding before it "
-                "or set the Input's dtype to float")
-    if problem == "rank":
-        spec = node.spec
-        ranks, words = (spec.ranks, spec.rank_words) if spec and spec.ranks else (
-            (len(shape),), "")
-        if len(shape) > max(ranks):
-            advice = "add a Flatten or Reshape before it"
-        elif "sequence" in words:
-            advice = "add a Reshape (to L x F) or an Embedding before it"
-        else:
-            advice = "add a Reshape before it"
-        return f"{label} expects {words} but receives {_received(first)}; {advice}"
-    if problem == "dim_range":
-        dim, rank = params.get("dim"), len(shape)
-        return (f"{label}: dimension {dim} does not exist in its input {_received(first)}; "
-                f"choose a dimension from {-rank} to {rank - 1}")
-    if problem == "output_padding":
-        return (f"{label}: output padding {_dims(params.get('output_padding'))} must be smaller "
-                f"than the stride {_dims(params.get('stride'))}; lower the output padding or "
-                "raise the stride")
-    if problem == "merge_rank":
-        return (f"{label} cannot {node.type.lower()} {_listing(sources)}: they have different "
-                "numbers of dimensions; add a Reshape so they match (sizes of 1 broadcast)")
-    if problem == "groups":
-        groups, out, channels = params.get("groups"), params.get("out_channels"), shape[1]
-        wrong = [f"its {what} ({count})" for what, count in (
-            ("input channels", channels), ("output channels", out)) if count % groups]
-        return (f"{label} has {groups} groups, which do not divide {' or '.join(wrong)} "
-                f"(input {_received(first)}); choose groups that divide both (groups = input "
-                f"channels, {channels}, with output channels a multiple of it, is depthwise)")
-    if problem == "batch_dim":
-        return (f"{label} cannot join along dimension {params.get('dim')}, the batch; join "
-                "along dimension 1 (channels or features) or a later one")
-    return _explain_torch(node, params, detail, sources)
-
-
-_KERNEL = re.compile(r"padded input size per channel: \(([^)]*)\)\. Kernel size: \(([^)]*)\)")
-_DIM_RANGE = re.compile(r"Dimension out of range \(expected to be in range of \[(-?\d+), "
-                        r"(-?\d+)\], but got (-?\d+)\)")
-_MATMUL = (re.compile(r"cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)"),
-           re.compile(r"same reduction dim, but got \[[\d, ]*?(\d+)\] X \[(\d+), \d+\]"))
-
-
-def _explain_torch(node: Node, params: dict[str, Any], detail: str,
-                   sources: Sequence[Source]) -> str:
-    label = node.label
-    first = sources[0] if sources else ((), None, "its input")
-    shape = first[0]
-    spec = node.spec
-    merge = spec is not None and spec.role == MERGE
-    if merge and not spec.merge_dim and len(sources) > 1:
-        verb = spec.title.lower()  # "add", "multiply"
-        return (f"{label} cannot {verb} {_listing(sources)}; the shapes must be equal (or 1 "
-                "where they differ), so change the layers before it to match")
-    if merge and spec.merge_dim and len(sources) > 1:
-        if len({len(s[0]) for s in sources}) > 1:
-            return (f"{label} cannot join {_listing(sources)}: they have different numbers of "
-                    "dimensions; add a Flatten or Reshape so they match")
-        return (f"{label} cannot join {_listing(sources)} along dimension {params.get('dim')}: "
-                "all other dimensions must be equal; change the layers before it to match")
-    if spec is not None and spec.role != INPUT and "shape" in params:  # a reshape
-        message = _reshape_message(label, params, first)
-        if message:
-            return message
-    match = _KERNEL.search(detail)
-    if match:
-        size = match.group(1)
-        padded = " with padding" if any(_nonzero(params.get("padding", 0))) else ""
-        return (f"{label} has a {match.group(2)} kernel but its input is only {size}{padded} "
-                f"({_received(first)}); use a smaller kernel, add padding or remove a pooling "
-                "layer before it")
-    if "Output size is too small" in detail:
-        return (f"{label} would shrink its input {_received(first)} to nothing; use a smaller "
-                "kernel, stride or padding, or remove a pooling layer before it")
-    if "pad should be at most half" in detail:
-        return (f"{label}: padding must be at most half the kernel size; lower the padding or "
-                "enlarge the kernel")
-    if "divisible by num_heads" in detail:
-        heads, features = params.get("nhead"), shape[-1] if shape else "?"
-        return (f"{label} has {heads} heads, which do not divide its {features} input "
-                f"features ({_received(first)}); choose a number of heads that divides "
-                f"{features}")
-    match = _DIM_RANGE.search(detail)
-    if match:
-        return (f"{label}: dimension {match.group(3)} does not exist in its input "
-                f"{_received(first)}; choose a dimension from {match.group(1)} to "
-                f"{match.group(2)}")
-    for pattern in _MATMUL:
-        match = pattern.search(detail)
-        if match:
-            if pattern is _MATMUL[0]:
-                got, expected = match.group(2), match.group(3)
-            else:
-                got, expected = match.group(1), match.group(2)
-            return f"{label} expects {expected} input features but receives {got} from {first[2]}"
-    return f"{label}: {detail}"
-
-
-def _dims(value: Any) -> str:
-    return " x ".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
-
-
-def _nonzero(value: Any) -> list[bool]:
-    values = value if isinstance(value, (tuple, list)) else (value,)
-    return [bool(v) for v in values]
-
-
-def _reshape_message(label: str, params: dict[str, Any], first: Source) -> str | None:
-    try:
-        target = tuple(int(d) for d in params.get("shape", ()))
-    except (TypeError, ValueError):
-        return None
-    values = math.prod(first[0][1:])
-    wanted = format_shape((BATCH, *target))
-    unknown = target.count(-1)
-    if unknown > 1:
-        return (f"{label} can infer only one size (-1) but its shape {wanted} has {unknown}; "
-                "give the other sizes")
-    if any(d == 0 or d < -1 for d in target):
-        return None
-    known = math.prod(d for d in target if d != -1)
-    if unknown:
-        return (f"{label} cannot reshape {_received(first)} ({values} values per sample) to "
-                f"{wanted}: {values} is not a multiple of {known}; choose sizes whose product "
-                f"divides {values}")
-    return (f"{label} cannot reshape {_received(first)} ({values} values per sample) to "
-            f"{wanted} ({known} values); choose a shape with {values} values")
+    detail = _first_line(Exception(reason))
+    return problem_message(node, node.all_params(), "torch", detail, sources)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import networkx as nx
 import pytest
 
-from graph import paths
 from graph.model import Edge, Graph
 
 
@@ -12,13 +12,13 @@ from graph.model import Edge, Graph
 def sorts(monkeypatch):
     """Counts the sorts the graph model runs."""
     calls = []
-    real = paths.nx.lexicographical_topological_sort
+    real = nx.lexicographical_topological_sort
 
     def counting(g):
         calls.append(1)
         return real(g)
 
-    monkeypatch.setattr(paths.nx, "lexicographical_topological_sort", counting)
+    monkeypatch.setattr(nx, "lexicographical_topological_sort", counting)
     return calls
 
 

@@ -76,6 +76,9 @@ class GraphScene(QGraphicsScene):
         self._nodes: dict[int, NodeItem] = {}
         self._edges: dict[Edge, EdgeItem] = {}
         self._analysis: Any = None
+        # what set_analysis last gave each item: (item, its part of the analysis, ...)
+        self._edges_drawn: dict[Edge, tuple[Any, Any, bool]] = {}
+        self._nodes_drawn: dict[int, tuple[Any, Any, Any]] = {}
         self._wire: WireDrag | None = None
         self._drag: NodeDrag | None = None
         self._last_selection: list[int] = []
@@ -181,31 +184,47 @@ class GraphScene(QGraphicsScene):
             if diag.edge is not None and diag.severity == "error":
                 bad_edges.add(diag.edge)
         fmt = style.format_shape
-        labels: dict[Edge, str] = {}
-        incoming: dict[int, list[Edge]] = {}
+        # Only edges and nodes whose part of the analysis changed are touched: an edit of a
+        # 5,000-layer design changes a handful, and formatting every shape showed in profiles.
+        edges_drawn: dict[Edge, tuple[Any, Any, bool]] = {}
+        dirty: set[int] = set()
         for edge, item in self._edges.items():
-            shape = edge_shapes.get(edge)
-            label = labels[edge] = fmt(tuple(shape)) if shape is not None else ""
-            item.set_label(label, edge in bad_edges)
-            incoming.setdefault(edge.dst, []).append(edge)
+            state = (item, edge_shapes.get(edge), edge in bad_edges)
+            if self._edges_drawn.get(edge) != state:
+                shape = state[1]
+                item.set_label(fmt(tuple(shape)) if shape is not None else "", state[2])
+                dirty.add(edge.dst)
+            edges_drawn[edge] = state
+        nodes_drawn: dict[int, tuple[Any, Any, Any]] = {}
+        incoming: dict[int, list[Edge]] | None = None
         for node_id, item in self._nodes.items():
+            found = messages.get(node_id)
+            state = (item, outputs.get(node_id), found)
+            nodes_drawn[node_id] = state
+            if node_id not in dirty and self._nodes_drawn.get(node_id) == state:
+                continue
+            if incoming is None:
+                incoming = {}
+                for edge in self._edges:
+                    incoming.setdefault(edge.dst, []).append(edge)
             port_shapes = {f"out:{port}": fmt(tuple(shape))
-                           for port, shape in (outputs.get(node_id) or {}).items()}
+                           for port, shape in (state[1] or {}).items()}
             for edge in incoming.get(node_id, ()):
-                if labels[edge]:
-                    port_shapes[f"in:{edge.dst_port}"] = labels[edge]
+                label = self._edges[edge].label
+                if label:
+                    port_shapes[f"in:{edge.dst_port}"] = label
             if item.outputs:
                 first = next(iter(item.outputs))
                 shape_text = "\u2192 " + port_shapes.get(f"out:{first}", "?")
             else:
                 first_in = next(iter(item.inputs), "")
                 shape_text = port_shapes.get(f"in:{first_in}", "")
-            found = messages.get(node_id)
             severity, text = None, ""
             if found:
                 severity = "error" if any(s == "error" for s, _ in found) else "warning"
                 text = "\n".join(m for _, m in sorted(found, key=lambda f: f[0] != "error"))
             item.set_analysis_state(shape_text, port_shapes, severity, text)
+        self._edges_drawn, self._nodes_drawn = edges_drawn, nodes_drawn
         if getattr(self, "groups", None) is not None:
             self.groups.set_analysis(analysis)
 

@@ -20,6 +20,7 @@ panels and gives them a ``ProbeMonitor`` that
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QWidget
 
 from graph.catalog import FILTERS
+from gui.dataset_cache import shared_datasets
 from gui.panels.activations import EMPTY_TEXT as ACTIVATIONS_EMPTY
 from gui.panels.activations import ActivationsPanel
 from gui.panels.boundary import BoundaryPanel
@@ -68,6 +70,7 @@ class ProbeMonitor(QObject):
         self.dataset: DatasetInfo | None = None  # None while loading
         self.notes: dict[str, str] = {}  # panel key -> why it does not apply to this project
         self._activation_node: int | None = None  # None: every node
+        self._choices: Any = None  # the layer lists the pickers were last filled with
         self._dataset_key: Any = None
         self._generation = 0
         self._want_probes = False
@@ -162,13 +165,25 @@ class ProbeMonitor(QObject):
         hidden = [i for i in order if self._kind(i) not in ("Input", "Output")]
         return hidden[-1] if hidden else None
 
+    def _layer_choices(self) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+        """(layers with weights, every layer but Outputs) in dependency order, labelled."""
+        nodes = self.graph.nodes
+        shapes = getattr(getattr(self.window, "analysis", None), "shapes", None)
+        counts = getattr(shapes, "params", None) or {}
+        weighted, everything = [], []
+        for i in self._order():  # what ``weighted`` and ``_kind`` say, in one pass (per edit)
+            node = nodes[i]
+            spec, label = node.spec, _node_label(node)
+            if (spec is not None and spec.weights) or counts.get(i, 0):
+                weighted.append((i, label))
+            if node.type != "Output":
+                everything.append((i, label))
+        return weighted, everything
+
     def refresh_nodes(self) -> None:
         """Fill every panel's layer picker from the graph (after edits and project changes)."""
         graph = self.graph
-        order = self._order()
-        weighted = [(i, _node_label(graph.nodes[i])) for i in order if self.weighted(i)]
-        everything = [(i, _node_label(graph.nodes[i])) for i in order
-                      if self._kind(i) != "Output"]
+        self._choices = weighted, everything = self._layer_choices()
         hidden = [(i, label) for i, label in everything if self._kind(i) != "Input"]
         filters: FiltersPanel = self.panels["filters"]  # type: ignore[assignment]
         current = filters.node_id if filters.node_id in graph.nodes else None
@@ -228,7 +243,8 @@ class ProbeMonitor(QObject):
         self.schedule_push(probes=True)
 
     def _analysis_updated(self, _analysis: Any) -> None:
-        self.refresh_nodes()
+        if self._layer_choices() != self._choices:  # most edits change no picker: no refill
+            self.refresh_nodes()
 
     # -- configuration -----------------------------------------------------------------------------
     def build_config(self) -> dict[str, Any]:
@@ -357,7 +373,7 @@ class ProbeMonitor(QObject):
         if wait:
             self._dataset_loaded(generation, *_load_dataset(settings))
         else:
-            self._loader.run("dataset", lambda _progress, _cancel: _load_dataset(settings),
+            self._loader.run("dataset", lambda _progress, cancel: _load_dataset(settings, cancel),
                              on_done=lambda loaded: self._dataset_loaded(generation, *loaded))
 
     def _dataset_loaded(self, generation: int, info: DatasetInfo | None, error: str) -> None:
@@ -389,10 +405,11 @@ class ProbeMonitor(QObject):
             panel.refresh_theme()  # type: ignore[attr-defined]
 
 
-def _load_dataset(settings: Any) -> tuple[DatasetInfo | None, str]:
+def _load_dataset(settings: Any, cancel: Callable[[], bool] | None = None
+                  ) -> tuple[DatasetInfo | None, str]:
     """(``dataset_info``, "") or (None, why it cannot be loaded)."""
     try:
-        return dataset_info(settings), ""
+        return dataset_info(settings, cancel), ""
     except Exception as exc:  # DataError carries the user message
         return None, (str(exc) or type(exc).__name__).splitlines()[0]
 
@@ -410,13 +427,13 @@ class DatasetInfo:
     error: str = ""  # why it could not be loaded
 
 
-def dataset_info(settings: Any) -> DatasetInfo:
+def dataset_info(settings: Any, cancel: Callable[[], bool] | None = None) -> DatasetInfo:
     """What the panels need to know of a data set: name, input shape, task, class names and
-    the activations picker's samples (the same ones the training process probes)."""
-    from runtime.data import load_dataset
+    the activations picker's samples (the same ones the training process probes). The load
+    is the editor's shared one (``gui.dataset_cache``), which the preview also reads."""
     from runtime.probes.views import pick_probe_samples
 
-    data = load_dataset(settings)
+    data = shared_datasets().full(settings, cancel)
     try:
         samples = pick_probe_samples(data)
     except ValueError:
