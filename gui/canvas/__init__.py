@@ -4,7 +4,8 @@
 pan, fit, palette drops and quick add. Every edit goes through ``gui.commands``.
 """
 
-from gui.canvas.scene import CLIPBOARD_MIME, LAYER_MIME, GraphScene, release_clipboard
+from gui.canvas.clipboard import CLIPBOARD_MIME, release_clipboard
+from gui.canvas.scene import LAYER_MIME, GraphScene
 from gui.canvas.view import EMPTY_TEXT, GraphView
 
 __all__ = ["CLIPBOARD_MIME", "EMPTY_TEXT", "LAYER_MIME", "GraphScene", "GraphView",

@@ -8,12 +8,11 @@ events redraw the canvas. Shapes and diagnostics arrive through ``set_analysis``
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
-from PySide6.QtCore import QLineF, QMimeData, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPen, QUndoStack
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPen, QUndoStack
 from PySide6.QtWidgets import (
     QGraphicsScene,
     QGraphicsSceneContextMenuEvent,
@@ -26,6 +25,7 @@ from graph import catalog
 from graph.layout import NODE_WIDTH, node_size, port_offset
 from graph.model import Edge, Graph, GraphEvent, Node
 from gui.canvas import style
+from gui.canvas.clipboard import SceneClipboard
 from gui.canvas.edge_item import EdgeItem
 from gui.canvas.groups import GroupLayer  # group frames and collapsed blocks (issue 8)
 from gui.canvas.menus import context_menu
@@ -39,7 +39,6 @@ from gui.commands import (
     DisconnectCommand,
     MoveNodesCommand,
     NodeDrag,
-    PasteCommand,
     RemoveItemsCommand,
     RenameCommand,
     SetNodeOptionsCommand,
@@ -48,14 +47,13 @@ from gui.commands import (
 from gui.text import counted
 
 LAYER_MIME = "application/x-plexus-layer"  # palette drags: the layer id as UTF-8
-CLIPBOARD_MIME = "application/x-plexus-graph"  # copied layers: Graph.subgraph_dict as JSON
 
 GRID_MINOR = 24.0
 GRID_MAJOR = GRID_MINOR * 5
 SCENE_MARGIN = 1500.0
 
 
-class GraphScene(QGraphicsScene):
+class GraphScene(SceneClipboard, QGraphicsScene):
     """A QGraphicsScene that mirrors a Graph and edits it through an undo stack.
 
     Signals: ``nodes_selected(list[int])`` when the node selection changes,
@@ -262,56 +260,6 @@ class GraphScene(QGraphicsScene):
         command = RemoveItemsCommand(self._graph, node_ids, edges)
         if not command.is_empty():
             self.push(command)
-
-    def copy_selection(self) -> int:
-        """Put the selected layers (and the edges between them) on the clipboard."""
-        ids = self.selected_node_ids()
-        if not ids:
-            self.status_message.emit("Select layers to copy first.")
-            return 0
-        data = QMimeData()
-        data.setData(CLIPBOARD_MIME, json.dumps(self._graph.subgraph_dict(ids)).encode())
-        QGuiApplication.clipboard().setMimeData(data)
-        self._paste_serial = 0
-        self.status_message.emit(f"Copied {counted(len(ids), 'layer')}.")
-        return len(ids)
-
-    def can_paste(self) -> bool:
-        data = QGuiApplication.clipboard().mimeData()
-        return data is not None and data.hasFormat(CLIPBOARD_MIME)
-
-    def paste(self, scene_pos: QPointF | None = None) -> list[int]:
-        """Paste copied layers at ``scene_pos`` (their top-left), else offset from the original."""
-        data = QGuiApplication.clipboard().mimeData()
-        if data is None or not data.hasFormat(CLIPBOARD_MIME):
-            self.status_message.emit("Nothing to paste: copy layers first (Ctrl+C).")
-            return []
-        try:
-            subgraph = json.loads(bytes(data.data(CLIPBOARD_MIME)).decode())
-            positions = subgraph.get("positions", {})
-        except (ValueError, AttributeError):
-            self.status_message.emit("The clipboard holds no readable layers; copy them again.")
-            return []
-        if scene_pos is not None and positions:
-            left = min(p[0] for p in positions.values())
-            top = min(p[1] for p in positions.values())
-            offset = (scene_pos.x() - left, scene_pos.y() - top)
-        else:
-            self._paste_serial += 1
-            offset = (30.0 * self._paste_serial, 30.0 * self._paste_serial)
-        return self._paste(subgraph, offset)
-
-    def duplicate_selection(self) -> list[int]:
-        ids = self.selected_node_ids()
-        if not ids:
-            return []
-        return self._paste(self._graph.subgraph_dict(ids), (30.0, 30.0))
-
-    def _paste(self, subgraph: dict[str, Any], offset: tuple[float, float]) -> list[int]:
-        command = PasteCommand(self._graph, subgraph, (round(offset[0]), round(offset[1])))
-        self.push(command)
-        self.select_nodes(command.new_ids)
-        return list(command.new_ids)
 
     def insert_layer_on_edge(self, edge: Edge, layer_id: str) -> int | None:
         """Put a new layer inside a connection: one undo step (a macro of four commands)."""
@@ -623,12 +571,3 @@ class GraphScene(QGraphicsScene):
         self.update()
         for view in self.views():
             view.resetCachedContent()
-
-
-def release_clipboard() -> None:
-    """Take copied layers off the clipboard before Qt shuts down: PySide6 crashes at exit
-    (a segmentation fault) deleting a QMimeData created in Python that the clipboard holds."""
-    clipboard = QGuiApplication.clipboard()
-    data = clipboard.mimeData() if clipboard is not None else None
-    if data is not None and data.hasFormat(CLIPBOARD_MIME):
-        clipboard.clear()
