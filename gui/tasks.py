@@ -43,6 +43,7 @@ class Task:
         self.fraction = 0.0
         self.error = ""  # the one-line message of a failed task
         self._cancel = threading.Event()
+        self.dropped = False  # superseded: nobody wants its outcome, nor to hear it stopped
         self.on_done: Callable[[Any], None] | None = None
         self.on_error: Callable[[str], None] | None = None
         self.on_cancelled: Callable[[], None] | None = None
@@ -172,12 +173,14 @@ class TaskRunner(QObject):
             self.busy_changed.emit(True)
         return task
 
-    def drop(self, name: str) -> None:
-        """Cancel the active tasks of ``name`` and drop whatever they return: superseded,
-        nobody wants their outcome (even one already computed but not yet delivered)."""
+    def drop(self, name: str | None = None) -> None:
+        """Cancel the active tasks of ``name`` (all: None) and drop whatever they return:
+        superseded (a newer task, another project), nobody wants their outcome, even one
+        already computed but not yet delivered."""
         for old in self.active(name):
             old.cancel()
-            old.on_done = old.on_error = None
+            old.dropped = True
+            old.on_done = old.on_error = old.on_cancelled = None
 
     def cancel(self, name: str | None = None) -> None:
         """Cancel the active tasks (of ``name``, or all)."""
@@ -325,7 +328,9 @@ class TaskBar(QWidget):
         self.label.setText(f"{task.label}\u2026 {fraction:.0%}")
 
     def _finished(self, task: Task) -> None:
-        if task.state == "cancelled" and not self.runner.busy:
+        if task.dropped:  # superseded: whoever dropped it shows what matters now
+            pass
+        elif task.state == "cancelled" and not self.runner.busy:
             self.show_status(f"{task.label}: cancelled")
         elif task.state == "failed":
             self.show_status(task.error, error=True)
