@@ -160,17 +160,14 @@ class DocumentMixin:
         """Check the file's weights against its graph before any panel or training uses them;
         the notice that says which layers start fresh ("" when all fit). Damaged weights are
         dropped here, so nothing meets them later."""
-        from runtime.weights_check import check_weights
+        from runtime.weights_check import check_weights, fresh_sentence
 
         check = check_weights(project.graph, project.weights)
         if not check.usable:
             project.weights = None
-        if not check.fresh:
-            return ""
-        reasons = "; ".join(d.message for d in check.diagnostics[:5])
-        return (f"{Path(path).name}: {', '.join(check.fresh)} start"
-                f"{'s' * (len(check.fresh) == 1)} fresh, because the saved weights do not fit "
-                f"({reasons}). Saving replaces those weights.")
+        sentence = fresh_sentence(check)
+        return f"{Path(path).name}: {sentence}. Saving replaces those weights." if sentence \
+            else ""
 
     def show_weights_notice(self, text: str) -> None:
         """Say which layers start fresh (stderr when not interactive); kept in

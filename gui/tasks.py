@@ -75,6 +75,13 @@ def is_cancellation(exc: BaseException) -> bool:
     return type(exc).__name__ == "Cancelled"
 
 
+def is_expected(exc: BaseException) -> bool:
+    """A failure the user caused and the message explains (the runtime's ValueErrors name the
+    node, file or field; a file that cannot be read; memory that ran out): the task bar shows
+    it, and no traceback goes to stderr. Anything else is a bug, and its traceback is kept."""
+    return isinstance(exc, (ValueError, OSError, MemoryError))
+
+
 def one_line(exc: BaseException) -> str:
     """A user-facing line for an exception: its message's first line (ValueErrors from the
     runtime already name the node or field); the type name for anything without one."""
@@ -110,7 +117,8 @@ class _Job(QRunnable):
             if is_cancellation(exc) or task.cancel_requested:
                 self._emit("done", number, "cancelled", None)
             else:
-                traceback.print_exc()
+                if not is_expected(exc):
+                    traceback.print_exc()
                 self._emit("done", number, "failed", one_line(exc))
             return
         outcome = "cancelled" if task.cancel_requested else "done"
@@ -338,4 +346,5 @@ class TaskBar(QWidget):
             self._idle()
 
 
-__all__ = ["PROGRESS_HZ", "Task", "TaskBar", "TaskRunner", "is_cancellation", "one_line"]
+__all__ = ["PROGRESS_HZ", "Task", "TaskBar", "TaskRunner", "is_cancellation", "is_expected",
+           "one_line"]

@@ -394,12 +394,13 @@ class DatasetInfo:
 def dataset_info(settings: Any) -> DatasetInfo:
     """What the panels need to know of a data set: name, input shape, task, class names and
     the activations picker's samples (the same ones the training process probes)."""
-    from runtime.data import load_dataset
+    from runtime.data import load_preview
     from runtime.probes.views import pick_probe_samples
 
-    data = load_dataset(settings)
-    try:
-        samples = pick_probe_samples(data)
+    loaded = load_preview(settings)  # a large generated set is never built whole in the editor
+    data = loaded.bundle
+    try:  # a smaller stand-in's samples are not the ones training probes: none then
+        samples = None if loaded.sampled_from else pick_probe_samples(data)
     except ValueError:
         samples = None
     return DatasetInfo(name=getattr(data, "name", settings.name), title=settings.name,
