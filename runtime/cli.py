@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 from graph.project import Project, ProjectError, load_project, save_project
 from graph.validate import Diagnostic
-from runtime.events import Batch, Epoch, Event, Started
+from runtime.events import Batch, Epoch, Event, Notice, Started
 
 EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, 2
 
@@ -139,7 +139,9 @@ class ProgressPrinter:
         self.epochs = 0
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, Started):
+        if isinstance(event, Notice):
+            print(f"note: {event.message}", file=self.stream)
+        elif isinstance(event, Started):
             self.epochs = event.epochs
             print(f"training on {event.device}: {event.epochs} epochs, "
                   f"{event.steps_per_epoch} steps each, {event.params:,} parameters",
