@@ -162,7 +162,13 @@ def build_cases(folder: Path) -> list[Case]:
         "2.weight": torch.zeros(7, 7), "2.bias": torch.zeros(2),
         "4.weight": torch.zeros(3, 8), "4.bias": torch.zeros(3)})))
     add("weights of the wrong shape (7x7 for 2x1x3x3)", ["validate", wrong], wrong)
-    add("weights of the wrong shape: train", ["train", wrong, "-o", "{out}", "--epochs", "1"])
+
+    def resized(project: Any) -> None:  # hidden1 trained at 7x7, now 2 -> 2
+        hidden = project.graph.node_by_name("hidden1")
+        project.weights = weights_to_bytes({f"{hidden.id}.weight": torch.zeros(7, 7)})
+    trained = _example(f / "resized.plexus", "xor_mlp", resized)
+    add("weights of the wrong shape: train", ["train", trained, "-o", "{out}", "--epochs", "1"],
+        trained)
 
     def huge_linear(project: Any) -> None:
         project.graph.nodes_of_type("Input")[0].params["shape"] = (1_000_000,)
