@@ -325,14 +325,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         project = import_file(source, args.class_name, positional, keywords,
                               shapes[0] if shapes and len(shapes) == 1 else shapes,
                               weights=args.weights)
-    except ModelImportError as exc:
+    except ModelImportError as exc:  # sys.exit() and interrupts of the user's code included
         raise CommandError(str(exc)) from None
-    except SystemExit as exc:  # the model's constructor or forward called sys.exit()
-        raise CommandError(f"{source.name}: the model's code called sys.exit({exc.code!r}); "
-                           "nothing was imported") from None
-    except KeyboardInterrupt:
-        raise CommandError(f"{source.name}: interrupted while its code ran; nothing was "
-                           "imported") from None
     try:
         save_project(project, args.output)
     except ProjectError as exc:
