@@ -142,10 +142,10 @@ def build_cases(folder: Path) -> list[Case]:
     shapes_train = _example(f / "shapes_train.plexus", "shapes_source", _shapes(10_000_000))
     add("shapes 10,000,000 samples: train", ["train", shapes_train, "-o", "{out}",
                                              "--epochs", "1"])
-    for size, label in ((1 << 20, "1 MB"),):
-        desc = _json_project(f / "description.plexus",
+    for size, label in ((64 << 10, "64 KB"), (256 << 10, "256 KB"), (1 << 20, "1 MB")):
+        desc = _json_project(f / f"description_{size}.plexus",
                              lambda d, n=size: d.__setitem__("description", "x" * n))
-        add(f"description {label}, no spaces", ["info", desc], desc)
+        add(f"description {label}, no spaces", ["info", desc], desc, short=size == 1 << 20)
     past_end = _weights_project(f / "w_past_end.plexus", {
         "2.weight": {"dtype": "F32", "shape": [2, 1, 3, 3], "data_offsets": [0, 10_000]}},
         bytes(72))

@@ -64,10 +64,13 @@ class Outcome:
     @property
     def one_line(self) -> bool:
         """At most one ``plexus:`` message (usage errors: ``plexus ...: ...``), and a failure
-        ends with it; a run that works may print progress and notes besides."""
+        ends with it; a run that works may print progress and notes besides, and ``validate``
+        or ``info`` finding errors reports them on stdout (exit 1, nothing on stderr)."""
         said = [line for line in self.messages if line.startswith("plexus")]
         if self.code == 0:
             return len(said) <= 1
+        if not self.messages:
+            return self.code == 1 and bool(self.stdout.strip())
         return len(said) == 1 and self.messages[-1] == said[0]
 
     def within_targets(self, startup: float) -> bool:

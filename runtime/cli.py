@@ -104,7 +104,8 @@ def cmd_info(args: argparse.Namespace) -> int:
                 inbound[0] in shapes.edges else shape
         rows.append((f"{node.name} ({node.type})", shape, f"{shapes.params.get(node_id, 0):,}"))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    print(f"{project.name}: {project.description}" if project.description else project.name)
+    print(f"{project.name}: {elided(project.description)}" if project.description
+          else project.name)
     print()
     for index, row in enumerate(rows):
         print(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}")
@@ -120,6 +121,14 @@ def cmd_info(args: argparse.Namespace) -> int:
     for diagnostic in [*analysis.diagnostics, *weights.diagnostics]:
         print(format_diagnostic(diagnostic))
     return EXIT_OK if analysis.ok and not weights.diagnostics else EXIT_FAILED
+
+
+def elided(text: str, most: int = 500) -> str:
+    """``text`` cut to ``most`` characters, saying how many more there are (a description may
+    be a megabyte long: ``info`` is a summary)."""
+    if len(text) <= most:
+        return text
+    return f"{text[:most]}\u2026 ({len(text) - most:,} more characters)"
 
 
 def _safe_order(project: Project) -> list[int]:

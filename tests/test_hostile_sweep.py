@@ -29,7 +29,7 @@ def test_hostile_files_get_one_line_in_bounded_memory(capsys):
     rows = sweep.sweep(short=True)
     print(capsys.readouterr().out)
     runs = {(case.name, path): outcome for case, path, outcome in rows}
-    assert len(runs) == 10
+    assert len(runs) == 12
     for (name, path), outcome in runs.items():
         assert not outcome.traceback, (name, path, outcome.stderr)
         assert outcome.one_line, (name, path, outcome.messages)
@@ -41,6 +41,10 @@ def test_hostile_files_get_one_line_in_bounded_memory(capsys):
     assert runs[("shapes dataset, 100,000 samples", "editor")].stdout.startswith("opened")
     past_end = runs[("safetensors offsets past the end", "editor")]
     assert "every layer starts fresh" in past_end.messages[-1]
+    assert "its data holds 10,000 bytes" in runs[("safetensors offsets past the end",
+                                                   "cli info")].stdout
+    description = runs[("description 1 MB, no spaces", "editor")]
+    assert description.code == 0 and description.stdout.startswith("opened")
     assert runs[("train --epochs 0", "cli train")].code == 2
     exits = runs[("import of a .py raising SystemExit(7)", "cli import")]
     assert exits.code == 1 and "sys.exit(7)" in exits.messages[-1]
