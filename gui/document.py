@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,20 @@ class RecentFiles:
 
     def clear(self) -> None:
         self.settings.setValue(self.KEY, [])
+
+    def remove_stale_temps(self) -> list[Path]:
+        """Delete what killed saves left beside the recent projects (``.NAME.<hex>.tmp``, as
+        large as the project); the removed paths. The editor runs it once at start."""
+        return [removed for path in self.paths() for removed in remove_stale_temps(path)]
+
+    def remove_stale_temps_in_background(self) -> threading.Thread:
+        """``remove_stale_temps`` on a thread of its own: a recent file on a slow or gone
+        network folder must not hold up the window."""
+        paths = self.paths()
+        worker = threading.Thread(target=lambda: [remove_stale_temps(p) for p in paths],
+                                  name="plexus-stale-temps", daemon=True)
+        worker.start()
+        return worker
 
 
 class DocumentMixin:
