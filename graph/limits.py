@@ -11,7 +11,10 @@ What the editor does at each bound: past a zip or project.json bound the file do
 (the message says which count is too large and what the format allows; the open project
 stays); saving past one is refused the same way, so every file Plexus writes opens again.
 A generated set past MAX_GENERATED_BYTES is refused before it is allocated, naming
-the samples to lower to; the dataset preview builds at most PREVIEW_SAMPLES samples. Weights
+the samples to lower to; the dataset preview builds at most PREVIEW_SAMPLES samples. A
+description up to MAX_DESCRIPTION_CHARS opens in bounded time: a text with a run of more than
+gui.text.UNBROKEN_RUN characters without spaces wraps anywhere (word wrapping such a run is
+quadratic), and ``info`` prints its first lines only. Weights
 that do not fit the graph (runtime/weights_check.py) open with a notice listing the layers
 that start fresh.
 """
@@ -41,7 +44,8 @@ MAX_EDGES = 400_000
 MAX_GROUPS = 100_000
 MAX_NODE_ID = 2 ** 31 - 1  # ids are whole numbers from 0 to this (they fit every int32)
 MAX_NAME_CHARS = 1_000  # project, node and group names
-MAX_DESCRIPTION_CHARS = 20_000  # the project's description (a few pages)
+MAX_DESCRIPTION_CHARS = 1024 * 1024  # the project's description: the editor lays it out in
+# linear time (a run without spaces wraps anywhere), about 3 s at this bound
 MAX_TEXT_CHARS = 10_000  # a text parameter or setting (a path, an equation, a column)
 MAX_PARAM_LIST = 64  # values in a list parameter (a shape, a kernel size)
 MAX_RUNS = 10_000  # training runs in the history

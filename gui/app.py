@@ -53,6 +53,7 @@ def run_gui(path: str | None = None, screenshot: str | None = None) -> int:
                         interactive=not screenshot)
     install_features(window, start_process=not screenshot)
     freeze_after_open(window)
+    window.recent.remove_stale_temps_in_background()  # what killed saves left (issue 15)
     if path is None and DEFAULT_EXAMPLE.is_file():
         path = str(DEFAULT_EXAMPLE)
     opened = window.open_project(path, ask=False) if path else False

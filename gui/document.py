@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,20 @@ class RecentFiles:
 
     def clear(self) -> None:
         self.settings.setValue(self.KEY, [])
+
+    def remove_stale_temps(self) -> list[Path]:
+        """Delete what killed saves left beside the recent projects (``.NAME.<hex>.tmp``, as
+        large as the project); the removed paths. The editor runs it once at start."""
+        return [removed for path in self.paths() for removed in remove_stale_temps(path)]
+
+    def remove_stale_temps_in_background(self) -> threading.Thread:
+        """``remove_stale_temps`` on a thread of its own: a recent file on a slow or gone
+        network folder must not hold up the window."""
+        paths = self.paths()
+        worker = threading.Thread(target=lambda: [remove_stale_temps(p) for p in paths],
+                                  name="plexus-stale-temps", daemon=True)
+        worker.start()
+        return worker
 
 
 class DocumentMixin:
@@ -160,17 +175,14 @@ class DocumentMixin:
         """Check the file's weights against its graph before any panel or training uses them;
         the notice that says which layers start fresh ("" when all fit). Damaged weights are
         dropped here, so nothing meets them later."""
-        from runtime.weights_check import check_weights
+        from runtime.weights_check import check_weights, fresh_sentence
 
         check = check_weights(project.graph, project.weights)
         if not check.usable:
             project.weights = None
-        if not check.fresh:
-            return ""
-        reasons = "; ".join(d.message for d in check.diagnostics[:5])
-        return (f"{Path(path).name}: {', '.join(check.fresh)} start"
-                f"{'s' * (len(check.fresh) == 1)} fresh, because the saved weights do not fit "
-                f"({reasons}). Saving replaces those weights.")
+        sentence = fresh_sentence(check)
+        return f"{Path(path).name}: {sentence}. Saving replaces those weights." if sentence \
+            else ""
 
     def show_weights_notice(self, text: str) -> None:
         """Say which layers start fresh (stderr when not interactive); kept in

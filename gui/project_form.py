@@ -14,6 +14,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSignalBlocker, QTimer, Signal
+from PySide6.QtGui import QTextOption
 from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
@@ -47,6 +48,7 @@ from gui.form_layout import (
 )
 from gui.settings_command import SetSettingsCommand
 from gui.tasks import TaskRunner
+from gui.text import has_unbroken_run
 
 if TYPE_CHECKING:
     from gui.inspector import Inspector
@@ -77,6 +79,8 @@ class DescriptionEdit(QPlainTextEdit):
         with QSignalBlocker(self):
             self._last = value
             if self.toPlainText() != value:
+                self.setWordWrapMode(QTextOption.WrapMode.WrapAnywhere if has_unbroken_run(value)
+                                     else QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
                 self.setPlainText(value)
 
     def focusOutEvent(self, event: Any) -> None:  # noqa: N802 (Qt override)

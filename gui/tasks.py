@@ -43,6 +43,7 @@ class Task:
         self.fraction = 0.0
         self.error = ""  # the one-line message of a failed task
         self._cancel = threading.Event()
+        self.dropped = False  # superseded: nobody wants its outcome, nor to hear it stopped
         self.on_done: Callable[[Any], None] | None = None
         self.on_error: Callable[[str], None] | None = None
         self.on_cancelled: Callable[[], None] | None = None
@@ -72,6 +73,13 @@ class _Signals(QObject):
 def is_cancellation(exc: BaseException) -> bool:
     """True for the runtime's ``Cancelled`` (any class of that name: no torch import here)."""
     return type(exc).__name__ == "Cancelled"
+
+
+def is_expected(exc: BaseException) -> bool:
+    """A failure the user caused and the message explains (the runtime's ValueErrors name the
+    node, file or field; a file that cannot be read; memory that ran out): the task bar shows
+    it, and no traceback goes to stderr. Anything else is a bug, and its traceback is kept."""
+    return isinstance(exc, (ValueError, OSError, MemoryError))
 
 
 def one_line(exc: BaseException) -> str:
@@ -109,7 +117,8 @@ class _Job(QRunnable):
             if is_cancellation(exc) or task.cancel_requested:
                 self._emit("done", number, "cancelled", None)
             else:
-                traceback.print_exc()
+                if not is_expected(exc):
+                    traceback.print_exc()
                 self._emit("done", number, "failed", one_line(exc))
             return
         outcome = "cancelled" if task.cancel_requested else "done"
@@ -172,12 +181,14 @@ class TaskRunner(QObject):
             self.busy_changed.emit(True)
         return task
 
-    def drop(self, name: str) -> None:
-        """Cancel the active tasks of ``name`` and drop whatever they return: superseded,
-        nobody wants their outcome (even one already computed but not yet delivered)."""
+    def drop(self, name: str | None = None) -> None:
+        """Cancel the active tasks of ``name`` (all: None) and drop whatever they return:
+        superseded (a newer task, another project), nobody wants their outcome, even one
+        already computed but not yet delivered."""
         for old in self.active(name):
             old.cancel()
-            old.on_done = old.on_error = None
+            old.dropped = True
+            old.on_done = old.on_error = old.on_cancelled = None
 
     def cancel(self, name: str | None = None) -> None:
         """Cancel the active tasks (of ``name``, or all)."""
@@ -325,7 +336,9 @@ class TaskBar(QWidget):
         self.label.setText(f"{task.label}\u2026 {fraction:.0%}")
 
     def _finished(self, task: Task) -> None:
-        if task.state == "cancelled" and not self.runner.busy:
+        if task.dropped:  # superseded: whoever dropped it shows what matters now
+            pass
+        elif task.state == "cancelled" and not self.runner.busy:
             self.show_status(f"{task.label}: cancelled")
         elif task.state == "failed":
             self.show_status(task.error, error=True)
@@ -333,4 +346,5 @@ class TaskBar(QWidget):
             self._idle()
 
 
-__all__ = ["PROGRESS_HZ", "Task", "TaskBar", "TaskRunner", "is_cancellation", "one_line"]
+__all__ = ["PROGRESS_HZ", "Task", "TaskBar", "TaskRunner", "is_cancellation", "is_expected",
+           "one_line"]

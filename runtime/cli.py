@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 from graph.project import Project, ProjectError, load_project, save_project
 from graph.validate import Diagnostic
-from runtime.events import Batch, Epoch, Event, Started
+from runtime.events import Batch, Epoch, Event, Notice, Started
 
 EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, 2
 
@@ -104,7 +104,8 @@ def cmd_info(args: argparse.Namespace) -> int:
                 inbound[0] in shapes.edges else shape
         rows.append((f"{node.name} ({node.type})", shape, f"{shapes.params.get(node_id, 0):,}"))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    print(f"{project.name}: {project.description}" if project.description else project.name)
+    print(f"{project.name}: {elided(project.description)}" if project.description
+          else project.name)
     print()
     for index, row in enumerate(rows):
         print(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}")
@@ -120,6 +121,14 @@ def cmd_info(args: argparse.Namespace) -> int:
     for diagnostic in [*analysis.diagnostics, *weights.diagnostics]:
         print(format_diagnostic(diagnostic))
     return EXIT_OK if analysis.ok and not weights.diagnostics else EXIT_FAILED
+
+
+def elided(text: str, most: int = 500) -> str:
+    """``text`` cut to ``most`` characters, saying how many more there are (a description may
+    be a megabyte long: ``info`` is a summary)."""
+    if len(text) <= most:
+        return text
+    return f"{text[:most]}\u2026 ({len(text) - most:,} more characters)"
 
 
 def _safe_order(project: Project) -> list[int]:
@@ -139,7 +148,9 @@ class ProgressPrinter:
         self.epochs = 0
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, Started):
+        if isinstance(event, Notice):
+            print(f"note: {event.message}", file=self.stream)
+        elif isinstance(event, Started):
             self.epochs = event.epochs
             print(f"training on {event.device}: {event.epochs} epochs, "
                   f"{event.steps_per_epoch} steps each, {event.params:,} parameters",
@@ -325,14 +336,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         project = import_file(source, args.class_name, positional, keywords,
                               shapes[0] if shapes and len(shapes) == 1 else shapes,
                               weights=args.weights)
-    except ModelImportError as exc:
+    except ModelImportError as exc:  # sys.exit() and interrupts of the user's code included
         raise CommandError(str(exc)) from None
-    except SystemExit as exc:  # the model's constructor or forward called sys.exit()
-        raise CommandError(f"{source.name}: the model's code called sys.exit({exc.code!r}); "
-                           "nothing was imported") from None
-    except KeyboardInterrupt:
-        raise CommandError(f"{source.name}: interrupted while its code ran; nothing was "
-                           "imported") from None
     try:
         save_project(project, args.output)
     except ProjectError as exc:

@@ -14,6 +14,7 @@ the layers already built where it loses track (``runtime/onnx_shapes.py``)."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,19 @@ def _runs(nodes: Any) -> list[tuple[list[Any], tuple[str, LayerSpec] | None]]:
     return runs
 
 
+def _initializer(init: Any, to_array: Callable[[Any], np.ndarray], source: str) -> np.ndarray:
+    """An initializer's values; dims its data does not fill (a 1e6 x 1e6 tensor with no data)
+    are a one-line error naming the file and the tensor, never numpy's reshape error."""
+    try:
+        return to_array(init)
+    except (ValueError, TypeError, OSError, MemoryError) as exc:
+        shape = " x ".join(f"{d:,}" for d in init.dims) or "a scalar"
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelImportError(f"cannot import {source}: initializer '{init.name}' declares "
+                               f"{shape} values but its data does not hold them ({reason}); "
+                               "the file is damaged") from None
+
+
 class _Walker(LayerReaders, ScopeReaders):
     def __init__(self, model: Any, builder: GraphBuilder) -> None:
         from onnx import helper, numpy_helper
@@ -151,7 +165,8 @@ class _Walker(LayerReaders, ScopeReaders):
         self.b = builder
         self.values: dict[str, Any] = {}
         for init in self.graph.initializer:
-            self.values[init.name] = Const(numpy_helper.to_array(init))
+            self.values[init.name] = Const(_initializer(init, numpy_helper.to_array,
+                                                        builder.source))
         inferred: dict[str, list[int | str]] = {}
         for info in [*self.graph.value_info, *self.graph.input, *self.graph.output]:
             dims = _dims(info)

@@ -51,10 +51,19 @@ def import_file(path: str | Path, name: str | None = None, args: Sequence[Any] =
                 input_shape: Sequence[int] | Sequence[Sequence[int]] | None = None,
                 project_name: str | None = None, weights: str | Path | None = None
                 ) -> Project:
-    """``import_onnx`` for .onnx files, ``import_module`` for Python files."""
+    """``import_onnx`` for .onnx files, ``import_module`` for Python files. The user's code
+    (the file, the model's constructor and forward) may call sys.exit() or be interrupted:
+    both are a ModelImportError here, so neither the editor nor the CLI ends with it."""
     path = Path(path)
     if path.suffix.lower() == ".onnx":
         return import_onnx(path, project_name)
     if path.suffix.lower() != ".py":
         raise ModelImportError(f"{path.name}: import reads Python (.py) or ONNX (.onnx) files")
-    return import_module(path, name, args, kwargs, input_shape, project_name, weights)
+    try:
+        return import_module(path, name, args, kwargs, input_shape, project_name, weights)
+    except SystemExit as exc:
+        raise ModelImportError(f"{path.name}: the model's code called sys.exit({exc.code!r}); "
+                               "nothing was imported") from None
+    except KeyboardInterrupt:
+        raise ModelImportError(f"{path.name}: interrupted while its code ran; nothing was "
+                               "imported") from None

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graph.roles import GAN_MODE, STANDARD_MODE, training_mode
-from runtime.events import Finished
+from runtime.events import Finished, Notice
 from runtime.gan import GanTrainer
 from runtime.heads import Metrics
 from runtime.history import store_result
@@ -49,6 +49,7 @@ class Session:
     prepared: Prepared
     started: str
     hooks: Hooks = field(default_factory=Hooks)  # those the session itself injects
+    notice: str = ""  # which layers start fresh because their saved weights do not fit
 
     def train(self, callback: Callback | None = None, control: TrainControl | None = None,
               hooks: Hooks | None = None) -> TrainResult:
@@ -85,7 +86,19 @@ def open_session(project: Any, epochs: int | None = None, device: str | None = N
     prepared = trainer.prepare(project)
     hooks = Hooks(batch=adversarial_hooks(prepared, settings)) if trainer.takes_hooks \
         else Hooks()
-    return Session(project, settings, trainer, prepared, started, hooks)
+    return Session(project, settings, trainer, prepared, started, hooks, fresh_notice(project))
+
+
+def fresh_notice(project: Any) -> str:
+    """The layers this run starts fresh because the project's weights do not fit them (a
+    layer resized since it was trained), as one sentence; "" when every layer keeps its
+    weights. Loading skips those tensors quietly; the user is told here."""
+    if not project.weights:
+        return ""
+    from runtime.weights_check import check_weights, fresh_sentence
+
+    sentence = fresh_sentence(check_weights(project.graph, project.weights))
+    return f"Training: {sentence}." if sentence else ""
 
 
 def adversarial_hooks(prepared: Any, settings: Any) -> list[Any]:
@@ -104,7 +117,8 @@ def adversarial_hooks(prepared: Any, settings: Any) -> list[Any]:
 def run_training(project: Any, callback: Callback | None = None,
                  control: TrainControl | None = None, epochs: int | None = None,
                  device: str | None = None, hooks: Hooks | None = None) -> TrainResult:
-    """Train the project; store its best weights and a history run in it.
+    """Train the project; store its best weights and a history run in it. The callback
+    hears a ``Notice`` first when some layers start fresh (``fresh_notice``).
 
     ``epochs`` and ``device`` override the project's settings for this run only; ``hooks``
     join the session's (trainers that take no hooks, such as the GAN's, ignore them). A
@@ -117,6 +131,8 @@ def run_training(project: Any, callback: Callback | None = None,
         if callback is not None:
             callback(Finished(status="failed", message=str(exc), best_epoch=0))
         return TrainResult("failed", str(exc))
+    if session.notice and callback is not None:
+        callback(Notice(message=session.notice))
     return session.train(callback, control, hooks)
 
 

@@ -151,6 +151,16 @@ def check_weights(graph: Graph, data: bytes | None) -> WeightsCheck:
     return WeightsCheck(True, diagnostics, fresh)
 
 
+def fresh_sentence(check: WeightsCheck) -> str:
+    """Which layers start fresh and why, as one sentence ("" when every layer keeps its
+    weights): what the editor says on open and the training session when a run starts."""
+    if not check.fresh:
+        return ""
+    reasons = "; ".join(d.message for d in check.diagnostics[:5])
+    return (f"{', '.join(check.fresh)} start{'s' * (len(check.fresh) == 1)} fresh, because "
+            f"the saved weights do not fit ({reasons})")
+
+
 def expected_shapes(graph: Graph) -> dict[int, dict[str, tuple[int, ...]]] | None:
     """Each compiled layer's parameter and buffer shapes, by node id and path; built on the
     meta device, so a layer of any size costs no memory. None when the graph does not

@@ -226,6 +226,8 @@ class Worker:
             text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             self.send(Finished(status="failed", message=text, best_epoch=0))
             return None
+        if session.notice:
+            self.send(Notice(message=session.notice))
         prepared = session.prepared
         steps_per_epoch = 0
         final: list[Finished] = []

@@ -138,8 +138,8 @@ def test_largest_node_id_still_opens(tmp_path):
 
 
 @pytest.mark.parametrize("change, expected", [
-    (lambda d: d.update(description="x" * 20_001),
-     "'description' is 20,001 characters long; the format allows at most 20,000"),
+    (lambda d: d.update(description="x" * (1024 * 1024 + 1)),
+     "'description' is 1,048,577 characters long; the format allows at most 1,048,576"),
     (lambda d: d.update(name="n" * 1001),
      "'name' is 1,001 characters long; the format allows at most 1,000"),
     (lambda d: d["graph"]["nodes"][1].update(name="c" * 1001),
@@ -177,12 +177,12 @@ def test_too_many_nodes_is_refused_before_building(tmp_path, monkeypatch):
 def test_saving_past_a_bound_is_refused_so_every_saved_file_opens(tmp_path):
     target = tmp_path / "long.plexus"
     with pytest.raises(ProjectError) as info:
-        save_project(Project(description="d" * 20_001), target)
-    assert str(info.value) == (f"cannot save {target}: 'description' is 20,001 characters "
-                               "long; the format allows at most 20,000")
+        save_project(Project(description="d" * (limits.MAX_DESCRIPTION_CHARS + 1)), target)
+    assert str(info.value) == (f"cannot save {target}: 'description' is 1,048,577 characters "
+                               "long; the format allows at most 1,048,576")
     assert not target.exists() and list(tmp_path.iterdir()) == []
-    save_project(Project(description="d" * 20_000), target)
-    assert len(load_project(target).description) == 20_000
+    save_project(Project(description="d" * limits.MAX_DESCRIPTION_CHARS), target)
+    assert len(load_project(target).description) == limits.MAX_DESCRIPTION_CHARS
 
 
 # -- temporary files of killed saves ------------------------------------------------------------

@@ -93,7 +93,8 @@ class AnalysisPanel(QWidget):
 
     def set_project(self, project: Any) -> None:
         """Analyse ``project`` from now on (its weights as they are; again when they change)."""
-        if project is not self.project:
+        if project is not self.project:  # the old project's jobs must not reach the new one
+            self.runner.drop()
             self._ready_key = None
             self.forget()
         self.project = project
@@ -156,7 +157,11 @@ class AnalysisPanel(QWidget):
         if self._ready_key == project_key(self.project):
             return action()
 
+        project = self.project
+
         def done(prep: lab.Prepared) -> None:
+            if self.project is not project:  # prepared for a project since replaced
+                return
             self.prepared(prep)
             action()
 

@@ -430,12 +430,14 @@ class DatasetInfo:
 def dataset_info(settings: Any, cancel: Callable[[], bool] | None = None) -> DatasetInfo:
     """What the panels need to know of a data set: name, input shape, task, class names and
     the activations picker's samples (the same ones the training process probes). The load
-    is the editor's shared one (``gui.dataset_cache``), which the preview also reads."""
+    is the editor's shared, bounded one (``gui.dataset_cache``), which the preview also reads:
+    a large generated set is never built whole in the editor."""
     from runtime.probes.views import pick_probe_samples
 
-    data = shared_datasets().full(settings, cancel)
-    try:
-        samples = pick_probe_samples(data)
+    loaded = shared_datasets().preview(settings, cancel)
+    data = loaded.bundle
+    try:  # a smaller stand-in's samples are not the ones training probes: none then
+        samples = None if loaded.sampled_from else pick_probe_samples(data)
     except ValueError:
         samples = None
     return DatasetInfo(name=getattr(data, "name", settings.name), title=settings.name,
