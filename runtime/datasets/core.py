@@ -338,20 +338,27 @@ def split_arrays(x: np.ndarray, y: np.ndarray, classify: bool, val_split: float,
             rows[i:i + step] = x[order[i:i + step]]
     x, y = rows, np.asarray(y)[order]
     train, val = np.arange(len(train)), np.arange(len(train), n)
-    offset = scale = t_offset = t_scale = None
+    offset = scale = None
     if not long_inputs and scaling != "none":
         offset, scale = fit_scaling(x[:len(train)], scaling, per_feature, keep)
         for i in range(0, n, step):
             x[i:i + step] = (x[i:i + step] - offset) / scale
-    if classify:
-        y = np.asarray(y, dtype=np.int64)
-    else:
-        y = np.asarray(y, dtype=np.float64).reshape(n, -1)
-        if scale_target:
-            t_offset, t_scale = fit_scaling(y[train], "standardize")
-            y = (y - t_offset) / t_scale
-        y = y.astype(np.float32)
+    y, t_offset, t_scale = prepared_targets(y, classify, scale_target, train)
     return x, y, train, val, (offset, scale), (t_offset, t_scale)
+
+
+def prepared_targets(y: Any, classify: bool, scale_target: bool, train: np.ndarray
+                     ) -> tuple[np.ndarray, Any, Any]:
+    """(targets, offset, scale): class indices as int64, or values as float32 N x T,
+    standardised on the training rows when ``scale_target`` (offset and scale None else)."""
+    if classify:
+        return np.asarray(y, dtype=np.int64), None, None
+    values = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+    offset = scale = None
+    if scale_target:
+        offset, scale = fit_scaling(values[train], "standardize")
+        values = (values - offset) / scale
+    return values.astype(np.float32), offset, scale
 
 
 def from_arrays(name: str, x: np.ndarray, y: np.ndarray, task: str, settings: DatasetSettings,

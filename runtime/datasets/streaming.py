@@ -20,7 +20,13 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from runtime.datasets.core import DataBundle, DataError, fit_scaling, split_indices
+from runtime.datasets.core import (
+    DataBundle,
+    DataError,
+    fit_scaling,
+    prepared_targets,
+    split_indices,
+)
 
 BUDGET_SHARE = 0.5  # of the memory this process can still get, for one data set
 IN_MEMORY_COPIES = 2  # a set loaded whole costs its source array and the split's copy
@@ -215,15 +221,7 @@ def streamed_bundle(name: str, rows: NpyRows, y: np.ndarray, task: str, settings
     train, val = split_indices(n, settings.val_split, settings.seed, y if classify else None)
     per_feature = len(rows.shape) == 2
     offset, scale = fit_scaling(RowSelection(rows, train), settings.scaling, per_feature)
-    t_offset = t_scale = None
-    if classify:
-        y = np.asarray(y, dtype=np.int64)
-    else:
-        y = np.asarray(y, dtype=np.float64).reshape(n, -1)
-        if scale_target:
-            t_offset, t_scale = fit_scaling(y[train], "standardize")
-            y = (y - t_offset) / t_scale
-        y = y.astype(np.float32)
+    y, t_offset, t_scale = prepared_targets(y, classify, scale_target, train)
     train_set = StreamedRows(rows, train, y[train], offset, scale)
     return DataBundle(
         train=train_set, val=StreamedRows(rows, val, y[val], offset, scale),
