@@ -10,7 +10,7 @@ from typing import Any
 
 from graph.catalog import INPUT, MERGE
 from graph.model import Node
-from runtime.shape_text import format_shape
+from runtime.shape_text import BATCH, format_shape
 
 Shape = tuple[int, ...]
 Source = tuple[Shape, Any, str]  # (shape, dtype, label of the node it comes from)
@@ -148,8 +148,6 @@ def _reshape_message(label: str, params: dict[str, Any], first: Source) -> str |
         target = tuple(int(d) for d in params.get("shape", ()))
     except (TypeError, ValueError):
         return None
-    from runtime.shapes import BATCH  # the batch the layers ran with (imported by now)
-
     values = math.prod(first[0][1:])
     wanted = format_shape((BATCH, *target))
     unknown = target.count(-1)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+BATCH = 2  # batch size of the meta tensors: 2, so BatchNorm in training mode accepts them
+
 
 def format_shape(shape: Sequence[int]) -> str:
     """How users read an inferred shape: the batch dimension is "N" ("N x 16 x 8 x 8"); a

@@ -25,8 +25,8 @@ from graph.model import Edge, Graph, Node
 from graph.validate import Diagnostic, ValidationMemo, has_errors, validate
 from runtime import ops
 from runtime.shape_messages import problem_message
+from runtime.shape_text import BATCH
 
-BATCH = 2  # batch size of the meta tensors: 2, so BatchNorm in training mode accepts them
 DTYPES = {"float": torch.float32, "long": torch.int64}
 
 Shape = tuple[int, ...]
