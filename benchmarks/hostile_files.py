@@ -17,6 +17,8 @@ Targets: each run <= 10 s ("file s") and <= 1 GB peak RSS, one-line messages, no
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import resource
 import subprocess
@@ -171,5 +173,10 @@ if __name__ == "__main__":
     parser.add_argument("--short", action="store_true", help="the slow test's few cases")
     parser.add_argument("--only", default="", help="cases whose name contains this")
     parser.add_argument("--cap-gb", type=float, default=4.0, help="address-space cap")
+    parser.add_argument("--json", default="", help="also write the outcomes to this file")
     arguments = parser.parse_args()
-    sweep(arguments.short, arguments.only, arguments.cap_gb)
+    swept = sweep(arguments.short, arguments.only, arguments.cap_gb)
+    if arguments.json:
+        Path(arguments.json).write_text(json.dumps(
+            [{"case": case.name, "path": path, **dataclasses.asdict(outcome)}
+             for case, path, outcome in swept]))

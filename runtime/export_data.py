@@ -24,6 +24,7 @@ from runtime.datasets.core import (
     SPLIT_STREAM,
     DataError,
     fit_scaling,
+    prepared_targets,
     split_arrays,
     split_indices,
 )
@@ -111,7 +112,8 @@ def data_source(dataset: Any, data_file: str, heads: list[str] | None = None
         raise export.ExportError(f"the training data cannot be exported: {exc}") from None
     consts += [_constant(name, value) for name, value in values.items()]
     consts.append(f"GENERATE_STREAM, SPLIT_STREAM = {GENERATE_STREAM}, {SPLIT_STREAM}")
-    copied = [*script.functions, DataError, split_indices, fit_scaling, split_arrays]
+    copied = [*script.functions, DataError, split_indices, fit_scaling, prepared_targets,
+              split_arrays]
     code = "\n\n\n".join(inspect.getsource(f).strip("\n") for f in copied)
     source = "\n" + code + "\n\n" + _MAKE_SPLIT + script.load_data
     return consts, source, [*script.imports, "from typing import Any"]

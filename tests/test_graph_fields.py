@@ -42,9 +42,11 @@ def test_every_field_has_a_label_and_help_and_bounds():
       "r1", "adv_share", "adv_eps", "adv_steps"}),
     ({"optimizer": "sgd", "schedule": "step", "mode": "standard", "adversarial": "fgsm"},
      {"d_steps", "d_lr", "g_lr", "label_smoothing", "beta1", "r1", "adv_steps"}),
-    # GAN mode hides adversarial training and, through it, its knobs (even when set)
+    # GAN mode hides adversarial training and, through it, its knobs (even when set), the
+    # generic learning rate (D and G have their own) and the gradient ratio
     ({"optimizer": "rmsprop", "schedule": "none", "mode": "gan", "adversarial": "pgd"},
-     {"step_size", "gamma", "adversarial", "adv_share", "adv_eps", "adv_steps"}),
+     {"step_size", "gamma", "adversarial", "adv_share", "adv_eps", "adv_steps", "lr",
+      "gradient_ratio"}),
 ])
 def test_visibility_is_declared_once(values, hidden):
     def value_of(name):

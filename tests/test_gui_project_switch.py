@@ -39,7 +39,7 @@ def test_opening_another_project_while_the_panel_prepares(panels, qtbot, capfd, 
     assert panel.runner.wait(10_000)
     err = capfd.readouterr().err
     assert "Traceback" not in err and "entries for" not in err
-    assert panel.is_empty and "classification" in panel.blocker
+    assert panel.is_empty and "this network forecasts a series" in panel.blocker
     assert "Preparing" not in panel.task_bar.label.text()
     assert panel.task_bar.label.property("role") == "dim"
 

@@ -217,12 +217,13 @@ def test_train_is_disabled_on_an_empty_project_and_says_why(full_window, qtbot, 
 
 
 @pytest.mark.slow
-def test_train_keeps_the_chosen_tab_and_its_probes_flow_every_epoch(full_window, qtbot,
-                                                                    tmp_path):
+def test_train_keeps_the_chosen_tab_and_its_probes_flow(full_window, qtbot, tmp_path):
     window = full_window(start_process=True)
     controller = window.training
     try:
-        open_example(window, tmp_path, "digits_cnn", epochs=3)
+        # batch 4: epochs of about the live probes' half-second interval
+        # (runtime.worker.ProbeBudget), so pictures come during the run, not only at its end
+        open_example(window, tmp_path, "digits_cnn", epochs=3, batch_size=4)
         settle(qtbot, window, (1280, 800))
         qtbot.waitUntil(lambda: controller.state == "idle", timeout=120_000)
         bar, index = tab_of(window, "Filters")
@@ -249,7 +250,10 @@ def test_train_keeps_the_chosen_tab_and_its_probes_flow_every_epoch(full_window,
         qtbot.waitUntil(lambda: bool(finished), timeout=240_000)
         assert finished[0].status == "completed", finished[0].message
         assert len(epochs) == 3 and set(during) == {"filters"}
-        assert set(received["filters"]) >= set(epochs)  # a filters picture after each epoch
+        # pictures arrive while it trains (as often as the probes' time budget allows), and
+        # the last epoch's
+        assert [e for e in received["filters"] if e < epochs[-1]], received
+        assert epochs[-1] in received["filters"]
         assert received["histograms"] == []  # behind another tab: not computed
         assert window.chosen_tab() == "filters" and not window.in_training_layout
         # a panel brought into view during a run gets its probes from then on
@@ -267,7 +271,7 @@ def test_train_keeps_the_chosen_tab_and_its_probes_flow_every_epoch(full_window,
         qtbot.waitUntil(lambda: bool(finished), timeout=240_000)
         assert finished[0].status == "completed", finished[0].message
         assert len(epochs) == 4 and window.chosen_tab() == "histograms"
-        assert set(received["histograms"]) >= set(epochs[2:])
+        assert received["histograms"] and min(received["histograms"]) >= 2, received
     finally:
         controller.shutdown()
 
