@@ -79,10 +79,10 @@ def test_the_runs_panel_lists_runs_side_by_side_and_overlays_the_ticked(panel):
     panel.set_project(project)
     table = panel.table
     headers = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
-    assert headers == ["", "#", "Started", "Status", "Epochs", "Best", "lr"]
+    assert headers == ["", "#", "lr", "Best", "Status", "Epochs", "Started"]
     assert [table.item(r, 1).text() for r in range(3)] == ["3", "2", "1"]  # newest first
-    assert [table.item(r, 6).text() for r in range(3)] == ["0.005", "0.05", "0.5"]
-    assert table.item(2, 5).text() == "accuracy 0.9"
+    assert [table.item(r, 2).text() for r in range(3)] == ["0.005", "0.05", "0.5"]
+    assert table.item(2, 3).text() == "accuracy 0.9"
     assert panel.metric.currentText() == "val_accuracy"
     assert set(panel.curves) == {"lr 0.05", "lr 0.005"}  # the newest two by default
     assert panel.curves["lr 0.005"] == ([1.0, 2.0], [0.5, 0.52])

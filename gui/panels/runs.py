@@ -25,16 +25,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from graph.run_compare import changed_settings, comparison_title, flat_settings, run_names
+from graph.run_compare import (
+    changed_settings,
+    comparison_title,
+    flat_settings,
+    run_names,
+    setting_name,
+)
 from gui import theme
-from gui.panels.metrics_readout import VAL_COLOR
 from gui.panels.plot_style import set_title
 from gui.panels.plot_widgets import make_plot_widget
 
 SHOWN_BY_DEFAULT = 2  # the newest runs ticked when a project opens
 NOT_METRICS = frozenset({"epoch", "best_epoch", "seconds", "type"})
 PREFERRED = ("val_accuracy", "val_r2", "val_loss")  # the metric chosen first, when present
-FIXED = ("", "#", "Started", "Status", "Epochs", "Best")
+FIXED = ("", "#")  # then the changed settings, then SUMMARY
+SUMMARY = ("Best", "Status", "Epochs", "Started")
+PALETTE = ("#e08a3c", "#5ec27a", "#c678dd", "#e5c07b", "#56b6c2", "#e06c75")  # after accent
 EMPTY = ("No training runs yet. Train the project, change a setting (the learning rate, say) "
          "and train again: the runs appear here side by side, named by what changed.")
 
@@ -88,8 +95,8 @@ class RunsPanel(QWidget):
         self.split = QSplitter(Qt.Orientation.Horizontal)
         self.split.addWidget(self.table)
         self.split.addWidget(right)
-        self.split.setStretchFactor(0, 3)
-        self.split.setStretchFactor(1, 2)
+        self.split.setStretchFactor(0, 1)
+        self.split.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.empty)
@@ -125,7 +132,7 @@ class RunsPanel(QWidget):
         self.empty.setVisible(not self.runs)
         self.split.setVisible(bool(self.runs))
         changed = changed_settings(self.runs)
-        headers = [*FIXED, *(key.split(".", 1)[-1].replace("options.", "") for key in changed)]
+        headers = [*FIXED, *(setting_name(key) for key in changed), *SUMMARY]
         self.table.blockSignals(True)
         self.table.clear()
         self.table.setColumnCount(len(headers))
@@ -140,10 +147,10 @@ class RunsPanel(QWidget):
             tick.setData(Qt.ItemDataRole.UserRole, index)
             best = best_score(run)
             flat = flat_settings(run)
-            cells = [str(index + 1), str(run.get("started", ""))[:16].replace("T", " "),
-                     str(run.get("status", "")), str(len(run.get("epochs") or [])),
+            cells = [str(index + 1), *(_cell(flat.get(key)) if flat else "" for key in changed),
                      f"{best[0].removeprefix('val_')} {best[1]:.4g}" if best else "",
-                     *(_cell(flat.get(key)) if flat else "" for key in changed)]
+                     str(run.get("status", "")), str(len(run.get("epochs") or [])),
+                     str(run.get("started", ""))[:16].replace("T", " ")]
             self.table.setItem(row, 0, tick)
             for column, text in enumerate(cells, start=1):
                 self.table.setItem(row, column, QTableWidgetItem(text))
@@ -208,8 +215,7 @@ def _cell(value: Any) -> str:
 
 
 def _colours(n: int) -> list[str]:
-    """The newest run in the accent colour, the one before in the validation orange, then
-    hues spread round the wheel."""
-    fixed = [theme.current().accent, VAL_COLOR]
-    return [fixed[i] if i < len(fixed) else pg.intColor(i, hues=max(n, 3)).name()
-            for i in range(n)][::-1]
+    """Oldest first: the newest run in the accent colour, older ones in distinct bright
+    colours that read on both themes."""
+    cycle = [theme.current().accent, *PALETTE]
+    return [cycle[i % len(cycle)] for i in range(n)][::-1]
