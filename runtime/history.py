@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from graph.settings import to_dict
 from runtime.trainer import TrainResult
 
 MAX_STEP_POINTS = 2000  # loss points per run kept in the project's history
@@ -17,8 +18,9 @@ MAX_STEP_POINTS = 2000  # loss points per run kept in the project's history
 
 def history_run(started: str, device: str, epochs: list[dict[str, Any]],
                 steps: list[tuple[int, float]], status: str, message: str, best_epoch: int,
-                steps_per_epoch: int = 0) -> dict[str, Any]:
-    """One run as the project's history keeps it (epoch records, the steps downsampled)."""
+                steps_per_epoch: int = 0, project: Any = None) -> dict[str, Any]:
+    """One run as the project's history keeps it (epoch records, the steps downsampled, and
+    the project's settings, so runs can be compared by what changed)."""
     run: dict[str, Any] = {
         "started": started,
         "device": device,
@@ -30,6 +32,9 @@ def history_run(started: str, device: str, epochs: list[dict[str, Any]],
     }
     if steps_per_epoch:
         run["steps_per_epoch"] = steps_per_epoch
+    if project is not None:
+        run["settings"] = {"training": to_dict(project.training),
+                           "dataset": to_dict(project.dataset)}
     return run
 
 
@@ -41,7 +46,7 @@ def store_result(project: Any, result: TrainResult, started: str, steps_per_epoc
     if result.best_state:
         project.weights = weights_to_bytes(result.best_state)
     run = history_run(started, result.device, result.epochs, result.steps, result.status,
-                      result.message, result.best_epoch, steps_per_epoch)
+                      result.message, result.best_epoch, steps_per_epoch, project)
     project.history.append(run)
     project.metadata["torch_version"] = torch.__version__
     return run

@@ -28,7 +28,7 @@ def test_each_panel_is_declared_once_and_the_tabs_keep_their_order():
     order = sorted([*keys, *FIXED_RANKS, "palette"], key=tab_rank)
     assert order == ["metrics", "filters", "activations", "boundary", "confusion",
                      "histograms", "adversarial", "explain", "sequences", "autoencoder", "gan",
-                     "problems", "code", "history", "layers", "palette"]  # undeclared docks go last
+                     "problems", "code", "history", "layers", "runs", "palette"]  # undeclared last
 
 
 def test_contextual_panels_apply_to_the_projects_that_use_them():

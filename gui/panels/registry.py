@@ -36,6 +36,7 @@ from gui.panels.gan import gan_panel, is_gan
 from gui.panels.histograms import HistogramsPanel
 from gui.panels.layer_table import LayerTablePanel
 from gui.panels.monitor import ROUTES, ProbeMonitor
+from gui.panels.runs import RunsPanel
 from gui.panels.sequences import SequencePanel
 from gui.panels.trained import WatchedPanel
 
@@ -62,7 +63,8 @@ def _plain(cls: type[QWidget]) -> Factory:
     return lambda _window, _controller: cls()
 
 
-def _analysis(cls: type[AnalysisPanel]) -> Factory:
+def _bound(cls: type[QWidget]) -> Factory:
+    """A panel that follows the window's project and the training controller."""
     def make(window: Any, controller: Any) -> QWidget:
         panel = cls()
         panel.bind_window(window)
@@ -89,15 +91,16 @@ PANELS: tuple[PanelSpec, ...] = (
     PanelSpec("boundary", "Boundary", BOTTOM, 3, _plain(BoundaryPanel), is_planar),
     PanelSpec("confusion", "Confusion", BOTTOM, 4, _plain(ConfusionPanel), has_class_outputs),
     PanelSpec("histograms", "Histograms", BOTTOM, 5, _plain(HistogramsPanel)),
-    PanelSpec("adversarial", "Adversarial", BOTTOM, 6, _analysis(AdversarialPanel),
+    PanelSpec("adversarial", "Adversarial", BOTTOM, 6, _bound(AdversarialPanel),
               has_classifier),
-    PanelSpec("explain", "Explain", BOTTOM, 7, _analysis(ExplainPanel), has_classifier),
+    PanelSpec("explain", "Explain", BOTTOM, 7, _bound(ExplainPanel), has_classifier),
     PanelSpec("sequences", "Sequences", BOTTOM, 8, _watching(SequencePanel),
               is_sequence_model),
     PanelSpec("autoencoder", "Autoencoder", BOTTOM, 9, _watching(AutoencoderPanel),
               has_reconstruction_head),
     PanelSpec("gan", "GAN", BOTTOM, 10, gan_panel, is_gan),
     PanelSpec("layers", "Layers", BOTTOM, 14, _watching(LayerTablePanel)),
+    PanelSpec("runs", "Runs", BOTTOM, 15, _bound(RunsPanel)),
 )
 PROBED = tuple(dict.fromkeys(ROUTES.values()))  # the panels the ProbeMonitor feeds
 # The window's own docks and the training's Metrics, placed among the panels' tabs.

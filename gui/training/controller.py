@@ -502,7 +502,7 @@ class TrainingController(TrainingSignals):
             self._run_started_at, info.device if info else self._run_device,
             self._run_epochs, [(int(s), float(v)) for s, v in self._run_steps], "failed",
             message, int(self._run_epochs[-1].get("best_epoch", 0)),
-            info.steps_per_epoch if info else 0))
+            info.steps_per_epoch if info else 0, project))
         self.project_updated.emit(project)
         return message + kept
 
