@@ -83,7 +83,7 @@ def test_the_runs_panel_lists_runs_side_by_side_and_overlays_the_ticked(panel):
     assert [table.item(r, 1).text() for r in range(3)] == ["3", "2", "1"]  # newest first
     assert [table.item(r, 2).text() for r in range(3)] == ["0.005", "0.05", "0.5"]
     assert table.item(2, 3).text() == "accuracy 0.9"
-    assert panel.metric.currentText() == "val_accuracy"
+    assert panel.metric_box.currentText() == "val_accuracy"
     assert set(panel.curves) == {"lr 0.05", "lr 0.005"}  # the newest two by default
     assert panel.curves["lr 0.005"] == ([1.0, 2.0], [0.5, 0.52])
 
@@ -91,7 +91,7 @@ def test_the_runs_panel_lists_runs_side_by_side_and_overlays_the_ticked(panel):
     assert set(panel.curves) == {"lr 0.5", "lr 0.05", "lr 0.005"}
     title = panel.plot.getPlotItem().titleLabel.text
     assert "lr 0.5 vs 0.05 vs 0.005" in title
-    panel.metric.setCurrentText("val_loss")
+    panel.metric_box.setCurrentText("val_loss")
     assert panel.curves["lr 0.5"][1] == pytest.approx([0.4, 0.1])
 
 

@@ -78,9 +78,9 @@ class RunsPanel(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(
             QHeaderView.ResizeMode.ResizeToContents)
         self.table.itemChanged.connect(self._ticked)
-        self.metric = QComboBox()
-        self.metric.setObjectName("runs_metric")
-        self.metric.currentTextChanged.connect(lambda _text: self.draw())
+        self.metric_box = QComboBox()
+        self.metric_box.setObjectName("runs_metric")
+        self.metric_box.currentTextChanged.connect(lambda _text: self.draw())
         self.plot = make_plot_widget(x="epoch")
         self.legend = self.plot.getPlotItem().addLegend(offset=(-8, 8))
 
@@ -89,7 +89,7 @@ class RunsPanel(QWidget):
         right_layout.setContentsMargins(0, 0, 0, 0)
         row = QHBoxLayout()
         row.addWidget(QLabel("Metric"))
-        row.addWidget(self.metric, 1)
+        row.addWidget(self.metric_box, 1)
         right_layout.addLayout(row)
         right_layout.addWidget(self.plot, 1)
         self.split = QSplitter(Qt.Orientation.Horizontal)
@@ -178,14 +178,14 @@ class RunsPanel(QWidget):
         keys = sorted({k for i in self.checked for e in self.runs[i].get("epochs") or []
                        for k, v in e.items()
                        if k not in NOT_METRICS and isinstance(v, (int, float))})
-        current = self.metric.currentText()
-        self.metric.blockSignals(True)
-        self.metric.clear()
-        self.metric.addItems(keys)
+        current = self.metric_box.currentText()
+        self.metric_box.blockSignals(True)
+        self.metric_box.clear()
+        self.metric_box.addItems(keys)
         chosen = current if current in keys else next((k for k in PREFERRED if k in keys),
                                                       keys[0] if keys else "")
-        self.metric.setCurrentText(chosen)
-        self.metric.blockSignals(False)
+        self.metric_box.setCurrentText(chosen)
+        self.metric_box.blockSignals(False)
 
     # -- the overlay ------------------------------------------------------------------------
     def draw(self) -> None:
@@ -193,7 +193,7 @@ class RunsPanel(QWidget):
         plot.clear()
         self.legend.clear()
         self.curves = {}
-        key = self.metric.currentText()
+        key = self.metric_box.currentText()
         order = sorted(self.checked)
         chosen = [self.runs[i] for i in order]
         if not chosen or not key:
