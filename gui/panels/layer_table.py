@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.panels.trained import ProjectWatch
+from gui.panels.trained import ProjectWatch, WatchedWhileShown
 from gui.tasks import TaskRunner
 
 COLUMNS = ("Layer", "Type", "Output (per sample)", "Parameters", "Multiply-adds",
@@ -31,7 +31,7 @@ COLUMNS = ("Layer", "Type", "Output (per sample)", "Parameters", "Multiply-adds"
 NUMERIC = frozenset({3, 4, 5})
 
 
-class LayerTablePanel(QWidget):
+class LayerTablePanel(WatchedWhileShown, QWidget):
     """The table of the open project's layers, recomputed when its graph changes."""
 
     def __init__(self, _window: Any = None, parent: QWidget | None = None) -> None:
@@ -71,14 +71,6 @@ class LayerTablePanel(QWidget):
     def set_project(self, project: Any) -> None:
         self.project = project
         self.watch.watch(project)
-
-    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
-        super().showEvent(event)
-        self.watch.set_active(True)
-
-    def hideEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
-        super().hideEvent(event)
-        self.watch.set_active(False)
 
     def refresh(self) -> None:
         """Analyse the project's graph as it is now, on a worker."""

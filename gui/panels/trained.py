@@ -119,7 +119,22 @@ class ProjectWatch(QObject):
             self.stale.emit()
 
 
-class WatchedPanel(QWidget):
+class WatchedWhileShown:
+    """Switches a panel's ``watch`` (a ``ProjectWatch``) on while it is shown and off while
+    hidden, so a hidden panel recomputes nothing. Put it before QWidget in the bases."""
+
+    watch: ProjectWatch
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)  # type: ignore[misc]
+        self.watch.set_active(True)
+
+    def hideEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().hideEvent(event)  # type: ignore[misc]
+        self.watch.set_active(False)
+
+
+class WatchedPanel(WatchedWhileShown, QWidget):
     """A panel showing an analysis of the open trained project (Sequences, Autoencoder),
     computed again on a worker whenever the project's revision changes while the panel is on
     screen.
@@ -165,14 +180,6 @@ class WatchedPanel(QWidget):
             self.analyst.clear()
         self.project = project
         self.watch.watch(project)
-
-    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
-        super().showEvent(event)
-        self.watch.set_active(True)
-
-    def hideEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
-        super().hideEvent(event)
-        self.watch.set_active(False)
 
     def request(self, work: Work) -> None:
         """Run ``work(compiled, data)`` on the project as it is (background)."""
