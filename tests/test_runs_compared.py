@@ -105,3 +105,93 @@ def test_a_finished_run_joins_the_overlay(panel, fake_controller):
     fake_controller.project_updated.emit(project)
     assert set(panel.curves) == {"lr 0.5", "lr 0.01"}
     assert panel.table.rowCount() == 3
+
+
+@pytest.fixture
+def full_window(editor_window, qtbot):
+    from gui.app import install_features
+
+    install_features(editor_window, start_process=False)
+    editor_window.apply_default_layout()
+    editor_window.resize(1280, 800)
+    editor_window.show()
+    qtbot.waitExposed(editor_window)
+    return editor_window
+
+
+def _legend(plot) -> str:
+    import re
+
+    return re.sub("<[^>]+>", "", plot.titleLabel.text).replace("&nbsp;", " ")
+
+
+def test_runs_ticked_in_the_runs_panel_are_named_curves_in_metrics(full_window, tmp_path):
+    from PySide6.QtCore import Qt
+
+    from gui.panels.run_selection import run_selection_of
+
+    window = full_window
+    project = make.build("xor_mlp")
+    project.history = [_run(0.5, accuracy=(0.6, 0.9)), _run(0.1, accuracy=(0.5, 0.8)),
+                       _run(0.001, accuracy=(0.5, 0.55, 0.58))]
+    path = tmp_path / "three.plexus"
+    save_project(project, path)
+    assert window.open_project(path, ask=False)
+    runs, metrics = window.docks["runs"].widget(), window.metrics
+    assert runs.selection is metrics.selection is run_selection_of(window)  # one selection
+    window.show_dock("metrics")
+    metrics.redraw()
+    # by default the newest two: lr 0.1 beside the run in front (lr 0.001)
+    assert metrics.compared.names == ["lr 0.1"]
+    assert metrics.compared.current_name == "lr 0.001"
+    legend = _legend(metrics.loss_plot)
+    assert "lr 0.1" in legend and "this run: lr 0.001" in legend
+    assert "earlier runs" not in legend
+
+    runs.table.item(2, 0).setCheckState(Qt.CheckState.Checked)  # tick run 1 (lr 0.5) too
+    metrics.redraw()
+    assert metrics.compared.names == ["lr 0.5", "lr 0.1"]
+    assert metrics.compared.current_name == "lr 0.001"
+    assert "lr 0.5" in _legend(metrics.loss_plot) and "lr 0.5" in _legend(metrics.metric_plot)
+    x, y = metrics.compared_curve("lr 0.5", "loss")
+    assert list(x) == [1.0, 2.0] and list(y) == pytest.approx([0.4, 0.1])
+    x, y = metrics.compared_curve("lr 0.1", "metric")
+    assert list(y) == pytest.approx([50.0, 80.0])  # accuracy in percent, as the plot shows it
+    assert list(metrics.curve_data("val_loss")[1]) == pytest.approx([0.5, 0.45, 0.42])
+    # both panels colour a run alike: the Runs panel's overlay pens are Metrics' curve pens
+    runs_pens = [item.opts["pen"].color().name() for item in runs.plot.getPlotItem().items]
+    assert metrics.compared.colours == runs_pens[:2]
+    newest_earlier = metrics.faint["loss"][0].opts["pen"].color().name()
+    assert newest_earlier == metrics.compared.colours[-1] != runs_pens[2]
+
+    # unticked from Metrics' Compare menu: gone from the Runs panel's ticks and overlay too
+    metrics.compare_button.menu().aboutToShow.emit()
+    entries = {a.text().split(" ")[1]: a for a in metrics.compare_button.menu().actions()}
+    assert entries["1"].isChecked() and entries["2"].isChecked() and entries["3"].isChecked()
+    entries["2"].setChecked(False)
+    metrics.redraw()
+    assert metrics.compared.names == ["lr 0.5"]
+    assert runs.checked == {0, 2}
+    assert set(runs.curves) == {"lr 0.5", "lr 0.001"}
+    assert runs.table.item(1, 0).checkState() == Qt.CheckState.Unchecked
+
+
+def test_a_live_run_is_compared_with_every_ticked_run(qtbot):
+    from gui.panels.metrics_compare import compared_runs
+    from gui.panels.run_selection import RunSelection
+
+    project = make.build("xor_mlp")
+    project.history = [_run(0.5), _run(0.1), _run(0.01)]
+    selection = RunSelection()
+    live = compared_runs(project, selection, live=True, limit=5)
+    assert live.names == ["lr 0.1", "lr 0.01"] and live.current_name == ""
+    idle = compared_runs(project, selection, live=False, limit=5)
+    assert idle.names == ["lr 0.1"] and idle.current_name == "lr 0.01"
+    selection.choose(project, {0, 1, 2})
+    assert compared_runs(project, selection, live=False, limit=1).names == ["lr 0.1"]
+    other = make.build("xor_mlp")  # another project: its own default, not these ticks
+    other.history = [_run(0.5)]
+    assert selection.indices(other) == [0]
+    project.history.append(_run(0.2))
+    selection.run_added(project)
+    assert selection.indices(project) == [0, 1, 2, 3]

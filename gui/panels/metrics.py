@@ -5,8 +5,9 @@ fractional epoch (global step / steps per epoch), an epoch's metrics at its end,
 and per-epoch curves line up. Every curve is created once; events only append to numpy
 buffers and mark the panel dirty, and a single-shot ``QTimer`` redraws with ``setData`` at most
 ``REDRAW_HZ`` times a second, ``STREAM_HZ`` while only batch losses stream in (not at all
-while the panel is hidden). Earlier runs of the same project (``project.history``) stay
-visible as faint curves for comparison.
+while the panel is hidden). Earlier runs of the same project (``project.history``), those
+compared in the window's ``RunSelection`` (the Runs panel's ticks, or the Compare menu here),
+are drawn beside it, each named by what changed ("lr 0.1") in the legend.
 """
 
 from __future__ import annotations
@@ -32,15 +33,17 @@ from PySide6.QtWidgets import (
 from gui import style, theme
 from gui.panels.frame_clock import request_frame
 from gui.panels.metric_columns import columns_for, metric_kind
+from gui.panels.metrics_compare import Compared, compare_button, compared_runs
 from gui.panels.metrics_items import LegendLabel, ValueAxis
 from gui.panels.metrics_readout import VAL_COLOR, readout_html
 from gui.panels.plot_style import no_si_prefix
 from gui.panels.run_curves import RunCurves
+from gui.panels.run_selection import RunSelection
 from runtime.events import Batch, Epoch, Finished, Started
 
 REDRAW_HZ = 30  # at most; what the user does (hover, options, a new epoch) shows this fast
 STREAM_HZ = 10  # while only new batch losses arrive: a growing curve needs no more
-MAX_EARLIER = 5  # earlier runs drawn faintly
+MAX_EARLIER = 5  # earlier runs drawn beside the current one
 
 
 class MetricsPanel(QWidget):
@@ -54,6 +57,9 @@ class MetricsPanel(QWidget):
         self.controller: Any = None
         self.current = RunCurves()
         self.earlier: list[RunCurves] = []
+        self.compared = Compared()  # the earlier runs' names and colours
+        self.selection = RunSelection(self)  # the window's own, once bind_selection is called
+        self.selection.changed.connect(self._selection_changed)
         self.kind: str | None = None
         self.live = False  # a run of this project is in progress
         self.redraws = 0
@@ -94,10 +100,12 @@ class MetricsPanel(QWidget):
         self.earlier_box = QCheckBox("Earlier runs")
         self.earlier_box.setObjectName("metrics_earlier")
         self.earlier_box.setChecked(True)
-        self.earlier_box.setToolTip(f"Show the last {MAX_EARLIER} earlier runs of this project "
-                                    "faintly, for comparison")
+        self.earlier_box.setToolTip(f"Show up to {MAX_EARLIER} earlier runs of this project, "
+                                    "those ticked in Compare or the Runs panel")
         self.earlier_box.toggled.connect(self._mark_dirty)
         header.addWidget(self.earlier_box)
+        self.compare_button = compare_button(self)
+        header.addWidget(self.compare_button)
         layout.addLayout(header)
 
         self.banner = QWidget()
@@ -201,6 +209,14 @@ class MetricsPanel(QWidget):
         controller.epoch.connect(self.on_epoch)
         controller.finished.connect(self.on_finished)
         controller.failed.connect(self.show_error)
+        controller.project_updated.connect(self.selection.run_added)
+
+    def bind_selection(self, selection: RunSelection) -> None:
+        """Compare the runs of the window's shared selection (ticked here or in Runs)."""
+        self.selection.changed.disconnect(self._selection_changed)
+        self.selection = selection
+        selection.changed.connect(self._selection_changed)
+        self._pick_earlier()
 
     def _ours(self) -> bool:
         """Live events belong to the shown project (not one replaced during the run)."""
@@ -212,7 +228,7 @@ class MetricsPanel(QWidget):
         history = [r for r in (getattr(project, "history", None) or []) if isinstance(r, dict)]
         self.live = False
         self.current = RunCurves.from_history(history[-1]) if history else RunCurves()
-        self.earlier = [RunCurves.from_history(r) for r in history[-1 - MAX_EARLIER:-1]]
+        self._pick_earlier()
         self.kind = metric_kind(self.current.epochs) or next(
             (k for k in (metric_kind(r.epochs) for r in reversed(self.earlier)) if k), None)
         self.banner.hide()
@@ -221,13 +237,11 @@ class MetricsPanel(QWidget):
     def on_started(self, event: Started) -> None:
         if not self._ours():
             return
-        history = [r for r in (getattr(self.project, "history", None) or [])
-                   if isinstance(r, dict)]
-        self.earlier = [RunCurves.from_history(r) for r in history[-MAX_EARLIER:]]
         self.current = RunCurves()
         self.current.spe = float(event.steps_per_epoch or 1)
         self.current.total_epochs = event.epochs
         self.live = True
+        self._pick_earlier()
         self.banner.hide()
         self._mark_dirty()
 
@@ -255,7 +269,24 @@ class MetricsPanel(QWidget):
         self.live = False
         if event.best_epoch:
             self.current.best_epoch = event.best_epoch
+        self._pick_earlier()  # the run just ended is the newest now, drawn in front
         self._mark_dirty()
+
+    # -- runs compared ----------------------------------------------------------------------------
+    def _pick_earlier(self) -> None:
+        """The compared runs drawn beside the one in front, named and coloured."""
+        self.compared = compared_runs(self.project, self.selection, self.live, MAX_EARLIER)
+        self.earlier = self.compared.curves
+
+    def _selection_changed(self) -> None:
+        self._pick_earlier()
+        self._mark_dirty()
+
+    def compared_curve(self, name: str, plot: str = "loss") -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) drawn for the earlier run named ``name`` on ``plot`` (loss, metric, lr)."""
+        index = self.compared.names.index(name)
+        item = self.faint[plot][len(self.earlier) - 1 - index]
+        return np.asarray(item.xData), np.asarray(item.yData)
 
     def show_error(self, message: str) -> None:
         """A persistent one-line notice above the plots (a crash, a failed run)."""
@@ -338,6 +369,8 @@ class MetricsPanel(QWidget):
             for index in range(MAX_EARLIER):
                 old = self.earlier[-1 - index] if show_earlier and index < len(self.earlier) \
                     else None
+                if old is not None:
+                    self._earlier_pen(index, self.compared.colours[-1 - index])
                 for name, column, scale in (("loss", columns.loss[1].column, 1.0),
                                             ("metric", columns.metric[1].column, percent),
                                             ("lr", columns.lr, 1.0)):
@@ -429,9 +462,14 @@ class MetricsPanel(QWidget):
                                ("\u2501\u25cf", VAL_COLOR, other.name, other.brief)],
             self.lr_plot: [("\u2501\u2501", t.ok, "this run", "now")],
         }
+        named = [("\u2504\u2504", colour, name, name) for name, colour
+                 in zip(self.compared.names, self.compared.colours, strict=True)][::-1]
+        if self.compared.current_name:
+            named.insert(0, ("\u2501\u2501", t.accent, f"this run: {self.compared.current_name}",
+                             self.compared.current_name))
         for plot, items in entries.items():
             if earlier:
-                items = [*items, ("\u2504\u2504", t.text_dim, "earlier runs", "earlier")]
+                items = [*items, *named]
             width = plot.geometry().width() - plot.getAxis("left").width() - 8
             long = "   ".join(f"{glyph} {text}" for glyph, _, text, _ in items)
             short = metrics.horizontalAdvance(long) > width > 0
@@ -441,6 +479,12 @@ class MetricsPanel(QWidget):
                 for glyph, color, text, brief in items)
             if plot.titleLabel.text != text:
                 plot.setTitle(text, size=size)
+
+    def _earlier_pen(self, index: int, colour: str) -> None:
+        """The ``index``-th newest earlier run's curves: dashed, in its colour."""
+        pen = pg.mkPen(QColor(colour), width=1.5, style=Qt.PenStyle.DashLine)
+        for items in self.faint.values():
+            items[index].setPen(pen)
 
     def _arrange(self, arrangement: str) -> None:
         """Plots side by side ("row", a wide dock), loss above the other two ("grid") or one
@@ -538,8 +582,6 @@ class MetricsPanel(QWidget):
         faint_step = QColor(t.accent)
         faint_step.setAlpha(90)
         val = QColor(VAL_COLOR)
-        earlier = QColor(t.text_dim)
-        earlier.setAlpha(110)
         self.curves["train_step"].setPen(pg.mkPen(faint_step, width=1))
         for key, color in (("train_loss", train), ("val_loss", val), ("train_metric", train),
                            ("val_metric", val)):
@@ -550,9 +592,6 @@ class MetricsPanel(QWidget):
                 self.curves[key].setSymbolPen(None)
                 self.curves[key].setSymbolBrush(color)
         self.curves["lr"].setPen(pg.mkPen(QColor(t.ok), width=2))
-        for items in self.faint.values():
-            for item in items:
-                item.setPen(pg.mkPen(earlier, width=1.5, style=Qt.PenStyle.DashLine))
         self.best_line.setPen(pg.mkPen(QColor(t.ok), width=1, style=Qt.PenStyle.DotLine))
         for line in self.cursors:
             line.setPen(pg.mkPen(QColor(t.text_dim), width=1))

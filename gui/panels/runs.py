@@ -3,7 +3,8 @@
 The table lists every run of the project's history: when it started, how it ended, its best
 validation score, and one column per setting that differs between runs (``graph.run_compare``).
 Ticked runs, the last two by default, are drawn over each other for the chosen metric, each
-named by what changed ("lr 0.1" against "lr 0.001"), so an experiment reads at a glance.
+named by what changed ("lr 0.1" against "lr 0.001"), so an experiment reads at a glance. The
+ticks are the window's ``RunSelection``: the Metrics panel draws the same runs, named alike.
 """
 
 from __future__ import annotations
@@ -32,16 +33,19 @@ from graph.run_compare import (
     run_names,
     setting_name,
 )
-from gui import theme
 from gui.panels.plot_style import set_title
 from gui.panels.plot_widgets import make_plot_widget
+from gui.panels.run_selection import (
+    RunSelection,
+    history_runs,
+    run_colours,
+    run_selection_of,
+)
 
-SHOWN_BY_DEFAULT = 2  # the newest runs ticked when a project opens
 NOT_METRICS = frozenset({"epoch", "best_epoch", "seconds", "type"})
 PREFERRED = ("val_accuracy", "val_r2", "val_loss")  # the metric chosen first, when present
 FIXED = ("", "#")  # then the changed settings, then SUMMARY
 SUMMARY = ("Best", "Status", "Epochs", "Started")
-PALETTE = ("#e08a3c", "#5ec27a", "#c678dd", "#e5c07b", "#56b6c2", "#e06c75")  # after accent
 EMPTY = ("No training runs yet. Train the project, change a setting (the learning rate, say) "
          "and train again: the runs appear here side by side, named by what changed.")
 
@@ -64,7 +68,8 @@ class RunsPanel(QWidget):
         self.setObjectName("runs_panel")
         self.project: Any = None
         self.runs: list[dict[str, Any]] = []
-        self.checked: set[int] = set()  # indices into runs
+        self.selection = RunSelection(self)  # the window's own, once bound to it
+        self.selection.changed.connect(self.refresh)
         self.curves: dict[str, tuple[list[float], list[float]]] = {}  # name -> data drawn
 
         self.empty = QLabel(EMPTY)
@@ -105,6 +110,9 @@ class RunsPanel(QWidget):
 
     # -- following the window ---------------------------------------------------------------
     def bind_window(self, window: Any) -> None:
+        self.selection.changed.disconnect(self.refresh)
+        self.selection = run_selection_of(window)
+        self.selection.changed.connect(self.refresh)
         window.project_changed.connect(self.set_project)
         self.set_project(window.project)
 
@@ -113,22 +121,23 @@ class RunsPanel(QWidget):
 
     def set_project(self, project: Any) -> None:
         self.project = project
-        self.checked.clear()
         self.refresh()
+
+    @property
+    def checked(self) -> set[int]:
+        """The ticked runs: indices into the history, oldest 0."""
+        return set(self.selection.indices(self.project))
 
     def _project_updated(self, project: Any) -> None:
         if project is self.project:  # a run ended: shown beside the ones already ticked
-            self.refresh(new_run=True)
+            self.selection.run_added(project)
+            self.refresh()
 
     # -- the table --------------------------------------------------------------------------
-    def refresh(self, new_run: bool = False) -> None:
+    def refresh(self) -> None:
         """Rebuild the table and the plot from the project's history."""
-        self.runs = list(getattr(self.project, "history", None) or [])
-        if new_run and self.runs:
-            self.checked.add(len(self.runs) - 1)
-        if not self.checked:
-            self.checked = set(range(max(0, len(self.runs) - SHOWN_BY_DEFAULT), len(self.runs)))
-        self.checked = {i for i in self.checked if i < len(self.runs)}
+        self.runs = history_runs(self.project)
+        checked = self.checked
         self.empty.setVisible(not self.runs)
         self.split.setVisible(bool(self.runs))
         changed = changed_settings(self.runs)
@@ -142,7 +151,7 @@ class RunsPanel(QWidget):
             index = len(self.runs) - 1 - row
             tick = QTableWidgetItem()
             tick.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
-            tick.setCheckState(Qt.CheckState.Checked if index in self.checked
+            tick.setCheckState(Qt.CheckState.Checked if index in checked
                                else Qt.CheckState.Unchecked)
             tick.setData(Qt.ItemDataRole.UserRole, index)
             best = best_score(run)
@@ -162,17 +171,12 @@ class RunsPanel(QWidget):
         index = item.data(Qt.ItemDataRole.UserRole)
         if index is None:
             return
-        if item.checkState() == Qt.CheckState.Checked:
-            self.checked.add(int(index))
-        else:
-            self.checked.discard(int(index))
-        self._fill_metrics()
-        self.draw()
+        self.selection.toggle(self.project, int(index),
+                              item.checkState() == Qt.CheckState.Checked)
 
     def set_checked(self, indices: set[int]) -> None:
         """Overlay these runs (indices into the history, oldest 0)."""
-        self.checked = set(indices)
-        self.refresh()
+        self.selection.choose(self.project, indices)
 
     def _fill_metrics(self) -> None:
         keys = sorted({k for i in self.checked for e in self.runs[i].get("epochs") or []
@@ -200,7 +204,7 @@ class RunsPanel(QWidget):
             set_title(plot, "")
             return
         names = run_names(chosen, [i + 1 for i in order])
-        colours = _colours(len(chosen))
+        colours = run_colours(len(chosen))
         for run, name, colour in zip(chosen, names, colours, strict=True):
             points = [(e.get("epoch", n + 1), e[key]) for n, e in enumerate(run["epochs"])
                       if isinstance(e.get(key), (int, float))]
@@ -212,10 +216,3 @@ class RunsPanel(QWidget):
 
 def _cell(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def _colours(n: int) -> list[str]:
-    """Oldest first: the newest run in the accent colour, older ones in distinct bright
-    colours that read on both themes."""
-    cycle = [theme.current().accent, *PALETTE]
-    return [cycle[i % len(cycle)] for i in range(n)][::-1]

@@ -46,10 +46,12 @@ def install_training(window: Any, start_process: bool = True) -> TrainingControl
     """
     from gui.main_window import BOTTOM
     from gui.panels.metrics import MetricsPanel
+    from gui.panels.run_selection import run_selection_of
     from gui.training.controls import TrainingControls
 
     controller = TrainingController(window, start_process=start_process)
     panel = MetricsPanel(controller)
+    panel.bind_selection(run_selection_of(window))  # the runs ticked in the Runs panel
     window.add_panel(panel, "Metrics", BOTTOM, "metrics")
     controls = TrainingControls(window, controller, panel)
     window.add_status_widget(controls.status)
