@@ -47,6 +47,7 @@ def run_gui(path: str | None = None, screenshot: str | None = None) -> int:
     style.apply_theme(str(settings.value("theme", "dark")) if not screenshot else "dark", app)
 
     from gui.main_window import MainWindow
+    from gui.start_page import show_start_page_once
     from gui.templates import DEFAULT_EXAMPLE
 
     window = MainWindow(settings=settings, restore_layout=not screenshot,
@@ -63,6 +64,7 @@ def run_gui(path: str | None = None, screenshot: str | None = None) -> int:
         window.recent.remove(os.path.abspath(path))  # the default is not a user's recent file
     window.show()
     window.offer_recovery()
+    show_start_page_once(window)  # lessons, examples and recent projects, at the first launch
     return app.exec()
 
 

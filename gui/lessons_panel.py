@@ -33,6 +33,7 @@ from graph.project import ProjectError, load_project
 from gui import theme
 from gui.docks import RIGHT
 from gui.lesson_watch import LessonWatch
+from gui.start_page import install_start_page
 from gui.templates import EXAMPLES_DIR
 
 LESSONS_DIR = Path(__file__).resolve().parent.parent / "resources" / "lessons"
@@ -85,7 +86,7 @@ class LessonsPanel(QWidget):
     def fill_catalogue(self) -> None:
         self.catalogue.clear()
         for number, lesson in enumerate(self.lessons, start=1):
-            done = len(self._remembered(lesson).done)
+            done = len(self.remembered(lesson).done)
             total = len(lesson.steps)
             mark = "\u2713 " if done == total else ""
             item = QListWidgetItem(f"{mark}{number}. {lesson.title}  \u00b7  {done}/{total}")
@@ -161,12 +162,18 @@ class LessonsPanel(QWidget):
             self.main_window.show_error("Cannot open the lesson", str(exc))
             return False
         self.main_window.open_unsaved(project)
-        self.progress = (LessonProgress(lesson) if fresh else self._remembered(lesson))
+        self.progress = (LessonProgress(lesson) if fresh else self.remembered(lesson))
         self.watch.restart()
         self.pages.setCurrentIndex(1)
         self.show_step()
         QTimer.singleShot(0, self, lambda: self.highlight(bring_to_front=False))
         return True
+
+    def open_lesson(self, lesson_id: str) -> bool:
+        """Show the Lessons dock and start ``lesson_id`` where the learner left off (the
+        start page's lesson links)."""
+        show_lessons(self.main_window)
+        return self.start(lesson_id)
 
     def restart(self) -> None:
         if self.progress is not None:
@@ -272,7 +279,9 @@ class LessonsPanel(QWidget):
     def _key(self, lesson: Lesson) -> str:
         return f"lessons/{lesson.id}"
 
-    def _remembered(self, lesson: Lesson) -> LessonProgress:
+    def remembered(self, lesson: Lesson) -> LessonProgress:
+        """The learner's progress in ``lesson`` as the settings keep it (the start page
+        shows it too)."""
         raw = self.main_window.settings.value(self._key(lesson), "")
         try:
             data = json.loads(raw) if isinstance(raw, str) and raw else None
@@ -300,6 +309,7 @@ def install_lessons(window: Any, controller: Any = None) -> LessonsPanel:
     if help_menu is not None:
         help_menu.insertAction(help_menu.actions()[0], action)
     window.lessons = panel
+    install_start_page(window)  # Help > Start Page lists the lessons first
     return panel
 
 
