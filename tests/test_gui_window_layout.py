@@ -283,3 +283,31 @@ def test_dock_widget_is_the_panel_even_when_it_scrolls(full_window):
     dock = window.docks["adversarial"]
     assert isinstance(dock, PanelDock) and isinstance(dock, QDockWidget)
     assert dock.widget() is dock.panel and dock.scroll.widget() is dock.panel
+
+
+def test_a_failed_run_keeps_the_chosen_tab_and_says_why(full_window, qtbot, monkeypatch,
+                                                       tmp_path):
+    from runtime.events import Finished, Started
+
+    window = full_window()
+    open_example(window, tmp_path, "xor_mlp", lr=5.0)
+    settle(qtbot, window, (1280, 800))
+    controller = window.training
+    monkeypatch.setattr(controller, "ensure_process", lambda: None)  # no training process:
+    monkeypatch.setattr(controller, "_send", lambda message: None)  # its events come by hand
+    monkeypatch.setattr(controller, "_ready", True)
+    bar, index = tab_of(window, "Filters")
+    bar.setCurrentIndex(index)
+    assert window.chosen_tab() == "filters"
+    window.actions["train"].trigger()
+    assert controller.state == "running" and window.in_training_layout
+    message = ("loss became infinite at epoch 1: lower the learning rate (now 5) or "
+               "normalise the inputs")
+    controller._handle(Started(device="cpu", epochs=3, steps_per_epoch=10, params=9,
+                               samples=40, val_samples=10))
+    controller._handle(Finished(status="failed", message=message, best_epoch=0))
+    qtbot.wait(30)
+    assert controller.state == "idle" and not window.in_training_layout
+    assert window.chosen_tab() == "filters"  # Metrics was not raised over it
+    assert window.statusBar().currentMessage() == message
+    assert window.metrics.banner_label.text() == message

@@ -64,9 +64,8 @@ def install_training(window: Any, start_process: bool = True) -> TrainingControl
         controls.project_changed(project)
 
     def failed(message: str) -> None:
+        # In the status bar and Metrics' banner; never raised over the tab the user chose.
         window.show_message(message, 20000)
-        if "metrics" in window.docks:
-            window.show_dock("metrics")
 
     window.project_changed.connect(project_changed)
     window.theme_changed.connect(panel.refresh_theme)
