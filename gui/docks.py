@@ -32,6 +32,20 @@ STATE_VERSION = 2  # bump when the default dock set changes so old saved layouts
 LEFT = Qt.DockWidgetArea.LeftDockWidgetArea
 RIGHT = Qt.DockWidgetArea.RightDockWidgetArea
 BOTTOM = Qt.DockWidgetArea.BottomDockWidgetArea
+MIN_CANVAS = 760  # px the canvas keeps between the side docks, while they can give way
+SEPARATORS = 2  # px of the two side docks' splitters
+
+
+def side_widths(window_width: int, left: tuple[int, int], right: tuple[int, int]
+                ) -> tuple[int, int]:
+    """The palette's and the inspector's default widths, from (minimum, default) each: the
+    defaults when the window has room, narrowed (the inspector first, then the palette, never
+    under their minimums) so that the canvas keeps ``MIN_CANVAS`` px on a laptop."""
+    room = window_width - SEPARATORS - MIN_CANVAS
+    (left_min, left_default), (right_min, right_default) = left, right
+    inspector = max(right_min, min(right_default, room - left_default))
+    palette = max(left_min, min(left_default, room - inspector))
+    return palette, inspector
 
 
 class DockTitleBar(QWidget):
@@ -243,6 +257,17 @@ class DocksMixin:
         dock = next((d for d in self.docks.values() if d.windowTitle() == title), None)
         if dock is not None:
             self.toggle_maximised(dock)
+
+    def size_side_docks(self, left_width: int, right_width: int) -> None:
+        """The palette and inspector at their default widths, or narrower at a small window
+        (``side_widths``), after the window has laid out the docks just placed (before that
+        Qt ignores the sizes)."""
+        palette, inspector = self.docks["palette"], self.docks["inspector"]
+        self.layout().activate()
+        widths = side_widths(max(self.width(), 1000),
+                             (palette.minimumSizeHint().width(), left_width),
+                             (inspector.minimumSizeHint().width(), right_width))
+        self.resizeDocks([palette, inspector], list(widths), Qt.Orientation.Horizontal)
 
     def show_dock(self, key: str) -> None:
         dock = self.docks[key]

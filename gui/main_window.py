@@ -315,13 +315,11 @@ class MainWindow(WindowActionsMixin, DocksMixin, PerspectivesMixin, DocumentMixi
             bottom[0].raise_()
         self._show_contextual_docks()
         self.toolbar.show()
-        width = max(self.width(), 1000)
-        self.resizeDocks([self.docks["palette"], self.docks["inspector"]],
-                         [LEFT_WIDTH, min(RIGHT_WIDTH, width // 4)], Qt.Orientation.Horizontal)
         if bottom:
             height = max(BOTTOM_HEIGHT, round(size.height() * BOTTOM_SHARE))
             self.resizeDocks([bottom[0]], [height], Qt.Orientation.Vertical)
         self.resize(size)  # many docks' minimum sizes must not grow the window
+        self.size_side_docks(LEFT_WIDTH, RIGHT_WIDTH)  # at the window's own width
         self.tidy_tab_bars()
 
     def restore_layout(self, use_saved: bool = True) -> None:

@@ -100,6 +100,11 @@ def test_laptop_sizes_have_no_stray_widgets_no_elided_tabs_and_a_readable_inspec
     touching = [d for d in docks if abs(d.geometry().top() - bar.geometry().bottom() - 1) <= 2]
     assert touching, "the tab bar sits right above its docks"
     assert window.docks["inspector"].width() >= MIN_WIDTH
+    canvas, inspector = window.centralWidget().width(), window.docks["inspector"].width()
+    if size == (1280, 800):  # the side docks give way: the canvas keeps 760 px
+        assert canvas >= 760 and inspector <= 310, (canvas, inspector)
+    if size == (1600, 1000):  # room enough: the default widths
+        assert inspector == 390 and window.docks["palette"].width() == 232
     tree = window.palette.tree  # every layer name whole beside its swatch
     longest = max(tree.fontMetrics().horizontalAdvance(item.text(0))
                   for item in window.palette._items.values())
@@ -111,6 +116,16 @@ def test_laptop_sizes_have_no_stray_widgets_no_elided_tabs_and_a_readable_inspec
         box = QRect(label.mapTo(status, QPoint(0, 0)), label.size())
         assert status.rect().contains(box), label.objectName()
         assert label.width() >= label.sizeHint().width(), label.text()
+
+
+def test_side_docks_narrow_to_keep_the_canvas_and_never_under_their_minimums():
+    from gui.docks import side_widths
+
+    palette, inspector = (226, 232), (290, 390)  # (minimum, default) each
+    assert side_widths(1600, palette, inspector) == (232, 390)
+    assert side_widths(1366, palette, inspector) == (232, 372)  # 1366 - 2 - 232 - 372 = 760
+    assert side_widths(1280, palette, inspector) == (228, 290)  # 1280 - 2 - 228 - 290 = 760
+    assert side_widths(1000, palette, inspector) == (226, 290)  # the canvas gives way last
 
 
 def test_panels_that_do_not_apply_are_hidden(full_window, qtbot, tmp_path):
