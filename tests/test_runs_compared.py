@@ -195,3 +195,21 @@ def test_a_live_run_is_compared_with_every_ticked_run(qtbot):
     project.history.append(_run(0.2))
     selection.run_added(project)
     assert selection.indices(project) == [0, 1, 2, 3]
+
+
+def test_metrics_adds_a_finished_run_to_the_shared_selection(qtbot, fake_controller):
+    from gui.panels.metrics import MetricsPanel
+    from gui.panels.run_selection import RunSelection
+
+    panel = MetricsPanel(fake_controller)  # bound before it gets the window's selection
+    qtbot.addWidget(panel)
+    shared = RunSelection()
+    panel.bind_selection(shared)
+    project = make.build("xor_mlp")
+    project.history = [_run(0.5), _run(0.1), _run(0.01)]
+    panel.set_project(project)
+    shared.choose(project, {0})
+    assert panel.compared.names == ["lr 0.5"] and panel.compared.current_name == "lr 0.01"
+    project.history.append(_run(0.001))
+    fake_controller.project_updated.emit(project)
+    assert shared.indices(project) == [0, 3]

@@ -209,7 +209,7 @@ class MetricsPanel(QWidget):
         controller.epoch.connect(self.on_epoch)
         controller.finished.connect(self.on_finished)
         controller.failed.connect(self.show_error)
-        controller.project_updated.connect(self.selection.run_added)
+        controller.project_updated.connect(self._run_added)
 
     def bind_selection(self, selection: RunSelection) -> None:
         """Compare the runs of the window's shared selection (ticked here or in Runs)."""
@@ -277,6 +277,10 @@ class MetricsPanel(QWidget):
         """The compared runs drawn beside the one in front, named and coloured."""
         self.compared = compared_runs(self.project, self.selection, self.live, MAX_EARLIER)
         self.earlier = self.compared.curves
+
+    def _run_added(self, project: Any) -> None:
+        """A run ended: compared beside the runs compared before (whichever the selection)."""
+        self.selection.run_added(project)
 
     def _selection_changed(self) -> None:
         self._pick_earlier()
