@@ -174,7 +174,7 @@ class DatasetPreview(QFrame):
             if item.widget():
                 item.widget().deleteLater()
         low, high = data["value_range"]
-        columns, size = 6, 38
+        columns, size = 4, 38
         for index, (x, y) in enumerate(zip(data["x"], data["y"], strict=False)):
             cell = QVBoxLayout()
             picture = QLabel()

@@ -32,7 +32,7 @@ STATE_VERSION = 2  # bump when the default dock set changes so old saved layouts
 LEFT = Qt.DockWidgetArea.LeftDockWidgetArea
 RIGHT = Qt.DockWidgetArea.RightDockWidgetArea
 BOTTOM = Qt.DockWidgetArea.BottomDockWidgetArea
-MIN_CANVAS = 760  # px the canvas keeps between the side docks, while they can give way
+MIN_CANVAS = 720  # px the canvas keeps between the side docks, while they can give way
 SEPARATORS = 2  # px of the two side docks' splitters
 
 
