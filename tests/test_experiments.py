@@ -121,3 +121,29 @@ def test_an_lstm_remembers_a_token_35_steps_back_and_a_plain_rnn_stays_at_chance
         accuracies[name] = [epoch["val_accuracy"] for epoch in result.epochs]
     assert accuracies["long_memory_lstm"][-1] >= 0.9
     assert max(accuracies["long_memory_rnn"]) <= 0.65
+
+
+def test_the_long_memory_lesson_ticks_on_the_lstm_and_not_on_the_rnn():
+    """Its steps tick on scripted states: the RNN's run at chance, then the LSTM of
+    long_memory_lstm in its place, trained a second time, at 1.0."""
+    from graph.lesson_checks import LessonState, holds
+    from graph.lessons import load_lesson
+
+    lesson = load_lesson(ROOT / "resources" / "lessons" / "long_memory.json")
+    assert lesson.template == "long_memory_rnn"
+    at_chance, gates, remembered = (step.check for step in lesson.steps[1:])
+    rnn, lstm = make.build("long_memory_rnn").graph, make.build("long_memory_lstm").graph
+
+    def run(accuracy: float) -> dict:
+        return {"status": "completed", "epochs": [{"val_accuracy": accuracy}]}
+
+    assert holds(at_chance, LessonState(graph=rnn, runs=[run(0.5)]))
+    assert not holds(at_chance, LessonState(graph=rnn, runs=[run(0.95)]))
+    assert holds(gates, LessonState(graph=lstm, runs=[run(0.5), run(1.0)]))
+    assert not holds(gates, LessonState(graph=rnn, runs=[run(0.5), run(0.5)]))
+    assert not holds(gates, LessonState(graph=lstm, runs=[run(0.5)]))  # not trained again
+    lstm.nodes[next(n.id for n in lstm.nodes.values() if n.type == "LSTM")].params[
+        "forget_bias"] = 0.0
+    assert not holds(gates, LessonState(graph=lstm, runs=[run(0.5), run(1.0)]))
+    assert holds(remembered, LessonState(graph=lstm, runs=[run(0.5), run(1.0)]))
+    assert not holds(remembered, LessonState(graph=lstm, runs=[run(0.5), run(0.6)]))
