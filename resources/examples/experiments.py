@@ -6,7 +6,7 @@
 - overfit_plain / overfit_regularized: a large MLP on 100 noisy points; without dropout and
   weight decay the validation loss climbs away from the training loss, with them the gap
   shrinks by more than half.
-- long_memory_rnn / long_memory_lstm: the class is a token 35-38 steps back, among tokens
+- long_memory_rnn / long_memory_lstm: the class is a token 34-38 steps back, among tokens
   that look just like it; an LSTM stores and keeps it, a plain RNN stays at chance.
 - learning_rate_sweep: a regression MLP to train at three learning rates (the description
   says which); too low crawls, too high diverges and the run says so.
@@ -132,7 +132,7 @@ def long_memory_rnn() -> Project:
     return _long_memory(
         "long_memory_rnn", ("RNN", {}),
         "Long memory: each sequence is 40 tokens a and b with one marker among the first "
-        "five; the class is the token right after the marker, 35 or more steps before the "
+        "five; the class is the token right after the marker, 34 to 38 tokens before the "
         "end. A plain RNN rewrites its state with every token, and the other tokens are a and "
         "b too, so it cannot learn to ignore them; the gradient that would teach it to hold "
         "the marked one fades over the distance. Accuracy stays at chance (50%). Compare with "
