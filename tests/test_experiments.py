@@ -104,8 +104,10 @@ def test_the_long_memory_pair_differs_only_in_the_recurrent_layer():
     rnn, lstm = make.build("long_memory_rnn"), make.build("long_memory_lstm")
     assert rnn.training == lstm.training and rnn.dataset == lstm.dataset
     types = {p.name: sorted(n.type for n in p.graph.nodes.values()) for p in (rnn, lstm)}
-    assert types["long_memory_rnn"] == ["Embedding", "Input", "Linear", "Output", "RNN"]
-    assert types["long_memory_lstm"] == ["Embedding", "Input", "LSTM", "Linear", "Output"]
+    assert types["long_memory_rnn"] == ["Embedding", "Input", "Linear", "Output", "RNN",
+                                        "SequenceReduce"]
+    assert types["long_memory_lstm"] == ["Embedding", "Input", "LSTM", "Linear", "Output",
+                                         "SequenceReduce"]
 
 
 @pytest.mark.slow
@@ -125,13 +127,13 @@ def test_an_lstm_remembers_a_token_34_steps_back_and_a_plain_rnn_stays_at_chance
 
 def test_the_long_memory_lesson_ticks_on_the_lstm_and_not_on_the_rnn():
     """Its steps tick on scripted states: the RNN's run at chance, then the LSTM of
-    long_memory_lstm in its place, trained a second time, at 1.0."""
+    long_memory_lstm in its place, trained a second time, at 1.0, then the Sequences tab."""
     from graph.lesson_checks import LessonState, holds
     from graph.lessons import load_lesson
 
     lesson = load_lesson(ROOT / "resources" / "lessons" / "long_memory.json")
     assert lesson.template == "long_memory_rnn"
-    at_chance, gates, remembered = (step.check for step in lesson.steps[1:])
+    at_chance, gates, remembered, memory_seen = (step.check for step in lesson.steps[1:])
     rnn, lstm = make.build("long_memory_rnn").graph, make.build("long_memory_lstm").graph
 
     def run(accuracy: float) -> dict:
@@ -147,3 +149,5 @@ def test_the_long_memory_lesson_ticks_on_the_lstm_and_not_on_the_rnn():
     assert not holds(gates, LessonState(graph=lstm, runs=[run(0.5), run(1.0)]))
     assert holds(remembered, LessonState(graph=lstm, runs=[run(0.5), run(1.0)]))
     assert not holds(remembered, LessonState(graph=lstm, runs=[run(0.5), run(0.6)]))
+    assert holds(memory_seen, LessonState(graph=lstm, visible_panels=frozenset({"sequences"})))
+    assert not holds(memory_seen, LessonState(graph=lstm, visible_panels=frozenset({"metrics"})))

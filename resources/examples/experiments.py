@@ -109,15 +109,17 @@ def overfit_regularized() -> Project:
 
 
 def _long_memory(name: str, recurrent: tuple[str, dict], description: str) -> Project:
-    """Embedded tokens read by one recurrent layer whose last state classifies: the pair
-    differs only in that layer, so the gap between them is the architecture's."""
+    """Embedded tokens read by one recurrent layer whose last step classifies: the pair
+    differs only in that layer, so the gap between them is the architecture's. The layer
+    gives every step (the Sequences panel shows what it holds token by token)."""
     make = _make()
     kind, params = recurrent
     graph = Graph()
     make.chain(graph, None,
                ("Input", {"shape": (MEMORY_LENGTH,), "dtype": "long"}, "tokens"),
                ("Embedding", {"num_embeddings": MEMORY_TOKENS, "embedding_dim": 8}, "embed"),
-               (kind, {"hidden_size": 32, "output": "last", **params}, kind.lower()),
+               (kind, {"hidden_size": 32, **params}, kind.lower()),
+               ("SequenceReduce", {"mode": "last"}, "last_step"),
                ("Linear", {"out_features": 2}, "logits"),
                ("Output", {"task": "classification"}, "token_after_marker"))
     return make._project(
@@ -135,8 +137,8 @@ def long_memory_rnn() -> Project:
         "five; the class is the token right after the marker, 34 to 38 tokens before the "
         "end. A plain RNN rewrites its state with every token, and the other tokens are a and "
         "b too, so it cannot learn to ignore them; the gradient that would teach it to hold "
-        "the marked one fades over the distance. Accuracy stays at chance (50%). Compare with "
-        "long_memory_lstm.")
+        "the marked one fades over the distance. Accuracy stays at chance (50%), and in the "
+        "Sequences panel its units change with every token. Compare with long_memory_lstm.")
 
 
 def long_memory_lstm() -> Project:
@@ -144,8 +146,9 @@ def long_memory_lstm() -> Project:
         "long_memory_lstm", ("LSTM", {"forget_bias": 3.0}),
         "The same task and settings with an LSTM: its input gate opens after the marker to "
         "store the token in the cell, and its forget gate (starting open: forget-gate bias 3) "
-        "keeps it to the end, so it reaches nearly 100% within a few epochs. Compare with "
-        "long_memory_rnn.")
+        "keeps it to the end, so it reaches nearly 100% within a few epochs. In the Sequences "
+        "panel (Next lively unit) a unit switches at the marked token and holds its colour to "
+        "the end. Compare with long_memory_rnn.")
 
 
 def learning_rate_sweep() -> Project:
