@@ -422,4 +422,7 @@ def test_masked_max_and_last_reimport(tmp_path, mode):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(make.EXAMPLES))
 def test_every_example_reimports_from_its_onnx_export(name, tmp_path):
+    refused = [n.type for n in make.build(name).graph.nodes.values() if not n.spec.onnx.importable]
+    if refused:  # the catalog says why (test_catalog_wide checks the refusal)
+        pytest.skip(f"ONNX cannot bring back {', '.join(refused)}")
     reimport(name, tmp_path)

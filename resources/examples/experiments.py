@@ -6,6 +6,8 @@
 - overfit_plain / overfit_regularized: a large MLP on 100 noisy points; without dropout and
   weight decay the validation loss climbs away from the training loss, with them the gap
   shrinks by more than half.
+- long_memory_rnn / long_memory_lstm: the class is a token 34-38 steps back, among tokens
+  that look just like it; an LSTM stores and keeps it, a plain RNN stays at chance.
 - learning_rate_sweep: a regression MLP to train at three learning rates (the description
   says which); too low crawls, too high diverges and the run says so.
 
@@ -21,6 +23,8 @@ from graph.settings import DatasetSettings, TrainingSettings
 VANISHING_DEPTH = 10  # Linear layers, the last one included
 VANISHING_WIDTH = 64
 OVERFIT_WIDTH = 256
+MEMORY_LENGTH = 40  # tokens per long_memory sequence; the marker is among the first 5
+MEMORY_TOKENS = 4  # token ids of the long_memory set: padding, a, b, mark (a test checks it)
 
 
 def _make():  # noqa: ANN202 (the make module; imported late: make imports this module)
@@ -104,6 +108,49 @@ def overfit_regularized() -> Project:
         "overfit_plain's, and the decision boundary is smooth.")
 
 
+def _long_memory(name: str, recurrent: tuple[str, dict], description: str) -> Project:
+    """Embedded tokens read by one recurrent layer whose last step classifies: the pair
+    differs only in that layer, so the gap between them is the architecture's. The layer
+    gives every step (the Sequences panel shows what it holds token by token)."""
+    make = _make()
+    kind, params = recurrent
+    graph = Graph()
+    make.chain(graph, None,
+               ("Input", {"shape": (MEMORY_LENGTH,), "dtype": "long"}, "tokens"),
+               ("Embedding", {"num_embeddings": MEMORY_TOKENS, "embedding_dim": 8}, "embed"),
+               (kind, {"hidden_size": 32, **params}, kind.lower()),
+               ("SequenceReduce", {"mode": "last"}, "last_step"),
+               ("Linear", {"out_features": 2}, "logits"),
+               ("Output", {"task": "classification"}, "token_after_marker"))
+    return make._project(
+        name, graph, description,
+        DatasetSettings(name="long_memory", samples=3000, seed=0,
+                        options={"length": MEMORY_LENGTH}),
+        TrainingSettings(optimizer="adam", lr=0.005, batch_size=32, epochs=8, seed=0,
+                         grad_clip=1.0))
+
+
+def long_memory_rnn() -> Project:
+    return _long_memory(
+        "long_memory_rnn", ("RNN", {}),
+        "Long memory: each sequence is 40 tokens a and b with one marker among the first "
+        "five; the class is the token right after the marker, 34 to 38 tokens before the "
+        "end. A plain RNN rewrites its state with every token, and the other tokens are a and "
+        "b too, so it cannot learn to ignore them; the gradient that would teach it to hold "
+        "the marked one fades over the distance. Accuracy stays at chance (50%), and in the "
+        "Sequences panel its units change with every token. Compare with long_memory_lstm.")
+
+
+def long_memory_lstm() -> Project:
+    return _long_memory(
+        "long_memory_lstm", ("LSTM", {"forget_bias": 3.0}),
+        "The same task and settings with an LSTM: its input gate opens after the marker to "
+        "store the token in the cell, and its forget gate (starting open: forget-gate bias 3) "
+        "keeps it to the end, so it reaches nearly 100% within a few epochs. In the Sequences "
+        "panel (Next lively unit) a unit switches at the marked token and holds its colour to "
+        "the end. Compare with long_memory_rnn.")
+
+
 def learning_rate_sweep() -> Project:
     make = _make()
     return make._project(
@@ -119,4 +166,5 @@ def learning_rate_sweep() -> Project:
 
 EXAMPLES = {"vanishing_sigmoid": vanishing_sigmoid, "vanishing_relu": vanishing_relu,
             "overfit_plain": overfit_plain, "overfit_regularized": overfit_regularized,
+            "long_memory_rnn": long_memory_rnn, "long_memory_lstm": long_memory_lstm,
             "learning_rate_sweep": learning_rate_sweep}

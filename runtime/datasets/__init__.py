@@ -10,6 +10,7 @@ from runtime.datasets import (  # noqa: F401
     anomaly,
     gan,
     images,
+    long_memory,
     multitask,
     sequences,
     shapes,
