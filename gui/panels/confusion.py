@@ -34,6 +34,7 @@ from gui.panels.plot_widgets import (
     image_plot,
     index_pixel,
     make_plot_widget,
+    set_colorbar,
 )
 from gui.panels.thumbnails import describe_sample, thumbnail
 from runtime.probes.payloads import Confusion
@@ -127,7 +128,12 @@ class ConfusionPanel(MonitorPanel):
     def set_classes(self, names: list[str]) -> None:
         """The data set's class names (a data set was loaded: old thumbnails are stale)."""
         self.class_names = list(names)
+        self._forget_thumbnails()
+
+    def _forget_thumbnails(self) -> None:
         self._thumbnails = {}
+        for card in self.wrong_cards:
+            card.shown = None  # refilled at the next render
 
     def _name(self, index: int, names: list[str]) -> str:
         return names[index] if 0 <= index < len(names) else str(index)
@@ -163,7 +169,7 @@ class ConfusionPanel(MonitorPanel):
         cmap = sequential_colormap()
         self.image.setImage(share, levels=(0.0, 1.0), lut=lookup_table(cmap),
                             autoLevels=False)
-        self.color_bar.setColorMap(cmap)
+        set_colorbar(self.color_bar, cmap, (0.0, 1.0))  # redone only when the theme changes
         center_pixels(self.image, count, count)
         self.matrix_plot.getViewBox().setRange(xRange=(-0.5, count - 0.5),
                                                yRange=(-0.5, count - 0.5), padding=0.02)
@@ -198,8 +204,9 @@ class ConfusionPanel(MonitorPanel):
         same samples tend to stay wrong from one epoch to the next)."""
         wrong = list(payload.get("wrong") or [])
         inputs = payload.get("wrong_inputs")
-        self.wrong_title.setText(f"Most confidently wrong ({len(wrong)})" if wrong
-                                 else "No wrong predictions")
+        title = f"Most confidently wrong ({len(wrong)})" if wrong else "No wrong predictions"
+        if self.wrong_title.text() != title:
+            self.wrong_title.setText(title)
         width = self.scroll.viewport().width() or 300
         columns = max(1, width // (THUMB + 44))
         while len(self.wrong_cards) < len(wrong):
@@ -238,8 +245,15 @@ class ConfusionPanel(MonitorPanel):
 
     def _fill_card(self, card: QFrame, item: dict[str, Any], sample: Any, names: list[str]
                    ) -> None:
+        """Refill a card; one that shows the same sample, prediction and confidence as at
+        the last epoch is left alone (a QLabel's new text or pixmap re-lays out the cards)."""
         t = theme.current()
         index = int(item["index"])
+        shown = (index, int(item["true"]), int(item["pred"]), f"{item['confidence']:.1%}",
+                 tuple(names), t.name)
+        if getattr(card, "shown", None) == shown:
+            return
+        card.shown = shown
         pixmap = self._thumbnails.get(index)
         if pixmap is None and sample is not None:
             pixmap = thumbnail(sample, THUMB)
@@ -261,7 +275,7 @@ class ConfusionPanel(MonitorPanel):
                         f"with {item['confidence']:.1%} confidence")
 
     def reset(self) -> None:
-        self._thumbnails = {}
+        self._forget_thumbnails()
         super().reset()
 
     def refresh_theme(self) -> None:
