@@ -151,9 +151,11 @@ class MetricsPanel(QWidget):
                 item.setZValue(-10)
                 plot.addItem(item)
                 self.faint[key].append(item)
-        # many points: no antialiasing (the costliest part of painting it)
+        # many points: no antialiasing (the costliest part of painting it), and (with the
+        # plots' peak downsampling) one min-max pair per pixel column, not pyqtgraph's five
         self.curves["train_step"] = self.loss_plot.plot(name="train (per step)",
-                                                        antialias=False, skipFiniteCheck=True)
+                                                        antialias=False, skipFiniteCheck=True,
+                                                        autoDownsampleFactor=1.0)
         self.curves["train_loss"] = self.loss_plot.plot(name="train")
         self.curves["val_loss"] = self.loss_plot.plot(name="validation")
         self.curves["train_metric"] = self.metric_plot.plot(name="train")
