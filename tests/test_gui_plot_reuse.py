@@ -111,15 +111,20 @@ def test_confusion_refills_its_wrong_cards_only_when_they_change(qtbot):
     assert len(cards) == 6
     captions = [card.caption.text() for card in cards]
     refilled = []  # cards whose caption was set again (each new text re-lays out the cards)
+    redrawn = []  # cards given a new picture
     for index, card in enumerate(cards):
         card.caption.setText = lambda text, i=index, label=card.caption: (
             refilled.append(i), type(label).setText(label, text))
+        card.picture.setPixmap = lambda pixmap, i=index: redrawn.append(i)
     changed = confusion_payload(2)
     changed["wrong"][0] = {**changed["wrong"][0], "pred": 7, "confidence": 0.55}
+    for item in changed["wrong"][1:]:  # the same confidence to a whole per cent
+        item["confidence"] += 0.001
     panel.submit(changed)
     panel.flush()
     assert all(a is b for a, b in zip(panel.wrong_cards, cards, strict=True))
     assert refilled == [0]  # the five unchanged cards were left alone
+    assert redrawn == []  # the same samples: no picture is set again
     assert ">7<" in cards[0].caption.text() and "55%" in cards[0].caption.text()
     assert [card.caption.text() for card in cards[1:]] == captions[1:]
 
@@ -156,3 +161,21 @@ def test_a_long_loss_curve_is_downsampled_on_screen(qtbot):
     shown_x, _shown_y = curve.getData()  # what is drawn
     assert len(shown_x) <= 2 * width + 4  # one min-max pair per pixel column, not 10,000
     assert shown_x.min() <= 1.0 and shown_x.max() >= 99.0  # over the whole run
+
+
+def test_a_settled_range_moves_only_when_the_data_leaves_it_or_shrinks_well_inside(qapp):
+    import pyqtgraph as pg
+
+    from gui.panels.plot_widgets import settle_range
+
+    plot = pg.PlotItem()
+    plot.disableAutoRange()
+    assert settle_range(plot, "x", 0.0, 10.0, pad=0.1)
+    assert plot.getViewBox().viewRange()[0] == pytest.approx([-1.0, 11.0])
+    assert not settle_range(plot, "x", 0.5, 9.5, pad=0.1)  # drifted inside: axes stay
+    assert plot.getViewBox().viewRange()[0] == pytest.approx([-1.0, 11.0])
+    assert settle_range(plot, "x", 0.0, 12.0, pad=0.1)  # left it: grows at once
+    assert plot.getViewBox().viewRange()[0] == pytest.approx([-1.2, 13.2])
+    assert settle_range(plot, "x", 2.0, 4.0, pad=0.1)  # 2 of 14.4 shown: shrinks
+    assert plot.getViewBox().viewRange()[0] == pytest.approx([1.8, 4.2])
+    assert not settle_range(plot, "y", float("nan"), 1.0)

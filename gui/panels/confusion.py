@@ -133,7 +133,7 @@ class ConfusionPanel(MonitorPanel):
     def _forget_thumbnails(self) -> None:
         self._thumbnails = {}
         for card in self.wrong_cards:
-            card.shown = None  # refilled at the next render
+            card.sample = None  # its picture is redrawn at the next render
 
     def _name(self, index: int, names: list[str]) -> str:
         return names[index] if 0 <= index < len(names) else str(index)
@@ -245,32 +245,31 @@ class ConfusionPanel(MonitorPanel):
 
     def _fill_card(self, card: QFrame, item: dict[str, Any], sample: Any, names: list[str]
                    ) -> None:
-        """Refill a card; one that shows the same sample, prediction and confidence as at
-        the last epoch is left alone (a QLabel's new text or pixmap re-lays out the cards)."""
+        """Refill a card: its picture only for another sample, its caption only when the
+        text changed (a QLabel's new text or pixmap re-lays out and repaints the cards; the
+        same samples tend to stay wrong from one epoch to the next)."""
         t = theme.current()
         index = int(item["index"])
-        shown = (index, int(item["true"]), int(item["pred"]), f"{item['confidence']:.1%}",
-                 tuple(names), t.name)
-        if getattr(card, "shown", None) == shown:
-            return
-        card.shown = shown
-        pixmap = self._thumbnails.get(index)
-        if pixmap is None and sample is not None:
-            pixmap = thumbnail(sample, THUMB)
+        if getattr(card, "sample", None) != index:
+            card.sample = index
+            pixmap = self._thumbnails.get(index)
+            if pixmap is None and sample is not None:
+                pixmap = thumbnail(sample, THUMB)
+                if pixmap is not None:
+                    self._thumbnails[index] = pixmap
             if pixmap is not None:
-                self._thumbnails[index] = pixmap
-        if pixmap is not None:
-            card.picture.setPixmap(pixmap)
-        else:
-            card.picture.setText(describe_sample(sample, 2) if sample is not None else "")
-            card.picture.setFont(style.font("small"))
+                card.picture.setPixmap(pixmap)
+            else:
+                card.picture.setText(describe_sample(sample, 2) if sample is not None else "")
+                card.picture.setFont(style.font("small"))
         true_name = self._name(int(item["true"]), names)
         pred_name = self._name(int(item["pred"]), names)
-        card.caption.setText(f'<span style="color:{t.ok}">{true_name}</span>'
-                             f'<span style="color:{t.text_dim}"> \u2192 </span>'
-                             f'<span style="color:{t.error}">{pred_name}</span>'
-                             f'<span style="color:{t.text_dim}"> {item["confidence"]:.0%}'
-                             '</span>')
+        caption = (f'<span style="color:{t.ok}">{true_name}</span>'
+                   f'<span style="color:{t.text_dim}"> \u2192 </span>'
+                   f'<span style="color:{t.error}">{pred_name}</span>'
+                   f'<span style="color:{t.text_dim}"> {item["confidence"]:.0%}</span>')
+        if card.caption.text() != caption:
+            card.caption.setText(caption)
         card.setToolTip(f"Validation sample #{index}: a {true_name}, predicted {pred_name} "
                         f"with {item['confidence']:.1%} confidence")
 
