@@ -170,12 +170,33 @@ def test_a_settled_range_moves_only_when_the_data_leaves_it_or_shrinks_well_insi
 
     plot = pg.PlotItem()
     plot.disableAutoRange()
-    assert settle_range(plot, "x", 0.0, 10.0, pad=0.1)
-    assert plot.getViewBox().viewRange()[0] == pytest.approx([-1.0, 11.0])
-    assert not settle_range(plot, "x", 0.5, 9.5, pad=0.1)  # drifted inside: axes stay
-    assert plot.getViewBox().viewRange()[0] == pytest.approx([-1.0, 11.0])
-    assert settle_range(plot, "x", 0.0, 12.0, pad=0.1)  # left it: grows at once
-    assert plot.getViewBox().viewRange()[0] == pytest.approx([-1.2, 13.2])
-    assert settle_range(plot, "x", 2.0, 4.0, pad=0.1)  # 2 of 14.4 shown: shrinks
+    assert settle_range(plot, "x", 0.0, 10.0, pad=0.1)  # -1..11 out to multiples of 2
+    assert plot.getViewBox().viewRange()[0] == pytest.approx([-2.0, 12.0])
+    assert not settle_range(plot, "x", 0.5, 11.5, pad=0.1)  # drifted inside: axes stay
+    assert plot.getViewBox().viewRange()[0] == pytest.approx([-2.0, 12.0])
+    assert settle_range(plot, "x", 0.0, 13.0, pad=0.1)  # left it: grows at once
+    assert plot.getViewBox().viewRange()[0] == pytest.approx([-2.0, 16.0])
+    assert settle_range(plot, "x", 2.0, 4.0, pad=0.1)  # 2 of 18 shown: shrinks
     assert plot.getViewBox().viewRange()[0] == pytest.approx([1.8, 4.2])
     assert not settle_range(plot, "y", float("nan"), 1.0)
+
+
+def test_the_accuracy_axis_stays_while_accuracy_creeps_up(qtbot):
+    from gui.panels.metrics import MetricsPanel
+    from runtime.events import Epoch, Started
+
+    panel = shown(qtbot, MetricsPanel(), (1200, 300))
+    panel.on_started(Started(device="cpu", epochs=5, steps_per_epoch=10, params=1, samples=1,
+                             val_samples=1))
+    ranges = []
+    for epoch, accuracy in enumerate((0.80, 0.90, 0.91, 0.92), start=1):
+        panel.on_epoch(Epoch(epoch=epoch, metrics={"train_loss": 1 / epoch,
+                                                   "val_loss": 1 / epoch,
+                                                   "train_accuracy": accuracy,
+                                                   "val_accuracy": accuracy - 0.02}))
+        panel.redraw()
+        ranges.append(panel.metric_plot.getViewBox().viewRange()[1])
+    assert ranges[0][0] < 78.0 and ranges[0][1] > 80.0
+    assert ranges[1][1] > 90.0  # left the range: grown at once
+    assert ranges[3] == ranges[2] == ranges[1]  # 91% and 92% fit: the axis stays
+    assert list(panel.curve_data("val_metric")[1]) == pytest.approx([78.0, 88.0, 89.0, 90.0])
