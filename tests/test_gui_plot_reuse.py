@@ -81,7 +81,16 @@ def hidden_payload(epoch: int) -> dict:
             "method": "pca", "dims": 64}
 
 
+def filters_payload(epoch: int) -> dict:
+    rng = np.random.default_rng(epoch)
+    return {"probe": "filters", "epoch": epoch, "kind": "conv", "node_id": 2, "name": "conv1",
+            "layer_type": "Conv2d", "param": "weight", "shape": (16, 1, 3, 3),
+            "in_channels": 1, "out_channels": 16,
+            "kernels": rng.normal(size=(16, 3, 3)).astype(np.float32)}
+
+
 @pytest.mark.parametrize(("module", "name", "payload_at"), [
+    ("filters", "FiltersPanel", filters_payload),
     ("confusion", "ConfusionPanel", confusion_payload),
     ("histograms", "HistogramsPanel", histograms_payload),
     ("activations", "ActivationsPanel", activations_payload),
