@@ -1,6 +1,7 @@
 """Training monitor: does live monitoring keep the window responsive and training fast?
 
-    .venv/bin/python benchmarks/training_monitor.py [--epochs 8] [--rounds 2] [--png out.png]
+    .venv/bin/python benchmarks/training_monitor.py [--epochs 80] [--batch-size 16] [--rounds 2]
+        [--quick] [--png out.png] [--profile gui.prof]
 
 Opens the editor offscreen on digits_cnn, built as the app builds it, with the Metrics panel,
 every live panel and the Adversarial panel (its robustness probe runs at each epoch end) visible
@@ -19,8 +20,14 @@ Train; the training process is already warm). Prints:
 - how often the Metrics panel redrew (at most 30 a second by design);
 - the cost of the live robustness probe (the attack at each epoch end) in the training
   process, against the epoch time;
+- per panel: each render's time on the GUI thread (count, median, p90, max, from the frame
+  clock's timings: what one frame costs the window);
 - per panel: how many times Qt painted its widgets while training, and how many times the
   monitor panels rendered a payload (and their slowest render).
+
+digits_cnn trains an epoch in well under a second at its own batch size (64): the run trains
+at batch 16 (about 0.2 s an epoch, 90 steps) for 80 epochs, so each training lasts 15-20 s and
+p99 rests on over a thousand timer ticks. ``--quick`` trains 10 epochs once (a smoke run).
 
 Qt is imported inside ``main`` only: the training process is spawned, and a spawned process
 imports this file again as ``__mp_main__``; it must not pull Qt in.
@@ -96,8 +103,12 @@ def headless_run(path: str, epochs: int) -> tuple[list[float], float]:
 
 def main() -> int:  # noqa: PLR0915 - one straight script
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=80)
+    parser.add_argument("--batch-size", type=int, default=16,
+                        help="digits_cnn's batch size in this run (its own is 64)")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--quick", action="store_true",
+                        help="a short smoke run: 10 epochs, one round")
     parser.add_argument("--png", help="save the window during the last run to this PNG")
     parser.add_argument("--metrics-only", action="store_true",
                         help="only the Metrics panel (no live probe panels)")
@@ -108,9 +119,12 @@ def main() -> int:  # noqa: PLR0915 - one straight script
                         "user sees; only the front panel's probes run")
     parser.add_argument("--profile", help="write a cProfile of the GUI thread to this file")
     args = parser.parse_args()
+    if args.quick:
+        args.epochs, args.rounds = 10, 1
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
+    import pyqtgraph as pg
     from PySide6.QtCore import QEvent, QEventLoop, QObject, QSettings, Qt, QTimer
     from PySide6.QtWidgets import QDockWidget
 
@@ -118,6 +132,7 @@ def main() -> int:  # noqa: PLR0915 - one straight script
     from gui import style
     from gui.app import install_features, make_app
     from gui.main_window import MainWindow
+    from gui.panels.frame_clock import clock
     from gui.panels.registry import PROBED
     from gui.training import install_training
     from resources.examples.make import build
@@ -126,6 +141,7 @@ def main() -> int:  # noqa: PLR0915 - one straight script
     folder = tempfile.mkdtemp(prefix="plexus_bench_")
     project = build("digits_cnn")
     project.training.epochs = args.epochs  # what pressing Train runs
+    project.training.batch_size = args.batch_size
     path = os.path.join(folder, "digits_cnn.plexus")
     save_project(project, path)
 
@@ -179,6 +195,20 @@ def main() -> int:  # noqa: PLR0915 - one straight script
 
     painted = PaintCounter()
     app.installEventFilter(painted)
+    paint_cpu: dict[str, list[float]] = {}  # dock -> GUI-thread CPU seconds of each plot paint
+    original_paint = pg.GraphicsView.paintEvent
+
+    def timed_paint(view, event) -> None:  # noqa: ANN001 - a pyqtgraph override
+        cpu = time.thread_time()
+        original_paint(view, event)
+        if painted.on:
+            widget = view
+            while widget is not None and not isinstance(widget, QDockWidget):
+                widget = widget.parent()
+            name = widget.objectName() if widget is not None else "window"
+            paint_cpu.setdefault(name, []).append(time.thread_time() - cpu)
+
+    pg.GraphicsView.paintEvent = timed_paint
     renders = {key: getattr(window.docks[key].widget(), "redraws", None) for key in monitored}
 
     def wait(condition, timeout: float) -> bool:
@@ -245,7 +275,7 @@ def main() -> int:  # noqa: PLR0915 - one straight script
     if args.profile:
         import cProfile
 
-        profiler = cProfile.Profile()
+        profiler = cProfile.Profile(time.thread_time)  # CPU: a busy machine does not skew it
     cli_per_cpu: list[float] = []
     gui_per_cpu: list[float] = []
     robust_seconds: list[float] = []  # each live robustness probe's cost in the child
@@ -257,6 +287,7 @@ def main() -> int:  # noqa: PLR0915 - one straight script
                 robust_seconds.append(float(result["seconds"]))
 
     controller.probe.connect(robustness_cost)
+    clock().timings = {}  # each frame's draw, by panel class, while training
     for round_ in range(args.rounds):
         seconds, cpu_seconds = headless_run(path, args.epochs)
         cli_speed.append(throughput(seconds, samples))
@@ -372,6 +403,14 @@ def main() -> int:  # noqa: PLR0915 - one straight script
                             + (f" (slowest {1000 * slowest:.0f} ms, all {1000 * total:.0f} ms)"
                                if slowest else ""))
     print("monitor renders (payloads drawn, all runs and the idle wait): " + ", ".join(rendered))
+    for title, table in (("frame clock draws (render)", clock().timings or {}),
+                         ("plot paints (Qt paint events of pyqtgraph views)", paint_cpu)):
+        print(f"{title} while training, GUI-thread CPU by panel (count, median / p90 / max "
+              "ms, total s):")
+        for name, times in sorted(table.items(), key=lambda item: -sum(item[1])):
+            ms = [1000 * t for t in times]
+            print(f"  {name:<22} {len(ms):>5}  {percentile(ms, 50):6.1f} / "
+                  f"{percentile(ms, 90):6.1f} / {max(ms):6.1f}  {sum(times):6.2f}")
     controller.shutdown()
     window.undo_stack.setClean()
     window.persist = False

@@ -248,6 +248,10 @@ def test_live_robustness_requests_the_probe_and_plots_it(qtbot, panel, project,
     assert "after epoch 2" in panel.live_page.live_title.text()
     title = panel.live_page.live_plot.titleLabel  # short enough to be read whole
     assert "validation samples" not in title.text and f"n={wanted['samples']}" in title.text
+    cards = list(panel.live_page.live_cards.cards)
+    controller.probe.emit({"type": "probe", "epoch": 3, **schedule.run("robustness")})
+    qtbot.waitUntil(lambda: "after epoch 3" in panel.live_page.live_title.text(), timeout=2000)
+    assert all(a is b for a, b in zip(panel.live_page.live_cards.cards, cards, strict=True))
     panel.live_page.live_check.setChecked(False)
     qtbot.waitUntil(lambda: "robustness" not in controller.probe_config, timeout=5000)
     assert controller.probe_config == {"filters": 2}

@@ -67,6 +67,7 @@ class LivePage(QWidget):
         self.live_payload: Robustness | None = None
         self.training = False
         self._stale = False  # a live result came while hidden: draw it when shown
+        self._ticks: list[Any] = []  # the epoch axis's ticks now
         controls, form = control_form()
         self.live_check = QCheckBox("Attack at each epoch's end")
         self.live_check.setObjectName("live_robustness")
@@ -251,8 +252,10 @@ class LivePage(QWidget):
             self.live_plot.setXRange(max(0.5, x.min() - 0.5), x.max() + 0.5, padding=0)
             last = int(x.max())
             step = max(1, int(math.ceil(last / 10)))
-            self.live_plot.getAxis("bottom").setTicks(
-                [[(e, str(e)) for e in range(1, last + 1) if e % step == 0 or e == 1], []])
+            ticks = [[(e, str(e)) for e in range(1, last + 1) if e % step == 0 or e == 1], []]
+            if ticks != self._ticks:  # new ticks redraw the axis: only when they change
+                self._ticks = ticks
+                self.live_plot.getAxis("bottom").setTicks(ticks)
         method = str(payload.get("method", "")).upper()
         eps = fmt_eps(float(payload["eps"]))
         set_title(self.live_plot, _legend_html([
@@ -275,7 +278,9 @@ class LivePage(QWidget):
         labels = list(ex.get("labels") or [])
         t = theme.current()
         lo, hi = payload.get("value_range", (0.0, 1.0))
-        cards = []
+        cards = self.live_cards.cards
+        reuse = len(cards) == len(inputs)  # same count as last epoch: refill, do not rebuild
+        fresh = []
         cmap = diverging_colormap()
         delta = np.asarray(ex.get("perturbation", np.zeros((0,))), np.float32)
         vmax, factor = amplification(delta, (hi - lo) or 1.0)
@@ -295,8 +300,12 @@ class LivePage(QWidget):
                    f"{class_name(names, clean)} \u2192 {class_name(names, adv)} "
                    f"({float(ex['adv_conf'][i]):.0%}) under the attack; original | "
                    "perturbation | adversarial")
-            cards.append(SampleCard(i, picture, caption, tip))
-        self.live_cards.set_cards(cards)
+            if reuse:
+                cards[i].fill(picture, caption, tip)
+            else:
+                fresh.append(SampleCard(i, picture, caption, tip))
+        if not reuse:
+            self.live_cards.set_cards(fresh)
         epoch = payload.get("epoch")
         when = f"after epoch {epoch}" if epoch is not None else "now"
         amount = f" \u00b7 perturbation {factor_text(factor)}" if inputs.ndim == 4 else ""

@@ -261,6 +261,17 @@ class SampleCard(QFrame):
         self.picture = QLabel()
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setObjectName("sample_card")
+        self.caption = QLabel()
+        self.caption.setTextFormat(Qt.TextFormat.RichText)
+        self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.caption.setFont(style.font("small"))
+        layout.addWidget(self.picture)
+        layout.addWidget(self.caption)
+        self.selected = False
+        self.fill(sample, caption, tip, side)
+
+    def fill(self, sample: Any, caption: str, tip: str = "", side: int = THUMB) -> None:
+        """Show another sample in this card (live views refill their cards, not rebuild them)."""
         pixmap = sample if isinstance(sample, QPixmap) else (
             thumbnail(sample, side) if sample is not None else None)
         if pixmap is not None:
@@ -268,14 +279,9 @@ class SampleCard(QFrame):
         else:
             self.picture.setText(lab.vector_text(sample, 2) if sample is not None else "")
             self.picture.setFont(style.font("small"))
-        self.caption = QLabel(caption)
-        self.caption.setTextFormat(Qt.TextFormat.RichText)
-        self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.caption.setFont(style.font("small"))
-        layout.addWidget(self.picture)
-        layout.addWidget(self.caption)
+        if self.caption.text() != caption:
+            self.caption.setText(caption)
         self.setToolTip(tip)
-        self.selected = False
 
     def set_selected(self, on: bool) -> None:
         self.selected = on

@@ -31,7 +31,7 @@ from gui.panels.colormaps import (
 from gui.panels.monitor_panel import MonitorPanel
 from gui.panels.node_choice import combo_node, fill_node_combo, node_combo, select_in_combo
 from gui.panels.plot_style import format_value, set_title, style_axis, style_plot
-from gui.panels.plot_widgets import hover_position, image_plot, make_plot_widget
+from gui.panels.plot_widgets import hover_position, image_plot, make_plot_widget, settle_range
 from runtime.probes.payloads import Boundary, Hidden
 
 EMPTY_TEXT = ("Train the network (press Train) to watch it split the plane: the field shows "
@@ -94,6 +94,7 @@ class BoundaryPanel(MonitorPanel):
         self.right = QStackedWidget()
         self.hidden_view = make_plot_widget()
         self.hidden_plot = self.hidden_view.getPlotItem()
+        self.hidden_plot.disableAutoRange()  # ranges follow the cloud in steps (settle_range)
         self.hidden_points = pg.ScatterPlotItem(size=5, pxMode=True)
         self.hidden_plot.addItem(self.hidden_points)
         self.hidden_view.scene().sigMouseMoved.connect(self._hover_hidden)
@@ -292,13 +293,11 @@ class BoundaryPanel(MonitorPanel):
         else:
             set_title(self.hidden_plot, f"{name} \u00b7 {dims} dimension"
                         f"{'s' if dims != 1 else ''}, as they are")
-        if len(points):
+        if len(points):  # the axes move only when the cloud leaves them or shrinks inside
             low = points.min(0).astype(float)
             high = points.max(0).astype(float)
-            pad = np.maximum(high - low, 1e-6) * 0.06
-            self.hidden_plot.setRange(xRange=(float(low[0] - pad[0]), float(high[0] + pad[0])),
-                                      yRange=(float(low[1] - pad[1]), float(high[1] + pad[1])),
-                                      padding=0)
+            settle_range(self.hidden_plot, "x", float(low[0]), float(high[0]), pad=0.06)
+            settle_range(self.hidden_plot, "y", float(low[1]), float(high[1]), pad=0.06)
         self.right.setCurrentWidget(self.hidden_view)
 
     def _brushes(self, labels: np.ndarray, count: int) -> list[Any]:

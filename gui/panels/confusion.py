@@ -34,6 +34,7 @@ from gui.panels.plot_widgets import (
     image_plot,
     index_pixel,
     make_plot_widget,
+    set_colorbar,
 )
 from gui.panels.thumbnails import describe_sample, thumbnail
 from runtime.probes.payloads import Confusion
@@ -127,7 +128,12 @@ class ConfusionPanel(MonitorPanel):
     def set_classes(self, names: list[str]) -> None:
         """The data set's class names (a data set was loaded: old thumbnails are stale)."""
         self.class_names = list(names)
+        self._forget_thumbnails()
+
+    def _forget_thumbnails(self) -> None:
         self._thumbnails = {}
+        for card in self.wrong_cards:
+            card.sample = None  # its picture is redrawn at the next render
 
     def _name(self, index: int, names: list[str]) -> str:
         return names[index] if 0 <= index < len(names) else str(index)
@@ -163,7 +169,7 @@ class ConfusionPanel(MonitorPanel):
         cmap = sequential_colormap()
         self.image.setImage(share, levels=(0.0, 1.0), lut=lookup_table(cmap),
                             autoLevels=False)
-        self.color_bar.setColorMap(cmap)
+        set_colorbar(self.color_bar, cmap, (0.0, 1.0))  # redone only when the theme changes
         center_pixels(self.image, count, count)
         self.matrix_plot.getViewBox().setRange(xRange=(-0.5, count - 0.5),
                                                yRange=(-0.5, count - 0.5), padding=0.02)
@@ -198,8 +204,9 @@ class ConfusionPanel(MonitorPanel):
         same samples tend to stay wrong from one epoch to the next)."""
         wrong = list(payload.get("wrong") or [])
         inputs = payload.get("wrong_inputs")
-        self.wrong_title.setText(f"Most confidently wrong ({len(wrong)})" if wrong
-                                 else "No wrong predictions")
+        title = f"Most confidently wrong ({len(wrong)})" if wrong else "No wrong predictions"
+        if self.wrong_title.text() != title:
+            self.wrong_title.setText(title)
         width = self.scroll.viewport().width() or 300
         columns = max(1, width // (THUMB + 44))
         while len(self.wrong_cards) < len(wrong):
@@ -238,30 +245,36 @@ class ConfusionPanel(MonitorPanel):
 
     def _fill_card(self, card: QFrame, item: dict[str, Any], sample: Any, names: list[str]
                    ) -> None:
+        """Refill a card: its picture only for another sample, its caption only when the
+        text changed (a QLabel's new text or pixmap re-lays out and repaints the cards; the
+        same samples tend to stay wrong from one epoch to the next)."""
         t = theme.current()
         index = int(item["index"])
-        pixmap = self._thumbnails.get(index)
-        if pixmap is None and sample is not None:
-            pixmap = thumbnail(sample, THUMB)
+        if getattr(card, "sample", None) != index:
+            card.sample = index
+            pixmap = self._thumbnails.get(index)
+            if pixmap is None and sample is not None:
+                pixmap = thumbnail(sample, THUMB)
+                if pixmap is not None:
+                    self._thumbnails[index] = pixmap
             if pixmap is not None:
-                self._thumbnails[index] = pixmap
-        if pixmap is not None:
-            card.picture.setPixmap(pixmap)
-        else:
-            card.picture.setText(describe_sample(sample, 2) if sample is not None else "")
-            card.picture.setFont(style.font("small"))
+                card.picture.setPixmap(pixmap)
+            else:
+                card.picture.setText(describe_sample(sample, 2) if sample is not None else "")
+                card.picture.setFont(style.font("small"))
         true_name = self._name(int(item["true"]), names)
         pred_name = self._name(int(item["pred"]), names)
-        card.caption.setText(f'<span style="color:{t.ok}">{true_name}</span>'
-                             f'<span style="color:{t.text_dim}"> \u2192 </span>'
-                             f'<span style="color:{t.error}">{pred_name}</span>'
-                             f'<span style="color:{t.text_dim}"> {item["confidence"]:.0%}'
-                             '</span>')
+        caption = (f'<span style="color:{t.ok}">{true_name}</span>'
+                   f'<span style="color:{t.text_dim}"> \u2192 </span>'
+                   f'<span style="color:{t.error}">{pred_name}</span>'
+                   f'<span style="color:{t.text_dim}"> {item["confidence"]:.0%}</span>')
+        if card.caption.text() != caption:
+            card.caption.setText(caption)
         card.setToolTip(f"Validation sample #{index}: a {true_name}, predicted {pred_name} "
                         f"with {item['confidence']:.1%} confidence")
 
     def reset(self) -> None:
-        self._thumbnails = {}
+        self._forget_thumbnails()
         super().reset()
 
     def refresh_theme(self) -> None:

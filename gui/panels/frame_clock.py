@@ -49,6 +49,9 @@ class FrameClock(QObject):
         self._pace = interval_ms  # the frame interval now (longer after a slow render)
         self._waiting: dict[int, tuple[QWidget, Draw]] = {}  # id(widget): oldest first
         self.draws = 0
+        # set to a dict to keep each draw's GUI-thread CPU seconds by panel class (benchmarks;
+        # CPU time, unlike wall time, does not grow with other work on the machine)
+        self.timings: dict[str, list[float]] | None = None
         self._last_draw = 0.0  # perf_counter of the last draw
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
@@ -59,7 +62,7 @@ class FrameClock(QObject):
         ``now_if_idle``, at once when the clock is idle (a lone update, not a stream)."""
         if now_if_idle and not self._timer.isActive() and on_screen(widget) \
                 and time.perf_counter() - self._last_draw >= self.interval_ms / 1000:
-            self._draw(draw)  # the clock was idle: this frame is free, draw at once
+            self._draw(draw, widget)  # the clock was idle: this frame is free, draw at once
             self._timer.start()  # and the requests that follow in this frame wait a tick
             return
         # a panel already waiting keeps its place in the queue and draws its newest state
@@ -89,18 +92,20 @@ class FrameClock(QObject):
                 continue
             if on_screen(widget):
                 del self._waiting[key]
-                self._draw(draw)
+                self._draw(draw, widget)
                 return
         if self._waiting:  # all out of sight: look now and then whether one came into view
             self._timer.setInterval(UNSEEN_POLL_MS)
         else:
             self._timer.stop()
 
-    def _draw(self, draw: Draw) -> None:
+    def _draw(self, draw: Draw, widget: QWidget) -> None:
         self.draws += 1
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         draw()
         self._last_draw = time.perf_counter()
+        if self.timings is not None:
+            self.timings.setdefault(type(widget).__name__, []).append(time.thread_time() - cpu)
         took_ms = 1000 * (self._last_draw - started)
         self._pace = max(self.interval_ms, round(REST * took_ms))
         self._timer.setInterval(self._pace)

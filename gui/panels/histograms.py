@@ -21,7 +21,7 @@ from gui import style, theme
 from gui.panels.monitor_panel import MonitorPanel
 from gui.panels.node_choice import RememberedNode, fill_node_combo, node_combo, select_in_combo
 from gui.panels.plot_style import format_value, set_title, style_axis, style_plot
-from gui.panels.plot_widgets import hover_position, index_pixel, make_plot_widget
+from gui.panels.plot_widgets import hover_position, index_pixel, make_plot_widget, settle_range
 from runtime.probes.payloads import NodeHistograms
 
 EMPTY_TEXT = ("Train the network (press Train) to see the weights and gradients of every "
@@ -97,10 +97,13 @@ class HistogramsPanel(RememberedNode, MonitorPanel):
         row.addWidget(self.grad_stack, 3)
         for curve in (self.weight_curve, self.grad_curve):
             curve.curve.setSegmentedLineMode("off")
+        for plot in (self.weight_plot, self.grad_plot):
+            plot.disableAutoRange()  # ranges follow the data in steps (_show_histogram)
         self._style_plots()
 
         self.order: list[int] = []  # node ids drawn in the norms plot, top to bottom
         self.nodes: dict[int, Any] = {}
+        self._norm_ticks: list[Any] = []  # the norms axis's ticks now
         self.shown_node: int | None = None
         self._node: int | None = None
         self._base = 0.0
@@ -219,28 +222,26 @@ class HistogramsPanel(RememberedNode, MonitorPanel):
         names = [str(self.nodes[i]["name"]) for i in self.order]
         self.norm_plot.getAxis("left").set_names(count, names)
         step = max(1, math.ceil((high - low) / 6))
-        self.norm_plot.getAxis("bottom").setTicks(
-            [[(e, power_label(e)) for e in range(low, high + 1, step)], []])
+        ticks = [[(e, power_label(e)) for e in range(low, high + 1, step)], []]
+        if ticks != self._norm_ticks:  # new ticks redraw the axis: only when they change
+            self._norm_ticks = ticks
+            self.norm_plot.getAxis("bottom").setTicks(ticks)
         self.norm_plot.setXRange(base, high + 0.5, padding=0)
         self.norm_plot.setYRange(-0.6, count - 0.4, padding=0)
         set_title(self.norm_plot, "Norms per layer")
 
     def _render_histograms(self, entry: NodeHistograms) -> None:
         name = entry.get("name", "")
-        counts, edges = (np.asarray(a) for a in entry["weights"])
-        self.weight_curve.setData(edges.astype(float), counts.astype(float))
+        self._show_histogram(self.weight_plot, self.weight_curve, entry["weights"])
         set_title(self.weight_plot, f"{name} weights \u00b7 \u2016w\u2016 "
                     f"{format_value(float(entry['weight_norm']))}")
-        self.weight_plot.enableAutoRange()
         grads = entry.get("grads")
         if grads is None:
             self.grad_curve.setData([], [])
             self.grad_stack.setCurrentWidget(self.grad_message)
             return
         self.grad_stack.setCurrentWidget(self.grad_view)
-        counts, edges = (np.asarray(a) for a in grads)
-        self.grad_curve.setData(edges.astype(float), counts.astype(float))
-        self.grad_plot.enableAutoRange()
+        self._show_histogram(self.grad_plot, self.grad_curve, grads)
         norm = entry.get("grad_norm")
         flag = ""
         if norm is not None and (norm > EXPLODING or not math.isfinite(norm)):
@@ -249,6 +250,16 @@ class HistogramsPanel(RememberedNode, MonitorPanel):
             flag = " \u00b7 vanishing?"
         norm_text = format_value(float(norm)) if norm is not None else "\u2013"
         set_title(self.grad_plot, f"{name} gradients \u00b7 \u2016g\u2016 {norm_text}{flag}")
+
+    @staticmethod
+    def _show_histogram(plot: pg.PlotItem, curve: pg.PlotDataItem, histogram: Any) -> None:
+        """Draw (counts, edges); the axes move only when the histogram leaves them or shrinks
+        well inside (weights drift a little each epoch: auto-range would redraw both axes)."""
+        counts, edges = (np.asarray(a, float) for a in histogram)
+        curve.setData(edges, counts)
+        if len(edges) > 1:
+            settle_range(plot, "x", float(edges[0]), float(edges[-1]), pad=0.02)
+            settle_range(plot, "y", 0.0, float(counts.max()) if len(counts) else 1.0, pad=0.05)
 
     def refresh_theme(self) -> None:
         for view in (self.norm_view, self.weight_view, self.grad_view):

@@ -37,6 +37,7 @@ from gui.panels.metrics_compare import Compared, compare_button, compared_runs
 from gui.panels.metrics_items import LegendLabel, ValueAxis
 from gui.panels.metrics_readout import VAL_COLOR, readout_html
 from gui.panels.plot_style import no_si_prefix
+from gui.panels.plot_widgets import settle_range
 from gui.panels.run_curves import RunCurves
 from gui.panels.run_selection import RunSelection
 from runtime.events import Batch, Epoch, Finished, Started
@@ -143,6 +144,7 @@ class MetricsPanel(QWidget):
         self.metric_plot = self._plot(1, "accuracy (%)")
         self.lr_plot = self._plot(2, "learning rate", 64)
         self.lr_plot.enableAutoRange(y=False)  # from 0, set in redraw
+        self.metric_plot.enableAutoRange(y=False)  # settled in redraw (not every epoch)
         for plot in (self.metric_plot, self.lr_plot):  # x: the same epochs, set in redraw
             plot.enableAutoRange(x=False)  # (not linked: pyqtgraph aligns linked views by
         self.loss_plot.enableAutoRange(x=False, y=False)  # screen position in a grid)
@@ -159,9 +161,11 @@ class MetricsPanel(QWidget):
                 item.setZValue(-10)
                 plot.addItem(item)
                 self.faint[key].append(item)
-        # many points: no antialiasing (the costliest part of painting it)
+        # many points: no antialiasing (the costliest part of painting it), and (with the
+        # plots' peak downsampling) one min-max pair per pixel column, not pyqtgraph's five
         self.curves["train_step"] = self.loss_plot.plot(name="train (per step)",
-                                                        antialias=False, skipFiniteCheck=True)
+                                                        antialias=False, skipFiniteCheck=True,
+                                                        autoDownsampleFactor=1.0)
         self.curves["train_loss"] = self.loss_plot.plot(name="train")
         self.curves["val_loss"] = self.loss_plot.plot(name="validation")
         self.curves["train_metric"] = self.metric_plot.plot(name="train")
@@ -411,6 +415,7 @@ class MetricsPanel(QWidget):
                 losses += [r.column(columns.loss[1].column)[1] for r in self.earlier]
             values = np.concatenate([v for v in losses if len(v)] or [np.zeros(0)])
             self._epoch_losses = values[np.isfinite(values)]
+            self._metric_range()
         planned = run.total_epochs if self.live else 0  # a run that ended shows what it did
         x_max = max(1.0, planned, len(run.epochs), *(len(r.epochs) for r in self.earlier))
         if run.steps.size:
@@ -420,6 +425,17 @@ class MetricsPanel(QWidget):
             for plot in self.plots:
                 plot.setXRange(0.0, x_max, padding=0.02)
         self._loss_range()
+
+    def _metric_range(self) -> None:
+        """The metric's range follows its curves in steps (settle_range): accuracy rising a
+        little each epoch does not re-lay out and repaint its axis every epoch."""
+        items = (self.curves["train_metric"], self.curves["val_metric"], *self.faint["metric"])
+        values = np.concatenate([np.asarray(i.yData, float) for i in items
+                                 if i.yData is not None and len(i.yData)] or [np.zeros(0)])
+        values = values[np.isfinite(values)]
+        if len(values):
+            settle_range(self.metric_plot, "y", float(values.min()), float(values.max()),
+                         pad=0.08)
 
     def _loss_range(self) -> None:
         log = self.log_box.isChecked()

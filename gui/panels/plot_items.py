@@ -31,8 +31,13 @@ class IndexAxis(pg.AxisItem):
         self.names: list[str] | None = None
 
     def set_names(self, count: int, names: Sequence[str] | None = None) -> None:
-        self.count = max(0, int(count))
-        self.names = [str(n) for n in names] if names is not None else None
+        """Name the rows/columns; the axis is redrawn only when they change (live panels set
+        the same names with every render, and an axis picture costs more than most plots)."""
+        count = max(0, int(count))
+        names = [str(n) for n in names] if names is not None else None
+        if (count, names) == (self.count, self.names):
+            return
+        self.count, self.names = count, names
         self.picture = None
         self.update()
 

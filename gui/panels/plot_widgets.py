@@ -106,6 +106,31 @@ def set_colorbar(bar: pg.ColorBarItem, cmap: pg.ColorMap, levels: tuple[float, f
 
 
 
+def settle_range(plot: pg.PlotItem, axis: str, low: float, high: float, pad: float = 0.05,
+                 fill: float = 0.6) -> bool:
+    """Show ``low``..``high`` on ``axis`` ("x" or "y") of a plot without auto-range, moving the
+    range only when the data leaves it or fills less than ``fill`` of it: a live view whose
+    data drifts a little each epoch keeps its axes (an axis whose range changes is laid out
+    and drawn again, which costs more than the data). A new range is padded by ``pad`` of
+    the span and widened to multiples of 2, 0.2, 20... (a fiftieth of the span or so). True
+    when the range was set."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return False
+    shown = plot.getViewBox().viewRange()[0 if axis == "x" else 1]
+    span = high - low or max(abs(high) * 0.1, 1e-9)
+    if shown[0] <= low and high <= shown[1] and span >= fill * (shown[1] - shown[0]):
+        return False
+    margin = pad * span
+    step = 2.0 * 10.0 ** (math.floor(math.log10(span)) - 1)  # ends on round numbers, which
+    start = math.floor((low - margin) / step) * step  # leaves room to creep into
+    stop = math.ceil((high + margin) / step) * step
+    if axis == "x":
+        plot.setXRange(start, stop, padding=0)
+    else:
+        plot.setYRange(start, stop, padding=0)
+    return True
+
+
 def hover_position(plot: pg.PlotItem, scene_pos: QPointF) -> QPointF | None:
     """The view coordinates of a scene position inside ``plot``, or None outside it."""
     box = plot.getViewBox()
