@@ -12,7 +12,6 @@ are drawn beside it, each named by what changed ("lr 0.1") in the legend.
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
@@ -35,6 +34,7 @@ from gui.panels.frame_clock import request_frame
 from gui.panels.metric_columns import columns_for, metric_kind
 from gui.panels.metrics_compare import Compared, compare_button, compared_runs
 from gui.panels.metrics_items import LegendLabel, ValueAxis
+from gui.panels.metrics_ranges import loss_y_range
 from gui.panels.metrics_readout import VAL_COLOR, readout_html
 from gui.panels.plot_style import no_si_prefix
 from gui.panels.plot_widgets import settle_range
@@ -438,31 +438,12 @@ class MetricsPanel(QWidget):
                          pad=0.08)
 
     def _loss_range(self) -> None:
-        log = self.log_box.isChecked()
         values = getattr(self, "_epoch_losses", np.zeros(0))
-        steps = self.current.steps
-        if log:  # only positive values have a logarithm
-            values = values[values > 0]
-            step_low, step_high = steps.low_positive, steps.high if steps.high > 0 else math.nan
-        else:
-            step_low, step_high = steps.low, steps.high
-        lows = [b for b in (step_low, float(values.min()) if len(values) else math.nan)
-                if math.isfinite(b)]
-        highs = [b for b in (step_high, float(values.max()) if len(values) else math.nan)
-                 if math.isfinite(b)]
-        if not lows or not highs:
-            return
-        low, high = min(lows), max(highs)
-        if log:
-            low, high = math.log10(low), math.log10(high)
-        span = high - low or max(abs(high) * 0.1, 0.1)
-        current = self._drawn.get("loss_y")
-        if current is not None and current[2] == log and current[0] <= low \
-                and high <= current[1] and span >= 0.6 * (current[1] - current[0]):
-            return
-        pad = 0.06 * span
-        self._drawn["loss_y"] = (low - pad, high + pad, log)
-        self.loss_plot.setYRange(low - pad, high + pad, padding=0)
+        log = self.log_box.isChecked()
+        y_range = loss_y_range(values, self.current.steps, log, self._drawn.get("loss_y"))
+        if y_range is not None:
+            self._drawn["loss_y"] = (*y_range, log)
+            self.loss_plot.setYRange(*y_range, padding=0)
 
     def _legends(self, earlier: bool) -> None:
         """Each plot's legend as its title row: above the data, so it never hides a curve;
