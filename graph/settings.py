@@ -81,8 +81,9 @@ TRAINING_FIELDS: dict[str, Field] = by_name(
     Field(Param("accelerate", CHOICE, "auto", "Speed features. Auto trains convolutional "
                 "networks on images in bfloat16 mixed precision with channels-last memory "
                 "where the processor has bf16 (AMX or AVX-512-BF16; about 3x faster) and "
-                "uses mixed precision on CUDA; other networks gain nothing and train as "
-                "before. Mixed precision forces it on; torch.compile adds compiling to Auto's "
+                "uses mixed precision on CUDA; other networks and short runs (under 10,000 "
+                "samples x epochs) gain nothing and train as before. Mixed precision "
+                "forces it on; torch.compile adds compiling to Auto's "
                 "choice: the first epoch waits tens of seconds for it, and small networks "
                 "train slower.", choices=ACCELERATIONS,
                 choice_labels=("Auto", "Off", "Mixed precision", "torch.compile"),

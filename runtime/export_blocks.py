@@ -4,6 +4,8 @@ batch order split between them, and saving weights."""
 
 from __future__ import annotations
 
+from typing import Any
+
 # The processes: torchrun's environment, the device of each, the process group.
 PROCESSES = '''
 
@@ -50,7 +52,7 @@ class StepBatches(Sampler[list[int]]):
 
     def __init__(self, size: int, rank: int = 0, world: int = 1) -> None:
         self.size, self.rank, self.world = size, rank, world
-        self.generator = torch.Generator().manual_seed(SEED)
+        self.generator = torch.Generator().manual_seed(TRAINING_SEED)
         self.bounds = [(s, min(s + BATCH_SIZE, size)) for s in range(0, size, BATCH_SIZE)]
         if len(self.bounds) > 1 and self.bounds[-1][1] - self.bounds[-1][0] == 1:
             self.bounds[-2:] = [(self.bounds[-2][0], size)]
@@ -76,6 +78,13 @@ def save_weights(model: nn.Module, path: str) -> None:
         raise SystemExit("saving the weights needs safetensors: pip install safetensors") from None
     save_file(state, path)
 '''
+
+
+def training_seed_line(training: Any) -> str:
+    """The TRAINING_SEED constant: Plexus seeds a run (fresh weights, batch order, dropout)
+    with the training seed, not the data set's SEED."""
+    return (f"TRAINING_SEED = {int(training.seed)}  # fresh weights, batch order and "
+            "dropout, as Plexus seeds a run")
 
 
 def shared_blocks() -> list[str]:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from graph.project import Project
 from runtime import export
-from runtime.export_blocks import shared_blocks
+from runtime.export_blocks import shared_blocks, training_seed_line
 from runtime.export_data import data_source, merged_from, saves_data, write_data
 from runtime.gan_networks import gan_groups, group_graph, known_modes
 from runtime.gan_samples import COVERED_SHARE, diversity, mode_metrics
@@ -68,7 +68,7 @@ def main() -> None:
     args = parser.parse_args()
 
     distributed, rank, world, local_rank, device = start_processes(args.device)
-    torch.manual_seed(SEED)
+    torch.manual_seed(TRAINING_SEED)
     train_set, _ = load_data()
     generator, discriminator = GENERATOR().to(device), DISCRIMINATOR().to(device)
     if START:
@@ -85,7 +85,7 @@ def main() -> None:
     g_opt, g_schedule = make_optimizer(generator, G_LR, args.epochs * math.ceil(
         len(loader) / D_STEPS))
     noise_shape = tuple(GENERATOR.input_shapes[next(iter(GENERATOR.input_shapes))])
-    fixed = torch.Generator().manual_seed(SEED + 1)
+    fixed = torch.Generator().manual_seed(TRAINING_SEED + 1)
     eval_noise = torch.randn((EVAL_SAMPLES, *noise_shape), generator=fixed).to(device)
     index = np.linspace(0, len(train_set) - 1, min(REAL_SHOWN, len(train_set))).astype(int)
     real_shown = np.stack([train_set[int(i)][0].numpy() for i in index])
@@ -228,6 +228,7 @@ def gan_script(project: Project, stem: str, data_file: str) -> tuple[str, bytes,
     consts = [
         "# -- settings of the Plexus project " + "-" * 60, *data_consts,
         f"EPOCHS = {int(training.epochs)}", f"BATCH_SIZE = {int(training.batch_size)}",
+        training_seed_line(training),
         f"D_LR = {option('d_lr', lr)!r}", f"G_LR = {option('g_lr', lr)!r}",
         f"D_STEPS = {int(option('d_steps', 1))}  # discriminator updates per generator update",
         f"LABEL_SMOOTHING = {option('label_smoothing', 0.1)!r}  # real samples' target: 1 - it",

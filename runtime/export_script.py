@@ -22,9 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from graph.project import Project
 from runtime import export
-from runtime.export_blocks import shared_blocks
+from runtime.export_blocks import shared_blocks, training_seed_line
 from runtime.export_data import data_source, merged_from, saves_data, write_data
 from runtime.export_gan import gan_script, write_gan_script
 from runtime.export_heads import (
@@ -117,13 +119,14 @@ def main() -> None:
     args = parser.parse_args()
 
     distributed, rank, world, local_rank, device = start_processes(args.device)
-    torch.manual_seed(SEED)
     train_set, val_set = load_data()
     if len(val_set) == 0:
         val_set = train_set
+    torch.manual_seed(TRAINING_SEED)
     model = MODEL()
     if args.start:  # as in Plexus, training goes on from the weights the project had
         model.load_weights(args.start)
+    torch.manual_seed(TRAINING_SEED)  # as Plexus: the run's random draws start from the seed
     model = model.to(device)
     optimizer = make_optimizer(model)
     net: nn.Module = model
@@ -255,6 +258,7 @@ def script_source(d: export.Design, name: str, weights_file: str, data_file: str
         *data_consts,
         f"EPOCHS = {int(training.epochs)}",
         f"BATCH_SIZE = {int(training.batch_size)}",
+        training_seed_line(training),
         f"EVAL_BATCH = {eval_batch}",
         f"LR = {float(training.lr)!r}",
     ]
@@ -401,6 +405,16 @@ def _loss_and_score(heads: list[ScriptHead]) -> list[str]:
     return parts
 
 
+def seeded_design(project: Project) -> export.Design:
+    """The design with its layers that have no stored weights initialised as Plexus
+    initialises them for a run (torch seeded with the training seed, as runtime.prepare
+    does): a project with some weights (an imported trunk) exports the very start Plexus
+    trains from. The caller's random state is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(project.training.seed)
+        return export.design(project)
+
+
 # -- entry points ----------------------------------------------------------------------------------
 def is_gan(project: Project) -> bool:
     """Whether the project trains in GAN mode (runtime.export_gan writes its script)."""
@@ -415,7 +429,7 @@ def export_script(project: Project, weights_file: str | None = None,
     stem = export.file_stem(project.name)
     if is_gan(project):
         return gan_script(project, stem, data_file or f"{stem}_data.npz")[0]
-    d = export.design(project)
+    d = seeded_design(project)
     weights_file = weights_file or f"{stem}.safetensors"
     data_file = data_file or f"{stem}_data.npz"
     return script_source(d, export.class_name(project.name), weights_file, data_file)
@@ -433,7 +447,7 @@ def write_script(project: Project, path: str | Path) -> list[Path]:
         return write_gan_script(project, path)
     data = path.with_name(f"{path.stem}_data.npz")
     weights = path.with_suffix(".safetensors").name
-    d = export.design(project)
+    d = seeded_design(project)
     written = [export.write_text(path, script_source(d, export.class_name(project.name),
                                                      weights, data.name))]
     if saves_data(project.dataset, len(d.compiled.output_nodes) > 1):

@@ -62,6 +62,7 @@ from runtime.trainer import (
     TrainControl,
     TrainResult,
     not_finite,
+    reads_each_step,
     resolve_device,
     run_loop,
 )
@@ -109,6 +110,18 @@ class GanOptions:
 
 
 # -- the loop -------------------------------------------------------------------------------------
+@dataclass
+class StepValues:
+    """One step's values, kept on the device until read (per epoch on CUDA: reading each step
+    would make the host wait for the device every step)."""
+
+    step: int
+    global_step: int
+    n: int  # real samples in the step
+    g_step: bool  # whether the generator trained in this step
+    tensor: Tensor  # discriminator loss, real and generated samples it got right, G loss
+
+
 class GanLoop:
     """State of one GAN run; ``train_gan`` builds it and ``run_loop`` drives it."""
 
@@ -193,13 +206,15 @@ class GanLoop:
         global_step = 0
         status, message = "completed", f"trained {settings.epochs} epochs"
         clock = StepClock(self.control, self.emit)
+        read_each_step = reads_each_step(device)
         for epoch in range(1, settings.epochs + 1):
             clock.start_epoch()
             gen.train()
             disc.train()
             sums = {"d_loss": 0.0, "g_loss": 0.0, "real": 0, "fake": 0, "n": 0, "g_n": 0}
+            pending: list[StepValues] = []  # steps whose values are still on the device
             stopped = False
-            g_value = float("nan")
+            g_value: Tensor | float = 0.0  # the last generator loss, for batch events
             for step, (real, _labels) in enumerate(batches, start=1):
                 self.where = (epoch, step)
                 n = real.shape[0]
@@ -211,7 +226,7 @@ class GanLoop:
                 targets = torch.cat([torch.full((n,), real_target, device=device),
                                      torch.zeros(n, device=device)])
                 d_loss = 2.0 * bce(logits, targets)  # mean over real + mean over fake
-                d_value = self._finite(float(d_loss.item()), "discriminator", d_opt)
+                d_value = d_loss.detach()
                 if options.r1:  # keep D flat around real data (Mescheder et al. 2018)
                     (grad,) = torch.autograd.grad(logits[:n].sum(), real, create_graph=True)
                     d_loss = d_loss + options.r1 / 2 * grad.pow(2).flatten(1).sum(1).mean()
@@ -222,14 +237,12 @@ class GanLoop:
                 if d_sched is not None and d_per_step:
                     d_sched.step()
                 with torch.no_grad():
-                    sums["real"] += int((logits[:n] > 0).sum())
-                    sums["fake"] += int((logits[n:] < 0).sum())
-                sums["d_loss"] += d_value * n
-                sums["n"] += n
-                if step % options.d_steps == 0 or step == d_per_epoch:
+                    real_ok, fake_ok = (logits[:n] > 0).sum(), (logits[n:] < 0).sum()
+                g_step = step % options.d_steps == 0 or step == d_per_epoch
+                g_read = d_value  # a stand-in where the generator does not train
+                if g_step:
                     g_opt.zero_grad(set_to_none=True)
                     g_loss = bce(disc(fake).reshape(-1), torch.ones(n, device=device))
-                    g_value = self._finite(float(g_loss.item()), "generator", g_opt)
                     g_loss.backward()
                     if settings.grad_clip > 0:
                         nn.utils.clip_grad_norm_(g_params, settings.grad_clip)
@@ -237,15 +250,17 @@ class GanLoop:
                     disc.zero_grad(set_to_none=True)  # the G step left gradients in D
                     if g_sched is not None and g_per_step:
                         g_sched.step()
-                    sums["g_loss"] += g_value * n
-                    sums["g_n"] += n
+                    g_value = g_read = g_loss.detach()
                 global_step += 1
-                self.result.steps.append((global_step, d_value))
+                pending.append(StepValues(step, global_step, n, g_step, torch.stack(
+                    [d_value.float(), real_ok.float(), fake_ok.float(), g_read.float()])))
+                if read_each_step:
+                    self._read_steps(pending, sums, epoch, d_opt, g_opt)
                 if clock.step_done(n, epoch, step, d_per_epoch, global_step, loss=d_value,
-                                   d_loss=d_value,
-                                   g_loss=g_value if math.isfinite(g_value) else 0.0):
+                                   d_loss=d_value, g_loss=g_value):
                     stopped = True
                     break
+            self._read_steps(pending, sums, epoch, d_opt, g_opt)
             if stopped:
                 status, message = "stopped", f"stopped by the user in epoch {epoch}"
                 break
@@ -273,6 +288,28 @@ class GanLoop:
                 break
         self.result.status, self.result.message = status, message + self._summary()
         return self.result
+
+    def _read_steps(self, pending: list[StepValues], sums: dict[str, Any], epoch: int,
+                    d_opt: torch.optim.Optimizer, g_opt: torch.optim.Optimizer) -> None:
+        """Read the values of the ``pending`` steps from the device in one transfer, add them
+        to the epoch's ``sums`` and the run's steps, and empty ``pending``. A loss that is no
+        longer a number fails the run naming its own step, as when read at once."""
+        if not pending:
+            return
+        rows = torch.stack([values.tensor for values in pending]).cpu().tolist()
+        for values, (d_value, real_ok, fake_ok, g_value) in zip(pending, rows, strict=True):
+            self.where = (epoch, values.step)
+            self._finite(d_value, "discriminator", d_opt)
+            sums["d_loss"] += d_value * values.n
+            sums["real"] += int(real_ok)
+            sums["fake"] += int(fake_ok)
+            sums["n"] += values.n
+            if values.g_step:
+                self._finite(g_value, "generator", g_opt)
+                sums["g_loss"] += g_value * values.n
+                sums["g_n"] += values.n
+            self.result.steps.append((values.global_step, d_value))
+        pending.clear()
 
     def _finite(self, value: float, which: str, optimizer: torch.optim.Optimizer) -> float:
         if not math.isfinite(value):

@@ -142,7 +142,8 @@ class StandardLoop:
         module.to(device)
         self.initial = snapshot(module)
         self.plan = plan = plan_for(compiled.graph, device,
-                                    getattr(settings, "accelerate", "auto"))
+                                    getattr(settings, "accelerate", "auto"),
+                                    sample_passes=len(self.data.train) * settings.epochs)
         runner = plan.prepare(module)
         read_each_step = reads_each_step(device)
         ratio = (GradientRatio(compiled) if settings.options.get("gradient_ratio") else None)
