@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from graph.catalog import ANY, HEAD, INPUT, MERGE, TOKENS, LayerSpec
+from graph.catalog import ANY, ELEMENTWISE, HEAD, INPUT, MERGE, TOKENS, LayerSpec
 from graph.model import Edge, Graph, Node
 from graph.validate import Diagnostic, ValidationMemo, has_errors, validate
 from runtime import ops
@@ -326,6 +326,9 @@ def _run(spec: LayerSpec, params: dict[str, Any], inputs: list[Operand]) -> _Out
     problem = _precheck(spec, params, inputs)
     if problem is not None:
         return _Outcome(problem=problem)
+    if spec.has(ELEMENTWISE):  # declared to keep its input's shape and dtype
+        shape, dtype, _ = inputs[0]
+        return _Outcome((shape,), (dtype,))
     try:
         return _execute(spec, params, inputs, "meta")
     except NotImplementedError as exc:
