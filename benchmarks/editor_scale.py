@@ -25,13 +25,15 @@ every few layers) are measured side by side in one run:
                       side by side in one process, as a ratio
 
 Run: QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/editor_scale.py
-     (EDITOR_SCALE_WINDOW_ONLY=1 runs only the real-window rows)
+     (--window-only, or EDITOR_SCALE_WINDOW_ONLY=1: only the real-window rows; --layers 5000:
+     only that size; --lean: Code panel hidden only, with process CPU per edit, no ResNet-50)
 Targets (issue 3): edit->diagnostics <= 50 ms at 100 layers, <= 250 ms at 1000; pan >= 30 fps.
 Targets (issue 16): edit->diagnostics in the real window <= 50 ms at 1000, <= 250 ms at 5000.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -92,11 +94,13 @@ def generate_mixed(layers: int, channels: int = 8) -> tuple[Graph, int]:
     ReLU-Conv2d-BatchNorm2d-Add(skip)-ReLU, then Flatten-Linear-ReLU-Linear and an Output.
     Returns the graph and the id of the last Linear (its width is what the edits change)."""
     graph = Graph()
-    prev = graph.add_node("Input", {"shape": (channels, 8, 8)}).id
+    prev = graph.add_node("Input", {"shape": (channels, 8, 8)}, name="x").id
 
     def add(kind: str, params: dict[str, object] | None = None, port: str = "in") -> int:
-        node = graph.add_node(kind, params or {}).id
-        graph.connect(Edge(prev, "out", node, port))
+        # Named and wired without the cycle check: a chain built forward cannot close one,
+        # and both checks scan the whole graph (5000 layers took minutes to build).
+        node = graph.add_node(kind, params or {}, name=f"{kind.lower()}_{graph.next_id}").id
+        graph.connect(Edge(prev, "out", node, port), check=False)
         return node
 
     conv = {"out_channels": channels, "kernel_size": [3, 3], "padding": [1, 1]}
@@ -105,7 +109,7 @@ def generate_mixed(layers: int, channels: int = 8) -> tuple[Graph, int]:
         for kind in ("Conv2d", "BatchNorm2d", "ReLU", "Conv2d", "BatchNorm2d"):
             prev = add(kind, conv if kind == "Conv2d" else None)
         prev = add("Add", port="in1")
-        graph.connect(Edge(skip, "out", prev, "in2"))
+        graph.connect(Edge(skip, "out", prev, "in2"), check=False)
         prev = add("ReLU")
     for kind, params in (("Flatten", {}), ("Linear", {"out_features": 32}), ("ReLU", {}),
                          ("Linear", {"out_features": 10})):
@@ -342,9 +346,10 @@ def synchronous_code_refresh(panel: object) -> None:
 
 
 def bench_window(path: Path, head_name: str | None, head: int | None, folder: Path,
-                 label: str, edits: int = 5) -> list[str]:
+                 label: str, edits: int = 5, lean: bool = False) -> list[str]:
     """Median edit->diagnostics in a real MainWindow over ``path`` with the Code panel hidden,
-    visible (background meta compile) and visible with the old synchronous compile."""
+    visible (background meta compile) and visible with the old synchronous compile; ``lean``:
+    hidden only, with the CPU time of the whole process per edit beside the wall time."""
     from PySide6.QtCore import QSettings
 
     from gui.app import freeze_after_open, install_features
@@ -382,6 +387,16 @@ def bench_window(path: Path, head_name: str | None, head: int | None, folder: Pa
     window.docks["code"].close()
     QApplication.processEvents()
     hidden, _ = edit_times()
+    layers = len(window.graph.nodes)
+    if lean:
+        cpu_start = time.process_time()
+        again, _ = edit_times()
+        cpu = (time.process_time() - cpu_start) / edits
+        window.undo_stack.setClean()
+        window.persist = False
+        window.close()
+        return [f"real window {label} ({layers} layers) edit->diagnostics, Code panel hidden: "
+                f"{ms(hidden)}, again {ms(again)} (process CPU {ms(cpu)} per edit)"]
     window.show_dock("code")
     window.code.wait(120_000)
     visible, code_shown = edit_times(code_too=True)
@@ -390,23 +405,26 @@ def bench_window(path: Path, head_name: str | None, head: int | None, folder: Pa
     window.undo_stack.setClean()
     window.persist = False
     window.close()
-    layers = len(window.graph.nodes)
     return [f"real window {label} ({layers} layers) edit->diagnostics: Code panel hidden "
             f"{ms(hidden)}, visible {ms(visible)} (code shown after {ms(code_shown)}), "
             f"visible with the old synchronous compile {ms(old)}: old/new "
             f"{old / visible:.1f}x"]
 
 
-def bench_real_window(folder: Path) -> None:
-    """Issue 16's rows: generated mixed networks and the imported ResNet-50."""
+def bench_real_window(folder: Path, sizes: tuple[int, ...] = (1000, 5000),
+                      lean: bool = False) -> None:
+    """Issue 16's rows: generated mixed networks and (unless ``lean``) the imported
+    ResNet-50."""
     from graph.project import Project, save_project
 
-    for layers in (1000, 5000):
+    for layers in sizes:
         graph, head = generate_mixed(layers)
         path = folder / f"mixed_{layers}.plexus"
         save_project(Project(graph=graph), path)
-        for row in bench_window(path, None, head, folder, f"mixed {layers}"):
+        for row in bench_window(path, None, head, folder, f"mixed {layers}", lean=lean):
             print(row, flush=True)
+    if lean:
+        return
     resnet = folder / "resnet50.plexus"
     if not resnet.exists():  # bench_imported saves it; alone, import it here
         from runtime.importer import import_module
@@ -417,11 +435,21 @@ def bench_real_window(folder: Path) -> None:
 
 
 def main() -> None:
-    app = QApplication.instance() or QApplication(sys.argv)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--layers", type=int, nargs="+", default=[1000, 5000],
+                        help="sizes of the real-window rows (default 1000 5000)")
+    parser.add_argument("--window-only", action="store_true",
+                        default=bool(os.environ.get("EDITOR_SCALE_WINDOW_ONLY")),
+                        help="only the real-window rows")
+    parser.add_argument("--lean", action="store_true",
+                        help="real window: Code panel hidden only, no ResNet-50 (implies "
+                        "--window-only)")
+    args = parser.parse_args()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
     rows: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
-        if os.environ.get("EDITOR_SCALE_WINDOW_ONLY"):
-            bench_real_window(Path(tmp))
+        if args.window_only or args.lean:
+            bench_real_window(Path(tmp), tuple(args.layers), lean=args.lean)
             return
         for layers in (100, 1000):
             graph, (head,) = generate(layers)
@@ -452,7 +480,7 @@ def main() -> None:
                 print(row, flush=True)
         for row in [*bench_imported(Path(tmp)), *bench_imported_efficientnet(Path(tmp))]:
             print(row, flush=True)
-        bench_real_window(Path(tmp))
+        bench_real_window(Path(tmp), tuple(args.layers))
 
 
 if __name__ == "__main__":

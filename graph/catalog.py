@@ -138,6 +138,10 @@ SEQUENCE = "sequence"  # only makes sense on sequences (the Sequences panel appl
 CONTEXT = "context"  # each step's output reads other steps (recurrent and attention layers)
 RECURRENT = "recurrent"  # an RNN, LSTM or GRU
 ENDS_TRUNK = "ends trunk"  # no feature map after it: a transferred trunk stops here
+# Each output value comes from the input value at the same place (or is it): the output has
+# the input's shape and dtype and there are no weights, so shape inference takes that as given
+# instead of running the layer (its first meta run would import torch._dynamo and sympy).
+ELEMENTWISE = "element-wise"
 
 
 @dataclass(frozen=True)

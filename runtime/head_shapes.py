@@ -40,18 +40,18 @@ def check_classification_heads(graph: Graph, shapes: dict[Edge, tuple[int, ...]]
     """With the data's ``classes`` known (one class label per sample): one error per
     classification Output fed a feature map, on the layer that caused it, or fed fewer scores
     than classes."""
-    first_in: dict[int, Edge] = {}
-    for edge in graph.edges:
-        node = graph.nodes.get(edge.dst)
-        spec = node.spec if node is not None else None
-        if spec is not None and spec.inputs and edge.dst_port == spec.inputs[0].name:
-            first_in.setdefault(edge.dst, edge)
     if not classes:
         return []  # only the data says a head reads one class label per sample
     heads = [node for node in graph.nodes.values()
              if node.type == "Output" and node.all_params().get("task") == "classification"]
     if len(heads) > 1:
         return []  # the data's class count is one head's; the others have their own
+    first_in: dict[int, Edge] = {}  # (after the early returns: a scan of every wire)
+    for edge in graph.edges if heads else ():
+        node = graph.nodes.get(edge.dst)
+        spec = node.spec if node is not None else None
+        if spec is not None and spec.inputs and edge.dst_port == spec.inputs[0].name:
+            first_in.setdefault(edge.dst, edge)
     found: list[Diagnostic] = []
     for node in heads:
         chain = _chain_into(graph, node.id, first_in)

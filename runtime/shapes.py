@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from graph.catalog import ANY, HEAD, INPUT, MERGE, TOKENS, LayerSpec
+from graph.catalog import ANY, ELEMENTWISE, HEAD, INPUT, MERGE, TOKENS, LayerSpec
 from graph.model import Edge, Graph, Node
 from graph.validate import Diagnostic, ValidationMemo, has_errors, validate
 from runtime import ops
@@ -63,14 +63,24 @@ class Analysis:
 
 
 @dataclass
+class ShapeMemo:
+    """What the last shape inference of one design found, so the next one redoes only what
+    an edit touched: each node's outcome (reused while its revision and inputs stay), and the
+    whole last run (while the wiring stays, only edited nodes and those after them run)."""
+
+    # node id -> (its revision, the shapes and dtypes it received, what running it gave)
+    outcomes: dict[int, tuple[int, tuple[Any, ...], _Outcome]] = field(default_factory=dict)
+    last: _LastRun | None = None
+
+
+@dataclass
 class AnalysisMemo:
     """What the editor's last analysis of its design found, per node, so the next one after
     an edit redoes only what the edit touched (see ``Graph.node_revision``). One memo per
     design; runs that share it must not overlap."""
 
     validation: ValidationMemo = field(default_factory=ValidationMemo)
-    # node id -> (its revision, the shapes and dtypes it received, what running it gave)
-    outcomes: dict[int, tuple[int, tuple[Any, ...], _Outcome]] = field(default_factory=dict)
+    shapes: ShapeMemo = field(default_factory=ShapeMemo)
 
 
 def analyze(graph: Graph, classes: int | None = None, memo: AnalysisMemo | None = None
@@ -93,7 +103,7 @@ def analyze(graph: Graph, classes: int | None = None, memo: AnalysisMemo | None 
         elif diag.node_id is not None and diag.node_id in graph.nodes \
                 and not _params_ok(graph.nodes[diag.node_id]):
             skip.add(diag.node_id)
-    shapes = infer_shapes(graph, skip, memo.outcomes if memo is not None else None)
+    shapes = infer_shapes(graph, skip, memo.shapes if memo is not None else None)
     from runtime.head_shapes import check_classification_heads  # it formats with this module
 
     heads = check_classification_heads(graph, shapes.edges, classes)
@@ -144,48 +154,135 @@ _CACHE_LIMIT = 50_000
 Outcomes = dict[int, tuple[int, tuple[Any, ...], _Outcome]]
 
 
-def infer_shapes(graph: Graph, skip: Iterable[int] = (), memo: Outcomes | None = None
+@dataclass
+class _LastRun:
+    """One inference's wiring, inputs and findings, kept so that the next, after an edit that
+    left the wiring as it was, copies them and reruns only the edited nodes and what they
+    feed (an edit of one layer of 5,000 must not walk all 5,000 in Python)."""
+
+    edges: list[Edge]
+    nodes: frozenset[int]
+    skipped: frozenset[int]
+    revisions: dict[int, int]
+    into: dict[tuple[int, str], Edge]
+    succ: dict[int, list[int]]
+    out_edges: dict[int, list[Edge]]
+    position: dict[int, int]  # topological; nodes on or behind a cycle are not in it
+    result: ShapeResult
+    dtypes: dict[int, dict[str, torch.dtype]]
+    notes: dict[int, list[Diagnostic]]  # what inferring each node said, for nodes that spoke
+
+
+def infer_shapes(graph: Graph, skip: Iterable[int] = (), memo: ShapeMemo | None = None
                  ) -> ShapeResult:
     """Run every node (except ``skip``) on meta tensors in topological order.
 
     Never raises for a bad design: nodes that cannot run get one diagnostic (torch's reason in
     user words); nodes after them, nodes on cycles and nodes with unconnected inputs are only
-    listed in ``not_inferred``. ``memo``: each node's last outcome, reused while the node's
-    revision and what it receives stay the same (no params to compare, nothing to run).
+    listed in ``not_inferred``. ``memo``: the last inference of this design; each node's last
+    outcome is reused while its revision and what it receives stay the same, and while the
+    wiring stays, only edited nodes and the nodes after them are visited at all.
     """
-    result = ShapeResult()
     nodes = graph.nodes
-    skipped = set(skip)
+    skipped = frozenset(skip)
+    revisions = {i: graph.node_revision(i) for i in nodes} if memo is not None else {}
+    last = memo.last if memo is not None else None
+    if last is not None and last.edges == graph.edges and last.nodes == nodes.keys():
+        run = _rerun_edited(graph, skipped, revisions, last, memo)
+    else:
+        run = _infer_all(graph, skipped, revisions, memo)
+    if memo is not None:
+        memo.last = run
+    result = run.result
+    result = ShapeResult(dict(result.outputs), dict(result.edges), dict(result.params),
+                         [d for i in run.position if i in run.notes for d in run.notes[i]],
+                         set(result.not_inferred), dict(result.inputs))
+    result.diagnostics += _absent_outputs(graph, result)
+    return result
+
+
+def _infer_all(graph: Graph, skipped: frozenset[int], revisions: dict[int, int],
+               memo: ShapeMemo | None) -> _LastRun:
+    """Infer every node; what is kept of the run for the next one."""
+    nodes = graph.nodes
     into: dict[tuple[int, str], Edge] = {}
     succ: dict[int, list[int]] = {i: [] for i in nodes}
+    out_edges: dict[int, list[Edge]] = {}
     indegree = dict.fromkeys(nodes, 0)
     for edge in graph.edges:
         if edge.src in nodes and edge.dst in nodes:
             into.setdefault((edge.dst, edge.dst_port), edge)
             succ[edge.src].append(edge.dst)
+            out_edges.setdefault(edge.src, []).append(edge)
             indegree[edge.dst] += 1
-    dtypes: dict[int, dict[str, torch.dtype]] = {}
-    ordered: set[int] = set()
+    order = list(_topological(succ, indegree))
+    run = _LastRun(list(graph.edges), frozenset(nodes), skipped, revisions, into, succ,
+                   out_edges, {i: n for n, i in enumerate(order)}, ShapeResult(), {}, {})
+    _infer_in_order(graph, order, run, memo)
+    if memo is not None:
+        for node_id in [i for i in memo.outcomes if i not in nodes]:
+            del memo.outcomes[node_id]
+    ordered = run.position
+    run.result.not_inferred.update(i for i in nodes if i not in ordered)  # on or behind a cycle
+    for edge in graph.edges:
+        shape = run.result.outputs.get(edge.src, {}).get(edge.src_port)
+        if shape is not None and edge.dst in nodes:
+            run.result.edges[edge] = shape
+    return run
+
+
+def _rerun_edited(graph: Graph, skipped: frozenset[int], revisions: dict[int, int],
+                  last: _LastRun, memo: ShapeMemo) -> _LastRun:
+    """The last run with the edited nodes (a new revision, or newly skipped or not) and every
+    node after them inferred again; the wiring is the last run's."""
+    edited = {i for i, revision in revisions.items() if last.revisions.get(i) != revision}
+    edited |= skipped ^ last.skipped
+    dirty: set[int] = set()
+    stack = list(edited)
+    while stack:
+        node_id = stack.pop()
+        if node_id not in dirty:
+            dirty.add(node_id)
+            stack.extend(last.succ.get(node_id, ()))
+    old = last.result
+    result = ShapeResult(dict(old.outputs), dict(old.edges), dict(old.params), [],
+                         old.not_inferred - {i for i in dirty if i in last.position},
+                         dict(old.inputs))
+    run = _LastRun(last.edges, last.nodes, skipped, revisions, last.into, last.succ,
+                   last.out_edges, last.position, result, dict(last.dtypes), dict(last.notes))
+    for node_id in dirty:
+        for found in (result.outputs, result.params, result.inputs, run.dtypes, run.notes):
+            found.pop(node_id, None)
+    order = sorted((i for i in dirty if i in last.position), key=last.position.__getitem__)
+    _infer_in_order(graph, order, run, memo)
+    for node_id in order:
+        outputs = result.outputs.get(node_id, {})
+        for edge in last.out_edges.get(node_id, ()):
+            shape = outputs.get(edge.src_port)
+            if shape is None:
+                result.edges.pop(edge, None)
+            else:
+                result.edges[edge] = shape
+    return run
+
+
+def _infer_in_order(graph: Graph, order: list[int], run: _LastRun, memo: ShapeMemo | None
+                    ) -> None:
+    """Infer ``order``'s nodes into ``run``, noting what each one said."""
+    nodes, result = graph.nodes, run.result
     with torch.no_grad(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for node_id in _topological(succ, indegree):
-            ordered.add(node_id)
+        for node_id in order:
             node = nodes[node_id]
-            if node_id in skipped or node.spec is None:
+            if node_id in run.skipped or node.spec is None:
                 result.not_inferred.add(node_id)
                 continue
-            _infer_node(node, node.spec, nodes, into, result, dtypes, caught,
-                        None if memo is None else (memo, graph.node_revision(node_id)))
-    if memo is not None:
-        for node_id in [i for i in memo if i not in nodes]:
-            del memo[node_id]
-    result.not_inferred.update(i for i in nodes if i not in ordered)  # on or behind a cycle
-    for edge in graph.edges:
-        shape = result.outputs.get(edge.src, {}).get(edge.src_port)
-        if shape is not None and edge.dst in nodes:
-            result.edges[edge] = shape
-    result.diagnostics += _absent_outputs(graph, result)
-    return result
+            before = len(result.diagnostics)
+            _infer_node(node, node.spec, nodes, run.into, result, run.dtypes, caught,
+                        None if memo is None else (memo.outcomes, run.revisions[node_id]))
+            if len(result.diagnostics) > before:
+                run.notes[node_id] = result.diagnostics[before:]
+                del result.diagnostics[before:]
 
 
 def _absent_outputs(graph: Graph, result: ShapeResult) -> list[Diagnostic]:
@@ -326,6 +423,9 @@ def _run(spec: LayerSpec, params: dict[str, Any], inputs: list[Operand]) -> _Out
     problem = _precheck(spec, params, inputs)
     if problem is not None:
         return _Outcome(problem=problem)
+    if spec.has(ELEMENTWISE):  # declared to keep its input's shape and dtype
+        shape, dtype, _ = inputs[0]
+        return _Outcome((shape,), (dtype,))
     try:
         return _execute(spec, params, inputs, "meta")
     except NotImplementedError as exc:

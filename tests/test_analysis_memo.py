@@ -116,3 +116,43 @@ def test_snapshot_shares_unchanged_nodes_and_copies_edited_ones() -> None:
     assert first.nodes[ids[4]].params["out_features"] == 16
     assert second.nodes[ids[4]] is not graph.nodes[ids[4]]
     assert second.node_revision(ids[4]) == graph.node_revision(ids[4])
+
+
+def test_an_edit_with_the_wiring_unchanged_visits_only_the_edited_node_and_what_follows(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    graph = Graph()
+    chain = [graph.add_node("Input", {"shape": (8,)}).id]
+    for _ in range(30):
+        node = graph.add_node("Linear", {"out_features": 8})
+        graph.connect(Edge(chain[-1], "out", node.id, "in"))
+        chain.append(node.id)
+    head = graph.add_node("Output")
+    graph.connect(Edge(chain[-1], "out", head.id, "in"))
+    memo = AnalysisMemo()
+    analyze(graph, None, memo)
+    visited: list[int] = []
+    infer_node = shapes._infer_node
+    monkeypatch.setattr(shapes, "_infer_node",
+                        lambda node, *rest: (visited.append(node.id), infer_node(node, *rest))[1])
+
+    graph.set_param(chain[-3], "out_features", 5)
+    result = analyze(graph, None, memo)
+    assert visited == [chain[-3], chain[-2], chain[-1], head.id]
+    assert result.shapes.outputs[chain[-3]]["out"] == (2, 5)
+    assert result.shapes.inputs[chain[-2]] == [(2, 5)]
+    assert result.shapes.edges[Edge(chain[-3], "out", chain[-2], "in")] == (2, 5)
+    assert result.shapes.outputs[chain[5]]["out"] == (2, 8)  # kept from the last run
+    assert result.shapes.total_params == analyze(graph).shapes.total_params == \
+        27 * (8 * 8 + 8) + (8 * 5 + 5) + (5 * 8 + 8) + (8 * 8 + 8)
+
+    visited.clear()
+    graph.set_param(chain[-2], "out_features", 0)  # invalid: validation skips it now
+    result = analyze(graph, None, memo)
+    assert visited == [chain[-1], head.id]  # skipped nodes are not run
+    assert chain[-2] in result.shapes.not_inferred and chain[-1] in result.shapes.not_inferred
+    assert result.diagnostics == analyze(graph).diagnostics
+
+    visited.clear()
+    graph.disconnect(Edge(chain[-1], "out", head.id, "in"))  # the wiring changed: all again
+    analyze(graph, None, memo)
+    assert len(visited) == len(graph.nodes) - 1  # every node but the skipped Linear

@@ -47,3 +47,20 @@ def test_freezing_again_lets_the_previous_garbage_go(unfrozen):
     freeze_heap()  # unfreezes, collects the cycle, freezes the rest
     assert not any(type(o) is Cycle for o in gc.get_objects())
     assert gc.get_freeze_count() < frozen + 10_000
+
+
+def test_the_first_analysis_after_opening_is_frozen_too(make_window, tmp_path, unfrozen):
+    path = tmp_path / "digits_cnn.plexus"
+    save_project(build("digits_cnn"), path)
+    window = make_window()
+    freeze_after_open(window)
+    shown: list[object] = []
+    window.analysis_updated.connect(shown.append)
+    assert window.open_project(path, ask=False)
+    QApplication.processEvents()
+    window.runner.wait()
+    QApplication.processEvents()
+    assert shown, "no analysis after opening"
+    outputs = shown[0].shapes.outputs
+    assert len(outputs) > 5
+    assert not any(o is outputs for o in gc.get_objects())  # frozen with the first analysis

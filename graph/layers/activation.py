@@ -29,6 +29,7 @@ LAYERS: tuple[LayerSpec, ...] = (
                      fx=FxMap(functions=("F.hardswish",)), onnx=OnnxMap(ops=("HardSwish",))),
     activation_layer("Softmax", "Turns scores into probabilities that sum to 1 along a dimension.",
                      (Param("dim", INT, -1, "Dimension that sums to 1.", -8, 8),),
+                     traits=frozenset(),  # each value depends on its whole row
                      fx=FxMap(functions=calls("softmax")),
                      onnx=OnnxMap(ops=("Softmax",), reader="softmax")),
     activation_layer("ReLU6", "min(max(0, x), 6): a ReLU capped at 6 (MobileNet).",
@@ -58,5 +59,6 @@ LAYERS: tuple[LayerSpec, ...] = (
                      (Param("num_parameters", INT, 1, "1 (one slope) or the number of channels.", 1,
                             65536, label="Slopes"),
                       Param("init", FLOAT, 0.25, "Initial slope.", 0.0, 1.0)),
-                     weights=True, onnx=OnnxMap(ops=("PRelu",), reader="prelu")),
+                     weights=True, traits=frozenset(),  # its slopes must match the channels
+                     onnx=OnnxMap(ops=("PRelu",), reader="prelu")),
 )

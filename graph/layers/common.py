@@ -10,6 +10,7 @@ from graph.catalog import (
     BOOL,
     CHOICE,
     CONTEXT,
+    ELEMENTWISE,
     FLOAT,
     INT,
     INTS,
@@ -96,10 +97,12 @@ def recurrent_layer(layer_id: str, title: str, description: str, extra: tuple[Pa
 
 
 def activation_layer(layer_id: str, description: str, params: tuple[Param, ...] = (),
-                     **declared: Any) -> LayerSpec:
-    """An element-wise torch activation; ``declared`` adds how importers find it."""
+                     traits: frozenset[str] = frozenset({ELEMENTWISE}), **declared: Any
+                     ) -> LayerSpec:
+    """A torch activation, element-wise unless ``traits`` says otherwise; ``declared`` adds
+    how importers find it."""
     return LayerSpec(layer_id, "activation", layer_id, description, params=params,
-                     torch_class=layer_id, **declared)
+                     torch_class=layer_id, traits=traits, **declared)
 
 
 def calls(name: str) -> tuple[str, ...]:

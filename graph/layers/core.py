@@ -5,6 +5,7 @@ from __future__ import annotations
 from graph.catalog import (
     ANY,
     CHOICE,
+    ELEMENTWISE,
     ENDS_TRUNK,
     FLOAT,
     INT,
@@ -37,7 +38,7 @@ LAYERS: tuple[LayerSpec, ...] = (
         "Dropout", "core", "Dropout", "Randomly zeroes a share of values while training, "
         "against overfitting.",
         params=(Param("p", FLOAT, 0.5, "Share of values zeroed.", 0.0, 0.99, label="Rate"),),
-        torch_class="Dropout", summary="p={p}",
+        torch_class="Dropout", summary="p={p}", traits=frozenset({ELEMENTWISE}),
         fx=FxMap(functions=("F.dropout",)),
         onnx=OnnxMap(ops=("Dropout",), reader="dropout"),
     ),
@@ -56,7 +57,7 @@ LAYERS: tuple[LayerSpec, ...] = (
     LayerSpec(
         "Identity", "core", "Identity", "Passes its input through unchanged: a placeholder "
         "(a shortcut that changes nothing, a layer switched off).",
-        torch_class="Identity", dtype=ANY,
+        torch_class="Identity", dtype=ANY, traits=frozenset({ELEMENTWISE}),
     ),
     LayerSpec(
         "StochasticDepth", "core", "Stochastic depth",

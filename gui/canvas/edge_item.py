@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPainterPathStroker, QPen
 from PySide6.QtWidgets import (
@@ -49,6 +51,7 @@ class EdgeItem(HoverItem):
         self._dst_offset = QPointF(*port_offset(dst.layer_id, edge.dst_port, True))
         self.label = ""
         self.error = False
+        self.analysed: tuple[Any, bool] | None = None  # (shape, error) set_analysis last gave
         self._path = QPainterPath()
         self._shape = QPainterPath()
         self._label_rect = QRectF()

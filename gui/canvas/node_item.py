@@ -7,7 +7,7 @@ The item is a view of one ``graph.Node``: the scene calls ``sync`` when the node
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen
@@ -94,6 +94,7 @@ class NodeItem(HoverItem):
         self.frozen = False
         self.shape_text = ""  # the output shape line; empty until an analysis arrives
         self.port_shapes: dict[str, str] = {}  # port name -> shape text, for tooltips
+        self.analysed: tuple[Any, Any] | None = None  # (outputs, messages) last given to it
         self.severity: str | None = None  # "error", "warning" or None
         self.message = ""
         self.edges: set[EdgeItem] = set()

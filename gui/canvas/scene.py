@@ -74,9 +74,6 @@ class GraphScene(SceneClipboard, QGraphicsScene):
         self._nodes: dict[int, NodeItem] = {}
         self._edges: dict[Edge, EdgeItem] = {}
         self._analysis: Any = None
-        # what set_analysis last gave each item: (item, its part of the analysis, ...)
-        self._edges_drawn: dict[Edge, tuple[Any, Any, bool]] = {}
-        self._nodes_drawn: dict[int, tuple[Any, Any, Any]] = {}
         self._wire: WireDrag | None = None
         self._drag: NodeDrag | None = None
         self._last_selection: list[int] = []
@@ -184,33 +181,31 @@ class GraphScene(SceneClipboard, QGraphicsScene):
         fmt = style.format_shape
         # Only edges and nodes whose part of the analysis changed are touched: an edit of a
         # 5,000-layer design changes a handful, and formatting every shape showed in profiles.
-        edges_drawn: dict[Edge, tuple[Any, Any, bool]] = {}
+        # Each item keeps what it was last given (a new item has nothing); an unchanged part
+        # is mostly the very object of the last analysis (shape inference shares them).
         dirty: set[int] = set()
         for edge, item in self._edges.items():
-            state = (item, edge_shapes.get(edge), edge in bad_edges)
-            if self._edges_drawn.get(edge) != state:
-                shape = state[1]
-                item.set_label(fmt(tuple(shape)) if shape is not None else "", state[2])
+            shape = edge_shapes.get(edge)
+            bad = bool(bad_edges) and edge in bad_edges
+            drawn = item.analysed
+            if drawn is None or drawn[1] != bad or (drawn[0] is not shape
+                                                    and drawn[0] != shape):
+                item.set_label(fmt(tuple(shape)) if shape is not None else "", bad)
+                item.analysed = (shape, bad)
                 dirty.add(edge.dst)
-            edges_drawn[edge] = state
-        nodes_drawn: dict[int, tuple[Any, Any, Any]] = {}
-        incoming: dict[int, list[Edge]] | None = None
         for node_id, item in self._nodes.items():
             found = messages.get(node_id)
-            state = (item, outputs.get(node_id), found)
-            nodes_drawn[node_id] = state
-            if node_id not in dirty and self._nodes_drawn.get(node_id) == state:
+            out = outputs.get(node_id)
+            drawn = item.analysed
+            if node_id not in dirty and drawn is not None and drawn[1] == found and (
+                    drawn[0] is out or drawn[0] == out):
                 continue
-            if incoming is None:
-                incoming = {}
-                for edge in self._edges:
-                    incoming.setdefault(edge.dst, []).append(edge)
+            item.analysed = (out, found)
             port_shapes = {f"out:{port}": fmt(tuple(shape))
-                           for port, shape in (state[1] or {}).items()}
-            for edge in incoming.get(node_id, ()):
-                label = self._edges[edge].label
-                if label:
-                    port_shapes[f"in:{edge.dst_port}"] = label
+                           for port, shape in (out or {}).items()}
+            for wire in item.edges:  # its own wires, not a scan of every wire
+                if wire.edge.dst == node_id and wire.label:
+                    port_shapes[f"in:{wire.edge.dst_port}"] = wire.label
             if item.outputs:
                 first = next(iter(item.outputs))
                 shape_text = "\u2192 " + port_shapes.get(f"out:{first}", "?")
@@ -222,7 +217,6 @@ class GraphScene(SceneClipboard, QGraphicsScene):
                 severity = "error" if any(s == "error" for s, _ in found) else "warning"
                 text = "\n".join(m for _, m in sorted(found, key=lambda f: f[0] != "error"))
             item.set_analysis_state(shape_text, port_shapes, severity, text)
-        self._edges_drawn, self._nodes_drawn = edges_drawn, nodes_drawn
         if getattr(self, "groups", None) is not None:
             self.groups.set_analysis(analysis)
 
