@@ -37,6 +37,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 FEATURES, CLASSES = 49, 3
+# batch of the larger-than-memory runs: an epoch of millions of rows at batch 256 is mostly
+# per-step overhead (and took most of an hour on the shared machine); both modes use it
+STREAM_BATCH = 4096
 
 # Runs a command (under an address-space limit when given) and prints its peak RSS (KiB),
 # wall and CPU seconds, and its peak address space (VmPeak, polled): ru_maxrss of the
@@ -116,7 +119,7 @@ def write_npy_folder(folder: Path, rows: int, seed: int = 0) -> None:
     del x, y
 
 
-def mlp_project(data: Path, name: str, out: Path, epochs: int = 1) -> Path:
+def mlp_project(data: Path, name: str, out: Path, epochs: int = 1, batch: int = 256) -> Path:
     """xor_mlp's project reshaped into a FEATURES -> 64 -> CLASSES MLP on ``data``."""
     from graph.project import load_project, save_project
 
@@ -129,7 +132,7 @@ def mlp_project(data: Path, name: str, out: Path, epochs: int = 1) -> Path:
     graph.set_param(linears[-1], "out_features", CLASSES)
     project.dataset.name, project.dataset.path = name, str(data)
     project.dataset.target_column = ""
-    project.training.epochs, project.training.batch_size = epochs, 256
+    project.training.epochs, project.training.batch_size = epochs, batch
     project.training.optimizer, project.training.lr = "adam", 0.001
     project.weights = None
     save_project(project, out)
@@ -228,7 +231,7 @@ def _limit_for(base_vm: int, data_bytes: int) -> int:
 
 def _stream_runs(tmp: Path, label: str, path: Path, name: str, rows: int, limit: int) -> None:
     """One epoch in memory and one under ``limit``: wall, peak RSS, samples/s side by side."""
-    project = mlp_project(path, name, tmp / f"{name}.plexus")
+    project = mlp_project(path, name, tmp / f"{name}.plexus", batch=STREAM_BATCH)
     results = {}
     for mode, cap in (("in memory", 0), ("under limit", limit)):
         metrics = tmp / f"{name}-{cap}.jsonl"
@@ -251,8 +254,8 @@ def stream_part(tmp: Path, megabytes: float, csv_megabytes: float) -> None:
     training process' own footprint plus half its float32 data."""
     small = tmp / "small"
     write_npy_folder(small, 2000)
-    base = measure(train_command(mlp_project(small / "X.npy", "npz", tmp / "small.plexus"),
-                                 tmp / "small_out.plexus"))
+    base = measure(train_command(mlp_project(small / "X.npy", "npz", tmp / "small.plexus",
+                                             batch=STREAM_BATCH), tmp / "small_out.plexus"))
     shutil.rmtree(small)
     print(f"Larger than memory: VmPeak of the same training on 2,000 rows "
           f"{base['vm_peak'] / 1e6:.0f} MB; each limit is that + half the data", flush=True)

@@ -242,6 +242,28 @@ def test_a_large_csv_with_text_is_refused_naming_the_memory(tmp_path, small_budg
            "string 'red'" in str(err.value)
 
 
+def test_conversion_in_small_blocks_gives_the_same_cache_and_error_rows(tmp_path, monkeypatch):
+    path = table(tmp_path, 500, seed=4)
+    caches = []
+    for block in (1 << 30, 300):  # one block; blocks of a few lines (the GIL is let go between)
+        monkeypatch.setattr(row_cache, "BLOCK_BYTES", block)
+        folder = tmp_path / f"cache{block}"
+        folder.mkdir()
+        row_cache.csv_to_rows(path, folder, "label", "why")
+        caches.append((np.load(folder / "X.npy"), np.load(folder / "y.npy")))
+    (x1, y1), (x2, y2) = caches
+    assert x1.shape == (500, 4) and x1.dtype == np.float32
+    assert np.array_equal(x1, x2) and np.array_equal(y1, y2)
+    lines = path.read_text().splitlines()
+    lines[401] = "nan," + lines[401].split(",", 1)[1]  # the file's line 402
+    path.write_text("\n".join(lines) + "\n")
+    for block in (1 << 30, 300):
+        monkeypatch.setattr(row_cache, "BLOCK_BYTES", block)
+        with pytest.raises(DataError) as err:
+            row_cache.csv_to_rows(path, tmp_path, "label", "why")
+        assert str(err.value) == "t.csv near row 402: NaN or infinity; fix or remove that row"
+
+
 def test_budget_is_a_share_of_the_tightest_room(monkeypatch):
     monkeypatch.setattr(streaming, "_meminfo", lambda key: 8 * 1024 ** 3)
     monkeypatch.setattr(streaming, "_cgroup_room", lambda: None)
