@@ -27,12 +27,15 @@ import numpy as np
 from runtime.datasets.csv_text import _Columns
 
 CHILD_BYTES = 8 * 1024 * 1024  # smaller files parse in well under 50 ms: not worth a process
+CHILD_NICE = 5  # the child's lower CPU priority: it yields to the GUI thread, not to idle
 PARSE_ERROR = 3  # the child's exit status for a file np.loadtxt refused (message on stderr)
 
 _CHILD = """
-import json, sys, warnings
+import json, os, sys, warnings
 import numpy as np
 job = json.loads(sys.argv[1])
+if hasattr(os, "nice"):  # on a busy machine the window's thread runs first
+    os.nice(job["nice"])
 warnings.filterwarnings("ignore", "Input line", UserWarning)  # blank lines
 dtype = str if job["dtype"] == "str" else np.dtype(job["dtype"])
 try:
@@ -51,6 +54,7 @@ def loadtxt_in_child(path: Path, dtype: Any, **read: Any) -> np.ndarray:
     with tempfile.TemporaryDirectory(prefix="plexus-csv-") as folder:
         out = Path(folder) / "table.npy"
         job = {"path": str(path), "out": str(out), "read": read, "parse_error": PARSE_ERROR,
+               "nice": CHILD_NICE,
                "dtype": "str" if dtype is str else np.dtype(dtype).str}
         try:
             done = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(job)],
