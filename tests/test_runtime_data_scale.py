@@ -170,6 +170,24 @@ def test_rows_read_with_pread_equal_the_memory_map(tmp_path, monkeypatch):
     assert rows._map is None and rows._fd is not None
 
 
+def test_a_dense_stretch_is_one_read_and_scattered_rows_one_read_per_run(tmp_path,
+                                                                         monkeypatch):
+    x = np.arange(3000, dtype=np.float32).reshape(1000, 3)
+    np.save(tmp_path / "X.npy", x)
+    monkeypatch.setattr(streaming, "address_room", lambda: 10)  # no room for a map
+    reads = []
+    real = os.preadv
+    monkeypatch.setattr(streaming.os, "preadv",
+                        lambda fd, buffers, offset: reads.append(offset) or real(fd, buffers,
+                                                                                 offset))
+    rows = NpyRows(tmp_path / "X.npy")
+    dense = np.arange(100, 300, 2)[::-1]  # half the rows of a stretch, in any order
+    assert np.array_equal(rows.read(dense), x[dense]) and len(reads) == 1
+    reads.clear()
+    scattered = np.array([900, 5, 6, 7, 500, 5])  # three runs: 5-7, 500, 900
+    assert np.array_equal(rows.read(scattered), x[scattered]) and len(reads) == 3
+
+
 def test_an_npy_folder_streams_and_matches_memory(tmp_path, monkeypatch):
     rng = np.random.default_rng(2)
     folder = tmp_path / "arrays"
