@@ -1,6 +1,7 @@
 """Data at scale: a 105 MB CSV, a set larger than the memory training may use, image folders.
 
-    .venv/bin/python benchmarks/data_scale.py [--csv-mb 105] [--stream-mb 600] [--images 4000]
+    .venv/bin/python benchmarks/data_scale.py [--csv-mb 105] [--stream-mb 600]
+        [--stream-csv-mb MB] [--images 4000] [--parts csv,npz,stream,images]
 
 Generates its files in a temporary folder (deleted after) and prints, measured side by side
 in one run (the machine is noisy; compare the ratios):
@@ -10,10 +11,10 @@ in one run (the machine is noisy; compare the ratios):
   of xor_mlp (the RSS of training anything). Acceptance: wall <= 2x loadtxt + 6 s, peak RSS
   <= xor RSS + 3x the float32 data size.
 - NPZ: peak RSS of ``load_dataset`` against a plain ``np.load`` to torch (above imports).
-- Larger than memory: an .npy folder (X.npy, y.npy) and a CSV of ``--stream-mb`` MB of
-  float32, trained one epoch under an address-space limit (RLIMIT_AS) of the training
-  process' own footprint plus half the data: peak RSS and samples/s, against the same data
-  with no limit (held in memory).
+- Larger than memory: an .npy folder (X.npy, y.npy) of ``--stream-mb`` MB of float32 and a
+  CSV file of ``--stream-csv-mb`` MB, each trained one epoch under an address-space limit
+  (RLIMIT_AS) of the training process' own footprint plus half its float32 data: peak RSS
+  and samples/s, against the same data with no limit (held in memory).
 - Image folders: seconds of data loading per epoch, decoded once into the uint8 cache
   against decoding every file every epoch.
 """
@@ -36,6 +37,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 FEATURES, CLASSES = 49, 3
+# batch of the larger-than-memory runs: an epoch of millions of rows at batch 256 is mostly
+# per-step overhead (and took most of an hour on the shared machine); both modes use it
+STREAM_BATCH = 4096
 
 # Runs a command (under an address-space limit when given) and prints its peak RSS (KiB),
 # wall and CPU seconds, and its peak address space (VmPeak, polled): ru_maxrss of the
@@ -115,7 +119,7 @@ def write_npy_folder(folder: Path, rows: int, seed: int = 0) -> None:
     del x, y
 
 
-def mlp_project(data: Path, name: str, out: Path, epochs: int = 1) -> Path:
+def mlp_project(data: Path, name: str, out: Path, epochs: int = 1, batch: int = 256) -> Path:
     """xor_mlp's project reshaped into a FEATURES -> 64 -> CLASSES MLP on ``data``."""
     from graph.project import load_project, save_project
 
@@ -128,7 +132,7 @@ def mlp_project(data: Path, name: str, out: Path, epochs: int = 1) -> Path:
     graph.set_param(linears[-1], "out_features", CLASSES)
     project.dataset.name, project.dataset.path = name, str(data)
     project.dataset.target_column = ""
-    project.training.epochs, project.training.batch_size = epochs, 256
+    project.training.epochs, project.training.batch_size = epochs, batch
     project.training.optimizer, project.training.lr = "adam", 0.001
     project.weights = None
     save_project(project, out)
@@ -219,44 +223,64 @@ def npz_part(tmp: Path, megabytes: float) -> None:
     path.unlink()
 
 
-def stream_part(tmp: Path, megabytes: float) -> None:
-    """One epoch on a set of ``megabytes`` MB of float32 inputs, in memory and under an
-    address-space limit of the training process' own footprint plus half the data."""
-    rows = int(megabytes * 1e6 / (FEATURES * 4))
-    folder = tmp / "arrays"
-    write_npy_folder(folder, rows)
-    data_bytes = rows * FEATURES * 4
-    print(f"Larger than memory: {rows:,} rows x {FEATURES} float32 = {data_bytes / 1e6:.0f} MB")
+def _limit_for(base_vm: int, data_bytes: int) -> int:
+    """The address-space limit of a streamed run: the training's own footprint plus half the
+    data (the set is twice the memory the process may use for it)."""
+    return base_vm + data_bytes // 2
+
+
+def _stream_runs(tmp: Path, label: str, path: Path, name: str, rows: int, limit: int) -> None:
+    """One epoch in memory and one under ``limit``: wall, peak RSS, samples/s side by side."""
+    project = mlp_project(path, name, tmp / f"{name}.plexus", batch=STREAM_BATCH)
+    results = {}
+    for mode, cap in (("in memory", 0), ("under limit", limit)):
+        metrics = tmp / f"{name}-{cap}.jsonl"
+        result = measure(train_command(project, tmp / "out.plexus", metrics), cap)
+        seconds = epoch_seconds(metrics)
+        rate = rows * 0.8 / seconds if seconds == seconds else float("nan")
+        results[mode] = rate
+        status = "ok" if result["rc"] == 0 else f"FAILED: {last_line(result)}"
+        print(f"  {label:10} {mode:11}: wall {result['wall']:6.1f} s  CPU {result['cpu']:6.1f} s"
+              f"  peak RSS {result['rss_mb']:6.0f} MB  epoch {seconds:6.2f} s  "
+              f"{rate:9,.0f} samples/s  {status}", flush=True)
+    ratio = results["under limit"] / results["in memory"]
+    print(f"  {label:10} streamed / in memory samples/s: {ratio:.2f}", flush=True)
+    shutil.rmtree(path.parent / ".plexus-cache", ignore_errors=True)
+
+
+def stream_part(tmp: Path, megabytes: float, csv_megabytes: float) -> None:
+    """One epoch on an .npy set of ``megabytes`` MB of float32 inputs and on a CSV file of
+    ``csv_megabytes`` MB (0: none), each in memory and under an address-space limit of the
+    training process' own footprint plus half its float32 data."""
     small = tmp / "small"
     write_npy_folder(small, 2000)
-    base = measure(train_command(mlp_project(small / "X.npy", "npz", tmp / "small.plexus"),
-                                 tmp / "small_out.plexus"))
+    base = measure(train_command(mlp_project(small / "X.npy", "npz", tmp / "small.plexus",
+                                             batch=STREAM_BATCH), tmp / "small_out.plexus"))
     shutil.rmtree(small)
-    limit = base["vm_peak"] + data_bytes // 2
-    print(f"  address-space limit: VmPeak of the same training on 2,000 rows "
-          f"{base['vm_peak'] / 1e6:.0f} MB + half the data = {limit / 1e6:.0f} MB")
-    sources = [("npy folder", folder / "X.npy", "npz")]
-    csv_path = tmp / "big.csv"
-    write_csv(csv_path, rows, seed=1)
-    print(f"  CSV of the same rows: {csv_path.stat().st_size / 1e6:.0f} MB")
-    sources.append(("csv", csv_path, "csv"))
-    for label, path, name in sources:
-        project = mlp_project(path, name, tmp / f"{name}.plexus")
-        results = {}
-        for mode, cap in (("in memory", 0), ("under limit", limit)):
-            metrics = tmp / f"{name}-{cap}.jsonl"
-            result = measure(train_command(project, tmp / "out.plexus", metrics), cap)
-            seconds = epoch_seconds(metrics)
-            rate = rows * 0.8 / seconds if seconds == seconds else float("nan")
-            results[mode] = rate
-            status = "ok" if result["rc"] == 0 else f"FAILED: {last_line(result)}"
-            print(f"  {label:10} {mode:11}: wall {result['wall']:6.1f} s  peak RSS "
-                  f"{result['rss_mb']:6.0f} MB  epoch {seconds:6.2f} s  {rate:9,.0f} samples/s"
-                  f"  {status}")
-        ratio = results["under limit"] / results["in memory"]
-        print(f"  {label:10} streamed / in memory samples/s: {ratio:.2f}")
-        shutil.rmtree(path.parent / ".plexus-cache", ignore_errors=True)
-    shutil.rmtree(folder, ignore_errors=True)
+    print(f"Larger than memory: VmPeak of the same training on 2,000 rows "
+          f"{base['vm_peak'] / 1e6:.0f} MB; each limit is that + half the data", flush=True)
+    if megabytes:
+        rows = int(megabytes * 1e6 / (FEATURES * 4))
+        folder = tmp / "arrays"
+        write_npy_folder(folder, rows)
+        data_bytes = rows * FEATURES * 4
+        limit = _limit_for(base["vm_peak"], data_bytes)
+        print(f"  npy folder: {rows:,} rows x {FEATURES} float32 = {data_bytes / 1e6:.0f} MB; "
+              f"limit {limit / 1e6:.0f} MB", flush=True)
+        _stream_runs(tmp, "npy folder", folder / "X.npy", "npz", rows, limit)
+        shutil.rmtree(folder, ignore_errors=True)
+    if csv_megabytes:
+        rows = rows_for_csv_mb(csv_megabytes)
+        csv_path = tmp / "big.csv"
+        start = time.perf_counter()
+        write_csv(csv_path, rows, seed=1)
+        data_bytes = rows * FEATURES * 4
+        limit = _limit_for(base["vm_peak"], data_bytes)
+        print(f"  csv: {csv_path.stat().st_size / 1e6:.0f} MB ({rows:,} rows, written in "
+              f"{time.perf_counter() - start:.0f} s), float32 {data_bytes / 1e6:.0f} MB; "
+              f"limit {limit / 1e6:.0f} MB", flush=True)
+        _stream_runs(tmp, "csv", csv_path, "csv", rows, limit)
+        csv_path.unlink()
 
 
 def write_images(root: Path, count: int, side: int = 28) -> None:
@@ -309,7 +333,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--csv-mb", type=float, default=105)
     parser.add_argument("--stream-mb", type=float, default=600,
-                        help="float32 size of the larger-than-memory set (the issue: 4000)")
+                        help="float32 size of the larger-than-memory .npy set (the issue: "
+                             "4000; 0: none)")
+    parser.add_argument("--stream-csv-mb", type=float, default=None,
+                        help="file size of the larger-than-memory CSV (default: --stream-mb; "
+                             "0: none)")
     parser.add_argument("--images", type=int, default=4000)
     parser.add_argument("--parts", default="csv,npz,stream,images")
     args = parser.parse_args()
@@ -321,7 +349,8 @@ def main() -> int:
         if "npz" in parts:
             npz_part(tmp, args.csv_mb * 0.44)  # the float32 size of the CSV's data
         if "stream" in parts:
-            stream_part(tmp, args.stream_mb)
+            csv_mb = args.stream_mb if args.stream_csv_mb is None else args.stream_csv_mb
+            stream_part(tmp, args.stream_mb, csv_mb)
         if "images" in parts:
             images_part(tmp, args.images)
     finally:

@@ -22,11 +22,17 @@ from gui import style  # noqa: E402
 
 ORGANIZATION = "Plexus"
 APPLICATION = "Plexus"
+# How long a thread holds the GIL before one waiting for it gets a turn (Python's default is
+# 5 ms). Every return of the GUI thread from Qt into Python waits that long behind a busy
+# worker thread (a data set being split, a network analysed); several such waits per event
+# made the window 30-70 ms late while a 100 MB CSV loaded (benchmarks/dataset_open.py).
+GIL_SWITCH_SECONDS = 0.001
 
 
 def make_app() -> QApplication:
     """The QApplication (created once), named so QSettings and app data have a home."""
     app = QApplication.instance()
+    sys.setswitchinterval(GIL_SWITCH_SECONDS)
     if app is None:
         app = QApplication(sys.argv[:1])
         from gui.canvas import release_clipboard

@@ -107,3 +107,20 @@ def test_a_rewritten_file_is_a_new_key(tmp_path) -> None:
     before = settings_key(settings)
     path.write_text("x,y\n1,0\n2,1\n")
     assert settings_key(settings) != before
+
+
+def test_the_editor_hands_the_gil_to_its_window_every_millisecond() -> None:
+    """A worker thread splitting a loaded data set runs Python; with the default 5 ms switch
+    interval the GUI thread waited that long at each return from Qt (make_app lowers it)."""
+    import sys
+
+    from gui.app import GIL_SWITCH_SECONDS, make_app
+
+    before = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.005)
+        make_app()
+        assert sys.getswitchinterval() == pytest.approx(0.001)
+        assert GIL_SWITCH_SECONDS == pytest.approx(0.001)
+    finally:
+        sys.setswitchinterval(before)

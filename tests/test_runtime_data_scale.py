@@ -170,6 +170,24 @@ def test_rows_read_with_pread_equal_the_memory_map(tmp_path, monkeypatch):
     assert rows._map is None and rows._fd is not None
 
 
+def test_a_dense_stretch_is_one_read_and_scattered_rows_one_read_per_run(tmp_path,
+                                                                         monkeypatch):
+    x = np.arange(3000, dtype=np.float32).reshape(1000, 3)
+    np.save(tmp_path / "X.npy", x)
+    monkeypatch.setattr(streaming, "address_room", lambda: 10)  # no room for a map
+    reads = []
+    real = os.preadv
+    monkeypatch.setattr(streaming.os, "preadv",
+                        lambda fd, buffers, offset: reads.append(offset) or real(fd, buffers,
+                                                                                 offset))
+    rows = NpyRows(tmp_path / "X.npy")
+    dense = np.arange(100, 300, 2)[::-1]  # half the rows of a stretch, in any order
+    assert np.array_equal(rows.read(dense), x[dense]) and len(reads) == 1
+    reads.clear()
+    scattered = np.array([900, 5, 6, 7, 500, 5])  # three runs: 5-7, 500, 900
+    assert np.array_equal(rows.read(scattered), x[scattered]) and len(reads) == 3
+
+
 def test_an_npy_folder_streams_and_matches_memory(tmp_path, monkeypatch):
     rng = np.random.default_rng(2)
     folder = tmp_path / "arrays"
@@ -240,6 +258,28 @@ def test_a_large_csv_with_text_is_refused_naming_the_memory(tmp_path, small_budg
     assert str(err.value).startswith("words.csv: too large to load whole (")
     assert "only a table of numbers streams from disk, and near row 2: could not convert " \
            "string 'red'" in str(err.value)
+
+
+def test_conversion_in_small_blocks_gives_the_same_cache_and_error_rows(tmp_path, monkeypatch):
+    path = table(tmp_path, 500, seed=4)
+    caches = []
+    for block in (1 << 30, 300):  # one block; blocks of a few lines (the GIL is let go between)
+        monkeypatch.setattr(row_cache, "BLOCK_BYTES", block)
+        folder = tmp_path / f"cache{block}"
+        folder.mkdir()
+        row_cache.csv_to_rows(path, folder, "label", "why")
+        caches.append((np.load(folder / "X.npy"), np.load(folder / "y.npy")))
+    (x1, y1), (x2, y2) = caches
+    assert x1.shape == (500, 4) and x1.dtype == np.float32
+    assert np.array_equal(x1, x2) and np.array_equal(y1, y2)
+    lines = path.read_text().splitlines()
+    lines[401] = "nan," + lines[401].split(",", 1)[1]  # the file's line 402
+    path.write_text("\n".join(lines) + "\n")
+    for block in (1 << 30, 300):
+        monkeypatch.setattr(row_cache, "BLOCK_BYTES", block)
+        with pytest.raises(DataError) as err:
+            row_cache.csv_to_rows(path, tmp_path, "label", "why")
+        assert str(err.value) == "t.csv near row 402: NaN or infinity; fix or remove that row"
 
 
 def test_budget_is_a_share_of_the_tightest_room(monkeypatch):

@@ -30,6 +30,8 @@ from runtime.datasets.core import (
 
 BUDGET_SHARE = 0.5  # of the memory this process can still get, for one data set
 IN_MEMORY_COPIES = 2  # a set loaded whole costs its source array and the split's copy
+SPAN_DENSITY = 0.25  # share of a stretch of rows wanted above which the stretch is read whole
+SPAN_BYTES = 64 * 1024 * 1024  # the largest stretch read whole
 
 
 def _meminfo(key: str) -> int | None:
@@ -136,21 +138,38 @@ class NpyRows:
         if self._fd is None:
             self._fd = os.open(self.path, os.O_RDONLY)
         wanted, back = np.unique(index, return_inverse=True)
-        out = np.empty((len(wanted), *self.shape[1:]), dtype=self.dtype)
-        buffer = memoryview(out.reshape(-1).view(np.uint8))
-        # one read per run of consecutive rows, straight into the result (plain ints: this
-        # loop runs once per row of a shuffled batch)
-        size, fd, base = self.row_bytes, self._fd, self.offset
-        starts = np.flatnonzero(np.diff(wanted, prepend=-2) != 1).tolist()
-        rows = wanted.tolist()
-        for first, end in zip(starts, [*starts[1:], len(rows)], strict=True):
-            into = buffer[first * size:end * size]
-            if os.preadv(fd, [into], base + rows[first] * size) != len(into):
-                raise DataError(f"{Path(self.path).name}: the file ended early; it changed "
-                                "while training")
+        span = int(wanted[-1] - wanted[0]) + 1 if len(wanted) else 0
+        if span and len(wanted) >= SPAN_DENSITY * span and span * self.row_bytes <= SPAN_BYTES:
+            # most rows of a stretch (the scaling statistics read the training rows in
+            # order): one read of the stretch, not one per run of consecutive rows
+            out = self._pread(int(wanted[0]), span)[wanted - wanted[0]]
+        else:
+            out = np.empty((len(wanted), *self.shape[1:]), dtype=self.dtype)
+            buffer = memoryview(out.reshape(-1).view(np.uint8))
+            # one read per run of consecutive rows, straight into the result (plain ints:
+            # this loop runs once per row of a shuffled batch)
+            size, fd, base = self.row_bytes, self._fd, self.offset
+            starts = np.flatnonzero(np.diff(wanted, prepend=-2) != 1).tolist()
+            rows = wanted.tolist()
+            for first, end in zip(starts, [*starts[1:], len(rows)], strict=True):
+                into = buffer[first * size:end * size]
+                if os.preadv(fd, [into], base + rows[first] * size) != len(into):
+                    self._ended()
         if len(wanted) == len(index) and np.array_equal(wanted, index):
             return out
         return out[back.reshape(-1)]
+
+    def _pread(self, first: int, count: int) -> np.ndarray:
+        """Rows first..first+count-1 in one read."""
+        out = np.empty((count, *self.shape[1:]), dtype=self.dtype)
+        into = memoryview(out.reshape(-1).view(np.uint8))
+        if os.preadv(self._fd, [into], self.offset + first * self.row_bytes) != len(into):
+            self._ended()
+        return out
+
+    def _ended(self) -> None:
+        raise DataError(f"{Path(self.path).name}: the file ended early; it changed while "
+                        "training")
 
     def __getitem__(self, rows: slice) -> np.ndarray:
         return self.read(np.arange(len(self))[rows])

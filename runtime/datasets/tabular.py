@@ -30,6 +30,7 @@ from runtime.datasets.core import (
     option_choice,
     register,
 )
+from runtime.datasets.csv_child import ColumnsInChild
 from runtime.datasets.csv_text import (
     MAX_EXACT_BYTES,
     SAMPLE_ROWS,
@@ -94,12 +95,13 @@ def _class_index(values: list[str] | np.ndarray) -> tuple[np.ndarray, list[str]]
     return index.astype(np.int64), names
 
 
-def csv_table(path: Path, target_column: str, categorical: list[str], task: str
-              ) -> dict[str, Any]:
+def csv_table(path: Path, target_column: str, categorical: list[str], task: str,
+              columns: type[_Columns] | None = None) -> dict[str, Any]:
     """A CSV table as arrays: x (numeric columns as they are, text and ``categorical``
     columns one-hot; ``keep`` marks those), y (class indices or numbers), the task ("auto"
-    decided from the target) and the names of classes, features and target."""
-    table = read_csv(path)
+    decided from the target) and the names of classes, features and target. ``columns``:
+    the column reader (``read_csv``'s)."""
+    table = read_csv(path, columns)
     target = target_column.strip() or table.header[-1]
     if target not in table.header:
         raise DataError(f"{table.file}: no column '{target}'; the columns are "
@@ -205,7 +207,7 @@ def load_csv(settings: DatasetSettings) -> DataBundle:
     if not fits_in_memory(need):
         return _streamed_csv(path, settings, need)
     table = csv_table(path, settings.target_column, _categorical(settings),
-                      _task_option(settings))
+                      _task_option(settings), ColumnsInChild)
     task = table["task"]
     common = dict(feature_names=table["feature_names"], scaling=settings.scaling,
                   keep=table["keep"], owned=True)
