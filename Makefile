@@ -3,6 +3,10 @@
 #   make test   create .venv, install, lint and run the test suite
 #   make test-quick   the same without the tests marked slow (full trainings), while working
 #
+# The suite runs in TEST_WORKERS processes (pytest-xdist; default 2, one per core of the CI
+# machine; TEST_WORKERS=0 runs it in this process), each test file whole on one worker so
+# that a file's shared fixtures (a trained network, a background torchrun) are built once.
+#
 # torch is installed first, as a CPU build, only when the venv has none: an unpinned torch
 # would pull a multi-GB CUDA build. Pick another build with TORCH_SPEC / TORCH_PIP_ARGS.
 # Beside the default torch, torchvision (TORCHVISION_SPEC) is added without its dependencies
@@ -18,6 +22,9 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 TORCHVISION_SPEC ?= torchvision==0.28.0
 DEFAULT_TORCH := 2.13.0
+TEST_WORKERS ?= 2
+PYTEST := QT_QPA_PLATFORM=offscreen PYQTGRAPH_QT_LIB=PySide6 $(BIN)/python -m pytest -q \
+	-n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: run test test-quick lint examples clean
 
@@ -26,11 +33,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	QT_QPA_PLATFORM=offscreen PYQTGRAPH_QT_LIB=PySide6 $(BIN)/python -m pytest -q
+	$(PYTEST)
 
 test-quick: $(STAMP)
 	$(BIN)/ruff check .
-	QT_QPA_PLATFORM=offscreen PYQTGRAPH_QT_LIB=PySide6 $(BIN)/python -m pytest -q -m "not slow"
+	$(PYTEST) -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -13,15 +13,39 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
+# pytest-xdist runs the suite in several processes (`make test`: two, one per core).
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if WORKER:
+    # Subprocesses (CLI runs, exported scripts) beside another worker: one torch thread each,
+    # read by torch when it starts, so two workers on two cores do not oversubscribe them.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def pytest_configure(config):
+    """The user's folders stay untouched and parallel workers never share one: settings
+    (QSettings' default file), application data (recovery/autosave) and caches go to a
+    fresh folder per test process, inherited by the processes a test starts."""
+    import tempfile
+
+    home = tempfile.mkdtemp(prefix=f"plexus-tests-{WORKER or 'main'}-")
+    config.plexus_home = home
+    for variable, folder in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
+                             ("XDG_CACHE_HOME", "cache")):
+        os.environ[variable] = os.path.join(home, folder)
+
 
 def pytest_sessionfinish(session, exitstatus):
-    """Copied layers left on the clipboard crash PySide6 at exit (see release_clipboard)."""
+    """Copied layers left on the clipboard crash PySide6 at exit (see release_clipboard); the
+    process's folders go (here: xdist's workers end without pytest_unconfigure)."""
+    import shutil
+
     from PySide6.QtWidgets import QApplication
 
     if QApplication.instance() is not None:
         from gui.canvas import release_clipboard
 
         release_clipboard()
+    shutil.rmtree(session.config.plexus_home, ignore_errors=True)
 
 
 # -- torch -----------------------------------------------------------------------------------------

@@ -35,9 +35,21 @@ def _vit(models: Any) -> nn.Module:
                                     hidden_dim=32, mlp_dim=64, num_classes=5)
 
 
+def _vgg(models: Any) -> nn.Module:
+    """VGG-11 with its classifier's layers 64 wide instead of 4096: the same layers in the
+    same order, without the 120M weights that made each export and training step take a
+    minute on the CI machine (width is not what an import or export test checks)."""
+    model = models.vgg11(num_classes=5)
+    model.classifier = nn.Sequential(
+        nn.Linear(512 * 7 * 7, 64), nn.ReLU(True), nn.Dropout(),
+        nn.Linear(64, 64), nn.ReLU(True), nn.Dropout(),
+        nn.Linear(64, 5))
+    return model
+
+
 FAMILIES: dict[str, Callable[[Any], nn.Module]] = {
     "resnet": lambda m: m.resnet18(num_classes=5),
-    "vgg": lambda m: m.vgg11(num_classes=5),
+    "vgg": _vgg,
     "densenet": lambda m: m.DenseNet(growth_rate=8, block_config=(2, 2, 2, 2),
                                      num_init_features=16, num_classes=5),
     "mobilenet_v2": lambda m: m.mobilenet_v2(num_classes=5, width_mult=0.5),
@@ -150,29 +162,41 @@ def _export_original(original: nn.Module, exporter: str, path: Any) -> None:
                           output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
 
 
-def _onnx_imported(family: str, exporter: str, models: Any, folder: Any) -> tuple[nn.Module, Any]:
-    """The original and its import from torch.onnx.export's file (skips where torch refuses
-    to export it, after checking that it still does)."""
+@pytest.fixture(scope="module")
+def onnx_imported(torchvision_models: Any, tmp_path_factory: Any
+                  ) -> Callable[[str, str], tuple[nn.Module, Any]]:
+    """``onnx_imported(family, exporter)``: the original and its import from
+    torch.onnx.export's file, made once per pair (skips where torch refuses to export it,
+    after checking that it still does)."""
     pytest.importorskip("onnx")
     from runtime.importer import import_onnx
 
-    original = _original(family, models)
-    path = folder / f"{family}-{exporter}.onnx"
-    refusal = TORCH_REFUSES.get((family, exporter))
-    if refusal is not None:
-        with pytest.raises(torch.onnx.errors.OnnxExporterError, match=re.escape(refusal)):
-            _export_original(original, exporter, path)
-        pytest.skip(f"torch.onnx.export (dynamo={EXPORTERS[exporter]}) refuses {family}: "
-                    f"{refusal}")
-    _export_original(original, exporter, path)
-    return original, import_onnx(path)
+    folder = tmp_path_factory.mktemp("onnx")
+    cache: dict[tuple[str, str], tuple[nn.Module, Any]] = {}
+
+    def get(family: str, exporter: str) -> tuple[nn.Module, Any]:
+        if (family, exporter) in cache:
+            return cache[family, exporter]
+        original = _original(family, torchvision_models)
+        path = folder / f"{family}-{exporter}.onnx"
+        refusal = TORCH_REFUSES.get((family, exporter))
+        if refusal is not None:
+            with pytest.raises(torch.onnx.errors.OnnxExporterError, match=re.escape(refusal)):
+                _export_original(original, exporter, path)
+            pytest.skip(f"torch.onnx.export (dynamo={EXPORTERS[exporter]}) refuses {family}: "
+                        f"{refusal}")
+        _export_original(original, exporter, path)
+        cache[family, exporter] = (original, import_onnx(path))
+        return cache[family, exporter]
+
+    return get
 
 
 @pytest.mark.parametrize("exporter", list(EXPORTERS))
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_family_exported_by_torch_onnx_imports_with_equal_outputs(family, exporter,
-                                                                   torchvision_models, tmp_path):
-    original, project = _onnx_imported(family, exporter, torchvision_models, tmp_path)
+                                                                   onnx_imported):
+    original, project = onnx_imported(family, exporter)
     x = torch.rand(3, *SAMPLE)
     with torch.no_grad():
         want = original(x)
@@ -186,11 +210,11 @@ def test_family_exported_by_torch_onnx_imports_with_equal_outputs(family, export
 
 
 @pytest.mark.parametrize(("family", "exporter"), PATTERNS)
-def test_family_exported_by_torch_onnx_trains_one_epoch(family, exporter, torchvision_models,
-                                                       tmp_path):
+def test_family_exported_by_torch_onnx_trains_one_epoch(family, exporter, onnx_imported):
+    """After the import test of the same pair (the shared project is trained here)."""
     from runtime.session import run_training
 
-    _, project = _onnx_imported(family, exporter, torchvision_models, tmp_path)
+    _, project = onnx_imported(family, exporter)
     project.dataset = DatasetSettings(name="shapes", samples=40, seed=0,
                                       options={"channels": "3", "classes": CLASSES})
     project.training.epochs = 1
