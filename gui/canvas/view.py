@@ -100,7 +100,7 @@ class GraphView(QGraphicsView):
         self.resetTransform()
         self.scale(min_zoom, min_zoom)
         visible = self.mapToScene(self.viewport().rect()).boundingRect()
-        x = rect.center().x() if rect.width() + 80 <= visible.width() else \
+        x = rect.center().x() if rect.width() + 12 <= visible.width() else \
             rect.left() - 24 + visible.width() / 2
         y = rect.center().y() if rect.height() + 80 <= visible.height() else \
             rect.top() - 24 + visible.height() / 2
