@@ -285,3 +285,19 @@ def torchvision_models() -> Any:
     from torchvision import models
 
     return models
+
+
+@pytest.fixture
+def lessons_window(editor_window, fake_controller, qtbot):
+    """The editor at 1280x800 with its panels and the Lessons panel installed (the lessons
+    and start-page tests)."""
+    from gui.lessons_panel import install_lessons
+    from gui.panels.registry import install_panels
+
+    install_panels(editor_window, fake_controller)
+    install_lessons(editor_window, fake_controller)
+    editor_window.apply_default_layout()
+    editor_window.resize(1280, 800)
+    editor_window.show()
+    qtbot.waitExposed(editor_window)
+    return editor_window

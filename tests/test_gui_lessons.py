@@ -16,17 +16,8 @@ from runtime.events import Epoch, Finished, Started  # noqa: E402
 
 
 @pytest.fixture
-def window(editor_window, fake_controller, qtbot):
-    from gui.lessons_panel import install_lessons
-    from gui.panels.registry import install_panels
-
-    install_panels(editor_window, fake_controller)
-    install_lessons(editor_window, fake_controller)
-    editor_window.apply_default_layout()
-    editor_window.resize(1280, 800)
-    editor_window.show()
-    qtbot.waitExposed(editor_window)
-    return editor_window
+def window(lessons_window):
+    return lessons_window
 
 
 def _run(controller, **metrics: float) -> None:
