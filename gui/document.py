@@ -124,14 +124,22 @@ class DocumentMixin:
         template = self.choose_template()
         if template is None:
             return False
+        project = self.open_template(template)
+        if project is not None:
+            self.show_message(f"New project from the {project.name} template.", 6000)
+        return project is not None
+
+    def open_template(self, path: Path | str, what: str = "template",
+                      modified: bool = False) -> Project | None:
+        """Open an example as a new untitled project (saving never overwrites the example);
+        None, said in a dialog, when it cannot be read. The caller asks to save first."""
         try:
-            project = load_project(template)
+            project = load_project(path)
         except ProjectError as exc:
-            self.show_error("Cannot open template", str(exc))
-            return False
-        self._set_project(project, None)
-        self.show_message(f"New project from the {project.name} template.", 6000)
-        return True
+            self.show_error(f"Cannot open the {what}", str(exc))
+            return None
+        self._set_project(project, None, modified=modified)
+        return project
 
     def choose_template(self) -> Path | None:
         """Ask for a template in the gallery (tests monkeypatch this)."""

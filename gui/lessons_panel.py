@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
 )
 
 from graph.lessons import Lesson, LessonProgress, load_lessons
-from graph.project import ProjectError, load_project
 from gui import theme
 from gui.docks import RIGHT
 from gui.lesson_watch import LessonWatch
@@ -156,12 +155,9 @@ class LessonsPanel(QWidget):
         lesson = self.lesson(lesson_id)
         if not self.main_window.maybe_save():
             return False
-        try:
-            project = load_project(EXAMPLES_DIR / f"{lesson.template}.plexus")
-        except ProjectError as exc:
-            self.main_window.show_error("Cannot open the lesson", str(exc))
+        if self.main_window.open_template(EXAMPLES_DIR / f"{lesson.template}.plexus", "lesson",
+                                          modified=True) is None:
             return False
-        self.main_window.open_unsaved(project)
         self.progress = (LessonProgress(lesson) if fresh else self.remembered(lesson))
         self.watch.restart()
         self.pages.setCurrentIndex(1)

@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from graph.project import ProjectError, load_project
 from gui import style
 from gui.form_layout import dialog_layout
 from gui.templates import list_templates
@@ -128,14 +127,11 @@ class StartPage(QDialog):
     def _open_example(self, path: str | None) -> None:
         if path is None or not self.main_window.maybe_save():
             return
-        try:
-            project = load_project(path)
-        except ProjectError as exc:
-            self.main_window.show_error("Cannot open the example", str(exc))
-            return
-        self.accept()
-        self.main_window.open_unsaved(project)  # untitled: saving never overwrites it
-        self.main_window.show_message(f"New project from the {project.name} example.", 6000)
+        project = self.main_window.open_template(path, "example", modified=True)
+        if project is not None:
+            self.accept()
+            self.main_window.show_message(f"New project from the {project.name} example.",
+                                          6000)
 
     def _open_recent(self, path: str | None) -> None:
         if path is None:
