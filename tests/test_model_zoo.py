@@ -109,11 +109,9 @@ def test_family_imports_with_equal_outputs_and_shapes(family, imported):
     assert [d.message for d in analysis.diagnostics if d.severity == "error"] == []
 
 
-@pytest.mark.parametrize("family", list(FAMILIES))
-def test_family_trains_one_epoch_on_colour_shapes(family, imported):
+def _trains_one_epoch_on_colour_shapes(project) -> None:
     from runtime.session import run_training
 
-    _, project = imported(family)
     project.dataset = DatasetSettings(name="shapes", samples=40, seed=0,
                                       options={"channels": "3", "classes": CLASSES})
     project.training.epochs = 1
@@ -122,6 +120,12 @@ def test_family_trains_one_epoch_on_colour_shapes(family, imported):
     assert result.status == "completed", result.message
     assert len(result.epochs) == 1
     assert all(np.isfinite(loss) for _, loss in result.steps) and result.steps
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_family_trains_one_epoch_on_colour_shapes(family, imported):
+    _, project = imported(family)
+    _trains_one_epoch_on_colour_shapes(project)
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))
@@ -212,14 +216,5 @@ def test_family_exported_by_torch_onnx_imports_with_equal_outputs(family, export
 @pytest.mark.parametrize(("family", "exporter"), PATTERNS)
 def test_family_exported_by_torch_onnx_trains_one_epoch(family, exporter, onnx_imported):
     """After the import test of the same pair (the shared project is trained here)."""
-    from runtime.session import run_training
-
     _, project = onnx_imported(family, exporter)
-    project.dataset = DatasetSettings(name="shapes", samples=40, seed=0,
-                                      options={"channels": "3", "classes": CLASSES})
-    project.training.epochs = 1
-    project.training.batch_size = 8
-    result = run_training(project, epochs=1, device="cpu")
-    assert result.status == "completed", result.message
-    assert len(result.epochs) == 1
-    assert all(np.isfinite(loss) for _, loss in result.steps) and result.steps
+    _trains_one_epoch_on_colour_shapes(project)

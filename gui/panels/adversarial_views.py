@@ -13,7 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QGridLayout, QVBoxLayout, QWidget
 
 from gui import style, theme
 from gui.panels import lab
@@ -26,7 +26,7 @@ from gui.panels.plot_widgets import (
     index_ticks,
     make_layout_widget,
 )
-from gui.panels.thumbnails import thumbnail
+from gui.panels.thumbnails import picture_with_caption, thumbnail
 
 POSITIVE = "#d8682e"  # perturbation bars: the diverging map's ends
 NEGATIVE = "#3c84d6"
@@ -258,15 +258,8 @@ class SampleCard(QFrame):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(3, 3, 3, 2)
         layout.setSpacing(1)
-        self.picture = QLabel()
-        self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setObjectName("sample_card")
-        self.caption = QLabel()
-        self.caption.setTextFormat(Qt.TextFormat.RichText)
-        self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.caption.setFont(style.font("small"))
-        layout.addWidget(self.picture)
-        layout.addWidget(self.caption)
+        self.picture, self.caption = picture_with_caption(layout)
         self.selected = False
         self.fill(sample, caption, tip, side)
 

@@ -36,7 +36,7 @@ from gui.panels.plot_widgets import (
     make_plot_widget,
     set_colorbar,
 )
-from gui.panels.thumbnails import describe_sample, thumbnail
+from gui.panels.thumbnails import describe_sample, picture_with_caption, thumbnail
 from runtime.probes.payloads import Confusion
 
 EMPTY_TEXT = ("Train the network (press Train) to see which classes it confuses on the "
@@ -232,14 +232,7 @@ class ConfusionPanel(MonitorPanel):
         layout = QVBoxLayout(card)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(2)
-        card.picture = QLabel()
-        card.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        card.caption = QLabel()
-        card.caption.setTextFormat(Qt.TextFormat.RichText)
-        card.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        card.caption.setFont(style.font("small"))
-        layout.addWidget(card.picture)
-        layout.addWidget(card.caption)
+        card.picture, card.caption = picture_with_caption(layout)
         self.cards_layout.addWidget(card, len(self.wrong_cards), 0)
         return card
 

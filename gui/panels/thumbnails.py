@@ -7,6 +7,9 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import QLabel, QVBoxLayout
+
+from gui import style
 
 
 def array_image(sample: np.ndarray) -> np.ndarray | None:
@@ -60,3 +63,17 @@ def describe_sample(sample: Any, limit: int = 3) -> str:
         parts = [f"{float(v):.2f}" for v in a[:limit]]
     more = f", \u2026 {a.size} values" if a.size > limit else ""
     return f"({', '.join(parts)}{more})"
+
+
+def picture_with_caption(layout: QVBoxLayout) -> tuple[QLabel, QLabel]:
+    """A sample card's two labels, added to ``layout``: the picture centred, and under it a
+    small centred rich-text caption."""
+    picture = QLabel()
+    picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    caption = QLabel()
+    caption.setTextFormat(Qt.TextFormat.RichText)
+    caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    caption.setFont(style.font("small"))
+    layout.addWidget(picture)
+    layout.addWidget(caption)
+    return picture, caption
