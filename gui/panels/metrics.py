@@ -34,10 +34,9 @@ from gui.panels.frame_clock import request_frame
 from gui.panels.metric_columns import columns_for, metric_kind
 from gui.panels.metrics_compare import Compared, compare_button, compared_runs
 from gui.panels.metrics_items import LegendLabel, ValueAxis
-from gui.panels.metrics_ranges import loss_y_range
+from gui.panels.metrics_ranges import loss_y_range, settle_curves_range
 from gui.panels.metrics_readout import VAL_COLOR, readout_html
 from gui.panels.plot_style import no_si_prefix
-from gui.panels.plot_widgets import settle_range
 from gui.panels.run_curves import RunCurves
 from gui.panels.run_selection import RunSelection
 from runtime.events import Batch, Epoch, Finished, Started
@@ -415,7 +414,9 @@ class MetricsPanel(QWidget):
                 losses += [r.column(columns.loss[1].column)[1] for r in self.earlier]
             values = np.concatenate([v for v in losses if len(v)] or [np.zeros(0)])
             self._epoch_losses = values[np.isfinite(values)]
-            self._metric_range()
+            settle_curves_range(self.metric_plot, (self.curves["train_metric"],
+                                                   self.curves["val_metric"],
+                                                   *self.faint["metric"]))
         planned = run.total_epochs if self.live else 0  # a run that ended shows what it did
         x_max = max(1.0, planned, len(run.epochs), *(len(r.epochs) for r in self.earlier))
         if run.steps.size:
@@ -425,17 +426,6 @@ class MetricsPanel(QWidget):
             for plot in self.plots:
                 plot.setXRange(0.0, x_max, padding=0.02)
         self._loss_range()
-
-    def _metric_range(self) -> None:
-        """The metric's range follows its curves in steps (settle_range): accuracy rising a
-        little each epoch does not re-lay out and repaint its axis every epoch."""
-        items = (self.curves["train_metric"], self.curves["val_metric"], *self.faint["metric"])
-        values = np.concatenate([np.asarray(i.yData, float) for i in items
-                                 if i.yData is not None and len(i.yData)] or [np.zeros(0)])
-        values = values[np.isfinite(values)]
-        if len(values):
-            settle_range(self.metric_plot, "y", float(values.min()), float(values.max()),
-                         pad=0.08)
 
     def _loss_range(self) -> None:
         values = getattr(self, "_epoch_losses", np.zeros(0))

@@ -1,5 +1,5 @@
-"""The loss plot's y range: grown at once when the curves leave it, shrunk only when they fill
-less than 60% of it, so a training run does not re-lay out the axis at every epoch."""
+"""The Metrics plots' y ranges: grown at once when the curves leave them, shrunk only when they
+fill less than 60% of them, so a training run does not re-lay out the axes at every epoch."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import math
 from typing import Any
 
 import numpy as np
+
+from gui.panels.plot_widgets import settle_range
 
 
 def loss_y_range(values: np.ndarray, steps: Any, log: bool,
@@ -34,3 +36,13 @@ def loss_y_range(values: np.ndarray, steps: Any, log: bool,
         return None
     pad = 0.06 * span
     return low - pad, high + pad
+
+
+def settle_curves_range(plot: Any, items: Any) -> None:
+    """``plot``'s y range follows its curves ``items`` in steps (``settle_range``): accuracy
+    rising a little each epoch does not re-lay out and repaint its axis every epoch."""
+    values = np.concatenate([np.asarray(i.yData, float) for i in items
+                             if i.yData is not None and len(i.yData)] or [np.zeros(0)])
+    values = values[np.isfinite(values)]
+    if len(values):
+        settle_range(plot, "y", float(values.min()), float(values.max()), pad=0.08)
