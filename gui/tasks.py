@@ -18,16 +18,50 @@ This module knows nothing of torch: the panels pass the callables.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QRunnable, Qt, QThreadPool, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QWidget
 
 PROGRESS_HZ = 20
+
+
+class _CollectorPause:
+    """Python's cycle collector runs in whichever thread happens to allocate. Run in a job's
+    thread, it can free a Qt object there, whose destructor waits for the GIL while holding
+    a lock of Qt's that the GUI thread, holding the GIL, waits for: both hang (seen in the
+    suite: the Code panel's compile job freed a menu while the GUI thread deleted widgets).
+    So while any job runs, automatic collection is off; the GUI thread collects once the
+    last one ends, as it did before."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._was_enabled = False
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        with self._lock:
+            if self._running == 0:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+                if self._running == 0 and self._was_enabled:
+                    gc.enable()
+
+
+_COLLECTOR_PAUSE = _CollectorPause()
 
 Work = Callable[[Callable[[float], None], Callable[[], bool]], Any]
 
@@ -98,6 +132,10 @@ class _Job(QRunnable):
         self.setAutoDelete(True)
 
     def run(self) -> None:
+        with _COLLECTOR_PAUSE.paused():
+            self._run()
+
+    def _run(self) -> None:
         task, number = self.task, self.task.number
         if task.cancel_requested:
             self._emit("done", number, "cancelled", None)

@@ -356,6 +356,21 @@ def test_task_runner_delivers_results_errors_and_supersedes(qtbot):
     assert bar.label.text() == errors[0] and not bar.cancel_button.isEnabled()
 
 
+def test_no_cycle_collection_runs_in_a_job_thread(qtbot):
+    """A collection in a job's thread can free a Qt object there and deadlock with the GUI
+    thread (gui.tasks._CollectorPause): it is off while jobs run, back on after."""
+    import gc
+
+    from gui.tasks import TaskRunner
+
+    assert gc.isenabled()
+    runner = TaskRunner()
+    seen: list = []
+    runner.run("job", lambda progress, cancel: gc.isenabled(), "Job", on_done=seen.append)
+    assert runner.wait(WAIT)
+    assert seen == [False] and gc.isenabled()
+
+
 def test_token_networks_are_explained_in_words_not_attacked():
     """Attacks nudge input values; a network that reads token ids gets a sentence instead of
     a failed background job."""
