@@ -146,6 +146,13 @@ class Background:
             self.process.wait()
 
 
+TORCHRUN = [sys.executable, "-I", "-m", "torch.distributed.run", "--standalone",
+            "--nproc_per_node", "2"]
+# gloo's C++ teardown on a loaded machine, rarely: a rank aborts at exit (std::terminate, no
+# Python error) after the work is done. CI saw it once; 35 runs here under load never did.
+GLOO_EXIT_ABORT = "terminate called without an active exception"
+
+
 @pytest.fixture(scope="module")
 def training_runs(tmp_path_factory):
     """``python train.py`` and ``torchrun --nproc_per_node 2 train.py`` of xor_mlp, started
@@ -157,10 +164,8 @@ def training_runs(tmp_path_factory):
     runs = {
         "folder": folder,
         "single": Background([sys.executable, "-I", str(script)], folder, "single"),
-        "ddp": Background([sys.executable, "-I", "-m", "torch.distributed.run", "--standalone",
-                           "--nproc_per_node", "2", str(script), "--device", "cpu", "--out",
-                           "ddp.safetensors"],
-                          folder, "ddp"),
+        "ddp": Background(TORCHRUN + [str(script), "--device", "cpu", "--out",
+                                      "ddp.safetensors"], folder, "ddp"),
     }
     yield runs
     runs["single"].stop()
@@ -400,7 +405,12 @@ def test_script_trains_xor_alone_and_with_torchrun(projects, training_runs):
     assert metrics["val_accuracy"] == 1.0
 
     code, out, err = training_runs["ddp"].wait()
-    assert code == 0, err[-3000:]
+    if code != 0 and GLOO_EXIT_ABORT in err:  # once more, alone, showing what the first said
+        print(f"torchrun's first run aborted:\n{out[-1500:]}\n{err[:3000]}")
+        run = clean_run(TORCHRUN + [str(folder / "train.py"), "--device", "cpu", "--out",
+                                    "ddp.safetensors"], folder)
+        code, out, err = run.returncode, run.stdout, run.stderr
+    assert code == 0, f"{out[-1500:]}\n{err[:3000]}"
     assert "training on cpu x 2" in out
     assert "rank 0 of 2 finished" in out and "rank 1 of 2 finished" in out
     final = re.search(r"val accuracy ([\d.]+); saved", out)
