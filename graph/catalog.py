@@ -173,6 +173,9 @@ class LayerSpec:
     traits: frozenset[str] = frozenset()
     fx: FxMap = FxMap()
     onnx: OnnxMap = OnnxMap()
+    # Its output shapes as arithmetic: a rule of graph/shape_rules.py, so shape inference
+    # need not run it ("" = run it on the meta device).
+    shape_rule: str = ""
     # Constructor arguments read from the input shape: (torch kwarg, dimension index).
     inferred: tuple[tuple[str, int], ...] = ()
     # Constructor arguments that are always the same (e.g. batch_first=True); importers

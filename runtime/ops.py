@@ -139,12 +139,17 @@ class PositionalEncoding(nn.Module):
         if kind == "learned":
             self.position = nn.Parameter(torch.randn(length, features))  # as nn.Embedding
             return
-        steps = torch.arange(length, dtype=torch.float32).unsqueeze(1)
-        rates = 10000.0 ** (-torch.arange(0, features, 2, dtype=torch.float32) / features)
-        table = torch.zeros(length, features)
+        # Computed on the CPU, then moved: built on the meta device (shape inference) these
+        # operations would import parts of torch that cost a second.
+        cpu = torch.device("cpu")
+        steps = torch.arange(length, dtype=torch.float32, device=cpu).unsqueeze(1)
+        rates = 10000.0 ** (-torch.arange(0, features, 2, dtype=torch.float32, device=cpu)
+                            / features)
+        table = torch.zeros(length, features, device=cpu)
         table[:, 0::2] = torch.sin(steps * rates)
         table[:, 1::2] = torch.cos(steps * rates[:features // 2])
-        self.register_buffer("position", table, persistent=False)  # rebuilt, never saved
+        self.register_buffer("position", table.to(torch.get_default_device()),
+                             persistent=False)  # rebuilt, never saved
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not x.is_floating_point():

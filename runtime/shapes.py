@@ -1,8 +1,10 @@
 """Exact tensor shapes of every edge, found by running each layer on the ``meta`` device.
 
-Nothing here knows how a layer changes a shape: every layer is built from its catalog
-declaration exactly as the compiler builds it, and run on meta tensors (no memory, no compute)
-in topological order. So the shapes the editor shows cannot drift from what training will do.
+Every layer is built from its catalog declaration exactly as the compiler builds it, and run
+on meta tensors (no memory, no compute) in topological order, so the shapes the editor shows
+cannot drift from what training will do. The common layers declare their shapes instead
+(``graph/shape_rules.py``, checked against the meta run by tests): arithmetic, without the
+second of torch imports their first meta run costs; they are still built, for their weights.
 When torch rejects a layer, its reason becomes one diagnostic on that node in user words, and
 the nodes after it are marked not inferred (no cascade of follow-up errors).
 
@@ -19,9 +21,11 @@ from heapq import heapify, heappop, heappush
 from typing import Any
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 from graph.catalog import ANY, ELEMENTWISE, HEAD, INPUT, MERGE, TOKENS, LayerSpec
 from graph.model import Edge, Graph, Node
+from graph.shape_rules import declared_shapes
 from graph.validate import Diagnostic, ValidationMemo, has_errors, validate
 from runtime import ops
 from runtime.shape_messages import problem_message
@@ -108,22 +112,6 @@ def analyze(graph: Graph, classes: int | None = None, memo: AnalysisMemo | None 
 
     heads = check_classification_heads(graph, shapes.edges, classes)
     return Analysis(diagnostics + shapes.diagnostics + heads, shapes)
-
-
-def warm_up() -> None:
-    """Infer a tiny graph once so torch loads its meta kernels ahead of the first real edit.
-
-    The first meta run of common ops imports parts of torch (a second or more on this class of
-    machine); an editor calls this from a worker thread at start-up so no edit waits for it.
-    """
-    graph = Graph()
-    previous = graph.add_node("Input", {"shape": (3, 4, 4)}, name="x")
-    for layer_id in ("Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d", "Flatten", "Linear",
-                     "LayerNorm", "GELU", "Dropout", "Tanh", "Sigmoid", "Output"):
-        node = graph.add_node(layer_id, {"out_channels": 2} if layer_id == "Conv2d" else None)
-        graph.connect(Edge(previous.id, "out", node.id, "in"), check=False)
-        previous = node
-    infer_shapes(graph)
 
 
 def _params_ok(node: Node) -> bool:
@@ -426,6 +414,9 @@ def _run(spec: LayerSpec, params: dict[str, Any], inputs: list[Operand]) -> _Out
     if spec.has(ELEMENTWISE):  # declared to keep its input's shape and dtype
         shape, dtype, _ = inputs[0]
         return _Outcome((shape,), (dtype,))
+    declared = _declared(spec, params, inputs) if spec.shape_rule else None
+    if declared is not None:
+        return declared
     try:
         return _execute(spec, params, inputs, "meta")
     except NotImplementedError as exc:
@@ -438,6 +429,44 @@ def _run(spec: LayerSpec, params: dict[str, Any], inputs: list[Operand]) -> _Out
             return _Outcome(problem="torch", detail=_first_line(inner))
     except Exception as exc:  # noqa: BLE001 - torch's reason becomes a diagnostic
         return _Outcome(problem="torch", detail=_first_line(exc))
+
+
+class _Uninitialized(TorchFunctionMode):
+    """Modules built without their ``torch.nn.init`` calls: counting weights needs only their
+    shapes, and some initialisations (``normal_``) on the meta device import torch._dynamo."""
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
+                           kwargs: dict[str, Any] | None = None) -> Any:
+        kwargs = kwargs or {}
+        if getattr(func, "__module__", None) == "torch.nn.init" and func.__name__.endswith("_"):
+            return args[0] if args else kwargs["tensor"]  # the tensor, left as it is
+        return func(*args, **kwargs)
+
+
+def _declared(spec: LayerSpec, params: dict[str, Any], inputs: list[Operand]
+              ) -> _Outcome | None:
+    """What the layer's declared shape rule gives, its weights counted on a meta build
+    (which runs nothing); None when the rule is not sure, or the build fails: then the layer
+    runs, and torch's reason is reported as usual."""
+    if spec.dtype == TOKENS or not inputs:
+        dtype = torch.float32  # vectors of token ids; a source's own weights
+    elif inputs[0][1].is_floating_point and (spec.role != MERGE
+                                             or len({d for _, d, _ in inputs}) == 1):
+        dtype = inputs[0][1]
+    else:
+        return None  # mixed or integer inputs: torch's promotion decides
+    shapes = declared_shapes(spec.shape_rule, params, {port: shape for shape, _, port in inputs})
+    if shapes is None:
+        return None
+    count = 0
+    if spec.role != MERGE:
+        try:
+            with torch.device("meta"), _Uninitialized():
+                module = ops.build_module(spec, params, [shape for shape, _, _ in inputs])
+        except Exception:  # noqa: BLE001 - the layer's run reports it
+            return None
+        count = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    return _Outcome(tuple(shapes), (dtype,) * len(shapes), count)
 
 
 def _execute(spec: LayerSpec, params: dict[str, Any], inputs: list[Operand], device: str

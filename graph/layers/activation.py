@@ -30,6 +30,7 @@ LAYERS: tuple[LayerSpec, ...] = (
     activation_layer("Softmax", "Turns scores into probabilities that sum to 1 along a dimension.",
                      (Param("dim", INT, -1, "Dimension that sums to 1.", -8, 8),),
                      traits=frozenset(),  # each value depends on its whole row
+                     shape_rule="same_shape",
                      fx=FxMap(functions=calls("softmax")),
                      onnx=OnnxMap(ops=("Softmax",), reader="softmax")),
     activation_layer("ReLU6", "min(max(0, x), 6): a ReLU capped at 6 (MobileNet).",
@@ -60,5 +61,6 @@ LAYERS: tuple[LayerSpec, ...] = (
                             65536, label="Slopes"),
                       Param("init", FLOAT, 0.25, "Initial slope.", 0.0, 1.0)),
                      weights=True, traits=frozenset(),  # its slopes must match the channels
+                     shape_rule="prelu",
                      onnx=OnnxMap(ops=("PRelu",), reader="prelu")),
 )

@@ -83,7 +83,7 @@ def recurrent_layer(layer_id: str, title: str, description: str, extra: tuple[Pa
                   choices=("sequence", "last"), torch_arg=False,
                   choice_labels=("Every step (sequence)", "Last step only")),
         ),
-        torch_class=layer_id, ops_class="Recurrent", weights=True,
+        torch_class=layer_id, ops_class="Recurrent", weights=True, shape_rule="recurrent",
         outputs=(Port("out"), Port("h_n", optional=True)),
         traits=frozenset({SEQUENCE, CONTEXT, RECURRENT}),
         fx=FxMap(module="recurrent"),
@@ -139,6 +139,7 @@ def reduction_layer(layer_id: str, what: str, how: str, dtype: str, functions: t
                 Param("keepdim", BOOL, False, "Keep the reduced dimensions as size 1.",
                       label="Keep dimensions")),
         ops_class="Reduce", fixed={"how": how}, summary="{dims}", dtype=dtype,
+        shape_rule="reduction",
         fx=FxMap(functions=functions, call="reduce"), onnx=onnx,
     )
 
@@ -156,6 +157,7 @@ def pool_layer(layer_id: str, title: str, description: str, dims: int = 2,
             *extra,
         ),
         torch_class=layer_id, summary="{kernel_size}", key_params=("stride",),
+        shape_rule="pooling",
         **(IMAGE_RANKS if dims == 2 else CHANNEL_RANKS),
         **declared,
     )

@@ -26,7 +26,7 @@ def _convolution(layer_id: str, dims: int, description: str, ranks: dict[str, An
         params=conv_params(dims), torch_class=layer_id, inferred=(("in_channels", 1),),
         summary="{out_channels}@{kernel_size}", key_params=CONV_KEYS,
         **ranks,
-        weights=True, traits=frozenset({FILTERS, UNITS}),
+        weights=True, traits=frozenset({FILTERS, UNITS}), shape_rule="convolution",
         fx=FxMap(module="conv"),  # a Pad before the Conv: its padding_mode
         onnx=OnnxMap(ops=("Conv", "Pad"), reader="conv"),
     )
@@ -52,7 +52,7 @@ LAYERS: tuple[LayerSpec, ...] = (
         torch_class="ConvTranspose2d", inferred=(("in_channels", 1),),
         summary="{out_channels}@{kernel_size}", key_params=CONV_KEYS,
         **IMAGE_RANKS,
-        weights=True, traits=frozenset({FILTERS, UNITS}),
+        weights=True, traits=frozenset({FILTERS, UNITS}), shape_rule="transposed_convolution",
         fx=FxMap(module="conv"), onnx=OnnxMap(ops=("ConvTranspose",), reader="conv_transpose"),
     ),
 )

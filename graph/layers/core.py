@@ -30,6 +30,7 @@ LAYERS: tuple[LayerSpec, ...] = (
         params=(Param("out_features", INT, 64, "Number of output units.", 1, 1_000_000),
                 bias_param()),
         torch_class="Linear", inferred=(("in_features", -1),), summary="{out_features}",
+        shape_rule="linear",
         weights=True, traits=frozenset({UNITS, ENDS_TRUNK}),
         fx=FxMap(functions=("F.linear",), call="linear"),
         onnx=OnnxMap(ops=("Gemm", "MatMul"), reader="linear"),
@@ -51,7 +52,7 @@ LAYERS: tuple[LayerSpec, ...] = (
                   label="Dimension"),
         ),
         torch_class="Embedding", summary="{num_embeddings}->{embedding_dim}",
-        dtype=TOKENS, weights=True, traits=frozenset({SEQUENCE}),
+        dtype=TOKENS, weights=True, traits=frozenset({SEQUENCE}), shape_rule="embedding",
         fx=FxMap(module="embedding"), onnx=OnnxMap(ops=("Gather",), reader="gather"),
     ),
     LayerSpec(
@@ -70,7 +71,8 @@ LAYERS: tuple[LayerSpec, ...] = (
                       label="Drop rate"),
                 Param("mode", CHOICE, "row", "Drop per sample or for the whole batch.",
                       choices=("row", "batch"), choice_labels=("Per sample", "Whole batch"))),
-        ops_class="StochasticDepth", summary="p={p}",  # ONNX: inference leaves it out
+        # ONNX: inference leaves it out
+        ops_class="StochasticDepth", summary="p={p}", shape_rule="same_shape",
         fx=FxMap(classes=("torchvision.ops.stochastic_depth.StochasticDepth",)),
     ),
     LayerSpec(
@@ -89,7 +91,7 @@ LAYERS: tuple[LayerSpec, ...] = (
             Param("std", FLOAT, 0.02, "Spread of the normal starting values.", 0.0, 10.0),
         ),
         inputs=(Port("like", optional=True),), summary="{shape}",
-        ops_class="LearnedTensor", dtype=ANY, weights=True,
+        ops_class="LearnedTensor", dtype=ANY, weights=True, shape_rule="learned_tensor",
         fx=FxMap(module="learned_tensor"),
         onnx=OnnxMap(importable=False, why="alone, repeated for a batch, it is exported as "
                      "an initializer expanded to the batch's shape (Shape, Expand), which "

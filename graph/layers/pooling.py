@@ -25,7 +25,8 @@ LAYERS: tuple[LayerSpec, ...] = (
         "AdaptiveAvgPool2d", "pooling", "AdaptiveAvgPool2d", "Averages down to a fixed output "
         "size, whatever the input size.",
         params=(pair_param("output_size", (1, 1), "Height and width of the output.", 1),),
-        torch_class="AdaptiveAvgPool2d", summary="{output_size}", **IMAGE_RANKS,
+        torch_class="AdaptiveAvgPool2d", summary="{output_size}",
+        shape_rule="adaptive_pooling", **IMAGE_RANKS,
         fx=FxMap(module="adaptive_pool", functions=("F.adaptive_avg_pool2d",),
                  call="adaptive_pool"),
         onnx=OnnxMap(ops=("GlobalAveragePool", "ReduceMean", "GatherND"), reader="global_pool"),
@@ -42,7 +43,8 @@ LAYERS: tuple[LayerSpec, ...] = (
         "AdaptiveAvgPool1d", "pooling", "AdaptiveAvgPool1d", "Averages a sequence (N x C x L) "
         "down to a fixed length, whatever its length.",
         params=(Param("output_size", INT, 1, "Length of the output.", 1, 65536),),
-        torch_class="AdaptiveAvgPool1d", summary="{output_size}", **CHANNEL_RANKS,
+        torch_class="AdaptiveAvgPool1d", summary="{output_size}", shape_rule="adaptive_pooling",
+        **CHANNEL_RANKS,
         fx=FxMap(functions=("F.adaptive_avg_pool1d",)),
         onnx=OnnxMap(ops=("Unsqueeze", "AveragePool", "ReduceMean"), reader="lifted_pool"),
     ),
@@ -51,7 +53,8 @@ LAYERS: tuple[LayerSpec, ...] = (
         "a fixed output size, whatever the input size.",
         params=(pair_param("output_size", (1, 1), "Height and width of the output.", 1),),
         torch_class="AdaptiveMaxPool2d", fixed={"return_indices": False},
-        summary="{output_size}", **IMAGE_RANKS,
+        summary="{output_size}",
+        shape_rule="adaptive_pooling", **IMAGE_RANKS,
         fx=FxMap(module="adaptive_pool", functions=("F.adaptive_max_pool2d",),
                  call="adaptive_pool"),
         onnx=OnnxMap(ops=("GlobalMaxPool", "ReduceMax"), reader="global_pool"),
@@ -69,7 +72,7 @@ LAYERS: tuple[LayerSpec, ...] = (
             Param("align_corners", BOOL, False, "Bilinear only: align the corner pixels of "
                   "input and output (as older code did) instead of their edges."),
         ),
-        ops_class="Upsample", summary="{mode}", **IMAGE_RANKS,
+        ops_class="Upsample", summary="{mode}", shape_rule="upsample", **IMAGE_RANKS,
         fx=FxMap(module="upsample", functions=("F.interpolate",), call="interpolate",
                  classes=("Upsample",)),
         onnx=OnnxMap(ops=("Resize",), reader="resize"),
