@@ -61,7 +61,7 @@ class Batches:
     """The batches of one dataset: a seeded shuffle per epoch, or in order for evaluation.
 
     In-memory sets are indexed directly on the device (no DataLoader, no collation); others go
-    through a single-process DataLoader with the same batch order.
+    through a DataLoader with the same batch order, with the set's ``loader_workers``.
     """
 
     def __init__(self, dataset: Any, batch_size: int, device: torch.device,
@@ -111,7 +111,8 @@ class Batches:
                        map_tensors(y, lambda t: _to(t, self.device, pin)))
             return
         sampler = [order[start:end].tolist() for start, end in bounds]
-        # a daemonic process (the window's training process) may not start workers
+        # a daemonic process may not start workers (the window's training process may:
+        # runtime.worker.allow_data_workers)
         workers = 0 if multiprocessing.current_process().daemon else getattr(
             self.dataset, "loader_workers", 0)
         loader = torch.utils.data.DataLoader(self.dataset, batch_sampler=sampler,

@@ -380,6 +380,15 @@ def beat(send: Callable[[Event], None], interval: float = HEARTBEAT_INTERVAL) ->
         time.sleep(interval)
 
 
+def allow_data_workers() -> None:
+    """Let this process start DataLoader workers, which decode an image folder too large for
+    the memory cache in parallel. The window starts it daemonic, so that it ends with the
+    window, and multiprocessing refuses children to a daemonic process; here the flag only
+    decides that (and that its own exit would wait for children, which DataLoader workers are
+    not: they are daemonic, and end when their parent does). The window still ends it."""
+    multiprocessing.current_process().daemon = False
+
+
 def main(commands: Any, events: Any) -> None:
     """Entry point of the spawned process: ``commands`` a multiprocessing queue, ``events``
     the write end of a one-way pipe.
@@ -387,6 +396,7 @@ def main(commands: Any, events: Any) -> None:
     A sender thread pickles and writes the events, so the training thread never waits for the
     editor to read them (the same reason ``multiprocessing.Queue`` has a feeder thread).
     """
+    allow_data_workers()
     outbox: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
 
     def deliver() -> None:

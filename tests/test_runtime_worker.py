@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
 import time
 
@@ -11,10 +12,11 @@ import torch
 
 from graph.project import project_to_json
 from resources.examples.make import build
+from runtime.batches import Batches
 from runtime.compile import weights_from_bytes
 from runtime.events import Probe
 from runtime.trainer import TrainControl
-from runtime.worker import Worker, list_devices, main
+from runtime.worker import Worker, allow_data_workers, list_devices, main
 
 
 def start_message(project, **extra):
@@ -238,3 +240,43 @@ def test_a_pause_is_answered_when_the_run_reaches_it_and_then_nothing_until_resu
     assert kinds.count("paused") == 1 and kinds.count("resumed") == 1
     assert kinds[kinds.index("paused") + 1] == "resumed"
     assert kinds[-1] == "finished" and events[-1].status == "completed"
+
+
+class _Numbers(torch.utils.data.Dataset):
+    """Sample i is [i], labelled with the pid of the process that read it."""
+
+    loader_workers = 2
+
+    def __len__(self) -> int:
+        return 20
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return torch.tensor([float(i)]), os.getpid()
+
+
+def _read_numbers(allow: bool, out) -> None:
+    """In a daemonic process, as the window's training process: the batches and who read them."""
+    if allow:
+        allow_data_workers()
+    found = [(x.flatten().tolist(), y.tolist())
+             for x, y in Batches(_Numbers(), 6, torch.device("cpu"), shuffle=True, seed=3)]
+    out.put((found, os.getpid()))
+
+
+def test_the_training_process_reads_a_set_with_dataloader_workers():
+    """The window's training process is daemonic; allow_data_workers (its main's first call)
+    lets a set that is not in memory be read by DataLoader workers, in the same batch order
+    as reading it in the process itself (which a daemonic process otherwise does)."""
+    context = multiprocessing.get_context("spawn")
+    expected = [x.flatten().tolist() for x, _ in
+                Batches(_Numbers(), 6, torch.device("cpu"), shuffle=True, seed=3)]
+    for allow in (True, False):
+        out = context.Queue()
+        process = context.Process(target=_read_numbers, args=(allow, out), daemon=True)
+        process.start()
+        found, pid = out.get(timeout=120)
+        process.join(30)
+        assert process.exitcode == 0
+        assert [x for x, _ in found] == expected
+        readers = {p for _, pids in found for p in pids}
+        assert (pid not in readers and len(readers) == 2) if allow else readers == {pid}
