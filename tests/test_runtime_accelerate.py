@@ -214,16 +214,3 @@ def test_the_command_line_prints_the_choice() -> None:
                                           samples=5, val_samples=1,
                                           accelerate="bfloat16 autocast (CUDA)"))
     assert stream.getvalue().splitlines()[1] == "accelerate: bfloat16 autocast (CUDA)"
-
-
-def test_gan_training_says_it_runs_in_float32() -> None:
-    from runtime.session import run_training
-
-    events: list = []
-    project = build("gan_ring")
-    project.dataset = replace(project.dataset, samples=512)
-    project.training = replace(project.training, accelerate="mixed")
-    result = run_training(project, callback=events.append, epochs=1, device="cpu")
-    assert result.status == "completed", result.message
-    started = next(e for e in events if isinstance(e, Started))
-    assert started.accelerate == "off (GAN training runs in float32)"

@@ -212,3 +212,33 @@ def test_worker_protocol_sends_weights_before_each_epoch_and_the_result_last(sho
     assert sent[0].status == "failed" and sent[0].best_epoch == 0
     assert sent[0].weights is None and sent[0].history_run is None
     assert "discriminator group" in sent[0].message
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_accelerate_mixed_trains_both_networks_in_bfloat16(short_example, monkeypatch,
+                                                           channels_last):
+    """Mixed precision runs both networks' forward passes in bf16 autocast (channels_last too
+    for a convolutional discriminator on images, forced here on the 8x8 digits); the weights
+    stay float32 in the usual layout, and Auto on a short run says why it chose nothing."""
+    if channels_last:
+        monkeypatch.setattr("runtime.accelerate.network_kind", lambda graph: "image convolution")
+    project = short_example("gan_digits", epochs=1)
+    project.training.accelerate = "mixed"
+    events = []
+    result = run_training(project, callback=lambda e: events.append(e.record()))
+    assert result.status == "completed", result.message
+    assert events[0]["accelerate"].startswith(
+        "bfloat16 autocast + channels_last (" if channels_last else "bfloat16 autocast (")
+    epoch = next(e for e in events if e["type"] == "epoch")
+    assert np.isfinite(epoch["d_loss"]) and np.isfinite(epoch["g_loss"])
+    weights = weights_from_bytes(project.weights)
+    assert {t.dtype for t in weights.values()} == {torch.float32}
+    assert all(t.is_contiguous() for t in weights.values())
+    probe = [e for e in events if e.get("probe") == "gan_samples"][-1]
+    assert 0.0 <= probe["images"].min() and probe["images"].max() <= 1.0
+
+    ring = short_example("gan_ring")
+    events = []
+    assert run_training(ring, callback=lambda e: events.append(e.record())).status == "completed"
+    assert events[0]["accelerate"] == \
+        "off (a short run: 2,048 training samples x epochs, under 10,000)"
