@@ -38,13 +38,13 @@ def _sizes(value: Any, dims: int) -> tuple[int, ...] | None:
 
 
 def _spatial(params: dict[str, Any], shape: Shape, *names: str
-             ) -> tuple[int, tuple[tuple[int, ...], ...]] | None:
-    """(spatial dims, each named setting per spatial dim) of an N x C x ... input."""
+             ) -> tuple[tuple[int, ...], ...] | None:
+    """Each named setting, one value per spatial dimension of an N x C x ... input."""
     dims = len(shape) - 2
     found = tuple(_sizes(params.get(name, 1), dims) for name in names)
     if dims < 1 or any(f is None for f in found):
         return None
-    return dims, found  # type: ignore[return-value]
+    return found  # type: ignore[return-value]
 
 
 def _positive(shape: Shape) -> tuple[Shape, ...] | None:
@@ -69,7 +69,7 @@ def convolution(params: dict[str, Any], inputs: dict[str, Shape]) -> tuple[Shape
     found = _spatial(params, shape, "kernel_size", "stride", "padding", "dilation")
     if found is None:
         return None
-    _, (kernel, stride, padding, dilation) = found
+    kernel, stride, padding, dilation = found
     if params.get("padding_mode", "zeros") != "zeros" and any(padding):
         return None  # reflect and circular padding have their own limits: torch words them
     out = tuple((size + 2 * p - d * (k - 1) - 1) // s + 1 for size, k, s, p, d
@@ -86,7 +86,7 @@ def transposed_convolution(params: dict[str, Any], inputs: dict[str, Shape]
                      "dilation")
     if found is None:
         return None
-    _, (kernel, stride, padding, extra, dilation) = found
+    kernel, stride, padding, extra, dilation = found
     out = tuple((size - 1) * s - 2 * p + d * (k - 1) + e + 1 for size, k, s, p, e, d
                 in zip(shape[2:], kernel, stride, padding, extra, dilation, strict=True))
     return _positive((shape[0], params["out_channels"], *out))
@@ -110,7 +110,7 @@ def pooling(params: dict[str, Any], inputs: dict[str, Shape]) -> tuple[Shape, ..
     found = _spatial(params, shape, "kernel_size", "stride", "padding", "dilation")
     if found is None:
         return None
-    _, (kernel, stride, padding, dilation) = found
+    kernel, stride, padding, dilation = found
     if any(p > k // 2 for k, p in zip(kernel, padding, strict=True)):
         return None
     ceil = bool(params.get("ceil_mode", False))
