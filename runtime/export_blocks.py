@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# The standard library the scripts' shared blocks use (each script adds its own).
+STDLIB_IMPORTS = ("import argparse", "import math", "import os", "import sys")
+
 # The processes: torchrun's environment, the device of each, the process group.
 PROCESSES = '''
 
@@ -34,10 +37,15 @@ def start_processes(requested: str) -> tuple[bool, int, int, int, torch.device]:
 
 
 def finish_processes(rank: int, world: int) -> None:
-    """Leave the process group together."""
+    """Leave the process group together, then end without the interpreter's teardown: with
+    all work done and the group destroyed, gloo's C++ side still aborts there now and then
+    ("terminate called without an active exception"), which torchrun reports as a failure."""
     print(f"rank {rank} of {world} finished", flush=True)
     dist.barrier()  # gloo aborts a rank that tears down while its peer still saves
     dist.destroy_process_group()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 '''
 
 # Plexus' batch order.

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from graph.project import Project
 from runtime import export
-from runtime.export_blocks import shared_blocks, training_seed_line
+from runtime.export_blocks import STDLIB_IMPORTS, shared_blocks, training_seed_line
 from runtime.export_data import data_source, merged_from, saves_data, write_data
 from runtime.gan_networks import gan_groups, group_graph, known_modes
 from runtime.gan_samples import COVERED_SHARE, diversity, mode_metrics
@@ -291,8 +291,7 @@ def gan_script(project: Project, stem: str, data_file: str) -> tuple[str, bytes,
         '"""',
     ]
     imports = ["", "from __future__ import annotations", "",
-               *sorted({"import argparse", "import math", "import os",
-                        *(i for i in data_imports if i.startswith("import "))}),
+               *sorted({*STDLIB_IMPORTS, *(i for i in data_imports if i.startswith("import "))}),
                *merged_from(["from collections.abc import Iterator",
                              "from typing import Any, ClassVar",
                              *(i for i in data_imports if i.startswith("from "))]),

@@ -26,7 +26,7 @@ import torch
 
 from graph.project import Project
 from runtime import export
-from runtime.export_blocks import shared_blocks, training_seed_line
+from runtime.export_blocks import STDLIB_IMPORTS, shared_blocks, training_seed_line
 from runtime.export_data import data_source, merged_from, saves_data, write_data
 from runtime.export_gan import gan_script, write_gan_script
 from runtime.export_heads import (
@@ -314,8 +314,7 @@ def script_source(d: export.Design, name: str, weights_file: str, data_file: str
         '"""',
     ]
     header = [line.replace("SCRIPT", "train.py") for line in header]
-    stdlib = sorted({"import argparse", "import math", "import os", *(
-        i for i in data_imports if i.startswith("import "))})
+    stdlib = sorted({*STDLIB_IMPORTS, *(i for i in data_imports if i.startswith("import "))})
     # the forecast baseline is runtime.heads' own function, annotated with Any and Tensor
     head_imports = ["from typing import Any"] if task == "forecasting" else []
     stdlib_from = merged_from(["from collections.abc import Iterator",
