@@ -83,6 +83,11 @@ class Plan:
             module.to(memory_format=torch.channels_last)
         return torch.compile(module) if self.compile else module
 
+    def restore(self, module: nn.Module) -> None:
+        """Put ``module`` back in the usual memory layout after training (in place)."""
+        if self.channels_last:
+            module.to(memory_format=torch.contiguous_format)
+
     def inputs(self, x: Any) -> Any:
         """A batch's inputs with 4-D float tensors channels-last when chosen."""
         if not self.channels_last:

@@ -393,8 +393,8 @@ class GanLoop:
         if snapshot is None and self.result.status == "failed":
             snapshot = self.initial
         for compiled in (self.g, self.d):
-            if self.plan is not None and self.plan.channels_last:
-                compiled.module.to(memory_format=torch.contiguous_format)
+            if self.plan is not None:
+                self.plan.restore(compiled.module)
             compiled.module.to("cpu")
             if snapshot is not None:
                 load_node_state(compiled, snapshot)

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from heapq import heapify, heappop, heappush
 from typing import Any
 
 import torch
+from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from graph.catalog import ANY, ELEMENTWISE, HEAD, INPUT, MERGE, TOKENS, LayerSpec
@@ -461,12 +463,24 @@ def _declared(spec: LayerSpec, params: dict[str, Any], inputs: list[Operand]
     count = 0
     if spec.role != MERGE:
         try:
-            with torch.device("meta"), _Uninitialized():
-                module = ops.build_module(spec, params, [shape for shape, _, _ in inputs])
+            count = _trainable(_build(spec, inputs, params, "meta"))
         except Exception:  # noqa: BLE001 - the layer's run reports it
             return None
-        count = sum(p.numel() for p in module.parameters() if p.requires_grad)
     return _Outcome(tuple(shapes), (dtype,) * len(shapes), count)
+
+
+def _build(spec: LayerSpec, inputs: list[Operand], params: dict[str, Any], device: str
+           ) -> nn.Module:
+    """The layer's module as the compiler builds it, on ``device``; on meta without its
+    initialisation, which changes no shape."""
+    with torch.device(device), _Uninitialized() if device == "meta" else nullcontext():
+        module = ops.build_module(spec, params, [shape for shape, _, _ in inputs])
+    assert module is not None
+    return module
+
+
+def _trainable(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
 def _execute(spec: LayerSpec, params: dict[str, Any], inputs: list[Operand], device: str
@@ -477,13 +491,11 @@ def _execute(spec: LayerSpec, params: dict[str, Any], inputs: list[Operand], dev
     if spec.role == MERGE:
         out = ops.apply_merge(spec, params, tensors)
     else:
-        with torch.device(device):
-            module = ops.build_module(spec, params, [shape for shape, _, _ in inputs])
-        assert module is not None
+        module = _build(spec, inputs, params, device)
         ports = [port for _, _, port in inputs]
         args, kwargs = ops.port_arguments(spec, dict(zip(ports, tensors, strict=True)))
         out = module(*args, **kwargs)
-        count = sum(p.numel() for p in module.parameters() if p.requires_grad)
+        count = _trainable(module)
     outs = out if isinstance(out, (tuple, list)) else (out,)
     return _Outcome(tuple(tuple(int(d) for d in t.shape) for t in outs),
                     tuple(t.dtype for t in outs), count)

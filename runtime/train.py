@@ -298,8 +298,7 @@ class StandardLoop:
             snapshot_ = self.initial
         if snapshot_ is not None:
             module.load_state_dict(snapshot_)
-        if self.plan.channels_last:
-            module.to(memory_format=torch.contiguous_format)
+        self.plan.restore(module)
         for p in self.frozen_params:
             p.requires_grad_(True)
         module.to("cpu")
