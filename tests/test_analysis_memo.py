@@ -9,6 +9,7 @@ import pytest
 
 from graph import validate as validate_module
 from graph.model import Edge, Graph
+from resources.examples.make import chain
 from runtime import shapes
 from runtime.shapes import AnalysisMemo, analyze
 
@@ -121,13 +122,9 @@ def test_snapshot_shares_unchanged_nodes_and_copies_edited_ones() -> None:
 def test_an_edit_with_the_wiring_unchanged_visits_only_the_edited_node_and_what_follows(
         monkeypatch: pytest.MonkeyPatch) -> None:
     graph = Graph()
-    chain = [graph.add_node("Input", {"shape": (8,)}).id]
-    for _ in range(30):
-        node = graph.add_node("Linear", {"out_features": 8})
-        graph.connect(Edge(chain[-1], "out", node.id, "in"))
-        chain.append(node.id)
-    head = graph.add_node("Output")
-    graph.connect(Edge(chain[-1], "out", head.id, "in"))
+    chain(graph, None, ("Input", {"shape": (8,)}), *[("Linear", {"out_features": 8})] * 30,
+          ("Output", {}))
+    *layers, head = sorted(graph.nodes)
     memo = AnalysisMemo()
     analyze(graph, None, memo)
     visited: list[int] = []
@@ -135,24 +132,24 @@ def test_an_edit_with_the_wiring_unchanged_visits_only_the_edited_node_and_what_
     monkeypatch.setattr(shapes, "_infer_node",
                         lambda node, *rest: (visited.append(node.id), infer_node(node, *rest))[1])
 
-    graph.set_param(chain[-3], "out_features", 5)
+    graph.set_param(layers[-3], "out_features", 5)
     result = analyze(graph, None, memo)
-    assert visited == [chain[-3], chain[-2], chain[-1], head.id]
-    assert result.shapes.outputs[chain[-3]]["out"] == (2, 5)
-    assert result.shapes.inputs[chain[-2]] == [(2, 5)]
-    assert result.shapes.edges[Edge(chain[-3], "out", chain[-2], "in")] == (2, 5)
-    assert result.shapes.outputs[chain[5]]["out"] == (2, 8)  # kept from the last run
+    assert visited == [layers[-3], layers[-2], layers[-1], head]
+    assert result.shapes.outputs[layers[-3]]["out"] == (2, 5)
+    assert result.shapes.inputs[layers[-2]] == [(2, 5)]
+    assert result.shapes.edges[Edge(layers[-3], "out", layers[-2], "in")] == (2, 5)
+    assert result.shapes.outputs[layers[5]]["out"] == (2, 8)  # kept from the last run
     assert result.shapes.total_params == analyze(graph).shapes.total_params == \
         27 * (8 * 8 + 8) + (8 * 5 + 5) + (5 * 8 + 8) + (8 * 8 + 8)
 
     visited.clear()
-    graph.set_param(chain[-2], "out_features", 0)  # invalid: validation skips it now
+    graph.set_param(layers[-2], "out_features", 0)  # invalid: validation skips it now
     result = analyze(graph, None, memo)
-    assert visited == [chain[-1], head.id]  # skipped nodes are not run
-    assert chain[-2] in result.shapes.not_inferred and chain[-1] in result.shapes.not_inferred
+    assert visited == [layers[-1], head]  # skipped nodes are not run
+    assert layers[-2] in result.shapes.not_inferred and layers[-1] in result.shapes.not_inferred
     assert result.diagnostics == analyze(graph).diagnostics
 
     visited.clear()
-    graph.disconnect(Edge(chain[-1], "out", head.id, "in"))  # the wiring changed: all again
+    graph.disconnect(Edge(layers[-1], "out", head, "in"))  # the wiring changed: all again
     analyze(graph, None, memo)
     assert len(visited) == len(graph.nodes) - 1  # every node but the skipped Linear

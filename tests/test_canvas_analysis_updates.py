@@ -12,18 +12,15 @@ from graph.model import Edge, Graph  # noqa: E402
 from gui.canvas import GraphScene  # noqa: E402
 from gui.canvas.edge_item import EdgeItem  # noqa: E402
 from gui.canvas.node_item import NodeItem  # noqa: E402
+from resources.examples.make import chain  # noqa: E402
 from runtime.shapes import AnalysisMemo, analyze  # noqa: E402
 
 
 def test_one_edit_relabels_only_the_wires_and_layers_it_changed(qtbot, monkeypatch) -> None:
     graph = Graph()
-    chain = [graph.add_node("Input", {"shape": (8,)}).id]
-    for _ in range(12):
-        node = graph.add_node("Linear", {"out_features": 8})
-        graph.connect(Edge(chain[-1], "out", node.id, "in"))
-        chain.append(node.id)
-    out = graph.add_node("Output").id
-    graph.connect(Edge(chain[-1], "out", out, "in"))
+    chain(graph, None, ("Input", {"shape": (8,)}), *[("Linear", {"out_features": 8})] * 12,
+          ("Output", {}))
+    *layers, out = sorted(graph.nodes)
     scene = GraphScene(graph, QUndoStack())
     memo = AnalysisMemo()
     scene.set_analysis(analyze(graph, None, memo))
@@ -38,12 +35,12 @@ def test_one_edit_relabels_only_the_wires_and_layers_it_changed(qtbot, monkeypat
     scene.set_analysis(analyze(graph, None, memo))  # the same again: nothing to touch
     assert labelled == [] and restated == []
 
-    graph.set_param(chain[5], "out_features", 3)
+    graph.set_param(layers[5], "out_features", 3)
     scene.set_analysis(analyze(graph, None, memo))
-    assert labelled == [Edge(chain[5], "out", chain[6], "in")]
-    assert sorted(restated) == [chain[5], chain[6]]  # its output, and the layer it feeds
+    assert labelled == [Edge(layers[5], "out", layers[6], "in")]
+    assert sorted(restated) == [layers[5], layers[6]]  # its output, and the layer it feeds
     wire = next(i for i in scene.items() if isinstance(i, EdgeItem)
-                and i.edge == Edge(chain[5], "out", chain[6], "in"))
+                and i.edge == Edge(layers[5], "out", layers[6], "in"))
     assert wire.label == "N x 3"
-    fed = next(i for i in scene.items() if isinstance(i, NodeItem) and i.node_id == chain[6])
+    fed = next(i for i in scene.items() if isinstance(i, NodeItem) and i.node_id == layers[6])
     assert fed.port_shapes == {"in:in": "N x 3", "out:out": "N x 8"}
